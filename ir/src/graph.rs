@@ -1,0 +1,294 @@
+//! The graph: nodes on a petgraph `StableGraph`, values beside it.
+//!
+//! Edges run from the node producing a value to each node consuming it and carry the
+//! [`ValueId`]; they exist so that scheduling (`toposort`) and cycle detection come from
+//! petgraph. Node and value indices stay valid across removals, so passes can hold them.
+
+use crate::ops::Op;
+use crate::tensor::Tensor;
+use crate::types::TensorType;
+use petgraph::Direction;
+use petgraph::stable_graph::{NodeIndex, StableGraph};
+use petgraph::visit::EdgeRef;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::fmt::Write as _;
+
+pub type NodeId = NodeIndex<u32>;
+
+/// Index of a value in [`Graph::values`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+impl ValueId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where a value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueKind {
+    /// Supplied by the caller at run time.
+    Input,
+    /// Known at compile time (an initializer or a `Constant` node): becomes a static.
+    Const(Tensor),
+    /// Produced by a node at run time.
+    Activation,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    /// The model's name for the tensor (unsanitised; codegen makes identifiers from it).
+    pub name: String,
+    pub ty: TensorType,
+    pub kind: ValueKind,
+}
+
+impl Value {
+    pub fn const_tensor(&self) -> Option<&Tensor> {
+        match &self.kind {
+            ValueKind::Const(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// One operation. `inputs` keeps ONNX positions; `None` is an omitted optional input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<Option<ValueId>>,
+    pub outputs: Vec<ValueId>,
+    /// The ONNX op type and opset version the node was imported from, for messages.
+    pub onnx_op: String,
+    pub opset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub name: String,
+    graph: StableGraph<Node, ValueId>,
+    values: Vec<Value>,
+    producers: HashMap<ValueId, NodeId>,
+    /// Graph inputs in declaration order (only run-time inputs, not initializers).
+    pub inputs: Vec<ValueId>,
+    /// Graph outputs in declaration order.
+    pub outputs: Vec<ValueId>,
+}
+
+impl Graph {
+    pub fn new(name: impl Into<String>) -> Self {
+        Graph {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn add_value(
+        &mut self,
+        name: impl Into<String>,
+        ty: TensorType,
+        kind: ValueKind,
+    ) -> ValueId {
+        let id = ValueId(self.values.len() as u32);
+        self.values.push(Value {
+            name: name.into(),
+            ty,
+            kind,
+        });
+        id
+    }
+
+    /// Adds a node. Its inputs must already exist (an input whose producer is added later
+    /// would make the edge set incomplete), so callers add nodes in dependency order.
+    pub fn add_node(&mut self, node: Node) -> NodeId {
+        let inputs: Vec<ValueId> = node.inputs.iter().flatten().copied().collect();
+        let outputs = node.outputs.clone();
+        let id = self.graph.add_node(node);
+        for v in inputs {
+            if let Some(&p) = self.producers.get(&v) {
+                self.graph.add_edge(p, id, v);
+            }
+        }
+        for v in outputs {
+            self.producers.insert(v, id);
+        }
+        id
+    }
+
+    /// Removes a node; its output values stay (a pass rewires or drops them).
+    pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
+        let node = self.graph.remove_node(id)?;
+        for v in &node.outputs {
+            if self.producers.get(v) == Some(&id) {
+                self.producers.remove(v);
+            }
+        }
+        Some(node)
+    }
+
+    /// Replaces input `slot` of `node` with `value`, keeping the edges in step.
+    pub fn set_input(&mut self, node: NodeId, slot: usize, value: Option<ValueId>) {
+        let old = self.graph[node].inputs[slot];
+        self.graph[node].inputs[slot] = value;
+        if let Some(old) = old {
+            let still_used = self.graph[node].inputs.contains(&Some(old));
+            if !still_used {
+                let stale: Vec<_> = self
+                    .graph
+                    .edges_directed(node, Direction::Incoming)
+                    .filter(|e| *e.weight() == old)
+                    .map(|e| e.id())
+                    .collect();
+                for e in stale {
+                    self.graph.remove_edge(e);
+                }
+            }
+        }
+        if let Some(v) = value
+            && let Some(&p) = self.producers.get(&v)
+        {
+            self.graph.add_edge(p, node, v);
+        }
+    }
+
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.index()]
+    }
+
+    pub fn value_mut(&mut self, id: ValueId) -> &mut Value {
+        &mut self.values[id.index()]
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = (ValueId, &Value)> {
+        self.values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (ValueId(i as u32), v))
+    }
+
+    pub fn value_count(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.graph[id]
+    }
+
+    pub fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.graph[id]
+    }
+
+    /// Node ids in insertion order.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.graph.node_indices()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn producer(&self, v: ValueId) -> Option<NodeId> {
+        self.producers.get(&v).copied()
+    }
+
+    /// Nodes reading `v`, each once, in id order.
+    pub fn consumers(&self, v: ValueId) -> Vec<NodeId> {
+        let set: BTreeSet<NodeId> = self
+            .graph
+            .node_indices()
+            .filter(|&n| self.graph[n].inputs.contains(&Some(v)))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The execution order: a topological order that, among ready nodes, keeps the order in
+    /// which nodes were added (so schedules are deterministic and follow the model file).
+    /// On a cycle, returns the nodes that could not be scheduled.
+    pub fn schedule(&self) -> Result<Vec<NodeId>, Vec<NodeId>> {
+        let mut indegree: HashMap<NodeId, usize> = HashMap::new();
+        for n in self.graph.node_indices() {
+            let preds: BTreeSet<NodeId> = self
+                .graph
+                .neighbors_directed(n, Direction::Incoming)
+                .collect();
+            indegree.insert(n, preds.len());
+        }
+        let mut ready: BinaryHeap<std::cmp::Reverse<NodeId>> = indegree
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .map(|(n, _)| std::cmp::Reverse(*n))
+            .collect();
+        let mut order = Vec::with_capacity(indegree.len());
+        while let Some(std::cmp::Reverse(n)) = ready.pop() {
+            order.push(n);
+            let succs: BTreeSet<NodeId> = self
+                .graph
+                .neighbors_directed(n, Direction::Outgoing)
+                .collect();
+            for s in succs {
+                let d = indegree
+                    .get_mut(&s)
+                    .expect("successor is a node of this graph");
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(std::cmp::Reverse(s));
+                }
+            }
+        }
+        if order.len() == indegree.len() {
+            Ok(order)
+        } else {
+            let done: BTreeSet<NodeId> = order.into_iter().collect();
+            Err(self
+                .graph
+                .node_indices()
+                .filter(|n| !done.contains(n))
+                .collect())
+        }
+    }
+
+    /// A readable, stable text form of the graph (`kiln inspect --ir`).
+    pub fn dump(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "graph {:?} {{", self.name);
+        for &v in &self.inputs {
+            let val = self.value(v);
+            let _ = writeln!(s, "  input %{} {:?}: {}", v.0, val.name, val.ty);
+        }
+        for (id, val) in self.values() {
+            if let ValueKind::Const(_) = val.kind {
+                let _ = writeln!(s, "  const %{} {:?}: {}", id.0, val.name, val.ty);
+            }
+        }
+        let order = self
+            .schedule()
+            .unwrap_or_else(|_| self.node_ids().collect());
+        for n in order {
+            let node = self.node(n);
+            let ins: Vec<String> = node
+                .inputs
+                .iter()
+                .map(|i| i.map_or_else(|| "_".to_string(), |v| format!("%{}", v.0)))
+                .collect();
+            let outs: Vec<String> = node
+                .outputs
+                .iter()
+                .map(|&v| format!("%{}: {}", v.0, self.value(v).ty))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  {} = {}({}) {:?}",
+                outs.join(", "),
+                node.op,
+                ins.join(", "),
+                node.name
+            );
+        }
+        let outs: Vec<String> = self.outputs.iter().map(|v| format!("%{}", v.0)).collect();
+        let _ = writeln!(s, "  output {}", outs.join(", "));
+        s.push_str("}\n");
+        s
+    }
+}

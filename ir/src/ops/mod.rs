@@ -1,0 +1,221 @@
+//! The closed set of operations. One file per op family holds the attribute types, shape
+//! inference and reference evaluation of its ops; this file is the checklist that ties them
+//! together. Adding a variant makes the compiler list every match to update.
+
+pub mod conv;
+pub mod elementwise;
+pub mod gemm;
+pub mod norm;
+pub mod pool;
+pub mod shape;
+pub mod softmax;
+pub mod window;
+
+use crate::tensor::Tensor;
+use crate::types::TensorType;
+use std::fmt;
+
+pub use conv::ConvAttrs;
+pub use elementwise::{BinaryOp, ClipAttrs, UnaryOp};
+pub use gemm::GemmAttrs;
+pub use norm::BatchNormAttrs;
+pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
+pub use shape::{ConcatAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs};
+pub use softmax::SoftmaxAttrs;
+pub use window::{AutoPad, WindowAttrs, WindowGeometry};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Conv: inputs X, W, B?.
+    Conv(ConvAttrs),
+    /// Gemm: inputs A, B, C?.
+    Gemm(GemmAttrs),
+    /// MatMul with numpy semantics (1-D promotion, batch broadcasting): inputs A, B.
+    MatMul,
+    /// Two-input elementwise arithmetic with broadcasting.
+    Binary(BinaryOp),
+    /// One-input elementwise functions.
+    Unary(UnaryOp),
+    /// Clip: input, min?, max? (opset ≥ 11) or attribute bounds (opset < 11).
+    Clip(ClipAttrs),
+    Softmax(SoftmaxAttrs),
+    /// MaxPool: outputs Y and optionally Indices.
+    MaxPool(MaxPoolAttrs),
+    AveragePool(AveragePoolAttrs),
+    GlobalAveragePool,
+    /// Inference-mode BatchNormalization: inputs X, scale, B, mean, var.
+    BatchNormalization(BatchNormAttrs),
+    /// Reshape: inputs data, shape (the shape must be known at compile time).
+    Reshape(ReshapeAttrs),
+    Flatten(FlattenAttrs),
+    Transpose(TransposeAttrs),
+    /// Concat of one or more inputs.
+    Concat(ConcatAttrs),
+    Identity,
+}
+
+/// What shape inference knows about one input: its type, and its value when constant.
+#[derive(Clone, Copy, Debug)]
+pub struct InferInput<'a> {
+    pub ty: &'a TensorType,
+    pub value: Option<&'a Tensor>,
+}
+
+impl Op {
+    /// The op's name as in ONNX (for sub-enums, the concrete op).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Conv(_) => "Conv",
+            Op::Gemm(_) => "Gemm",
+            Op::MatMul => "MatMul",
+            Op::Binary(b) => b.name(),
+            Op::Unary(u) => u.name(),
+            Op::Clip(_) => "Clip",
+            Op::Softmax(_) => "Softmax",
+            Op::MaxPool(_) => "MaxPool",
+            Op::AveragePool(_) => "AveragePool",
+            Op::GlobalAveragePool => "GlobalAveragePool",
+            Op::BatchNormalization(_) => "BatchNormalization",
+            Op::Reshape(_) => "Reshape",
+            Op::Flatten(_) => "Flatten",
+            Op::Transpose(_) => "Transpose",
+            Op::Concat(_) => "Concat",
+            Op::Identity => "Identity",
+        }
+    }
+
+    /// Output types from input types (and constant input values where the op needs them).
+    /// Errors are plain sentences; the caller adds the node's name, op and opset.
+    pub fn infer(&self, inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+        match self {
+            Op::Conv(a) => conv::infer(a, inputs),
+            Op::Gemm(a) => gemm::infer_gemm(a, inputs),
+            Op::MatMul => gemm::infer_matmul(inputs),
+            Op::Binary(b) => elementwise::infer_binary(*b, inputs),
+            Op::Unary(u) => elementwise::infer_unary(*u, inputs),
+            Op::Clip(a) => elementwise::infer_clip(a, inputs),
+            Op::Softmax(a) => softmax::infer(a, inputs),
+            Op::MaxPool(a) => pool::infer_max(a, inputs),
+            Op::AveragePool(a) => pool::infer_average(a, inputs),
+            Op::GlobalAveragePool => pool::infer_global_average(inputs),
+            Op::BatchNormalization(a) => norm::infer(a, inputs),
+            Op::Reshape(a) => shape::infer_reshape(a, inputs),
+            Op::Flatten(a) => shape::infer_flatten(a, inputs),
+            Op::Transpose(a) => shape::infer_transpose(a, inputs),
+            Op::Concat(a) => shape::infer_concat(a, inputs),
+            Op::Identity => Ok(vec![input(inputs, 0, "input")?.ty.clone()]),
+        }
+    }
+
+    /// Reference semantics: output tensors from input tensors.
+    pub fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+        match self {
+            Op::Conv(a) => conv::eval(a, inputs),
+            Op::Gemm(a) => gemm::eval_gemm(a, inputs),
+            Op::MatMul => gemm::eval_matmul(inputs),
+            Op::Binary(b) => elementwise::eval_binary(*b, inputs),
+            Op::Unary(u) => elementwise::eval_unary(*u, inputs),
+            Op::Clip(a) => elementwise::eval_clip(a, inputs),
+            Op::Softmax(a) => softmax::eval(a, inputs),
+            Op::MaxPool(a) => pool::eval_max(a, inputs),
+            Op::AveragePool(a) => pool::eval_average(a, inputs),
+            Op::GlobalAveragePool => pool::eval_global_average(inputs),
+            Op::BatchNormalization(a) => norm::eval(a, inputs),
+            Op::Reshape(a) => shape::eval_reshape(a, inputs),
+            Op::Flatten(a) => shape::eval_flatten(a, inputs),
+            Op::Transpose(a) => shape::eval_transpose(a, inputs),
+            Op::Concat(a) => shape::eval_concat(a, inputs),
+            Op::Identity => Ok(vec![tensor(inputs, 0, "input")?.clone()]),
+        }
+    }
+
+    /// Multiply-accumulate count for one run, for `kiln inspect`. Zero for data movement.
+    pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
+        let out = outputs.first().map_or(0, |t| t.numel() as u64);
+        match self {
+            Op::Conv(a) => {
+                // Each output element reads one filter: (C_in / group) * prod(kernel).
+                let w = inputs.get(1).copied().flatten();
+                let per = w.map_or(0, |w| w.shape.iter().skip(1).product::<usize>() as u64);
+                let _ = a;
+                out * per
+            }
+            Op::Gemm(a) => {
+                let k = inputs.first().copied().flatten().map_or(0, |t| {
+                    if a.trans_a {
+                        t.shape[0]
+                    } else {
+                        *t.shape.last().unwrap_or(&0)
+                    }
+                });
+                out * k as u64
+            }
+            Op::MatMul => {
+                let k = inputs
+                    .first()
+                    .copied()
+                    .flatten()
+                    .map_or(0, |t| *t.shape.last().unwrap_or(&0));
+                out * k as u64
+            }
+            Op::Binary(_)
+            | Op::Unary(_)
+            | Op::Clip(_)
+            | Op::BatchNormalization(_)
+            | Op::Softmax(_) => out,
+            Op::MaxPool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
+            Op::AveragePool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
+            Op::GlobalAveragePool => inputs
+                .first()
+                .copied()
+                .flatten()
+                .map_or(0, |t| t.numel() as u64),
+            Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Concat(_) | Op::Identity => 0,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Conv(a) => write!(f, "Conv{a:?}"),
+            Op::Gemm(a) => write!(f, "Gemm{a:?}"),
+            Op::Clip(a) => write!(f, "Clip{a:?}"),
+            Op::Softmax(a) => write!(f, "Softmax{a:?}"),
+            Op::MaxPool(a) => write!(f, "MaxPool{a:?}"),
+            Op::AveragePool(a) => write!(f, "AveragePool{a:?}"),
+            Op::BatchNormalization(a) => write!(f, "BatchNormalization{a:?}"),
+            Op::Reshape(a) => write!(f, "Reshape{a:?}"),
+            Op::Flatten(a) => write!(f, "Flatten{a:?}"),
+            Op::Transpose(a) => write!(f, "Transpose{a:?}"),
+            Op::Concat(a) => write!(f, "Concat{a:?}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Input `i`, or an error naming it when absent.
+pub(crate) fn input<'a>(
+    inputs: &[Option<InferInput<'a>>],
+    i: usize,
+    what: &str,
+) -> Result<InferInput<'a>, String> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| format!("required input {i} ({what}) is missing"))
+}
+
+/// Tensor input `i`, or an error naming it when absent.
+pub(crate) fn tensor<'a>(
+    inputs: &[Option<&'a Tensor>],
+    i: usize,
+    what: &str,
+) -> Result<&'a Tensor, String> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| format!("required input {i} ({what}) is missing"))
+}
