@@ -1,0 +1,298 @@
+//! Building and running generated code against test vectors: the engine of `kiln verify`,
+//! the corpus end-to-end tests and the ONNX conformance suite.
+//!
+//! Compiling generated code is the slow part, so many models go into one runner crate (one
+//! module each) and one `cargo build`; the runner binary then runs one model per process, so
+//! a crash in one case does not hide the others. Tensors cross the process boundary as raw
+//! little-endian files.
+
+use kiln_codegen::{Generated, Signature};
+use kiln_ir::{DType, Tensor, TensorData};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One model to put in a runner crate.
+pub struct Case<'a> {
+    pub generated: &'a Generated,
+}
+
+/// How the runner crate is optimised: `Fast` builds quickly (conformance, many tiny models);
+/// `Release` is what users ship (corpus models).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Fast,
+    Release,
+}
+
+/// A built runner binary.
+pub struct Runner {
+    pub binary: PathBuf,
+    pub signatures: Vec<Signature>,
+    pub work_dir: PathBuf,
+}
+
+fn elem_type(d: DType) -> Result<&'static str, String> {
+    Ok(match d {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::I8 => "i8",
+        DType::I16 => "i16",
+        DType::I32 => "i32",
+        DType::I64 => "i64",
+        DType::U8 => "u8",
+        DType::U16 => "u16",
+        DType::U32 => "u32",
+        DType::U64 => "u64",
+        DType::Bool => "bool",
+        DType::F16 | DType::BF16 => return Err(format!("the runner does not handle {d} yet")),
+    })
+}
+
+const RUNNER_PRELUDE: &str = r#"use std::path::Path;
+
+trait Elem: Copy {
+    const SIZE: usize;
+    fn zero() -> Self;
+    fn from_le(b: &[u8]) -> Self;
+    fn put_le(self, out: &mut Vec<u8>);
+}
+macro_rules! num_elem {
+    ($($t:ty),*) => {$(
+        impl Elem for $t {
+            const SIZE: usize = core::mem::size_of::<$t>();
+            fn zero() -> Self { 0 as $t }
+            fn from_le(b: &[u8]) -> Self { <$t>::from_le_bytes(b.try_into().expect("element bytes")) }
+            fn put_le(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_le_bytes()) }
+        }
+    )*};
+}
+num_elem!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
+impl Elem for bool {
+    const SIZE: usize = 1;
+    fn zero() -> Self { false }
+    fn from_le(b: &[u8]) -> Self { b[0] != 0 }
+    fn put_le(self, out: &mut Vec<u8>) { out.push(self as u8) }
+}
+
+fn read<T: Elem, const N: usize>(dir: &Path, i: usize) -> Box<[T; N]> {
+    let p = dir.join(format!("input_{i}.bin"));
+    let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(bytes.len(), N * T::SIZE, "{}: wrong size", p.display());
+    let v: Vec<T> = bytes.chunks_exact(T::SIZE).map(T::from_le).collect();
+    v.into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!())
+}
+
+fn zeroed<T: Elem, const N: usize>() -> Box<[T; N]> {
+    vec![T::zero(); N].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!())
+}
+
+fn write<T: Elem>(dir: &Path, i: usize, data: &[T]) {
+    let mut out = Vec::with_capacity(data.len() * T::SIZE);
+    for &x in data {
+        x.put_le(&mut out);
+    }
+    let p = dir.join(format!("output_{i}.bin"));
+    std::fs::write(&p, out).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+}
+"#;
+
+/// The runner's `main.rs`: one `case_<i>` function per model, dispatched on argv[1].
+fn runner_main(cases: &[Case]) -> Result<String, String> {
+    let mut s = String::from("#![deny(warnings)]\n");
+    for i in 0..cases.len() {
+        let _ = writeln!(s, "mod m{i};");
+    }
+    s.push_str(RUNNER_PRELUDE);
+    for (i, case) in cases.iter().enumerate() {
+        let sig = &case.generated.signature;
+        let _ = writeln!(s, "\nfn case_{i}(dir: &Path) {{");
+        for (k, p) in sig.inputs.iter().enumerate() {
+            let _ = writeln!(s, "    let in_{k}: Box<[{}; {}]> = read(dir, {k});", elem_type(p.dtype)?, p.len);
+        }
+        for (k, p) in sig.outputs.iter().enumerate() {
+            let _ = writeln!(s, "    let mut out_{k}: Box<[{}; {}]> = zeroed();", elem_type(p.dtype)?, p.len);
+        }
+        let _ = writeln!(s, "    let mut arena = Box::new(m{i}::Arena::new());");
+        let ins: Vec<String> = sig.inputs.iter().enumerate().map(|(k, p)| format!("{}: &in_{k}", p.ident)).collect();
+        let outs: Vec<String> =
+            sig.outputs.iter().enumerate().map(|(k, p)| format!("{}: &mut out_{k}", p.ident)).collect();
+        let _ = writeln!(
+            s,
+            "    m{i}::run(&m{i}::Inputs {{ {} }}, &mut m{i}::Outputs {{ {} }}, &mut arena);",
+            ins.join(", "),
+            outs.join(", ")
+        );
+        for k in 0..sig.outputs.len() {
+            let _ = writeln!(s, "    write(dir, {k}, &out_{k}[..]);");
+        }
+        s.push_str("}\n");
+    }
+    s.push_str("\nfn main() {\n    let args: Vec<String> = std::env::args().collect();\n");
+    s.push_str("    let case: usize = args[1].parse().expect(\"case number\");\n");
+    s.push_str("    let dir = std::path::PathBuf::from(&args[2]);\n");
+    // Large models have large arenas: run on a thread with a big stack.
+    s.push_str("    let t = std::thread::Builder::new().stack_size(1 << 30).spawn(move || match case {\n");
+    for i in 0..cases.len() {
+        let _ = writeln!(s, "        {i} => case_{i}(&dir),");
+    }
+    s.push_str("        _ => panic!(\"no case {case}\"),\n    });\n");
+    s.push_str("    t.expect(\"thread\").join().expect(\"case panicked\");\n}\n");
+    Ok(s)
+}
+
+/// Writes a runner crate for `cases` into `work_dir` and builds it with cargo (offline),
+/// placing build products in `target_dir` so repeated runs are incremental.
+pub fn build_runner(cases: &[Case], work_dir: &Path, target_dir: &Path, profile: Profile) -> Result<Runner, String> {
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let src = work_dir.join("src");
+    std::fs::create_dir_all(&src).map_err(|e| io(&src, e))?;
+    let opt = match profile {
+        Profile::Fast => "opt-level = 1\ncodegen-units = 16\ndebug-assertions = true\noverflow-checks = true",
+        Profile::Release => "opt-level = 3\ncodegen-units = 4",
+    };
+    let manifest = format!(
+        "[package]\nname = \"kiln_runner\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [workspace]\n\n[dependencies]\n\n[profile.release]\n{opt}\n"
+    );
+    write_if_changed(&work_dir.join("Cargo.toml"), &manifest)?;
+    for (i, case) in cases.iter().enumerate() {
+        let file = case.generated.files.first().ok_or("a case without generated source")?;
+        write_if_changed(&src.join(format!("m{i}.rs")), &file.contents)?;
+    }
+    write_if_changed(&src.join("main.rs"), &runner_main(cases)?)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--offline", "--quiet"])
+        .current_dir(work_dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let head: String = err.lines().take(80).collect::<Vec<_>>().join("\n");
+        return Err(format!("the generated code did not build:\n{head}"));
+    }
+    Ok(Runner {
+        binary: target_dir.join("release").join("kiln_runner"),
+        signatures: cases.iter().map(|c| c.generated.signature.clone()).collect(),
+        work_dir: work_dir.to_path_buf(),
+    })
+}
+
+fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
+    // Unchanged files keep their timestamps, so cargo does not rebuild what it need not.
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    std::fs::write(path, contents).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl Runner {
+    /// Runs case `i` on `inputs` (in the model's input order) and returns its outputs.
+    pub fn run(&self, i: usize, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
+        let sig = self.signatures.get(i).ok_or("no such case")?;
+        if inputs.len() != sig.inputs.len() {
+            return Err(format!("the model takes {} inputs, {} given", sig.inputs.len(), inputs.len()));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("case-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| format!("temp dir: {e}"))?;
+        for (k, (t, p)) in inputs.iter().zip(&sig.inputs).enumerate() {
+            if t.dtype() != p.dtype || t.numel() != p.len {
+                return Err(format!(
+                    "input {k} ({}) must be {}[{}], the test data has {}",
+                    p.model_name,
+                    p.dtype,
+                    p.len,
+                    t.ty()
+                ));
+            }
+            let path = dir.path().join(format!("input_{k}.bin"));
+            std::fs::write(&path, t.data.to_le_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        let out = Command::new(&self.binary)
+            .arg(i.to_string())
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("could not run {}: {e}", self.binary.display()))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(format!("the generated code failed: {}", err.trim()));
+        }
+        sig.outputs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let path = dir.path().join(format!("output_{k}.bin"));
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let data = TensorData::from_le_bytes(p.dtype, &bytes).ok_or("output of the wrong size")?;
+                Tensor::new(p.shape.clone(), data)
+            })
+            .collect()
+    }
+}
+
+/// How far an output is from its expected value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub max_abs: f64,
+    /// Largest |actual - expected| / |expected| over elements with a non-zero expectation.
+    pub max_rel: f64,
+    /// Whether every element satisfies |actual - expected| <= atol + rtol * |expected|
+    /// (numpy's `allclose`), with NaN equal to NaN; shapes and types must match exactly.
+    pub ok: bool,
+    pub note: Option<String>,
+}
+
+/// Compares `actual` with `expected` the way the ONNX backend tests do (`allclose`).
+pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Comparison {
+    let fail = |note: String| Comparison { max_abs: f64::INFINITY, max_rel: f64::INFINITY, ok: false, note: Some(note) };
+    if actual.dtype() != expected.dtype() {
+        return fail(format!("element type {} but expected {}", actual.dtype(), expected.dtype()));
+    }
+    if actual.shape != expected.shape {
+        return fail(format!("shape {:?} but expected {:?}", actual.shape, expected.shape));
+    }
+    let (a, e) = (actual.data.to_f64_vec(), expected.data.to_f64_vec());
+    let exact = !expected.dtype().is_float();
+    let (mut max_abs, mut max_rel, mut ok) = (0.0f64, 0.0f64, true);
+    for (&x, &y) in a.iter().zip(&e) {
+        if x.is_nan() && y.is_nan() || x == y {
+            continue;
+        }
+        let d = (x - y).abs();
+        if d.is_nan() {
+            ok = false;
+            max_abs = f64::INFINITY;
+            continue;
+        }
+        max_abs = max_abs.max(d);
+        if y != 0.0 {
+            max_rel = max_rel.max(d / y.abs());
+        }
+        if exact || d > atol + rtol * y.abs() {
+            ok = false;
+        }
+    }
+    Comparison { max_abs, max_rel, ok, note: None }
+}
+
+/// Reads `input_<i>.pb` and `output_<i>.pb` of an ONNX test-data directory.
+pub fn read_test_set(dir: &Path) -> Result<(Vec<Tensor>, Vec<Tensor>), String> {
+    let read_all = |prefix: &str| -> Result<Vec<Tensor>, String> {
+        let mut v = Vec::new();
+        for i in 0.. {
+            let p = dir.join(format!("{prefix}_{i}.pb"));
+            if !p.exists() {
+                break;
+            }
+            let (_, t) = kiln_frontend::read_tensor_pb(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            v.push(t);
+        }
+        Ok(v)
+    };
+    Ok((read_all("input")?, read_all("output")?))
+}

@@ -1,0 +1,315 @@
+//! ONNX backend node tests (the ONNX project's conformance suite), run through the generated
+//! code and, separately, through the reference semantics.
+//!
+//! `tests/conformance/node.txt` is the allowlist: a bare test name must pass both ways; a line
+//! `name ! reason` records a test of a supported op that kiln does not pass, with why. The
+//! suite fails if a listed test fails, if an unlisted supported test fails, if a test passes
+//! that is excluded (the exclusion is stale), or if a passing test is missing from the list.
+//! Tests whose ops kiln does not support are counted as unsupported.
+//!
+//! `KILN_UPDATE_CONFORMANCE=1 cargo test --test conformance` rewrites `docs/conformance.md`.
+
+mod common;
+
+use kiln::codegen::EmitKind;
+use kiln::harness::{self, Case, Profile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The ONNX backend's own tolerance (numpy `assert_allclose(rtol=1e-3, atol=1e-7)`).
+const RTOL: f64 = 1e-3;
+const ATOL: f64 = 1e-7;
+/// Cases per runner crate: big enough to amortise cargo, small enough that one bad module
+/// does not force many single-case rebuilds.
+const CHUNK: usize = 120;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Outcome {
+    Pass,
+    Fail(String),
+    Unsupported(String),
+}
+
+struct TestResult {
+    name: String,
+    op: String,
+    generated: Outcome,
+    reference: Outcome,
+}
+
+fn first_line(s: &str) -> String {
+    let l = s.lines().next().unwrap_or("").trim();
+    l.chars().take(160).collect()
+}
+
+fn compare_all(actual: &[kiln::ir::Tensor], expected: &[kiln::ir::Tensor]) -> Outcome {
+    if actual.len() != expected.len() {
+        return Outcome::Fail(format!("{} outputs, expected {}", actual.len(), expected.len()));
+    }
+    for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
+        let c = harness::compare(a, e, RTOL, ATOL);
+        if !c.ok {
+            return Outcome::Fail(format!(
+                "output {k}: {}",
+                c.note.unwrap_or_else(|| format!("max abs error {:.3e}", c.max_abs))
+            ));
+        }
+    }
+    Outcome::Pass
+}
+
+/// The op a test is about: the single op of its model, or for expanded-function tests (many
+/// ops) the op of the test they expand.
+fn test_op(name: &str, ops: &[String], by_name: &BTreeMap<String, String>) -> String {
+    let distinct: BTreeSet<&String> = ops.iter().collect();
+    if distinct.len() == 1 {
+        return (*distinct.iter().next().unwrap()).clone();
+    }
+    if let Some(pos) = name.find("_expanded")
+        && let Some(op) = by_name.get(&name[..pos])
+    {
+        return op.clone();
+    }
+    ops.first().cloned().unwrap_or_else(|| "(none)".into())
+}
+
+fn parse_allowlist(text: &str) -> BTreeMap<String, Option<String>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once('!') {
+            Some((n, r)) => (n.trim().to_string(), Some(r.trim().to_string())),
+            None => (l.to_string(), None),
+        })
+        .collect()
+}
+
+#[test]
+fn onnx_node_tests() {
+    let root = common::node_tests_dir();
+    if !common::require_data(&root, "ONNX node tests") {
+        return;
+    }
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("model.onnx").exists())
+        .collect();
+    dirs.sort();
+
+    // Pass 1: the op of every test (single-op tests first, so expanded tests can refer to them).
+    let mut ops_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in &dirs {
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(d.join("model.onnx")).unwrap();
+        ops_of.insert(name, kiln::frontend::model_op_types(&bytes).unwrap_or_default());
+    }
+    let single: BTreeMap<String, String> = ops_of
+        .iter()
+        .filter(|(_, ops)| ops.iter().collect::<BTreeSet<_>>().len() == 1)
+        .map(|(n, ops)| (n.clone(), ops[0].clone()))
+        .collect();
+
+    // Pass 2: load, compile, run the reference semantics.
+    let mut results = Vec::new();
+    let mut compiled = Vec::new(); // (result index, compiled, inputs, expected)
+    for d in &dirs {
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let op = test_op(&name, &ops_of[&name], &single);
+        let mut r = TestResult {
+            name: name.clone(),
+            op,
+            generated: Outcome::Fail("not run".into()),
+            reference: Outcome::Fail("not run".into()),
+        };
+        let model = d.join("model.onnx");
+        match kiln::load(&model, &Default::default()) {
+            Err(kiln::Error::Frontend(e @ kiln::frontend::FrontendError::Unsupported(_))) => {
+                let msg = first_line(&e.to_string());
+                r.generated = Outcome::Unsupported(msg.clone());
+                r.reference = Outcome::Unsupported(msg);
+                results.push(r);
+                continue;
+            }
+            Err(e) => {
+                let msg = first_line(&e.to_string());
+                r.generated = Outcome::Fail(msg.clone());
+                r.reference = Outcome::Fail(msg);
+                results.push(r);
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let data = match harness::read_test_set(&d.join("test_data_set_0")) {
+            Ok(x) => x,
+            Err(e) => {
+                r.generated = Outcome::Fail(first_line(&e));
+                r.reference = Outcome::Fail(first_line(&e));
+                results.push(r);
+                continue;
+            }
+        };
+        match kiln::compile(&model, EmitKind::Module, &Default::default()) {
+            Ok(c) => {
+                r.reference = match kiln::ir::eval::run(&c.graph, &data.0) {
+                    Ok(out) => compare_all(&out, &data.1),
+                    Err(e) => Outcome::Fail(first_line(&e)),
+                };
+                compiled.push((results.len(), c, data));
+            }
+            Err(e) => {
+                r.generated = Outcome::Fail(first_line(&e.to_string()));
+                r.reference = Outcome::Fail("not compiled".into());
+            }
+        }
+        results.push(r);
+    }
+
+    // Pass 3: build the generated code in chunks and run it.
+    let work_root = common::repo().join("target").join("kiln-conformance");
+    for (ci, chunk) in compiled.chunks(CHUNK).enumerate() {
+        let cases: Vec<Case> = chunk.iter().map(|(_, c, _)| Case { generated: &c.generated }).collect();
+        let work = work_root.join(format!("chunk{ci}"));
+        match harness::build_runner(&cases, &work, &common::gen_target(), Profile::Fast) {
+            Ok(runner) => {
+                for (k, (ri, _, (inputs, expected))) in chunk.iter().enumerate() {
+                    results[*ri].generated = match runner.run(k, inputs) {
+                        Ok(out) => compare_all(&out, expected),
+                        Err(e) => Outcome::Fail(first_line(&e)),
+                    };
+                }
+            }
+            Err(chunk_err) => {
+                // Find the culprits one by one so the rest still count.
+                eprintln!("chunk {ci} did not build; building its cases one at a time\n{chunk_err}");
+                for (ri, c, (inputs, expected)) in chunk {
+                    let work = work_root.join("single");
+                    let _ = std::fs::remove_dir_all(work.join("src"));
+                    results[*ri].generated =
+                        match harness::build_runner(&[Case { generated: &c.generated }], &work, &common::gen_target(), Profile::Fast) {
+                            Ok(runner) => match runner.run(0, inputs) {
+                                Ok(out) => compare_all(&out, expected),
+                                Err(e) => Outcome::Fail(first_line(&e)),
+                            },
+                            Err(e) => Outcome::Fail(format!("generated code does not build: {}", first_line(&e.replace("the generated code did not build:\n", "")))),
+                        };
+                }
+            }
+        }
+    }
+
+    let table = render_table(&results);
+    if std::env::var("KILN_UPDATE_CONFORMANCE").is_ok_and(|v| v == "1") {
+        std::fs::write(common::repo().join("docs/conformance.md"), &table).unwrap();
+    }
+    check_allowlist(&results, &common::repo().join("tests/conformance/node.txt"));
+}
+
+fn check_allowlist(results: &[TestResult], path: &Path) {
+    let allow = parse_allowlist(&std::fs::read_to_string(path).unwrap_or_default());
+    let mut problems = Vec::new();
+    let mut suggestions = Vec::new();
+    for r in results {
+        let passed = r.generated == Outcome::Pass && r.reference == Outcome::Pass;
+        let unsupported = matches!(r.generated, Outcome::Unsupported(_));
+        let why = |o: &Outcome| match o {
+            Outcome::Fail(m) | Outcome::Unsupported(m) => m.clone(),
+            Outcome::Pass => "passes".into(),
+        };
+        match (allow.get(&r.name), passed) {
+            (Some(None), true) => {}
+            (Some(None), false) => problems.push(format!(
+                "{}: listed as passing but fails (generated: {}; reference: {})",
+                r.name,
+                why(&r.generated),
+                why(&r.reference)
+            )),
+            (Some(Some(_)), true) => problems.push(format!("{}: passes now; remove its exclusion", r.name)),
+            (Some(Some(_)), false) => {}
+            (None, true) => {
+                problems.push(format!("{}: passes but is not in the allowlist", r.name));
+                suggestions.push(r.name.clone());
+            }
+            (None, false) if unsupported => {}
+            (None, false) => {
+                problems.push(format!(
+                    "{}: fails and is not listed with a reason (generated: {}; reference: {})",
+                    r.name,
+                    why(&r.generated),
+                    why(&r.reference)
+                ));
+                suggestions.push(format!("{} ! {}", r.name, why(&r.generated)));
+            }
+        }
+    }
+    for name in allow.keys() {
+        if !results.iter().any(|r| &r.name == name) {
+            problems.push(format!("{name}: in the allowlist but no such test"));
+        }
+    }
+    if !problems.is_empty() {
+        panic!(
+            "{} conformance problems:\n{}\n\nlines for {}:\n{}",
+            problems.len(),
+            problems.join("\n"),
+            path.display(),
+            suggestions.join("\n")
+        );
+    }
+}
+
+fn render_table(results: &[TestResult]) -> String {
+    #[derive(Default)]
+    struct Row {
+        tests: usize,
+        gen_pass: usize,
+        ref_pass: usize,
+        failed: usize,
+        unsupported: usize,
+    }
+    let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
+    for r in results {
+        let row = rows.entry(&r.op).or_default();
+        row.tests += 1;
+        match (&r.generated, &r.reference) {
+            (Outcome::Unsupported(_), _) => row.unsupported += 1,
+            (g, rf) => {
+                row.gen_pass += (*g == Outcome::Pass) as usize;
+                row.ref_pass += (*rf == Outcome::Pass) as usize;
+                if *g != Outcome::Pass || *rf != Outcome::Pass {
+                    row.failed += 1;
+                }
+            }
+        }
+    }
+    let total = |f: fn(&Row) -> usize| rows.values().map(f).sum::<usize>();
+    let mut s = String::from(
+        "# ONNX conformance\n\nThe ONNX backend node tests (onnx 1.22.0, 1,765 tests) run through kiln's **generated \
+         code** and through its **reference semantics**, compared with numpy `allclose(rtol=1e-3, atol=1e-7)`.\n\
+         Regenerate with `scripts/update-conformance` (after `scripts/fetch-test-data`). Excluded tests and their \
+         reasons are in `tests/conformance/node.txt`.\n\n",
+    );
+    let _ = writeln!(
+        s,
+        "**Summary:** {} tests; passed as generated code: {}; passed through the reference semantics: {}; \
+         failed (listed with reasons): {}; unsupported op: {}.\n",
+        results.len(),
+        total(|r| r.gen_pass),
+        total(|r| r.ref_pass),
+        total(|r| r.failed),
+        total(|r| r.unsupported)
+    );
+    s.push_str("| op | tests | generated code passed | reference passed | failed | unsupported |\n");
+    s.push_str("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (op, r) in &rows {
+        if r.unsupported == r.tests {
+            continue;
+        }
+        let _ = writeln!(s, "| {op} | {} | {} | {} | {} | {} |", r.tests, r.gen_pass, r.ref_pass, r.failed, r.unsupported);
+    }
+    let unsupported: Vec<&str> = rows.iter().filter(|(_, r)| r.unsupported == r.tests).map(|(op, _)| *op).collect();
+    let _ = writeln!(s, "\nOps with no supported test yet ({}): {}.", unsupported.len(), unsupported.join(", "));
+    s
+}
