@@ -93,7 +93,7 @@ impl TensorData {
     /// number of elements.
     pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> Option<TensorData> {
         let size = dtype.size_bytes();
-        if bytes.len() % size != 0 {
+        if !bytes.len().is_multiple_of(size) {
             return None;
         }
         macro_rules! decode {

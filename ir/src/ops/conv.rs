@@ -1,8 +1,12 @@
 //! Conv (ONNX opsets 1, 11, 22): N-d convolution with groups (depthwise when
 //! `group == C_in`), explicit or automatic padding, strides and dilations.
 //! Spec: https://onnx.ai/onnx/operators/onnx__Conv.html
+//!
+//! Reference semantics on float types (f32, f64, f16, bf16), 1-D, 2-D, 3-D (any N-d),
+//! accumulated in f64 and rounded once.
 
-use super::window::WindowAttrs;
+use super::common::{floats, from_f64s, infer_on, output};
+use super::window::{Tap, WindowAttrs};
 use super::{InferInput, input, tensor};
 use crate::tensor::Tensor;
 use crate::types::TensorType;
@@ -25,6 +29,14 @@ pub(crate) fn infer(
     if w.rank() != x.rank() {
         return Err(format!("W {w} must have the same rank as X {x}"));
     }
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "Conv is defined for floating-point tensors, got X {x}"
+        ));
+    }
+    if w.dtype != x.dtype {
+        return Err(format!("W {w} must have the element type of X {x}"));
+    }
     if a.group == 0 || x.shape[1] % a.group != 0 || w.shape[0] % a.group != 0 {
         return Err(format!(
             "group {} must divide C_in {} and M {}",
@@ -38,9 +50,9 @@ pub(crate) fn infer(
         ));
     }
     if let Some(b) = inputs.get(2).copied().flatten()
-        && b.ty.shape != [w.shape[0]]
+        && (b.ty.shape != [w.shape[0]] || b.ty.dtype != x.dtype)
     {
-        return Err(format!("bias {} must have shape [{}]", b.ty, w.shape[0]));
+        return Err(format!("bias {} must be {}[{}]", b.ty, x.dtype, w.shape[0]));
     }
     let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
     if g.kernel != w.shape[2..] {
@@ -52,6 +64,202 @@ pub(crate) fn infer(
 }
 
 pub(crate) fn eval(a: &ConvAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
-    let _ = (a, tensor(inputs, 0, "X")?);
-    Err("reference Conv is not written yet".into())
+    let ty = infer_on(inputs, |ii| infer(a, ii))?.remove(0);
+    let (x, w) = (tensor(inputs, 0, "X")?, tensor(inputs, 1, "W")?);
+    let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    let taps = g.taps();
+    let (batch, c_in, m, c_group) = (x.shape[0], x.shape[1], w.shape[0], w.shape[1]);
+    let m_group = m / a.group;
+    let in_len: usize = x.shape[2..].iter().product();
+    let (out_len, k_len) = (g.output_len(), g.kernel_len());
+    let xv = floats(x, "X")?;
+    let wv = floats(w, "W")?;
+    let bias = match inputs.get(2).copied().flatten() {
+        Some(b) => floats(b, "B")?,
+        None => vec![0.0; m],
+    };
+    let mut y = vec![0.0f64; batch * m * out_len];
+    for n in 0..batch {
+        for oc in 0..m {
+            // Output channel oc sees only the input channels of its group.
+            let grp = oc / m_group;
+            let out = &mut y[(n * m + oc) * out_len..][..out_len];
+            out.fill(bias[oc]);
+            for ic in 0..c_group {
+                let xin = &xv[(n * c_in + grp * c_group + ic) * in_len..][..in_len];
+                let filt = &wv[(oc * c_group + ic) * k_len..][..k_len];
+                for (o, acc) in out.iter_mut().enumerate() {
+                    for (tap, &wk) in taps[o * k_len..][..k_len].iter().zip(filt) {
+                        if let Tap::Inside(i) = *tap {
+                            *acc += xin[i] * wk;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::common::test_util::{as_f32, assert_close, f32s, iota, run, run1};
+    use crate::ops::{AutoPad, Op};
+    use crate::tensor::TensorData;
+
+    fn conv(group: usize, window: WindowAttrs) -> Op {
+        Op::Conv(ConvAttrs { window, group })
+    }
+
+    fn pads(p: &[usize]) -> WindowAttrs {
+        WindowAttrs {
+            pads: p.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_by_one_identity_kernel_is_the_identity() {
+        let x = iota(&[2, 3, 4, 5]);
+        let mut w = vec![0.0; 9];
+        for c in 0..3 {
+            w[c * 3 + c] = 1.0;
+        }
+        let y = run1(
+            &conv(1, WindowAttrs::default()),
+            &[&x, &f32s(&[3, 3, 1, 1], &w)],
+        );
+        assert_eq!(y, x);
+    }
+
+    // The spec's example (node tests test_basic_conv_with_padding / _without_padding).
+    #[test]
+    fn spec_example_with_and_without_padding() {
+        let x = iota(&[1, 1, 5, 5]);
+        let w = f32s(&[1, 1, 3, 3], &[1.0; 9]);
+        let y = run1(&conv(1, pads(&[1, 1, 1, 1])), &[&x, &w]);
+        #[rustfmt::skip]
+        let want = [
+            12.0, 21.0, 27.0, 33.0, 24.0,
+            33.0, 54.0, 63.0, 72.0, 51.0,
+            63.0, 99.0, 108.0, 117.0, 81.0,
+            93.0, 144.0, 153.0, 162.0, 111.0,
+            72.0, 111.0, 117.0, 123.0, 84.0,
+        ];
+        assert_close(&as_f32(&y), &want);
+        let y = run1(&conv(1, WindowAttrs::default()), &[&x, &w]);
+        assert_eq!(y.shape, vec![1, 1, 3, 3]);
+        assert_close(
+            &as_f32(&y),
+            &[54.0, 63.0, 72.0, 99.0, 108.0, 117.0, 144.0, 153.0, 162.0],
+        );
+    }
+
+    // test_conv_with_strides_and_asymmetric_padding.
+    #[test]
+    fn strides_and_asymmetric_padding() {
+        let x = iota(&[1, 1, 7, 5]);
+        let w = f32s(&[1, 1, 3, 3], &[1.0; 9]);
+        let window = WindowAttrs {
+            strides: vec![2, 2],
+            pads: vec![1, 0, 1, 0],
+            ..Default::default()
+        };
+        let y = run1(&conv(1, window), &[&x, &w]);
+        assert_eq!(y.shape, vec![1, 1, 4, 2]);
+        assert_close(
+            &as_f32(&y),
+            &[21.0, 33.0, 99.0, 117.0, 189.0, 207.0, 171.0, 183.0],
+        );
+    }
+
+    #[test]
+    fn depthwise_with_bias_scales_each_channel() {
+        let x = iota(&[1, 3, 2, 2]);
+        let w = f32s(&[3, 1, 1, 1], &[1.0, 2.0, -1.0]);
+        let b = f32s(&[3], &[0.5, 0.0, 10.0]);
+        let y = run1(&conv(3, WindowAttrs::default()), &[&x, &w, &b]);
+        let want: Vec<f32> = (0..12)
+            .map(|i| {
+                let c = i / 4;
+                i as f32 * [1.0, 2.0, -1.0][c] + [0.5, 0.0, 10.0][c]
+            })
+            .collect();
+        assert_close(&as_f32(&y), &want);
+    }
+
+    #[test]
+    fn groups_see_only_their_channels() {
+        // Two groups of two channels; each output sums its group's two channels.
+        let x = iota(&[1, 4, 1, 1]);
+        let w = f32s(&[2, 2, 1, 1], &[1.0; 4]);
+        let y = run1(&conv(2, WindowAttrs::default()), &[&x, &w]);
+        assert_close(&as_f32(&y), &[1.0, 5.0]);
+    }
+
+    #[test]
+    fn dilated_1d_and_3d() {
+        // Taps at 0 and 4: y[i] = x[i] - x[i + 4].
+        let x = f32s(&[1, 1, 6], &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0]);
+        let w = f32s(&[1, 1, 3], &[1.0, 0.0, -1.0]);
+        let window = WindowAttrs {
+            dilations: vec![2],
+            ..Default::default()
+        };
+        let y = run1(&conv(1, window), &[&x, &w]);
+        assert_close(&as_f32(&y), &[-4.0, -5.0]);
+
+        let x = iota(&[1, 1, 2, 2, 2]);
+        let w = f32s(&[1, 1, 2, 2, 2], &[1.0; 8]);
+        let y = run1(&conv(1, WindowAttrs::default()), &[&x, &w]);
+        assert_eq!(y.shape, vec![1, 1, 1, 1, 1]);
+        assert_close(&as_f32(&y), &[28.0]);
+    }
+
+    #[test]
+    fn same_upper_keeps_the_spatial_size() {
+        let x = iota(&[1, 1, 5, 5]);
+        let w = f32s(&[1, 1, 3, 3], &[1.0; 9]);
+        let window = WindowAttrs {
+            auto_pad: AutoPad::SameUpper,
+            ..Default::default()
+        };
+        // Same as explicit symmetric padding 1.
+        let y = run1(&conv(1, window), &[&x, &w]);
+        let z = run1(&conv(1, pads(&[1, 1, 1, 1])), &[&x, &w]);
+        assert_eq!(y, z);
+    }
+
+    #[test]
+    fn keeps_f64_and_f16() {
+        let x = Tensor::new(vec![1, 1, 3], TensorData::F64(vec![1.0, 2.0, 3.0])).unwrap();
+        let w = Tensor::new(vec![1, 1, 2], TensorData::F64(vec![0.5, 0.25])).unwrap();
+        let y = run1(&conv(1, WindowAttrs::default()), &[&x, &w]);
+        assert_eq!(y.data, TensorData::F64(vec![1.0, 1.75]));
+
+        let h = |v: &[f32]| {
+            v.iter()
+                .map(|&f| half::f16::from_f32(f).to_bits())
+                .collect()
+        };
+        let x = Tensor::new(vec![1, 1, 3], TensorData::F16(h(&[1.0, 2.0, 3.0]))).unwrap();
+        let w = Tensor::new(vec![1, 1, 2], TensorData::F16(h(&[0.5, 0.25]))).unwrap();
+        let y = run1(&conv(1, WindowAttrs::default()), &[&x, &w]);
+        assert_eq!(y.data.to_f64_vec(), vec![1.0, 1.75]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let op = conv(1, WindowAttrs::default());
+        let x = iota(&[1, 2, 3, 3]);
+        let w = iota(&[1, 3, 1, 1]);
+        assert!(run(&op, &[Some(&x), Some(&w)]).is_err());
+        assert!(run(&op, &[Some(&x)]).is_err());
+        let xi = Tensor::new(vec![1, 1, 2], TensorData::I32(vec![1, 2])).unwrap();
+        let wi = Tensor::new(vec![1, 1, 1], TensorData::I32(vec![1])).unwrap();
+        assert!(run(&op, &[Some(&xi), Some(&wi)]).is_err());
+        let big = iota(&[1, 1, 4, 4]);
+        assert!(run(&op, &[Some(&iota(&[1, 1, 2, 2])), Some(&big)]).is_err());
+    }
 }

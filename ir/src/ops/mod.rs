@@ -2,6 +2,7 @@
 //! inference and reference evaluation of its ops; this file is the checklist that ties them
 //! together. Adding a variant makes the compiler list every match to update.
 
+mod common;
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;

@@ -1,7 +1,11 @@
 //! Softmax. Opsets 1 and 11 coerce the input to 2-D at `axis` (default 1) and normalise over
 //! the flattened trailing block; opset 13 normalises along `axis` alone (default -1).
 //! Spec: https://onnx.ai/onnx/operators/onnx__Softmax.html
+//!
+//! Reference semantics on every float type, computed in f64 with the maximum subtracted
+//! first so large inputs do not overflow.
 
+use super::common::{floats, from_f64s, infer_on, output};
 use super::{InferInput, input, tensor};
 use crate::tensor::Tensor;
 use crate::types::{TensorType, normalize_axis};
@@ -29,6 +33,107 @@ pub(crate) fn infer(
 }
 
 pub(crate) fn eval(a: &SoftmaxAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
-    let _ = (a, tensor(inputs, 0, "input")?);
-    Err("reference Softmax is not written yet".into())
+    let ty = infer_on(inputs, |ii| infer(a, ii))?.remove(0);
+    let x = tensor(inputs, 0, "input")?;
+    let axis = normalize_axis(a.axis, ty.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {ty}", a.axis))?;
+    let shape = &ty.shape;
+    let outer: usize = shape[..axis].iter().product();
+    // Each normalised group is `len` elements `inner` apart; the 2-D coercion makes the
+    // whole trailing block one contiguous group.
+    let (len, inner) = if a.coerce_2d {
+        (shape[axis..].iter().product::<usize>(), 1)
+    } else {
+        (shape[axis], shape[axis + 1..].iter().product::<usize>())
+    };
+    let mut v = floats(x, "input")?;
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * len * inner + i;
+            let at = |j: usize| base + j * inner;
+            let max = (0..len).map(|j| v[at(j)]).fold(f64::NEG_INFINITY, f64::max);
+            let mut sum = 0.0;
+            for j in 0..len {
+                let e = (v[at(j)] - max).exp();
+                v[at(j)] = e;
+                sum += e;
+            }
+            for j in 0..len {
+                v[at(j)] /= sum;
+            }
+        }
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, v)?)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Op;
+    use crate::ops::common::test_util::{as_f32, assert_close, f32s, iota, run, run1};
+    use crate::tensor::TensorData;
+
+    fn softmax(axis: i64, coerce_2d: bool) -> Op {
+        Op::Softmax(SoftmaxAttrs { axis, coerce_2d })
+    }
+
+    #[test]
+    fn spec_example() {
+        // test_softmax_example: [-1, 0, 1] -> [0.0900, 0.2447, 0.6652].
+        let x = f32s(&[1, 3], &[-1.0, 0.0, 1.0]);
+        let y = run1(&softmax(-1, false), &[&x]);
+        assert_close(&as_f32(&y), &[0.090_030_57, 0.244_728_48, 0.665_240_94]);
+    }
+
+    #[test]
+    fn groups_along_the_axis_sum_to_one() {
+        let x = iota(&[2, 3, 4]);
+        for axis in [0i64, 1, 2, -1] {
+            let y = as_f32(&run1(&softmax(axis, false), &[&x]));
+            let a = normalize_axis(axis, 3).unwrap();
+            let shape = [2usize, 3, 4];
+            let inner: usize = shape[a + 1..].iter().product();
+            let outer: usize = shape[..a].iter().product();
+            for o in 0..outer {
+                for i in 0..inner {
+                    let s: f32 = (0..shape[a])
+                        .map(|j| y[(o * shape[a] + j) * inner + i])
+                        .sum();
+                    assert!((s - 1.0).abs() < 1e-6, "axis {axis}: sum {s}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn coerced_2d_normalises_the_whole_trailing_block() {
+        let x = iota(&[2, 3, 4]);
+        let y = as_f32(&run1(&softmax(1, true), &[&x]));
+        for row in y.chunks(12) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+        // Per-axis softmax at axis 1 is a different function.
+        let z = as_f32(&run1(&softmax(1, false), &[&x]));
+        assert!(y.iter().zip(&z).any(|(a, b)| (a - b).abs() > 1e-3));
+        // With axis at the last dim the two agree.
+        assert_eq!(
+            run1(&softmax(2, true), &[&x]),
+            run1(&softmax(-1, false), &[&x])
+        );
+    }
+
+    #[test]
+    fn large_numbers_do_not_overflow() {
+        // test_softmax_large_number.
+        let x = f32s(&[1, 4], &[10000.0, 10001.0, 10002.0, 10003.0]);
+        let y = as_f32(&run1(&softmax(-1, false), &[&x]));
+        assert_close(&y, &[0.032_058_6, 0.087_144_32, 0.236_882_82, 0.643_914_3]);
+    }
+
+    #[test]
+    fn integers_and_bad_axes_are_errors() {
+        let x = Tensor::new(vec![2], TensorData::I32(vec![1, 2])).unwrap();
+        assert!(run(&softmax(0, false), &[Some(&x)]).is_err());
+        assert!(run(&softmax(2, false), &[Some(&iota(&[2, 2]))]).is_err());
+    }
 }

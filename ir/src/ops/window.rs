@@ -2,6 +2,8 @@
 //! explicit or automatic padding, ceil mode. Shape inference, the reference semantics and the
 //! emitters all take the resolved [`WindowGeometry`], so they cannot disagree.
 
+use super::common::{strides_of, unravel};
+
 /// ONNX `auto_pad`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AutoPad {
@@ -164,6 +166,65 @@ impl WindowAttrs {
     }
 }
 
+/// Where one kernel position of one output window lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tap {
+    /// Inside the input, at this row-major flat index over the spatial axes.
+    Inside(usize),
+    /// In the explicit (or automatic) padding.
+    Pad,
+    /// Past the end padding: only windows added by `ceil_mode` reach here.
+    Beyond,
+}
+
+impl WindowGeometry {
+    /// Product of the output spatial dims.
+    pub fn output_len(&self) -> usize {
+        self.output.iter().product()
+    }
+
+    /// Product of the kernel dims.
+    pub fn kernel_len(&self) -> usize {
+        self.kernel.iter().product()
+    }
+
+    /// Every (output position, kernel position) pair, row-major over both, mapped to where it
+    /// reads the input: `taps[o * kernel_len + k]`. Conv and the pools share this so they
+    /// agree on padding, dilation and ceil-mode windows.
+    pub(crate) fn taps(&self) -> Vec<Tap> {
+        let n = self.input.len();
+        let (out_len, k_len) = (self.output_len(), self.kernel_len());
+        let in_strides = strides_of(&self.input);
+        let mut taps = Vec::with_capacity(out_len * k_len);
+        let mut o = vec![0; n];
+        let mut k = vec![0; n];
+        for of in 0..out_len {
+            unravel(of, &self.output, &mut o);
+            for kf in 0..k_len {
+                unravel(kf, &self.kernel, &mut k);
+                let (mut flat, mut pad, mut beyond) = (0, false, false);
+                for i in 0..n {
+                    // Position in padded coordinates; the input starts at pads_begin.
+                    let p = o[i] * self.strides[i] + k[i] * self.dilations[i];
+                    let end = self.pads_begin[i] + self.input[i];
+                    if p < self.pads_begin[i] || p >= end {
+                        pad = true;
+                        beyond |= p >= end + self.pads_end[i];
+                    } else {
+                        flat += (p - self.pads_begin[i]) * in_strides[i];
+                    }
+                }
+                taps.push(match (beyond, pad) {
+                    (true, _) => Tap::Beyond,
+                    (false, true) => Tap::Pad,
+                    (false, false) => Tap::Inside(flat),
+                });
+            }
+        }
+        taps
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +264,44 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(a.geometry(&[4], None).unwrap().output, vec![2]);
+    }
+
+    #[test]
+    fn taps_classify_input_padding_and_ceil_overhang() {
+        // Input 4, kernel 3, stride 2, pads 1/1, ceil: windows start at padded 0, 2, 4.
+        let a = WindowAttrs {
+            kernel_shape: vec![3],
+            strides: vec![2],
+            pads: vec![1, 1],
+            ceil_mode: true,
+            ..Default::default()
+        };
+        let g = a.geometry(&[4], None).unwrap();
+        assert_eq!(g.output, vec![3]);
+        use Tap::*;
+        assert_eq!(
+            g.taps(),
+            vec![
+                Pad,
+                Inside(0),
+                Inside(1),
+                Inside(1),
+                Inside(2),
+                Inside(3),
+                Inside(3),
+                Pad,
+                Beyond
+            ]
+        );
+        // 2-D with dilation: flat indices are row-major over the input.
+        let a = WindowAttrs {
+            kernel_shape: vec![2, 2],
+            dilations: vec![1, 2],
+            ..Default::default()
+        };
+        let g = a.geometry(&[2, 3], None).unwrap();
+        assert_eq!(g.output, vec![1, 1]);
+        assert_eq!(g.taps(), vec![Inside(0), Inside(2), Inside(3), Inside(5)]);
     }
 
     #[test]
