@@ -43,7 +43,7 @@ pub(crate) fn infer(
             a.group, x.shape[1], w.shape[0]
         ));
     }
-    if w.shape[1] * a.group != x.shape[1] {
+    if w.shape[1].checked_mul(a.group) != Some(x.shape[1]) {
         return Err(format!(
             "W has {} input channels per group but X has {} channels in {} groups",
             w.shape[1], x.shape[1], a.group

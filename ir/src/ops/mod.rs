@@ -178,20 +178,8 @@ impl Op {
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Op::Conv(a) => write!(f, "Conv{a:?}"),
-            Op::Gemm(a) => write!(f, "Gemm{a:?}"),
-            Op::Clip(a) => write!(f, "Clip{a:?}"),
-            Op::Softmax(a) => write!(f, "Softmax{a:?}"),
-            Op::MaxPool(a) => write!(f, "MaxPool{a:?}"),
-            Op::AveragePool(a) => write!(f, "AveragePool{a:?}"),
-            Op::BatchNormalization(a) => write!(f, "BatchNormalization{a:?}"),
-            Op::Reshape(a) => write!(f, "Reshape{a:?}"),
-            Op::Flatten(a) => write!(f, "Flatten{a:?}"),
-            Op::Transpose(a) => write!(f, "Transpose{a:?}"),
-            Op::Concat(a) => write!(f, "Concat{a:?}"),
-            other => f.write_str(other.name()),
-        }
+        // The derived Debug already reads `Conv(ConvAttrs { .. })`; unit variants get their name.
+        write!(f, "{self:?}")
     }
 }
 

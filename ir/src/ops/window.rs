@@ -111,7 +111,10 @@ impl WindowAttrs {
                         pads_begin[i] = self.pads[i];
                         pads_end[i] = self.pads[n + i];
                     }
-                    let padded = input[i] + pads_begin[i] + pads_end[i];
+                    let padded = input[i]
+                        .checked_add(pads_begin[i])
+                        .and_then(|x| x.checked_add(pads_end[i]))
+                        .ok_or("pads overflow")?;
                     if padded < span {
                         return Err(format!(
                             "window of size {span} does not fit padded input of size {padded} on spatial axis {i}"
@@ -121,6 +124,7 @@ impl WindowAttrs {
                     output[i] = if self.ceil_mode {
                         let mut o = room.div_ceil(strides[i]) + 1;
                         // A window that would start inside the end padding is dropped.
+                        // (o - 1) * stride <= room < padded, and input + pads_begin <= padded: no overflow.
                         if (o - 1) * strides[i] >= input[i] + pads_begin[i] {
                             o -= 1;
                         }
@@ -140,8 +144,11 @@ impl WindowAttrs {
                 }
                 AutoPad::SameUpper | AutoPad::SameLower => {
                     output[i] = input[i].div_ceil(strides[i]);
-                    let needed =
-                        ((output[i].max(1) - 1) * strides[i] + span).saturating_sub(input[i]);
+                    let needed = (output[i].max(1) - 1)
+                        .checked_mul(strides[i])
+                        .and_then(|x| x.checked_add(span))
+                        .ok_or("window geometry overflows")?
+                        .saturating_sub(input[i]);
                     let small = needed / 2;
                     let large = needed - small;
                     if self.auto_pad == AutoPad::SameUpper {

@@ -1,0 +1,319 @@
+//! Per-op import: ONNX attributes -> the IR's typed attribute structs, with every
+//! opset-dependent default resolved here so that the IR attributes are final.
+
+use crate::attrs::Attrs;
+use crate::error::{FrontendError, NodeCtx};
+use crate::onnx::NodeProto;
+use kiln_ir::ops::{
+    AutoPad, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
+    FlattenAttrs, GemmAttrs, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
+    WindowAttrs,
+};
+use kiln_ir::{Op, Tensor, TensorData};
+
+/// The ai.onnx operators kiln imports (sorted; quoted in the unsupported-op message).
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Clip",
+    "Concat",
+    "Constant",
+    "Conv",
+    "Div",
+    "Flatten",
+    "Gemm",
+    "GlobalAveragePool",
+    "Identity",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sub",
+    "Tanh",
+    "Transpose",
+];
+
+/// Whether kiln can import this default-domain node: `Err(None)` for an unknown op,
+/// `Err(Some(reason))` for a known op used in a way kiln does not support. Attribute type
+/// errors are left for [`import`], which reports them precisely.
+pub(crate) fn check_supported(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    n_outputs: usize,
+) -> Result<(), Option<String>> {
+    if !SUPPORTED_OPS.contains(&node.op_type()) {
+        return Err(None);
+    }
+    let a = Attrs::new(ctx, &node.attribute);
+    let int = |name: &str| a.int(name).ok().flatten();
+    match node.op_type() {
+        "BatchNormalization" => {
+            if int("training_mode").is_some_and(|v| v != 0) || n_outputs > 1 {
+                return Err(Some(
+                    "training mode (training_mode=1 or the running-statistics outputs are \
+                     used); export the model in inference mode (model.eval())"
+                        .into(),
+                ));
+            }
+            if int("spatial") == Some(0) {
+                return Err(Some(
+                    "spatial=0 (per-activation statistics) is not supported".into(),
+                ));
+            }
+        }
+        "Add" | "Sub" | "Mul" | "Div"
+            if ctx.opset < 7 && int("broadcast").is_some_and(|v| v != 0) && a.has("axis") =>
+        {
+            return Err(Some(
+                "legacy broadcasting with an `axis` attribute (opset < 7); re-export the \
+                 model with opset 7 or newer"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An imported node: its op, plus a constant input the old form of the op kept as an
+/// attribute (Reshape's `shape` before opset 5).
+pub(crate) struct Imported {
+    pub op: Op,
+    pub const_input: Option<(usize, Tensor)>,
+}
+
+impl From<Op> for Imported {
+    fn from(op: Op) -> Self {
+        Imported {
+            op,
+            const_input: None,
+        }
+    }
+}
+
+/// Checks the input count: `n_inputs` counts positions up to the last non-omitted input;
+/// the first `min` positions must be present.
+fn arity(
+    ctx: &NodeCtx,
+    node: &NodeProto,
+    n_inputs: usize,
+    min: usize,
+    max: usize,
+) -> Result<(), FrontendError> {
+    if n_inputs > max {
+        return Err(ctx.error(format!(
+            "has {n_inputs} inputs but {} takes at most {max} at this opset",
+            ctx.op
+        )));
+    }
+    for i in 0..min {
+        if node.input.get(i).is_none_or(|s| s.is_empty()) {
+            return Err(ctx.error(format!(
+                "required input {i} is missing ({} needs at least {min} inputs)",
+                ctx.op
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn window(a: &Attrs<'_>, pooling: bool) -> Result<WindowAttrs, FrontendError> {
+    let auto_pad = match a.string("auto_pad")? {
+        None => AutoPad::NotSet,
+        Some(s) => AutoPad::parse(&s).ok_or_else(|| {
+            a.ctx.attr(
+                "auto_pad",
+                format!("is {s:?}; it must be NOTSET, SAME_UPPER, SAME_LOWER or VALID"),
+            )
+        })?,
+    };
+    let kernel_shape = a.sizes("kernel_shape")?;
+    if pooling && kernel_shape.is_empty() {
+        return Err(a.ctx.attr(
+            "kernel_shape",
+            "is required but missing; the model is malformed",
+        ));
+    }
+    Ok(WindowAttrs {
+        auto_pad,
+        kernel_shape,
+        strides: a.sizes("strides")?,
+        dilations: a.sizes("dilations")?,
+        pads: a.sizes("pads")?,
+        ceil_mode: a.flag("ceil_mode", false)?,
+    })
+}
+
+/// Imports a supported default-domain node other than `Constant` (the loader turns those
+/// into constant values). `n_inputs` is as for [`arity`].
+pub(crate) fn import(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    n_inputs: usize,
+) -> Result<Imported, FrontendError> {
+    let a = Attrs::new(ctx, &node.attribute);
+    let opset = ctx.opset;
+    let check = |min, max| arity(ctx, node, n_inputs, min, max);
+    let op = match node.op_type() {
+        "Conv" => {
+            check(2, 3)?;
+            let group = a.int_or("group", 1)?;
+            // Bounded like the window sizes, so the IR's channel arithmetic cannot overflow.
+            let group = u32::try_from(group)
+                .ok()
+                .filter(|&g| (1..=i32::MAX as u32).contains(&g))
+                .map(|g| g as usize)
+                .ok_or_else(|| {
+                    ctx.attr(
+                        "group",
+                        format!("is {group}; it must be between 1 and {}", i32::MAX),
+                    )
+                })?;
+            Op::Conv(ConvAttrs {
+                window: window(&a, false)?,
+                group,
+            })
+        }
+        "Gemm" => {
+            check(2, 3)?;
+            // Opsets < 7 also had `broadcast`; C broadcasting is allowed from 7 on, and the
+            // IR checks C's shape either way.
+            Op::Gemm(GemmAttrs {
+                alpha: a.float_or("alpha", 1.0)?,
+                beta: a.float_or("beta", 1.0)?,
+                trans_a: a.flag("transA", false)?,
+                trans_b: a.flag("transB", false)?,
+            })
+        }
+        "MatMul" => {
+            check(2, 2)?;
+            Op::MatMul
+        }
+        "Add" | "Sub" | "Mul" | "Div" => {
+            check(2, 2)?;
+            // Opset < 7 broadcasting without `axis` aligns B with A's trailing dimensions,
+            // which numpy broadcasting also does (check_supported refused the `axis` form).
+            Op::Binary(match node.op_type() {
+                "Add" => BinaryOp::Add,
+                "Sub" => BinaryOp::Sub,
+                "Mul" => BinaryOp::Mul,
+                _ => BinaryOp::Div,
+            })
+        }
+        "Relu" | "Sigmoid" | "Tanh" => {
+            check(1, 1)?;
+            Op::Unary(match node.op_type() {
+                "Relu" => UnaryOp::Relu,
+                "Sigmoid" => UnaryOp::Sigmoid,
+                _ => UnaryOp::Tanh,
+            })
+        }
+        "Clip" => {
+            if opset < 11 {
+                check(1, 1)?;
+                // Infinite bounds clip nothing, so they are the same as no bound.
+                let min = a.float("min")?.filter(|v| *v != f32::NEG_INFINITY);
+                let max = a.float("max")?.filter(|v| *v != f32::INFINITY);
+                Op::Clip(ClipAttrs { min, max })
+            } else {
+                check(1, 3)?;
+                Op::Clip(ClipAttrs::default())
+            }
+        }
+        "Softmax" => {
+            check(1, 1)?;
+            let coerce_2d = opset < 13;
+            let axis = a.int_or("axis", if coerce_2d { 1 } else { -1 })?;
+            Op::Softmax(SoftmaxAttrs { axis, coerce_2d })
+        }
+        "MaxPool" => {
+            check(1, 1)?;
+            let storage_order = a.int_or("storage_order", 0)?;
+            if !(0..=1).contains(&storage_order) {
+                return Err(ctx.attr(
+                    "storage_order",
+                    format!("is {storage_order}; it must be 0 (row major) or 1 (column major)"),
+                ));
+            }
+            Op::MaxPool(MaxPoolAttrs {
+                window: window(&a, true)?,
+                storage_order,
+            })
+        }
+        "AveragePool" => {
+            check(1, 1)?;
+            Op::AveragePool(AveragePoolAttrs {
+                window: window(&a, true)?,
+                count_include_pad: a.flag("count_include_pad", false)?,
+            })
+        }
+        "GlobalAveragePool" => {
+            check(1, 1)?;
+            Op::GlobalAveragePool
+        }
+        "BatchNormalization" => {
+            check(5, 5)?;
+            Op::BatchNormalization(BatchNormAttrs {
+                epsilon: a.float_or("epsilon", 1e-5)?,
+            })
+        }
+        "Reshape" if opset < 5 => {
+            check(1, 1)?;
+            let shape = a.ints("shape")?.ok_or_else(|| {
+                ctx.attr(
+                    "shape",
+                    "is required before opset 5 but missing; the model is malformed",
+                )
+            })?;
+            let t = Tensor::new(vec![shape.len()], TensorData::I64(shape))
+                .map_err(|e| ctx.attr("shape", e))?;
+            return Ok(Imported {
+                op: Op::Reshape(ReshapeAttrs::default()),
+                const_input: Some((1, t)),
+            });
+        }
+        "Reshape" => {
+            check(2, 2)?;
+            Op::Reshape(ReshapeAttrs {
+                allowzero: a.flag("allowzero", false)?,
+            })
+        }
+        "Flatten" => {
+            check(1, 1)?;
+            Op::Flatten(FlattenAttrs {
+                axis: a.int_or("axis", 1)?,
+            })
+        }
+        "Transpose" => {
+            check(1, 1)?;
+            Op::Transpose(TransposeAttrs {
+                perm: a.ints("perm")?,
+            })
+        }
+        "Concat" => {
+            check(1, usize::MAX)?;
+            // `axis` has been required since opset 4; before, it defaulted to 1.
+            let axis = match a.int("axis")? {
+                Some(v) => v,
+                None if opset < 4 => 1,
+                None => {
+                    return Err(ctx.attr("axis", "is required but missing; the model is malformed"));
+                }
+            };
+            Op::Concat(ConcatAttrs { axis })
+        }
+        "Identity" => {
+            check(1, 1)?;
+            Op::Identity
+        }
+        other => {
+            // check_supported ran on every node before import, so only listed ops get here.
+            return Err(ctx.error(format!("kiln cannot import {other}")));
+        }
+    };
+    Ok(op.into())
+}

@@ -1,0 +1,839 @@
+//! ModelProto -> [`Graph`]: format sniffing, decoding, opset checks, the unsupported-op
+//! survey, constants, input shapes, a topological sort of our own, and shape inference
+//! through [`kiln_ir::Op::infer`].
+
+use crate::error::{FrontendError, INPUT_SHAPE_HINT, NodeCtx, UnsupportedOp};
+use crate::import;
+use crate::onnx::{
+    GraphProto, ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto,
+};
+use crate::tensor::{self, TensorCtx, dtype_from_onnx, dtype_or_error, onnx_dtype_name};
+use crate::{LoadOptions, MAX_OPSET};
+use kiln_ir::ops::InferInput;
+use kiln_ir::{Graph, Node, Tensor, TensorData, TensorType, ValueId, ValueKind};
+use prost::Message;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+/// Model-level metadata, for messages and provenance headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelInfo {
+    pub ir_version: i64,
+    pub producer_name: String,
+    pub producer_version: String,
+    pub domain: String,
+    pub model_version: i64,
+    pub doc_string: String,
+    pub graph_name: String,
+    /// Imported opsets by domain; the default domain is spelled `ai.onnx`.
+    pub opset_imports: BTreeMap<String, i64>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl ModelInfo {
+    pub(crate) fn from_model(m: &ModelProto) -> Self {
+        let mut opset_imports = BTreeMap::new();
+        for o in &m.opset_import {
+            // A malformed file may list a domain twice; the first entry is the one used.
+            opset_imports
+                .entry(domain_name(o.domain()).to_string())
+                .or_insert(o.version());
+        }
+        ModelInfo {
+            ir_version: m.ir_version(),
+            producer_name: m.producer_name().to_string(),
+            producer_version: m.producer_version().to_string(),
+            domain: m.domain().to_string(),
+            model_version: m.model_version(),
+            doc_string: m.doc_string().to_string(),
+            graph_name: m.graph.as_ref().map_or("", |g| g.name()).to_string(),
+            opset_imports,
+            metadata: m
+                .metadata_props
+                .iter()
+                .map(|p| (p.key().to_string(), p.value().to_string()))
+                .collect(),
+        }
+    }
+
+    /// The ai.onnx opset the model imports.
+    pub fn default_opset(&self) -> Option<i64> {
+        self.opset_imports.get("ai.onnx").copied()
+    }
+}
+
+/// `ai.onnx` for the default domain (spelled "" or "ai.onnx"), else the domain itself.
+fn domain_name(d: &str) -> &str {
+    if d.is_empty() { "ai.onnx" } else { d }
+}
+
+/// Recognises files that are models in other formats, for a better message than a
+/// protobuf decode error.
+fn sniff(bytes: &[u8]) -> Result<(), FrontendError> {
+    let not = |format, hint| Err(FrontendError::NotOnnx { format, hint });
+    if bytes.get(4..8) == Some(b"TFL3") {
+        return not(
+            "TensorFlow Lite flatbuffer",
+            "e.g. python -m tf2onnx.convert --tflite model.tflite --output model.onnx",
+        );
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return not(
+            "zip archive (PyTorch .pt/.pth checkpoints and Keras .keras files are zip archives)",
+            "for PyTorch: torch.onnx.export(model, example_input, \"model.onnx\")",
+        );
+    }
+    if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
+        return not(
+            "HDF5 file (a Keras .h5 model?)",
+            "e.g. with tf2onnx: python -m tf2onnx.convert --keras model.h5 --output model.onnx",
+        );
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return not(
+            "gzip-compressed file",
+            "if it is a compressed ONNX model, decompress it first",
+        );
+    }
+    if let [0x80, 2..=5, ..] = bytes {
+        return not(
+            "Python pickle (a legacy PyTorch .pt/.pth file?)",
+            "for PyTorch: torch.onnx.export(model, example_input, \"model.onnx\")",
+        );
+    }
+    if bytes.starts_with(b"ir_version") {
+        return not(
+            "ONNX model in protobuf text format",
+            "save it in the binary format: onnx.save(model, \"model.onnx\")",
+        );
+    }
+    Ok(())
+}
+
+/// Sniffs and decodes the bytes of a model.
+pub(crate) fn decode_model(bytes: &[u8], max_bytes: u64) -> Result<ModelProto, FrontendError> {
+    if bytes.len() as u64 > max_bytes {
+        return Err(FrontendError::FileTooLarge {
+            what: "the model".into(),
+            size: bytes.len() as u64,
+            limit: max_bytes,
+        });
+    }
+    if bytes.is_empty() {
+        return Err(FrontendError::Decode("the file is empty".into()));
+    }
+    sniff(bytes)?;
+    let model = ModelProto::decode(bytes).map_err(|e| {
+        FrontendError::Decode(format!(
+            "{e}; the file is truncated, corrupt or not an ONNX model"
+        ))
+    })?;
+    if model.graph.is_none() {
+        return Err(FrontendError::Decode(
+            "the data decodes as protobuf but holds no graph; the file is truncated, corrupt or \
+             not an ONNX model"
+                .into(),
+        ));
+    }
+    Ok(model)
+}
+
+pub(crate) fn load(
+    bytes: &[u8],
+    base_dir: Option<&Path>,
+    opts: &LoadOptions,
+) -> Result<(Graph, ModelInfo), FrontendError> {
+    let model = decode_model(bytes, opts.max_file_bytes)?;
+    let info = ModelInfo::from_model(&model);
+    let Some(g) = model.graph.as_ref() else {
+        // decode_model refused models without a graph.
+        return Err(FrontendError::Decode("the model holds no graph".into()));
+    };
+    let default_opset = match info.default_opset() {
+        Some(v) if v > MAX_OPSET => {
+            return Err(FrontendError::OpsetTooNew {
+                version: v,
+                max: MAX_OPSET,
+            });
+        }
+        Some(v) if v < 1 => {
+            return Err(FrontendError::Graph(format!(
+                "the model imports ai.onnx opset {v}, which does not exist (opsets start at \
+                 1); the model is malformed"
+            )));
+        }
+        Some(v) => Some(v),
+        // IR versions before 3 had no opset_import and meant opset 1.
+        None if info.ir_version < 3 => Some(1),
+        None => None,
+    };
+    let tctx = TensorCtx {
+        base_dir,
+        max_elements: opts.max_tensor_elements,
+    };
+    let graph = Builder::new(g, &info, default_opset, tctx, opts)?.build()?;
+    Ok((graph, info))
+}
+
+fn is_default_domain(d: &str) -> bool {
+    d.is_empty() || d == "ai.onnx"
+}
+
+/// Positions up to and including the last non-empty name (trailing omitted ones dropped).
+fn trimmed(names: &[String]) -> &[String] {
+    let n = names
+        .iter()
+        .rposition(|s| !s.is_empty())
+        .map_or(0, |i| i + 1);
+    // n is a position found in `names` plus one, so at most its length.
+    &names[..n]
+}
+
+struct Builder<'a> {
+    g: &'a GraphProto,
+    info: &'a ModelInfo,
+    tctx: TensorCtx<'a>,
+    opts: &'a LoadOptions,
+    ctxs: Vec<NodeCtx>,
+    graph: Graph,
+    /// Value name -> id, for inputs, constants and node outputs added so far.
+    names: HashMap<String, ValueId>,
+    /// Element types the model declares (value_info and graph outputs), by value name.
+    declared: HashMap<&'a str, i32>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        g: &'a GraphProto,
+        info: &'a ModelInfo,
+        default_opset: Option<i64>,
+        tctx: TensorCtx<'a>,
+        opts: &'a LoadOptions,
+    ) -> Result<Self, FrontendError> {
+        let mut ctxs = Vec::with_capacity(g.node.len());
+        for (i, n) in g.node.iter().enumerate() {
+            let name = if n.name().is_empty() {
+                format!("{}_{i}", n.op_type())
+            } else {
+                n.name().to_string()
+            };
+            let opset = if is_default_domain(n.domain()) {
+                default_opset.ok_or_else(|| {
+                    FrontendError::Graph(
+                        "the model does not say which ai.onnx opset it uses (opset_import has \
+                         no entry for the default domain); the model is malformed, re-export it"
+                            .into(),
+                    )
+                })?
+            } else {
+                info.opset_imports.get(n.domain()).copied().unwrap_or(0)
+            };
+            ctxs.push(NodeCtx {
+                name,
+                op: n.op_type().to_string(),
+                opset,
+            });
+        }
+        let mut declared = HashMap::new();
+        for vi in g.value_info.iter().chain(&g.output) {
+            if let Some(type_proto::Value::TensorType(t)) =
+                vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+                && let Some(code) = t.elem_type
+            {
+                declared.insert(vi.name(), code);
+            }
+        }
+        let name = if g.name().is_empty() {
+            "graph"
+        } else {
+            g.name()
+        };
+        Ok(Builder {
+            g,
+            info,
+            tctx,
+            opts,
+            ctxs,
+            graph: Graph::new(name),
+            names: HashMap::new(),
+            declared,
+        })
+    }
+
+    fn build(mut self) -> Result<Graph, FrontendError> {
+        self.check_supported()?;
+        self.add_initializers()?;
+        self.add_inputs()?;
+        let order = self.schedule()?;
+        for i in order {
+            self.add_node(i)?;
+        }
+        self.add_outputs()?;
+        Ok(self.graph)
+    }
+
+    /// Lists every node kiln cannot import, before any shape work, so the user sees them
+    /// all at once.
+    fn check_supported(&self) -> Result<(), FrontendError> {
+        let mut bad = Vec::new();
+        for (n, ctx) in self.g.node.iter().zip(&self.ctxs) {
+            let result = if is_default_domain(n.domain()) {
+                import::check_supported(n, ctx, trimmed(&n.output).len())
+            } else {
+                Err(None)
+            };
+            if let Err(reason) = result {
+                bad.push(UnsupportedOp {
+                    node: ctx.name.clone(),
+                    op_type: n.op_type().to_string(),
+                    domain: domain_name(n.domain()).to_string(),
+                    opset: if is_default_domain(n.domain()) {
+                        Some(ctx.opset)
+                    } else {
+                        self.info.opset_imports.get(n.domain()).copied()
+                    },
+                    reason,
+                });
+            }
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(FrontendError::Unsupported(bad))
+        }
+    }
+
+    fn add_const(&mut self, name: &str, t: Tensor) -> ValueId {
+        let id = self.graph.add_value(name, t.ty(), ValueKind::Const(t));
+        self.names.insert(name.to_string(), id);
+        id
+    }
+
+    fn add_initializers(&mut self) -> Result<(), FrontendError> {
+        if let Some(s) = self.g.sparse_initializer.first() {
+            let name = s.values.as_ref().map_or("", |v| v.name());
+            return Err(FrontendError::Graph(format!(
+                "the model has sparse initializers (e.g. {name:?}), which kiln does not read; \
+                 store them as dense tensors"
+            )));
+        }
+        for tp in &self.g.initializer {
+            let name = tp.name();
+            let what = format!("initializer {name:?}");
+            if name.is_empty() {
+                return Err(FrontendError::Graph(
+                    "the model has an initializer without a name; the model is malformed".into(),
+                ));
+            }
+            if self.names.contains_key(name) {
+                return Err(FrontendError::Graph(format!(
+                    "two initializers are named {name:?}; the model is malformed"
+                )));
+            }
+            let t = tensor::tensor_from_proto(tp, &what, self.tctx)?;
+            self.add_const(name, t);
+        }
+        Ok(())
+    }
+
+    /// Adds the run-time inputs with static types. Problems with shapes are collected over
+    /// all inputs so the user can fix them in one go.
+    fn add_inputs(&mut self) -> Result<(), FrontendError> {
+        let mut problems = Vec::new();
+        let mut runtime = BTreeSet::new();
+        let mut seen = HashSet::new();
+        for vi in &self.g.input {
+            let name = vi.name();
+            if name.is_empty() {
+                return Err(FrontendError::Graph(
+                    "the model has a graph input without a name; the model is malformed".into(),
+                ));
+            }
+            if !seen.insert(name) {
+                return Err(FrontendError::Graph(format!(
+                    "two graph inputs are named {name:?}; the model is malformed"
+                )));
+            }
+            // An input that is also an initializer has a default value: kiln compiles it in.
+            if self.names.contains_key(name) {
+                continue;
+            }
+            runtime.insert(name);
+            match self.input_type(vi) {
+                Ok(ty) => {
+                    let id = self.graph.add_value(name, ty, ValueKind::Input);
+                    self.names.insert(name.to_string(), id);
+                    self.graph.inputs.push(id);
+                }
+                Err(FrontendError::InputShape(msg)) => problems.push(msg),
+                Err(e) => return Err(e),
+            }
+        }
+        for name in self.opts.input_shapes.keys() {
+            if !runtime.contains(name.as_str()) {
+                let list: Vec<String> = runtime.iter().map(|n| format!("{n:?}")).collect();
+                let why = if self.names.contains_key(name) {
+                    " (it is an initializer, i.e. a constant)"
+                } else {
+                    ""
+                };
+                problems.push(format!(
+                    "{INPUT_SHAPE_HINT} names {name:?}, which is not a run-time input of the \
+                     model{why}; the inputs are: {}",
+                    if list.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(FrontendError::InputShape(problems.join("\n")))
+        }
+    }
+
+    /// The static type of a graph input, from the model and `opts.input_shapes`.
+    fn input_type(&self, vi: &ValueInfoProto) -> Result<TensorType, FrontendError> {
+        let name = vi.name();
+        let t = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(t)) => t,
+            Some(other) => {
+                let kind = match other {
+                    type_proto::Value::SequenceType(_) => "a sequence",
+                    type_proto::Value::MapType(_) => "a map",
+                    type_proto::Value::OptionalType(_) => "an optional",
+                    type_proto::Value::SparseTensorType(_) => "a sparse tensor",
+                    _ => "an opaque value",
+                };
+                return Err(FrontendError::Graph(format!(
+                    "graph input {name:?} is {kind}; kiln compiles models whose inputs are dense \
+                     tensors"
+                )));
+            }
+            None => {
+                return Err(FrontendError::Graph(format!(
+                    "graph input {name:?} has no type; the model is malformed"
+                )));
+            }
+        };
+        let dtype = dtype_or_error(t.elem_type(), &format!("graph input {name:?}"))?;
+        enum Dim {
+            Fixed(usize),
+            Param(String),
+            Unknown,
+        }
+        let declared: Option<Vec<Dim>> = t.shape.as_ref().map(|s| {
+            s.dim
+                .iter()
+                .map(|d| match &d.value {
+                    Some(dimension::Value::DimValue(v)) if *v > 0 => {
+                        usize::try_from(*v).map_or(Dim::Unknown, Dim::Fixed)
+                    }
+                    Some(dimension::Value::DimParam(p)) if !p.is_empty() => Dim::Param(p.clone()),
+                    _ => Dim::Unknown,
+                })
+                .collect()
+        });
+        let show = |s: &[usize]| {
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        };
+        let shape = if let Some(given) = self.opts.input_shapes.get(name) {
+            if given.contains(&0) {
+                return Err(FrontendError::InputShape(format!(
+                    "{INPUT_SHAPE_HINT} {name}={} has a zero dimension; every dimension must be \
+                     at least 1",
+                    show(given)
+                )));
+            }
+            if let Some(decl) = &declared {
+                if decl.len() != given.len() {
+                    return Err(FrontendError::InputShape(format!(
+                        "input {name:?} has rank {} in the model, but {INPUT_SHAPE_HINT} \
+                         {name}={} has rank {}; give all {} dimensions",
+                        decl.len(),
+                        show(given),
+                        given.len(),
+                        decl.len()
+                    )));
+                }
+                for (i, (d, &g)) in decl.iter().zip(given).enumerate() {
+                    if let Dim::Fixed(f) = d
+                        && *f != g
+                    {
+                        return Err(FrontendError::InputShape(format!(
+                            "input {name:?} has dimension {i} fixed to {f} in the model, but \
+                             {INPUT_SHAPE_HINT} {name}={} sets it to {g}; only symbolic or \
+                             unknown dimensions can be chosen",
+                            show(given)
+                        )));
+                    }
+                }
+            }
+            given.clone()
+        } else {
+            let Some(decl) = declared else {
+                return Err(FrontendError::InputShape(format!(
+                    "input {name:?} has no declared shape (not even a rank); kiln compiles for \
+                     static shapes: pass {INPUT_SHAPE_HINT} {name}=DIMS with the full shape, \
+                     e.g. {INPUT_SHAPE_HINT} {name}=1x3x32x32"
+                )));
+            };
+            let unresolved: Vec<String> = decl
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| match d {
+                    Dim::Fixed(_) => None,
+                    Dim::Param(p) => Some(format!("dimension {i} ({p:?})")),
+                    Dim::Unknown => Some(format!("dimension {i} (unknown)")),
+                })
+                .collect();
+            if !unresolved.is_empty() {
+                let example: Vec<String> = decl
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Fixed(f) => f.to_string(),
+                        _ => "1".to_string(),
+                    })
+                    .collect();
+                return Err(FrontendError::InputShape(format!(
+                    "input {name:?} has dynamic {}; kiln compiles for static shapes: pass \
+                     {INPUT_SHAPE_HINT} {name}={} (1 in place of each dynamic dimension; use \
+                     the sizes you deploy with)",
+                    unresolved.join(", "),
+                    example.join("x")
+                )));
+            }
+            decl.iter()
+                .map(|d| match d {
+                    Dim::Fixed(f) => *f,
+                    // Unresolved dimensions returned above.
+                    _ => 1,
+                })
+                .collect()
+        };
+        tensor::check_numel(
+            &shape,
+            &format!("graph input {name:?}"),
+            self.tctx.max_elements,
+        )?;
+        Ok(TensorType::new(dtype, shape))
+    }
+
+    /// A topological order of the nodes by value names, preferring file order among ready
+    /// nodes. Also checks that every value has exactly one source.
+    fn schedule(&self) -> Result<Vec<usize>, FrontendError> {
+        let nodes = &self.g.node;
+        // Indices below are node positions (< nodes.len()), and `ctxs`, `preds`, `succs`,
+        // `indegree` and `done` all have one entry per node, so indexing cannot fail.
+        // Each predecessor is counted once (a set), so `indegree` never goes below zero.
+        let mut producer: HashMap<&str, usize> = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            for out in n.output.iter().filter(|s| !s.is_empty()) {
+                if self.names.contains_key(out.as_str()) {
+                    return Err(FrontendError::Graph(format!(
+                        "node {:?} ({}) writes {out:?}, which is already a graph input or \
+                         initializer; the model is malformed",
+                        self.ctxs[i].name, self.ctxs[i].op
+                    )));
+                }
+                if let Some(&p) = producer.get(out.as_str()) {
+                    return Err(FrontendError::Graph(format!(
+                        "value {out:?} is produced by both node {:?} ({}) and node {:?} ({}); \
+                         the model is malformed",
+                        self.ctxs[p].name, self.ctxs[p].op, self.ctxs[i].name, self.ctxs[i].op
+                    )));
+                }
+                producer.insert(out, i);
+            }
+        }
+        let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
+        let mut succs: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
+            for inp in n.input.iter().filter(|s| !s.is_empty()) {
+                if let Some(&p) = producer.get(inp.as_str()) {
+                    if preds[i].insert(p) {
+                        succs[p].push(i);
+                    }
+                } else if !self.names.contains_key(inp.as_str()) {
+                    let c = &self.ctxs[i];
+                    return Err(FrontendError::MissingInput {
+                        node: c.name.clone(),
+                        op: c.op.clone(),
+                        opset: c.opset,
+                        value: inp.clone(),
+                    });
+                }
+            }
+        }
+        let mut indegree: Vec<usize> = preds.iter().map(BTreeSet::len).collect();
+        let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|&i| indegree[i] == 0).collect();
+        let mut order = Vec::with_capacity(nodes.len());
+        let mut done = vec![false; nodes.len()];
+        while let Some(i) = ready.pop_first() {
+            order.push(i);
+            done[i] = true;
+            for &s in &succs[i] {
+                indegree[s] -= 1;
+                if indegree[s] == 0 {
+                    ready.insert(s);
+                }
+            }
+        }
+        if order.len() == nodes.len() {
+            return Ok(order);
+        }
+        // Every node left has a predecessor that is also left, so walking predecessors must
+        // come back to a node already visited: that loop is a cycle.
+        let mut path: Vec<usize> = Vec::new();
+        let mut at: HashMap<usize, usize> = HashMap::new();
+        let mut cur = (0..nodes.len()).find(|&i| !done[i]);
+        while let Some(c) = cur {
+            if let Some(&pos) = at.get(&c) {
+                path.drain(..pos);
+                break;
+            }
+            at.insert(c, path.len());
+            path.push(c);
+            cur = preds[c].iter().copied().find(|&p| !done[p]);
+        }
+        // Walking predecessors lists the cycle against the data flow; show it along it.
+        path.reverse();
+        if let Some(&first) = path.first() {
+            path.push(first);
+        }
+        Err(FrontendError::Cycle {
+            nodes: path
+                .iter()
+                .map(|&i| format!("{:?} ({})", self.ctxs[i].name, self.ctxs[i].op))
+                .collect(),
+        })
+    }
+
+    /// A value name not used by the model, derived from `base`.
+    fn fresh_name(&self, base: String) -> String {
+        let taken = |n: &str| {
+            self.names.contains_key(n)
+                || self
+                    .g
+                    .node
+                    .iter()
+                    .any(|node| node.output.iter().any(|o| o == n))
+        };
+        if !taken(&base) {
+            return base;
+        }
+        (2..)
+            .map(|k| format!("{base}_{k}"))
+            .find(|n| !taken(n))
+            .unwrap_or(base)
+    }
+
+    fn add_node(&mut self, i: usize) -> Result<(), FrontendError> {
+        // `i` comes from schedule(), which only returns node positions.
+        let node: &'a NodeProto = &self.g.node[i];
+        let ctx = self.ctxs[i].clone();
+        if node.op_type() == "Constant" {
+            return self.add_constant_node(node, &ctx);
+        }
+        let in_names = trimmed(&node.input);
+        let imported = import::import(node, &ctx, in_names.len())?;
+        let mut inputs: Vec<Option<ValueId>> = in_names
+            .iter()
+            .map(|n| {
+                if n.is_empty() {
+                    None
+                } else {
+                    // schedule() checked that every named input has a source, and sources
+                    // come before their readers in the order it returned.
+                    self.names.get(n.as_str()).copied()
+                }
+            })
+            .collect();
+        if let Some((slot, t)) = imported.const_input {
+            let name = self.fresh_name(format!("{}.{}", ctx.name, "shape"));
+            let id = self.add_const(&name, t);
+            if inputs.len() <= slot {
+                inputs.resize(slot + 1, None);
+            }
+            inputs[slot] = Some(id);
+        }
+        let types = {
+            let infer_inputs: Vec<Option<InferInput>> = inputs
+                .iter()
+                .map(|v| {
+                    v.map(|id| {
+                        let val = self.graph.value(id);
+                        InferInput {
+                            ty: &val.ty,
+                            value: val.const_tensor(),
+                        }
+                    })
+                })
+                .collect();
+            imported.op.infer(&infer_inputs).map_err(|m| ctx.error(m))?
+        };
+        let out_names = trimmed(&node.output);
+        if out_names.len() > types.len() {
+            return Err(ctx.error(format!(
+                "has {} outputs but {} produces {}",
+                out_names.len(),
+                ctx.op,
+                types.len()
+            )));
+        }
+        let mut outputs = Vec::with_capacity(out_names.len());
+        for (k, (name, ty)) in out_names.iter().zip(types).enumerate() {
+            let shown = if name.is_empty() { "(unnamed)" } else { name };
+            tensor::check_numel(
+                &ty.shape,
+                &format!("output {k} {shown:?} of node {:?} ({})", ctx.name, ctx.op),
+                self.tctx.max_elements,
+            )?;
+            if let Some(&code) = self.declared.get(name.as_str())
+                && let Some(d) = dtype_from_onnx(code)
+                && d != ty.dtype
+            {
+                return Err(ctx.error(format!(
+                    "output {name:?} is {} by kiln's type inference, but the model declares \
+                     element type {}; the model is inconsistent",
+                    ty.dtype,
+                    onnx_dtype_name(code)
+                )));
+            }
+            // An omitted output before a used one still needs a value to sit in its slot.
+            let name = if name.is_empty() {
+                self.fresh_name(format!("{}.output{k}", ctx.name))
+            } else {
+                name.clone()
+            };
+            let id = self.graph.add_value(&name, ty, ValueKind::Activation);
+            self.names.insert(name, id);
+            outputs.push(id);
+        }
+        self.graph.add_node(Node {
+            name: ctx.name,
+            op: imported.op,
+            inputs,
+            outputs,
+            onnx_op: ctx.op,
+            opset: ctx.opset,
+        });
+        Ok(())
+    }
+
+    /// A `Constant` node becomes a constant value (no IR node).
+    fn add_constant_node(&mut self, node: &NodeProto, ctx: &NodeCtx) -> Result<(), FrontendError> {
+        let outs = trimmed(&node.output);
+        let [out] = outs else {
+            return Err(ctx.error(format!(
+                "has {} outputs; Constant has exactly one",
+                outs.len()
+            )));
+        };
+        if !trimmed(&node.input).is_empty() {
+            return Err(ctx.error("has inputs; Constant takes none"));
+        }
+        let a = crate::attrs::Attrs::new(ctx, &node.attribute);
+        const VALUE_ATTRS: [&str; 8] = [
+            "value",
+            "value_float",
+            "value_floats",
+            "value_int",
+            "value_ints",
+            "value_string",
+            "value_strings",
+            "sparse_value",
+        ];
+        let present: Vec<&str> = VALUE_ATTRS.into_iter().filter(|n| a.has(n)).collect();
+        let which = match present.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(ctx.error(
+                    "has no value attribute (value, value_float(s) or value_int(s)); the model \
+                     is malformed",
+                ));
+            }
+            _ => {
+                return Err(ctx.error(format!(
+                    "has several value attributes ({}); the model is malformed",
+                    present.join(", ")
+                )));
+            }
+        };
+        let what = format!("the value of Constant node {:?}", ctx.name);
+        let scalar_or = |t: Result<Tensor, String>| t.map_err(|m| ctx.attr(which, m));
+        let t = match which {
+            "value" => match a.tensor("value")? {
+                Some(tp) => tensor::tensor_from_proto(tp, &what, self.tctx)?,
+                None => return Err(ctx.attr("value", "holds no tensor")),
+            },
+            "value_float" => scalar_or(Tensor::new(
+                vec![],
+                TensorData::F32(vec![a.float_or("value_float", 0.0)?]),
+            ))?,
+            "value_int" => scalar_or(Tensor::new(
+                vec![],
+                TensorData::I64(vec![a.int_or("value_int", 0)?]),
+            ))?,
+            "value_floats" => {
+                let v = a.floats("value_floats")?.unwrap_or_default();
+                scalar_or(Tensor::new(vec![v.len()], TensorData::F32(v)))?
+            }
+            "value_ints" => {
+                let v = a.ints("value_ints")?.unwrap_or_default();
+                scalar_or(Tensor::new(vec![v.len()], TensorData::I64(v)))?
+            }
+            "sparse_value" => {
+                return Err(ctx.attr(
+                    "sparse_value",
+                    "holds a sparse tensor, which kiln does not read; store the constant as a \
+                     dense tensor",
+                ));
+            }
+            _ => {
+                return Err(FrontendError::UnsupportedDType {
+                    what,
+                    dtype: "STRING".into(),
+                });
+            }
+        };
+        tensor::check_numel(&t.shape, &what, self.tctx.max_elements)?;
+        if let Some(&code) = self.declared.get(out.as_str())
+            && let Some(d) = dtype_from_onnx(code)
+            && d != t.dtype()
+        {
+            return Err(ctx.error(format!(
+                "its value is {} but the model declares {out:?} as {}; the model is inconsistent",
+                t.dtype(),
+                onnx_dtype_name(code)
+            )));
+        }
+        self.add_const(out, t);
+        Ok(())
+    }
+
+    fn add_outputs(&mut self) -> Result<(), FrontendError> {
+        for vi in &self.g.output {
+            let name = vi.name();
+            let id = self.names.get(name).copied().ok_or_else(|| {
+                FrontendError::Graph(format!(
+                    "graph output {name:?} is not produced by any node, input or initializer; \
+                     the model is incomplete or corrupt"
+                ))
+            })?;
+            self.graph.outputs.push(id);
+        }
+        if self.graph.outputs.is_empty() {
+            return Err(FrontendError::Graph(
+                "the model has no graph outputs, so there is nothing to compute".into(),
+            ));
+        }
+        Ok(())
+    }
+}
