@@ -108,15 +108,34 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
         let sig = &case.generated.signature;
         let _ = writeln!(s, "\nfn case_{i}(dir: &Path) {{");
         for (k, p) in sig.inputs.iter().enumerate() {
-            let _ = writeln!(s, "    let in_{k}: Box<[{}; {}]> = read(dir, {k});", elem_type(p.dtype)?, p.len);
+            let _ = writeln!(
+                s,
+                "    let in_{k}: Box<[{}; {}]> = read(dir, {k});",
+                elem_type(p.dtype)?,
+                p.len
+            );
         }
         for (k, p) in sig.outputs.iter().enumerate() {
-            let _ = writeln!(s, "    let mut out_{k}: Box<[{}; {}]> = zeroed();", elem_type(p.dtype)?, p.len);
+            let _ = writeln!(
+                s,
+                "    let mut out_{k}: Box<[{}; {}]> = zeroed();",
+                elem_type(p.dtype)?,
+                p.len
+            );
         }
         let _ = writeln!(s, "    let mut arena = Box::new(m{i}::Arena::new());");
-        let ins: Vec<String> = sig.inputs.iter().enumerate().map(|(k, p)| format!("{}: &in_{k}", p.ident)).collect();
-        let outs: Vec<String> =
-            sig.outputs.iter().enumerate().map(|(k, p)| format!("{}: &mut out_{k}", p.ident)).collect();
+        let ins: Vec<String> = sig
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| format!("{}: &in_{k}", p.ident))
+            .collect();
+        let outs: Vec<String> = sig
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(k, p)| format!("{}: &mut out_{k}", p.ident))
+            .collect();
         let _ = writeln!(
             s,
             "    m{i}::run(&m{i}::Inputs {{ {} }}, &mut m{i}::Outputs {{ {} }}, &mut arena);",
@@ -132,7 +151,9 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
     s.push_str("    let case: usize = args[1].parse().expect(\"case number\");\n");
     s.push_str("    let dir = std::path::PathBuf::from(&args[2]);\n");
     // Large models have large arenas: run on a thread with a big stack.
-    s.push_str("    let t = std::thread::Builder::new().stack_size(1 << 30).spawn(move || match case {\n");
+    s.push_str(
+        "    let t = std::thread::Builder::new().stack_size(1 << 30).spawn(move || match case {\n",
+    );
     for i in 0..cases.len() {
         let _ = writeln!(s, "        {i} => case_{i}(&dir),");
     }
@@ -143,12 +164,19 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
 
 /// Writes a runner crate for `cases` into `work_dir` and builds it with cargo (offline),
 /// placing build products in `target_dir` so repeated runs are incremental.
-pub fn build_runner(cases: &[Case], work_dir: &Path, target_dir: &Path, profile: Profile) -> Result<Runner, String> {
+pub fn build_runner(
+    cases: &[Case],
+    work_dir: &Path,
+    target_dir: &Path,
+    profile: Profile,
+) -> Result<Runner, String> {
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     let src = work_dir.join("src");
     std::fs::create_dir_all(&src).map_err(|e| io(&src, e))?;
     let opt = match profile {
-        Profile::Fast => "opt-level = 1\ncodegen-units = 16\ndebug-assertions = true\noverflow-checks = true",
+        Profile::Fast => {
+            "opt-level = 1\ncodegen-units = 16\ndebug-assertions = true\noverflow-checks = true"
+        }
         Profile::Release => "opt-level = 3\ncodegen-units = 4",
     };
     let manifest = format!(
@@ -157,7 +185,11 @@ pub fn build_runner(cases: &[Case], work_dir: &Path, target_dir: &Path, profile:
     );
     write_if_changed(&work_dir.join("Cargo.toml"), &manifest)?;
     for (i, case) in cases.iter().enumerate() {
-        let file = case.generated.files.first().ok_or("a case without generated source")?;
+        let file = case
+            .generated
+            .files
+            .first()
+            .ok_or("a case without generated source")?;
         write_if_changed(&src.join(format!("m{i}.rs")), &file.contents)?;
     }
     write_if_changed(&src.join("main.rs"), &runner_main(cases)?)?;
@@ -176,7 +208,10 @@ pub fn build_runner(cases: &[Case], work_dir: &Path, target_dir: &Path, profile:
     }
     Ok(Runner {
         binary: target_dir.join("release").join("kiln_runner"),
-        signatures: cases.iter().map(|c| c.generated.signature.clone()).collect(),
+        signatures: cases
+            .iter()
+            .map(|c| c.generated.signature.clone())
+            .collect(),
         work_dir: work_dir.to_path_buf(),
     })
 }
@@ -194,7 +229,11 @@ impl Runner {
     pub fn run(&self, i: usize, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
         let sig = self.signatures.get(i).ok_or("no such case")?;
         if inputs.len() != sig.inputs.len() {
-            return Err(format!("the model takes {} inputs, {} given", sig.inputs.len(), inputs.len()));
+            return Err(format!(
+                "the model takes {} inputs, {} given",
+                sig.inputs.len(),
+                inputs.len()
+            ));
         }
         let dir = tempfile::Builder::new()
             .prefix("case-")
@@ -211,7 +250,8 @@ impl Runner {
                 ));
             }
             let path = dir.path().join(format!("input_{k}.bin"));
-            std::fs::write(&path, t.data.to_le_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, t.data.to_le_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         let out = Command::new(&self.binary)
             .arg(i.to_string())
@@ -228,7 +268,8 @@ impl Runner {
             .map(|(k, p)| {
                 let path = dir.path().join(format!("output_{k}.bin"));
                 let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let data = TensorData::from_le_bytes(p.dtype, &bytes).ok_or("output of the wrong size")?;
+                let data =
+                    TensorData::from_le_bytes(p.dtype, &bytes).ok_or("output of the wrong size")?;
                 Tensor::new(p.shape.clone(), data)
             })
             .collect()
@@ -249,12 +290,24 @@ pub struct Comparison {
 
 /// Compares `actual` with `expected` the way the ONNX backend tests do (`allclose`).
 pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Comparison {
-    let fail = |note: String| Comparison { max_abs: f64::INFINITY, max_rel: f64::INFINITY, ok: false, note: Some(note) };
+    let fail = |note: String| Comparison {
+        max_abs: f64::INFINITY,
+        max_rel: f64::INFINITY,
+        ok: false,
+        note: Some(note),
+    };
     if actual.dtype() != expected.dtype() {
-        return fail(format!("element type {} but expected {}", actual.dtype(), expected.dtype()));
+        return fail(format!(
+            "element type {} but expected {}",
+            actual.dtype(),
+            expected.dtype()
+        ));
     }
     if actual.shape != expected.shape {
-        return fail(format!("shape {:?} but expected {:?}", actual.shape, expected.shape));
+        return fail(format!(
+            "shape {:?} but expected {:?}",
+            actual.shape, expected.shape
+        ));
     }
     let (a, e) = (actual.data.to_f64_vec(), expected.data.to_f64_vec());
     let exact = !expected.dtype().is_float();
@@ -277,7 +330,12 @@ pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Comp
             ok = false;
         }
     }
-    Comparison { max_abs, max_rel, ok, note: None }
+    Comparison {
+        max_abs,
+        max_rel,
+        ok,
+        note: None,
+    }
 }
 
 /// Reads `input_<i>.pb` and `output_<i>.pb` of an ONNX test-data directory.
@@ -289,7 +347,8 @@ pub fn read_test_set(dir: &Path) -> Result<(Vec<Tensor>, Vec<Tensor>), String> {
             if !p.exists() {
                 break;
             }
-            let (_, t) = kiln_frontend::read_tensor_pb(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let (_, t) =
+                kiln_frontend::read_tensor_pb(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             v.push(t);
         }
         Ok(v)

@@ -1,1 +1,279 @@
-//! kiln.
+//! kiln: an ahead-of-time compiler from ONNX models to dependency-free `#![no_std]` Rust
+//! with a static memory plan.
+//!
+//! From a firmware crate's `build.rs`:
+//!
+//! ```no_run
+//! // build.rs
+//! let out = std::env::var("OUT_DIR").unwrap();
+//! kiln::Build::new("model.onnx")
+//!     .input_shape("input_1", &[1, 3, 32, 32])
+//!     .emit(&out)
+//!     .expect("kiln could not compile the model");
+//! ```
+//!
+//! and in the crate: `#[path = concat!(env!("OUT_DIR"), "/model.rs")] mod model;`.
+//!
+//! The stages live in their own crates, re-exported here: [`frontend`] (ONNX to IR), [`ir`]
+//! (graph, shape inference, reference semantics), [`passes`] (memory planning) and
+//! [`codegen`] (Rust emitter).
+
+pub mod harness;
+pub mod report;
+
+pub use kiln_codegen as codegen;
+pub use kiln_frontend as frontend;
+pub use kiln_ir as ir;
+pub use kiln_passes as passes;
+
+use kiln_codegen::{EmitKind, Generated, Provenance, RustOptions};
+use kiln_ir::Graph;
+use kiln_passes::MemoryPlan;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong, by stage. Each message names the node, op and opset where
+/// there is one, and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Frontend(#[from] kiln_frontend::FrontendError),
+    #[error("the graph is not valid:\n{}", .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
+    Verify(Vec<kiln_ir::Diagnostic>),
+    #[error(transparent)]
+    Codegen(#[from] kiln_codegen::CodegenError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Options of one compilation.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// Shapes for graph inputs whose dimensions the model leaves symbolic.
+    pub input_shapes: BTreeMap<String, Vec<usize>>,
+    /// Name of the generated crate (`--emit crate`); defaults to the model file's stem.
+    pub crate_name: Option<String>,
+}
+
+impl CompileOptions {
+    /// The options as provenance lines for the generated header.
+    fn describe(&self) -> Vec<String> {
+        self.input_shapes
+            .iter()
+            .map(|(k, v)| {
+                let dims: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+                format!("--input-shape {k}={}", dims.join("x"))
+            })
+            .collect()
+    }
+}
+
+/// A compiled model: the IR, its memory plan and the generated files.
+pub struct Compiled {
+    pub graph: Graph,
+    pub plan: MemoryPlan,
+    pub generated: Generated,
+    pub model_sha256: String,
+}
+
+/// Parses a shape written as `1x3x32x32`.
+pub fn parse_dims(s: &str) -> Result<Vec<usize>, Error> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(['x', 'X', ','])
+        .map(|d| {
+            d.trim().parse::<usize>().map_err(|_| {
+                Error::Usage(format!(
+                    "bad dimension {d:?} in shape {s:?}; write e.g. 1x3x32x32"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Parses `--input-shape NAME=1x3x32x32`.
+pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), Error> {
+    let (name, dims) = s.rsplit_once('=').ok_or_else(|| {
+        Error::Usage(format!(
+            "--input-shape {s:?}: write NAME=DIMS, e.g. input=1x3x32x32"
+        ))
+    })?;
+    Ok((name.to_string(), parse_dims(dims)?))
+}
+
+/// Loads and verifies a model: the front half of [`compile`], also used by `kiln inspect`.
+pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Error> {
+    let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+    let sha = hex(&Sha256::digest(&bytes));
+    let load_opts = kiln_frontend::LoadOptions {
+        input_shapes: opts.input_shapes.clone(),
+        ..Default::default()
+    };
+    let base = model.parent().unwrap_or(Path::new("."));
+    let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)?;
+    kiln_ir::verify(&graph).map_err(Error::Verify)?;
+    Ok((graph, sha))
+}
+
+/// Compiles a model to Rust source in memory.
+pub fn compile(model: &Path, kind: EmitKind, opts: &CompileOptions) -> Result<Compiled, Error> {
+    let (graph, sha) = load(model, opts)?;
+    let file_name = model
+        .file_name()
+        .map_or_else(|| "model.onnx".into(), |f| f.to_string_lossy().into_owned());
+    compile_graph(graph, &file_name, sha, kind, opts)
+}
+
+/// Compiles an IR graph that did not come from a file (tests, other frontends).
+/// `model_file` and `sha256` only go into the provenance header.
+pub fn compile_graph(
+    graph: Graph,
+    model_file: &str,
+    sha256: String,
+    kind: EmitKind,
+    opts: &CompileOptions,
+) -> Result<Compiled, Error> {
+    let verified = kiln_ir::verify(&graph).map_err(Error::Verify)?;
+    let plan = kiln_passes::plan_memory(&verified);
+    let stem = Path::new(model_file)
+        .file_stem()
+        .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
+    let rust_opts = RustOptions {
+        module_name: opts.crate_name.clone().unwrap_or(stem),
+        provenance: Provenance {
+            kiln_version: env!("CARGO_PKG_VERSION").to_string(),
+            model_file: model_file.to_string(),
+            model_sha256: sha256.clone(),
+            options: opts.describe(),
+        },
+    };
+    let generated = kiln_codegen::emit_rust(&verified, &plan, kind, &rust_opts)?;
+    drop(verified);
+    Ok(Compiled {
+        graph,
+        plan,
+        generated,
+        model_sha256: sha256,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes generated files under `out` so that a reader never sees a half-written result:
+/// everything goes to a sibling temporary directory first, which is renamed into place.
+/// For [`EmitKind::Module`] `out` is the `.rs` file; for [`EmitKind::Crate`] a directory,
+/// which may exist only if kiln generated it.
+pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result<(), Error> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".kiln-tmp-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
+    for f in &generated.files {
+        let p = tmp.path().join(&f.path);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        std::fs::write(&p, &f.contents).map_err(|e| Error::io(&p, e))?;
+    }
+    match kind {
+        EmitKind::Module => {
+            let file = generated
+                .files
+                .first()
+                .ok_or_else(|| Error::Usage("the emitter produced no file".into()))?;
+            let src = tmp.path().join(&file.path);
+            std::fs::rename(&src, out).map_err(|e| Error::io(out, e))?;
+        }
+        EmitKind::Crate => {
+            if out.exists() {
+                let manifest = std::fs::read_to_string(out.join("Cargo.toml")).unwrap_or_default();
+                if !manifest.contains("generated by kiln") {
+                    return Err(Error::Usage(format!(
+                        "{} exists and is not a crate kiln generated; choose another output directory or remove it",
+                        out.display()
+                    )));
+                }
+                std::fs::remove_dir_all(out).map_err(|e| Error::io(out, e))?;
+            }
+            let kept = tmp.keep();
+            std::fs::rename(&kept, out).map_err(|e| Error::io(out, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The build.rs entry point: compiles a model into `OUT_DIR` on every build.
+#[derive(Clone, Debug)]
+pub struct Build {
+    model: PathBuf,
+    opts: CompileOptions,
+    file_name: String,
+}
+
+impl Build {
+    pub fn new(model: impl Into<PathBuf>) -> Self {
+        Build {
+            model: model.into(),
+            opts: CompileOptions::default(),
+            file_name: "model.rs".into(),
+        }
+    }
+
+    /// Pins the shape of an input whose dimensions the model leaves symbolic.
+    pub fn input_shape(mut self, name: &str, dims: &[usize]) -> Self {
+        self.opts
+            .input_shapes
+            .insert(name.to_string(), dims.to_vec());
+        self
+    }
+
+    /// Name of the generated file inside the output directory (default `model.rs`).
+    pub fn file_name(mut self, name: &str) -> Self {
+        self.file_name = name.to_string();
+        self
+    }
+
+    /// Compiles the model and writes `<out_dir>/<file_name>` (a module). Prints
+    /// `cargo:rerun-if-changed` for the model so cargo rebuilds when it changes.
+    pub fn emit(self, out_dir: impl AsRef<Path>) -> Result<Compiled, Error> {
+        println!("cargo:rerun-if-changed={}", self.model.display());
+        let compiled = compile(&self.model, EmitKind::Module, &self.opts)?;
+        write_output(
+            &compiled.generated,
+            EmitKind::Module,
+            &out_dir.as_ref().join(&self.file_name),
+        )?;
+        Ok(compiled)
+    }
+
+    /// Compiles the model into a standalone crate at `dir`.
+    pub fn emit_crate(self, dir: impl AsRef<Path>) -> Result<Compiled, Error> {
+        println!("cargo:rerun-if-changed={}", self.model.display());
+        let compiled = compile(&self.model, EmitKind::Crate, &self.opts)?;
+        write_output(&compiled.generated, EmitKind::Crate, dir.as_ref())?;
+        Ok(compiled)
+    }
+}

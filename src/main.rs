@@ -1,1 +1,206 @@
-fn main() {}
+//! The `kiln` command line: compile, inspect and verify ONNX models.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kiln::codegen::EmitKind;
+use kiln::{CompileOptions, harness};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Compile ONNX models to dependency-free no_std Rust"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Emit {
+    /// One `.rs` file to include as a module (`-o` names the file).
+    Module,
+    /// A complete crate with Cargo.toml and README (`-o` names the directory).
+    Crate,
+}
+
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// The ONNX model file.
+    model: PathBuf,
+    /// Pins the shape of an input with symbolic dimensions, e.g. `x=1x3x48x192`. Repeatable.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    input_shape: Vec<String>,
+}
+
+impl ModelArgs {
+    fn options(&self) -> Result<CompileOptions> {
+        let mut opts = CompileOptions::default();
+        for s in &self.input_shape {
+            let (name, dims) = kiln::parse_input_shape(s)?;
+            opts.input_shapes.insert(name, dims);
+        }
+        Ok(opts)
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile a model to Rust source.
+    Compile {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Output file (module) or directory (crate).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "module")]
+        emit: Emit,
+        /// Crate name for `--emit crate` (default: the model file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print the per-node table, parameter and MAC counts, and the memory plan.
+    Inspect {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Print the IR as text instead.
+        #[arg(long)]
+        ir: bool,
+        /// Also list every buffer of the memory plan.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Compile, build and run the generated code on a test data set and compare with the
+    /// expected outputs (ONNX `test_data_set_*` layout: input_<i>.pb, output_<i>.pb).
+    Verify {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Test data directory (default: `test_data_set_0` next to the model).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Relative tolerance (numpy allclose).
+        #[arg(long, default_value_t = 1e-4)]
+        rtol: f64,
+        /// Absolute tolerance (numpy allclose).
+        #[arg(long, default_value_t = 1e-6)]
+        atol: f64,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Compile {
+            model,
+            output,
+            emit,
+            name,
+        } => {
+            let mut opts = model.options()?;
+            opts.crate_name = name;
+            let kind = match emit {
+                Emit::Module => EmitKind::Module,
+                Emit::Crate => EmitKind::Crate,
+            };
+            let t = Instant::now();
+            let compiled = kiln::compile(&model.model, kind, &opts)?;
+            kiln::write_output(&compiled.generated, kind, &output)?;
+            eprintln!(
+                "kiln: wrote {} ({} nodes, arena {} B, lower bound {} B) in {:.2?}",
+                output.display(),
+                compiled.graph.node_count(),
+                compiled.plan.arena_bytes(),
+                compiled.plan.lower_bound_bytes(),
+                t.elapsed()
+            );
+        }
+        Cmd::Inspect { model, ir, plan } => {
+            let opts = model.options()?;
+            let (graph, _) = kiln::load(&model.model, &opts)?;
+            if ir {
+                print!("{}", graph.dump());
+                return Ok(());
+            }
+            let verified = kiln::ir::verify(&graph).map_err(kiln::Error::Verify)?;
+            let mplan = kiln::passes::plan_memory(&verified);
+            print!("{}", kiln::report::inspect_text(&graph, &mplan));
+            if plan {
+                print!("\n{}", kiln::report::plan_text(&graph, &mplan));
+            }
+        }
+        Cmd::Verify {
+            model,
+            data,
+            rtol,
+            atol,
+        } => verify(&model, data, rtol, atol)?,
+    }
+    Ok(())
+}
+
+fn verify(model: &ModelArgs, data: Option<PathBuf>, rtol: f64, atol: f64) -> Result<()> {
+    let opts = model.options()?;
+    let data = match data {
+        Some(d) => d,
+        None => model
+            .model
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("test_data_set_0"),
+    };
+    let (inputs, expected) = harness::read_test_set(&data)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("reading {}", data.display()))?;
+    if expected.is_empty() {
+        bail!(
+            "{} has no output_<i>.pb files to compare with",
+            data.display()
+        );
+    }
+    let t = Instant::now();
+    let compiled = kiln::compile(&model.model, EmitKind::Module, &opts)?;
+    eprintln!(
+        "kiln: compiled in {:.2?}; building the generated code…",
+        t.elapsed()
+    );
+    let work = tempfile::tempdir()?;
+    let target = work.path().join("target");
+    let t = Instant::now();
+    let runner = harness::build_runner(
+        &[harness::Case {
+            generated: &compiled.generated,
+        }],
+        work.path(),
+        &target,
+        harness::Profile::Release,
+    )
+    .map_err(anyhow::Error::msg)?;
+    eprintln!("kiln: built in {:.2?}; running", t.elapsed());
+    let actual = runner.run(0, &inputs).map_err(anyhow::Error::msg)?;
+    let mut all_ok = true;
+    for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
+        let c = harness::compare(a, e, rtol, atol);
+        let name = &runner.signatures[0].outputs[k].model_name;
+        println!(
+            "output {k} {name:?}: max abs error {:.3e}, max rel error {:.3e} — {}{}",
+            c.max_abs,
+            c.max_rel,
+            if c.ok { "ok" } else { "MISMATCH" },
+            c.note.map(|n| format!(" ({n})")).unwrap_or_default()
+        );
+        all_ok &= c.ok;
+    }
+    if !all_ok {
+        bail!("the generated code does not match the expected outputs (rtol {rtol}, atol {atol})");
+    }
+    Ok(())
+}
