@@ -124,12 +124,16 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
             );
         }
         let _ = writeln!(s, "    let mut arena = Box::new(m{i}::Arena::new());");
-        let ins: Vec<String> = sig
+        let mut ins: Vec<String> = sig
             .inputs
             .iter()
             .enumerate()
             .map(|(k, p)| format!("{}: &in_{k}", p.ident))
             .collect();
+        if ins.is_empty() {
+            // A model without inputs (all constants) still has the struct, with a marker field.
+            ins.push("_marker: core::marker::PhantomData".into());
+        }
         let outs: Vec<String> = sig
             .outputs
             .iter()
@@ -179,8 +183,19 @@ pub fn build_runner(
         }
         Profile::Release => "opt-level = 3\ncodegen-units = 4",
     };
+    // Runner crates share a target directory, where cargo only refreshes `release/<bin>` when
+    // it rebuilds; a distinct package name per work directory keeps binaries apart.
+    let bin: String = format!(
+        "kiln_runner_{}",
+        work_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    )
+    .chars()
+    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+    .collect();
     let manifest = format!(
-        "[package]\nname = \"kiln_runner\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+        "[package]\nname = \"{bin}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [workspace]\n\n[dependencies]\n\n[profile.release]\n{opt}\n"
     );
     write_if_changed(&work_dir.join("Cargo.toml"), &manifest)?;
@@ -207,7 +222,7 @@ pub fn build_runner(
         return Err(format!("the generated code did not build:\n{head}"));
     }
     Ok(Runner {
-        binary: target_dir.join("release").join("kiln_runner"),
+        binary: target_dir.join("release").join(&bin),
         signatures: cases
             .iter()
             .map(|c| c.generated.signature.clone())

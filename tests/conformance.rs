@@ -45,14 +45,19 @@ fn first_line(s: &str) -> String {
 
 fn compare_all(actual: &[kiln::ir::Tensor], expected: &[kiln::ir::Tensor]) -> Outcome {
     if actual.len() != expected.len() {
-        return Outcome::Fail(format!("{} outputs, expected {}", actual.len(), expected.len()));
+        return Outcome::Fail(format!(
+            "{} outputs, expected {}",
+            actual.len(),
+            expected.len()
+        ));
     }
     for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
         let c = harness::compare(a, e, RTOL, ATOL);
         if !c.ok {
             return Outcome::Fail(format!(
                 "output {k}: {}",
-                c.note.unwrap_or_else(|| format!("max abs error {:.3e}", c.max_abs))
+                c.note
+                    .unwrap_or_else(|| format!("max abs error {:.3e}", c.max_abs))
             ));
         }
     }
@@ -104,7 +109,10 @@ fn onnx_node_tests() {
     for d in &dirs {
         let name = d.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(d.join("model.onnx")).unwrap();
-        ops_of.insert(name, kiln::frontend::model_op_types(&bytes).unwrap_or_default());
+        ops_of.insert(
+            name,
+            kiln::frontend::model_op_types(&bytes).unwrap_or_default(),
+        );
     }
     let single: BTreeMap<String, String> = ops_of
         .iter()
@@ -170,7 +178,12 @@ fn onnx_node_tests() {
     // Pass 3: build the generated code in chunks and run it.
     let work_root = common::repo().join("target").join("kiln-conformance");
     for (ci, chunk) in compiled.chunks(CHUNK).enumerate() {
-        let cases: Vec<Case> = chunk.iter().map(|(_, c, _)| Case { generated: &c.generated }).collect();
+        let cases: Vec<Case> = chunk
+            .iter()
+            .map(|(_, c, _)| Case {
+                generated: &c.generated,
+            })
+            .collect();
         let work = work_root.join(format!("chunk{ci}"));
         match harness::build_runner(&cases, &work, &common::gen_target(), Profile::Fast) {
             Ok(runner) => {
@@ -183,23 +196,44 @@ fn onnx_node_tests() {
             }
             Err(chunk_err) => {
                 // Find the culprits one by one so the rest still count.
-                eprintln!("chunk {ci} did not build; building its cases one at a time\n{chunk_err}");
+                eprintln!(
+                    "chunk {ci} did not build; building its cases one at a time\n{chunk_err}"
+                );
                 for (ri, c, (inputs, expected)) in chunk {
                     let work = work_root.join("single");
                     let _ = std::fs::remove_dir_all(work.join("src"));
-                    results[*ri].generated =
-                        match harness::build_runner(&[Case { generated: &c.generated }], &work, &common::gen_target(), Profile::Fast) {
-                            Ok(runner) => match runner.run(0, inputs) {
-                                Ok(out) => compare_all(&out, expected),
-                                Err(e) => Outcome::Fail(first_line(&e)),
-                            },
-                            Err(e) => Outcome::Fail(format!("generated code does not build: {}", first_line(&e.replace("the generated code did not build:\n", "")))),
-                        };
+                    results[*ri].generated = match harness::build_runner(
+                        &[Case {
+                            generated: &c.generated,
+                        }],
+                        &work,
+                        &common::gen_target(),
+                        Profile::Fast,
+                    ) {
+                        Ok(runner) => match runner.run(0, inputs) {
+                            Ok(out) => compare_all(&out, expected),
+                            Err(e) => Outcome::Fail(first_line(&e)),
+                        },
+                        Err(e) => Outcome::Fail(format!(
+                            "generated code does not build: {}",
+                            first_line(&e.replace("the generated code did not build:\n", ""))
+                        )),
+                    };
                 }
             }
         }
     }
 
+    // Every outcome, for whoever looks into a failure.
+    let mut log = String::new();
+    for r in &results {
+        let _ = writeln!(
+            log,
+            "{}\t{}\tgenerated: {:?}\treference: {:?}",
+            r.name, r.op, r.generated, r.reference
+        );
+    }
+    let _ = std::fs::write(work_root.join("results.tsv"), log);
     let table = render_table(&results);
     if std::env::var("KILN_UPDATE_CONFORMANCE").is_ok_and(|v| v == "1") {
         std::fs::write(common::repo().join("docs/conformance.md"), &table).unwrap();
@@ -226,7 +260,9 @@ fn check_allowlist(results: &[TestResult], path: &Path) {
                 why(&r.generated),
                 why(&r.reference)
             )),
-            (Some(Some(_)), true) => problems.push(format!("{}: passes now; remove its exclusion", r.name)),
+            (Some(Some(_)), true) => {
+                problems.push(format!("{}: passes now; remove its exclusion", r.name))
+            }
             (Some(Some(_)), false) => {}
             (None, true) => {
                 problems.push(format!("{}: passes but is not in the allowlist", r.name));
@@ -301,15 +337,30 @@ fn render_table(results: &[TestResult]) -> String {
         total(|r| r.failed),
         total(|r| r.unsupported)
     );
-    s.push_str("| op | tests | generated code passed | reference passed | failed | unsupported |\n");
+    s.push_str(
+        "| op | tests | generated code passed | reference passed | failed | unsupported |\n",
+    );
     s.push_str("| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (op, r) in &rows {
         if r.unsupported == r.tests {
             continue;
         }
-        let _ = writeln!(s, "| {op} | {} | {} | {} | {} | {} |", r.tests, r.gen_pass, r.ref_pass, r.failed, r.unsupported);
+        let _ = writeln!(
+            s,
+            "| {op} | {} | {} | {} | {} | {} |",
+            r.tests, r.gen_pass, r.ref_pass, r.failed, r.unsupported
+        );
     }
-    let unsupported: Vec<&str> = rows.iter().filter(|(_, r)| r.unsupported == r.tests).map(|(op, _)| *op).collect();
-    let _ = writeln!(s, "\nOps with no supported test yet ({}): {}.", unsupported.len(), unsupported.join(", "));
+    let unsupported: Vec<&str> = rows
+        .iter()
+        .filter(|(_, r)| r.unsupported == r.tests)
+        .map(|(op, _)| *op)
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nOps with no supported test yet ({}): {}.",
+        unsupported.len(),
+        unsupported.join(", ")
+    );
     s
 }

@@ -9,7 +9,11 @@ use kiln::harness::{self, Case, Profile};
 use std::time::Instant;
 
 /// The models this suite covers; each must pass.
-const MODELS: &[&str] = &["mlperf_ad_fcae", "mlperf_ic_resnet8", "mlperf_vww_mobilenetv1"];
+const MODELS: &[&str] = &[
+    "mlperf_ad_fcae",
+    "mlperf_ic_resnet8",
+    "mlperf_vww_mobilenetv1",
+];
 
 #[test]
 fn corpus_models_match_onnxruntime() {
@@ -30,26 +34,42 @@ fn corpus_models_match_onnxruntime() {
         );
         compiled.push(c);
     }
-    let cases: Vec<Case> = compiled.iter().map(|c| Case { generated: &c.generated }).collect();
+    let cases: Vec<Case> = compiled
+        .iter()
+        .map(|c| Case {
+            generated: &c.generated,
+        })
+        .collect();
     let work = common::repo().join("target").join("kiln-corpus-runner");
     let t = Instant::now();
-    let runner = harness::build_runner(&cases, &work, &common::gen_target(), Profile::Release).unwrap();
-    eprintln!("generated code for {} models built in {:.2?}", MODELS.len(), t.elapsed());
+    let runner =
+        harness::build_runner(&cases, &work, &common::gen_target(), Profile::Release).unwrap();
+    eprintln!(
+        "generated code for {} models built in {:.2?}",
+        MODELS.len(),
+        t.elapsed()
+    );
     let mut failures = Vec::new();
     for (i, name) in MODELS.iter().enumerate() {
         let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
         assert!(!expected.is_empty(), "{name}: no expected outputs");
-        let actual = runner.run(i, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let actual = runner
+            .run(i, &inputs)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(actual.len(), expected.len(), "{name}: output count");
         for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
             let c = harness::compare(a, e, 1e-4, 1e-6);
-            eprintln!("{name} output {k}: max abs {:.3e}, max rel {:.3e}", c.max_abs, c.max_rel);
+            eprintln!(
+                "{name} output {k}: max abs {:.3e}, max rel {:.3e}",
+                c.max_abs, c.max_rel
+            );
             if !c.ok {
                 failures.push(format!("{name} output {k}: {c:?}"));
             }
         }
         // The reference semantics must agree too.
-        let r = kiln::ir::eval::run(&compiled[i].graph, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = kiln::ir::eval::run(&compiled[i].graph, &inputs)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         for (k, (a, e)) in r.iter().zip(&expected).enumerate() {
             let c = harness::compare(a, e, 1e-4, 1e-6);
             if !c.ok {

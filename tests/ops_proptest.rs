@@ -46,10 +46,15 @@ impl OneOp {
         }
         let infer_in: Vec<Option<InferInput>> = ins
             .iter()
-            .map(|i| i.map(|v| {
-                let val = g.value(v);
-                InferInput { ty: &val.ty, value: val.const_tensor() }
-            }))
+            .map(|i| {
+                i.map(|v| {
+                    let val = g.value(v);
+                    InferInput {
+                        ty: &val.ty,
+                        value: val.const_tensor(),
+                    }
+                })
+            })
             .collect();
         let types = self.op.infer(&infer_in)?;
         let outs: Vec<_> = types
@@ -73,7 +78,8 @@ impl OneOp {
 
 fn f32_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
     let n: usize = shape.iter().product();
-    proptest::collection::vec(-4.0f32..4.0, n).prop_map(move |v| Tensor::new(shape.clone(), TensorData::F32(v)).unwrap())
+    proptest::collection::vec(-4.0f32..4.0, n)
+        .prop_map(move |v| Tensor::new(shape.clone(), TensorData::F32(v)).unwrap())
 }
 
 fn i32_tensor(shape: Vec<usize>, nonzero: bool) -> impl Strategy<Value = Tensor> {
@@ -87,7 +93,12 @@ fn i32_tensor(shape: Vec<usize>, nonzero: bool) -> impl Strategy<Value = Tensor>
 }
 
 fn auto_pad() -> impl Strategy<Value = AutoPad> {
-    prop_oneof![Just(AutoPad::NotSet), Just(AutoPad::SameUpper), Just(AutoPad::SameLower), Just(AutoPad::Valid)]
+    prop_oneof![
+        Just(AutoPad::NotSet),
+        Just(AutoPad::SameUpper),
+        Just(AutoPad::SameLower),
+        Just(AutoPad::Valid)
+    ]
 }
 
 fn window(kernel: Option<Vec<usize>>, dims: usize) -> impl Strategy<Value = WindowAttrs> {
@@ -99,18 +110,32 @@ fn window(kernel: Option<Vec<usize>>, dims: usize) -> impl Strategy<Value = Wind
         any::<bool>(),
         proptest::collection::vec(1usize..4, dims),
     )
-        .prop_map(move |(auto_pad, strides, dilations, pads, ceil_mode, k)| WindowAttrs {
-            auto_pad,
-            kernel_shape: kernel.clone().unwrap_or(k),
-            strides,
-            dilations,
-            pads: if auto_pad == AutoPad::NotSet { pads } else { vec![] },
-            ceil_mode,
-        })
+        .prop_map(
+            move |(auto_pad, strides, dilations, pads, ceil_mode, k)| WindowAttrs {
+                auto_pad,
+                kernel_shape: kernel.clone().unwrap_or(k),
+                strides,
+                dilations,
+                pads: if auto_pad == AutoPad::NotSet {
+                    pads
+                } else {
+                    vec![]
+                },
+                ceil_mode,
+            },
+        )
 }
 
 fn conv() -> impl Strategy<Value = OneOp> {
-    (1usize..3, 1usize..3, 1usize..3, 1usize..3, 1usize..3, proptest::collection::vec(3usize..8, 1..3), any::<bool>())
+    (
+        1usize..3,
+        1usize..3,
+        1usize..3,
+        1usize..3,
+        1usize..3,
+        proptest::collection::vec(3usize..8, 1..3),
+        any::<bool>(),
+    )
         .prop_flat_map(|(n, group, ci, mo, k, spatial, bias)| {
             let dims = spatial.len();
             let mut xs = vec![n, group * ci];
@@ -138,7 +163,16 @@ fn conv() -> impl Strategy<Value = OneOp> {
 }
 
 fn gemm() -> impl Strategy<Value = OneOp> {
-    (1usize..6, 1usize..6, 1usize..6, any::<bool>(), any::<bool>(), 0usize..6, -2.0f32..2.0, -2.0f32..2.0)
+    (
+        1usize..6,
+        1usize..6,
+        1usize..6,
+        any::<bool>(),
+        any::<bool>(),
+        0usize..6,
+        -2.0f32..2.0,
+        -2.0f32..2.0,
+    )
         .prop_flat_map(|(m, k, n, ta, tb, c_kind, alpha, beta)| {
             let a = if ta { vec![k, m] } else { vec![m, k] };
             let b = if tb { vec![n, k] } else { vec![k, n] };
@@ -149,17 +183,37 @@ fn gemm() -> impl Strategy<Value = OneOp> {
                 3 => vec![m, n],
                 _ => vec![m, 1],
             };
-            (f32_tensor(a), f32_tensor(b), f32_tensor(c), Just((ta, tb, c_kind, alpha, beta)))
+            (
+                f32_tensor(a),
+                f32_tensor(b),
+                f32_tensor(c),
+                Just((ta, tb, c_kind, alpha, beta)),
+            )
         })
         .prop_map(|(a, b, c, (trans_a, trans_b, c_kind, alpha, beta))| OneOp {
-            op: Op::Gemm(GemmAttrs { alpha, beta, trans_a, trans_b }),
-            inputs: vec![Some((a, false)), Some((b, true)), (c_kind < 5).then_some((c, true))],
+            op: Op::Gemm(GemmAttrs {
+                alpha,
+                beta,
+                trans_a,
+                trans_b,
+            }),
+            inputs: vec![
+                Some((a, false)),
+                Some((b, true)),
+                (c_kind < 5).then_some((c, true)),
+            ],
             outputs: 1,
         })
 }
 
 fn matmul() -> impl Strategy<Value = OneOp> {
-    (proptest::collection::vec(1usize..3, 0..3), 1usize..5, 1usize..5, 1usize..5, 0usize..4)
+    (
+        proptest::collection::vec(1usize..3, 0..3),
+        1usize..5,
+        1usize..5,
+        1usize..5,
+        0usize..4,
+    )
         .prop_flat_map(|(batch, m, k, n, form)| {
             let (a, b) = match form {
                 0 => (vec![k], [batch.clone(), vec![k, n]].concat()),
@@ -169,21 +223,38 @@ fn matmul() -> impl Strategy<Value = OneOp> {
             };
             (f32_tensor(a), f32_tensor(b))
         })
-        .prop_map(|(a, b)| OneOp { op: Op::MatMul, inputs: vec![Some((a, false)), Some((b, false))], outputs: 1 })
+        .prop_map(|(a, b)| OneOp {
+            op: Op::MatMul,
+            inputs: vec![Some((a, false)), Some((b, false))],
+            outputs: 1,
+        })
 }
 
 /// Two shapes that broadcast: a common shape with some axes set to 1 and leading axes dropped.
 fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
-    proptest::collection::vec((1usize..4, any::<bool>(), any::<bool>()), 0..4).prop_flat_map(|dims| {
-        let a: Vec<usize> = dims.iter().map(|&(d, one, _)| if one { 1 } else { d }).collect();
-        let b: Vec<usize> = dims.iter().map(|&(d, _, one)| if one { 1 } else { d }).collect();
-        let r = a.len();
-        (Just(a), Just(b), 0..=r).prop_map(|(a, b, drop)| (a, b[drop..].to_vec()))
-    })
+    proptest::collection::vec((1usize..4, any::<bool>(), any::<bool>()), 0..4).prop_flat_map(
+        |dims| {
+            let a: Vec<usize> = dims
+                .iter()
+                .map(|&(d, one, _)| if one { 1 } else { d })
+                .collect();
+            let b: Vec<usize> = dims
+                .iter()
+                .map(|&(d, _, one)| if one { 1 } else { d })
+                .collect();
+            let r = a.len();
+            (Just(a), Just(b), 0..=r).prop_map(|(a, b, drop)| (a, b[drop..].to_vec()))
+        },
+    )
 }
 
 fn binary() -> impl Strategy<Value = OneOp> {
-    let ops = prop_oneof![Just(BinaryOp::Add), Just(BinaryOp::Sub), Just(BinaryOp::Mul), Just(BinaryOp::Div)];
+    let ops = prop_oneof![
+        Just(BinaryOp::Add),
+        Just(BinaryOp::Sub),
+        Just(BinaryOp::Mul),
+        Just(BinaryOp::Div)
+    ];
     (ops, broadcast_pair(), any::<bool>(), any::<bool>())
         .prop_flat_map(|(op, (sa, sb), int, swap)| {
             let (sa, sb) = if swap { (sb, sa) } else { (sa, sb) };
@@ -191,20 +262,32 @@ fn binary() -> impl Strategy<Value = OneOp> {
             let pair = if int {
                 (i32_tensor(sa, false), i32_tensor(sb, nonzero)).boxed()
             } else {
-                (f32_tensor(sa), f32_tensor(sb).prop_map(move |t| {
-                    if !nonzero {
-                        return t;
-                    }
-                    let TensorData::F32(v) = &t.data else { unreachable!() };
-                    // Keep divisors away from zero so f32 rounding stays within tolerance.
-                    let v = v.iter().map(|x| if x.abs() < 0.25 { 0.5 } else { *x }).collect();
-                    Tensor::new(t.shape.clone(), TensorData::F32(v)).unwrap()
-                }))
+                (
+                    f32_tensor(sa),
+                    f32_tensor(sb).prop_map(move |t| {
+                        if !nonzero {
+                            return t;
+                        }
+                        let TensorData::F32(v) = &t.data else {
+                            unreachable!()
+                        };
+                        // Keep divisors away from zero so f32 rounding stays within tolerance.
+                        let v = v
+                            .iter()
+                            .map(|x| if x.abs() < 0.25 { 0.5 } else { *x })
+                            .collect();
+                        Tensor::new(t.shape.clone(), TensorData::F32(v)).unwrap()
+                    }),
+                )
                     .boxed()
             };
             (Just(op), pair)
         })
-        .prop_map(|(op, (a, b))| OneOp { op: Op::Binary(op), inputs: vec![Some((a, false)), Some((b, false))], outputs: 1 })
+        .prop_map(|(op, (a, b))| OneOp {
+            op: Op::Binary(op),
+            inputs: vec![Some((a, false)), Some((b, false))],
+            outputs: 1,
+        })
 }
 
 fn shape() -> impl Strategy<Value = Vec<usize>> {
@@ -212,23 +295,43 @@ fn shape() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn unary() -> impl Strategy<Value = OneOp> {
-    let ops = prop_oneof![Just(UnaryOp::Relu), Just(UnaryOp::Sigmoid), Just(UnaryOp::Tanh)];
-    (ops, shape().prop_flat_map(f32_tensor))
-        .prop_map(|(op, x)| OneOp { op: Op::Unary(op), inputs: vec![Some((x, false))], outputs: 1 })
+    let ops = prop_oneof![
+        Just(UnaryOp::Relu),
+        Just(UnaryOp::Sigmoid),
+        Just(UnaryOp::Tanh)
+    ];
+    (ops, shape().prop_flat_map(f32_tensor)).prop_map(|(op, x)| OneOp {
+        op: Op::Unary(op),
+        inputs: vec![Some((x, false))],
+        outputs: 1,
+    })
 }
 
 fn clip() -> impl Strategy<Value = OneOp> {
-    (shape().prop_flat_map(f32_tensor), proptest::option::of(-3.0f32..3.0), proptest::option::of(-3.0f32..3.0), any::<bool>())
+    (
+        shape().prop_flat_map(f32_tensor),
+        proptest::option::of(-3.0f32..3.0),
+        proptest::option::of(-3.0f32..3.0),
+        any::<bool>(),
+    )
         .prop_map(|(x, lo, hi, as_inputs)| {
             let scalar = |v: f32| Tensor::new(vec![], TensorData::F32(vec![v])).unwrap();
             if as_inputs {
                 OneOp {
                     op: Op::Clip(ClipAttrs::default()),
-                    inputs: vec![Some((x, false)), lo.map(|v| (scalar(v), false)), hi.map(|v| (scalar(v), false))],
+                    inputs: vec![
+                        Some((x, false)),
+                        lo.map(|v| (scalar(v), false)),
+                        hi.map(|v| (scalar(v), false)),
+                    ],
                     outputs: 1,
                 }
             } else {
-                OneOp { op: Op::Clip(ClipAttrs { min: lo, max: hi }), inputs: vec![Some((x, false))], outputs: 1 }
+                OneOp {
+                    op: Op::Clip(ClipAttrs { min: lo, max: hi }),
+                    inputs: vec![Some((x, false))],
+                    outputs: 1,
+                }
             }
         })
 }
@@ -247,7 +350,13 @@ fn softmax() -> impl Strategy<Value = OneOp> {
 }
 
 fn pools() -> impl Strategy<Value = OneOp> {
-    (1usize..3, 1usize..3, proptest::collection::vec(3usize..8, 1..3), 0usize..3, any::<bool>())
+    (
+        1usize..3,
+        1usize..3,
+        proptest::collection::vec(3usize..8, 1..3),
+        0usize..3,
+        any::<bool>(),
+    )
         .prop_flat_map(|(n, c, spatial, kind, flag)| {
             let dims = spatial.len();
             let xs = [vec![n, c], spatial].concat();
@@ -255,35 +364,66 @@ fn pools() -> impl Strategy<Value = OneOp> {
         })
         .prop_map(|(x, window, (kind, flag))| match kind {
             0 => OneOp {
-                op: Op::MaxPool(MaxPoolAttrs { window, storage_order: 0 }),
+                op: Op::MaxPool(MaxPoolAttrs {
+                    window,
+                    storage_order: 0,
+                }),
                 inputs: vec![Some((x, false))],
                 outputs: if flag { 2 } else { 1 },
             },
             1 => OneOp {
-                op: Op::AveragePool(AveragePoolAttrs { window, count_include_pad: flag }),
+                op: Op::AveragePool(AveragePoolAttrs {
+                    window,
+                    count_include_pad: flag,
+                }),
                 inputs: vec![Some((x, false))],
                 outputs: 1,
             },
-            _ => OneOp { op: Op::GlobalAveragePool, inputs: vec![Some((x, false))], outputs: 1 },
+            _ => OneOp {
+                op: Op::GlobalAveragePool,
+                inputs: vec![Some((x, false))],
+                outputs: 1,
+            },
         })
 }
 
 fn batchnorm() -> impl Strategy<Value = OneOp> {
-    (1usize..3, 1usize..4, proptest::collection::vec(1usize..5, 0..3))
+    (
+        1usize..3,
+        1usize..4,
+        proptest::collection::vec(1usize..5, 0..3),
+    )
         .prop_flat_map(|(n, c, rest)| {
             let var = proptest::collection::vec(0.1f32..3.0, c)
                 .prop_map(move |v| Tensor::new(vec![c], TensorData::F32(v)).unwrap());
-            (f32_tensor([vec![n, c], rest].concat()), f32_tensor(vec![c]), f32_tensor(vec![c]), f32_tensor(vec![c]), var, 1e-6f32..1e-2)
+            (
+                f32_tensor([vec![n, c], rest].concat()),
+                f32_tensor(vec![c]),
+                f32_tensor(vec![c]),
+                f32_tensor(vec![c]),
+                var,
+                1e-6f32..1e-2,
+            )
         })
         .prop_map(|(x, s, b, m, v, epsilon)| OneOp {
             op: Op::BatchNormalization(BatchNormAttrs { epsilon }),
-            inputs: vec![Some((x, false)), Some((s, true)), Some((b, true)), Some((m, true)), Some((v, true))],
+            inputs: vec![
+                Some((x, false)),
+                Some((s, true)),
+                Some((b, true)),
+                Some((m, true)),
+                Some((v, true)),
+            ],
             outputs: 1,
         })
 }
 
 fn data_movement() -> impl Strategy<Value = OneOp> {
-    (proptest::collection::vec(1usize..5, 1..5), 0usize..4, any::<u64>())
+    (
+        proptest::collection::vec(1usize..5, 1..5),
+        0usize..4,
+        any::<u64>(),
+    )
         .prop_flat_map(|(s, kind, seed)| (f32_tensor(s.clone()), Just((s, kind, seed))))
         .prop_flat_map(|(x, (s, kind, seed))| {
             let r = s.len();
@@ -311,10 +451,16 @@ fn data_movement() -> impl Strategy<Value = OneOp> {
                     let mut target: Vec<i64> = s.iter().rev().map(|&d| d as i64).collect();
                     target[(seed as usize) % r] = -1;
                     let shape = Tensor::new(vec![r], TensorData::I64(target)).unwrap();
-                    OneOp { op: Op::Reshape(ReshapeAttrs::default()), inputs: vec![Some((x, false)), Some((shape, true))], outputs: 1 }
+                    OneOp {
+                        op: Op::Reshape(ReshapeAttrs::default()),
+                        inputs: vec![Some((x, false)), Some((shape, true))],
+                        outputs: 1,
+                    }
                 }
                 1 => OneOp {
-                    op: Op::Flatten(FlattenAttrs { axis: (seed % (r as u64 + 1)) as i64 }),
+                    op: Op::Flatten(FlattenAttrs {
+                        axis: (seed % (r as u64 + 1)) as i64,
+                    }),
                     inputs: vec![Some((x, false))],
                     outputs: 1,
                 },
@@ -323,23 +469,36 @@ fn data_movement() -> impl Strategy<Value = OneOp> {
                     let mut perm: Vec<i64> = (0..r as i64).collect();
                     let mut st = seed;
                     for i in (1..r).rev() {
-                        st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        st = st
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         perm.swap(i, (st >> 33) as usize % (i + 1));
                     }
-                    OneOp { op: Op::Transpose(TransposeAttrs { perm: Some(perm) }), inputs: vec![Some((x, false))], outputs: 1 }
+                    OneOp {
+                        op: Op::Transpose(TransposeAttrs { perm: Some(perm) }),
+                        inputs: vec![Some((x, false))],
+                        outputs: 1,
+                    }
                 }
                 _ => {
-                    let axis = (seed as usize % r) as i64 - if seed % 2 == 0 { r as i64 } else { 0 };
+                    let axis =
+                        (seed as usize % r) as i64 - if seed % 2 == 0 { r as i64 } else { 0 };
                     let mut inputs = vec![Some((x, false))];
                     inputs.extend(others.into_iter().map(|t| Some((t, false))));
-                    OneOp { op: Op::Concat(ConcatAttrs { axis }), inputs, outputs: 1 }
+                    OneOp {
+                        op: Op::Concat(ConcatAttrs { axis }),
+                        inputs,
+                        outputs: 1,
+                    }
                 }
             }
         })
 }
 
 fn draw<S: Strategy<Value = OneOp>>(runner: &mut TestRunner, s: S, n: usize) -> Vec<OneOp> {
-    (0..n).map(|_| s.new_tree(runner).expect("strategy").current()).collect()
+    (0..n)
+        .map(|_| s.new_tree(runner).expect("strategy").current())
+        .collect()
 }
 
 #[test]
@@ -356,7 +515,10 @@ fn generated_code_agrees_with_reference_semantics() {
         ("softmax", draw(&mut runner, softmax(), CASES)),
         ("pool", draw(&mut runner, pools(), 2 * CASES)),
         ("batchnorm", draw(&mut runner, batchnorm(), CASES)),
-        ("data movement", draw(&mut runner, data_movement(), 2 * CASES)),
+        (
+            "data movement",
+            draw(&mut runner, data_movement(), 2 * CASES),
+        ),
     ];
     for (family, ops) in families {
         for (i, op) in ops.into_iter().enumerate() {
@@ -372,18 +534,37 @@ fn generated_code_agrees_with_reference_semantics() {
             skipped += 1;
             continue;
         };
-        let expected = kiln::ir::eval::run(&graph, &feed).unwrap_or_else(|e| panic!("{label}: reference failed: {e}\n{case:?}"));
-        let compiled = kiln::compile_graph(graph, "case.onnx", String::new(), EmitKind::Module, &Default::default())
-            .unwrap_or_else(|e| panic!("{label}: {e}\n{case:?}"));
+        let expected = kiln::ir::eval::run(&graph, &feed)
+            .unwrap_or_else(|e| panic!("{label}: reference failed: {e}\n{case:?}"));
+        let compiled = kiln::compile_graph(
+            graph,
+            "case.onnx",
+            String::new(),
+            EmitKind::Module,
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{label}: {e}\n{case:?}"));
         built.push((label, case, compiled, feed, expected));
     }
-    assert!(skipped * 4 < cases.len(), "too many invalid draws ({skipped} of {}); the strategies need fixing", cases.len());
+    assert!(
+        skipped * 4 < cases.len(),
+        "too many invalid draws ({skipped} of {}); the strategies need fixing",
+        cases.len()
+    );
     let work = common::repo().join("target").join("kiln-proptest-runner");
-    let rcases: Vec<Case> = built.iter().map(|b| Case { generated: &b.2.generated }).collect();
-    let runner = harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
+    let rcases: Vec<Case> = built
+        .iter()
+        .map(|b| Case {
+            generated: &b.2.generated,
+        })
+        .collect();
+    let runner =
+        harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
     let mut failures = Vec::new();
     for (i, (label, case, _, feed, expected)) in built.iter().enumerate() {
-        let actual = runner.run(i, feed).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let actual = runner
+            .run(i, feed)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
         for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
             let c = harness::compare(a, e, 1e-4, 1e-5);
             if !c.ok {
@@ -391,8 +572,17 @@ fn generated_code_agrees_with_reference_semantics() {
             }
         }
     }
-    eprintln!("{} cases compared ({skipped} invalid draws skipped)", built.len());
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), built.len(), failures.join("\n"));
+    eprintln!(
+        "{} cases compared ({skipped} invalid draws skipped)",
+        built.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        built.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -400,6 +590,10 @@ fn int_dtypes_are_covered() {
     // The binary strategy must produce integer cases, or integer kernels go untested.
     let mut runner = TestRunner::deterministic();
     let ops = draw(&mut runner, binary(), 2 * CASES);
-    assert!(ops.iter().any(|o| o.inputs[0].as_ref().is_some_and(|(t, _)| t.dtype() == DType::I32)));
+    assert!(ops.iter().any(|o| {
+        o.inputs[0]
+            .as_ref()
+            .is_some_and(|(t, _)| t.dtype() == DType::I32)
+    }));
     let _ = TensorType::new(DType::F32, vec![1]);
 }

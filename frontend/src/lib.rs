@@ -30,9 +30,12 @@ use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The newest ai.onnx opset kiln knows. Newer opsets may change op semantics, so models
-/// importing them are refused rather than guessed at.
-pub const MAX_OPSET: i64 = 23;
+/// The newest ai.onnx opset kiln knows: the newest defined by onnx 1.22, whose node tests
+/// kiln is checked against. For every supported op kiln knows each version up to this one
+/// (the versions after 23 of Reshape, Flatten, Transpose and Identity only add element
+/// types). Newer opsets may change op semantics, so models importing them are refused
+/// rather than guessed at.
+pub const MAX_OPSET: i64 = 27;
 
 /// Default for [`LoadOptions::max_file_bytes`]: 2 GiB, protobuf's own message size limit.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;

@@ -37,15 +37,22 @@ pub fn node_tests_dir() -> PathBuf {
 
 /// A corpus model: vendored under tests/data/corpus/models, or fetched.
 pub fn corpus_model(name: &str) -> PathBuf {
-    let vendored = repo().join("tests/data/corpus/models").join(format!("{name}.onnx"));
+    let vendored = repo()
+        .join("tests/data/corpus/models")
+        .join(format!("{name}.onnx"));
     if vendored.exists() {
         return vendored;
     }
-    repo().join("tests/data/fetched/corpus/models").join(format!("{name}.onnx"))
+    repo()
+        .join("tests/data/fetched/corpus/models")
+        .join(format!("{name}.onnx"))
 }
 
 pub fn corpus_data(name: &str) -> PathBuf {
-    repo().join("tests/data/corpus/inputs").join(name).join("test_data_set_0")
+    repo()
+        .join("tests/data/corpus/inputs")
+        .join(name)
+        .join("test_data_set_0")
 }
 
 pub fn kiln_bin() -> PathBuf {

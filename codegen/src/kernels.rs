@@ -1,0 +1,365 @@
+//! The kernel library: plain Rust snippets under `templates/rust/kernels/`, embedded in the
+//! binary. A [`KernelSet`] records which kernels, element types and arithmetic a model
+//! uses, and renders exactly those, so the generated file has no dead code.
+
+use kiln_ir::DType;
+use std::collections::BTreeSet;
+
+/// A kernel snippet. Order is emission order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kernel {
+    Map,
+    Broadcast,
+    Clip,
+    Window,
+    PoolTaps,
+    Conv,
+    Gemm,
+    MatMul,
+    Softmax,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    BatchNorm,
+    Transpose,
+    Concat,
+}
+
+/// A method or constant of the generated `Num`/`Float` traits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Cap {
+    Zero,
+    Lowest,
+    Plus,
+    Minus,
+    Times,
+    Divide,
+    Exp,
+    Sqrt,
+    FromCount,
+}
+
+impl Cap {
+    const ALL: [Cap; 9] = [
+        Cap::Zero,
+        Cap::Lowest,
+        Cap::Plus,
+        Cap::Minus,
+        Cap::Times,
+        Cap::Divide,
+        Cap::Exp,
+        Cap::Sqrt,
+        Cap::FromCount,
+    ];
+
+    /// The key in the `num.rs.tera` context.
+    fn key(self) -> &'static str {
+        match self {
+            Cap::Zero => "zero",
+            Cap::Lowest => "lowest",
+            Cap::Plus => "plus",
+            Cap::Minus => "minus",
+            Cap::Times => "times",
+            Cap::Divide => "divide",
+            Cap::Exp => "exp",
+            Cap::Sqrt => "sqrt",
+            Cap::FromCount => "from_count",
+        }
+    }
+
+    /// How kernel text uses the capability (checked against the declarations in tests).
+    #[cfg(test)]
+    fn pattern(self) -> &'static str {
+        match self {
+            Cap::Zero => "T::ZERO",
+            Cap::Lowest => "T::LOWEST",
+            Cap::Plus => ".plus(",
+            Cap::Minus => ".minus(",
+            Cap::Times => ".times(",
+            Cap::Divide => ".divide(",
+            Cap::Exp => ".exp()",
+            Cap::Sqrt => ".sqrt()",
+            Cap::FromCount => "T::from_count(",
+        }
+    }
+
+    fn is_float(self) -> bool {
+        matches!(self, Cap::Exp | Cap::Sqrt | Cap::FromCount)
+    }
+}
+
+/// Which trait a kernel's element type must implement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bound {
+    /// `Copy` (and maybe `PartialOrd`) only.
+    Plain,
+    Num,
+    Float,
+}
+
+impl Kernel {
+    pub(crate) fn source(self) -> &'static str {
+        match self {
+            Kernel::Map => include_str!("../../templates/rust/kernels/map.rs"),
+            Kernel::Broadcast => include_str!("../../templates/rust/kernels/broadcast.rs"),
+            Kernel::Clip => include_str!("../../templates/rust/kernels/clip.rs"),
+            Kernel::Window => include_str!("../../templates/rust/kernels/window.rs"),
+            Kernel::PoolTaps => include_str!("../../templates/rust/kernels/pool_taps.rs"),
+            Kernel::Conv => include_str!("../../templates/rust/kernels/conv.rs"),
+            Kernel::Gemm => include_str!("../../templates/rust/kernels/gemm.rs"),
+            Kernel::MatMul => include_str!("../../templates/rust/kernels/matmul.rs"),
+            Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
+            Kernel::MaxPool => include_str!("../../templates/rust/kernels/max_pool.rs"),
+            Kernel::AvgPool => include_str!("../../templates/rust/kernels/avg_pool.rs"),
+            Kernel::GlobalAvgPool => {
+                include_str!("../../templates/rust/kernels/global_avg_pool.rs")
+            }
+            Kernel::BatchNorm => include_str!("../../templates/rust/kernels/batch_norm.rs"),
+            Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
+            Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
+        }
+    }
+
+    fn deps(self) -> &'static [Kernel] {
+        match self {
+            Kernel::Conv => &[Kernel::Window],
+            Kernel::MaxPool | Kernel::AvgPool => &[Kernel::Window, Kernel::PoolTaps],
+            _ => &[],
+        }
+    }
+
+    fn caps(self) -> &'static [Cap] {
+        use Cap::*;
+        match self {
+            Kernel::Conv | Kernel::Gemm | Kernel::MatMul => &[Zero, Plus, Times],
+            Kernel::Softmax => &[Zero, Lowest, Plus, Minus, Divide, Exp],
+            Kernel::MaxPool => &[Lowest],
+            Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
+            Kernel::BatchNorm => &[Plus, Minus, Times, Divide, Sqrt],
+            Kernel::Map
+            | Kernel::Broadcast
+            | Kernel::Clip
+            | Kernel::Window
+            | Kernel::PoolTaps
+            | Kernel::Transpose
+            | Kernel::Concat => &[],
+        }
+    }
+
+    fn bound(self) -> Bound {
+        match self {
+            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool => Bound::Num,
+            Kernel::Softmax | Kernel::AvgPool | Kernel::GlobalAvgPool | Kernel::BatchNorm => {
+                Bound::Float
+            }
+            _ => Bound::Plain,
+        }
+    }
+}
+
+/// Functions core lacks, defined in the generated code per float type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum MathFn {
+    Exp,
+    Sigmoid,
+    Tanh,
+    Sqrt,
+}
+
+impl MathFn {
+    /// Name of the generated function for `dtype` (f32 or f64).
+    pub(crate) fn name(self, dtype: DType) -> String {
+        let f = match self {
+            MathFn::Exp => "exp",
+            MathFn::Sigmoid => "sigmoid",
+            MathFn::Tanh => "tanh",
+            MathFn::Sqrt => "sqrt",
+        };
+        format!("{f}_{}", dtype.name())
+    }
+
+    pub(crate) fn source(self, f64: bool) -> &'static str {
+        match (self, f64) {
+            (MathFn::Exp, false) => include_str!("../../templates/rust/kernels/math/exp_f32.rs"),
+            (MathFn::Exp, true) => include_str!("../../templates/rust/kernels/math/exp_f64.rs"),
+            (MathFn::Sigmoid, false) => {
+                include_str!("../../templates/rust/kernels/math/sigmoid_f32.rs")
+            }
+            (MathFn::Sigmoid, true) => {
+                include_str!("../../templates/rust/kernels/math/sigmoid_f64.rs")
+            }
+            (MathFn::Tanh, false) => include_str!("../../templates/rust/kernels/math/tanh_f32.rs"),
+            (MathFn::Tanh, true) => include_str!("../../templates/rust/kernels/math/tanh_f64.rs"),
+            (MathFn::Sqrt, false) => include_str!("../../templates/rust/kernels/math/sqrt_f32.rs"),
+            (MathFn::Sqrt, true) => include_str!("../../templates/rust/kernels/math/sqrt_f64.rs"),
+        }
+    }
+
+    fn deps(self) -> &'static [MathFn] {
+        match self {
+            MathFn::Sigmoid | MathFn::Tanh => &[MathFn::Exp],
+            MathFn::Exp | MathFn::Sqrt => &[],
+        }
+    }
+}
+
+/// Everything one generated file needs from the library.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KernelSet {
+    kernels: BTreeSet<Kernel>,
+    caps: BTreeSet<Cap>,
+    num_types: BTreeSet<DType>,
+    float_types: BTreeSet<DType>,
+    math: BTreeSet<(DType, MathFn)>,
+}
+
+impl KernelSet {
+    /// Records that `kernel` runs on elements of `dtype`.
+    pub(crate) fn use_kernel(&mut self, kernel: Kernel, dtype: DType) -> Result<(), String> {
+        for &dep in kernel.deps() {
+            self.kernels.insert(dep);
+        }
+        self.kernels.insert(kernel);
+        match kernel.bound() {
+            Bound::Plain => {}
+            Bound::Num => self.use_num(dtype)?,
+            Bound::Float => {
+                if !matches!(dtype, DType::F32 | DType::F64) {
+                    return Err(format!("needs f32 or f64 tensors, got {dtype}"));
+                }
+                self.use_num(dtype)?;
+                self.float_types.insert(dtype);
+            }
+        }
+        self.caps.extend(kernel.caps());
+        Ok(())
+    }
+
+    fn use_num(&mut self, dtype: DType) -> Result<(), String> {
+        if dtype == DType::Bool || crate::literal::elem(dtype).is_err() {
+            return Err(format!("arithmetic on {dtype} tensors is not supported"));
+        }
+        self.num_types.insert(dtype);
+        Ok(())
+    }
+
+    /// Records a call of a math function on `dtype`; returns the function's name.
+    pub(crate) fn use_math(&mut self, f: MathFn, dtype: DType) -> Result<String, String> {
+        if !matches!(dtype, DType::F32 | DType::F64) {
+            return Err(format!("needs f32 or f64 tensors, got {dtype}"));
+        }
+        for &dep in f.deps() {
+            self.math.insert((dtype, dep));
+        }
+        self.math.insert((dtype, f));
+        Ok(f.name(dtype))
+    }
+
+    /// The math functions to emit: those called directly, plus those behind the `Float`
+    /// methods in use, for every type that implements `Float`.
+    fn math_fns(&self) -> BTreeSet<(DType, MathFn)> {
+        let mut all = self.math.clone();
+        for &t in &self.float_types {
+            if self.caps.contains(&Cap::Exp) {
+                all.insert((t, MathFn::Exp));
+            }
+            if self.caps.contains(&Cap::Sqrt) {
+                all.insert((t, MathFn::Sqrt));
+            }
+        }
+        all
+    }
+
+    /// The kernels, the `Num`/`Float` traits and the math functions, as Rust source.
+    pub(crate) fn render(&self) -> Result<String, crate::CodegenError> {
+        let mut parts: Vec<String> = self
+            .kernels
+            .iter()
+            .map(|k| k.source().trim_end().to_string())
+            .collect();
+        if !self.num_types.is_empty() {
+            parts.push(crate::templates::render_num(self)?.trim().to_string());
+        }
+        for (t, f) in self.math_fns() {
+            parts.push(f.source(t == DType::F64).trim_end().to_string());
+        }
+        let mut s = parts.join("\n\n");
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        Ok(s)
+    }
+
+    /// The context of `num.rs.tera`: capability flags and one entry per element type.
+    pub(crate) fn num_context(&self) -> tera::Context {
+        let mut caps = std::collections::BTreeMap::new();
+        for cap in Cap::ALL {
+            let floats_only = cap.is_float() && self.float_types.is_empty();
+            caps.insert(cap.key(), self.caps.contains(&cap) && !floats_only);
+        }
+        let types: Vec<std::collections::BTreeMap<&str, String>> = self
+            .num_types
+            .iter()
+            .map(|&t| {
+                std::collections::BTreeMap::from([
+                    ("name", t.name().to_string()),
+                    ("zero", crate::literal::zero(t).to_string()),
+                    ("lowest", crate::literal::lowest(t)),
+                    ("float", t.is_float().to_string()),
+                ])
+            })
+            .collect();
+        let floats: Vec<&str> = self.float_types.iter().map(|t| t.name()).collect();
+        let mut ctx = tera::Context::new();
+        ctx.insert("caps", &caps);
+        ctx.insert("num_types", &types);
+        ctx.insert("float_types", &floats);
+        ctx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Kernel; 15] = [
+        Kernel::Map,
+        Kernel::Broadcast,
+        Kernel::Clip,
+        Kernel::Window,
+        Kernel::PoolTaps,
+        Kernel::Conv,
+        Kernel::Gemm,
+        Kernel::MatMul,
+        Kernel::Softmax,
+        Kernel::MaxPool,
+        Kernel::AvgPool,
+        Kernel::GlobalAvgPool,
+        Kernel::BatchNorm,
+        Kernel::Transpose,
+        Kernel::Concat,
+    ];
+
+    /// The declared capabilities of each kernel are exactly those its text uses: a missing
+    /// one would not compile, a superfluous one would leave a dead trait method.
+    #[test]
+    fn declared_caps_match_kernel_text() {
+        for k in ALL {
+            let used: Vec<Cap> = Cap::ALL
+                .into_iter()
+                .filter(|c| k.source().contains(c.pattern()))
+                .collect();
+            let mut declared = k.caps().to_vec();
+            declared.sort();
+            assert_eq!(used, declared, "{k:?}");
+            let bound = match k.bound() {
+                Bound::Plain => None,
+                Bound::Num => Some("T: Num"),
+                Bound::Float => Some("T: Float"),
+            };
+            if let Some(b) = bound {
+                assert!(k.source().contains(b), "{k:?} should be generic over {b}");
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Rust identifiers from model names: invalid characters become `_`, keywords get a `_`
+//! suffix, a leading digit gets a letter in front, and repeated names are numbered
+//! (`x`, `x_1`, `x_2`, ...). Also the escaping of model strings placed in comments.
+
+use std::collections::BTreeSet;
+
+/// Every Rust keyword: strict, reserved, and those of editions 2018–2024 (`async`, `await`,
+/// `dyn`, `try`, `gen`), plus the weak keywords that cannot name a field or item.
+pub const RUST_KEYWORDS: &[&str] = &[
+    "Self", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue",
+    "crate", "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if",
+    "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
+    "ref", "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// The case an identifier is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// `snake_case`: fields and locals.
+    Snake,
+    /// `SCREAMING_SNAKE_CASE`: statics and constants.
+    Screaming,
+}
+
+/// Hands out unique identifiers in one namespace.
+#[derive(Clone, Debug)]
+pub struct Namer {
+    case: Case,
+    used: BTreeSet<String>,
+}
+
+impl Namer {
+    pub fn new(case: Case) -> Self {
+        Namer {
+            case,
+            used: BTreeSet::new(),
+        }
+    }
+
+    /// Marks `name` as taken (names the generated code uses itself).
+    pub fn reserve(&mut self, name: &str) {
+        self.used.insert(name.to_string());
+    }
+
+    /// A fresh identifier for the model name `raw`.
+    pub fn name(&mut self, raw: &str) -> String {
+        let base = sanitize(raw, self.case);
+        let mut candidate = base.clone();
+        let mut n = 1;
+        // `type_` numbers as `type_1`: a doubled `_` would trip the snake-case lint.
+        let sep = if base.ends_with('_') { "" } else { "_" };
+        while self.used.contains(&candidate) {
+            candidate = format!("{base}{sep}{n}");
+            n += 1;
+        }
+        self.used.insert(candidate.clone());
+        candidate
+    }
+}
+
+/// `raw` as a valid, lint-clean identifier in `case` (not yet made unique).
+pub fn sanitize(raw: &str, case: Case) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut words = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_alphanumeric() {
+            // camelCase and HTTPServer split into words before the upper-case letter.
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1).copied();
+            let boundary = c.is_ascii_uppercase()
+                && prev.is_some_and(|p| {
+                    p.is_ascii_lowercase()
+                        || p.is_ascii_digit()
+                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                });
+            if boundary {
+                words.push('_');
+            }
+            words.push(c);
+        } else {
+            words.push('_');
+        }
+    }
+    // Runs of `_` collapse (`a__b` trips the snake-case lint), and none lead or trail.
+    let mut s = String::new();
+    for part in words.split('_').filter(|p| !p.is_empty()) {
+        if !s.is_empty() {
+            s.push('_');
+        }
+        s.push_str(part);
+    }
+    let mut s = match case {
+        Case::Snake => s.to_ascii_lowercase(),
+        Case::Screaming => s.to_ascii_uppercase(),
+    };
+    let prefix = if case == Case::Snake { "v" } else { "V" };
+    if s.is_empty() {
+        s = prefix.to_string();
+    } else if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert_str(0, prefix);
+    }
+    if RUST_KEYWORDS.contains(&s.as_str()) {
+        s.push('_');
+    }
+    s
+}
+
+/// A model string as a double-quoted literal of printable ASCII: everything else is
+/// escaped, so it cannot end a comment, start a new line or reorder text.
+pub fn quote(raw: &str) -> String {
+    let mut s = String::with_capacity(raw.len() + 2);
+    s.push('"');
+    for c in raw.chars() {
+        s.extend(c.escape_default());
+    }
+    s.push('"');
+    s
+}
+
+/// A model string for a comment, unquoted, with the same escaping as [`quote`].
+pub fn escape(raw: &str) -> String {
+    raw.chars().flat_map(char::escape_default).collect()
+}
+
+/// A Cargo package name: ASCII letters, digits, `-` and `_`, starting with a letter.
+pub fn crate_name(raw: &str) -> String {
+    let mut s: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        s.insert_str(0, "model_");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_model_names() {
+        assert_eq!(sanitize("input.1", Case::Snake), "input_1");
+        assert_eq!(sanitize("InputImage", Case::Snake), "input_image");
+        assert_eq!(sanitize("HTTPServer", Case::Snake), "http_server");
+        assert_eq!(
+            sanitize("conv1/weight:0", Case::Screaming),
+            "CONV1_WEIGHT_0"
+        );
+        assert_eq!(sanitize("0", Case::Snake), "v0");
+        assert_eq!(sanitize("__", Case::Snake), "v");
+        assert_eq!(sanitize("", Case::Screaming), "V");
+        assert_eq!(sanitize("a__b_", Case::Snake), "a_b");
+        assert_eq!(sanitize("ünïcode", Case::Snake), "n_code");
+    }
+
+    #[test]
+    fn keywords_get_a_suffix() {
+        for kw in [
+            "type", "gen", "async", "try", "self", "Self", "crate", "yield", "dyn",
+        ] {
+            let s = sanitize(kw, Case::Snake);
+            assert!(s.ends_with('_'), "{kw} -> {s}");
+        }
+        assert_eq!(sanitize("Self", Case::Snake), "self_");
+    }
+
+    #[test]
+    fn collisions_are_numbered() {
+        let mut n = Namer::new(Case::Snake);
+        n.reserve("x_1");
+        assert_eq!(n.name("x"), "x");
+        assert_eq!(n.name("x"), "x_2");
+        assert_eq!(n.name("X"), "x_3");
+        assert_eq!(n.name("x.2"), "x_2_1");
+        assert_eq!(n.name("type"), "type_");
+        assert_eq!(n.name("type"), "type_1");
+    }
+
+    #[test]
+    fn comment_strings_cannot_break_out() {
+        assert_eq!(quote("a*/b\nc\u{202e}\""), "\"a*/b\\nc\\u{202e}\\\"\"");
+        assert!(!escape("x\r\n\t").contains(['\r', '\n', '\t']));
+        assert_eq!(crate_name("mlperf ic/resnet8"), "mlperf_ic_resnet8");
+        assert_eq!(crate_name("8bit"), "model_8bit");
+    }
+}

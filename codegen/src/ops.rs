@@ -1,0 +1,628 @@
+//! One emitter per op: each checks what the kernels support, records the kernels it uses,
+//! and writes one kernel call on the node's operands. Operands are named by slot (`x0`,
+//! `y0`, ...); the module emitter binds them to storage afterwards, so these functions
+//! know nothing about the arena, statics or the caller's buffers.
+
+use crate::kernels::{Kernel, KernelSet, MathFn};
+use crate::literal::{self, usizes};
+use crate::writer::Writer;
+use kiln_ir::ops::shape::transpose_perm;
+use kiln_ir::ops::{
+    AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs, GemmAttrs,
+    MaxPoolAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp, WindowGeometry,
+};
+use kiln_ir::types::{broadcast_shapes, normalize_axis};
+use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorType};
+use std::collections::BTreeMap;
+
+/// The emission state of one node: which operands its call uses, and the call itself.
+pub(crate) struct NodeCx<'a> {
+    graph: &'a Graph,
+    pub(crate) node: &'a Node,
+    kernels: &'a mut KernelSet,
+    reads: BTreeMap<usize, String>,
+    writes: BTreeMap<usize, String>,
+    body: Writer,
+}
+
+/// What a node's emission produced: operands to bind (slot, local) and the indented call.
+pub(crate) struct NodeCode {
+    pub reads: Vec<(usize, String)>,
+    pub writes: Vec<(usize, String)>,
+    pub body: String,
+}
+
+impl<'a> NodeCx<'a> {
+    pub(crate) fn new(graph: &'a Graph, node: &'a Node, kernels: &'a mut KernelSet) -> Self {
+        NodeCx {
+            graph,
+            node,
+            kernels,
+            reads: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            body: Writer::new(2),
+        }
+    }
+
+    fn has_input(&self, slot: usize) -> bool {
+        matches!(self.node.inputs.get(slot), Some(Some(_)))
+    }
+
+    fn in_ty(&self, slot: usize, what: &str) -> Result<&'a TensorType, String> {
+        match self.node.inputs.get(slot) {
+            Some(Some(v)) => Ok(&self.graph.value(*v).ty),
+            _ => Err(format!("input {slot} ({what}) is missing")),
+        }
+    }
+
+    fn const_input(&self, slot: usize) -> Option<&'a Tensor> {
+        let v = (*self.node.inputs.get(slot)?)?;
+        self.graph.value(v).const_tensor()
+    }
+
+    fn out_ty(&self, slot: usize) -> Result<&'a TensorType, String> {
+        self.node
+            .outputs
+            .get(slot)
+            .map(|&v| &self.graph.value(v).ty)
+            .ok_or_else(|| format!("output {slot} is missing"))
+    }
+
+    /// The local holding input `slot` (shared).
+    fn read(&mut self, slot: usize) -> Result<String, String> {
+        self.in_ty(slot, "operand")?;
+        let name = format!("x{slot}");
+        self.reads.insert(slot, name.clone());
+        Ok(name)
+    }
+
+    /// The local holding output `slot` (exclusive).
+    fn write(&mut self, slot: usize) -> Result<String, String> {
+        self.out_ty(slot)?;
+        let name = format!("y{slot}");
+        self.writes.insert(slot, name.clone());
+        Ok(name)
+    }
+
+    fn use_kernel(&mut self, k: Kernel, dtype: DType) -> Result<(), String> {
+        self.kernels.use_kernel(k, dtype)
+    }
+
+    pub(crate) fn finish(self) -> NodeCode {
+        NodeCode {
+            reads: self.reads.into_iter().collect(),
+            writes: self.writes.into_iter().collect(),
+            body: self.body.finish(),
+        }
+    }
+}
+
+/// Writes the kernel call of `cx.node`. Errors are sentences for the node's diagnostic.
+pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
+    let node = cx.node;
+    if node
+        .outputs
+        .iter()
+        .all(|&v| cx.graph.value(v).ty.numel() == 0)
+    {
+        // Nothing to compute; the module emitter notes it.
+        return Ok(());
+    }
+    match &node.op {
+        Op::Conv(a) => conv(cx, a),
+        Op::Gemm(a) => gemm(cx, a),
+        Op::MatMul => matmul(cx),
+        Op::Binary(op) => binary(cx, *op),
+        Op::Unary(op) => unary(cx, *op),
+        Op::Clip(a) => clip(cx, a),
+        Op::Softmax(a) => softmax(cx, a),
+        Op::MaxPool(a) => max_pool(cx, a),
+        Op::AveragePool(a) => avg_pool(cx, a),
+        Op::GlobalAveragePool => global_avg_pool(cx),
+        Op::BatchNormalization(a) => batch_norm(cx, a),
+        Op::Reshape(_) | Op::Flatten(_) | Op::Identity => copy(cx),
+        Op::Transpose(a) => transpose(cx, a),
+        Op::Concat(a) => concat(cx, a),
+    }
+}
+
+/// Spatial axes of an N, C, spatial... tensor, if the window kernels handle them (1 to 3).
+fn spatial_rank(x: &TensorType) -> Result<usize, String> {
+    match x.rank().checked_sub(2) {
+        Some(r @ 1..=3) => Ok(r),
+        _ => Err(format!(
+            "input {x} has {} spatial axes; the kernels handle 1 to 3",
+            x.rank().saturating_sub(2)
+        )),
+    }
+}
+
+/// `v` padded in front to three axes with `fill`.
+fn pad3(v: &[usize], fill: usize) -> [usize; 3] {
+    let mut out = [fill; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+/// Writes the fields of a `Window` literal.
+fn window_fields(w: &mut Writer, g: &WindowGeometry) {
+    w.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
+    w.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
+    w.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
+    w.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
+    w.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
+    w.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
+}
+
+fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
+    let (x, w) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?);
+    spatial_rank(x)?;
+    let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    cx.use_kernel(Kernel::Conv, x.dtype)?;
+    let bias = if cx.has_input(2) {
+        format!("Some({})", cx.read(2)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let b = &mut cx.body;
+    b.open(format!("conv({xs}, {ws}, {bias}, {ys}, &ConvParams {{"));
+    b.line(format!("batch: {},", x.shape[0]));
+    b.line(format!("c_in: {},", x.shape[1]));
+    b.line(format!("c_out: {},", w.shape[0]));
+    b.line(format!("group: {},", a.group));
+    b.open("window: Window {");
+    window_fields(b, &g);
+    b.close("},");
+    b.close("});");
+    Ok(())
+}
+
+/// An attribute scalar for an integer or float kernel; integers need whole numbers.
+fn scalar(dtype: DType, v: f32, what: &str) -> Result<String, String> {
+    if !dtype.is_float() && v.fract() != 0.0 {
+        return Err(format!(
+            "{what} {v} is not a whole number, as {dtype} Gemm needs"
+        ));
+    }
+    literal::from_f64(dtype, v as f64)
+}
+
+fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
+    let (ta, y) = (cx.in_ty(0, "A")?, cx.out_ty(0)?);
+    let (m, k) = if a.trans_a {
+        (ta.shape[1], ta.shape[0])
+    } else {
+        (ta.shape[0], ta.shape[1])
+    };
+    let n = y.shape[1];
+    cx.use_kernel(Kernel::Gemm, ta.dtype)?;
+    let alpha = scalar(ta.dtype, a.alpha, "alpha")?;
+    let beta = scalar(ta.dtype, a.beta, "beta")?;
+    let (c, c_strides) = if cx.has_input(2) {
+        let cs = &cx.in_ty(2, "C")?.shape;
+        let (cm, cn) = match cs.as_slice() {
+            [] => (1, 1),
+            [cn] => (1, *cn),
+            [cm, cn] => (*cm, *cn),
+            _ => return Err(format!("C of rank {} does not broadcast to 2-D", cs.len())),
+        };
+        let strides = (if cm == 1 { 0 } else { cn }, usize::from(cn != 1));
+        (format!("Some({})", cx.read(2)?), strides)
+    } else {
+        ("None".to_string(), (0, 0))
+    };
+    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let b = &mut cx.body;
+    b.open(format!("gemm({xa}, {xb}, {c}, {ys}, &GemmParams {{"));
+    b.line(format!("m: {m},"));
+    b.line(format!("n: {n},"));
+    b.line(format!("k: {k},"));
+    b.line(format!("trans_a: {},", a.trans_a));
+    b.line(format!("trans_b: {},", a.trans_b));
+    b.line(format!("c_strides: ({}, {}),", c_strides.0, c_strides.1));
+    b.close(format!("}}, {alpha}, {beta});"));
+    Ok(())
+}
+
+/// Per batch axis, the element stride of one operand's matrices (0 where it broadcasts).
+fn batch_strides(batch: &[usize], own: &[usize], matrix: usize) -> Vec<usize> {
+    let lead = batch.len() - own.len();
+    let mut strides = vec![0; batch.len()];
+    let mut step = matrix;
+    for d in (0..batch.len()).rev() {
+        let dim = if d < lead { 1 } else { own[d - lead] };
+        strides[d] = if dim == 1 { 0 } else { step };
+        step *= dim;
+    }
+    strides
+}
+
+fn matmul(cx: &mut NodeCx) -> Result<(), String> {
+    let (ta, tb) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?);
+    // numpy: a 1-D A is a row [1, K], a 1-D B a column [K, 1].
+    let a2 = if ta.rank() == 1 {
+        vec![1, ta.shape[0]]
+    } else {
+        ta.shape.clone()
+    };
+    let b2 = if tb.rank() == 1 {
+        vec![tb.shape[0], 1]
+    } else {
+        tb.shape.clone()
+    };
+    if a2.len() < 2 || b2.len() < 2 {
+        return Err("MatMul operands must have rank ≥ 1".into());
+    }
+    let (m, k, n) = (a2[a2.len() - 2], a2[a2.len() - 1], b2[b2.len() - 1]);
+    let (ba, bb) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
+    let mut batch = broadcast_shapes(ba, bb).ok_or("batch axes do not broadcast")?;
+    let mut sa = batch_strides(&batch, ba, m * k);
+    let mut sb = batch_strides(&batch, bb, k * n);
+    if batch.is_empty() {
+        (batch, sa, sb) = (vec![1], vec![0], vec![0]);
+    }
+    cx.use_kernel(Kernel::MatMul, ta.dtype)?;
+    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let b = &mut cx.body;
+    b.open(format!("matmul({xa}, {xb}, {ys}, &MatMulParams {{"));
+    b.line(format!("m: {m},"));
+    b.line(format!("k: {k},"));
+    b.line(format!("n: {n},"));
+    b.line(format!("batch: {},", usizes(&batch)));
+    b.line(format!("a_strides: {},", usizes(&sa)));
+    b.line(format!("b_strides: {},", usizes(&sb)));
+    b.close("});");
+    Ok(())
+}
+
+/// Drops unit axes and merges adjacent axes that every operand walks contiguously, so the
+/// strided kernels loop over as few, as long, axes as possible. Never returns rank 0.
+fn collapse(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut out_shape: Vec<usize> = Vec::new();
+    let mut out_strides: Vec<Vec<usize>> = vec![Vec::new(); strides.len()];
+    for (d, &dim) in shape.iter().enumerate() {
+        if dim == 1 {
+            continue;
+        }
+        let mergeable = !out_shape.is_empty()
+            && strides
+                .iter()
+                .zip(&out_strides)
+                .all(|(s, o)| o.last() == Some(&(s[d] * dim)));
+        if mergeable {
+            *out_shape.last_mut().unwrap_or(&mut 0) *= dim;
+            for (s, o) in strides.iter().zip(&mut out_strides) {
+                if let Some(last) = o.last_mut() {
+                    *last = s[d];
+                }
+            }
+        } else {
+            out_shape.push(dim);
+            for (s, o) in strides.iter().zip(&mut out_strides) {
+                o.push(s[d]);
+            }
+        }
+    }
+    if out_shape.is_empty() {
+        out_shape.push(1);
+        for o in &mut out_strides {
+            o.push(0);
+        }
+    }
+    (out_shape, out_strides)
+}
+
+/// Row-major strides of `shape`.
+fn row_major(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        s[d] = s[d + 1] * shape[d + 1];
+    }
+    s
+}
+
+/// Strides of an operand of shape `own` (right-aligned) along the axes of `out`.
+fn broadcast_strides(own: &[usize], out: &[usize]) -> Vec<usize> {
+    let lead = out.len() - own.len();
+    let rm = row_major(own);
+    (0..out.len())
+        .map(|d| {
+            if d < lead || own[d - lead] == 1 {
+                0
+            } else {
+                rm[d - lead]
+            }
+        })
+        .collect()
+}
+
+/// The element function of a binary op: IEEE for floats; for integers wrapping, and
+/// division truncating toward zero with x / 0 defined as 0.
+fn binary_fn(op: BinaryOp, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    if dtype == DType::Bool {
+        return Err(format!("{} is not defined for bool tensors", op.name()));
+    }
+    Ok(if dtype.is_float() {
+        let sym = match op {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+        };
+        format!("|p, q| p {sym} q")
+    } else {
+        let f = match op {
+            BinaryOp::Add => "p.wrapping_add(q)",
+            BinaryOp::Sub => "p.wrapping_sub(q)",
+            BinaryOp::Mul => "p.wrapping_mul(q)",
+            BinaryOp::Div => "if q == 0 { 0 } else { p.wrapping_div(q) }",
+        };
+        format!("|p: {t}, q: {t}| {f}")
+    })
+}
+
+fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
+    let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
+    let f = binary_fn(op, y.dtype)?;
+    let strides = [
+        broadcast_strides(&ta.shape, &y.shape),
+        broadcast_strides(&tb.shape, &y.shape),
+    ];
+    let (shape, strides) = collapse(&y.shape, &strides);
+    cx.use_kernel(Kernel::Broadcast, y.dtype)?;
+    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    cx.body.line(format!(
+        "broadcast({xa}, {xb}, {ys}, &{}, &{}, &{}, {f});",
+        usizes(&shape),
+        usizes(&strides[0]),
+        usizes(&strides[1])
+    ));
+    Ok(())
+}
+
+fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
+    let dtype = cx.in_ty(0, "X")?.dtype;
+    let f = match op {
+        UnaryOp::Relu if dtype == DType::Bool => {
+            return Err("Relu is not defined for bool tensors".into());
+        }
+        // Unsigned values are never negative.
+        UnaryOp::Relu if dtype.is_int() && !dtype.is_signed() => return copy(cx),
+        // `v < 0` rather than max: NaN stays NaN, as in the reference.
+        UnaryOp::Relu => {
+            let z = literal::zero(dtype);
+            format!("|v| if v < {z} {{ {z} }} else {{ v }}")
+        }
+        UnaryOp::Sigmoid => cx.kernels.use_math(MathFn::Sigmoid, dtype)?,
+        UnaryOp::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
+    };
+    cx.use_kernel(Kernel::Map, dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("map({xs}, {ys}, {f});"));
+    Ok(())
+}
+
+fn clip(cx: &mut NodeCx, a: &ClipAttrs) -> Result<(), String> {
+    let dtype = cx.in_ty(0, "input")?.dtype;
+    if dtype == DType::Bool {
+        return Err("Clip is not defined for bool tensors".into());
+    }
+    // Input bounds (opset ≥ 11) win over attribute bounds (opset 6); a constant bound is
+    // written as a literal, a run-time one read from its (scalar) tensor.
+    let mut bound = |slot: usize, attr: Option<f32>| -> Result<String, String> {
+        if let Some(t) = cx.const_input(slot) {
+            Ok(if t.numel() == 0 {
+                "None".into()
+            } else {
+                format!("Some({})", literal::element(&t.data, 0))
+            })
+        } else if cx.has_input(slot) {
+            Ok(format!("{}.first().copied()", cx.read(slot)?))
+        } else {
+            attr.map(|v| literal::from_f64(dtype, v as f64).map(|s| format!("Some({s})")))
+                .unwrap_or_else(|| Ok("None".into()))
+        }
+    };
+    let lo = bound(1, a.min)?;
+    let hi = bound(2, a.max)?;
+    cx.use_kernel(Kernel::Clip, dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("clip({xs}, {ys}, {lo}, {hi});"));
+    Ok(())
+}
+
+fn softmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "input")?;
+    let axis = normalize_axis(a.axis, x.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
+    let s = &x.shape;
+    let outer: usize = s[..axis].iter().product();
+    // Each group is `len` elements `inner` apart; opsets < 13 make the trailing block one
+    // contiguous group.
+    let (len, inner) = if a.coerce_2d {
+        (s[axis..].iter().product::<usize>(), 1)
+    } else {
+        (s[axis], s[axis + 1..].iter().product::<usize>())
+    };
+    cx.use_kernel(Kernel::Softmax, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body
+        .line(format!("softmax({xs}, {ys}, {outer}, {len}, {inner});"));
+    Ok(())
+}
+
+fn max_pool(cx: &mut NodeCx, a: &MaxPoolAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    spatial_rank(x)?;
+    if x.dtype == DType::Bool {
+        return Err("MaxPool is not defined for bool tensors".into());
+    }
+    let column_major = match a.storage_order {
+        0 => false,
+        1 => true,
+        s => return Err(format!("storage_order must be 0 or 1, got {s}")),
+    };
+    let g = a.window.geometry(&x.shape[2..], None)?;
+    cx.use_kernel(Kernel::MaxPool, x.dtype)?;
+    let indices = if cx.node.outputs.len() > 1 {
+        format!("Some({})", cx.write(1)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let planes = x.shape[0] * x.shape[1];
+    let b = &mut cx.body;
+    b.open(format!("max_pool({xs}, {ys}, {indices}, &Window {{"));
+    window_fields(b, &g);
+    b.close(format!("}}, {planes}, {column_major});"));
+    Ok(())
+}
+
+fn avg_pool(cx: &mut NodeCx, a: &AveragePoolAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    spatial_rank(x)?;
+    let g = a.window.geometry(&x.shape[2..], None)?;
+    cx.use_kernel(Kernel::AvgPool, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let planes = x.shape[0] * x.shape[1];
+    let pads_end = usizes(&pad3(&g.pads_end, 0));
+    let b = &mut cx.body;
+    b.open(format!("avg_pool({xs}, {ys}, &Window {{"));
+    window_fields(b, &g);
+    b.close(format!(
+        "}}, {planes}, {pads_end}, {});",
+        a.count_include_pad
+    ));
+    Ok(())
+}
+
+fn global_avg_pool(cx: &mut NodeCx) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    if x.rank() < 2 {
+        return Err(format!("X must have rank ≥ 2, got {x}"));
+    }
+    let len: usize = x.shape[2..].iter().product();
+    cx.use_kernel(Kernel::GlobalAvgPool, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("global_avg_pool({xs}, {ys}, {len});"));
+    Ok(())
+}
+
+fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    if x.rank() < 2 {
+        return Err(format!("X must have rank ≥ 2, got {x}"));
+    }
+    for (slot, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
+        let t = cx.in_ty(slot, what)?;
+        if t.dtype != x.dtype {
+            return Err(format!(
+                "{what} {t} must have the element type of X {x} (mixed types are not supported)"
+            ));
+        }
+    }
+    cx.use_kernel(Kernel::BatchNorm, x.dtype)?;
+    let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
+    let channels = x.shape[1];
+    let inner: usize = x.shape[2..].iter().product();
+    let stats = [cx.read(1)?, cx.read(2)?, cx.read(3)?, cx.read(4)?].join(", ");
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "batch_norm({xs}, {ys}, [{stats}], {eps}, {channels}, {inner});"
+    ));
+    Ok(())
+}
+
+/// Reshape, Flatten, Identity: the same elements in the same order.
+fn copy(cx: &mut NodeCx) -> Result<(), String> {
+    literal::elem(cx.in_ty(0, "input")?.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("{ys}.copy_from_slice({xs});"));
+    Ok(())
+}
+
+fn transpose(cx: &mut NodeCx, a: &TransposeAttrs) -> Result<(), String> {
+    let (x, y) = (cx.in_ty(0, "data")?, cx.out_ty(0)?);
+    let perm = transpose_perm(a, x.rank())?;
+    let rm = row_major(&x.shape);
+    let xs: Vec<usize> = perm.iter().map(|&p| rm[p]).collect();
+    let (shape, strides) = collapse(&y.shape, &[xs]);
+    if strides[0] == [1] || y.numel() == 1 {
+        // The permutation only moves unit axes.
+        return copy(cx);
+    }
+    cx.use_kernel(Kernel::Transpose, x.dtype)?;
+    literal::elem(x.dtype)?;
+    let (xl, yl) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "transpose({xl}, {yl}, &{}, &{});",
+        usizes(&shape),
+        usizes(&strides[0])
+    ));
+    Ok(())
+}
+
+fn concat(cx: &mut NodeCx, a: &ConcatAttrs) -> Result<(), String> {
+    let y = cx.out_ty(0)?;
+    literal::elem(y.dtype)?;
+    let axis = normalize_axis(a.axis, y.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {y}", a.axis))?;
+    let outer: usize = y.shape[..axis].iter().product();
+    let stride: usize = y.shape[axis..].iter().product();
+    let ys = cx.write(0)?;
+    let mut offset = 0;
+    for slot in 0..cx.node.inputs.len() {
+        let t = cx.in_ty(slot, "inputs")?;
+        let block: usize = t.shape[axis..].iter().product();
+        if block == 0 {
+            continue;
+        }
+        let xs = cx.read(slot)?;
+        if outer == 1 {
+            let range = if offset == 0 {
+                format!("..{block}")
+            } else {
+                format!("{offset}..{}", offset + block)
+            };
+            cx.body
+                .line(format!("{ys}[{range}].copy_from_slice({xs});"));
+        } else {
+            cx.use_kernel(Kernel::Concat, y.dtype)?;
+            cx.body.line(format!(
+                "concat_part({xs}, {ys}, {block}, {stride}, {offset});"
+            ));
+        }
+        offset += block;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapse_merges_contiguous_axes() {
+        // Same shapes: one flat axis.
+        let (s, st) = collapse(&[2, 3, 4], &[vec![12, 4, 1], vec![12, 4, 1]]);
+        assert_eq!((s, st), (vec![24], vec![vec![1], vec![1]]));
+        // A row vector broadcast over rows.
+        let (s, st) = collapse(&[2, 3, 4], &[vec![12, 4, 1], vec![0, 0, 1]]);
+        assert_eq!((s, st), (vec![6, 4], vec![vec![4, 1], vec![0, 1]]));
+        // A scalar result.
+        let (s, st) = collapse(&[1, 1], &[vec![0, 0]]);
+        assert_eq!((s, st), (vec![1], vec![vec![0]]));
+        // Transpose of the last two axes of [2, 3, 4]: no merging across the swap.
+        let (s, st) = collapse(&[2, 4, 3], &[vec![12, 1, 4]]);
+        assert_eq!((s, st), (vec![2, 4, 3], vec![vec![12, 1, 4]]));
+    }
+
+    #[test]
+    fn broadcast_strides_are_zero_on_broadcast_axes() {
+        assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]), vec![0, 1, 0]);
+        assert_eq!(broadcast_strides(&[], &[2]), vec![0]);
+        assert_eq!(batch_strides(&[2, 3], &[3], 6), vec![0, 6]);
+    }
+}

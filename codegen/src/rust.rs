@@ -1,0 +1,459 @@
+//! Assembles the generated module: the interface (ports), `run` with one block per
+//! scheduled node, the kernels in use and the constants as statics.
+
+use crate::borrow::{Slice, bind_pool};
+use crate::kernels::KernelSet;
+use crate::literal;
+use crate::namer::{Case, Namer, escape, quote};
+use crate::ops::{self, NodeCx};
+use crate::writer::Writer;
+use crate::{CodegenError, NodeError, Port, Provenance, RustOptions, Signature};
+use kiln_ir::{DType, Graph, Node, ValueId, ValueKind, VerifiedGraph};
+use kiln_passes::{MemoryPlan, Placement};
+use std::collections::BTreeMap;
+
+/// Everything the file templates need.
+pub(crate) struct Module {
+    pub signature: Signature,
+    /// The `//!` provenance header.
+    pub header: String,
+    /// The module's items: interface, `run`, kernels, statics.
+    pub body: String,
+    pub pools: Vec<PoolInfo>,
+    pub arena_bytes: usize,
+    pub lower_bound_bytes: usize,
+    pub weight_bytes: usize,
+    pub provenance: Provenance,
+}
+
+/// One non-empty pool of the arena.
+pub(crate) struct PoolInfo {
+    pub dtype: DType,
+    pub len: usize,
+    pub lower_bound: usize,
+}
+
+impl PoolInfo {
+    pub(crate) fn bytes(&self) -> usize {
+        self.len * self.dtype.size_bytes()
+    }
+}
+
+/// Where a value lives while `run` executes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Home {
+    /// `inputs.<ident>`.
+    Input(String),
+    /// `outputs.<ident>`: the first port of a graph output, written by its producer.
+    Output(String),
+    /// A `static`.
+    Const,
+    Arena(Placement),
+    /// No elements: nothing to store.
+    Empty,
+}
+
+/// The constants `run` refers to, named in order of first use.
+struct Statics {
+    namer: Namer,
+    names: BTreeMap<ValueId, String>,
+    order: Vec<ValueId>,
+}
+
+impl Statics {
+    fn name(&mut self, g: &Graph, v: ValueId) -> String {
+        if let Some(n) = self.names.get(&v) {
+            return n.clone();
+        }
+        let n = self.namer.name(&g.value(v).name);
+        self.names.insert(v, n.clone());
+        self.order.push(v);
+        n
+    }
+
+    /// The statics as Rust items, and their total size in bytes.
+    fn render(&self, g: &Graph) -> Result<(String, usize), CodegenError> {
+        let mut w = Writer::new(0);
+        let mut bytes = 0;
+        for (i, &v) in self.order.iter().enumerate() {
+            let val = g.value(v);
+            let t = val
+                .const_tensor()
+                .ok_or_else(|| CodegenError::Plan(format!("value %{} is not a constant", v.0)))?;
+            let elem = literal::elem(t.dtype()).map_err(|message| CodegenError::Port {
+                what: "constant",
+                name: val.name.clone(),
+                message,
+            })?;
+            bytes += t.numel() * t.dtype().size_bytes();
+            if i > 0 {
+                w.line("");
+            }
+            w.line(format!("/// Constant {} ({}).", quote(&val.name), val.ty));
+            if t.dtype().is_float() {
+                // Weights are data: one may happen to be close to pi.
+                w.line("#[allow(clippy::approx_constant)]");
+            }
+            w.open(format!(
+                "static {}: [{elem}; {}] = [",
+                self.names[&v],
+                t.numel()
+            ));
+            let per_line = if t.dtype().is_float() { 8 } else { 16 };
+            for line in literal::array_lines(&t.data, per_line) {
+                w.line(line);
+            }
+            w.close("];");
+        }
+        Ok((w.finish(), bytes))
+    }
+}
+
+/// The state of one emission.
+struct Emitter<'g> {
+    graph: &'g Graph,
+    plan: &'g MemoryPlan,
+    homes: BTreeMap<ValueId, Home>,
+    statics: Statics,
+    kernels: KernelSet,
+    uses_inputs: bool,
+    uses_outputs: bool,
+    uses_arena: bool,
+}
+
+pub(crate) fn emit_module(
+    graph: &VerifiedGraph,
+    plan: &MemoryPlan,
+    opts: &RustOptions,
+) -> Result<Module, CodegenError> {
+    let g = graph.graph();
+    if plan.schedule != graph.schedule() {
+        return Err(CodegenError::Plan(
+            "it was made for a different schedule".into(),
+        ));
+    }
+    let signature = signature(g)?;
+    let mut statics_namer = Namer::new(Case::Screaming);
+    statics_namer.reserve("ARENA_BYTES");
+    let mut homes = BTreeMap::new();
+    for (&v, p) in g.inputs.iter().zip(&signature.inputs) {
+        statics_namer.reserve(&shape_const(&p.ident));
+        homes.entry(v).or_insert(Home::Input(p.ident.clone()));
+    }
+    for (&v, p) in g.outputs.iter().zip(&signature.outputs) {
+        statics_namer.reserve(&shape_const(&p.ident));
+        if matches!(g.value(v).kind, ValueKind::Activation) {
+            homes.entry(v).or_insert(Home::Output(p.ident.clone()));
+        }
+    }
+    let mut em = Emitter {
+        graph: g,
+        plan,
+        homes,
+        statics: Statics {
+            namer: statics_namer,
+            names: BTreeMap::new(),
+            order: Vec::new(),
+        },
+        kernels: KernelSet::default(),
+        uses_inputs: false,
+        uses_outputs: false,
+        uses_arena: false,
+    };
+    let mut nodes = Writer::new(0);
+    let mut errors = Vec::new();
+    for (step, &n) in graph.schedule().iter().enumerate() {
+        let node = g.node(n);
+        match em.node(step, node) {
+            Ok(text) => nodes.append(&text),
+            Err(message) => errors.push(NodeError {
+                node: node.name.clone(),
+                op: node.onnx_op.clone(),
+                opset: node.opset,
+                message,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CodegenError::Nodes(errors));
+    }
+    let copies = em.output_copies(&signature)?;
+    let mut run = Writer::new(1);
+    for (used, name) in [
+        (em.uses_inputs, "inputs"),
+        (em.uses_outputs, "outputs"),
+        (em.uses_arena, "arena"),
+    ] {
+        if !used {
+            run.line(format!("let _ = {name};"));
+        }
+    }
+    run.append(&nodes.finish());
+    run.append(&copies);
+    let kernels = em.kernels.render()?;
+    let (statics, weight_bytes) = em.statics.render(g)?;
+    let pools: Vec<PoolInfo> = plan
+        .pools
+        .iter()
+        .filter(|p| p.len > 0)
+        .map(|p| PoolInfo {
+            dtype: p.dtype,
+            len: p.len,
+            lower_bound: p.lower_bound,
+        })
+        .collect();
+    for p in &pools {
+        literal::elem(p.dtype).map_err(CodegenError::Plan)?;
+    }
+    let mut module = Module {
+        signature,
+        header: String::new(),
+        body: String::new(),
+        pools,
+        arena_bytes: plan.arena_bytes(),
+        lower_bound_bytes: plan.lower_bound_bytes(),
+        weight_bytes,
+        provenance: opts.provenance.clone(),
+    };
+    module.header = header(&module, plan.algorithm);
+    module.body = crate::templates::render_body(&module, &run.finish(), &kernels, &statics)?;
+    Ok(module)
+}
+
+/// `<IDENT>_SHAPE`.
+pub(crate) fn shape_const(ident: &str) -> String {
+    format!("{}_SHAPE", ident.trim_end_matches('_').to_ascii_uppercase())
+}
+
+/// The ports of the graph, with field names unique across inputs and outputs.
+fn signature(g: &Graph) -> Result<Signature, CodegenError> {
+    let mut namer = Namer::new(Case::Snake);
+    namer.reserve("_marker");
+    let mut port = |what: &'static str, v: ValueId| -> Result<Port, CodegenError> {
+        let val = g.value(v);
+        literal::elem(val.ty.dtype).map_err(|message| CodegenError::Port {
+            what,
+            name: val.name.clone(),
+            message,
+        })?;
+        Ok(Port {
+            model_name: val.name.clone(),
+            ident: namer.name(&val.name),
+            dtype: val.ty.dtype,
+            shape: val.ty.shape.clone(),
+            len: val.ty.numel(),
+        })
+    };
+    let inputs = g
+        .inputs
+        .iter()
+        .map(|&v| port("input", v))
+        .collect::<Result<_, _>>()?;
+    let outputs = g
+        .outputs
+        .iter()
+        .map(|&v| port("output", v))
+        .collect::<Result<_, _>>()?;
+    Ok(Signature { inputs, outputs })
+}
+
+impl Emitter<'_> {
+    fn home(&self, v: ValueId) -> Result<Home, String> {
+        let val = self.graph.value(v);
+        if let Some(h) = self.homes.get(&v) {
+            return Ok(h.clone());
+        }
+        if val.ty.numel() == 0 {
+            return Ok(Home::Empty);
+        }
+        match &val.kind {
+            ValueKind::Const(_) => Ok(Home::Const),
+            ValueKind::Activation => match self.plan.placement(v) {
+                Some(p) if p.len == val.ty.numel() && p.dtype == val.ty.dtype => Ok(Home::Arena(p)),
+                Some(_) => Err(format!(
+                    "the memory plan's placement of {:?} does not match its type {}",
+                    val.name, val.ty
+                )),
+                None => Err(format!("the memory plan has no place for {:?}", val.name)),
+            },
+            ValueKind::Input => Err(format!("{:?} is not a graph input", val.name)),
+        }
+    }
+
+    /// One node: a comment, then a block binding its operands and calling its kernel.
+    fn node(&mut self, step: usize, node: &Node) -> Result<String, String> {
+        let mut cx = NodeCx::new(self.graph, node, &mut self.kernels);
+        ops::emit(&mut cx)?;
+        let code = cx.finish();
+        let outs: Vec<String> = node
+            .outputs
+            .iter()
+            .map(|&v| self.graph.value(v).ty.to_string())
+            .collect();
+        let mut w = Writer::new(1);
+        w.line(format!(
+            "// {step}: {} {} -> {}",
+            node.op.name(),
+            quote(&node.name),
+            outs.join(", ")
+        ));
+        if code.body.is_empty() {
+            w.line("// (the output is empty: nothing to compute)");
+            return Ok(w.finish());
+        }
+        let bindings = self.bindings(node, &code.reads, &code.writes)?;
+        w.open("{");
+        for line in bindings {
+            w.line(line);
+        }
+        w.append(&code.body);
+        w.close("}");
+        Ok(w.finish())
+    }
+
+    /// `let` lines giving each operand of `node` a slice of its storage.
+    fn bindings(
+        &mut self,
+        node: &Node,
+        reads: &[(usize, String)],
+        writes: &[(usize, String)],
+    ) -> Result<Vec<String>, String> {
+        let mut lines = Vec::new();
+        let mut pools: BTreeMap<DType, Vec<Slice>> = BTreeMap::new();
+        let operands = reads
+            .iter()
+            .map(|(slot, local)| (node.inputs.get(*slot).copied().flatten(), local, false))
+            .chain(
+                writes
+                    .iter()
+                    .map(|(slot, local)| (node.outputs.get(*slot).copied(), local, true)),
+            );
+        for (v, local, mutable) in operands {
+            let v = v.ok_or_else(|| format!("operand {local} does not exist"))?;
+            let elem = literal::elem(self.graph.value(v).ty.dtype)?;
+            let (r, m) = if mutable {
+                ("&mut ", "mut ")
+            } else {
+                ("&", "")
+            };
+            match (self.home(v)?, mutable) {
+                (Home::Arena(p), _) => {
+                    self.uses_arena = true;
+                    pools.entry(p.dtype).or_default().push(Slice {
+                        local: local.clone(),
+                        offset: p.offset,
+                        len: p.len,
+                        mutable,
+                    });
+                }
+                (Home::Empty, _) => lines.push(format!("let {local}: &{m}[{elem}] = {r}[];")),
+                (Home::Output(id), _) => {
+                    self.uses_outputs = true;
+                    lines.push(format!("let {local}: &{m}[{elem}] = {r}outputs.{id}[..];"));
+                }
+                (Home::Input(id), false) => {
+                    self.uses_inputs = true;
+                    lines.push(format!("let {local}: &[{elem}] = inputs.{id};"));
+                }
+                (Home::Const, false) => {
+                    let name = self.statics.name(self.graph, v);
+                    lines.push(format!("let {local}: &[{elem}] = &{name};"));
+                }
+                (Home::Input(_) | Home::Const, true) => {
+                    return Err(format!(
+                        "output {:?} is a graph input or constant",
+                        self.graph.value(v).name
+                    ));
+                }
+            }
+        }
+        let mut pool_lines = Vec::new();
+        for (dtype, slices) in pools {
+            let elem = literal::elem(dtype)?;
+            pool_lines.extend(bind_pool(&format!("arena.{elem}"), elem, &slices)?);
+        }
+        pool_lines.extend(lines);
+        Ok(pool_lines)
+    }
+
+    /// Copies for graph outputs no node writes: outputs that are graph inputs or constants,
+    /// and second ports of a value that is an output twice.
+    fn output_copies(&mut self, sig: &Signature) -> Result<String, CodegenError> {
+        let mut w = Writer::new(1);
+        for (&v, port) in self.graph.outputs.iter().zip(&sig.outputs) {
+            let home = self.home(v).map_err(CodegenError::Plan)?;
+            let src = match home {
+                Home::Output(id) if id == port.ident => continue,
+                Home::Empty => continue,
+                Home::Output(id) => format!("&outputs.{id}[..]"),
+                Home::Input(id) => {
+                    self.uses_inputs = true;
+                    format!("inputs.{id}")
+                }
+                Home::Const => format!("&{}", self.statics.name(self.graph, v)),
+                Home::Arena(_) => {
+                    return Err(CodegenError::Plan(format!(
+                        "graph output {:?} is placed in the arena",
+                        port.model_name
+                    )));
+                }
+            };
+            self.uses_outputs = true;
+            if w.is_empty() {
+                w.line("// Graph outputs no node writes.");
+            }
+            w.line(format!("outputs.{}.copy_from_slice({src});", port.ident));
+        }
+        Ok(w.finish())
+    }
+}
+
+/// The `//!` provenance header: version, model, options, memory summary.
+fn header(m: &Module, algorithm: &str) -> String {
+    let p = &m.provenance;
+    let mut lines = vec![
+        format!(
+            "Generated by kiln {}. Do not edit: regenerate it from the model.",
+            escape(&p.kiln_version)
+        ),
+        String::new(),
+        format!(
+            "Model: {} (sha256 {})",
+            quote(&p.model_file),
+            escape(&p.model_sha256)
+        ),
+    ];
+    if p.options.is_empty() {
+        lines.push("Options: none".into());
+    } else {
+        lines.push("Options:".into());
+        lines.extend(p.options.iter().map(|o| format!("- {}", escape(o))));
+    }
+    lines.push(String::new());
+    lines.push(format!(
+        "Memory: arena {} bytes ({algorithm}); lower bound {} bytes.",
+        m.arena_bytes, m.lower_bound_bytes
+    ));
+    for pool in &m.pools {
+        lines.push(format!(
+            "- {} pool: {} elements, {} bytes (lower bound {} elements)",
+            pool.dtype,
+            pool.len,
+            pool.bytes(),
+            pool.lower_bound
+        ));
+    }
+    lines.push(String::new());
+    lines.push(format!("Weights: {} bytes of statics.", m.weight_bytes));
+    lines
+        .iter()
+        .map(|l| {
+            if l.is_empty() {
+                "//!".to_string()
+            } else {
+                format!("//! {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

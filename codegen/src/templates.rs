@@ -1,0 +1,229 @@
+//! The tera templates under `templates/rust/`, embedded so the binary is self-contained.
+//! Rendering an undefined variable is an error (tera's behaviour), never an empty string.
+
+use crate::CodegenError;
+use crate::kernels::KernelSet;
+use crate::literal;
+use crate::namer::{escape, quote};
+use crate::rust::{Module, shape_const};
+use std::collections::BTreeMap;
+use tera::{Context, Tera};
+
+const TEMPLATES: [(&str, &str); 6] = [
+    (
+        "num.rs",
+        include_str!("../../templates/rust/kernels/num.rs.tera"),
+    ),
+    (
+        "module.rs",
+        include_str!("../../templates/rust/module.rs.tera"),
+    ),
+    (
+        "model.rs",
+        include_str!("../../templates/rust/model.rs.tera"),
+    ),
+    ("lib.rs", include_str!("../../templates/rust/lib.rs.tera")),
+    (
+        "Cargo.toml",
+        include_str!("../../templates/rust/Cargo.toml.tera"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/rust/README.md.tera"),
+    ),
+];
+
+fn render(name: &str, ctx: &Context) -> Result<String, CodegenError> {
+    let err = |e: tera::Error| CodegenError::Template {
+        name: name.to_string(),
+        message: error_chain(&e),
+    };
+    let mut tera = Tera::new();
+    let (_, text) =
+        TEMPLATES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| CodegenError::Template {
+                name: name.to_string(),
+                message: "no such template".into(),
+            })?;
+    tera.add_raw_template(name, text).map_err(err)?;
+    tera.render(name, ctx).map_err(err)
+}
+
+/// A tera error with its causes (the top level alone often just says "failed to render").
+fn error_chain(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+pub(crate) fn render_num(set: &KernelSet) -> Result<String, CodegenError> {
+    render("num.rs", &set.num_context())
+}
+
+/// A port's template fields.
+fn port_maps(ports: &[crate::Port]) -> Vec<BTreeMap<&'static str, String>> {
+    ports
+        .iter()
+        .map(|p| {
+            let elem = literal::elem(p.dtype).unwrap_or("()");
+            BTreeMap::from([
+                ("ident", p.ident.clone()),
+                ("elem", elem.to_string()),
+                ("zero", zero_of(p.dtype).to_string()),
+                ("len", p.len.to_string()),
+                ("rank", p.shape.len().to_string()),
+                ("shape", literal::usizes(&p.shape)),
+                ("shape_const", shape_const(&p.ident)),
+                (
+                    "doc",
+                    format!(
+                        "{} ({}{}).",
+                        quote(&p.model_name),
+                        elem,
+                        literal::usizes(&p.shape)
+                    ),
+                ),
+                // Markdown table cell: quoted and escaped, `|` would end the cell.
+                ("model_name", quote(&p.model_name).replace('|', "\\|")),
+            ])
+        })
+        .collect()
+}
+
+fn zero_of(dtype: kiln_ir::DType) -> &'static str {
+    if dtype == kiln_ir::DType::Bool {
+        "false"
+    } else {
+        literal::zero(dtype)
+    }
+}
+
+/// The module's items (everything below the header and crate attributes).
+pub(crate) fn render_body(
+    m: &Module,
+    run_body: &str,
+    kernels: &str,
+    statics: &str,
+) -> Result<String, CodegenError> {
+    let pools: Vec<BTreeMap<&str, String>> = m
+        .pools
+        .iter()
+        .map(|p| {
+            let elem = p.dtype.name().to_string();
+            BTreeMap::from([
+                ("field", elem.clone()),
+                ("elem", elem),
+                ("len", p.len.to_string()),
+                ("zero", zero_of(p.dtype).to_string()),
+            ])
+        })
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("arena_bytes", &m.arena_bytes);
+    ctx.insert("pools", &pools);
+    ctx.insert("inputs", &port_maps(&m.signature.inputs));
+    ctx.insert("outputs", &port_maps(&m.signature.outputs));
+    ctx.insert("run_body", run_body);
+    ctx.insert("kernels", kernels.trim_end());
+    ctx.insert("statics", statics.trim_end());
+    render("module.rs", &ctx)
+}
+
+fn file_context(m: &Module) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("header", &m.header);
+    ctx.insert("body", m.body.trim_end());
+    ctx
+}
+
+pub(crate) fn render_module_file(m: &Module) -> Result<String, CodegenError> {
+    render("model.rs", &file_context(m))
+}
+
+pub(crate) fn render_lib_file(m: &Module) -> Result<String, CodegenError> {
+    render("lib.rs", &file_context(m))
+}
+
+fn crate_context(name: &str, m: &Module) -> Context {
+    let p = &m.provenance;
+    let mut ctx = Context::new();
+    ctx.insert("name", name);
+    ctx.insert("lib_name", &name.replace('-', "_"));
+    ctx.insert("kiln_version", &escape(&p.kiln_version));
+    ctx.insert("model_file", &quote(&p.model_file));
+    ctx.insert("model_file_toml", &toml_text(&p.model_file));
+    ctx.insert("model_sha256", &escape(&p.model_sha256));
+    let options: Vec<String> = p.options.iter().map(|o| escape(o)).collect();
+    ctx.insert("options", &options);
+    ctx
+}
+
+/// Text safe inside a TOML basic string: printable ASCII other than `"` and backslash.
+fn toml_text(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn render_manifest(name: &str, m: &Module) -> Result<String, CodegenError> {
+    render("Cargo.toml", &crate_context(name, m))
+}
+
+pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenError> {
+    let mut ctx = crate_context(name, m);
+    let pools: Vec<BTreeMap<&str, String>> = m
+        .pools
+        .iter()
+        .map(|p| {
+            BTreeMap::from([
+                ("elem", p.dtype.name().to_string()),
+                ("len", p.len.to_string()),
+                ("bytes", p.bytes().to_string()),
+                ("lower_bound", p.lower_bound.to_string()),
+            ])
+        })
+        .collect();
+    ctx.insert("pools", &pools);
+    ctx.insert("arena_bytes", &m.arena_bytes);
+    ctx.insert("lower_bound_bytes", &m.lower_bound_bytes);
+    ctx.insert("weight_bytes", &m.weight_bytes);
+    ctx.insert("inputs", &port_maps(&m.signature.inputs));
+    ctx.insert("outputs", &port_maps(&m.signature.outputs));
+    let fields = |ports: &[crate::Port], r: &str| -> String {
+        if ports.is_empty() {
+            return "..Default::default()".into();
+        }
+        ports
+            .iter()
+            .map(|p| format!("{}: {r}{}", p.ident, p.ident))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    ctx.insert("input_fields", &fields(&m.signature.inputs, "&"));
+    ctx.insert("output_fields", &fields(&m.signature.outputs, "&mut "));
+    render("README.md", &ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let err = render("model.rs", &Context::new()).unwrap_err();
+        assert!(err.to_string().contains("header"), "{err}");
+    }
+}

@@ -1,0 +1,461 @@
+//! Small hand-built graphs for the codegen tests: a builder that infers each node's output
+//! types with the IR's own shape inference, and the test models themselves.
+
+#![allow(dead_code)]
+
+use kiln_ir::ops::{
+    AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs, FlattenAttrs,
+    GemmAttrs, InferInput, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
+    WindowAttrs,
+};
+use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
+
+pub struct Builder {
+    pub g: Graph,
+    nodes: usize,
+}
+
+impl Builder {
+    pub fn new(name: &str) -> Self {
+        Builder {
+            g: Graph::new(name),
+            nodes: 0,
+        }
+    }
+
+    pub fn input(&mut self, name: &str, dtype: DType, shape: &[usize]) -> ValueId {
+        let v = self
+            .g
+            .add_value(name, TensorType::new(dtype, shape), ValueKind::Input);
+        self.g.inputs.push(v);
+        v
+    }
+
+    pub fn constant(&mut self, name: &str, shape: &[usize], data: TensorData) -> ValueId {
+        let t = Tensor::new(shape.to_vec(), data).expect("constant matches its shape");
+        self.g.add_value(name, t.ty(), ValueKind::Const(t))
+    }
+
+    /// f32 constant with deterministic values `scale * ((i * 7 + seed) % 11 - 5)`.
+    pub fn weights(&mut self, name: &str, shape: &[usize], seed: usize, scale: f32) -> ValueId {
+        let n: usize = shape.iter().product();
+        let v = (0..n)
+            .map(|i| scale * (((i * 7 + seed) % 11) as f32 - 5.0))
+            .collect();
+        self.constant(name, shape, TensorData::F32(v))
+    }
+
+    /// Adds a node; its outputs get the types shape inference gives. Returns them.
+    pub fn node(&mut self, op: Op, inputs: &[Option<ValueId>], n_out: usize) -> Vec<ValueId> {
+        let ins: Vec<Option<InferInput>> = inputs
+            .iter()
+            .map(|i| {
+                i.map(|v| {
+                    let val = self.g.value(v);
+                    InferInput {
+                        ty: &val.ty,
+                        value: val.const_tensor(),
+                    }
+                })
+            })
+            .collect();
+        let types = op.infer(&ins).unwrap_or_else(|e| panic!("{op}: {e}"));
+        self.nodes += 1;
+        let name = format!("{}_{}", op.name().to_lowercase(), self.nodes);
+        let outputs: Vec<ValueId> = types
+            .into_iter()
+            .take(n_out)
+            .enumerate()
+            .map(|(k, t)| {
+                self.g
+                    .add_value(format!("{name}:{k}"), t, ValueKind::Activation)
+            })
+            .collect();
+        let onnx_op = op.name().to_string();
+        self.g.add_node(Node {
+            name,
+            op,
+            inputs: inputs.to_vec(),
+            outputs: outputs.clone(),
+            onnx_op,
+            opset: 13,
+        });
+        outputs
+    }
+
+    pub fn one(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
+        let ins: Vec<Option<ValueId>> = inputs.iter().map(|&v| Some(v)).collect();
+        self.node(op, &ins, 1)[0]
+    }
+
+    pub fn output(&mut self, v: ValueId) {
+        self.g.outputs.push(v);
+    }
+}
+
+pub fn window(kernel: &[usize], strides: &[usize], pads: &[usize]) -> WindowAttrs {
+    WindowAttrs {
+        kernel_shape: kernel.to_vec(),
+        strides: strides.to_vec(),
+        pads: pads.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn i64s(b: &mut Builder, name: &str, v: &[i64]) -> ValueId {
+    b.constant(name, &[v.len()], TensorData::I64(v.to_vec()))
+}
+
+/// Conv -> BatchNorm -> Relu -> MaxPool -> Reshape -> Gemm -> Softmax on a 1x3x8x8 image.
+pub fn cnn() -> Graph {
+    let mut b = Builder::new("cnn");
+    let x = b.input("image", DType::F32, &[1, 3, 8, 8]);
+    let w = b.weights("conv1.weight", &[4, 3, 3, 3], 1, 0.05);
+    let bias = b.weights("conv1.bias", &[4], 2, 0.1);
+    let conv = Op::Conv(ConvAttrs {
+        window: window(&[], &[], &[1, 1, 1, 1]),
+        group: 1,
+    });
+    let c = b.one(conv, &[x, w, bias]);
+    let scale = b.weights("bn.scale", &[4], 3, 0.2);
+    let shift = b.weights("bn.bias", &[4], 4, 0.1);
+    let mean = b.weights("bn.mean", &[4], 5, 0.01);
+    let var = b.constant("bn.var", &[4], TensorData::F32(vec![0.5, 1.0, 1.5, 2.0]));
+    let bn = b.one(
+        Op::BatchNormalization(BatchNormAttrs { epsilon: 1e-5 }),
+        &[c, scale, shift, mean, var],
+    );
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[bn]);
+    let pool = Op::MaxPool(MaxPoolAttrs {
+        window: window(&[2, 2], &[2, 2], &[]),
+        storage_order: 0,
+    });
+    let p = b.one(pool, &[r]);
+    let shape = i64s(&mut b, "flat_shape", &[1, -1]);
+    let flat = b.one(Op::Reshape(ReshapeAttrs::default()), &[p, shape]);
+    let fc_w = b.weights("fc.weight", &[5, 64], 6, 0.02);
+    let fc_b = b.weights("fc.bias", &[5], 7, 0.1);
+    let gemm = Op::Gemm(GemmAttrs {
+        trans_b: true,
+        ..Default::default()
+    });
+    let logits = b.one(gemm, &[flat, fc_w, fc_b]);
+    let prob = b.one(
+        Op::Softmax(SoftmaxAttrs {
+            axis: 1,
+            coerce_2d: false,
+        }),
+        &[logits],
+    );
+    b.output(prob);
+    b.g
+}
+
+/// Integer arithmetic with broadcasting, plus outputs that are an input, a constant, and
+/// one value twice.
+pub fn integers() -> Graph {
+    let mut b = Builder::new("integers");
+    let a = b.input("a", DType::I32, &[2, 3]);
+    let c = b.input("type", DType::I32, &[3]);
+    let d = b.constant("divisor", &[2, 1], TensorData::I32(vec![2, -3]));
+    let sum = b.one(Op::Binary(BinaryOp::Add), &[a, c]);
+    let q = b.one(Op::Binary(BinaryOp::Div), &[sum, d]);
+    let diff = b.one(Op::Binary(BinaryOp::Sub), &[q, a]);
+    let prod = b.one(Op::Binary(BinaryOp::Mul), &[diff, diff]);
+    let big = b.input("big", DType::I64, &[4]);
+    let k = b.constant("k", &[], TensorData::I64(vec![i64::MAX]));
+    let wrapped = b.one(Op::Binary(BinaryOp::Add), &[big, k]);
+    b.output(prod);
+    b.output(prod);
+    b.output(c);
+    b.output(wrapped);
+    b.output(k);
+    b.g
+}
+
+/// Every op family once more: transposes, concats, MatMul broadcasting, Gemm variants,
+/// Clip with run-time and constant bounds, pools with padding, ceil mode and indices,
+/// 1-D/3-D/grouped/depthwise Conv, Sigmoid/Tanh/Softmax/BatchNorm in f32 and f64, and a
+/// graph without inputs.
+pub fn families() -> Vec<(&'static str, Graph)> {
+    vec![
+        ("movement", movement()),
+        ("products", products()),
+        ("clips", clips()),
+        ("pools", pools()),
+        ("convs", convs()),
+        ("floats", floats()),
+        ("constants", constants()),
+    ]
+}
+
+fn movement() -> Graph {
+    let mut b = Builder::new("movement");
+    let x = b.input("x", DType::F32, &[2, 3, 4]);
+    let t = b.one(
+        Op::Transpose(TransposeAttrs {
+            perm: Some(vec![2, 0, 1]),
+        }),
+        &[x],
+    );
+    let k = b.weights("k", &[4, 1, 3], 3, 1.0);
+    let cat = b.one(Op::Concat(ConcatAttrs { axis: 1 }), &[t, k, t]);
+    let u = b.input("u", DType::U8, &[2, 2]);
+    let ut = b.one(Op::Transpose(TransposeAttrs { perm: None }), &[u]);
+    let ucat = b.one(Op::Concat(ConcatAttrs { axis: 0 }), &[u, ut]);
+    let fl = b.one(Op::Flatten(FlattenAttrs { axis: 1 }), &[cat]);
+    let id = b.one(Op::Identity, &[ucat]);
+    let flags = b.input("flags", DType::Bool, &[1, 3]);
+    let fcat = b.one(Op::Concat(ConcatAttrs { axis: -1 }), &[flags, flags]);
+    let unit = b.one(
+        Op::Transpose(TransposeAttrs {
+            perm: Some(vec![1, 0]),
+        }),
+        &[flags],
+    );
+    b.output(fl);
+    b.output(id);
+    b.output(fcat);
+    b.output(unit);
+    b.g
+}
+
+fn products() -> Graph {
+    let mut b = Builder::new("products");
+    let a = b.input("a", DType::F32, &[2, 1, 3, 4]);
+    let m = b.input("m", DType::F32, &[3, 4, 5]);
+    let v = b.input("v", DType::F32, &[4]);
+    let y = b.one(Op::MatMul, &[a, m]);
+    let row = b.one(Op::MatMul, &[v, m]);
+    let ia = b.input("ia", DType::I64, &[2, 3]);
+    let ib = b.constant("ib", &[3], TensorData::I64(vec![3, -1, 2]));
+    let iv = b.one(Op::MatMul, &[ia, ib]);
+    let ga = b.input("ga", DType::F32, &[4, 3]);
+    let gb = b.weights("gb", &[4, 2], 1, 0.25);
+    let gc = b.weights("gc", &[3, 1], 2, 0.5);
+    let g = Op::Gemm(GemmAttrs {
+        alpha: 0.5,
+        beta: 2.0,
+        trans_a: true,
+        trans_b: false,
+    });
+    let gy = b.one(g, &[ga, gb, gc]);
+    let gi = b.input("gi", DType::I32, &[2, 2]);
+    let gw = b.constant("gw", &[2, 2], TensorData::I32(vec![1, -2, 3, 4]));
+    let gic = b.constant("gic", &[2], TensorData::I32(vec![10, 20]));
+    let g = Op::Gemm(GemmAttrs {
+        alpha: 2.0,
+        beta: -1.0,
+        trans_a: false,
+        trans_b: true,
+    });
+    let giy = b.one(g, &[gi, gw, gic]);
+    b.output(y);
+    b.output(row);
+    b.output(iv);
+    b.output(gy);
+    b.output(giy);
+    b.g
+}
+
+fn clips() -> Graph {
+    let mut b = Builder::new("clips");
+    let x = b.input("x", DType::F32, &[10]);
+    let lo = b.input("lo", DType::F32, &[]);
+    let hi = b.input("hi", DType::F32, &[]);
+    let c1 = b.one(Op::Clip(ClipAttrs::default()), &[x, lo, hi]);
+    let floor = b.constant("floor", &[], TensorData::F32(vec![-0.75]));
+    let c2 = b.node(
+        Op::Clip(ClipAttrs::default()),
+        &[Some(x), Some(floor), None],
+        1,
+    )[0];
+    let c3 = b.one(
+        Op::Clip(ClipAttrs {
+            min: Some(-0.5),
+            max: Some(0.25),
+        }),
+        &[x],
+    );
+    let xi = b.input("xi", DType::I32, &[6]);
+    let five = b.constant("five", &[], TensorData::I32(vec![5]));
+    let two = b.constant("two", &[], TensorData::I32(vec![2]));
+    let c4 = b.one(Op::Clip(ClipAttrs::default()), &[xi, five, two]);
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[xi]);
+    // Reads two graph outputs back from the caller's buffers.
+    let both = b.one(Op::Binary(BinaryOp::Add), &[c1, c2]);
+    b.output(c1);
+    b.output(both);
+    b.output(c2);
+    b.output(c3);
+    b.output(c4);
+    b.output(r);
+    b.g
+}
+
+fn pools() -> Graph {
+    let mut b = Builder::new("pools");
+    let x = b.input("x", DType::F32, &[1, 2, 5, 5]);
+    let mut w = window(&[3, 3], &[2, 2], &[1, 1, 1, 1]);
+    w.ceil_mode = true;
+    let avg_in = b.one(
+        Op::AveragePool(AveragePoolAttrs {
+            window: w.clone(),
+            count_include_pad: true,
+        }),
+        &[x],
+    );
+    let avg_ex = b.one(
+        Op::AveragePool(AveragePoolAttrs {
+            window: w,
+            count_include_pad: false,
+        }),
+        &[x],
+    );
+    let gap = b.one(Op::GlobalAveragePool, &[x]);
+    let mp = Op::MaxPool(MaxPoolAttrs {
+        window: window(&[2, 3], &[2, 2], &[1, 0, 1, 1]),
+        storage_order: 0,
+    });
+    let m1 = b.node(mp, &[Some(x)], 2);
+    let mut w = window(&[2, 2], &[2, 1], &[0, 1, 0, 1]);
+    w.dilations = vec![2, 1];
+    w.ceil_mode = true;
+    let m2 = b.node(
+        Op::MaxPool(MaxPoolAttrs {
+            window: w,
+            storage_order: 1,
+        }),
+        &[Some(x)],
+        2,
+    );
+    let xi = b.input("xi", DType::I8, &[1, 1, 7]);
+    let m3 = b.one(
+        Op::MaxPool(MaxPoolAttrs {
+            window: window(&[3], &[2], &[1, 1]),
+            storage_order: 0,
+        }),
+        &[xi],
+    );
+    for v in [avg_in, avg_ex, gap, m1[0], m1[1], m2[0], m2[1], m3] {
+        b.output(v);
+    }
+    b.g
+}
+
+fn convs() -> Graph {
+    let mut b = Builder::new("convs");
+    let x = b.input("x", DType::F32, &[1, 4, 6, 6]);
+    let wd = b.weights("dw", &[4, 1, 3, 3], 1, 0.1);
+    let mut w = window(&[], &[2, 2], &[2, 2, 2, 2]);
+    w.dilations = vec![2, 2];
+    let dw = b.one(
+        Op::Conv(ConvAttrs {
+            window: w,
+            group: 4,
+        }),
+        &[x, wd],
+    );
+    let x1 = b.input("x1", DType::F32, &[2, 2, 9]);
+    let w1 = b.weights("w1", &[3, 2, 3], 2, 0.1);
+    let b1 = b.weights("b1", &[3], 3, 0.1);
+    let mut w = window(&[3], &[2], &[1, 2]);
+    w.dilations = vec![2];
+    let c1 = b.one(
+        Op::Conv(ConvAttrs {
+            window: w,
+            group: 1,
+        }),
+        &[x1, w1, b1],
+    );
+    let x3 = b.input("x3", DType::F32, &[1, 2, 4, 4, 4]);
+    let w3 = b.weights("w3", &[2, 2, 2, 2, 2], 4, 0.1);
+    let c3 = b.one(
+        Op::Conv(ConvAttrs {
+            window: window(&[], &[], &[1, 1, 1, 1, 1, 1]),
+            group: 1,
+        }),
+        &[x3, w3],
+    );
+    let wg = b.weights("wg", &[6, 2, 3, 3], 5, 0.1);
+    let mut w = window(&[], &[2, 2], &[]);
+    w.auto_pad = kiln_ir::ops::AutoPad::SameUpper;
+    let cg = b.one(
+        Op::Conv(ConvAttrs {
+            window: w,
+            group: 2,
+        }),
+        &[x, wg],
+    );
+    // Blocks of four output channels plus a remainder, at stride 2 with uneven padding.
+    let x7 = b.input("x7", DType::F32, &[1, 2, 7, 7]);
+    let w7 = b.weights("w7", &[6, 2, 3, 3], 6, 0.1);
+    let b7 = b.weights("b7", &[6], 7, 0.1);
+    let c7 = b.one(
+        Op::Conv(ConvAttrs {
+            window: window(&[], &[2, 2], &[1, 0, 0, 1]),
+            group: 1,
+        }),
+        &[x7, w7, b7],
+    );
+    // A pointwise conv: whole rows merge into one run.
+    let wp = b.weights("wp", &[5, 4, 1, 1], 8, 0.1);
+    let cp = b.one(
+        Op::Conv(ConvAttrs {
+            window: window(&[], &[], &[]),
+            group: 1,
+        }),
+        &[x, wp],
+    );
+    for v in [dw, c1, c3, cg, c7, cp] {
+        b.output(v);
+    }
+    b.g
+}
+
+fn floats() -> Graph {
+    let mut b = Builder::new("floats");
+    let x = b.input("x", DType::F32, &[3, 7]);
+    let s = b.one(Op::Unary(UnaryOp::Sigmoid), &[x]);
+    let t = b.one(Op::Unary(UnaryOp::Tanh), &[x]);
+    let xd = b.input("xd", DType::F64, &[2, 3, 4]);
+    let sd = b.one(Op::Unary(UnaryOp::Sigmoid), &[xd]);
+    let td = b.one(Op::Unary(UnaryOp::Tanh), &[xd]);
+    let sm = b.one(
+        Op::Softmax(SoftmaxAttrs {
+            axis: 1,
+            coerce_2d: false,
+        }),
+        &[xd],
+    );
+    let sm2 = b.one(
+        Op::Softmax(SoftmaxAttrs {
+            axis: 1,
+            coerce_2d: true,
+        }),
+        &[xd],
+    );
+    let stats: Vec<ValueId> = ["scale", "shift", "mean", "var"]
+        .iter()
+        .map(|n| b.input(n, DType::F64, &[3]))
+        .collect();
+    let bn = b.one(
+        Op::BatchNormalization(BatchNormAttrs { epsilon: 1e-3 }),
+        &[xd, stats[0], stats[1], stats[2], stats[3]],
+    );
+    let d = b.one(Op::Binary(BinaryOp::Div), &[xd, xd]);
+    for v in [s, t, sd, td, sm, sm2, bn, d] {
+        b.output(v);
+    }
+    b.g
+}
+
+fn constants() -> Graph {
+    let mut b = Builder::new("constants");
+    let p = b.constant("p", &[3], TensorData::F32(vec![1.5, f32::INFINITY, -0.0]));
+    let q = b.constant("q", &[3], TensorData::F32(vec![0.25, 1.0, 0.0]));
+    let s = b.one(Op::Binary(BinaryOp::Add), &[p, q]);
+    b.output(s);
+    b.output(q);
+    b.g
+}

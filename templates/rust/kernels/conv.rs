@@ -1,0 +1,132 @@
+/// Convolution parameters: batch and channel counts plus the window geometry.
+struct ConvParams {
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    group: usize,
+    window: Window,
+}
+
+/// The output positions `lo..hi` along one axis whose kernel tap at offset `tap_offset`
+/// (tap index times dilation) reads inside the input.
+fn conv_span(out: usize, stride: usize, tap_offset: usize, pad: usize, len: usize) -> (usize, usize) {
+    // Output o reads input position o * stride + tap_offset - pad.
+    let lo = if pad > tap_offset { (pad - tap_offset).div_ceil(stride) } else { 0 };
+    let hi = if len + pad > tap_offset {
+        ((len + pad - tap_offset - 1) / stride + 1).min(out)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// `planes[j][at..at + len] += wv[j] * x[i * step]` for four output planes: one input row
+/// feeds four output channels.
+#[allow(clippy::needless_range_loop)]
+fn conv_rows4<T: Num>(planes: &mut [&mut [T]; 4], at: usize, len: usize, x: &[T], step: usize, wv: [T; 4]) {
+    let [p0, p1, p2, p3] = planes;
+    let (r0, r1) = (&mut p0[at..at + len], &mut p1[at..at + len]);
+    let (r2, r3) = (&mut p2[at..at + len], &mut p3[at..at + len]);
+    if step == 1 {
+        let x = &x[..len];
+        for i in 0..len {
+            let v = x[i];
+            r0[i] = r0[i].plus(wv[0].times(v));
+            r1[i] = r1[i].plus(wv[1].times(v));
+            r2[i] = r2[i].plus(wv[2].times(v));
+            r3[i] = r3[i].plus(wv[3].times(v));
+        }
+    } else {
+        for i in 0..len {
+            let v = x[i * step];
+            r0[i] = r0[i].plus(wv[0].times(v));
+            r1[i] = r1[i].plus(wv[1].times(v));
+            r2[i] = r2[i].plus(wv[2].times(v));
+            r3[i] = r3[i].plus(wv[3].times(v));
+        }
+    }
+}
+
+/// N-d convolution (up to three spatial axes) with groups, strides, dilations and padding.
+/// Weight-stationary: for each input channel and kernel tap, a weight is multiplied into
+/// whole output rows, so the inner loops run over contiguous memory without bounds tests
+/// (the valid output range of each tap is computed first). Output channels of a group go
+/// in blocks of four, which share every input row they read.
+#[inline(never)]
+fn conv<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T], p: &ConvParams) {
+    let g = &p.window;
+    let [id, ih, iw] = g.input;
+    let [od, oh, ow] = g.output;
+    let [kd, kh, kw] = g.kernel;
+    let [sd, sh, sw] = g.strides;
+    let [dd, dh, dw] = g.dilations;
+    let [pd, ph, pw] = g.pads;
+    let (in_plane, out_plane, taps) = (id * ih * iw, od * oh * ow, kd * kh * kw);
+    let (cg_in, cg_out) = (p.c_in / p.group, p.c_out / p.group);
+    for (n, yn) in y.chunks_exact_mut(p.c_out * out_plane).enumerate().take(p.batch) {
+        let mut m = 0;
+        while m < p.c_out {
+            let grp = m / cg_out;
+            let mb = (cg_out - m % cg_out).min(4);
+            // The block's output planes, bias-filled; unused slots stay empty.
+            let mut planes: [&mut [T]; 4] = [&mut [], &mut [], &mut [], &mut []];
+            let block = &mut yn[m * out_plane..][..mb * out_plane];
+            for (j, (slot, plane)) in planes.iter_mut().zip(block.chunks_exact_mut(out_plane)).enumerate() {
+                plane.fill(match b {
+                    Some(b) => b[m + j],
+                    None => T::ZERO,
+                });
+                *slot = plane;
+            }
+            for ci in 0..cg_in {
+                let xp = &x[(n * p.c_in + grp * cg_in + ci) * in_plane..][..in_plane];
+                for a in 0..kd {
+                    let (d_lo, d_hi) = conv_span(od, sd, a * dd, pd, id);
+                    for bb in 0..kh {
+                        let (h_lo, h_hi) = conv_span(oh, sh, bb * dh, ph, ih);
+                        for c in 0..kw {
+                            let (w_lo, w_hi) = conv_span(ow, sw, c * dw, pw, iw);
+                            if w_lo == w_hi {
+                                continue;
+                            }
+                            let tap = (a * kh + bb) * kw + c;
+                            let mut wv = [T::ZERO; 4];
+                            for (j, v) in wv.iter_mut().enumerate().take(mb) {
+                                *v = w[((m + j) * cg_in + ci) * taps + tap];
+                            }
+                            let x_w0 = w_lo * sw + c * dw - pw;
+                            // When the tap covers whole rows and rows are as long in the input
+                            // as in the output (e.g. 1x1 kernels at stride 1), consecutive rows
+                            // are one contiguous run in both.
+                            let whole = sw == 1 && sh == 1 && w_lo == 0 && w_hi == ow && ow == iw;
+                            let (rows, len) = if whole {
+                                (1, (h_hi - h_lo) * ow)
+                            } else {
+                                (h_hi - h_lo, w_hi - w_lo)
+                            };
+                            for zd in d_lo..d_hi {
+                                let xd = zd * sd + a * dd - pd;
+                                for zh in h_lo..h_lo + rows {
+                                    let xh = zh * sh + bb * dh - ph;
+                                    let xrow = &xp[(xd * ih + xh) * iw + x_w0..];
+                                    let at = (zd * oh + zh) * ow + w_lo;
+                                    if mb == 4 {
+                                        conv_rows4(&mut planes, at, len, xrow, sw, wv);
+                                        continue;
+                                    }
+                                    for (plane, &wj) in planes.iter_mut().zip(&wv).take(mb) {
+                                        let yrow = &mut plane[at..at + len];
+                                        for (o, &v) in yrow.iter_mut().zip(xrow.iter().step_by(sw)) {
+                                            *o = o.plus(wj.times(v));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            m += mb;
+        }
+    }
+}

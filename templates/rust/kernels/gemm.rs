@@ -1,0 +1,53 @@
+/// Gemm shapes: A' is `m x k`, B' is `k x n`; C (if any) is read at
+/// `i * c_strides.0 + j * c_strides.1`, with 0 strides on broadcast axes.
+struct GemmParams {
+    m: usize,
+    n: usize,
+    k: usize,
+    trans_a: bool,
+    trans_b: bool,
+    c_strides: (usize, usize),
+}
+
+/// `Y = alpha * A' B' + beta * C`.
+#[inline(never)]
+fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, alpha: T, beta: T) {
+    let (m, n, k) = (p.m, p.n, p.k);
+    for i in 0..m {
+        let row = &mut y[i * n..][..n];
+        let a_at = |q: usize| if p.trans_a { a[q * m + i] } else { a[i * k + q] };
+        if p.trans_b {
+            // B is stored n x k: each output is a dot product of two contiguous rows.
+            for (j, o) in row.iter_mut().enumerate() {
+                let brow = &b[j * k..][..k];
+                let mut acc = T::ZERO;
+                if p.trans_a {
+                    for (q, &bv) in brow.iter().enumerate() {
+                        acc = acc.plus(a_at(q).times(bv));
+                    }
+                } else {
+                    for (&av, &bv) in a[i * k..][..k].iter().zip(brow) {
+                        acc = acc.plus(av.times(bv));
+                    }
+                }
+                *o = acc;
+            }
+        } else {
+            // B is stored k x n: accumulate scaled rows of B into the output row.
+            row.fill(T::ZERO);
+            for q in 0..k {
+                let av = a_at(q);
+                for (o, &bv) in row.iter_mut().zip(&b[q * n..][..n]) {
+                    *o = o.plus(av.times(bv));
+                }
+            }
+        }
+        for (j, o) in row.iter_mut().enumerate() {
+            let v = alpha.times(*o);
+            *o = match c {
+                Some(c) => v.plus(beta.times(c[i * p.c_strides.0 + j * p.c_strides.1])),
+                None => v,
+            };
+        }
+    }
+}
