@@ -101,7 +101,7 @@ fn write<T: Elem>(dir: &Path, i: usize, data: &[T]) {
 fn runner_main(cases: &[Case]) -> Result<String, String> {
     let mut s = String::from("#![deny(warnings)]\n");
     for i in 0..cases.len() {
-        let _ = writeln!(s, "mod m{i};");
+        let _ = writeln!(s, "#[forbid(unsafe_code)]\nmod m{i};");
     }
     s.push_str(RUNNER_PRELUDE);
     for (i, case) in cases.iter().enumerate() {

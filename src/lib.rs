@@ -12,7 +12,7 @@
 //!     .expect("kiln could not compile the model");
 //! ```
 //!
-//! and in the crate: `#[path = concat!(env!("OUT_DIR"), "/model.rs")] mod model;`.
+//! and in the crate: `#[forbid(unsafe_code)] mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`.
 //!
 //! The stages live in their own crates, re-exported here: [`frontend`] (ONNX to IR), [`ir`]
 //! (graph, shape inference, reference semantics), [`passes`] (memory planning) and

@@ -144,7 +144,19 @@ fn file_context(m: &Module) -> Context {
 }
 
 pub(crate) fn render_module_file(m: &Module) -> Result<String, CodegenError> {
-    render("model.rs", &file_context(m))
+    // A module is pulled in with `include!`, where inner attributes and `//!` docs are not
+    // allowed: the header becomes plain comments and the includer adds `forbid(unsafe_code)`.
+    let mut ctx = file_context(m);
+    let header: Vec<String> = m
+        .header
+        .lines()
+        .map(|l| {
+            l.strip_prefix("//!")
+                .map_or_else(|| l.to_string(), |rest| format!("//{rest}"))
+        })
+        .collect();
+    ctx.insert("header", &header.join("\n"));
+    render("model.rs", &ctx)
 }
 
 pub(crate) fn render_lib_file(m: &Module) -> Result<String, CodegenError> {

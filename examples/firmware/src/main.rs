@@ -1,8 +1,10 @@
 //! Runs the kiln-generated ResNet-8 on one CIFAR-10-sized input and prints the top class.
 //! The model module itself is `no_std` and allocation-free; only this demo uses std.
 
-#[path = concat!(env!("OUT_DIR"), "/model.rs")]
-mod model;
+#[forbid(unsafe_code)]
+mod model {
+    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+}
 
 /// The arena lives in static memory on a device; here a `static` would need a lock, so the
 /// demo boxes it. `Arena::new()` is `const`, so a firmware crate can put it in a `static`.
