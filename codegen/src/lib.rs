@@ -49,8 +49,9 @@ pub struct RustOptions {
 /// What to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmitKind {
-    /// One file, `model.rs`, to include as a module of a `#![no_std]` crate
-    /// (`#[path = concat!(env!("OUT_DIR"), "/model.rs")] mod model;`).
+    /// One file, `model.rs`, to include into a module of a crate, `no_std` or not:
+    /// `#[forbid(unsafe_code)] mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`
+    /// (so it carries no inner attributes or `//!` docs).
     Module,
     /// A standalone crate: `Cargo.toml`, `src/lib.rs`, `README.md`.
     Crate,

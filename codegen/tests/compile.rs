@@ -233,8 +233,12 @@ fn generated_code_builds_and_matches_the_reference() {
          [profile.release]\nopt-level = 1\ndebug-assertions = true\noverflow-checks = true\n",
     );
     let mut main = String::from("#![deny(warnings)]\n\n");
+    // Included the way the generated header says to use a module.
     for i in 0..cases.len() {
-        let _ = writeln!(main, "mod m{i};");
+        let _ = writeln!(
+            main,
+            "#[forbid(unsafe_code)]\nmod m{i} {{\n    include!(\"m{i}.rs\");\n}}"
+        );
     }
     main.push_str(
         "\nfn show<T: core::fmt::Debug>(case: usize, k: usize, v: &[T]) {\n    \
@@ -356,7 +360,10 @@ fn generated_code_is_clippy_clean() {
             &dir.join("src").join(format!("m{i}.rs")),
             &m.files[0].contents,
         );
-        let _ = writeln!(lib, "pub mod m{i};");
+        let _ = writeln!(
+            lib,
+            "#[forbid(unsafe_code)]\npub mod m{i} {{\n    include!(\"m{i}.rs\");\n}}"
+        );
     }
     write_if_changed(&dir.join("src").join("lib.rs"), &lib);
     write_if_changed(
