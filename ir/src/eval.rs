@@ -59,8 +59,10 @@ pub fn run(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
         .iter()
         .map(|&v| match &graph.value(v).kind {
             ValueKind::Const(t) => Ok(t.clone()),
+            // `get`, not `remove`: a graph may list the same value as an output twice.
             _ => env
-                .remove(&v)
+                .get(&v)
+                .cloned()
                 .ok_or_else(|| format!("output {:?} was not computed", graph.value(v).name)),
         })
         .collect()
