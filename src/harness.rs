@@ -33,20 +33,11 @@ pub struct Runner {
 }
 
 fn elem_type(d: DType) -> Result<&'static str, String> {
-    Ok(match d {
-        DType::F32 => "f32",
-        DType::F64 => "f64",
-        DType::I8 => "i8",
-        DType::I16 => "i16",
-        DType::I32 => "i32",
-        DType::I64 => "i64",
-        DType::U8 => "u8",
-        DType::U16 => "u16",
-        DType::U32 => "u32",
-        DType::U64 => "u64",
-        DType::Bool => "bool",
-        DType::F16 | DType::BF16 => return Err(format!("the runner does not handle {d} yet")),
-    })
+    // The IR's short names are the Rust element types, except for the 16-bit floats.
+    match d {
+        DType::F16 | DType::BF16 => Err(format!("the runner does not handle {d} yet")),
+        _ => Ok(d.name()),
+    }
 }
 
 const RUNNER_PRELUDE: &str = r#"use std::path::Path;
