@@ -128,6 +128,26 @@ macro_rules! native_elem {
     };
 }
 
+/// `Arith` through the type's own operators (floats: IEEE arithmetic, division never fails).
+macro_rules! operator_arith {
+    ($t:ty) => {
+        impl Arith for $t {
+            fn add(self, o: Self) -> Self {
+                self + o
+            }
+            fn sub(self, o: Self) -> Self {
+                self - o
+            }
+            fn mul(self, o: Self) -> Self {
+                self * o
+            }
+            fn div(self, o: Self) -> Result<Self, String> {
+                Ok(self / o)
+            }
+        }
+    };
+}
+
 macro_rules! half_elem {
     ($t:ty, $variant:ident) => {
         impl Elem for $t {
@@ -152,40 +172,14 @@ macro_rules! half_elem {
         }
         // half's operators compute in f32 and round once, which for +-*/ equals the
         // correctly rounded half-precision result.
-        impl Arith for $t {
-            fn add(self, o: Self) -> Self {
-                self + o
-            }
-            fn sub(self, o: Self) -> Self {
-                self - o
-            }
-            fn mul(self, o: Self) -> Self {
-                self * o
-            }
-            fn div(self, o: Self) -> Result<Self, String> {
-                Ok(self / o)
-            }
-        }
+        operator_arith!($t);
     };
 }
 
 macro_rules! float_arith {
     ($t:ty, $variant:ident) => {
         native_elem!($t, $variant, <$t>::NEG_INFINITY);
-        impl Arith for $t {
-            fn add(self, o: Self) -> Self {
-                self + o
-            }
-            fn sub(self, o: Self) -> Self {
-                self - o
-            }
-            fn mul(self, o: Self) -> Self {
-                self * o
-            }
-            fn div(self, o: Self) -> Result<Self, String> {
-                Ok(self / o)
-            }
-        }
+        operator_arith!($t);
     };
 }
 
