@@ -117,7 +117,8 @@ pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), Error> {
     Ok((name.to_string(), parse_dims(dims)?))
 }
 
-/// Loads and verifies a model: the front half of [`compile`], also used by `kiln inspect`.
+/// Loads a model into IR: the front half of [`compile`], also used by `kiln inspect`.
+/// The graph is not verified here; [`compile_graph`] and `kiln inspect` verify it.
 pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Error> {
     let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
     let sha = hex(&Sha256::digest(&bytes));
@@ -127,7 +128,6 @@ pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Erro
     };
     let base = model.parent().unwrap_or(Path::new("."));
     let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)?;
-    kiln_ir::verify(&graph).map_err(Error::Verify)?;
     Ok((graph, sha))
 }
 
