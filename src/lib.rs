@@ -50,6 +50,17 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    #[error(
+        "the model needs an activation arena of {arena} bytes (lower bound {lower_bound}), more \
+         than the limit of {limit} bytes; the largest activation is {largest}. Use a smaller \
+         input shape or model, or raise the limit with --max-arena-bytes"
+    )]
+    ArenaTooLarge {
+        arena: u64,
+        lower_bound: u64,
+        limit: u64,
+        largest: String,
+    },
 }
 
 impl Error {
@@ -68,6 +79,40 @@ pub struct CompileOptions {
     pub input_shapes: BTreeMap<String, Vec<usize>>,
     /// Name of the generated crate (`--emit crate`); defaults to the model file's stem.
     pub crate_name: Option<String>,
+    /// What kiln accepts before refusing a model as too big or too strange.
+    pub limits: Limits,
+}
+
+/// Default for [`Limits::arena_bytes`]: 4 GiB, more than a 32-bit device can address.
+pub const DEFAULT_MAX_ARENA_BYTES: u64 = 1 << 32;
+
+/// Limits that protect kiln (and the build it runs in) from hostile or broken models. Each
+/// has a `kiln` flag of the same name (`--max-file-bytes`, ...); raise one only for a model
+/// you trust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest model file, in bytes (default 2 GiB, protobuf's own limit).
+    pub file_bytes: u64,
+    /// Largest element count of any one tensor (default 2^31).
+    pub tensor_elements: u64,
+    /// Most nodes, counting subgraphs (default 100,000).
+    pub nodes: usize,
+    /// Deepest subgraph nesting (default 16; the decoder refuses more than about 30).
+    pub depth: usize,
+    /// Largest activation arena the memory plan may need (default 4 GiB).
+    pub arena_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            file_bytes: kiln_frontend::DEFAULT_MAX_FILE_BYTES,
+            tensor_elements: kiln_frontend::DEFAULT_MAX_TENSOR_ELEMENTS,
+            nodes: kiln_frontend::DEFAULT_MAX_NODES,
+            depth: kiln_frontend::DEFAULT_MAX_DEPTH,
+            arena_bytes: DEFAULT_MAX_ARENA_BYTES,
+        }
+    }
 }
 
 impl CompileOptions {
@@ -120,13 +165,20 @@ pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), Error> {
 /// Loads a model into IR: the front half of [`compile`], also used by `kiln inspect`.
 /// The graph is not verified here; [`compile_graph`] and `kiln inspect` verify it.
 pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Error> {
-    let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+    let bytes = kiln_frontend::read_model_file(model, opts.limits.file_bytes)?;
     let sha = hex(&Sha256::digest(&bytes));
     let load_opts = kiln_frontend::LoadOptions {
         input_shapes: opts.input_shapes.clone(),
-        ..Default::default()
+        max_file_bytes: opts.limits.file_bytes,
+        max_tensor_elements: opts.limits.tensor_elements,
+        max_nodes: opts.limits.nodes,
+        max_depth: opts.limits.depth,
     };
-    let base = model.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which the external-data checks cannot canonicalize.
+    let base = match model.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)?;
     Ok((graph, sha))
 }
@@ -151,6 +203,15 @@ pub fn compile_graph(
 ) -> Result<Compiled, Error> {
     let verified = kiln_ir::verify(&graph).map_err(Error::Verify)?;
     let plan = kiln_passes::plan_memory(&verified);
+    let arena = plan.arena_bytes() as u64;
+    if arena > opts.limits.arena_bytes {
+        return Err(Error::ArenaTooLarge {
+            arena,
+            lower_bound: plan.lower_bound_bytes() as u64,
+            limit: opts.limits.arena_bytes,
+            largest: largest_buffer(&graph, &plan),
+        });
+    }
     let stem = Path::new(model_file)
         .file_stem()
         .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
@@ -171,6 +232,27 @@ pub fn compile_graph(
         generated,
         model_sha256: sha256,
     })
+}
+
+/// The biggest activation of a plan, as `"name" (N bytes, output of node "n" (Op))`.
+fn largest_buffer(graph: &Graph, plan: &MemoryPlan) -> String {
+    let Some(b) = plan
+        .buffers
+        .iter()
+        .max_by_key(|b| b.len * b.dtype.size_bytes())
+    else {
+        return "none".into();
+    };
+    let bytes = b.len * b.dtype.size_bytes();
+    let value = graph.value(b.value);
+    let producer = graph
+        .producer(b.value)
+        .map(|n| {
+            let node = graph.node(n);
+            format!(", output of node {:?} ({})", node.name, node.onnx_op)
+        })
+        .unwrap_or_default();
+    format!("{:?} ({bytes} bytes{producer})", value.name)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -247,6 +329,13 @@ impl Build {
         self.opts
             .input_shapes
             .insert(name.to_string(), dims.to_vec());
+        self
+    }
+
+    /// Replaces the default [`Limits`] (e.g. to state the device's RAM as
+    /// [`Limits::arena_bytes`], so the build fails when the model does not fit).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.opts.limits = limits;
         self
     }
 

@@ -33,11 +33,36 @@ struct ModelArgs {
     /// Pins the shape of an input with symbolic dimensions, e.g. `x=1x3x48x192`. Repeatable.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shape: Vec<String>,
+    /// Largest model file accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = kiln::frontend::DEFAULT_MAX_FILE_BYTES)]
+    max_file_bytes: u64,
+    /// Largest element count of any one tensor (weights, inputs, activations).
+    #[arg(long, value_name = "N", default_value_t = kiln::frontend::DEFAULT_MAX_TENSOR_ELEMENTS)]
+    max_tensor_elements: u64,
+    /// Most graph nodes accepted, counting subgraphs.
+    #[arg(long, value_name = "N", default_value_t = kiln::frontend::DEFAULT_MAX_NODES)]
+    max_nodes: usize,
+    /// Deepest subgraph nesting accepted (the decoder refuses more than about 30).
+    #[arg(long, value_name = "N", default_value_t = kiln::frontend::DEFAULT_MAX_DEPTH)]
+    max_depth: usize,
+    /// Largest activation arena accepted, in bytes: set it to the device's RAM budget to
+    /// fail when the model does not fit.
+    #[arg(long, value_name = "BYTES", default_value_t = kiln::DEFAULT_MAX_ARENA_BYTES)]
+    max_arena_bytes: u64,
 }
 
 impl ModelArgs {
     fn options(&self) -> Result<CompileOptions> {
-        let mut opts = CompileOptions::default();
+        let mut opts = CompileOptions {
+            limits: kiln::Limits {
+                file_bytes: self.max_file_bytes,
+                tensor_elements: self.max_tensor_elements,
+                nodes: self.max_nodes,
+                depth: self.max_depth,
+                arena_bytes: self.max_arena_bytes,
+            },
+            ..Default::default()
+        };
         for s in &self.input_shape {
             let (name, dims) = kiln::parse_input_shape(s)?;
             opts.input_shapes.insert(name, dims);
@@ -92,9 +117,26 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, like `{:#}`, but without a cause the message already quotes
+/// (kiln's errors name their I/O cause themselves).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -1,14 +1,11 @@
 //! The `kiln` command line end to end: good models compile into crates that build offline,
-//! bad models give a clear error and a non-zero exit, never a panic or a partial output.
+//! `inspect` and `verify` work (bad models: tests/bad_models.rs).
 
 mod common;
 
-use kiln::frontend::onnx::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
-    ValueInfoProto, tensor_proto::DataType, tensor_shape_proto::Dimension,
-    tensor_shape_proto::dimension, type_proto,
-};
-use prost::Message;
+use common::onnx::{f32_value, model, node};
+use kiln::codegen::EmitKind;
+use kiln::frontend::onnx::{tensor_shape_proto::dimension, type_proto};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -36,150 +33,10 @@ fn assert_clean_error(o: &Output, expect: &[&str]) {
     }
 }
 
-fn f32_value(name: &str, shape: &[i64]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(DataType::Float as i32),
-                shape: Some(TensorShapeProto {
-                    dim: shape
-                        .iter()
-                        .map(|&d| Dimension {
-                            value: Some(dimension::Value::DimValue(d)),
-                            ..Default::default()
-                        })
-                        .collect(),
-                }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
-    NodeProto {
-        op_type: Some(op.into()),
-        name: Some(name.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-fn model(
-    nodes: Vec<NodeProto>,
-    inputs: Vec<ValueInfoProto>,
-    outputs: Vec<ValueInfoProto>,
-) -> Vec<u8> {
-    ModelProto {
-        ir_version: Some(8),
-        opset_import: vec![OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(13),
-        }],
-        graph: Some(GraphProto {
-            node: nodes,
-            input: inputs,
-            output: outputs,
-            name: Some("g".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec()
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p.to_string_lossy().into_owned()
-}
-
-#[test]
-fn malformed_models_give_clear_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.rs");
-    let out_s = out.to_string_lossy().into_owned();
-
-    let resnet = std::fs::read(common::corpus_model("mlperf_ic_resnet8")).unwrap();
-    let truncated = write(dir.path(), "truncated.onnx", &resnet[..resnet.len() / 2]);
-    assert_clean_error(
-        &kiln(&["compile", &truncated, "-o", &out_s]),
-        &["not a valid ONNX model"],
-    );
-
-    let unknown = model(
-        vec![
-            node("FooBar", "first_unknown", &["x"], &["a"]),
-            node("Relu", "relu", &["a"], &["b"]),
-            node("Frobnicate", "second_unknown", &["b"], &["y"]),
-        ],
-        vec![f32_value("x", &[1, 4])],
-        vec![f32_value("y", &[1, 4])],
-    );
-    let unknown = write(dir.path(), "unknown.onnx", &unknown);
-    // Every unsupported op is listed at once, with node name and opset.
-    assert_clean_error(
-        &kiln(&["compile", &unknown, "-o", &out_s]),
-        &[
-            "FooBar",
-            "first_unknown",
-            "Frobnicate",
-            "second_unknown",
-            "opset 13",
-        ],
-    );
-
-    let missing = model(
-        vec![node("Conv", "conv1", &["x", "weights"], &["y"])],
-        vec![f32_value("x", &[1, 1, 4, 4])],
-        vec![f32_value("y", &[1, 1, 4, 4])],
-    );
-    let missing = write(dir.path(), "missing.onnx", &missing);
-    assert_clean_error(
-        &kiln(&["compile", &missing, "-o", &out_s]),
-        &["conv1", "weights"],
-    );
-
-    let cyclic = model(
-        vec![
-            node("Relu", "r1", &["b"], &["a"]),
-            node("Relu", "r2", &["a"], &["b"]),
-            node("Relu", "r3", &["a"], &["y"]),
-        ],
-        vec![f32_value("x", &[1, 4])],
-        vec![f32_value("y", &[1, 4])],
-    );
-    let cyclic = write(dir.path(), "cyclic.onnx", &cyclic);
-    assert_clean_error(
-        &kiln(&["compile", &cyclic, "-o", &out_s]),
-        &["cycle", "r1", "r2"],
-    );
-
-    let absent = dir
-        .path()
-        .join("absent.onnx")
-        .to_string_lossy()
-        .into_owned();
-    assert_clean_error(&kiln(&["inspect", &absent]), &["absent.onnx"]);
-
-    // Nothing was written for any of the failures.
-    assert!(
-        !out.exists(),
-        "a failed compile left {} behind",
-        out.display()
-    );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".kiln-tmp"))
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temporary output left behind: {leftovers:?}"
-    );
 }
 
 #[test]
@@ -285,4 +142,143 @@ fn inspect_reports_the_plan_and_verify_matches_onnxruntime() {
     let out = String::from_utf8_lossy(&v.stdout);
     assert!(v.status.success(), "verify failed:\n{out}\n{}", stderr(&v));
     assert!(out.contains("ok"), "{out}");
+}
+
+/// Model names that are Rust or C keywords, collide after sanitizing, or hold `*/`,
+/// quotes, newlines or non-ASCII must neither break nor inject into the generated code:
+/// the crate builds warning-free (it denies warnings) and computes what the reference
+/// semantics compute.
+#[test]
+fn hostile_names_compile_to_valid_code() {
+    let long = "n".repeat(3000);
+    let evil_in = "*/ evil /* \"x\" \n fn main() {}";
+    let m = model(
+        vec![
+            node("Add", "fn", &["type", evil_in], &["x.1"]),
+            node("Relu", "*/", &["x.1"], &["x_1"]),
+            node("Sigmoid", "a\nb", &["x_1"], &["new\nline"]),
+            node("Tanh", &long, &["x_1"], &["ARENA_BYTES"]),
+            node("Mul", "mod", &["x_1", "x.1"], &["ünïcödé\u{202e}"]),
+            node("Relu", "int", &["x_1"], &["self"]),
+        ],
+        vec![f32_value("type", &[1, 4]), f32_value(evil_in, &[1, 4])],
+        vec![
+            f32_value("new\nline", &[1, 4]),
+            f32_value("ARENA_BYTES", &[1, 4]),
+            f32_value("ünïcödé\u{202e}", &[1, 4]),
+            f32_value("self", &[1, 4]),
+        ],
+    );
+    let dir = common::repo().join("target").join("kiln-names-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write(&dir, "evil* \"model\"\n int.onnx", &m);
+    let out = dir.join("crate").to_string_lossy().into_owned();
+    let o = kiln(&["compile", &path, "-o", &out, "--emit", "crate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lib = std::fs::read_to_string(dir.join("crate/src/lib.rs")).unwrap();
+    // No model string reaches the code unescaped: no raw newline inside a comment line
+    // that came from a name, and no comment terminator.
+    for line in lib.lines().filter(|l| l.contains("fn main()")) {
+        assert!(
+            line.trim_start().starts_with("//"),
+            "a name's text became code: {line}"
+        );
+    }
+    assert!(!lib.contains("*/") && !lib.contains("/*"));
+    assert!(!lib.contains('\u{202e}'), "bidi control reached the source");
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--offline"])
+        .current_dir(dir.join("crate"))
+        .env("CARGO_TARGET_DIR", common::gen_target())
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", stderr(&build));
+
+    // And the numbers: through the harness against the reference semantics.
+    let (graph, _) = kiln::load(Path::new(&path), &Default::default()).unwrap();
+    let x = kiln::ir::Tensor::from_f32(vec![1, 4], vec![-1.0, 0.5, 2.0, -0.25]).unwrap();
+    let z = kiln::ir::Tensor::from_f32(vec![1, 4], vec![0.75, -2.0, 1.0, 3.0]).unwrap();
+    let feed = vec![x, z];
+    let expected = kiln::ir::eval::run(&graph, &feed).unwrap();
+    let compiled = kiln::compile(Path::new(&path), EmitKind::Module, &Default::default()).unwrap();
+    let idents: Vec<&str> = compiled
+        .generated
+        .signature
+        .outputs
+        .iter()
+        .map(|p| p.ident.as_str())
+        .collect();
+    assert_eq!(idents, ["new_line", "arena_bytes", "n_c_d", "self_"]);
+    let runner = kiln::harness::build_runner(
+        &[kiln::harness::Case {
+            generated: &compiled.generated,
+        }],
+        &dir.join("runner"),
+        &common::gen_target(),
+        kiln::harness::Profile::Fast,
+    )
+    .unwrap();
+    let actual = runner.run(0, &feed).unwrap();
+    for (a, e) in actual.iter().zip(&expected) {
+        let c = kiln::harness::compare(a, e, 1e-5, 1e-6);
+        assert!(c.ok, "{c:?}");
+    }
+}
+
+/// The same model compiled from two working directories, with different file times and
+/// paths, gives byte-identical files.
+#[test]
+fn output_is_reproducible_across_directories_and_timestamps() {
+    let root = tempfile::tempdir().unwrap();
+    let model = std::fs::read(common::corpus_model("mlperf_ic_resnet8")).unwrap();
+    let mut outs = Vec::new();
+    for (k, (sub, age)) in [("one", 0u64), ("two/deeper", 86_400 * 400)]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = root.path().join(sub);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("resnet8.onnx");
+        std::fs::write(&path, &model).unwrap();
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age))
+            .unwrap();
+        drop(f);
+        // Run from the model's folder the first time, from the root the second.
+        let (cwd, arg) = if k == 0 {
+            (dir.clone(), "resnet8.onnx".to_string())
+        } else {
+            (root.path().to_path_buf(), format!("{sub}/resnet8.onnx"))
+        };
+        let out = root.path().join(format!("out{k}"));
+        let o = Command::new(common::kiln_bin())
+            .args(["compile", &arg, "--emit", "crate", "-o"])
+            .arg(&out)
+            .current_dir(&cwd)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        outs.push(out);
+    }
+    let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = ["Cargo.toml", "README.md", "src/lib.rs"]
+            .iter()
+            .map(|f| (f.to_string(), std::fs::read(d.join(f)).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let listing = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(listing(&outs[0]), listing(&outs[1]));
+    for ((name, a), (_, b)) in files(&outs[0]).iter().zip(files(&outs[1]).iter()) {
+        assert!(a == b, "{name} differs between the two compilations");
+    }
 }

@@ -14,6 +14,81 @@ pub const RUST_KEYWORDS: &[&str] = &[
     "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
+/// Every C keyword (C99 through C23, including the `_Reserved` forms) and the macros of
+/// the standard headers the C emitter includes that would clash with a variable name.
+/// Names are kept clear of these too, so one sanitized name serves both emitters.
+pub const C_KEYWORDS: &[&str] = &[
+    "_Alignas",
+    "_Alignof",
+    "_Atomic",
+    "_BitInt",
+    "_Bool",
+    "_Complex",
+    "_Decimal128",
+    "_Decimal32",
+    "_Decimal64",
+    "_Generic",
+    "_Imaginary",
+    "_Noreturn",
+    "_Static_assert",
+    "_Thread_local",
+    "alignas",
+    "alignof",
+    "auto",
+    "bool",
+    "break",
+    "case",
+    "char",
+    "const",
+    "constexpr",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "nullptr",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "static_assert",
+    "struct",
+    "switch",
+    "thread_local",
+    "true",
+    "typedef",
+    "typeof",
+    "typeof_unqual",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "NULL",
+    "EOF",
+    "INFINITY",
+    "NAN",
+    "errno",
+    "main",
+];
+
+/// Longest identifier handed out, before a collision suffix: model names can be
+/// arbitrarily long (up to the frontend's 4 KiB), identifiers should stay readable.
+pub const MAX_IDENT_LEN: usize = 48;
+
 /// The case an identifier is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Case {
@@ -100,43 +175,64 @@ pub fn sanitize(raw: &str, case: Case) -> String {
     } else if s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert_str(0, prefix);
     }
-    if RUST_KEYWORDS.contains(&s.as_str()) {
+    if s.len() > MAX_IDENT_LEN {
+        // All ASCII by now, so any index is a char boundary.
+        s.truncate(MAX_IDENT_LEN);
+        while s.ends_with('_') {
+            s.pop();
+        }
+    }
+    if is_keyword(&s) {
         s.push('_');
     }
     s
 }
 
+/// A Rust or C keyword (case-sensitive, as both languages are).
+pub fn is_keyword(s: &str) -> bool {
+    RUST_KEYWORDS.contains(&s) || C_KEYWORDS.contains(&s)
+}
+
 /// A model string as a double-quoted literal of printable ASCII: everything else is
 /// escaped, so it cannot end a comment, start a new line or reorder text.
 pub fn quote(raw: &str) -> String {
-    let mut s = String::with_capacity(raw.len() + 2);
-    s.push('"');
-    for c in raw.chars() {
-        s.extend(c.escape_default());
-    }
-    s.push('"');
-    s
+    format!("\"{}\"", escape(raw))
 }
 
-/// A model string for a comment, unquoted, with the same escaping as [`quote`].
+/// A model string for a comment, unquoted, with the same escaping as [`quote`], and `*/`
+/// and `/*` broken up so it can neither end nor open a block comment (Rust nests them, C
+/// ends at the first `*/`).
 pub fn escape(raw: &str) -> String {
-    raw.chars().flat_map(char::escape_default).collect()
+    let s: String = raw.chars().flat_map(char::escape_default).collect();
+    s.replace("*/", "*\\/").replace("/*", "/\\*")
 }
 
-/// A Cargo package name: ASCII letters, digits, `-` and `_`, starting with a letter.
+/// A Cargo package name: lower-case ASCII letters, digits and single `-` or `_`
+/// separators, starting with a letter, so the library name cargo derives from it is also a
+/// lint-clean snake-case identifier.
 pub fn crate_name(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut s = String::new();
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '-' {
+            c.to_ascii_lowercase()
+        } else {
+            '_'
+        };
+        let sep = c == '-' || c == '_';
+        if sep && (s.is_empty() || s.ends_with(['-', '_'])) {
+            continue;
+        }
+        s.push(c);
+    }
+    while s.ends_with(['-', '_']) {
+        s.pop();
+    }
+    s.truncate(MAX_IDENT_LEN);
+    while s.ends_with(['-', '_']) {
+        s.pop();
+    }
     if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        s.insert_str(0, "model_");
+        s.insert_str(0, if s.is_empty() { "model" } else { "model_" });
     }
     s
 }
@@ -186,9 +282,33 @@ mod tests {
 
     #[test]
     fn comment_strings_cannot_break_out() {
-        assert_eq!(quote("a*/b\nc\u{202e}\""), "\"a*/b\\nc\\u{202e}\\\"\"");
+        assert_eq!(quote("a*/b\nc\u{202e}\""), "\"a*\\/b\\nc\\u{202e}\\\"\"");
         assert!(!escape("x\r\n\t").contains(['\r', '\n', '\t']));
         assert_eq!(crate_name("mlperf ic/resnet8"), "mlperf_ic_resnet8");
         assert_eq!(crate_name("8bit"), "model_8bit");
+        assert_eq!(crate_name("evil* \"Model\"\n int"), "evil_model_int");
+        assert_eq!(crate_name("--"), "model");
+        for bad in ["a */ b", "/* x", "*/*/"] {
+            let e = escape(bad);
+            assert!(!e.contains("*/") && !e.contains("/*"), "{bad:?} -> {e:?}");
+        }
+    }
+
+    #[test]
+    fn c_keywords_and_long_names() {
+        for kw in ["int", "char", "register", "volatile", "main"] {
+            assert_eq!(sanitize(kw, Case::Snake), format!("{kw}_"));
+        }
+        assert_eq!(sanitize("null", Case::Screaming), "NULL_");
+        assert_eq!(sanitize("eof", Case::Screaming), "EOF_");
+        assert_eq!(sanitize("int", Case::Snake), "int_");
+        assert_eq!(sanitize("void", Case::Snake), "void_");
+        let long = "a".repeat(5000);
+        assert_eq!(sanitize(&long, Case::Snake).len(), MAX_IDENT_LEN);
+        let mut n = Namer::new(Case::Snake);
+        let a = n.name(&format!("{long}x"));
+        let b = n.name(&format!("{long}y"));
+        assert_ne!(a, b);
+        assert!(b.len() <= MAX_IDENT_LEN + 3);
     }
 }

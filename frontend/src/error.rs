@@ -18,19 +18,23 @@ pub enum FrontendError {
 
     #[error(
         "{what} is {size} bytes, more than the limit of {limit} bytes; if the file is trusted, \
-         raise the limit (LoadOptions::max_file_bytes)"
+         raise the limit (--max-file-bytes, LoadOptions::max_file_bytes)"
     )]
     FileTooLarge { what: String, size: u64, limit: u64 },
 
     #[error(
         "{what} has {elements} elements, more than the limit of {limit}; if the model is \
-         trusted, raise the limit (LoadOptions::max_tensor_elements)"
+         trusted, raise the limit (--max-tensor-elements, LoadOptions::max_tensor_elements)"
     )]
     TensorTooLarge {
         what: String,
         elements: String,
         limit: u64,
     },
+
+    /// A limit on nodes, nesting, names or attribute sizes (see [`crate::LoadOptions`]).
+    #[error("{0}")]
+    Limit(String),
 
     /// The bytes are not a model kiln can read at all.
     #[error("not a valid ONNX model: {0}")]
@@ -42,7 +46,7 @@ pub enum FrontendError {
 
     /// The file is a model in another format.
     #[error(
-        "this is a {format}, not an ONNX model; export or convert the model to ONNX first \
+        "this is {format}, not a binary ONNX model (.onnx); export or convert the model first \
          ({hint})"
     )]
     NotOnnx {

@@ -73,37 +73,37 @@ fn sniff(bytes: &[u8]) -> Result<(), FrontendError> {
     let not = |format, hint| Err(FrontendError::NotOnnx { format, hint });
     if bytes.get(4..8) == Some(b"TFL3") {
         return not(
-            "TensorFlow Lite flatbuffer",
+            "a TensorFlow Lite flatbuffer",
             "e.g. python -m tf2onnx.convert --tflite model.tflite --output model.onnx",
         );
     }
     if bytes.starts_with(b"PK\x03\x04") {
         return not(
-            "zip archive (PyTorch .pt/.pth checkpoints and Keras .keras files are zip archives)",
+            "a zip archive (PyTorch .pt/.pth checkpoints and Keras .keras files are zip archives)",
             "for PyTorch: torch.onnx.export(model, example_input, \"model.onnx\")",
         );
     }
     if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
         return not(
-            "HDF5 file (a Keras .h5 model?)",
+            "an HDF5 file (a Keras .h5 model?)",
             "e.g. with tf2onnx: python -m tf2onnx.convert --keras model.h5 --output model.onnx",
         );
     }
     if bytes.starts_with(&[0x1f, 0x8b]) {
         return not(
-            "gzip-compressed file",
+            "a gzip-compressed file",
             "if it is a compressed ONNX model, decompress it first",
         );
     }
     if let [0x80, 2..=5, ..] = bytes {
         return not(
-            "Python pickle (a legacy PyTorch .pt/.pth file?)",
+            "a Python pickle (a legacy PyTorch .pt/.pth file?)",
             "for PyTorch: torch.onnx.export(model, example_input, \"model.onnx\")",
         );
     }
     if bytes.starts_with(b"ir_version") {
         return not(
-            "ONNX model in protobuf text format",
+            "an ONNX model in protobuf text format",
             "save it in the binary format: onnx.save(model, \"model.onnx\")",
         );
     }
@@ -124,9 +124,18 @@ pub(crate) fn decode_model(bytes: &[u8], max_bytes: u64) -> Result<ModelProto, F
     }
     sniff(bytes)?;
     let model = ModelProto::decode(bytes).map_err(|e| {
-        FrontendError::Decode(format!(
-            "{e}; the file is truncated, corrupt or not an ONNX model"
-        ))
+        if e.to_string().contains("recursion limit") {
+            FrontendError::Limit(format!(
+                "the model nests messages more than {} levels deep (subgraphs inside \
+                 subgraphs, or types inside types); kiln's protobuf decoder refuses this to \
+                 protect its stack, and no real model nests that deep",
+                crate::limits::DECODER_RECURSION_LIMIT
+            ))
+        } else {
+            FrontendError::Decode(format!(
+                "{e}; the file is truncated, corrupt or not an ONNX model"
+            ))
+        }
     })?;
     if model.graph.is_none() {
         return Err(FrontendError::Decode(
@@ -144,6 +153,7 @@ pub(crate) fn load(
     opts: &LoadOptions,
 ) -> Result<(Graph, ModelInfo), FrontendError> {
     let model = decode_model(bytes, opts.max_file_bytes)?;
+    crate::limits::check(&model, opts)?;
     let info = ModelInfo::from_model(&model);
     let Some(g) = model.graph.as_ref() else {
         // decode_model refused models without a graph.
@@ -167,9 +177,11 @@ pub(crate) fn load(
         None if info.ir_version < 3 => Some(1),
         None => None,
     };
+    let budget = std::cell::Cell::new(opts.max_file_bytes);
     let tctx = TensorCtx {
         base_dir,
         max_elements: opts.max_tensor_elements,
+        external_budget: &budget,
     };
     let graph = Builder::new(g, &info, default_opset, tctx, opts)?.build()?;
     Ok((graph, info))
@@ -423,13 +435,17 @@ impl<'a> Builder<'a> {
         enum Dim {
             Fixed(usize),
             Param(String),
+            /// 0: an empty tensor, or some exporters' way of writing "unknown".
+            Zero,
             Unknown,
         }
         let declared: Option<Vec<Dim>> = t.shape.as_ref().map(|s| {
             s.dim
                 .iter()
                 .map(|d| match &d.value {
-                    Some(dimension::Value::DimValue(v)) if *v > 0 => {
+                    Some(dimension::Value::DimValue(0)) => Dim::Zero,
+                    Some(dimension::Value::DimValue(v)) => {
+                        // -1 means unknown; values below it are refused below.
                         usize::try_from(*v).map_or(Dim::Unknown, Dim::Fixed)
                     }
                     Some(dimension::Value::DimParam(p)) if !p.is_empty() => Dim::Param(p.clone()),
@@ -437,6 +453,20 @@ impl<'a> Builder<'a> {
                 })
                 .collect()
         });
+        if let Some(s) = &t.shape {
+            for (i, d) in s.dim.iter().enumerate() {
+                // -1 is some exporters' way of writing "unknown" and is treated as such;
+                // anything below it is malformed.
+                if let Some(dimension::Value::DimValue(v)) = d.value
+                    && v < -1
+                {
+                    return Err(FrontendError::Graph(format!(
+                        "graph input {name:?} declares dimension {i} as {v}; dimensions cannot \
+                         be negative, so the model is malformed"
+                    )));
+                }
+            }
+        }
         let show = |s: &[usize]| {
             s.iter()
                 .map(|d| d.to_string())
@@ -490,6 +520,10 @@ impl<'a> Builder<'a> {
                 .filter_map(|(i, d)| match d {
                     Dim::Fixed(_) => None,
                     Dim::Param(p) => Some(format!("dimension {i} ({p:?})")),
+                    Dim::Zero => Some(format!(
+                        "dimension {i} (declared 0: an empty tensor, which kiln cannot \
+                         compile, or an exporter's way of writing unknown)"
+                    )),
                     Dim::Unknown => Some(format!("dimension {i} (unknown)")),
                 })
                 .collect();

@@ -69,6 +69,9 @@ pub(crate) struct TensorCtx<'a> {
     /// The model file's folder; `None` when loading from memory (external data refused).
     pub base_dir: Option<&'a Path>,
     pub max_elements: u64,
+    /// Bytes of external data that may still be read, over all tensors of the model: many
+    /// tensors pointing at one big region must not add up to unbounded memory.
+    pub external_budget: &'a std::cell::Cell<u64>,
 }
 
 /// Converts ONNX dims to a shape, refusing negative dims, overflow and oversized tensors.
@@ -136,7 +139,19 @@ pub(crate) fn tensor_from_proto(
         .checked_mul(dtype.size_bytes())
         .ok_or_else(|| bad(format!("dims {shape:?} need more bytes than fit in memory")))?;
     let data = if tp.data_location == Some(DataLocation::External as i32) {
+        let left = ctx.external_budget.get();
+        if nbytes as u64 > left {
+            return Err(FrontendError::ExternalData {
+                what: what.to_string(),
+                message: format!(
+                    "it needs {nbytes} bytes, but only {left} bytes of the limit on external \
+                     data remain (the model-file limit, --max-file-bytes, counted over all \
+                     external tensors); raise the limit if the model is trusted"
+                ),
+            });
+        }
         let bytes = read_external(&tp.external_data, what, ctx.base_dir, nbytes)?;
+        ctx.external_budget.set(left - nbytes as u64);
         from_raw(dtype, &bytes, &shape, nbytes, what)?
     } else if let Some(raw) = &tp.raw_data {
         from_raw(dtype, raw, &shape, nbytes, what)?

@@ -228,6 +228,9 @@ impl Graph {
                 .neighbors_directed(n, Direction::Outgoing)
                 .collect();
             for s in succs {
+                // Cannot fail: `indegree` has an entry for every node of the graph, and
+                // petgraph only returns nodes of this graph. Both sides count distinct
+                // neighbours, so `*d` is never decremented below zero.
                 let d = indegree
                     .get_mut(&s)
                     .expect("successor is a node of this graph");

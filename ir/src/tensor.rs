@@ -101,7 +101,8 @@ impl TensorData {
                 TensorData::$variant(
                     bytes
                         .chunks_exact(size)
-                        // chunks_exact yields slices of exactly `size` bytes.
+                        // Cannot fail: chunks_exact yields slices of exactly `size` bytes,
+                        // the size of `$t`.
                         .map(|c| <$t>::from_le_bytes(c.try_into().expect("chunk of element size")))
                         .collect(),
                 )
