@@ -91,11 +91,17 @@ enum Cmd {
         #[command(flatten)]
         model: ModelArgs,
         /// Print the IR as text instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["plan", "json", "svg"])]
         ir: bool,
         /// Also list every buffer of the memory plan.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         plan: bool,
+        /// Print the report as JSON instead: totals, pools, nodes and every buffer.
+        #[arg(long)]
+        json: bool,
+        /// Also write an SVG picture of the arena over time to FILE.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
     },
     /// Compile, build and run the generated code on a test data set and compare with the
     /// expected outputs (ONNX `test_data_set_*` layout: input_<i>.pb, output_<i>.pb).
@@ -165,7 +171,13 @@ fn run(cli: Cli) -> Result<()> {
                 t.elapsed()
             );
         }
-        Cmd::Inspect { model, ir, plan } => {
+        Cmd::Inspect {
+            model,
+            ir,
+            plan,
+            json,
+            svg,
+        } => {
             let opts = model.options()?;
             let (graph, _) = kiln::load(&model.model, &opts)?;
             if ir {
@@ -174,6 +186,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             let verified = kiln::ir::verify(&graph).map_err(kiln::Error::Verify)?;
             let mplan = kiln::passes::plan_memory(&verified);
+            if let Some(path) = &svg {
+                write_atomically(path, kiln::report::plan_svg(&graph, &mplan).as_bytes())?;
+            }
+            if json {
+                let report = kiln::report::plan_json(&graph, &mplan);
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
             print!("{}", kiln::report::inspect_text(&graph, &mplan));
             if plan {
                 print!("\n{}", kiln::report::plan_text(&graph, &mplan));
@@ -186,6 +206,27 @@ fn run(cli: Cli) -> Result<()> {
             atol,
         } => verify(&model, data, rtol, atol)?,
     }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, renamed into
+/// place: no half-written file is left behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kiln-tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.flush())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
