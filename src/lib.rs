@@ -18,6 +18,8 @@
 //! (graph, shape inference, reference semantics), [`passes`] (memory planning) and
 //! [`codegen`] (Rust emitter).
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod harness;
 pub mod report;
 
