@@ -131,11 +131,16 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
             .enumerate()
             .map(|(k, p)| format!("{}: &mut out_{k}", p.ident))
             .collect();
-        let _ = writeln!(
-            s,
-            "    m{i}::run(&m{i}::Inputs {{ {} }}, &mut m{i}::Outputs {{ {} }}, &mut arena);",
+        let call = format!(
+            "m{i}::run(&m{i}::Inputs {{ {} }}, &mut m{i}::Outputs {{ {} }}, &mut arena);",
             ins.join(", "),
             outs.join(", ")
+        );
+        let _ = writeln!(s, "    {call}");
+        // Timing mode (Runner::time): run again N times, record the median.
+        let _ = writeln!(
+            s,
+            "    if let Some(n) = std::env::var(\"KILN_BENCH_ITERS\").ok().and_then(|v| v.parse::<usize>().ok()) {{\n        let mut ts: Vec<u128> = Vec::with_capacity(n);\n        for _ in 0..n.max(1) {{\n            let t = std::time::Instant::now();\n            {call}\n            ts.push(t.elapsed().as_nanos());\n        }}\n        ts.sort_unstable();\n        std::fs::write(dir.join(\"median_ns.txt\"), ts[ts.len() / 2].to_string()).expect(\"write timing\");\n    }}"
         );
         for k in 0..sig.outputs.len() {
             let _ = writeln!(s, "    write(dir, {k}, &out_{k}[..]);");
@@ -233,6 +238,27 @@ fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
 impl Runner {
     /// Runs case `i` on `inputs` (in the model's input order) and returns its outputs.
     pub fn run(&self, i: usize, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
+        self.run_timed(i, inputs, None).map(|(out, _)| out)
+    }
+
+    /// The median time of one `run` of case `i` over `iters` runs in one process (after a
+    /// first, untimed run), for benchmarks: compare medians taken in the same session.
+    pub fn time(
+        &self,
+        i: usize,
+        inputs: &[Tensor],
+        iters: usize,
+    ) -> Result<std::time::Duration, String> {
+        let (_, t) = self.run_timed(i, inputs, Some(iters))?;
+        t.ok_or_else(|| "the runner wrote no timing".into())
+    }
+
+    fn run_timed(
+        &self,
+        i: usize,
+        inputs: &[Tensor],
+        iters: Option<usize>,
+    ) -> Result<(Vec<Tensor>, Option<std::time::Duration>), String> {
         let sig = self.signatures.get(i).ok_or("no such case")?;
         if inputs.len() != sig.inputs.len() {
             return Err(format!(
@@ -259,16 +285,21 @@ impl Runner {
             std::fs::write(&path, t.data.to_le_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        let out = Command::new(&self.binary)
-            .arg(i.to_string())
-            .arg(dir.path())
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg(i.to_string()).arg(dir.path());
+        match iters {
+            Some(n) => cmd.env("KILN_BENCH_ITERS", n.to_string()),
+            None => cmd.env_remove("KILN_BENCH_ITERS"),
+        };
+        let out = cmd
             .output()
             .map_err(|e| format!("could not run {}: {e}", self.binary.display()))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             return Err(format!("the generated code failed: {}", err.trim()));
         }
-        sig.outputs
+        let outputs = sig
+            .outputs
             .iter()
             .enumerate()
             .map(|(k, p)| {
@@ -278,7 +309,20 @@ impl Runner {
                     TensorData::from_le_bytes(p.dtype, &bytes).ok_or("output of the wrong size")?;
                 Tensor::new(p.shape.clone(), data)
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let timing = match iters {
+            Some(_) => {
+                let p = dir.path().join("median_ns.txt");
+                let ns: u64 = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .trim()
+                    .parse()
+                    .map_err(|_| "bad timing file".to_string())?;
+                Some(std::time::Duration::from_nanos(ns))
+            }
+            None => None,
+        };
+        Ok((outputs, timing))
     }
 }
 

@@ -45,6 +45,8 @@ pub enum Error {
     Verify(Vec<kiln_ir::Diagnostic>),
     #[error(transparent)]
     Codegen(#[from] kiln_codegen::CodegenError),
+    #[error("{0}")]
+    Pass(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -83,6 +85,8 @@ pub struct CompileOptions {
     pub crate_name: Option<String>,
     /// What kiln accepts before refusing a model as too big or too strange.
     pub limits: Limits,
+    /// `-O0` (no passes, no aliasing) or `-O2` (the default: everything).
+    pub opt_level: kiln_passes::OptLevel,
 }
 
 /// Default for [`Limits::arena_bytes`]: 4 GiB, more than a 32-bit device can address.
@@ -120,19 +124,29 @@ impl Default for Limits {
 impl CompileOptions {
     /// The options as provenance lines for the generated header.
     fn describe(&self) -> Vec<String> {
-        self.input_shapes
+        let mut v: Vec<String> = self
+            .input_shapes
             .iter()
             .map(|(k, v)| {
                 let dims: Vec<String> = v.iter().map(|d| d.to_string()).collect();
                 format!("--input-shape {k}={}", dims.join("x"))
             })
-            .collect()
+            .collect();
+        if self.opt_level == kiln_passes::OptLevel::O0 {
+            v.push("-O0".into());
+        }
+        v
     }
 }
 
 /// A compiled model: the IR, its memory plan and the generated files.
 pub struct Compiled {
+    /// The graph after optimisation.
     pub graph: Graph,
+    /// Nodes as imported, before optimisation.
+    pub nodes_before: usize,
+    /// What each pass did, in order (empty at `-O0`).
+    pub passes: Vec<kiln_passes::PassReport>,
     pub plan: MemoryPlan,
     pub generated: Generated,
     pub model_sha256: String,
@@ -194,17 +208,42 @@ pub fn compile(model: &Path, kind: EmitKind, opts: &CompileOptions) -> Result<Co
     compile_graph(graph, &file_name, sha, kind, opts)
 }
 
+/// Verifies `graph` and runs the optimisation pipeline at `opts.opt_level` on it: the
+/// middle of [`compile_graph`], also used by `kiln inspect`.
+pub fn optimize(
+    graph: &mut Graph,
+    opts: &CompileOptions,
+) -> Result<Vec<kiln_passes::PassReport>, Error> {
+    // The imported graph is verified before any pass runs, so a pass never sees (and is
+    // never blamed for) an invalid model.
+    kiln_ir::verify(graph).map_err(Error::Verify)?;
+    kiln_passes::optimize(graph, opts.opt_level).map_err(Error::Pass)
+}
+
+/// The memory plan of an optimised, verified graph, with views and in-place execution
+/// unless `opts.opt_level` is `O0`.
+pub fn plan(graph: &kiln_ir::VerifiedGraph, opts: &CompileOptions) -> MemoryPlan {
+    let on = opts.opt_level != kiln_passes::OptLevel::O0;
+    let plan_opts = kiln_passes::memory::PlanOptions {
+        views: on,
+        in_place: on,
+    };
+    kiln_passes::memory::plan_memory_with(graph, &plan_opts)
+}
+
 /// Compiles an IR graph that did not come from a file (tests, other frontends).
 /// `model_file` and `sha256` only go into the provenance header.
 pub fn compile_graph(
-    graph: Graph,
+    mut graph: Graph,
     model_file: &str,
     sha256: String,
     kind: EmitKind,
     opts: &CompileOptions,
 ) -> Result<Compiled, Error> {
+    let nodes_before = graph.node_count();
+    let passes = optimize(&mut graph, opts)?;
     let verified = kiln_ir::verify(&graph).map_err(Error::Verify)?;
-    let plan = kiln_passes::plan_memory(&verified);
+    let plan = plan(&verified, opts);
     let arena = plan.arena_bytes() as u64;
     if arena > opts.limits.arena_bytes {
         return Err(Error::ArenaTooLarge {
@@ -230,6 +269,8 @@ pub fn compile_graph(
     drop(verified);
     Ok(Compiled {
         graph,
+        nodes_before,
+        passes,
         plan,
         generated,
         model_sha256: sha256,
@@ -338,6 +379,12 @@ impl Build {
     /// [`Limits::arena_bytes`], so the build fails when the model does not fit).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.opts.limits = limits;
+        self
+    }
+
+    /// `OptLevel::O0` turns every optimisation off (default: `O2`, all of them).
+    pub fn opt_level(mut self, level: kiln_passes::OptLevel) -> Self {
+        self.opts.opt_level = level;
         self
     }
 

@@ -33,6 +33,10 @@ struct ModelArgs {
     /// Pins the shape of an input with symbolic dimensions, e.g. `x=1x3x48x192`. Repeatable.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shape: Vec<String>,
+    /// Optimisation level: 0 turns every pass, view and in-place write off; 2 (the
+    /// default) turns them all on.
+    #[arg(short = 'O', value_name = "LEVEL", default_value = "2", value_parser = ["0", "2"])]
+    opt: String,
     /// Largest model file accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = kiln::frontend::DEFAULT_MAX_FILE_BYTES)]
     max_file_bytes: u64,
@@ -61,6 +65,11 @@ impl ModelArgs {
                 depth: self.max_depth,
                 arena_bytes: self.max_arena_bytes,
             },
+            opt_level: if self.opt == "0" {
+                kiln::passes::OptLevel::O0
+            } else {
+                kiln::passes::OptLevel::O2
+            },
             ..Default::default()
         };
         for s in &self.input_shape {
@@ -85,6 +94,9 @@ enum Cmd {
         /// Crate name for `--emit crate` (default: the model file's stem).
         #[arg(long)]
         name: Option<String>,
+        /// Print each stage's and each pass's time and what each pass changed.
+        #[arg(long)]
+        timings: bool,
     },
     /// Print the per-node table, parameter and MAC counts, and the memory plan.
     Inspect {
@@ -152,6 +164,7 @@ fn run(cli: Cli) -> Result<()> {
             output,
             emit,
             name,
+            timings,
         } => {
             let mut opts = model.options()?;
             opts.crate_name = name;
@@ -161,10 +174,33 @@ fn run(cli: Cli) -> Result<()> {
             };
             let t = Instant::now();
             let compiled = kiln::compile(&model.model, kind, &opts)?;
+            let compile_time = t.elapsed();
+            let w = Instant::now();
             kiln::write_output(&compiled.generated, kind, &output)?;
+            if timings {
+                eprintln!(
+                    "kiln: {:<22} {:>10} {:>6}  changes",
+                    "pass", "time", "nodes"
+                );
+                for p in &compiled.passes {
+                    eprintln!(
+                        "kiln: {:<22} {:>10.2?} {:>6}  {}",
+                        p.name,
+                        p.elapsed,
+                        p.nodes_after,
+                        p.changes.len()
+                    );
+                    for c in &p.changes {
+                        eprintln!("kiln:     {c}");
+                    }
+                }
+                eprintln!("kiln: {:<22} {:>10.2?}", "total compile", compile_time);
+                eprintln!("kiln: {:<22} {:>10.2?}", "write output", w.elapsed());
+            }
             eprintln!(
-                "kiln: wrote {} ({} nodes, arena {} B, lower bound {} B) in {:.2?}",
+                "kiln: wrote {} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",
                 output.display(),
+                compiled.nodes_before,
                 compiled.graph.node_count(),
                 compiled.plan.arena_bytes(),
                 compiled.plan.lower_bound_bytes(),
@@ -179,13 +215,15 @@ fn run(cli: Cli) -> Result<()> {
             svg,
         } => {
             let opts = model.options()?;
-            let (graph, _) = kiln::load(&model.model, &opts)?;
+            let (mut graph, _) = kiln::load(&model.model, &opts)?;
+            // The report describes what `compile` at the same -O level would build.
+            kiln::optimize(&mut graph, &opts)?;
             if ir {
                 print!("{}", graph.dump());
                 return Ok(());
             }
             let verified = kiln::ir::verify(&graph).map_err(kiln::Error::Verify)?;
-            let mplan = kiln::passes::plan_memory(&verified);
+            let mplan = kiln::plan(&verified, &opts);
             if let Some(path) = &svg {
                 write_atomically(path, kiln::report::plan_svg(&graph, &mplan).as_bytes())?;
             }

@@ -7,6 +7,9 @@
 //! that is excluded (the exclusion is stale), or if a passing test is missing from the list.
 //! Tests whose ops kiln does not support are counted as unsupported.
 //!
+//! Every test runs twice, compiled with `-O0` and with full optimisation; it passes only if
+//! both pass.
+//!
 //! `KILN_UPDATE_CONFORMANCE=1 cargo test --test conformance` rewrites `docs/conformance.md`.
 
 mod common;
@@ -36,6 +39,23 @@ struct TestResult {
     op: String,
     generated: Outcome,
     reference: Outcome,
+}
+
+/// Both optimisation levels, with the flag that names each in messages.
+const LEVELS: [(kiln::passes::OptLevel, &str); 2] = [
+    (kiln::passes::OptLevel::O0, "-O0"),
+    (kiln::passes::OptLevel::O2, "-O2"),
+];
+
+/// Both levels' outcomes as one: a pass only if both pass, else the first failure, named.
+fn merge(into: &mut Outcome, level: &str, o: Outcome) {
+    if *into == Outcome::Pass {
+        *into = match o {
+            Outcome::Pass => Outcome::Pass,
+            Outcome::Fail(m) => Outcome::Fail(format!("{level}: {m}")),
+            u @ Outcome::Unsupported(_) => u,
+        };
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -133,8 +153,12 @@ fn onnx_node_tests() {
             reference: Outcome::Fail("not run".into()),
         };
         let model = d.join("model.onnx");
-        // One compile: a frontend or verification error means neither way can run.
-        let c = match kiln::compile(&model, EmitKind::Module, &Default::default()) {
+        // The -O0 compile: a frontend or verification error means neither way can run.
+        let o0 = kiln::CompileOptions {
+            opt_level: kiln::passes::OptLevel::O0,
+            ..Default::default()
+        };
+        let c = match kiln::compile(&model, EmitKind::Module, &o0) {
             Ok(c) => c,
             Err(kiln::Error::Frontend(e @ kiln::frontend::FrontendError::Unsupported(_))) => {
                 let msg = first_line(&e.to_string());
@@ -166,11 +190,33 @@ fn onnx_node_tests() {
                 continue;
             }
         };
-        r.reference = match kiln::ir::eval::run(&c.graph, &data.0) {
-            Ok(out) => compare_all(&out, &data.1),
-            Err(e) => Outcome::Fail(first_line(&e)),
-        };
-        compiled.push((results.len(), c, data));
+        let mut first = Some(c);
+        r.generated = Outcome::Pass;
+        r.reference = Outcome::Pass;
+        for (level, flag) in LEVELS {
+            let opts = kiln::CompileOptions {
+                opt_level: level,
+                ..Default::default()
+            };
+            let compiled_once = first.take().filter(|_| level == kiln::passes::OptLevel::O0);
+            let c = match compiled_once
+                .map_or_else(|| kiln::compile(&model, EmitKind::Module, &opts), Ok)
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    let msg = Outcome::Fail(first_line(&e.to_string()));
+                    merge(&mut r.generated, flag, msg.clone());
+                    merge(&mut r.reference, flag, msg);
+                    continue;
+                }
+            };
+            let reference = match kiln::ir::eval::run(&c.graph, &data.0) {
+                Ok(out) => compare_all(&out, &data.1),
+                Err(e) => Outcome::Fail(first_line(&e)),
+            };
+            merge(&mut r.reference, flag, reference);
+            compiled.push((results.len(), flag, c, data.clone()));
+        }
         results.push(r);
     }
 
@@ -179,18 +225,19 @@ fn onnx_node_tests() {
     for (ci, chunk) in compiled.chunks(CHUNK).enumerate() {
         let cases: Vec<Case> = chunk
             .iter()
-            .map(|(_, c, _)| Case {
+            .map(|(_, _, c, _)| Case {
                 generated: &c.generated,
             })
             .collect();
         let work = work_root.join(format!("chunk{ci}"));
         match harness::build_runner(&cases, &work, &common::gen_target(), Profile::Fast) {
             Ok(runner) => {
-                for (k, (ri, _, (inputs, expected))) in chunk.iter().enumerate() {
-                    results[*ri].generated = match runner.run(k, inputs) {
+                for (k, (ri, flag, _, (inputs, expected))) in chunk.iter().enumerate() {
+                    let o = match runner.run(k, inputs) {
                         Ok(out) => compare_all(&out, expected),
                         Err(e) => Outcome::Fail(first_line(&e)),
                     };
+                    merge(&mut results[*ri].generated, flag, o);
                 }
             }
             Err(chunk_err) => {
@@ -198,10 +245,10 @@ fn onnx_node_tests() {
                 eprintln!(
                     "chunk {ci} did not build; building its cases one at a time\n{chunk_err}"
                 );
-                for (ri, c, (inputs, expected)) in chunk {
+                for (ri, flag, c, (inputs, expected)) in chunk {
                     let work = work_root.join("single");
                     let _ = std::fs::remove_dir_all(work.join("src"));
-                    results[*ri].generated = match harness::build_runner(
+                    let o = match harness::build_runner(
                         &[Case {
                             generated: &c.generated,
                         }],
@@ -218,6 +265,7 @@ fn onnx_node_tests() {
                             first_line(&e.replace("the generated code did not build:\n", ""))
                         )),
                     };
+                    merge(&mut results[*ri].generated, flag, o);
                 }
             }
         }

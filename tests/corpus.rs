@@ -17,26 +17,40 @@ const MODELS: &[&str] = &[
 
 #[test]
 fn corpus_models_match_onnxruntime() {
+    // Each model twice: with -O0 (the graph as imported) and with full optimisation.
+    let levels = [
+        (kiln::passes::OptLevel::O0, "-O0"),
+        (kiln::passes::OptLevel::O2, "-O2"),
+    ];
     let mut compiled = Vec::new();
     for name in MODELS {
         let path = common::corpus_model(name);
         if !common::require_data(&path, &format!("corpus model {name}")) {
             return;
         }
-        let t = Instant::now();
-        let c = kiln::compile(&path, EmitKind::Module, &Default::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        eprintln!(
-            "{name}: compiled in {:.2?}; arena {} B, lower bound {} B",
-            t.elapsed(),
-            c.plan.arena_bytes(),
-            c.plan.lower_bound_bytes()
-        );
-        compiled.push(c);
+        for (level, flag) in levels {
+            let opts = kiln::CompileOptions {
+                opt_level: level,
+                ..Default::default()
+            };
+            let t = Instant::now();
+            let c = kiln::compile(&path, EmitKind::Module, &opts)
+                .unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
+            eprintln!(
+                "{name} {flag}: compiled in {:.2?}; {} nodes -> {}; arena {} B, lower bound {} B, greedy by size {} B",
+                t.elapsed(),
+                c.nodes_before,
+                c.graph.node_count(),
+                c.plan.arena_bytes(),
+                c.plan.lower_bound_bytes(),
+                c.plan.greedy_by_size_bytes()
+            );
+            compiled.push((*name, flag, c));
+        }
     }
     let cases: Vec<Case> = compiled
         .iter()
-        .map(|c| Case {
+        .map(|(_, _, c)| Case {
             generated: &c.generated,
         })
         .collect();
@@ -45,36 +59,49 @@ fn corpus_models_match_onnxruntime() {
     let runner =
         harness::build_runner(&cases, &work, &common::gen_target(), Profile::Release).unwrap();
     eprintln!(
-        "generated code for {} models built in {:.2?}",
+        "generated code for {} models at two levels built in {:.2?}",
         MODELS.len(),
         t.elapsed()
     );
     let mut failures = Vec::new();
-    for (i, name) in MODELS.iter().enumerate() {
+    for (i, (name, flag, c)) in compiled.iter().enumerate() {
         let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
         assert!(!expected.is_empty(), "{name}: no expected outputs");
         let actual = runner
             .run(i, &inputs)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            .unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
         assert_eq!(actual.len(), expected.len(), "{name}: output count");
         for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            let c = harness::compare(a, e, 1e-4, 1e-6);
+            let cmp = harness::compare(a, e, 1e-4, 1e-6);
             eprintln!(
-                "{name} output {k}: max abs {:.3e}, max rel {:.3e}",
-                c.max_abs, c.max_rel
+                "{name} {flag} output {k}: max abs {:.3e}, max rel {:.3e}",
+                cmp.max_abs, cmp.max_rel
             );
-            if !c.ok {
-                failures.push(format!("{name} output {k}: {c:?}"));
+            if !cmp.ok {
+                failures.push(format!("{name} {flag} output {k}: {cmp:?}"));
             }
         }
-        // The reference semantics must agree too.
-        let r = kiln::ir::eval::run(&compiled[i].graph, &inputs)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The reference semantics on the (optimised) graph must agree too.
+        let r =
+            kiln::ir::eval::run(&c.graph, &inputs).unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
         for (k, (a, e)) in r.iter().zip(&expected).enumerate() {
-            let c = harness::compare(a, e, 1e-4, 1e-6);
-            if !c.ok {
-                failures.push(format!("{name} output {k} (reference semantics): {c:?}"));
+            let cmp = harness::compare(a, e, 1e-4, 1e-6);
+            if !cmp.ok {
+                failures.push(format!(
+                    "{name} {flag} output {k} (reference semantics): {cmp:?}"
+                ));
             }
+        }
+        // The arena never exceeds greedy by size, and sits within 2% of the lower bound.
+        let (arena, lb, greedy) = (
+            c.plan.arena_bytes(),
+            c.plan.lower_bound_bytes(),
+            c.plan.greedy_by_size_bytes(),
+        );
+        if arena > greedy || arena as f64 > lb as f64 * 1.02 {
+            failures.push(format!(
+                "{name} {flag}: arena {arena} B, lower bound {lb} B, greedy by size {greedy} B"
+            ));
         }
     }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));

@@ -372,7 +372,8 @@ fn model_strings_are_escaped_in_the_svg() {
     let bytes = model(
         vec![
             node("Relu", "first<&\">", &["x"], &[odd]),
-            node("Sigmoid", "second", &[odd], &["mid"]),
+            // Reading `odd` twice keeps the Add from writing over it: two buffers.
+            node("Add", "second", &[odd, odd], &["mid"]),
             node("Relu", "third", &["mid"], &["y"]),
         ],
         vec![f32_value("x", &[1, 4])],

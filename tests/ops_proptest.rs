@@ -71,6 +71,7 @@ impl OneOp {
             outputs: outs,
             onnx_op: self.op.name().into(),
             opset: 13,
+            epilogue: Vec::new(),
         });
         Ok((g, feed))
     }

@@ -3,6 +3,11 @@
 //! output never overlaps anything else live at that step. So the pool can be cut with
 //! `split_at_mut` at the output boundaries: outputs become `&mut` pieces, and every input
 //! lies wholly inside one of the gaps between them, which it borrows shared.
+//!
+//! An in-place node's output shares the buffer of the input it overwrites; that input is
+//! not bound at all (the kernel reads it through the output), so the rule holds for the
+//! slices bound here too. An input overlapping an output is refused, never bound: it is a
+//! planner bug (say an in-place write over a value read again by the same node).
 
 /// One slice a node needs from a pool, in elements.
 #[derive(Clone, Debug, PartialEq, Eq)]

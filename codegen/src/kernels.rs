@@ -11,6 +11,11 @@ pub(crate) enum Kernel {
     Map,
     Broadcast,
     Clip,
+    /// The in-place variants: the output overwrites an operand (the memory plan gives both
+    /// one buffer), so the kernel reads and writes one `&mut` slice.
+    MapInPlace,
+    BroadcastInPlace,
+    ClipInPlace,
     Window,
     PoolTaps,
     Conv,
@@ -103,6 +108,11 @@ impl Kernel {
             Kernel::Map => include_str!("../../templates/rust/kernels/map.rs"),
             Kernel::Broadcast => include_str!("../../templates/rust/kernels/broadcast.rs"),
             Kernel::Clip => include_str!("../../templates/rust/kernels/clip.rs"),
+            Kernel::MapInPlace => include_str!("../../templates/rust/kernels/map_in_place.rs"),
+            Kernel::BroadcastInPlace => {
+                include_str!("../../templates/rust/kernels/broadcast_in_place.rs")
+            }
+            Kernel::ClipInPlace => include_str!("../../templates/rust/kernels/clip_in_place.rs"),
             Kernel::Window => include_str!("../../templates/rust/kernels/window.rs"),
             Kernel::PoolTaps => include_str!("../../templates/rust/kernels/pool_taps.rs"),
             Kernel::Conv => include_str!("../../templates/rust/kernels/conv.rs"),
@@ -139,6 +149,9 @@ impl Kernel {
             Kernel::Map
             | Kernel::Broadcast
             | Kernel::Clip
+            | Kernel::MapInPlace
+            | Kernel::BroadcastInPlace
+            | Kernel::ClipInPlace
             | Kernel::Window
             | Kernel::PoolTaps
             | Kernel::Transpose
@@ -322,10 +335,13 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 15] = [
+    const ALL: [Kernel; 18] = [
         Kernel::Map,
         Kernel::Broadcast,
         Kernel::Clip,
+        Kernel::MapInPlace,
+        Kernel::BroadcastInPlace,
+        Kernel::ClipInPlace,
         Kernel::Window,
         Kernel::PoolTaps,
         Kernel::Conv,

@@ -44,8 +44,9 @@ impl<'a> NodeCx<'a> {
         }
     }
 
+    /// Whether the op has input `slot` (an epilogue's extra inputs do not count).
     fn has_input(&self, slot: usize) -> bool {
-        matches!(self.node.inputs.get(slot), Some(Some(_)))
+        matches!(self.node.op_inputs().get(slot), Some(Some(_)))
     }
 
     fn in_ty(&self, slot: usize, what: &str) -> Result<&'a TensorType, String> {
@@ -108,6 +109,12 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         // Nothing to compute; the module emitter notes it.
         return Ok(());
     }
+    if !node.epilogue.is_empty() && !matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul) {
+        return Err(format!(
+            "{} cannot carry a fused epilogue; the fusion pass must not put one there",
+            node.op.name()
+        ));
+    }
     match &node.op {
         Op::Conv(a) => conv(cx, a),
         Op::Gemm(a) => gemm(cx, a),
@@ -165,6 +172,7 @@ fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
         "None".into()
     };
     let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let epi = epilogue(cx, x.dtype)?;
     let b = &mut cx.body;
     b.open(format!("conv({xs}, {ws}, {bias}, {ys}, &ConvParams {{"));
     b.line(format!("batch: {},", x.shape[0]));
@@ -174,8 +182,62 @@ fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     b.open("window: Window {");
     window_fields(b, &g);
     b.close("},");
-    b.close("});");
+    b.close(format!("}}, {epi});"));
     Ok(())
+}
+
+/// The closure `|i, v| ...` that applies the node's epilogue to output element `i` of
+/// value `v` (the identity when there is none); reads the epilogue's extra inputs.
+fn epilogue(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
+    use kiln_ir::ops::Epilogue;
+    if cx.node.epilogue.is_empty() {
+        return Ok("|_, v| v".into());
+    }
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(format!("fused epilogues need f32 or f64, not {dtype}"));
+    }
+    let mut steps = Vec::new();
+    let mut uses_index = false;
+    for e in &cx.node.epilogue {
+        steps.push(match e {
+            // `v < 0` rather than max: NaN stays NaN, as in the reference.
+            Epilogue::Relu => {
+                let z = literal::zero(dtype);
+                format!("let v = if v < {z} {{ {z} }} else {{ v }};")
+            }
+            Epilogue::Clip { min, max } => {
+                let mut s = String::new();
+                if min.is_finite() {
+                    let lo = literal::from_f64(dtype, *min)?;
+                    s.push_str(&format!("let v = if v < {lo} {{ {lo} }} else {{ v }}; "));
+                }
+                if max.is_finite() {
+                    let hi = literal::from_f64(dtype, *max)?;
+                    s.push_str(&format!("let v = if v > {hi} {{ {hi} }} else {{ v }};"));
+                }
+                s.trim_end().to_string()
+            }
+            Epilogue::Sigmoid => {
+                let f = cx.kernels.use_math(MathFn::Sigmoid, dtype)?;
+                format!("let v = {f}(v);")
+            }
+            Epilogue::Tanh => {
+                let f = cx.kernels.use_math(MathFn::Tanh, dtype)?;
+                format!("let v = {f}(v);")
+            }
+            Epilogue::Silu => {
+                let f = cx.kernels.use_math(MathFn::Sigmoid, dtype)?;
+                format!("let v = v * {f}(v);")
+            }
+            Epilogue::Add { slot } => {
+                uses_index = true;
+                let r = cx.read(*slot)?;
+                format!("let v = v + {r}[i];")
+            }
+        });
+    }
+    let i = if uses_index { "i" } else { "_" };
+    Ok(format!("|{i}, v| {{ {} v }}", steps.join(" ")))
 }
 
 /// An attribute scalar for an integer or float kernel; integers need whole numbers.
@@ -213,6 +275,7 @@ fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
         ("None".to_string(), (0, 0))
     };
     let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let epi = epilogue(cx, ta.dtype)?;
     let b = &mut cx.body;
     b.open(format!("gemm({xa}, {xb}, {c}, {ys}, &GemmParams {{"));
     b.line(format!("m: {m},"));
@@ -221,7 +284,7 @@ fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
     b.line(format!("trans_a: {},", a.trans_a));
     b.line(format!("trans_b: {},", a.trans_b));
     b.line(format!("c_strides: ({}, {}),", c_strides.0, c_strides.1));
-    b.close(format!("}}, {alpha}, {beta});"));
+    b.close(format!("}}, {alpha}, {beta}, {epi});"));
     Ok(())
 }
 
@@ -264,6 +327,7 @@ fn matmul(cx: &mut NodeCx) -> Result<(), String> {
     }
     cx.use_kernel(Kernel::MatMul, ta.dtype)?;
     let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let epi = epilogue(cx, ta.dtype)?;
     let b = &mut cx.body;
     b.open(format!("matmul({xa}, {xb}, {ys}, &MatMulParams {{"));
     b.line(format!("m: {m},"));
@@ -272,7 +336,7 @@ fn matmul(cx: &mut NodeCx) -> Result<(), String> {
     b.line(format!("batch: {},", usizes(&batch)));
     b.line(format!("a_strides: {},", usizes(&sa)));
     b.line(format!("b_strides: {},", usizes(&sb)));
-    b.close("});");
+    b.close(format!("}}, {epi});"));
     Ok(())
 }
 
@@ -338,12 +402,14 @@ fn broadcast_strides(own: &[usize], out: &[usize]) -> Vec<usize> {
 }
 
 /// The element function of a binary op: IEEE for floats; for integers wrapping, and
-/// division truncating toward zero with x / 0 defined as 0.
-fn binary_fn(op: BinaryOp, dtype: DType) -> Result<String, String> {
+/// division truncating toward zero with x / 0 defined as 0. `swapped`: the closure takes
+/// the right operand first (for an in-place kernel overwriting the right operand).
+fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<String, String> {
     let t = literal::elem(dtype)?;
     if dtype == DType::Bool {
         return Err(format!("{} is not defined for bool tensors", op.name()));
     }
+    let (first, second) = if swapped { ("q", "p") } else { ("p", "q") };
     Ok(if dtype.is_float() {
         let sym = match op {
             BinaryOp::Add => "+",
@@ -351,7 +417,7 @@ fn binary_fn(op: BinaryOp, dtype: DType) -> Result<String, String> {
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
         };
-        format!("|p, q| p {sym} q")
+        format!("|{first}, {second}| p {sym} q")
     } else {
         let f = match op {
             BinaryOp::Add => "p.wrapping_add(q)",
@@ -359,13 +425,13 @@ fn binary_fn(op: BinaryOp, dtype: DType) -> Result<String, String> {
             BinaryOp::Mul => "p.wrapping_mul(q)",
             BinaryOp::Div => "if q == 0 { 0 } else { p.wrapping_div(q) }",
         };
-        format!("|p: {t}, q: {t}| {f}")
+        format!("|{first}: {t}, {second}: {t}| {f}")
     })
 }
 
 fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
-    let f = binary_fn(op, y.dtype)?;
+    let f = binary_fn(op, y.dtype, false)?;
     let strides = [
         broadcast_strides(&ta.shape, &y.shape),
         broadcast_strides(&tb.shape, &y.shape),
@@ -382,14 +448,14 @@ fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
     Ok(())
 }
 
-fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
-    let dtype = cx.in_ty(0, "X")?.dtype;
-    let f = match op {
+/// The element function of a unary op on `dtype`; `None` for the identity (Relu of
+/// unsigned values, which are never negative).
+fn unary_fn(cx: &mut NodeCx, op: UnaryOp, dtype: DType) -> Result<Option<String>, String> {
+    Ok(Some(match op {
         UnaryOp::Relu if dtype == DType::Bool => {
             return Err("Relu is not defined for bool tensors".into());
         }
-        // Unsigned values are never negative.
-        UnaryOp::Relu if dtype.is_int() && !dtype.is_signed() => return copy(cx),
+        UnaryOp::Relu if dtype.is_int() && !dtype.is_signed() => return Ok(None),
         // `v < 0` rather than max: NaN stays NaN, as in the reference.
         UnaryOp::Relu => {
             let z = literal::zero(dtype);
@@ -397,6 +463,13 @@ fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
         }
         UnaryOp::Sigmoid => cx.kernels.use_math(MathFn::Sigmoid, dtype)?,
         UnaryOp::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
+    }))
+}
+
+fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
+    let dtype = cx.in_ty(0, "X")?.dtype;
+    let Some(f) = unary_fn(cx, op, dtype)? else {
+        return copy(cx);
     };
     cx.use_kernel(Kernel::Map, dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
@@ -404,13 +477,13 @@ fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
     Ok(())
 }
 
-fn clip(cx: &mut NodeCx, a: &ClipAttrs) -> Result<(), String> {
-    let dtype = cx.in_ty(0, "input")?.dtype;
+/// Clip's bounds as `Option` expressions: input bounds (opset ≥ 11) win over attribute
+/// bounds (opset 6); a constant bound is written as a literal, a run-time one read from its
+/// (scalar) tensor.
+fn clip_bounds(cx: &mut NodeCx, a: &ClipAttrs, dtype: DType) -> Result<[String; 2], String> {
     if dtype == DType::Bool {
         return Err("Clip is not defined for bool tensors".into());
     }
-    // Input bounds (opset ≥ 11) win over attribute bounds (opset 6); a constant bound is
-    // written as a literal, a run-time one read from its (scalar) tensor.
     let mut bound = |slot: usize, attr: Option<f32>| -> Result<String, String> {
         if let Some(t) = cx.const_input(slot) {
             Ok(if t.numel() == 0 {
@@ -425,11 +498,58 @@ fn clip(cx: &mut NodeCx, a: &ClipAttrs) -> Result<(), String> {
                 .unwrap_or_else(|| Ok("None".into()))
         }
     };
-    let lo = bound(1, a.min)?;
-    let hi = bound(2, a.max)?;
+    Ok([bound(1, a.min)?, bound(2, a.max)?])
+}
+
+fn clip(cx: &mut NodeCx, a: &ClipAttrs) -> Result<(), String> {
+    let dtype = cx.in_ty(0, "input")?.dtype;
+    let [lo, hi] = clip_bounds(cx, a, dtype)?;
     cx.use_kernel(Kernel::Clip, dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!("clip({xs}, {ys}, {lo}, {hi});"));
+    Ok(())
+}
+
+/// Writes the in-place kernel call of an elementwise node whose output overwrites its
+/// input `slot` (the memory plan stores both in one buffer): the kernel reads and writes
+/// `y0`, and input `slot` is not bound at all, so no slice overlaps `y0`.
+pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> {
+    let y = cx.out_ty(0)?;
+    let x = cx.in_ty(slot, "the overwritten operand")?;
+    if x.dtype != y.dtype || x.numel() != y.numel() || y.numel() == 0 {
+        return Err(format!("output {y} cannot overwrite input {slot} ({x})"));
+    }
+    match (&cx.node.op, slot) {
+        (Op::Unary(op), 0) => {
+            let Some(f) = unary_fn(cx, *op, y.dtype)? else {
+                cx.body.line("// The identity, in place: nothing to do.");
+                return Ok(());
+            };
+            cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
+            let ys = cx.write(0)?;
+            cx.body.line(format!("map_in_place({ys}, {f});"));
+        }
+        (Op::Clip(a), 0) => {
+            let [lo, hi] = clip_bounds(cx, a, y.dtype)?;
+            cx.use_kernel(Kernel::ClipInPlace, y.dtype)?;
+            let ys = cx.write(0)?;
+            cx.body.line(format!("clip_in_place({ys}, {lo}, {hi});"));
+        }
+        (Op::Binary(op), 0 | 1) => {
+            let other = 1 - slot;
+            let t = cx.in_ty(other, "the other operand")?;
+            let f = binary_fn(*op, y.dtype, slot == 1)?;
+            let (shape, strides) = collapse(&y.shape, &[broadcast_strides(&t.shape, &y.shape)]);
+            cx.use_kernel(Kernel::BroadcastInPlace, y.dtype)?;
+            let (xo, ys) = (cx.read(other)?, cx.write(0)?);
+            cx.body.line(format!(
+                "broadcast_in_place({ys}, {xo}, &{}, &{}, {f});",
+                usizes(&shape),
+                usizes(&strides[0])
+            ));
+        }
+        (op, _) => return Err(format!("{} cannot overwrite its input {slot}", op.name())),
+    }
     Ok(())
 }
 

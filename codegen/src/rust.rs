@@ -1,5 +1,11 @@
 //! Assembles the generated module: the interface (ports), `run` with one block per
 //! scheduled node, the kernels in use and the constants as statics.
+//!
+//! Storage follows the memory plan's aliases: a value shared with another (a view's
+//! output, an in-place output) is bound to the storage of the value it aliases, with its
+//! own length (the same element count). View nodes emit a comment and no code; in-place
+//! nodes call the in-place kernels, which read and write the one `&mut` slice of the
+//! buffer they overwrite.
 
 use crate::borrow::{Slice, bind_pool};
 use crate::kernels::KernelSet;
@@ -8,7 +14,7 @@ use crate::namer::{Case, Namer, escape, quote};
 use crate::ops::{self, NodeCx};
 use crate::writer::Writer;
 use crate::{CodegenError, NodeError, Port, Provenance, RustOptions, Signature};
-use kiln_ir::{DType, Graph, Node, ValueId, ValueKind, VerifiedGraph};
+use kiln_ir::{DType, Graph, Node, NodeId, ValueId, ValueKind, VerifiedGraph};
 use kiln_passes::{MemoryPlan, Placement};
 use std::collections::BTreeMap;
 
@@ -46,8 +52,8 @@ enum Home {
     Input(String),
     /// `outputs.<ident>`: the first port of a graph output, written by its producer.
     Output(String),
-    /// A `static`.
-    Const,
+    /// The `static` of this constant.
+    Const(ValueId),
     Arena(Placement),
     /// No elements: nothing to store.
     Empty,
@@ -164,7 +170,7 @@ pub(crate) fn emit_module(
     let mut errors = Vec::new();
     for (step, &n) in graph.schedule().iter().enumerate() {
         let node = g.node(n);
-        match em.node(step, node) {
+        match em.node(step, n, node) {
             Ok(text) => nodes.append(&text),
             Err(message) => errors.push(NodeError {
                 node: node.name.clone(),
@@ -258,8 +264,19 @@ fn signature(g: &Graph) -> Result<Signature, CodegenError> {
 }
 
 impl Emitter<'_> {
+    /// Where `v` lives: where the value whose storage it shares lives (see
+    /// `MemoryPlan::aliases`), which has the same element type and count.
     fn home(&self, v: ValueId) -> Result<Home, String> {
-        let val = self.graph.value(v);
+        let s = self.plan.storage(v);
+        let (tv, ts) = (&self.graph.value(v).ty, &self.graph.value(s).ty);
+        if tv.dtype != ts.dtype || tv.numel() != ts.numel() {
+            return Err(format!(
+                "the memory plan stores {:?} ({tv}) in {:?} ({ts})",
+                self.graph.value(v).name,
+                self.graph.value(s).name
+            ));
+        }
+        let (v, val) = (s, self.graph.value(s));
         if let Some(h) = self.homes.get(&v) {
             return Ok(h.clone());
         }
@@ -267,7 +284,7 @@ impl Emitter<'_> {
             return Ok(Home::Empty);
         }
         match &val.kind {
-            ValueKind::Const(_) => Ok(Home::Const),
+            ValueKind::Const(_) => Ok(Home::Const(v)),
             ValueKind::Activation => match self.plan.placement(v) {
                 Some(p) if p.len == val.ty.numel() && p.dtype == val.ty.dtype => Ok(Home::Arena(p)),
                 Some(_) => Err(format!(
@@ -280,11 +297,9 @@ impl Emitter<'_> {
         }
     }
 
-    /// One node: a comment, then a block binding its operands and calling its kernel.
-    fn node(&mut self, step: usize, node: &Node) -> Result<String, String> {
-        let mut cx = NodeCx::new(self.graph, node, &mut self.kernels);
-        ops::emit(&mut cx)?;
-        let code = cx.finish();
+    /// One node: a comment, then a block binding its operands and calling its kernel; for
+    /// a view (see `MemoryPlan::views`) the comment alone.
+    fn node(&mut self, step: usize, id: NodeId, node: &Node) -> Result<String, String> {
         let outs: Vec<String> = node
             .outputs
             .iter()
@@ -297,8 +312,41 @@ impl Emitter<'_> {
             quote(&node.name),
             outs.join(", ")
         ));
+        if self.plan.views.contains(&id) {
+            let (x, y) = match (node.inputs.first(), node.outputs.first()) {
+                (Some(Some(x)), Some(&y)) => (*x, y),
+                _ => return Err("a view without an input or output".into()),
+            };
+            if self.plan.storage(x) != self.plan.storage(y) {
+                return Err("the memory plan makes it a view of another value".into());
+            }
+            literal::elem(self.graph.value(y).ty.dtype)?;
+            self.home(y)?;
+            w.line("// (a view of its input's storage: nothing to compute)");
+            return Ok(w.finish());
+        }
+        let mut cx = NodeCx::new(self.graph, node, &mut self.kernels);
+        if self.plan.in_place.contains(&id) {
+            let root = node.outputs.first().map(|&y| self.plan.storage(y));
+            let slot = node
+                .op_inputs()
+                .iter()
+                .position(|x| x.is_some() && x.map(|x| self.plan.storage(x)) == root)
+                .ok_or("the memory plan has it overwrite none of its inputs")?;
+            ops::emit_in_place(&mut cx, slot)?;
+        } else {
+            ops::emit(&mut cx)?;
+        }
+        let code = cx.finish();
         if code.body.is_empty() {
             w.line("// (the output is empty: nothing to compute)");
+            return Ok(w.finish());
+        }
+        if code.reads.is_empty() && code.writes.is_empty() {
+            // Nothing to bind (an identity in place): the body is a comment.
+            for line in code.body.lines() {
+                w.line(line.trim_start());
+            }
             return Ok(w.finish());
         }
         let bindings = self.bindings(node, &code.reads, &code.writes)?;
@@ -355,11 +403,11 @@ impl Emitter<'_> {
                     self.uses_inputs = true;
                     lines.push(format!("let {local}: &[{elem}] = inputs.{id};"));
                 }
-                (Home::Const, false) => {
-                    let name = self.statics.name(self.graph, v);
+                (Home::Const(c), false) => {
+                    let name = self.statics.name(self.graph, c);
                     lines.push(format!("let {local}: &[{elem}] = &{name};"));
                 }
-                (Home::Input(_) | Home::Const, true) => {
+                (Home::Input(_) | Home::Const(_), true) => {
                     return Err(format!(
                         "output {:?} is a graph input or constant",
                         self.graph.value(v).name
@@ -390,7 +438,7 @@ impl Emitter<'_> {
                     self.uses_inputs = true;
                     format!("inputs.{id}")
                 }
-                Home::Const => format!("&{}", self.statics.name(self.graph, v)),
+                Home::Const(c) => format!("&{}", self.statics.name(self.graph, c)),
                 Home::Arena(_) => {
                     return Err(CodegenError::Plan(format!(
                         "graph output {:?} is placed in the arena",

@@ -757,6 +757,7 @@ impl<'a> Builder<'a> {
             outputs,
             onnx_op: ctx.op,
             opset: ctx.opset,
+            epilogue: Vec::new(),
         });
         Ok(())
     }

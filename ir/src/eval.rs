@@ -44,7 +44,7 @@ pub fn run(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
                 .transpose()
             })
             .collect::<Result<_, _>>()?;
-        let outs = node.op.eval(&args).map_err(|e| {
+        let outs = node.eval(&args).map_err(|e| {
             format!(
                 "node {:?} ({} opset {}): {e}",
                 node.name, node.onnx_op, node.opset

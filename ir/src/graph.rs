@@ -63,6 +63,30 @@ pub struct Node {
     /// The ONNX op type and opset version the node was imported from, for messages.
     pub onnx_op: String,
     pub opset: i64,
+    /// Elementwise work fused onto output 0, in order (empty until a pass fuses some).
+    /// Inputs an epilogue reads are appended after the op's own inputs.
+    pub epilogue: Vec<crate::ops::Epilogue>,
+}
+
+impl Node {
+    /// The inputs of the op itself, without those its epilogue reads.
+    pub fn op_inputs(&self) -> &[Option<ValueId>] {
+        let n = crate::ops::epilogue::first_extra_slot(&self.epilogue)
+            .unwrap_or(self.inputs.len())
+            .min(self.inputs.len());
+        &self.inputs[..n]
+    }
+
+    /// Runs the node on its inputs (all of them, epilogue inputs included): the op, then
+    /// the epilogue on output 0.
+    pub fn eval(&self, args: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+        let n = self.op_inputs().len().min(args.len());
+        let mut outs = self.op.eval(&args[..n])?;
+        if let Some(y) = outs.first_mut() {
+            crate::ops::epilogue::apply(&self.epilogue, y, args)?;
+        }
+        Ok(outs)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -150,6 +174,52 @@ impl Graph {
             && let Some(&p) = self.producers.get(&v)
         {
             self.graph.add_edge(p, node, v);
+        }
+    }
+
+    /// Appends an input to `node` (an epilogue's operand), keeping the edges in step.
+    /// Returns its slot.
+    pub fn push_input(&mut self, node: NodeId, value: ValueId) -> usize {
+        self.graph[node].inputs.push(Some(value));
+        if let Some(&p) = self.producers.get(&value) {
+            self.graph.add_edge(p, node, value);
+        }
+        self.graph[node].inputs.len() - 1
+    }
+
+    /// Makes `node` write `value` as its output `slot`, in place of the value it wrote
+    /// before (which is left without a producer; rewire its readers first). Readers of
+    /// `value` get their edges from `node`.
+    pub fn set_output(&mut self, node: NodeId, slot: usize, value: ValueId) {
+        let old = self.graph[node].outputs[slot];
+        self.graph[node].outputs[slot] = value;
+        if self.producers.get(&old) == Some(&node) {
+            self.producers.remove(&old);
+        }
+        let stale: Vec<_> = self
+            .graph
+            .edges_directed(node, Direction::Outgoing)
+            .filter(|e| *e.weight() == old)
+            .map(|e| e.id())
+            .collect();
+        for e in stale {
+            self.graph.remove_edge(e);
+        }
+        if let Some(p) = self.producers.insert(value, node)
+            && p != node
+        {
+            let stale: Vec<_> = self
+                .graph
+                .edges_directed(p, Direction::Outgoing)
+                .filter(|e| *e.weight() == value)
+                .map(|e| e.id())
+                .collect();
+            for e in stale {
+                self.graph.remove_edge(e);
+            }
+        }
+        for c in self.consumers(value) {
+            self.graph.add_edge(node, c, value);
         }
     }
 
@@ -280,9 +350,10 @@ impl Graph {
                 .iter()
                 .map(|&v| format!("%{}: {}", v.0, self.value(v).ty))
                 .collect();
+            let epi: String = node.epilogue.iter().map(|e| format!(" +{e}")).collect();
             let _ = writeln!(
                 s,
-                "  {} = {}({}) {:?}",
+                "  {} = {}({}){epi} {:?}",
                 outs.join(", "),
                 node.op,
                 ins.join(", "),

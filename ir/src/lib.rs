@@ -6,6 +6,7 @@
 //! ([`Graph::dump`]) and the reference semantics of every op ([`eval`]), the oracle that the
 //! tests and constant folding use. It depends on no other kiln crate.
 
+pub mod builder;
 pub mod eval;
 pub mod graph;
 pub mod ops;

@@ -105,7 +105,7 @@ pub fn verify(graph: &Graph) -> Result<VerifiedGraph<'_>, Vec<Diagnostic>> {
             continue;
         }
         let ins: Vec<Option<InferInput>> = node
-            .inputs
+            .op_inputs()
             .iter()
             .map(|i| {
                 i.map(|v| {
@@ -117,6 +117,31 @@ pub fn verify(graph: &Graph) -> Result<VerifiedGraph<'_>, Vec<Diagnostic>> {
                 })
             })
             .collect();
+        for e in &node.epilogue {
+            if let crate::ops::Epilogue::Add { slot } = e {
+                let ok = match (node.inputs.get(*slot), node.outputs.first()) {
+                    (Some(Some(r)), Some(&y)) => graph.value(*r).ty == graph.value(y).ty,
+                    _ => false,
+                };
+                if !ok {
+                    diags.push(here(format!(
+                        "epilogue add reads input {slot}, which is missing or not of the \
+                         output's type"
+                    )));
+                }
+            }
+        }
+        if !node.epilogue.is_empty()
+            && let Some(&y) = node.outputs.first()
+            && !matches!(
+                graph.value(y).ty.dtype,
+                crate::DType::F32 | crate::DType::F64
+            )
+        {
+            diags.push(here(
+                "epilogues apply to f32 and f64 outputs only".to_string(),
+            ));
+        }
         match node.op.infer(&ins) {
             Ok(types) => {
                 for (k, &v) in node.outputs.iter().enumerate() {

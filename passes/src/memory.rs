@@ -1,7 +1,11 @@
 //! Static memory planning in three steps, after TVM's planner:
 //!
-//! 1. **analysis** ([`analyse`]): one [`Buffer`] per activation that lives in the arena, with
-//!    its size and its lifetime as the first and last schedule step that touch it;
+//! 1. **analysis** ([`analyse`]): lifetimes, then sharing: a view (Reshape, Flatten,
+//!    Identity) uses its input's storage, and an elementwise op may write over an input
+//!    that dies at it ([`PlanOptions`]); values that share storage are aliased to one root
+//!    ([`MemoryPlan::aliases`]). The result is one [`Buffer`] per root that lives in the
+//!    arena, with its size and its lifetime as the first and last schedule step that touch
+//!    any value stored in it;
 //! 2. **algorithm** ([`best_placement`]): offsets within one pool per element type. Every
 //!    candidate places buffers one by one, each at the lowest offset that does not collide
 //!    with an already placed buffer live at the same time; candidates differ only in the
@@ -9,14 +13,18 @@
 //!    baseline; [`best_placement`] also tries other orders, a bounded local search over
 //!    orders and, for small pools, an exact branch and bound, and keeps the shortest pool,
 //!    stopping as soon as one reaches the lower bound (the most elements live at one step);
-//! 3. **rewrite** ([`plan_memory`]): a [`Placement`] per value, read by the emitters.
+//! 3. **rewrite** ([`plan_memory_with`]): a [`Placement`] per buffer, read by the emitters
+//!    through [`MemoryPlan::placement`], which follows aliases.
 //!
 //! Graph inputs and outputs are not in the arena: the caller owns them and kernels read and
-//! write them in place. Constants are statics. The arena holds one pool per element type
-//! because safe Rust cannot reinterpret bytes as `f32`; each pool is planned on its own.
+//! write them in place. Constants are statics. A view of a graph input or a constant reads
+//! that storage, which is never written (only arena buffers are overwritten in place). The
+//! arena holds one pool per element type because safe Rust cannot reinterpret bytes as
+//! `f32`; each pool is planned on its own.
 
-use kiln_ir::{DType, NodeId, ValueId, ValueKind, VerifiedGraph};
-use std::collections::BTreeMap;
+use kiln_ir::ops::shape::transpose_perm;
+use kiln_ir::{DType, Graph, Node, NodeId, Op, ValueId, ValueKind, VerifiedGraph};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An activation that needs arena storage, with its lifetime in schedule steps (inclusive).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,8 +68,21 @@ pub struct PoolPlan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryPlan {
     pub schedule: Vec<NodeId>,
+    /// One per arena root (see [`Analysis::buffers`]).
     pub buffers: Vec<Buffer>,
+    /// The placement of each buffer, by its root; [`MemoryPlan::placement`] also answers
+    /// for the values stored in it.
     pub placements: BTreeMap<ValueId, Placement>,
+    /// Value -> the value whose storage it uses: an arena root (a view's output, an
+    /// in-place output), a graph input or a constant (a view's output: read-only), or a
+    /// graph output (a view's output reading the caller's array after it is written, or
+    /// the input of a view that produces a graph output, written straight into it). Always
+    /// the final storage: a target is never itself aliased. Values not listed own theirs.
+    pub aliases: BTreeMap<ValueId, ValueId>,
+    /// Nodes that emit no code: views of their input.
+    pub views: BTreeSet<NodeId>,
+    /// Elementwise nodes whose output overwrites the input stored in the same buffer.
+    pub in_place: BTreeSet<NodeId>,
     pub pools: Vec<PoolPlan>,
     /// Name of the algorithm that produced the offsets: the most elaborate one over the
     /// pools (see [`PoolPlan::algorithm`]).
@@ -90,16 +111,115 @@ impl MemoryPlan {
         lower_bound_bytes(&self.buffers)
     }
 
+    /// The value whose storage `v` uses: `v` itself unless it is aliased.
+    pub fn storage(&self, v: ValueId) -> ValueId {
+        resolve(&self.aliases, v)
+    }
+
+    /// Where `v` lives in the arena, if it does (an aliased value: where its root does).
     pub fn placement(&self, v: ValueId) -> Option<Placement> {
-        self.placements.get(&v).copied()
+        self.placements.get(&self.storage(v)).copied()
     }
 }
 
-/// Analysis: the buffers of every arena-resident activation of `graph` over `schedule`.
-pub fn analyse(graph: &VerifiedGraph) -> Vec<Buffer> {
+/// What the planner may do beyond giving every arena activation a buffer of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Zero-copy views: Reshape, Flatten, Identity (and Transposes that move only unit
+    /// axes) share their input's storage and emit no code, unless their output is a graph
+    /// output (then the node copies, or, when its input has no other use, the input's
+    /// producer writes straight into the caller's output array).
+    pub views: bool,
+    /// In-place execution: an elementwise op (Unary, Clip, Binary) writes over an input of
+    /// its output's element type and size whose arena buffer dies at it.
+    pub in_place: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            views: true,
+            in_place: true,
+        }
+    }
+}
+
+/// The result of [`analyse`]: the arena buffers and which values share storage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    /// One per root: an arena activation that owns its storage. Its lifetime runs from the
+    /// root's producer to the last use of any value stored in it.
+    pub buffers: Vec<Buffer>,
+    /// Value -> the value whose storage it uses (see [`MemoryPlan::aliases`]).
+    pub aliases: BTreeMap<ValueId, ValueId>,
+    /// Nodes that emit no code: their output is their input's storage.
+    pub views: BTreeSet<NodeId>,
+    /// Elementwise nodes whose output overwrites one of their inputs.
+    pub in_place: BTreeSet<NodeId>,
+}
+
+fn resolve(aliases: &BTreeMap<ValueId, ValueId>, v: ValueId) -> ValueId {
+    aliases.get(&v).copied().unwrap_or(v)
+}
+
+/// Whether `node` only relabels its input 0 (same elements, same order) and so may be a
+/// view of it: Reshape, Flatten, Identity, and Transposes whose permutation keeps the axes
+/// longer than 1 in order. Nodes with an epilogue compute and never are.
+fn relabels(g: &Graph, node: &Node) -> bool {
+    if !node.epilogue.is_empty() || node.outputs.len() != 1 {
+        return false;
+    }
+    match &node.op {
+        Op::Reshape(_) | Op::Flatten(_) | Op::Identity => true,
+        Op::Transpose(a) => {
+            let Some(Some(x)) = node.inputs.first() else {
+                return false;
+            };
+            let shape = &g.value(*x).ty.shape;
+            transpose_perm(a, shape.len()).is_ok_and(|perm| {
+                let moved: Vec<usize> = perm.into_iter().filter(|&p| shape[p] != 1).collect();
+                moved.windows(2).all(|w| w[0] < w[1])
+            })
+        }
+        _ => false,
+    }
+}
+
+/// The op inputs an elementwise node may overwrite, in order of preference.
+fn overwritable_slots(node: &Node) -> &'static [usize] {
+    if !node.epilogue.is_empty() || node.outputs.len() != 1 {
+        return &[];
+    }
+    match node.op {
+        Op::Unary(_) | Op::Clip(_) => &[0],
+        Op::Binary(_) => &[0, 1],
+        _ => &[],
+    }
+}
+
+/// Analysis: the buffers of every arena-resident activation of `graph` over its schedule,
+/// after aliasing views and in-place outputs to the storage they share.
+///
+/// Every value a node produces lives from that step to its last use (all of a node's
+/// inputs, epilogue inputs included, are uses). Walking the schedule, each produced value
+/// either gets storage of its own (a root: an arena buffer unless it is a graph output) or
+/// shares the storage of an earlier value:
+///
+/// - a view's output (not a graph output) shares its input's storage: an arena root, or
+///   read-only storage (a graph input, a constant, a graph output already written);
+/// - a view whose output is a graph output and whose input is an arena root used by this
+///   node alone turns around: the input is stored in the caller's output array;
+/// - an elementwise node's output shares the arena root of an input of the same element
+///   type and size when that root's last use (over every value stored in it) is this node
+///   and no other input of the node is stored there. Read-only storage is never
+///   overwritten: only arena roots are candidates, and nothing but views alias the rest.
+///
+/// A root's buffer lives until the last use of any value stored in it. Deterministic.
+pub fn analyse(graph: &VerifiedGraph, opts: &PlanOptions) -> Analysis {
     let g = graph.graph();
     let mut first: BTreeMap<ValueId, usize> = BTreeMap::new();
     let mut last: BTreeMap<ValueId, usize> = BTreeMap::new();
+    let mut uses: BTreeMap<ValueId, usize> = BTreeMap::new();
     for (step, &n) in graph.schedule().iter().enumerate() {
         let node = g.node(n);
         for &v in &node.outputs {
@@ -107,27 +227,94 @@ pub fn analyse(graph: &VerifiedGraph) -> Vec<Buffer> {
             last.entry(v).or_insert(step);
         }
         for v in node.inputs.iter().flatten() {
+            *uses.entry(*v).or_default() += 1;
             if let Some(l) = last.get_mut(v) {
                 *l = (*l).max(step);
             }
         }
     }
-    first
+    let in_arena =
+        |v: ValueId| matches!(g.value(v).kind, ValueKind::Activation) && !g.outputs.contains(&v);
+    let mut out = Analysis::default();
+    // Arena roots and the last step any value stored in them is used.
+    let mut roots: BTreeMap<ValueId, usize> = BTreeMap::new();
+    for (step, &n) in graph.schedule().iter().enumerate() {
+        let node = g.node(n);
+        let storage = |v: ValueId| resolve(&out.aliases, v);
+        let mut shared: Option<(ValueId, ValueId)> = None;
+        if opts.views
+            && relabels(g, node)
+            && let Some(Some(x)) = node.inputs.first().copied()
+        {
+            let y = node.outputs[0];
+            let (tx, ty) = (&g.value(x).ty, &g.value(y).ty);
+            if tx.dtype == ty.dtype && tx.numel() == ty.numel() && ty.numel() > 0 {
+                if in_arena(y) {
+                    shared = Some((y, storage(x)));
+                } else if in_arena(x) && storage(x) == x && uses.get(&x) == Some(&1) {
+                    // Turned around: x is written where y must end up.
+                    roots.remove(&x);
+                    out.aliases.insert(x, y);
+                    out.views.insert(n);
+                    continue;
+                }
+            }
+            if shared.is_some() {
+                out.views.insert(n);
+            }
+        }
+        if shared.is_none() && opts.in_place {
+            let y = node.outputs.first().copied();
+            if let Some(y) = y.filter(|&y| in_arena(y) && g.value(y).ty.numel() > 0) {
+                let ty = &g.value(y).ty;
+                let inputs = node.op_inputs();
+                let pick = overwritable_slots(node).iter().find_map(|&slot| {
+                    let x = inputs.get(slot).copied().flatten()?;
+                    let tx = &g.value(x).ty;
+                    let root = storage(x);
+                    let only_reader = node
+                        .inputs
+                        .iter()
+                        .enumerate()
+                        .all(|(k, i)| k == slot || i.is_none_or(|i| storage(i) != root));
+                    (tx.dtype == ty.dtype
+                        && tx.numel() == ty.numel()
+                        && roots.get(&root) == Some(&step)
+                        && only_reader)
+                        .then_some(root)
+                });
+                if let Some(root) = pick {
+                    shared = Some((y, root));
+                    out.in_place.insert(n);
+                }
+            }
+        }
+        if let Some((y, root)) = shared {
+            out.aliases.insert(y, root);
+            if let Some(l) = roots.get_mut(&root) {
+                *l = (*l).max(last[&y]);
+            }
+        }
+        for &v in &node.outputs {
+            if in_arena(v) && !out.aliases.contains_key(&v) {
+                roots.insert(v, last[&v]);
+            }
+        }
+    }
+    out.buffers = roots
         .into_iter()
-        .filter(|(v, _)| {
-            matches!(g.value(*v).kind, ValueKind::Activation) && !g.outputs.contains(v)
-        })
-        .map(|(v, f)| {
+        .map(|(v, l)| {
             let ty = &g.value(v).ty;
             Buffer {
                 value: v,
                 dtype: ty.dtype,
                 len: ty.numel(),
-                first: f,
-                last: last[&v],
+                first: first[&v],
+                last: l,
             }
         })
-        .collect()
+        .collect();
+    out
 }
 
 /// The largest sum of simultaneously live bytes: a lower bound for any arena.
@@ -645,10 +832,21 @@ fn local_search(placer: &mut Placer<'_>, best: &mut PoolResult) {
     }
 }
 
-/// Plans the arena of a verified graph: analysis, [`best_placement`] per element type,
-/// rewrite.
+/// Plans the arena of a verified graph with every optimisation on: see
+/// [`plan_memory_with`].
 pub fn plan_memory(graph: &VerifiedGraph) -> MemoryPlan {
-    let buffers = analyse(graph);
+    plan_memory_with(graph, &PlanOptions::default())
+}
+
+/// Plans the arena of a verified graph: [`analyse`] (with `opts`), [`best_placement`] per
+/// element type, rewrite.
+pub fn plan_memory_with(graph: &VerifiedGraph, opts: &PlanOptions) -> MemoryPlan {
+    let Analysis {
+        buffers,
+        aliases,
+        views,
+        in_place,
+    } = analyse(graph, opts);
     let mut by_type: BTreeMap<DType, Vec<usize>> = BTreeMap::new();
     for (i, b) in buffers.iter().enumerate() {
         by_type.entry(b.dtype).or_default().push(i);
@@ -682,13 +880,18 @@ pub fn plan_memory(graph: &VerifiedGraph) -> MemoryPlan {
         schedule: graph.schedule().to_vec(),
         buffers,
         placements,
+        aliases,
+        views,
+        in_place,
         pools,
         algorithm: algorithm.name(),
     }
 }
 
-/// Checks that no two buffers live at the same time share memory. Used by tests and by
-/// debug builds of the pipeline.
+/// Checks that no two buffers live at the same time share memory, that every placement
+/// fits its pool, and that the aliases are well formed: an aliased value has no buffer of
+/// its own and its target is final storage. [`check_aliases`] checks the aliases against
+/// the graph. Used by tests and by debug builds of the pipeline.
 pub fn check_plan(plan: &MemoryPlan) -> Result<(), String> {
     for (i, a) in plan.buffers.iter().enumerate() {
         for b in &plan.buffers[i + 1..] {
@@ -714,6 +917,150 @@ pub fn check_plan(plan: &MemoryPlan) -> Result<(), String> {
             .ok_or("placement without a pool")?;
         if p.offset + p.len > pool.len {
             return Err("a placement runs past the end of its pool".into());
+        }
+    }
+    let roots: BTreeSet<ValueId> = plan.buffers.iter().map(|b| b.value).collect();
+    for (v, t) in &plan.aliases {
+        if v == t || plan.aliases.contains_key(t) {
+            return Err(format!(
+                "%{} is aliased to %{}, which is not final storage",
+                v.0, t.0
+            ));
+        }
+        if plan.placements.contains_key(v) || roots.contains(v) {
+            return Err(format!("%{} is aliased and has a buffer of its own", v.0));
+        }
+    }
+    if let Some(n) = plan.views.intersection(&plan.in_place).next() {
+        return Err(format!("node {} is both a view and in place", n.index()));
+    }
+    Ok(())
+}
+
+/// Checks the sharing of `plan` against `graph`, from the graph's point of view:
+///
+/// - an aliased value has its target's element type and size; it is the output of a view
+///   or in-place node, or the input of a view whose graph output it is written into;
+/// - a view relabels its input and shares its storage;
+/// - an in-place node reads exactly one value stored in its output's buffer (an arena
+///   buffer), in an operand it may overwrite, and no value stored there before is used
+///   after it;
+/// - storage outside the arena (graph inputs, constants, graph outputs) is written by at
+///   most one node, never in place: graph inputs and constants by none;
+/// - every buffer lives from its root's producer to the last use of any value stored in it.
+pub fn check_aliases(graph: &VerifiedGraph, plan: &MemoryPlan) -> Result<(), String> {
+    let g = graph.graph();
+    let name = |v: ValueId| format!("{:?}", g.value(v).name);
+    let mut produced: BTreeMap<ValueId, (usize, NodeId)> = BTreeMap::new();
+    let mut last_use: BTreeMap<ValueId, usize> = BTreeMap::new();
+    for (step, &n) in graph.schedule().iter().enumerate() {
+        let node = g.node(n);
+        for &v in &node.outputs {
+            produced.insert(v, (step, n));
+        }
+        for &v in node.inputs.iter().flatten() {
+            last_use.insert(v, step);
+        }
+    }
+    let roots: BTreeMap<ValueId, &Buffer> = plan.buffers.iter().map(|b| (b.value, b)).collect();
+    // The values stored in each buffer, with the steps that produce them.
+    let mut members: BTreeMap<ValueId, Vec<(ValueId, usize)>> = BTreeMap::new();
+    for (&v, &(at, _)) in &produced {
+        members.entry(plan.storage(v)).or_default().push((v, at));
+    }
+    for (&v, &t) in &plan.aliases {
+        let (tv, tt) = (&g.value(v).ty, &g.value(t).ty);
+        if tv.dtype != tt.dtype || tv.numel() != tt.numel() {
+            return Err(format!(
+                "{} ({tv}) is stored in {} ({tt})",
+                name(v),
+                name(t)
+            ));
+        }
+        let by_producer = produced
+            .get(&v)
+            .is_some_and(|(_, n)| plan.views.contains(n) || plan.in_place.contains(n));
+        let into_output = g.outputs.contains(&t)
+            && produced.get(&t).is_some_and(|&(_, n)| {
+                plan.views.contains(&n) && g.node(n).inputs.first() == Some(&Some(v))
+            });
+        if !(by_producer || into_output) || g.outputs.contains(&v) {
+            return Err(format!(
+                "{} is aliased to {} for no reason",
+                name(v),
+                name(t)
+            ));
+        }
+        let activation = matches!(g.value(t).kind, ValueKind::Activation);
+        if activation && !roots.contains_key(&t) && !g.outputs.contains(&t) {
+            return Err(format!(
+                "{} is stored in {}, which has no buffer",
+                name(v),
+                name(t)
+            ));
+        }
+    }
+    let mut writers: BTreeMap<ValueId, usize> = BTreeMap::new();
+    for (step, &n) in graph.schedule().iter().enumerate() {
+        let node = g.node(n);
+        if plan.views.contains(&n) {
+            let x = node.inputs.first().copied().flatten();
+            let same = x.is_some_and(|x| plan.storage(x) == plan.storage(node.outputs[0]));
+            if !relabels(g, node) || !same {
+                return Err(format!("node {:?} is not a view of its input", node.name));
+            }
+            continue;
+        }
+        for &y in &node.outputs {
+            *writers.entry(plan.storage(y)).or_default() += 1;
+        }
+        if !plan.in_place.contains(&n) {
+            continue;
+        }
+        let root = plan.storage(node.outputs[0]);
+        if !roots.contains_key(&root) {
+            return Err(format!(
+                "node {:?} overwrites storage outside the arena",
+                node.name
+            ));
+        }
+        let readers: Vec<usize> = (0..node.inputs.len())
+            .filter(|&k| node.inputs[k].is_some_and(|x| plan.storage(x) == root))
+            .collect();
+        if readers.len() != 1 || !overwritable_slots(node).contains(&readers[0]) {
+            return Err(format!(
+                "node {:?} reads its output's buffer through inputs {readers:?}",
+                node.name
+            ));
+        }
+        for &(v, at) in members.get(&root).into_iter().flatten() {
+            if at < step && last_use.get(&v).is_some_and(|&l| l > step) {
+                return Err(format!(
+                    "node {:?} overwrites {}, which is used later",
+                    node.name,
+                    name(v)
+                ));
+            }
+        }
+    }
+    for (&s, &count) in &writers {
+        let outside = !roots.contains_key(&s);
+        let read_only = !matches!(g.value(s).kind, ValueKind::Activation);
+        if read_only || (outside && count > 1) {
+            return Err(format!("{} is written {count} times", name(s)));
+        }
+    }
+    for (&v, &(at, _)) in &produced {
+        let s = plan.storage(v);
+        let Some(b) = roots.get(&s) else { continue };
+        let end = last_use.get(&v).copied().unwrap_or(at);
+        if at < b.first || end > b.last {
+            return Err(format!(
+                "{} is used at steps {at}..={end}, outside its buffer's {}..={}",
+                name(v),
+                b.first,
+                b.last
+            ));
         }
     }
     Ok(())
@@ -1001,5 +1348,579 @@ mod tests {
             }
             prop_assert!(total >= peak(&bs, |b| b.len));
         }
+    }
+}
+
+/// Sharing (views and in-place execution) on small graphs, and a simulation of random
+/// plans on a virtual arena checked against the reference semantics.
+#[cfg(test)]
+mod sharing_tests {
+    use super::*;
+    use kiln_ir::ops::{
+        BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, InferInput, ReshapeAttrs, UnaryOp,
+        WindowAttrs,
+    };
+    use kiln_ir::{Graph, Tensor, TensorData, TensorType};
+    use proptest::prelude::*;
+
+    /// Builds graphs by hand; output types come from shape inference.
+    struct Builder {
+        g: Graph,
+    }
+
+    impl Builder {
+        fn new(name: &str) -> Self {
+            Builder {
+                g: Graph::new(name),
+            }
+        }
+
+        fn input(&mut self, name: &str, dtype: DType, shape: &[usize]) -> ValueId {
+            let ty = TensorType::new(dtype, shape);
+            let v = self.g.add_value(name, ty, ValueKind::Input);
+            self.g.inputs.push(v);
+            v
+        }
+
+        fn constant(&mut self, name: &str, shape: &[usize], data: TensorData) -> ValueId {
+            let t = Tensor::new(shape.to_vec(), data).unwrap();
+            self.g.add_value(name, t.ty(), ValueKind::Const(t))
+        }
+
+        fn weights(&mut self, name: &str, shape: &[usize], seed: usize, scale: f32) -> ValueId {
+            let n: usize = shape.iter().product();
+            let v = (0..n)
+                .map(|i| scale * (((i * 7 + seed) % 11) as f32 - 5.0))
+                .collect();
+            self.constant(name, shape, TensorData::F32(v))
+        }
+
+        fn one(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
+            let ins: Vec<Option<InferInput>> = inputs
+                .iter()
+                .map(|&v| {
+                    let val = self.g.value(v);
+                    Some(InferInput {
+                        ty: &val.ty,
+                        value: val.const_tensor(),
+                    })
+                })
+                .collect();
+            let ty = op.infer(&ins).unwrap().remove(0);
+            let name = format!("n{}", self.g.node_count());
+            let y = self
+                .g
+                .add_value(format!("{name}:0"), ty, ValueKind::Activation);
+            self.g.add_node(Node {
+                name,
+                onnx_op: op.name().into(),
+                op,
+                inputs: inputs.iter().map(|&v| Some(v)).collect(),
+                outputs: vec![y],
+                opset: 13,
+                epilogue: Vec::new(),
+            });
+            y
+        }
+
+        fn output(&mut self, v: ValueId) {
+            self.g.outputs.push(v);
+        }
+    }
+
+    fn i64s(b: &mut Builder, name: &str, v: &[i64]) -> ValueId {
+        b.constant(name, &[v.len()], TensorData::I64(v.to_vec()))
+    }
+
+    fn window(kernel: &[usize], strides: &[usize], pads: &[usize]) -> WindowAttrs {
+        WindowAttrs {
+            kernel_shape: kernel.to_vec(),
+            strides: strides.to_vec(),
+            pads: pads.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    const OFF: PlanOptions = PlanOptions {
+        views: false,
+        in_place: false,
+    };
+    const VIEWS: PlanOptions = PlanOptions {
+        views: true,
+        in_place: false,
+    };
+
+    fn relu() -> Op {
+        Op::Unary(UnaryOp::Relu)
+    }
+
+    fn reshape(b: &mut Builder, x: ValueId, shape: &[i64]) -> ValueId {
+        let s = i64s(b, &format!("shape{}", b.g.value_count()), shape);
+        b.one(Op::Reshape(ReshapeAttrs::default()), &[x, s])
+    }
+
+    fn conv(b: &mut Builder, x: ValueId) -> ValueId {
+        let c = b.g.value(x).ty.shape[1];
+        let w = b.weights(&format!("w{}", b.g.value_count()), &[c, c, 3, 3], 1, 0.1);
+        let op = Op::Conv(ConvAttrs {
+            window: window(&[], &[], &[1, 1, 1, 1]),
+            group: 1,
+        });
+        b.one(op, &[x, w])
+    }
+
+    /// Plans `g` with `opts` and checks the plan both ways.
+    fn plan(g: &Graph, opts: &PlanOptions) -> MemoryPlan {
+        let vg = kiln_ir::verify(g).expect("a valid graph");
+        let p = plan_memory_with(&vg, opts);
+        check_plan(&p).unwrap();
+        check_aliases(&vg, &p).unwrap();
+        p
+    }
+
+    fn node_of(g: &Graph, v: ValueId) -> NodeId {
+        g.producer(v).expect("produced")
+    }
+
+    fn has_buffer(p: &MemoryPlan, v: ValueId) -> bool {
+        p.buffers.iter().any(|b| b.value == v)
+    }
+
+    #[test]
+    fn a_view_in_a_relu_chain_saves_a_buffer() {
+        let mut b = Builder::new("chain");
+        let x = b.input("x", DType::F32, &[2, 3, 4]);
+        let r1 = b.one(relu(), &[x]);
+        let v = reshape(&mut b, r1, &[6, 4]);
+        let r2 = b.one(relu(), &[v]);
+        let r3 = b.one(relu(), &[r2]);
+        b.output(r3);
+        let off = plan(&b.g, &OFF);
+        let on = plan(&b.g, &VIEWS);
+        assert_eq!(off.buffers.len(), 3);
+        assert_eq!(on.buffers.len(), off.buffers.len() - 1);
+        assert_eq!(on.aliases, BTreeMap::from([(v, r1)]));
+        assert_eq!(on.views, BTreeSet::from([node_of(&b.g, v)]));
+        assert_eq!(on.placement(v), on.placement(r1));
+        // r1's buffer lives until its view is last read.
+        let root = on.buffers.iter().find(|b| b.value == r1).unwrap();
+        assert_eq!((root.first, root.last), (0, 2));
+        // With in-place on too, every Relu but the first overwrites its input.
+        let all = plan(&b.g, &PlanOptions::default());
+        assert_eq!(all.buffers.len(), 1);
+        assert_eq!(all.in_place.len(), 1, "r3 is a graph output");
+        assert_eq!(all.storage(r2), r1);
+    }
+
+    #[test]
+    fn relu_after_conv_overwrites_the_conv_output() {
+        let mut b = Builder::new("conv_relu");
+        let x = b.input("x", DType::F32, &[1, 2, 5, 5]);
+        let c = conv(&mut b, x);
+        let r = b.one(relu(), &[c]);
+        let y = conv(&mut b, r);
+        b.output(y);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert_eq!(p.in_place, BTreeSet::from([node_of(&b.g, r)]));
+        assert_eq!(p.aliases, BTreeMap::from([(r, c)]));
+        assert_eq!(p.buffers.len(), 1);
+        assert_eq!((p.buffers[0].first, p.buffers[0].last), (0, 2));
+        assert_eq!(p.placement(r), p.placement(c));
+        assert_eq!(plan(&b.g, &OFF).buffers.len(), 2);
+    }
+
+    #[test]
+    fn a_value_read_later_is_not_overwritten() {
+        let mut b = Builder::new("residual");
+        let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+        let c = conv(&mut b, x);
+        let r = b.one(relu(), &[c]);
+        // c is read again here: the Relu must not overwrite it; the Add may overwrite
+        // either operand, both die here, and takes the left one.
+        let s = b.one(Op::Binary(BinaryOp::Add), &[r, c]);
+        let y = conv(&mut b, s);
+        b.output(y);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert!(!p.in_place.contains(&node_of(&b.g, r)));
+        assert!(p.in_place.contains(&node_of(&b.g, s)));
+        assert_eq!(p.storage(s), r);
+        assert_ne!(p.storage(r), c);
+        // Through a view: the Relu's input is a view of c, read again later through c.
+        let mut b = Builder::new("through_a_view");
+        let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+        let c = conv(&mut b, x);
+        let v = b.one(Op::Identity, &[c]);
+        let r = b.one(relu(), &[v]);
+        let s = b.one(Op::Binary(BinaryOp::Mul), &[c, r]);
+        b.output(s);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert_eq!(p.storage(v), c);
+        assert!(p.in_place.is_empty(), "{:?}", p.in_place);
+    }
+
+    #[test]
+    fn a_value_read_twice_by_one_node_is_not_overwritten() {
+        let mut b = Builder::new("square");
+        let x = b.input("x", DType::F32, &[3, 4]);
+        let r = b.one(relu(), &[x]);
+        let v = reshape(&mut b, r, &[12]);
+        let w = reshape(&mut b, r, &[12]);
+        let sq = b.one(Op::Binary(BinaryOp::Mul), &[v, w]);
+        let y = b.one(relu(), &[sq]);
+        b.output(y);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert!(!p.in_place.contains(&node_of(&b.g, sq)));
+        assert_eq!(p.storage(w), r);
+    }
+
+    #[test]
+    fn the_right_operand_is_overwritten_when_the_left_broadcasts() {
+        let mut b = Builder::new("bias");
+        let x = b.input("x", DType::F32, &[2, 3]);
+        let r = b.one(relu(), &[x]);
+        let bias = b.weights("bias", &[3], 0, 0.5);
+        let s = b.one(Op::Binary(BinaryOp::Sub), &[bias, r]);
+        let t = b.one(Op::Clip(ClipAttrs::default()), &[s]);
+        let y = b.one(relu(), &[t]);
+        b.output(y);
+        let p = plan(&b.g, &PlanOptions::default());
+        let (ns, nt) = (node_of(&b.g, s), node_of(&b.g, t));
+        assert_eq!(p.in_place, BTreeSet::from([ns, nt]));
+        assert_eq!((p.storage(s), p.storage(t)), (r, r));
+        assert_eq!(p.buffers.len(), 1);
+    }
+
+    #[test]
+    fn views_of_inputs_and_constants_stay_out_of_the_arena_and_are_never_written() {
+        let mut b = Builder::new("read_only");
+        let x = b.input("x", DType::F32, &[2, 3]);
+        let k = b.weights("k", &[6], 0, 0.5);
+        let vx = b.one(Op::Flatten(FlattenAttrs { axis: 0 }), &[x]);
+        let vk = b.one(Op::Identity, &[k]);
+        let vk2 = reshape(&mut b, vk, &[1, 6]);
+        // Each operand dies here, but lives outside the arena: a fresh buffer.
+        let s = b.one(Op::Binary(BinaryOp::Add), &[vx, vk2]);
+        let r = b.one(relu(), &[vx]);
+        b.output(s);
+        b.output(r);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert_eq!(p.storage(vx), x);
+        assert_eq!((p.storage(vk), p.storage(vk2)), (k, k));
+        assert!(p.buffers.is_empty(), "{:?}", p.buffers);
+        assert!(p.in_place.is_empty());
+        assert_eq!(p.placement(vx), None);
+        assert_eq!(p.views.len(), 3);
+    }
+
+    #[test]
+    fn a_view_producing_a_graph_output_copies_or_takes_the_output_array() {
+        let mut b = Builder::new("tail");
+        let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+        let c = conv(&mut b, x);
+        let f = b.one(Op::Flatten(FlattenAttrs { axis: 1 }), &[c]);
+        b.output(f);
+        // c is used by the Flatten alone: the Conv writes the output array.
+        let p = plan(&b.g, &PlanOptions::default());
+        assert_eq!(p.aliases, BTreeMap::from([(c, f)]));
+        assert!(p.buffers.is_empty());
+        assert_eq!(p.views, BTreeSet::from([node_of(&b.g, f)]));
+        // c is read again: the Flatten copies.
+        let r = b.one(relu(), &[c]);
+        b.output(r);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert!(p.views.is_empty());
+        assert!(has_buffer(&p, c));
+    }
+
+    #[test]
+    fn a_view_of_a_graph_output_reads_the_callers_array() {
+        let mut b = Builder::new("reread");
+        let x = b.input("x", DType::F32, &[4]);
+        let r = b.one(relu(), &[x]);
+        let v = reshape(&mut b, r, &[2, 2]);
+        let y = b.one(relu(), &[v]);
+        let z = b.one(relu(), &[y]);
+        b.output(r);
+        b.output(z);
+        let p = plan(&b.g, &PlanOptions::default());
+        assert_eq!(p.storage(v), r);
+        // The Relu reading the view does not overwrite the caller's array.
+        assert!(!p.in_place.contains(&node_of(&b.g, y)));
+        assert!(p.in_place.contains(&node_of(&b.g, z)) || b.g.outputs.contains(&z));
+        assert!(has_buffer(&p, y));
+    }
+
+    /// With sharing off, the plan is the plain one: a buffer per arena activation, from its
+    /// producer to its last use, and nothing aliased.
+    #[test]
+    fn options_off_give_the_plain_plan() {
+        let mut b = Builder::new("plain");
+        let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+        let c = conv(&mut b, x);
+        let r = b.one(relu(), &[c]);
+        let v = reshape(&mut b, r, &[1, 32]);
+        let s = b.one(Op::Binary(BinaryOp::Add), &[v, v]);
+        let f = b.one(Op::Flatten(FlattenAttrs { axis: 1 }), &[s]);
+        b.output(f);
+        let p = plan(&b.g, &OFF);
+        assert!(p.aliases.is_empty() && p.views.is_empty() && p.in_place.is_empty());
+        let spans: Vec<(ValueId, usize, usize)> = p
+            .buffers
+            .iter()
+            .map(|b| (b.value, b.first, b.last))
+            .collect();
+        assert_eq!(spans, [(c, 0, 1), (r, 1, 2), (v, 2, 3), (s, 3, 4)]);
+        // On: the Relu overwrites c, v is a view of it, the Add reads v twice so gets a
+        // buffer, which the last Flatten turns into the output array.
+        let on = plan(&b.g, &PlanOptions::default());
+        assert_eq!(on.aliases, BTreeMap::from([(r, c), (v, c), (s, f)]));
+        assert_eq!(on.buffers.len(), 1, "{:?}", on.buffers);
+        assert!(on.arena_bytes() <= p.arena_bytes());
+    }
+
+    #[test]
+    fn check_aliases_catches_an_overwrite_of_a_live_value() {
+        let mut b = Builder::new("bad");
+        let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+        let c = conv(&mut b, x);
+        let r = b.one(relu(), &[c]);
+        let s = b.one(Op::Binary(BinaryOp::Add), &[r, c]);
+        b.output(s);
+        let vg = kiln_ir::verify(&b.g).unwrap();
+        let mut p = plan_memory_with(&vg, &OFF);
+        // Pretend the Relu overwrote c.
+        p.buffers.retain(|buf| buf.value != r);
+        p.placements.remove(&r);
+        p.aliases.insert(r, c);
+        p.in_place.insert(node_of(&b.g, r));
+        for buf in &mut p.buffers {
+            if buf.value == c {
+                buf.last = 2;
+            }
+        }
+        check_plan(&p).unwrap();
+        let err = check_aliases(&vg, &p).unwrap_err();
+        assert!(err.contains("used later"), "{err}");
+        // And a write into a graph input.
+        let mut p = plan_memory_with(&vg, &OFF);
+        p.aliases.insert(c, x);
+        p.buffers.retain(|buf| buf.value != c);
+        p.placements.remove(&c);
+        assert!(check_aliases(&vg, &p).is_err());
+    }
+
+    /// Runs `g` the way generated code would, on storage laid out by `p`: one f32 arena,
+    /// the caller's input and output arrays, the constants; views do nothing, every other
+    /// node reads its operands from their storage and writes its output to its storage.
+    /// Writing to a graph input or a constant fails.
+    fn simulate(g: &Graph, p: &MemoryPlan, inputs: &[Tensor]) -> Result<Vec<Vec<f32>>, String> {
+        let pool = p.pools.iter().find(|q| q.dtype == DType::F32);
+        let mut arena = vec![f32::NAN; pool.map_or(0, |q| q.len)];
+        let mut outs: BTreeMap<ValueId, Vec<f32>> = g
+            .outputs
+            .iter()
+            .map(|&v| (v, vec![f32::NAN; g.value(v).ty.numel()]))
+            .collect();
+        let f32s = |t: &Tensor| match &t.data {
+            TensorData::F32(v) => v.clone(),
+            _ => panic!("f32 only"),
+        };
+        let ins: BTreeMap<ValueId, Vec<f32>> = g
+            .inputs
+            .iter()
+            .zip(inputs)
+            .map(|(&v, t)| (v, f32s(t)))
+            .collect();
+        for &n in &p.schedule {
+            if p.views.contains(&n) {
+                continue;
+            }
+            let node = g.node(n);
+            let mut args = Vec::new();
+            for x in node.inputs.iter().flatten() {
+                let s = p.storage(*x);
+                let len = g.value(*x).ty.numel();
+                let data = match &g.value(s).kind {
+                    ValueKind::Input => ins[&s].clone(),
+                    ValueKind::Const(t) => match &t.data {
+                        TensorData::F32(v) => v.clone(),
+                        _ => Vec::new(), // Reshape's shape: not read here.
+                    },
+                    ValueKind::Activation if g.outputs.contains(&s) => outs[&s].clone(),
+                    ValueKind::Activation => {
+                        let pl = p.placement(s).ok_or("no placement")?;
+                        arena[pl.offset..pl.offset + len].to_vec()
+                    }
+                };
+                args.push((data, g.value(*x).ty.shape.clone()));
+            }
+            let y = node.outputs[0];
+            let shape = &g.value(y).ty.shape;
+            let bcast = |(v, s): &(Vec<f32>, Vec<usize>)| broadcast(v, s, shape);
+            let result: Vec<f32> = match &node.op {
+                Op::Unary(UnaryOp::Relu) => args[0].0.iter().map(|&v| v.max(0.0)).collect(),
+                Op::Clip(a) => args[0]
+                    .0
+                    .iter()
+                    .map(|&v| {
+                        v.max(a.min.unwrap_or(f32::MIN))
+                            .min(a.max.unwrap_or(f32::MAX))
+                    })
+                    .collect(),
+                Op::Binary(op) => {
+                    let (a, b) = (bcast(&args[0]), bcast(&args[1]));
+                    a.iter()
+                        .zip(&b)
+                        .map(|(&a, &b)| match op {
+                            BinaryOp::Add => a + b,
+                            BinaryOp::Sub => a - b,
+                            BinaryOp::Mul => a * b,
+                            BinaryOp::Div => a / b,
+                        })
+                        .collect()
+                }
+                Op::Reshape(_) | Op::Flatten(_) | Op::Identity | Op::Transpose(_) => {
+                    args[0].0.clone()
+                }
+                other => return Err(format!("the simulator does not run {other}")),
+            };
+            let s = p.storage(y);
+            match &g.value(s).kind {
+                ValueKind::Activation if g.outputs.contains(&s) => {
+                    outs.insert(s, result);
+                }
+                ValueKind::Activation => {
+                    let pl = p.placement(s).ok_or("no placement")?;
+                    arena[pl.offset..pl.offset + result.len()].copy_from_slice(&result);
+                }
+                _ => return Err(format!("node {:?} writes read-only storage", node.name)),
+            }
+        }
+        Ok(g.outputs.iter().map(|v| outs[v].clone()).collect())
+    }
+
+    /// numpy broadcasting of `v` (shape `s`) to `out`, flattened.
+    fn broadcast(v: &[f32], s: &[usize], out: &[usize]) -> Vec<f32> {
+        let n: usize = out.iter().product();
+        let lead = out.len() - s.len();
+        (0..n)
+            .map(|mut i| {
+                let (mut idx, mut stride) = (0, 1);
+                for d in (0..out.len()).rev() {
+                    let k = i % out[d];
+                    i /= out[d];
+                    if d >= lead && s[d - lead] != 1 {
+                        idx += k * stride;
+                    }
+                    if d >= lead {
+                        stride *= s[d - lead];
+                    }
+                }
+                v[idx]
+            })
+            .collect()
+    }
+
+    /// A random graph of f32 elementwise ops and views over values of 6 elements, with
+    /// graph inputs, constants (a full one, a row and a scalar to broadcast) and outputs.
+    fn random_graph(steps: &[(u8, usize, usize)], outputs: &[usize]) -> Graph {
+        let mut b = Builder::new("random");
+        let x0 = b.input("x0", DType::F32, &[2, 3]);
+        let x1 = b.input("x1", DType::F32, &[6]);
+        let k = b.weights("k", &[2, 3], 1, 0.5);
+        let row = b.weights("row", &[3], 2, 0.5);
+        let one = b.weights("one", &[], 3, 0.5);
+        let mut pool = vec![x0, x1, k];
+        let shapes: [&[i64]; 4] = [&[2, 3], &[6], &[3, 2], &[1, 6]];
+        for &(kind, i, j) in steps {
+            let a = pool[i % pool.len()];
+            let bv = pool[j % pool.len()];
+            let a_shape = b.g.value(a).ty.shape.clone();
+            let v = match kind % 9 {
+                0 => b.one(relu(), &[a]),
+                1 => b.one(
+                    Op::Clip(ClipAttrs {
+                        min: Some(-0.5),
+                        max: Some(1.0),
+                    }),
+                    &[a],
+                ),
+                2..=4 => {
+                    let op = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul][(kind % 9 - 2) as usize];
+                    // Same shapes, or a broadcast constant on either side.
+                    let other = if b.g.value(bv).ty.shape == a_shape {
+                        bv
+                    } else if a_shape.last() == Some(&3) && j % 2 == 0 {
+                        row
+                    } else {
+                        one
+                    };
+                    if j % 3 == 0 {
+                        b.one(Op::Binary(op), &[other, a])
+                    } else {
+                        b.one(Op::Binary(op), &[a, other])
+                    }
+                }
+                5 => reshape(&mut b, a, shapes[j % shapes.len()]),
+                6 => b.one(
+                    Op::Flatten(FlattenAttrs {
+                        axis: (j % 2) as i64,
+                    }),
+                    &[a],
+                ),
+                7 => b.one(Op::Identity, &[a]),
+                _ if a_shape == [1, 6] => b.one(
+                    Op::Transpose(kiln_ir::ops::TransposeAttrs { perm: None }),
+                    &[a],
+                ),
+                _ => b.one(relu(), &[a]),
+            };
+            pool.push(v);
+        }
+        let produced = &pool[3..];
+        for &o in outputs {
+            b.output(produced[o % produced.len()]);
+        }
+        b.output(*pool.last().unwrap());
+        b.g
+    }
+
+    proptest! {
+        #[test]
+        fn random_plans_compute_what_the_reference_does(
+            steps in proptest::collection::vec((0u8..9, 0usize..64, 0usize..64), 1..14),
+            outputs in proptest::collection::vec(0usize..64, 0..3),
+            views in any::<bool>(),
+            in_place in any::<bool>(),
+        ) {
+            let g = random_graph(&steps, &outputs);
+            let p = plan(&g, &PlanOptions { views, in_place });
+            let feed = [
+                Tensor::new(vec![2, 3], TensorData::F32(vec![-1.5, 0.25, 2.0, -0.75, 1.0, 3.5])).unwrap(),
+                Tensor::new(vec![6], TensorData::F32(vec![0.5, -2.0, 1.25, -0.5, 4.0, -3.0])).unwrap(),
+            ];
+            let want = kiln_ir::eval::run(&unique_outputs(&g), &feed).unwrap();
+            let got = simulate(&g, &p, &feed).unwrap();
+            for (k, &v) in g.outputs.iter().enumerate() {
+                let w = &want[unique_outputs(&g).outputs.iter().position(|&u| u == v).unwrap()];
+                let TensorData::F32(w) = &w.data else { panic!("f32") };
+                prop_assert_eq!(&got[k], w, "output {} of\n{}\n{:?}", k, g.dump(), p);
+            }
+            let plain = plan(&g, &OFF);
+            prop_assert!(p.buffers.len() <= plain.buffers.len());
+            prop_assert!(p.lower_bound_bytes() <= plain.lower_bound_bytes());
+        }
+    }
+
+    /// `g` with each output listed once (the evaluator hands out each value once).
+    fn unique_outputs(g: &Graph) -> Graph {
+        let mut u = g.clone();
+        u.outputs.clear();
+        for &v in &g.outputs {
+            if !u.outputs.contains(&v) {
+                u.outputs.push(v);
+            }
+        }
+        u
     }
 }

@@ -195,7 +195,7 @@ fn relu<T: Elem>(x: &Tensor) -> Result<TensorData, String> {
 }
 
 /// Logistic function without overflow: exp of a non-positive number only.
-fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {

@@ -5,6 +5,7 @@
 mod common;
 pub mod conv;
 pub mod elementwise;
+pub mod epilogue;
 pub mod gemm;
 pub mod norm;
 pub mod pool;
@@ -18,6 +19,7 @@ use std::fmt;
 
 pub use conv::ConvAttrs;
 pub use elementwise::{BinaryOp, ClipAttrs, UnaryOp};
+pub use epilogue::Epilogue;
 pub use gemm::GemmAttrs;
 pub use norm::BatchNormAttrs;
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};

@@ -51,9 +51,10 @@ fn conv_rows4<T: Num>(planes: &mut [&mut [T]; 4], at: usize, len: usize, x: &[T]
 /// Weight-stationary: for each input channel and kernel tap, a weight is multiplied into
 /// whole output rows, so the inner loops run over contiguous memory without bounds tests
 /// (the valid output range of each tap is computed first). Output channels of a group go
-/// in blocks of four, which share every input row they read.
+/// in blocks of four, which share every input row they read. `epi(i, v)` is the fused
+/// epilogue, applied to each finished block while it is in cache (`i` is the flat index).
 #[inline(never)]
-fn conv<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T], p: &ConvParams) {
+fn conv<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T], p: &ConvParams, epi: impl Fn(usize, T) -> T) {
     let g = &p.window;
     let [id, ih, iw] = g.input;
     let [od, oh, ow] = g.output;
@@ -124,6 +125,12 @@ fn conv<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T], p: &ConvParams) 
                             }
                         }
                     }
+                }
+            }
+            for (j, plane) in planes.iter_mut().enumerate().take(mb) {
+                let base = (n * p.c_out + m + j) * out_plane;
+                for (e, v) in plane.iter_mut().enumerate() {
+                    *v = epi(base + e, *v);
                 }
             }
             m += mb;

@@ -9,9 +9,10 @@ struct GemmParams {
     c_strides: (usize, usize),
 }
 
-/// `Y = alpha * A' B' + beta * C`.
+/// `Y = epi(alpha * A' B' + beta * C)`, the fused epilogue `epi(i, v)` getting the flat index.
 #[inline(never)]
-fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, alpha: T, beta: T) {
+#[allow(clippy::too_many_arguments)]
+fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, alpha: T, beta: T, epi: impl Fn(usize, T) -> T) {
     let (m, n, k) = (p.m, p.n, p.k);
     for i in 0..m {
         let row = &mut y[i * n..][..n];
@@ -44,10 +45,11 @@ fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, 
         }
         for (j, o) in row.iter_mut().enumerate() {
             let v = alpha.times(*o);
-            *o = match c {
+            let v = match c {
                 Some(c) => v.plus(beta.times(c[i * p.c_strides.0 + j * p.c_strides.1])),
                 None => v,
             };
+            *o = epi(i * n + j, v);
         }
     }
 }

@@ -9,13 +9,14 @@ struct MatMulParams<const R: usize> {
     b_strides: [usize; R],
 }
 
-/// numpy matmul over broadcast batch axes (`y` is non-empty).
+/// numpy matmul over broadcast batch axes (`y` is non-empty); `epi(i, v)` is the fused
+/// epilogue, applied to each finished row (`i` is the flat index).
 #[inline(never)]
-fn matmul<T: Num, const R: usize>(a: &[T], b: &[T], y: &mut [T], p: &MatMulParams<R>) {
+fn matmul<T: Num, const R: usize>(a: &[T], b: &[T], y: &mut [T], p: &MatMulParams<R>, epi: impl Fn(usize, T) -> T) {
     let (m, k, n) = (p.m, p.k, p.n);
     let mut idx = [0usize; R];
     let (mut oa, mut ob) = (0usize, 0usize);
-    for out in y.chunks_exact_mut(m * n) {
+    for (bi, out) in y.chunks_exact_mut(m * n).enumerate() {
         let am = &a[oa..][..m * k];
         let bm = &b[ob..][..k * n];
         for (i, row) in out.chunks_exact_mut(n).enumerate() {
@@ -24,6 +25,10 @@ fn matmul<T: Num, const R: usize>(a: &[T], b: &[T], y: &mut [T], p: &MatMulParam
                 for (o, &bv) in row.iter_mut().zip(&bm[q * n..][..n]) {
                     *o = o.plus(av.times(bv));
                 }
+            }
+            let base = (bi * m + i) * n;
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = epi(base + j, *o);
             }
         }
         // Odometer over the batch axes.

@@ -1,0 +1,169 @@
+//! Cleanup: constant folding through the reference semantics, removal of identity-like
+//! ops, and dead-code elimination.
+
+use crate::rewrite::{absorb, replace_uses, sole_consumer};
+use kiln_ir::ops::TransposeAttrs;
+use kiln_ir::ops::shape::transpose_perm;
+use kiln_ir::{Graph, NodeId, Op, Tensor, ValueKind};
+
+/// Constant results bigger than this stay computed at run time: folding would trade a
+/// little code for a lot of static data (a model's flash is usually its tightest budget).
+const MAX_FOLDED_ELEMENTS: usize = 1 << 20;
+
+/// Evaluates every node whose inputs are all constants and makes its outputs constants.
+/// Returns the names of the folded nodes.
+pub fn fold_constants(g: &mut Graph) -> Result<Vec<String>, String> {
+    let mut folded = Vec::new();
+    let order = g.schedule().map_err(|_| "the graph has a cycle")?;
+    for n in order {
+        let node = g.node(n);
+        let all_const = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|&v| matches!(g.value(v).kind, ValueKind::Const(_)));
+        let small = node
+            .outputs
+            .iter()
+            .all(|&v| g.value(v).ty.numel() <= MAX_FOLDED_ELEMENTS);
+        if !all_const || !small {
+            continue;
+        }
+        let args: Vec<Option<&Tensor>> = node
+            .inputs
+            .iter()
+            .map(|i| i.and_then(|v| g.value(v).const_tensor()))
+            .collect();
+        let outs = node
+            .eval(&args)
+            .map_err(|e| format!("folding node {:?} ({}): {e}", node.name, node.onnx_op))?;
+        let outputs = node.outputs.clone();
+        folded.push(node.name.clone());
+        g.remove_node(n);
+        for (v, t) in outputs.into_iter().zip(outs) {
+            g.value_mut(v).kind = ValueKind::Const(t);
+        }
+    }
+    Ok(folded)
+}
+
+/// Whether `n` passes its input 0 through unchanged (same type, same elements in order).
+fn is_identity(g: &Graph, n: NodeId) -> bool {
+    let node = g.node(n);
+    let (Some(Some(x)), Some(&y)) = (node.inputs.first(), node.outputs.first()) else {
+        return false;
+    };
+    if !node.epilogue.is_empty() || g.value(*x).ty != g.value(y).ty {
+        return false;
+    }
+    match &node.op {
+        Op::Identity | Op::Reshape(_) | Op::Flatten(_) => true,
+        Op::Transpose(a) => transpose_perm(a, g.value(*x).ty.rank())
+            .is_ok_and(|p| p.iter().enumerate().all(|(i, &d)| i == d)),
+        _ => false,
+    }
+}
+
+/// The composition of two transposes applied in order (`first`, then `second`).
+fn composed(first: &[usize], second: &[usize]) -> Vec<usize> {
+    second.iter().map(|&d| first[d]).collect()
+}
+
+/// Removes a node whose output equals its input 0, rewiring its readers. When its output is
+/// a graph output, the input's producer writes it instead (if it may); otherwise the node
+/// stays, as the copy into the caller's array.
+fn bypass(g: &mut Graph, n: NodeId) -> bool {
+    let node = g.node(n);
+    let (Some(Some(x)), Some(&y)) = (node.inputs.first(), node.outputs.first()) else {
+        return false;
+    };
+    let x = *x;
+    if !g.outputs.contains(&y) {
+        g.remove_node(n);
+        replace_uses(g, y, x);
+        return true;
+    }
+    // y is the caller's array: let x's producer write it, if nothing else reads x.
+    match g.producer(x) {
+        Some(p) if sole_consumer(g, x) == Some(n) && g.node(p).outputs.len() == 1 => {
+            absorb(g, p, n);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Removes Identity, Reshape/Flatten to the same shape, identity Transposes, and pairs of
+/// Transposes that cancel. Returns what it removed.
+pub fn remove_identities(g: &mut Graph) -> Result<Vec<String>, String> {
+    let mut removed = Vec::new();
+    loop {
+        let mut changed = false;
+        let order = g.schedule().map_err(|_| "the graph has a cycle")?;
+        for n in order {
+            if !g.node_ids().any(|m| m == n) {
+                continue;
+            }
+            if is_identity(g, n) {
+                let label = format!("{} {:?}", g.node(n).onnx_op, g.node(n).name);
+                if bypass(g, n) {
+                    removed.push(label);
+                    changed = true;
+                }
+                continue;
+            }
+            // Transpose(Transpose(x)) with perms that compose to the identity: the second
+            // becomes an Identity (removed on the next round); the first dies if unused.
+            let node = g.node(n);
+            if let (Op::Transpose(a2), Some(Some(mid))) = (&node.op, node.inputs.first())
+                && let Some(p) = g.producer(*mid)
+                && let Op::Transpose(a1) = &g.node(p).op
+                && let Some(Some(x)) = g.node(p).inputs.first()
+            {
+                let rank = g.value(*x).ty.rank();
+                if let (Ok(p1), Ok(p2)) = (transpose_perm(a1, rank), transpose_perm(a2, rank))
+                    && composed(&p1, &p2).iter().enumerate().all(|(i, &d)| i == d)
+                {
+                    let x = *x;
+                    let label =
+                        format!("Transpose pair {:?} / {:?}", g.node(p).name, g.node(n).name);
+                    g.node_mut(n).op = Op::Transpose(TransposeAttrs {
+                        perm: Some((0..rank as i64).collect()),
+                    });
+                    g.set_input(n, 0, Some(x));
+                    removed.push(label);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes nodes none of whose outputs is read or is a graph output, until none is left.
+pub fn eliminate_dead_code(g: &mut Graph) -> Result<Vec<String>, String> {
+    let mut removed = Vec::new();
+    loop {
+        let dead: Vec<NodeId> = g
+            .node_ids()
+            .filter(|&n| {
+                g.node(n)
+                    .outputs
+                    .iter()
+                    .all(|&v| !g.outputs.contains(&v) && g.consumers(v).is_empty())
+            })
+            .collect();
+        if dead.is_empty() {
+            break;
+        }
+        for n in dead {
+            if let Some(node) = g.remove_node(n) {
+                removed.push(format!("{} {:?}", node.onnx_op, node.name));
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,135 @@
+//! Epilogue fusion: the elementwise op right after a Conv, Gemm or MatMul (Relu, Clip,
+//! Sigmoid, Tanh, or a residual Add of a tensor of the same type) moves into the producer's
+//! epilogue list and disappears as a node, together with the buffer between them.
+
+use crate::rewrite::{absorb, sole_consumer};
+use kiln_ir::ops::{BinaryOp, Epilogue, UnaryOp};
+use kiln_ir::{DType, Graph, NodeId, Op};
+
+/// The epilogue step that node `c` (reading the producer's output at `slot`) amounts to,
+/// and the extra input it needs.
+fn as_epilogue(g: &Graph, c: NodeId, slot: usize) -> Option<(Epilogue, Option<kiln_ir::ValueId>)> {
+    let node = g.node(c);
+    match &node.op {
+        Op::Unary(UnaryOp::Relu) => Some((Epilogue::Relu, None)),
+        Op::Unary(UnaryOp::Sigmoid) => Some((Epilogue::Sigmoid, None)),
+        Op::Unary(UnaryOp::Tanh) => Some((Epilogue::Tanh, None)),
+        Op::Clip(a) => {
+            // Bounds from constant inputs (opset ≥ 11) or attributes (opset 6).
+            let bound = |k: usize, attr: Option<f32>, none: f64| -> Option<f64> {
+                match node.inputs.get(k).copied().flatten() {
+                    Some(v) => {
+                        let t = g.value(v).const_tensor()?;
+                        if t.numel() == 0 {
+                            Some(none)
+                        } else {
+                            t.data.to_f64_vec().first().copied()
+                        }
+                    }
+                    None => Some(attr.map_or(none, f64::from)),
+                }
+            };
+            let min = bound(1, a.min, f64::NEG_INFINITY)?;
+            let max = bound(2, a.max, f64::INFINITY)?;
+            Some((Epilogue::Clip { min, max }, None))
+        }
+        Op::Binary(BinaryOp::Add) => {
+            let other = node.inputs.get(1 - slot).copied().flatten()?;
+            let y = node.inputs.get(slot).copied().flatten()?;
+            (other != y && g.value(other).ty == g.value(y).ty)
+                .then_some((Epilogue::Add { slot: 0 }, Some(other)))
+        }
+        _ => None,
+    }
+}
+
+/// `Mul(y, Sigmoid(y))` (either operand order) reading producer output `y`: the Sigmoid and
+/// the Mul, when they are `y`'s only readers and the Sigmoid's output feeds only the Mul.
+fn silu_pattern(g: &Graph, y: kiln_ir::ValueId) -> Option<(NodeId, NodeId)> {
+    if g.outputs.contains(&y) {
+        return None;
+    }
+    let readers = g.consumers(y);
+    let [a, b] = readers[..] else { return None };
+    let (s, m) = if g.node(a).op == Op::Unary(UnaryOp::Sigmoid) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let sn = g.node(s);
+    let mn = g.node(m);
+    let so = *sn.outputs.first()?;
+    let ok = sn.op == Op::Unary(UnaryOp::Sigmoid)
+        && mn.op == Op::Binary(BinaryOp::Mul)
+        && sole_consumer(g, so) == Some(m)
+        && (mn.inputs[..] == [Some(y), Some(so)] || mn.inputs[..] == [Some(so), Some(y)])
+        && g.value(mn.outputs[0]).ty == g.value(y).ty;
+    ok.then_some((s, m))
+}
+
+/// Fuses chains of elementwise ops into the Conv, Gemm and MatMul before them.
+pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
+    let mut fused = Vec::new();
+    loop {
+        let mut changed = false;
+        let ids: Vec<NodeId> = g.node_ids().collect();
+        for p in ids {
+            if !g.node_ids().any(|m| m == p) {
+                continue;
+            }
+            let node = g.node(p);
+            if !matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul) || node.outputs.len() != 1
+            {
+                continue;
+            }
+            let y = node.outputs[0];
+            if !matches!(g.value(y).ty.dtype, DType::F32 | DType::F64) {
+                continue;
+            }
+            if let Some((s, m)) = silu_pattern(g, y) {
+                let label = format!(
+                    "SiLU {:?} * {:?} into {:?}",
+                    g.node(s).name,
+                    g.node(m).name,
+                    g.node(p).name
+                );
+                g.node_mut(p).epilogue.push(Epilogue::Silu);
+                g.remove_node(s);
+                absorb(g, p, m);
+                fused.push(label);
+                changed = true;
+                continue;
+            }
+            let Some(c) = sole_consumer(g, y) else {
+                continue;
+            };
+            if g.node(c).outputs.len() != 1 || g.value(g.node(c).outputs[0]).ty != g.value(y).ty {
+                continue;
+            }
+            let Some(slot) = g.node(c).inputs.iter().position(|i| *i == Some(y)) else {
+                continue;
+            };
+            let Some((mut step, extra)) = as_epilogue(g, c, slot) else {
+                continue;
+            };
+            let label = format!(
+                "{} {:?} into {:?}",
+                g.node(c).onnx_op,
+                g.node(c).name,
+                g.node(p).name
+            );
+            if let Some(v) = extra {
+                let s = g.push_input(p, v);
+                step = Epilogue::Add { slot: s };
+            }
+            g.node_mut(p).epilogue.push(step);
+            absorb(g, p, c);
+            fused.push(label);
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(fused)
+}

@@ -1,0 +1,111 @@
+//! The optimisation pipeline, written out once, in order. Each pass is a plain function
+//! that rewrites the graph and returns what it changed.
+//!
+//! Why this order:
+//! 1. `fold-constants` first: weight preprocessing and shape arithmetic exported as nodes
+//!    become constants, so the folds below see constant weights.
+//! 2. `remove-identities` next: Identity, no-op Reshape/Flatten/Transpose and cancelling
+//!    Transpose pairs sit between the ops the patterns below want adjacent.
+//! 3. `matmul-add-to-gemm` before the weight folds, so a MatMul+Add+BatchNormalization
+//!    chain ends as one Gemm.
+//! 4. `fold-batchnorm`, then 5. `fold-affine`: scale and shift into Conv/Gemm weights;
+//!    BatchNormalization first because exporters also spell it as Mul+Add.
+//! 6. `fuse-epilogues` after every fold: it needs the final producer of each value, and a
+//!    fused Relu would hide a following Mul from fold-affine.
+//! 7. `dead-code` last: it sweeps up what the others left unread.
+//!
+//! Debug builds re-verify the graph after every pass, so a pass that breaks an invariant
+//! is caught at the pass, not in the emitter.
+
+use crate::{cleanup, fold, fuse};
+use kiln_ir::Graph;
+use std::time::{Duration, Instant};
+
+/// How much to optimise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No passes, no aliasing: the graph as imported, one kernel per node.
+    O0,
+    /// Every pass, views and in-place execution.
+    #[default]
+    O2,
+}
+
+/// One pass of the pipeline.
+pub struct Pass {
+    pub name: &'static str,
+    pub run: fn(&mut Graph) -> Result<Vec<String>, String>,
+}
+
+/// The passes, in the order they run (see the module docs for why).
+pub const PIPELINE: &[Pass] = &[
+    Pass {
+        name: "fold-constants",
+        run: cleanup::fold_constants,
+    },
+    Pass {
+        name: "remove-identities",
+        run: cleanup::remove_identities,
+    },
+    Pass {
+        name: "matmul-add-to-gemm",
+        run: fold::matmul_add_to_gemm,
+    },
+    Pass {
+        name: "fold-batchnorm",
+        run: fold::fold_batchnorm,
+    },
+    Pass {
+        name: "fold-affine",
+        run: fold::fold_affine,
+    },
+    Pass {
+        name: "fuse-epilogues",
+        run: fuse::fuse_epilogues,
+    },
+    Pass {
+        name: "dead-code",
+        run: cleanup::eliminate_dead_code,
+    },
+];
+
+/// What one pass did.
+#[derive(Clone, Debug)]
+pub struct PassReport {
+    pub name: &'static str,
+    /// One line per rewrite (e.g. `BatchNormalization "bn1" into "conv1"`).
+    pub changes: Vec<String>,
+    pub nodes_after: usize,
+    pub elapsed: Duration,
+}
+
+/// Runs the pipeline at `level` on `graph`. An error names the pass; in debug builds a pass
+/// that leaves an invalid graph is an error too.
+pub fn optimize(graph: &mut Graph, level: OptLevel) -> Result<Vec<PassReport>, String> {
+    let mut reports = Vec::new();
+    if level == OptLevel::O0 {
+        return Ok(reports);
+    }
+    for pass in PIPELINE {
+        let t = Instant::now();
+        let changes = (pass.run)(graph).map_err(|e| format!("pass {}: {e}", pass.name))?;
+        let elapsed = t.elapsed();
+        if cfg!(debug_assertions)
+            && let Err(diags) = kiln_ir::verify(graph)
+        {
+            let list: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            return Err(format!(
+                "pass {} left an invalid graph (a kiln bug; compile with -O0 to work around it):\n  {}",
+                pass.name,
+                list.join("\n  ")
+            ));
+        }
+        reports.push(PassReport {
+            name: pass.name,
+            changes,
+            nodes_after: graph.node_count(),
+            elapsed,
+        });
+    }
+    Ok(reports)
+}

@@ -1,0 +1,364 @@
+//! Each fold and fusion on small graphs: the rewrite must fire (the node it removes is
+//! gone) and the graph must compute the same numbers as before, by the reference semantics,
+//! over random weights, inputs and shapes (proptest).
+
+use kiln_ir::builder::{Builder, i64s, window};
+use kiln_ir::ops::{
+    BatchNormAttrs, BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, GemmAttrs, TransposeAttrs,
+    UnaryOp,
+};
+use kiln_ir::{DType, Graph, Op, Tensor, TensorData, ValueId};
+use kiln_passes::{cleanup, fold, fuse};
+use proptest::prelude::*;
+
+/// Deterministic values in `lo..hi` from `seed`.
+fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
+
+fn rand_const(
+    b: &mut Builder,
+    name: &str,
+    shape: &[usize],
+    seed: u64,
+    lo: f32,
+    hi: f32,
+) -> ValueId {
+    let n = shape.iter().product();
+    b.constant(name, shape, TensorData::F32(values(n, seed, lo, hi)))
+}
+
+fn feed(g: &Graph, seed: u64) -> Vec<Tensor> {
+    g.inputs
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| {
+            let ty = &g.value(v).ty;
+            Tensor::from_f32(
+                ty.shape.clone(),
+                values(ty.numel(), seed + k as u64 * 7919, -2.0, 2.0),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+type PassFn = fn(&mut Graph) -> Result<Vec<String>, String>;
+
+/// Runs `pass` on `g`; checks it fired, left a valid graph without ops of kind `gone`, and
+/// computes what the original computed.
+fn check(mut g: Graph, pass: PassFn, gone: &[&str], seed: u64) -> Result<(), TestCaseError> {
+    let inputs = feed(&g, seed);
+    let before = kiln_ir::eval::run(&g, &inputs).map_err(TestCaseError::fail)?;
+    let nodes = g.node_count();
+    let changes = pass(&mut g).map_err(TestCaseError::fail)?;
+    prop_assert!(
+        !changes.is_empty(),
+        "the rewrite did not fire:\n{}",
+        g.dump()
+    );
+    prop_assert!(g.node_count() < nodes, "no node was removed");
+    if let Err(d) = kiln_ir::verify(&g) {
+        return Err(TestCaseError::fail(format!("{d:?}\n{}", g.dump())));
+    }
+    for n in g.node_ids() {
+        let op = g.node(n).op.name();
+        prop_assert!(!gone.contains(&op), "{op} is still there:\n{}", g.dump());
+    }
+    let after = kiln_ir::eval::run(&g, &inputs).map_err(TestCaseError::fail)?;
+    for (a, e) in after.iter().zip(&before) {
+        prop_assert_eq!(&a.shape, &e.shape);
+        for (x, y) in a.data.to_f64_vec().iter().zip(e.data.to_f64_vec()) {
+            prop_assert!(
+                (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
+                "{x} vs {y} (expected)\n{}",
+                g.dump()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn conv(
+    b: &mut Builder,
+    x: ValueId,
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    bias: bool,
+    seed: u64,
+) -> ValueId {
+    let w = rand_const(b, "w", &[c_out, c_in, k, k], seed, -1.0, 1.0);
+    let op = Op::Conv(ConvAttrs {
+        window: window(&[], &[], &[k / 2, k / 2, k / 2, k / 2]),
+        group: 1,
+    });
+    if bias {
+        let bb = rand_const(b, "b", &[c_out], seed + 1, -1.0, 1.0);
+        b.one(op, &[x, w, bb])
+    } else {
+        b.one(op, &[x, w])
+    }
+}
+
+fn batchnorm(b: &mut Builder, x: ValueId, c: usize, seed: u64) -> ValueId {
+    let gamma = rand_const(b, "gamma", &[c], seed + 2, 0.5, 2.0);
+    let beta = rand_const(b, "beta", &[c], seed + 3, -1.0, 1.0);
+    let mean = rand_const(b, "mean", &[c], seed + 4, -1.0, 1.0);
+    let var = rand_const(b, "var", &[c], seed + 5, 0.1, 2.0);
+    b.one(
+        Op::BatchNormalization(BatchNormAttrs { epsilon: 1e-5 }),
+        &[x, gamma, beta, mean, var],
+    )
+}
+
+/// A 2-D Gemm `[m, k] x B -> [m, n]` with random B (transposed or not) and optional C.
+fn gemm(
+    b: &mut Builder,
+    x: ValueId,
+    m: usize,
+    k: usize,
+    n: usize,
+    trans_b: bool,
+    c: u8,
+    seed: u64,
+) -> ValueId {
+    let bs = if trans_b { [n, k] } else { [k, n] };
+    let bw = rand_const(b, "B", &bs, seed, -1.0, 1.0);
+    let op = Op::Gemm(GemmAttrs {
+        alpha: 0.75,
+        beta: 1.5,
+        trans_a: false,
+        trans_b,
+    });
+    match c {
+        0 => b.one(op, &[x, bw]),
+        1 => {
+            let cv = rand_const(b, "C", &[n], seed + 1, -1.0, 1.0);
+            b.one(op, &[x, bw, cv])
+        }
+        _ => {
+            let cv = rand_const(b, "C", &[m, n], seed + 1, -1.0, 1.0);
+            b.one(op, &[x, bw, cv])
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batchnorm_folds_into_conv(c_in in 1usize..4, c_out in 1usize..5, k in 1usize..4,
+                                 hw in 3usize..7, bias: bool, seed: u64) {
+        let mut b = Builder::new("conv_bn");
+        let x = b.input("x", DType::F32, &[1, c_in, hw, hw]);
+        let c = conv(&mut b, x, c_in, c_out, k, bias, seed);
+        let y = batchnorm(&mut b, c, c_out, seed);
+        b.output(y);
+        check(b.g, fold::fold_batchnorm, &["BatchNormalization"], seed)?;
+    }
+
+    #[test]
+    fn batchnorm_folds_into_gemm(m in 1usize..4, k in 1usize..6, n in 1usize..6,
+                                 trans_b: bool, c in 0u8..3, seed: u64) {
+        let mut b = Builder::new("gemm_bn");
+        let x = b.input("x", DType::F32, &[m, k]);
+        let g = gemm(&mut b, x, m, k, n, trans_b, c, seed);
+        let y = batchnorm(&mut b, g, n, seed);
+        b.output(y);
+        check(b.g, fold::fold_batchnorm, &["BatchNormalization"], seed)?;
+    }
+
+    #[test]
+    fn mul_and_add_by_constants_fold_into_conv(c_out in 1usize..5, op in 0usize..4,
+                                               rank4 in any::<bool>(), swap: bool, seed: u64) {
+        let mut b = Builder::new("conv_affine");
+        let x = b.input("x", DType::F32, &[1, 2, 5, 5]);
+        let c = conv(&mut b, x, 2, c_out, 3, true, seed);
+        let shape: Vec<usize> = if rank4 { vec![1, c_out, 1, 1] } else { vec![c_out, 1, 1] };
+        // Away from zero: Div divides by it.
+        let kv = rand_const(&mut b, "k", &shape, seed + 9, 0.5, 2.0);
+        let bop = [BinaryOp::Mul, BinaryOp::Add, BinaryOp::Div, BinaryOp::Sub][op];
+        // Div and Sub fold only with the constant on the right.
+        let ins = if swap && matches!(bop, BinaryOp::Mul | BinaryOp::Add) { [kv, c] } else { [c, kv] };
+        let y = b.one(Op::Binary(bop), &ins);
+        b.output(y);
+        check(b.g, fold::fold_affine, &[bop.name()], seed)?;
+    }
+
+    #[test]
+    fn mul_and_add_by_constants_fold_into_gemm(m in 1usize..4, k in 1usize..5, n in 1usize..5,
+                                               trans_b: bool, c in 0u8..3, mul: bool, seed: u64) {
+        let mut b = Builder::new("gemm_affine");
+        let x = b.input("x", DType::F32, &[m, k]);
+        let g = gemm(&mut b, x, m, k, n, trans_b, c, seed);
+        let kv = rand_const(&mut b, "k", &[n], seed + 9, 0.5, 2.0);
+        let bop = if mul { BinaryOp::Mul } else { BinaryOp::Add };
+        let y = b.one(Op::Binary(bop), &[g, kv]);
+        b.output(y);
+        check(b.g, fold::fold_affine, &[bop.name()], seed)?;
+    }
+
+    #[test]
+    fn matmul_then_add_becomes_gemm(m in 1usize..4, k in 1usize..5, n in 1usize..5,
+                                    bias_rank in 0usize..3, const_b: bool, seed: u64) {
+        let mut b = Builder::new("matmul_add");
+        let x = b.input("x", DType::F32, &[m, k]);
+        let w = if const_b { rand_const(&mut b, "w", &[k, n], seed, -1.0, 1.0) } else { b.input("w", DType::F32, &[k, n]) };
+        let mm = b.one(Op::MatMul, &[x, w]);
+        let shape: Vec<usize> = match bias_rank { 0 => vec![], 1 => vec![n], _ => vec![m, n] };
+        let bias = rand_const(&mut b, "bias", &shape, seed + 1, -1.0, 1.0);
+        let y = b.one(Op::Binary(BinaryOp::Add), &[bias, mm]);
+        b.output(y);
+        check(b.g, fold::matmul_add_to_gemm, &["MatMul", "Add"], seed)?;
+    }
+
+    #[test]
+    fn elementwise_ops_fuse_into_conv_gemm_and_matmul(producer in 0usize..3, chain in proptest::collection::vec(0usize..6, 1..4), seed: u64) {
+        let mut b = Builder::new("fuse");
+        let (mut y, shape) = match producer {
+            0 => {
+                let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+                (conv(&mut b, x, 2, 3, 3, true, seed), vec![1, 3, 4, 4])
+            }
+            1 => {
+                let x = b.input("x", DType::F32, &[2, 3]);
+                (gemm(&mut b, x, 2, 3, 4, false, 1, seed), vec![2, 4])
+            }
+            _ => {
+                let x = b.input("x", DType::F32, &[2, 3, 4]);
+                let w = rand_const(&mut b, "w", &[4, 5], seed, -1.0, 1.0);
+                (b.one(Op::MatMul, &[x, w]), vec![2, 3, 5])
+            }
+        };
+        for (i, &step) in chain.iter().enumerate() {
+            y = match step {
+                0 => b.one(Op::Unary(UnaryOp::Relu), &[y]),
+                1 => b.one(Op::Unary(UnaryOp::Sigmoid), &[y]),
+                2 => b.one(Op::Unary(UnaryOp::Tanh), &[y]),
+                3 => {
+                    let lo = b.constant("lo", &[], TensorData::F32(vec![-0.5]));
+                    b.node(Op::Clip(ClipAttrs::default()), &[Some(y), Some(lo), None], 1)[0]
+                }
+                5 => {
+                    // SiLU as exported: x * sigmoid(x).
+                    let s = b.one(Op::Unary(UnaryOp::Sigmoid), &[y]);
+                    b.one(Op::Binary(BinaryOp::Mul), &[y, s])
+                }
+                _ => {
+                    // A residual from another branch of the same type.
+                    let r = b.input(&format!("r{i}"), DType::F32, &shape);
+                    let r = b.one(Op::Unary(UnaryOp::Tanh), &[r]);
+                    b.one(Op::Binary(BinaryOp::Add), &[r, y])
+                }
+            };
+        }
+        b.output(y);
+        check(b.g, fuse::fuse_epilogues, &["Relu", "Sigmoid", "Clip", "Mul"], seed)?;
+    }
+}
+
+#[test]
+fn identities_and_cancelling_transposes_are_removed() {
+    let mut b = Builder::new("identities");
+    let x = b.input("x", DType::F32, &[2, 3, 4]);
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[x]);
+    let i = b.one(Op::Identity, &[r]);
+    let same = i64s(&mut b, "same", &[2, 3, 4]);
+    let s = b.one(Op::Reshape(Default::default()), &[i, same]);
+    let t1 = b.one(
+        Op::Transpose(TransposeAttrs {
+            perm: Some(vec![1, 2, 0]),
+        }),
+        &[s],
+    );
+    let t2 = b.one(
+        Op::Transpose(TransposeAttrs {
+            perm: Some(vec![2, 0, 1]),
+        }),
+        &[t1],
+    );
+    let y = b.one(Op::Unary(UnaryOp::Sigmoid), &[t2]);
+    b.output(y);
+    let g = b.g;
+    // The pass leaves the first Transpose unread; dead-code removes it.
+    let pass: PassFn = |g| {
+        let mut c = cleanup::remove_identities(g)?;
+        c.extend(cleanup::eliminate_dead_code(g)?);
+        Ok(c)
+    };
+    check(g, pass, &["Identity", "Reshape", "Transpose"], 1).unwrap();
+}
+
+#[test]
+fn an_identity_writing_a_graph_output_hands_it_to_the_producer() {
+    let mut b = Builder::new("out");
+    let x = b.input("x", DType::F32, &[2, 3]);
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[x]);
+    let f = b.one(Op::Flatten(FlattenAttrs { axis: 1 }), &[r]);
+    b.output(f);
+    let out = b.g.outputs[0];
+    let mut g = b.g;
+    check(g.clone(), cleanup::remove_identities, &["Flatten"], 2).unwrap();
+    cleanup::remove_identities(&mut g).unwrap();
+    assert_eq!(
+        g.outputs,
+        vec![out],
+        "the graph output keeps its value (and name)"
+    );
+    // Flatten of a graph input straight to a graph output stays: it is the copy.
+    let mut b = Builder::new("copy");
+    let x = b.input("x", DType::F32, &[2, 3]);
+    let f = b.one(Op::Flatten(FlattenAttrs { axis: 1 }), &[x]);
+    b.output(f);
+    let mut g = b.g;
+    assert!(cleanup::remove_identities(&mut g).unwrap().is_empty());
+}
+
+#[test]
+fn constants_fold_through_the_reference_semantics() {
+    let mut b = Builder::new("consts");
+    let x = b.input("x", DType::F32, &[2, 3]);
+    let w = rand_const(&mut b, "w", &[3, 4], 5, -1.0, 1.0);
+    // Weight preprocessing exported as nodes: Transpose(Transpose(w)) * 2.
+    let t = b.one(Op::Transpose(TransposeAttrs { perm: None }), &[w]);
+    let t = b.one(Op::Transpose(TransposeAttrs { perm: None }), &[t]);
+    let two = b.constant("two", &[], TensorData::F32(vec![2.0]));
+    let w2 = b.one(Op::Binary(BinaryOp::Mul), &[t, two]);
+    let y = b.one(Op::MatMul, &[x, w2]);
+    b.output(y);
+    check(b.g, cleanup::fold_constants, &["Transpose", "Mul"], 3).unwrap();
+}
+
+#[test]
+fn dead_nodes_are_removed() {
+    let mut b = Builder::new("dead");
+    let x = b.input("x", DType::F32, &[4]);
+    let y = b.one(Op::Unary(UnaryOp::Relu), &[x]);
+    let unused = b.one(Op::Unary(UnaryOp::Tanh), &[x]);
+    let _unused2 = b.one(Op::Unary(UnaryOp::Sigmoid), &[unused]);
+    b.output(y);
+    check(b.g, cleanup::eliminate_dead_code, &["Tanh", "Sigmoid"], 4).unwrap();
+}
+
+#[test]
+fn a_value_read_twice_is_not_folded_or_fused() {
+    let mut b = Builder::new("shared");
+    let x = b.input("x", DType::F32, &[1, 2, 4, 4]);
+    let c = conv(&mut b, x, 2, 2, 3, true, 7);
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[c]);
+    let bn = batchnorm(&mut b, c, 2, 7);
+    let y = b.one(Op::Binary(BinaryOp::Add), &[r, bn]);
+    b.output(y);
+    let mut g = b.g;
+    assert!(fold::fold_batchnorm(&mut g).unwrap().is_empty());
+    assert!(fuse::fuse_epilogues(&mut g).unwrap().is_empty());
+}

@@ -1,0 +1,155 @@
+//! Fused epilogues through generated code: random Conv/Gemm/MatMul graphs followed by
+//! chains of Relu, Sigmoid, Tanh, Clip, SiLU and residual Adds are compiled with full
+//! optimisation (the chain must end up fused) and the generated code must compute what the
+//! reference semantics compute on the unoptimised graph.
+
+mod common;
+
+use kiln::codegen::EmitKind;
+use kiln::harness::{self, Case, Profile};
+use kiln::ir::builder::{Builder, window};
+use kiln::ir::ops::{BinaryOp, ClipAttrs, ConvAttrs, GemmAttrs, UnaryOp};
+use kiln::ir::{DType, Graph, Op, Tensor, TensorData, ValueId};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn rand_const(b: &mut Builder, shape: &[usize], seed: u64) -> ValueId {
+    let n = shape.iter().product();
+    b.constant(&format!("c{seed}"), shape, TensorData::F32(values(n, seed)))
+}
+
+/// A producer (0 Conv, 1 Gemm, 2 MatMul) and a chain of elementwise steps after it.
+fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
+    let mut b = Builder::new("fused");
+    let (mut y, shape) = match producer {
+        0 => {
+            let x = b.input("x", DType::F32, &[1, 3, 6, 6]);
+            let w = rand_const(&mut b, &[4, 3, 3, 3], seed);
+            let bias = rand_const(&mut b, &[4], seed + 1);
+            let op = Op::Conv(ConvAttrs {
+                window: window(&[], &[], &[1, 1, 1, 1]),
+                group: 1,
+            });
+            (b.one(op, &[x, w, bias]), vec![1, 4, 6, 6])
+        }
+        1 => {
+            let x = b.input("x", DType::F32, &[3, 5]);
+            let w = rand_const(&mut b, &[4, 5], seed);
+            let c = rand_const(&mut b, &[4], seed + 1);
+            let op = Op::Gemm(GemmAttrs {
+                trans_b: true,
+                ..Default::default()
+            });
+            (b.one(op, &[x, w, c]), vec![3, 4])
+        }
+        _ => {
+            let x = b.input("x", DType::F32, &[2, 3, 5]);
+            let w = rand_const(&mut b, &[5, 4], seed);
+            (b.one(Op::MatMul, &[x, w]), vec![2, 3, 4])
+        }
+    };
+    for (i, &step) in chain.iter().enumerate() {
+        y = match step {
+            0 => b.one(Op::Unary(UnaryOp::Relu), &[y]),
+            1 => b.one(Op::Unary(UnaryOp::Sigmoid), &[y]),
+            2 => b.one(Op::Unary(UnaryOp::Tanh), &[y]),
+            3 => {
+                let lo = b.constant(&format!("lo{i}"), &[], TensorData::F32(vec![-0.25]));
+                let hi = b.constant(&format!("hi{i}"), &[], TensorData::F32(vec![0.5]));
+                b.one(Op::Clip(ClipAttrs::default()), &[y, lo, hi])
+            }
+            4 => {
+                let s = b.one(Op::Unary(UnaryOp::Sigmoid), &[y]);
+                b.one(Op::Binary(BinaryOp::Mul), &[s, y])
+            }
+            _ => {
+                let r = b.input(&format!("residual{i}"), DType::F32, &shape);
+                b.one(Op::Binary(BinaryOp::Add), &[y, r])
+            }
+        };
+    }
+    b.output(y);
+    b.g
+}
+
+#[test]
+fn fused_epilogues_in_generated_code_match_the_reference() {
+    let mut runner = TestRunner::deterministic();
+    let strategy = (
+        0usize..3,
+        proptest::collection::vec(0usize..6, 1..4),
+        any::<u64>(),
+    );
+    let mut built = Vec::new();
+    for _ in 0..24 {
+        let (producer, chain, seed) = strategy.new_tree(&mut runner).unwrap().current();
+        let g = graph(producer, &chain, seed);
+        let feed: Vec<Tensor> = g
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                let ty = &g.value(v).ty;
+                Tensor::from_f32(ty.shape.clone(), values(ty.numel(), seed ^ (k as u64 + 17)))
+                    .unwrap()
+            })
+            .collect();
+        let expected = kiln::ir::eval::run(&g, &feed).unwrap();
+        let compiled = kiln::compile_graph(
+            g,
+            "fused.onnx",
+            String::new(),
+            EmitKind::Module,
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{producer} {chain:?}: {e}"));
+        let fused: usize = compiled
+            .graph
+            .node_ids()
+            .map(|n| compiled.graph.node(n).epilogue.len())
+            .sum();
+        assert_eq!(
+            compiled.graph.node_count(),
+            1,
+            "{producer} {chain:?}: the chain was not fused:\n{}",
+            compiled.graph.dump()
+        );
+        assert!(fused >= 1);
+        built.push((format!("{producer} {chain:?}"), compiled, feed, expected));
+    }
+    let cases: Vec<Case> = built
+        .iter()
+        .map(|b| Case {
+            generated: &b.1.generated,
+        })
+        .collect();
+    let work = common::repo().join("target").join("kiln-fusion-runner");
+    let runner =
+        harness::build_runner(&cases, &work, &common::gen_target(), Profile::Fast).unwrap();
+    let mut failures = Vec::new();
+    for (i, (label, _, feed, expected)) in built.iter().enumerate() {
+        let actual = runner
+            .run(i, feed)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        for (a, e) in actual.iter().zip(expected) {
+            let c = harness::compare(a, e, 1e-4, 1e-5);
+            if !c.ok {
+                failures.push(format!("{label}: {c:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
