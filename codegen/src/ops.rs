@@ -186,12 +186,13 @@ fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     Ok(())
 }
 
-/// The closure `|i, v| ...` that applies the node's epilogue to output element `i` of
-/// value `v` (the identity when there is none); reads the epilogue's extra inputs.
+/// The epilogue argument of a kernel call: a closure that applies the node's epilogue to a
+/// finished run of outputs starting at flat offset `at` (a no-op without one). Reads the
+/// epilogue's extra inputs.
 fn epilogue(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
     use kiln_ir::ops::Epilogue;
     if cx.node.epilogue.is_empty() {
-        return Ok("|_, v| v".into());
+        return Ok("|_, _| {}".into());
     }
     if !matches!(dtype, DType::F32 | DType::F64) {
         return Err(format!("fused epilogues need f32 or f64, not {dtype}"));
@@ -236,8 +237,17 @@ fn epilogue(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
             }
         });
     }
-    let i = if uses_index { "i" } else { "_" };
-    Ok(format!("|{i}, v| {{ {} v }}", steps.join(" ")))
+    let elem = literal::elem(dtype)?;
+    let body = steps.join(" ");
+    Ok(if uses_index {
+        format!(
+            "|at: usize, ys: &mut [{elem}]| {{ for (e, o) in ys.iter_mut().enumerate() {{ let i = at + e; let v = *o; {body} *o = v; }} }}"
+        )
+    } else {
+        format!(
+            "|_: usize, ys: &mut [{elem}]| {{ for o in ys.iter_mut() {{ let v = *o; {body} *o = v; }} }}"
+        )
+    })
 }
 
 /// An attribute scalar for an integer or float kernel; integers need whole numbers.

@@ -9,10 +9,11 @@ struct GemmParams {
     c_strides: (usize, usize),
 }
 
-/// `Y = epi(alpha * A' B' + beta * C)`, the fused epilogue `epi(i, v)` getting the flat index.
+/// `Y = alpha * A' B' + beta * C`, then the fused epilogue `epi(at, row)` on each finished
+/// row (`at` is its flat offset).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, alpha: T, beta: T, epi: impl Fn(usize, T) -> T) {
+fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, alpha: T, beta: T, epi: impl Fn(usize, &mut [T])) {
     let (m, n, k) = (p.m, p.n, p.k);
     for i in 0..m {
         let row = &mut y[i * n..][..n];
@@ -45,11 +46,11 @@ fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, 
         }
         for (j, o) in row.iter_mut().enumerate() {
             let v = alpha.times(*o);
-            let v = match c {
+            *o = match c {
                 Some(c) => v.plus(beta.times(c[i * p.c_strides.0 + j * p.c_strides.1])),
                 None => v,
             };
-            *o = epi(i * n + j, v);
         }
+        epi(i * n, row);
     }
 }

@@ -9,10 +9,10 @@ struct MatMulParams<const R: usize> {
     b_strides: [usize; R],
 }
 
-/// numpy matmul over broadcast batch axes (`y` is non-empty); `epi(i, v)` is the fused
-/// epilogue, applied to each finished row (`i` is the flat index).
+/// numpy matmul over broadcast batch axes (`y` is non-empty); `epi(at, row)` is the fused
+/// epilogue, applied to each finished row (`at` is its flat offset).
 #[inline(never)]
-fn matmul<T: Num, const R: usize>(a: &[T], b: &[T], y: &mut [T], p: &MatMulParams<R>, epi: impl Fn(usize, T) -> T) {
+fn matmul<T: Num, const R: usize>(a: &[T], b: &[T], y: &mut [T], p: &MatMulParams<R>, epi: impl Fn(usize, &mut [T])) {
     let (m, k, n) = (p.m, p.k, p.n);
     let mut idx = [0usize; R];
     let (mut oa, mut ob) = (0usize, 0usize);
@@ -26,10 +26,7 @@ fn matmul<T: Num, const R: usize>(a: &[T], b: &[T], y: &mut [T], p: &MatMulParam
                     *o = o.plus(av.times(bv));
                 }
             }
-            let base = (bi * m + i) * n;
-            for (j, o) in row.iter_mut().enumerate() {
-                *o = epi(base + j, *o);
-            }
+            epi((bi * m + i) * n, row);
         }
         // Odometer over the batch axes.
         let mut d = R;
