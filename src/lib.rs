@@ -231,6 +231,24 @@ pub fn plan(graph: &kiln_ir::VerifiedGraph, opts: &CompileOptions) -> MemoryPlan
     kiln_passes::memory::plan_memory_with(graph, &plan_opts)
 }
 
+/// The memory plan of an optimised graph. When the pipeline chose a memory-aware schedule
+/// (on an estimate), it is kept only if the real plan, with views and in-place writes, is
+/// smaller than with the original order; otherwise the graph's hint is cleared.
+pub fn plan_graph(graph: &mut Graph, opts: &CompileOptions) -> Result<MemoryPlan, Error> {
+    let chosen = plan(&kiln_ir::verify(graph).map_err(Error::Verify)?, opts);
+    if !graph.has_schedule_hint() {
+        return Ok(chosen);
+    }
+    let mut plain = graph.clone();
+    plain.clear_schedule_hint();
+    let alt = plan(&kiln_ir::verify(&plain).map_err(Error::Verify)?, opts);
+    if alt.arena_bytes() < chosen.arena_bytes() {
+        *graph = plain;
+        return Ok(alt);
+    }
+    Ok(chosen)
+}
+
 /// Compiles an IR graph that did not come from a file (tests, other frontends).
 /// `model_file` and `sha256` only go into the provenance header.
 pub fn compile_graph(
@@ -242,8 +260,8 @@ pub fn compile_graph(
 ) -> Result<Compiled, Error> {
     let nodes_before = graph.node_count();
     let passes = optimize(&mut graph, opts)?;
+    let plan = plan_graph(&mut graph, opts)?;
     let verified = kiln_ir::verify(&graph).map_err(Error::Verify)?;
-    let plan = plan(&verified, opts);
     let arena = plan.arena_bytes() as u64;
     if arena > opts.limits.arena_bytes {
         return Err(Error::ArenaTooLarge {

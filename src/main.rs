@@ -222,8 +222,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", graph.dump());
                 return Ok(());
             }
-            let verified = kiln::ir::verify(&graph).map_err(kiln::Error::Verify)?;
-            let mplan = kiln::plan(&verified, &opts);
+            let mplan = kiln::plan_graph(&mut graph, &opts)?;
             if let Some(path) = &svg {
                 write_atomically(path, kiln::report::plan_svg(&graph, &mplan).as_bytes())?;
             }

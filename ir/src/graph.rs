@@ -99,6 +99,8 @@ pub struct Graph {
     pub inputs: Vec<ValueId>,
     /// Graph outputs in declaration order.
     pub outputs: Vec<ValueId>,
+    /// Preferred position of nodes among those ready at once (see [`Graph::schedule`]).
+    schedule_hint: HashMap<NodeId, usize>,
 }
 
 impl Graph {
@@ -273,10 +275,26 @@ impl Graph {
         set.into_iter().collect()
     }
 
-    /// The execution order: a topological order that, among ready nodes, keeps the order in
-    /// which nodes were added (so schedules are deterministic and follow the model file).
-    /// On a cycle, returns the nodes that could not be scheduled.
+    /// Asks [`Graph::schedule`] to follow `order` wherever dependencies allow (a memory-aware
+    /// order, say). Nodes not in `order` come after those that are, by insertion order.
+    pub fn set_schedule_hint(&mut self, order: &[NodeId]) {
+        self.schedule_hint = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    }
+
+    pub fn has_schedule_hint(&self) -> bool {
+        !self.schedule_hint.is_empty()
+    }
+
+    pub fn clear_schedule_hint(&mut self) {
+        self.schedule_hint.clear();
+    }
+
+    /// The execution order: a topological order that, among ready nodes, keeps the order of
+    /// the schedule hint if one is set, else the order in which nodes were added (so
+    /// schedules are deterministic and follow the model file). On a cycle, returns the
+    /// nodes that could not be scheduled.
     pub fn schedule(&self) -> Result<Vec<NodeId>, Vec<NodeId>> {
+        let rank = |n: NodeId| (self.schedule_hint.get(&n).copied().unwrap_or(usize::MAX), n);
         let mut indegree: HashMap<NodeId, usize> = HashMap::new();
         for n in self.graph.node_indices() {
             let preds: BTreeSet<NodeId> = self
@@ -285,13 +303,13 @@ impl Graph {
                 .collect();
             indegree.insert(n, preds.len());
         }
-        let mut ready: BinaryHeap<std::cmp::Reverse<NodeId>> = indegree
+        let mut ready: BinaryHeap<std::cmp::Reverse<(usize, NodeId)>> = indegree
             .iter()
             .filter(|(_, d)| **d == 0)
-            .map(|(n, _)| std::cmp::Reverse(*n))
+            .map(|(n, _)| std::cmp::Reverse(rank(*n)))
             .collect();
         let mut order = Vec::with_capacity(indegree.len());
-        while let Some(std::cmp::Reverse(n)) = ready.pop() {
+        while let Some(std::cmp::Reverse((_, n))) = ready.pop() {
             order.push(n);
             let succs: BTreeSet<NodeId> = self
                 .graph
@@ -306,7 +324,7 @@ impl Graph {
                     .expect("successor is a node of this graph");
                 *d -= 1;
                 if *d == 0 {
-                    ready.push(std::cmp::Reverse(s));
+                    ready.push(std::cmp::Reverse(rank(s)));
                 }
             }
         }

@@ -7,6 +7,7 @@ pub mod fuse;
 pub mod memory;
 pub mod pipeline;
 pub mod rewrite;
+pub mod schedule;
 
 pub use memory::{
     Buffer, MemoryPlan, Placement, PlanOptions, PoolPlan, plan_memory, plan_memory_with,

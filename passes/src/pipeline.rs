@@ -12,7 +12,9 @@
 //!    BatchNormalization first because exporters also spell it as Mul+Add.
 //! 6. `fuse-epilogues` after every fold: it needs the final producer of each value, and a
 //!    fused Relu would hide a following Mul from fold-affine.
-//! 7. `dead-code` last: it sweeps up what the others left unread.
+//! 7. `dead-code`: it sweeps up what the others left unread.
+//! 8. `schedule-for-memory` last: it orders the final nodes, so that independent branches
+//!    run in the order that keeps the fewest activation bytes alive.
 //!
 //! Debug builds re-verify the graph after every pass, so a pass that breaks an invariant
 //! is caught at the pass, not in the emitter.
@@ -66,6 +68,10 @@ pub const PIPELINE: &[Pass] = &[
     Pass {
         name: "dead-code",
         run: cleanup::eliminate_dead_code,
+    },
+    Pass {
+        name: "schedule-for-memory",
+        run: crate::schedule::reorder_for_memory,
     },
 ];
 

@@ -124,9 +124,7 @@ fn batchnorm(b: &mut Builder, x: ValueId, c: usize, seed: u64) -> ValueId {
 fn gemm(
     b: &mut Builder,
     x: ValueId,
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
     trans_b: bool,
     c: u8,
     seed: u64,
@@ -171,7 +169,7 @@ proptest! {
                                  trans_b: bool, c in 0u8..3, seed: u64) {
         let mut b = Builder::new("gemm_bn");
         let x = b.input("x", DType::F32, &[m, k]);
-        let g = gemm(&mut b, x, m, k, n, trans_b, c, seed);
+        let g = gemm(&mut b, x, (m, k, n), trans_b, c, seed);
         let y = batchnorm(&mut b, g, n, seed);
         b.output(y);
         check(b.g, fold::fold_batchnorm, &["BatchNormalization"], seed)?;
@@ -199,7 +197,7 @@ proptest! {
                                                trans_b: bool, c in 0u8..3, mul: bool, seed: u64) {
         let mut b = Builder::new("gemm_affine");
         let x = b.input("x", DType::F32, &[m, k]);
-        let g = gemm(&mut b, x, m, k, n, trans_b, c, seed);
+        let g = gemm(&mut b, x, (m, k, n), trans_b, c, seed);
         let kv = rand_const(&mut b, "k", &[n], seed + 9, 0.5, 2.0);
         let bop = if mul { BinaryOp::Mul } else { BinaryOp::Add };
         let y = b.one(Op::Binary(bop), &[g, kv]);
@@ -231,7 +229,7 @@ proptest! {
             }
             1 => {
                 let x = b.input("x", DType::F32, &[2, 3]);
-                (gemm(&mut b, x, 2, 3, 4, false, 1, seed), vec![2, 4])
+                (gemm(&mut b, x, (2, 3, 4), false, 1, seed), vec![2, 4])
             }
             _ => {
                 let x = b.input("x", DType::F32, &[2, 3, 4]);
@@ -361,4 +359,50 @@ fn a_value_read_twice_is_not_folded_or_fused() {
     let mut g = b.g;
     assert!(fold::fold_batchnorm(&mut g).unwrap().is_empty());
     assert!(fuse::fuse_epilogues(&mut g).unwrap().is_empty());
+}
+
+#[test]
+fn independent_branches_are_reordered_to_lower_the_peak() {
+    // Two branches, each a big activation reduced to a small one; added in file order
+    // big, big, small, small, both big ones would be alive at once.
+    let mut b = Builder::new("branches");
+    let x = b.input("x", DType::F32, &[1, 4096]);
+    let a1 = b.one(Op::Unary(UnaryOp::Relu), &[x]);
+    let b1 = b.one(Op::Unary(UnaryOp::Tanh), &[x]);
+    let wa = rand_const(&mut b, "wa", &[4096, 4], 1, -1.0, 1.0);
+    let wb = rand_const(&mut b, "wb", &[4096, 4], 2, -1.0, 1.0);
+    let a2 = b.one(Op::MatMul, &[a1, wa]);
+    let b2 = b.one(Op::MatMul, &[b1, wb]);
+    let y = b.one(Op::Binary(BinaryOp::Add), &[a2, b2]);
+    b.output(y);
+    let mut g = b.g;
+    let inputs = feed(&g, 9);
+    let before = kiln_ir::eval::run(&g, &inputs).unwrap();
+    let old = g.schedule().unwrap();
+    let peak_before = kiln_passes::schedule::peak_bytes(&g, &old);
+    // Both 16 KiB activations live at once, plus the first small result.
+    assert_eq!(peak_before, 2 * 4096 * 4 + 16);
+    let changes = kiln_passes::schedule::reorder_for_memory(&mut g).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let new = g.schedule().unwrap();
+    assert_ne!(new, old);
+    // One big activation at a time: the second, while the first small result waits and
+    // the second is computed.
+    assert_eq!(
+        kiln_passes::schedule::peak_bytes(&g, &new),
+        4096 * 4 + 2 * 16
+    );
+    kiln_ir::verify(&g).unwrap();
+    assert_eq!(kiln_ir::eval::run(&g, &inputs).unwrap(), before);
+    // And the memory plan follows: the arena shrinks by one big buffer.
+    let plan_new = kiln_passes::plan_memory(&kiln_ir::verify(&g).unwrap());
+    let mut plain = g.clone();
+    plain.clear_schedule_hint();
+    let plan_old = kiln_passes::plan_memory(&kiln_ir::verify(&plain).unwrap());
+    assert!(
+        plan_new.arena_bytes() < plan_old.arena_bytes(),
+        "{} vs {}",
+        plan_new.arena_bytes(),
+        plan_old.arena_bytes()
+    );
 }

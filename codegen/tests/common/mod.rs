@@ -5,10 +5,9 @@
 
 use kiln_ir::ops::{
     AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs, FlattenAttrs,
-    GemmAttrs, InferInput, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
-    WindowAttrs,
+    GemmAttrs, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
 };
-use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
+use kiln_ir::{DType, Graph, Op, TensorData, ValueId};
 
 pub use kiln_ir::builder::{Builder, i64s, window};
 
