@@ -11,82 +11,27 @@ mod common;
 
 use kiln::codegen::{EmitKind, Generated, Provenance, RustOptions};
 use kiln::harness::{self, Case, Profile};
+use kiln::ir::builder::Builder;
 use kiln::ir::ops::{
-    BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, InferInput, ReshapeAttrs, TransposeAttrs,
-    UnaryOp, WindowAttrs,
+    BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, UnaryOp,
+    WindowAttrs,
 };
-use kiln::ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
+use kiln::ir::{DType, Graph, Op, Tensor, TensorData, ValueId, ValueKind};
 use kiln::passes::MemoryPlan;
 use kiln::passes::memory::{PlanOptions, check_aliases, check_plan, plan_memory_with};
 
-/// Builds graphs by hand; output types come from the IR's shape inference.
-struct Builder {
-    g: Graph,
+/// Shorthands over the IR's graph builder.
+trait Ops {
+    fn f32s(&mut self, name: &str, shape: &[usize], seed: usize) -> ValueId;
+    fn unary(&mut self, op: UnaryOp, x: ValueId) -> ValueId;
+    fn binary(&mut self, op: BinaryOp, a: ValueId, b: ValueId) -> ValueId;
+    fn reshape(&mut self, x: ValueId, shape: &[i64]) -> ValueId;
+    fn flatten(&mut self, x: ValueId, axis: i64) -> ValueId;
 }
 
-impl Builder {
-    fn new(name: &str) -> Self {
-        Builder {
-            g: Graph::new(name),
-        }
-    }
-
-    fn input(&mut self, name: &str, dtype: DType, shape: &[usize]) -> ValueId {
-        let ty = TensorType::new(dtype, shape);
-        let v = self.g.add_value(name, ty, ValueKind::Input);
-        self.g.inputs.push(v);
-        v
-    }
-
-    fn constant(&mut self, name: &str, shape: &[usize], data: TensorData) -> ValueId {
-        let t = Tensor::new(shape.to_vec(), data).expect("constant matches its shape");
-        self.g.add_value(name, t.ty(), ValueKind::Const(t))
-    }
-
+impl Ops for Builder {
     fn f32s(&mut self, name: &str, shape: &[usize], seed: usize) -> ValueId {
-        let n: usize = shape.iter().product();
-        let v = (0..n)
-            .map(|i| 0.25 * (((i * 7 + seed) % 11) as f32 - 5.0))
-            .collect();
-        self.constant(name, shape, TensorData::F32(v))
-    }
-
-    fn node(&mut self, op: Op, inputs: &[Option<ValueId>]) -> ValueId {
-        let ins: Vec<Option<InferInput>> = inputs
-            .iter()
-            .map(|i| {
-                i.map(|v| {
-                    let val = self.g.value(v);
-                    InferInput {
-                        ty: &val.ty,
-                        value: val.const_tensor(),
-                    }
-                })
-            })
-            .collect();
-        let ty = op
-            .infer(&ins)
-            .unwrap_or_else(|e| panic!("{op}: {e}"))
-            .remove(0);
-        let name = format!("{}_{}", op.name().to_lowercase(), self.g.node_count());
-        let y = self
-            .g
-            .add_value(format!("{name}:0"), ty, ValueKind::Activation);
-        self.g.add_node(Node {
-            name,
-            onnx_op: op.name().into(),
-            op,
-            inputs: inputs.to_vec(),
-            outputs: vec![y],
-            opset: 13,
-            epilogue: Vec::new(),
-        });
-        y
-    }
-
-    fn one(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
-        let ins: Vec<Option<ValueId>> = inputs.iter().map(|&v| Some(v)).collect();
-        self.node(op, &ins)
+        self.weights(name, shape, seed, 0.25)
     }
 
     fn unary(&mut self, op: UnaryOp, x: ValueId) -> ValueId {
@@ -105,10 +50,6 @@ impl Builder {
 
     fn flatten(&mut self, x: ValueId, axis: i64) -> ValueId {
         self.one(Op::Flatten(FlattenAttrs { axis }), &[x])
-    }
-
-    fn output(&mut self, v: ValueId) {
-        self.g.outputs.push(v);
     }
 }
 

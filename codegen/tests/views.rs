@@ -5,64 +5,17 @@
 //! workspace root.
 
 use kiln_codegen::{CodegenError, EmitKind, Generated, RustOptions, emit_rust};
-use kiln_ir::ops::{BinaryOp, ClipAttrs, FlattenAttrs, InferInput, ReshapeAttrs, UnaryOp};
-use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
+use kiln_ir::builder::Builder;
+use kiln_ir::ops::{BinaryOp, ClipAttrs, FlattenAttrs, ReshapeAttrs, UnaryOp};
+use kiln_ir::{DType, Graph, Op, TensorData, ValueId};
 use kiln_passes::MemoryPlan;
 use kiln_passes::memory::{PlanOptions, plan_memory_with};
-
-struct Builder {
-    g: Graph,
-}
-
-impl Builder {
-    fn input(&mut self, name: &str, shape: &[usize]) -> ValueId {
-        let ty = TensorType::new(DType::F32, shape);
-        let v = self.g.add_value(name, ty, ValueKind::Input);
-        self.g.inputs.push(v);
-        v
-    }
-
-    fn constant(&mut self, name: &str, shape: &[usize], data: TensorData) -> ValueId {
-        let t = Tensor::new(shape.to_vec(), data).unwrap();
-        self.g.add_value(name, t.ty(), ValueKind::Const(t))
-    }
-
-    fn one(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
-        let ins: Vec<Option<InferInput>> = inputs
-            .iter()
-            .map(|&v| {
-                let val = self.g.value(v);
-                Some(InferInput {
-                    ty: &val.ty,
-                    value: val.const_tensor(),
-                })
-            })
-            .collect();
-        let ty = op.infer(&ins).unwrap().remove(0);
-        let name = format!("n{}", self.g.node_count());
-        let y = self
-            .g
-            .add_value(format!("{name}:0"), ty, ValueKind::Activation);
-        self.g.add_node(Node {
-            name,
-            onnx_op: op.name().into(),
-            op,
-            inputs: inputs.iter().map(|&v| Some(v)).collect(),
-            outputs: vec![y],
-            opset: 13,
-            epilogue: Vec::new(),
-        });
-        y
-    }
-}
 
 /// Relu (of a graph input: a fresh buffer), a Reshape view, Sigmoid, a Sub whose left
 /// operand is a broadcast row, Clip, an Add of a value with itself, Tanh.
 fn chain() -> (Graph, [ValueId; 8]) {
-    let mut b = Builder {
-        g: Graph::new("chain"),
-    };
-    let x = b.input("x", &[2, 3]);
+    let mut b = Builder::new("chain");
+    let x = b.input("x", DType::F32, &[2, 3]);
     let row = b.constant("row", &[3], TensorData::F32(vec![0.5, -1.0, 2.0]));
     let shape = b.constant("shape", &[1], TensorData::I64(vec![6]));
     let r = b.one(Op::Unary(UnaryOp::Relu), &[x]);

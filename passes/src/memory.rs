@@ -1356,90 +1356,10 @@ mod tests {
 #[cfg(test)]
 mod sharing_tests {
     use super::*;
-    use kiln_ir::ops::{
-        BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, InferInput, ReshapeAttrs, UnaryOp,
-        WindowAttrs,
-    };
-    use kiln_ir::{Graph, Tensor, TensorData, TensorType};
+    use kiln_ir::builder::{Builder, i64s, window};
+    use kiln_ir::ops::{BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, ReshapeAttrs, UnaryOp};
+    use kiln_ir::{Graph, Tensor, TensorData};
     use proptest::prelude::*;
-
-    /// Builds graphs by hand; output types come from shape inference.
-    struct Builder {
-        g: Graph,
-    }
-
-    impl Builder {
-        fn new(name: &str) -> Self {
-            Builder {
-                g: Graph::new(name),
-            }
-        }
-
-        fn input(&mut self, name: &str, dtype: DType, shape: &[usize]) -> ValueId {
-            let ty = TensorType::new(dtype, shape);
-            let v = self.g.add_value(name, ty, ValueKind::Input);
-            self.g.inputs.push(v);
-            v
-        }
-
-        fn constant(&mut self, name: &str, shape: &[usize], data: TensorData) -> ValueId {
-            let t = Tensor::new(shape.to_vec(), data).unwrap();
-            self.g.add_value(name, t.ty(), ValueKind::Const(t))
-        }
-
-        fn weights(&mut self, name: &str, shape: &[usize], seed: usize, scale: f32) -> ValueId {
-            let n: usize = shape.iter().product();
-            let v = (0..n)
-                .map(|i| scale * (((i * 7 + seed) % 11) as f32 - 5.0))
-                .collect();
-            self.constant(name, shape, TensorData::F32(v))
-        }
-
-        fn one(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
-            let ins: Vec<Option<InferInput>> = inputs
-                .iter()
-                .map(|&v| {
-                    let val = self.g.value(v);
-                    Some(InferInput {
-                        ty: &val.ty,
-                        value: val.const_tensor(),
-                    })
-                })
-                .collect();
-            let ty = op.infer(&ins).unwrap().remove(0);
-            let name = format!("n{}", self.g.node_count());
-            let y = self
-                .g
-                .add_value(format!("{name}:0"), ty, ValueKind::Activation);
-            self.g.add_node(Node {
-                name,
-                onnx_op: op.name().into(),
-                op,
-                inputs: inputs.iter().map(|&v| Some(v)).collect(),
-                outputs: vec![y],
-                opset: 13,
-                epilogue: Vec::new(),
-            });
-            y
-        }
-
-        fn output(&mut self, v: ValueId) {
-            self.g.outputs.push(v);
-        }
-    }
-
-    fn i64s(b: &mut Builder, name: &str, v: &[i64]) -> ValueId {
-        b.constant(name, &[v.len()], TensorData::I64(v.to_vec()))
-    }
-
-    fn window(kernel: &[usize], strides: &[usize], pads: &[usize]) -> WindowAttrs {
-        WindowAttrs {
-            kernel_shape: kernel.to_vec(),
-            strides: strides.to_vec(),
-            pads: pads.to_vec(),
-            ..Default::default()
-        }
-    }
 
     const OFF: PlanOptions = PlanOptions {
         views: false,
