@@ -1,5 +1,6 @@
 //! Fused epilogues through generated code: random Conv/Gemm/MatMul graphs followed by
-//! chains of Relu, Sigmoid, Tanh, Clip, SiLU and residual Adds are compiled with full
+//! chains of Relu, Sigmoid, Tanh, Clip, SiLU, LeakyRelu, HardSigmoid, HardSwish and residual
+//! Adds are compiled with full
 //! optimisation (the chain must end up fused) and the generated code must compute what the
 //! reference semantics compute on the unoptimised graph.
 
@@ -8,7 +9,7 @@ mod common;
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::builder::{Builder, window};
-use kiln::ir::ops::{BinaryOp, ClipAttrs, ConvAttrs, GemmAttrs, UnaryOp};
+use kiln::ir::ops::{Activation, BinaryOp, ClipAttrs, ConvAttrs, GemmAttrs, UnaryOp};
 use kiln::ir::{DType, Graph, Op, Tensor, TensorData, ValueId};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -75,6 +76,15 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
                 let s = b.one(Op::Unary(UnaryOp::Sigmoid), &[y]);
                 b.one(Op::Binary(BinaryOp::Mul), &[s, y])
             }
+            6 => b.one(Op::Activation(Activation::LeakyRelu { alpha: 0.1 }), &[y]),
+            7 => b.one(
+                Op::Activation(Activation::HardSigmoid {
+                    alpha: 0.3,
+                    beta: 0.4,
+                }),
+                &[y],
+            ),
+            8 => b.one(Op::Activation(Activation::HardSwish), &[y]),
             _ => {
                 let r = b.input(&format!("residual{i}"), DType::F32, &shape);
                 b.one(Op::Binary(BinaryOp::Add), &[y, r])
@@ -90,7 +100,7 @@ fn fused_epilogues_in_generated_code_match_the_reference() {
     let mut runner = TestRunner::deterministic();
     let strategy = (
         0usize..3,
-        proptest::collection::vec(0usize..6, 1..4),
+        proptest::collection::vec(0usize..10, 1..4),
         any::<u64>(),
     );
     let mut built = Vec::new();

@@ -496,6 +496,70 @@ fn data_movement() -> impl Strategy<Value = OneOp> {
         })
 }
 
+/// Pad in every mode on f32 or i32, with crops (negative amounts) on axes long enough to
+/// keep an element, amounts longer than the axis, and sometimes an `axes` list.
+fn pad() -> impl Strategy<Value = OneOp> {
+    (
+        proptest::collection::vec(1usize..5, 1..5),
+        0usize..4,
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_flat_map(|(s, mode, int, seed)| {
+            let x = if int {
+                i32_tensor(s.clone(), false).boxed()
+            } else {
+                f32_tensor(s.clone()).boxed()
+            };
+            let amounts = proptest::collection::vec((-2i64..6, -2i64..6), s.len());
+            (x, amounts, Just((mode, seed)))
+        })
+        .prop_map(|(x, amounts, (mode, seed))| {
+            let r = x.shape.len();
+            // Crop at most what leaves one element.
+            let amounts: Vec<(i64, i64)> = amounts
+                .into_iter()
+                .zip(&x.shape)
+                .map(|((b, e), &n)| {
+                    let room = n as i64 - 1;
+                    let b = b.max(-room);
+                    (b, e.max(-(room + b.min(0))))
+                })
+                .collect();
+            // With an `axes` list: the axes from the seed, as negative indices when odd.
+            let (pads, axes) = if seed % 3 == 0 {
+                let axes: Vec<usize> = (0..r).filter(|d| (seed >> (d + 2)) & 1 == 1).collect();
+                let mut pads: Vec<i64> = axes.iter().map(|&d| amounts[d].0).collect();
+                pads.extend(axes.iter().map(|&d| amounts[d].1));
+                let named = axes
+                    .iter()
+                    .map(|&d| d as i64 - if seed % 2 == 1 { r as i64 } else { 0 })
+                    .collect();
+                (pads, Some(named))
+            } else {
+                let mut pads: Vec<i64> = amounts.iter().map(|a| a.0).collect();
+                pads.extend(amounts.iter().map(|a| a.1));
+                (pads, None)
+            };
+            let mode = [
+                PadMode::Constant,
+                PadMode::Reflect,
+                PadMode::Edge,
+                PadMode::Wrap,
+            ][mode];
+            OneOp {
+                op: Op::Pad(PadAttrs {
+                    mode,
+                    pads,
+                    axes,
+                    value: (seed % 7) as f64 - 2.5,
+                }),
+                inputs: vec![Some((x, false))],
+                outputs: 1,
+            }
+        })
+}
+
 fn draw<S: Strategy<Value = OneOp>>(runner: &mut TestRunner, s: S, n: usize) -> Vec<OneOp> {
     (0..n)
         .map(|_| s.new_tree(runner).expect("strategy").current())
@@ -520,6 +584,7 @@ fn generated_code_agrees_with_reference_semantics() {
             "data movement",
             draw(&mut runner, data_movement(), 2 * CASES),
         ),
+        ("pad", draw(&mut runner, pad(), 2 * CASES)),
     ];
     for (family, ops) in families {
         for (i, op) in ops.into_iter().enumerate() {

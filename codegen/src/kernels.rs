@@ -28,6 +28,7 @@ pub(crate) enum Kernel {
     BatchNorm,
     Transpose,
     Concat,
+    Pad,
 }
 
 /// A method or constant of the generated `Num`/`Float` traits.
@@ -127,6 +128,7 @@ impl Kernel {
             Kernel::BatchNorm => include_str!("../../templates/rust/kernels/batch_norm.rs"),
             Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
+            Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
         }
     }
 
@@ -155,7 +157,8 @@ impl Kernel {
             | Kernel::Window
             | Kernel::PoolTaps
             | Kernel::Transpose
-            | Kernel::Concat => &[],
+            | Kernel::Concat
+            | Kernel::Pad => &[],
         }
     }
 
@@ -335,7 +338,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 18] = [
+    const ALL: [Kernel; 19] = [
         Kernel::Map,
         Kernel::Broadcast,
         Kernel::Clip,
@@ -354,6 +357,7 @@ mod tests {
         Kernel::BatchNorm,
         Kernel::Transpose,
         Kernel::Concat,
+        Kernel::Pad,
     ];
 
     /// The declared capabilities of each kernel are exactly those its text uses: a missing

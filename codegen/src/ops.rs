@@ -6,10 +6,11 @@
 use crate::kernels::{Kernel, KernelSet, MathFn};
 use crate::literal::{self, usizes};
 use crate::writer::Writer;
+use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
 use kiln_ir::ops::shape::transpose_perm;
 use kiln_ir::ops::{
-    AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs, GemmAttrs,
-    MaxPoolAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp, WindowGeometry,
+    Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
+    GemmAttrs, MaxPoolAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp, WindowGeometry,
 };
 use kiln_ir::types::{broadcast_shapes, normalize_axis};
 use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorType};
@@ -127,9 +128,14 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::AveragePool(a) => avg_pool(cx, a),
         Op::GlobalAveragePool => global_avg_pool(cx),
         Op::BatchNormalization(a) => batch_norm(cx, a),
-        Op::Reshape(_) | Op::Flatten(_) | Op::Identity => copy(cx),
+        Op::Reshape(_) | Op::Flatten(_) | Op::Identity | Op::Squeeze(_) | Op::Unsqueeze(_) => {
+            copy(cx)
+        }
+        Op::Dropout => dropout(cx),
+        Op::Activation(a) => activation(cx, *a),
         Op::Transpose(a) => transpose(cx, a),
         Op::Concat(a) => concat(cx, a),
+        Op::Pad(a) => pad(cx, a),
     }
 }
 
@@ -230,6 +236,7 @@ fn epilogue(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
                 let f = cx.kernels.use_math(MathFn::Sigmoid, dtype)?;
                 format!("let v = v * {f}(v);")
             }
+            Epilogue::Act(a) => format!("let v = ({})(v);", activation_fn(*a, dtype)?),
             Epilogue::Add { slot } => {
                 uses_index = true;
                 let r = cx.read(*slot)?;
@@ -539,6 +546,12 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
             let ys = cx.write(0)?;
             cx.body.line(format!("map_in_place({ys}, {f});"));
         }
+        (Op::Activation(a), 0) => {
+            let f = activation_fn(*a, y.dtype)?;
+            cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
+            let ys = cx.write(0)?;
+            cx.body.line(format!("map_in_place({ys}, {f});"));
+        }
         (Op::Clip(a), 0) => {
             let [lo, hi] = clip_bounds(cx, a, y.dtype)?;
             cx.use_kernel(Kernel::ClipInPlace, y.dtype)?;
@@ -666,6 +679,59 @@ fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
 }
 
 /// Reshape, Flatten, Identity: the same elements in the same order.
+/// Dropout in inference: the data passes through, the mask (if asked for) is all true.
+fn dropout(cx: &mut NodeCx) -> Result<(), String> {
+    copy(cx)?;
+    if cx.node.outputs.len() > 1 {
+        let mask = cx.write(1)?;
+        cx.body.line(format!("{mask}.fill(true);"));
+    }
+    Ok(())
+}
+
+/// The element function of LeakyRelu, HardSigmoid or HardSwish on `dtype` (f32 or f64;
+/// the parameters are rounded to it, as the ONNX reference computes in the tensor's type).
+fn activation_fn(a: Activation, dtype: DType) -> Result<String, String> {
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(format!(
+            "{} needs f32 or f64 tensors, got {dtype}",
+            a.name()
+        ));
+    }
+    let lit = |v: f64| literal::from_f64(dtype, v);
+    let (zero, one) = (lit(0.0)?, lit(1.0)?);
+    // Clamped to [0, 1]; NaN passes through, as in the reference.
+    let hard = |t: &str| {
+        format!("if {t} < {zero} {{ {zero} }} else if {t} > {one} {{ {one} }} else {{ {t} }}")
+    };
+    Ok(match a {
+        Activation::LeakyRelu { alpha } => {
+            let al = lit(alpha as f64)?;
+            format!("|v| if v < {zero} {{ {al} * v }} else {{ v }}")
+        }
+        Activation::HardSigmoid { alpha, beta } => {
+            let (al, be) = (lit(alpha as f64)?, lit(beta as f64)?);
+            format!("|v| {{ let t = {al} * v + {be}; {} }}", hard("t"))
+        }
+        Activation::HardSwish => {
+            let (sixth, half) = (lit(1.0 / 6.0)?, lit(0.5)?);
+            format!(
+                "|v| {{ let t = v * {sixth} + {half}; v * ({}) }}",
+                hard("t")
+            )
+        }
+    })
+}
+
+fn activation(cx: &mut NodeCx, a: Activation) -> Result<(), String> {
+    let dtype = cx.in_ty(0, "X")?.dtype;
+    let f = activation_fn(a, dtype)?;
+    cx.use_kernel(Kernel::Map, dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("map({xs}, {ys}, {f});"));
+    Ok(())
+}
+
 fn copy(cx: &mut NodeCx) -> Result<(), String> {
     literal::elem(cx.in_ty(0, "input")?.dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
@@ -729,6 +795,65 @@ fn concat(cx: &mut NodeCx, a: &ConcatAttrs) -> Result<(), String> {
     Ok(())
 }
 
+/// The axes of a Pad as the kernel walks them, with the input stride of each: unit axes
+/// without padding dropped, and an axis without padding or cropping merged into the one
+/// before it when that one has none either, or in constant mode (where a padded row of the
+/// merged axis is whole rows of constants). Never empty unless every axis is unpadded.
+fn pad_axes(geo: &[PadAxis], strides: &[usize], mode: PadMode) -> Vec<(PadAxis, usize)> {
+    let mut axes: Vec<(PadAxis, usize)> = Vec::new();
+    for (g, &s) in geo.iter().zip(strides) {
+        if g.is_plain() && g.output == 1 {
+            continue;
+        }
+        match axes.last_mut() {
+            Some((p, ps)) if g.is_plain() && (p.is_plain() || mode == PadMode::Constant) => {
+                let m = g.output;
+                *p = PadAxis {
+                    input: p.input * m,
+                    output: p.output * m,
+                    before: p.before * m,
+                    start: p.start * m,
+                    len: p.len * m,
+                };
+                *ps = s;
+            }
+            _ => axes.push((*g, s)),
+        }
+    }
+    axes
+}
+
+fn pad(cx: &mut NodeCx, a: &PadAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "data")?;
+    literal::elem(x.dtype)?;
+    let geo = a.geometry(&x.shape)?;
+    let axes = pad_axes(&geo, &row_major(&x.shape), a.mode);
+    if axes.iter().all(|(g, _)| g.is_plain()) {
+        return copy(cx);
+    }
+    let value = literal::from_f64(x.dtype, a.value)?;
+    let mode = match a.mode {
+        PadMode::Constant => 0,
+        PadMode::Reflect => 1,
+        PadMode::Edge => 2,
+        PadMode::Wrap => 3,
+    };
+    cx.use_kernel(Kernel::Pad, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let field =
+        |f: fn(&PadAxis) -> usize| usizes(&axes.iter().map(|(g, _)| f(g)).collect::<Vec<_>>());
+    let b = &mut cx.body;
+    b.open(format!("pad({xs}, {ys}, &PadAxes {{"));
+    b.line(format!("out: {},", field(|g| g.output)));
+    b.line(format!("before: {},", field(|g| g.before)));
+    b.line(format!("start: {},", field(|g| g.start)));
+    b.line(format!("len: {},", field(|g| g.len)));
+    let strides: Vec<usize> = axes.iter().map(|&(_, s)| s).collect();
+    b.line(format!("stride: {},", usizes(&strides)));
+    b.close(format!("}}, {mode}, {value});"));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,5 +879,29 @@ mod tests {
         assert_eq!(broadcast_strides(&[3, 1], &[2, 3, 4]), vec![0, 1, 0]);
         assert_eq!(broadcast_strides(&[], &[2]), vec![0]);
         assert_eq!(batch_strides(&[2, 3], &[3], 6), vec![0, 6]);
+    }
+
+    #[test]
+    fn pad_axes_merge_what_the_kernel_may_treat_as_one() {
+        let x = [2usize, 3, 4, 5];
+        let strides = row_major(&x);
+        // NCHW padded on H and W: N and C merge; H and W stay.
+        let a = PadAttrs {
+            pads: vec![0, 0, 1, 2, 0, 0, 1, 2],
+            ..PadAttrs::default()
+        };
+        let axes = pad_axes(&a.geometry(&x).unwrap(), &strides, a.mode);
+        let outs: Vec<(usize, usize)> = axes.iter().map(|(g, s)| (g.output, *s)).collect();
+        assert_eq!(outs, vec![(6, 20), (6, 5), (9, 1)]);
+        // Padding H only: in constant mode W merges into H, in edge mode it cannot.
+        let a = PadAttrs {
+            pads: vec![0, 0, 1, 0, 0, 0, 0, 0],
+            ..PadAttrs::default()
+        };
+        let geo = a.geometry(&x).unwrap();
+        let axes = pad_axes(&geo, &strides, PadMode::Constant);
+        let g = axes.last().unwrap().0;
+        assert_eq!((axes.len(), g.output, g.before, g.len), (2, 25, 5, 20));
+        assert_eq!(pad_axes(&geo, &strides, PadMode::Edge).len(), 3);
     }
 }

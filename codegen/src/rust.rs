@@ -123,6 +123,8 @@ struct Emitter<'g> {
     statics: Statics,
     kernels: KernelSet,
     uses_inputs: bool,
+    /// Idents of the input fields the code reads.
+    read_inputs: std::collections::BTreeSet<String>,
     uses_outputs: bool,
     uses_arena: bool,
 }
@@ -163,6 +165,7 @@ pub(crate) fn emit_module(
         },
         kernels: KernelSet::default(),
         uses_inputs: false,
+        read_inputs: Default::default(),
         uses_outputs: false,
         uses_arena: false,
     };
@@ -192,6 +195,18 @@ pub(crate) fn emit_module(
     ] {
         if !used {
             run.line(format!("let _ = {name};"));
+        }
+    }
+    // An input no node reads (Dropout's ratio, say) is still part of the signature; touch
+    // it so an unread field does not warn.
+    if em.uses_inputs {
+        for p in &signature.inputs {
+            if !em.read_inputs.contains(&p.ident) {
+                run.line(format!(
+                    "let _ = inputs.{}; // not read by the model",
+                    p.ident
+                ));
+            }
         }
     }
     run.append(&nodes.finish());
@@ -402,6 +417,7 @@ impl Emitter<'_> {
                 (Home::Input(id), false) => {
                     self.uses_inputs = true;
                     lines.push(format!("let {local}: &[{elem}] = inputs.{id};"));
+                    self.read_inputs.insert(id);
                 }
                 (Home::Const(c), false) => {
                     let name = self.statics.name(self.graph, c);
@@ -436,6 +452,7 @@ impl Emitter<'_> {
                 Home::Output(id) => format!("&outputs.{id}[..]"),
                 Home::Input(id) => {
                     self.uses_inputs = true;
+                    self.read_inputs.insert(id.clone());
                     format!("inputs.{id}")
                 }
                 Home::Const(c) => format!("&{}", self.statics.name(self.graph, c)),

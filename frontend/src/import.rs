@@ -4,11 +4,13 @@
 use crate::attrs::Attrs;
 use crate::error::{FrontendError, NodeCtx};
 use crate::onnx::NodeProto;
+use kiln_ir::ops::{Activation, SqueezeAttrs, UnsqueezeAttrs};
 use kiln_ir::ops::{
     AutoPad, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
     FlattenAttrs, GemmAttrs, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
     WindowAttrs,
 };
+use kiln_ir::ops::{PadAttrs, PadMode};
 use kiln_ir::{Op, Tensor, TensorData};
 
 /// The ai.onnx operators kiln imports (sorted; quoted in the unsupported-op message).
@@ -21,20 +23,27 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Constant",
     "Conv",
     "Div",
+    "Dropout",
     "Flatten",
     "Gemm",
     "GlobalAveragePool",
+    "HardSigmoid",
+    "HardSwish",
     "Identity",
+    "LeakyRelu",
     "MatMul",
     "MaxPool",
     "Mul",
+    "Pad",
     "Relu",
     "Reshape",
     "Sigmoid",
     "Softmax",
+    "Squeeze",
     "Sub",
     "Tanh",
     "Transpose",
+    "Unsqueeze",
 ];
 
 /// Whether kiln can import this default-domain node: `Err(None)` for an unknown op,
@@ -84,6 +93,9 @@ pub(crate) fn check_supported(
 pub(crate) struct Imported {
     pub op: Op,
     pub const_input: Option<(usize, Tensor)>,
+    /// `Some(k)`: the node keeps only its first `k` inputs; the op's attributes hold the
+    /// (constant) rest (Pad's `pads`, `constant_value` and `axes`).
+    pub keep_inputs: Option<usize>,
 }
 
 impl From<Op> for Imported {
@@ -91,6 +103,7 @@ impl From<Op> for Imported {
         Imported {
             op,
             const_input: None,
+            keep_inputs: None,
         }
     }
 }
@@ -149,11 +162,13 @@ fn window(a: &Attrs<'_>, pooling: bool) -> Result<WindowAttrs, FrontendError> {
 }
 
 /// Imports a supported default-domain node other than `Constant` (the loader turns those
-/// into constant values). `n_inputs` is as for [`arity`].
+/// into constant values). `n_inputs` is as for [`arity`]; `consts` holds the value of each
+/// input that is a constant (for operands the op takes as attributes).
 pub(crate) fn import(
     node: &NodeProto,
     ctx: &NodeCtx,
     n_inputs: usize,
+    consts: &[Option<&Tensor>],
 ) -> Result<Imported, FrontendError> {
     let a = Attrs::new(ctx, &node.attribute);
     let opset = ctx.opset;
@@ -274,6 +289,7 @@ pub(crate) fn import(
             return Ok(Imported {
                 op: Op::Reshape(ReshapeAttrs::default()),
                 const_input: Some((1, t)),
+                keep_inputs: None,
             });
         }
         "Reshape" => {
@@ -310,10 +326,192 @@ pub(crate) fn import(
             check(1, 1)?;
             Op::Identity
         }
+        "LeakyRelu" => {
+            check(1, 1)?;
+            Op::Activation(Activation::LeakyRelu {
+                alpha: a.float_or("alpha", 0.01)?,
+            })
+        }
+        "HardSigmoid" => {
+            check(1, 1)?;
+            Op::Activation(Activation::HardSigmoid {
+                alpha: a.float_or("alpha", 0.2)?,
+                beta: a.float_or("beta", 0.5)?,
+            })
+        }
+        "HardSwish" => {
+            check(1, 1)?;
+            Op::Activation(Activation::HardSwish)
+        }
+        // `axes` is an attribute before opset 13 and an (optional) input from 13 on.
+        "Squeeze" if opset < 13 => {
+            check(1, 1)?;
+            Op::Squeeze(SqueezeAttrs {
+                axes: a.ints("axes")?,
+            })
+        }
+        "Squeeze" => {
+            check(1, 2)?;
+            Op::Squeeze(SqueezeAttrs::default())
+        }
+        "Unsqueeze" if opset < 13 => {
+            check(1, 1)?;
+            let axes = a
+                .ints("axes")?
+                .ok_or_else(|| ctx.attr("axes", "is required but missing"))?;
+            Op::Unsqueeze(UnsqueezeAttrs { axes: Some(axes) })
+        }
+        "Unsqueeze" => {
+            check(2, 2)?;
+            Op::Unsqueeze(UnsqueezeAttrs::default())
+        }
+        "Dropout" => {
+            // ratio (an attribute before opset 12, an input after) does not matter in
+            // inference; training_mode (12+) is checked by shape inference.
+            check(1, 3)?;
+            Op::Dropout
+        }
+        "Pad" => return pad(node, ctx, &a, consts, check),
         other => {
             // check_supported ran on every node before import, so only listed ops get here.
             return Err(ctx.error(format!("kiln cannot import {other}")));
         }
     };
     Ok(op.into())
+}
+
+/// Input `slot` when it is a constant: `Ok(None)` when the node omits it, an error saying
+/// that kiln needs `needs` at compile time when it is only known at run time.
+fn const_operand<'t>(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    consts: &[Option<&'t Tensor>],
+    slot: usize,
+    what: &str,
+    needs: &str,
+) -> Result<Option<&'t Tensor>, FrontendError> {
+    if node.input.get(slot).is_none_or(|s| s.is_empty()) {
+        return Ok(None);
+    }
+    match consts.get(slot).copied().flatten() {
+        Some(t) => Ok(Some(t)),
+        None => Err(ctx.error(format!(
+            "input {slot} ({what}) is only known at run time, but kiln needs {needs} at \
+             compile time: make it an initializer or a Constant node"
+        ))),
+    }
+}
+
+/// A constant 1-D integer operand (Pad's `pads` and `axes`).
+fn const_ints(
+    t: &Tensor,
+    ctx: &NodeCtx,
+    slot: usize,
+    what: &str,
+) -> Result<Vec<i64>, FrontendError> {
+    match t.as_i64_vec() {
+        Some(v) if t.shape.len() == 1 => Ok(v),
+        _ => Err(ctx.error(format!(
+            "input {slot} ({what}) must be a 1-D integer tensor, but it is {}; the model is \
+             malformed",
+            t.ty()
+        ))),
+    }
+}
+
+/// Pad: opsets < 11 keep `pads` (opset 1: `paddings`) and `value` as attributes; from 11
+/// on they are inputs (`axes` too from 18), which must be constants because the amounts
+/// decide the output shape. Either way the IR gets them as attributes and one input.
+fn pad(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    consts: &[Option<&Tensor>],
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Imported, FrontendError> {
+    let opset = ctx.opset;
+    let mode = match a.string("mode")? {
+        None => PadMode::Constant,
+        Some(s) => match PadMode::parse(&s) {
+            Some(PadMode::Wrap) if opset < 19 => {
+                return Err(ctx.attr(
+                    "mode",
+                    format!(
+                        "is \"wrap\", which Pad only has from opset 19 (the model imports \
+                         opset {opset}); the model is malformed"
+                    ),
+                ));
+            }
+            Some(m) => m,
+            None => {
+                return Err(ctx.attr(
+                    "mode",
+                    format!("is {s:?}; it must be constant, reflect, edge or wrap"),
+                ));
+            }
+        },
+    };
+    let attrs = if opset < 11 {
+        check(1, 1)?;
+        let name = if opset < 2 { "paddings" } else { "pads" };
+        let pads = a
+            .ints(name)?
+            .ok_or_else(|| ctx.attr(name, "is required but missing; the model is malformed"))?;
+        PadAttrs {
+            mode,
+            pads,
+            axes: None,
+            value: a.float_or("value", 0.0)? as f64,
+        }
+    } else {
+        check(2, if opset < 18 { 3 } else { 4 })?;
+        let needs = "the pad amounts (they decide the output shape)";
+        let Some(pads) = const_operand(node, ctx, consts, 1, "pads", needs)? else {
+            return Err(ctx.error("input 1 (pads) is missing; Pad needs the pad amounts"));
+        };
+        let pads = const_ints(pads, ctx, 1, "pads")?;
+        let axes = match const_operand(node, ctx, consts, 3, "axes", "the padded axes")? {
+            Some(t) => Some(const_ints(t, ctx, 3, "axes")?),
+            None => None,
+        };
+        let needs = "the padding value";
+        let value = match const_operand(node, ctx, consts, 2, "constant_value", needs)? {
+            None => 0.0,
+            Some(t) => pad_value(t, ctx)?,
+        };
+        PadAttrs {
+            mode,
+            pads,
+            axes,
+            value,
+        }
+    };
+    Ok(Imported {
+        op: Op::Pad(attrs),
+        const_input: None,
+        keep_inputs: Some(1),
+    })
+}
+
+/// Pad's `constant_value` operand as the f64 the IR keeps: one element, which for 64-bit
+/// integers must survive the round trip through f64.
+fn pad_value(t: &Tensor, ctx: &NodeCtx) -> Result<f64, FrontendError> {
+    let v = match (&t.data, t.numel()) {
+        (_, n) if n != 1 => None,
+        (TensorData::I64(v), _) => Some(v[0] as f64).filter(|&f| f as i64 == v[0]),
+        (TensorData::U64(v), _) => Some(v[0] as f64).filter(|&f| f as u64 == v[0]),
+        _ => t.first_as_f64(),
+    };
+    v.ok_or_else(|| {
+        ctx.error(format!(
+            "input 2 (constant_value) must be a single value that kiln can represent exactly, \
+             but it is {}{}",
+            t.ty(),
+            if t.numel() == 1 {
+                " with a value beyond 2^53"
+            } else {
+                ""
+            }
+        ))
+    })
 }

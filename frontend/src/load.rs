@@ -676,7 +676,14 @@ impl<'a> Builder<'a> {
             return self.add_constant_node(node, &ctx);
         }
         let in_names = trimmed(&node.input);
-        let imported = import::import(node, &ctx, in_names.len())?;
+        let consts: Vec<Option<&Tensor>> = in_names
+            .iter()
+            .map(|n| {
+                let id = self.names.get(n.as_str())?;
+                self.graph.value(*id).const_tensor()
+            })
+            .collect();
+        let imported = import::import(node, &ctx, in_names.len(), &consts)?;
         let mut inputs: Vec<Option<ValueId>> = in_names
             .iter()
             .map(|n| {
@@ -696,6 +703,9 @@ impl<'a> Builder<'a> {
                 inputs.resize(slot + 1, None);
             }
             inputs[slot] = Some(id);
+        }
+        if let Some(k) = imported.keep_inputs {
+            inputs.truncate(k);
         }
         let types = {
             let infer_inputs: Vec<Option<InferInput>> = inputs

@@ -57,7 +57,9 @@ fn is_identity(g: &Graph, n: NodeId) -> bool {
         return false;
     }
     match &node.op {
-        Op::Identity | Op::Reshape(_) | Op::Flatten(_) => true,
+        Op::Identity | Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) => true,
+        // Dropout in inference, unless its mask is read.
+        Op::Dropout => node.outputs.len() == 1,
         Op::Transpose(a) => transpose_perm(a, g.value(*x).ty.rank())
             .is_ok_and(|p| p.iter().enumerate().all(|(i, &d)| i == d)),
         _ => false,

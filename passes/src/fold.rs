@@ -1,9 +1,11 @@
 //! Algebraic folds into the weights of Conv and Gemm: BatchNormalization, and Mul, Div,
-//! Add or Sub by a per-channel constant; and MatMul followed by Add becomes a Gemm.
+//! Add or Sub by a per-channel constant; MatMul followed by Add becomes a Gemm; and a zero
+//! Pad goes into the padding of the Conv or AveragePool after it.
 //! Arithmetic is done in f64 and rounded once to the weights' type.
 
 use crate::rewrite::{absorb, add_const, const_input, set_inputs, sole_consumer};
-use kiln_ir::ops::{BinaryOp, GemmAttrs};
+use kiln_ir::ops::pad::PadAxis;
+use kiln_ir::ops::{AutoPad, BinaryOp, GemmAttrs, PadMode, WindowAttrs};
 use kiln_ir::{DType, Graph, NodeId, Op, Tensor, TensorData, ValueId};
 
 fn to_tensor(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Option<Tensor> {
@@ -265,6 +267,81 @@ pub fn fold_affine(g: &mut Graph) -> Result<Vec<String>, String> {
     Ok(folded)
 }
 
+/// The window of a Conv, or of an AveragePool that counts padding (`count_include_pad`),
+/// with explicit padding: where a zero Pad in front of it can go.
+fn zero_padded_window(op: &mut Op) -> Option<&mut WindowAttrs> {
+    let w = match op {
+        Op::Conv(a) => &mut a.window,
+        Op::AveragePool(a) if a.count_include_pad => &mut a.window,
+        _ => return None,
+    };
+    // ceil_mode: a last window starting in the Pad's end padding is kept, in `pads` dropped.
+    (w.auto_pad == AutoPad::NotSet && !w.ceil_mode).then_some(w)
+}
+
+/// A Pad with constant 0 that only pads (never crops) the spatial axes, read by nothing but
+/// input 0 of a Conv (or an AveragePool with `count_include_pad=1`) with explicit padding,
+/// folded into that op's `pads`. MaxPool is left alone: its Indices output counts positions
+/// of the padded tensor, and integer tensors have no −∞ to pad with.
+pub fn fold_pad(g: &mut Graph) -> Result<Vec<String>, String> {
+    let mut folded = Vec::new();
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for n in ids {
+        let node = g.node(n);
+        let Op::Pad(pad) = &node.op else {
+            continue;
+        };
+        let (Some(Some(x)), &[y]) = (node.inputs.first().copied(), &node.outputs[..]) else {
+            continue;
+        };
+        let shape = &g.value(x).ty.shape;
+        if pad.mode != PadMode::Constant || pad.value != 0.0 || shape.len() < 3 {
+            continue;
+        }
+        let Ok(geo) = pad.geometry(shape) else {
+            continue;
+        };
+        let spatial_only = geo[..2].iter().all(PadAxis::is_plain)
+            && geo.iter().all(|a| a.start == 0 && a.len == a.input);
+        let Some(c) = sole_consumer(g, y) else {
+            continue;
+        };
+        let reads = &g.node(c).inputs;
+        let only_input_0 =
+            reads.first() == Some(&Some(y)) && reads.iter().filter(|&&i| i == Some(y)).count() == 1;
+        if !spatial_only || !only_input_0 {
+            continue;
+        }
+        let mut op = g.node(c).op.clone();
+        let Some(w) = zero_padded_window(&mut op) else {
+            continue;
+        };
+        let k = shape.len() - 2;
+        if w.pads.is_empty() {
+            w.pads = vec![0; 2 * k];
+        }
+        if w.pads.len() != 2 * k {
+            continue;
+        }
+        let sums: Option<Vec<usize>> = (0..2 * k)
+            .map(|i| {
+                let a = &geo[2 + i % k];
+                w.pads[i].checked_add(if i < k { a.before } else { a.after() })
+            })
+            .collect();
+        let Some(sums) = sums else {
+            continue;
+        };
+        w.pads = sums;
+        let label = format!("{:?} into {:?}", g.node(n).name, g.node(c).name);
+        g.node_mut(c).op = op;
+        g.set_input(c, 0, Some(x));
+        g.remove_node(n);
+        folded.push(label);
+    }
+    Ok(folded)
+}
+
 /// MatMul of 2-D operands followed by an Add of a bias that broadcasts to its output
 /// becomes one Gemm (`C` = the bias).
 pub fn matmul_add_to_gemm(g: &mut Graph) -> Result<Vec<String>, String> {
@@ -323,4 +400,44 @@ fn unidirectional(k: &[usize], y: &[usize]) -> bool {
             .rev()
             .zip(y.iter().rev())
             .all(|(&a, &b)| a == b || a == 1)
+}
+
+/// `Mul(x, HardSigmoid(x))` with HardSigmoid's alpha 1/6 and beta 1/2 (how exporters spell
+/// HardSwish when the opset lacks it) becomes one HardSwish.
+pub fn recognize_hardswish(g: &mut Graph) -> Result<Vec<String>, String> {
+    use kiln_ir::ops::Activation;
+    let mut found = Vec::new();
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for m in ids {
+        if !g.node_ids().any(|k| k == m) || g.node(m).op != Op::Binary(BinaryOp::Mul) {
+            continue;
+        }
+        let ins = g.node(m).inputs.clone();
+        let [Some(a), Some(b)] = ins[..] else {
+            continue;
+        };
+        for (x, gate) in [(a, b), (b, a)] {
+            let Some(h) = g.producer(gate) else { continue };
+            let hn = g.node(h);
+            let is_gate = matches!(hn.op, Op::Activation(Activation::HardSigmoid { alpha, beta })
+                if (alpha as f64 - 1.0 / 6.0).abs() < 1e-6 && beta == 0.5);
+            if !is_gate
+                || hn.inputs.first() != Some(&Some(x))
+                || sole_consumer(g, gate) != Some(m)
+                || g.value(x).ty != g.value(g.node(m).outputs[0]).ty
+            {
+                continue;
+            }
+            let label = format!("{:?} * {:?}", hn.name, g.node(m).name);
+            g.set_input(m, 0, Some(x));
+            g.set_input(m, 1, None);
+            let node = g.node_mut(m);
+            node.inputs.truncate(1);
+            node.op = Op::Activation(Activation::HardSwish);
+            g.remove_node(h);
+            found.push(label);
+            break;
+        }
+    }
+    Ok(found)
 }

@@ -14,6 +14,7 @@ fn as_epilogue(g: &Graph, c: NodeId, slot: usize) -> Option<(Epilogue, Option<ki
         Op::Unary(UnaryOp::Relu) => Some((Epilogue::Relu, None)),
         Op::Unary(UnaryOp::Sigmoid) => Some((Epilogue::Sigmoid, None)),
         Op::Unary(UnaryOp::Tanh) => Some((Epilogue::Tanh, None)),
+        Op::Activation(a) => Some((Epilogue::Act(*a), None)),
         Op::Clip(a) => {
             // Bounds from constant inputs (opset ≥ 11) or attributes (opset 6).
             let bound = |k: usize, attr: Option<f32>, none: f64| -> Option<f64> {

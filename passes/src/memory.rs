@@ -170,7 +170,12 @@ fn relabels(g: &Graph, node: &Node) -> bool {
         return false;
     }
     match &node.op {
-        Op::Reshape(_) | Op::Flatten(_) | Op::Identity => true,
+        Op::Reshape(_)
+        | Op::Flatten(_)
+        | Op::Identity
+        | Op::Squeeze(_)
+        | Op::Unsqueeze(_)
+        | Op::Dropout => true,
         Op::Transpose(a) => {
             let Some(Some(x)) = node.inputs.first() else {
                 return false;
@@ -191,7 +196,7 @@ fn overwritable_slots(node: &Node) -> &'static [usize] {
         return &[];
     }
     match node.op {
-        Op::Unary(_) | Op::Clip(_) => &[0],
+        Op::Unary(_) | Op::Clip(_) | Op::Activation(_) => &[0],
         Op::Binary(_) => &[0, 1],
         _ => &[],
     }

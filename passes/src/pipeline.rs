@@ -6,8 +6,14 @@
 //!    become constants, so the folds below see constant weights.
 //! 2. `remove-identities` next: Identity, no-op Reshape/Flatten/Transpose and cancelling
 //!    Transpose pairs sit between the ops the patterns below want adjacent.
+//!    `recognize-hardswish` then turns `x * HardSigmoid(x)` into one op, which fusion can
+//!    move into a Conv.
 //! 3. `matmul-add-to-gemm` before the weight folds, so a MatMul+Add+BatchNormalization
 //!    chain ends as one Gemm.
+//!    `fold-pad` then moves a zero Pad into the `pads` of the Conv (or AveragePool) reading
+//!    it: after remove-identities, which clears what may sit between the two, and before
+//!    the weight folds, which it leaves applicable (it changes the Conv's input and pads,
+//!    never its weights).
 //! 4. `fold-batchnorm`, then 5. `fold-affine`: scale and shift into Conv/Gemm weights;
 //!    BatchNormalization first because exporters also spell it as Mul+Add.
 //! 6. `fuse-epilogues` after every fold: it needs the final producer of each value, and a
@@ -50,8 +56,16 @@ pub const PIPELINE: &[Pass] = &[
         run: cleanup::remove_identities,
     },
     Pass {
+        name: "recognize-hardswish",
+        run: fold::recognize_hardswish,
+    },
+    Pass {
         name: "matmul-add-to-gemm",
         run: fold::matmul_add_to_gemm,
+    },
+    Pass {
+        name: "fold-pad",
+        run: fold::fold_pad,
     },
     Pass {
         name: "fold-batchnorm",

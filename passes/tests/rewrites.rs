@@ -4,8 +4,8 @@
 
 use kiln_ir::builder::{Builder, i64s, window};
 use kiln_ir::ops::{
-    BatchNormAttrs, BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, GemmAttrs, TransposeAttrs,
-    UnaryOp,
+    Activation, BatchNormAttrs, BinaryOp, ClipAttrs, ConvAttrs, FlattenAttrs, GemmAttrs,
+    TransposeAttrs, UnaryOp,
 };
 use kiln_ir::{DType, Graph, Op, Tensor, TensorData, ValueId};
 use kiln_passes::{cleanup, fold, fuse};
@@ -220,7 +220,7 @@ proptest! {
     }
 
     #[test]
-    fn elementwise_ops_fuse_into_conv_gemm_and_matmul(producer in 0usize..3, chain in proptest::collection::vec(0usize..6, 1..4), seed: u64) {
+    fn elementwise_ops_fuse_into_conv_gemm_and_matmul(producer in 0usize..3, chain in proptest::collection::vec(0usize..9, 1..4), seed: u64) {
         let mut b = Builder::new("fuse");
         let (mut y, shape) = match producer {
             0 => {
@@ -251,6 +251,9 @@ proptest! {
                     let s = b.one(Op::Unary(UnaryOp::Sigmoid), &[y]);
                     b.one(Op::Binary(BinaryOp::Mul), &[y, s])
                 }
+                6 => b.one(Op::Activation(Activation::LeakyRelu { alpha: 0.1 }), &[y]),
+                7 => b.one(Op::Activation(Activation::HardSigmoid { alpha: 0.3, beta: 0.4 }), &[y]),
+                8 => b.one(Op::Activation(Activation::HardSwish), &[y]),
                 _ => {
                     // A residual from another branch of the same type.
                     let r = b.input(&format!("r{i}"), DType::F32, &shape);
@@ -260,8 +263,150 @@ proptest! {
             };
         }
         b.output(y);
-        check(b.g, fuse::fuse_epilogues, &["Relu", "Sigmoid", "Clip", "Mul"], seed)?;
+        check(
+            b.g,
+            fuse::fuse_epilogues,
+            &["Relu", "Sigmoid", "Clip", "Mul", "LeakyRelu", "HardSigmoid", "HardSwish"],
+            seed,
+        )?;
     }
+}
+
+/// A constant-mode Pad of `pads` with `value`.
+fn pad_op(pads: Vec<i64>, value: f64) -> Op {
+    Op::Pad(kiln_ir::ops::PadAttrs {
+        pads,
+        value,
+        ..Default::default()
+    })
+}
+
+/// `reader` (0 Conv, 1 AveragePool counting padding, 2 one not counting it, 3 MaxPool,
+/// 4 Conv with auto_pad) of a `[1, 2, 5, 5]` input through Pad `pad`.
+fn pad_then(reader: u8, pad: Op) -> Graph {
+    use kiln_ir::ops::{AutoPad, AveragePoolAttrs, MaxPoolAttrs};
+    let mut b = Builder::new("pad_then");
+    let x = b.input("x", DType::F32, &[1, 2, 5, 5]);
+    let p = b.one(pad, &[x]);
+    let win = window(&[3, 3], &[], &[1, 0, 0, 1]);
+    let y = match reader {
+        0 => conv(&mut b, p, 2, 2, 3, true, 1),
+        1 | 2 => b.one(
+            Op::AveragePool(AveragePoolAttrs {
+                window: win,
+                count_include_pad: reader == 1,
+            }),
+            &[p],
+        ),
+        3 => b.one(
+            Op::MaxPool(MaxPoolAttrs {
+                window: win,
+                storage_order: 0,
+            }),
+            &[p],
+        ),
+        _ => {
+            let w = rand_const(&mut b, "w", &[2, 2, 3, 3], 2, -1.0, 1.0);
+            let op = Op::Conv(ConvAttrs {
+                window: kiln_ir::ops::WindowAttrs {
+                    auto_pad: AutoPad::SameUpper,
+                    ..Default::default()
+                },
+                group: 1,
+            });
+            b.one(op, &[p, w])
+        }
+    };
+    b.output(y);
+    b.g
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn zero_pad_folds_into_conv_and_counting_average_pool(
+        c_in in 1usize..4, c_out in 1usize..4, h in 3usize..7, w in 3usize..7, n in 1usize..3,
+        pads in proptest::array::uniform4(0i64..3), own in proptest::array::uniform4(0usize..2),
+        k in 1usize..4, stride in 1usize..3, pool: bool, seed: u64,
+    ) {
+        let mut b = Builder::new("pad_fold");
+        let x = b.input("x", DType::F32, &[n, c_in, h, w]);
+        let [top, left, bottom, right] = pads;
+        let p = b.one(pad_op(vec![0, 0, top, left, 0, 0, bottom, right], 0.0), &[x]);
+        let win = window(&[k, k], &[stride, stride], &own);
+        let y = if pool {
+            b.one(
+                Op::AveragePool(kiln_ir::ops::AveragePoolAttrs {
+                    window: win,
+                    count_include_pad: true,
+                }),
+                &[p],
+            )
+        } else {
+            let wt = rand_const(&mut b, "w", &[c_out, c_in, k, k], seed, -1.0, 1.0);
+            let bias = rand_const(&mut b, "b", &[c_out], seed + 1, -1.0, 1.0);
+            b.one(Op::Conv(ConvAttrs { window: win, group: 1 }), &[p, wt, bias])
+        };
+        b.output(y);
+        check(b.g, fold::fold_pad, &["Pad"], seed)?;
+    }
+}
+
+#[test]
+fn pads_that_change_the_numbers_or_the_layout_are_not_folded() {
+    let spatial = vec![0, 0, 1, 2, 0, 0, 2, 1];
+    // The channel and batch cases read through an AveragePool, which any channel count fits.
+    let cases: Vec<(&str, Graph)> = vec![
+        (
+            "a non-zero value",
+            pad_then(0, pad_op(spatial.clone(), 0.5)),
+        ),
+        (
+            "padding on the channel axis",
+            pad_then(1, pad_op(vec![0, 1, 1, 1, 0, 0, 1, 1], 0.0)),
+        ),
+        (
+            "padding on the batch axis",
+            pad_then(1, pad_op(vec![1, 0, 0, 0, 0, 0, 0, 0], 0.0)),
+        ),
+        (
+            "cropping",
+            pad_then(0, pad_op(vec![0, 0, -1, 1, 0, 0, 1, 1], 0.0)),
+        ),
+        (
+            "edge mode",
+            pad_then(
+                0,
+                Op::Pad(kiln_ir::ops::PadAttrs {
+                    mode: kiln_ir::ops::PadMode::Edge,
+                    pads: spatial.clone(),
+                    ..Default::default()
+                }),
+            ),
+        ),
+        (
+            "an AveragePool not counting padding",
+            pad_then(2, pad_op(spatial.clone(), 0.0)),
+        ),
+        ("a MaxPool", pad_then(3, pad_op(spatial.clone(), 0.0))),
+        ("auto_pad", pad_then(4, pad_op(spatial.clone(), 0.0))),
+    ];
+    for (why, mut g) in cases {
+        let nodes = g.node_count();
+        let changes = fold::fold_pad(&mut g).unwrap();
+        assert!(changes.is_empty(), "{why}: folded {changes:?}");
+        assert_eq!(g.node_count(), nodes, "{why}");
+    }
+    // A Pad whose output is also read elsewhere (here: a graph output) stays.
+    let mut g = pad_then(0, pad_op(spatial, 0.0));
+    let pad_out = g
+        .node_ids()
+        .find(|&n| g.node(n).op.name() == "Pad")
+        .map(|n| g.node(n).outputs[0])
+        .unwrap();
+    g.outputs.push(pad_out);
+    assert!(fold::fold_pad(&mut g).unwrap().is_empty());
 }
 
 #[test]
@@ -405,4 +550,32 @@ fn independent_branches_are_reordered_to_lower_the_peak() {
         plan_new.arena_bytes(),
         plan_old.arena_bytes()
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 20, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hardsigmoid_times_input_becomes_hardswish(after_conv: bool, swap: bool, seed: u64) {
+        let mut b = Builder::new("hardswish");
+        let x = if after_conv {
+            let x = b.input("x", DType::F32, &[1, 2, 5, 5]);
+            conv(&mut b, x, 2, 3, 3, true, seed)
+        } else {
+            b.input("x", DType::F32, &[2, 7])
+        };
+        let h = b.one(
+            Op::Activation(Activation::HardSigmoid { alpha: 1.0 / 6.0, beta: 0.5 }),
+            &[x],
+        );
+        let ins = if swap { [h, x] } else { [x, h] };
+        let y = b.one(Op::Binary(BinaryOp::Mul), &ins);
+        b.output(y);
+        let pass: PassFn = |g| {
+            let mut c = fold::recognize_hardswish(g)?;
+            c.extend(fuse::fuse_epilogues(g)?);
+            Ok(c)
+        };
+        check(b.g, pass, &["HardSigmoid", "Mul"], seed)?;
+    }
 }

@@ -5,6 +5,7 @@ mod errors;
 mod external;
 mod fuzz;
 mod import_ops;
+mod pad;
 mod tensors;
 
 use crate::onnx::{

@@ -1,6 +1,7 @@
 //! Elementwise ops. Binary (with multidirectional broadcasting): Add, Sub, Mul, Div
 //! (opsets 7, 13, 14). Unary: Relu (6, 13, 14), Sigmoid (6, 13), Tanh (6, 13).
-//! Clip (6: attribute bounds; 11, 12, 13: optional `min`/`max` inputs).
+//! Clip (6: attribute bounds; 11, 12, 13: optional `min`/`max` inputs). LeakyRelu,
+//! HardSigmoid, HardSwish ([`Activation`]).
 //! Integer Div truncates toward zero; integer Add/Sub/Mul wrap (numpy semantics, which the
 //! ONNX test data follow).
 //! Specs: https://onnx.ai/onnx/operators/onnx__Add.html (Sub, Mul, Div alike),
@@ -51,6 +52,72 @@ impl UnaryOp {
             UnaryOp::Tanh => "Tanh",
         }
     }
+}
+
+/// Piecewise activations with parameters: LeakyRelu (opsets 6, 16), HardSigmoid (6, 22)
+/// and HardSwish (14, 22). Floats only; computed in f64 and rounded once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// `x < 0 ? alpha * x : x`.
+    LeakyRelu { alpha: f32 },
+    /// `max(0, min(1, alpha * x + beta))`.
+    HardSigmoid { alpha: f32, beta: f32 },
+    /// `x * max(0, min(1, x / 6 + 1 / 2))`.
+    HardSwish,
+}
+
+impl Activation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::LeakyRelu { .. } => "LeakyRelu",
+            Activation::HardSigmoid { .. } => "HardSigmoid",
+            Activation::HardSwish => "HardSwish",
+        }
+    }
+
+    /// The function on one value, in f64.
+    pub fn apply(self, x: f64) -> f64 {
+        // NaN passes through clamp, as through numpy's clip.
+        let hard = |t: f64| t.clamp(0.0, 1.0);
+        match self {
+            Activation::LeakyRelu { alpha } => {
+                if x < 0.0 {
+                    alpha as f64 * x
+                } else {
+                    x
+                }
+            }
+            Activation::HardSigmoid { alpha, beta } => hard(alpha as f64 * x + beta as f64),
+            Activation::HardSwish => x * hard(x / 6.0 + 0.5),
+        }
+    }
+}
+
+pub(crate) fn infer_activation(
+    op: Activation,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "{} is defined for floating-point tensors, got {x}",
+            op.name()
+        ));
+    }
+    Ok(vec![x.clone()])
+}
+
+pub(crate) fn eval_activation(
+    op: Activation,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_activation(op, ii))?.remove(0);
+    let x = tensor(inputs, 0, "X")?;
+    let data = from_f64s(
+        ty.dtype,
+        floats(x, "X")?.into_iter().map(|v| op.apply(v)).collect(),
+    )?;
+    Ok(vec![output(&ty, data)?])
 }
 
 /// Clip bounds given as attributes (opset 6). From opset 11 the bounds are inputs 1 and 2 and

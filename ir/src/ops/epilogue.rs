@@ -18,6 +18,8 @@ pub enum Epilogue {
     Tanh,
     /// `y = y * sigmoid(y)` (SiLU, also called Swish), as exported: `Mul(x, Sigmoid(x))`.
     Silu,
+    /// LeakyRelu, HardSigmoid or HardSwish.
+    Act(super::Activation),
     /// `y = y + r`, where `r` is the node input at `slot`, of y's exact type (a residual).
     Add { slot: usize },
 }
@@ -30,6 +32,7 @@ impl fmt::Display for Epilogue {
             Epilogue::Sigmoid => write!(f, "sigmoid"),
             Epilogue::Tanh => write!(f, "tanh"),
             Epilogue::Silu => write!(f, "silu"),
+            Epilogue::Act(a) => write!(f, "{}", a.name().to_lowercase()),
             Epilogue::Add { slot } => write!(f, "add(in{slot})"),
         }
     }
@@ -49,6 +52,7 @@ pub fn first_extra_slot(epilogue: &[Epilogue]) -> Option<usize> {
 /// The arithmetic of the epilogue steps, rounded as the unfused ops round.
 trait EpiFloat: Copy + PartialOrd {
     fn of(x: f64) -> Self;
+    fn wide(self) -> f64;
     fn sigmoid(self) -> Self;
     fn tanh(self) -> Self;
     fn add(self, o: Self) -> Self;
@@ -58,6 +62,9 @@ trait EpiFloat: Copy + PartialOrd {
 impl EpiFloat for f32 {
     fn of(x: f64) -> Self {
         x as f32
+    }
+    fn wide(self) -> f64 {
+        self as f64
     }
     fn sigmoid(self) -> Self {
         super::elementwise::sigmoid(self as f64) as f32
@@ -76,6 +83,9 @@ impl EpiFloat for f32 {
 impl EpiFloat for f64 {
     fn of(x: f64) -> Self {
         x
+    }
+    fn wide(self) -> f64 {
+        self
     }
     fn sigmoid(self) -> Self {
         super::elementwise::sigmoid(self)
@@ -120,6 +130,8 @@ fn apply_f<T: EpiFloat>(
             Epilogue::Tanh => y.iter_mut().for_each(|v| *v = v.tanh()),
             // Rounded as the unfused pair is: sigmoid to T, then the product in T.
             Epilogue::Silu => y.iter_mut().for_each(|v| *v = v.mul(v.sigmoid())),
+            // As the unfused op: in f64, rounded once.
+            Epilogue::Act(a) => y.iter_mut().for_each(|v| *v = T::of(a.apply(v.wide()))),
             Epilogue::Add { .. } => {
                 let r = extra
                     .get(k)

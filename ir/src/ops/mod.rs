@@ -8,6 +8,7 @@ pub mod elementwise;
 pub mod epilogue;
 pub mod gemm;
 pub mod norm;
+pub mod pad;
 pub mod pool;
 pub mod shape;
 pub mod softmax;
@@ -18,12 +19,15 @@ use crate::types::TensorType;
 use std::fmt;
 
 pub use conv::ConvAttrs;
-pub use elementwise::{BinaryOp, ClipAttrs, UnaryOp};
+pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
 pub use epilogue::Epilogue;
 pub use gemm::GemmAttrs;
 pub use norm::BatchNormAttrs;
+pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
-pub use shape::{ConcatAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs};
+pub use shape::{
+    ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
+};
 pub use softmax::SoftmaxAttrs;
 pub use window::{AutoPad, WindowAttrs, WindowGeometry};
 
@@ -54,7 +58,19 @@ pub enum Op {
     Transpose(TransposeAttrs),
     /// Concat of one or more inputs.
     Concat(ConcatAttrs),
+    /// Pad: input data only; the pad amounts, axes and value are attributes (constant
+    /// inputs of opset ≥ 11 are folded into them on import).
+    Pad(PadAttrs),
     Identity,
+    /// LeakyRelu, HardSigmoid, HardSwish.
+    Activation(Activation),
+    /// Squeeze: inputs data, axes? (constant).
+    Squeeze(SqueezeAttrs),
+    /// Unsqueeze: inputs data, axes? (constant).
+    Unsqueeze(UnsqueezeAttrs),
+    /// Dropout in inference: inputs data, ratio?, training_mode? (constant false); outputs
+    /// data and optionally the (all-true) mask.
+    Dropout,
 }
 
 /// What shape inference knows about one input: its type, and its value when constant.
@@ -83,7 +99,12 @@ impl Op {
             Op::Flatten(_) => "Flatten",
             Op::Transpose(_) => "Transpose",
             Op::Concat(_) => "Concat",
+            Op::Pad(_) => "Pad",
             Op::Identity => "Identity",
+            Op::Activation(a) => a.name(),
+            Op::Squeeze(_) => "Squeeze",
+            Op::Unsqueeze(_) => "Unsqueeze",
+            Op::Dropout => "Dropout",
         }
     }
 
@@ -106,7 +127,12 @@ impl Op {
             Op::Flatten(a) => shape::infer_flatten(a, inputs),
             Op::Transpose(a) => shape::infer_transpose(a, inputs),
             Op::Concat(a) => shape::infer_concat(a, inputs),
+            Op::Pad(a) => pad::infer(a, inputs),
             Op::Identity => Ok(vec![input(inputs, 0, "input")?.ty.clone()]),
+            Op::Activation(a) => elementwise::infer_activation(*a, inputs),
+            Op::Squeeze(a) => shape::infer_squeeze(a, inputs),
+            Op::Unsqueeze(a) => shape::infer_unsqueeze(a, inputs),
+            Op::Dropout => shape::infer_dropout(inputs),
         }
     }
 
@@ -128,7 +154,12 @@ impl Op {
             Op::Flatten(a) => shape::eval_flatten(a, inputs),
             Op::Transpose(a) => shape::eval_transpose(a, inputs),
             Op::Concat(a) => shape::eval_concat(a, inputs),
+            Op::Pad(a) => pad::eval(a, inputs),
             Op::Identity => Ok(vec![tensor(inputs, 0, "input")?.clone()]),
+            Op::Activation(a) => elementwise::eval_activation(*a, inputs),
+            Op::Squeeze(a) => shape::eval_squeeze(a, inputs),
+            Op::Unsqueeze(a) => shape::eval_unsqueeze(a, inputs),
+            Op::Dropout => shape::eval_dropout(inputs),
         }
     }
 
@@ -165,6 +196,7 @@ impl Op {
             | Op::Unary(_)
             | Op::Clip(_)
             | Op::BatchNormalization(_)
+            | Op::Activation(_)
             | Op::Softmax(_) => out,
             Op::MaxPool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
             Op::AveragePool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
@@ -173,7 +205,15 @@ impl Op {
                 .copied()
                 .flatten()
                 .map_or(0, |t| t.numel() as u64),
-            Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Concat(_) | Op::Identity => 0,
+            Op::Reshape(_)
+            | Op::Flatten(_)
+            | Op::Transpose(_)
+            | Op::Concat(_)
+            | Op::Pad(_)
+            | Op::Identity
+            | Op::Squeeze(_)
+            | Op::Unsqueeze(_)
+            | Op::Dropout => 0,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Data movement: Reshape (opsets 5, 13, 14, 19, 21; `allowzero`), Flatten (1, 9, 11, 13,
-//! 21), Transpose (1, 13, 21), Concat (4, 11, 13). The result shapes are static; Reshape's
+//! 21), Transpose (1, 13, 21), Concat (4, 11, 13), Squeeze and Unsqueeze (1, 11, 13, 21,
+//! 23: `axes` an attribute before 13, a constant input from 13), Dropout in inference (7,
+//! 10, 12, 13, 22: the identity, and an all-true mask). The result shapes are static; Reshape's
 //! `shape` operand must be a compile-time constant.
 //! Specs: https://onnx.ai/onnx/operators/onnx__Reshape.html, .../onnx__Flatten.html,
 //! .../onnx__Transpose.html, .../onnx__Concat.html
@@ -392,4 +394,155 @@ mod tests {
         let x = iota(&[2, 2]);
         assert_eq!(run1(&Op::Identity, &[&x]), x);
     }
+}
+
+/// Squeeze: `axes` from the attribute (opsets < 13) or the constant input 1; `None` and no
+/// input removes every axis of size 1.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SqueezeAttrs {
+    pub axes: Option<Vec<i64>>,
+}
+
+/// Unsqueeze: `axes` from the attribute (opsets < 13) or the constant input 1.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct UnsqueezeAttrs {
+    pub axes: Option<Vec<i64>>,
+}
+
+/// The axes of an op: the attribute, or the constant input 1 (an error if it is only known
+/// at run time), or `None` if neither is given.
+fn axes_operand(
+    attr: &Option<Vec<i64>>,
+    inputs: &[Option<InferInput>],
+) -> Result<Option<Vec<i64>>, String> {
+    if let Some(a) = attr {
+        return Ok(Some(a.clone()));
+    }
+    match inputs.get(1).copied().flatten() {
+        None => Ok(None),
+        Some(i) => i
+            .value
+            .and_then(Tensor::as_i64_vec)
+            .map(Some)
+            .ok_or_else(|| {
+                "the `axes` operand is only known at run time; kiln needs it as a constant (an \
+             initializer or Constant node)"
+                    .to_string()
+            }),
+    }
+}
+
+pub(crate) fn infer_squeeze(
+    a: &SqueezeAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "data")?.ty;
+    let r = x.rank();
+    let axes = match axes_operand(&a.axes, inputs)? {
+        Some(axes) => {
+            let mut out = Vec::with_capacity(axes.len());
+            for &ax in &axes {
+                let d = normalize_axis(ax, r)
+                    .ok_or_else(|| format!("axis {ax} is out of range for {x}"))?;
+                if x.shape[d] != 1 {
+                    return Err(format!("axis {ax} of {x} has size {}, not 1", x.shape[d]));
+                }
+                if out.contains(&d) {
+                    return Err(format!("axis {ax} is listed twice in {axes:?}"));
+                }
+                out.push(d);
+            }
+            out
+        }
+        None => (0..r).filter(|&d| x.shape[d] == 1).collect(),
+    };
+    let shape: Vec<usize> = (0..r)
+        .filter(|d| !axes.contains(d))
+        .map(|d| x.shape[d])
+        .collect();
+    Ok(vec![TensorType::new(x.dtype, shape)])
+}
+
+pub(crate) fn infer_unsqueeze(
+    a: &UnsqueezeAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "data")?.ty;
+    let axes = axes_operand(&a.axes, inputs)?.ok_or("Unsqueeze needs `axes`")?;
+    let r = x.rank() + axes.len();
+    let mut new_axes = Vec::with_capacity(axes.len());
+    for &ax in &axes {
+        let d = normalize_axis(ax, r)
+            .ok_or_else(|| format!("axis {ax} is out of range for the rank-{r} output"))?;
+        if new_axes.contains(&d) {
+            return Err(format!("axis {ax} is listed twice in {axes:?}"));
+        }
+        new_axes.push(d);
+    }
+    let mut it = x.shape.iter();
+    let shape: Vec<usize> = (0..r)
+        .map(|d| {
+            if new_axes.contains(&d) {
+                1
+            } else {
+                // r = rank + the new axes, so the input has exactly one dim per other axis.
+                it.next().copied().unwrap_or(1)
+            }
+        })
+        .collect();
+    Ok(vec![TensorType::new(x.dtype, shape)])
+}
+
+pub(crate) fn eval_squeeze(
+    a: &SqueezeAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_squeeze(a, ii))?.remove(0);
+    Ok(vec![output(&ty, tensor(inputs, 0, "data")?.data.clone())?])
+}
+
+pub(crate) fn eval_unsqueeze(
+    a: &UnsqueezeAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_unsqueeze(a, ii))?.remove(0);
+    Ok(vec![output(&ty, tensor(inputs, 0, "data")?.data.clone())?])
+}
+
+/// Dropout in inference: inputs data, ratio?, training_mode? (a constant false, or absent);
+/// outputs the data and, if asked for, an all-true mask.
+pub(crate) fn infer_dropout(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "data")?.ty;
+    if let Some(t) = inputs.get(2).copied().flatten() {
+        match t.value.map(|v| v.data.to_f64_vec()) {
+            Some(v) if v.iter().all(|&b| b == 0.0) => {}
+            Some(_) => {
+                return Err(
+                    "training_mode is true: kiln compiles inference, where Dropout passes its \
+                     input through; export the model in eval mode"
+                        .into(),
+                );
+            }
+            None => {
+                return Err(
+                    "training_mode is only known at run time; kiln needs it as a constant false"
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(vec![
+        x.clone(),
+        TensorType::new(crate::types::DType::Bool, x.shape.clone()),
+    ])
+}
+
+pub(crate) fn eval_dropout(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let types = infer_on(inputs, infer_dropout)?;
+    let x = tensor(inputs, 0, "data")?;
+    let mask = crate::tensor::TensorData::Bool(vec![true; x.numel()]);
+    Ok(vec![
+        output(&types[0], x.data.clone())?,
+        output(&types[1], mask)?,
+    ])
 }
