@@ -56,13 +56,26 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
             });
             (b.one(op, &[x, w, c]), vec![3, 4])
         }
-        _ => {
+        2 => {
             let x = b.input("x", DType::F32, &[2, 3, 5]);
             let w = rand_const(&mut b, &[5, 4], seed);
             (b.one(Op::MatMul, &[x, w]), vec![2, 3, 4])
         }
+        // Elementwise producers: a broadcasting Sub, and Tanh.
+        3 => {
+            let x = b.input("x", DType::F32, &[2, 3, 4]);
+            let r = rand_const(&mut b, &[3, 1], seed);
+            (b.one(Op::Binary(BinaryOp::Sub), &[x, r]), vec![2, 3, 4])
+        }
+        _ => {
+            let x = b.input("x", DType::F32, &[3, 7]);
+            (b.one(Op::Unary(UnaryOp::Tanh), &[x]), vec![3, 7])
+        }
     };
     for (i, &step) in chain.iter().enumerate() {
+        // A residual Add fuses only into Conv, Gemm and MatMul; after an elementwise
+        // producer the step is a Relu instead.
+        let step = if producer >= 3 && step == 5 { 0 } else { step };
         y = match step {
             0 => b.one(Op::Unary(UnaryOp::Relu), &[y]),
             1 => b.one(Op::Unary(UnaryOp::Sigmoid), &[y]),
@@ -99,12 +112,12 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
 fn fused_epilogues_in_generated_code_match_the_reference() {
     let mut runner = TestRunner::deterministic();
     let strategy = (
-        0usize..3,
+        0usize..5,
         proptest::collection::vec(0usize..10, 1..4),
         any::<u64>(),
     );
     let mut built = Vec::new();
-    for _ in 0..24 {
+    for _ in 0..32 {
         let (producer, chain, seed) = strategy.new_tree(&mut runner).unwrap().current();
         let g = graph(producer, &chain, seed);
         let feed: Vec<Tensor> = g

@@ -110,7 +110,17 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         // Nothing to compute; the module emitter notes it.
         return Ok(());
     }
-    if !node.epilogue.is_empty() && !matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul) {
+    if !node.epilogue.is_empty()
+        && !matches!(
+            node.op,
+            Op::Conv(_)
+                | Op::Gemm(_)
+                | Op::MatMul
+                | Op::Unary(_)
+                | Op::Activation(_)
+                | Op::Binary(_)
+        )
+    {
         return Err(format!(
             "{} cannot carry a fused epilogue; the fusion pass must not put one there",
             node.op.name()
@@ -196,10 +206,44 @@ fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
 /// finished run of outputs starting at flat offset `at` (a no-op without one). Reads the
 /// epilogue's extra inputs.
 fn epilogue(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
-    use kiln_ir::ops::Epilogue;
     if cx.node.epilogue.is_empty() {
         return Ok("|_, _| {}".into());
     }
+    let (body, uses_index) = epilogue_steps(cx, dtype)?;
+    let elem = literal::elem(dtype)?;
+    Ok(if uses_index {
+        format!(
+            "|at: usize, ys: &mut [{elem}]| {{ for (e, o) in ys.iter_mut().enumerate() {{ let i = at + e; let v = *o; {body} *o = v; }} }}"
+        )
+    } else {
+        format!(
+            "|_: usize, ys: &mut [{elem}]| {{ for o in ys.iter_mut() {{ let v = *o; {body} *o = v; }} }}"
+        )
+    })
+}
+
+/// `f`, an element closure of `arity` (1 or 2) arguments, followed by the node's epilogue
+/// in the same closure: a fused elementwise chain runs as one loop. `f` unchanged without
+/// an epilogue.
+fn with_epilogue(cx: &mut NodeCx, f: String, arity: usize, dtype: DType) -> Result<String, String> {
+    if cx.node.epilogue.is_empty() {
+        return Ok(f);
+    }
+    let (body, uses_index) = epilogue_steps(cx, dtype)?;
+    if uses_index {
+        return Err("a residual Add cannot follow an elementwise op in one loop".into());
+    }
+    Ok(if arity == 1 {
+        format!("|x| {{ let v = ({f})(x); {body} v }}")
+    } else {
+        format!("|a, b| {{ let v = ({f})(a, b); {body} v }}")
+    })
+}
+
+/// The statements that apply the node's epilogue to `v` (with `i` the flat index, when the
+/// second result says it is used).
+fn epilogue_steps(cx: &mut NodeCx, dtype: DType) -> Result<(String, bool), String> {
+    use kiln_ir::ops::Epilogue;
     if !matches!(dtype, DType::F32 | DType::F64) {
         return Err(format!("fused epilogues need f32 or f64, not {dtype}"));
     }
@@ -244,17 +288,7 @@ fn epilogue(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
             }
         });
     }
-    let elem = literal::elem(dtype)?;
-    let body = steps.join(" ");
-    Ok(if uses_index {
-        format!(
-            "|at: usize, ys: &mut [{elem}]| {{ for (e, o) in ys.iter_mut().enumerate() {{ let i = at + e; let v = *o; {body} *o = v; }} }}"
-        )
-    } else {
-        format!(
-            "|_: usize, ys: &mut [{elem}]| {{ for o in ys.iter_mut() {{ let v = *o; {body} *o = v; }} }}"
-        )
-    })
+    Ok((steps.join(" "), uses_index))
 }
 
 /// An attribute scalar for an integer or float kernel; integers need whole numbers.
@@ -449,6 +483,7 @@ fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<String, String
 fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
     let f = binary_fn(op, y.dtype, false)?;
+    let f = with_epilogue(cx, f, 2, y.dtype)?;
     let strides = [
         broadcast_strides(&ta.shape, &y.shape),
         broadcast_strides(&tb.shape, &y.shape),
@@ -488,6 +523,7 @@ fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
     let Some(f) = unary_fn(cx, op, dtype)? else {
         return copy(cx);
     };
+    let f = with_epilogue(cx, f, 1, dtype)?;
     cx.use_kernel(Kernel::Map, dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!("map({xs}, {ys}, {f});"));
@@ -542,12 +578,14 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
                 cx.body.line("// The identity, in place: nothing to do.");
                 return Ok(());
             };
+            let f = with_epilogue(cx, f, 1, y.dtype)?;
             cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
             let ys = cx.write(0)?;
             cx.body.line(format!("map_in_place({ys}, {f});"));
         }
         (Op::Activation(a), 0) => {
             let f = activation_fn(*a, y.dtype)?;
+            let f = with_epilogue(cx, f, 1, y.dtype)?;
             cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
             let ys = cx.write(0)?;
             cx.body.line(format!("map_in_place({ys}, {f});"));
@@ -562,6 +600,7 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
             let other = 1 - slot;
             let t = cx.in_ty(other, "the other operand")?;
             let f = binary_fn(*op, y.dtype, slot == 1)?;
+            let f = with_epilogue(cx, f, 2, y.dtype)?;
             let (shape, strides) = collapse(&y.shape, &[broadcast_strides(&t.shape, &y.shape)]);
             cx.use_kernel(Kernel::BroadcastInPlace, y.dtype)?;
             let (xo, ys) = (cx.read(other)?, cx.write(0)?);
@@ -726,6 +765,7 @@ fn activation_fn(a: Activation, dtype: DType) -> Result<String, String> {
 fn activation(cx: &mut NodeCx, a: Activation) -> Result<(), String> {
     let dtype = cx.in_ty(0, "X")?.dtype;
     let f = activation_fn(a, dtype)?;
+    let f = with_epilogue(cx, f, 1, dtype)?;
     cx.use_kernel(Kernel::Map, dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!("map({xs}, {ys}, {f});"));

@@ -1,6 +1,8 @@
 //! Epilogue fusion: the elementwise op right after a Conv, Gemm or MatMul (Relu, Clip,
-//! Sigmoid, Tanh, or a residual Add of a tensor of the same type) moves into the producer's
-//! epilogue list and disappears as a node, together with the buffer between them.
+//! Sigmoid, Tanh, SiLU, LeakyRelu, HardSigmoid, HardSwish, or a residual Add of a tensor of
+//! the same type) moves into the producer's epilogue list and disappears as a node, together
+//! with the buffer between them. After an elementwise op (Unary, Activation, Add/Sub/Mul/
+//! Div) the same steps but the residual Add fuse too, so a chain becomes one loop.
 
 use crate::rewrite::{absorb, sole_consumer};
 use kiln_ir::ops::{BinaryOp, Epilogue, UnaryOp};
@@ -61,6 +63,7 @@ fn silu_pattern(g: &Graph, y: kiln_ir::ValueId) -> Option<(NodeId, NodeId)> {
     let mn = g.node(m);
     let so = *sn.outputs.first()?;
     let ok = sn.op == Op::Unary(UnaryOp::Sigmoid)
+        && sn.epilogue.is_empty()
         && mn.op == Op::Binary(BinaryOp::Mul)
         && sole_consumer(g, so) == Some(m)
         && (mn.inputs[..] == [Some(y), Some(so)] || mn.inputs[..] == [Some(so), Some(y)])
@@ -79,8 +82,11 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
                 continue;
             }
             let node = g.node(p);
-            if !matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul) || node.outputs.len() != 1
-            {
+            // Conv, Gemm and MatMul take any epilogue; an elementwise op takes the steps that
+            // need no index, so a chain of them runs as one loop.
+            let kernel_op = matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul);
+            let elementwise = matches!(node.op, Op::Unary(_) | Op::Activation(_) | Op::Binary(_));
+            if !(kernel_op || elementwise) || node.outputs.len() != 1 {
                 continue;
             }
             let y = node.outputs[0];
@@ -94,7 +100,9 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
                     g.node(m).name,
                     g.node(p).name
                 );
+                let tail = g.node(m).epilogue.clone();
                 g.node_mut(p).epilogue.push(Epilogue::Silu);
+                g.node_mut(p).epilogue.extend(tail);
                 g.remove_node(s);
                 absorb(g, p, m);
                 fused.push(label);
@@ -113,6 +121,9 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
             let Some((mut step, extra)) = as_epilogue(g, c, slot) else {
                 continue;
             };
+            if extra.is_some() && !kernel_op {
+                continue;
+            }
             let label = format!(
                 "{} {:?} into {:?}",
                 g.node(c).onnx_op,
@@ -123,7 +134,10 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
                 let s = g.push_input(p, v);
                 step = Epilogue::Add { slot: s };
             }
+            // The consumer may carry a fused chain of its own (index-free steps): it follows.
+            let tail = g.node(c).epilogue.clone();
             g.node_mut(p).epilogue.push(step);
+            g.node_mut(p).epilogue.extend(tail);
             absorb(g, p, c);
             fused.push(label);
             changed = true;

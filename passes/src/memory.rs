@@ -192,7 +192,13 @@ fn relabels(g: &Graph, node: &Node) -> bool {
 
 /// The op inputs an elementwise node may overwrite, in order of preference.
 fn overwritable_slots(node: &Node) -> &'static [usize] {
-    if !node.epilogue.is_empty() || node.outputs.len() != 1 {
+    // A fused chain computes element by element too, unless a residual Add reads a second
+    // buffer by index (only Conv, Gemm and MatMul carry one, and they are not in place).
+    let residual = node
+        .epilogue
+        .iter()
+        .any(|e| matches!(e, kiln_ir::ops::Epilogue::Add { .. }));
+    if residual || node.outputs.len() != 1 {
         return &[];
     }
     match node.op {

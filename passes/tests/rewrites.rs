@@ -220,7 +220,7 @@ proptest! {
     }
 
     #[test]
-    fn elementwise_ops_fuse_into_conv_gemm_and_matmul(producer in 0usize..3, chain in proptest::collection::vec(0usize..9, 1..4), seed: u64) {
+    fn elementwise_ops_fuse_into_their_producer(producer in 0usize..5, chain in proptest::collection::vec(0usize..9, 1..4), seed: u64) {
         let mut b = Builder::new("fuse");
         let (mut y, shape) = match producer {
             0 => {
@@ -231,13 +231,25 @@ proptest! {
                 let x = b.input("x", DType::F32, &[2, 3]);
                 (gemm(&mut b, x, (2, 3, 4), false, 1, seed), vec![2, 4])
             }
-            _ => {
+            2 => {
                 let x = b.input("x", DType::F32, &[2, 3, 4]);
                 let w = rand_const(&mut b, "w", &[4, 5], seed, -1.0, 1.0);
                 (b.one(Op::MatMul, &[x, w]), vec![2, 3, 5])
             }
+            // Elementwise producers: the chain becomes one loop.
+            3 => {
+                let x = b.input("x", DType::F32, &[2, 3, 4]);
+                let r = rand_const(&mut b, "r", &[3, 1], seed, -1.0, 1.0);
+                (b.one(Op::Binary(BinaryOp::Mul), &[x, r]), vec![2, 3, 4])
+            }
+            _ => {
+                let x = b.input("x", DType::F32, &[5, 3]);
+                (b.one(Op::Unary(UnaryOp::Tanh), &[x]), vec![5, 3])
+            }
         };
         for (i, &step) in chain.iter().enumerate() {
+            // A residual Add fuses only into Conv, Gemm and MatMul.
+            let step = if producer >= 3 && step == 4 { 0 } else { step };
             y = match step {
                 0 => b.one(Op::Unary(UnaryOp::Relu), &[y]),
                 1 => b.one(Op::Unary(UnaryOp::Sigmoid), &[y]),
@@ -263,12 +275,12 @@ proptest! {
             };
         }
         b.output(y);
-        check(
-            b.g,
-            fuse::fuse_epilogues,
-            &["Relu", "Sigmoid", "Clip", "Mul", "LeakyRelu", "HardSigmoid", "HardSwish"],
-            seed,
-        )?;
+        // Every op of the chain is gone (the Mul producer itself stays).
+        let gone: Vec<&str> = ["Relu", "Sigmoid", "Clip", "Mul", "LeakyRelu", "HardSigmoid", "HardSwish"]
+            .into_iter()
+            .filter(|&o| !(producer == 3 && o == "Mul"))
+            .collect();
+        check(b.g, fuse::fuse_epilogues, &gone, seed)?;
     }
 }
 
