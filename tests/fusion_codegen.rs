@@ -9,7 +9,7 @@ mod common;
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::builder::{Builder, window};
-use kiln::ir::ops::{Activation, BinaryOp, ClipAttrs, ConvAttrs, GemmAttrs, UnaryOp};
+use kiln::ir::ops::{Activation, BinaryOp, ClipAttrs, ConvAttrs, GemmAttrs, MaxPoolAttrs, UnaryOp};
 use kiln::ir::{DType, Graph, Op, Tensor, TensorData, ValueId};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -67,15 +67,32 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
             let r = rand_const(&mut b, &[3, 1], seed);
             (b.one(Op::Binary(BinaryOp::Sub), &[x, r]), vec![2, 3, 4])
         }
-        _ => {
+        4 => {
             let x = b.input("x", DType::F32, &[3, 7]);
             (b.one(Op::Unary(UnaryOp::Tanh), &[x]), vec![3, 7])
+        }
+        // Pooling producers.
+        5 => {
+            let x = b.input("x", DType::F32, &[1, 3, 6, 6]);
+            let op = Op::MaxPool(MaxPoolAttrs {
+                window: window(&[2, 2], &[2, 2], &[]),
+                storage_order: 0,
+            });
+            (b.one(op, &[x]), vec![1, 3, 3, 3])
+        }
+        _ => {
+            let x = b.input("x", DType::F32, &[1, 3, 4, 4]);
+            (b.one(Op::GlobalAveragePool, &[x]), vec![1, 3, 1, 1])
         }
     };
     for (i, &step) in chain.iter().enumerate() {
         // A residual Add fuses only into Conv, Gemm and MatMul; after an elementwise
         // producer the step is a Relu instead.
-        let step = if producer >= 3 && step == 5 { 0 } else { step };
+        let step = if (3..=4).contains(&producer) && step == 5 {
+            0
+        } else {
+            step
+        };
         y = match step {
             0 => b.one(Op::Unary(UnaryOp::Relu), &[y]),
             1 => b.one(Op::Unary(UnaryOp::Sigmoid), &[y]),
@@ -112,12 +129,12 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
 fn fused_epilogues_in_generated_code_match_the_reference() {
     let mut runner = TestRunner::deterministic();
     let strategy = (
-        0usize..5,
+        0usize..7,
         proptest::collection::vec(0usize..10, 1..4),
         any::<u64>(),
     );
     let mut built = Vec::new();
-    for _ in 0..32 {
+    for _ in 0..40 {
         let (producer, chain, seed) = strategy.new_tree(&mut runner).unwrap().current();
         let g = graph(producer, &chain, seed);
         let feed: Vec<Tensor> = g

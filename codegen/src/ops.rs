@@ -116,6 +116,9 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
             Op::Conv(_)
                 | Op::Gemm(_)
                 | Op::MatMul
+                | Op::MaxPool(_)
+                | Op::AveragePool(_)
+                | Op::GlobalAveragePool
                 | Op::Unary(_)
                 | Op::Activation(_)
                 | Op::Binary(_)
@@ -655,10 +658,11 @@ fn max_pool(cx: &mut NodeCx, a: &MaxPoolAttrs) -> Result<(), String> {
     };
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     let planes = x.shape[0] * x.shape[1];
+    let epi = epilogue(cx, x.dtype)?;
     let b = &mut cx.body;
     b.open(format!("max_pool({xs}, {ys}, {indices}, &Window {{"));
     window_fields(b, &g);
-    b.close(format!("}}, {planes}, {column_major});"));
+    b.close(format!("}}, {planes}, {column_major}, {epi});"));
     Ok(())
 }
 
@@ -670,11 +674,12 @@ fn avg_pool(cx: &mut NodeCx, a: &AveragePoolAttrs) -> Result<(), String> {
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     let planes = x.shape[0] * x.shape[1];
     let pads_end = usizes(&pad3(&g.pads_end, 0));
+    let epi = epilogue(cx, x.dtype)?;
     let b = &mut cx.body;
     b.open(format!("avg_pool({xs}, {ys}, &Window {{"));
     window_fields(b, &g);
     b.close(format!(
-        "}}, {planes}, {pads_end}, {});",
+        "}}, {planes}, {pads_end}, {}, {epi});",
         a.count_include_pad
     ));
     Ok(())
@@ -688,7 +693,9 @@ fn global_avg_pool(cx: &mut NodeCx) -> Result<(), String> {
     let len: usize = x.shape[2..].iter().product();
     cx.use_kernel(Kernel::GlobalAvgPool, x.dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!("global_avg_pool({xs}, {ys}, {len});"));
+    let epi = epilogue(cx, x.dtype)?;
+    cx.body
+        .line(format!("global_avg_pool({xs}, {ys}, {len}, {epi});"));
     Ok(())
 }
 

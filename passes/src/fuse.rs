@@ -1,4 +1,4 @@
-//! Epilogue fusion: the elementwise op right after a Conv, Gemm or MatMul (Relu, Clip,
+//! Epilogue fusion: the elementwise op right after a Conv, Gemm, MatMul or pooling op (Relu, Clip,
 //! Sigmoid, Tanh, SiLU, LeakyRelu, HardSigmoid, HardSwish, or a residual Add of a tensor of
 //! the same type) moves into the producer's epilogue list and disappears as a node, together
 //! with the buffer between them. After an elementwise op (Unary, Activation, Add/Sub/Mul/
@@ -84,7 +84,15 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
             let node = g.node(p);
             // Conv, Gemm and MatMul take any epilogue; an elementwise op takes the steps that
             // need no index, so a chain of them runs as one loop.
-            let kernel_op = matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul);
+            let kernel_op = matches!(
+                node.op,
+                Op::Conv(_)
+                    | Op::Gemm(_)
+                    | Op::MatMul
+                    | Op::MaxPool(_)
+                    | Op::AveragePool(_)
+                    | Op::GlobalAveragePool
+            );
             let elementwise = matches!(node.op, Op::Unary(_) | Op::Activation(_) | Op::Binary(_));
             if !(kernel_op || elementwise) || node.outputs.len() != 1 {
                 continue;

@@ -1,6 +1,7 @@
 /// Average pooling over `planes` (batch x channels) planes. The divisor counts the taps
 /// inside the input, or with `count_pad` also those in the padding (`pads_end` after each
-/// axis), never the positions past it that only ceil-mode windows reach.
+/// axis), never the positions past it that only ceil-mode windows reach. `epi(at, plane)`
+/// is the fused epilogue, applied to each finished output plane.
 #[inline(never)]
 fn avg_pool<T: Float>(
     x: &[T],
@@ -9,6 +10,7 @@ fn avg_pool<T: Float>(
     planes: usize,
     pads_end: [usize; 3],
     count_pad: bool,
+    epi: impl Fn(usize, &mut [T]),
 ) {
     let [i0, i1, i2] = w.input;
     let [o0, o1, o2] = w.output;
@@ -41,5 +43,6 @@ fn avg_pool<T: Float>(
                 }
             }
         }
+        epi(p * out_plane, &mut y[p * out_plane..][..out_plane]);
     }
 }

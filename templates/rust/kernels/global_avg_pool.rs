@@ -1,5 +1,6 @@
-/// The mean of each of the `y.len()` planes of `len` elements (0 / 0 = NaN for empty ones).
-fn global_avg_pool<T: Float>(x: &[T], y: &mut [T], len: usize) {
+/// The mean of each of the `y.len()` planes of `len` elements (0 / 0 = NaN for empty ones),
+/// then the fused epilogue `epi(0, y)`.
+fn global_avg_pool<T: Float>(x: &[T], y: &mut [T], len: usize, epi: impl Fn(usize, &mut [T])) {
     for (p, o) in y.iter_mut().enumerate() {
         let mut sum = T::ZERO;
         for &v in &x[p * len..][..len] {
@@ -7,4 +8,5 @@ fn global_avg_pool<T: Float>(x: &[T], y: &mut [T], len: usize) {
         }
         *o = sum.divide(T::from_count(len));
     }
+    epi(0, y);
 }

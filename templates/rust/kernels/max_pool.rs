@@ -2,6 +2,7 @@
 /// kernel order; a window lying wholly in padding gives the lowest value and index -1.
 /// `indices`, when present, receives the flat input index of each maximum (batch and
 /// channel offset included), row-major or, with `column_major`, column-major in space.
+/// `epi(at, plane)` is the fused epilogue, applied to each finished output plane.
 #[inline(never)]
 fn max_pool<T: Num>(
     x: &[T],
@@ -10,6 +11,7 @@ fn max_pool<T: Num>(
     w: &Window,
     planes: usize,
     column_major: bool,
+    epi: impl Fn(usize, &mut [T]),
 ) {
     let [i0, i1, i2] = w.input;
     let [o0, o1, o2] = w.output;
@@ -53,5 +55,6 @@ fn max_pool<T: Num>(
                 }
             }
         }
+        epi(p * out_plane, &mut y[p * out_plane..][..out_plane]);
     }
 }
