@@ -227,6 +227,7 @@ pub fn plan(graph: &kiln_ir::VerifiedGraph, opts: &CompileOptions) -> MemoryPlan
     let plan_opts = kiln_passes::memory::PlanOptions {
         views: on,
         in_place: on,
+        concat_in_place: on,
     };
     kiln_passes::memory::plan_memory_with(graph, &plan_opts)
 }

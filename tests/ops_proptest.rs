@@ -560,6 +560,159 @@ fn pad() -> impl Strategy<Value = OneOp> {
         })
 }
 
+/// Sqrt (NaN below zero on both sides), Erf and both forms of Gelu on f32.
+fn sqrt_erf_gelu() -> impl Strategy<Value = OneOp> {
+    (0usize..4, shape().prop_flat_map(f32_tensor)).prop_map(|(k, x)| OneOp {
+        op: match k {
+            0 => Op::Unary(UnaryOp::Sqrt),
+            1 => Op::Unary(UnaryOp::Erf),
+            _ => Op::Activation(Activation::Gelu { tanh: k == 3 }),
+        },
+        inputs: vec![Some((x, false))],
+        outputs: 1,
+    })
+}
+
+/// Pow: f32 bases to run-time f32 exponents (broadcast), to constant exponents (the special
+/// cases and general ones, in f32 or i64), and i32 bases to run-time i32 exponents.
+fn pow() -> impl Strategy<Value = OneOp> {
+    let special = prop_oneof![
+        Just(2.0f32),
+        Just(0.5),
+        Just(3.0),
+        Just(-1.0),
+        Just(-0.5),
+        Just(0.0),
+        Just(1.0),
+        Just(1.5),
+        -3.0f32..3.0
+    ];
+    (broadcast_pair(), 0usize..4, special, any::<bool>())
+        .prop_flat_map(|((sa, sb), kind, k, swap)| {
+            let (sa, sb) = if swap { (sb, sa) } else { (sa, sb) };
+            let ints = i32_tensor(sb.clone(), false).prop_map(|t| {
+                // Exponents -3..12, so most powers stay in range.
+                let TensorData::I32(v) = &t.data else {
+                    unreachable!()
+                };
+                let v = v.iter().map(|e| e.rem_euclid(16) - 3).collect();
+                Tensor::new(t.shape.clone(), TensorData::I32(v)).unwrap()
+            });
+            (
+                f32_tensor(sa.clone()),
+                f32_tensor(sb),
+                i32_tensor(sa, false),
+                ints,
+                Just((kind, k)),
+            )
+        })
+        .prop_map(|(x, y, xi, yi, (kind, k))| {
+            let (base, exp, is_const) = match kind {
+                0 => (x, y, false),
+                1 => (
+                    x,
+                    Tensor::new(vec![], TensorData::F32(vec![k])).unwrap(),
+                    true,
+                ),
+                2 => {
+                    let n = Tensor::new(vec![1], TensorData::I64(vec![k.round() as i64])).unwrap();
+                    (x, n, true)
+                }
+                _ => (xi, yi, false),
+            };
+            OneOp {
+                op: Op::Pow,
+                inputs: vec![Some((base, false)), Some((exp, is_const))],
+                outputs: 1,
+            }
+        })
+}
+
+/// ReduceMean over a random set of axes (none: all, or none at all with
+/// noop_with_empty_axes), as an attribute or a constant input, with or without keepdims.
+fn reduce_mean() -> impl Strategy<Value = OneOp> {
+    proptest::collection::vec(1usize..5, 1..5)
+        .prop_flat_map(|s| {
+            let r = s.len();
+            (
+                f32_tensor(s),
+                proptest::collection::vec(any::<bool>(), r),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+            )
+        })
+        .prop_map(|(x, pick, keepdims, as_input, noop)| {
+            let r = x.shape.len() as i64;
+            // Negative indices for odd positions.
+            let axes: Vec<i64> = (0..r)
+                .filter(|&d| pick[d as usize])
+                .map(|d| if d % 2 == 1 { d - r } else { d })
+                .collect();
+            let attrs = ReduceAttrs {
+                axes: (!as_input).then(|| axes.clone()),
+                keepdims,
+                noop_with_empty_axes: noop && as_input,
+            };
+            let operand = as_input.then(|| {
+                let t = Tensor::new(vec![axes.len()], TensorData::I64(axes)).unwrap();
+                (t, true)
+            });
+            OneOp {
+                op: Op::ReduceMean(attrs),
+                inputs: vec![Some((x, false)), operand],
+                outputs: 1,
+            }
+        })
+}
+
+/// LayerNormalization at any axis, Scale and B shaped like a trailing part of the
+/// normalised shape (constants or run-time inputs), B sometimes absent.
+fn layer_norm() -> impl Strategy<Value = OneOp> {
+    proptest::collection::vec(1usize..5, 1..5)
+        .prop_flat_map(|s| {
+            let r = s.len();
+            (
+                Just(s),
+                0..r,
+                0..r + 1,
+                0usize..3,
+                any::<bool>(),
+                1e-5f32..1e-2,
+            )
+        })
+        .prop_flat_map(|(s, axis, drop, bias, consts, epsilon)| {
+            // Scale/B: the normalised shape with `drop` leading axes dropped (at most all).
+            let norm = s[axis..].to_vec();
+            let p = norm[drop.min(norm.len())..].to_vec();
+            (
+                f32_tensor(s),
+                f32_tensor(p.clone()),
+                f32_tensor(p),
+                Just((axis, bias, consts, epsilon)),
+            )
+        })
+        .prop_map(|(x, scale, b, (axis, bias, consts, epsilon))| {
+            let r = x.shape.len() as i64;
+            OneOp {
+                op: Op::LayerNormalization(LayerNormAttrs {
+                    axis: if axis % 2 == 1 {
+                        axis as i64 - r
+                    } else {
+                        axis as i64
+                    },
+                    epsilon,
+                }),
+                inputs: vec![
+                    Some((x, false)),
+                    Some((scale, consts)),
+                    (bias > 0).then_some((b, consts)),
+                ],
+                outputs: 1,
+            }
+        })
+}
+
 fn draw<S: Strategy<Value = OneOp>>(runner: &mut TestRunner, s: S, n: usize) -> Vec<OneOp> {
     (0..n)
         .map(|_| s.new_tree(runner).expect("strategy").current())
@@ -585,6 +738,10 @@ fn generated_code_agrees_with_reference_semantics() {
             draw(&mut runner, data_movement(), 2 * CASES),
         ),
         ("pad", draw(&mut runner, pad(), 2 * CASES)),
+        ("sqrt erf gelu", draw(&mut runner, sqrt_erf_gelu(), CASES)),
+        ("pow", draw(&mut runner, pow(), 3 * CASES)),
+        ("reduce mean", draw(&mut runner, reduce_mean(), 2 * CASES)),
+        ("layer norm", draw(&mut runner, layer_norm(), 2 * CASES)),
     ];
     for (family, ops) in families {
         for (i, op) in ops.into_iter().enumerate() {

@@ -226,6 +226,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
         PlanOptions {
             views: false,
             in_place: false,
+            concat_in_place: false,
         },
     ),
     (
@@ -233,6 +234,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
         PlanOptions {
             views: true,
             in_place: false,
+            concat_in_place: false,
         },
     ),
     (
@@ -240,6 +242,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
         PlanOptions {
             views: false,
             in_place: true,
+            concat_in_place: false,
         },
     ),
     (
@@ -247,6 +250,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
         PlanOptions {
             views: true,
             in_place: true,
+            concat_in_place: true,
         },
     ),
 ];

@@ -8,6 +8,10 @@
 //! not bound at all (the kernel reads it through the output), so the rule holds for the
 //! slices bound here too. An input overlapping an output is refused, never bound: it is a
 //! planner bug (say an in-place write over a value read again by the same node).
+//!
+//! A graph output's array is cut the same way when a node uses several pieces of it (the
+//! inputs of a Concat written in place in the caller's array: one written while another
+//! is read).
 
 /// One slice a node needs from a pool, in elements.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +32,18 @@ impl Slice {
 /// The `let` lines that bind every slice of `slices` from `pool` (a place expression of
 /// type `[elem; N]`, e.g. `arena.f32`). Fails if an output overlaps another slice.
 pub(crate) fn bind_pool(pool: &str, elem: &str, slices: &[Slice]) -> Result<Vec<String>, String> {
+    bind_in(pool, &format!("&mut {pool}"), elem, slices)
+}
+
+/// [`bind_pool`] for a place expression `pool` that indexes like a slice (e.g.
+/// `outputs.y`, a `&mut [elem; N]`), with `whole` the expression borrowing all of it as
+/// `&mut [elem]` (e.g. `&mut outputs.y[..]`).
+pub(crate) fn bind_in(
+    pool: &str,
+    whole: &str,
+    elem: &str,
+    slices: &[Slice],
+) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
     let (empty, sized): (Vec<&Slice>, Vec<&Slice>) = slices.iter().partition(|s| s.len == 0);
     for s in empty {
@@ -82,7 +98,7 @@ pub(crate) fn bind_pool(pool: &str, elem: &str, slices: &[Slice]) -> Result<Vec<
     let used: Vec<bool> = (0..starts.len())
         .map(|g| reads.iter().any(|r| gap_of(r) == g))
         .collect();
-    lines.push(format!("let rest: &mut [{elem}] = &mut {pool};"));
+    lines.push(format!("let rest: &mut [{elem}] = {whole};"));
     for (k, o) in outs.iter().enumerate() {
         let gap_len = o.offset - starts[k];
         if gap_len > 0 {

@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Kernel {
     Map,
+    /// `map` into another element type (Cast).
+    Convert,
     Broadcast,
     Clip,
     /// The in-place variants: the output overwrites an operand (the memory plan gives both
@@ -29,6 +31,8 @@ pub(crate) enum Kernel {
     Transpose,
     Concat,
     Pad,
+    ReduceMean,
+    LayerNorm,
 }
 
 /// A method or constant of the generated `Num`/`Float` traits.
@@ -107,6 +111,7 @@ impl Kernel {
     pub(crate) fn source(self) -> &'static str {
         match self {
             Kernel::Map => include_str!("../../templates/rust/kernels/map.rs"),
+            Kernel::Convert => include_str!("../../templates/rust/kernels/convert.rs"),
             Kernel::Broadcast => include_str!("../../templates/rust/kernels/broadcast.rs"),
             Kernel::Clip => include_str!("../../templates/rust/kernels/clip.rs"),
             Kernel::MapInPlace => include_str!("../../templates/rust/kernels/map_in_place.rs"),
@@ -129,6 +134,8 @@ impl Kernel {
             Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
             Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
+            Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
+            Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
         }
     }
 
@@ -148,7 +155,10 @@ impl Kernel {
             Kernel::MaxPool => &[Lowest],
             Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
             Kernel::BatchNorm => &[Plus, Minus, Times, Divide, Sqrt],
+            Kernel::ReduceMean => &[Zero, Plus, Divide, FromCount],
+            Kernel::LayerNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount],
             Kernel::Map
+            | Kernel::Convert
             | Kernel::Broadcast
             | Kernel::Clip
             | Kernel::MapInPlace
@@ -165,9 +175,12 @@ impl Kernel {
     fn bound(self) -> Bound {
         match self {
             Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool => Bound::Num,
-            Kernel::Softmax | Kernel::AvgPool | Kernel::GlobalAvgPool | Kernel::BatchNorm => {
-                Bound::Float
-            }
+            Kernel::Softmax
+            | Kernel::AvgPool
+            | Kernel::GlobalAvgPool
+            | Kernel::BatchNorm
+            | Kernel::ReduceMean
+            | Kernel::LayerNorm => Bound::Float,
             _ => Bound::Plain,
         }
     }
@@ -180,6 +193,9 @@ pub(crate) enum MathFn {
     Sigmoid,
     Tanh,
     Sqrt,
+    Erf,
+    /// `pow_f32` wraps `pow_f64`.
+    Pow,
 }
 
 impl MathFn {
@@ -190,6 +206,8 @@ impl MathFn {
             MathFn::Sigmoid => "sigmoid",
             MathFn::Tanh => "tanh",
             MathFn::Sqrt => "sqrt",
+            MathFn::Erf => "erf",
+            MathFn::Pow => "pow",
         };
         format!("{f}_{}", dtype.name())
     }
@@ -208,13 +226,22 @@ impl MathFn {
             (MathFn::Tanh, true) => include_str!("../../templates/rust/kernels/math/tanh_f64.rs"),
             (MathFn::Sqrt, false) => include_str!("../../templates/rust/kernels/math/sqrt_f32.rs"),
             (MathFn::Sqrt, true) => include_str!("../../templates/rust/kernels/math/sqrt_f64.rs"),
+            (MathFn::Erf, false) => include_str!("../../templates/rust/kernels/math/erf_f32.rs"),
+            (MathFn::Erf, true) => include_str!("../../templates/rust/kernels/math/erf_f64.rs"),
+            (MathFn::Pow, false) => include_str!("../../templates/rust/kernels/math/pow_f32.rs"),
+            (MathFn::Pow, true) => include_str!("../../templates/rust/kernels/math/pow_f64.rs"),
         }
     }
 
-    fn deps(self) -> &'static [MathFn] {
+    /// The functions this one calls: of its own type (`None`) or of another.
+    fn deps(self) -> &'static [(Option<DType>, MathFn)] {
         match self {
-            MathFn::Sigmoid | MathFn::Tanh => &[MathFn::Exp],
-            MathFn::Exp | MathFn::Sqrt => &[],
+            MathFn::Sigmoid | MathFn::Tanh => &[(None, MathFn::Exp)],
+            MathFn::Pow => &[
+                (Some(DType::F64), MathFn::Exp),
+                (Some(DType::F64), MathFn::Pow),
+            ],
+            MathFn::Exp | MathFn::Sqrt | MathFn::Erf => &[],
         }
     }
 }
@@ -264,8 +291,8 @@ impl KernelSet {
         if !matches!(dtype, DType::F32 | DType::F64) {
             return Err(format!("needs f32 or f64 tensors, got {dtype}"));
         }
-        for &dep in f.deps() {
-            self.math.insert((dtype, dep));
+        for &(t, dep) in f.deps() {
+            self.math.insert((t.unwrap_or(dtype), dep));
         }
         self.math.insert((dtype, f));
         Ok(f.name(dtype))
@@ -338,8 +365,9 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 19] = [
+    const ALL: [Kernel; 22] = [
         Kernel::Map,
+        Kernel::Convert,
         Kernel::Broadcast,
         Kernel::Clip,
         Kernel::MapInPlace,
@@ -358,6 +386,8 @@ mod tests {
         Kernel::Transpose,
         Kernel::Concat,
         Kernel::Pad,
+        Kernel::ReduceMean,
+        Kernel::LayerNorm,
     ];
 
     /// The declared capabilities of each kernel are exactly those its text uses: a missing

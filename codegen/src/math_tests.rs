@@ -12,6 +12,10 @@ include!("../../templates/rust/kernels/math/sigmoid_f32.rs");
 include!("../../templates/rust/kernels/math/sigmoid_f64.rs");
 include!("../../templates/rust/kernels/math/sqrt_f32.rs");
 include!("../../templates/rust/kernels/math/sqrt_f64.rs");
+include!("../../templates/rust/kernels/math/erf_f32.rs");
+include!("../../templates/rust/kernels/math/erf_f64.rs");
+include!("../../templates/rust/kernels/math/pow_f32.rs");
+include!("../../templates/rust/kernels/math/pow_f64.rs");
 
 /// Distance of `got` from the exact value `want` (f64, exact enough for f32 results), in
 /// units of the f32 spacing at `want`.
@@ -136,4 +140,179 @@ fn sqrt_is_correctly_rounded() {
     assert!(sqrt_f32(-1.0).is_nan() && sqrt_f64(-1e-300).is_nan());
     assert_eq!(sqrt_f32(-0.0).to_bits(), (-0.0f32).to_bits());
     assert_eq!(sqrt_f64(f64::INFINITY), f64::INFINITY);
+}
+
+/// `a + b` exactly, as a double-double.
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+fn dd_add(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    let (s, e) = two_sum(a.0, b.0);
+    let (s, e2) = two_sum(s, e + a.1 + b.1);
+    (s, e2)
+}
+
+fn dd_mul(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    let p = a.0 * b.0;
+    let e = a.0.mul_add(b.0, -p) + (a.0 * b.1 + a.1 * b.0);
+    two_sum(p, e)
+}
+
+fn dd_div(a: (f64, f64), b: f64) -> (f64, f64) {
+    let q = a.0 / b;
+    let r = dd_add(a, dd_mul((q, 0.0), (-b, 0.0)));
+    two_sum(q, r.0 / b)
+}
+
+/// erf as a double-double, independent of the shipped code: below |x| = 3 the Taylor series
+/// summed in double-double (its terms stay below 200, so about 1e-29 absolute), above
+/// 1 - erfc(x) with erfc from its continued fraction (erfc < 2.3e-5 there, so its 1e-15
+/// relative error is far below an f64 ulp of 1).
+fn erf_exact(x: f64) -> (f64, f64) {
+    let a = x.abs();
+    let (hi, lo) = if a >= 3.0 {
+        let mut f = a;
+        for n in (1..=80).rev() {
+            f = a + (n as f64 / 2.0) / f;
+        }
+        let erfc =
+            (-a * a).exp() * (1.0 - a.mul_add(a, -(a * a))) / (std::f64::consts::PI.sqrt() * f);
+        two_sum(1.0, -erfc)
+    } else {
+        // sum (-1)^n x^(2n+1) / (n! (2n + 1)), times 2 / sqrt(pi).
+        let x2 = dd_mul((a, 0.0), (a, 0.0));
+        let (mut p, mut sum) = ((a, 0.0), (a, 0.0));
+        for n in 1..200 {
+            p = dd_div(dd_mul(p, x2), n as f64);
+            let t = dd_div(p, (2 * n + 1) as f64);
+            sum = dd_add(sum, if n % 2 == 1 { (-t.0, -t.1) } else { t });
+            if t.0.abs() < 1e-34 {
+                break;
+            }
+        }
+        dd_mul(sum, (1.1283791670955126, 1.533545961316588e-17))
+    };
+    if x < 0.0 { (-hi, -lo) } else { (hi, lo) }
+}
+
+#[test]
+fn erf_errors() {
+    // f32: every 509th bit pattern up to where erf rounds to 1, both signs.
+    let (mut e32, mut at32) = (0.0f64, 0.0f32);
+    for x in f32_range(0.0, 4.5, 509) {
+        let (hi, lo) = erf_exact(x as f64);
+        let e = ulps_f32(erf_f32(x), hi + lo);
+        if e > e32 {
+            (e32, at32) = (e, x);
+        }
+    }
+    // f64: against the double-double reference, in units of the f64 spacing at erf(x).
+    let (mut e64, mut at64) = (0.0f64, 0.0f64);
+    for x in f64_samples(-6.5, 6.5, 150_000)
+        .chain(f64_samples(-1.0, 1.0, 50_000))
+        .chain(f64_samples(-1e-3, 1e-3, 10_000))
+    {
+        let (hi, lo) = erf_exact(x);
+        let a = hi.abs();
+        let ulp = f64::from_bits(a.to_bits() + 1) - a;
+        let e = ((erf_f64(x) - hi) - lo).abs() / ulp;
+        if e > e64 {
+            (e64, at64) = (e, x);
+        }
+    }
+    println!("erf_f32: max {e32:.3} ulp (at {at32}); erf_f64: max {e64:.3} ulp (at {at64})");
+    assert!(e32 <= 2.0 && e64 <= 2.0);
+    assert_eq!(erf_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(erf_f64(-0.0).to_bits(), (-0.0f64).to_bits());
+    assert_eq!(erf_f32(f32::INFINITY), 1.0);
+    assert_eq!(erf_f32(-10.0), -1.0);
+    assert_eq!(erf_f64(f64::NEG_INFINITY), -1.0);
+    assert!(erf_f32(f32::NAN).is_nan() && erf_f64(f64::NAN).is_nan());
+    // Subnormal results are within one subnormal step.
+    assert!(ulps_f32(erf_f32(1e-40), 1e-40 * 1.1283791670955126) <= 1.0);
+}
+
+#[test]
+fn pow_errors() {
+    // f64 against std (itself within 1 ulp): bases over many binades, exponents small and
+    // large, results in the normal range.
+    let bases: Vec<f64> = f64_samples(-40.0, 40.0, 400_000).map(f64::exp2).collect();
+    let exps: Vec<f64> = f64_samples(-30.0, 30.0, 400_000).collect();
+    let (mut e64, mut at64) = (0.0f64, (0.0, 0.0));
+    for (&x, &y) in bases.iter().zip(&exps) {
+        let want = x.powf(y);
+        if !(want.is_normal()) {
+            continue;
+        }
+        let e = ulps_f64(pow_f64(x, y), want);
+        if e > e64 {
+            (e64, at64) = (e, (x, y));
+        }
+    }
+    // Near 1 with large exponents, where log x must be carried to about 2^-64.
+    for (u, v) in f64_samples(-1e-3, 1e-3, 200_000).zip(f64_samples(-6e5, 6e5, 200_000)) {
+        let (x, y) = (1.0 + u, v);
+        let want = x.powf(y);
+        if want.is_normal() {
+            let e = ulps_f64(pow_f64(x, y), want);
+            if e > e64 {
+                (e64, at64) = (e, (x, y));
+            }
+        }
+    }
+    // f32 against the f64 result, in f32 ulps.
+    let (mut e32, mut at32) = (0.0f64, (0.0f32, 0.0f32));
+    for (u, v) in f64_samples(-20.0, 20.0, 300_000).zip(f64_samples(-12.0, 12.0, 300_000)) {
+        let (x, y) = (u.exp2() as f32, v as f32);
+        let want = (x as f64).powf(y as f64);
+        if (want as f32).is_normal() {
+            let e = ulps_f32(pow_f32(x, y), want);
+            if e > e32 {
+                (e32, at32) = (e, (x, y));
+            }
+        }
+    }
+    println!(
+        "pow_f64: max {e64:.3} ulp vs std (at {at64:?}); pow_f32: max {e32:.3} ulp (at {at32:?})"
+    );
+    assert!(e64 <= 2.0 && e32 <= 0.51);
+    // Integer powers are exact when the result is representable; special cases as IEEE.
+    assert_eq!(pow_f64(3.0, 33.0), 5559060566555523.0);
+    assert_eq!(pow_f64(-2.0, -3.0), -0.125);
+    assert_eq!(pow_f64(10.0, -2.0), 0.01);
+    assert!(ulps_f64(pow_f64(1.5, 1024.0), 1.5f64.powf(1024.0)) <= 1.0);
+    assert_eq!(pow_f32(2.0, 5.0), 32.0);
+    for (x, y) in [
+        (0.0, -1.0),
+        (-0.0, -1.0),
+        (-0.0, 3.0),
+        (-0.0, 0.5),
+        (0.0, 0.0),
+        (f64::NAN, 0.0),
+        (1.0, f64::NAN),
+        (-1.0, f64::INFINITY),
+        (0.5, f64::NEG_INFINITY),
+        (2.0, f64::NEG_INFINITY),
+        (f64::NEG_INFINITY, 3.0),
+        (f64::NEG_INFINITY, -3.0),
+        (f64::NEG_INFINITY, 0.5),
+        (f64::INFINITY, -2.0),
+        (-8.0, 1.0 / 3.0),
+        (-2.0, 1e300),
+        (-1.0, -1e300),
+        (1e-300, 2.0),
+        (2.0, 1100.0),
+        (2.0, -1075.0),
+        (5e-324, 0.5),
+        (0.999, 1e20),
+    ] {
+        let (got, want) = (pow_f64(x, y), x.powf(y));
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "pow({x}, {y}) = {got}, not {want}"
+        );
+    }
 }

@@ -6,12 +6,14 @@
 use crate::kernels::{Kernel, KernelSet, MathFn};
 use crate::literal::{self, usizes};
 use crate::writer::Writer;
+use kiln_ir::ops::CastAttrs;
 use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
 use kiln_ir::ops::shape::transpose_perm;
 use kiln_ir::ops::{
     Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
     GemmAttrs, MaxPoolAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp, WindowGeometry,
 };
+use kiln_ir::ops::{LayerNormAttrs, ReduceAttrs};
 use kiln_ir::types::{broadcast_shapes, normalize_axis};
 use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorType};
 use std::collections::BTreeMap;
@@ -149,6 +151,10 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::Transpose(a) => transpose(cx, a),
         Op::Concat(a) => concat(cx, a),
         Op::Pad(a) => pad(cx, a),
+        Op::Cast(a) => cast(cx, a),
+        Op::Pow => pow(cx),
+        Op::ReduceMean(a) => reduce_mean(cx, a),
+        Op::LayerNormalization(a) => layer_norm(cx, a),
     }
 }
 
@@ -283,7 +289,7 @@ fn epilogue_steps(cx: &mut NodeCx, dtype: DType) -> Result<(String, bool), Strin
                 let f = cx.kernels.use_math(MathFn::Sigmoid, dtype)?;
                 format!("let v = v * {f}(v);")
             }
-            Epilogue::Act(a) => format!("let v = ({})(v);", activation_fn(*a, dtype)?),
+            Epilogue::Act(a) => format!("let v = ({})(v);", activation_fn(cx, *a, dtype)?),
             Epilogue::Add { slot } => {
                 uses_index = true;
                 let r = cx.read(*slot)?;
@@ -518,6 +524,8 @@ fn unary_fn(cx: &mut NodeCx, op: UnaryOp, dtype: DType) -> Result<Option<String>
         }
         UnaryOp::Sigmoid => cx.kernels.use_math(MathFn::Sigmoid, dtype)?,
         UnaryOp::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
+        UnaryOp::Sqrt => cx.kernels.use_math(MathFn::Sqrt, dtype)?,
+        UnaryOp::Erf => cx.kernels.use_math(MathFn::Erf, dtype)?,
     }))
 }
 
@@ -587,7 +595,7 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
             cx.body.line(format!("map_in_place({ys}, {f});"));
         }
         (Op::Activation(a), 0) => {
-            let f = activation_fn(*a, y.dtype)?;
+            let f = activation_fn(cx, *a, y.dtype)?;
             let f = with_epilogue(cx, f, 1, y.dtype)?;
             cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
             let ys = cx.write(0)?;
@@ -724,6 +732,181 @@ fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
     Ok(())
 }
 
+/// The element function of Pow on a base of `base` and an exponent of `exp` (types kiln's
+/// kernels have). Integer powers wrap; a negative integer exponent gives the truncated
+/// `1 / x^n` (as the reference semantics define it); the rest goes through `pow_f64`.
+fn pow_fn(cx: &mut NodeCx, base: DType, exp: DType) -> Result<String, String> {
+    let (t, e) = (literal::elem(base)?, literal::elem(exp)?);
+    if exp == DType::Bool {
+        return Err("Pow is not defined for a bool exponent".into());
+    }
+    if base.is_float() && base == exp {
+        return cx.kernels.use_math(MathFn::Pow, base);
+    }
+    if base.is_float() || exp.is_float() {
+        let f = cx.kernels.use_math(MathFn::Pow, DType::F64)?;
+        let x = if base == DType::F64 { "p" } else { "p as f64" };
+        let y = if exp == DType::F64 { "q" } else { "q as f64" };
+        let cast = if base == DType::F64 { "" } else { " as " };
+        let to = if base == DType::F64 { "" } else { t };
+        return Ok(format!("|p: {t}, q: {e}| {f}({x}, {y}){cast}{to}"));
+    }
+    if !matches!(base, DType::I32 | DType::I64) {
+        return Err(format!(
+            "Pow is defined for float, int32 and int64 bases, not {base}"
+        ));
+    }
+    let negative = if exp.is_signed() {
+        "if q < 0 { return if p == 1 { 1 } else if p == -1 { if q % 2 == 0 { 1 } else { -1 } } else { 0 }; } "
+    } else {
+        ""
+    };
+    let n = if exp == DType::U64 { "q" } else { "q as u64" };
+    Ok(format!(
+        "|p: {t}, q: {e}| {{ {negative}let (mut b, mut n, mut r) = (p, {n}, 1); \
+         while n > 0 {{ if n & 1 == 1 {{ r = {t}::wrapping_mul(r, b); }} b = b.wrapping_mul(b); n >>= 1; }} r }}"
+    ))
+}
+
+/// Pow. A constant exponent with one value that is 0, ±1, 2, 3, 0.5 or -0.5 becomes
+/// arithmetic (or a square root) on the base alone; anything else calls a pow function.
+fn pow(cx: &mut NodeCx) -> Result<(), String> {
+    let (x, t, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "Y")?, cx.out_ty(0)?);
+    let uniform = cx.const_input(1).and_then(|k| {
+        let v = k.data.to_f64_vec();
+        v.first().copied().filter(|e| v.iter().all(|x| x == e))
+    });
+    if let Some(e) = uniform.filter(|_| x.dtype.is_float() && x.shape == y.shape) {
+        let lit = |v: f64| literal::from_f64(x.dtype, v);
+        let f = if e == 1.0 {
+            return copy(cx);
+        } else if e == 0.0 {
+            format!("|_| {}", lit(1.0)?)
+        } else if e == 2.0 {
+            "|v| v * v".to_string()
+        } else if e == 3.0 {
+            "|v| v * v * v".to_string()
+        } else if e == -1.0 {
+            format!("|v| {} / v", lit(1.0)?)
+        } else if e == 0.5 || e == -0.5 {
+            // pow(-inf, 0.5) is +inf and pow(-0, 0.5) is +0 where sqrt gives NaN and -0.
+            let sqrt = cx.kernels.use_math(MathFn::Sqrt, x.dtype)?;
+            let (inf, zero) = (lit(f64::INFINITY)?, lit(0.0)?);
+            let root = format!("if v == -{inf} {{ {inf} }} else {{ {sqrt}(v) + {zero} }}");
+            if e > 0.0 {
+                format!("|v| {root}")
+            } else {
+                format!("|v| {} / ({root})", lit(1.0)?)
+            }
+        } else if t.dtype == x.dtype {
+            let f = pow_fn(cx, x.dtype, x.dtype)?;
+            format!("|v| ({f})(v, {})", lit(e)?)
+        } else {
+            // Another exponent type: its value as it is, through the general path below.
+            String::new()
+        };
+        if !f.is_empty() {
+            cx.use_kernel(Kernel::Map, x.dtype)?;
+            let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+            cx.body.line(format!("map({xs}, {ys}, {f});"));
+            return Ok(());
+        }
+    }
+    let f = pow_fn(cx, x.dtype, t.dtype)?;
+    let strides = [
+        broadcast_strides(&x.shape, &y.shape),
+        broadcast_strides(&t.shape, &y.shape),
+    ];
+    let (shape, strides) = collapse(&y.shape, &strides);
+    cx.use_kernel(Kernel::Broadcast, y.dtype)?;
+    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    cx.body.line(format!(
+        "broadcast({xa}, {xb}, {ys}, &{}, &{}, &{}, {f});",
+        usizes(&shape),
+        usizes(&strides[0]),
+        usizes(&strides[1])
+    ));
+    Ok(())
+}
+
+fn reduce_mean(cx: &mut NodeCx, a: &ReduceAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "data")?;
+    let operand = match cx.node.inputs.get(1) {
+        Some(Some(v)) => {
+            let val = cx.graph.value(*v);
+            Some(kiln_ir::ops::InferInput {
+                ty: &val.ty,
+                value: val.const_tensor(),
+            })
+        }
+        _ => None,
+    };
+    let axes = kiln_ir::ops::reduce::reduced_axes(a, x.rank(), operand)?;
+    if axes.is_empty() {
+        return copy(cx);
+    }
+    // The output's strides laid along the input's axes, 0 on the reduced ones.
+    let kept: Vec<usize> = (0..x.rank())
+        .map(|d| if axes.contains(&d) { 1 } else { x.shape[d] })
+        .collect();
+    let out: Vec<usize> = row_major(&kept)
+        .into_iter()
+        .enumerate()
+        .map(|(d, s)| if axes.contains(&d) { 0 } else { s })
+        .collect();
+    let (shape, strides) = collapse(&x.shape, &[row_major(&x.shape), out]);
+    let count: usize = axes.iter().map(|&d| x.shape[d]).product();
+    cx.use_kernel(Kernel::ReduceMean, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "reduce_mean({xs}, {ys}, &{}, &{}, {count});",
+        usizes(&shape),
+        usizes(&strides[1])
+    ));
+    Ok(())
+}
+
+/// Whether a LayerNormalization's Scale or B of shape `p`, broadcast to X of shape `x`
+/// normalised from `axis`, repeats one contiguous run along every row (what the kernel
+/// reads): after its leading 1s it must be a trailing part of the normalised shape.
+fn repeats_along_rows(p: &[usize], x: &[usize], axis: usize) -> bool {
+    let first = p.iter().position(|&d| d != 1).unwrap_or(p.len());
+    let rest = &p[first..];
+    rest.len() <= x.len() - axis && x.ends_with(rest)
+}
+
+fn layer_norm(cx: &mut NodeCx, a: &LayerNormAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    let axis = normalize_axis(a.axis, x.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
+    let (_, len) = kiln_ir::ops::norm::layer_norm_rows(a, x)?;
+    for (slot, what) in [(1, "Scale"), (2, "B")] {
+        if slot == 2 && !cx.has_input(2) {
+            continue;
+        }
+        let t = cx.in_ty(slot, what)?;
+        if !repeats_along_rows(&t.shape, &x.shape, axis) {
+            return Err(format!(
+                "{what} {t} broadcasts over X {x} in a way the kernel does not support: it \
+                 must match the trailing axes of the normalised shape"
+            ));
+        }
+    }
+    cx.use_kernel(Kernel::LayerNorm, x.dtype)?;
+    let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
+    let scale = cx.read(1)?;
+    let bias = if cx.has_input(2) {
+        format!("Some({})", cx.read(2)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "layer_norm({xs}, {ys}, {scale}, {bias}, {eps}, {len});"
+    ));
+    Ok(())
+}
+
 /// Reshape, Flatten, Identity: the same elements in the same order.
 /// Dropout in inference: the data passes through, the mask (if asked for) is all true.
 fn dropout(cx: &mut NodeCx) -> Result<(), String> {
@@ -737,7 +920,7 @@ fn dropout(cx: &mut NodeCx) -> Result<(), String> {
 
 /// The element function of LeakyRelu, HardSigmoid or HardSwish on `dtype` (f32 or f64;
 /// the parameters are rounded to it, as the ONNX reference computes in the tensor's type).
-fn activation_fn(a: Activation, dtype: DType) -> Result<String, String> {
+fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String, String> {
     if !matches!(dtype, DType::F32 | DType::F64) {
         return Err(format!(
             "{} needs f32 or f64 tensors, got {dtype}",
@@ -766,12 +949,27 @@ fn activation_fn(a: Activation, dtype: DType) -> Result<String, String> {
                 hard("t")
             )
         }
+        // As the spec writes it; where erf(x / sqrt 2) is near -1 the absolute error stays
+        // within |x| ulp(1) / 2.
+        Activation::Gelu { tanh: false } => {
+            let erf = cx.kernels.use_math(MathFn::Erf, dtype)?;
+            let half = lit(0.5)?;
+            let t = literal::elem(dtype)?;
+            format!("|v| {half} * v * ({one} + {erf}(v * core::{t}::consts::FRAC_1_SQRT_2))")
+        }
+        Activation::Gelu { tanh: true } => {
+            let tanh = cx.kernels.use_math(MathFn::Tanh, dtype)?;
+            let half = lit(0.5)?;
+            let k = lit((2.0 / std::f64::consts::PI).sqrt())?;
+            let c = lit(0.044715)?;
+            format!("|v| {half} * v * ({one} + {tanh}({k} * (v + {c} * v * v * v)))")
+        }
     })
 }
 
 fn activation(cx: &mut NodeCx, a: Activation) -> Result<(), String> {
     let dtype = cx.in_ty(0, "X")?.dtype;
-    let f = activation_fn(a, dtype)?;
+    let f = activation_fn(cx, a, dtype)?;
     let f = with_epilogue(cx, f, 1, dtype)?;
     cx.use_kernel(Kernel::Map, dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
@@ -783,6 +981,57 @@ fn copy(cx: &mut NodeCx) -> Result<(), String> {
     literal::elem(cx.in_ty(0, "input")?.dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!("{ys}.copy_from_slice({xs});"));
+    Ok(())
+}
+
+/// The element function of a Cast from `from` to `to` (different types). `as` where it
+/// agrees with the reference semantics; float to integer spelled out, because `as`
+/// saturates where the reference gives numpy's x86-64 results (`kiln_ir::ops::cast`).
+fn cast_fn(from: DType, to: DType) -> Result<String, String> {
+    let (t, u) = (literal::elem(from)?, literal::elem(to)?);
+    // Powers of two in the source type, written as `{:?}` writes them (the shortest digits
+    // that read back exactly).
+    let two = |e: i32| literal::from_f64(from, 2f64.powi(e));
+    // x86-64's truncating conversions: MIN when out of range or NaN (`as` saturates, which
+    // gives MIN below the range as well).
+    let x86_i32 = format!("if v < {} {{ v as i32 }} else {{ i32::MIN }}", two(31)?);
+    let x86_i64 = format!("if v < {} {{ v as i64 }} else {{ i64::MIN }}", two(63)?);
+    let body = match to {
+        DType::Bool if from.is_float() => "v != 0.0".to_string(),
+        DType::Bool => "v != 0".to_string(),
+        _ if from == DType::Bool => format!("{u}::from(v)"),
+        _ if !from.is_float() || to.is_float() => format!("v as {u}"),
+        DType::I32 => x86_i32,
+        DType::I64 => x86_i64,
+        // Below 2^31 the i32 result reinterpreted; then the truncation; from 2^32 on 0, and
+        // NaN 2^31 (u64 alike with 2^63 and 2^64).
+        DType::U32 => format!(
+            "if v < {} {{ v as i32 as u32 }} else if v < {} {{ v as u32 }} \
+             else if v.is_nan() {{ 0x8000_0000 }} else {{ 0 }}",
+            two(31)?,
+            two(32)?
+        ),
+        DType::U64 => format!(
+            "if v < {} {{ v as i64 as u64 }} else if v < {} {{ v as u64 }} \
+             else if v.is_nan() {{ 0x8000_0000_0000_0000 }} else {{ 0 }}",
+            two(63)?,
+            two(64)?
+        ),
+        // i8, i16, u8, u16: the i32 result, wrapped.
+        _ => format!("({x86_i32}) as {u}"),
+    };
+    Ok(format!("|v: {t}| {body}"))
+}
+
+fn cast(cx: &mut NodeCx, a: &CastAttrs) -> Result<(), String> {
+    let from = cx.in_ty(0, "input")?.dtype;
+    if from == a.to {
+        return copy(cx);
+    }
+    let f = cast_fn(from, a.to)?;
+    cx.use_kernel(Kernel::Convert, from)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("convert({xs}, {ys}, {f});"));
     Ok(())
 }
 
@@ -808,18 +1057,41 @@ fn transpose(cx: &mut NodeCx, a: &TransposeAttrs) -> Result<(), String> {
 }
 
 fn concat(cx: &mut NodeCx, a: &ConcatAttrs) -> Result<(), String> {
+    emit_concat(cx, a, &[])
+}
+
+/// A Concat that copies every input but those in `in_place` (slots), which their producers
+/// wrote in place, each as one contiguous run of the output: only possible when every axis
+/// before the Concat's has size 1.
+pub(crate) fn emit_concat(
+    cx: &mut NodeCx,
+    a: &ConcatAttrs,
+    in_place: &[usize],
+) -> Result<(), String> {
     let y = cx.out_ty(0)?;
     literal::elem(y.dtype)?;
     let axis = normalize_axis(a.axis, y.rank())
         .ok_or_else(|| format!("axis {} is out of range for {y}", a.axis))?;
     let outer: usize = y.shape[..axis].iter().product();
     let stride: usize = y.shape[axis..].iter().product();
+    if y.numel() == 0 {
+        return Ok(());
+    }
+    if outer != 1 && !in_place.is_empty() {
+        return Err(format!(
+            "inputs on axis {axis} of {y} are not contiguous runs of it: none is written in place"
+        ));
+    }
     let ys = cx.write(0)?;
     let mut offset = 0;
     for slot in 0..cx.node.inputs.len() {
         let t = cx.in_ty(slot, "inputs")?;
         let block: usize = t.shape[axis..].iter().product();
         if block == 0 {
+            continue;
+        }
+        if in_place.contains(&slot) {
+            offset += block;
             continue;
         }
         let xs = cx.read(slot)?;

@@ -3,18 +3,21 @@
 //!
 //! Storage follows the memory plan's aliases: a value shared with another (a view's
 //! output, an in-place output) is bound to the storage of the value it aliases, with its
-//! own length (the same element count). View nodes emit a comment and no code; in-place
-//! nodes call the in-place kernels, which read and write the one `&mut` slice of the
-//! buffer they overwrite.
+//! own length (the same element count); a value stored in part of it (an input of a
+//! Concat written in place) is bound to that part. View nodes emit a comment and no code;
+//! in-place nodes call the in-place kernels, which read and write the one `&mut` slice of
+//! the buffer they overwrite; a Concat whose inputs were all written in place emits a
+//! comment, one with some copies the others.
 
-use crate::borrow::{Slice, bind_pool};
+use crate::borrow::{Slice, bind_in, bind_pool};
 use crate::kernels::KernelSet;
 use crate::literal;
 use crate::namer::{Case, Namer, escape, quote};
 use crate::ops::{self, NodeCx};
 use crate::writer::Writer;
 use crate::{CodegenError, NodeError, Port, Provenance, RustOptions, Signature};
-use kiln_ir::{DType, Graph, Node, NodeId, ValueId, ValueKind, VerifiedGraph};
+use kiln_ir::{DType, Graph, Node, NodeId, Op, ValueId, ValueKind, VerifiedGraph};
+use kiln_passes::memory::Part;
 use kiln_passes::{MemoryPlan, Placement};
 use std::collections::BTreeMap;
 
@@ -50,8 +53,10 @@ impl PoolInfo {
 enum Home {
     /// `inputs.<ident>`.
     Input(String),
-    /// `outputs.<ident>`: the first port of a graph output, written by its producer.
-    Output(String),
+    /// `outputs.<ident>`: the first port of a graph output, written by its producer; with a
+    /// part, the elements of it a value stored there occupies (an input of a Concat written
+    /// in place in the caller's array).
+    Output(String, Option<Part>),
     /// The `static` of this constant.
     Const(ValueId),
     Arena(Placement),
@@ -151,7 +156,9 @@ pub(crate) fn emit_module(
     for (&v, p) in g.outputs.iter().zip(&signature.outputs) {
         statics_namer.reserve(&shape_const(&p.ident));
         if matches!(g.value(v).kind, ValueKind::Activation) {
-            homes.entry(v).or_insert(Home::Output(p.ident.clone()));
+            homes
+                .entry(v)
+                .or_insert(Home::Output(p.ident.clone(), None));
         }
     }
     let mut em = Emitter {
@@ -280,31 +287,49 @@ fn signature(g: &Graph) -> Result<Signature, CodegenError> {
 
 impl Emitter<'_> {
     /// Where `v` lives: where the value whose storage it shares lives (see
-    /// `MemoryPlan::aliases`), which has the same element type and count.
+    /// `MemoryPlan::aliases`), which has the same element type; all of it, with the same
+    /// element count, or the part of it the plan gives `v` (`MemoryPlan::parts`).
     fn home(&self, v: ValueId) -> Result<Home, String> {
         let s = self.plan.storage(v);
         let (tv, ts) = (&self.graph.value(v).ty, &self.graph.value(s).ty);
-        if tv.dtype != ts.dtype || tv.numel() != ts.numel() {
-            return Err(format!(
+        let part = self.plan.part(v);
+        let mismatch = || {
+            format!(
                 "the memory plan stores {:?} ({tv}) in {:?} ({ts})",
                 self.graph.value(v).name,
                 self.graph.value(s).name
-            ));
+            )
+        };
+        let whole = part.is_none() && tv.numel() == ts.numel();
+        if tv.dtype != ts.dtype {
+            return Err(mismatch());
         }
-        let (v, val) = (s, self.graph.value(s));
-        if let Some(h) = self.homes.get(&v) {
-            return Ok(h.clone());
+        let val = self.graph.value(s);
+        if let Some(h) = self.homes.get(&s) {
+            return match (h, part) {
+                (_, None) if whole => Ok(h.clone()),
+                (Home::Output(id, None), Some(p))
+                    if p.len == tv.numel() && p.end() <= ts.numel() =>
+                {
+                    Ok(Home::Output(id.clone(), Some(p)))
+                }
+                _ => Err(mismatch()),
+            };
         }
-        if val.ty.numel() == 0 {
+        if val.ty.numel() == 0 && whole {
             return Ok(Home::Empty);
         }
         match &val.kind {
-            ValueKind::Const(_) => Ok(Home::Const(v)),
+            ValueKind::Const(_) if whole => Ok(Home::Const(s)),
+            ValueKind::Const(_) => Err(mismatch()),
+            // The buffer may be longer than its root (a Concat's): the placement, narrowed
+            // to the value's part, has the value's length.
             ValueKind::Activation => match self.plan.placement(v) {
-                Some(p) if p.len == val.ty.numel() && p.dtype == val.ty.dtype => Ok(Home::Arena(p)),
+                Some(p) if p.len == tv.numel() && p.dtype == tv.dtype => Ok(Home::Arena(p)),
                 Some(_) => Err(format!(
                     "the memory plan's placement of {:?} does not match its type {}",
-                    val.name, val.ty
+                    self.graph.value(v).name,
+                    tv
                 )),
                 None => Err(format!("the memory plan has no place for {:?}", val.name)),
             },
@@ -332,7 +357,9 @@ impl Emitter<'_> {
                 (Some(Some(x)), Some(&y)) => (*x, y),
                 _ => return Err("a view without an input or output".into()),
             };
-            if self.plan.storage(x) != self.plan.storage(y) {
+            if self.plan.storage(x) != self.plan.storage(y)
+                || self.plan.part(x) != self.plan.part(y)
+            {
                 return Err("the memory plan makes it a view of another value".into());
             }
             literal::elem(self.graph.value(y).ty.dtype)?;
@@ -340,15 +367,38 @@ impl Emitter<'_> {
             w.line("// (a view of its input's storage: nothing to compute)");
             return Ok(w.finish());
         }
+        let mut copies_only = None;
+        if self.plan.concats.contains(&id) {
+            let (a, placed) = self.concat_in_place(node)?;
+            let numel = |x: &Option<ValueId>| x.map_or(0, |x| self.graph.value(x).ty.numel());
+            let all =
+                (0..node.inputs.len()).all(|k| placed.contains(&k) || numel(&node.inputs[k]) == 0);
+            if all {
+                if let Some(&y) = node.outputs.first() {
+                    literal::elem(self.graph.value(y).ty.dtype)?;
+                    self.home(y)?;
+                }
+                w.line("// (its inputs were written in place in its output: nothing to copy)");
+                return Ok(w.finish());
+            }
+            copies_only = Some((a, placed));
+        }
         let mut cx = NodeCx::new(self.graph, node, &mut self.kernels);
         if self.plan.in_place.contains(&id) {
-            let root = node.outputs.first().map(|&y| self.plan.storage(y));
+            let target = node
+                .outputs
+                .first()
+                .map(|&y| (self.plan.storage(y), self.plan.part(y)));
             let slot = node
                 .op_inputs()
                 .iter()
-                .position(|x| x.is_some() && x.map(|x| self.plan.storage(x)) == root)
+                .position(|x| {
+                    x.is_some_and(|x| Some((self.plan.storage(x), self.plan.part(x))) == target)
+                })
                 .ok_or("the memory plan has it overwrite none of its inputs")?;
             ops::emit_in_place(&mut cx, slot)?;
+        } else if let Some((a, placed)) = copies_only {
+            ops::emit_concat(&mut cx, a, &placed)?;
         } else {
             ops::emit(&mut cx)?;
         }
@@ -374,6 +424,44 @@ impl Emitter<'_> {
         Ok(w.finish())
     }
 
+    /// The attributes of `node`, a Concat of `MemoryPlan::concats`, and the slots of the
+    /// inputs its producers wrote in place, after checking that the inputs are contiguous
+    /// runs of the output and each of those sits at its offset in the output's storage.
+    fn concat_in_place<'n>(
+        &self,
+        node: &'n Node,
+    ) -> Result<(&'n kiln_ir::ops::ConcatAttrs, Vec<usize>), String> {
+        let Op::Concat(a) = &node.op else {
+            return Err("the memory plan writes its inputs in place, but it is no Concat".into());
+        };
+        let &y = node.outputs.first().ok_or("a Concat without an output")?;
+        let ty = &self.graph.value(y).ty;
+        let placed = self.plan.concat_inputs_in_place(self.graph, node);
+        let axis = kiln_ir::types::normalize_axis(a.axis, ty.rank())
+            .ok_or_else(|| format!("axis {} is out of range for {ty}", a.axis))?;
+        if !placed.is_empty() && ty.shape[..axis].iter().any(|&d| d != 1) {
+            return Err(format!(
+                "the memory plan writes inputs in place, but on axis {axis} of {ty} they are \
+                 not contiguous runs of the output"
+            ));
+        }
+        let base = self.plan.range(self.graph, y).offset;
+        let mut offset = 0;
+        for (k, x) in node.inputs.iter().enumerate() {
+            let Some(x) = *x else { continue };
+            if placed.contains(&k) {
+                self.home(x)?;
+                if self.plan.range(self.graph, x).offset != base + offset {
+                    return Err(format!(
+                        "the memory plan stores input {k} at the wrong offset in the output"
+                    ));
+                }
+            }
+            offset += self.graph.value(x).ty.numel();
+        }
+        Ok((a, placed))
+    }
+
     /// `let` lines giving each operand of `node` a slice of its storage.
     fn bindings(
         &mut self,
@@ -383,23 +471,48 @@ impl Emitter<'_> {
     ) -> Result<Vec<String>, String> {
         let mut lines = Vec::new();
         let mut pools: BTreeMap<DType, Vec<Slice>> = BTreeMap::new();
-        let operands = reads
+        let operands: Vec<(ValueId, &String, bool, Home)> = reads
             .iter()
             .map(|(slot, local)| (node.inputs.get(*slot).copied().flatten(), local, false))
             .chain(
                 writes
                     .iter()
                     .map(|(slot, local)| (node.outputs.get(*slot).copied(), local, true)),
-            );
-        for (v, local, mutable) in operands {
-            let v = v.ok_or_else(|| format!("operand {local} does not exist"))?;
+            )
+            .map(|(v, local, mutable)| {
+                let v = v.ok_or_else(|| format!("operand {local} does not exist"))?;
+                Ok((v, local, mutable, self.home(v)?))
+            })
+            .collect::<Result<_, String>>()?;
+        // Graph outputs' arrays the node uses in pieces, or more than once, are cut like a
+        // pool (at the first use, so the usual single binding keeps its place).
+        let mut arrays: BTreeMap<String, Vec<(Slice, bool)>> = BTreeMap::new();
+        for (v, local, mutable, home) in &operands {
+            if let Home::Output(id, part) = home {
+                let len = self.graph.value(self.plan.storage(*v)).ty.numel();
+                let piece = part.unwrap_or(Part { offset: 0, len });
+                let slice = Slice {
+                    local: (*local).clone(),
+                    offset: piece.offset,
+                    len: piece.len,
+                    mutable: *mutable,
+                };
+                arrays
+                    .entry(id.clone())
+                    .or_default()
+                    .push((slice, part.is_none()));
+            }
+        }
+        arrays.retain(|_, slices| !matches!(slices[..], [(_, true)]));
+        let cut: Vec<String> = arrays.keys().cloned().collect();
+        for (v, local, mutable, home) in operands {
             let elem = literal::elem(self.graph.value(v).ty.dtype)?;
             let (r, m) = if mutable {
                 ("&mut ", "mut ")
             } else {
                 ("&", "")
             };
-            match (self.home(v)?, mutable) {
+            match (home, mutable) {
                 (Home::Arena(p), _) => {
                     self.uses_arena = true;
                     pools.entry(p.dtype).or_default().push(Slice {
@@ -410,9 +523,16 @@ impl Emitter<'_> {
                     });
                 }
                 (Home::Empty, _) => lines.push(format!("let {local}: &{m}[{elem}] = {r}[];")),
-                (Home::Output(id), _) => {
+                (Home::Output(id, _), _) => {
                     self.uses_outputs = true;
-                    lines.push(format!("let {local}: &{m}[{elem}] = {r}outputs.{id}[..];"));
+                    if !cut.contains(&id) {
+                        lines.push(format!("let {local}: &{m}[{elem}] = {r}outputs.{id}[..];"));
+                    } else if let Some(slices) = arrays.remove(&id) {
+                        let slices: Vec<Slice> = slices.into_iter().map(|(s, _)| s).collect();
+                        let pool = format!("outputs.{id}");
+                        let whole = format!("&mut outputs.{id}[..]");
+                        lines.extend(bind_in(&pool, &whole, elem, &slices)?);
+                    }
                 }
                 (Home::Input(id), false) => {
                     self.uses_inputs = true;
@@ -447,9 +567,15 @@ impl Emitter<'_> {
         for (&v, port) in self.graph.outputs.iter().zip(&sig.outputs) {
             let home = self.home(v).map_err(CodegenError::Plan)?;
             let src = match home {
-                Home::Output(id) if id == port.ident => continue,
+                Home::Output(id, None) if id == port.ident => continue,
                 Home::Empty => continue,
-                Home::Output(id) => format!("&outputs.{id}[..]"),
+                Home::Output(id, None) => format!("&outputs.{id}[..]"),
+                Home::Output(_, Some(_)) => {
+                    return Err(CodegenError::Plan(format!(
+                        "graph output {:?} is stored in part of another",
+                        port.model_name
+                    )));
+                }
                 Home::Input(id) => {
                     self.uses_inputs = true;
                     self.read_inputs.insert(id.clone());

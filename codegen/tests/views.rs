@@ -103,6 +103,7 @@ fn without_sharing_every_node_has_its_own_output() {
     let off = PlanOptions {
         views: false,
         in_place: false,
+        concat_in_place: false,
     };
     let run = run_body(&emit(&g, &plan(&g, &off)).unwrap());
     assert!(

@@ -4,12 +4,16 @@
 use crate::attrs::Attrs;
 use crate::error::{FrontendError, NodeCtx};
 use crate::onnx::NodeProto;
+use crate::onnx::tensor_proto::DataType;
+use crate::tensor::{dtype_from_onnx, onnx_dtype_name};
+use kiln_ir::ops::CastAttrs;
 use kiln_ir::ops::{Activation, SqueezeAttrs, UnsqueezeAttrs};
 use kiln_ir::ops::{
     AutoPad, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
     FlattenAttrs, GemmAttrs, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
     WindowAttrs,
 };
+use kiln_ir::ops::{LayerNormAttrs, ReduceAttrs};
 use kiln_ir::ops::{PadAttrs, PadMode};
 use kiln_ir::{Op, Tensor, TensorData};
 
@@ -18,27 +22,34 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Add",
     "AveragePool",
     "BatchNormalization",
+    "Cast",
     "Clip",
     "Concat",
     "Constant",
     "Conv",
     "Div",
     "Dropout",
+    "Erf",
     "Flatten",
+    "Gelu",
     "Gemm",
     "GlobalAveragePool",
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "LayerNormalization",
     "LeakyRelu",
     "MatMul",
     "MaxPool",
     "Mul",
     "Pad",
+    "Pow",
+    "ReduceMean",
     "Relu",
     "Reshape",
     "Sigmoid",
     "Softmax",
+    "Sqrt",
     "Squeeze",
     "Sub",
     "Tanh",
@@ -48,11 +59,13 @@ pub const SUPPORTED_OPS: &[&str] = &[
 
 /// Whether kiln can import this default-domain node: `Err(None)` for an unknown op,
 /// `Err(Some(reason))` for a known op used in a way kiln does not support. Attribute type
-/// errors are left for [`import`], which reports them precisely.
+/// errors are left for [`import`], which reports them precisely. `input_types` holds the
+/// ONNX element type code of each input, where the model declares it.
 pub(crate) fn check_supported(
     node: &NodeProto,
     ctx: &NodeCtx,
     n_outputs: usize,
+    input_types: &[Option<i32>],
 ) -> Result<(), Option<String>> {
     if !SUPPORTED_OPS.contains(&node.op_type()) {
         return Err(None);
@@ -74,7 +87,29 @@ pub(crate) fn check_supported(
                 ));
             }
         }
-        "Add" | "Sub" | "Mul" | "Div"
+        "Cast" => {
+            if let Some(code) = cast_target_code(&a, ctx.opset).ok().flatten()
+                && let Some(why) = missing_dtype(code)
+            {
+                return Err(Some(format!("casts to {}: {why}", onnx_dtype_name(code))));
+            }
+            if let Some(Some(code)) = input_types.first()
+                && let Some(why) = missing_dtype(*code)
+            {
+                return Err(Some(format!(
+                    "casts from {}: {why}",
+                    onnx_dtype_name(*code)
+                )));
+            }
+        }
+        "LayerNormalization" if n_outputs > 1 => {
+            return Err(Some(
+                "the node asks for the Mean and InvStdDev outputs (outputs 1 and 2); kiln \
+                 computes only Y (drop the extra outputs from the node to compile it)"
+                    .into(),
+            ));
+        }
+        "Add" | "Sub" | "Mul" | "Div" | "Pow"
             if ctx.opset < 7 && int("broadcast").is_some_and(|v| v != 0) && a.has("axis") =>
         {
             return Err(Some(
@@ -219,13 +254,53 @@ pub(crate) fn import(
                 _ => BinaryOp::Div,
             })
         }
-        "Relu" | "Sigmoid" | "Tanh" => {
+        "Relu" | "Sigmoid" | "Tanh" | "Sqrt" | "Erf" => {
             check(1, 1)?;
             Op::Unary(match node.op_type() {
                 "Relu" => UnaryOp::Relu,
                 "Sigmoid" => UnaryOp::Sigmoid,
+                "Sqrt" => UnaryOp::Sqrt,
+                "Erf" => UnaryOp::Erf,
                 _ => UnaryOp::Tanh,
             })
+        }
+        "Pow" => {
+            // Opsets < 12 want one float type for both; the IR takes any numeric exponent.
+            check(2, 2)?;
+            Op::Pow
+        }
+        // `axes` is an attribute before opset 18 and an optional (constant) input from 18 on,
+        // where `noop_with_empty_axes` appears too.
+        "ReduceMean" => {
+            check(1, if opset < 18 { 1 } else { 2 })?;
+            Op::ReduceMean(ReduceAttrs {
+                axes: if opset < 18 { a.ints("axes")? } else { None },
+                keepdims: a.flag("keepdims", true)?,
+                noop_with_empty_axes: opset >= 18 && a.flag("noop_with_empty_axes", false)?,
+            })
+        }
+        "LayerNormalization" => {
+            // `stash_type` only sets the precision of the statistics; kiln's kernels use the
+            // input's type and the reference f64.
+            check(2, 3)?;
+            Op::LayerNormalization(LayerNormAttrs {
+                axis: a.int_or("axis", -1)?,
+                epsilon: a.float_or("epsilon", 1e-5)?,
+            })
+        }
+        "Gelu" => {
+            check(1, 1)?;
+            let tanh = match a.string("approximate")?.as_deref() {
+                None | Some("none") => false,
+                Some("tanh") => true,
+                Some(other) => {
+                    return Err(ctx.attr(
+                        "approximate",
+                        format!("is {other:?}; it must be \"none\" or \"tanh\""),
+                    ));
+                }
+            };
+            Op::Activation(Activation::Gelu { tanh })
         }
         "Clip" => {
             if opset < 11 {
@@ -372,12 +447,79 @@ pub(crate) fn import(
             Op::Dropout
         }
         "Pad" => return pad(node, ctx, &a, consts, check),
+        "Cast" => {
+            // `saturate` (19+) and `round_mode` (24+) only concern float8 targets, which
+            // check_supported refused.
+            check(1, 1)?;
+            let what = if opset < 6 {
+                "a type name"
+            } else {
+                "a type code"
+            };
+            let code = cast_target_code(&a, opset)?.ok_or_else(|| {
+                ctx.attr(
+                    "to",
+                    format!("({what}) is required but missing; the model is malformed"),
+                )
+            })?;
+            let to = dtype_from_onnx(code).ok_or_else(|| {
+                ctx.attr(
+                    "to",
+                    match missing_dtype(code) {
+                        Some(why) => format!("is {}: {why}", onnx_dtype_name(code)),
+                        None => format!(
+                            "is {}, which is not an element type; the model is malformed",
+                            onnx_dtype_name(code)
+                        ),
+                    },
+                )
+            })?;
+            Op::Cast(CastAttrs { to })
+        }
         other => {
             // check_supported ran on every node before import, so only listed ops get here.
             return Err(ctx.error(format!("kiln cannot import {other}")));
         }
     };
     Ok(op.into())
+}
+
+/// Cast's `to` as an ONNX `TensorProto.DataType` code: an int from opset 6, a type name
+/// (`"FLOAT"`) before. `Ok(None)` when absent; an unknown name is code 0 (UNDEFINED).
+fn cast_target_code(a: &Attrs<'_>, opset: i64) -> Result<Option<i32>, FrontendError> {
+    if opset < 6 {
+        return Ok(a
+            .string("to")?
+            .map(|s| DataType::from_str_name(&s.to_ascii_uppercase()).map_or(0, |d| d as i32)));
+    }
+    // A code beyond i32 is no data type; -1 is no code either.
+    Ok(a.int("to")?.map(|v| i32::try_from(v).unwrap_or(-1)))
+}
+
+/// Why kiln cannot hold elements of the ONNX data type `code`: `None` for the types it has
+/// and for codes that are no element type at all (UNDEFINED, unknown codes).
+fn missing_dtype(code: i32) -> Option<String> {
+    use DataType as D;
+    if dtype_from_onnx(code).is_some() {
+        return None;
+    }
+    Some(
+        match D::try_from(code).ok()? {
+            D::Undefined => return None,
+            D::String => "kiln has no string tensors",
+            D::Float8e4m3fn
+            | D::Float8e4m3fnuz
+            | D::Float8e5m2
+            | D::Float8e5m2fnuz
+            | D::Float8e8m0 => "kiln has no float8 element type",
+            D::Int4 | D::Uint4 | D::Int2 | D::Uint2 => "kiln has no 4- or 2-bit integer type",
+            D::Float4e2m1 | D::Float6e2m3 | D::Float6e3m2 => "kiln has no 4- or 6-bit float type",
+            D::Complex64 | D::Complex128 => "kiln has no complex element type",
+            // The types kiln has returned above.
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 /// Input `slot` when it is a constant: `Ok(None)` when the node omits it, an error saying

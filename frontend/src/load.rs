@@ -287,10 +287,29 @@ impl<'a> Builder<'a> {
     /// Lists every node kiln cannot import, before any shape work, so the user sees them
     /// all at once.
     fn check_supported(&self) -> Result<(), FrontendError> {
+        // Element types known before any import (an op may refuse a type kiln lacks):
+        // declared ones, and those of graph inputs and initializers.
+        let mut elem_types = self.declared.clone();
+        for vi in &self.g.input {
+            if let Some(type_proto::Value::TensorType(t)) =
+                vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+                && let Some(code) = t.elem_type
+            {
+                elem_types.insert(vi.name(), code);
+            }
+        }
+        for tp in &self.g.initializer {
+            elem_types.insert(tp.name(), tp.data_type());
+        }
         let mut bad = Vec::new();
         for (n, ctx) in self.g.node.iter().zip(&self.ctxs) {
             let result = if is_default_domain(n.domain()) {
-                import::check_supported(n, ctx, trimmed(&n.output).len())
+                let input_types: Vec<Option<i32>> = n
+                    .input
+                    .iter()
+                    .map(|s| elem_types.get(s.as_str()).copied())
+                    .collect();
+                import::check_supported(n, ctx, trimmed(&n.output).len(), &input_types)
             } else {
                 Err(None)
             };

@@ -58,6 +58,8 @@ fn is_identity(g: &Graph, n: NodeId) -> bool {
     }
     match &node.op {
         Op::Identity | Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) => true,
+        // A Cast to the type it already has (the types were compared above).
+        Op::Cast(_) => true,
         // Dropout in inference, unless its mask is read.
         Op::Dropout => node.outputs.len() == 1,
         Op::Transpose(a) => transpose_perm(a, g.value(*x).ty.rank())
@@ -95,8 +97,8 @@ fn bypass(g: &mut Graph, n: NodeId) -> bool {
     }
 }
 
-/// Removes Identity, Reshape/Flatten to the same shape, identity Transposes, and pairs of
-/// Transposes that cancel. Returns what it removed.
+/// Removes Identity, Reshape/Flatten to the same shape, identity Transposes, Casts to the
+/// type their input already has, and pairs of Transposes that cancel. Returns what it removed.
 pub fn remove_identities(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut removed = Vec::new();
     loop {

@@ -1,6 +1,7 @@
 //! Algebraic folds into the weights of Conv and Gemm: BatchNormalization, and Mul, Div,
 //! Add or Sub by a per-channel constant; MatMul followed by Add becomes a Gemm; and a zero
-//! Pad goes into the padding of the Conv or AveragePool after it.
+//! Pad goes into the padding of the Conv or AveragePool after it. Decomposed HardSwish,
+//! LayerNormalization and GELU subgraphs are recognised and become one op each.
 //! Arithmetic is done in f64 and rounded once to the weights' type.
 
 use crate::rewrite::{absorb, add_const, const_input, set_inputs, sole_consumer};
@@ -440,4 +441,393 @@ pub fn recognize_hardswish(g: &mut Graph) -> Result<Vec<String>, String> {
         }
     }
     Ok(found)
+}
+
+/// The single value of a constant with one element (any rank), if input `slot` of `n` is
+/// one.
+fn scalar_const(g: &Graph, n: NodeId, slot: usize) -> Option<f64> {
+    let t = const_input(g, n, slot)?;
+    (t.numel() == 1)
+        .then(|| t.data.to_f64_vec().first().copied())
+        .flatten()
+}
+
+/// Whether `v` is within 1e-6 relative of `want`.
+fn near(v: f64, want: f64) -> bool {
+    (v - want).abs() <= 1e-6 * want.abs()
+}
+
+/// The node producing `v` if it runs `op` (epilogue-free) and `v` has no reader but `by`.
+fn only_for(g: &Graph, v: ValueId, by: NodeId, op: &Op) -> Option<NodeId> {
+    let p = g.producer(v)?;
+    let node = g.node(p);
+    (node.op == *op && node.epilogue.is_empty() && sole_consumer(g, v) == Some(by)).then_some(p)
+}
+
+/// For a binary node `n` with `v` as one operand: the other operand's slot.
+fn other_slot(g: &Graph, n: NodeId, v: ValueId) -> Option<usize> {
+    match g.node(n).inputs[..] {
+        [Some(a), Some(b)] if a == v && b != v => Some(1),
+        [Some(a), Some(b)] if b == v && a != v => Some(0),
+        _ => None,
+    }
+}
+
+/// The reduced axes of a ReduceMean node (`None` if they are not known or it keeps no dims).
+fn mean_axes(g: &Graph, n: NodeId) -> Option<(Vec<usize>, ValueId)> {
+    let node = g.node(n);
+    let Op::ReduceMean(a) = &node.op else {
+        return None;
+    };
+    let x = (*node.inputs.first()?)?;
+    let operand = node.inputs.get(1).copied().flatten().map(|v| {
+        let val = g.value(v);
+        kiln_ir::ops::InferInput {
+            ty: &val.ty,
+            value: val.const_tensor(),
+        }
+    });
+    let axes = kiln_ir::ops::reduce::reduced_axes(a, g.value(x).ty.rank(), operand).ok()?;
+    (a.keepdims && node.epilogue.is_empty()).then_some((axes, x))
+}
+
+/// A constant `k` multiplied into (or added to) a tensor of `shape` normalised from `axis`,
+/// when it varies only along the normalised axes: its values spread over `shape[axis..]`.
+fn per_feature(k: &Tensor, shape: &[usize], axis: usize) -> Option<Vec<f64>> {
+    let r = shape.len();
+    if k.shape.len() > r {
+        return None;
+    }
+    let lead = r - k.shape.len();
+    // Right-aligned: the axes before `axis` must be 1 (or absent); the rest 1 or equal.
+    for (d, &dim) in k.shape.iter().enumerate() {
+        let at = d + lead;
+        if dim != 1 && (at < axis || dim != shape[at]) {
+            return None;
+        }
+    }
+    let v = k.data.to_f64_vec();
+    let norm = &shape[axis..];
+    // k's strides along the normalised axes (0 where it broadcasts).
+    let mut strides = vec![0usize; norm.len()];
+    let mut step = 1;
+    for d in (0..k.shape.len()).rev() {
+        let at = d + lead;
+        if at >= axis && k.shape[d] != 1 {
+            strides[at - axis] = step;
+        }
+        step *= k.shape[d];
+    }
+    let n: usize = norm.iter().product();
+    let mut out = Vec::with_capacity(n);
+    let mut coord = vec![0usize; norm.len()];
+    for _ in 0..n {
+        out.push(
+            v[coord
+                .iter()
+                .zip(&strides)
+                .map(|(c, s)| c * s)
+                .sum::<usize>()],
+        );
+        for d in (0..norm.len()).rev() {
+            coord[d] += 1;
+            if coord[d] < norm[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    Some(out)
+}
+
+/// LayerNormalization as exporters spell it without the op (opsets < 17):
+/// `d = x - ReduceMean(x)`, `d / Sqrt(ReduceMean(Pow(d, 2)) + eps)` (or `Mul(d, d)` for the
+/// square), over trailing axes with keepdims, then optionally `* gamma` and `+ beta` with
+/// per-feature constants, becomes one LayerNormalization (gamma and beta as its Scale and B).
+/// Every intermediate value must have no other reader (`d` exactly the square and the Div).
+pub fn recognize_layernorm(g: &mut Graph) -> Result<Vec<String>, String> {
+    use kiln_ir::ops::LayerNormAttrs;
+    let mut found = Vec::new();
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for div in ids {
+        if !g.node_ids().any(|k| k == div) || g.node(div).op != Op::Binary(BinaryOp::Div) {
+            continue;
+        }
+        let Some(hit) = layernorm_at(g, div) else {
+            continue;
+        };
+        let LayerNormMatch {
+            x,
+            axis,
+            eps,
+            mut inner,
+            mut last,
+        } = hit;
+        let ty = g.value(x).ty.clone();
+        // Optional per-feature scale and shift after it.
+        let mut scale = None;
+        let mut shift = None;
+        for (op, dest) in [(BinaryOp::Mul, 0usize), (BinaryOp::Add, 1)] {
+            let y = g.node(last).outputs[0];
+            let Some(c) = sole_consumer(g, y) else { break };
+            let cn = g.node(c);
+            if cn.op != Op::Binary(op) || !cn.epilogue.is_empty() || g.value(cn.outputs[0]).ty != ty
+            {
+                continue;
+            }
+            let Some(k) = other_slot(g, c, y) else {
+                continue;
+            };
+            let Some(vals) = const_input(g, c, k).and_then(|t| per_feature(t, &ty.shape, axis))
+            else {
+                continue;
+            };
+            if dest == 0 {
+                scale = Some(vals);
+            } else {
+                shift = Some(vals);
+            }
+            inner.push(last);
+            last = c;
+        }
+        let norm = ty.shape[axis..].to_vec();
+        let n: usize = norm.iter().product();
+        let scale = scale.unwrap_or_else(|| vec![1.0; n]);
+        let (Some(scale_t), Some(shift_t)) = (
+            to_tensor(ty.dtype, norm.clone(), scale),
+            shift.map_or(Some(None), |v| {
+                to_tensor(ty.dtype, norm.clone(), v).map(Some)
+            }),
+        ) else {
+            continue;
+        };
+        let name = g.node(last).name.clone();
+        let sv = add_const(g, &format!("{name}.scale"), scale_t);
+        let mut ins = vec![Some(x), Some(sv)];
+        if let Some(t) = shift_t {
+            ins.push(Some(add_const(g, &format!("{name}.bias"), t)));
+        }
+        let label = format!(
+            "{} nodes from {:?} to {:?}",
+            inner.len() + 1,
+            g.node(inner[0]).name,
+            name
+        );
+        for &k in &inner {
+            g.remove_node(k);
+        }
+        let len = g.node(last).inputs.len();
+        for slot in 0..len.max(ins.len()) {
+            let v = ins.get(slot).copied().flatten();
+            if slot < len {
+                g.set_input(last, slot, v);
+            } else if let Some(v) = v {
+                g.push_input(last, v);
+            }
+        }
+        let node = g.node_mut(last);
+        node.inputs.truncate(ins.len());
+        node.op = Op::LayerNormalization(LayerNormAttrs {
+            axis: axis as i64,
+            epsilon: eps as f32,
+        });
+        found.push(label);
+    }
+    Ok(found)
+}
+
+/// What [`layernorm_at`] found: the normalised input, the first normalised axis, epsilon,
+/// the nodes to remove, and the node that becomes the LayerNormalization.
+struct LayerNormMatch {
+    x: ValueId,
+    axis: usize,
+    eps: f64,
+    inner: Vec<NodeId>,
+    last: NodeId,
+}
+
+/// The LayerNormalization subgraph ending in the Div `div`, if it is one.
+fn layernorm_at(g: &Graph, div: NodeId) -> Option<LayerNormMatch> {
+    use kiln_ir::ops::UnaryOp;
+    let node = g.node(div);
+    let [Some(d), Some(s)] = node.inputs[..] else {
+        return None;
+    };
+    if !node.epilogue.is_empty() || d == s {
+        return None;
+    }
+    let sqrt = only_for(g, s, div, &Op::Unary(UnaryOp::Sqrt))?;
+    let e = (*g.node(sqrt).inputs.first()?)?;
+    let add = only_for(g, e, sqrt, &Op::Binary(BinaryOp::Add))?;
+    let (var, eps) = match g.node(add).inputs[..] {
+        [Some(v), Some(_)] if scalar_const(g, add, 1).is_some() => (v, scalar_const(g, add, 1)?),
+        [Some(_), Some(v)] => (v, scalar_const(g, add, 0)?),
+        _ => return None,
+    };
+    let r2 = g.producer(var)?;
+    if sole_consumer(g, var) != Some(add) {
+        return None;
+    }
+    let (axes2, sq) = mean_axes(g, r2)?;
+    // The square of d: Pow(d, 2) or Mul(d, d).
+    let square = g.producer(sq)?;
+    let sn = g.node(square);
+    let squares_d = match (&sn.op, &sn.inputs[..]) {
+        (Op::Pow, [Some(a), Some(_)]) => *a == d && scalar_const(g, square, 1) == Some(2.0),
+        (Op::Binary(BinaryOp::Mul), [Some(a), Some(b)]) => *a == d && *b == d,
+        _ => false,
+    };
+    if !squares_d || !sn.epilogue.is_empty() || sole_consumer(g, sq) != Some(r2) {
+        return None;
+    }
+    // d = x - mean(x), read by the square and the Div only.
+    let sub = g.producer(d)?;
+    let subn = g.node(sub);
+    let [Some(x), Some(m)] = subn.inputs[..] else {
+        return None;
+    };
+    let mut readers = g.consumers(d);
+    readers.sort();
+    let mut want = vec![square, div];
+    want.sort();
+    if subn.op != Op::Binary(BinaryOp::Sub)
+        || !subn.epilogue.is_empty()
+        || g.outputs.contains(&d)
+        || readers != want
+        || x == m
+    {
+        return None;
+    }
+    let r1 = g.producer(m)?;
+    if sole_consumer(g, m) != Some(sub) {
+        return None;
+    }
+    let (axes1, x1) = mean_axes(g, r1)?;
+    let ty = &g.value(x).ty;
+    let rank = ty.rank();
+    let axis = *axes1.first()?;
+    let trailing = axes1 == (axis..rank).collect::<Vec<_>>();
+    let types_ok = matches!(ty.dtype, DType::F32 | DType::F64)
+        && [d, sq, g.node(div).outputs[0]]
+            .iter()
+            .all(|&v| g.value(v).ty == *ty)
+        && g.value(e).ty == g.value(var).ty;
+    if x1 != x || axes2 != axes1 || !trailing || !types_ok || !eps.is_finite() {
+        return None;
+    }
+    Some(LayerNormMatch {
+        x,
+        axis,
+        eps,
+        inner: vec![r1, sub, square, r2, add, sqrt],
+        last: div,
+    })
+}
+
+/// GELU as exporters spell it without the op (opsets < 20): `0.5 * x * (1 + Erf(x / √2))`,
+/// with `x * (1/√2)` for the division, the constants on either side, and the three factors
+/// `x`, `1 + Erf(..)` and `0.5` multiplied in any association, becomes one Gelu (an
+/// activation, so fusion can then move it into a Conv, Gemm or MatMul). The constants must
+/// match within 1e-6 relative and every intermediate value have no other reader.
+pub fn recognize_gelu(g: &mut Graph) -> Result<Vec<String>, String> {
+    use kiln_ir::ops::{Activation, UnaryOp};
+    let mut found = Vec::new();
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for erf in ids {
+        if !g.node_ids().any(|k| k == erf) || g.node(erf).op != Op::Unary(UnaryOp::Erf) {
+            continue;
+        }
+        let Some((x, mut gone, root)) = gelu_at(g, erf) else {
+            continue;
+        };
+        let label = format!("{:?} .. {:?}", g.node(erf).name, g.node(root).name);
+        gone.retain(|&k| k != root);
+        for k in gone {
+            g.remove_node(k);
+        }
+        g.set_input(root, 0, Some(x));
+        g.set_input(root, 1, None);
+        let node = g.node_mut(root);
+        node.inputs.truncate(1);
+        node.op = Op::Activation(Activation::Gelu { tanh: false });
+        found.push(label);
+    }
+    Ok(found)
+}
+
+/// The GELU subgraph around the Erf node `erf`: its input `x`, the nodes it spans and the
+/// one that writes its result.
+fn gelu_at(g: &Graph, erf: NodeId) -> Option<(ValueId, Vec<NodeId>, NodeId)> {
+    let en = g.node(erf);
+    let (u, e) = ((*en.inputs.first()?)?, *en.outputs.first()?);
+    if !en.epilogue.is_empty() {
+        return None;
+    }
+    // u = x / √2 or x * (1/√2).
+    let scale = g.producer(u)?;
+    let sn = g.node(scale);
+    if !sn.epilogue.is_empty() || sole_consumer(g, u) != Some(erf) {
+        return None;
+    }
+    let x = match (&sn.op, &sn.inputs[..]) {
+        (Op::Binary(BinaryOp::Div), [Some(x), Some(_)]) => {
+            near(scalar_const(g, scale, 1)?, std::f64::consts::SQRT_2).then_some(*x)?
+        }
+        (Op::Binary(BinaryOp::Mul), [Some(a), Some(b)]) => {
+            let (x, k) = if scalar_const(g, scale, 1).is_some() {
+                (*a, 1)
+            } else {
+                (*b, 0)
+            };
+            near(scalar_const(g, scale, k)?, std::f64::consts::FRAC_1_SQRT_2).then_some(x)?
+        }
+        _ => return None,
+    };
+    let ty = &g.value(x).ty;
+    // a = 1 + Erf(u).
+    let add = sole_consumer(g, e)?;
+    let k = other_slot(g, add, e)?;
+    if g.node(add).op != Op::Binary(BinaryOp::Add) || !near(scalar_const(g, add, k)?, 1.0) {
+        return None;
+    }
+    let a = g.node(add).outputs[0];
+    let is_mul =
+        |n: NodeId| g.node(n).op == Op::Binary(BinaryOp::Mul) && g.node(n).epilogue.is_empty();
+    let half = |n: NodeId, slot: usize| scalar_const(g, n, slot).is_some_and(|v| near(v, 0.5));
+    // The product of x, a and 0.5.
+    let m1 = sole_consumer(g, a).filter(|&m| is_mul(m))?;
+    let o = other_slot(g, m1, a)?;
+    let other = g.node(m1).inputs[o]?;
+    let (gone, root) = if other == x || half(m1, o) {
+        // (x * a) * 0.5 or (a * 0.5) * x.
+        let v = g.node(m1).outputs[0];
+        let m2 = sole_consumer(g, v).filter(|&m| is_mul(m))?;
+        let o2 = other_slot(g, m2, v)?;
+        let fits = if other == x {
+            half(m2, o2)
+        } else {
+            g.node(m2).inputs[o2] == Some(x)
+        };
+        if !fits || g.value(v).ty != *ty {
+            return None;
+        }
+        (vec![scale, erf, add, m1, m2], m2)
+    } else {
+        // (x * 0.5) * a.
+        let h = g.producer(other)?;
+        let hs = other_slot(g, h, x)?;
+        let xh = 1 - hs;
+        if !is_mul(h)
+            || sole_consumer(g, other) != Some(m1)
+            || !half(h, hs)
+            || g.node(h).inputs[xh] != Some(x)
+        {
+            return None;
+        }
+        (vec![scale, erf, add, h, m1], m1)
+    };
+    let root_out = g.node(root).outputs[0];
+    let types_ok = matches!(ty.dtype, DType::F32 | DType::F64)
+        && [u, e, a, root_out].iter().all(|&v| g.value(v).ty == *ty);
+    types_ok.then_some((x, gone, root))
 }

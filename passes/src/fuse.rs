@@ -1,5 +1,5 @@
 //! Epilogue fusion: the elementwise op right after a Conv, Gemm, MatMul or pooling op (Relu, Clip,
-//! Sigmoid, Tanh, SiLU, LeakyRelu, HardSigmoid, HardSwish, or a residual Add of a tensor of
+//! Sigmoid, Tanh, SiLU, LeakyRelu, HardSigmoid, HardSwish, Gelu, or a residual Add of a tensor of
 //! the same type) moves into the producer's epilogue list and disappears as a node, together
 //! with the buffer between them. After an elementwise op (Unary, Activation, Add/Sub/Mul/
 //! Div) the same steps but the residual Add fuse too, so a chain becomes one loop.

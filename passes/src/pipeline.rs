@@ -7,7 +7,14 @@
 //! 2. `remove-identities` next: Identity, no-op Reshape/Flatten/Transpose and cancelling
 //!    Transpose pairs sit between the ops the patterns below want adjacent.
 //!    `recognize-hardswish` then turns `x * HardSigmoid(x)` into one op, which fusion can
-//!    move into a Conv.
+//!    move into a Conv. `recognize-layernorm` and `recognize-gelu` likewise turn the
+//!    decomposed LayerNormalization (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then
+//!    Mul and Add by per-feature constants) and GELU (`0.5 * x * (1 + Erf(x / √2))`) into
+//!    one op each: after the two passes above, because their constants (√2, epsilon, the
+//!    exponent 2) are often computed by nodes and Identity or no-op Reshapes can sit inside
+//!    them; before everything below, because fusion would otherwise absorb their
+//!    elementwise tails into loops and hide them, and a recognised Gelu is an activation
+//!    that fusion can then move into the Conv, Gemm or MatMul before it.
 //! 3. `matmul-add-to-gemm` before the weight folds, so a MatMul+Add+BatchNormalization
 //!    chain ends as one Gemm.
 //!    `fold-pad` then moves a zero Pad into the `pads` of the Conv (or AveragePool) reading
@@ -58,6 +65,14 @@ pub const PIPELINE: &[Pass] = &[
     Pass {
         name: "recognize-hardswish",
         run: fold::recognize_hardswish,
+    },
+    Pass {
+        name: "recognize-layernorm",
+        run: fold::recognize_layernorm,
+    },
+    Pass {
+        name: "recognize-gelu",
+        run: fold::recognize_gelu,
     },
     Pass {
         name: "matmul-add-to-gemm",

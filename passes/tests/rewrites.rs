@@ -591,3 +591,275 @@ proptest! {
         check(b.g, pass, &["HardSigmoid", "Mul"], seed)?;
     }
 }
+
+#[test]
+fn casts_to_the_same_type_are_removed_and_real_casts_kept() {
+    use kiln_ir::ops::CastAttrs;
+    let cast = |to| Op::Cast(CastAttrs { to });
+    let mut b = Builder::new("casts");
+    let x = b.input("x", DType::F32, &[2, 3]);
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[x]);
+    let same = b.one(cast(DType::F32), &[r]);
+    let s = b.one(Op::Unary(UnaryOp::Sigmoid), &[same]);
+    let wide = b.one(cast(DType::F64), &[s]);
+    let again = b.one(cast(DType::F64), &[wide]);
+    let y = b.one(Op::Unary(UnaryOp::Tanh), &[again]);
+    b.output(y);
+    let mut g = b.g;
+    check(g.clone(), cleanup::remove_identities, &[], 5).unwrap();
+    let removed = cleanup::remove_identities(&mut g).unwrap();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    let casts: Vec<&Op> = g
+        .node_ids()
+        .map(|n| &g.node(n).op)
+        .filter(|op| matches!(op, Op::Cast(_)))
+        .collect();
+    assert_eq!(
+        casts,
+        [&cast(DType::F64)],
+        "the widening Cast stays:\n{}",
+        g.dump()
+    );
+    // A narrowing Cast changes the numbers and stays too.
+    let mut b = Builder::new("narrow");
+    let x = b.input("x", DType::F32, &[4]);
+    let i = b.one(cast(DType::I8), &[x]);
+    let y = b.one(cast(DType::F32), &[i]);
+    b.output(y);
+    let mut g = b.g;
+    assert!(cleanup::remove_identities(&mut g).unwrap().is_empty());
+}
+
+/// `ReduceMean` over `axes`, with keepdims; the axes as an attribute or (opset 18) as a
+/// constant input.
+fn mean(b: &mut Builder, x: ValueId, axes: &[i64], as_input: bool) -> ValueId {
+    use kiln_ir::ops::ReduceAttrs;
+    if as_input {
+        let a = i64s(b, "axes", axes);
+        b.one(Op::ReduceMean(ReduceAttrs::default()), &[x, a])
+    } else {
+        let op = Op::ReduceMean(ReduceAttrs {
+            axes: Some(axes.to_vec()),
+            ..ReduceAttrs::default()
+        });
+        b.one(op, &[x])
+    }
+}
+
+/// An f32 constant with one element.
+fn scalar(b: &mut Builder, v: f32) -> ValueId {
+    b.constant("k", &[], TensorData::F32(vec![v]))
+}
+
+/// The decomposed LayerNormalization over the last `k` axes of `x`: `d / Sqrt(mean(d²) +
+/// eps)` with `d = x - mean(x)`; the square as Pow(d, `exponent`) or Mul(d, d); the eps Add
+/// with its operands swapped if `swap`. Returns `(d, result)`.
+fn layernorm_pattern(
+    b: &mut Builder,
+    x: ValueId,
+    k: usize,
+    rank: usize,
+    (exponent, square_as_mul, swap, axes_input): (f32, bool, bool, bool),
+    eps: f32,
+) -> (ValueId, ValueId) {
+    let axes: Vec<i64> = (rank - k..rank)
+        .map(|a| a as i64 - if swap { rank as i64 } else { 0 })
+        .collect();
+    let m = mean(b, x, &axes, axes_input);
+    let d = b.one(Op::Binary(BinaryOp::Sub), &[x, m]);
+    let sq = if square_as_mul {
+        b.one(Op::Binary(BinaryOp::Mul), &[d, d])
+    } else {
+        let two = scalar(b, exponent);
+        b.one(Op::Pow, &[d, two])
+    };
+    let v = mean(b, sq, &axes, axes_input);
+    let e = scalar(b, eps);
+    let ins = if swap { [e, v] } else { [v, e] };
+    let ve = b.one(Op::Binary(BinaryOp::Add), &ins);
+    let s = b.one(Op::Unary(UnaryOp::Sqrt), &[ve]);
+    (d, b.one(Op::Binary(BinaryOp::Div), &[d, s]))
+}
+
+/// The ops of `g`'s nodes by name, in node order.
+fn ops(g: &Graph) -> Vec<&'static str> {
+    g.node_ids().map(|n| g.node(n).op.name()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decomposed_layernorm_becomes_one_op(
+        dims in proptest::collection::vec(1usize..5, 2..4), k in 1usize..3, affine in 0u8..4,
+        square_as_mul: bool, swap: bool, axes_input: bool, eps in 1e-6f32..1e-1, seed: u64,
+    ) {
+        let rank = dims.len();
+        let k = k.min(rank);
+        let mut b = Builder::new("layernorm");
+        let x = b.input("x", DType::F32, &dims);
+        let (_, mut y) = layernorm_pattern(&mut b, x, k, rank, (2.0, square_as_mul, swap, axes_input), eps);
+        // Per-feature gamma and beta: shaped like the normalised axes, or with leading 1s.
+        let norm = &dims[rank - k..];
+        let feat: Vec<usize> = if swap && k < rank { [vec![1], norm.to_vec()].concat() } else { norm.to_vec() };
+        if affine & 1 == 1 {
+            let gamma = rand_const(&mut b, "gamma", &feat, seed + 1, 0.5, 2.0);
+            let ins = if swap { [gamma, y] } else { [y, gamma] };
+            y = b.one(Op::Binary(BinaryOp::Mul), &ins);
+        }
+        if affine & 2 == 2 {
+            let beta = rand_const(&mut b, "beta", &[*norm.last().unwrap()], seed + 2, -1.0, 1.0);
+            y = b.one(Op::Binary(BinaryOp::Add), &[beta, y]);
+        }
+        b.output(y);
+        let mut g = b.g.clone();
+        check(b.g, fold::recognize_layernorm, &["ReduceMean", "Sub", "Pow", "Sqrt", "Div", "Mul", "Add"], seed)?;
+        fold::recognize_layernorm(&mut g).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(ops(&g), vec!["LayerNormalization"]);
+    }
+
+    #[test]
+    fn decomposed_gelu_becomes_one_op(form in 0usize..4, scale in 0usize..3, swap: bool,
+                                      after_matmul: bool, seed: u64) {
+        let mut b = Builder::new("gelu");
+        let x = if after_matmul {
+            let x = b.input("x", DType::F32, &[2, 3, 4]);
+            let w = rand_const(&mut b, "w", &[4, 5], seed, -1.0, 1.0);
+            b.one(Op::MatMul, &[x, w])
+        } else {
+            b.input("x", DType::F32, &[3, 7])
+        };
+        let u = match scale {
+            0 => {
+                let r2 = scalar(&mut b, std::f32::consts::SQRT_2);
+                b.one(Op::Binary(BinaryOp::Div), &[x, r2])
+            }
+            _ => {
+                let r = scalar(&mut b, std::f32::consts::FRAC_1_SQRT_2);
+                let ins = if scale == 1 { [x, r] } else { [r, x] };
+                b.one(Op::Binary(BinaryOp::Mul), &ins)
+            }
+        };
+        let e = b.one(Op::Unary(UnaryOp::Erf), &[u]);
+        let one = scalar(&mut b, 1.0);
+        let a = b.one(Op::Binary(BinaryOp::Add), &if swap { [one, e] } else { [e, one] });
+        let half = scalar(&mut b, 0.5);
+        let mul = |b: &mut Builder, p: ValueId, q: ValueId| {
+            b.one(Op::Binary(BinaryOp::Mul), &if swap { [q, p] } else { [p, q] })
+        };
+        let y = match form {
+            0 => { let t = mul(&mut b, x, a); mul(&mut b, t, half) }
+            1 => { let t = mul(&mut b, a, half); mul(&mut b, t, x) }
+            2 => { let t = mul(&mut b, x, half); mul(&mut b, t, a) }
+            _ => { let t = mul(&mut b, a, x); mul(&mut b, half, t) }
+        };
+        b.output(y);
+        let mut g = b.g.clone();
+        // Recognised, then fused into the MatMul as an epilogue.
+        let pass: PassFn = |g| {
+            let mut c = fold::recognize_gelu(g)?;
+            c.extend(fuse::fuse_epilogues(g)?);
+            Ok(c)
+        };
+        let gone = ["Erf", "Div", "Add", "Mul"];
+        check(b.g, pass, &gone, seed)?;
+        pass(&mut g).map_err(TestCaseError::fail)?;
+        let want = if after_matmul { vec!["MatMul"] } else { vec!["Gelu"] };
+        prop_assert_eq!(ops(&g), want);
+    }
+}
+
+#[test]
+fn layernorm_and_gelu_with_other_readers_or_other_constants_stay() {
+    let unchanged = |g: &Graph, pass: PassFn, why: &str| {
+        let mut g2 = g.clone();
+        let changes = pass(&mut g2).unwrap();
+        assert!(changes.is_empty(), "{why}: {changes:?}");
+        assert_eq!(g2.node_count(), g.node_count(), "{why}");
+    };
+    let layernorm = |exponent: f32, extra_reader: bool| {
+        let mut b = Builder::new("ln");
+        let x = b.input("x", DType::F32, &[2, 5]);
+        let (d, y) = layernorm_pattern(&mut b, x, 1, 2, (exponent, false, false, false), 1e-5);
+        b.output(y);
+        if extra_reader {
+            let r = b.one(Op::Unary(UnaryOp::Relu), &[d]);
+            b.output(r);
+        }
+        b.g
+    };
+    unchanged(
+        &layernorm(3.0, false),
+        fold::recognize_layernorm,
+        "Pow(d, 3)",
+    );
+    unchanged(
+        &layernorm(2.0, true),
+        fold::recognize_layernorm,
+        "d read a third time",
+    );
+    // The same subgraph as a control: it fires.
+    let mut g = layernorm(2.0, false);
+    assert_eq!(fold::recognize_layernorm(&mut g).unwrap().len(), 1);
+
+    // Over a leading axis the mean is not LayerNormalization's.
+    let mut b = Builder::new("ln_axis0");
+    let x = b.input("x", DType::F32, &[2, 5]);
+    let m = mean(&mut b, x, &[0], false);
+    let d = b.one(Op::Binary(BinaryOp::Sub), &[x, m]);
+    let sq = b.one(Op::Binary(BinaryOp::Mul), &[d, d]);
+    let v = mean(&mut b, sq, &[0], false);
+    let s = b.one(Op::Unary(UnaryOp::Sqrt), &[v]);
+    let y = b.one(Op::Binary(BinaryOp::Div), &[d, s]);
+    b.output(y);
+    // (No eps Add either; both keep it from matching.)
+    unchanged(&b.g, fold::recognize_layernorm, "axis 0 without eps");
+
+    // A gamma that varies along the leading axis is not per-feature: the LayerNorm fires,
+    // the Mul stays.
+    let mut b = Builder::new("ln_gamma");
+    let x = b.input("x", DType::F32, &[2, 5]);
+    let (_, y) = layernorm_pattern(&mut b, x, 1, 2, (2.0, false, false, false), 1e-5);
+    let gamma = rand_const(&mut b, "gamma", &[2, 1], 3, 0.5, 2.0);
+    let y = b.one(Op::Binary(BinaryOp::Mul), &[y, gamma]);
+    b.output(y);
+    let mut g = b.g;
+    check(
+        g.clone(),
+        fold::recognize_layernorm,
+        &["ReduceMean", "Div"],
+        3,
+    )
+    .unwrap();
+    fold::recognize_layernorm(&mut g).unwrap();
+    assert_eq!(ops(&g), vec!["LayerNormalization", "Mul"]);
+
+    let gelu = |half_value: f32, erf_read_twice: bool| {
+        let mut b = Builder::new("gelu");
+        let x = b.input("x", DType::F32, &[4]);
+        let r2 = scalar(&mut b, std::f32::consts::SQRT_2);
+        let u = b.one(Op::Binary(BinaryOp::Div), &[x, r2]);
+        let e = b.one(Op::Unary(UnaryOp::Erf), &[u]);
+        let one = scalar(&mut b, 1.0);
+        let a = b.one(Op::Binary(BinaryOp::Add), &[e, one]);
+        let t = b.one(Op::Binary(BinaryOp::Mul), &[x, a]);
+        let half = scalar(&mut b, half_value);
+        let y = b.one(Op::Binary(BinaryOp::Mul), &[t, half]);
+        b.output(y);
+        if erf_read_twice {
+            b.output(e);
+        }
+        b.g
+    };
+    unchanged(&gelu(0.4, false), fold::recognize_gelu, "0.4 for 0.5");
+    unchanged(
+        &gelu(0.5, true),
+        fold::recognize_gelu,
+        "Erf output read twice",
+    );
+    let mut g = gelu(0.5, false);
+    assert_eq!(fold::recognize_gelu(&mut g).unwrap().len(), 1);
+    // Within 1e-6 relative still counts: 0.5 * (1 + 5e-7).
+    let mut g = gelu(0.500_000_24, false);
+    assert_eq!(fold::recognize_gelu(&mut g).unwrap().len(), 1);
+}

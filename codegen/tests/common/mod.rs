@@ -91,7 +91,180 @@ pub fn families() -> Vec<(&'static str, Graph)> {
         ("convs", convs()),
         ("floats", floats()),
         ("constants", constants()),
+        ("casts", casts()),
+        ("normalization", normalization()),
     ]
+}
+
+/// Sqrt, Erf, Gelu (both forms), Pow (constant special and general exponents, run-time
+/// exponents, mixed and integer types), ReduceMean and LayerNormalization, in f32 and f64.
+fn normalization() -> Graph {
+    use kiln_ir::ops::{Activation, LayerNormAttrs, ReduceAttrs};
+    let mut b = Builder::new("normalization");
+    let mut outs = Vec::new();
+    for dtype in [DType::F32, DType::F64] {
+        let x = b.input(&format!("x_{dtype}"), dtype, &[2, 3, 4]);
+        let e = b.input(&format!("e_{dtype}"), dtype, &[4]);
+        let c = |b: &mut Builder, name: &str, shape: &[usize], v: Vec<f64>| {
+            let data = if dtype == DType::F32 {
+                TensorData::F32(v.into_iter().map(|x| x as f32).collect())
+            } else {
+                TensorData::F64(v)
+            };
+            b.constant(&format!("{name}_{dtype}"), shape, data)
+        };
+        for op in [UnaryOp::Sqrt, UnaryOp::Erf] {
+            outs.push(b.one(Op::Unary(op), &[x]));
+        }
+        for tanh in [false, true] {
+            outs.push(b.one(Op::Activation(Activation::Gelu { tanh }), &[x]));
+        }
+        for k in [0.0, 1.0, 2.0, 3.0, -1.0, 0.5, -0.5, 1.5] {
+            let k = c(&mut b, &format!("k{k}"), &[], vec![k]);
+            outs.push(b.one(Op::Pow, &[x, k]));
+        }
+        outs.push(b.one(Op::Pow, &[x, e]));
+        let ints = b.constant(
+            &format!("n_{dtype}"),
+            &[4],
+            TensorData::I64(vec![0, 3, -2, 5]),
+        );
+        outs.push(b.one(Op::Pow, &[x, ints]));
+        let mean = |axes: Option<Vec<i64>>, keepdims: bool| {
+            Op::ReduceMean(ReduceAttrs {
+                axes,
+                keepdims,
+                noop_with_empty_axes: false,
+            })
+        };
+        outs.push(b.one(mean(Some(vec![1]), true), &[x]));
+        outs.push(b.one(mean(Some(vec![0, -1]), false), &[x]));
+        outs.push(b.one(mean(None, false), &[x]));
+        let last = i64s(&mut b, &format!("last_{dtype}"), &[-1]);
+        outs.push(b.one(mean(None, true), &[x, last]));
+        let ln = |axis| {
+            Op::LayerNormalization(LayerNormAttrs {
+                axis,
+                epsilon: 1e-3,
+            })
+        };
+        let g4 = c(&mut b, "g4", &[4], vec![0.5, 1.0, -2.0, 1.5]);
+        let b4 = c(&mut b, "b4", &[1, 4], vec![0.1, 0.2, 0.3, -0.4]);
+        outs.push(b.one(ln(-1), &[x, g4, b4]));
+        let g12 = c(
+            &mut b,
+            "g12",
+            &[3, 4],
+            (0..12).map(|i| i as f64 / 4.0 - 1.0).collect(),
+        );
+        outs.push(b.one(ln(1), &[x, g12]));
+        let one = c(&mut b, "one", &[], vec![1.0]);
+        outs.push(b.one(ln(0), &[x, one, g4]));
+    }
+    // Integer powers, and an integer base to a float power.
+    let xi = b.input("xi", DType::I32, &[2, 3]);
+    let ni = b.input("ni", DType::I32, &[3]);
+    outs.push(b.one(Op::Pow, &[xi, ni]));
+    let nu = b.constant("nu", &[3], TensorData::U8(vec![0, 1, 7]));
+    outs.push(b.one(Op::Pow, &[xi, nu]));
+    let xl = b.input("xl", DType::I64, &[3]);
+    let nl = b.constant("nl", &[3], TensorData::U64(vec![2, 0, 65]));
+    outs.push(b.one(Op::Pow, &[xl, nl]));
+    let two = b.constant("two", &[], TensorData::F32(vec![2.0]));
+    outs.push(b.one(Op::Pow, &[xi, two]));
+    for v in outs {
+        b.output(v);
+    }
+    b.g
+}
+
+/// Cast between every pair of types the emitter supports, on values at and beyond the edges
+/// of the integer types, NaN and infinities (constants, so the emitted kernels see them),
+/// and from a run-time input.
+fn casts() -> Graph {
+    use kiln_ir::ops::CastAttrs;
+    const ODD: [f64; 36] = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        3.7,
+        -3.7,
+        300.5,
+        -300.5,
+        70000.5,
+        -70000.5,
+        3e9,
+        -3e9,
+        5e9,
+        -5e9,
+        1e19,
+        -1e19,
+        2e19,
+        1e30,
+        -1e30,
+        -0.5,
+        -1.0,
+        9.3e18,
+        1.8e19,
+        0.0,
+        -0.0,
+        2147483520.0,
+        2147483648.0,
+        4294967040.0,
+        4294967296.0,
+        -2147483648.0,
+        -2147483904.0,
+        9223371487098961920.0,
+        9223372036854775808.0,
+        18446742974197923840.0,
+        18446744073709551616.0,
+        -9223372036854775808.0,
+        -9223373136366403584.0,
+    ];
+    let ints: [i64; 14] = [
+        i64::MIN,
+        -(1 << 31) - 1,
+        -129,
+        -1,
+        0,
+        1,
+        127,
+        255,
+        256,
+        65535,
+        70000,
+        (1 << 31) + (1 << 23) + 1,
+        (1 << 53) + 1,
+        i64::MAX,
+    ];
+    let data = [
+        ("f", TensorData::F32(ODD.map(|v| v as f32).to_vec())),
+        ("d", TensorData::F64(ODD.to_vec())),
+        ("i64", TensorData::I64(ints.to_vec())),
+        ("u64", TensorData::U64(ints.map(|v| v as u64).to_vec())),
+        ("i32", TensorData::I32(ints.map(|v| v as i32).to_vec())),
+        ("u32", TensorData::U32(ints.map(|v| v as u32).to_vec())),
+        ("i16", TensorData::I16(ints.map(|v| v as i16).to_vec())),
+        ("u16", TensorData::U16(ints.map(|v| v as u16).to_vec())),
+        ("i8", TensorData::I8(ints.map(|v| v as i8).to_vec())),
+        ("u8", TensorData::U8(ints.map(|v| v as u8).to_vec())),
+        ("flags", TensorData::Bool(vec![true, false, true])),
+    ];
+    let mut b = Builder::new("casts");
+    let mut sources: Vec<ValueId> = data
+        .into_iter()
+        .map(|(name, d)| b.constant(name, &[d.len()], d))
+        .collect();
+    sources.push(b.input("x", DType::F32, &[2, 3]));
+    for x in sources {
+        for to in DType::ALL {
+            if !matches!(to, DType::F16 | DType::BF16) {
+                let y = b.one(Op::Cast(CastAttrs { to }), &[x]);
+                b.output(y);
+            }
+        }
+    }
+    b.g
 }
 
 fn movement() -> Graph {

@@ -1,10 +1,12 @@
 //! Tests that build ModelProto values with the prost types, load them, and check the IR or
 //! the error. They live inside the crate because the protobuf types are private to it.
 
+mod cast;
 mod errors;
 mod external;
 mod fuzz;
 mod import_ops;
+mod normalization;
 mod pad;
 mod tensors;
 

@@ -1,7 +1,9 @@
 //! Elementwise ops. Binary (with multidirectional broadcasting): Add, Sub, Mul, Div
 //! (opsets 7, 13, 14). Unary: Relu (6, 13, 14), Sigmoid (6, 13), Tanh (6, 13).
 //! Clip (6: attribute bounds; 11, 12, 13: optional `min`/`max` inputs). LeakyRelu,
-//! HardSigmoid, HardSwish ([`Activation`]).
+//! HardSigmoid, HardSwish, Gelu (20) ([`Activation`]). Sqrt (6, 13) and Erf (9, 13) on
+//! floats. Pow (7, 12, 13, 15): base and exponent broadcast, the exponent may have another
+//! numeric type than the base.
 //! Integer Div truncates toward zero; integer Add/Sub/Mul wrap (numpy semantics, which the
 //! ONNX test data follow).
 //! Specs: https://onnx.ai/onnx/operators/onnx__Add.html (Sub, Mul, Div alike),
@@ -9,7 +11,12 @@
 //!
 //! Reference semantics: every numeric type for Add/Sub/Mul/Div and Clip (f16/bf16 computed in
 //! f32 and rounded once, which for one arithmetic operation equals the exact rounding);
-//! Relu on floats and signed integers (opset 14); Sigmoid and Tanh on floats, computed in f64.
+//! Relu on floats and signed integers (opset 14); Sigmoid, Tanh, Sqrt and Erf on floats,
+//! computed in f64. Pow: float bases through f64 `powf`, rounded once; integer bases with an
+//! integer exponent wrap like numpy (a negative exponent gives the truncated quotient
+//! `1 / x^n`: 1 for x = 1, ±1 for x = -1, else 0, including 0 where numpy raises); integer
+//! bases with a float exponent take `powf` in f64, converted with `as` (saturating, where
+//! numpy's conversion is undefined).
 
 use super::common::{
     Arith, Elem, broadcast_index, elems, floats, from_f64s, infer_on, numeric_dispatch, output,
@@ -42,6 +49,8 @@ pub enum UnaryOp {
     Relu,
     Sigmoid,
     Tanh,
+    Sqrt,
+    Erf,
 }
 
 impl UnaryOp {
@@ -50,12 +59,14 @@ impl UnaryOp {
             UnaryOp::Relu => "Relu",
             UnaryOp::Sigmoid => "Sigmoid",
             UnaryOp::Tanh => "Tanh",
+            UnaryOp::Sqrt => "Sqrt",
+            UnaryOp::Erf => "Erf",
         }
     }
 }
 
-/// Piecewise activations with parameters: LeakyRelu (opsets 6, 16), HardSigmoid (6, 22)
-/// and HardSwish (14, 22). Floats only; computed in f64 and rounded once.
+/// Activations with parameters: LeakyRelu (opsets 6, 16), HardSigmoid (6, 22), HardSwish
+/// (14, 22) and Gelu (20). Floats only; computed in f64 and rounded once.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     /// `x < 0 ? alpha * x : x`.
@@ -64,6 +75,9 @@ pub enum Activation {
     HardSigmoid { alpha: f32, beta: f32 },
     /// `x * max(0, min(1, x / 6 + 1 / 2))`.
     HardSwish,
+    /// `x / 2 * (1 + erf(x / sqrt(2)))`; with `tanh` (approximate="tanh") the approximation
+    /// `x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`.
+    Gelu { tanh: bool },
 }
 
 impl Activation {
@@ -72,6 +86,7 @@ impl Activation {
             Activation::LeakyRelu { .. } => "LeakyRelu",
             Activation::HardSigmoid { .. } => "HardSigmoid",
             Activation::HardSwish => "HardSwish",
+            Activation::Gelu { .. } => "Gelu",
         }
     }
 
@@ -89,6 +104,15 @@ impl Activation {
             }
             Activation::HardSigmoid { alpha, beta } => hard(alpha as f64 * x + beta as f64),
             Activation::HardSwish => x * hard(x / 6.0 + 0.5),
+            Activation::Gelu { tanh: false } => {
+                // 1 + erf(z) = erfc(-z), which keeps its digits where erf(z) is near -1.
+                let z = x * core::f64::consts::FRAC_1_SQRT_2;
+                0.5 * x * if z < -2.0 { erfc_cf(-z) } else { 1.0 + erf(z) }
+            }
+            Activation::Gelu { tanh: true } => {
+                let k = (2.0 / core::f64::consts::PI).sqrt();
+                0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
+            }
         }
     }
 }
@@ -247,6 +271,11 @@ pub(crate) fn eval_unary(op: UnaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<
             ty.dtype,
             floats(x, "X")?.into_iter().map(f64::tanh).collect(),
         )?,
+        UnaryOp::Sqrt => from_f64s(
+            ty.dtype,
+            floats(x, "X")?.into_iter().map(f64::sqrt).collect(),
+        )?,
+        UnaryOp::Erf => from_f64s(ty.dtype, floats(x, "X")?.into_iter().map(erf).collect())?,
     };
     Ok(vec![output(&ty, data)?])
 }
@@ -269,6 +298,127 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
         let e = x.exp();
         e / (1.0 + e)
     }
+}
+
+/// The error function, independently of the generated code's: below |x| = 2 the series
+/// `2 / sqrt(pi) e^(-x^2) sum (2 x^2)^n x / (2n + 1)!!` (positive terms, so no cancellation),
+/// above through [`erfc_cf`]. Within 1e-15 relative.
+pub(crate) fn erf(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let a = x.abs();
+    if a >= 2.0 {
+        let r = 1.0 - erfc_cf(a);
+        return if x < 0.0 { -r } else { r };
+    }
+    let (x2, mut term, mut sum) = (2.0 * x * x, x, x);
+    let mut n = 0.0;
+    while term.abs() > sum.abs() * 1e-17 {
+        n += 1.0;
+        term *= x2 / (2.0 * n + 1.0);
+        sum += term;
+    }
+    // e^(-x^2) with x^2 = hi + lo exactly: the rounding of x^2 would cost 4 ulp at x = 2.
+    let hi = x * x;
+    let lo = x.mul_add(x, -hi);
+    2.0 / core::f64::consts::PI.sqrt() * (-hi).exp() * (1.0 - lo) * sum
+}
+
+/// erfc(x) for x >= 2: `e^(-x^2) / sqrt(pi)` over the continued fraction
+/// `x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))`, 80 levels deep (converged to 1e-16 there).
+pub(crate) fn erfc_cf(x: f64) -> f64 {
+    // Below the smallest subnormal from here on (and infinity would give inf - inf).
+    if x >= 28.0 {
+        return 0.0;
+    }
+    let mut f = x;
+    for n in (1..=80).rev() {
+        f = x + (n as f64 / 2.0) / f;
+    }
+    let hi = x * x;
+    let lo = x.mul_add(x, -hi);
+    (-hi).exp() * (1.0 - lo) / (core::f64::consts::PI.sqrt() * f)
+}
+
+/// Pow's type rule: the base an integer (32 or 64 bits) or float, the exponent any numeric
+/// type; the result has the base's type and the broadcast shape.
+pub(crate) fn infer_pow(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    let y = input(inputs, 1, "Y")?.ty;
+    if !(x.dtype.is_float() || matches!(x.dtype, DType::I32 | DType::I64)) {
+        return Err(format!(
+            "Pow is defined for float, int32 and int64 bases, got {x}"
+        ));
+    }
+    if y.dtype == DType::Bool {
+        return Err(format!("Pow is not defined for a bool exponent, got {y}"));
+    }
+    let shape = broadcast_shapes(&x.shape, &y.shape)
+        .ok_or_else(|| format!("shapes {x} and {y} do not broadcast"))?;
+    Ok(vec![TensorType::new(x.dtype, shape)])
+}
+
+/// `x^n` for integers, wrapping (as repeated multiplication wraps); a negative `n` gives
+/// the truncated `1 / x^|n|`.
+pub(crate) fn int_pow(x: i64, n: i128) -> i64 {
+    if n < 0 {
+        return match x {
+            1 => 1,
+            -1 if n % 2 == 0 => 1,
+            -1 => -1,
+            _ => 0,
+        };
+    }
+    let (mut b, mut e, mut r) = (x, n as u64, 1i64);
+    while e > 0 {
+        if e & 1 == 1 {
+            r = r.wrapping_mul(b);
+        }
+        b = b.wrapping_mul(b);
+        e >>= 1;
+    }
+    r
+}
+
+pub(crate) fn eval_pow(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, infer_pow)?.remove(0);
+    let x = tensor(inputs, 0, "X")?;
+    let y = tensor(inputs, 1, "Y")?;
+    let ia = broadcast_index(&x.shape, &ty.shape);
+    let ib = broadcast_index(&y.shape, &ty.shape);
+    let idx = ia.iter().zip(&ib);
+    let (xv, yv) = (x.data.to_f64_vec(), y.data.to_f64_vec());
+    let data = if ty.dtype.is_float() {
+        from_f64s(ty.dtype, idx.map(|(&i, &j)| xv[i].powf(yv[j])).collect())?
+    } else if y.dtype().is_float() {
+        // An integer base to a float power: computed in f64 (as numpy promotes), then
+        // converted with `as` (saturating).
+        let v = idx.map(|(&i, &j)| xv[i].powf(yv[j]));
+        match ty.dtype {
+            DType::I32 => TensorData::I32(v.map(|p| p as i32).collect()),
+            _ => TensorData::I64(v.map(|p| p as i64).collect()),
+        }
+    } else {
+        // Integer powers wrap: computed in 64 bits, where the low 32 bits are those of a
+        // 32-bit computation.
+        let xi = x.as_i64_vec().ok_or("X is not an integer tensor")?;
+        let yi: Vec<i128> = match &y.data {
+            TensorData::U64(v) => v.iter().map(|&e| e as i128).collect(),
+            _ => y
+                .as_i64_vec()
+                .ok_or("Y is not an integer tensor")?
+                .into_iter()
+                .map(i128::from)
+                .collect(),
+        };
+        let v = idx.map(|(&i, &j)| int_pow(xi[i], yi[j]));
+        match ty.dtype {
+            DType::I32 => TensorData::I32(v.map(|p| p as i32).collect()),
+            _ => TensorData::I64(v.collect()),
+        }
+    };
+    Ok(vec![output(&ty, data)?])
 }
 
 pub(crate) fn eval_clip(a: &ClipAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
@@ -502,5 +652,89 @@ mod tests {
         assert!(run(&op, &[Some(&x), Some(&t(&[2], TensorData::I8(vec![0, 1])))]).is_err());
         let b = t(&[1], TensorData::Bool(vec![true]));
         assert!(run(&op, &[Some(&b)]).is_err());
+    }
+    #[test]
+    fn sqrt_and_erf() {
+        let x = f32s(&[4], &[0.0, 1.0, 2.25, -1.0]);
+        let y = as_f32(&run1(&Op::Unary(UnaryOp::Sqrt), &[&x]));
+        assert_eq!(&y[..3], &[0.0, 1.0, 1.5]);
+        assert!(y[3].is_nan());
+        // Values from mpmath.
+        let pts = [
+            (0.0, 0.0),
+            (1e-10, 1.1283791670955126e-10),
+            (0.5, 0.5204998778130465),
+            (1.0, 0.8427007929497149),
+            (1.999, 0.9953015566513705),
+            (2.0, 0.9953222650189527),
+            (3.5, 0.9999992569016276),
+            (6.0, 0.9999999999999999785),
+            (30.0, 1.0),
+        ];
+        for (x, want) in pts {
+            for (x, want) in [(x, want), (-x, -want)] {
+                let got = erf(x);
+                assert!(
+                    (got - want).abs() <= 1e-15 * want.abs(),
+                    "erf({x}) = {got}, not {want}"
+                );
+            }
+        }
+        assert!(erf(f64::NAN).is_nan());
+        assert_eq!(erf(f64::INFINITY), 1.0);
+        // erfc(5) without cancellation.
+        assert!((erfc_cf(5.0) / 1.5374597944280348e-12 - 1.0).abs() < 1e-14);
+        let xi = t(&[1], TensorData::I32(vec![4]));
+        assert!(run(&Op::Unary(UnaryOp::Sqrt), &[Some(&xi)]).is_err());
+    }
+
+    #[test]
+    fn gelu_exact_and_tanh() {
+        let exact = Activation::Gelu { tanh: false };
+        let approx = Activation::Gelu { tanh: true };
+        // 0.5 x (1 + erf(x / sqrt 2)); from mpmath.
+        assert!((exact.apply(1.0) - 0.8413447460685429).abs() < 1e-15);
+        assert!((exact.apply(-1.0) + 0.15865525393145707).abs() < 1e-15);
+        // Far in the negative tail the value keeps its relative accuracy.
+        let far = exact.apply(-10.0);
+        assert!((far / -7.619853024160526e-23 - 1.0).abs() < 1e-12, "{far}");
+        assert!((approx.apply(1.0) - 0.8411919906082768).abs() < 1e-15);
+        assert_eq!(exact.apply(0.0), 0.0);
+        assert_eq!(exact.name(), "Gelu");
+    }
+
+    #[test]
+    fn pow_types_and_broadcasting() {
+        let pow =
+            |a: &Tensor, b: &Tensor| run(&Op::Pow, &[Some(a), Some(b)]).map(|mut v| v.remove(0));
+        let x = f32s(&[2, 3], &[1.0, 2.0, 3.0, -2.0, 0.0, 4.0]);
+        let y = f32s(&[3], &[2.0, 0.5, -1.0]);
+        let z = as_f32(&pow(&x, &y).unwrap());
+        assert_close(&z[..3], &[1.0, std::f32::consts::SQRT_2, 1.0 / 3.0]);
+        assert_eq!(z[3], 4.0);
+        assert_eq!(z[4], 0.0);
+        assert_eq!(z[5], 0.25);
+        // Negative base, fractional exponent: NaN.
+        let n = as_f32(&pow(&f32s(&[], &[-8.0]), &f32s(&[], &[1.0 / 3.0])).unwrap());
+        assert!(n[0].is_nan());
+        // A float base to integer powers of other types.
+        let e = t(&[3], TensorData::U64(vec![0, 3, 10]));
+        let z = pow(&f32s(&[3], &[5.0, -2.0, 2.0]), &e).unwrap();
+        assert_eq!(z.data, TensorData::F32(vec![1.0, -8.0, 1024.0]));
+        // Integers wrap; negative exponents truncate.
+        let b = t(&[4], TensorData::I32(vec![2, 3, -1, 2]));
+        let e = t(&[4], TensorData::I64(vec![31, 21, -3, -1]));
+        let z = pow(&b, &e).unwrap();
+        assert_eq!(
+            z.data,
+            TensorData::I32(vec![i32::MIN, 3i32.wrapping_pow(21), -1, 0])
+        );
+        // An integer base to a float power.
+        let z = pow(&b, &f32s(&[], &[2.5])).unwrap();
+        assert_eq!(z.data, TensorData::I32(vec![5, 15, 0, 5]));
+        // Bases of other integer types and bool exponents are refused.
+        assert!(pow(&t(&[1], TensorData::U8(vec![2])), &b).is_err());
+        assert!(pow(&x, &t(&[1], TensorData::Bool(vec![true]))).is_err());
+        assert!(pow(&x, &f32s(&[2], &[1.0, 2.0])).is_err());
     }
 }

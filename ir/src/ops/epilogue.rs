@@ -18,7 +18,7 @@ pub enum Epilogue {
     Tanh,
     /// `y = y * sigmoid(y)` (SiLU, also called Swish), as exported: `Mul(x, Sigmoid(x))`.
     Silu,
-    /// LeakyRelu, HardSigmoid or HardSwish.
+    /// LeakyRelu, HardSigmoid, HardSwish or Gelu.
     Act(super::Activation),
     /// `y = y + r`, where `r` is the node input at `slot`, of y's exact type (a residual).
     Add { slot: usize },

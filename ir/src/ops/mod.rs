@@ -2,6 +2,7 @@
 //! inference and reference evaluation of its ops; this file is the checklist that ties them
 //! together. Adding a variant makes the compiler list every match to update.
 
+pub mod cast;
 mod common;
 pub mod conv;
 pub mod elementwise;
@@ -10,6 +11,7 @@ pub mod gemm;
 pub mod norm;
 pub mod pad;
 pub mod pool;
+pub mod reduce;
 pub mod shape;
 pub mod softmax;
 pub mod window;
@@ -18,13 +20,15 @@ use crate::tensor::Tensor;
 use crate::types::TensorType;
 use std::fmt;
 
+pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
 pub use epilogue::Epilogue;
 pub use gemm::GemmAttrs;
-pub use norm::BatchNormAttrs;
+pub use norm::{BatchNormAttrs, LayerNormAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
+pub use reduce::ReduceAttrs;
 pub use shape::{
     ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
 };
@@ -62,7 +66,7 @@ pub enum Op {
     /// inputs of opset ≥ 11 are folded into them on import).
     Pad(PadAttrs),
     Identity,
-    /// LeakyRelu, HardSigmoid, HardSwish.
+    /// LeakyRelu, HardSigmoid, HardSwish, Gelu.
     Activation(Activation),
     /// Squeeze: inputs data, axes? (constant).
     Squeeze(SqueezeAttrs),
@@ -71,6 +75,14 @@ pub enum Op {
     /// Dropout in inference: inputs data, ratio?, training_mode? (constant false); outputs
     /// data and optionally the (all-true) mask.
     Dropout,
+    /// Pow: inputs X (the base) and Y (the exponent, of any numeric type), broadcast.
+    Pow,
+    /// ReduceMean: inputs data, axes? (constant, opset ≥ 18).
+    ReduceMean(ReduceAttrs),
+    /// LayerNormalization: inputs X, Scale, B?; output Y only.
+    LayerNormalization(LayerNormAttrs),
+    /// Cast: input 0 converted element by element to another element type.
+    Cast(CastAttrs),
 }
 
 /// What shape inference knows about one input: its type, and its value when constant.
@@ -105,6 +117,10 @@ impl Op {
             Op::Squeeze(_) => "Squeeze",
             Op::Unsqueeze(_) => "Unsqueeze",
             Op::Dropout => "Dropout",
+            Op::Pow => "Pow",
+            Op::ReduceMean(_) => "ReduceMean",
+            Op::LayerNormalization(_) => "LayerNormalization",
+            Op::Cast(_) => "Cast",
         }
     }
 
@@ -133,6 +149,10 @@ impl Op {
             Op::Squeeze(a) => shape::infer_squeeze(a, inputs),
             Op::Unsqueeze(a) => shape::infer_unsqueeze(a, inputs),
             Op::Dropout => shape::infer_dropout(inputs),
+            Op::Pow => elementwise::infer_pow(inputs),
+            Op::ReduceMean(a) => reduce::infer_mean(a, inputs),
+            Op::LayerNormalization(a) => norm::infer_layer_norm(a, inputs),
+            Op::Cast(a) => cast::infer(a, inputs),
         }
     }
 
@@ -160,6 +180,10 @@ impl Op {
             Op::Squeeze(a) => shape::eval_squeeze(a, inputs),
             Op::Unsqueeze(a) => shape::eval_unsqueeze(a, inputs),
             Op::Dropout => shape::eval_dropout(inputs),
+            Op::Pow => elementwise::eval_pow(inputs),
+            Op::ReduceMean(a) => reduce::eval_mean(a, inputs),
+            Op::LayerNormalization(a) => norm::eval_layer_norm(a, inputs),
+            Op::Cast(a) => cast::eval(a, inputs),
         }
     }
 
@@ -197,7 +221,14 @@ impl Op {
             | Op::Clip(_)
             | Op::BatchNormalization(_)
             | Op::Activation(_)
+            | Op::Pow
+            | Op::LayerNormalization(_)
             | Op::Softmax(_) => out,
+            Op::ReduceMean(_) => inputs
+                .first()
+                .copied()
+                .flatten()
+                .map_or(0, |t| t.numel() as u64),
             Op::MaxPool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
             Op::AveragePool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
             Op::GlobalAveragePool => inputs
@@ -213,7 +244,8 @@ impl Op {
             | Op::Identity
             | Op::Squeeze(_)
             | Op::Unsqueeze(_)
-            | Op::Dropout => 0,
+            | Op::Dropout
+            | Op::Cast(_) => 0,
         }
     }
 }

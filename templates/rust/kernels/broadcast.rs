@@ -1,14 +1,15 @@
 /// `y = f(a, b)` with numpy broadcasting. `shape` is the output shape with adjacent axes
 /// merged where possible (rank R >= 1, `y` is non-empty); `sa` and `sb` are each operand's
-/// element strides along it, 0 on broadcast axes (so the innermost ones are 0 or 1).
-fn broadcast<T: Copy, const R: usize>(
-    a: &[T],
-    b: &[T],
+/// element strides along it, 0 on broadcast axes (so the innermost ones are 0 or 1). The
+/// operands may have other element types than `y` (Pow's exponent).
+fn broadcast<A: Copy, B: Copy, T: Copy, const R: usize>(
+    a: &[A],
+    b: &[B],
     y: &mut [T],
     shape: &[usize; R],
     sa: &[usize; R],
     sb: &[usize; R],
-    f: impl Fn(T, T) -> T,
+    f: impl Fn(A, B) -> T,
 ) {
     let inner = shape[R - 1];
     let mut idx = [0usize; R];
