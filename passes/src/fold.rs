@@ -164,6 +164,11 @@ fn fold_affine_into(g: &mut Graph, p: NodeId, scale: &[f64], shift: &[f64]) -> b
     match g.node(p).op.clone() {
         Op::Conv(_) => fold_into_conv(g, p, scale, shift),
         Op::Gemm(a) => fold_into_gemm(g, p, &a, scale, shift),
+        // foldable_producer checked the operands are 2-D and B constant: Gemm's A x B.
+        Op::MatMul => {
+            g.node_mut(p).op = Op::Gemm(GemmAttrs::default());
+            fold_into_gemm(g, p, &GemmAttrs::default(), scale, shift)
+        }
         _ => false,
     }
 }
@@ -174,7 +179,15 @@ fn foldable_producer(g: &Graph, n: NodeId, slot: usize) -> Option<(NodeId, Value
     let y = (*g.node(n).inputs.get(slot)?)?;
     let p = g.producer(y)?;
     let node = g.node(p);
-    let ok = matches!(node.op, Op::Conv(_) | Op::Gemm(_))
+    // A MatMul of 2-D operands with constant B is a Gemm, and folds as one.
+    let matmul_2d = node.op == Op::MatMul
+        && node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|&v| g.value(v).ty.rank() == 2)
+        && const_input(g, p, 1).is_some();
+    let ok = (matches!(node.op, Op::Conv(_) | Op::Gemm(_)) || matmul_2d)
         && node.epilogue.is_empty()
         && node.outputs.len() == 1
         && matches!(g.value(y).ty.dtype, DType::F32 | DType::F64)
@@ -183,7 +196,7 @@ fn foldable_producer(g: &Graph, n: NodeId, slot: usize) -> Option<(NodeId, Value
     ok.then_some((p, y))
 }
 
-/// BatchNormalization after a Conv or Gemm, folded into its weights.
+/// BatchNormalization after a Conv, Gemm or 2-D MatMul, folded into its weights.
 pub fn fold_batchnorm(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut folded = Vec::new();
     let ids: Vec<NodeId> = g.node_ids().collect();

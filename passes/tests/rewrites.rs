@@ -863,3 +863,25 @@ fn layernorm_and_gelu_with_other_readers_or_other_constants_stay() {
     let mut g = gelu(0.500_000_24, false);
     assert_eq!(fold::recognize_gelu(&mut g).unwrap().len(), 1);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batchnorm_and_scales_fold_into_a_2d_matmul(m in 1usize..4, k in 1usize..5, n in 1usize..5,
+                                                  bn: bool, seed: u64) {
+        let mut b = Builder::new("matmul_bn");
+        let x = b.input("x", DType::F32, &[m, k]);
+        let w = rand_const(&mut b, "w", &[k, n], seed, -1.0, 1.0);
+        let mm = b.one(Op::MatMul, &[x, w]);
+        let (y, gone) = if bn {
+            (batchnorm(&mut b, mm, n, seed), "BatchNormalization")
+        } else {
+            let s = rand_const(&mut b, "s", &[n], seed + 3, 0.5, 2.0);
+            (b.one(Op::Binary(BinaryOp::Mul), &[mm, s]), "Mul")
+        };
+        b.output(y);
+        let pass: PassFn = if bn { fold::fold_batchnorm } else { fold::fold_affine };
+        check(b.g, pass, &[gone, "MatMul"], seed)?;
+    }
+}
