@@ -10,15 +10,15 @@
 
 mod common;
 
-use kiln::codegen::{EmitKind, Generated, Provenance, RustOptions};
-use kiln::harness::{self, Case, Profile};
+use common::sharing::{Variant, compile, input_data, run_variants};
+
 use kiln::ir::builder::{Builder, window};
 use kiln::ir::ops::{
     BinaryOp, ConcatAttrs, ConvAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, UnaryOp,
 };
-use kiln::ir::{DType, Graph, Op, Tensor, TensorData, ValueId};
+use kiln::ir::{DType, Graph, Op, TensorData, ValueId};
 use kiln::passes::MemoryPlan;
-use kiln::passes::memory::{PlanOptions, check_aliases, check_plan, plan_memory_with};
+use kiln::passes::memory::PlanOptions;
 
 /// Shorthands over the IR's graph builder.
 trait Ops {
@@ -224,44 +224,6 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
     ("all", opts(true, true, true)),
 ];
 
-fn compile(g: &Graph, opts: &PlanOptions) -> (MemoryPlan, Generated) {
-    let vg = kiln::ir::verify(g).unwrap_or_else(|d| panic!("{}: {d:?}", g.name));
-    let plan = plan_memory_with(&vg, opts);
-    check_plan(&plan).unwrap_or_else(|e| panic!("{}: {e}", g.name));
-    check_aliases(&vg, &plan).unwrap_or_else(|e| panic!("{}: {e}", g.name));
-    let ropts = RustOptions {
-        module_name: g.name.clone(),
-        provenance: Provenance {
-            kiln_version: "test".into(),
-            model_file: format!("{}.onnx", g.name),
-            model_sha256: "0".into(),
-            options: vec![],
-        },
-    };
-    let generated = kiln::codegen::emit_rust(&vg, &plan, EmitKind::Module, &ropts)
-        .unwrap_or_else(|e| panic!("{}: {e}", g.name));
-    (plan, generated)
-}
-
-/// Deterministic inputs: small values, both signs, exact in every type.
-fn input_data(g: &Graph) -> Vec<Tensor> {
-    g.inputs
-        .iter()
-        .enumerate()
-        .map(|(k, &v)| {
-            let ty = &g.value(v).ty;
-            let idx = (0..ty.numel()).map(|i| (i * 37 + k * 11 + 5) % 29);
-            let data = match ty.dtype {
-                DType::F32 => TensorData::F32(idx.map(|v| (v as f32 - 14.0) / 8.0).collect()),
-                DType::I32 => TensorData::I32(idx.map(|v| (v as i32 - 14) * 1000).collect()),
-                DType::I8 => TensorData::I8(idx.map(|v| (v as i32 * 9 - 128) as i8).collect()),
-                other => panic!("no test data for {other}"),
-            };
-            Tensor::new(ty.shape.clone(), data).expect("sized to the shape")
-        })
-        .collect()
-}
-
 fn find<'a>(gs: &'a [Graph], plans: &'a [MemoryPlan], name: &str) -> (&'a Graph, &'a MemoryPlan) {
     let i = gs.iter().position(|g| g.name == name).expect("a graph");
     (&gs[i], &plans[i])
@@ -358,45 +320,26 @@ fn generated_code_matches_the_reference_with_concats_in_place_on_and_off() {
                 });
                 assert_eq!(full, text.contains(nothing), "{} {label}", g.name);
             }
-            built.push((g, label, plan, generated, inputs.clone(), want.clone()));
+            built.push(Variant {
+                graph: g,
+                label,
+                plan,
+                generated,
+                inputs: inputs.clone(),
+                want: want.clone(),
+            });
         }
     }
-    let cases: Vec<Case> = built.iter().map(|b| Case { generated: &b.3 }).collect();
-    let work = common::repo().join("target").join("kiln-concat-runner");
-    let runner = harness::build_runner(&cases, &work, &common::gen_target(), Profile::Fast)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut failures = Vec::new();
-    let mut first_of: std::collections::BTreeMap<&str, Vec<Tensor>> = Default::default();
-    for (i, (g, label, plan, _, inputs, want)) in built.iter().enumerate() {
-        let got = runner
-            .run(i, inputs)
-            .unwrap_or_else(|e| panic!("{} {label}: {e}", g.name));
-        for (k, (a, e)) in got.iter().zip(want).enumerate() {
-            let c = harness::compare(a, e, 1e-5, 1e-6);
-            if !c.ok {
-                failures.push(format!("{} {label} output {k}: {c:?}", g.name));
-            }
-        }
-        // Every variant computes the same numbers, bit for bit.
-        match first_of.get(g.name.as_str()) {
-            None => {
-                first_of.insert(&g.name, got);
-            }
-            Some(base) => {
-                for (k, (a, b)) in got.iter().zip(base).enumerate() {
-                    if a.data.to_le_bytes() != b.data.to_le_bytes() {
-                        failures.push(format!("{} {label} output {k} differs from off", g.name));
-                    }
-                }
-            }
-        }
+    let failures = run_variants(&built, "kiln-concat-runner");
+    for b in &built {
         eprintln!(
-            "{:<18} {label:<8}: {} buffers, arena {} B, lower bound {} B, {} concats in place",
-            g.name,
-            plan.buffers.len(),
-            plan.arena_bytes(),
-            plan.lower_bound_bytes(),
-            plan.concats.len(),
+            "{:<18} {:<8}: {} buffers, arena {} B, lower bound {} B, {} concats in place",
+            b.graph.name,
+            b.label,
+            b.plan.buffers.len(),
+            b.plan.arena_bytes(),
+            b.plan.lower_bound_bytes(),
+            b.plan.concats.len(),
         );
     }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));

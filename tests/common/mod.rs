@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod onnx;
+pub mod sharing;
 
 use std::path::{Path, PathBuf};
 
