@@ -493,9 +493,20 @@ fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
     let f = binary_fn(op, y.dtype, false)?;
     let f = with_epilogue(cx, f, 2, y.dtype)?;
+    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+}
+/// The call of the broadcasting kernel with element closure `f` on inputs 0 and 1 (of
+/// shapes `a` and `b`) into output 0 (of type `y`).
+fn broadcast_call(
+    cx: &mut NodeCx,
+    a: &[usize],
+    b: &[usize],
+    y: &TensorType,
+    f: &str,
+) -> Result<(), String> {
     let strides = [
-        broadcast_strides(&ta.shape, &y.shape),
-        broadcast_strides(&tb.shape, &y.shape),
+        broadcast_strides(a, &y.shape),
+        broadcast_strides(b, &y.shape),
     ];
     let (shape, strides) = collapse(&y.shape, &strides);
     cx.use_kernel(Kernel::Broadcast, y.dtype)?;
@@ -813,20 +824,7 @@ fn pow(cx: &mut NodeCx) -> Result<(), String> {
         }
     }
     let f = pow_fn(cx, x.dtype, t.dtype)?;
-    let strides = [
-        broadcast_strides(&x.shape, &y.shape),
-        broadcast_strides(&t.shape, &y.shape),
-    ];
-    let (shape, strides) = collapse(&y.shape, &strides);
-    cx.use_kernel(Kernel::Broadcast, y.dtype)?;
-    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
-    cx.body.line(format!(
-        "broadcast({xa}, {xb}, {ys}, &{}, &{}, &{}, {f});",
-        usizes(&shape),
-        usizes(&strides[0]),
-        usizes(&strides[1])
-    ));
-    Ok(())
+    broadcast_call(cx, &x.shape, &t.shape, y, &f)
 }
 
 fn reduce_mean(cx: &mut NodeCx, a: &ReduceAttrs) -> Result<(), String> {
