@@ -112,20 +112,7 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         // Nothing to compute; the module emitter notes it.
         return Ok(());
     }
-    if !node.epilogue.is_empty()
-        && !matches!(
-            node.op,
-            Op::Conv(_)
-                | Op::Gemm(_)
-                | Op::MatMul
-                | Op::MaxPool(_)
-                | Op::AveragePool(_)
-                | Op::GlobalAveragePool
-                | Op::Unary(_)
-                | Op::Activation(_)
-                | Op::Binary(_)
-        )
-    {
+    if !node.epilogue.is_empty() && kiln_ir::ops::epilogue::host(&node.op).is_none() {
         return Err(format!(
             "{} cannot carry a fused epilogue; the fusion pass must not put one there",
             node.op.name()

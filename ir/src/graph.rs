@@ -257,6 +257,11 @@ impl Graph {
         self.graph.node_indices()
     }
 
+    /// Whether `id` is a node of the graph (passes hold ids across removals).
+    pub fn contains_node(&self, id: NodeId) -> bool {
+        self.graph.contains_node(id)
+    }
+
     pub fn node_count(&self) -> usize {
         self.graph.node_count()
     }

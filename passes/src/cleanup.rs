@@ -105,7 +105,7 @@ pub fn remove_identities(g: &mut Graph) -> Result<Vec<String>, String> {
         let mut changed = false;
         let order = g.schedule().map_err(|_| "the graph has a cycle")?;
         for n in order {
-            if !g.node_ids().any(|m| m == n) {
+            if !g.contains_node(n) {
                 continue;
             }
             if is_identity(g, n) {

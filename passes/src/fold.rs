@@ -236,7 +236,7 @@ pub fn fold_affine(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut folded = Vec::new();
     let ids: Vec<NodeId> = g.node_ids().collect();
     for n in ids {
-        if !g.node_ids().any(|m| m == n) {
+        if !g.contains_node(n) {
             continue;
         }
         let Op::Binary(op) = g.node(n).op else {
@@ -362,7 +362,7 @@ pub fn matmul_add_to_gemm(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut folded = Vec::new();
     let ids: Vec<NodeId> = g.node_ids().collect();
     for n in ids {
-        if !g.node_ids().any(|m| m == n) {
+        if !g.contains_node(n) {
             continue;
         }
         if g.node(n).op != Op::Binary(BinaryOp::Add) {
@@ -423,7 +423,7 @@ pub fn recognize_hardswish(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     let ids: Vec<NodeId> = g.node_ids().collect();
     for m in ids {
-        if !g.node_ids().any(|k| k == m) || g.node(m).op != Op::Binary(BinaryOp::Mul) {
+        if !g.contains_node(m) || g.node(m).op != Op::Binary(BinaryOp::Mul) {
             continue;
         }
         let ins = g.node(m).inputs.clone();
@@ -563,7 +563,7 @@ pub fn recognize_layernorm(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     let ids: Vec<NodeId> = g.node_ids().collect();
     for div in ids {
-        if !g.node_ids().any(|k| k == div) || g.node(div).op != Op::Binary(BinaryOp::Div) {
+        if !g.contains_node(div) || g.node(div).op != Op::Binary(BinaryOp::Div) {
             continue;
         }
         let Some(hit) = layernorm_at(g, div) else {
@@ -747,7 +747,7 @@ pub fn recognize_gelu(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     let ids: Vec<NodeId> = g.node_ids().collect();
     for erf in ids {
-        if !g.node_ids().any(|k| k == erf) || g.node(erf).op != Op::Unary(UnaryOp::Erf) {
+        if !g.contains_node(erf) || g.node(erf).op != Op::Unary(UnaryOp::Erf) {
             continue;
         }
         let Some((x, mut gone, root)) = gelu_at(g, erf) else {

@@ -5,7 +5,7 @@
 //! Div) the same steps but the residual Add fuse too, so a chain becomes one loop.
 
 use crate::rewrite::{absorb, sole_consumer};
-use kiln_ir::ops::{BinaryOp, Epilogue, UnaryOp};
+use kiln_ir::ops::{BinaryOp, Epilogue, EpilogueHost, UnaryOp, epilogue};
 use kiln_ir::{DType, Graph, NodeId, Op};
 
 /// The epilogue step that node `c` (reading the producer's output at `slot`) amounts to,
@@ -78,23 +78,17 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
         let mut changed = false;
         let ids: Vec<NodeId> = g.node_ids().collect();
         for p in ids {
-            if !g.node_ids().any(|m| m == p) {
+            if !g.contains_node(p) {
                 continue;
             }
             let node = g.node(p);
-            // Conv, Gemm and MatMul take any epilogue; an elementwise op takes the steps that
-            // need no index, so a chain of them runs as one loop.
-            let kernel_op = matches!(
-                node.op,
-                Op::Conv(_)
-                    | Op::Gemm(_)
-                    | Op::MatMul
-                    | Op::MaxPool(_)
-                    | Op::AveragePool(_)
-                    | Op::GlobalAveragePool
-            );
-            let elementwise = matches!(node.op, Op::Unary(_) | Op::Activation(_) | Op::Binary(_));
-            if !(kernel_op || elementwise) || node.outputs.len() != 1 {
+            // Conv, Gemm, MatMul and pooling take any epilogue; an elementwise op takes the
+            // steps that need no index, so a chain of them runs as one loop.
+            let Some(host) = epilogue::host(&node.op) else {
+                continue;
+            };
+            let kernel_op = host == EpilogueHost::Any;
+            if node.outputs.len() != 1 {
                 continue;
             }
             let y = node.outputs[0];

@@ -38,6 +38,32 @@ impl fmt::Display for Epilogue {
     }
 }
 
+/// What a producer can carry as its epilogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpilogueHost {
+    /// Every step, residual Adds included (the kernel knows each output's flat index):
+    /// Conv, Gemm, MatMul and pooling.
+    Any,
+    /// The steps that need no index, composed into the element closure: elementwise ops.
+    IndexFree,
+}
+
+/// Whether `op` can carry an epilogue, and which steps. The fusion pass and the emitters
+/// both ask this, so they cannot disagree.
+pub fn host(op: &super::Op) -> Option<EpilogueHost> {
+    use super::Op;
+    match op {
+        Op::Conv(_)
+        | Op::Gemm(_)
+        | Op::MatMul
+        | Op::MaxPool(_)
+        | Op::AveragePool(_)
+        | Op::GlobalAveragePool => Some(EpilogueHost::Any),
+        Op::Unary(_) | Op::Activation(_) | Op::Binary(_) => Some(EpilogueHost::IndexFree),
+        _ => None,
+    }
+}
+
 /// The first node-input slot used by an epilogue: the op's own inputs come before it.
 pub fn first_extra_slot(epilogue: &[Epilogue]) -> Option<usize> {
     epilogue

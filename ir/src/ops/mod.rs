@@ -23,7 +23,7 @@ use std::fmt;
 pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
-pub use epilogue::Epilogue;
+pub use epilogue::{Epilogue, EpilogueHost};
 pub use gemm::GemmAttrs;
 pub use norm::{BatchNormAttrs, LayerNormAttrs};
 pub use pad::{PadAttrs, PadMode};
