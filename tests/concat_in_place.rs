@@ -331,16 +331,5 @@ fn generated_code_matches_the_reference_with_concats_in_place_on_and_off() {
         }
     }
     let failures = run_variants(&built, "kiln-concat-runner");
-    for b in &built {
-        eprintln!(
-            "{:<18} {:<8}: {} buffers, arena {} B, lower bound {} B, {} concats in place",
-            b.graph.name,
-            b.label,
-            b.plan.buffers.len(),
-            b.plan.arena_bytes(),
-            b.plan.lower_bound_bytes(),
-            b.plan.concats.len(),
-        );
-    }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }

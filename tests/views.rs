@@ -392,18 +392,6 @@ fn generated_code_matches_the_reference_with_sharing_on_and_off() {
         }
     }
     let failures = run_variants(&built, "kiln-views-runner");
-    for b in &built {
-        eprintln!(
-            "{:<18} {:<8}: {} buffers, arena {} B, lower bound {} B, {} views, {} in place",
-            b.graph.name,
-            b.label,
-            b.plan.buffers.len(),
-            b.plan.arena_bytes(),
-            b.plan.lower_bound_bytes(),
-            b.plan.views.len(),
-            b.plan.in_place.len()
-        );
-    }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
 

@@ -60,7 +60,8 @@ pub struct Variant<'g> {
     pub want: Vec<Tensor>,
 }
 
-/// Builds every variant into one runner crate (`target/<work>`), runs them, and returns
+/// Builds every variant into one runner crate (`target/<work>`), runs them (printing each
+/// plan's figures), and returns
 /// the problems: outputs away from the reference, and variants of one graph that do not
 /// agree bit for bit (sharing storage changes where values live, never the arithmetic).
 pub fn run_variants(built: &[Variant], work: &str) -> Vec<String> {
@@ -77,6 +78,15 @@ pub fn run_variants(built: &[Variant], work: &str) -> Vec<String> {
     let mut first_of: BTreeMap<&str, Vec<Tensor>> = BTreeMap::new();
     for (i, b) in built.iter().enumerate() {
         let (name, label) = (b.graph.name.as_str(), b.label);
+        eprintln!(
+            "{name:<18} {label:<8}: {} buffers, arena {} B, lower bound {} B, {} views, {} in place, {} concats in place",
+            b.plan.buffers.len(),
+            b.plan.arena_bytes(),
+            b.plan.lower_bound_bytes(),
+            b.plan.views.len(),
+            b.plan.in_place.len(),
+            b.plan.concats.len(),
+        );
         let got = runner
             .run(i, &b.inputs)
             .unwrap_or_else(|e| panic!("{name} {label}: {e}"));
