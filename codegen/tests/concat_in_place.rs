@@ -4,7 +4,9 @@
 //! and a plan that misplaces an input is refused rather than compiled. Running the
 //! generated code is `tests/concat_in_place.rs` at the workspace root.
 
-use kiln_codegen::{CodegenError, EmitKind, Generated, RustOptions, emit_rust};
+mod common;
+
+use common::{emit, run_body};
 use kiln_ir::builder::{Builder, window};
 use kiln_ir::ops::{ConcatAttrs, ConvAttrs, UnaryOp};
 use kiln_ir::{DType, Graph, Op, ValueId};
@@ -40,21 +42,8 @@ fn graph(output: bool) -> (Graph, [ValueId; 3]) {
     (b.g, [a, c, y])
 }
 
-fn emit(g: &Graph, plan: &MemoryPlan) -> Result<Generated, CodegenError> {
-    let vg = kiln_ir::verify(g).unwrap();
-    emit_rust(&vg, plan, EmitKind::Module, &RustOptions::default())
-}
-
 fn plan(g: &Graph) -> MemoryPlan {
     plan_memory(&kiln_ir::verify(g).unwrap())
-}
-
-/// The body of `run`.
-fn run_body(out: &Generated) -> String {
-    let text = &out.files[0].contents;
-    let start = text.find("pub fn run(").unwrap();
-    let end = text[start..].find("\n}\n").unwrap();
-    text[start..start + end].to_string()
 }
 
 #[test]

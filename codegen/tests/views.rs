@@ -4,7 +4,10 @@
 //! refused rather than compiled. Running the generated code is `tests/views.rs` at the
 //! workspace root.
 
-use kiln_codegen::{CodegenError, EmitKind, Generated, RustOptions, emit_rust};
+mod common;
+
+use common::{emit, run_body};
+use kiln_codegen::CodegenError;
 use kiln_ir::builder::Builder;
 use kiln_ir::ops::{BinaryOp, ClipAttrs, FlattenAttrs, ReshapeAttrs, UnaryOp};
 use kiln_ir::{DType, Graph, Op, TensorData, ValueId};
@@ -38,22 +41,9 @@ fn chain() -> (Graph, [ValueId; 8]) {
     (b.g, [r, v, s, s2, d, c, twice, t])
 }
 
-fn emit(g: &Graph, plan: &MemoryPlan) -> Result<Generated, CodegenError> {
-    let vg = kiln_ir::verify(g).unwrap();
-    emit_rust(&vg, plan, EmitKind::Module, &RustOptions::default())
-}
-
 fn plan(g: &Graph, opts: &PlanOptions) -> MemoryPlan {
     let vg = kiln_ir::verify(g).unwrap();
     plan_memory_with(&vg, opts)
-}
-
-/// The body of `run`.
-fn run_body(out: &Generated) -> String {
-    let text = &out.files[0].contents;
-    let start = text.find("pub fn run(").unwrap();
-    let end = text[start..].find("\n}\n").unwrap();
-    text[start..start + end].to_string()
 }
 
 #[test]

@@ -537,3 +537,25 @@ fn constants() -> Graph {
     b.output(q);
     b.g
 }
+
+/// Emits `g` under `plan` as a module (default options).
+pub fn emit(
+    g: &Graph,
+    plan: &kiln_passes::MemoryPlan,
+) -> Result<kiln_codegen::Generated, kiln_codegen::CodegenError> {
+    let vg = kiln_ir::verify(g).unwrap();
+    kiln_codegen::emit_rust(
+        &vg,
+        plan,
+        kiln_codegen::EmitKind::Module,
+        &kiln_codegen::RustOptions::default(),
+    )
+}
+
+/// The body of the generated `run`.
+pub fn run_body(out: &kiln_codegen::Generated) -> String {
+    let text = &out.files[0].contents;
+    let start = text.find("pub fn run(").unwrap();
+    let end = text[start..].find("\n}\n").unwrap();
+    text[start..start + end].to_string()
+}
