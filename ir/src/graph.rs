@@ -220,7 +220,8 @@ impl Graph {
                 self.graph.remove_edge(e);
             }
         }
-        for c in self.consumers(value) {
+        // Scanned: the edges for `value` were removed above, so they cannot be asked.
+        for c in self.scan_consumers(value) {
             self.graph.add_edge(node, c, value);
         }
     }
@@ -270,8 +271,33 @@ impl Graph {
         self.producers.get(&v).copied()
     }
 
-    /// Nodes reading `v`, each once, in id order.
+    /// Nodes reading `v`, each once, in id order. A value with a producer is looked up
+    /// through the producer's edges (passes ask this for every value, so a scan of all
+    /// nodes each time would make them quadratic); inputs and constants have no edges and
+    /// are scanned for.
     pub fn consumers(&self, v: ValueId) -> Vec<NodeId> {
+        let Some(&p) = self.producers.get(&v) else {
+            return self.scan_consumers(v);
+        };
+        let set: BTreeSet<NodeId> = self
+            .graph
+            .edges_directed(p, Direction::Outgoing)
+            .filter(|e| *e.weight() == v)
+            .map(|e| e.target())
+            .collect();
+        let found: Vec<NodeId> = set.into_iter().collect();
+        // The edges are kept in step by every input-changing method; tests check it.
+        debug_assert_eq!(
+            found,
+            self.scan_consumers(v),
+            "stale edges for value %{}",
+            v.0
+        );
+        found
+    }
+
+    /// Nodes reading `v`, found by looking at every node.
+    fn scan_consumers(&self, v: ValueId) -> Vec<NodeId> {
         let set: BTreeSet<NodeId> = self
             .graph
             .node_indices()
