@@ -29,7 +29,7 @@ pub use kiln_ir as ir;
 pub use kiln_passes as passes;
 
 use kiln_codegen::{EmitKind, Generated, Provenance, RustOptions};
-use kiln_ir::Graph;
+use kiln_ir::{Graph, Tensor};
 use kiln_passes::MemoryPlan;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -81,6 +81,9 @@ impl Error {
 pub struct CompileOptions {
     /// Shapes for graph inputs whose dimensions the model leaves symbolic.
     pub input_shapes: BTreeMap<String, Vec<usize>>,
+    /// Graph inputs fixed at compile time (`--bind-input NAME=FILE.pb`), with the file
+    /// they came from for the generated header: see `LoadOptions::bound_inputs`.
+    pub bound_inputs: BTreeMap<String, (Tensor, String)>,
     /// Name of the generated crate (`--emit crate`); defaults to the model file's stem.
     pub crate_name: Option<String>,
     /// What kiln accepts before refusing a model as too big or too strange.
@@ -132,6 +135,9 @@ impl CompileOptions {
                 format!("--input-shape {k}={}", dims.join("x"))
             })
             .collect();
+        for (k, (_, from)) in &self.bound_inputs {
+            v.push(format!("--bind-input {k}={from}"));
+        }
         if self.opt_level == kiln_passes::OptLevel::O0 {
             v.push("-O0".into());
         }
@@ -185,6 +191,11 @@ pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Erro
     let sha = hex(&Sha256::digest(&bytes));
     let load_opts = kiln_frontend::LoadOptions {
         input_shapes: opts.input_shapes.clone(),
+        bound_inputs: opts
+            .bound_inputs
+            .iter()
+            .map(|(k, (t, _))| (k.clone(), t.clone()))
+            .collect(),
         max_file_bytes: opts.limits.file_bytes,
         max_tensor_elements: opts.limits.tensor_elements,
         max_nodes: opts.limits.nodes,

@@ -33,6 +33,11 @@ struct ModelArgs {
     /// Pins the shape of an input with symbolic dimensions, e.g. `x=1x3x48x192`. Repeatable.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shape: Vec<String>,
+    /// Fixes an input to the tensor in a `.pb` file (TensorProto) at compile time, so the
+    /// values it decides (a shape, axes, pads, starts...) are folded, e.g.
+    /// `shape=test_data_set_0/input_1.pb`. Repeatable.
+    #[arg(long = "bind-input", value_name = "NAME=FILE")]
+    bind_input: Vec<String>,
     /// Optimisation level: 0 turns every pass, view and in-place write off; 2 (the
     /// default) turns them all on.
     #[arg(short = 'O', value_name = "LEVEL", default_value = "2", value_parser = ["0", "2"])]
@@ -75,6 +80,16 @@ impl ModelArgs {
         for s in &self.input_shape {
             let (name, dims) = kiln::parse_input_shape(s)?;
             opts.input_shapes.insert(name, dims);
+        }
+        for s in &self.bind_input {
+            let (name, file) = s.split_once('=').ok_or_else(|| {
+                kiln::Error::Usage(format!(
+                    "--bind-input {s:?}: write NAME=FILE.pb, e.g. shape=input_1.pb"
+                ))
+            })?;
+            let (_, t) = kiln::frontend::read_tensor_pb(Path::new(file))?;
+            opts.bound_inputs
+                .insert(name.to_string(), (t, file.to_string()));
         }
         Ok(opts)
     }

@@ -29,7 +29,7 @@ pub use load::ModelInfo;
 
 use kiln_ir::{Graph, Tensor};
 use prost::Message;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The newest ai.onnx opset kiln knows: the newest defined by onnx 1.22, whose node tests
@@ -53,12 +53,17 @@ pub const DEFAULT_MAX_NODES: usize = 100_000;
 pub const DEFAULT_MAX_DEPTH: usize = 16;
 
 /// How to load a model.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LoadOptions {
     /// Full static shapes for graph inputs, by input name (`--input-shape NAME=1x3x32x32`).
     /// Needed for inputs with symbolic or unknown dimensions; a given shape overrides the
     /// model's but must agree with its fixed dimensions.
     pub input_shapes: BTreeMap<String, Vec<usize>>,
+    /// Graph inputs fixed to a value at compile time (`--bind-input NAME=FILE.pb`): they
+    /// become constants, so values that decide shapes (a Reshape's `shape`, a Slice's
+    /// `starts`, ...) can be folded. The element type must match the input's and the shape
+    /// its fixed dimensions.
+    pub bound_inputs: BTreeMap<String, Tensor>,
     /// Largest model (or tensor `.pb`) file accepted, in bytes.
     pub max_file_bytes: u64,
     /// Largest element count accepted for any tensor: weights, inputs and activations.
@@ -75,6 +80,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             input_shapes: BTreeMap::new(),
+            bound_inputs: BTreeMap::new(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
             max_nodes: DEFAULT_MAX_NODES,
@@ -121,6 +127,53 @@ pub fn model_op_types(bytes: &[u8]) -> Result<Vec<String>, FrontendError> {
     Ok(model.graph.map_or_else(Vec::new, |g| {
         g.node.iter().map(|n| n.op_type().to_string()).collect()
     }))
+}
+
+/// What a test harness needs to know about a model before compiling it.
+#[derive(Clone, Debug, Default)]
+pub struct ModelSignature {
+    /// Graph inputs that are not initializers, in order, with their ONNX element types.
+    pub runtime_inputs: Vec<(String, i32)>,
+    /// Every ONNX element type code the main graph mentions: inputs, outputs, value infos,
+    /// initializers, Constant values and Cast/CastLike targets.
+    pub element_types: BTreeSet<i32>,
+}
+
+/// The model's [`ModelSignature`].
+pub fn model_signature(bytes: &[u8]) -> Result<ModelSignature, FrontendError> {
+    use onnx::type_proto;
+    let model = load::decode_model(bytes, DEFAULT_MAX_FILE_BYTES)?;
+    let mut sig = ModelSignature::default();
+    let Some(g) = model.graph else {
+        return Ok(sig);
+    };
+    let elem = |vi: &onnx::ValueInfoProto| match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(t)) => t.elem_type(),
+        _ => 0,
+    };
+    let inits: BTreeSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    for vi in &g.input {
+        if !inits.contains(vi.name()) {
+            sig.runtime_inputs.push((vi.name().to_string(), elem(vi)));
+        }
+    }
+    for vi in g.input.iter().chain(&g.output).chain(&g.value_info) {
+        sig.element_types.insert(elem(vi));
+    }
+    sig.element_types
+        .extend(g.initializer.iter().map(|t| t.data_type()));
+    for n in &g.node {
+        for a in &n.attribute {
+            if let Some(t) = &a.t {
+                sig.element_types.insert(t.data_type());
+            }
+            if a.name() == "to" {
+                sig.element_types.insert(a.i() as i32);
+            }
+        }
+    }
+    sig.element_types.remove(&0);
+    Ok(sig)
 }
 
 /// Reads an ONNX test-data `.pb` file (one serialized `TensorProto`): its name and tensor.

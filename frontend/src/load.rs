@@ -389,6 +389,26 @@ impl<'a> Builder<'a> {
             if self.names.contains_key(name) {
                 continue;
             }
+            if let Some(t) = self.opts.bound_inputs.get(name) {
+                match self.input_type(vi) {
+                    Ok(ty) if ty.dtype != t.dtype() => problems.push(format!(
+                        "--bind-input {name}: the value is {} but the input is {}",
+                        t.dtype(),
+                        ty.dtype
+                    )),
+                    Ok(ty) if ty.shape != t.shape => problems.push(format!(
+                        "--bind-input {name}: the value has shape {:?} but the input has {:?}",
+                        t.shape, ty.shape
+                    )),
+                    // An input with unknown dimensions takes the value's shape.
+                    Ok(_) | Err(FrontendError::InputShape(_)) => {
+                        self.add_const(name, t.clone());
+                    }
+                    Err(e) => return Err(e),
+                }
+                runtime.insert(name);
+                continue;
+            }
             runtime.insert(name);
             match self.input_type(vi) {
                 Ok(ty) => {
@@ -398,6 +418,13 @@ impl<'a> Builder<'a> {
                 }
                 Err(FrontendError::InputShape(msg)) => problems.push(msg),
                 Err(e) => return Err(e),
+            }
+        }
+        for name in self.opts.bound_inputs.keys() {
+            if !runtime.contains(name.as_str()) {
+                problems.push(format!(
+                    "--bind-input names {name:?}, which is not a run-time input of the model"
+                ));
             }
         }
         for name in self.opts.input_shapes.keys() {
