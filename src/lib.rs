@@ -228,6 +228,8 @@ pub fn optimize(
     // The imported graph is verified before any pass runs, so a pass never sees (and is
     // never blamed for) an invalid model.
     kiln_ir::verify(graph).map_err(Error::Verify)?;
+    // Not an optimisation: the emitter has no f16/bf16 arithmetic, at any level.
+    kiln_passes::lower::widen_half(graph).map_err(|e| Error::Pass(format!("widen-half: {e}")))?;
     kiln_passes::optimize(graph, opts.opt_level).map_err(Error::Pass)
 }
 

@@ -255,17 +255,22 @@ fn onnx_node_tests() {
             }
         };
         let data = match data {
-            Ok((mut inputs, expected)) => {
-                // Bound inputs are constants now, no longer arguments of the generated code.
-                if r.bound {
-                    inputs = sig
-                        .runtime_inputs
-                        .iter()
-                        .zip(inputs)
-                        .filter(|((n, _), _)| !o0.bound_inputs.contains_key(n))
-                        .map(|(_, t)| t)
-                        .collect();
-                }
+            Ok((inputs, expected)) => {
+                // Bound inputs (and CastLike's empty `like`) are constants now, no longer
+                // arguments of the generated code.
+                let args: BTreeSet<&str> = c
+                    .graph
+                    .inputs
+                    .iter()
+                    .map(|&v| c.graph.value(v).name.as_str())
+                    .collect();
+                let inputs: Vec<kiln::ir::Tensor> = sig
+                    .runtime_inputs
+                    .iter()
+                    .zip(inputs)
+                    .filter(|((n, _), _)| args.contains(n.as_str()))
+                    .map(|(_, t)| t)
+                    .collect();
                 (inputs, expected)
             }
             Err(e) => {

@@ -11,6 +11,8 @@ pub(crate) enum Kernel {
     Map,
     /// `map` into another element type (Cast).
     Convert,
+    /// f16/bf16 bit-pattern conversions (Cast to and from the 16-bit floats).
+    Half,
     Broadcast,
     Clip,
     /// The in-place variants: the output overwrites an operand (the memory plan gives both
@@ -112,6 +114,7 @@ impl Kernel {
         match self {
             Kernel::Map => include_str!("../../templates/rust/kernels/map.rs"),
             Kernel::Convert => include_str!("../../templates/rust/kernels/convert.rs"),
+            Kernel::Half => include_str!("../../templates/rust/kernels/half.rs"),
             Kernel::Broadcast => include_str!("../../templates/rust/kernels/broadcast.rs"),
             Kernel::Clip => include_str!("../../templates/rust/kernels/clip.rs"),
             Kernel::MapInPlace => include_str!("../../templates/rust/kernels/map_in_place.rs"),
@@ -159,6 +162,7 @@ impl Kernel {
             Kernel::LayerNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount],
             Kernel::Map
             | Kernel::Convert
+            | Kernel::Half
             | Kernel::Broadcast
             | Kernel::Clip
             | Kernel::MapInPlace
@@ -279,7 +283,7 @@ impl KernelSet {
     }
 
     fn use_num(&mut self, dtype: DType) -> Result<(), String> {
-        if dtype == DType::Bool || crate::literal::elem(dtype).is_err() {
+        if matches!(dtype, DType::Bool | DType::F16 | DType::BF16) {
             return Err(format!("arithmetic on {dtype} tensors is not supported"));
         }
         self.num_types.insert(dtype);

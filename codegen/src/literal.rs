@@ -4,11 +4,11 @@
 use kiln_ir::{DType, TensorData};
 
 /// The Rust element type of `dtype`, or why it has none yet.
+/// f16 and bf16 are stored as their bits (`u16`); no kernel does arithmetic on them (the
+/// `widen-half` lowering computes in f32), only conversions and copies.
 pub(crate) fn elem(dtype: DType) -> Result<&'static str, String> {
     match dtype {
-        DType::F16 | DType::BF16 => Err(format!(
-            "{dtype} tensors are not supported by the Rust emitter yet"
-        )),
+        DType::F16 | DType::BF16 => Ok("u16"),
         other => Ok(other.name()),
     }
 }
@@ -60,7 +60,8 @@ pub(crate) fn from_f64(dtype: DType, v: f64) -> Result<String, String> {
         DType::U32 => (v as u32).to_string(),
         DType::U64 => (v as u64).to_string(),
         DType::Bool => (v != 0.0).to_string(),
-        DType::F16 | DType::BF16 => return Err(elem(dtype).unwrap_err()),
+        DType::F16 => half::f16::from_f64(v).to_bits().to_string(),
+        DType::BF16 => half::bf16::from_f64(v).to_bits().to_string(),
     })
 }
 
@@ -150,7 +151,9 @@ mod tests {
         assert_eq!(from_f64(DType::I8, 300.0).unwrap(), "127");
         assert_eq!(from_f64(DType::I32, 2.9).unwrap(), "2");
         assert_eq!(from_f64(DType::F32, 0.1).unwrap(), "0.1");
-        assert!(from_f64(DType::F16, 1.0).is_err());
+        // 1.0 is 0x3c00 as f16 and 0x3f80 as bf16 (IEEE 754 binary16; bfloat16).
+        assert_eq!(from_f64(DType::F16, 1.0).unwrap(), "15360");
+        assert_eq!(from_f64(DType::BF16, 1.0).unwrap(), "16256");
     }
 
     #[test]

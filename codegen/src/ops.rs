@@ -973,6 +973,34 @@ fn copy(cx: &mut NodeCx) -> Result<(), String> {
 /// agrees with the reference semantics; float to integer spelled out, because `as`
 /// saturates where the reference gives numpy's x86-64 results (`kiln_ir::ops::cast`).
 fn cast_fn(from: DType, to: DType) -> Result<String, String> {
+    let is_half = |d: DType| matches!(d, DType::F16 | DType::BF16);
+    // The 16-bit floats go through f32 (exact from them; rounded once to them, from f64
+    // straight to f16).
+    if is_half(from) {
+        let widen = if from == DType::F16 {
+            "f16_to_f32"
+        } else {
+            "bf16_to_f32"
+        };
+        return Ok(match to {
+            DType::F16 => "|v: u16| f64_to_f16(f64::from(bf16_to_f32(v)))".into(),
+            DType::BF16 => format!("|v: u16| f32_to_bf16({widen}(v))"),
+            _ => format!("|v: u16| ({})({widen}(v))", cast_fn(DType::F32, to)?),
+        });
+    }
+    if is_half(to) {
+        let t = literal::elem(from)?;
+        let v = match from {
+            DType::Bool => "u8::from(v)",
+            _ => "v",
+        };
+        // To bf16 from f64 rounds twice (to f32, then bf16), as ONNX's reference does.
+        return Ok(if to == DType::F16 {
+            format!("|v: {t}| f64_to_f16({v} as f64)")
+        } else {
+            format!("|v: {t}| f32_to_bf16({v} as f32)")
+        });
+    }
     let (t, u) = (literal::elem(from)?, literal::elem(to)?);
     // Powers of two in the source type, written as `{:?}` writes them (the shortest digits
     // that read back exactly).
@@ -1015,6 +1043,12 @@ fn cast(cx: &mut NodeCx, a: &CastAttrs) -> Result<(), String> {
     }
     let f = cast_fn(from, a.to)?;
     cx.use_kernel(Kernel::Convert, from)?;
+    if [from, a.to]
+        .iter()
+        .any(|d| matches!(d, DType::F16 | DType::BF16))
+    {
+        cx.use_kernel(Kernel::Half, DType::U16)?;
+    }
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!("convert({xs}, {ys}, {f});"));
     Ok(())

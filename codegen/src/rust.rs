@@ -325,7 +325,12 @@ impl Emitter<'_> {
             // The buffer may be longer than its root (a Concat's): the placement, narrowed
             // to the value's part, has the value's length.
             ValueKind::Activation => match self.plan.placement(v) {
-                Some(p) if p.len == tv.numel() && p.dtype == tv.dtype => Ok(Home::Arena(p)),
+                Some(p)
+                    if p.len == tv.numel()
+                        && p.dtype == kiln_passes::memory::storage_dtype(tv.dtype) =>
+                {
+                    Ok(Home::Arena(p))
+                }
                 Some(_) => Err(format!(
                     "the memory plan's placement of {:?} does not match its type {}",
                     self.graph.value(v).name,

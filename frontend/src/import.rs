@@ -23,6 +23,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "AveragePool",
     "BatchNormalization",
     "Cast",
+    "CastLike",
     "Clip",
     "Concat",
     "Constant",
@@ -100,6 +101,15 @@ pub(crate) fn check_supported(
                     "casts from {}: {why}",
                     onnx_dtype_name(*code)
                 )));
+            }
+        }
+        "CastLike" => {
+            for (k, what) in [(0, "casts from"), (1, "casts to")] {
+                if let Some(Some(code)) = input_types.get(k)
+                    && let Some(why) = missing_dtype(*code)
+                {
+                    return Err(Some(format!("{what} {}: {why}", onnx_dtype_name(*code))));
+                }
             }
         }
         "LayerNormalization" if n_outputs > 1 => {
@@ -475,6 +485,18 @@ pub(crate) fn import(
                 )
             })?;
             Op::Cast(CastAttrs { to })
+        }
+        "CastLike" => {
+            // `saturate` and `round_mode` only concern float8 targets, refused above. The
+            // loader sets `to` from the `like` operand's type; only its type is read.
+            check(2, 2)?;
+            return Ok(Imported {
+                op: Op::Cast(CastAttrs {
+                    to: kiln_ir::DType::F32,
+                }),
+                const_input: None,
+                keep_inputs: Some(1),
+            });
         }
         other => {
             // check_supported ran on every node before import, so only listed ops get here.

@@ -4,6 +4,7 @@
 pub mod cleanup;
 pub mod fold;
 pub mod fuse;
+pub mod lower;
 pub mod memory;
 pub mod pipeline;
 pub mod rewrite;

@@ -79,6 +79,15 @@ impl Part {
     }
 }
 
+/// The element type a value is stored as: f16 and bf16 live in the generated code as their
+/// bits, so they share the `u16` pool.
+pub fn storage_dtype(d: DType) -> DType {
+    match d {
+        DType::F16 | DType::BF16 => DType::U16,
+        other => other,
+    }
+}
+
 /// One typed pool of the arena.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolPlan {
@@ -525,7 +534,7 @@ pub fn analyse(graph: &VerifiedGraph, opts: &PlanOptions) -> Analysis {
             let ty = &g.value(v).ty;
             Buffer {
                 value: v,
-                dtype: ty.dtype,
+                dtype: storage_dtype(ty.dtype),
                 len: len_of(&buffer_len, v),
                 first: first[&v],
                 last: l,
