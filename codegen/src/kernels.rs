@@ -33,6 +33,8 @@ pub(crate) enum Kernel {
     Transpose,
     Concat,
     Pad,
+    /// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
+    Quant,
     ReduceMean,
     LayerNorm,
 }
@@ -137,6 +139,7 @@ impl Kernel {
             Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
             Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
+            Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
             Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
             Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
         }
@@ -172,7 +175,8 @@ impl Kernel {
             | Kernel::PoolTaps
             | Kernel::Transpose
             | Kernel::Concat
-            | Kernel::Pad => &[],
+            | Kernel::Pad
+            | Kernel::Quant => &[],
         }
     }
 

@@ -8,6 +8,7 @@ use crate::literal::{self, usizes};
 use crate::writer::Writer;
 use kiln_ir::ops::CastAttrs;
 use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
+use kiln_ir::ops::quant::{QuantAttrs, QuantGeometry};
 use kiln_ir::ops::shape::transpose_perm;
 use kiln_ir::ops::{
     Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
@@ -142,7 +143,116 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::Pow => pow(cx),
         Op::ReduceMean(a) => reduce_mean(cx, a),
         Op::LayerNormalization(a) => layer_norm(cx, a),
+        Op::QuantizeLinear(a) => quantize(cx, a, true),
+        Op::DequantizeLinear(a) => quantize(cx, a, false),
+        Op::DynamicQuantizeLinear => dynamic_quantize(cx),
+        Op::MatMulInteger => int_matmul(cx, false),
+        Op::QLinearMatMul => int_matmul(cx, true),
     }
+}
+
+/// MatMulInteger, or with `requantize` QLinearMatMul (whose operands sit at 0 and 3): the
+/// exact i32 product, then for QLinearMatMul `round(acc * a_scale * b_scale / y_scale) +
+/// y_zero_point`, saturated, with the factor in the scales' precision and the product in
+/// f64 (as numpy computes int32 × float).
+fn int_matmul(cx: &mut NodeCx, requantize: bool) -> Result<(), String> {
+    let slots = if requantize {
+        [0, 3, 2, 5]
+    } else {
+        [0, 1, 2, 3]
+    };
+    let (a, b) = (cx.in_ty(slots[0], "A")?, cx.in_ty(slots[1], "B")?);
+    let (batch, m, k, n, batched) = kiln_ir::ops::quant::int_matmul_dims(&a.shape, &b.shape)?;
+    let y = cx.out_ty(0)?;
+    cx.use_kernel(Kernel::Quant, a.dtype)?;
+    let zp = |cx: &mut NodeCx, slot: usize, dtype: DType| -> Result<String, String> {
+        match cx.node.inputs.get(slot).copied().flatten() {
+            Some(_) => cx.read(slot),
+            None => Ok(format!("&[0{}]", literal::elem(dtype)?)),
+        }
+    };
+    let (za, zb) = (zp(cx, slots[2], a.dtype)?, zp(cx, slots[3], b.dtype)?);
+    let f = if requantize {
+        let s = cx.in_ty(1, "a_scale")?.dtype;
+        let [sa, sb, sy, zy] = [cx.read(1)?, cx.read(4)?, cx.read(6)?, cx.read(7)?];
+        let mul = if s == DType::F16 {
+            cx.use_kernel(Kernel::Half, DType::U16)?;
+            // f16 arithmetic: each f32 result rounded to f16 (exact for * and /, as f32
+            // has more than twice f16's precision).
+            format!(
+                "{{ let r = |v: f32| f16_to_f32(f64_to_f16(v as f64)); \
+                 r(r(f16_to_f32({sa}[0]) * f16_to_f32({sb}[0])) / f16_to_f32({sy}[0])) as f64 }}"
+            )
+        } else {
+            format!("({sa}[0] * {sb}[0] / {sy}[0]) as f64")
+        };
+        let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
+            .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
+        let yt = literal::elem(y.dtype)?;
+        cx.body.line(format!("let mul: f64 = {mul};"));
+        format!(
+            "|c: i32| (round_even_f64(c as f64 * mul) + {zy}[0] as f64).clamp({lo:?}, {hi:?}) as {yt}"
+        )
+    } else {
+        "|c: i32| c".to_string()
+    };
+    let (xa, xb) = (cx.read(slots[0])?, cx.read(slots[1])?);
+    let ys = cx.write(0)?;
+    cx.body.line(format!(
+        "int_matmul({xa}, {xb}, {za}, {zb}, {ys}, [{batch}, {m}, {k}, {n}, {}], {f});",
+        usize::from(batched)
+    ));
+    Ok(())
+}
+
+/// QuantizeLinear (`to_int`) or DequantizeLinear: one `affine_map` whose closure reads the
+/// element's scale and zero point, which may be run-time values.
+fn quantize(cx: &mut NodeCx, a: &QuantAttrs, to_int: bool) -> Result<(), String> {
+    let (x, s) = (cx.in_ty(0, "x")?, cx.in_ty(1, "scale")?);
+    let y = cx.out_ty(0)?;
+    let g = kiln_ir::ops::quant::geometry(&x.shape, &s.shape, a)?;
+    let (xt, yt) = (literal::elem(x.dtype)?, literal::elem(y.dtype)?);
+    cx.use_kernel(Kernel::Quant, x.dtype)?;
+    let scale = cx.read(1)?;
+    let zp = match cx.node.inputs.get(2).copied().flatten() {
+        Some(_) => Some(cx.read(2)?),
+        None => None,
+    };
+    let f = if to_int {
+        let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
+            .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
+        let z = zp.map_or_else(|| "0.0".to_string(), |z| format!("{z}[k] as f32"));
+        // NaN clamps to NaN, which `as` turns into 0, as the reference semantics do.
+        format!(
+            "|v: {xt}, k: usize| (round_even_f32(v as f32 / ({scale}[k] as f32)) + {z})\
+             .clamp({lo:?}, {hi:?}) as {yt}"
+        )
+    } else {
+        // The integer difference is exact; then one f32 product.
+        let z = zp.map_or_else(String::new, |z| format!(" - {z}[k] as i64"));
+        format!("|v: {xt}, k: usize| ((v as i64{z}) as f32 * ({scale}[k] as f32)) as {yt}")
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let QuantGeometry {
+        outer,
+        axis,
+        inner,
+        block,
+        strides: [s0, s1, s2],
+    } = g;
+    cx.body.line(format!(
+        "affine_map({xs}, {ys}, [{outer}, {axis}, {inner}, {block}], [{s0}, {s1}, {s2}], {f});"
+    ));
+    Ok(())
+}
+
+fn dynamic_quantize(cx: &mut NodeCx) -> Result<(), String> {
+    cx.use_kernel(Kernel::Quant, DType::F32)?;
+    let xs = cx.read(0)?;
+    let (y, s, z) = (cx.write(0)?, cx.write(1)?, cx.write(2)?);
+    cx.body
+        .line(format!("dynamic_quantize({xs}, {y}, {s}, {z});"));
+    Ok(())
 }
 
 /// Spatial axes of an N, C, spatial... tensor, if the window kernels handle them (1 to 3).

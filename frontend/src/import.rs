@@ -7,6 +7,7 @@ use crate::onnx::NodeProto;
 use crate::onnx::tensor_proto::DataType;
 use crate::tensor::{dtype_from_onnx, onnx_dtype_name};
 use kiln_ir::ops::CastAttrs;
+use kiln_ir::ops::QuantAttrs;
 use kiln_ir::ops::{Activation, SqueezeAttrs, UnsqueezeAttrs};
 use kiln_ir::ops::{
     AutoPad, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
@@ -28,8 +29,10 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Concat",
     "Constant",
     "Conv",
+    "DequantizeLinear",
     "Div",
     "Dropout",
+    "DynamicQuantizeLinear",
     "Erf",
     "Flatten",
     "Gelu",
@@ -41,10 +44,13 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "LayerNormalization",
     "LeakyRelu",
     "MatMul",
+    "MatMulInteger",
     "MaxPool",
     "Mul",
     "Pad",
     "Pow",
+    "QLinearMatMul",
+    "QuantizeLinear",
     "ReduceMean",
     "Relu",
     "Reshape",
@@ -485,6 +491,58 @@ pub(crate) fn import(
                 )
             })?;
             Op::Cast(CastAttrs { to })
+        }
+        "QuantizeLinear" | "DequantizeLinear" => {
+            check(2, 3)?;
+            let block_size = a.int_or("block_size", 0)?;
+            let block_size = usize::try_from(block_size)
+                .ok()
+                .filter(|&b| b <= i32::MAX as usize)
+                .ok_or_else(|| {
+                    ctx.attr("block_size", format!("is {block_size}; it must be ≥ 0"))
+                })?;
+            let code = a.int_or("output_dtype", 0)?;
+            let output_dtype =
+                match code {
+                    0 => None,
+                    c => Some(i32::try_from(c).ok().and_then(dtype_from_onnx).ok_or_else(
+                        || {
+                            ctx.attr(
+                                "output_dtype",
+                                format!("is {c}, which kiln cannot quantise to"),
+                            )
+                        },
+                    )?),
+                };
+            if a.int_or("precision", 0)? != 0 {
+                return Err(ctx.attr(
+                    "precision",
+                    "is set; kiln divides in the input's precision only (leave it unset)",
+                ));
+            }
+            // `saturate` only concerns float8 outputs, which check_supported refused.
+            let q = QuantAttrs {
+                axis: a.int_or("axis", 1)?,
+                block_size,
+                output_dtype,
+            };
+            if node.op_type() == "QuantizeLinear" {
+                Op::QuantizeLinear(q)
+            } else {
+                Op::DequantizeLinear(q)
+            }
+        }
+        "MatMulInteger" => {
+            check(2, 4)?;
+            Op::MatMulInteger
+        }
+        "QLinearMatMul" => {
+            check(8, 8)?;
+            Op::QLinearMatMul
+        }
+        "DynamicQuantizeLinear" => {
+            check(1, 1)?;
+            Op::DynamicQuantizeLinear
         }
         "CastLike" => {
             // `saturate` and `round_mode` only concern float8 targets, refused above. The

@@ -11,6 +11,7 @@ pub mod gemm;
 pub mod norm;
 pub mod pad;
 pub mod pool;
+pub mod quant;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
@@ -28,6 +29,7 @@ pub use gemm::GemmAttrs;
 pub use norm::{BatchNormAttrs, LayerNormAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
+pub use quant::QuantAttrs;
 pub use reduce::ReduceAttrs;
 pub use shape::{
     ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
@@ -83,6 +85,16 @@ pub enum Op {
     LayerNormalization(LayerNormAttrs),
     /// Cast: input 0 converted element by element to another element type.
     Cast(CastAttrs),
+    /// QuantizeLinear: inputs x, y_scale, y_zero_point? (scales may be run-time values).
+    QuantizeLinear(QuantAttrs),
+    /// DequantizeLinear: inputs x, x_scale, x_zero_point?.
+    DequantizeLinear(QuantAttrs),
+    /// DynamicQuantizeLinear: input x; outputs y (u8), y_scale, y_zero_point.
+    DynamicQuantizeLinear,
+    /// MatMulInteger: inputs A, B, a_zero_point?, b_zero_point?; i32 output.
+    MatMulInteger,
+    /// QLinearMatMul: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point.
+    QLinearMatMul,
 }
 
 /// What shape inference knows about one input: its type, and its value when constant.
@@ -121,6 +133,11 @@ impl Op {
             Op::ReduceMean(_) => "ReduceMean",
             Op::LayerNormalization(_) => "LayerNormalization",
             Op::Cast(_) => "Cast",
+            Op::QuantizeLinear(_) => "QuantizeLinear",
+            Op::DequantizeLinear(_) => "DequantizeLinear",
+            Op::DynamicQuantizeLinear => "DynamicQuantizeLinear",
+            Op::MatMulInteger => "MatMulInteger",
+            Op::QLinearMatMul => "QLinearMatMul",
         }
     }
 
@@ -153,6 +170,11 @@ impl Op {
             Op::ReduceMean(a) => reduce::infer_mean(a, inputs),
             Op::LayerNormalization(a) => norm::infer_layer_norm(a, inputs),
             Op::Cast(a) => cast::infer(a, inputs),
+            Op::QuantizeLinear(a) => quant::infer_quantize(a, inputs),
+            Op::DequantizeLinear(a) => quant::infer_dequantize(a, inputs),
+            Op::DynamicQuantizeLinear => quant::infer_dynamic(inputs),
+            Op::MatMulInteger => quant::infer_matmul_integer(inputs),
+            Op::QLinearMatMul => quant::infer_qlinear_matmul(inputs),
         }
     }
 
@@ -184,6 +206,11 @@ impl Op {
             Op::ReduceMean(a) => reduce::eval_mean(a, inputs),
             Op::LayerNormalization(a) => norm::eval_layer_norm(a, inputs),
             Op::Cast(a) => cast::eval(a, inputs),
+            Op::QuantizeLinear(a) => quant::eval_quantize(a, inputs),
+            Op::DequantizeLinear(a) => quant::eval_dequantize(a, inputs),
+            Op::DynamicQuantizeLinear => quant::eval_dynamic(inputs),
+            Op::MatMulInteger => quant::eval_matmul_integer(inputs),
+            Op::QLinearMatMul => quant::eval_qlinear_matmul(inputs),
         }
     }
 
@@ -208,7 +235,7 @@ impl Op {
                 });
                 out * k as u64
             }
-            Op::MatMul => {
+            Op::MatMul | Op::MatMulInteger | Op::QLinearMatMul => {
                 let k = inputs
                     .first()
                     .copied()
@@ -223,7 +250,10 @@ impl Op {
             | Op::Activation(_)
             | Op::Pow
             | Op::LayerNormalization(_)
-            | Op::Softmax(_) => out,
+            | Op::Softmax(_)
+            | Op::QuantizeLinear(_)
+            | Op::DequantizeLinear(_)
+            | Op::DynamicQuantizeLinear => out,
             Op::ReduceMean(_) => inputs
                 .first()
                 .copied()

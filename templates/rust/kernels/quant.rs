@@ -1,0 +1,105 @@
+/// `y[e] = f(x[e], k)` over an `outer × axis × inner` view, where `k` is the element's scale
+/// (and zero point) number: `o * st[0] + (a / block) * st[1] + i * st[2]` (per-tensor,
+/// per-axis and blocked quantisation).
+#[allow(dead_code)] // one file for the quantisation kernels; a model may use one of them
+fn affine_map<X: Copy, Y>(x: &[X], y: &mut [Y], dims: [usize; 4], st: [usize; 3], f: impl Fn(X, usize) -> Y) {
+    let [outer, axis, inner, block] = dims;
+    let mut e = 0;
+    for o in 0..outer {
+        for a in 0..axis {
+            let base = o * st[0] + (a / block) * st[1];
+            for i in 0..inner {
+                y[e] = f(x[e], base + i * st[2]);
+                e += 1;
+            }
+        }
+    }
+}
+
+/// Round half to even (numpy's `rint`) without libm.
+#[allow(dead_code)]
+fn round_even_f32(v: f32) -> f32 {
+    // From 2^23 on every f32 is whole; NaN and the infinities stay as they are.
+    if !(v > -8_388_608.0 && v < 8_388_608.0) {
+        return v;
+    }
+    let t = v as i32;
+    // Exact: both are within 2^23 of each other.
+    let d = v - t as f32;
+    let n = if d > 0.5 || (d == 0.5 && t & 1 == 1) {
+        t + 1
+    } else if d < -0.5 || (d == -0.5 && t & 1 == 1) {
+        t - 1
+    } else {
+        t
+    };
+    n as f32
+}
+
+/// DynamicQuantizeLinear: the range [min(x, 0), max(x, 0)] mapped onto u8.
+#[allow(dead_code)]
+fn dynamic_quantize(x: &[f32], y: &mut [u8], scale: &mut [f32], zero_point: &mut [u8]) {
+    let (mut lo, mut hi) = (0.0f32, 0.0f32);
+    for &v in x {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let s = (hi - lo) / 255.0;
+    let z = if s == 0.0 { 0.0 } else { round_even_f32((0.0 - lo / s).clamp(0.0, 255.0)) };
+    scale[0] = s;
+    zero_point[0] = z as u8;
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = if s == 0.0 { z as u8 } else { (round_even_f32(v / s) + z).clamp(0.0, 255.0) as u8 };
+    }
+}
+
+/// `f((A - a_zp) × (B - b_zp))` per output element, accumulated in i32 (wrapping, as int32
+/// arithmetic does): A is `batch × m × k`, B `k × n` (or a stack of `batch` when `batched`
+/// is 1); a zero point is one value or one per row of A / column of B.
+#[allow(dead_code)]
+fn int_matmul<A: Copy + Into<i32>, B: Copy + Into<i32>, Y>(
+    a: &[A],
+    b: &[B],
+    a_zp: &[A],
+    b_zp: &[B],
+    y: &mut [Y],
+    dims: [usize; 5],
+    f: impl Fn(i32) -> Y,
+) {
+    let [batch, m, k, n, batched] = dims;
+    for p in 0..batch {
+        let (ao, bo) = (p * m * k, p * k * n * batched);
+        for i in 0..m {
+            let za: i32 = a_zp[if a_zp.len() == 1 { 0 } else { i }].into();
+            for j in 0..n {
+                let zb: i32 = b_zp[if b_zp.len() == 1 { 0 } else { j }].into();
+                let mut acc = 0i32;
+                for t in 0..k {
+                    let av: i32 = a[ao + i * k + t].into();
+                    let bv: i32 = b[bo + t * n + j].into();
+                    acc = acc.wrapping_add((av - za).wrapping_mul(bv - zb));
+                }
+                y[(p * m + i) * n + j] = f(acc);
+            }
+        }
+    }
+}
+
+/// Round half to even in f64 without libm.
+#[allow(dead_code)]
+fn round_even_f64(v: f64) -> f64 {
+    // From 2^52 on every f64 is whole; NaN and the infinities stay as they are.
+    if !(v > -4_503_599_627_370_496.0 && v < 4_503_599_627_370_496.0) {
+        return v;
+    }
+    let t = v as i64;
+    let d = v - t as f64;
+    let n = if d > 0.5 || (d == 0.5 && t & 1 == 1) {
+        t + 1
+    } else if d < -0.5 || (d == -0.5 && t & 1 == 1) {
+        t - 1
+    } else {
+        t
+    };
+    n as f64
+}
