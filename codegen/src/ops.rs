@@ -148,7 +148,73 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::DynamicQuantizeLinear => dynamic_quantize(cx),
         Op::MatMulInteger => int_matmul(cx, false),
         Op::QLinearMatMul => int_matmul(cx, true),
+        Op::ConvInteger(a) => int_conv(cx, a, false),
+        Op::QLinearConv(a) => int_conv(cx, a, true),
     }
+}
+
+/// ConvInteger, or with `requantize` QLinearConv (x at 0, w at 3, bias at 8): the exact
+/// i32 sums, then for QLinearConv `round((acc + B) * x_scale * w_scale / y_scale) +
+/// y_zero_point`, saturated, the factor in f32 (per output channel) and the product in f64.
+fn int_conv(cx: &mut NodeCx, a: &ConvAttrs, requantize: bool) -> Result<(), String> {
+    let slots = if requantize {
+        [0, 2, 3, 5]
+    } else {
+        [0, 2, 1, 3]
+    };
+    let (x, w) = (cx.in_ty(slots[0], "x")?, cx.in_ty(slots[2], "w")?);
+    let y = cx.out_ty(0)?;
+    let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    // A 1-D convolution is a 2-D one of height 1.
+    let two = |v: &[usize], fill: usize| -> Result<[usize; 2], String> {
+        match v {
+            [a] => Ok([fill, *a]),
+            [a, b] => Ok([*a, *b]),
+            _ => Err(format!(
+                "{} spatial axes; the integer kernels take 1 or 2",
+                v.len()
+            )),
+        }
+    };
+    let [h, wi] = two(&x.shape[2..], 1)?;
+    let [kh, kw] = two(&g.kernel, 1)?;
+    let [oh, ow] = two(&g.output, 1)?;
+    let [sh, sw] = two(&g.strides, 1)?;
+    let [dh, dw] = two(&g.dilations, 1)?;
+    let [pt, pl] = two(&g.pads_begin, 0)?;
+    let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
+    cx.use_kernel(Kernel::Quant, x.dtype)?;
+    let zp = |cx: &mut NodeCx, slot: usize, dtype: DType| -> Result<String, String> {
+        match cx.node.inputs.get(slot).copied().flatten() {
+            Some(_) => cx.read(slot),
+            None => Ok(format!("&[0{}]", literal::elem(dtype)?)),
+        }
+    };
+    let (zx, zw) = (zp(cx, slots[1], x.dtype)?, zp(cx, slots[3], w.dtype)?);
+    let f = if requantize {
+        let [sx, sw_, sy, zy] = [cx.read(1)?, cx.read(4)?, cx.read(6)?, cx.read(7)?];
+        let bias = match cx.node.inputs.get(8).copied().flatten() {
+            Some(_) => format!(" + {}[m]", cx.read(8)?),
+            None => String::new(),
+        };
+        let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
+            .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
+        let yt = literal::elem(y.dtype)?;
+        format!(
+            "|c: i32, m: usize| {{ let mul = ({sx}[0] * {sw_}[if {sw_}.len() == 1 {{ 0 }} else {{ m }}] / {sy}[0]) as f64; \
+             (round_even_f64((c{bias}) as f64 * mul) + {zy}[0] as f64).clamp({lo:?}, {hi:?}) as {yt} }}"
+        )
+    } else {
+        "|c: i32, _m: usize| c".to_string()
+    };
+    let (xs, ws) = (cx.read(slots[0])?, cx.read(slots[2])?);
+    let ys = cx.write(0)?;
+    cx.body.line(format!(
+        "int_conv({xs}, {ws}, {zx}, {zw}, {ys}, [{n}, {c}, {h}, {wi}, {m}, {}, {kh}, {kw}, {oh}, {ow}], \
+         [{sh}, {sw}, {dh}, {dw}, {pt}, {pl}], {f});",
+        a.group
+    ));
+    Ok(())
 }
 
 /// MatMulInteger, or with `requantize` QLinearMatMul (whose operands sit at 0 and 3): the

@@ -29,6 +29,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Concat",
     "Constant",
     "Conv",
+    "ConvInteger",
     "DequantizeLinear",
     "Div",
     "Dropout",
@@ -49,6 +50,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Mul",
     "Pad",
     "Pow",
+    "QLinearConv",
     "QLinearMatMul",
     "QuantizeLinear",
     "ReduceMean",
@@ -540,6 +542,16 @@ pub(crate) fn import(
             check(8, 8)?;
             Op::QLinearMatMul
         }
+        "ConvInteger" | "QLinearConv" => {
+            let attrs = conv_attrs(ctx, &a)?;
+            if node.op_type() == "ConvInteger" {
+                check(2, 4)?;
+                Op::ConvInteger(attrs)
+            } else {
+                check(8, 9)?;
+                Op::QLinearConv(attrs)
+            }
+        }
         "DynamicQuantizeLinear" => {
             check(1, 1)?;
             Op::DynamicQuantizeLinear
@@ -735,5 +747,25 @@ fn pad_value(t: &Tensor, ctx: &NodeCtx) -> Result<f64, FrontendError> {
                 ""
             }
         ))
+    })
+}
+
+/// Conv's attributes (shared by the convolutions): the window and `group`, bounded like the
+/// window sizes so the IR's channel arithmetic cannot overflow.
+fn conv_attrs(ctx: &NodeCtx, a: &Attrs<'_>) -> Result<ConvAttrs, FrontendError> {
+    let group = a.int_or("group", 1)?;
+    let group = u32::try_from(group)
+        .ok()
+        .filter(|&g| (1..=i32::MAX as u32).contains(&g))
+        .map(|g| g as usize)
+        .ok_or_else(|| {
+            ctx.attr(
+                "group",
+                format!("is {group}; it must be between 1 and {}", i32::MAX),
+            )
+        })?;
+    Ok(ConvAttrs {
+        window: window(a, false)?,
+        group,
     })
 }

@@ -95,6 +95,11 @@ pub enum Op {
     MatMulInteger,
     /// QLinearMatMul: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point.
     QLinearMatMul,
+    /// ConvInteger: x, w, x_zero_point?, w_zero_point?; i32 output.
+    ConvInteger(ConvAttrs),
+    /// QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+    /// y_zero_point, B?.
+    QLinearConv(ConvAttrs),
 }
 
 /// What shape inference knows about one input: its type, and its value when constant.
@@ -138,6 +143,8 @@ impl Op {
             Op::DynamicQuantizeLinear => "DynamicQuantizeLinear",
             Op::MatMulInteger => "MatMulInteger",
             Op::QLinearMatMul => "QLinearMatMul",
+            Op::ConvInteger(_) => "ConvInteger",
+            Op::QLinearConv(_) => "QLinearConv",
         }
     }
 
@@ -175,6 +182,8 @@ impl Op {
             Op::DynamicQuantizeLinear => quant::infer_dynamic(inputs),
             Op::MatMulInteger => quant::infer_matmul_integer(inputs),
             Op::QLinearMatMul => quant::infer_qlinear_matmul(inputs),
+            Op::ConvInteger(a) => quant::infer_conv_integer(a, inputs),
+            Op::QLinearConv(a) => quant::infer_qlinear_conv(a, inputs),
         }
     }
 
@@ -211,6 +220,8 @@ impl Op {
             Op::DynamicQuantizeLinear => quant::eval_dynamic(inputs),
             Op::MatMulInteger => quant::eval_matmul_integer(inputs),
             Op::QLinearMatMul => quant::eval_qlinear_matmul(inputs),
+            Op::ConvInteger(a) => quant::eval_conv_integer(a, inputs),
+            Op::QLinearConv(a) => quant::eval_qlinear_conv(a, inputs),
         }
     }
 
@@ -218,9 +229,14 @@ impl Op {
     pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
         let out = outputs.first().map_or(0, |t| t.numel() as u64);
         match self {
-            Op::Conv(a) => {
+            Op::Conv(a) | Op::ConvInteger(a) | Op::QLinearConv(a) => {
                 // Each output element reads one filter: (C_in / group) * prod(kernel).
-                let w = inputs.get(1).copied().flatten();
+                let slot = if matches!(self, Op::QLinearConv(_)) {
+                    3
+                } else {
+                    1
+                };
+                let w = inputs.get(slot).copied().flatten();
                 let per = w.map_or(0, |w| w.shape.iter().skip(1).product::<usize>() as u64);
                 let _ = a;
                 out * per

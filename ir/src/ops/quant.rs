@@ -504,3 +504,182 @@ pub(crate) fn eval_qlinear_matmul(inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
         .collect();
     Ok(vec![output(&ty, data_of(ty.dtype, y)?)?])
 }
+
+/// The shape of an integer convolution of X (slot `xs`) by W (slot `ws`), checked by Conv's
+/// own inference on f64 stand-ins; the kernels handle 1-D and 2-D convolutions.
+fn int_conv_shape(
+    a: &super::ConvAttrs,
+    inputs: &[Option<InferInput>],
+    xs: usize,
+    ws: usize,
+) -> Result<Vec<usize>, String> {
+    let (x, w) = (input(inputs, xs, "x")?.ty, input(inputs, ws, "w")?.ty);
+    for t in [x, w] {
+        if !matches!(t.dtype, DType::U8 | DType::I8) {
+            return Err(format!("x and w must be u8 or i8 tensors, got {t}"));
+        }
+    }
+    if !(3..=4).contains(&x.rank()) {
+        return Err(format!(
+            "kiln's integer convolution takes 1-D and 2-D images, got x {x}"
+        ));
+    }
+    let as_f64 = |t: &TensorType| TensorType::new(DType::F64, t.shape.clone());
+    let (xf, wf) = (as_f64(x), as_f64(w));
+    let shape = super::conv::infer(
+        a,
+        &[
+            Some(InferInput {
+                ty: &xf,
+                value: None,
+            }),
+            Some(InferInput {
+                ty: &wf,
+                value: None,
+            }),
+        ],
+    )?
+    .remove(0)
+    .shape;
+    Ok(shape)
+}
+
+/// A zero point or scale that is one value or one per output channel.
+fn check_per_channel(t: Option<InferInput>, m: usize, what: &str) -> Result<(), String> {
+    match t {
+        Some(t) if t.ty.numel() != 1 && t.ty.shape != [m] => Err(format!(
+            "{what} has shape {:?}; kiln takes one value or one per output channel, [{m}]",
+            t.ty.shape
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// ConvInteger: x, w, x_zero_point?, w_zero_point?.
+pub(crate) fn infer_conv_integer(
+    a: &super::ConvAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let shape = int_conv_shape(a, inputs, 0, 1)?;
+    let m = input(inputs, 1, "w")?.ty.shape[0];
+    check_per_channel(inputs.get(2).copied().flatten(), 1, "x_zero_point")?;
+    check_per_channel(inputs.get(3).copied().flatten(), m, "w_zero_point")?;
+    Ok(vec![TensorType::new(DType::I32, shape)])
+}
+
+/// QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
+/// B? (i32).
+pub(crate) fn infer_qlinear_conv(
+    a: &super::ConvAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let shape = int_conv_shape(a, inputs, 0, 3)?;
+    let m = input(inputs, 3, "w")?.ty.shape[0];
+    for (slot, what, len) in [
+        (1, "x_scale", 1),
+        (2, "x_zero_point", 1),
+        (4, "w_scale", m),
+        (5, "w_zero_point", m),
+        (6, "y_scale", 1),
+        (7, "y_zero_point", 1),
+    ] {
+        check_per_channel(Some(input(inputs, slot, what)?), len, what)?;
+    }
+    for slot in [1, 4, 6] {
+        let s = input(inputs, slot, "scale")?.ty;
+        if s.dtype != DType::F32 {
+            return Err(format!("the scales must be f32, got {s}"));
+        }
+    }
+    if let Some(b) = inputs.get(8).copied().flatten()
+        && (b.ty.dtype != DType::I32 || b.ty.shape != [m])
+    {
+        return Err(format!("B must be i32[{m}], got {}", b.ty));
+    }
+    let z = input(inputs, 7, "y_zero_point")?.ty.dtype;
+    if !matches!(z, DType::U8 | DType::I8) {
+        return Err(format!("y_zero_point must be u8 or i8, got {z}"));
+    }
+    Ok(vec![TensorType::new(z, shape)])
+}
+
+/// `(x - x_zp) ⊛ (w - w_zp)`, exactly (through Conv's f64 reference: the sums of integer
+/// products stay far below 2^53).
+fn int_conv(
+    a: &super::ConvAttrs,
+    inputs: &[Option<&Tensor>],
+    slots: [usize; 4],
+) -> Result<Vec<f64>, String> {
+    let centred = |slot: usize, zp: usize, per_channel: bool| -> Result<Tensor, String> {
+        let t = tensor(inputs, slot, "operand")?;
+        let z = inputs
+            .get(zp)
+            .copied()
+            .flatten()
+            .map(|z| z.data.to_f64_vec());
+        let per = if per_channel {
+            t.numel() / t.shape[0].max(1)
+        } else {
+            t.numel().max(1)
+        };
+        let v: Vec<f64> = t
+            .data
+            .to_f64_vec()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let zv = z
+                    .as_ref()
+                    .map_or(0.0, |z| z[if z.len() == 1 { 0 } else { i / per }]);
+                v - zv
+            })
+            .collect();
+        Tensor::new(t.shape.clone(), TensorData::F64(v))
+    };
+    let x = centred(slots[0], slots[1], false)?;
+    let w = centred(slots[2], slots[3], true)?;
+    let y = super::conv::eval(a, &[Some(&x), Some(&w)])?.remove(0);
+    Ok(y.data.to_f64_vec())
+}
+
+pub(crate) fn eval_conv_integer(
+    a: &super::ConvAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_conv_integer(a, ii))?.remove(0);
+    let y = int_conv(a, inputs, [0, 2, 1, 3])?;
+    Ok(vec![output(
+        &ty,
+        TensorData::I32(y.into_iter().map(|v| v as i32).collect()),
+    )?])
+}
+
+pub(crate) fn eval_qlinear_conv(
+    a: &super::ConvAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_qlinear_conv(a, ii))?.remove(0);
+    let acc = int_conv(a, inputs, [0, 2, 3, 5])?;
+    let vals = |i: usize| -> Result<Vec<f32>, String> { Ok(as_f32s(tensor(inputs, i, "scale")?)) };
+    let (xs, ws, ys) = (vals(1)?[0], vals(4)?, vals(6)?[0]);
+    let zp = tensor(inputs, 7, "y_zero_point")?.data.to_f64_vec()[0];
+    let bias = inputs
+        .get(8)
+        .copied()
+        .flatten()
+        .map(|b| b.data.to_f64_vec());
+    let m = ty.shape[1];
+    let plane: usize = ty.shape[2..].iter().product();
+    let (lo, hi) = int_range(ty.dtype).unwrap_or((0.0, 255.0));
+    let y: Vec<f64> = acc
+        .into_iter()
+        .enumerate()
+        .map(|(e, c)| {
+            let oc = (e / plane) % m;
+            let c = c + bias.as_ref().map_or(0.0, |b| b[oc]);
+            let mul = xs * ws[if ws.len() == 1 { 0 } else { oc }] / ys;
+            (round_half_even_f64(c * f64::from(mul)) + zp).clamp(lo, hi)
+        })
+        .collect();
+    Ok(vec![output(&ty, data_of(ty.dtype, y)?)?])
+}

@@ -103,3 +103,54 @@ fn round_even_f64(v: f64) -> f64 {
     };
     n as f64
 }
+
+/// `f((x - x_zp) ⊛ (w - w_zp), m)` per output element of a 2-D convolution (1-D ones have a
+/// unit height), accumulated in i32; padding reads the zero point, so it adds nothing.
+/// `d` = [n, c, h, w, m, group, kh, kw, oh, ow], `s` = [stride h, w, dilation h, w, pad
+/// top, left]; `w_zp` is one value or one per output channel.
+#[allow(dead_code)]
+fn int_conv<X: Copy + Into<i32>, W: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[W],
+    x_zp: &[X],
+    w_zp: &[W],
+    y: &mut [Y],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, m, group, kh, kw, oh, ow] = d;
+    let [sh, sw, dh, dw, pt, pl] = s;
+    let (cg, mg) = (c / group, m / group);
+    let zx: i32 = x_zp[0].into();
+    for b in 0..n {
+        for oc in 0..m {
+            let g = oc / mg;
+            let zw: i32 = w_zp[if w_zp.len() == 1 { 0 } else { oc }].into();
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut acc = 0i32;
+                    for ic in 0..cg {
+                        let xc = g * cg + ic;
+                        for ki in 0..kh {
+                            let r = i * sh + ki * dh;
+                            if r < pt || r - pt >= h {
+                                continue;
+                            }
+                            for kj in 0..kw {
+                                let q = j * sw + kj * dw;
+                                if q < pl || q - pl >= wi {
+                                    continue;
+                                }
+                                let xv: i32 = x[((b * c + xc) * h + r - pt) * wi + q - pl].into();
+                                let wv: i32 = w[((oc * cg + ic) * kh + ki) * kw + kj].into();
+                                acc = acc.wrapping_add((xv - zx).wrapping_mul(wv - zw));
+                            }
+                        }
+                    }
+                    y[((b * m + oc) * oh + i) * ow + j] = f(acc, oc);
+                }
+            }
+        }
+    }
+}
