@@ -35,6 +35,7 @@ pub(crate) enum Kernel {
     Pad,
     /// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
     Quant,
+    Einsum,
     ReduceMean,
     LayerNorm,
 }
@@ -140,6 +141,7 @@ impl Kernel {
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
             Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
             Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
+            Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
             Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
             Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
         }
@@ -156,7 +158,7 @@ impl Kernel {
     fn caps(self) -> &'static [Cap] {
         use Cap::*;
         match self {
-            Kernel::Conv | Kernel::Gemm | Kernel::MatMul => &[Zero, Plus, Times],
+            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::Einsum => &[Zero, Plus, Times],
             Kernel::Softmax => &[Zero, Lowest, Plus, Minus, Divide, Exp],
             Kernel::MaxPool => &[Lowest],
             Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
@@ -182,7 +184,9 @@ impl Kernel {
 
     fn bound(self) -> Bound {
         match self {
-            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool => Bound::Num,
+            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool | Kernel::Einsum => {
+                Bound::Num
+            }
             Kernel::Softmax
             | Kernel::AvgPool
             | Kernel::GlobalAvgPool

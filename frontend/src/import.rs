@@ -34,6 +34,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Div",
     "Dropout",
     "DynamicQuantizeLinear",
+    "Einsum",
     "Erf",
     "Flatten",
     "Gelu",
@@ -551,6 +552,18 @@ pub(crate) fn import(
                 check(8, 9)?;
                 Op::QLinearConv(attrs)
             }
+        }
+        "Einsum" => {
+            if n_inputs == 0 {
+                return Err(ctx.error("has no inputs; Einsum needs at least one operand"));
+            }
+            let equation = a.string("equation")?.ok_or_else(|| {
+                ctx.attr(
+                    "equation",
+                    "is required but missing; the model is malformed",
+                )
+            })?;
+            Op::Einsum(kiln_ir::ops::EinsumAttrs { equation })
         }
         "DynamicQuantizeLinear" => {
             check(1, 1)?;

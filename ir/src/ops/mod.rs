@@ -5,6 +5,7 @@
 pub mod cast;
 mod common;
 pub mod conv;
+pub mod einsum;
 pub mod elementwise;
 pub mod epilogue;
 pub mod gemm;
@@ -23,6 +24,7 @@ use std::fmt;
 
 pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
+pub use einsum::EinsumAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
 pub use epilogue::{Epilogue, EpilogueHost};
 pub use gemm::GemmAttrs;
@@ -100,6 +102,8 @@ pub enum Op {
     /// QLinearConv: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
     /// y_zero_point, B?.
     QLinearConv(ConvAttrs),
+    /// Einsum over one or more operands.
+    Einsum(EinsumAttrs),
 }
 
 /// What shape inference knows about one input: its type, and its value when constant.
@@ -145,6 +149,7 @@ impl Op {
             Op::QLinearMatMul => "QLinearMatMul",
             Op::ConvInteger(_) => "ConvInteger",
             Op::QLinearConv(_) => "QLinearConv",
+            Op::Einsum(_) => "Einsum",
         }
     }
 
@@ -184,6 +189,7 @@ impl Op {
             Op::QLinearMatMul => quant::infer_qlinear_matmul(inputs),
             Op::ConvInteger(a) => quant::infer_conv_integer(a, inputs),
             Op::QLinearConv(a) => quant::infer_qlinear_conv(a, inputs),
+            Op::Einsum(a) => einsum::infer(a, inputs),
         }
     }
 
@@ -222,6 +228,7 @@ impl Op {
             Op::QLinearMatMul => quant::eval_qlinear_matmul(inputs),
             Op::ConvInteger(a) => quant::eval_conv_integer(a, inputs),
             Op::QLinearConv(a) => quant::eval_qlinear_conv(a, inputs),
+            Op::Einsum(a) => einsum::eval(a, inputs),
         }
     }
 
@@ -270,6 +277,15 @@ impl Op {
             | Op::QuantizeLinear(_)
             | Op::DequantizeLinear(_)
             | Op::DynamicQuantizeLinear => out,
+            // Brute force: one multiply-add per combination of the labels' indices.
+            Op::Einsum(a) => {
+                let shapes: Vec<&[usize]> = inputs
+                    .iter()
+                    .flatten()
+                    .map(|t| t.shape.as_slice())
+                    .collect();
+                einsum::plan(a, &shapes).map_or(0, |p| p.dims.iter().product::<usize>() as u64)
+            }
             Op::ReduceMean(_) => inputs
                 .first()
                 .copied()
