@@ -43,6 +43,8 @@ fn elem_type(d: DType) -> Result<&'static str, String> {
 
 const RUNNER_PRELUDE: &str = r#"use std::path::Path;
 
+// A runner whose models take no inputs reads no files.
+#[allow(dead_code)]
 trait Elem: Copy {
     const SIZE: usize;
     fn zero() -> Self;
@@ -67,6 +69,7 @@ impl Elem for bool {
     fn put_le(self, out: &mut Vec<u8>) { out.push(self as u8) }
 }
 
+#[allow(dead_code)]
 fn read<T: Elem, const N: usize>(dir: &Path, i: usize) -> Box<[T; N]> {
     let p = dir.join(format!("input_{i}.bin"));
     let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));

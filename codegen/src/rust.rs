@@ -570,6 +570,12 @@ impl Emitter<'_> {
     fn output_copies(&mut self, sig: &Signature) -> Result<String, CodegenError> {
         let mut w = Writer::new(1);
         for (&v, port) in self.graph.outputs.iter().zip(&sig.outputs) {
+            if self.graph.value(v).ty.numel() == 0 {
+                // An empty output has nothing to write; touching it keeps the field "used"
+                // where the module is private to a binary.
+                w.line(format!("let _ = &outputs.{};", port.ident));
+                continue;
+            }
             let home = self.home(v).map_err(CodegenError::Plan)?;
             let src = match home {
                 Home::Output(id, None) if id == port.ident => continue,

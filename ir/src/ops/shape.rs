@@ -516,6 +516,14 @@ pub(crate) fn infer_dropout(inputs: &[Option<InferInput>]) -> Result<Vec<TensorT
     if let Some(t) = inputs.get(2).copied().flatten() {
         match t.value.map(|v| v.data.to_f64_vec()) {
             Some(v) if v.iter().all(|&b| b == 0.0) => {}
+            // Training with a dropout ratio of 0 drops nothing: still the identity.
+            Some(_)
+                if inputs
+                    .get(1)
+                    .copied()
+                    .flatten()
+                    .and_then(|r| r.value)
+                    .is_some_and(|r| r.data.to_f64_vec().iter().all(|&v| v == 0.0)) => {}
             Some(_) => {
                 return Err(
                     "training_mode is true: kiln compiles inference, where Dropout passes its \
