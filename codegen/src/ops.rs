@@ -569,25 +569,29 @@ fn float_unary_fn(cx: &mut NodeCx, op: UnaryOp, dtype: DType) -> Result<String, 
     // input's sign, so -0.5 gives -0.0 as in numpy.
     let rounding = |adjust: &str| {
         format!(
-            "|v: {t}| if !(v > -{limit} && v < {limit}) {{ v }} else {{ let t = v as {int} as {t};              let r = {adjust}; {t}::from_bits(r.to_bits() | (v.to_bits() & {sign})) }}"
+            "|v: {t}| if !(v > -{limit} && v < {limit}) {{ v }} else {{ let t = v as {int} as {t}; \
+             let r = {adjust}; {t}::from_bits(r.to_bits() | (v.to_bits() & {sign})) }}"
         )
     };
     Ok(match op {
         UnaryOp::Abs => {
             format!("|v: {t}| {t}::from_bits(v.to_bits() & !{sign})")
         }
-        UnaryOp::Neg => "|v| -v".to_string(),
+        UnaryOp::Neg => format!("|v: {t}| -v"),
         UnaryOp::Exp => cx.kernels.use_math(MathFn::Exp, dtype)?,
         UnaryOp::Log => cx.kernels.use_math(MathFn::Log, dtype)?,
         UnaryOp::Sin => cx.kernels.use_math(MathFn::Sin, dtype)?,
         UnaryOp::Cos => cx.kernels.use_math(MathFn::Cos, dtype)?,
-        UnaryOp::Reciprocal => "|v| 1.0 / v".to_string(),
-        UnaryOp::Sign => "|v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { v }".to_string(),
+        UnaryOp::Reciprocal => format!("|v: {t}| 1.0 / v"),
+        UnaryOp::Sign => {
+            format!("|v: {t}| if v > 0.0 {{ 1.0 }} else if v < 0.0 {{ -1.0 }} else {{ v }}")
+        }
         UnaryOp::Floor => rounding("if t > v { t - 1.0 } else { t }"),
         UnaryOp::Ceil => rounding("if t < v { t + 1.0 } else { t }"),
         // Ties to even: the difference from the truncation is exact.
         UnaryOp::Round => rounding(&format!(
-            "{{ let d = v - t; let odd = (t as {int}) % 2 != 0;              if d > 0.5 || (d == 0.5 && odd) {{ t + 1.0 }} else if d < -0.5 || (d == -0.5 && odd) {{ t - 1.0 }} else {{ t }} }}"
+            "{{ let d = v - t; let odd = (t as {int}) % 2 != 0; \
+             if d > 0.5 || (d == 0.5 && odd) {{ t + 1.0 }} else if d < -0.5 || (d == -0.5 && odd) {{ t - 1.0 }} else {{ t }} }}"
         )),
         other => {
             return Err(format!(
@@ -756,7 +760,8 @@ fn modulo(cx: &mut NodeCx, fmod: bool) -> Result<(), String> {
         format!("|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ p.wrapping_rem(q) }}")
     } else {
         format!(
-            "|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ let r = p.wrapping_rem(q);              if r != 0 && (r < 0) != (q < 0) {{ r + q }} else {{ r }} }}"
+            "|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ let r = p.wrapping_rem(q); \
+             if r != 0 && (r < 0) != (q < 0) {{ r + q }} else {{ r }} }}"
         )
     };
     broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
@@ -1150,6 +1155,7 @@ fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String,
     }
     let lit = |v: f64| literal::from_f64(dtype, v);
     let (zero, one) = (lit(0.0)?, lit(1.0)?);
+    let t = literal::elem(dtype)?;
     // Clamped to [0, 1]; NaN passes through, as in the reference.
     let hard = |t: &str| {
         format!("if {t} < {zero} {{ {zero} }} else if {t} > {one} {{ {one} }} else {{ {t} }}")
@@ -1175,7 +1181,6 @@ fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String,
         Activation::Gelu { tanh: false } => {
             let erf = cx.kernels.use_math(MathFn::Erf, dtype)?;
             let half = lit(0.5)?;
-            let t = literal::elem(dtype)?;
             format!("|v| {half} * v * ({one} + {erf}(v * core::{t}::consts::FRAC_1_SQRT_2))")
         }
         Activation::Gelu { tanh: true } => {
@@ -1188,32 +1193,33 @@ fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String,
         Activation::Elu { alpha } => {
             let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
             let al = lit(alpha as f64)?;
-            format!("|v| if v < {zero} {{ {al} * ({exp}(v) - {one}) }} else {{ v }}")
+            format!("|v: {t}| if v < {zero} {{ {al} * ({exp}(v) - {one}) }} else {{ v }}")
         }
         Activation::Selu { alpha, gamma } => {
             let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
             let (al, ga) = (lit(alpha as f64)?, lit(gamma as f64)?);
-            format!("|v| {ga} * if v > {zero} {{ v }} else {{ {al} * ({exp}(v) - {one}) }}")
+            format!("|v: {t}| {ga} * if v > {zero} {{ v }} else {{ {al} * ({exp}(v) - {one}) }}")
         }
         Activation::Celu { alpha } => {
             let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
             let al = lit(alpha as f64)?;
             format!(
-                "|v| if v > {zero} {{ v }} else {{ let t = {al} * ({exp}(v / {al}) - {one});                  if t > {zero} {{ {zero} }} else {{ t }} }}"
+                "|v: {t}| if v > {zero} {{ v }} else {{ let t = {al} * ({exp}(v / {al}) - {one}); \
+                 if t > {zero} {{ {zero} }} else {{ t }} }}"
             )
         }
         Activation::ThresholdedRelu { alpha } => {
             let al = lit(alpha as f64)?;
-            format!("|v| if v > {al} {{ v }} else {{ {zero} }}")
+            format!("|v: {t}| if v > {al} {{ v }} else {{ {zero} }}")
         }
         Activation::Softplus => softplus_fn(cx, dtype)?,
         Activation::Softsign => {
-            format!("|v| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
+            format!("|v: {t}| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
         }
         Activation::Mish => {
             let sp = softplus_fn(cx, dtype)?;
             let tanh = cx.kernels.use_math(MathFn::Tanh, dtype)?;
-            format!("|v| v * {tanh}(({sp})(v))")
+            format!("|v: {t}| v * {tanh}(({sp})(v))")
         }
     })
 }
@@ -1225,7 +1231,9 @@ fn softplus_fn(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
     let log = cx.kernels.use_math(MathFn::Log, dtype)?;
     let t = literal::elem(dtype)?;
     Ok(format!(
-        "|v: {t}| {{ let e = {exp}(if v > 0.0 {{ -v }} else {{ v }}); let u = 1.0 + e;          let l = if u == 1.0 {{ e }} else {{ {log}(u) * e / (u - 1.0) }};          (if v > 0.0 {{ v }} else {{ 0.0 }}) + l }}"
+        "|v: {t}| {{ let e = {exp}(if v > 0.0 {{ -v }} else {{ v }}); let u = 1.0 + e; \
+         let l = if u == 1.0 {{ e }} else {{ {log}(u) * e / (u - 1.0) }}; \
+         (if v > 0.0 {{ v }} else {{ 0.0 }}) + l }}"
     ))
 }
 

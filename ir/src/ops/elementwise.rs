@@ -1148,4 +1148,90 @@ mod tests {
         assert!(pow(&x, &t(&[1], TensorData::Bool(vec![true]))).is_err());
         assert!(pow(&x, &f32s(&[2], &[1.0, 2.0])).is_err());
     }
+
+    #[test]
+    fn integer_mod_signs_and_zero_divisors() {
+        let a = t(&[4], TensorData::I32(vec![7, -7, 7, i32::MIN]));
+        let b = t(&[4], TensorData::I32(vec![-3, 3, 0, -1]));
+        let m = |fmod| {
+            run(&Op::Mod { fmod }, &[Some(&a), Some(&b)])
+                .unwrap()
+                .remove(0)
+        };
+        // Python's % takes the divisor's sign, C's fmod the dividend's; x % 0 is 0 (numpy).
+        assert_eq!(m(false).data, TensorData::I32(vec![-2, 2, 0, 0]));
+        assert_eq!(m(true).data, TensorData::I32(vec![1, -1, 0, 0]));
+        // Floats always take fmod; without `fmod` NaN (x % 0) becomes 0.
+        let x = f32s(&[2], &[-5.5, 1.0]);
+        let y = f32s(&[2], &[2.0, 0.0]);
+        let f = run(&Op::Mod { fmod: false }, &[Some(&x), Some(&y)]).unwrap();
+        assert_eq!(as_f32(&f[0]), vec![-1.5, 0.0]);
+        let f = run(&Op::Mod { fmod: true }, &[Some(&x), Some(&y)]).unwrap();
+        assert!(as_f32(&f[0])[1].is_nan());
+    }
+
+    #[test]
+    fn bitshift_past_the_width_gives_zero() {
+        let x = t(&[3], TensorData::U8(vec![0xff, 0x81, 1]));
+        let n = t(&[3], TensorData::U8(vec![1, 8, 200]));
+        let l = run1(&Op::BitShift { left: true }, &[&x, &n]);
+        assert_eq!(l.data, TensorData::U8(vec![0xfe, 0, 0]));
+        let r = run1(&Op::BitShift { left: false }, &[&x, &n]);
+        assert_eq!(r.data, TensorData::U8(vec![0x7f, 0, 0]));
+        let i = t(&[1], TensorData::I8(vec![1]));
+        assert!(run(&Op::BitShift { left: true }, &[Some(&i), Some(&i)]).is_err());
+    }
+
+    #[test]
+    fn max_min_propagate_nan_and_mean_divides_in_the_type() {
+        let a = f32s(&[3], &[1.0, f32::NAN, 3.0]);
+        let b = f32s(&[3], &[f32::NAN, 2.0, 1.0]);
+        for op in [VariadicOp::Max, VariadicOp::Min] {
+            let y = as_f32(&run1(&Op::Variadic(op), &[&a, &b]));
+            assert!(y[0].is_nan() && y[1].is_nan(), "{op:?}: {y:?}");
+        }
+        let c = f32s(&[], &[2.0]);
+        let y = as_f32(&run1(&Op::Variadic(VariadicOp::Max), &[&b, &c, &a]));
+        assert!(y[0].is_nan() && y[1].is_nan());
+        assert_eq!(y[2], 3.0);
+        let y = as_f32(&run1(
+            &Op::Variadic(VariadicOp::Mean),
+            &[&c, &f32s(&[2], &[1.0, 4.0])],
+        ));
+        assert_eq!(y, vec![1.5, 3.0]);
+        let i = t(&[1], TensorData::I32(vec![1]));
+        assert!(run(&Op::Variadic(VariadicOp::Sum), &[Some(&i)]).is_err());
+    }
+
+    #[test]
+    fn integer_abs_neg_sign_wrap_like_numpy() {
+        let x = t(&[3], TensorData::I8(vec![-128, -3, 0]));
+        let abs = run1(&Op::Unary(UnaryOp::Abs), &[&x]);
+        assert_eq!(abs.data, TensorData::I8(vec![-128, 3, 0]));
+        let neg = run1(&Op::Unary(UnaryOp::Neg), &[&x]);
+        assert_eq!(neg.data, TensorData::I8(vec![-128, 3, 0]));
+        let sign = run1(&Op::Unary(UnaryOp::Sign), &[&x]);
+        assert_eq!(sign.data, TensorData::I8(vec![-1, -1, 0]));
+        let u = t(&[2], TensorData::U16(vec![0, 9]));
+        let sign = run1(&Op::Unary(UnaryOp::Sign), &[&u]);
+        assert_eq!(sign.data, TensorData::U16(vec![0, 1]));
+        assert!(run(&Op::Unary(UnaryOp::Neg), &[Some(&u)]).is_err());
+        assert!(run(&Op::Unary(UnaryOp::Exp), &[Some(&x)]).is_err());
+    }
+
+    #[test]
+    fn rounding_ties_to_even_and_softplus_in_the_tails() {
+        let x = f32s(&[5], &[0.5, 1.5, 2.5, -0.5, -2.5]);
+        let y = as_f32(&run1(&Op::Unary(UnaryOp::Round), &[&x]));
+        assert_eq!(y, vec![0.0, 2.0, 2.0, -0.0, -2.0]);
+        // ln(1 + e^x): x itself far right, e^x far left, no overflow.
+        assert_eq!(Activation::Softplus.apply(1000.0), 1000.0);
+        let tiny = Activation::Softplus.apply(-50.0);
+        assert!((tiny / (-50.0f64).exp() - 1.0).abs() < 1e-15, "{tiny}");
+        assert!(Activation::Softplus.apply(f64::NAN).is_nan());
+        // Celu with alpha 2: 2 (e^(x/2) - 1) below 0.
+        let celu = Activation::Celu { alpha: 2.0 }.apply(-1.0);
+        assert!((celu - 2.0 * ((-0.5f64).exp() - 1.0)).abs() < 1e-15);
+        assert_eq!(Activation::ThresholdedRelu { alpha: 1.0 }.apply(1.0), 0.0);
+    }
 }
