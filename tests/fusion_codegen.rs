@@ -117,6 +117,22 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
             8 => b.one(Op::Activation(Activation::HardSwish), &[y]),
             10 => b.one(Op::Activation(Activation::Gelu { tanh: false }), &[y]),
             11 => b.one(Op::Activation(Activation::Gelu { tanh: true }), &[y]),
+            12 => b.one(Op::Activation(Activation::Elu { alpha: 0.7 }), &[y]),
+            13 => b.one(
+                Op::Activation(Activation::Selu {
+                    alpha: 1.673_263_2,
+                    gamma: 1.050_701,
+                }),
+                &[y],
+            ),
+            14 => b.one(Op::Activation(Activation::Celu { alpha: 2.0 }), &[y]),
+            15 => b.one(
+                Op::Activation(Activation::ThresholdedRelu { alpha: 0.25 }),
+                &[y],
+            ),
+            16 => b.one(Op::Activation(Activation::Softplus), &[y]),
+            17 => b.one(Op::Activation(Activation::Softsign), &[y]),
+            18 => b.one(Op::Activation(Activation::Mish), &[y]),
             _ => {
                 let r = b.input(&format!("residual{i}"), DType::F32, &shape);
                 b.one(Op::Binary(BinaryOp::Add), &[y, r])
@@ -146,7 +162,22 @@ fn fused_epilogues_in_generated_code_match_the_reference() {
         (5, vec![10], 5),
         (6, vec![2, 11], 6),
     ];
-    for (producer, chain, seed) in drawn.collect::<Vec<_>>().into_iter().chain(gelu) {
+    // The activations added later (steps 12 to 18), after each kind of producer.
+    let later = [
+        (0, vec![12, 16], 7),
+        (1, vec![13], 8),
+        (2, vec![14, 17], 9),
+        (3, vec![15, 18], 10),
+        (4, vec![18], 11),
+        (5, vec![16, 12], 12),
+        (6, vec![17, 13, 14], 13),
+    ];
+    for (producer, chain, seed) in drawn
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain(gelu)
+        .chain(later)
+    {
         let g = graph(producer, &chain, seed);
         let feed: Vec<Tensor> = g
             .inputs

@@ -573,6 +573,66 @@ fn sqrt_erf_gelu() -> impl Strategy<Value = OneOp> {
     })
 }
 
+/// f32 values where rounding, signs and the tails matter: halves (ties), -0.0, integers
+/// beyond 2^23 (already whole), and ordinary values.
+fn edgy_f32_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
+    let n: usize = shape.iter().product();
+    let v = prop_oneof![
+        4 => -40.0f32..40.0,
+        1 => (-20i32..20).prop_map(|k| k as f32 + 0.5),
+        1 => Just(-0.0f32),
+        1 => Just(3.0e7f32),
+        1 => Just(-16_777_215.0f32),
+        1 => Just(f32::NAN),
+        1 => Just(f32::NEG_INFINITY),
+    ];
+    proptest::collection::vec(v, n)
+        .prop_map(move |v| Tensor::new(shape.clone(), TensorData::F32(v)).unwrap())
+}
+
+/// The unary functions and activations added with the edge op set, on f32: the rounding
+/// ops and signs on edge values, the transcendental ones on ordinary values.
+fn more_unary() -> impl Strategy<Value = OneOp> {
+    let ops = [
+        Op::Unary(UnaryOp::Floor),
+        Op::Unary(UnaryOp::Ceil),
+        Op::Unary(UnaryOp::Round),
+        Op::Unary(UnaryOp::Abs),
+        Op::Unary(UnaryOp::Neg),
+        Op::Unary(UnaryOp::Sign),
+        Op::Unary(UnaryOp::Reciprocal),
+        Op::Unary(UnaryOp::Exp),
+        Op::Unary(UnaryOp::Log),
+        Op::Unary(UnaryOp::Sin),
+        Op::Unary(UnaryOp::Cos),
+        Op::Activation(Activation::Elu { alpha: 0.7 }),
+        Op::Activation(Activation::Selu {
+            alpha: 1.673_263_2,
+            gamma: 1.050_701,
+        }),
+        Op::Activation(Activation::Celu { alpha: 1.5 }),
+        Op::Activation(Activation::ThresholdedRelu { alpha: 0.5 }),
+        Op::Activation(Activation::Softplus),
+        Op::Activation(Activation::Softsign),
+        Op::Activation(Activation::Mish),
+    ];
+    (0..ops.len(), shape(), any::<bool>()).prop_flat_map(move |(k, s, edgy)| {
+        let op = ops[k].clone();
+        // Sin and Cos are accurate where their argument reduction is exact (|x| < 1.6e6).
+        let edgy = edgy && k < 7;
+        let x = if edgy {
+            edgy_f32_tensor(s).boxed()
+        } else {
+            f32_tensor(s).boxed()
+        };
+        x.prop_map(move |x| OneOp {
+            op: op.clone(),
+            inputs: vec![Some((x, false))],
+            outputs: 1,
+        })
+    })
+}
+
 /// Pow: f32 bases to run-time f32 exponents (broadcast), to constant exponents (the special
 /// cases and general ones, in f32 or i64), and i32 bases to run-time i32 exponents.
 fn pow() -> impl Strategy<Value = OneOp> {
@@ -740,6 +800,7 @@ fn generated_code_agrees_with_reference_semantics() {
         ("pad", draw(&mut runner, pad(), 2 * CASES)),
         ("sqrt erf gelu", draw(&mut runner, sqrt_erf_gelu(), CASES)),
         ("pow", draw(&mut runner, pow(), 3 * CASES)),
+        ("more unary", draw(&mut runner, more_unary(), 3 * CASES)),
         ("reduce mean", draw(&mut runner, reduce_mean(), 2 * CASES)),
         ("layer norm", draw(&mut runner, layer_norm(), 2 * CASES)),
     ];

@@ -20,6 +20,8 @@ pub(crate) enum Kernel {
     MapInPlace,
     BroadcastInPlace,
     ClipInPlace,
+    /// Where: a bool condition choosing between two operands, all three broadcast.
+    Select,
     Window,
     PoolTaps,
     Conv,
@@ -125,6 +127,7 @@ impl Kernel {
                 include_str!("../../templates/rust/kernels/broadcast_in_place.rs")
             }
             Kernel::ClipInPlace => include_str!("../../templates/rust/kernels/clip_in_place.rs"),
+            Kernel::Select => include_str!("../../templates/rust/kernels/select.rs"),
             Kernel::Window => include_str!("../../templates/rust/kernels/window.rs"),
             Kernel::PoolTaps => include_str!("../../templates/rust/kernels/pool_taps.rs"),
             Kernel::Conv => include_str!("../../templates/rust/kernels/conv.rs"),
@@ -173,6 +176,7 @@ impl Kernel {
             | Kernel::MapInPlace
             | Kernel::BroadcastInPlace
             | Kernel::ClipInPlace
+            | Kernel::Select
             | Kernel::Window
             | Kernel::PoolTaps
             | Kernel::Transpose
@@ -208,6 +212,14 @@ pub(crate) enum MathFn {
     Erf,
     /// `pow_f32` wraps `pow_f64`.
     Pow,
+    /// `log_f32` wraps `log_f64`.
+    Log,
+    /// `sin_f32` wraps `sin_f64`.
+    Sin,
+    /// `cos_f32` wraps `cos_f64`.
+    Cos,
+    /// The argument reduction and kernels behind `sin_f64` and `cos_f64` (f64 only).
+    Trig,
 }
 
 impl MathFn {
@@ -220,6 +232,10 @@ impl MathFn {
             MathFn::Sqrt => "sqrt",
             MathFn::Erf => "erf",
             MathFn::Pow => "pow",
+            MathFn::Log => "log",
+            MathFn::Sin => "sin",
+            MathFn::Cos => "cos",
+            MathFn::Trig => "trig",
         };
         format!("{f}_{}", dtype.name())
     }
@@ -242,6 +258,14 @@ impl MathFn {
             (MathFn::Erf, true) => include_str!("../../templates/rust/kernels/math/erf_f64.rs"),
             (MathFn::Pow, false) => include_str!("../../templates/rust/kernels/math/pow_f32.rs"),
             (MathFn::Pow, true) => include_str!("../../templates/rust/kernels/math/pow_f64.rs"),
+            (MathFn::Log, false) => include_str!("../../templates/rust/kernels/math/log_f32.rs"),
+            (MathFn::Log, true) => include_str!("../../templates/rust/kernels/math/log_f64.rs"),
+            (MathFn::Sin, false) => include_str!("../../templates/rust/kernels/math/sin_f32.rs"),
+            (MathFn::Sin, true) => include_str!("../../templates/rust/kernels/math/sin_f64.rs"),
+            (MathFn::Cos, false) => include_str!("../../templates/rust/kernels/math/cos_f32.rs"),
+            (MathFn::Cos, true) => include_str!("../../templates/rust/kernels/math/cos_f64.rs"),
+            // Used in f64 only (the f32 functions go through the f64 ones).
+            (MathFn::Trig, _) => include_str!("../../templates/rust/kernels/math/trig_f64.rs"),
         }
     }
 
@@ -253,7 +277,16 @@ impl MathFn {
                 (Some(DType::F64), MathFn::Exp),
                 (Some(DType::F64), MathFn::Pow),
             ],
-            MathFn::Exp | MathFn::Sqrt | MathFn::Erf => &[],
+            MathFn::Log => &[(Some(DType::F64), MathFn::Log)],
+            MathFn::Sin => &[
+                (Some(DType::F64), MathFn::Trig),
+                (Some(DType::F64), MathFn::Sin),
+            ],
+            MathFn::Cos => &[
+                (Some(DType::F64), MathFn::Trig),
+                (Some(DType::F64), MathFn::Cos),
+            ],
+            MathFn::Exp | MathFn::Sqrt | MathFn::Erf | MathFn::Trig => &[],
         }
     }
 }
@@ -377,7 +410,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 22] = [
+    const ALL: [Kernel; 23] = [
         Kernel::Map,
         Kernel::Convert,
         Kernel::Broadcast,
@@ -385,6 +418,7 @@ mod tests {
         Kernel::MapInPlace,
         Kernel::BroadcastInPlace,
         Kernel::ClipInPlace,
+        Kernel::Select,
         Kernel::Window,
         Kernel::PoolTaps,
         Kernel::Conv,

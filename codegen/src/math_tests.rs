@@ -16,6 +16,13 @@ include!("../../templates/rust/kernels/math/erf_f32.rs");
 include!("../../templates/rust/kernels/math/erf_f64.rs");
 include!("../../templates/rust/kernels/math/pow_f32.rs");
 include!("../../templates/rust/kernels/math/pow_f64.rs");
+include!("../../templates/rust/kernels/math/log_f32.rs");
+include!("../../templates/rust/kernels/math/log_f64.rs");
+include!("../../templates/rust/kernels/math/trig_f64.rs");
+include!("../../templates/rust/kernels/math/sin_f32.rs");
+include!("../../templates/rust/kernels/math/sin_f64.rs");
+include!("../../templates/rust/kernels/math/cos_f32.rs");
+include!("../../templates/rust/kernels/math/cos_f64.rs");
 
 /// Distance of `got` from the exact value `want` (f64, exact enough for f32 results), in
 /// units of the f32 spacing at `want`.
@@ -314,5 +321,63 @@ fn pow_errors() {
             got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
             "pow({x}, {y}) = {got}, not {want}"
         );
+    }
+}
+
+#[test]
+fn log_errors() {
+    // f32: every 61st bit pattern of the positive finite floats (subnormals included),
+    // against the f64 logarithm (itself within 1 f64 ulp, far below an f32 ulp).
+    let (e32, at32) = max_f32(
+        f32_range(0.0, f32::MAX, 61).filter(|x| *x > 0.0),
+        log_f32,
+        f64::ln,
+    );
+    // f64 against std, over the whole exponent range and near 1.
+    let wide = f64_samples(-1070.0, 1023.0, 1_000_000).map(f64::exp2);
+    let near_one = f64_samples(0.5, 2.0, 1_000_000);
+    let (e64, at64) = max_f64(
+        wide.chain(near_one).filter(|&x| (x - 1.0).abs() > 1e-300),
+        log_f64,
+        f64::ln,
+    );
+    println!("log_f32: max {e32:.3} ulp (at {at32}); log_f64: max {e64:.3} ulp vs std (at {at64})");
+    assert!(e32 <= 2.0 && e64 <= 2.0);
+    assert_eq!(log_f32(1.0), 0.0);
+    assert_eq!(log_f64(1.0), 0.0);
+    assert_eq!(log_f32(0.0), f32::NEG_INFINITY);
+    assert_eq!(log_f64(-0.0), f64::NEG_INFINITY);
+    assert!(log_f32(-1.0).is_nan() && log_f64(f64::NAN).is_nan());
+    assert_eq!(log_f64(f64::INFINITY), f64::INFINITY);
+    assert_eq!(log_f64(5e-324), -744.4400719213812);
+}
+
+#[test]
+fn sin_cos_errors() {
+    // Where the argument reduction is exact: |x| < 2^20 pi/2.
+    let limit = 1.6e6;
+    let (s32, a32) = max_f32(f32_range(-1.6e6, 1.6e6, 61), sin_f32, f64::sin);
+    let (c32, b32) = max_f32(f32_range(-1.6e6, 1.6e6, 61), cos_f32, f64::cos);
+    let xs = || {
+        f64_samples(-limit, limit, 1_000_000)
+            .chain(f64_samples(-10.0, 10.0, 1_000_000))
+            .chain(f64_samples(-1e-6, 1e-6, 100_000))
+    };
+    let (s64, c64x) = max_f64(xs(), sin_f64, f64::sin);
+    let (k64, d64) = max_f64(xs(), cos_f64, f64::cos);
+    println!(
+        "sin_f32: max {s32:.3} ulp (at {a32}); cos_f32: max {c32:.3} ulp (at {b32}); \
+         sin_f64: max {s64:.3} ulp vs std (at {c64x}); cos_f64: max {k64:.3} ulp vs std (at {d64})"
+    );
+    assert!(s32 <= 2.0 && c32 <= 2.0 && s64 <= 2.0 && k64 <= 2.0);
+    assert_eq!(sin_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+    assert_eq!(sin_f64(0.0), 0.0);
+    assert_eq!(cos_f64(0.0), 1.0);
+    assert!(sin_f64(f64::INFINITY).is_nan() && cos_f32(f32::NAN).is_nan());
+    // Close to multiples of pi/2, where the reduction cancels most digits.
+    for k in 1..2000 {
+        let x = k as f64 * std::f64::consts::FRAC_PI_2;
+        assert!(ulps_f64(sin_f64(x), x.sin()) <= 2.0, "sin({x})");
+        assert!(ulps_f64(cos_f64(x), x.cos()) <= 2.0, "cos({x})");
     }
 }

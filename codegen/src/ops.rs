@@ -15,6 +15,7 @@ use kiln_ir::ops::{
     Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
     GemmAttrs, MaxPoolAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp, WindowGeometry,
 };
+use kiln_ir::ops::{CompareOp, LogicalOp, VariadicOp};
 use kiln_ir::ops::{LayerNormAttrs, ReduceAttrs};
 use kiln_ir::types::{broadcast_shapes, normalize_axis};
 use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorType};
@@ -126,6 +127,14 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::MatMul => matmul(cx),
         Op::Binary(op) => binary(cx, *op),
         Op::Unary(op) => unary(cx, *op),
+        Op::Compare(op) => compare(cx, *op),
+        Op::Logical(op) => logical(cx, *op),
+        Op::Not => not(cx),
+        Op::Where => select(cx),
+        Op::Variadic(op) => variadic(cx, *op),
+        Op::PRelu => prelu(cx),
+        Op::Mod { fmod } => modulo(cx, *fmod),
+        Op::BitShift { left } => bitshift(cx, *left),
         Op::Clip(a) => clip(cx, a),
         Op::Softmax(a) => softmax(cx, a),
         Op::MaxPool(a) => max_pool(cx, a),
@@ -735,7 +744,73 @@ fn unary_fn(cx: &mut NodeCx, op: UnaryOp, dtype: DType) -> Result<Option<String>
         UnaryOp::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
         UnaryOp::Sqrt => cx.kernels.use_math(MathFn::Sqrt, dtype)?,
         UnaryOp::Erf => cx.kernels.use_math(MathFn::Erf, dtype)?,
+        UnaryOp::Abs if dtype.is_int() && !dtype.is_signed() => return Ok(None),
+        UnaryOp::Abs if dtype.is_int() => {
+            format!("|v: {}| v.wrapping_abs()", literal::elem(dtype)?)
+        }
+        UnaryOp::Neg if dtype.is_int() => {
+            format!("|v: {}| v.wrapping_neg()", literal::elem(dtype)?)
+        }
+        UnaryOp::Sign if dtype.is_int() && !dtype.is_signed() => {
+            format!(
+                "|v: {}| if v > 0 {{ 1 }} else {{ 0 }}",
+                literal::elem(dtype)?
+            )
+        }
+        UnaryOp::Sign if dtype.is_int() => format!("|v: {}| v.signum()", literal::elem(dtype)?),
+        _ => float_unary_fn(cx, op, dtype)?,
     }))
+}
+
+/// The element function of a float-only unary op (or Abs, Neg, Sign on floats).
+fn float_unary_fn(cx: &mut NodeCx, op: UnaryOp, dtype: DType) -> Result<String, String> {
+    let (t, int, limit, sign) = match dtype {
+        DType::F32 => ("f32", "i32", "8388608.0", "0x8000_0000"),
+        DType::F64 => ("f64", "i64", "4503599627370496.0", "0x8000_0000_0000_0000"),
+        other => {
+            literal::elem(other)?;
+            return Err(format!(
+                "{} needs f32 or f64 tensors, got {other}",
+                op.name()
+            ));
+        }
+    };
+    // Floor, Ceil and Round from the truncated value (exact below 2^23 or 2^52, from where
+    // every float is an integer; NaN and infinities pass through); the result keeps the
+    // input's sign, so -0.5 gives -0.0 as in numpy.
+    let rounding = |adjust: &str| {
+        format!(
+            "|v: {t}| if !(v > -{limit} && v < {limit}) {{ v }} else {{ let t = v as {int} as {t}; \
+             let r = {adjust}; {t}::from_bits(r.to_bits() | (v.to_bits() & {sign})) }}"
+        )
+    };
+    Ok(match op {
+        UnaryOp::Abs => {
+            format!("|v: {t}| {t}::from_bits(v.to_bits() & !{sign})")
+        }
+        UnaryOp::Neg => format!("|v: {t}| -v"),
+        UnaryOp::Exp => cx.kernels.use_math(MathFn::Exp, dtype)?,
+        UnaryOp::Log => cx.kernels.use_math(MathFn::Log, dtype)?,
+        UnaryOp::Sin => cx.kernels.use_math(MathFn::Sin, dtype)?,
+        UnaryOp::Cos => cx.kernels.use_math(MathFn::Cos, dtype)?,
+        UnaryOp::Reciprocal => format!("|v: {t}| 1.0 / v"),
+        UnaryOp::Sign => {
+            format!("|v: {t}| if v > 0.0 {{ 1.0 }} else if v < 0.0 {{ -1.0 }} else {{ v }}")
+        }
+        UnaryOp::Floor => rounding("if t > v { t - 1.0 } else { t }"),
+        UnaryOp::Ceil => rounding("if t < v { t + 1.0 } else { t }"),
+        // Ties to even: the difference from the truncation is exact.
+        UnaryOp::Round => rounding(&format!(
+            "{{ let d = v - t; let odd = (t as {int}) % 2 != 0; \
+             if d > 0.5 || (d == 0.5 && odd) {{ t + 1.0 }} else if d < -0.5 || (d == -0.5 && odd) {{ t - 1.0 }} else {{ t }} }}"
+        )),
+        other => {
+            return Err(format!(
+                "internal error: {} is no float unary op",
+                other.name()
+            ));
+        }
+    })
 }
 
 fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
@@ -748,6 +823,172 @@ fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!("map({xs}, {ys}, {f});"));
     Ok(())
+}
+
+fn compare(cx: &mut NodeCx, op: CompareOp) -> Result<(), String> {
+    let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
+    literal::elem(ta.dtype)?;
+    let sym = match op {
+        CompareOp::Equal => "==",
+        CompareOp::Less => "<",
+        CompareOp::LessOrEqual => "<=",
+        CompareOp::Greater => ">",
+        CompareOp::GreaterOrEqual => ">=",
+    };
+    let f = format!("|p, q| p {sym} q");
+    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+}
+
+fn logical(cx: &mut NodeCx, op: LogicalOp) -> Result<(), String> {
+    let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
+    let sym = match op {
+        LogicalOp::And => "&",
+        LogicalOp::Or => "|",
+        LogicalOp::Xor => "^",
+    };
+    let f = format!("|p: bool, q: bool| p {sym} q");
+    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+}
+
+fn not(cx: &mut NodeCx) -> Result<(), String> {
+    cx.use_kernel(Kernel::Map, DType::Bool)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!("map({xs}, {ys}, |v: bool| !v);"));
+    Ok(())
+}
+
+/// Where: the condition, X and Y broadcast to the output.
+fn select(cx: &mut NodeCx) -> Result<(), String> {
+    let y = cx.out_ty(0)?;
+    literal::elem(y.dtype)?;
+    let mut strides = Vec::new();
+    for (slot, what) in [(0, "condition"), (1, "X"), (2, "Y")] {
+        strides.push(broadcast_strides(&cx.in_ty(slot, what)?.shape, &y.shape));
+    }
+    let (shape, strides) = collapse(&y.shape, &strides);
+    cx.use_kernel(Kernel::Select, y.dtype)?;
+    let (c, a, b, ys) = (cx.read(0)?, cx.read(1)?, cx.read(2)?, cx.write(0)?);
+    cx.body.line(format!(
+        "select({c}, {a}, {b}, {ys}, &{}, [&{}, &{}, &{}]);",
+        usizes(&shape),
+        usizes(&strides[0]),
+        usizes(&strides[1]),
+        usizes(&strides[2])
+    ));
+    Ok(())
+}
+
+/// Max, Min, Sum, Mean: the first input broadcast into the output, then each further one
+/// folded in place (left to right, as the reference folds), Mean divided at the end.
+fn variadic(cx: &mut NodeCx, op: VariadicOp) -> Result<(), String> {
+    let y = cx.out_ty(0)?;
+    let t = literal::elem(y.dtype)?;
+    let n = cx.node.inputs.len();
+    let f = match op {
+        // NaN propagates, as in numpy's maximum and minimum.
+        VariadicOp::Max | VariadicOp::Min => {
+            let cmp = if op == VariadicOp::Max { ">" } else { "<" };
+            let nan = if y.dtype.is_float() {
+                " || p.is_nan()"
+            } else {
+                ""
+            };
+            format!("|p: {t}, q: {t}| if p {cmp} q{nan} {{ p }} else {{ q }}")
+        }
+        VariadicOp::Sum | VariadicOp::Mean if y.dtype.is_float() => {
+            format!("|p: {t}, q: {t}| p + q")
+        }
+        _ => {
+            return Err(format!(
+                "{} needs float tensors, got {}",
+                op.name(),
+                y.dtype
+            ));
+        }
+    };
+    let x0 = cx.in_ty(0, "data_0")?;
+    let ys = cx.write(0)?;
+    let first = cx.read(0)?;
+    if x0.shape == y.shape {
+        cx.body.line(format!("{ys}.copy_from_slice({first});"));
+    } else {
+        let s = broadcast_strides(&x0.shape, &y.shape);
+        let (shape, strides) = collapse(&y.shape, &[s]);
+        cx.use_kernel(Kernel::Broadcast, y.dtype)?;
+        let st = usizes(&strides[0]);
+        cx.body.line(format!(
+            "broadcast({first}, {first}, {ys}, &{}, &{st}, &{st}, |p: {t}, _: {t}| p);",
+            usizes(&shape)
+        ));
+    }
+    for slot in 1..n {
+        let x = cx.in_ty(slot, "data")?;
+        let (shape, strides) = collapse(&y.shape, &[broadcast_strides(&x.shape, &y.shape)]);
+        cx.use_kernel(Kernel::BroadcastInPlace, y.dtype)?;
+        let xs = cx.read(slot)?;
+        cx.body.line(format!(
+            "broadcast_in_place({ys}, {xs}, &{}, &{}, {f});",
+            usizes(&shape),
+            usizes(&strides[0])
+        ));
+    }
+    if op == VariadicOp::Mean && n > 1 {
+        let count = literal::from_f64(y.dtype, n as f64)?;
+        cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
+        cx.body
+            .line(format!("map_in_place({ys}, |v: {t}| v / {count});"));
+    }
+    Ok(())
+}
+
+fn prelu(cx: &mut NodeCx) -> Result<(), String> {
+    let (tx, ts, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "slope")?, cx.out_ty(0)?);
+    let t = literal::elem(y.dtype)?;
+    let f = if y.dtype.is_float() {
+        "|p, q| if p < 0.0 { q * p } else { p }".to_string()
+    } else if y.dtype.is_signed() {
+        format!("|p: {t}, q: {t}| if p < 0 {{ p.wrapping_mul(q) }} else {{ p }}")
+    } else {
+        // Unsigned values are never negative.
+        return copy(cx);
+    };
+    broadcast_call(cx, &tx.shape, &ts.shape, y, &f)
+}
+
+/// Mod as the reference semantics define it (`kiln_ir::ops::elementwise::eval_mod`): floats
+/// through `%` (C's fmod), NaN replaced by 0 unless `fmod`; integers truncated (`fmod`) or
+/// floored (the sign of the divisor), a remainder by 0 being 0.
+fn modulo(cx: &mut NodeCx, fmod: bool) -> Result<(), String> {
+    let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
+    let t = literal::elem(y.dtype)?;
+    let f = if y.dtype.is_float() {
+        if fmod {
+            format!("|p: {t}, q: {t}| p % q")
+        } else {
+            format!("|p: {t}, q: {t}| {{ let r = p % q; if r.is_nan() {{ 0.0 }} else {{ r }} }}")
+        }
+    } else if fmod || !y.dtype.is_signed() {
+        format!("|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ p.wrapping_rem(q) }}")
+    } else {
+        format!(
+            "|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ let r = p.wrapping_rem(q); \
+             if r != 0 && (r < 0) != (q < 0) {{ r + q }} else {{ r }} }}"
+        )
+    };
+    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+}
+
+/// BitShift; shifting by the bit width or more gives 0 (numpy).
+fn bitshift(cx: &mut NodeCx, left: bool) -> Result<(), String> {
+    let (ta, tb, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "Y")?, cx.out_ty(0)?);
+    let t = literal::elem(y.dtype)?;
+    if !y.dtype.is_int() || y.dtype.is_signed() {
+        return Err(format!("BitShift needs unsigned integers, got {}", y.dtype));
+    }
+    let bits = y.dtype.size_bytes() * 8;
+    let sym = if left { "<<" } else { ">>" };
+    let f = format!("|p: {t}, q: {t}| if q >= {bits} {{ 0 }} else {{ p {sym} q }}");
+    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
 }
 
 /// Clip's bounds as `Option` expressions: input bounds (opset ≥ 11) win over attribute
@@ -1125,6 +1366,7 @@ fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String,
     }
     let lit = |v: f64| literal::from_f64(dtype, v);
     let (zero, one) = (lit(0.0)?, lit(1.0)?);
+    let t = literal::elem(dtype)?;
     // Clamped to [0, 1]; NaN passes through, as in the reference.
     let hard = |t: &str| {
         format!("if {t} < {zero} {{ {zero} }} else if {t} > {one} {{ {one} }} else {{ {t} }}")
@@ -1150,7 +1392,6 @@ fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String,
         Activation::Gelu { tanh: false } => {
             let erf = cx.kernels.use_math(MathFn::Erf, dtype)?;
             let half = lit(0.5)?;
-            let t = literal::elem(dtype)?;
             format!("|v| {half} * v * ({one} + {erf}(v * core::{t}::consts::FRAC_1_SQRT_2))")
         }
         Activation::Gelu { tanh: true } => {
@@ -1160,7 +1401,51 @@ fn activation_fn(cx: &mut NodeCx, a: Activation, dtype: DType) -> Result<String,
             let c = lit(0.044715)?;
             format!("|v| {half} * v * ({one} + {tanh}({k} * (v + {c} * v * v * v)))")
         }
+        Activation::Elu { alpha } => {
+            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
+            let al = lit(alpha as f64)?;
+            format!("|v: {t}| if v < {zero} {{ {al} * ({exp}(v) - {one}) }} else {{ v }}")
+        }
+        Activation::Selu { alpha, gamma } => {
+            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
+            let (al, ga) = (lit(alpha as f64)?, lit(gamma as f64)?);
+            format!("|v: {t}| {ga} * if v > {zero} {{ v }} else {{ {al} * ({exp}(v) - {one}) }}")
+        }
+        Activation::Celu { alpha } => {
+            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
+            let al = lit(alpha as f64)?;
+            format!(
+                "|v: {t}| if v > {zero} {{ v }} else {{ let t = {al} * ({exp}(v / {al}) - {one}); \
+                 if t > {zero} {{ {zero} }} else {{ t }} }}"
+            )
+        }
+        Activation::ThresholdedRelu { alpha } => {
+            let al = lit(alpha as f64)?;
+            format!("|v: {t}| if v > {al} {{ v }} else {{ {zero} }}")
+        }
+        Activation::Softplus => softplus_fn(cx, dtype)?,
+        Activation::Softsign => {
+            format!("|v: {t}| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
+        }
+        Activation::Mish => {
+            let sp = softplus_fn(cx, dtype)?;
+            let tanh = cx.kernels.use_math(MathFn::Tanh, dtype)?;
+            format!("|v: {t}| v * {tanh}(({sp})(v))")
+        }
     })
+}
+
+/// `ln(1 + e^v)` as `max(v, 0) + ln(1 + e^-|v|)`, the logarithm of `1 + e` taken as
+/// `ln(u) e / (u - 1)` with `u = 1 + e` (exact to rounding even where `e` is tiny).
+fn softplus_fn(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
+    let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
+    let log = cx.kernels.use_math(MathFn::Log, dtype)?;
+    let t = literal::elem(dtype)?;
+    Ok(format!(
+        "|v: {t}| {{ let e = {exp}(if v > 0.0 {{ -v }} else {{ v }}); let u = 1.0 + e; \
+         let l = if u == 1.0 {{ e }} else {{ {log}(u) * e / (u - 1.0) }}; \
+         (if v > 0.0 {{ v }} else {{ 0.0 }}) + l }}"
+    ))
 }
 
 fn activation(cx: &mut NodeCx, a: Activation) -> Result<(), String> {

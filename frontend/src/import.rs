@@ -14,57 +14,93 @@ use kiln_ir::ops::{
     FlattenAttrs, GemmAttrs, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
     WindowAttrs,
 };
+use kiln_ir::ops::{CompareOp, LogicalOp, VariadicOp};
 use kiln_ir::ops::{LayerNormAttrs, ReduceAttrs};
 use kiln_ir::ops::{PadAttrs, PadMode};
 use kiln_ir::{Op, Tensor, TensorData};
 
 /// The ai.onnx operators kiln imports (sorted; quoted in the unsupported-op message).
 pub const SUPPORTED_OPS: &[&str] = &[
+    "Abs",
     "Add",
+    "And",
     "AveragePool",
     "BatchNormalization",
+    "BitShift",
     "Cast",
     "CastLike",
+    "Ceil",
+    "Celu",
     "Clip",
     "Concat",
     "Constant",
     "Conv",
     "ConvInteger",
+    "Cos",
     "DequantizeLinear",
     "Div",
     "Dropout",
     "DynamicQuantizeLinear",
     "Einsum",
+    "Elu",
+    "Equal",
     "Erf",
+    "Exp",
     "Flatten",
+    "Floor",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
+    "Greater",
+    "GreaterOrEqual",
     "HardSigmoid",
     "HardSwish",
     "Identity",
     "LayerNormalization",
     "LeakyRelu",
+    "Less",
+    "LessOrEqual",
+    "Log",
     "MatMul",
     "MatMulInteger",
+    "Max",
     "MaxPool",
+    "Mean",
+    "Min",
+    "Mish",
+    "Mod",
     "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "PRelu",
     "Pad",
     "Pow",
     "QLinearConv",
     "QLinearMatMul",
     "QuantizeLinear",
+    "Reciprocal",
     "ReduceMean",
     "Relu",
     "Reshape",
+    "Round",
+    "Selu",
     "Sigmoid",
+    "Sign",
+    "Sin",
     "Softmax",
+    "Softplus",
+    "Softsign",
     "Sqrt",
     "Squeeze",
     "Sub",
+    "Sum",
     "Tanh",
+    "ThresholdedRelu",
     "Transpose",
     "Unsqueeze",
+    "Where",
+    "Xor",
 ];
 
 /// Whether kiln can import this default-domain node: `Err(None)` for an unknown op,
@@ -128,7 +164,8 @@ pub(crate) fn check_supported(
                     .into(),
             ));
         }
-        "Add" | "Sub" | "Mul" | "Div" | "Pow"
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater" | "And" | "Or"
+        | "Xor"
             if ctx.opset < 7 && int("broadcast").is_some_and(|v| v != 0) && a.has("axis") =>
         {
             return Err(Some(
@@ -273,15 +310,97 @@ pub(crate) fn import(
                 _ => BinaryOp::Div,
             })
         }
-        "Relu" | "Sigmoid" | "Tanh" | "Sqrt" | "Erf" => {
+        "Relu" | "Sigmoid" | "Tanh" | "Sqrt" | "Erf" | "Abs" | "Neg" | "Exp" | "Log"
+        | "Reciprocal" | "Floor" | "Ceil" | "Round" | "Sign" | "Sin" | "Cos" => {
             check(1, 1)?;
             Op::Unary(match node.op_type() {
                 "Relu" => UnaryOp::Relu,
                 "Sigmoid" => UnaryOp::Sigmoid,
                 "Sqrt" => UnaryOp::Sqrt,
                 "Erf" => UnaryOp::Erf,
+                "Abs" => UnaryOp::Abs,
+                "Neg" => UnaryOp::Neg,
+                "Exp" => UnaryOp::Exp,
+                "Log" => UnaryOp::Log,
+                "Reciprocal" => UnaryOp::Reciprocal,
+                "Floor" => UnaryOp::Floor,
+                "Ceil" => UnaryOp::Ceil,
+                "Round" => UnaryOp::Round,
+                "Sign" => UnaryOp::Sign,
+                "Sin" => UnaryOp::Sin,
+                "Cos" => UnaryOp::Cos,
                 _ => UnaryOp::Tanh,
             })
+        }
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" => {
+            check(2, 2)?;
+            Op::Compare(match node.op_type() {
+                "Equal" => CompareOp::Equal,
+                "Less" => CompareOp::Less,
+                "LessOrEqual" => CompareOp::LessOrEqual,
+                "Greater" => CompareOp::Greater,
+                _ => CompareOp::GreaterOrEqual,
+            })
+        }
+        "And" | "Or" | "Xor" => {
+            check(2, 2)?;
+            Op::Logical(match node.op_type() {
+                "And" => LogicalOp::And,
+                "Or" => LogicalOp::Or,
+                _ => LogicalOp::Xor,
+            })
+        }
+        "Not" => {
+            check(1, 1)?;
+            Op::Not
+        }
+        "Where" => {
+            check(3, 3)?;
+            Op::Where
+        }
+        // Before opset 8 the inputs had to have one shape (a special case of broadcasting);
+        // opset 6's `consumed_inputs` attribute has no meaning in inference.
+        "Max" | "Min" | "Sum" | "Mean" => {
+            check(1, usize::MAX)?;
+            Op::Variadic(match node.op_type() {
+                "Max" => VariadicOp::Max,
+                "Min" => VariadicOp::Min,
+                "Sum" => VariadicOp::Sum,
+                _ => VariadicOp::Mean,
+            })
+        }
+        "PRelu" => {
+            check(2, 2)?;
+            Op::PRelu
+        }
+        "Mod" => {
+            check(2, 2)?;
+            let fmod = match a.int_or("fmod", 0)? {
+                0 => false,
+                1 => true,
+                v => return Err(ctx.attr("fmod", format!("is {v}; it must be 0 or 1"))),
+            };
+            Op::Mod { fmod }
+        }
+        "BitShift" => {
+            check(2, 2)?;
+            let left = match a.string("direction")?.as_deref() {
+                Some("LEFT") => true,
+                Some("RIGHT") => false,
+                Some(other) => {
+                    return Err(ctx.attr(
+                        "direction",
+                        format!("is {other:?}; it must be \"LEFT\" or \"RIGHT\""),
+                    ));
+                }
+                None => {
+                    return Err(ctx.attr(
+                        "direction",
+                        "is required but missing; the model is malformed",
+                    ));
+                }
+            };
+            Op::BitShift { left }
         }
         "Pow" => {
             // Opsets < 12 want one float type for both; the IR takes any numeric exponent.
@@ -436,6 +555,44 @@ pub(crate) fn import(
         "HardSwish" => {
             check(1, 1)?;
             Op::Activation(Activation::HardSwish)
+        }
+        "Elu" => {
+            check(1, 1)?;
+            Op::Activation(Activation::Elu {
+                alpha: a.float_or("alpha", 1.0)?,
+            })
+        }
+        "Selu" => {
+            check(1, 1)?;
+            Op::Activation(Activation::Selu {
+                alpha: a.float_or("alpha", 1.673_263_2)?,
+                gamma: a.float_or("gamma", 1.050_701)?,
+            })
+        }
+        "Celu" => {
+            check(1, 1)?;
+            let alpha = a.float_or("alpha", 1.0)?;
+            if alpha == 0.0 || !alpha.is_finite() {
+                return Err(ctx.attr(
+                    "alpha",
+                    format!("is {alpha}; it must be finite and non-zero"),
+                ));
+            }
+            Op::Activation(Activation::Celu { alpha })
+        }
+        "ThresholdedRelu" => {
+            check(1, 1)?;
+            Op::Activation(Activation::ThresholdedRelu {
+                alpha: a.float_or("alpha", 1.0)?,
+            })
+        }
+        "Softplus" | "Softsign" | "Mish" => {
+            check(1, 1)?;
+            Op::Activation(match node.op_type() {
+                "Softplus" => Activation::Softplus,
+                "Softsign" => Activation::Softsign,
+                _ => Activation::Mish,
+            })
         }
         // `axes` is an attribute before opset 13 and an (optional) input from 13 on.
         "Squeeze" if opset < 13 => {

@@ -220,7 +220,7 @@ proptest! {
     }
 
     #[test]
-    fn elementwise_ops_fuse_into_their_producer(producer in 0usize..5, chain in proptest::collection::vec(0usize..9, 1..4), seed: u64) {
+    fn elementwise_ops_fuse_into_their_producer(producer in 0usize..5, chain in proptest::collection::vec(0usize..12, 1..4), seed: u64) {
         let mut b = Builder::new("fuse");
         let (mut y, shape) = match producer {
             0 => {
@@ -266,6 +266,9 @@ proptest! {
                 6 => b.one(Op::Activation(Activation::LeakyRelu { alpha: 0.1 }), &[y]),
                 7 => b.one(Op::Activation(Activation::HardSigmoid { alpha: 0.3, beta: 0.4 }), &[y]),
                 8 => b.one(Op::Activation(Activation::HardSwish), &[y]),
+                9 => b.one(Op::Activation(Activation::Elu { alpha: 0.5 }), &[y]),
+                10 => b.one(Op::Activation(Activation::Softplus), &[y]),
+                11 => b.one(Op::Activation(Activation::Mish), &[y]),
                 _ => {
                     // A residual from another branch of the same type.
                     let r = b.input(&format!("r{i}"), DType::F32, &shape);
@@ -276,7 +279,7 @@ proptest! {
         }
         b.output(y);
         // Every op of the chain is gone (the Mul producer itself stays).
-        let gone: Vec<&str> = ["Relu", "Sigmoid", "Clip", "Mul", "LeakyRelu", "HardSigmoid", "HardSwish"]
+        let gone: Vec<&str> = ["Relu", "Sigmoid", "Clip", "Mul", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Softplus", "Mish"]
             .into_iter()
             .filter(|&o| !(producer == 3 && o == "Mul"))
             .collect();

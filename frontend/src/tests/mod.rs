@@ -2,6 +2,7 @@
 //! the error. They live inside the crate because the protobuf types are private to it.
 
 mod cast;
+mod elementwise;
 mod errors;
 mod external;
 mod fuzz;

@@ -51,6 +51,17 @@ pub enum UnaryOp {
     Tanh,
     Sqrt,
     Erf,
+    Abs,
+    Neg,
+    Exp,
+    Log,
+    Reciprocal,
+    Floor,
+    Ceil,
+    Round,
+    Sign,
+    Sin,
+    Cos,
 }
 
 impl UnaryOp {
@@ -61,6 +72,17 @@ impl UnaryOp {
             UnaryOp::Tanh => "Tanh",
             UnaryOp::Sqrt => "Sqrt",
             UnaryOp::Erf => "Erf",
+            UnaryOp::Abs => "Abs",
+            UnaryOp::Neg => "Neg",
+            UnaryOp::Exp => "Exp",
+            UnaryOp::Log => "Log",
+            UnaryOp::Reciprocal => "Reciprocal",
+            UnaryOp::Floor => "Floor",
+            UnaryOp::Ceil => "Ceil",
+            UnaryOp::Round => "Round",
+            UnaryOp::Sign => "Sign",
+            UnaryOp::Sin => "Sin",
+            UnaryOp::Cos => "Cos",
         }
     }
 }
@@ -78,6 +100,20 @@ pub enum Activation {
     /// `x / 2 * (1 + erf(x / sqrt(2)))`; with `tanh` (approximate="tanh") the approximation
     /// `x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))`.
     Gelu { tanh: bool },
+    /// `x < 0 ? alpha * (e^x - 1) : x` (opsets 6, 22).
+    Elu { alpha: f32 },
+    /// `gamma * (x > 0 ? x : alpha * (e^x - 1))` (opsets 6, 22).
+    Selu { alpha: f32, gamma: f32 },
+    /// `max(0, x) + min(0, alpha * (e^(x / alpha) - 1))` (opset 12).
+    Celu { alpha: f32 },
+    /// `x > alpha ? x : 0` (opsets 10, 22).
+    ThresholdedRelu { alpha: f32 },
+    /// `ln(1 + e^x)` (opsets 1, 22).
+    Softplus,
+    /// `x / (1 + |x|)` (opsets 1, 22).
+    Softsign,
+    /// `x * tanh(softplus(x))` (opsets 18, 22).
+    Mish,
 }
 
 impl Activation {
@@ -87,6 +123,13 @@ impl Activation {
             Activation::HardSigmoid { .. } => "HardSigmoid",
             Activation::HardSwish => "HardSwish",
             Activation::Gelu { .. } => "Gelu",
+            Activation::Elu { .. } => "Elu",
+            Activation::Selu { .. } => "Selu",
+            Activation::Celu { .. } => "Celu",
+            Activation::ThresholdedRelu { .. } => "ThresholdedRelu",
+            Activation::Softplus => "Softplus",
+            Activation::Softsign => "Softsign",
+            Activation::Mish => "Mish",
         }
     }
 
@@ -113,6 +156,38 @@ impl Activation {
                 let k = (2.0 / core::f64::consts::PI).sqrt();
                 0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
             }
+            Activation::Elu { alpha } => {
+                if x < 0.0 {
+                    alpha as f64 * x.exp_m1()
+                } else {
+                    x
+                }
+            }
+            Activation::Selu { alpha, gamma } => {
+                let g = gamma as f64;
+                if x > 0.0 {
+                    g * x
+                } else {
+                    g * (alpha as f64 * x.exp_m1())
+                }
+            }
+            Activation::Celu { alpha } => {
+                // max(0, x) + min(0, ...): one of the two terms is 0 (NaN passes through).
+                if x > 0.0 {
+                    x
+                } else {
+                    let a = alpha as f64;
+                    let t = a * (x / a).exp_m1();
+                    if t > 0.0 { 0.0 } else { t }
+                }
+            }
+            Activation::ThresholdedRelu { alpha } => {
+                // NaN gives 0, as `np.where(x > alpha, x, 0)` in the ONNX reference.
+                if x > alpha as f64 { x } else { 0.0 }
+            }
+            Activation::Softplus => softplus(x),
+            Activation::Softsign => x / (1.0 + x.abs()),
+            Activation::Mish => x * softplus(x).tanh(),
         }
     }
 }
@@ -177,13 +252,18 @@ pub(crate) fn infer_unary(
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
     let x = input(inputs, 0, "X")?.ty;
-    // Relu takes signed integers too from opset 14; unsigned ones are not in its type list.
-    let int_ok = op == UnaryOp::Relu && x.dtype.is_int() && x.dtype.is_signed();
+    // Relu (from opset 14) and Neg take signed integers too; unsigned ones are not in their
+    // type lists. Abs and Sign take every integer type.
+    let int_ok = match op {
+        UnaryOp::Relu | UnaryOp::Neg => x.dtype.is_int() && x.dtype.is_signed(),
+        UnaryOp::Abs | UnaryOp::Sign => x.dtype.is_int(),
+        _ => false,
+    };
     if !x.dtype.is_float() && !int_ok {
-        let what = if op == UnaryOp::Relu {
-            "floating-point and signed integer"
-        } else {
-            "floating-point"
+        let what = match op {
+            UnaryOp::Relu | UnaryOp::Neg => "floating-point and signed integer",
+            UnaryOp::Abs | UnaryOp::Sign => "numeric",
+            _ => "floating-point",
         };
         return Err(format!(
             "{} is defined for {what} tensors, got {x}",
@@ -276,8 +356,64 @@ pub(crate) fn eval_unary(op: UnaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<
             floats(x, "X")?.into_iter().map(f64::sqrt).collect(),
         )?,
         UnaryOp::Erf => from_f64s(ty.dtype, floats(x, "X")?.into_iter().map(erf).collect())?,
+        UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign if !ty.dtype.is_float() => {
+            int_unary(op, &x.data)?
+        }
+        _ => {
+            let f: fn(f64) -> f64 = match op {
+                UnaryOp::Abs => f64::abs,
+                UnaryOp::Neg => |v| -v,
+                UnaryOp::Exp => f64::exp,
+                UnaryOp::Log => f64::ln,
+                UnaryOp::Reciprocal => |v| 1.0 / v,
+                UnaryOp::Floor => f64::floor,
+                UnaryOp::Ceil => f64::ceil,
+                UnaryOp::Round => f64::round_ties_even,
+                // numpy: 0 for ±0 (the sign kept), NaN for NaN.
+                UnaryOp::Sign => |v| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        v
+                    }
+                },
+                UnaryOp::Sin => f64::sin,
+                UnaryOp::Cos => f64::cos,
+                _ => return Err(format!("internal error: {} has no f64 form", op.name())),
+            };
+            from_f64s(ty.dtype, floats(x, "X")?.into_iter().map(f).collect())?
+        }
     };
     Ok(vec![output(&ty, data)?])
+}
+
+/// Applies `$e` (with `$v` bound to each element) to the integer variants listed.
+macro_rules! map_ints {
+    ($data:expr, [$($variant:ident),*], $v:ident => $e:expr) => {
+        match $data {
+            $(TensorData::$variant(x) => Some(TensorData::$variant(x.iter().map(|&$v| $e).collect())),)*
+            _ => None,
+        }
+    };
+}
+
+/// Abs, Neg and Sign on integers, wrapping like numpy (`abs(-128i8)` is -128).
+fn int_unary(op: UnaryOp, data: &TensorData) -> Result<TensorData, String> {
+    let signed = match op {
+        UnaryOp::Abs => map_ints!(data, [I8, I16, I32, I64], v => v.wrapping_abs()),
+        UnaryOp::Neg => map_ints!(data, [I8, I16, I32, I64], v => v.wrapping_neg()),
+        _ => map_ints!(data, [I8, I16, I32, I64], v => v.signum()),
+    };
+    let unsigned = || match op {
+        UnaryOp::Abs => Some(data.clone()),
+        UnaryOp::Sign => map_ints!(data, [U8, U16, U32, U64], v => (v > 0).into()),
+        _ => None,
+    };
+    signed
+        .or_else(unsigned)
+        .ok_or_else(|| format!("{} is not defined for {} tensors", op.name(), data.dtype()))
 }
 
 fn relu<T: Elem>(x: &Tensor) -> Result<TensorData, String> {
@@ -288,6 +424,14 @@ fn relu<T: Elem>(x: &Tensor) -> Result<TensorData, String> {
         .map(|&e| if e < zero { zero } else { e })
         .collect();
     Ok(T::wrap(v))
+}
+
+/// `ln(1 + e^x)` without overflow: `max(x, 0) + ln(1 + e^-|x|)` (NaN stays NaN).
+pub(crate) fn softplus(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
 /// Logistic function without overflow: exp of a non-positive number only.
@@ -454,6 +598,273 @@ fn clip<T: Elem>(a: &ClipAttrs, inputs: &[Option<&Tensor>]) -> Result<TensorData
         })
         .collect();
     Ok(T::wrap(v))
+}
+
+/// Max, Min, Sum and Mean of one or more inputs, broadcast together (opsets 6, 8, 12, 13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VariadicOp {
+    Max,
+    Min,
+    Sum,
+    Mean,
+}
+
+impl VariadicOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            VariadicOp::Max => "Max",
+            VariadicOp::Min => "Min",
+            VariadicOp::Sum => "Sum",
+            VariadicOp::Mean => "Mean",
+        }
+    }
+}
+
+/// The broadcast shape of every present input, which must share one element type.
+fn broadcast_all(name: &str, inputs: &[Option<InferInput>]) -> Result<TensorType, String> {
+    let first = input(inputs, 0, "data_0")?.ty;
+    let mut shape = first.shape.clone();
+    for (i, t) in inputs.iter().enumerate().skip(1) {
+        let t = t.ok_or_else(|| format!("input {i} is missing; {name} takes no empty inputs"))?;
+        if t.ty.dtype != first.dtype {
+            return Err(format!(
+                "{name} needs equal element types, got {first} and {}",
+                t.ty
+            ));
+        }
+        shape = broadcast_shapes(&shape, &t.ty.shape)
+            .ok_or_else(|| format!("input shapes {first} and {} do not broadcast", t.ty))?;
+    }
+    Ok(TensorType::new(first.dtype, shape))
+}
+
+pub(crate) fn infer_variadic(
+    op: VariadicOp,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let ty = broadcast_all(op.name(), inputs)?;
+    let ok = match op {
+        VariadicOp::Max | VariadicOp::Min => ty.dtype != DType::Bool,
+        VariadicOp::Sum | VariadicOp::Mean => ty.dtype.is_float(),
+    };
+    if !ok {
+        return Err(format!(
+            "{} is not defined for {} tensors",
+            op.name(),
+            ty.dtype
+        ));
+    }
+    Ok(vec![ty])
+}
+
+pub(crate) fn eval_variadic(
+    op: VariadicOp,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_variadic(op, ii))?.remove(0);
+    let data = numeric_dispatch!(ty.dtype, T => variadic::<T>(op, inputs, &ty.shape)?,
+        bool => return Err(format!("{} is not defined for bool tensors", op.name())));
+    Ok(vec![output(&ty, data)?])
+}
+
+/// Folds the inputs left to right in the element type, as numpy's `maximum`, `minimum` and
+/// `+` do (Max and Min propagate NaN); Mean divides the sum by the count in that type too.
+fn variadic<T: Arith>(
+    op: VariadicOp,
+    inputs: &[Option<&Tensor>],
+    shape: &[usize],
+) -> Result<TensorData, String> {
+    #[allow(clippy::eq_op)]
+    let f = |a: T, b: T| -> T {
+        match op {
+            VariadicOp::Max if a > b || a != a => a,
+            VariadicOp::Min if a < b || a != a => a,
+            VariadicOp::Max | VariadicOp::Min => b,
+            VariadicOp::Sum | VariadicOp::Mean => a.add(b),
+        }
+    };
+    let mut acc: Option<Vec<T>> = None;
+    for i in 0..inputs.len() {
+        let t = tensor(inputs, i, "data")?;
+        let v = elems::<T>(t, "data")?;
+        let idx = broadcast_index(&t.shape, shape);
+        acc = Some(match acc {
+            None => idx.iter().map(|&j| v[j]).collect(),
+            Some(a) => a.into_iter().zip(&idx).map(|(x, &j)| f(x, v[j])).collect(),
+        });
+    }
+    let mut acc = acc.ok_or("required input 0 (data_0) is missing")?;
+    if op == VariadicOp::Mean {
+        let n = T::from_f64(inputs.len() as f64);
+        for x in &mut acc {
+            *x = x.div(n)?;
+        }
+    }
+    Ok(T::wrap(acc))
+}
+
+/// PRelu (opsets 7, 9, 16): `x < 0 ? slope * x : x`, the slope broadcast to X's shape.
+pub(crate) fn infer_prelu(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    let slope = input(inputs, 1, "slope")?.ty;
+    if slope.dtype != x.dtype {
+        return Err(format!(
+            "PRelu needs equal element types, got {x} and slope {slope}"
+        ));
+    }
+    if x.dtype == DType::Bool || matches!(x.dtype, DType::I8 | DType::I16 | DType::U8 | DType::U16)
+    {
+        return Err(format!(
+            "PRelu is defined for floats and 32- and 64-bit integers, got {x}"
+        ));
+    }
+    if broadcast_shapes(&x.shape, &slope.shape).as_deref() != Some(&x.shape[..]) {
+        return Err(format!("slope {slope} does not broadcast to X {x}"));
+    }
+    Ok(vec![x.clone()])
+}
+
+/// Applies `$e` (with `$x`, `$y` bound to the elements at each pair of indices) to two
+/// tensors of one of the listed integer variants; `None` for other variants.
+macro_rules! zip_ints {
+    ($a:expr, $b:expr, $ia:expr, $ib:expr, [$($variant:ident),*], |$x:ident, $y:ident| $e:expr) => {
+        match ($a, $b) {
+            $((TensorData::$variant(a), TensorData::$variant(b)) => Some(TensorData::$variant(
+                $ia.iter().zip($ib.iter()).map(|(&i, &j)| { let ($x, $y) = (a[i], b[j]); $e }).collect(),
+            )),)*
+            _ => None,
+        }
+    };
+}
+
+/// Both operands' flat indices for every element of `shape`.
+fn pair_index(a: &Tensor, b: &Tensor, shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    (
+        broadcast_index(&a.shape, shape),
+        broadcast_index(&b.shape, shape),
+    )
+}
+
+pub(crate) fn eval_prelu(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, infer_prelu)?.remove(0);
+    let x = tensor(inputs, 0, "X")?;
+    let s = tensor(inputs, 1, "slope")?;
+    let (ix, is) = pair_index(x, s, &ty.shape);
+    let data = if ty.dtype.is_float() {
+        let (xv, sv) = (x.data.to_f64_vec(), s.data.to_f64_vec());
+        let v = ix.iter().zip(&is).map(|(&i, &j)| {
+            let e = xv[i];
+            if e < 0.0 { sv[j] * e } else { e }
+        });
+        from_f64s(ty.dtype, v.collect())?
+    } else {
+        zip_ints!(&x.data, &s.data, ix, is, [I32, I64], |e, k| if e < 0 {
+            e.wrapping_mul(k)
+        } else {
+            e
+        })
+        .or_else(|| zip_ints!(&x.data, &s.data, ix, is, [U32, U64], |e, _k| e))
+        .ok_or_else(|| format!("PRelu is not defined for {}", ty.dtype))?
+    };
+    Ok(vec![output(&ty, data)?])
+}
+
+/// Mod (opsets 10, 13) and BitShift (11): two operands of one type, broadcast.
+fn infer_same_type_pair(name: &str, inputs: &[Option<InferInput>]) -> Result<TensorType, String> {
+    let a = input(inputs, 0, "A")?.ty;
+    let b = input(inputs, 1, "B")?.ty;
+    if a.dtype != b.dtype {
+        return Err(format!("{name} needs equal element types, got {a} and {b}"));
+    }
+    let shape = broadcast_shapes(&a.shape, &b.shape)
+        .ok_or_else(|| format!("shapes {a} and {b} do not broadcast"))?;
+    Ok(TensorType::new(a.dtype, shape))
+}
+
+pub(crate) fn infer_mod(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+    let ty = infer_same_type_pair("Mod", inputs)?;
+    if ty.dtype == DType::Bool {
+        return Err("Mod is not defined for bool tensors".into());
+    }
+    Ok(vec![ty])
+}
+
+/// Mod as the ONNX reference computes it: floats always as C's `fmod` (the sign of the
+/// dividend), with NaN replaced by 0 when `fmod` is 0 (numpy's `nan_to_num`); integers as
+/// `fmod` (truncated) or, when `fmod` is 0, Python's `%` (the sign of the divisor); an
+/// integer remainder by 0 is 0, as in numpy.
+pub(crate) fn eval_mod(fmod: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, infer_mod)?.remove(0);
+    let a = tensor(inputs, 0, "A")?;
+    let b = tensor(inputs, 1, "B")?;
+    let (ia, ib) = pair_index(a, b, &ty.shape);
+    let data = if ty.dtype.is_float() {
+        // The remainder of two floats is exact, so f64 gives the result of the type itself.
+        let (av, bv) = (a.data.to_f64_vec(), b.data.to_f64_vec());
+        let v = ia.iter().zip(&ib).map(|(&i, &j)| {
+            let r = av[i] % bv[j];
+            if r.is_nan() && !fmod { 0.0 } else { r }
+        });
+        from_f64s(ty.dtype, v.collect())?
+    } else if fmod {
+        zip_ints!(
+            &a.data,
+            &b.data,
+            ia,
+            ib,
+            [I8, I16, I32, I64, U8, U16, U32, U64],
+            |x, y| if y == 0 { 0 } else { x.wrapping_rem(y) }
+        )
+        .ok_or("Mod: unexpected element type")?
+    } else {
+        zip_ints!(&a.data, &b.data, ia, ib, [I8, I16, I32, I64], |x, y| {
+            if y == 0 {
+                0
+            } else {
+                let r = x.wrapping_rem(y);
+                if r != 0 && (r < 0) != (y < 0) {
+                    r + y
+                } else {
+                    r
+                }
+            }
+        })
+        .or_else(|| {
+            zip_ints!(&a.data, &b.data, ia, ib, [U8, U16, U32, U64], |x, y| {
+                if y == 0 { 0 } else { x % y }
+            })
+        })
+        .ok_or("Mod: unexpected element type")?
+    };
+    Ok(vec![output(&ty, data)?])
+}
+
+pub(crate) fn infer_bitshift(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+    let ty = infer_same_type_pair("BitShift", inputs)?;
+    if !ty.dtype.is_int() || ty.dtype.is_signed() {
+        return Err(format!(
+            "BitShift is defined for unsigned integer tensors, got {ty}"
+        ));
+    }
+    Ok(vec![ty])
+}
+
+/// BitShift: `x << y` or `x >> y`; shifting by the bit width or more gives 0 (numpy).
+pub(crate) fn eval_bitshift(left: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, infer_bitshift)?.remove(0);
+    let a = tensor(inputs, 0, "X")?;
+    let b = tensor(inputs, 1, "Y")?;
+    let (ia, ib) = pair_index(a, b, &ty.shape);
+    let data = zip_ints!(&a.data, &b.data, ia, ib, [U8, U16, U32, U64], |x, y| {
+        let n = u32::try_from(y as u128).unwrap_or(u32::MAX);
+        if left {
+            x.checked_shl(n).unwrap_or(0)
+        } else {
+            x.checked_shr(n).unwrap_or(0)
+        }
+    })
+    .ok_or("BitShift: unexpected element type")?;
+    Ok(vec![output(&ty, data)?])
 }
 
 #[cfg(test)]
@@ -736,5 +1147,91 @@ mod tests {
         assert!(pow(&t(&[1], TensorData::U8(vec![2])), &b).is_err());
         assert!(pow(&x, &t(&[1], TensorData::Bool(vec![true]))).is_err());
         assert!(pow(&x, &f32s(&[2], &[1.0, 2.0])).is_err());
+    }
+
+    #[test]
+    fn integer_mod_signs_and_zero_divisors() {
+        let a = t(&[4], TensorData::I32(vec![7, -7, 7, i32::MIN]));
+        let b = t(&[4], TensorData::I32(vec![-3, 3, 0, -1]));
+        let m = |fmod| {
+            run(&Op::Mod { fmod }, &[Some(&a), Some(&b)])
+                .unwrap()
+                .remove(0)
+        };
+        // Python's % takes the divisor's sign, C's fmod the dividend's; x % 0 is 0 (numpy).
+        assert_eq!(m(false).data, TensorData::I32(vec![-2, 2, 0, 0]));
+        assert_eq!(m(true).data, TensorData::I32(vec![1, -1, 0, 0]));
+        // Floats always take fmod; without `fmod` NaN (x % 0) becomes 0.
+        let x = f32s(&[2], &[-5.5, 1.0]);
+        let y = f32s(&[2], &[2.0, 0.0]);
+        let f = run(&Op::Mod { fmod: false }, &[Some(&x), Some(&y)]).unwrap();
+        assert_eq!(as_f32(&f[0]), vec![-1.5, 0.0]);
+        let f = run(&Op::Mod { fmod: true }, &[Some(&x), Some(&y)]).unwrap();
+        assert!(as_f32(&f[0])[1].is_nan());
+    }
+
+    #[test]
+    fn bitshift_past_the_width_gives_zero() {
+        let x = t(&[3], TensorData::U8(vec![0xff, 0x81, 1]));
+        let n = t(&[3], TensorData::U8(vec![1, 8, 200]));
+        let l = run1(&Op::BitShift { left: true }, &[&x, &n]);
+        assert_eq!(l.data, TensorData::U8(vec![0xfe, 0, 0]));
+        let r = run1(&Op::BitShift { left: false }, &[&x, &n]);
+        assert_eq!(r.data, TensorData::U8(vec![0x7f, 0, 0]));
+        let i = t(&[1], TensorData::I8(vec![1]));
+        assert!(run(&Op::BitShift { left: true }, &[Some(&i), Some(&i)]).is_err());
+    }
+
+    #[test]
+    fn max_min_propagate_nan_and_mean_divides_in_the_type() {
+        let a = f32s(&[3], &[1.0, f32::NAN, 3.0]);
+        let b = f32s(&[3], &[f32::NAN, 2.0, 1.0]);
+        for op in [VariadicOp::Max, VariadicOp::Min] {
+            let y = as_f32(&run1(&Op::Variadic(op), &[&a, &b]));
+            assert!(y[0].is_nan() && y[1].is_nan(), "{op:?}: {y:?}");
+        }
+        let c = f32s(&[], &[2.0]);
+        let y = as_f32(&run1(&Op::Variadic(VariadicOp::Max), &[&b, &c, &a]));
+        assert!(y[0].is_nan() && y[1].is_nan());
+        assert_eq!(y[2], 3.0);
+        let y = as_f32(&run1(
+            &Op::Variadic(VariadicOp::Mean),
+            &[&c, &f32s(&[2], &[1.0, 4.0])],
+        ));
+        assert_eq!(y, vec![1.5, 3.0]);
+        let i = t(&[1], TensorData::I32(vec![1]));
+        assert!(run(&Op::Variadic(VariadicOp::Sum), &[Some(&i)]).is_err());
+    }
+
+    #[test]
+    fn integer_abs_neg_sign_wrap_like_numpy() {
+        let x = t(&[3], TensorData::I8(vec![-128, -3, 0]));
+        let abs = run1(&Op::Unary(UnaryOp::Abs), &[&x]);
+        assert_eq!(abs.data, TensorData::I8(vec![-128, 3, 0]));
+        let neg = run1(&Op::Unary(UnaryOp::Neg), &[&x]);
+        assert_eq!(neg.data, TensorData::I8(vec![-128, 3, 0]));
+        let sign = run1(&Op::Unary(UnaryOp::Sign), &[&x]);
+        assert_eq!(sign.data, TensorData::I8(vec![-1, -1, 0]));
+        let u = t(&[2], TensorData::U16(vec![0, 9]));
+        let sign = run1(&Op::Unary(UnaryOp::Sign), &[&u]);
+        assert_eq!(sign.data, TensorData::U16(vec![0, 1]));
+        assert!(run(&Op::Unary(UnaryOp::Neg), &[Some(&u)]).is_err());
+        assert!(run(&Op::Unary(UnaryOp::Exp), &[Some(&x)]).is_err());
+    }
+
+    #[test]
+    fn rounding_ties_to_even_and_softplus_in_the_tails() {
+        let x = f32s(&[5], &[0.5, 1.5, 2.5, -0.5, -2.5]);
+        let y = as_f32(&run1(&Op::Unary(UnaryOp::Round), &[&x]));
+        assert_eq!(y, vec![0.0, 2.0, 2.0, -0.0, -2.0]);
+        // ln(1 + e^x): x itself far right, e^x far left, no overflow.
+        assert_eq!(Activation::Softplus.apply(1000.0), 1000.0);
+        let tiny = Activation::Softplus.apply(-50.0);
+        assert!((tiny / (-50.0f64).exp() - 1.0).abs() < 1e-15, "{tiny}");
+        assert!(Activation::Softplus.apply(f64::NAN).is_nan());
+        // Celu with alpha 2: 2 (e^(x/2) - 1) below 0.
+        let celu = Activation::Celu { alpha: 2.0 }.apply(-1.0);
+        assert!((celu - 2.0 * ((-0.5f64).exp() - 1.0)).abs() < 1e-15);
+        assert_eq!(Activation::ThresholdedRelu { alpha: 1.0 }.apply(1.0), 0.0);
     }
 }

@@ -9,6 +9,7 @@ pub mod einsum;
 pub mod elementwise;
 pub mod epilogue;
 pub mod gemm;
+pub mod logical;
 pub mod norm;
 pub mod pad;
 pub mod pool;
@@ -25,9 +26,10 @@ use std::fmt;
 pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
 pub use einsum::EinsumAttrs;
-pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
+pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp, VariadicOp};
 pub use epilogue::{Epilogue, EpilogueHost};
 pub use gemm::GemmAttrs;
+pub use logical::{CompareOp, LogicalOp};
 pub use norm::{BatchNormAttrs, LayerNormAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
@@ -51,6 +53,26 @@ pub enum Op {
     Binary(BinaryOp),
     /// One-input elementwise functions.
     Unary(UnaryOp),
+    /// Equal, Less, LessOrEqual, Greater, GreaterOrEqual: two inputs broadcast, bool output.
+    Compare(CompareOp),
+    /// And, Or, Xor on bool tensors, broadcast.
+    Logical(LogicalOp),
+    /// Not on a bool tensor.
+    Not,
+    /// Where: inputs condition (bool), X, Y, all three broadcast.
+    Where,
+    /// Max, Min, Sum, Mean of one or more inputs, broadcast.
+    Variadic(VariadicOp),
+    /// PRelu: inputs X, slope (broadcast to X).
+    PRelu,
+    /// Mod: inputs A, B, broadcast; `fmod` as the attribute (floats always use fmod).
+    Mod {
+        fmod: bool,
+    },
+    /// BitShift on unsigned integers: inputs X, Y (the shift amounts), broadcast.
+    BitShift {
+        left: bool,
+    },
     /// Clip: input, min?, max? (opset ≥ 11) or attribute bounds (opset < 11).
     Clip(ClipAttrs),
     Softmax(SoftmaxAttrs),
@@ -122,6 +144,14 @@ impl Op {
             Op::MatMul => "MatMul",
             Op::Binary(b) => b.name(),
             Op::Unary(u) => u.name(),
+            Op::Compare(c) => c.name(),
+            Op::Logical(l) => l.name(),
+            Op::Not => "Not",
+            Op::Where => "Where",
+            Op::Variadic(v) => v.name(),
+            Op::PRelu => "PRelu",
+            Op::Mod { .. } => "Mod",
+            Op::BitShift { .. } => "BitShift",
             Op::Clip(_) => "Clip",
             Op::Softmax(_) => "Softmax",
             Op::MaxPool(_) => "MaxPool",
@@ -162,6 +192,14 @@ impl Op {
             Op::MatMul => gemm::infer_matmul(inputs),
             Op::Binary(b) => elementwise::infer_binary(*b, inputs),
             Op::Unary(u) => elementwise::infer_unary(*u, inputs),
+            Op::Compare(c) => logical::infer_compare(*c, inputs),
+            Op::Logical(l) => logical::infer_logical(*l, inputs),
+            Op::Not => logical::infer_not(inputs),
+            Op::Where => logical::infer_where(inputs),
+            Op::Variadic(v) => elementwise::infer_variadic(*v, inputs),
+            Op::PRelu => elementwise::infer_prelu(inputs),
+            Op::Mod { .. } => elementwise::infer_mod(inputs),
+            Op::BitShift { .. } => elementwise::infer_bitshift(inputs),
             Op::Clip(a) => elementwise::infer_clip(a, inputs),
             Op::Softmax(a) => softmax::infer(a, inputs),
             Op::MaxPool(a) => pool::infer_max(a, inputs),
@@ -201,6 +239,14 @@ impl Op {
             Op::MatMul => gemm::eval_matmul(inputs),
             Op::Binary(b) => elementwise::eval_binary(*b, inputs),
             Op::Unary(u) => elementwise::eval_unary(*u, inputs),
+            Op::Compare(c) => logical::eval_compare(*c, inputs),
+            Op::Logical(l) => logical::eval_logical(*l, inputs),
+            Op::Not => logical::eval_not(inputs),
+            Op::Where => logical::eval_where(inputs),
+            Op::Variadic(v) => elementwise::eval_variadic(*v, inputs),
+            Op::PRelu => elementwise::eval_prelu(inputs),
+            Op::Mod { fmod } => elementwise::eval_mod(*fmod, inputs),
+            Op::BitShift { left } => elementwise::eval_bitshift(*left, inputs),
             Op::Clip(a) => elementwise::eval_clip(a, inputs),
             Op::Softmax(a) => softmax::eval(a, inputs),
             Op::MaxPool(a) => pool::eval_max(a, inputs),
@@ -268,6 +314,13 @@ impl Op {
             }
             Op::Binary(_)
             | Op::Unary(_)
+            | Op::Compare(_)
+            | Op::Logical(_)
+            | Op::Not
+            | Op::Where
+            | Op::PRelu
+            | Op::Mod { .. }
+            | Op::BitShift { .. }
             | Op::Clip(_)
             | Op::BatchNormalization(_)
             | Op::Activation(_)
@@ -286,6 +339,7 @@ impl Op {
                     .collect();
                 einsum::plan(a, &shapes).map_or(0, |p| p.dims.iter().product::<usize>() as u64)
             }
+            Op::Variadic(_) => out * inputs.len().saturating_sub(1).max(1) as u64,
             Op::ReduceMean(_) => inputs
                 .first()
                 .copied()
