@@ -24,6 +24,8 @@ pub(crate) enum Kernel {
     Gemm,
     MatMul,
     Softmax,
+    LogSoftmax,
+    Hardmax,
     MaxPool,
     AvgPool,
     GlobalAvgPool,
@@ -32,7 +34,18 @@ pub(crate) enum Kernel {
     Concat,
     Pad,
     ReduceMean,
+    /// Any reduction, by a closure over each group (and ArgMax/ArgMin).
+    Reduce,
+    CumSum,
+    TopK,
     LayerNorm,
+    /// The Mean and InvStdDev outputs of LayerNormalization.
+    LayerNormStats,
+    GroupNorm,
+    LpNorm,
+    Lrn,
+    Mvn,
+    LpPool,
 }
 
 /// A method or constant of the generated `Num`/`Float` traits.
@@ -125,6 +138,8 @@ impl Kernel {
             Kernel::Gemm => include_str!("../../templates/rust/kernels/gemm.rs"),
             Kernel::MatMul => include_str!("../../templates/rust/kernels/matmul.rs"),
             Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
+            Kernel::LogSoftmax => include_str!("../../templates/rust/kernels/log_softmax.rs"),
+            Kernel::Hardmax => include_str!("../../templates/rust/kernels/hardmax.rs"),
             Kernel::MaxPool => include_str!("../../templates/rust/kernels/max_pool.rs"),
             Kernel::AvgPool => include_str!("../../templates/rust/kernels/avg_pool.rs"),
             Kernel::GlobalAvgPool => {
@@ -135,14 +150,27 @@ impl Kernel {
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
             Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
             Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
+            Kernel::Reduce => include_str!("../../templates/rust/kernels/reduce.rs"),
+            Kernel::CumSum => include_str!("../../templates/rust/kernels/cumsum.rs"),
+            Kernel::TopK => include_str!("../../templates/rust/kernels/top_k.rs"),
             Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
+            Kernel::LayerNormStats => {
+                include_str!("../../templates/rust/kernels/layer_norm_stats.rs")
+            }
+            Kernel::GroupNorm => include_str!("../../templates/rust/kernels/group_norm.rs"),
+            Kernel::LpNorm => include_str!("../../templates/rust/kernels/lp_norm.rs"),
+            Kernel::Lrn => include_str!("../../templates/rust/kernels/lrn.rs"),
+            Kernel::Mvn => include_str!("../../templates/rust/kernels/mvn.rs"),
+            Kernel::LpPool => include_str!("../../templates/rust/kernels/lp_pool.rs"),
         }
     }
 
     fn deps(self) -> &'static [Kernel] {
         match self {
             Kernel::Conv => &[Kernel::Window],
-            Kernel::MaxPool | Kernel::AvgPool => &[Kernel::Window, Kernel::PoolTaps],
+            Kernel::MaxPool | Kernel::AvgPool | Kernel::LpPool => {
+                &[Kernel::Window, Kernel::PoolTaps]
+            }
             _ => &[],
         }
     }
@@ -152,11 +180,18 @@ impl Kernel {
         match self {
             Kernel::Conv | Kernel::Gemm | Kernel::MatMul => &[Zero, Plus, Times],
             Kernel::Softmax => &[Zero, Lowest, Plus, Minus, Divide, Exp],
+            Kernel::LogSoftmax => &[Zero, Lowest, Plus, Minus, Exp],
+            Kernel::CumSum => &[Zero, Plus],
             Kernel::MaxPool => &[Lowest],
             Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
             Kernel::BatchNorm => &[Plus, Minus, Times, Divide, Sqrt],
             Kernel::ReduceMean => &[Zero, Plus, Divide, FromCount],
-            Kernel::LayerNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount],
+            Kernel::LpPool => &[Zero, Plus],
+            Kernel::LpNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt],
+            Kernel::Lrn => &[Zero, Plus, Times, Divide, FromCount],
+            Kernel::LayerNorm | Kernel::LayerNormStats | Kernel::GroupNorm | Kernel::Mvn => {
+                &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount]
+            }
             Kernel::Map
             | Kernel::Convert
             | Kernel::Broadcast
@@ -168,19 +203,31 @@ impl Kernel {
             | Kernel::PoolTaps
             | Kernel::Transpose
             | Kernel::Concat
-            | Kernel::Pad => &[],
+            | Kernel::Pad
+            | Kernel::Hardmax
+            | Kernel::Reduce
+            | Kernel::TopK => &[],
         }
     }
 
     fn bound(self) -> Bound {
         match self {
-            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool => Bound::Num,
+            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool | Kernel::CumSum => {
+                Bound::Num
+            }
             Kernel::Softmax
+            | Kernel::LogSoftmax
             | Kernel::AvgPool
             | Kernel::GlobalAvgPool
             | Kernel::BatchNorm
             | Kernel::ReduceMean
-            | Kernel::LayerNorm => Bound::Float,
+            | Kernel::LayerNorm
+            | Kernel::LayerNormStats
+            | Kernel::GroupNorm
+            | Kernel::LpNorm
+            | Kernel::Lrn
+            | Kernel::Mvn
+            | Kernel::LpPool => Bound::Float,
             _ => Bound::Plain,
         }
     }
@@ -196,6 +243,8 @@ pub(crate) enum MathFn {
     Erf,
     /// `pow_f32` wraps `pow_f64`.
     Pow,
+    /// `log_f32` wraps `log_f64`.
+    Log,
 }
 
 impl MathFn {
@@ -208,6 +257,7 @@ impl MathFn {
             MathFn::Sqrt => "sqrt",
             MathFn::Erf => "erf",
             MathFn::Pow => "pow",
+            MathFn::Log => "log",
         };
         format!("{f}_{}", dtype.name())
     }
@@ -230,6 +280,8 @@ impl MathFn {
             (MathFn::Erf, true) => include_str!("../../templates/rust/kernels/math/erf_f64.rs"),
             (MathFn::Pow, false) => include_str!("../../templates/rust/kernels/math/pow_f32.rs"),
             (MathFn::Pow, true) => include_str!("../../templates/rust/kernels/math/pow_f64.rs"),
+            (MathFn::Log, false) => include_str!("../../templates/rust/kernels/math/log_f32.rs"),
+            (MathFn::Log, true) => include_str!("../../templates/rust/kernels/math/log_f64.rs"),
         }
     }
 
@@ -241,6 +293,7 @@ impl MathFn {
                 (Some(DType::F64), MathFn::Exp),
                 (Some(DType::F64), MathFn::Pow),
             ],
+            MathFn::Log => &[(Some(DType::F64), MathFn::Log)],
             MathFn::Exp | MathFn::Sqrt | MathFn::Erf => &[],
         }
     }
@@ -365,7 +418,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 22] = [
+    const ALL: [Kernel; 33] = [
         Kernel::Map,
         Kernel::Convert,
         Kernel::Broadcast,
@@ -379,6 +432,8 @@ mod tests {
         Kernel::Gemm,
         Kernel::MatMul,
         Kernel::Softmax,
+        Kernel::LogSoftmax,
+        Kernel::Hardmax,
         Kernel::MaxPool,
         Kernel::AvgPool,
         Kernel::GlobalAvgPool,
@@ -387,7 +442,16 @@ mod tests {
         Kernel::Concat,
         Kernel::Pad,
         Kernel::ReduceMean,
+        Kernel::Reduce,
+        Kernel::CumSum,
+        Kernel::TopK,
         Kernel::LayerNorm,
+        Kernel::LayerNormStats,
+        Kernel::GroupNorm,
+        Kernel::LpNorm,
+        Kernel::Lrn,
+        Kernel::Mvn,
+        Kernel::LpPool,
     ];
 
     /// The declared capabilities of each kernel are exactly those its text uses: a missing

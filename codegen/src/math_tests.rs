@@ -16,6 +16,8 @@ include!("../../templates/rust/kernels/math/erf_f32.rs");
 include!("../../templates/rust/kernels/math/erf_f64.rs");
 include!("../../templates/rust/kernels/math/pow_f32.rs");
 include!("../../templates/rust/kernels/math/pow_f64.rs");
+include!("../../templates/rust/kernels/math/log_f32.rs");
+include!("../../templates/rust/kernels/math/log_f64.rs");
 
 /// Distance of `got` from the exact value `want` (f64, exact enough for f32 results), in
 /// units of the f32 spacing at `want`.
@@ -315,4 +317,27 @@ fn pow_errors() {
             "pow({x}, {y}) = {got}, not {want}"
         );
     }
+}
+
+#[test]
+fn log_errors() {
+    // f64 against std over many binades (including subnormals) and densely near 1, where
+    // the result is small.
+    let xs = f64_samples(-1074.0, 1023.9, 400_000)
+        .map(f64::exp2)
+        .chain(f64_samples(0.5, 2.0, 400_000))
+        .chain(f64_samples(-1e-6, 1e-6, 100_000).map(|u| 1.0 + u));
+    let (e64, at64) = max_f64(xs, log_f64, f64::ln);
+    // f32: every 97th bit pattern of the positive finite floats.
+    let (e32, at32) = max_f32(f32_range(0.0, f32::MAX, 97), log_f32, f64::ln);
+    println!("log_f64: max {e64:.3} ulp vs std (at {at64}); log_f32: max {e32:.3} ulp (at {at32})");
+    assert!(e64 <= 2.0 && e32 <= 0.51);
+    assert_eq!(log_f64(1.0), 0.0);
+    assert_eq!(log_f32(1.0), 0.0);
+    assert_eq!(log_f64(0.0), f64::NEG_INFINITY);
+    assert_eq!(log_f64(-0.0), f64::NEG_INFINITY);
+    assert!(log_f64(-1.0).is_nan() && log_f64(f64::NAN).is_nan());
+    assert_eq!(log_f64(f64::INFINITY), f64::INFINITY);
+    assert_eq!(log_f32(f32::INFINITY), f32::INFINITY);
+    assert!(log_f32(-2.0).is_nan());
 }
