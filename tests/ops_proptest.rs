@@ -719,7 +719,7 @@ fn reduce_mean() -> impl Strategy<Value = OneOp> {
                 (t, true)
             });
             OneOp {
-                op: Op::ReduceMean(attrs),
+                op: Op::Reduce(ReduceKind::Mean, attrs),
                 inputs: vec![Some((x, false)), operand],
                 outputs: 1,
             }

@@ -28,6 +28,8 @@ pub(crate) enum Kernel {
     Gemm,
     MatMul,
     Softmax,
+    LogSoftmax,
+    Hardmax,
     MaxPool,
     AvgPool,
     GlobalAvgPool,
@@ -39,7 +41,18 @@ pub(crate) enum Kernel {
     Quant,
     Einsum,
     ReduceMean,
+    /// Any reduction, by a closure over each group (and ArgMax/ArgMin).
+    Reduce,
+    CumSum,
+    TopK,
     LayerNorm,
+    /// The Mean and InvStdDev outputs of LayerNormalization.
+    LayerNormStats,
+    GroupNorm,
+    LpNorm,
+    Lrn,
+    Mvn,
+    LpPool,
 }
 
 /// A method or constant of the generated `Num`/`Float` traits.
@@ -134,6 +147,8 @@ impl Kernel {
             Kernel::Gemm => include_str!("../../templates/rust/kernels/gemm.rs"),
             Kernel::MatMul => include_str!("../../templates/rust/kernels/matmul.rs"),
             Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
+            Kernel::LogSoftmax => include_str!("../../templates/rust/kernels/log_softmax.rs"),
+            Kernel::Hardmax => include_str!("../../templates/rust/kernels/hardmax.rs"),
             Kernel::MaxPool => include_str!("../../templates/rust/kernels/max_pool.rs"),
             Kernel::AvgPool => include_str!("../../templates/rust/kernels/avg_pool.rs"),
             Kernel::GlobalAvgPool => {
@@ -146,14 +161,27 @@ impl Kernel {
             Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
             Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
             Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
+            Kernel::Reduce => include_str!("../../templates/rust/kernels/reduce.rs"),
+            Kernel::CumSum => include_str!("../../templates/rust/kernels/cumsum.rs"),
+            Kernel::TopK => include_str!("../../templates/rust/kernels/top_k.rs"),
             Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
+            Kernel::LayerNormStats => {
+                include_str!("../../templates/rust/kernels/layer_norm_stats.rs")
+            }
+            Kernel::GroupNorm => include_str!("../../templates/rust/kernels/group_norm.rs"),
+            Kernel::LpNorm => include_str!("../../templates/rust/kernels/lp_norm.rs"),
+            Kernel::Lrn => include_str!("../../templates/rust/kernels/lrn.rs"),
+            Kernel::Mvn => include_str!("../../templates/rust/kernels/mvn.rs"),
+            Kernel::LpPool => include_str!("../../templates/rust/kernels/lp_pool.rs"),
         }
     }
 
     fn deps(self) -> &'static [Kernel] {
         match self {
             Kernel::Conv => &[Kernel::Window],
-            Kernel::MaxPool | Kernel::AvgPool => &[Kernel::Window, Kernel::PoolTaps],
+            Kernel::MaxPool | Kernel::AvgPool | Kernel::LpPool => {
+                &[Kernel::Window, Kernel::PoolTaps]
+            }
             _ => &[],
         }
     }
@@ -163,11 +191,18 @@ impl Kernel {
         match self {
             Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::Einsum => &[Zero, Plus, Times],
             Kernel::Softmax => &[Zero, Lowest, Plus, Minus, Divide, Exp],
+            Kernel::LogSoftmax => &[Zero, Lowest, Plus, Minus, Exp],
+            Kernel::CumSum => &[Zero, Plus],
             Kernel::MaxPool => &[Lowest],
             Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
             Kernel::BatchNorm => &[Plus, Minus, Times, Divide, Sqrt],
             Kernel::ReduceMean => &[Zero, Plus, Divide, FromCount],
-            Kernel::LayerNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount],
+            Kernel::LpPool => &[Zero, Plus],
+            Kernel::LpNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt],
+            Kernel::Lrn => &[Zero, Plus, Times, Divide, FromCount],
+            Kernel::LayerNorm | Kernel::LayerNormStats | Kernel::GroupNorm | Kernel::Mvn => {
+                &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount]
+            }
             Kernel::Map
             | Kernel::Convert
             | Kernel::Half
@@ -182,21 +217,34 @@ impl Kernel {
             | Kernel::Transpose
             | Kernel::Concat
             | Kernel::Pad
-            | Kernel::Quant => &[],
+            | Kernel::Quant
+            | Kernel::Hardmax
+            | Kernel::Reduce
+            | Kernel::TopK => &[],
         }
     }
 
     fn bound(self) -> Bound {
         match self {
-            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool | Kernel::Einsum => {
-                Bound::Num
-            }
+            Kernel::Conv
+            | Kernel::Gemm
+            | Kernel::MatMul
+            | Kernel::MaxPool
+            | Kernel::Einsum
+            | Kernel::CumSum => Bound::Num,
             Kernel::Softmax
+            | Kernel::LogSoftmax
             | Kernel::AvgPool
             | Kernel::GlobalAvgPool
             | Kernel::BatchNorm
             | Kernel::ReduceMean
-            | Kernel::LayerNorm => Bound::Float,
+            | Kernel::LayerNorm
+            | Kernel::LayerNormStats
+            | Kernel::GroupNorm
+            | Kernel::LpNorm
+            | Kernel::Lrn
+            | Kernel::Mvn
+            | Kernel::LpPool => Bound::Float,
             _ => Bound::Plain,
         }
     }
@@ -410,9 +458,12 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 23] = [
+    const ALL: [Kernel; 37] = [
         Kernel::Map,
         Kernel::Convert,
+        Kernel::Half,
+        Kernel::Quant,
+        Kernel::Einsum,
         Kernel::Broadcast,
         Kernel::Clip,
         Kernel::MapInPlace,
@@ -425,6 +476,8 @@ mod tests {
         Kernel::Gemm,
         Kernel::MatMul,
         Kernel::Softmax,
+        Kernel::LogSoftmax,
+        Kernel::Hardmax,
         Kernel::MaxPool,
         Kernel::AvgPool,
         Kernel::GlobalAvgPool,
@@ -433,7 +486,16 @@ mod tests {
         Kernel::Concat,
         Kernel::Pad,
         Kernel::ReduceMean,
+        Kernel::Reduce,
+        Kernel::CumSum,
+        Kernel::TopK,
         Kernel::LayerNorm,
+        Kernel::LayerNormStats,
+        Kernel::GroupNorm,
+        Kernel::LpNorm,
+        Kernel::Lrn,
+        Kernel::Mvn,
+        Kernel::LpPool,
     ];
 
     /// The declared capabilities of each kernel are exactly those its text uses: a missing

@@ -15,8 +15,11 @@ use kiln_ir::ops::{
     Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
     GemmAttrs, MaxPoolAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp, WindowGeometry,
 };
+use kiln_ir::ops::{
+    ArgReduceAttrs, CumSumAttrs, GroupNormAttrs, LayerNormAttrs, LpNormAttrs, LpPoolAttrs,
+    LrnAttrs, MvnAttrs, ReduceAttrs, ReduceKind, TopKAttrs,
+};
 use kiln_ir::ops::{CompareOp, LogicalOp, VariadicOp};
-use kiln_ir::ops::{LayerNormAttrs, ReduceAttrs};
 use kiln_ir::types::{broadcast_shapes, normalize_axis};
 use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorType};
 use std::collections::BTreeMap;
@@ -137,6 +140,8 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::BitShift { left } => bitshift(cx, *left),
         Op::Clip(a) => clip(cx, a),
         Op::Softmax(a) => softmax(cx, a),
+        Op::LogSoftmax(a) => log_softmax(cx, a),
+        Op::Hardmax(a) => hardmax(cx, a),
         Op::MaxPool(a) => max_pool(cx, a),
         Op::AveragePool(a) => avg_pool(cx, a),
         Op::GlobalAveragePool => global_avg_pool(cx),
@@ -151,7 +156,20 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::Pad(a) => pad(cx, a),
         Op::Cast(a) => cast(cx, a),
         Op::Pow => pow(cx),
-        Op::ReduceMean(a) => reduce_mean(cx, a),
+        Op::Reduce(ReduceKind::Mean, a) => reduce_mean(cx, a),
+        Op::Reduce(k, a) => reduce(cx, *k, a),
+        Op::ArgReduce(a) => arg_reduce(cx, a),
+        Op::CumSum(a) => cumsum(cx, a),
+        Op::TopK(a) => top_k(cx, a),
+        Op::LpPool(a) => lp_pool(cx, a),
+        Op::GlobalMaxPool => {
+            let rank = cx.in_ty(0, "X")?.rank();
+            reduce(
+                cx,
+                ReduceKind::Max,
+                &kiln_ir::ops::pool::global_max_attrs(rank),
+            )
+        }
         Op::LayerNormalization(a) => layer_norm(cx, a),
         Op::QuantizeLinear(a) => quantize(cx, a, true),
         Op::DequantizeLinear(a) => quantize(cx, a, false),
@@ -161,6 +179,10 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::ConvInteger(a) => int_conv(cx, a, false),
         Op::QLinearConv(a) => int_conv(cx, a, true),
         Op::Einsum(a) => einsum(cx, a),
+        Op::GroupNormalization(a) => group_norm(cx, a),
+        Op::LpNormalization(a) => lp_norm(cx, a),
+        Op::Lrn(a) => lrn(cx, a),
+        Op::MeanVarianceNormalization(a) => mvn(cx, a),
     }
 }
 
@@ -1076,19 +1098,54 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
     Ok(())
 }
 
-fn softmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
-    let x = cx.in_ty(0, "input")?;
+/// `(outer, len, inner)` of a softmax-family op: each group is `len` elements `inner` apart;
+/// opsets < 13 make the trailing block one contiguous group.
+fn softmax_groups(x: &TensorType, a: &SoftmaxAttrs) -> Result<(usize, usize, usize), String> {
     let axis = normalize_axis(a.axis, x.rank())
         .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
     let s = &x.shape;
     let outer: usize = s[..axis].iter().product();
-    // Each group is `len` elements `inner` apart; opsets < 13 make the trailing block one
-    // contiguous group.
     let (len, inner) = if a.coerce_2d {
         (s[axis..].iter().product::<usize>(), 1)
     } else {
         (s[axis], s[axis + 1..].iter().product::<usize>())
     };
+    Ok((outer, len, inner))
+}
+
+fn log_softmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "input")?;
+    let (outer, len, inner) = softmax_groups(x, a)?;
+    cx.use_kernel(Kernel::LogSoftmax, x.dtype)?;
+    let ln = cx.kernels.use_math(MathFn::Log, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "log_softmax({xs}, {ys}, {outer}, {len}, {inner}, {ln});"
+    ));
+    Ok(())
+}
+
+fn hardmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "input")?;
+    let (outer, len, inner) = softmax_groups(x, a)?;
+    if !x.dtype.is_float() {
+        return Err(format!("Hardmax needs a floating-point input, got {x}"));
+    }
+    let (zero, one) = (
+        literal::from_f64(x.dtype, 0.0)?,
+        literal::from_f64(x.dtype, 1.0)?,
+    );
+    cx.use_kernel(Kernel::Hardmax, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "hardmax({xs}, {ys}, {outer}, {len}, {inner}, {zero}, {one});"
+    ));
+    Ok(())
+}
+
+fn softmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "input")?;
+    let (outer, len, inner) = softmax_groups(x, a)?;
     cx.use_kernel(Kernel::Softmax, x.dtype)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body
@@ -1140,6 +1197,37 @@ fn avg_pool(cx: &mut NodeCx, a: &AveragePoolAttrs) -> Result<(), String> {
         "}}, {planes}, {pads_end}, {}, {epi});",
         a.count_include_pad
     ));
+    Ok(())
+}
+
+fn lp_pool(cx: &mut NodeCx, a: &LpPoolAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    spatial_rank(x)?;
+    let g = a.window.geometry(&x.shape[2..], None)?;
+    cx.use_kernel(Kernel::LpPool, x.dtype)?;
+    let t = literal::elem(x.dtype)?;
+    let zero = literal::from_f64(x.dtype, 0.0)?;
+    let (power, root) = if a.p == 1 {
+        (
+            format!("|v: {t}| if v < {zero} {{ -v }} else {{ v }}"),
+            format!("|s: {t}| s"),
+        )
+    } else {
+        let pow = cx.kernels.use_math(MathFn::Pow, x.dtype)?;
+        let p = literal::from_f64(x.dtype, a.p as f64)?;
+        let inv = literal::from_f64(x.dtype, 1.0 / a.p as f64)?;
+        (
+            format!("|v: {t}| {pow}(if v < {zero} {{ -v }} else {{ v }}, {p})"),
+            format!("|s: {t}| {pow}(s, {inv})"),
+        )
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let planes = x.shape[0] * x.shape[1];
+    let pads_end = usizes(&pad3(&g.pads_end, 0));
+    let b = &mut cx.body;
+    b.open(format!("lp_pool({xs}, {ys}, &Window {{"));
+    window_fields(b, &g);
+    b.close(format!("}}, {planes}, {pads_end}, {power}, {root});"));
     Ok(())
 }
 
@@ -1266,7 +1354,8 @@ fn pow(cx: &mut NodeCx) -> Result<(), String> {
     broadcast_call(cx, &x.shape, &t.shape, y, &f)
 }
 
-fn reduce_mean(cx: &mut NodeCx, a: &ReduceAttrs) -> Result<(), String> {
+/// The reduced axes of a reduction node.
+fn reduce_axes(cx: &NodeCx, a: &ReduceAttrs) -> Result<Vec<usize>, String> {
     let x = cx.in_ty(0, "data")?;
     let operand = match cx.node.inputs.get(1) {
         Some(Some(v)) => {
@@ -1278,7 +1367,208 @@ fn reduce_mean(cx: &mut NodeCx, a: &ReduceAttrs) -> Result<(), String> {
         }
         _ => None,
     };
-    let axes = kiln_ir::ops::reduce::reduced_axes(a, x.rank(), operand)?;
+    kiln_ir::ops::reduce::reduced_axes(a, x.rank(), operand)
+}
+
+/// The kept and the reduced axes of a row-major `shape`, each as (sizes, element strides),
+/// outermost first: axes of size 1 dropped, and runs of neighbouring axes of one class
+/// merged into one.
+type AxisRuns = (Vec<usize>, Vec<usize>);
+fn split_axes(shape: &[usize], axes: &[usize]) -> (AxisRuns, AxisRuns) {
+    let strides = row_major(shape);
+    let (mut kept, mut red): (AxisRuns, AxisRuns) = Default::default();
+    let mut last: Option<bool> = None;
+    for (d, &n) in shape.iter().enumerate() {
+        if n == 1 {
+            continue;
+        }
+        let reduced = axes.contains(&d);
+        let run = if reduced { &mut red } else { &mut kept };
+        if last == Some(reduced) {
+            // The previous axis of this class is the one just outside this one.
+            if let (Some(size), Some(step)) = (run.0.last_mut(), run.1.last_mut()) {
+                *size *= n;
+                *step = strides[d];
+            }
+        } else {
+            run.0.push(n);
+            run.1.push(strides[d]);
+        }
+        last = Some(reduced);
+    }
+    (kept, red)
+}
+
+/// The per-group closure of a reduction of `kind` on `dtype` elements.
+fn reduce_fn(cx: &mut NodeCx, kind: ReduceKind, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    let float = dtype.is_float();
+    let (zero, one) = (format!("0{t}"), format!("1{t}"));
+    if dtype == DType::Bool {
+        return match kind {
+            ReduceKind::Max => Ok("|g| g.fold(false, |a, v| a | v)".into()),
+            ReduceKind::Min => Ok("|g| g.fold(true, |a, v| a & v)".into()),
+            _ => Err(format!("{} is not defined for bool tensors", kind.name())),
+        };
+    }
+    if !float && !kind.takes_integers() {
+        return Err(format!(
+            "{} needs floating-point tensors, got {dtype}",
+            kind.name()
+        ));
+    }
+    let add = |a: &str, b: &str| {
+        if float {
+            format!("{a} + {b}")
+        } else {
+            format!("{a}.wrapping_add({b})")
+        }
+    };
+    let mul = |a: &str, b: &str| {
+        if float {
+            format!("{a} * {b}")
+        } else {
+            format!("{a}.wrapping_mul({b})")
+        }
+    };
+    let sum_of = |v: &str| format!("g.fold({zero}, |a, v| {})", add("a", v));
+    Ok(match kind {
+        ReduceKind::Sum => format!("|g| {}", sum_of("v")),
+        ReduceKind::Prod => format!("|g| g.fold({one}, |a, v| {})", mul("a", "v")),
+        ReduceKind::SumSquare => format!("|g| {}", sum_of(&mul("v", "v"))),
+        ReduceKind::L1 => {
+            let abs = if float {
+                format!("(if v < {zero} {{ -v }} else {{ v }})")
+            } else if dtype.is_signed() {
+                "v.wrapping_abs()".into()
+            } else {
+                "v".into()
+            };
+            format!("|g| {}", sum_of(&abs))
+        }
+        ReduceKind::Max | ReduceKind::Min => {
+            let (cmp, init) = match (kind == ReduceKind::Max, float) {
+                (true, true) => (">", format!("{t}::NEG_INFINITY")),
+                (false, true) => ("<", format!("{t}::INFINITY")),
+                (true, false) => (">", format!("{t}::MIN")),
+                (false, false) => ("<", format!("{t}::MAX")),
+            };
+            // NaN propagates, as in numpy.
+            let nan = if float { " || v.is_nan()" } else { "" };
+            format!("|g| g.fold({init}, |a, v| if v {cmp} a{nan} {{ v }} else {{ a }})")
+        }
+        ReduceKind::L2 => {
+            let sqrt = cx.kernels.use_math(MathFn::Sqrt, dtype)?;
+            format!("|g| {sqrt}({})", sum_of("v * v"))
+        }
+        ReduceKind::LogSum => {
+            let ln = cx.kernels.use_math(MathFn::Log, dtype)?;
+            format!("|g| {ln}({})", sum_of("v"))
+        }
+        ReduceKind::LogSumExp => {
+            // The largest finite element is subtracted first (ONNX's reference does too).
+            let ln = cx.kernels.use_math(MathFn::Log, dtype)?;
+            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
+            format!(
+                "|g| {{ let m = g.clone().fold({t}::NEG_INFINITY, |a, v| if v > a && v.is_finite() {{ v }} else {{ a }}); \
+                 let m = if m == {t}::NEG_INFINITY {{ {zero} }} else {{ m }}; \
+                 {ln}({}) + m }}",
+                sum_of(&format!("{exp}(v - m)"))
+            )
+        }
+        ReduceKind::Mean => return Err("ReduceMean has its own kernel".into()),
+    })
+}
+
+/// Writes a call of the generic `reduce` kernel over `axes` with the closure `f`.
+fn reduce_call(cx: &mut NodeCx, x: &TensorType, axes: &[usize], f: &str) -> Result<(), String> {
+    let ((kept, ks), (red, rs)) = split_axes(&x.shape, axes);
+    cx.use_kernel(Kernel::Reduce, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "reduce({xs}, {ys}, &{}, &{}, &{}, &{}, {f});",
+        usizes(&kept),
+        usizes(&ks),
+        usizes(&red),
+        usizes(&rs)
+    ));
+    Ok(())
+}
+
+fn reduce(cx: &mut NodeCx, kind: ReduceKind, a: &ReduceAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "data")?;
+    let axes = reduce_axes(cx, a)?;
+    if axes.is_empty() {
+        return copy(cx);
+    }
+    let f = reduce_fn(cx, kind, x.dtype)?;
+    reduce_call(cx, x, &axes, &f)
+}
+
+/// ArgMax/ArgMin: the generic reduction over the one axis, with a closure that tracks the
+/// position of the best element (NaN beats every number, as numpy's argmax).
+fn arg_reduce(cx: &mut NodeCx, a: &ArgReduceAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "data")?;
+    let t = literal::elem(x.dtype)?;
+    if x.dtype == DType::Bool {
+        return Err(format!("{} is not defined for bool tensors", a.name()));
+    }
+    let axis = normalize_axis(a.axis, x.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
+    let cmp = match (a.max, a.select_last_index) {
+        (true, false) => ">",
+        (true, true) => ">=",
+        (false, false) => "<",
+        (false, true) => "<=",
+    };
+    let better = match (x.dtype.is_float(), a.select_last_index) {
+        (false, _) => format!("v {cmp} b"),
+        (true, false) => format!("!b.is_nan() && (v.is_nan() || v {cmp} b)"),
+        (true, true) => format!("v.is_nan() || (!b.is_nan() && v {cmp} b)"),
+    };
+    let f = format!(
+        "|g| {{ let (mut best, mut b) = (0i64, 0{t}); for (j, v) in g.enumerate() {{ \
+         if j == 0 || {better} {{ best = j as i64; b = v; }} }} best }}"
+    );
+    reduce_call(cx, x, &[axis], &f)
+}
+
+fn cumsum(cx: &mut NodeCx, a: &CumSumAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "x")?;
+    let (outer, len, inner) = kiln_ir::ops::cumsum::cumsum_layout(a, x)?;
+    cx.use_kernel(Kernel::CumSum, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "cumsum({xs}, {ys}, {outer}, {len}, {inner}, {}, {});",
+        a.exclusive, a.reverse
+    ));
+    Ok(())
+}
+
+fn top_k(cx: &mut NodeCx, a: &TopKAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    literal::elem(x.dtype)?;
+    if x.dtype == DType::Bool {
+        return Err("TopK is not defined for bool tensors".into());
+    }
+    let (outer, len, inner) = kiln_ir::ops::topk::topk_layout(a, x)?;
+    cx.use_kernel(Kernel::TopK, x.dtype)?;
+    let indices = if cx.node.outputs.len() > 1 {
+        format!("Some({})", cx.write(1)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "top_k({xs}, {ys}, {indices}, {outer}, {len}, {inner}, {}, {});",
+        a.k, a.largest
+    ));
+    Ok(())
+}
+
+fn reduce_mean(cx: &mut NodeCx, a: &ReduceAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "data")?;
+    let axes = reduce_axes(cx, a)?;
     if axes.is_empty() {
         return copy(cx);
     }
@@ -1340,6 +1630,91 @@ fn layer_norm(cx: &mut NodeCx, a: &LayerNormAttrs) -> Result<(), String> {
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!(
         "layer_norm({xs}, {ys}, {scale}, {bias}, {eps}, {len});"
+    ));
+    // The Mean and InvStdDev outputs, when the node has them.
+    if cx.node.outputs.len() > 1 {
+        cx.use_kernel(Kernel::LayerNormStats, x.dtype)?;
+        let mut stats = Vec::new();
+        for slot in [1, 2] {
+            stats.push(if cx.node.outputs.len() > slot {
+                format!("Some({})", cx.write(slot)?)
+            } else {
+                "None".into()
+            });
+        }
+        cx.body.line(format!(
+            "layer_norm_stats({xs}, {}, {}, {eps}, {len});",
+            stats[0], stats[1]
+        ));
+    }
+    Ok(())
+}
+
+fn group_norm(cx: &mut NodeCx, a: &GroupNormAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    let (_, len, spatial, channels) = kiln_ir::ops::norm::group_norm_layout(a, x)?;
+    for (slot, what) in [(1, "scale"), (2, "B")] {
+        let t = cx.in_ty(slot, what)?;
+        if t.numel() == 0 || channels % t.numel() != 0 {
+            return Err(format!(
+                "{what} {t} must have one element per channel or group"
+            ));
+        }
+    }
+    cx.use_kernel(Kernel::GroupNorm, x.dtype)?;
+    let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
+    let (scale, bias) = (cx.read(1)?, cx.read(2)?);
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "group_norm({xs}, {ys}, {scale}, {bias}, {eps}, {len}, {spatial}, {channels});"
+    ));
+    Ok(())
+}
+
+fn lp_norm(cx: &mut NodeCx, a: &LpNormAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "input")?;
+    let (outer, len, inner) = kiln_ir::ops::norm::lp_norm_layout(a, x)?;
+    cx.use_kernel(Kernel::LpNorm, x.dtype)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "lp_norm({xs}, {ys}, {outer}, {len}, {inner}, {});",
+        a.p == 1
+    ));
+    Ok(())
+}
+
+fn lrn(cx: &mut NodeCx, a: &LrnAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    if x.rank() < 2 || a.size == 0 {
+        return Err(format!("LRN needs X of rank ≥ 2 and size ≥ 1, got {x}"));
+    }
+    let (items, channels) = (x.shape[0], x.shape[1]);
+    let spatial: usize = x.shape[2..].iter().product();
+    cx.use_kernel(Kernel::Lrn, x.dtype)?;
+    let pow = cx.kernels.use_math(MathFn::Pow, x.dtype)?;
+    let lit = |v: f32| literal::from_f64(x.dtype, v as f64);
+    let (alpha, beta, bias) = (lit(a.alpha)?, lit(a.beta)?, lit(a.bias)?);
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "lrn({xs}, {ys}, {items}, {channels}, {spatial}, {}, {alpha}, {beta}, {bias}, {pow});",
+        a.size
+    ));
+    Ok(())
+}
+
+fn mvn(cx: &mut NodeCx, a: &MvnAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    let axes = kiln_ir::ops::norm::mvn_axes(a, x)?;
+    let ((kept, ks), (red, rs)) = split_axes(&x.shape, &axes);
+    cx.use_kernel(Kernel::Mvn, x.dtype)?;
+    let eps = literal::from_f64(x.dtype, kiln_ir::ops::norm::MVN_EPSILON)?;
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    cx.body.line(format!(
+        "mvn({xs}, {ys}, &{}, &{}, &{}, &{}, {eps});",
+        usizes(&kept),
+        usizes(&ks),
+        usizes(&red),
+        usizes(&rs)
     ));
     Ok(())
 }

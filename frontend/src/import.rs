@@ -10,12 +10,15 @@ use kiln_ir::ops::CastAttrs;
 use kiln_ir::ops::QuantAttrs;
 use kiln_ir::ops::{Activation, SqueezeAttrs, UnsqueezeAttrs};
 use kiln_ir::ops::{
+    ArgReduceAttrs, CumSumAttrs, GroupNormAttrs, LayerNormAttrs, LpNormAttrs, LpPoolAttrs,
+    LrnAttrs, MvnAttrs, ReduceAttrs, ReduceKind, TopKAttrs,
+};
+use kiln_ir::ops::{
     AutoPad, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
     FlattenAttrs, GemmAttrs, MaxPoolAttrs, ReshapeAttrs, SoftmaxAttrs, TransposeAttrs, UnaryOp,
     WindowAttrs,
 };
 use kiln_ir::ops::{CompareOp, LogicalOp, VariadicOp};
-use kiln_ir::ops::{LayerNormAttrs, ReduceAttrs};
 use kiln_ir::ops::{PadAttrs, PadMode};
 use kiln_ir::{Op, Tensor, TensorData};
 
@@ -24,6 +27,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Abs",
     "Add",
     "And",
+    "ArgMax",
+    "ArgMin",
     "AveragePool",
     "BatchNormalization",
     "BitShift",
@@ -37,6 +42,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Conv",
     "ConvInteger",
     "Cos",
+    "CumSum",
     "DequantizeLinear",
     "Div",
     "Dropout",
@@ -51,21 +57,30 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
+    "GlobalMaxPool",
     "Greater",
     "GreaterOrEqual",
+    "GroupNormalization",
     "HardSigmoid",
     "HardSwish",
+    "Hardmax",
     "Identity",
+    "InstanceNormalization",
+    "LRN",
     "LayerNormalization",
     "LeakyRelu",
     "Less",
     "LessOrEqual",
     "Log",
+    "LogSoftmax",
+    "LpNormalization",
+    "LpPool",
     "MatMul",
     "MatMulInteger",
     "Max",
     "MaxPool",
     "Mean",
+    "MeanVarianceNormalization",
     "Min",
     "Mish",
     "Mod",
@@ -80,7 +95,16 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "QLinearMatMul",
     "QuantizeLinear",
     "Reciprocal",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
+    "ReduceMax",
     "ReduceMean",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceSum",
+    "ReduceSumSquare",
     "Relu",
     "Reshape",
     "Round",
@@ -97,6 +121,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Sum",
     "Tanh",
     "ThresholdedRelu",
+    "TopK",
     "Transpose",
     "Unsqueeze",
     "Where",
@@ -157,12 +182,21 @@ pub(crate) fn check_supported(
                 }
             }
         }
+        // The Mean and InvStdDev outputs have the element type `stash_type` (default float);
+        // kiln computes them in X's type.
         "LayerNormalization" if n_outputs > 1 => {
-            return Err(Some(
-                "the node asks for the Mean and InvStdDev outputs (outputs 1 and 2); kiln \
-                 computes only Y (drop the extra outputs from the node to compile it)"
-                    .into(),
-            ));
+            let stash = i32::try_from(int("stash_type").unwrap_or(1)).unwrap_or(0);
+            if let Some(Some(x)) = input_types.first()
+                && *x != stash
+            {
+                return Err(Some(format!(
+                    "the node asks for the Mean and InvStdDev outputs in stash_type {} while X \
+                     is {}; kiln computes them in X's element type (set stash_type to it, or \
+                     drop the extra outputs)",
+                    onnx_dtype_name(stash),
+                    onnx_dtype_name(*x)
+                )));
+            }
         }
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater" | "And" | "Or"
         | "Xor"
@@ -407,14 +441,96 @@ pub(crate) fn import(
             check(2, 2)?;
             Op::Pow
         }
-        // `axes` is an attribute before opset 18 and an optional (constant) input from 18 on,
-        // where `noop_with_empty_axes` appears too.
-        "ReduceMean" => {
-            check(1, if opset < 18 { 1 } else { 2 })?;
-            Op::ReduceMean(ReduceAttrs {
-                axes: if opset < 18 { a.ints("axes")? } else { None },
+        // `axes` is an attribute before opset 18 (ReduceSum: 13) and an optional (constant)
+        // input from then on, where `noop_with_empty_axes` appears too.
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL1"
+        | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceSumSquare" => {
+            let Some(kind) = ReduceKind::parse(node.op_type()) else {
+                return Err(ctx.error("is not a reduction kiln knows"));
+            };
+            let input_form = opset >= if kind == ReduceKind::Sum { 13 } else { 18 };
+            check(1, if input_form { 2 } else { 1 })?;
+            Op::Reduce(
+                kind,
+                ReduceAttrs {
+                    axes: if input_form { None } else { a.ints("axes")? },
+                    keepdims: a.flag("keepdims", true)?,
+                    noop_with_empty_axes: input_form && a.flag("noop_with_empty_axes", false)?,
+                },
+            )
+        }
+        "CumSum" => {
+            check(2, 2)?;
+            let needs = "the summation axis";
+            let Some(t) = const_operand(node, ctx, consts, 1, "axis", needs)? else {
+                return Err(ctx.error("input 1 (axis) is missing; CumSum needs the axis"));
+            };
+            let axis = match t.as_i64_vec() {
+                Some(v) if v.len() == 1 && t.shape.len() <= 1 => v[0],
+                _ => {
+                    return Err(ctx.error(format!(
+                        "input 1 (axis) must be a single integer, but it is {}; the model is \
+                         malformed",
+                        t.ty()
+                    )));
+                }
+            };
+            return Ok(Imported {
+                op: Op::CumSum(CumSumAttrs {
+                    axis,
+                    exclusive: a.flag("exclusive", false)?,
+                    reverse: a.flag("reverse", false)?,
+                }),
+                const_input: None,
+                keep_inputs: Some(1),
+            });
+        }
+        // `k` is an attribute in opset 1 and an input from 10 on.
+        "TopK" => {
+            let k = if opset < 10 {
+                check(1, 1)?;
+                a.int("k")?.ok_or_else(|| {
+                    ctx.attr("k", "is required but missing; the model is malformed")
+                })?
+            } else {
+                check(2, 2)?;
+                let needs = "k (it decides the output shape)";
+                let Some(t) = const_operand(node, ctx, consts, 1, "K", needs)? else {
+                    return Err(ctx.error("input 1 (K) is missing; TopK needs k"));
+                };
+                match t.as_i64_vec() {
+                    Some(v) if v.len() == 1 && t.shape.len() <= 1 => v[0],
+                    _ => {
+                        return Err(ctx.error(format!(
+                            "input 1 (K) must be a single integer, but it is {}; the model is \
+                             malformed",
+                            t.ty()
+                        )));
+                    }
+                }
+            };
+            let k = usize::try_from(k).map_err(|_| {
+                ctx.error(format!(
+                    "k is {k}; it must be ≥ 0, so the model is malformed"
+                ))
+            })?;
+            return Ok(Imported {
+                op: Op::TopK(TopKAttrs {
+                    axis: a.int_or("axis", -1)?,
+                    k,
+                    largest: opset < 11 || a.flag("largest", true)?,
+                }),
+                const_input: None,
+                keep_inputs: Some(1),
+            });
+        }
+        "ArgMax" | "ArgMin" => {
+            check(1, 1)?;
+            Op::ArgReduce(ArgReduceAttrs {
+                max: node.op_type() == "ArgMax",
+                axis: a.int_or("axis", 0)?,
                 keepdims: a.flag("keepdims", true)?,
-                noop_with_empty_axes: opset >= 18 && a.flag("noop_with_empty_axes", false)?,
+                select_last_index: opset >= 12 && a.flag("select_last_index", false)?,
             })
         }
         "LayerNormalization" => {
@@ -424,6 +540,63 @@ pub(crate) fn import(
             Op::LayerNormalization(LayerNormAttrs {
                 axis: a.int_or("axis", -1)?,
                 epsilon: a.float_or("epsilon", 1e-5)?,
+            })
+        }
+        "InstanceNormalization" | "GroupNormalization" => {
+            check(3, 3)?;
+            let instance = node.op_type() == "InstanceNormalization";
+            let num_groups = if instance {
+                0
+            } else {
+                let g = a.int("num_groups")?.ok_or_else(|| {
+                    ctx.attr(
+                        "num_groups",
+                        "is required but missing; the model is malformed",
+                    )
+                })?;
+                usize::try_from(g)
+                    .ok()
+                    .filter(|&g| g >= 1)
+                    .ok_or_else(|| ctx.attr("num_groups", format!("is {g}; it must be ≥ 1")))?
+            };
+            // GroupNormalization 21's `stash_type` only sets the statistics' precision.
+            Op::GroupNormalization(GroupNormAttrs {
+                instance,
+                num_groups,
+                epsilon: a.float_or("epsilon", 1e-5)?,
+            })
+        }
+        "MeanVarianceNormalization" => {
+            check(1, 1)?;
+            Op::MeanVarianceNormalization(MvnAttrs {
+                axes: a.ints("axes")?.unwrap_or_else(|| vec![0, 2, 3]),
+            })
+        }
+        "LpNormalization" => {
+            check(1, 1)?;
+            let p = a.int_or("p", 2)?;
+            if p != 1 && p != 2 {
+                return Err(ctx.attr("p", format!("is {p}; it must be 1 or 2")));
+            }
+            Op::LpNormalization(LpNormAttrs {
+                axis: a.int_or("axis", -1)?,
+                p: p as u8,
+            })
+        }
+        "LRN" => {
+            check(1, 1)?;
+            let size = a.int("size")?.ok_or_else(|| {
+                ctx.attr("size", "is required but missing; the model is malformed")
+            })?;
+            let size = usize::try_from(size)
+                .ok()
+                .filter(|&s| (1..=i32::MAX as usize).contains(&s))
+                .ok_or_else(|| ctx.attr("size", format!("is {size}; it must be at least 1")))?;
+            Op::Lrn(LrnAttrs {
+                alpha: a.float_or("alpha", 1e-4)?,
+                beta: a.float_or("beta", 0.75)?,
+                bias: a.float_or("bias", 1.0)?,
+                size,
             })
         }
         "Gelu" => {
@@ -458,6 +631,17 @@ pub(crate) fn import(
             let axis = a.int_or("axis", if coerce_2d { 1 } else { -1 })?;
             Op::Softmax(SoftmaxAttrs { axis, coerce_2d })
         }
+        "LogSoftmax" | "Hardmax" => {
+            check(1, 1)?;
+            let coerce_2d = opset < 13;
+            let axis = a.int_or("axis", if coerce_2d { 1 } else { -1 })?;
+            let attrs = SoftmaxAttrs { axis, coerce_2d };
+            if node.op_type() == "LogSoftmax" {
+                Op::LogSoftmax(attrs)
+            } else {
+                Op::Hardmax(attrs)
+            }
+        }
         "MaxPool" => {
             check(1, 1)?;
             let storage_order = a.int_or("storage_order", 0)?;
@@ -482,6 +666,22 @@ pub(crate) fn import(
         "GlobalAveragePool" => {
             check(1, 1)?;
             Op::GlobalAveragePool
+        }
+        "LpPool" => {
+            check(1, 1)?;
+            let p = a.int_or("p", 2)?;
+            let p = u32::try_from(p)
+                .ok()
+                .filter(|&p| (1..=64).contains(&p))
+                .ok_or_else(|| ctx.attr("p", format!("is {p}; it must be between 1 and 64")))?;
+            Op::LpPool(LpPoolAttrs {
+                window: window(&a, true)?,
+                p,
+            })
+        }
+        "GlobalMaxPool" => {
+            check(1, 1)?;
+            Op::GlobalMaxPool
         }
         "BatchNormalization" => {
             check(5, 5)?;

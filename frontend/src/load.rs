@@ -10,7 +10,7 @@ use crate::onnx::{
 use crate::tensor::{self, TensorCtx, dtype_from_onnx, dtype_or_error, onnx_dtype_name};
 use crate::{LoadOptions, MAX_OPSET};
 use kiln_ir::ops::InferInput;
-use kiln_ir::{Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
+use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -605,6 +605,12 @@ impl<'a> Builder<'a> {
                 .filter_map(|(i, d)| match d {
                     Dim::Fixed(_) => None,
                     Dim::Param(p) => Some(format!("dimension {i} ({p:?})")),
+                    Dim::Zero if !dtype.is_float() && dtype != DType::Bool => Some(format!(
+                        "dimension {i} (declared 0: an empty tensor, which kiln cannot \
+                         compile, or an exporter's way of writing unknown; if the input is an \
+                         operand that decides shapes, such as a reduction's axes, its value \
+                         is only known at run time: fix it with --bind-input)"
+                    )),
                     Dim::Zero => Some(format!(
                         "dimension {i} (declared 0: an empty tensor, which kiln cannot \
                          compile, or an exporter's way of writing unknown)"

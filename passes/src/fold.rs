@@ -6,7 +6,7 @@
 
 use crate::rewrite::{absorb, add_const, const_input, set_inputs, sole_consumer};
 use kiln_ir::ops::pad::PadAxis;
-use kiln_ir::ops::{AutoPad, BinaryOp, GemmAttrs, PadMode, WindowAttrs};
+use kiln_ir::ops::{AutoPad, BinaryOp, GemmAttrs, PadMode, ReduceKind, WindowAttrs};
 use kiln_ir::{DType, Graph, NodeId, Op, Tensor, TensorData, ValueId};
 
 fn to_tensor(dtype: DType, shape: Vec<usize>, v: Vec<f64>) -> Option<Tensor> {
@@ -489,7 +489,7 @@ fn other_slot(g: &Graph, n: NodeId, v: ValueId) -> Option<usize> {
 /// The reduced axes of a ReduceMean node (`None` if they are not known or it keeps no dims).
 fn mean_axes(g: &Graph, n: NodeId) -> Option<(Vec<usize>, ValueId)> {
     let node = g.node(n);
-    let Op::ReduceMean(a) = &node.op else {
+    let Op::Reduce(ReduceKind::Mean, a) = &node.op else {
         return None;
     };
     let x = (*node.inputs.first()?)?;

@@ -636,15 +636,21 @@ fn casts_to_the_same_type_are_removed_and_real_casts_kept() {
 /// `ReduceMean` over `axes`, with keepdims; the axes as an attribute or (opset 18) as a
 /// constant input.
 fn mean(b: &mut Builder, x: ValueId, axes: &[i64], as_input: bool) -> ValueId {
-    use kiln_ir::ops::ReduceAttrs;
+    use kiln_ir::ops::{ReduceAttrs, ReduceKind};
     if as_input {
         let a = i64s(b, "axes", axes);
-        b.one(Op::ReduceMean(ReduceAttrs::default()), &[x, a])
+        b.one(
+            Op::Reduce(ReduceKind::Mean, ReduceAttrs::default()),
+            &[x, a],
+        )
     } else {
-        let op = Op::ReduceMean(ReduceAttrs {
-            axes: Some(axes.to_vec()),
-            ..ReduceAttrs::default()
-        });
+        let op = Op::Reduce(
+            ReduceKind::Mean,
+            ReduceAttrs {
+                axes: Some(axes.to_vec()),
+                ..ReduceAttrs::default()
+            },
+        );
         b.one(op, &[x])
     }
 }

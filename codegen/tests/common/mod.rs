@@ -99,7 +99,7 @@ pub fn families() -> Vec<(&'static str, Graph)> {
 /// Sqrt, Erf, Gelu (both forms), Pow (constant special and general exponents, run-time
 /// exponents, mixed and integer types), ReduceMean and LayerNormalization, in f32 and f64.
 fn normalization() -> Graph {
-    use kiln_ir::ops::{Activation, LayerNormAttrs, ReduceAttrs};
+    use kiln_ir::ops::{Activation, LayerNormAttrs, ReduceAttrs, ReduceKind};
     let mut b = Builder::new("normalization");
     let mut outs = Vec::new();
     for dtype in [DType::F32, DType::F64] {
@@ -131,11 +131,14 @@ fn normalization() -> Graph {
         );
         outs.push(b.one(Op::Pow, &[x, ints]));
         let mean = |axes: Option<Vec<i64>>, keepdims: bool| {
-            Op::ReduceMean(ReduceAttrs {
-                axes,
-                keepdims,
-                noop_with_empty_axes: false,
-            })
+            Op::Reduce(
+                ReduceKind::Mean,
+                ReduceAttrs {
+                    axes,
+                    keepdims,
+                    noop_with_empty_axes: false,
+                },
+            )
         };
         outs.push(b.one(mean(Some(vec![1]), true), &[x]));
         outs.push(b.one(mean(Some(vec![0, -1]), false), &[x]));

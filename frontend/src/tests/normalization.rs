@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::onnx::tensor_proto::DataType;
-use kiln_ir::ops::{Activation, LayerNormAttrs, ReduceAttrs, UnaryOp};
+use kiln_ir::ops::{Activation, LayerNormAttrs, ReduceAttrs, ReduceKind, UnaryOp};
 use kiln_ir::{DType, Op, TensorType};
 
 fn i64_tensor(name: &str, v: &[i64]) -> TensorProto {
@@ -51,11 +51,14 @@ fn reduce_mean_axes_are_an_attribute_before_opset_18_and_an_input_after() {
     let n = only_node(&g, "ReduceMean");
     assert_eq!(
         n.op,
-        Op::ReduceMean(ReduceAttrs {
-            axes: Some(vec![-1]),
-            keepdims: false,
-            noop_with_empty_axes: false,
-        })
+        Op::Reduce(
+            ReduceKind::Mean,
+            ReduceAttrs {
+                axes: Some(vec![-1]),
+                keepdims: false,
+                noop_with_empty_axes: false,
+            }
+        )
     );
     assert_eq!(g.value(g.outputs[0]).ty.shape, vec![2, 3]);
     let g = model(18)
@@ -115,8 +118,9 @@ fn layer_normalization_attributes_and_outputs() {
             epsilon: 1e-3,
         })
     );
-    // The Mean and InvStdDev outputs are refused with a reason.
-    let (e, msg) = model(17)
+    // The Mean and InvStdDev outputs: one per row, in X's type; a stash_type other than
+    // X's type is refused with a reason.
+    let g = model(17)
         .input(f32_input("x", &[2, 3]))
         .init(f32_tensor("s", &[3], &[1.0; 3]))
         .node(node(
@@ -126,9 +130,26 @@ fn layer_normalization_attributes_and_outputs() {
             vec![],
         ))
         .output("y")
+        .output("inv")
+        .ok();
+    let n = only_node(&g, "LayerNormalization");
+    assert_eq!(
+        g.value(n.outputs[2]).ty,
+        TensorType::new(DType::F32, vec![2, 1])
+    );
+    let (e, msg) = model(17)
+        .input(f32_input("x", &[2, 3]))
+        .init(f32_tensor("s", &[3], &[1.0; 3]))
+        .node(node(
+            "LayerNormalization",
+            &["x", "s"],
+            &["y", "mean", "inv"],
+            vec![a_int("stash_type", 11)],
+        ))
+        .output("y")
         .err();
     assert!(matches!(e, FrontendError::Unsupported(_)), "{msg}");
-    assert_contains(&msg, &["Mean and InvStdDev", "only Y"]);
+    assert_contains(&msg, &["Mean and InvStdDev", "stash_type"]);
     // Scale that does not broadcast to X is an error naming the node.
     let (_, msg) = model(17)
         .input(f32_input("x", &[2, 3]))

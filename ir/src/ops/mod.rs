@@ -5,6 +5,7 @@
 pub mod cast;
 mod common;
 pub mod conv;
+pub mod cumsum;
 pub mod einsum;
 pub mod elementwise;
 pub mod epilogue;
@@ -17,6 +18,7 @@ pub mod quant;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;
+pub mod topk;
 pub mod window;
 
 use crate::tensor::Tensor;
@@ -25,20 +27,22 @@ use std::fmt;
 
 pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
+pub use cumsum::CumSumAttrs;
 pub use einsum::EinsumAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp, VariadicOp};
 pub use epilogue::{Epilogue, EpilogueHost};
 pub use gemm::GemmAttrs;
 pub use logical::{CompareOp, LogicalOp};
-pub use norm::{BatchNormAttrs, LayerNormAttrs};
+pub use norm::{BatchNormAttrs, GroupNormAttrs, LayerNormAttrs, LpNormAttrs, LrnAttrs, MvnAttrs};
 pub use pad::{PadAttrs, PadMode};
-pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
+pub use pool::{AveragePoolAttrs, LpPoolAttrs, MaxPoolAttrs};
 pub use quant::QuantAttrs;
-pub use reduce::ReduceAttrs;
+pub use reduce::{ArgReduceAttrs, ReduceAttrs, ReduceKind};
 pub use shape::{
     ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
 };
 pub use softmax::SoftmaxAttrs;
+pub use topk::TopKAttrs;
 pub use window::{AutoPad, WindowAttrs, WindowGeometry};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +80,10 @@ pub enum Op {
     /// Clip: input, min?, max? (opset ≥ 11) or attribute bounds (opset < 11).
     Clip(ClipAttrs),
     Softmax(SoftmaxAttrs),
+    /// LogSoftmax: the log of Softmax, with the same axis rules.
+    LogSoftmax(SoftmaxAttrs),
+    /// Hardmax: 1 at the first maximum of each group (Softmax's axis rules), 0 elsewhere.
+    Hardmax(SoftmaxAttrs),
     /// MaxPool: outputs Y and optionally Indices.
     MaxPool(MaxPoolAttrs),
     AveragePool(AveragePoolAttrs),
@@ -103,10 +111,24 @@ pub enum Op {
     Dropout,
     /// Pow: inputs X (the base) and Y (the exponent, of any numeric type), broadcast.
     Pow,
-    /// ReduceMean: inputs data, axes? (constant, opset ≥ 18).
-    ReduceMean(ReduceAttrs),
+    /// ReduceSum, ReduceMean, ReduceMax...: inputs data, axes? (constant, the input form).
+    Reduce(ReduceKind, ReduceAttrs),
+    /// ArgMax / ArgMin: input data; output int64 indices.
+    ArgReduce(ArgReduceAttrs),
+    /// CumSum: input x (the axis operand is folded into the attributes on import).
+    CumSum(CumSumAttrs),
+    /// TopK: input X (k is folded into the attributes on import); outputs Values, Indices.
+    TopK(TopKAttrs),
+    /// GlobalMaxPool: ReduceMax over the spatial axes.
+    GlobalMaxPool,
+    LpPool(LpPoolAttrs),
     /// LayerNormalization: inputs X, Scale, B?; output Y only.
     LayerNormalization(LayerNormAttrs),
+    /// GroupNormalization / InstanceNormalization: inputs X, scale, B.
+    GroupNormalization(GroupNormAttrs),
+    LpNormalization(LpNormAttrs),
+    Lrn(LrnAttrs),
+    MeanVarianceNormalization(MvnAttrs),
     /// Cast: input 0 converted element by element to another element type.
     Cast(CastAttrs),
     /// QuantizeLinear: inputs x, y_scale, y_zero_point? (scales may be run-time values).
@@ -154,6 +176,8 @@ impl Op {
             Op::BitShift { .. } => "BitShift",
             Op::Clip(_) => "Clip",
             Op::Softmax(_) => "Softmax",
+            Op::LogSoftmax(_) => "LogSoftmax",
+            Op::Hardmax(_) => "Hardmax",
             Op::MaxPool(_) => "MaxPool",
             Op::AveragePool(_) => "AveragePool",
             Op::GlobalAveragePool => "GlobalAveragePool",
@@ -169,8 +193,17 @@ impl Op {
             Op::Unsqueeze(_) => "Unsqueeze",
             Op::Dropout => "Dropout",
             Op::Pow => "Pow",
-            Op::ReduceMean(_) => "ReduceMean",
+            Op::Reduce(k, _) => k.name(),
+            Op::ArgReduce(a) => a.name(),
+            Op::CumSum(_) => "CumSum",
+            Op::TopK(_) => "TopK",
+            Op::GlobalMaxPool => "GlobalMaxPool",
+            Op::LpPool(_) => "LpPool",
             Op::LayerNormalization(_) => "LayerNormalization",
+            Op::GroupNormalization(a) => a.name(),
+            Op::LpNormalization(_) => "LpNormalization",
+            Op::Lrn(_) => "LRN",
+            Op::MeanVarianceNormalization(_) => "MeanVarianceNormalization",
             Op::Cast(_) => "Cast",
             Op::QuantizeLinear(_) => "QuantizeLinear",
             Op::DequantizeLinear(_) => "DequantizeLinear",
@@ -202,6 +235,8 @@ impl Op {
             Op::BitShift { .. } => elementwise::infer_bitshift(inputs),
             Op::Clip(a) => elementwise::infer_clip(a, inputs),
             Op::Softmax(a) => softmax::infer(a, inputs),
+            Op::LogSoftmax(a) => softmax::infer(a, inputs),
+            Op::Hardmax(a) => softmax::infer(a, inputs),
             Op::MaxPool(a) => pool::infer_max(a, inputs),
             Op::AveragePool(a) => pool::infer_average(a, inputs),
             Op::GlobalAveragePool => pool::infer_global_average(inputs),
@@ -217,8 +252,17 @@ impl Op {
             Op::Unsqueeze(a) => shape::infer_unsqueeze(a, inputs),
             Op::Dropout => shape::infer_dropout(inputs),
             Op::Pow => elementwise::infer_pow(inputs),
-            Op::ReduceMean(a) => reduce::infer_mean(a, inputs),
+            Op::Reduce(k, a) => reduce::infer(*k, a, inputs),
+            Op::ArgReduce(a) => reduce::infer_arg(a, inputs),
+            Op::CumSum(a) => cumsum::infer(a, inputs),
+            Op::TopK(a) => topk::infer(a, inputs),
+            Op::GlobalMaxPool => pool::infer_global_max(inputs),
+            Op::LpPool(a) => pool::infer_lp_pool(a, inputs),
             Op::LayerNormalization(a) => norm::infer_layer_norm(a, inputs),
+            Op::GroupNormalization(a) => norm::infer_group_norm(a, inputs),
+            Op::LpNormalization(a) => norm::infer_lp_norm(a, inputs),
+            Op::Lrn(a) => norm::infer_lrn(a, inputs),
+            Op::MeanVarianceNormalization(a) => norm::infer_mvn(a, inputs),
             Op::Cast(a) => cast::infer(a, inputs),
             Op::QuantizeLinear(a) => quant::infer_quantize(a, inputs),
             Op::DequantizeLinear(a) => quant::infer_dequantize(a, inputs),
@@ -249,6 +293,8 @@ impl Op {
             Op::BitShift { left } => elementwise::eval_bitshift(*left, inputs),
             Op::Clip(a) => elementwise::eval_clip(a, inputs),
             Op::Softmax(a) => softmax::eval(a, inputs),
+            Op::LogSoftmax(a) => softmax::eval_log(a, inputs),
+            Op::Hardmax(a) => softmax::eval_hardmax(a, inputs),
             Op::MaxPool(a) => pool::eval_max(a, inputs),
             Op::AveragePool(a) => pool::eval_average(a, inputs),
             Op::GlobalAveragePool => pool::eval_global_average(inputs),
@@ -264,8 +310,17 @@ impl Op {
             Op::Unsqueeze(a) => shape::eval_unsqueeze(a, inputs),
             Op::Dropout => shape::eval_dropout(inputs),
             Op::Pow => elementwise::eval_pow(inputs),
-            Op::ReduceMean(a) => reduce::eval_mean(a, inputs),
+            Op::Reduce(k, a) => reduce::eval(*k, a, inputs),
+            Op::ArgReduce(a) => reduce::eval_arg(a, inputs),
+            Op::CumSum(a) => cumsum::eval(a, inputs),
+            Op::TopK(a) => topk::eval(a, inputs),
+            Op::GlobalMaxPool => pool::eval_global_max(inputs),
+            Op::LpPool(a) => pool::eval_lp_pool(a, inputs),
             Op::LayerNormalization(a) => norm::eval_layer_norm(a, inputs),
+            Op::GroupNormalization(a) => norm::eval_group_norm(a, inputs),
+            Op::LpNormalization(a) => norm::eval_lp_norm(a, inputs),
+            Op::Lrn(a) => norm::eval_lrn(a, inputs),
+            Op::MeanVarianceNormalization(a) => norm::eval_mvn(a, inputs),
             Op::Cast(a) => cast::eval(a, inputs),
             Op::QuantizeLinear(a) => quant::eval_quantize(a, inputs),
             Op::DequantizeLinear(a) => quant::eval_dequantize(a, inputs),
@@ -329,7 +384,13 @@ impl Op {
             | Op::Softmax(_)
             | Op::QuantizeLinear(_)
             | Op::DequantizeLinear(_)
-            | Op::DynamicQuantizeLinear => out,
+            | Op::DynamicQuantizeLinear
+            | Op::GroupNormalization(_)
+            | Op::LpNormalization(_)
+            | Op::MeanVarianceNormalization(_)
+            | Op::LogSoftmax(_)
+            | Op::Hardmax(_)
+            | Op::CumSum(_) => out,
             // Brute force: one multiply-add per combination of the labels' indices.
             Op::Einsum(a) => {
                 let shapes: Vec<&[usize]> = inputs
@@ -340,11 +401,13 @@ impl Op {
                 einsum::plan(a, &shapes).map_or(0, |p| p.dims.iter().product::<usize>() as u64)
             }
             Op::Variadic(_) => out * inputs.len().saturating_sub(1).max(1) as u64,
-            Op::ReduceMean(_) => inputs
+            Op::Reduce(..) | Op::ArgReduce(_) | Op::TopK(_) | Op::GlobalMaxPool => inputs
                 .first()
                 .copied()
                 .flatten()
                 .map_or(0, |t| t.numel() as u64),
+            Op::Lrn(a) => out * a.size as u64,
+            Op::LpPool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
             Op::MaxPool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
             Op::AveragePool(a) => out * a.window.kernel_shape.iter().product::<usize>() as u64,
             Op::GlobalAveragePool => inputs

@@ -8,8 +8,10 @@
 //!
 //! LayerNormalization (opset 17): over the axes from `axis` on, `Y = (X - mean) /
 //! sqrt(var + epsilon) * Scale + B` with the biased variance; Scale and B broadcast to X's
-//! shape (as in the spec's function body, where they are a Mul and an Add). Only output Y:
-//! the Mean and InvStdDev outputs are refused at import.
+//! shape (as in the spec's function body, where they are a Mul and an Add). Outputs 1 and 2
+//! (optional) are each row's Mean and InvStdDev `1 / sqrt(var + epsilon)`, of shape
+//! `X.shape[..axis]` followed by 1s; they have X's element type (the import refuses a
+//! `stash_type` that differs from it when they are used).
 //! Spec: https://onnx.ai/onnx/operators/onnx__LayerNormalization.html
 //! Reference semantics on floats, computed in f64 (so `stash_type` does not matter).
 
@@ -121,15 +123,26 @@ pub(crate) fn infer_layer_norm(
             return Err(format!("{what} {t} does not broadcast to X {x}"));
         }
     }
-    Ok(vec![x.clone()])
+    // The statistics: one per row, the normalised axes kept as 1.
+    let axis = normalize_axis(a.axis, x.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
+    let stats: Vec<usize> = x
+        .shape
+        .iter()
+        .enumerate()
+        .map(|(d, &n)| if d < axis { n } else { 1 })
+        .collect();
+    let stats = TensorType::new(x.dtype, stats);
+    Ok(vec![x.clone(), stats.clone(), stats])
 }
 
 pub(crate) fn eval_layer_norm(
     a: &LayerNormAttrs,
     inputs: &[Option<&Tensor>],
 ) -> Result<Vec<Tensor>, String> {
-    let ty = infer_on(inputs, |ii| infer_layer_norm(a, ii))?.remove(0);
-    let (outer, len) = layer_norm_rows(a, &ty)?;
+    let tys = infer_on(inputs, |ii| infer_layer_norm(a, ii))?;
+    let ty = &tys[0];
+    let (outer, len) = layer_norm_rows(a, ty)?;
     let x = floats(tensor(inputs, 0, "X")?, "X")?;
     // Scale and B spread over X.
     let spread = |i: usize, what: &str, none: f64| -> Result<Vec<f64>, String> {
@@ -147,15 +160,294 @@ pub(crate) fn eval_layer_norm(
     let (scale, bias) = (spread(1, "Scale", 1.0)?, spread(2, "B", 0.0)?);
     let mut y = Vec::with_capacity(x.len());
     let eps = a.epsilon as f64;
+    let (mut means, mut inv_stds) = (Vec::with_capacity(outer), Vec::with_capacity(outer));
     for r in 0..outer {
         let row = &x[r * len..(r + 1) * len];
         let mean = row.iter().sum::<f64>() / len as f64;
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / len as f64;
         let den = (var + eps).sqrt();
+        means.push(mean);
+        inv_stds.push(1.0 / den);
         y.extend(row.iter().enumerate().map(|(j, v)| {
             let k = r * len + j;
             (v - mean) / den * scale[k] + bias[k]
         }));
+    }
+    Ok(vec![
+        output(ty, from_f64s(ty.dtype, y)?)?,
+        output(&tys[1], from_f64s(ty.dtype, means)?)?,
+        output(&tys[2], from_f64s(ty.dtype, inv_stds)?)?,
+    ])
+}
+
+/// InstanceNormalization (opsets 1, 6, 22) and GroupNormalization (18, 21): the channels of
+/// each batch item split into `num_groups` groups (instance: one channel each), each group
+/// normalised with its own mean and biased variance over its channels and spatial axes,
+/// then scaled and shifted per channel (`scale`, `B` of shape [C]; GroupNormalization 18 has
+/// them per group, shape [num_groups], which kiln accepts too).
+/// Spec: https://onnx.ai/onnx/operators/onnx__GroupNormalization.html,
+/// https://onnx.ai/onnx/operators/onnx__InstanceNormalization.html
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupNormAttrs {
+    /// InstanceNormalization: one group per channel (`num_groups` is ignored).
+    pub instance: bool,
+    pub num_groups: usize,
+    pub epsilon: f32,
+}
+
+impl GroupNormAttrs {
+    pub fn name(&self) -> &'static str {
+        if self.instance {
+            "InstanceNormalization"
+        } else {
+            "GroupNormalization"
+        }
+    }
+}
+
+/// `(groups, len, spatial, channels)` of a group normalisation of `x`: `groups` rows (batch
+/// items times groups) of `len` elements, `spatial` elements per channel.
+pub fn group_norm_layout(
+    a: &GroupNormAttrs,
+    x: &TensorType,
+) -> Result<(usize, usize, usize, usize), String> {
+    if x.rank() < 2 {
+        return Err(format!("X must have rank ≥ 2 (N, C, ...), got {x}"));
+    }
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let spatial: usize = x.shape[2..].iter().product();
+    let g = if a.instance { c } else { a.num_groups };
+    if g == 0 || c % g != 0 {
+        return Err(format!(
+            "num_groups {g} must be at least 1 and divide the {c} channels of X {x}"
+        ));
+    }
+    Ok((n * g, c / g * spatial, spatial, c))
+}
+
+pub(crate) fn infer_group_norm(
+    a: &GroupNormAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "{} is defined for floating-point tensors, got {x}",
+            a.name()
+        ));
+    }
+    let (_, _, _, c) = group_norm_layout(a, x)?;
+    let g = if a.instance { c } else { a.num_groups };
+    for (i, what) in [(1, "scale"), (2, "B")] {
+        let t = input(inputs, i, what)?.ty;
+        if t.dtype != x.dtype {
+            return Err(format!("{what} {t} must have the element type of X {x}"));
+        }
+        if t.shape != [c] && t.shape != [g] {
+            return Err(format!(
+                "{what} {t} must have shape [{c}] (one per channel) or [{g}] (one per group)"
+            ));
+        }
+    }
+    Ok(vec![x.clone()])
+}
+
+pub(crate) fn eval_group_norm(
+    a: &GroupNormAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_group_norm(a, ii))?.remove(0);
+    let (rows, len, spatial, channels) = group_norm_layout(a, &ty)?;
+    let x = floats(tensor(inputs, 0, "X")?, "X")?;
+    let scale = floats(tensor(inputs, 1, "scale")?, "scale")?;
+    let bias = floats(tensor(inputs, 2, "B")?, "B")?;
+    let per = channels / scale.len().max(1);
+    let eps = a.epsilon as f64;
+    let mut y = Vec::with_capacity(x.len());
+    for r in 0..rows {
+        let row = &x[r * len..(r + 1) * len];
+        let mean = row.iter().sum::<f64>() / len as f64;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / len as f64;
+        let den = (var + eps).sqrt();
+        y.extend(row.iter().enumerate().map(|(j, v)| {
+            let s = ((r * len + j) / spatial.max(1)) % channels / per.max(1);
+            (v - mean) / den * scale[s] + bias[s]
+        }));
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+}
+
+/// LpNormalization (opsets 1, 22): `x / ||x||_p` along `axis` (default -1), p = 1 or 2
+/// (default 2). A zero norm gives 0 (ONNX's reference does so; the spec says nothing). The
+/// reference sums `x^p` without the absolute value, which for p = 1 is not a norm; kiln
+/// follows the spec's L1 norm there (no node test covers p = 1).
+/// Spec: https://onnx.ai/onnx/operators/onnx__LpNormalization.html
+#[derive(Clone, Debug, PartialEq)]
+pub struct LpNormAttrs {
+    pub axis: i64,
+    /// 1 or 2.
+    pub p: u8,
+}
+
+/// `(outer, len, inner)` of an LpNormalization of `x`.
+pub fn lp_norm_layout(a: &LpNormAttrs, x: &TensorType) -> Result<(usize, usize, usize), String> {
+    let axis = normalize_axis(a.axis, x.rank())
+        .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
+    if a.p != 1 && a.p != 2 {
+        return Err(format!("p is {}; it must be 1 or 2", a.p));
+    }
+    Ok((
+        x.shape[..axis].iter().product(),
+        x.shape[axis],
+        x.shape[axis + 1..].iter().product(),
+    ))
+}
+
+pub(crate) fn infer_lp_norm(
+    a: &LpNormAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "input")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "LpNormalization is defined for floating-point tensors, got {x}"
+        ));
+    }
+    lp_norm_layout(a, x)?;
+    Ok(vec![x.clone()])
+}
+
+pub(crate) fn eval_lp_norm(
+    a: &LpNormAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_lp_norm(a, ii))?.remove(0);
+    let (outer, len, inner) = lp_norm_layout(a, &ty)?;
+    let mut v = floats(tensor(inputs, 0, "input")?, "input")?;
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| (o * len + j) * inner + i;
+            let norm = if a.p == 1 {
+                (0..len).map(|j| v[at(j)].abs()).sum::<f64>()
+            } else {
+                (0..len).map(|j| v[at(j)] * v[at(j)]).sum::<f64>().sqrt()
+            };
+            for j in 0..len {
+                v[at(j)] = if norm == 0.0 { 0.0 } else { v[at(j)] / norm };
+            }
+        }
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, v)?)?])
+}
+
+/// LRN (opsets 1, 13): local response normalisation across channels, `y = x / (bias +
+/// alpha / size * sum of x^2 over the channels c - floor((size - 1) / 2) ..= c +
+/// ceil((size - 1) / 2) that exist)^beta`, on X of shape [N, C, ...].
+/// Spec: https://onnx.ai/onnx/operators/onnx__LRN.html
+#[derive(Clone, Debug, PartialEq)]
+pub struct LrnAttrs {
+    pub alpha: f32,
+    pub beta: f32,
+    pub bias: f32,
+    /// At least 1.
+    pub size: usize,
+}
+
+pub(crate) fn infer_lrn(
+    a: &LrnAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "LRN is defined for floating-point tensors, got {x}"
+        ));
+    }
+    if x.rank() < 2 {
+        return Err(format!("X must have rank ≥ 2 (N, C, ...), got {x}"));
+    }
+    if a.size == 0 {
+        return Err("size is 0; it must be at least 1".into());
+    }
+    Ok(vec![x.clone()])
+}
+
+pub(crate) fn eval_lrn(a: &LrnAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_lrn(a, ii))?.remove(0);
+    let x = floats(tensor(inputs, 0, "X")?, "X")?;
+    let (items, channels) = (ty.shape[0], ty.shape[1]);
+    let spatial: usize = ty.shape[2..].iter().product();
+    let (before, after) = ((a.size - 1) / 2, a.size / 2);
+    let scale = a.alpha as f64 / a.size as f64;
+    let mut y = vec![0.0; x.len()];
+    for n in 0..items {
+        for c in 0..channels {
+            let (lo, hi) = (c.saturating_sub(before), (c + after).min(channels - 1));
+            for s in 0..spatial {
+                let sq: f64 = (lo..=hi)
+                    .map(|k| x[(n * channels + k) * spatial + s].powi(2))
+                    .sum();
+                let at = (n * channels + c) * spatial + s;
+                y[at] = x[at] / (a.bias as f64 + scale * sq).powf(a.beta as f64);
+            }
+        }
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+}
+
+/// MeanVarianceNormalization (opsets 9, 13): over `axes` (default [0, 2, 3]), `(X - mean) /
+/// (sqrt(mean(X^2) - mean^2) + 1e-9)`, as the spec's function body computes it.
+/// Spec: https://onnx.ai/onnx/operators/onnx__MeanVarianceNormalization.html
+#[derive(Clone, Debug, PartialEq)]
+pub struct MvnAttrs {
+    pub axes: Vec<i64>,
+}
+
+/// The epsilon the spec's function body adds to the standard deviation.
+pub const MVN_EPSILON: f64 = 1e-9;
+
+/// The normalised axes (ascending) of an MVN of `x`.
+pub fn mvn_axes(a: &MvnAttrs, x: &TensorType) -> Result<Vec<usize>, String> {
+    let mut axes = Vec::with_capacity(a.axes.len());
+    for &ax in &a.axes {
+        let d = normalize_axis(ax, x.rank())
+            .ok_or_else(|| format!("axis {ax} is out of range for {x}"))?;
+        if axes.contains(&d) {
+            return Err(format!("axis {ax} is listed twice in {:?}", a.axes));
+        }
+        axes.push(d);
+    }
+    axes.sort_unstable();
+    Ok(axes)
+}
+
+pub(crate) fn infer_mvn(
+    a: &MvnAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "MeanVarianceNormalization is defined for floating-point tensors, got {x}"
+        ));
+    }
+    mvn_axes(a, x)?;
+    Ok(vec![x.clone()])
+}
+
+pub(crate) fn eval_mvn(a: &MvnAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_mvn(a, ii))?.remove(0);
+    let axes = mvn_axes(a, &ty)?;
+    let x = floats(tensor(inputs, 0, "X")?, "X")?;
+    let mut y = vec![0.0; x.len()];
+    for g in super::reduce::groups(&ty.shape, &axes) {
+        let n = g.len() as f64;
+        let mean = g.iter().map(|&i| x[i]).sum::<f64>() / n;
+        let sq = g.iter().map(|&i| x[i] * x[i]).sum::<f64>() / n;
+        let den = (sq - mean * mean).sqrt() + MVN_EPSILON;
+        for &i in &g {
+            y[i] = (x[i] - mean) / den;
+        }
     }
     Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
 }
@@ -203,6 +495,89 @@ mod tests {
             .sum::<f64>()
             / 8.0;
         assert!((as_f32(&y)[0] as f64 - 2.0 * v0 / var.sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn group_and_instance_norm() {
+        let gn = |instance, num_groups| {
+            Op::GroupNormalization(GroupNormAttrs {
+                instance,
+                num_groups,
+                epsilon: 0.0,
+            })
+        };
+        // N = 1, C = 4, spatial 2: groups of two channels.
+        let x = f32s(&[1, 4, 2], &[1.0, 3.0, 5.0, 7.0, 0.0, 0.0, 2.0, -2.0]);
+        let s = f32s(&[4], &[1.0, 2.0, 1.0, 1.0]);
+        let b = f32s(&[4], &[0.0, 0.0, 0.0, 10.0]);
+        let y = as_f32(&run1(&gn(false, 2), &[&x, &s, &b]));
+        // Group 0: {1, 3, 5, 7}, mean 4, variance 5; group 1: {0, 0, 2, -2}, mean 0, var 2.
+        let k = 1.0 / 5f32.sqrt();
+        let m = 1.0 / 2f32.sqrt();
+        assert_close(
+            &y,
+            &[
+                -3.0 * k,
+                -k,
+                2.0 * k,
+                6.0 * k,
+                0.0,
+                0.0,
+                2.0 * m + 10.0,
+                -2.0 * m + 10.0,
+            ],
+        );
+        // Instance: each channel alone (channel 2 is constant: 0 / 0 without epsilon).
+        let y = as_f32(&run1(&gn(true, 0), &[&x, &s, &b]));
+        assert_close(&y[..4], &[-1.0, 1.0, -2.0, 2.0]);
+        assert!(y[4].is_nan() && y[5].is_nan());
+        assert_close(&y[6..], &[11.0, 9.0]);
+        // Per-group scale (opset 18) and a group count that does not divide C.
+        let s2 = f32s(&[2], &[1.0, 1.0]);
+        let b2 = f32s(&[2], &[0.0, 0.0]);
+        assert!(run(&gn(false, 2), &[Some(&x), Some(&s2), Some(&b2)]).is_ok());
+        assert!(run(&gn(false, 3), &[Some(&x), Some(&s), Some(&b)]).is_err());
+        assert!(run(&gn(false, 4), &[Some(&x), Some(&s2), Some(&b2)]).is_err());
+    }
+
+    #[test]
+    fn lp_norm_and_lrn() {
+        let lp = |axis, p| Op::LpNormalization(LpNormAttrs { axis, p });
+        let x = f32s(&[2, 2], &[3.0, -4.0, 1.0, 1.0]);
+        assert_close(
+            &as_f32(&run1(&lp(-1, 2), &[&x])),
+            &[0.6, -0.8, 0.5f32.sqrt(), 0.5f32.sqrt()],
+        );
+        assert_close(&as_f32(&run1(&lp(0, 1), &[&x])), &[0.75, -0.8, 0.25, 0.2]);
+        assert!(run(&lp(0, 3), &[Some(&x)]).is_err());
+        let zeros = f32s(&[2], &[0.0, 0.0]);
+        assert_eq!(as_f32(&run1(&lp(0, 2), &[&zeros])), [0.0, 0.0]);
+        // LRN with size 2 on 3 channels: channel c sums c and c + 1 (when it exists).
+        let lrn = Op::Lrn(LrnAttrs {
+            alpha: 2.0,
+            beta: 0.5,
+            bias: 1.0,
+            size: 2,
+        });
+        let x = f32s(&[1, 3, 1], &[1.0, 2.0, 3.0]);
+        let want: Vec<f32> = [(1.0, 5.0), (2.0, 13.0), (3.0, 9.0)]
+            .iter()
+            .map(|&(v, sq): &(f32, f32)| v / (1.0 + sq).sqrt())
+            .collect();
+        assert_close(&as_f32(&run1(&lrn, &[&x])), &want);
+    }
+
+    #[test]
+    fn mvn_normalises_over_the_axes() {
+        let mvn = |axes| Op::MeanVarianceNormalization(MvnAttrs { axes });
+        // Axes [0, 2] of [2, 2, 2]: channel 0 is {0, 1, 4, 5}, channel 1 {2, 3, 6, 7}.
+        let x = iota(&[2, 2, 2]);
+        let y = as_f32(&run1(&mvn(vec![0, 2]), &[&x]));
+        // Mean 2.5, variance 4.25 for channel 0.
+        let s = 4.25f32.sqrt();
+        assert_close(&y[..2], &[-2.5 / s, -1.5 / s]);
+        assert_close(&y[4..6], &[1.5 / s, 2.5 / s]);
+        assert!(run(&mvn(vec![0, 3]), &[Some(&x)]).is_err());
     }
 
     #[test]

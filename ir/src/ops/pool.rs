@@ -203,6 +203,98 @@ pub(crate) fn eval_global_average(inputs: &[Option<&Tensor>]) -> Result<Vec<Tens
     Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
 }
 
+/// GlobalMaxPool (opsets 1, 22): the maximum over the spatial axes of X [N, C, ...], kept
+/// as 1s; ReduceMax over axes 2.. (see reduce.rs for the semantics).
+/// Spec: https://onnx.ai/onnx/operators/onnx__GlobalMaxPool.html
+pub fn global_max_attrs(rank: usize) -> super::ReduceAttrs {
+    super::ReduceAttrs {
+        axes: Some((2..rank as i64).collect()),
+        keepdims: true,
+        // A rank-2 X has no spatial axes: the identity.
+        noop_with_empty_axes: true,
+    }
+}
+
+pub(crate) fn infer_global_max(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if x.rank() < 2 || x.dtype == crate::DType::Bool {
+        return Err(format!(
+            "X must be a numeric tensor of rank ≥ 2 (N, C, ...), got {x}"
+        ));
+    }
+    super::reduce::infer(
+        super::ReduceKind::Max,
+        &global_max_attrs(x.rank()),
+        &inputs[..1],
+    )
+}
+
+pub(crate) fn eval_global_max(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    let x = tensor(inputs, 0, "X")?;
+    infer_on(inputs, infer_global_max)?;
+    super::reduce::eval(
+        super::ReduceKind::Max,
+        &global_max_attrs(x.shape.len()),
+        &inputs[..1],
+    )
+}
+
+/// LpPool (opsets 1, 2, 11, 18, 22): `(sum of |x|^p over the window)^(1/p)` (p default 2);
+/// padding adds nothing (the node tests pad with zeros).
+/// Spec: https://onnx.ai/onnx/operators/onnx__LpPool.html
+#[derive(Clone, Debug, PartialEq)]
+pub struct LpPoolAttrs {
+    pub window: WindowAttrs,
+    /// At least 1.
+    pub p: u32,
+}
+
+pub(crate) fn infer_lp_pool(
+    a: &LpPoolAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "LpPool is defined for floating-point tensors, got {x}"
+        ));
+    }
+    if a.p == 0 {
+        return Err("p is 0; it must be at least 1".into());
+    }
+    Ok(vec![pooled(&a.window, x)?])
+}
+
+pub(crate) fn eval_lp_pool(
+    a: &LpPoolAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_lp_pool(a, ii))?.remove(0);
+    let x = tensor(inputs, 0, "X")?;
+    let g = a.window.geometry(&x.shape[2..], None)?;
+    let taps = g.taps();
+    let xv = floats(x, "X")?;
+    let planes = x.shape[0] * x.shape[1];
+    let in_len: usize = g.input.iter().product();
+    let (out_len, k_len) = (g.output_len(), g.kernel_len());
+    let p = a.p as f64;
+    let mut y = Vec::with_capacity(planes * out_len);
+    for pl in 0..planes {
+        let plane = &xv[pl * in_len..][..in_len];
+        for o in 0..out_len {
+            let sum: f64 = taps[o * k_len..][..k_len]
+                .iter()
+                .map(|tap| match *tap {
+                    Tap::Inside(i) => plane[i].abs().powf(p),
+                    Tap::Pad | Tap::Beyond => 0.0,
+                })
+                .sum();
+            y.push(sum.powf(1.0 / p));
+        }
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,11 @@
 //! the flattened trailing block; opset 13 normalises along `axis` alone (default -1).
 //! Spec: https://onnx.ai/onnx/operators/onnx__Softmax.html
 //!
+//! LogSoftmax (same opsets and axis rules) is the log of Softmax, `x - max - ln(sum(e^(x -
+//! max)))`; Hardmax (same rules) puts 1 at the first maximum of each group and 0 elsewhere.
+//! Spec: https://onnx.ai/onnx/operators/onnx__LogSoftmax.html,
+//! https://onnx.ai/onnx/operators/onnx__Hardmax.html
+//!
 //! Reference semantics on every float type, computed in f64 with the maximum subtracted
 //! first so large inputs do not overflow.
 
@@ -24,7 +29,7 @@ pub(crate) fn infer(
     let x = input(inputs, 0, "input")?.ty;
     if !x.dtype.is_float() {
         return Err(format!(
-            "Softmax is defined for floating-point tensors, got {x}"
+            "the softmax family is defined for floating-point tensors, got {x}"
         ));
     }
     normalize_axis(a.axis, x.rank())
@@ -32,7 +37,12 @@ pub(crate) fn infer(
     Ok(vec![x.clone()])
 }
 
-pub(crate) fn eval(a: &SoftmaxAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+/// Applies `f` to each normalised group of the input (as f64), in place.
+fn each_group(
+    a: &SoftmaxAttrs,
+    inputs: &[Option<&Tensor>],
+    f: impl Fn(&mut [f64]),
+) -> Result<Vec<Tensor>, String> {
     let ty = infer_on(inputs, |ii| infer(a, ii))?.remove(0);
     let x = tensor(inputs, 0, "input")?;
     let axis = normalize_axis(a.axis, ty.rank())
@@ -47,23 +57,70 @@ pub(crate) fn eval(a: &SoftmaxAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<T
         (shape[axis], shape[axis + 1..].iter().product::<usize>())
     };
     let mut v = floats(x, "input")?;
+    let mut group = vec![0.0; len];
     for o in 0..outer {
         for i in 0..inner {
             let base = o * len * inner + i;
-            let at = |j: usize| base + j * inner;
-            let max = (0..len).map(|j| v[at(j)]).fold(f64::NEG_INFINITY, f64::max);
-            let mut sum = 0.0;
-            for j in 0..len {
-                let e = (v[at(j)] - max).exp();
-                v[at(j)] = e;
-                sum += e;
+            for (j, g) in group.iter_mut().enumerate() {
+                *g = v[base + j * inner];
             }
-            for j in 0..len {
-                v[at(j)] /= sum;
+            f(&mut group);
+            for (j, g) in group.iter().enumerate() {
+                v[base + j * inner] = *g;
             }
         }
     }
     Ok(vec![output(&ty, from_f64s(ty.dtype, v)?)?])
+}
+
+fn max_of(g: &[f64]) -> f64 {
+    g.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+pub(crate) fn eval(a: &SoftmaxAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
+    each_group(a, inputs, |g| {
+        let max = max_of(g);
+        let mut sum = 0.0;
+        for v in g.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in g.iter_mut() {
+            *v /= sum;
+        }
+    })
+}
+
+pub(crate) fn eval_log(
+    a: &SoftmaxAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    each_group(a, inputs, |g| {
+        let max = max_of(g);
+        let sum: f64 = g.iter().map(|v| (v - max).exp()).sum();
+        let ln = sum.ln();
+        for v in g.iter_mut() {
+            *v = *v - max - ln;
+        }
+    })
+}
+
+pub(crate) fn eval_hardmax(
+    a: &SoftmaxAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    each_group(a, inputs, |g| {
+        // The first maximum (numpy's argmax: a NaN wins).
+        let mut best = 0;
+        for j in 1..g.len() {
+            if !g[best].is_nan() && (g[j].is_nan() || g[j] > g[best]) {
+                best = j;
+            }
+        }
+        for (j, v) in g.iter_mut().enumerate() {
+            *v = if j == best { 1.0 } else { 0.0 };
+        }
+    })
 }
 
 #[cfg(test)]
@@ -128,6 +185,37 @@ mod tests {
         let x = f32s(&[1, 4], &[10000.0, 10001.0, 10002.0, 10003.0]);
         let y = as_f32(&run1(&softmax(-1, false), &[&x]));
         assert_close(&y, &[0.032_058_6, 0.087_144_32, 0.236_882_82, 0.643_914_3]);
+    }
+
+    #[test]
+    fn log_softmax_and_hardmax() {
+        // test_logsoftmax_example_1: [-1, 0, 1] -> [-2.4076, -1.4076, -0.4076].
+        let x = f32s(&[1, 3], &[-1.0, 0.0, 1.0]);
+        let log = Op::LogSoftmax(SoftmaxAttrs {
+            axis: -1,
+            coerce_2d: false,
+        });
+        assert_close(
+            &as_f32(&run1(&log, &[&x])),
+            &[-2.407_606, -1.407_606, -0.407_606],
+        );
+        let big = f32s(&[1, 2], &[10000.0, 10000.0]);
+        assert_close(&as_f32(&run1(&log, &[&big])), &[-(2f32.ln()); 2]);
+        let hard = |axis| {
+            Op::Hardmax(SoftmaxAttrs {
+                axis,
+                coerce_2d: false,
+            })
+        };
+        let x = f32s(&[2, 3], &[3.0, 1.0, 3.0, -1.0, 2.0, 0.0]);
+        assert_eq!(
+            as_f32(&run1(&hard(1), &[&x])),
+            [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            as_f32(&run1(&hard(0), &[&x])),
+            [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+        );
     }
 
     #[test]
