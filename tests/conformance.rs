@@ -63,16 +63,20 @@ fn exotic_type(types: &BTreeSet<i32>) -> Option<&'static str> {
 /// `shape`, Slice's `starts`, a reduction's `axes`...) must be known when compiling. The
 /// node tests pass such operands as graph inputs; a deployment would bind them with
 /// `kiln compile --bind-input NAME=FILE.pb`, and so does this harness: when kiln says a
-/// value is "only known at run time", every integer-typed graph input is bound to its test
-/// data and the test is compiled again (and counted separately in docs/conformance.md).
+/// value is "only known at run time", every integer-typed graph input, and every graph input
+/// the message quotes by name (Resize's float `scales` and `roi`), is bound to its test data
+/// and the test is compiled again (and counted separately in docs/conformance.md).
 fn bind_shape_inputs(
     sig: &kiln::frontend::ModelSignature,
     inputs: &[kiln::ir::Tensor],
+    message: &str,
 ) -> BTreeMap<String, (kiln::ir::Tensor, String)> {
     sig.runtime_inputs
         .iter()
         .zip(inputs)
-        .filter(|((_, code), _)| matches!(code, 2..=7 | 12 | 13))
+        .filter(|((name, code), _)| {
+            matches!(code, 2..=7 | 12 | 13) || message.contains(&format!("value {name:?}"))
+        })
         .map(|((name, _), t)| (name.clone(), (t.clone(), "test data".to_string())))
         .collect()
 }
@@ -225,7 +229,7 @@ fn onnx_node_tests() {
         if let (Err(e), Ok((inputs, _))) = (&first, &data)
             && e.to_string().contains("only known at run time")
         {
-            o0.bound_inputs = bind_shape_inputs(&sig, inputs);
+            o0.bound_inputs = bind_shape_inputs(&sig, inputs, &e.to_string());
             if !o0.bound_inputs.is_empty() {
                 r.bound = true;
                 first = kiln::compile(&model, EmitKind::Module, &o0);

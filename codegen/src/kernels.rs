@@ -21,8 +21,15 @@ pub(crate) enum Kernel {
     Window,
     PoolTaps,
     Conv,
+    ConvTranspose,
     Gemm,
     MatMul,
+    /// Resize: the geometry struct, and the nearest and the interpolating kernels.
+    ResizeAxes,
+    ResizeNearest,
+    ResizeInterp,
+    /// RNN, GRU and LSTM.
+    Rnn,
     Softmax,
     MaxPool,
     AvgPool,
@@ -124,6 +131,15 @@ impl Kernel {
             Kernel::Conv => include_str!("../../templates/rust/kernels/conv.rs"),
             Kernel::Gemm => include_str!("../../templates/rust/kernels/gemm.rs"),
             Kernel::MatMul => include_str!("../../templates/rust/kernels/matmul.rs"),
+            Kernel::ConvTranspose => {
+                include_str!("../../templates/rust/kernels/conv_transpose.rs")
+            }
+            Kernel::ResizeAxes => include_str!("../../templates/rust/kernels/resize_axes.rs"),
+            Kernel::ResizeNearest => {
+                include_str!("../../templates/rust/kernels/resize_nearest.rs")
+            }
+            Kernel::ResizeInterp => include_str!("../../templates/rust/kernels/resize_interp.rs"),
+            Kernel::Rnn => include_str!("../../templates/rust/kernels/rnn.rs"),
             Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
             Kernel::MaxPool => include_str!("../../templates/rust/kernels/max_pool.rs"),
             Kernel::AvgPool => include_str!("../../templates/rust/kernels/avg_pool.rs"),
@@ -142,6 +158,7 @@ impl Kernel {
     fn deps(self) -> &'static [Kernel] {
         match self {
             Kernel::Conv => &[Kernel::Window],
+            Kernel::ResizeNearest | Kernel::ResizeInterp => &[Kernel::ResizeAxes],
             Kernel::MaxPool | Kernel::AvgPool => &[Kernel::Window, Kernel::PoolTaps],
             _ => &[],
         }
@@ -150,13 +167,18 @@ impl Kernel {
     fn caps(self) -> &'static [Cap] {
         use Cap::*;
         match self {
-            Kernel::Conv | Kernel::Gemm | Kernel::MatMul => &[Zero, Plus, Times],
+            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::ResizeInterp => {
+                &[Zero, Plus, Times]
+            }
             Kernel::Softmax => &[Zero, Lowest, Plus, Minus, Divide, Exp],
             Kernel::MaxPool => &[Lowest],
             Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
             Kernel::BatchNorm => &[Plus, Minus, Times, Divide, Sqrt],
             Kernel::ReduceMean => &[Zero, Plus, Divide, FromCount],
             Kernel::LayerNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount],
+            Kernel::ResizeAxes | Kernel::ResizeNearest => &[],
+            Kernel::Rnn => &[Zero, Plus, Minus, Times],
+            Kernel::ConvTranspose => &[Zero, Plus, Times],
             Kernel::Map
             | Kernel::Convert
             | Kernel::Broadcast
@@ -175,6 +197,7 @@ impl Kernel {
     fn bound(self) -> Bound {
         match self {
             Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::MaxPool => Bound::Num,
+            Kernel::ResizeInterp | Kernel::Rnn | Kernel::ConvTranspose => Bound::Num,
             Kernel::Softmax
             | Kernel::AvgPool
             | Kernel::GlobalAvgPool
@@ -365,7 +388,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 22] = [
+    const ALL: [Kernel; 27] = [
         Kernel::Map,
         Kernel::Convert,
         Kernel::Broadcast,
@@ -378,6 +401,11 @@ mod tests {
         Kernel::Conv,
         Kernel::Gemm,
         Kernel::MatMul,
+        Kernel::ResizeAxes,
+        Kernel::ResizeNearest,
+        Kernel::ResizeInterp,
+        Kernel::Rnn,
+        Kernel::ConvTranspose,
         Kernel::Softmax,
         Kernel::MaxPool,
         Kernel::AvgPool,

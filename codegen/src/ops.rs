@@ -7,7 +7,11 @@ use crate::kernels::{Kernel, KernelSet, MathFn};
 use crate::literal::{self, usizes};
 use crate::writer::Writer;
 use kiln_ir::ops::CastAttrs;
+use kiln_ir::ops::ConvTransposeAttrs;
+use kiln_ir::ops::ResizeAttrs;
+use kiln_ir::ops::RnnAttrs;
 use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
+use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::shape::transpose_perm;
 use kiln_ir::ops::{
     Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
@@ -120,8 +124,11 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
     }
     match &node.op {
         Op::Conv(a) => conv(cx, a),
+        Op::ConvTranspose(a) => conv_transpose(cx, a),
         Op::Gemm(a) => gemm(cx, a),
         Op::MatMul => matmul(cx),
+        Op::Resize(a) => resize(cx, a),
+        Op::Rnn(a) => rnn(cx, a),
         Op::Binary(op) => binary(cx, *op),
         Op::Unary(op) => unary(cx, *op),
         Op::Clip(a) => clip(cx, a),
@@ -195,6 +202,35 @@ fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     window_fields(b, &g);
     b.close("},");
     b.close(format!("}}, {epi});"));
+    Ok(())
+}
+
+fn conv_transpose(cx: &mut NodeCx, a: &ConvTransposeAttrs) -> Result<(), String> {
+    let (x, w, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?, cx.out_ty(0)?);
+    spatial_rank(x)?;
+    let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
+    cx.use_kernel(Kernel::ConvTranspose, x.dtype)?;
+    let bias = if cx.has_input(2) {
+        format!("Some({})", cx.read(2)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let b = &mut cx.body;
+    b.open(format!(
+        "conv_transpose({xs}, {ws}, {bias}, {ys}, &ConvTransposeParams {{"
+    ));
+    b.line(format!("batch: {},", x.shape[0]));
+    b.line(format!("c_in: {},", x.shape[1]));
+    b.line(format!("c_out: {},", y.shape[1]));
+    b.line(format!("group: {},", a.group));
+    b.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
+    b.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
+    b.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
+    b.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
+    b.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
+    b.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
+    b.close("});");
     Ok(())
 }
 
@@ -384,6 +420,262 @@ fn matmul(cx: &mut NodeCx) -> Result<(), String> {
     b.line(format!("a_strides: {},", usizes(&sa)));
     b.line(format!("b_strides: {},", usizes(&sb)));
     b.close(format!("}}, {epi});"));
+    Ok(())
+}
+
+/// Resize: the per-axis tap tables of [`kiln_ir::ops::resize::plan`] as literals, runs of
+/// unchanged axes merged, led by unit axes to four.
+fn resize(cx: &mut NodeCx, a: &ResizeAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    let plan = kiln_ir::ops::resize::plan(a, &x.shape)?;
+    // (input, output, taps, index, weight, outside) per axis after merging.
+    type Axis = (usize, usize, usize, Vec<usize>, Vec<f64>, Vec<bool>);
+    let mut axes: Vec<Axis> = Vec::new();
+    let mut run: Option<usize> = None;
+    for ax in &plan {
+        if ax.is_identity() {
+            run = Some(run.unwrap_or(1) * ax.input);
+            continue;
+        }
+        if let Some(n) = run.take() {
+            axes.push((n, n, 1, (0..n).collect(), vec![1.0; n], Vec::new()));
+        }
+        let outside = if ax.outside.contains(&true) {
+            ax.outside.clone()
+        } else {
+            Vec::new()
+        };
+        axes.push((
+            ax.input,
+            ax.output,
+            ax.taps,
+            ax.index.clone(),
+            ax.weight.clone(),
+            outside,
+        ));
+    }
+    if let Some(n) = run.take() {
+        axes.push((n, n, 1, (0..n).collect(), vec![1.0; n], Vec::new()));
+    }
+    if axes.len() > 4 {
+        return Err(format!(
+            "Resize of {x} changes axes that do not merge into four; the kernel handles four"
+        ));
+    }
+    while axes.len() < 4 {
+        axes.insert(0, (1, 1, 1, vec![0], vec![1.0], Vec::new()));
+    }
+    let nearest = a.mode == kiln_ir::ops::resize::ResizeMode::Nearest;
+    let elem = literal::elem(x.dtype)?;
+    if nearest {
+        cx.use_kernel(Kernel::ResizeNearest, x.dtype)?;
+    } else {
+        cx.use_kernel(Kernel::ResizeInterp, x.dtype)?;
+    }
+    let extrapolation = if x.dtype == DType::Bool {
+        "false".to_string()
+    } else {
+        literal::from_f64(x.dtype, a.extrapolation)?
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let list = |f: &dyn Fn(&Axis) -> String| axes.iter().map(f).collect::<Vec<_>>().join(", ");
+    let field = |f: fn(&Axis) -> usize| usizes(&axes.iter().map(f).collect::<Vec<_>>());
+    let b = &mut cx.body;
+    b.open("{");
+    b.open("let p = ResizeAxes {");
+    b.line(format!("input: {},", field(|a| a.0)));
+    b.line(format!("output: {},", field(|a| a.1)));
+    b.line(format!("taps: {},", field(|a| a.2)));
+    b.line(format!(
+        "index: [{}],",
+        list(&|a| format!("&{}", usizes(&a.3)))
+    ));
+    b.line(format!(
+        "outside: [{}],",
+        list(&|a| format!(
+            "&[{}]",
+            a.5.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    ));
+    b.close("};");
+    if nearest {
+        b.line(format!("resize_nearest({xs}, {ys}, &p, {extrapolation});"));
+    } else {
+        let mut weights = Vec::new();
+        for ax in &axes {
+            let w: Result<Vec<String>, String> =
+                ax.4.iter()
+                    .map(|&v| literal::from_f64(x.dtype, v))
+                    .collect();
+            weights.push(format!("&[{}]", w?.join(", ")));
+        }
+        b.line(format!("let w: [&[{elem}]; 4] = [{}];", weights.join(", ")));
+        b.line(format!(
+            "resize_interp({xs}, {ys}, &p, w, {extrapolation});"
+        ));
+    }
+    b.close("}");
+    Ok(())
+}
+
+/// A recurrent activation as a function of `dtype` (a function name or a closure without
+/// captures, both of which coerce to `fn(T) -> T`).
+fn rnn_activation(cx: &mut NodeCx, act: RnnActivation, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    let lit = |v: f32| literal::from_f64(dtype, v as f64);
+    let (zero, one) = (lit(0.0)?, lit(1.0)?);
+    Ok(match act {
+        RnnActivation::Sigmoid => cx.kernels.use_math(MathFn::Sigmoid, dtype)?,
+        RnnActivation::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
+        RnnActivation::Relu => format!("|v: {t}| if v < {zero} {{ {zero} }} else {{ v }}"),
+        RnnActivation::Affine { alpha, beta } => {
+            format!("|v: {t}| {} * v + {}", lit(alpha)?, lit(beta)?)
+        }
+        RnnActivation::LeakyRelu { alpha } => {
+            format!(
+                "|v: {t}| if v < {zero} {{ {} * v }} else {{ v }}",
+                lit(alpha)?
+            )
+        }
+        RnnActivation::ThresholdedRelu { alpha } => {
+            format!("|v: {t}| if v > {} {{ v }} else {{ {zero} }}", lit(alpha)?)
+        }
+        RnnActivation::ScaledTanh { alpha, beta } => {
+            let f = cx.kernels.use_math(MathFn::Tanh, dtype)?;
+            format!("|v: {t}| {} * {f}({} * v)", lit(alpha)?, lit(beta)?)
+        }
+        RnnActivation::HardSigmoid { alpha, beta } => format!(
+            "|v: {t}| {{ let s = {} * v + {}; if s < {zero} {{ {zero} }} else if s > {one} {{ {one} }} else {{ s }} }}",
+            lit(alpha)?,
+            lit(beta)?
+        ),
+        RnnActivation::Elu { alpha } => {
+            let f = cx.kernels.use_math(MathFn::Exp, dtype)?;
+            format!(
+                "|v: {t}| if v < {zero} {{ {} * ({f}(v) - {one}) }} else {{ v }}",
+                lit(alpha)?
+            )
+        }
+        RnnActivation::Softsign => {
+            format!("|v: {t}| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
+        }
+    })
+}
+
+/// RNN, GRU, LSTM: one kernel call over the whole sequence, with its states and gates in a
+/// scratch array on the stack.
+fn rnn(cx: &mut NodeCx, a: &RnnAttrs) -> Result<(), String> {
+    use kiln_ir::ops::rnn::{Direction, RnnKind, dims, layout};
+    let x = cx.in_ty(0, "X")?;
+    let dtype = x.dtype;
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(format!(
+            "{} needs f32 or f64 tensors, got {dtype}",
+            a.kind.name()
+        ));
+    }
+    let infer_inputs: Vec<Option<kiln_ir::ops::InferInput>> = (0..cx.node.op_inputs().len())
+        .map(|s| {
+            cx.has_input(s)
+                .then(|| cx.in_ty(s, "operand").ok())
+                .flatten()
+                .map(|ty| kiln_ir::ops::InferInput { ty, value: None })
+        })
+        .collect();
+    let d = dims(a, &infer_inputs)?;
+    let l = layout(a, &d);
+    let g = a.kind.gates();
+    let scratch = (3 + g) * d.hidden;
+    if scratch > 1 << 20 {
+        return Err(format!(
+            "hidden_size {} needs {scratch} elements of stack scratch; kiln allows 2^20",
+            d.hidden
+        ));
+    }
+    cx.use_kernel(Kernel::Rnn, dtype)?;
+    let elem = literal::elem(dtype)?;
+    let mut acts = Vec::new();
+    for &act in &a.activations {
+        acts.push(rnn_activation(cx, act, dtype)?);
+    }
+    let opt_in = |cx: &mut NodeCx, slot: usize| -> Result<String, String> {
+        Ok(if cx.has_input(slot) {
+            format!("Some({})", cx.read(slot)?)
+        } else {
+            "None".into()
+        })
+    };
+    let b = opt_in(cx, 3)?;
+    let lens = opt_in(cx, 4)?;
+    let h0 = opt_in(cx, 5)?;
+    let (c0, p) = if a.kind == RnnKind::Lstm {
+        (opt_in(cx, 6)?, opt_in(cx, 7)?)
+    } else {
+        ("None".into(), "None".into())
+    };
+    let (xs, ws, rs) = (cx.read(0)?, cx.read(1)?, cx.read(2)?);
+    let mut outs = Vec::new();
+    for slot in 0..3 {
+        outs.push(if slot < cx.node.outputs.len() {
+            format!("Some({})", cx.write(slot)?)
+        } else {
+            "None".into()
+        });
+    }
+    let zero = literal::zero(dtype);
+    let one = literal::from_f64(dtype, 1.0)?;
+    let clip = match a.clip {
+        Some(c) => format!("Some({})", literal::from_f64(dtype, c as f64)?),
+        None => "None".into(),
+    };
+    let kind = match a.kind {
+        RnnKind::Rnn => 0,
+        RnnKind::Gru => 1,
+        RnnKind::Lstm => 2,
+    };
+    let body = &mut cx.body;
+    body.open("{");
+    body.line(format!("let mut scratch = [{zero}; {scratch}];"));
+    body.line(format!(
+        "let acts: [fn({elem}) -> {elem}; {}] = [{}];",
+        acts.len(),
+        acts.join(", ")
+    ));
+    body.open("let inputs = RnnInputs {");
+    body.line(format!("x: {xs},"));
+    body.line(format!("w: {ws},"));
+    body.line(format!("r: {rs},"));
+    body.line(format!("b: {b},"));
+    body.line(format!("lens: {lens},"));
+    body.line(format!("h0: {h0},"));
+    body.line(format!("c0: {c0},"));
+    body.line(format!("p: {p},"));
+    body.close("};");
+    body.line(format!(
+        "let outputs = RnnOutputs {{ y: {}, yh: {}, yc: {} }};",
+        outs[0], outs[1], outs[2]
+    ));
+    body.open("let params = RnnParams {");
+    body.line(format!("kind: {kind},"));
+    body.line(format!("seq: {},", d.seq));
+    body.line(format!("batch: {},", d.batch));
+    body.line(format!("input: {},", d.input));
+    body.line(format!("hidden: {},", d.hidden));
+    body.line(format!("dirs: {},", d.dirs));
+    body.line(format!("reverse: {},", a.direction == Direction::Reverse));
+    body.line(format!("x_strides: [{}, {}],", l.x.0, l.x.1));
+    body.line(format!("y_strides: [{}, {}, {}],", l.y.0, l.y.1, l.y.2));
+    body.line(format!("state_strides: [{}, {}],", l.state.0, l.state.1));
+    body.line(format!("input_forget: {},", a.input_forget));
+    body.line(format!("linear_before_reset: {},", a.linear_before_reset));
+    body.close("};");
+    body.line(format!(
+        "rnn(inputs, outputs, &mut scratch, &params, {one}, {clip}, &acts);"
+    ));
+    body.close("}");
     Ok(())
 }
 

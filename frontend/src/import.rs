@@ -27,16 +27,19 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Concat",
     "Constant",
     "Conv",
+    "ConvTranspose",
     "Div",
     "Dropout",
     "Erf",
     "Flatten",
     "Gelu",
+    "GRU",
     "Gemm",
     "GlobalAveragePool",
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "LSTM",
     "LayerNormalization",
     "LeakyRelu",
     "MatMul",
@@ -44,9 +47,11 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Mul",
     "Pad",
     "Pow",
+    "RNN",
     "ReduceMean",
     "Relu",
     "Reshape",
+    "Resize",
     "Sigmoid",
     "Softmax",
     "Sqrt",
@@ -55,6 +60,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Tanh",
     "Transpose",
     "Unsqueeze",
+    "Upsample",
 ];
 
 /// Whether kiln can import this default-domain node: `Err(None)` for an unknown op,
@@ -228,6 +234,31 @@ pub(crate) fn import(
                 group,
             })
         }
+        "ConvTranspose" => {
+            check(2, 3)?;
+            let group = a.int_or("group", 1)?;
+            let group = u32::try_from(group)
+                .ok()
+                .filter(|&g| (1..=i32::MAX as u32).contains(&g))
+                .map(|g| g as usize)
+                .ok_or_else(|| {
+                    ctx.attr(
+                        "group",
+                        format!("is {group}; it must be between 1 and {}", i32::MAX),
+                    )
+                })?;
+            let w = window(&a, false)?;
+            Op::ConvTranspose(kiln_ir::ops::ConvTransposeAttrs {
+                auto_pad: w.auto_pad,
+                kernel_shape: w.kernel_shape,
+                strides: w.strides,
+                dilations: w.dilations,
+                pads: w.pads,
+                output_padding: a.sizes("output_padding")?,
+                output_shape: a.sizes("output_shape")?,
+                group,
+            })
+        }
         "Gemm" => {
             check(2, 3)?;
             // Opsets < 7 also had `broadcast`; C broadcasting is allowed from 7 on, and the
@@ -243,6 +274,8 @@ pub(crate) fn import(
             check(2, 2)?;
             Op::MatMul
         }
+        "Resize" | "Upsample" => return resize(node, ctx, &a, consts, check),
+        "RNN" | "GRU" | "LSTM" => recurrent(node, ctx, &a, check)?,
         "Add" | "Sub" | "Mul" | "Div" => {
             check(2, 2)?;
             // Opset < 7 broadcasting without `axis` aligns B with A's trailing dimensions,
@@ -656,4 +689,336 @@ fn pad_value(t: &Tensor, ctx: &NodeCtx) -> Result<f64, FrontendError> {
             }
         ))
     })
+}
+
+/// A string attribute parsed by `parse`, `default` when absent; an unknown value is an
+/// error listing the accepted ones.
+fn choice<T>(
+    a: &Attrs<'_>,
+    name: &str,
+    default: T,
+    accepted: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, FrontendError> {
+    match a.string(name)? {
+        None => Ok(default),
+        Some(s) => parse(&s).ok_or_else(|| {
+            a.ctx
+                .attr(name, format!("is {s:?}; it must be one of {accepted}"))
+        }),
+    }
+}
+
+/// Resize (opsets 10 to 19) and Upsample (7, 9). `roi`, `scales` and `sizes` decide the
+/// output shape (roi the sampled positions), so they must be constants; they become
+/// attributes and the node keeps input X only. Opset 10 Resize and Upsample sample at
+/// `x / scale` (asymmetric) and round nearest positions down (up when downsampling), as
+/// onnxruntime does.
+fn resize(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    consts: &[Option<&Tensor>],
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Imported, FrontendError> {
+    use kiln_ir::ops::resize::{AspectPolicy, CoordMode, NearestMode, ResizeAttrs, ResizeMode};
+    let opset = ctx.opset;
+    let upsample = node.op_type() == "Upsample";
+    let legacy = upsample || opset < 11;
+    let mode = choice(
+        a,
+        "mode",
+        ResizeMode::Nearest,
+        "nearest, linear, cubic",
+        |s| match s {
+            "nearest" => Some(ResizeMode::Nearest),
+            "linear" | "bilinear" if legacy => Some(ResizeMode::Linear),
+            "linear" => Some(ResizeMode::Linear),
+            "cubic" if !legacy => Some(ResizeMode::Cubic),
+            _ => None,
+        },
+    )?;
+    let mut attrs = ResizeAttrs {
+        mode,
+        ..Default::default()
+    };
+    // (slot, name) of the operands that must be constant.
+    let slots: &[(usize, &str)] = if upsample && opset < 9 {
+        check(1, 1)?;
+        let scales = a.floats("scales")?.ok_or_else(|| {
+            ctx.attr(
+                "scales",
+                "is required before opset 9 but missing; the model is malformed",
+            )
+        })?;
+        attrs.scales = Some(scales.iter().map(|&v| v as f64).collect());
+        &[]
+    } else if legacy {
+        check(2, 2)?;
+        &[(1, "scales")]
+    } else {
+        check(1, 4)?;
+        &[(1, "roi"), (2, "scales"), (3, "sizes")]
+    };
+    if legacy {
+        attrs.coord = CoordMode::Asymmetric;
+        attrs.nearest = NearestMode::Floor;
+    } else {
+        attrs.coord = choice(
+            a,
+            "coordinate_transformation_mode",
+            CoordMode::HalfPixel,
+            "half_pixel, half_pixel_symmetric (19+), pytorch_half_pixel, align_corners, \
+             asymmetric, tf_half_pixel_for_nn (11 only), tf_crop_and_resize",
+            |s| {
+                CoordMode::parse(s).filter(|m| match m {
+                    CoordMode::HalfPixelSymmetric => opset >= 19,
+                    CoordMode::TfHalfPixelForNn => opset < 13,
+                    _ => true,
+                })
+            },
+        )?;
+        attrs.nearest = choice(
+            a,
+            "nearest_mode",
+            NearestMode::RoundPreferFloor,
+            "round_prefer_floor, round_prefer_ceil, floor, ceil",
+            NearestMode::parse,
+        )?;
+        attrs.cubic_a = a.float_or("cubic_coeff_a", -0.75)? as f64;
+        attrs.exclude_outside = a.flag("exclude_outside", false)?;
+        attrs.extrapolation = a.float_or("extrapolation_value", 0.0)? as f64;
+        if opset >= 18 {
+            attrs.antialias = a.flag("antialias", false)?;
+            attrs.axes = a.ints("axes")?;
+            attrs.policy = choice(
+                a,
+                "keep_aspect_ratio_policy",
+                AspectPolicy::Stretch,
+                "stretch, not_larger, not_smaller",
+                |s| match s {
+                    "stretch" => Some(AspectPolicy::Stretch),
+                    "not_larger" => Some(AspectPolicy::NotLarger),
+                    "not_smaller" => Some(AspectPolicy::NotSmaller),
+                    _ => None,
+                },
+            )?;
+        }
+        if attrs.antialias && mode == ResizeMode::Nearest {
+            return Err(ctx.attr("antialias", "is set, but mode nearest has no antialiasing"));
+        }
+    }
+    let present = |slot: usize| node.input.get(slot).is_some_and(|s| !s.is_empty());
+    let runtime: Vec<String> = slots
+        .iter()
+        .filter(|&&(slot, _)| present(slot) && consts.get(slot).copied().flatten().is_none())
+        .map(|&(slot, what)| format!("input {slot} ({what}, value {:?})", node.input[slot]))
+        .collect();
+    if !runtime.is_empty() {
+        return Err(ctx.error(format!(
+            "{} only known at run time, but kiln needs the output shape and the sampled \
+             positions at compile time: make {} an initializer or a Constant node (or bind \
+             it with --bind-input)",
+            if runtime.len() == 1 {
+                format!("{} is", runtime[0])
+            } else {
+                format!("{} are", runtime.join(" and "))
+            },
+            if runtime.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    for &(slot, what) in slots {
+        let Some(t) = consts
+            .get(slot)
+            .copied()
+            .flatten()
+            .filter(|_| present(slot))
+        else {
+            continue;
+        };
+        if t.numel() == 0 {
+            continue;
+        }
+        if t.shape.len() != 1 {
+            return Err(ctx.error(format!(
+                "input {slot} ({what}) must be 1-D, but it is {}; the model is malformed",
+                t.ty()
+            )));
+        }
+        match what {
+            "sizes" => {
+                attrs.sizes = Some(
+                    t.as_i64_vec()
+                        .filter(|_| !t.dtype().is_float())
+                        .ok_or_else(|| {
+                            ctx.error(format!(
+                                "input {slot} (sizes) must be int64, but it is {}",
+                                t.ty()
+                            ))
+                        })?,
+                );
+            }
+            _ => {
+                if !t.dtype().is_float() {
+                    return Err(ctx.error(format!(
+                        "input {slot} ({what}) must be a float tensor, but it is {}",
+                        t.ty()
+                    )));
+                }
+                let v = t.data.to_f64_vec();
+                if what == "roi" {
+                    attrs.roi = Some(v);
+                } else {
+                    attrs.scales = Some(v);
+                }
+            }
+        }
+    }
+    if attrs.coord != CoordMode::TfCropAndResize {
+        attrs.roi = None;
+    }
+    if legacy
+        && mode == ResizeMode::Nearest
+        && let Some(s) = &attrs.scales
+        && s.iter().any(|&v| v < 1.0)
+    {
+        attrs.nearest = NearestMode::Ceil;
+        if s.iter().any(|&v| v > 1.0) {
+            return Err(ctx.error(
+                "scales both enlarge and shrink axes; kiln does not know which way opset-10 \
+                 nearest resizing rounds then (re-export with opset 11 or newer)",
+            ));
+        }
+    }
+    Ok(Imported {
+        op: Op::Resize(attrs),
+        const_input: None,
+        keep_inputs: Some(1),
+    })
+}
+
+/// RNN, GRU and LSTM (opsets 7, 14, 22; `layout` from 14). Opsets before 7 had
+/// `output_sequence`, which only said whether Y is computed; kiln always computes it.
+fn recurrent(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Op, FrontendError> {
+    use kiln_ir::ops::rnn::{Direction, RnnActivation, RnnAttrs, RnnKind};
+    let kind = match node.op_type() {
+        "RNN" => RnnKind::Rnn,
+        "GRU" => RnnKind::Gru,
+        _ => RnnKind::Lstm,
+    };
+    check(3, if kind == RnnKind::Lstm { 8 } else { 6 })?;
+    let direction = choice(
+        a,
+        "direction",
+        Direction::Forward,
+        "forward, reverse, bidirectional",
+        |s| match s {
+            "forward" => Some(Direction::Forward),
+            "reverse" => Some(Direction::Reverse),
+            "bidirectional" => Some(Direction::Bidirectional),
+            _ => None,
+        },
+    )?;
+    let hidden = a.int("hidden_size")?.ok_or_else(|| {
+        ctx.attr(
+            "hidden_size",
+            "is missing; kiln needs it (re-export the model with hidden_size set)",
+        )
+    })?;
+    let hidden_size = usize::try_from(hidden)
+        .ok()
+        .filter(|&h| (1..=i32::MAX as usize).contains(&h))
+        .ok_or_else(|| {
+            ctx.attr(
+                "hidden_size",
+                format!("is {hidden}; it must be between 1 and {}", i32::MAX),
+            )
+        })?;
+    let activations = match a.get("activations") {
+        None => RnnAttrs::default_activations(kind, direction),
+        Some(_) => {
+            let names = a.strings("activations")?;
+            let alphas = a.floats("activation_alpha")?.unwrap_or_default();
+            let betas = a.floats("activation_beta")?.unwrap_or_default();
+            let want = kind.activations() * direction.count();
+            if names.len() != want {
+                return Err(ctx.attr(
+                    "activations",
+                    format!(
+                        "lists {} functions; {} {:?} needs {want}",
+                        names.len(),
+                        kind.name(),
+                        direction
+                    ),
+                ));
+            }
+            // Parameters are consumed in order by the functions that take them, with the
+            // defaults of the corresponding ONNX operators when the lists run out.
+            let (mut ai, mut bi) = (alphas.iter(), betas.iter());
+            let mut alpha = |d: f32| ai.next().copied().unwrap_or(d);
+            let mut beta = |d: f32| bi.next().copied().unwrap_or(d);
+            let mut acts = Vec::with_capacity(want);
+            for n in &names {
+                acts.push(match n.to_ascii_lowercase().as_str() {
+                    "relu" => RnnActivation::Relu,
+                    "tanh" => RnnActivation::Tanh,
+                    "sigmoid" => RnnActivation::Sigmoid,
+                    "softsign" => RnnActivation::Softsign,
+                    "affine" => RnnActivation::Affine {
+                        alpha: alpha(1.0),
+                        beta: beta(0.0),
+                    },
+                    "leakyrelu" => RnnActivation::LeakyRelu { alpha: alpha(0.01) },
+                    "thresholdedrelu" => RnnActivation::ThresholdedRelu { alpha: alpha(1.0) },
+                    "scaledtanh" => RnnActivation::ScaledTanh {
+                        alpha: alpha(1.0),
+                        beta: beta(1.0),
+                    },
+                    "hardsigmoid" => RnnActivation::HardSigmoid {
+                        alpha: alpha(0.2),
+                        beta: beta(0.5),
+                    },
+                    "elu" => RnnActivation::Elu { alpha: alpha(1.0) },
+                    other => {
+                        return Err(ctx.attr(
+                            "activations",
+                            format!(
+                                "names {other:?}, which kiln does not support (it has Relu, \
+                                 Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, \
+                                 ScaledTanh, HardSigmoid, Elu, Softsign)"
+                            ),
+                        ));
+                    }
+                });
+            }
+            acts
+        }
+    };
+    let clip = match a.float("clip")? {
+        None => None,
+        Some(c) if c > 0.0 && !c.is_nan() => Some(c),
+        Some(c) => return Err(ctx.attr("clip", format!("is {c}; it must be positive"))),
+    };
+    let layout = a.int_or("layout", 0)?;
+    if !(0..=1).contains(&layout) || (layout == 1 && ctx.opset < 14) {
+        return Err(ctx.attr(
+            "layout",
+            format!("is {layout}; it must be 0 or (from opset 14) 1"),
+        ));
+    }
+    Ok(Op::Rnn(RnnAttrs {
+        kind,
+        direction,
+        hidden_size,
+        activations,
+        clip,
+        input_forget: kind == RnnKind::Lstm && a.flag("input_forget", false)?,
+        linear_before_reset: kind == RnnKind::Gru && a.flag("linear_before_reset", false)?,
+        batch_first: layout == 1,
+    }))
 }

@@ -12,6 +12,8 @@ pub mod norm;
 pub mod pad;
 pub mod pool;
 pub mod reduce;
+pub mod resize;
+pub mod rnn;
 pub mod shape;
 pub mod softmax;
 pub mod window;
@@ -22,6 +24,7 @@ use std::fmt;
 
 pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
+pub use conv::ConvTransposeAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
 pub use epilogue::{Epilogue, EpilogueHost};
 pub use gemm::GemmAttrs;
@@ -29,6 +32,8 @@ pub use norm::{BatchNormAttrs, LayerNormAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
 pub use reduce::ReduceAttrs;
+pub use resize::ResizeAttrs;
+pub use rnn::RnnAttrs;
 pub use shape::{
     ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
 };
@@ -39,10 +44,18 @@ pub use window::{AutoPad, WindowAttrs, WindowGeometry};
 pub enum Op {
     /// Conv: inputs X, W, B?.
     Conv(ConvAttrs),
+    /// ConvTranspose: inputs X, W, B?.
+    ConvTranspose(ConvTransposeAttrs),
     /// Gemm: inputs A, B, C?.
     Gemm(GemmAttrs),
     /// MatMul with numpy semantics (1-D promotion, batch broadcasting): inputs A, B.
     MatMul,
+    /// Resize and Upsample: input X only; roi, scales and sizes are folded into the
+    /// attributes on import.
+    Resize(ResizeAttrs),
+    /// RNN, GRU, LSTM: inputs X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P?;
+    /// outputs Y, Y_h, Y_c (LSTM).
+    Rnn(RnnAttrs),
     /// Two-input elementwise arithmetic with broadcasting.
     Binary(BinaryOp),
     /// One-input elementwise functions.
@@ -97,8 +110,11 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match self {
             Op::Conv(_) => "Conv",
+            Op::ConvTranspose(_) => "ConvTranspose",
             Op::Gemm(_) => "Gemm",
             Op::MatMul => "MatMul",
+            Op::Resize(_) => "Resize",
+            Op::Rnn(a) => a.kind.name(),
             Op::Binary(b) => b.name(),
             Op::Unary(u) => u.name(),
             Op::Clip(_) => "Clip",
@@ -129,8 +145,11 @@ impl Op {
     pub fn infer(&self, inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
         match self {
             Op::Conv(a) => conv::infer(a, inputs),
+            Op::ConvTranspose(a) => conv::infer_transpose(a, inputs),
             Op::Gemm(a) => gemm::infer_gemm(a, inputs),
             Op::MatMul => gemm::infer_matmul(inputs),
+            Op::Resize(a) => resize::infer(a, inputs),
+            Op::Rnn(a) => rnn::infer(a, inputs),
             Op::Binary(b) => elementwise::infer_binary(*b, inputs),
             Op::Unary(u) => elementwise::infer_unary(*u, inputs),
             Op::Clip(a) => elementwise::infer_clip(a, inputs),
@@ -160,8 +179,11 @@ impl Op {
     pub fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
         match self {
             Op::Conv(a) => conv::eval(a, inputs),
+            Op::ConvTranspose(a) => conv::eval_transpose(a, inputs),
             Op::Gemm(a) => gemm::eval_gemm(a, inputs),
             Op::MatMul => gemm::eval_matmul(inputs),
+            Op::Resize(a) => resize::eval(a, inputs),
+            Op::Rnn(a) => rnn::eval(a, inputs),
             Op::Binary(b) => elementwise::eval_binary(*b, inputs),
             Op::Unary(u) => elementwise::eval_unary(*u, inputs),
             Op::Clip(a) => elementwise::eval_clip(a, inputs),
@@ -198,6 +220,13 @@ impl Op {
                 let _ = a;
                 out * per
             }
+            Op::ConvTranspose(_) => {
+                // Each input element meets every filter tap of its group's output channels.
+                let x = inputs.first().copied().flatten();
+                let w = inputs.get(1).copied().flatten();
+                let per = w.map_or(0, |w| w.shape.iter().skip(1).product::<usize>() as u64);
+                x.map_or(0, |x| x.numel() as u64) * per
+            }
             Op::Gemm(a) => {
                 let k = inputs.first().copied().flatten().map_or(0, |t| {
                     if a.trans_a {
@@ -215,6 +244,28 @@ impl Op {
                     .flatten()
                     .map_or(0, |t| *t.shape.last().unwrap_or(&0));
                 out * k as u64
+            }
+            Op::Resize(a) => {
+                let taps = match a.mode {
+                    resize::ResizeMode::Nearest => 0,
+                    resize::ResizeMode::Linear => 2,
+                    resize::ResizeMode::Cubic => 4,
+                };
+                out * taps
+            }
+            Op::Rnn(a) => {
+                // Per step and direction: gates x (input + hidden) per batch entry.
+                let dim = |i: usize, d: usize| {
+                    inputs
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .and_then(|t| t.shape.get(d).copied())
+                        .unwrap_or(0) as u64
+                };
+                let (w_rows, w_cols, r_cols) = (dim(1, 1), dim(1, 2), dim(2, 2));
+                let steps = dim(0, 0) * dim(0, 1) * a.direction.count() as u64;
+                steps * w_rows * (w_cols + r_cols)
             }
             Op::Binary(_)
             | Op::Unary(_)
