@@ -42,6 +42,8 @@ fn elem_type(d: DType) -> Result<&'static str, String> {
 
 const RUNNER_PRELUDE: &str = r#"use std::path::Path;
 
+// A model whose inputs are all bound at compile time reads no input file.
+#[allow(dead_code)]
 trait Elem: Copy {
     const SIZE: usize;
     fn zero() -> Self;
@@ -66,6 +68,7 @@ impl Elem for bool {
     fn put_le(self, out: &mut Vec<u8>) { out.push(self as u8) }
 }
 
+#[allow(dead_code)]
 fn read<T: Elem, const N: usize>(dir: &Path, i: usize) -> Box<[T; N]> {
     let p = dir.join(format!("input_{i}.bin"));
     let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));

@@ -37,6 +37,19 @@ pub(crate) enum Kernel {
     BatchNorm,
     Transpose,
     Concat,
+    /// Affine views (Slice, Split, Expand, Tile, DepthToSpace, SpaceToDepth).
+    Strided,
+    /// Index wrapping for the indexed kernels below.
+    IndexIn,
+    Gather,
+    ElementTarget,
+    GatherElements,
+    ScatterElements,
+    NdStart,
+    GatherNd,
+    ScatterNd,
+    OneHot,
+    Trilu,
     Pad,
     ReduceMean,
     LayerNorm,
@@ -149,6 +162,23 @@ impl Kernel {
             Kernel::BatchNorm => include_str!("../../templates/rust/kernels/batch_norm.rs"),
             Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
+            Kernel::Strided => include_str!("../../templates/rust/kernels/strided.rs"),
+            Kernel::IndexIn => include_str!("../../templates/rust/kernels/index_in.rs"),
+            Kernel::Gather => include_str!("../../templates/rust/kernels/gather.rs"),
+            Kernel::ElementTarget => {
+                include_str!("../../templates/rust/kernels/element_target.rs")
+            }
+            Kernel::GatherElements => {
+                include_str!("../../templates/rust/kernels/gather_elements.rs")
+            }
+            Kernel::ScatterElements => {
+                include_str!("../../templates/rust/kernels/scatter_elements.rs")
+            }
+            Kernel::NdStart => include_str!("../../templates/rust/kernels/nd_start.rs"),
+            Kernel::GatherNd => include_str!("../../templates/rust/kernels/gather_nd.rs"),
+            Kernel::ScatterNd => include_str!("../../templates/rust/kernels/scatter_nd.rs"),
+            Kernel::OneHot => include_str!("../../templates/rust/kernels/one_hot.rs"),
+            Kernel::Trilu => include_str!("../../templates/rust/kernels/trilu.rs"),
             Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
             Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
             Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
@@ -160,6 +190,13 @@ impl Kernel {
             Kernel::Conv => &[Kernel::Window],
             Kernel::ResizeNearest | Kernel::ResizeInterp => &[Kernel::ResizeAxes],
             Kernel::MaxPool | Kernel::AvgPool => &[Kernel::Window, Kernel::PoolTaps],
+            Kernel::Gather | Kernel::OneHot | Kernel::ElementTarget | Kernel::NdStart => {
+                &[Kernel::IndexIn]
+            }
+            Kernel::GatherElements | Kernel::ScatterElements => {
+                &[Kernel::IndexIn, Kernel::ElementTarget]
+            }
+            Kernel::GatherNd | Kernel::ScatterNd => &[Kernel::IndexIn, Kernel::NdStart],
             _ => &[],
         }
     }
@@ -190,6 +227,17 @@ impl Kernel {
             | Kernel::PoolTaps
             | Kernel::Transpose
             | Kernel::Concat
+            | Kernel::Strided
+            | Kernel::IndexIn
+            | Kernel::Gather
+            | Kernel::ElementTarget
+            | Kernel::GatherElements
+            | Kernel::ScatterElements
+            | Kernel::NdStart
+            | Kernel::GatherNd
+            | Kernel::ScatterNd
+            | Kernel::OneHot
+            | Kernel::Trilu
             | Kernel::Pad => &[],
         }
     }
@@ -388,7 +436,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 27] = [
+    const ALL: [Kernel; 38] = [
         Kernel::Map,
         Kernel::Convert,
         Kernel::Broadcast,
@@ -413,6 +461,17 @@ mod tests {
         Kernel::BatchNorm,
         Kernel::Transpose,
         Kernel::Concat,
+        Kernel::Strided,
+        Kernel::IndexIn,
+        Kernel::Gather,
+        Kernel::ElementTarget,
+        Kernel::GatherElements,
+        Kernel::ScatterElements,
+        Kernel::NdStart,
+        Kernel::GatherNd,
+        Kernel::ScatterNd,
+        Kernel::OneHot,
+        Kernel::Trilu,
         Kernel::Pad,
         Kernel::ReduceMean,
         Kernel::LayerNorm,

@@ -206,7 +206,7 @@ pub(crate) fn emit_module(
     }
     // An input no node reads (Dropout's ratio, say) is still part of the signature; touch
     // it so an unread field does not warn.
-    if em.uses_inputs {
+    {
         for p in &signature.inputs {
             if !em.read_inputs.contains(&p.ident) {
                 run.line(format!(
@@ -565,6 +565,12 @@ impl Emitter<'_> {
     fn output_copies(&mut self, sig: &Signature) -> Result<String, CodegenError> {
         let mut w = Writer::new(1);
         for (&v, port) in self.graph.outputs.iter().zip(&sig.outputs) {
+            if self.graph.value(v).ty.numel() == 0 {
+                // Nothing to write; touch the field so it does not go unread.
+                self.uses_outputs = true;
+                w.line(format!("let _ = &outputs.{};", port.ident));
+                continue;
+            }
             let home = self.home(v).map_err(CodegenError::Plan)?;
             let src = match home {
                 Home::Output(id, None) if id == port.ident => continue,

@@ -26,13 +26,20 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Clip",
     "Concat",
     "Constant",
+    "ConstantOfShape",
     "Conv",
     "ConvTranspose",
+    "DepthToSpace",
     "Div",
     "Dropout",
     "Erf",
+    "Expand",
+    "EyeLike",
     "Flatten",
     "GRU",
+    "Gather",
+    "GatherElements",
+    "GatherND",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
@@ -45,20 +52,31 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "MatMul",
     "MaxPool",
     "Mul",
+    "OneHot",
     "Pad",
     "Pow",
     "RNN",
+    "Range",
     "ReduceMean",
     "Relu",
     "Reshape",
     "Resize",
+    "ScatterElements",
+    "ScatterND",
+    "Shape",
     "Sigmoid",
+    "Size",
+    "Slice",
     "Softmax",
+    "SpaceToDepth",
+    "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
     "Tanh",
+    "Tile",
     "Transpose",
+    "Trilu",
     "Unsqueeze",
     "Upsample",
 ];
@@ -430,6 +448,11 @@ pub(crate) fn import(
             };
             Op::Concat(ConcatAttrs { axis })
         }
+        "Shape" | "Size" | "EyeLike" | "ConstantOfShape" | "Range" | "Slice" | "Split"
+        | "Expand" | "Tile" | "DepthToSpace" | "SpaceToDepth" | "Trilu" | "Gather"
+        | "GatherElements" | "GatherND" | "ScatterND" | "ScatterElements" | "OneHot" => {
+            return movement(node, ctx, &a, consts, check);
+        }
         "Identity" => {
             check(1, 1)?;
             Op::Identity
@@ -689,6 +712,310 @@ fn pad_value(t: &Tensor, ctx: &NodeCtx) -> Result<f64, FrontendError> {
             }
         ))
     })
+}
+
+/// The shape and data-movement ops (`kiln_ir::ops::{view, gather, generate}`): operands
+/// that decide the output shape (Slice's bounds, Split's sizes, Expand's shape, Tile's
+/// repeats, Trilu's `k`) must be constants and become attributes.
+fn movement(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    consts: &[Option<&Tensor>],
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Imported, FrontendError> {
+    use kiln_ir::ops::{
+        ConstantOfShapeAttrs, DepthToSpaceAttrs, ExpandAttrs, EyeLikeAttrs, GatherAttrs,
+        GatherNdAttrs, OneHotAttrs, Reduction, ScatterAttrs, ShapeAttrs, SliceAttrs,
+        SpaceToDepthAttrs, SplitAttrs, TileAttrs, TriluAttrs,
+    };
+    let opset = ctx.opset;
+    // A constant 1-D integer operand that decides the output shape.
+    let shape_ints =
+        |slot: usize, what: &str, needs: &str| -> Result<Option<Vec<i64>>, FrontendError> {
+            match const_operand(node, ctx, consts, slot, what, needs)? {
+                None => Ok(None),
+                Some(t) if t.shape.len() <= 1 => t.as_i64_vec().map(Some).ok_or_else(|| {
+                    ctx.error(format!(
+                        "input {slot} ({what}) must be an integer tensor, but it is {}; the model \
+                     is malformed",
+                        t.ty()
+                    ))
+                }),
+                Some(t) => Err(ctx.error(format!(
+                    "input {slot} ({what}) must be 1-D, but it is {}; the model is malformed",
+                    t.ty()
+                ))),
+            }
+        };
+    let views = |op: Op| Imported {
+        op,
+        const_input: None,
+        keep_inputs: Some(1),
+    };
+    let blocksize = || -> Result<usize, FrontendError> {
+        let b = a.int("blocksize")?.ok_or_else(|| {
+            ctx.attr(
+                "blocksize",
+                "is required but missing; the model is malformed",
+            )
+        })?;
+        usize::try_from(b)
+            .ok()
+            .filter(|&b| (1..=1 << 16).contains(&b))
+            .ok_or_else(|| ctx.attr("blocksize", format!("is {b}; it must be at least 1")))
+    };
+    let reduction = || -> Result<Reduction, FrontendError> {
+        match a.string("reduction")? {
+            None => Ok(Reduction::None),
+            Some(s) => Reduction::parse(&s).ok_or_else(|| {
+                ctx.attr(
+                    "reduction",
+                    format!("is {s:?}; it must be none, add, mul, max or min"),
+                )
+            }),
+        }
+    };
+    let op = match node.op_type() {
+        "Shape" => {
+            check(1, 1)?;
+            Op::Shape(ShapeAttrs {
+                start: if opset >= 15 {
+                    a.int_or("start", 0)?
+                } else {
+                    0
+                },
+                end: if opset >= 15 { a.int("end")? } else { None },
+            })
+        }
+        "Size" => {
+            check(1, 1)?;
+            Op::Size
+        }
+        "EyeLike" => {
+            check(1, 1)?;
+            let dtype = match a.int("dtype")? {
+                None => None,
+                Some(code) => Some(
+                    i32::try_from(code)
+                        .ok()
+                        .and_then(dtype_from_onnx)
+                        .ok_or_else(|| {
+                            ctx.attr(
+                                "dtype",
+                                format!("is {code}, which is no element type kiln has"),
+                            )
+                        })?,
+                ),
+            };
+            Op::EyeLike(EyeLikeAttrs {
+                dtype,
+                k: a.int_or("k", 0)?,
+            })
+        }
+        "ConstantOfShape" => {
+            check(1, 1)?;
+            let value = match a.tensor("value")? {
+                None => Tensor::new(vec![1], TensorData::F32(vec![0.0]))
+                    .map_err(|e| ctx.attr("value", e))?,
+                Some(tp) => {
+                    let budget = std::cell::Cell::new(0);
+                    let tctx = crate::tensor::TensorCtx {
+                        base_dir: None,
+                        max_elements: 1,
+                        external_budget: &budget,
+                    };
+                    crate::tensor::tensor_from_proto(tp, "ConstantOfShape's value", tctx)?
+                }
+            };
+            if value.numel() != 1 {
+                return Err(ctx.attr(
+                    "value",
+                    format!("must hold one element, but it is {}", value.ty()),
+                ));
+            }
+            Op::ConstantOfShape(ConstantOfShapeAttrs { value })
+        }
+        "Range" => {
+            check(3, 3)?;
+            Op::Range
+        }
+        "Slice" if opset < 10 => {
+            check(1, 1)?;
+            let need = |n: &str| {
+                a.ints(n)?
+                    .ok_or_else(|| ctx.attr(n, "is required but missing; the model is malformed"))
+            };
+            Op::Slice(SliceAttrs {
+                starts: need("starts")?,
+                ends: need("ends")?,
+                axes: a.ints("axes")?,
+                steps: None,
+            })
+        }
+        "Slice" => {
+            check(3, 5)?;
+            let needs = "the slice bounds (they decide the output shape)";
+            let starts = shape_ints(1, "starts", needs)?.unwrap_or_default();
+            let ends = shape_ints(2, "ends", needs)?.unwrap_or_default();
+            let axes = shape_ints(3, "axes", "the sliced axes")?;
+            let steps = shape_ints(4, "steps", "the steps (they decide the output shape)")?;
+            return Ok(views(Op::Slice(SliceAttrs {
+                starts,
+                ends,
+                axes,
+                steps,
+            })));
+        }
+        "Split" => {
+            let outputs = trimmed_len(&node.output);
+            let (split, uneven) =
+                if opset < 13 {
+                    check(1, if opset < 2 { 2 } else { 1 })?;
+                    let split = match a.ints("split")? {
+                        Some(s) => Some(s),
+                        None if opset < 2 => shape_ints(1, "split", "the part sizes")?,
+                        None => None,
+                    };
+                    (split, false)
+                } else {
+                    check(1, 2)?;
+                    let split =
+                        shape_ints(1, "split", "the part sizes (they decide the output shapes)")?;
+                    let num = if opset >= 18 {
+                        a.int("num_outputs")?
+                    } else {
+                        None
+                    };
+                    if let Some(n) = num
+                        && (split.is_some() || n != outputs as i64)
+                    {
+                        return Err(ctx.attr(
+                        "num_outputs",
+                        format!(
+                            "is {n}, but the node has {outputs} outputs{}; the model is malformed",
+                            if split.is_some() { " and a split input" } else { "" }
+                        ),
+                    ));
+                    }
+                    (split, num.is_some())
+                };
+            return Ok(views(Op::Split(SplitAttrs {
+                axis: a.int_or("axis", 0)?,
+                split,
+                outputs,
+                uneven,
+            })));
+        }
+        "Expand" => {
+            check(2, 2)?;
+            let shape = shape_ints(1, "shape", "the target shape (it decides the output shape)")?
+                .unwrap_or_default();
+            return Ok(views(Op::Expand(ExpandAttrs { shape })));
+        }
+        "Tile" => {
+            check(2, 2)?;
+            let repeats = shape_ints(1, "repeats", "the repeats (they decide the output shape)")?
+                .unwrap_or_default();
+            return Ok(views(Op::Tile(TileAttrs { repeats })));
+        }
+        "DepthToSpace" => {
+            check(1, 1)?;
+            let crd = match a.string("mode")?.as_deref() {
+                None | Some("DCR") => false,
+                Some("CRD") if opset >= 11 => true,
+                Some(m) => {
+                    return Err(ctx.attr("mode", format!("is {m:?}; it must be DCR or CRD")));
+                }
+            };
+            Op::DepthToSpace(DepthToSpaceAttrs {
+                blocksize: blocksize()?,
+                crd,
+            })
+        }
+        "SpaceToDepth" => {
+            check(1, 1)?;
+            Op::SpaceToDepth(SpaceToDepthAttrs {
+                blocksize: blocksize()?,
+            })
+        }
+        "Trilu" => {
+            check(1, 2)?;
+            let k = match shape_ints(1, "k", "the diagonal offset k")? {
+                None => 0,
+                Some(v) => match v.as_slice() {
+                    [k] => *k,
+                    _ => {
+                        return Err(ctx.error(format!(
+                            "input 1 (k) must hold one value, but it has {}; the model is malformed",
+                            v.len()
+                        )));
+                    }
+                },
+            };
+            return Ok(views(Op::Trilu(TriluAttrs {
+                upper: a.flag("upper", true)?,
+                k,
+            })));
+        }
+        "Gather" => {
+            check(2, 2)?;
+            Op::Gather(GatherAttrs {
+                axis: a.int_or("axis", 0)?,
+            })
+        }
+        "GatherElements" => {
+            check(2, 2)?;
+            Op::GatherElements(GatherAttrs {
+                axis: a.int_or("axis", 0)?,
+            })
+        }
+        "GatherND" => {
+            check(2, 2)?;
+            let b = a.int_or("batch_dims", 0)?;
+            let batch_dims = usize::try_from(b)
+                .map_err(|_| ctx.attr("batch_dims", format!("is {b}; it must be ≥ 0")))?;
+            Op::GatherND(GatherNdAttrs { batch_dims })
+        }
+        "ScatterND" => {
+            check(3, 3)?;
+            Op::ScatterND(ScatterAttrs {
+                axis: 0,
+                reduction: reduction()?,
+            })
+        }
+        "ScatterElements" => {
+            check(3, 3)?;
+            Op::ScatterElements(ScatterAttrs {
+                axis: a.int_or("axis", 0)?,
+                reduction: reduction()?,
+            })
+        }
+        "OneHot" => {
+            check(3, 3)?;
+            const_operand(
+                node,
+                ctx,
+                consts,
+                1,
+                "depth",
+                "the depth (it decides the output shape)",
+            )?;
+            Op::OneHot(OneHotAttrs {
+                axis: a.int_or("axis", -1)?,
+            })
+        }
+        other => return Err(ctx.error(format!("kiln cannot import {other}"))),
+    };
+    Ok(op.into())
+}
+
+/// Outputs up to the last named one.
+fn trimmed_len(names: &[String]) -> usize {
+    names
+        .iter()
+        .rposition(|s| !s.is_empty())
+        .map_or(0, |p| p + 1)
 }
 
 /// A string attribute parsed by `parse`, `default` when absent; an unknown value is an

@@ -7,7 +7,9 @@ mod common;
 pub mod conv;
 pub mod elementwise;
 pub mod epilogue;
+pub mod gather;
 pub mod gemm;
+pub mod generate;
 pub mod norm;
 pub mod pad;
 pub mod pool;
@@ -16,6 +18,7 @@ pub mod resize;
 pub mod rnn;
 pub mod shape;
 pub mod softmax;
+pub mod view;
 pub mod window;
 
 use crate::tensor::Tensor;
@@ -27,7 +30,9 @@ pub use conv::ConvAttrs;
 pub use conv::ConvTransposeAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp};
 pub use epilogue::{Epilogue, EpilogueHost};
+pub use gather::{GatherAttrs, GatherNdAttrs, OneHotAttrs, Reduction, ScatterAttrs};
 pub use gemm::GemmAttrs;
+pub use generate::{ConstantOfShapeAttrs, EyeLikeAttrs, ShapeAttrs, TriluAttrs};
 pub use norm::{BatchNormAttrs, LayerNormAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, MaxPoolAttrs};
@@ -38,6 +43,9 @@ pub use shape::{
     ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
 };
 pub use softmax::SoftmaxAttrs;
+pub use view::{
+    DepthToSpaceAttrs, ExpandAttrs, SliceAttrs, SpaceToDepthAttrs, SplitAttrs, TileAttrs, View,
+};
 pub use window::{AutoPad, WindowAttrs, WindowGeometry};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +83,32 @@ pub enum Op {
     Transpose(TransposeAttrs),
     /// Concat of one or more inputs.
     Concat(ConcatAttrs),
+    /// Shape, Size, EyeLike: constants of the input's type (folded at import).
+    Shape(ShapeAttrs),
+    Size,
+    EyeLike(EyeLikeAttrs),
+    /// ConstantOfShape: input shape (constant).
+    ConstantOfShape(ConstantOfShapeAttrs),
+    /// Range: inputs start, limit, delta (constants: they decide the length).
+    Range,
+    /// Views of input 0 (the shape operands folded into the attributes).
+    Slice(SliceAttrs),
+    Split(SplitAttrs),
+    Expand(ExpandAttrs),
+    Tile(TileAttrs),
+    DepthToSpace(DepthToSpaceAttrs),
+    SpaceToDepth(SpaceToDepthAttrs),
+    /// Trilu: input only; `k` folded into the attributes.
+    Trilu(TriluAttrs),
+    /// Gather, GatherElements: inputs data, indices.
+    Gather(GatherAttrs),
+    GatherElements(GatherAttrs),
+    GatherND(GatherNdAttrs),
+    /// ScatterND, ScatterElements: inputs data, indices, updates.
+    ScatterND(ScatterAttrs),
+    ScatterElements(ScatterAttrs),
+    /// OneHot: inputs indices, depth (constant), values.
+    OneHot(OneHotAttrs),
     /// Pad: input data only; the pad amounts, axes and value are attributes (constant
     /// inputs of opset ≥ 11 are folded into them on import).
     Pad(PadAttrs),
@@ -127,6 +161,24 @@ impl Op {
             Op::Flatten(_) => "Flatten",
             Op::Transpose(_) => "Transpose",
             Op::Concat(_) => "Concat",
+            Op::Shape(_) => "Shape",
+            Op::Size => "Size",
+            Op::EyeLike(_) => "EyeLike",
+            Op::ConstantOfShape(_) => "ConstantOfShape",
+            Op::Range => "Range",
+            Op::Slice(_) => "Slice",
+            Op::Split(_) => "Split",
+            Op::Expand(_) => "Expand",
+            Op::Tile(_) => "Tile",
+            Op::DepthToSpace(_) => "DepthToSpace",
+            Op::SpaceToDepth(_) => "SpaceToDepth",
+            Op::Trilu(_) => "Trilu",
+            Op::Gather(_) => "Gather",
+            Op::GatherElements(_) => "GatherElements",
+            Op::GatherND(_) => "GatherND",
+            Op::ScatterND(_) => "ScatterND",
+            Op::ScatterElements(_) => "ScatterElements",
+            Op::OneHot(_) => "OneHot",
             Op::Pad(_) => "Pad",
             Op::Identity => "Identity",
             Op::Activation(a) => a.name(),
@@ -162,6 +214,24 @@ impl Op {
             Op::Flatten(a) => shape::infer_flatten(a, inputs),
             Op::Transpose(a) => shape::infer_transpose(a, inputs),
             Op::Concat(a) => shape::infer_concat(a, inputs),
+            Op::Shape(a) => generate::infer_shape(a, inputs),
+            Op::Size => generate::infer_size(inputs),
+            Op::EyeLike(a) => generate::infer_eye_like(a, inputs),
+            Op::ConstantOfShape(a) => generate::infer_constant_of_shape(a, inputs),
+            Op::Range => generate::infer_range(inputs),
+            Op::Slice(a) => view::infer_slice(a, inputs),
+            Op::Split(a) => view::infer_split(a, inputs),
+            Op::Expand(a) => view::infer_expand(a, inputs),
+            Op::Tile(a) => view::infer_tile(a, inputs),
+            Op::DepthToSpace(a) => view::infer_depth_to_space(a, inputs),
+            Op::SpaceToDepth(a) => view::infer_space_to_depth(a, inputs),
+            Op::Trilu(a) => generate::infer_trilu(a, inputs),
+            Op::Gather(a) => gather::infer_gather(a, inputs),
+            Op::GatherElements(a) => gather::infer_gather_elements(a, inputs),
+            Op::GatherND(a) => gather::infer_gather_nd(a, inputs),
+            Op::ScatterND(_) => gather::infer_scatter_nd(inputs),
+            Op::ScatterElements(a) => gather::infer_scatter_elements(a, inputs),
+            Op::OneHot(a) => gather::infer_one_hot(a, inputs),
             Op::Pad(a) => pad::infer(a, inputs),
             Op::Identity => Ok(vec![input(inputs, 0, "input")?.ty.clone()]),
             Op::Activation(a) => elementwise::infer_activation(*a, inputs),
@@ -196,6 +266,24 @@ impl Op {
             Op::Flatten(a) => shape::eval_flatten(a, inputs),
             Op::Transpose(a) => shape::eval_transpose(a, inputs),
             Op::Concat(a) => shape::eval_concat(a, inputs),
+            Op::Shape(a) => generate::eval_shape(a, inputs),
+            Op::Size => generate::eval_size(inputs),
+            Op::EyeLike(a) => generate::eval_eye_like(a, inputs),
+            Op::ConstantOfShape(a) => generate::eval_constant_of_shape(a, inputs),
+            Op::Range => generate::eval_range(inputs),
+            Op::Slice(a) => view::eval_slice(a, inputs),
+            Op::Split(a) => view::eval_split(a, inputs),
+            Op::Expand(a) => view::eval_expand(a, inputs),
+            Op::Tile(a) => view::eval_tile(a, inputs),
+            Op::DepthToSpace(a) => view::eval_depth_to_space(a, inputs),
+            Op::SpaceToDepth(a) => view::eval_space_to_depth(a, inputs),
+            Op::Trilu(a) => generate::eval_trilu(a, inputs),
+            Op::Gather(a) => gather::eval_gather(a, inputs),
+            Op::GatherElements(a) => gather::eval_gather_elements(a, inputs),
+            Op::GatherND(a) => gather::eval_gather_nd(a, inputs),
+            Op::ScatterND(a) => gather::eval_scatter_nd(a, inputs),
+            Op::ScatterElements(a) => gather::eval_scatter_elements(a, inputs),
+            Op::OneHot(a) => gather::eval_one_hot(a, inputs),
             Op::Pad(a) => pad::eval(a, inputs),
             Op::Identity => Ok(vec![tensor(inputs, 0, "input")?.clone()]),
             Op::Activation(a) => elementwise::eval_activation(*a, inputs),
@@ -291,6 +379,24 @@ impl Op {
             | Op::Flatten(_)
             | Op::Transpose(_)
             | Op::Concat(_)
+            | Op::Shape(_)
+            | Op::Size
+            | Op::EyeLike(_)
+            | Op::ConstantOfShape(_)
+            | Op::Range
+            | Op::Slice(_)
+            | Op::Split(_)
+            | Op::Expand(_)
+            | Op::Tile(_)
+            | Op::DepthToSpace(_)
+            | Op::SpaceToDepth(_)
+            | Op::Trilu(_)
+            | Op::Gather(_)
+            | Op::GatherElements(_)
+            | Op::GatherND(_)
+            | Op::ScatterND(_)
+            | Op::ScatterElements(_)
+            | Op::OneHot(_)
             | Op::Pad(_)
             | Op::Identity
             | Op::Squeeze(_)
