@@ -8,11 +8,18 @@ use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use std::time::Instant;
 
-/// The models this suite covers; each must pass.
-const MODELS: &[&str] = &[
-    "mlperf_ad_fcae",
-    "mlperf_ic_resnet8",
-    "mlperf_vww_mobilenetv1",
+/// `--input-shape` pins: input name and dimensions.
+type InputShapes = &'static [(&'static str, &'static [usize])];
+
+/// The models this suite covers, each with the `--input-shape` pins its symbolic inputs
+/// need (those of its test data); each must pass.
+const MODELS: &[(&str, InputShapes)] = &[
+    ("mlperf_ad_fcae", &[]),
+    ("mlperf_ic_resnet8", &[]),
+    ("mlperf_vww_mobilenetv1", &[]),
+    ("ppocr_cls_mobile_v2", &[("x", &[1, 3, 48, 192])]),
+    ("ppocrv4_rec", &[("x", &[1, 3, 48, 320])]),
+    ("silero_vad_16k", &[]),
 ];
 
 #[test]
@@ -23,7 +30,7 @@ fn corpus_models_match_onnxruntime() {
         (kiln::passes::OptLevel::O2, "-O2"),
     ];
     let mut compiled = Vec::new();
-    for name in MODELS {
+    for (name, shapes) in MODELS {
         let path = common::corpus_model(name);
         if !common::require_data(&path, &format!("corpus model {name}")) {
             return;
@@ -31,6 +38,10 @@ fn corpus_models_match_onnxruntime() {
         for (level, flag) in levels {
             let opts = kiln::CompileOptions {
                 opt_level: level,
+                input_shapes: shapes
+                    .iter()
+                    .map(|(n, d)| (n.to_string(), d.to_vec()))
+                    .collect(),
                 ..Default::default()
             };
             let t = Instant::now();

@@ -25,8 +25,15 @@ pub(crate) enum Kernel {
     Window,
     PoolTaps,
     Conv,
+    ConvTranspose,
     Gemm,
     MatMul,
+    /// Resize: the geometry struct, and the nearest and the interpolating kernels.
+    ResizeAxes,
+    ResizeNearest,
+    ResizeInterp,
+    /// RNN, GRU and LSTM.
+    Rnn,
     Softmax,
     LogSoftmax,
     Hardmax,
@@ -36,6 +43,19 @@ pub(crate) enum Kernel {
     BatchNorm,
     Transpose,
     Concat,
+    /// Affine views (Slice, Split, Expand, Tile, DepthToSpace, SpaceToDepth).
+    Strided,
+    /// Index wrapping for the indexed kernels below.
+    IndexIn,
+    Gather,
+    ElementTarget,
+    GatherElements,
+    ScatterElements,
+    NdStart,
+    GatherNd,
+    ScatterNd,
+    OneHot,
+    Trilu,
     Pad,
     /// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
     Quant,
@@ -146,6 +166,15 @@ impl Kernel {
             Kernel::Conv => include_str!("../../templates/rust/kernels/conv.rs"),
             Kernel::Gemm => include_str!("../../templates/rust/kernels/gemm.rs"),
             Kernel::MatMul => include_str!("../../templates/rust/kernels/matmul.rs"),
+            Kernel::ConvTranspose => {
+                include_str!("../../templates/rust/kernels/conv_transpose.rs")
+            }
+            Kernel::ResizeAxes => include_str!("../../templates/rust/kernels/resize_axes.rs"),
+            Kernel::ResizeNearest => {
+                include_str!("../../templates/rust/kernels/resize_nearest.rs")
+            }
+            Kernel::ResizeInterp => include_str!("../../templates/rust/kernels/resize_interp.rs"),
+            Kernel::Rnn => include_str!("../../templates/rust/kernels/rnn.rs"),
             Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
             Kernel::LogSoftmax => include_str!("../../templates/rust/kernels/log_softmax.rs"),
             Kernel::Hardmax => include_str!("../../templates/rust/kernels/hardmax.rs"),
@@ -157,6 +186,23 @@ impl Kernel {
             Kernel::BatchNorm => include_str!("../../templates/rust/kernels/batch_norm.rs"),
             Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
+            Kernel::Strided => include_str!("../../templates/rust/kernels/strided.rs"),
+            Kernel::IndexIn => include_str!("../../templates/rust/kernels/index_in.rs"),
+            Kernel::Gather => include_str!("../../templates/rust/kernels/gather.rs"),
+            Kernel::ElementTarget => {
+                include_str!("../../templates/rust/kernels/element_target.rs")
+            }
+            Kernel::GatherElements => {
+                include_str!("../../templates/rust/kernels/gather_elements.rs")
+            }
+            Kernel::ScatterElements => {
+                include_str!("../../templates/rust/kernels/scatter_elements.rs")
+            }
+            Kernel::NdStart => include_str!("../../templates/rust/kernels/nd_start.rs"),
+            Kernel::GatherNd => include_str!("../../templates/rust/kernels/gather_nd.rs"),
+            Kernel::ScatterNd => include_str!("../../templates/rust/kernels/scatter_nd.rs"),
+            Kernel::OneHot => include_str!("../../templates/rust/kernels/one_hot.rs"),
+            Kernel::Trilu => include_str!("../../templates/rust/kernels/trilu.rs"),
             Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
             Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
             Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
@@ -182,6 +228,14 @@ impl Kernel {
             Kernel::MaxPool | Kernel::AvgPool | Kernel::LpPool => {
                 &[Kernel::Window, Kernel::PoolTaps]
             }
+            Kernel::ResizeNearest | Kernel::ResizeInterp => &[Kernel::ResizeAxes],
+            Kernel::Gather | Kernel::OneHot | Kernel::ElementTarget | Kernel::NdStart => {
+                &[Kernel::IndexIn]
+            }
+            Kernel::GatherElements | Kernel::ScatterElements => {
+                &[Kernel::IndexIn, Kernel::ElementTarget]
+            }
+            Kernel::GatherNd | Kernel::ScatterNd => &[Kernel::IndexIn, Kernel::NdStart],
             _ => &[],
         }
     }
@@ -189,7 +243,12 @@ impl Kernel {
     fn caps(self) -> &'static [Cap] {
         use Cap::*;
         match self {
-            Kernel::Conv | Kernel::Gemm | Kernel::MatMul | Kernel::Einsum => &[Zero, Plus, Times],
+            Kernel::Conv
+            | Kernel::Gemm
+            | Kernel::MatMul
+            | Kernel::Einsum
+            | Kernel::ResizeInterp
+            | Kernel::ConvTranspose => &[Zero, Plus, Times],
             Kernel::Softmax => &[Zero, Lowest, Plus, Minus, Divide, Exp],
             Kernel::LogSoftmax => &[Zero, Lowest, Plus, Minus, Exp],
             Kernel::CumSum => &[Zero, Plus],
@@ -203,6 +262,8 @@ impl Kernel {
             Kernel::LayerNorm | Kernel::LayerNormStats | Kernel::GroupNorm | Kernel::Mvn => {
                 &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount]
             }
+            Kernel::ResizeAxes | Kernel::ResizeNearest => &[],
+            Kernel::Rnn => &[Zero, Plus, Minus, Times],
             Kernel::Map
             | Kernel::Convert
             | Kernel::Half
@@ -220,7 +281,18 @@ impl Kernel {
             | Kernel::Quant
             | Kernel::Hardmax
             | Kernel::Reduce
-            | Kernel::TopK => &[],
+            | Kernel::TopK
+            | Kernel::Strided
+            | Kernel::IndexIn
+            | Kernel::Gather
+            | Kernel::ElementTarget
+            | Kernel::GatherElements
+            | Kernel::ScatterElements
+            | Kernel::NdStart
+            | Kernel::GatherNd
+            | Kernel::ScatterNd
+            | Kernel::OneHot
+            | Kernel::Trilu => &[],
         }
     }
 
@@ -231,7 +303,10 @@ impl Kernel {
             | Kernel::MatMul
             | Kernel::MaxPool
             | Kernel::Einsum
-            | Kernel::CumSum => Bound::Num,
+            | Kernel::CumSum
+            | Kernel::ResizeInterp
+            | Kernel::Rnn
+            | Kernel::ConvTranspose => Bound::Num,
             Kernel::Softmax
             | Kernel::LogSoftmax
             | Kernel::AvgPool
@@ -458,7 +533,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 37] = [
+    const ALL: [Kernel; 53] = [
         Kernel::Map,
         Kernel::Convert,
         Kernel::Half,
@@ -475,6 +550,11 @@ mod tests {
         Kernel::Conv,
         Kernel::Gemm,
         Kernel::MatMul,
+        Kernel::ResizeAxes,
+        Kernel::ResizeNearest,
+        Kernel::ResizeInterp,
+        Kernel::Rnn,
+        Kernel::ConvTranspose,
         Kernel::Softmax,
         Kernel::LogSoftmax,
         Kernel::Hardmax,
@@ -484,6 +564,17 @@ mod tests {
         Kernel::BatchNorm,
         Kernel::Transpose,
         Kernel::Concat,
+        Kernel::Strided,
+        Kernel::IndexIn,
+        Kernel::Gather,
+        Kernel::ElementTarget,
+        Kernel::GatherElements,
+        Kernel::ScatterElements,
+        Kernel::NdStart,
+        Kernel::GatherNd,
+        Kernel::ScatterNd,
+        Kernel::OneHot,
+        Kernel::Trilu,
         Kernel::Pad,
         Kernel::ReduceMean,
         Kernel::Reduce,

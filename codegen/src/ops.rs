@@ -7,9 +7,13 @@ use crate::kernels::{Kernel, KernelSet, MathFn};
 use crate::literal::{self, usizes};
 use crate::writer::Writer;
 use kiln_ir::ops::CastAttrs;
+use kiln_ir::ops::ConvTransposeAttrs;
 use kiln_ir::ops::EinsumAttrs;
+use kiln_ir::ops::ResizeAttrs;
+use kiln_ir::ops::RnnAttrs;
 use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
 use kiln_ir::ops::quant::{QuantAttrs, QuantGeometry};
+use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::shape::transpose_perm;
 use kiln_ir::ops::{
     Activation, AveragePoolAttrs, BatchNormAttrs, BinaryOp, ClipAttrs, ConcatAttrs, ConvAttrs,
@@ -126,8 +130,11 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
     }
     match &node.op {
         Op::Conv(a) => conv(cx, a),
+        Op::ConvTranspose(a) => conv_transpose(cx, a),
         Op::Gemm(a) => gemm(cx, a),
         Op::MatMul => matmul(cx),
+        Op::Resize(a) => resize(cx, a),
+        Op::Rnn(a) => rnn(cx, a),
         Op::Binary(op) => binary(cx, *op),
         Op::Unary(op) => unary(cx, *op),
         Op::Compare(op) => compare(cx, *op),
@@ -153,6 +160,22 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::Activation(a) => activation(cx, *a),
         Op::Transpose(a) => transpose(cx, a),
         Op::Concat(a) => concat(cx, a),
+        Op::Shape(_) | Op::Size | Op::EyeLike(_) | Op::ConstantOfShape(_) | Op::Range => {
+            movement::generated(cx)
+        }
+        Op::Slice(_)
+        | Op::Split(_)
+        | Op::Expand(_)
+        | Op::Tile(_)
+        | Op::DepthToSpace(_)
+        | Op::SpaceToDepth(_) => movement::views(cx),
+        Op::Trilu(a) => movement::trilu(cx, a),
+        Op::Gather(a) => movement::gather(cx, a),
+        Op::GatherElements(_) => movement::gather_elements(cx, false),
+        Op::ScatterElements(_) => movement::gather_elements(cx, true),
+        Op::GatherND(a) => movement::gather_nd(cx, a.batch_dims, None),
+        Op::ScatterND(a) => movement::gather_nd(cx, 0, Some(a.reduction)),
+        Op::OneHot(_) => movement::one_hot(cx),
         Op::Pad(a) => pad(cx, a),
         Op::Cast(a) => cast(cx, a),
         Op::Pow => pow(cx),
@@ -440,6 +463,35 @@ fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     Ok(())
 }
 
+fn conv_transpose(cx: &mut NodeCx, a: &ConvTransposeAttrs) -> Result<(), String> {
+    let (x, w, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?, cx.out_ty(0)?);
+    spatial_rank(x)?;
+    let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
+    cx.use_kernel(Kernel::ConvTranspose, x.dtype)?;
+    let bias = if cx.has_input(2) {
+        format!("Some({})", cx.read(2)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let b = &mut cx.body;
+    b.open(format!(
+        "conv_transpose({xs}, {ws}, {bias}, {ys}, &ConvTransposeParams {{"
+    ));
+    b.line(format!("batch: {},", x.shape[0]));
+    b.line(format!("c_in: {},", x.shape[1]));
+    b.line(format!("c_out: {},", y.shape[1]));
+    b.line(format!("group: {},", a.group));
+    b.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
+    b.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
+    b.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
+    b.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
+    b.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
+    b.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
+    b.close("});");
+    Ok(())
+}
+
 /// The epilogue argument of a kernel call: a closure that applies the node's epilogue to a
 /// finished run of outputs starting at flat offset `at` (a no-op without one). Reads the
 /// epilogue's extra inputs.
@@ -626,6 +678,262 @@ fn matmul(cx: &mut NodeCx) -> Result<(), String> {
     b.line(format!("a_strides: {},", usizes(&sa)));
     b.line(format!("b_strides: {},", usizes(&sb)));
     b.close(format!("}}, {epi});"));
+    Ok(())
+}
+
+/// Resize: the per-axis tap tables of [`kiln_ir::ops::resize::plan`] as literals, runs of
+/// unchanged axes merged, led by unit axes to four.
+fn resize(cx: &mut NodeCx, a: &ResizeAttrs) -> Result<(), String> {
+    let x = cx.in_ty(0, "X")?;
+    let plan = kiln_ir::ops::resize::plan(a, &x.shape)?;
+    // (input, output, taps, index, weight, outside) per axis after merging.
+    type Axis = (usize, usize, usize, Vec<usize>, Vec<f64>, Vec<bool>);
+    let mut axes: Vec<Axis> = Vec::new();
+    let mut run: Option<usize> = None;
+    for ax in &plan {
+        if ax.is_identity() {
+            run = Some(run.unwrap_or(1) * ax.input);
+            continue;
+        }
+        if let Some(n) = run.take() {
+            axes.push((n, n, 1, (0..n).collect(), vec![1.0; n], Vec::new()));
+        }
+        let outside = if ax.outside.contains(&true) {
+            ax.outside.clone()
+        } else {
+            Vec::new()
+        };
+        axes.push((
+            ax.input,
+            ax.output,
+            ax.taps,
+            ax.index.clone(),
+            ax.weight.clone(),
+            outside,
+        ));
+    }
+    if let Some(n) = run.take() {
+        axes.push((n, n, 1, (0..n).collect(), vec![1.0; n], Vec::new()));
+    }
+    if axes.len() > 4 {
+        return Err(format!(
+            "Resize of {x} changes axes that do not merge into four; the kernel handles four"
+        ));
+    }
+    while axes.len() < 4 {
+        axes.insert(0, (1, 1, 1, vec![0], vec![1.0], Vec::new()));
+    }
+    let nearest = a.mode == kiln_ir::ops::resize::ResizeMode::Nearest;
+    let elem = literal::elem(x.dtype)?;
+    if nearest {
+        cx.use_kernel(Kernel::ResizeNearest, x.dtype)?;
+    } else {
+        cx.use_kernel(Kernel::ResizeInterp, x.dtype)?;
+    }
+    let extrapolation = if x.dtype == DType::Bool {
+        "false".to_string()
+    } else {
+        literal::from_f64(x.dtype, a.extrapolation)?
+    };
+    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let list = |f: &dyn Fn(&Axis) -> String| axes.iter().map(f).collect::<Vec<_>>().join(", ");
+    let field = |f: fn(&Axis) -> usize| usizes(&axes.iter().map(f).collect::<Vec<_>>());
+    let b = &mut cx.body;
+    b.open("{");
+    b.open("let p = ResizeAxes {");
+    b.line(format!("input: {},", field(|a| a.0)));
+    b.line(format!("output: {},", field(|a| a.1)));
+    b.line(format!("taps: {},", field(|a| a.2)));
+    b.line(format!(
+        "index: [{}],",
+        list(&|a| format!("&{}", usizes(&a.3)))
+    ));
+    b.line(format!(
+        "outside: [{}],",
+        list(&|a| format!(
+            "&[{}]",
+            a.5.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    ));
+    b.close("};");
+    if nearest {
+        b.line(format!("resize_nearest({xs}, {ys}, &p, {extrapolation});"));
+    } else {
+        let mut weights = Vec::new();
+        for ax in &axes {
+            let w: Result<Vec<String>, String> =
+                ax.4.iter()
+                    .map(|&v| literal::from_f64(x.dtype, v))
+                    .collect();
+            weights.push(format!("&[{}]", w?.join(", ")));
+        }
+        b.line(format!("let w: [&[{elem}]; 4] = [{}];", weights.join(", ")));
+        b.line(format!(
+            "resize_interp({xs}, {ys}, &p, w, {extrapolation});"
+        ));
+    }
+    b.close("}");
+    Ok(())
+}
+
+/// A recurrent activation as a function of `dtype` (a function name or a closure without
+/// captures, both of which coerce to `fn(T) -> T`).
+fn rnn_activation(cx: &mut NodeCx, act: RnnActivation, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    let lit = |v: f32| literal::from_f64(dtype, v as f64);
+    let (zero, one) = (lit(0.0)?, lit(1.0)?);
+    Ok(match act {
+        RnnActivation::Sigmoid => cx.kernels.use_math(MathFn::Sigmoid, dtype)?,
+        RnnActivation::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
+        RnnActivation::Relu => format!("|v: {t}| if v < {zero} {{ {zero} }} else {{ v }}"),
+        RnnActivation::Affine { alpha, beta } => {
+            format!("|v: {t}| {} * v + {}", lit(alpha)?, lit(beta)?)
+        }
+        RnnActivation::LeakyRelu { alpha } => {
+            format!(
+                "|v: {t}| if v < {zero} {{ {} * v }} else {{ v }}",
+                lit(alpha)?
+            )
+        }
+        RnnActivation::ThresholdedRelu { alpha } => {
+            format!("|v: {t}| if v > {} {{ v }} else {{ {zero} }}", lit(alpha)?)
+        }
+        RnnActivation::ScaledTanh { alpha, beta } => {
+            let f = cx.kernels.use_math(MathFn::Tanh, dtype)?;
+            format!("|v: {t}| {} * {f}({} * v)", lit(alpha)?, lit(beta)?)
+        }
+        RnnActivation::HardSigmoid { alpha, beta } => format!(
+            "|v: {t}| {{ let s = {} * v + {}; if s < {zero} {{ {zero} }} else if s > {one} {{ {one} }} else {{ s }} }}",
+            lit(alpha)?,
+            lit(beta)?
+        ),
+        RnnActivation::Elu { alpha } => {
+            let f = cx.kernels.use_math(MathFn::Exp, dtype)?;
+            format!(
+                "|v: {t}| if v < {zero} {{ {} * ({f}(v) - {one}) }} else {{ v }}",
+                lit(alpha)?
+            )
+        }
+        RnnActivation::Softsign => {
+            format!("|v: {t}| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
+        }
+    })
+}
+
+/// RNN, GRU, LSTM: one kernel call over the whole sequence, with its states and gates in a
+/// scratch array on the stack.
+fn rnn(cx: &mut NodeCx, a: &RnnAttrs) -> Result<(), String> {
+    use kiln_ir::ops::rnn::{Direction, RnnKind, dims, layout};
+    let x = cx.in_ty(0, "X")?;
+    let dtype = x.dtype;
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(format!(
+            "{} needs f32 or f64 tensors, got {dtype}",
+            a.kind.name()
+        ));
+    }
+    let infer_inputs: Vec<Option<kiln_ir::ops::InferInput>> = (0..cx.node.op_inputs().len())
+        .map(|s| {
+            cx.has_input(s)
+                .then(|| cx.in_ty(s, "operand").ok())
+                .flatten()
+                .map(|ty| kiln_ir::ops::InferInput { ty, value: None })
+        })
+        .collect();
+    let d = dims(a, &infer_inputs)?;
+    let l = layout(a, &d);
+    let g = a.kind.gates();
+    let scratch = (3 + g) * d.hidden;
+    if scratch > 1 << 20 {
+        return Err(format!(
+            "hidden_size {} needs {scratch} elements of stack scratch; kiln allows 2^20",
+            d.hidden
+        ));
+    }
+    cx.use_kernel(Kernel::Rnn, dtype)?;
+    let elem = literal::elem(dtype)?;
+    let mut acts = Vec::new();
+    for &act in &a.activations {
+        acts.push(rnn_activation(cx, act, dtype)?);
+    }
+    let opt_in = |cx: &mut NodeCx, slot: usize| -> Result<String, String> {
+        Ok(if cx.has_input(slot) {
+            format!("Some({})", cx.read(slot)?)
+        } else {
+            "None".into()
+        })
+    };
+    let b = opt_in(cx, 3)?;
+    let lens = opt_in(cx, 4)?;
+    let h0 = opt_in(cx, 5)?;
+    let (c0, p) = if a.kind == RnnKind::Lstm {
+        (opt_in(cx, 6)?, opt_in(cx, 7)?)
+    } else {
+        ("None".into(), "None".into())
+    };
+    let (xs, ws, rs) = (cx.read(0)?, cx.read(1)?, cx.read(2)?);
+    let mut outs = Vec::new();
+    for slot in 0..3 {
+        outs.push(if slot < cx.node.outputs.len() {
+            format!("Some({})", cx.write(slot)?)
+        } else {
+            "None".into()
+        });
+    }
+    let zero = literal::zero(dtype);
+    let one = literal::from_f64(dtype, 1.0)?;
+    let clip = match a.clip {
+        Some(c) => format!("Some({})", literal::from_f64(dtype, c as f64)?),
+        None => "None".into(),
+    };
+    let kind = match a.kind {
+        RnnKind::Rnn => 0,
+        RnnKind::Gru => 1,
+        RnnKind::Lstm => 2,
+    };
+    let body = &mut cx.body;
+    body.open("{");
+    body.line(format!("let mut scratch = [{zero}; {scratch}];"));
+    body.line(format!(
+        "let acts: [fn({elem}) -> {elem}; {}] = [{}];",
+        acts.len(),
+        acts.join(", ")
+    ));
+    body.open("let inputs = RnnInputs {");
+    body.line(format!("x: {xs},"));
+    body.line(format!("w: {ws},"));
+    body.line(format!("r: {rs},"));
+    body.line(format!("b: {b},"));
+    body.line(format!("lens: {lens},"));
+    body.line(format!("h0: {h0},"));
+    body.line(format!("c0: {c0},"));
+    body.line(format!("p: {p},"));
+    body.close("};");
+    body.line(format!(
+        "let outputs = RnnOutputs {{ y: {}, yh: {}, yc: {} }};",
+        outs[0], outs[1], outs[2]
+    ));
+    body.open("let params = RnnParams {");
+    body.line(format!("kind: {kind},"));
+    body.line(format!("seq: {},", d.seq));
+    body.line(format!("batch: {},", d.batch));
+    body.line(format!("input: {},", d.input));
+    body.line(format!("hidden: {},", d.hidden));
+    body.line(format!("dirs: {},", d.dirs));
+    body.line(format!("reverse: {},", a.direction == Direction::Reverse));
+    body.line(format!("x_strides: [{}, {}],", l.x.0, l.x.1));
+    body.line(format!("y_strides: [{}, {}, {}],", l.y.0, l.y.1, l.y.2));
+    body.line(format!("state_strides: [{}, {}],", l.state.0, l.state.1));
+    body.line(format!("input_forget: {},", a.input_forget));
+    body.line(format!("linear_before_reset: {},", a.linear_before_reset));
+    body.close("};");
+    body.line(format!(
+        "rnn(inputs, outputs, &mut scratch, &params, {one}, {clip}, &acts);"
+    ));
+    body.close("}");
     Ok(())
 }
 
@@ -2002,6 +2310,283 @@ pub(crate) fn emit_concat(
         offset += block;
     }
     Ok(())
+}
+
+/// Emitters of the shape and data-movement ops (`kiln_ir::ops::{view, gather, generate}`).
+mod movement {
+    use super::*;
+    use kiln_ir::ops::gather::Reduction;
+    use kiln_ir::ops::{GatherAttrs, ScatterAttrs, TriluAttrs, View, generate, view};
+
+    /// The views of input 0 that the node's outputs are.
+    fn node_views(cx: &NodeCx, x: &[usize]) -> Result<Vec<View>, String> {
+        Ok(match &cx.node.op {
+            Op::Slice(a) => vec![view::slice_view(a, x)?],
+            Op::Split(a) => view::split_views(a, x)?,
+            Op::Expand(a) => vec![view::expand_view(a, x)?],
+            Op::Tile(a) => vec![view::tile_view(a, x)?],
+            Op::DepthToSpace(a) => vec![view::depth_to_space_view(a, x)?.0],
+            Op::SpaceToDepth(a) => vec![view::space_to_depth_view(a, x)?.0],
+            other => return Err(format!("{} is not a view", other.name())),
+        })
+    }
+
+    pub(super) fn views(cx: &mut NodeCx) -> Result<(), String> {
+        let x = cx.in_ty(0, "input")?;
+        literal::elem(x.dtype)?;
+        let views = node_views(cx, &x.shape)?;
+        for (slot, v) in views.iter().enumerate() {
+            let n: usize = v.shape.iter().product();
+            if n == 0 || slot >= cx.node.outputs.len() {
+                continue;
+            }
+            let (xs, ys) = (cx.read(0)?, cx.write(slot)?);
+            if v.is_contiguous() {
+                let range = if v.base == 0 && n == x.numel() {
+                    String::new()
+                } else {
+                    format!("[{}..{}]", v.base, v.base + n)
+                };
+                cx.body.line(format!("{ys}.copy_from_slice(&{xs}{range});"));
+                continue;
+            }
+            let v = v.simplified();
+            cx.use_kernel(Kernel::Strided, x.dtype)?;
+            let strides: Vec<String> = v.strides.iter().map(|s| s.to_string()).collect();
+            cx.body.line(format!(
+                "strided({xs}, {ys}, {}, &{}, &[{}]);",
+                v.base,
+                usizes(&v.shape),
+                strides.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Shape, Size, EyeLike, ConstantOfShape and Range, which the loader folds unless their
+    /// results are big: computed from the node's types and attributes.
+    pub(super) fn generated(cx: &mut NodeCx) -> Result<(), String> {
+        let y = cx.out_ty(0)?;
+        let t = literal::elem(y.dtype)?;
+        let node = cx.node;
+        let x = cx.in_ty(0, "input")?;
+        if let Some(v) = generate::from_type(&node.op, x) {
+            let v = v?;
+            let ys = cx.write(0)?;
+            if let Op::EyeLike(a) = &node.op {
+                // Zeros, then the ones of diagonal k.
+                let (r, c) = (y.shape[0] as i64, y.shape[1] as i64);
+                let (first, last) = ((-a.k).max(0), r.min(c - a.k));
+                let zero = literal::from_f64(y.dtype, 0.0)?;
+                let one = literal::from_f64(y.dtype, 1.0)?;
+                cx.body.line(format!("{ys}.fill({zero});"));
+                if last > first {
+                    let start = first * (c + 1) + a.k;
+                    cx.body.line(format!(
+                        "for f in ({start}..).step_by({}).take({}) {{ {ys}[f] = {one}; }}",
+                        c + 1,
+                        last - first
+                    ));
+                }
+            } else {
+                let vals: Vec<String> = (0..v.numel())
+                    .map(|i| literal::element(&v.data, i))
+                    .collect();
+                cx.body
+                    .line(format!("{ys}.copy_from_slice(&[{}]);", vals.join(", ")));
+            }
+            return Ok(());
+        }
+        match &node.op {
+            Op::ConstantOfShape(a) => {
+                let ys = cx.write(0)?;
+                let v = literal::element(&a.value.data, 0);
+                cx.body.line(format!("{ys}.fill({v});"));
+            }
+            Op::Range => {
+                let (Some(s), Some(d)) = (cx.const_input(0), cx.const_input(2)) else {
+                    return Err("Range needs constant start and delta".into());
+                };
+                let (s, d) = (literal::element(&s.data, 0), literal::element(&d.data, 0));
+                let ys = cx.write(0)?;
+                let f = if y.dtype.is_float() {
+                    format!("{s} + (i as {t}) * {d}")
+                } else {
+                    format!("({s} as {t}).wrapping_add((i as {t}).wrapping_mul({d}))")
+                };
+                cx.body.line(format!(
+                    "for (i, o) in {ys}.iter_mut().enumerate() {{ *o = {f}; }}"
+                ));
+            }
+            other => return Err(format!("{} has no generated form", other.name())),
+        }
+        Ok(())
+    }
+
+    pub(super) fn trilu(cx: &mut NodeCx, a: &TriluAttrs) -> Result<(), String> {
+        let x = cx.in_ty(0, "input")?;
+        literal::elem(x.dtype)?;
+        let r = x.rank();
+        let (rows, cols) = (x.shape[r - 2], x.shape[r - 1]);
+        cx.use_kernel(Kernel::Trilu, x.dtype)?;
+        let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+        cx.body.line(format!(
+            "trilu({xs}, {ys}, {rows}, {cols}, {}, {});",
+            a.k, a.upper
+        ));
+        Ok(())
+    }
+
+    fn index_elem(cx: &NodeCx, slot: usize) -> Result<&'static str, String> {
+        let t = cx.in_ty(slot, "indices")?;
+        match t.dtype {
+            DType::I32 | DType::I64 => literal::elem(t.dtype),
+            other => Err(format!("indices must be int32 or int64, got {other}")),
+        }
+    }
+
+    pub(super) fn gather(cx: &mut NodeCx, a: &GatherAttrs) -> Result<(), String> {
+        let x = cx.in_ty(0, "data")?;
+        literal::elem(x.dtype)?;
+        index_elem(cx, 1)?;
+        let axis = normalize_axis(a.axis, x.rank())
+            .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
+        let d = x.shape[axis];
+        let inner: usize = x.shape[axis + 1..].iter().product();
+        cx.use_kernel(Kernel::Gather, x.dtype)?;
+        let (xs, is, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+        cx.body
+            .line(format!("gather_rows({xs}, {is}, {ys}, {d}, {inner});"));
+        Ok(())
+    }
+
+    /// The element function combining old and new values of a scatter.
+    fn combine(r: Reduction, dtype: DType) -> Result<String, String> {
+        let t = literal::elem(dtype)?;
+        let body = match (r, dtype) {
+            (Reduction::None, _) => "q",
+            (Reduction::Add | Reduction::Max, DType::Bool) => "p | q",
+            (Reduction::Mul | Reduction::Min, DType::Bool) => "p & q",
+            (Reduction::Add, d) if d.is_float() => "p + q",
+            (Reduction::Mul, d) if d.is_float() => "p * q",
+            (Reduction::Add, _) => "p.wrapping_add(q)",
+            (Reduction::Mul, _) => "p.wrapping_mul(q)",
+            // numpy's maximum and minimum: a NaN on either side wins.
+            (Reduction::Max, _) => "if p != p { p } else if q != q || q > p { q } else { p }",
+            (Reduction::Min, _) => "if p != p { p } else if q != q || q < p { q } else { p }",
+        };
+        let p = if r == Reduction::None { "_" } else { "p" };
+        Ok(format!("|{p}: {t}, q: {t}| {body}"))
+    }
+
+    pub(super) fn gather_elements(cx: &mut NodeCx, scatter: bool) -> Result<(), String> {
+        let (axis_attr, reduction) = match &cx.node.op {
+            Op::ScatterElements(ScatterAttrs { axis, reduction }) => (*axis, *reduction),
+            Op::GatherElements(g) => (g.axis, Reduction::None),
+            _ => return Err("not GatherElements or ScatterElements".into()),
+        };
+        let x = cx.in_ty(0, "data")?;
+        let i = cx.in_ty(1, "indices")?;
+        literal::elem(x.dtype)?;
+        index_elem(cx, 1)?;
+        let axis = normalize_axis(axis_attr, x.rank())
+            .ok_or_else(|| format!("axis {axis_attr} is out of range for {x}"))?;
+        let d = x.shape[axis];
+        let geo = format!(
+            "&{}, &{}, {axis}, {d}",
+            usizes(&i.shape),
+            usizes(&row_major(&x.shape))
+        );
+        if scatter {
+            let f = combine(reduction, x.dtype)?;
+            let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+            cx.body.line(format!("{ys}.copy_from_slice({xs});"));
+            if i.numel() > 0 {
+                cx.use_kernel(Kernel::ScatterElements, x.dtype)?;
+                let (is, us) = (cx.read(1)?, cx.read(2)?);
+                cx.body
+                    .line(format!("scatter_elements({ys}, {is}, {us}, {geo}, {f});"));
+            }
+        } else {
+            cx.use_kernel(Kernel::GatherElements, x.dtype)?;
+            let (xs, is, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+            cx.body
+                .line(format!("gather_elements({xs}, {is}, {ys}, {geo});"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn gather_nd(
+        cx: &mut NodeCx,
+        b: usize,
+        scatter: Option<Reduction>,
+    ) -> Result<(), String> {
+        let x = cx.in_ty(0, "data")?;
+        let i = cx.in_ty(1, "indices")?;
+        literal::elem(x.dtype)?;
+        if i.dtype != DType::I64 {
+            return Err(format!("indices must be int64, got {}", i.dtype));
+        }
+        let q = i.rank();
+        let m = i.shape[q - 1];
+        if q == 0 || b + m > x.rank() {
+            return Err(format!("indices {i} do not fit data {x}"));
+        }
+        let rm = row_major(&x.shape);
+        let dims = usizes(&x.shape[b..b + m]);
+        let strides = usizes(&rm[b..b + m]);
+        let slice: usize = x.shape[b + m..].iter().product();
+        let per: usize = i.shape[b..q - 1].iter().product();
+        let batch: usize = x.shape[b..].iter().product();
+        match scatter {
+            None => {
+                cx.use_kernel(Kernel::GatherNd, x.dtype)?;
+                let (xs, is, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+                cx.body.line(format!(
+                    "gather_nd({xs}, {is}, {ys}, &{dims}, &{strides}, {per}, {batch}, {slice});"
+                ));
+            }
+            Some(r) => {
+                let f = combine(r, x.dtype)?;
+                cx.use_kernel(Kernel::ScatterNd, x.dtype)?;
+                let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+                cx.body.line(format!("{ys}.copy_from_slice({xs});"));
+                let (is, us) = (cx.read(1)?, cx.read(2)?);
+                cx.body.line(format!(
+                    "scatter_nd({ys}, {is}, {us}, &{dims}, &{strides}, {slice}, {f});"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn one_hot(cx: &mut NodeCx) -> Result<(), String> {
+        let Op::OneHot(a) = &cx.node.op else {
+            return Err("not OneHot".into());
+        };
+        let y = cx.out_ty(0)?;
+        let i = cx.in_ty(0, "indices")?;
+        literal::elem(y.dtype)?;
+        let it = literal::elem(i.dtype)?;
+        let axis = normalize_axis(a.axis, y.rank())
+            .ok_or_else(|| format!("axis {} is out of range for {y}", a.axis))?;
+        let depth = y.shape[axis];
+        let inner: usize = y.shape[axis + 1..].iter().product();
+        let to_int = if i.dtype.is_float() {
+            format!("|v: {it}| v as i64")
+        } else if i.dtype == DType::Bool {
+            return Err("bool indices are not supported".into());
+        } else {
+            format!("|v: {it}| v as i64")
+        };
+        cx.use_kernel(Kernel::OneHot, y.dtype)?;
+        let (is, vs, ys) = (cx.read(0)?, cx.read(2)?, cx.write(0)?);
+        cx.body.line(format!(
+            "one_hot({is}, {vs}, {ys}, {depth}, {}, {to_int});",
+            inner.max(1)
+        ));
+        Ok(())
+    }
 }
 
 /// The axes of a Pad as the kernel walks them, with the input stride of each: unit axes

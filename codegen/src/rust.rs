@@ -206,7 +206,7 @@ pub(crate) fn emit_module(
     }
     // An input no node reads (Dropout's ratio, say) is still part of the signature; touch
     // it so an unread field does not warn.
-    if em.uses_inputs {
+    {
         for p in &signature.inputs {
             if !em.read_inputs.contains(&p.ident) {
                 run.line(format!(
@@ -573,6 +573,7 @@ impl Emitter<'_> {
             if self.graph.value(v).ty.numel() == 0 {
                 // An empty output has nothing to write; touching it keeps the field "used"
                 // where the module is private to a binary.
+                self.uses_outputs = true;
                 w.line(format!("let _ = &outputs.{};", port.ident));
                 continue;
             }

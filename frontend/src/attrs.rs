@@ -133,6 +133,20 @@ impl<'a> Attrs<'a> {
             .map(|a| a.floats.clone()))
     }
 
+    /// A list of UTF-8 strings: empty when absent.
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, FrontendError> {
+        let Some(a) = self.typed(name, AttributeType::Strings)? else {
+            return Ok(Vec::new());
+        };
+        a.strings
+            .iter()
+            .map(|s| {
+                String::from_utf8(s.clone())
+                    .map_err(|_| self.ctx.attr(name, "holds text that is not valid UTF-8"))
+            })
+            .collect()
+    }
+
     pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>, FrontendError> {
         Ok(self
             .typed(name, AttributeType::Tensor)?

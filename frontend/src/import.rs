@@ -39,10 +39,13 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Clip",
     "Concat",
     "Constant",
+    "ConstantOfShape",
     "Conv",
     "ConvInteger",
+    "ConvTranspose",
     "Cos",
     "CumSum",
+    "DepthToSpace",
     "DequantizeLinear",
     "Div",
     "Dropout",
@@ -52,8 +55,14 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Equal",
     "Erf",
     "Exp",
+    "Expand",
+    "EyeLike",
     "Flatten",
     "Floor",
+    "GRU",
+    "Gather",
+    "GatherElements",
+    "GatherND",
     "Gelu",
     "Gemm",
     "GlobalAveragePool",
@@ -67,6 +76,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Identity",
     "InstanceNormalization",
     "LRN",
+    "LSTM",
     "LayerNormalization",
     "LeakyRelu",
     "Less",
@@ -87,6 +97,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Mul",
     "Neg",
     "Not",
+    "OneHot",
     "Or",
     "PRelu",
     "Pad",
@@ -94,6 +105,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "QLinearConv",
     "QLinearMatMul",
     "QuantizeLinear",
+    "RNN",
+    "Range",
     "Reciprocal",
     "ReduceL1",
     "ReduceL2",
@@ -107,23 +120,34 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceSumSquare",
     "Relu",
     "Reshape",
+    "Resize",
     "Round",
+    "ScatterElements",
+    "ScatterND",
     "Selu",
+    "Shape",
     "Sigmoid",
     "Sign",
     "Sin",
+    "Size",
+    "Slice",
     "Softmax",
     "Softplus",
     "Softsign",
+    "SpaceToDepth",
+    "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
     "Sum",
     "Tanh",
     "ThresholdedRelu",
+    "Tile",
     "TopK",
     "Transpose",
+    "Trilu",
     "Unsqueeze",
+    "Upsample",
     "Where",
     "Xor",
 ];
@@ -318,6 +342,31 @@ pub(crate) fn import(
                 group,
             })
         }
+        "ConvTranspose" => {
+            check(2, 3)?;
+            let group = a.int_or("group", 1)?;
+            let group = u32::try_from(group)
+                .ok()
+                .filter(|&g| (1..=i32::MAX as u32).contains(&g))
+                .map(|g| g as usize)
+                .ok_or_else(|| {
+                    ctx.attr(
+                        "group",
+                        format!("is {group}; it must be between 1 and {}", i32::MAX),
+                    )
+                })?;
+            let w = window(&a, false)?;
+            Op::ConvTranspose(kiln_ir::ops::ConvTransposeAttrs {
+                auto_pad: w.auto_pad,
+                kernel_shape: w.kernel_shape,
+                strides: w.strides,
+                dilations: w.dilations,
+                pads: w.pads,
+                output_padding: a.sizes("output_padding")?,
+                output_shape: a.sizes("output_shape")?,
+                group,
+            })
+        }
         "Gemm" => {
             check(2, 3)?;
             // Opsets < 7 also had `broadcast`; C broadcasting is allowed from 7 on, and the
@@ -333,6 +382,8 @@ pub(crate) fn import(
             check(2, 2)?;
             Op::MatMul
         }
+        "Resize" | "Upsample" => return resize(node, ctx, &a, consts, check),
+        "RNN" | "GRU" | "LSTM" => recurrent(node, ctx, &a, check)?,
         "Add" | "Sub" | "Mul" | "Div" => {
             check(2, 2)?;
             // Opset < 7 broadcasting without `axis` aligns B with A's trailing dimensions,
@@ -734,6 +785,11 @@ pub(crate) fn import(
                 }
             };
             Op::Concat(ConcatAttrs { axis })
+        }
+        "Shape" | "Size" | "EyeLike" | "ConstantOfShape" | "Range" | "Slice" | "Split"
+        | "Expand" | "Tile" | "DepthToSpace" | "SpaceToDepth" | "Trilu" | "Gather"
+        | "GatherElements" | "GatherND" | "ScatterND" | "ScatterElements" | "OneHot" => {
+            return movement(node, ctx, &a, consts, check);
         }
         "Identity" => {
             check(1, 1)?;
@@ -1138,4 +1194,639 @@ fn conv_attrs(ctx: &NodeCtx, a: &Attrs<'_>) -> Result<ConvAttrs, FrontendError> 
         window: window(a, false)?,
         group,
     })
+}
+/// The shape and data-movement ops (`kiln_ir::ops::{view, gather, generate}`): operands
+/// that decide the output shape (Slice's bounds, Split's sizes, Expand's shape, Tile's
+/// repeats, Trilu's `k`) must be constants and become attributes.
+fn movement(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    consts: &[Option<&Tensor>],
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Imported, FrontendError> {
+    use kiln_ir::ops::{
+        ConstantOfShapeAttrs, DepthToSpaceAttrs, ExpandAttrs, EyeLikeAttrs, GatherAttrs,
+        GatherNdAttrs, OneHotAttrs, Reduction, ScatterAttrs, ShapeAttrs, SliceAttrs,
+        SpaceToDepthAttrs, SplitAttrs, TileAttrs, TriluAttrs,
+    };
+    let opset = ctx.opset;
+    // A constant 1-D integer operand that decides the output shape.
+    let shape_ints =
+        |slot: usize, what: &str, needs: &str| -> Result<Option<Vec<i64>>, FrontendError> {
+            match const_operand(node, ctx, consts, slot, what, needs)? {
+                None => Ok(None),
+                Some(t) if t.shape.len() <= 1 => t.as_i64_vec().map(Some).ok_or_else(|| {
+                    ctx.error(format!(
+                        "input {slot} ({what}) must be an integer tensor, but it is {}; the model \
+                     is malformed",
+                        t.ty()
+                    ))
+                }),
+                Some(t) => Err(ctx.error(format!(
+                    "input {slot} ({what}) must be 1-D, but it is {}; the model is malformed",
+                    t.ty()
+                ))),
+            }
+        };
+    let views = |op: Op| Imported {
+        op,
+        const_input: None,
+        keep_inputs: Some(1),
+    };
+    let blocksize = || -> Result<usize, FrontendError> {
+        let b = a.int("blocksize")?.ok_or_else(|| {
+            ctx.attr(
+                "blocksize",
+                "is required but missing; the model is malformed",
+            )
+        })?;
+        usize::try_from(b)
+            .ok()
+            .filter(|&b| (1..=1 << 16).contains(&b))
+            .ok_or_else(|| ctx.attr("blocksize", format!("is {b}; it must be at least 1")))
+    };
+    let reduction = || -> Result<Reduction, FrontendError> {
+        match a.string("reduction")? {
+            None => Ok(Reduction::None),
+            Some(s) => Reduction::parse(&s).ok_or_else(|| {
+                ctx.attr(
+                    "reduction",
+                    format!("is {s:?}; it must be none, add, mul, max or min"),
+                )
+            }),
+        }
+    };
+    let op = match node.op_type() {
+        "Shape" => {
+            check(1, 1)?;
+            Op::Shape(ShapeAttrs {
+                start: if opset >= 15 {
+                    a.int_or("start", 0)?
+                } else {
+                    0
+                },
+                end: if opset >= 15 { a.int("end")? } else { None },
+            })
+        }
+        "Size" => {
+            check(1, 1)?;
+            Op::Size
+        }
+        "EyeLike" => {
+            check(1, 1)?;
+            let dtype = match a.int("dtype")? {
+                None => None,
+                Some(code) => Some(
+                    i32::try_from(code)
+                        .ok()
+                        .and_then(dtype_from_onnx)
+                        .ok_or_else(|| {
+                            ctx.attr(
+                                "dtype",
+                                format!("is {code}, which is no element type kiln has"),
+                            )
+                        })?,
+                ),
+            };
+            Op::EyeLike(EyeLikeAttrs {
+                dtype,
+                k: a.int_or("k", 0)?,
+            })
+        }
+        "ConstantOfShape" => {
+            check(1, 1)?;
+            let value = match a.tensor("value")? {
+                None => Tensor::new(vec![1], TensorData::F32(vec![0.0]))
+                    .map_err(|e| ctx.attr("value", e))?,
+                Some(tp) => {
+                    let budget = std::cell::Cell::new(0);
+                    let tctx = crate::tensor::TensorCtx {
+                        base_dir: None,
+                        max_elements: 1,
+                        external_budget: &budget,
+                    };
+                    crate::tensor::tensor_from_proto(tp, "ConstantOfShape's value", tctx)?
+                }
+            };
+            if value.numel() != 1 {
+                return Err(ctx.attr(
+                    "value",
+                    format!("must hold one element, but it is {}", value.ty()),
+                ));
+            }
+            Op::ConstantOfShape(ConstantOfShapeAttrs { value })
+        }
+        "Range" => {
+            check(3, 3)?;
+            Op::Range
+        }
+        "Slice" if opset < 10 => {
+            check(1, 1)?;
+            let need = |n: &str| {
+                a.ints(n)?
+                    .ok_or_else(|| ctx.attr(n, "is required but missing; the model is malformed"))
+            };
+            Op::Slice(SliceAttrs {
+                starts: need("starts")?,
+                ends: need("ends")?,
+                axes: a.ints("axes")?,
+                steps: None,
+            })
+        }
+        "Slice" => {
+            check(3, 5)?;
+            let needs = "the slice bounds (they decide the output shape)";
+            let starts = shape_ints(1, "starts", needs)?.unwrap_or_default();
+            let ends = shape_ints(2, "ends", needs)?.unwrap_or_default();
+            let axes = shape_ints(3, "axes", "the sliced axes")?;
+            let steps = shape_ints(4, "steps", "the steps (they decide the output shape)")?;
+            return Ok(views(Op::Slice(SliceAttrs {
+                starts,
+                ends,
+                axes,
+                steps,
+            })));
+        }
+        "Split" => {
+            let outputs = trimmed_len(&node.output);
+            let (split, uneven) =
+                if opset < 13 {
+                    check(1, if opset < 2 { 2 } else { 1 })?;
+                    let split = match a.ints("split")? {
+                        Some(s) => Some(s),
+                        None if opset < 2 => shape_ints(1, "split", "the part sizes")?,
+                        None => None,
+                    };
+                    (split, false)
+                } else {
+                    check(1, 2)?;
+                    let split =
+                        shape_ints(1, "split", "the part sizes (they decide the output shapes)")?;
+                    let num = if opset >= 18 {
+                        a.int("num_outputs")?
+                    } else {
+                        None
+                    };
+                    if let Some(n) = num
+                        && (split.is_some() || n != outputs as i64)
+                    {
+                        return Err(ctx.attr(
+                        "num_outputs",
+                        format!(
+                            "is {n}, but the node has {outputs} outputs{}; the model is malformed",
+                            if split.is_some() { " and a split input" } else { "" }
+                        ),
+                    ));
+                    }
+                    (split, num.is_some())
+                };
+            return Ok(views(Op::Split(SplitAttrs {
+                axis: a.int_or("axis", 0)?,
+                split,
+                outputs,
+                uneven,
+            })));
+        }
+        "Expand" => {
+            check(2, 2)?;
+            let shape = shape_ints(1, "shape", "the target shape (it decides the output shape)")?
+                .unwrap_or_default();
+            return Ok(views(Op::Expand(ExpandAttrs { shape })));
+        }
+        "Tile" => {
+            check(2, 2)?;
+            let repeats = shape_ints(1, "repeats", "the repeats (they decide the output shape)")?
+                .unwrap_or_default();
+            return Ok(views(Op::Tile(TileAttrs { repeats })));
+        }
+        "DepthToSpace" => {
+            check(1, 1)?;
+            let crd = match a.string("mode")?.as_deref() {
+                None | Some("DCR") => false,
+                Some("CRD") if opset >= 11 => true,
+                Some(m) => {
+                    return Err(ctx.attr("mode", format!("is {m:?}; it must be DCR or CRD")));
+                }
+            };
+            Op::DepthToSpace(DepthToSpaceAttrs {
+                blocksize: blocksize()?,
+                crd,
+            })
+        }
+        "SpaceToDepth" => {
+            check(1, 1)?;
+            Op::SpaceToDepth(SpaceToDepthAttrs {
+                blocksize: blocksize()?,
+            })
+        }
+        "Trilu" => {
+            check(1, 2)?;
+            let k = match shape_ints(1, "k", "the diagonal offset k")? {
+                None => 0,
+                Some(v) => match v.as_slice() {
+                    [k] => *k,
+                    _ => {
+                        return Err(ctx.error(format!(
+                            "input 1 (k) must hold one value, but it has {}; the model is malformed",
+                            v.len()
+                        )));
+                    }
+                },
+            };
+            return Ok(views(Op::Trilu(TriluAttrs {
+                upper: a.flag("upper", true)?,
+                k,
+            })));
+        }
+        "Gather" => {
+            check(2, 2)?;
+            Op::Gather(GatherAttrs {
+                axis: a.int_or("axis", 0)?,
+            })
+        }
+        "GatherElements" => {
+            check(2, 2)?;
+            Op::GatherElements(GatherAttrs {
+                axis: a.int_or("axis", 0)?,
+            })
+        }
+        "GatherND" => {
+            check(2, 2)?;
+            let b = a.int_or("batch_dims", 0)?;
+            let batch_dims = usize::try_from(b)
+                .map_err(|_| ctx.attr("batch_dims", format!("is {b}; it must be ≥ 0")))?;
+            Op::GatherND(GatherNdAttrs { batch_dims })
+        }
+        "ScatterND" => {
+            check(3, 3)?;
+            Op::ScatterND(ScatterAttrs {
+                axis: 0,
+                reduction: reduction()?,
+            })
+        }
+        "ScatterElements" => {
+            check(3, 3)?;
+            Op::ScatterElements(ScatterAttrs {
+                axis: a.int_or("axis", 0)?,
+                reduction: reduction()?,
+            })
+        }
+        "OneHot" => {
+            check(3, 3)?;
+            const_operand(
+                node,
+                ctx,
+                consts,
+                1,
+                "depth",
+                "the depth (it decides the output shape)",
+            )?;
+            Op::OneHot(OneHotAttrs {
+                axis: a.int_or("axis", -1)?,
+            })
+        }
+        other => return Err(ctx.error(format!("kiln cannot import {other}"))),
+    };
+    Ok(op.into())
+}
+
+/// Outputs up to the last named one.
+fn trimmed_len(names: &[String]) -> usize {
+    names
+        .iter()
+        .rposition(|s| !s.is_empty())
+        .map_or(0, |p| p + 1)
+}
+
+/// A string attribute parsed by `parse`, `default` when absent; an unknown value is an
+/// error listing the accepted ones.
+fn choice<T>(
+    a: &Attrs<'_>,
+    name: &str,
+    default: T,
+    accepted: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, FrontendError> {
+    match a.string(name)? {
+        None => Ok(default),
+        Some(s) => parse(&s).ok_or_else(|| {
+            a.ctx
+                .attr(name, format!("is {s:?}; it must be one of {accepted}"))
+        }),
+    }
+}
+
+/// Resize (opsets 10 to 19) and Upsample (7, 9). `roi`, `scales` and `sizes` decide the
+/// output shape (roi the sampled positions), so they must be constants; they become
+/// attributes and the node keeps input X only. Opset 10 Resize and Upsample sample at
+/// `x / scale` (asymmetric) and round nearest positions down (up when downsampling), as
+/// onnxruntime does.
+fn resize(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    consts: &[Option<&Tensor>],
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Imported, FrontendError> {
+    use kiln_ir::ops::resize::{AspectPolicy, CoordMode, NearestMode, ResizeAttrs, ResizeMode};
+    let opset = ctx.opset;
+    let upsample = node.op_type() == "Upsample";
+    let legacy = upsample || opset < 11;
+    let mode = choice(
+        a,
+        "mode",
+        ResizeMode::Nearest,
+        "nearest, linear, cubic",
+        |s| match s {
+            "nearest" => Some(ResizeMode::Nearest),
+            "linear" | "bilinear" if legacy => Some(ResizeMode::Linear),
+            "linear" => Some(ResizeMode::Linear),
+            "cubic" if !legacy => Some(ResizeMode::Cubic),
+            _ => None,
+        },
+    )?;
+    let mut attrs = ResizeAttrs {
+        mode,
+        ..Default::default()
+    };
+    // (slot, name) of the operands that must be constant.
+    let slots: &[(usize, &str)] = if upsample && opset < 9 {
+        check(1, 1)?;
+        let scales = a.floats("scales")?.ok_or_else(|| {
+            ctx.attr(
+                "scales",
+                "is required before opset 9 but missing; the model is malformed",
+            )
+        })?;
+        attrs.scales = Some(scales.iter().map(|&v| v as f64).collect());
+        &[]
+    } else if legacy {
+        check(2, 2)?;
+        &[(1, "scales")]
+    } else {
+        check(1, 4)?;
+        &[(1, "roi"), (2, "scales"), (3, "sizes")]
+    };
+    if legacy {
+        attrs.coord = CoordMode::Asymmetric;
+        attrs.nearest = NearestMode::Floor;
+    } else {
+        attrs.coord = choice(
+            a,
+            "coordinate_transformation_mode",
+            CoordMode::HalfPixel,
+            "half_pixel, half_pixel_symmetric (19+), pytorch_half_pixel, align_corners, \
+             asymmetric, tf_half_pixel_for_nn (11 only), tf_crop_and_resize",
+            |s| {
+                CoordMode::parse(s).filter(|m| match m {
+                    CoordMode::HalfPixelSymmetric => opset >= 19,
+                    CoordMode::TfHalfPixelForNn => opset < 13,
+                    _ => true,
+                })
+            },
+        )?;
+        attrs.nearest = choice(
+            a,
+            "nearest_mode",
+            NearestMode::RoundPreferFloor,
+            "round_prefer_floor, round_prefer_ceil, floor, ceil",
+            NearestMode::parse,
+        )?;
+        attrs.cubic_a = a.float_or("cubic_coeff_a", -0.75)? as f64;
+        attrs.exclude_outside = a.flag("exclude_outside", false)?;
+        attrs.extrapolation = a.float_or("extrapolation_value", 0.0)? as f64;
+        if opset >= 18 {
+            attrs.antialias = a.flag("antialias", false)?;
+            attrs.axes = a.ints("axes")?;
+            attrs.policy = choice(
+                a,
+                "keep_aspect_ratio_policy",
+                AspectPolicy::Stretch,
+                "stretch, not_larger, not_smaller",
+                |s| match s {
+                    "stretch" => Some(AspectPolicy::Stretch),
+                    "not_larger" => Some(AspectPolicy::NotLarger),
+                    "not_smaller" => Some(AspectPolicy::NotSmaller),
+                    _ => None,
+                },
+            )?;
+        }
+        if attrs.antialias && mode == ResizeMode::Nearest {
+            return Err(ctx.attr("antialias", "is set, but mode nearest has no antialiasing"));
+        }
+    }
+    let present = |slot: usize| node.input.get(slot).is_some_and(|s| !s.is_empty());
+    let runtime: Vec<String> = slots
+        .iter()
+        .filter(|&&(slot, _)| present(slot) && consts.get(slot).copied().flatten().is_none())
+        .map(|&(slot, what)| format!("input {slot} ({what}, value {:?})", node.input[slot]))
+        .collect();
+    if !runtime.is_empty() {
+        return Err(ctx.error(format!(
+            "{} only known at run time, but kiln needs the output shape and the sampled \
+             positions at compile time: make {} an initializer or a Constant node (or bind \
+             it with --bind-input)",
+            if runtime.len() == 1 {
+                format!("{} is", runtime[0])
+            } else {
+                format!("{} are", runtime.join(" and "))
+            },
+            if runtime.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    for &(slot, what) in slots {
+        let Some(t) = consts
+            .get(slot)
+            .copied()
+            .flatten()
+            .filter(|_| present(slot))
+        else {
+            continue;
+        };
+        if t.numel() == 0 {
+            continue;
+        }
+        if t.shape.len() != 1 {
+            return Err(ctx.error(format!(
+                "input {slot} ({what}) must be 1-D, but it is {}; the model is malformed",
+                t.ty()
+            )));
+        }
+        match what {
+            "sizes" => {
+                attrs.sizes = Some(
+                    t.as_i64_vec()
+                        .filter(|_| !t.dtype().is_float())
+                        .ok_or_else(|| {
+                            ctx.error(format!(
+                                "input {slot} (sizes) must be int64, but it is {}",
+                                t.ty()
+                            ))
+                        })?,
+                );
+            }
+            _ => {
+                if !t.dtype().is_float() {
+                    return Err(ctx.error(format!(
+                        "input {slot} ({what}) must be a float tensor, but it is {}",
+                        t.ty()
+                    )));
+                }
+                let v = t.data.to_f64_vec();
+                if what == "roi" {
+                    attrs.roi = Some(v);
+                } else {
+                    attrs.scales = Some(v);
+                }
+            }
+        }
+    }
+    if attrs.coord != CoordMode::TfCropAndResize {
+        attrs.roi = None;
+    }
+    if legacy
+        && mode == ResizeMode::Nearest
+        && let Some(s) = &attrs.scales
+        && s.iter().any(|&v| v < 1.0)
+    {
+        attrs.nearest = NearestMode::Ceil;
+        if s.iter().any(|&v| v > 1.0) {
+            return Err(ctx.error(
+                "scales both enlarge and shrink axes; kiln does not know which way opset-10 \
+                 nearest resizing rounds then (re-export with opset 11 or newer)",
+            ));
+        }
+    }
+    Ok(Imported {
+        op: Op::Resize(attrs),
+        const_input: None,
+        keep_inputs: Some(1),
+    })
+}
+
+/// RNN, GRU and LSTM (opsets 7, 14, 22; `layout` from 14). Opsets before 7 had
+/// `output_sequence`, which only said whether Y is computed; kiln always computes it.
+fn recurrent(
+    node: &NodeProto,
+    ctx: &NodeCtx,
+    a: &Attrs<'_>,
+    check: impl Fn(usize, usize) -> Result<(), FrontendError>,
+) -> Result<Op, FrontendError> {
+    use kiln_ir::ops::rnn::{Direction, RnnActivation, RnnAttrs, RnnKind};
+    let kind = match node.op_type() {
+        "RNN" => RnnKind::Rnn,
+        "GRU" => RnnKind::Gru,
+        _ => RnnKind::Lstm,
+    };
+    check(3, if kind == RnnKind::Lstm { 8 } else { 6 })?;
+    let direction = choice(
+        a,
+        "direction",
+        Direction::Forward,
+        "forward, reverse, bidirectional",
+        |s| match s {
+            "forward" => Some(Direction::Forward),
+            "reverse" => Some(Direction::Reverse),
+            "bidirectional" => Some(Direction::Bidirectional),
+            _ => None,
+        },
+    )?;
+    let hidden = a.int("hidden_size")?.ok_or_else(|| {
+        ctx.attr(
+            "hidden_size",
+            "is missing; kiln needs it (re-export the model with hidden_size set)",
+        )
+    })?;
+    let hidden_size = usize::try_from(hidden)
+        .ok()
+        .filter(|&h| (1..=i32::MAX as usize).contains(&h))
+        .ok_or_else(|| {
+            ctx.attr(
+                "hidden_size",
+                format!("is {hidden}; it must be between 1 and {}", i32::MAX),
+            )
+        })?;
+    let activations = match a.get("activations") {
+        None => RnnAttrs::default_activations(kind, direction),
+        Some(_) => {
+            let names = a.strings("activations")?;
+            let alphas = a.floats("activation_alpha")?.unwrap_or_default();
+            let betas = a.floats("activation_beta")?.unwrap_or_default();
+            let want = kind.activations() * direction.count();
+            if names.len() != want {
+                return Err(ctx.attr(
+                    "activations",
+                    format!(
+                        "lists {} functions; {} {:?} needs {want}",
+                        names.len(),
+                        kind.name(),
+                        direction
+                    ),
+                ));
+            }
+            // Parameters are consumed in order by the functions that take them, with the
+            // defaults of the corresponding ONNX operators when the lists run out.
+            let (mut ai, mut bi) = (alphas.iter(), betas.iter());
+            let mut alpha = |d: f32| ai.next().copied().unwrap_or(d);
+            let mut beta = |d: f32| bi.next().copied().unwrap_or(d);
+            let mut acts = Vec::with_capacity(want);
+            for n in &names {
+                acts.push(match n.to_ascii_lowercase().as_str() {
+                    "relu" => RnnActivation::Relu,
+                    "tanh" => RnnActivation::Tanh,
+                    "sigmoid" => RnnActivation::Sigmoid,
+                    "softsign" => RnnActivation::Softsign,
+                    "affine" => RnnActivation::Affine {
+                        alpha: alpha(1.0),
+                        beta: beta(0.0),
+                    },
+                    "leakyrelu" => RnnActivation::LeakyRelu { alpha: alpha(0.01) },
+                    "thresholdedrelu" => RnnActivation::ThresholdedRelu { alpha: alpha(1.0) },
+                    "scaledtanh" => RnnActivation::ScaledTanh {
+                        alpha: alpha(1.0),
+                        beta: beta(1.0),
+                    },
+                    "hardsigmoid" => RnnActivation::HardSigmoid {
+                        alpha: alpha(0.2),
+                        beta: beta(0.5),
+                    },
+                    "elu" => RnnActivation::Elu { alpha: alpha(1.0) },
+                    other => {
+                        return Err(ctx.attr(
+                            "activations",
+                            format!(
+                                "names {other:?}, which kiln does not support (it has Relu, \
+                                 Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, \
+                                 ScaledTanh, HardSigmoid, Elu, Softsign)"
+                            ),
+                        ));
+                    }
+                });
+            }
+            acts
+        }
+    };
+    let clip = match a.float("clip")? {
+        None => None,
+        Some(c) if c > 0.0 && !c.is_nan() => Some(c),
+        Some(c) => return Err(ctx.attr("clip", format!("is {c}; it must be positive"))),
+    };
+    let layout = a.int_or("layout", 0)?;
+    if !(0..=1).contains(&layout) || (layout == 1 && ctx.opset < 14) {
+        return Err(ctx.attr(
+            "layout",
+            format!("is {layout}; it must be 0 or (from opset 14) 1"),
+        ));
+    }
+    Ok(Op::Rnn(RnnAttrs {
+        kind,
+        direction,
+        hidden_size,
+        activations,
+        clip,
+        input_forget: kind == RnnKind::Lstm && a.flag("input_forget", false)?,
+        linear_before_reset: kind == RnnKind::Gru && a.flag("linear_before_reset", false)?,
+        batch_first: layout == 1,
+    }))
 }

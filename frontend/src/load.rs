@@ -829,6 +829,9 @@ impl<'a> Builder<'a> {
                 types.len()
             )));
         }
+        let mut folded = self
+            .fold(&ctx, &imported.op, &inputs, &types)?
+            .map(Vec::into_iter);
         let mut outputs = Vec::with_capacity(out_names.len());
         for (k, (name, ty)) in out_names.iter().zip(types).enumerate() {
             let shown = if name.is_empty() { "(unnamed)" } else { name };
@@ -854,9 +857,16 @@ impl<'a> Builder<'a> {
             } else {
                 name.clone()
             };
+            if let Some(t) = folded.as_mut().and_then(Iterator::next) {
+                self.add_const(&name, t);
+                continue;
+            }
             let id = self.graph.add_value(&name, ty, ValueKind::Activation);
             self.names.insert(name, id);
             outputs.push(id);
+        }
+        if folded.is_some() {
+            return Ok(());
         }
         self.graph.add_node(Node {
             name: ctx.name,
@@ -868,6 +878,42 @@ impl<'a> Builder<'a> {
             epilogue: Vec::new(),
         });
         Ok(())
+    }
+
+    /// Compile-time evaluation of a node whose result is known at import: Shape, Size and
+    /// EyeLike of any value (shapes are static), and any node whose inputs are all
+    /// constants, as long as the results are small (big weight computations stay nodes).
+    /// `Some(values)`: the outputs, which become constants instead of a node.
+    fn fold(
+        &self,
+        ctx: &NodeCtx,
+        op: &Op,
+        inputs: &[Option<ValueId>],
+        types: &[TensorType],
+    ) -> Result<Option<Vec<Tensor>>, FrontendError> {
+        /// Results up to this many elements (all outputs together) are folded.
+        const MAX_FOLDED: usize = 64 * 1024;
+        if types.iter().map(TensorType::numel).sum::<usize>() > MAX_FOLDED {
+            return Ok(None);
+        }
+        if let Some(Some(x)) = inputs.first()
+            && let Some(t) = kiln_ir::ops::generate::from_type(op, &self.graph.value(*x).ty)
+        {
+            return t.map(|t| Some(vec![t])).map_err(|m| ctx.error(m));
+        }
+        let consts: Option<Vec<Option<&Tensor>>> = inputs
+            .iter()
+            .map(|v| match v {
+                None => Some(None),
+                Some(id) => self.graph.value(*id).const_tensor().map(Some),
+            })
+            .collect();
+        match consts {
+            Some(c) if c.iter().any(Option::is_some) => {
+                op.eval(&c).map(Some).map_err(|m| ctx.error(m))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// A `Constant` node becomes a constant value (no IR node).

@@ -263,3 +263,246 @@ mod tests {
         assert!(run(&op, &[Some(&iota(&[1, 1, 2, 2])), Some(&big)]).is_err());
     }
 }
+
+/// ConvTranspose (ONNX opsets 1, 11, 22): the gradient of Conv, N-d with groups, strides,
+/// dilations, explicit or automatic padding, `output_padding` and `output_shape`.
+/// Spec: https://onnx.ai/onnx/operators/onnx__ConvTranspose.html; the padding rules follow
+/// onnx/reference/ops/op_conv_transpose.py.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvTransposeAttrs {
+    pub auto_pad: super::AutoPad,
+    /// Empty: W's spatial shape.
+    pub kernel_shape: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dilations: Vec<usize>,
+    /// `[begin..., end...]`; empty: none (or automatic).
+    pub pads: Vec<usize>,
+    pub output_padding: Vec<usize>,
+    /// Spatial output shape; empty: computed.
+    pub output_shape: Vec<usize>,
+    pub group: usize,
+}
+
+/// The resolved spatial geometry of a ConvTranspose: input position `i` and kernel tap `k`
+/// add into output position `i * stride + k * dilation - pad_begin` (when inside).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvTransposeGeometry {
+    pub input: Vec<usize>,
+    pub output: Vec<usize>,
+    pub kernel: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dilations: Vec<usize>,
+    pub pads_begin: Vec<usize>,
+}
+
+impl ConvTransposeAttrs {
+    pub fn geometry(
+        &self,
+        input: &[usize],
+        w_kernel: &[usize],
+    ) -> Result<ConvTransposeGeometry, String> {
+        use super::AutoPad;
+        let r = input.len();
+        let or = |v: &[usize], d: usize, what: &str| -> Result<Vec<usize>, String> {
+            match v.len() {
+                0 => Ok(vec![d; r]),
+                n if n == r => Ok(v.to_vec()),
+                n => Err(format!("{what} has {n} entries for {r} spatial axes")),
+            }
+        };
+        let kernel = if self.kernel_shape.is_empty() {
+            w_kernel.to_vec()
+        } else {
+            self.kernel_shape.clone()
+        };
+        if kernel != w_kernel {
+            return Err(format!(
+                "kernel_shape {kernel:?} disagrees with W's spatial shape {w_kernel:?}"
+            ));
+        }
+        let strides = or(&self.strides, 1, "strides")?;
+        let dilations = or(&self.dilations, 1, "dilations")?;
+        let out_pad = or(&self.output_padding, 0, "output_padding")?;
+        if strides.contains(&0) || dilations.contains(&0) {
+            return Err("strides and dilations must be positive".into());
+        }
+        if out_pad.iter().zip(&strides).any(|(p, s)| p >= s) && out_pad.iter().any(|&p| p > 0) {
+            // Not an error in onnxruntime for dilations > 1; the spec asks for p < stride
+            // (or dilation), which kiln checks loosely.
+            if out_pad
+                .iter()
+                .zip(strides.iter().zip(&dilations))
+                .any(|(p, (s, d))| p >= s && p >= d)
+            {
+                return Err(format!(
+                    "output_padding {out_pad:?} must be smaller than strides {strides:?} or \
+                     dilations {dilations:?}"
+                ));
+            }
+        }
+        // The full extent: stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1.
+        let full: Vec<i128> = (0..r)
+            .map(|i| {
+                strides[i] as i128 * (input[i] as i128 - 1)
+                    + out_pad[i] as i128
+                    + (kernel[i] as i128 - 1) * dilations[i] as i128
+                    + 1
+            })
+            .collect();
+        // Some exporters write the whole output shape (N and C too): keep the spatial part.
+        let spatial = if self.output_shape.len() == r + 2 {
+            &self.output_shape[2..]
+        } else {
+            &self.output_shape[..]
+        };
+        let given = or(spatial, 0, "output_shape")?;
+        let auto = matches!(self.auto_pad, AutoPad::SameUpper | AutoPad::SameLower);
+        let (pads_begin, output): (Vec<i128>, Vec<i128>) = if self.pads.is_empty() && auto {
+            let target: Vec<i128> = if self.output_shape.is_empty() {
+                (0..r).map(|i| (input[i] * strides[i]) as i128).collect()
+            } else {
+                given.iter().map(|&v| v as i128).collect()
+            };
+            let begin = (0..r)
+                .map(|i| {
+                    let total = full[i] - target[i];
+                    if self.auto_pad == AutoPad::SameUpper {
+                        total.div_euclid(2)
+                    } else {
+                        total - total.div_euclid(2)
+                    }
+                })
+                .collect();
+            (begin, target)
+        } else {
+            let pads = match self.pads.len() {
+                0 => vec![0; 2 * r],
+                n if n == 2 * r => self.pads.clone(),
+                n => return Err(format!("pads has {n} entries for {r} spatial axes")),
+            };
+            let output = if self.output_shape.is_empty() {
+                (0..r)
+                    .map(|i| full[i] - pads[i] as i128 - pads[r + i] as i128)
+                    .collect()
+            } else {
+                given.iter().map(|&v| v as i128).collect()
+            };
+            (pads[..r].iter().map(|&p| p as i128).collect(), output)
+        };
+        if pads_begin.iter().any(|&p| p < 0) {
+            return Err(format!(
+                "output_shape {given:?} is larger than the automatic padding can reach"
+            ));
+        }
+        if output.iter().any(|&o| o < 1 || o > i32::MAX as i128) {
+            return Err(format!(
+                "the output's spatial shape {output:?} is empty or too large"
+            ));
+        }
+        Ok(ConvTransposeGeometry {
+            input: input.to_vec(),
+            output: output.iter().map(|&o| o as usize).collect(),
+            kernel,
+            strides,
+            dilations,
+            pads_begin: pads_begin.iter().map(|&p| p as usize).collect(),
+        })
+    }
+}
+
+pub(crate) fn infer_transpose(
+    a: &ConvTransposeAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    let w = input(inputs, 1, "W")?.ty;
+    if x.rank() < 3 {
+        return Err(format!("X must have rank ≥ 3 (N, C, spatial...), got {x}"));
+    }
+    if w.rank() != x.rank() {
+        return Err(format!("W {w} must have the same rank as X {x}"));
+    }
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "ConvTranspose is defined for floating-point tensors, got X {x}"
+        ));
+    }
+    if w.dtype != x.dtype {
+        return Err(format!("W {w} must have the element type of X {x}"));
+    }
+    if a.group == 0 || x.shape[1] % a.group != 0 || w.shape[0] != x.shape[1] {
+        return Err(format!(
+            "W {w} must have C = {} rows, divisible by group {}",
+            x.shape[1], a.group
+        ));
+    }
+    let m = w.shape[1]
+        .checked_mul(a.group)
+        .ok_or("the output channel count overflows")?;
+    if let Some(b) = inputs.get(2).copied().flatten()
+        && (b.ty.shape != [m] || b.ty.dtype != x.dtype)
+    {
+        return Err(format!("bias {} must be {}[{m}]", b.ty, x.dtype));
+    }
+    let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
+    let mut shape = vec![x.shape[0], m];
+    shape.extend(g.output);
+    Ok(vec![TensorType::new(x.dtype, shape)])
+}
+
+pub(crate) fn eval_transpose(
+    a: &ConvTransposeAttrs,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_transpose(a, ii))?.remove(0);
+    let (x, w) = (tensor(inputs, 0, "X")?, tensor(inputs, 1, "W")?);
+    let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
+    let (batch, c) = (x.shape[0], x.shape[1]);
+    let (cg, mg) = (c / a.group, w.shape[1]);
+    let m = mg * a.group;
+    let xv = floats(x, "X")?;
+    let wv = floats(w, "W")?;
+    let bias = match inputs.get(2).copied().flatten() {
+        Some(b) => floats(b, "B")?,
+        None => vec![0.0; m],
+    };
+    let in_len: usize = g.input.iter().product();
+    let out_len: usize = g.output.iter().product();
+    let k_len: usize = g.kernel.iter().product();
+    let r = g.input.len();
+    let mut y = vec![0.0f64; batch * m * out_len];
+    let mut ic_coord = vec![0usize; r];
+    let mut k_coord = vec![0usize; r];
+    for n in 0..batch {
+        for oc in 0..m {
+            y[(n * m + oc) * out_len..][..out_len].fill(bias[oc]);
+        }
+        for ic in 0..c {
+            let grp = ic / cg;
+            for ocg in 0..mg {
+                let oc = grp * mg + ocg;
+                let filt = &wv[(ic * mg + ocg) * k_len..][..k_len];
+                for i in 0..in_len {
+                    let v = xv[(n * c + ic) * in_len + i];
+                    super::common::unravel(i, &g.input, &mut ic_coord);
+                    'taps: for (k, &wk) in filt.iter().enumerate() {
+                        super::common::unravel(k, &g.kernel, &mut k_coord);
+                        let mut at = 0usize;
+                        for d in 0..r {
+                            let pos = ic_coord[d] * g.strides[d] + k_coord[d] * g.dilations[d];
+                            let Some(o) = pos.checked_sub(g.pads_begin[d]) else {
+                                continue 'taps;
+                            };
+                            if o >= g.output[d] {
+                                continue 'taps;
+                            }
+                            at = at * g.output[d] + o;
+                        }
+                        y[(n * m + oc) * out_len + at] += v * wk;
+                    }
+                }
+            }
+        }
+    }
+    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+}

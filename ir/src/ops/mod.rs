@@ -9,16 +9,21 @@ pub mod cumsum;
 pub mod einsum;
 pub mod elementwise;
 pub mod epilogue;
+pub mod gather;
 pub mod gemm;
+pub mod generate;
 pub mod logical;
 pub mod norm;
 pub mod pad;
 pub mod pool;
 pub mod quant;
 pub mod reduce;
+pub mod resize;
+pub mod rnn;
 pub mod shape;
 pub mod softmax;
 pub mod topk;
+pub mod view;
 pub mod window;
 
 use crate::tensor::Tensor;
@@ -27,32 +32,48 @@ use std::fmt;
 
 pub use cast::CastAttrs;
 pub use conv::ConvAttrs;
+pub use conv::ConvTransposeAttrs;
 pub use cumsum::CumSumAttrs;
 pub use einsum::EinsumAttrs;
 pub use elementwise::{Activation, BinaryOp, ClipAttrs, UnaryOp, VariadicOp};
 pub use epilogue::{Epilogue, EpilogueHost};
+pub use gather::{GatherAttrs, GatherNdAttrs, OneHotAttrs, Reduction, ScatterAttrs};
 pub use gemm::GemmAttrs;
+pub use generate::{ConstantOfShapeAttrs, EyeLikeAttrs, ShapeAttrs, TriluAttrs};
 pub use logical::{CompareOp, LogicalOp};
 pub use norm::{BatchNormAttrs, GroupNormAttrs, LayerNormAttrs, LpNormAttrs, LrnAttrs, MvnAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, LpPoolAttrs, MaxPoolAttrs};
 pub use quant::QuantAttrs;
 pub use reduce::{ArgReduceAttrs, ReduceAttrs, ReduceKind};
+pub use resize::ResizeAttrs;
+pub use rnn::RnnAttrs;
 pub use shape::{
     ConcatAttrs, FlattenAttrs, ReshapeAttrs, SqueezeAttrs, TransposeAttrs, UnsqueezeAttrs,
 };
 pub use softmax::SoftmaxAttrs;
 pub use topk::TopKAttrs;
+pub use view::{
+    DepthToSpaceAttrs, ExpandAttrs, SliceAttrs, SpaceToDepthAttrs, SplitAttrs, TileAttrs, View,
+};
 pub use window::{AutoPad, WindowAttrs, WindowGeometry};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// Conv: inputs X, W, B?.
     Conv(ConvAttrs),
+    /// ConvTranspose: inputs X, W, B?.
+    ConvTranspose(ConvTransposeAttrs),
     /// Gemm: inputs A, B, C?.
     Gemm(GemmAttrs),
     /// MatMul with numpy semantics (1-D promotion, batch broadcasting): inputs A, B.
     MatMul,
+    /// Resize and Upsample: input X only; roi, scales and sizes are folded into the
+    /// attributes on import.
+    Resize(ResizeAttrs),
+    /// RNN, GRU, LSTM: inputs X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P?;
+    /// outputs Y, Y_h, Y_c (LSTM).
+    Rnn(RnnAttrs),
     /// Two-input elementwise arithmetic with broadcasting.
     Binary(BinaryOp),
     /// One-input elementwise functions.
@@ -96,6 +117,32 @@ pub enum Op {
     Transpose(TransposeAttrs),
     /// Concat of one or more inputs.
     Concat(ConcatAttrs),
+    /// Shape, Size, EyeLike: constants of the input's type (folded at import).
+    Shape(ShapeAttrs),
+    Size,
+    EyeLike(EyeLikeAttrs),
+    /// ConstantOfShape: input shape (constant).
+    ConstantOfShape(ConstantOfShapeAttrs),
+    /// Range: inputs start, limit, delta (constants: they decide the length).
+    Range,
+    /// Views of input 0 (the shape operands folded into the attributes).
+    Slice(SliceAttrs),
+    Split(SplitAttrs),
+    Expand(ExpandAttrs),
+    Tile(TileAttrs),
+    DepthToSpace(DepthToSpaceAttrs),
+    SpaceToDepth(SpaceToDepthAttrs),
+    /// Trilu: input only; `k` folded into the attributes.
+    Trilu(TriluAttrs),
+    /// Gather, GatherElements: inputs data, indices.
+    Gather(GatherAttrs),
+    GatherElements(GatherAttrs),
+    GatherND(GatherNdAttrs),
+    /// ScatterND, ScatterElements: inputs data, indices, updates.
+    ScatterND(ScatterAttrs),
+    ScatterElements(ScatterAttrs),
+    /// OneHot: inputs indices, depth (constant), values.
+    OneHot(OneHotAttrs),
     /// Pad: input data only; the pad amounts, axes and value are attributes (constant
     /// inputs of opset ≥ 11 are folded into them on import).
     Pad(PadAttrs),
@@ -162,8 +209,11 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match self {
             Op::Conv(_) => "Conv",
+            Op::ConvTranspose(_) => "ConvTranspose",
             Op::Gemm(_) => "Gemm",
             Op::MatMul => "MatMul",
+            Op::Resize(_) => "Resize",
+            Op::Rnn(a) => a.kind.name(),
             Op::Binary(b) => b.name(),
             Op::Unary(u) => u.name(),
             Op::Compare(c) => c.name(),
@@ -186,6 +236,24 @@ impl Op {
             Op::Flatten(_) => "Flatten",
             Op::Transpose(_) => "Transpose",
             Op::Concat(_) => "Concat",
+            Op::Shape(_) => "Shape",
+            Op::Size => "Size",
+            Op::EyeLike(_) => "EyeLike",
+            Op::ConstantOfShape(_) => "ConstantOfShape",
+            Op::Range => "Range",
+            Op::Slice(_) => "Slice",
+            Op::Split(_) => "Split",
+            Op::Expand(_) => "Expand",
+            Op::Tile(_) => "Tile",
+            Op::DepthToSpace(_) => "DepthToSpace",
+            Op::SpaceToDepth(_) => "SpaceToDepth",
+            Op::Trilu(_) => "Trilu",
+            Op::Gather(_) => "Gather",
+            Op::GatherElements(_) => "GatherElements",
+            Op::GatherND(_) => "GatherND",
+            Op::ScatterND(_) => "ScatterND",
+            Op::ScatterElements(_) => "ScatterElements",
+            Op::OneHot(_) => "OneHot",
             Op::Pad(_) => "Pad",
             Op::Identity => "Identity",
             Op::Activation(a) => a.name(),
@@ -221,8 +289,11 @@ impl Op {
     pub fn infer(&self, inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
         match self {
             Op::Conv(a) => conv::infer(a, inputs),
+            Op::ConvTranspose(a) => conv::infer_transpose(a, inputs),
             Op::Gemm(a) => gemm::infer_gemm(a, inputs),
             Op::MatMul => gemm::infer_matmul(inputs),
+            Op::Resize(a) => resize::infer(a, inputs),
+            Op::Rnn(a) => rnn::infer(a, inputs),
             Op::Binary(b) => elementwise::infer_binary(*b, inputs),
             Op::Unary(u) => elementwise::infer_unary(*u, inputs),
             Op::Compare(c) => logical::infer_compare(*c, inputs),
@@ -245,6 +316,24 @@ impl Op {
             Op::Flatten(a) => shape::infer_flatten(a, inputs),
             Op::Transpose(a) => shape::infer_transpose(a, inputs),
             Op::Concat(a) => shape::infer_concat(a, inputs),
+            Op::Shape(a) => generate::infer_shape(a, inputs),
+            Op::Size => generate::infer_size(inputs),
+            Op::EyeLike(a) => generate::infer_eye_like(a, inputs),
+            Op::ConstantOfShape(a) => generate::infer_constant_of_shape(a, inputs),
+            Op::Range => generate::infer_range(inputs),
+            Op::Slice(a) => view::infer_slice(a, inputs),
+            Op::Split(a) => view::infer_split(a, inputs),
+            Op::Expand(a) => view::infer_expand(a, inputs),
+            Op::Tile(a) => view::infer_tile(a, inputs),
+            Op::DepthToSpace(a) => view::infer_depth_to_space(a, inputs),
+            Op::SpaceToDepth(a) => view::infer_space_to_depth(a, inputs),
+            Op::Trilu(a) => generate::infer_trilu(a, inputs),
+            Op::Gather(a) => gather::infer_gather(a, inputs),
+            Op::GatherElements(a) => gather::infer_gather_elements(a, inputs),
+            Op::GatherND(a) => gather::infer_gather_nd(a, inputs),
+            Op::ScatterND(_) => gather::infer_scatter_nd(inputs),
+            Op::ScatterElements(a) => gather::infer_scatter_elements(a, inputs),
+            Op::OneHot(a) => gather::infer_one_hot(a, inputs),
             Op::Pad(a) => pad::infer(a, inputs),
             Op::Identity => Ok(vec![input(inputs, 0, "input")?.ty.clone()]),
             Op::Activation(a) => elementwise::infer_activation(*a, inputs),
@@ -279,8 +368,11 @@ impl Op {
     pub fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
         match self {
             Op::Conv(a) => conv::eval(a, inputs),
+            Op::ConvTranspose(a) => conv::eval_transpose(a, inputs),
             Op::Gemm(a) => gemm::eval_gemm(a, inputs),
             Op::MatMul => gemm::eval_matmul(inputs),
+            Op::Resize(a) => resize::eval(a, inputs),
+            Op::Rnn(a) => rnn::eval(a, inputs),
             Op::Binary(b) => elementwise::eval_binary(*b, inputs),
             Op::Unary(u) => elementwise::eval_unary(*u, inputs),
             Op::Compare(c) => logical::eval_compare(*c, inputs),
@@ -303,6 +395,24 @@ impl Op {
             Op::Flatten(a) => shape::eval_flatten(a, inputs),
             Op::Transpose(a) => shape::eval_transpose(a, inputs),
             Op::Concat(a) => shape::eval_concat(a, inputs),
+            Op::Shape(a) => generate::eval_shape(a, inputs),
+            Op::Size => generate::eval_size(inputs),
+            Op::EyeLike(a) => generate::eval_eye_like(a, inputs),
+            Op::ConstantOfShape(a) => generate::eval_constant_of_shape(a, inputs),
+            Op::Range => generate::eval_range(inputs),
+            Op::Slice(a) => view::eval_slice(a, inputs),
+            Op::Split(a) => view::eval_split(a, inputs),
+            Op::Expand(a) => view::eval_expand(a, inputs),
+            Op::Tile(a) => view::eval_tile(a, inputs),
+            Op::DepthToSpace(a) => view::eval_depth_to_space(a, inputs),
+            Op::SpaceToDepth(a) => view::eval_space_to_depth(a, inputs),
+            Op::Trilu(a) => generate::eval_trilu(a, inputs),
+            Op::Gather(a) => gather::eval_gather(a, inputs),
+            Op::GatherElements(a) => gather::eval_gather_elements(a, inputs),
+            Op::GatherND(a) => gather::eval_gather_nd(a, inputs),
+            Op::ScatterND(a) => gather::eval_scatter_nd(a, inputs),
+            Op::ScatterElements(a) => gather::eval_scatter_elements(a, inputs),
+            Op::OneHot(a) => gather::eval_one_hot(a, inputs),
             Op::Pad(a) => pad::eval(a, inputs),
             Op::Identity => Ok(vec![tensor(inputs, 0, "input")?.clone()]),
             Op::Activation(a) => elementwise::eval_activation(*a, inputs),
@@ -349,6 +459,13 @@ impl Op {
                 let _ = a;
                 out * per
             }
+            Op::ConvTranspose(_) => {
+                // Each input element meets every filter tap of its group's output channels.
+                let x = inputs.first().copied().flatten();
+                let w = inputs.get(1).copied().flatten();
+                let per = w.map_or(0, |w| w.shape.iter().skip(1).product::<usize>() as u64);
+                x.map_or(0, |x| x.numel() as u64) * per
+            }
             Op::Gemm(a) => {
                 let k = inputs.first().copied().flatten().map_or(0, |t| {
                     if a.trans_a {
@@ -366,6 +483,28 @@ impl Op {
                     .flatten()
                     .map_or(0, |t| *t.shape.last().unwrap_or(&0));
                 out * k as u64
+            }
+            Op::Resize(a) => {
+                let taps = match a.mode {
+                    resize::ResizeMode::Nearest => 0,
+                    resize::ResizeMode::Linear => 2,
+                    resize::ResizeMode::Cubic => 4,
+                };
+                out * taps
+            }
+            Op::Rnn(a) => {
+                // Per step and direction: gates x (input + hidden) per batch entry.
+                let dim = |i: usize, d: usize| {
+                    inputs
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .and_then(|t| t.shape.get(d).copied())
+                        .unwrap_or(0) as u64
+                };
+                let (w_rows, w_cols, r_cols) = (dim(1, 1), dim(1, 2), dim(2, 2));
+                let steps = dim(0, 0) * dim(0, 1) * a.direction.count() as u64;
+                steps * w_rows * (w_cols + r_cols)
             }
             Op::Binary(_)
             | Op::Unary(_)
@@ -419,6 +558,24 @@ impl Op {
             | Op::Flatten(_)
             | Op::Transpose(_)
             | Op::Concat(_)
+            | Op::Shape(_)
+            | Op::Size
+            | Op::EyeLike(_)
+            | Op::ConstantOfShape(_)
+            | Op::Range
+            | Op::Slice(_)
+            | Op::Split(_)
+            | Op::Expand(_)
+            | Op::Tile(_)
+            | Op::DepthToSpace(_)
+            | Op::SpaceToDepth(_)
+            | Op::Trilu(_)
+            | Op::Gather(_)
+            | Op::GatherElements(_)
+            | Op::GatherND(_)
+            | Op::ScatterND(_)
+            | Op::ScatterElements(_)
+            | Op::OneHot(_)
             | Op::Pad(_)
             | Op::Identity
             | Op::Squeeze(_)

@@ -1,0 +1,182 @@
+/// Sizes and layout of a recurrent op: `kind` 0 RNN, 1 GRU, 2 LSTM. Offsets of X (t, b),
+/// Y (t, dir, b) and the states (dir, b) are the strides given.
+struct RnnParams {
+    kind: usize,
+    seq: usize,
+    batch: usize,
+    input: usize,
+    hidden: usize,
+    dirs: usize,
+    /// With one direction: it runs from the last step to the first.
+    reverse: bool,
+    x_strides: [usize; 2],
+    y_strides: [usize; 3],
+    state_strides: [usize; 2],
+    input_forget: bool,
+    linear_before_reset: bool,
+}
+
+/// The inputs of a recurrent op: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P?.
+struct RnnInputs<'a, T> {
+    x: &'a [T],
+    w: &'a [T],
+    r: &'a [T],
+    b: Option<&'a [T]>,
+    lens: Option<&'a [i32]>,
+    h0: Option<&'a [T]>,
+    c0: Option<&'a [T]>,
+    p: Option<&'a [T]>,
+}
+
+/// The outputs of a recurrent op: Y, Y_h, Y_c, each where the node has it.
+struct RnnOutputs<'a, T> {
+    y: Option<&'a mut [T]>,
+    yh: Option<&'a mut [T]>,
+    yc: Option<&'a mut [T]>,
+}
+
+fn rnn_dot<T: Num>(m: &[T], v: &[T]) -> T {
+    let mut s = T::ZERO;
+    for (a, b) in m.iter().zip(v) {
+        s = s.plus(a.times(*b));
+    }
+    s
+}
+
+/// `v` clipped to `[-c, c]` when there is a clip.
+fn rnn_clip<T: Num>(v: T, clip: Option<T>) -> T {
+    match clip {
+        Some(c) => {
+            let lo = T::ZERO.minus(c);
+            if v < lo {
+                lo
+            } else if v > c {
+                c
+            } else {
+                v
+            }
+        }
+        None => v,
+    }
+}
+
+/// RNN, GRU or LSTM over the whole sequence, one direction and batch entry at a time.
+/// `scratch` holds the states and gates (3 * hidden + gates * hidden elements); `acts` the
+/// activation functions (f; f, g; f, g, h) of each direction in turn. Gate orders follow
+/// ONNX: GRU z, r, h; LSTM i, o, f, c (peepholes i, o, f).
+fn rnn<T: Num>(i: RnnInputs<T>, mut o: RnnOutputs<T>, scratch: &mut [T], p: &RnnParams, one: T, clip: Option<T>, acts: &[fn(T) -> T]) {
+    let (h, ni) = (p.hidden, p.input);
+    let g = [1, 3, 4][p.kind];
+    let na = [1, 2, 3][p.kind];
+    let (hs, rest) = scratch.split_at_mut(h);
+    let (cs, rest) = rest.split_at_mut(h);
+    let (gt, rest) = rest.split_at_mut(g * h);
+    let rh = &mut rest[..h];
+    if let Some(y) = o.y.as_deref_mut() {
+        // Steps past a sequence length stay zero.
+        y.fill(T::ZERO);
+    }
+    for dir in 0..p.dirs {
+        let reverse = dir == 1 || p.reverse;
+        let act = &acts[dir * na..][..na];
+        let wd = &i.w[dir * g * h * ni..][..g * h * ni];
+        let rd = &i.r[dir * g * h * h..][..g * h * h];
+        let wb = i.b.map(|b| &b[dir * 2 * g * h..][..g * h]);
+        let rb = i.b.map(|b| &b[dir * 2 * g * h + g * h..][..g * h]);
+        let rbias = |k: usize| rb.map_or(T::ZERO, |b| b[k]);
+        let peep = i.p.map(|v| &v[dir * 3 * h..][..3 * h]);
+        for bi in 0..p.batch {
+            let len = match i.lens {
+                Some(l) => (l[bi].max(0) as usize).min(p.seq),
+                None => p.seq,
+            };
+            let so = dir * p.state_strides[0] + bi * p.state_strides[1];
+            match i.h0 {
+                Some(v) => hs.copy_from_slice(&v[so..so + h]),
+                None => hs.fill(T::ZERO),
+            }
+            match i.c0 {
+                Some(v) => cs.copy_from_slice(&v[so..so + h]),
+                None => cs.fill(T::ZERO),
+            }
+            for step in 0..len {
+                let t = if reverse { len - 1 - step } else { step };
+                let xt = &i.x[t * p.x_strides[0] + bi * p.x_strides[1]..][..ni];
+                for (k, v) in gt.iter_mut().enumerate() {
+                    let s = rnn_dot(&wd[k * ni..][..ni], xt);
+                    *v = match wb {
+                        Some(b) => s.plus(b[k]),
+                        None => s,
+                    };
+                }
+                match p.kind {
+                    0 => {
+                        for j in 0..h {
+                            let v = gt[j].plus(rnn_dot(&rd[j * h..][..h], hs)).plus(rbias(j));
+                            gt[j] = act[0](rnn_clip(v, clip));
+                        }
+                        hs.copy_from_slice(&gt[..h]);
+                    }
+                    1 => {
+                        for k in 0..2 * h {
+                            let v = gt[k].plus(rnn_dot(&rd[k * h..][..h], hs)).plus(rbias(k));
+                            gt[k] = act[0](rnn_clip(v, clip));
+                        }
+                        if p.linear_before_reset {
+                            for j in 0..h {
+                                let k = 2 * h + j;
+                                let lin = rnn_dot(&rd[k * h..][..h], hs).plus(rbias(k));
+                                rh[j] = gt[h + j].times(lin);
+                            }
+                            for j in 0..h {
+                                gt[2 * h + j] = act[1](rnn_clip(gt[2 * h + j].plus(rh[j]), clip));
+                            }
+                        } else {
+                            for j in 0..h {
+                                rh[j] = gt[h + j].times(hs[j]);
+                            }
+                            for j in 0..h {
+                                let k = 2 * h + j;
+                                let v = gt[k].plus(rnn_dot(&rd[k * h..][..h], rh)).plus(rbias(k));
+                                gt[k] = act[1](rnn_clip(v, clip));
+                            }
+                        }
+                        for j in 0..h {
+                            let (z, n) = (gt[j], gt[2 * h + j]);
+                            hs[j] = one.minus(z).times(n).plus(z.times(hs[j]));
+                        }
+                    }
+                    _ => {
+                        for (k, v) in gt.iter_mut().enumerate() {
+                            *v = v.plus(rnn_dot(&rd[k * h..][..h], hs)).plus(rbias(k));
+                        }
+                        for j in 0..h {
+                            let pe = |q: usize| peep.map_or(T::ZERO, |v| v[q * h + j]);
+                            let ig = act[0](rnn_clip(gt[j].plus(pe(0).times(cs[j])), clip));
+                            let fg = if p.input_forget {
+                                one.minus(ig)
+                            } else {
+                                act[0](rnn_clip(gt[2 * h + j].plus(pe(2).times(cs[j])), clip))
+                            };
+                            let cg = act[1](rnn_clip(gt[3 * h + j], clip));
+                            let cn = fg.times(cs[j]).plus(ig.times(cg));
+                            let og = act[0](rnn_clip(gt[h + j].plus(pe(1).times(cn)), clip));
+                            hs[j] = og.times(act[2](cn));
+                            cs[j] = cn;
+                        }
+                    }
+                }
+                if let Some(y) = o.y.as_deref_mut() {
+                    let at = t * p.y_strides[0] + dir * p.y_strides[1] + bi * p.y_strides[2];
+                    y[at..at + h].copy_from_slice(hs);
+                }
+            }
+            if let Some(yh) = o.yh.as_deref_mut() {
+                yh[so..so + h].copy_from_slice(hs);
+            }
+            if let Some(yc) = o.yc.as_deref_mut() {
+                yc[so..so + h].copy_from_slice(cs);
+            }
+        }
+    }
+}
