@@ -122,6 +122,14 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         // Nothing to compute; the module emitter notes it.
         return Ok(());
     }
+    if kiln_passes::lower::computes_in_half(cx.graph, node) {
+        return Err(format!(
+            "{} computes on f16/bf16 values, which the generated code stores as bits and \
+             cannot do arithmetic on: lower the graph with passes::lower::widen_half first \
+             (kiln::compile does)",
+            node.op.name()
+        ));
+    }
     if !node.epilogue.is_empty() && kiln_ir::ops::epilogue::host(&node.op).is_none() {
         return Err(format!(
             "{} cannot carry a fused epilogue; the fusion pass must not put one there",
