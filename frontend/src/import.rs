@@ -325,37 +325,11 @@ pub(crate) fn import(
     let op = match node.op_type() {
         "Conv" => {
             check(2, 3)?;
-            let group = a.int_or("group", 1)?;
-            // Bounded like the window sizes, so the IR's channel arithmetic cannot overflow.
-            let group = u32::try_from(group)
-                .ok()
-                .filter(|&g| (1..=i32::MAX as u32).contains(&g))
-                .map(|g| g as usize)
-                .ok_or_else(|| {
-                    ctx.attr(
-                        "group",
-                        format!("is {group}; it must be between 1 and {}", i32::MAX),
-                    )
-                })?;
-            Op::Conv(ConvAttrs {
-                window: window(&a, false)?,
-                group,
-            })
+            Op::Conv(conv_attrs(ctx, &a)?)
         }
         "ConvTranspose" => {
             check(2, 3)?;
-            let group = a.int_or("group", 1)?;
-            let group = u32::try_from(group)
-                .ok()
-                .filter(|&g| (1..=i32::MAX as u32).contains(&g))
-                .map(|g| g as usize)
-                .ok_or_else(|| {
-                    ctx.attr(
-                        "group",
-                        format!("is {group}; it must be between 1 and {}", i32::MAX),
-                    )
-                })?;
-            let w = window(&a, false)?;
+            let ConvAttrs { window: w, group } = conv_attrs(ctx, &a)?;
             Op::ConvTranspose(kiln_ir::ops::ConvTransposeAttrs {
                 auto_pad: w.auto_pad,
                 kernel_shape: w.kernel_shape,
