@@ -281,13 +281,10 @@ fn int_conv(cx: &mut NodeCx, a: &ConvAttrs, requantize: bool) -> Result<(), Stri
     let [pt, pl] = two(&g.pads_begin, 0)?;
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
     cx.use_kernel(Kernel::Quant, x.dtype)?;
-    let zp = |cx: &mut NodeCx, slot: usize, dtype: DType| -> Result<String, String> {
-        match cx.node.inputs.get(slot).copied().flatten() {
-            Some(_) => cx.read(slot),
-            None => Ok(format!("&[0{}]", literal::elem(dtype)?)),
-        }
-    };
-    let (zx, zw) = (zp(cx, slots[1], x.dtype)?, zp(cx, slots[3], w.dtype)?);
+    let (zx, zw) = (
+        zero_point(cx, slots[1], x.dtype)?,
+        zero_point(cx, slots[3], w.dtype)?,
+    );
     let f = if requantize {
         let [sx, sw_, sy, zy] = [cx.read(1)?, cx.read(4)?, cx.read(6)?, cx.read(7)?];
         let bias = match cx.node.inputs.get(8).copied().flatten() {
@@ -314,6 +311,15 @@ fn int_conv(cx: &mut NodeCx, a: &ConvAttrs, requantize: bool) -> Result<(), Stri
     Ok(())
 }
 
+/// An integer kernel's zero-point operand: the input at `slot`, or a single zero of `dtype`
+/// when the node omits it.
+fn zero_point(cx: &mut NodeCx, slot: usize, dtype: DType) -> Result<String, String> {
+    match cx.node.inputs.get(slot).copied().flatten() {
+        Some(_) => cx.read(slot),
+        None => Ok(format!("&[0{}]", literal::elem(dtype)?)),
+    }
+}
+
 /// MatMulInteger, or with `requantize` QLinearMatMul (whose operands sit at 0 and 3): the
 /// exact i32 product, then for QLinearMatMul `round(acc * a_scale * b_scale / y_scale) +
 /// y_zero_point`, saturated, with the factor in the scales' precision and the product in
@@ -328,13 +334,10 @@ fn int_matmul(cx: &mut NodeCx, requantize: bool) -> Result<(), String> {
     let (batch, m, k, n, batched) = kiln_ir::ops::quant::int_matmul_dims(&a.shape, &b.shape)?;
     let y = cx.out_ty(0)?;
     cx.use_kernel(Kernel::Quant, a.dtype)?;
-    let zp = |cx: &mut NodeCx, slot: usize, dtype: DType| -> Result<String, String> {
-        match cx.node.inputs.get(slot).copied().flatten() {
-            Some(_) => cx.read(slot),
-            None => Ok(format!("&[0{}]", literal::elem(dtype)?)),
-        }
-    };
-    let (za, zb) = (zp(cx, slots[2], a.dtype)?, zp(cx, slots[3], b.dtype)?);
+    let (za, zb) = (
+        zero_point(cx, slots[2], a.dtype)?,
+        zero_point(cx, slots[3], b.dtype)?,
+    );
     let f = if requantize {
         let s = cx.in_ty(1, "a_scale")?.dtype;
         let [sa, sb, sy, zy] = [cx.read(1)?, cx.read(4)?, cx.read(6)?, cx.read(7)?];

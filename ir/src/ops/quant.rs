@@ -100,12 +100,8 @@ pub fn geometry(x: &[usize], s: &[usize], a: &QuantAttrs) -> Result<QuantGeometr
 
 /// Round half to even in f32 (`np.rint`).
 pub fn round_half_even(v: f32) -> f32 {
-    let r = v.round();
-    if (r - v).abs() == 0.5 {
-        2.0 * (v / 2.0).round()
-    } else {
-        r
-    }
+    // Exact: every f32 is an f64, and so is every whole f64 near an f32.
+    round_half_even_f64(f64::from(v)) as f32
 }
 
 /// The integer range of a quantised type.
