@@ -144,6 +144,10 @@ enum Cmd {
         /// Absolute tolerance (numpy allclose).
         #[arg(long, default_value_t = 1e-6)]
         atol: f64,
+        /// Also write the generated code's outputs to this directory as `output_<i>.pb`
+        /// (TensorProto, like the test data), to compare them with another evaluation.
+        #[arg(long, value_name = "DIR")]
+        save_outputs: Option<PathBuf>,
     },
 }
 
@@ -256,7 +260,8 @@ fn run(cli: Cli) -> Result<()> {
             data,
             rtol,
             atol,
-        } => verify(&model, data, rtol, atol)?,
+            save_outputs,
+        } => verify(&model, data, rtol, atol, save_outputs.as_deref())?,
     }
     Ok(())
 }
@@ -282,7 +287,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn verify(model: &ModelArgs, data: Option<PathBuf>, rtol: f64, atol: f64) -> Result<()> {
+fn verify(
+    model: &ModelArgs,
+    data: Option<PathBuf>,
+    rtol: f64,
+    atol: f64,
+    save_outputs: Option<&Path>,
+) -> Result<()> {
     let opts = model.options()?;
     let data = match data {
         Some(d) => d,
@@ -321,6 +332,15 @@ fn verify(model: &ModelArgs, data: Option<PathBuf>, rtol: f64, atol: f64) -> Res
     .map_err(anyhow::Error::msg)?;
     eprintln!("kiln: built in {:.2?}; running", t.elapsed());
     let actual = runner.run(0, &inputs).map_err(anyhow::Error::msg)?;
+    if let Some(dir) = save_outputs {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (k, a) in actual.iter().enumerate() {
+            let name = &runner.signatures[0].outputs[k].model_name;
+            let path = dir.join(format!("output_{k}.pb"));
+            write_atomically(&path, &kiln::frontend::encode_tensor_pb(name, a))?;
+        }
+        eprintln!("kiln: wrote {} outputs to {}", actual.len(), dir.display());
+    }
     let mut all_ok = true;
     for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
         let c = harness::compare(a, e, rtol, atol);

@@ -138,10 +138,35 @@ fn inspect_reports_the_plan_and_verify_matches_onnxruntime() {
     let data = common::corpus_data("mlperf_ic_resnet8")
         .to_string_lossy()
         .into_owned();
-    let v = kiln(&["verify", &model, "--data", &data]);
+    let saved = tempfile::tempdir().unwrap();
+    let saved_dir = saved.path().join("outputs");
+    let v = kiln(&[
+        "verify",
+        &model,
+        "--data",
+        &data,
+        "--save-outputs",
+        &saved_dir.to_string_lossy(),
+    ]);
     let out = String::from_utf8_lossy(&v.stdout);
     assert!(v.status.success(), "verify failed:\n{out}\n{}", stderr(&v));
     assert!(out.contains("ok"), "{out}");
+    // --save-outputs keeps what the generated code computed, as TensorProto files named
+    // like the model's outputs; they match onnxruntime's outputs as verify said.
+    let (_, expected) = kiln::harness::read_test_set(Path::new(&data)).unwrap();
+    let files: Vec<_> = std::fs::read_dir(&saved_dir).unwrap().collect();
+    assert_eq!(files.len(), expected.len(), "one file per output");
+    for (k, e) in expected.iter().enumerate() {
+        let bytes = std::fs::read(saved_dir.join(format!("output_{k}.pb"))).unwrap();
+        let (name, a) = kiln::frontend::decode_tensor_pb(&bytes).unwrap();
+        assert!(
+            !name.is_empty(),
+            "the saved output has the model's output name"
+        );
+        assert_eq!(a.shape, e.shape, "output {k} shape");
+        let c = kiln::harness::compare(&a, e, 1e-4, 1e-6);
+        assert!(c.ok, "saved output {k}: {c:?}");
+    }
 }
 
 /// Model names that are Rust or C keywords, collide after sanitizing, or hold `*/`,

@@ -1,6 +1,6 @@
 //! End to end on real models: compile, build the generated code, run it on
 //! `test_data_set_0`, compare with onnxruntime's outputs (numpy allclose, rtol 1e-4,
-//! atol 1e-6).
+//! atol 1e-6, except where a model's entry in `MODELS` states and justifies another atol).
 
 mod common;
 
@@ -11,15 +11,32 @@ use std::time::Instant;
 /// `--input-shape` pins: input name and dimensions.
 type InputShapes = &'static [(&'static str, &'static [usize])];
 
+/// The suite's absolute tolerance (numpy allclose `atol`); rtol is always 1e-4.
+const ATOL: f64 = 1e-6;
+
+/// ddddocr_det's absolute tolerance. Its outputs (|y| up to 2.13) include box offsets
+/// near zero that are the difference of large sums after 83 convolutions (up to 2,304
+/// products each), so float32 rounding leaves absolute errors of a few 1e-6 there, and
+/// how large depends on the order of summation. Measured on this test set with
+/// `scripts/compare-f64` (against an f64 evaluation by onnx.reference): the expected
+/// output, from onnxruntime 1.32 at its default level (ORT_ENABLE_ALL), needs atol 8.4e-7;
+/// onnxruntime at its other three levels needs 1.5e-6 against f64 and 1.7e-6 against its
+/// own expected output (max abs 7.0e-6), so it fails atol 1e-6 too; tract 0.23.9 differs
+/// from the expected output by up to 7.6e-6 (corpus manifest). kiln needs 2.4e-6 against
+/// f64 and 2.6e-6 against the expected output; 5e-6 leaves about twice that. rtol stays
+/// 1e-4.
+const DDDDOCR_DET_ATOL: f64 = 5e-6;
+
 /// The models this suite covers, each with the `--input-shape` pins its symbolic inputs
-/// need (those of its test data); each must pass.
-const MODELS: &[(&str, InputShapes)] = &[
-    ("mlperf_ad_fcae", &[]),
-    ("mlperf_ic_resnet8", &[]),
-    ("mlperf_vww_mobilenetv1", &[]),
-    ("ppocr_cls_mobile_v2", &[("x", &[1, 3, 48, 192])]),
-    ("ppocrv4_rec", &[("x", &[1, 3, 48, 320])]),
-    ("silero_vad_16k", &[]),
+/// need (those of its test data) and its atol; each must pass.
+const MODELS: &[(&str, InputShapes, f64)] = &[
+    ("ddddocr_det", &[], DDDDOCR_DET_ATOL),
+    ("mlperf_ad_fcae", &[], ATOL),
+    ("mlperf_ic_resnet8", &[], ATOL),
+    ("mlperf_vww_mobilenetv1", &[], ATOL),
+    ("ppocr_cls_mobile_v2", &[("x", &[1, 3, 48, 192])], ATOL),
+    ("ppocrv4_rec", &[("x", &[1, 3, 48, 320])], ATOL),
+    ("silero_vad_16k", &[], ATOL),
 ];
 
 #[test]
@@ -30,7 +47,7 @@ fn corpus_models_match_onnxruntime() {
         (kiln::passes::OptLevel::O2, "-O2"),
     ];
     let mut compiled = Vec::new();
-    for (name, shapes) in MODELS {
+    for (name, shapes, atol) in MODELS {
         let path = common::corpus_model(name);
         if !common::require_data(&path, &format!("corpus model {name}")) {
             return;
@@ -56,12 +73,12 @@ fn corpus_models_match_onnxruntime() {
                 c.plan.lower_bound_bytes(),
                 c.plan.greedy_by_size_bytes()
             );
-            compiled.push((*name, flag, c));
+            compiled.push((*name, *atol, flag, c));
         }
     }
     let cases: Vec<Case> = compiled
         .iter()
-        .map(|(_, _, c)| Case {
+        .map(|(_, _, _, c)| Case {
             generated: &c.generated,
         })
         .collect();
@@ -75,7 +92,7 @@ fn corpus_models_match_onnxruntime() {
         t.elapsed()
     );
     let mut failures = Vec::new();
-    for (i, (name, flag, c)) in compiled.iter().enumerate() {
+    for (i, (name, atol, flag, c)) in compiled.iter().enumerate() {
         let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
         assert!(!expected.is_empty(), "{name}: no expected outputs");
         let actual = runner
@@ -83,7 +100,7 @@ fn corpus_models_match_onnxruntime() {
             .unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
         assert_eq!(actual.len(), expected.len(), "{name}: output count");
         for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            let cmp = harness::compare(a, e, 1e-4, 1e-6);
+            let cmp = harness::compare(a, e, 1e-4, *atol);
             eprintln!(
                 "{name} {flag} output {k}: max abs {:.3e}, max rel {:.3e}",
                 cmp.max_abs, cmp.max_rel
@@ -96,7 +113,7 @@ fn corpus_models_match_onnxruntime() {
         let r =
             kiln::ir::eval::run(&c.graph, &inputs).unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
         for (k, (a, e)) in r.iter().zip(&expected).enumerate() {
-            let cmp = harness::compare(a, e, 1e-4, 1e-6);
+            let cmp = harness::compare(a, e, 1e-4, *atol);
             if !cmp.ok {
                 failures.push(format!(
                     "{name} {flag} output {k} (reference semantics): {cmp:?}"
