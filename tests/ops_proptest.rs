@@ -404,10 +404,14 @@ fn batchnorm() -> impl Strategy<Value = OneOp> {
                 f32_tensor(vec![c]),
                 var,
                 1e-6f32..1e-2,
+                proptest::option::of(0.0f32..1.0),
             )
         })
-        .prop_map(|(x, s, b, m, v, epsilon)| OneOp {
-            op: Op::BatchNormalization(BatchNormAttrs { epsilon }),
+        .prop_map(|(x, s, b, m, v, epsilon, training_momentum)| OneOp {
+            op: Op::BatchNormalization(BatchNormAttrs {
+                epsilon,
+                training_momentum,
+            }),
             inputs: vec![
                 Some((x, false)),
                 Some((s, true)),
@@ -415,7 +419,8 @@ fn batchnorm() -> impl Strategy<Value = OneOp> {
                 Some((m, true)),
                 Some((v, true)),
             ],
-            outputs: 1,
+            // Training mode also outputs the running mean and variance.
+            outputs: if training_momentum.is_some() { 3 } else { 1 },
         })
 }
 

@@ -41,6 +41,7 @@ pub(crate) enum Kernel {
     AvgPool,
     GlobalAvgPool,
     BatchNorm,
+    BatchNormTrain,
     Transpose,
     Concat,
     /// Affine views (Slice, Split, Expand, Tile, DepthToSpace, SpaceToDepth).
@@ -184,6 +185,9 @@ impl Kernel {
                 include_str!("../../templates/rust/kernels/global_avg_pool.rs")
             }
             Kernel::BatchNorm => include_str!("../../templates/rust/kernels/batch_norm.rs"),
+            Kernel::BatchNormTrain => {
+                include_str!("../../templates/rust/kernels/batch_norm_train.rs")
+            }
             Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
             Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
             Kernel::Strided => include_str!("../../templates/rust/kernels/strided.rs"),
@@ -259,9 +263,11 @@ impl Kernel {
             Kernel::LpPool => &[Zero, Plus],
             Kernel::LpNorm => &[Zero, Plus, Minus, Times, Divide, Sqrt],
             Kernel::Lrn => &[Zero, Plus, Times, Divide, FromCount],
-            Kernel::LayerNorm | Kernel::LayerNormStats | Kernel::GroupNorm | Kernel::Mvn => {
-                &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount]
-            }
+            Kernel::LayerNorm
+            | Kernel::LayerNormStats
+            | Kernel::GroupNorm
+            | Kernel::Mvn
+            | Kernel::BatchNormTrain => &[Zero, Plus, Minus, Times, Divide, Sqrt, FromCount],
             Kernel::ResizeAxes | Kernel::ResizeNearest => &[],
             Kernel::Rnn => &[Zero, Plus, Minus, Times],
             Kernel::Map
@@ -312,6 +318,7 @@ impl Kernel {
             | Kernel::AvgPool
             | Kernel::GlobalAvgPool
             | Kernel::BatchNorm
+            | Kernel::BatchNormTrain
             | Kernel::ReduceMean
             | Kernel::LayerNorm
             | Kernel::LayerNormStats
@@ -533,7 +540,7 @@ impl KernelSet {
 mod tests {
     use super::*;
 
-    const ALL: [Kernel; 53] = [
+    const ALL: [Kernel; 54] = [
         Kernel::Map,
         Kernel::Convert,
         Kernel::Half,
@@ -562,6 +569,7 @@ mod tests {
         Kernel::AvgPool,
         Kernel::GlobalAvgPool,
         Kernel::BatchNorm,
+        Kernel::BatchNormTrain,
         Kernel::Transpose,
         Kernel::Concat,
         Kernel::Strided,

@@ -1577,14 +1577,36 @@ fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
             ));
         }
     }
-    cx.use_kernel(Kernel::BatchNorm, x.dtype)?;
     let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
     let channels = x.shape[1];
     let inner: usize = x.shape[2..].iter().product();
     let stats = [cx.read(1)?, cx.read(2)?, cx.read(3)?, cx.read(4)?].join(", ");
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let Some(momentum) = a.training_momentum else {
+        cx.use_kernel(Kernel::BatchNorm, x.dtype)?;
+        cx.body.line(format!(
+            "batch_norm({xs}, {ys}, [{stats}], {eps}, {channels}, {inner});"
+        ));
+        return Ok(());
+    };
+    cx.use_kernel(Kernel::BatchNormTrain, x.dtype)?;
+    // 1 - momentum in f64, as the reference semantics and numpy compute it.
+    let m = momentum as f64;
+    let (mom, keep) = (
+        literal::from_f64(x.dtype, m)?,
+        literal::from_f64(x.dtype, 1.0 - m)?,
+    );
+    let mut running = Vec::new();
+    for slot in [1, 2] {
+        running.push(if cx.node.outputs.len() > slot {
+            format!("Some({})", cx.write(slot)?)
+        } else {
+            "None".into()
+        });
+    }
     cx.body.line(format!(
-        "batch_norm({xs}, {ys}, [{stats}], {eps}, {channels}, {inner});"
+        "batch_norm_train({xs}, {ys}, [{stats}], {eps}, {mom}, {keep}, {channels}, {inner}, {}, {});",
+        running[0], running[1]
     ));
     Ok(())
 }
@@ -2708,5 +2730,14 @@ mod tests {
         let g = axes.last().unwrap().0;
         assert_eq!((axes.len(), g.output, g.before, g.len), (2, 25, 5, 20));
         assert_eq!(pad_axes(&geo, &strides, PadMode::Edge).len(), 3);
+        // A crop at the end of W leaves it shorter than the input's rows: W must not merge
+        // into the padded H (found by ops_proptest).
+        let a = PadAttrs {
+            pads: vec![0, 0, 1, 0, 0, 0, 0, -1],
+            ..PadAttrs::default()
+        };
+        let axes = pad_axes(&a.geometry(&x).unwrap(), &strides, PadMode::Constant);
+        let outs: Vec<(usize, usize)> = axes.iter().map(|(g, s)| (g.output, *s)).collect();
+        assert_eq!(outs, vec![(6, 20), (5, 5), (4, 1)]);
     }
 }

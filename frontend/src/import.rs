@@ -169,10 +169,19 @@ pub(crate) fn check_supported(
     let int = |name: &str| a.int(name).ok().flatten();
     match node.op_type() {
         "BatchNormalization" => {
-            if int("training_mode").is_some_and(|v| v != 0) || n_outputs > 1 {
+            let training = int("training_mode").is_some_and(|v| v != 0);
+            if ctx.opset < 14 && n_outputs > 1 {
                 return Err(Some(
-                    "training mode (training_mode=1 or the running-statistics outputs are \
-                     used); export the model in inference mode (model.eval())"
+                    "the training outputs of opsets before 14 (mean, var, saved_mean, \
+                     saved_var); export the model in inference mode (model.eval()) or at \
+                     opset 14 or newer"
+                        .into(),
+                ));
+            }
+            if n_outputs > 1 && !training {
+                return Err(Some(
+                    "running_mean and running_var are outputs only with training_mode=1; \
+                     the model is malformed"
                         .into(),
                 ));
             }
@@ -710,8 +719,14 @@ pub(crate) fn import(
         }
         "BatchNormalization" => {
             check(5, 5)?;
+            let training = opset >= 14 && a.int("training_mode")?.is_some_and(|v| v != 0);
             Op::BatchNormalization(BatchNormAttrs {
                 epsilon: a.float_or("epsilon", 1e-5)?,
+                training_momentum: if training {
+                    Some(a.float_or("momentum", 0.9)?)
+                } else {
+                    None
+                },
             })
         }
         "Reshape" if opset < 5 => {

@@ -204,6 +204,9 @@ pub fn fold_batchnorm(g: &mut Graph) -> Result<Vec<String>, String> {
         let Op::BatchNormalization(a) = g.node(n).op.clone() else {
             continue;
         };
+        if a.training_momentum.is_some() {
+            continue; // normalises with the batch's statistics, not the constant inputs
+        }
         let Some((p, y)) = foldable_producer(g, n, 0) else {
             continue;
         };

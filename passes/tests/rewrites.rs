@@ -115,7 +115,10 @@ fn batchnorm(b: &mut Builder, x: ValueId, c: usize, seed: u64) -> ValueId {
     let mean = rand_const(b, "mean", &[c], seed + 4, -1.0, 1.0);
     let var = rand_const(b, "var", &[c], seed + 5, 0.1, 2.0);
     b.one(
-        Op::BatchNormalization(BatchNormAttrs { epsilon: 1e-5 }),
+        Op::BatchNormalization(BatchNormAttrs {
+            epsilon: 1e-5,
+            training_momentum: None,
+        }),
         &[x, gamma, beta, mean, var],
     )
 }

@@ -27,7 +27,10 @@ pub fn cnn() -> Graph {
     let mean = b.weights("bn.mean", &[4], 5, 0.01);
     let var = b.constant("bn.var", &[4], TensorData::F32(vec![0.5, 1.0, 1.5, 2.0]));
     let bn = b.one(
-        Op::BatchNormalization(BatchNormAttrs { epsilon: 1e-5 }),
+        Op::BatchNormalization(BatchNormAttrs {
+            epsilon: 1e-5,
+            training_momentum: None,
+        }),
         &[c, scale, shift, mean, var],
     );
     let r = b.one(Op::Unary(UnaryOp::Relu), &[bn]);
@@ -521,7 +524,10 @@ fn floats() -> Graph {
         .map(|n| b.input(n, DType::F64, &[3]))
         .collect();
     let bn = b.one(
-        Op::BatchNormalization(BatchNormAttrs { epsilon: 1e-3 }),
+        Op::BatchNormalization(BatchNormAttrs {
+            epsilon: 1e-3,
+            training_momentum: None,
+        }),
         &[xd, stats[0], stats[1], stats[2], stats[3]],
     );
     let d = b.one(Op::Binary(BinaryOp::Div), &[xd, xd]);

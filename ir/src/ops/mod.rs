@@ -109,7 +109,8 @@ pub enum Op {
     MaxPool(MaxPoolAttrs),
     AveragePool(AveragePoolAttrs),
     GlobalAveragePool,
-    /// Inference-mode BatchNormalization: inputs X, scale, B, mean, var.
+    /// BatchNormalization: inputs X, scale, B, mean, var; in training mode also outputs the
+    /// running mean and var.
     BatchNormalization(BatchNormAttrs),
     /// Reshape: inputs data, shape (the shape must be known at compile time).
     Reshape(ReshapeAttrs),

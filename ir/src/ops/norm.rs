@@ -1,6 +1,8 @@
-//! BatchNormalization in inference mode (opsets 9, 14, 15):
-//! `Y = (X - mean) / sqrt(var + epsilon) * scale + B`, per channel (axis 1).
-//! `training_mode = 1` is refused at import.
+//! BatchNormalization (opsets 9, 14, 15): `Y = (X - mean) / sqrt(var + epsilon) * scale + B`,
+//! per channel (axis 1). In inference mode mean and var are the inputs. In training mode
+//! (opset ≥ 14, `training_mode = 1`) they are the batch's own per-channel mean and biased
+//! variance over every axis but 1, and the optional outputs 1 and 2 are the updated running
+//! statistics `input_mean * momentum + mean * (1 - momentum)` (the same for var).
 //! Spec: https://onnx.ai/onnx/operators/onnx__BatchNormalization.html
 //!
 //! Reference semantics on float types (opset 15 lets scale/B and mean/var have their own
@@ -23,10 +25,13 @@ use crate::types::{TensorType, normalize_axis};
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchNormAttrs {
     pub epsilon: f32,
+    /// `Some(momentum)` in training mode: normalise with the batch's statistics and
+    /// output the updated running mean and variance.
+    pub training_momentum: Option<f32>,
 }
 
 pub(crate) fn infer(
-    _a: &BatchNormAttrs,
+    a: &BatchNormAttrs,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
     let x = input(inputs, 0, "X")?.ty;
@@ -48,7 +53,13 @@ pub(crate) fn infer(
             return Err(format!("{what} must be a floating-point tensor, got {t}"));
         }
     }
-    Ok(vec![x.clone()])
+    let mut out = vec![x.clone()];
+    if a.training_momentum.is_some() {
+        // running_mean and running_var, typed like input_mean and input_var.
+        out.push(input(inputs, 3, "input_mean")?.ty.clone());
+        out.push(input(inputs, 4, "input_var")?.ty.clone());
+    }
+    Ok(out)
 }
 
 pub(crate) fn eval(a: &BatchNormAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
@@ -56,9 +67,37 @@ pub(crate) fn eval(a: &BatchNormAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec
     let x = floats(tensor(inputs, 0, "X")?, "X")?;
     let param = |i: usize, what: &str| floats(tensor(inputs, i, what)?, what);
     let (scale, bias) = (param(1, "scale")?, param(2, "B")?);
-    let (mean, var) = (param(3, "input_mean")?, param(4, "input_var")?);
+    let (mut mean, mut var) = (param(3, "input_mean")?, param(4, "input_var")?);
     let channels = ty.shape[1];
     let inner: usize = ty.shape[2..].iter().product();
+    let mut running = Vec::new();
+    if let Some(momentum) = a.training_momentum {
+        // The batch's statistics per channel, over every axis but 1 (biased variance).
+        let count = (x.len() / channels.max(1)).max(1) as f64;
+        let channel_of = |i: usize| (i / inner.max(1)) % channels.max(1);
+        let mut batch_mean = vec![0.0; channels];
+        for (i, &v) in x.iter().enumerate() {
+            batch_mean[channel_of(i)] += v;
+        }
+        batch_mean.iter_mut().for_each(|m| *m /= count);
+        let mut batch_var = vec![0.0; channels];
+        for (i, &v) in x.iter().enumerate() {
+            let d = v - batch_mean[channel_of(i)];
+            batch_var[channel_of(i)] += d * d;
+        }
+        batch_var.iter_mut().for_each(|v| *v /= count);
+        let m = momentum as f64;
+        for (stat, batch, k) in [(&mean, &batch_mean, 3), (&var, &batch_var, 4)] {
+            let r: Vec<f64> = stat
+                .iter()
+                .zip(batch)
+                .map(|(&s, &b)| s * m + b * (1.0 - m))
+                .collect();
+            let t = tensor(inputs, k, "running statistic")?;
+            running.push(Tensor::new(t.shape.clone(), from_f64s(t.dtype(), r)?)?);
+        }
+        (mean, var) = (batch_mean, batch_var);
+    }
     // Per channel, y = x * k + (B - mean * k) with k = scale / sqrt(var + eps) would round
     // differently; keep the spec's form.
     let eps = a.epsilon as f64;
@@ -70,7 +109,9 @@ pub(crate) fn eval(a: &BatchNormAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec
             (v - mean[c]) / (var[c] + eps).sqrt() * scale[c] + bias[c]
         })
         .collect();
-    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+    let mut out = vec![output(&ty, from_f64s(ty.dtype, y)?)?];
+    out.extend(running);
+    Ok(out)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -599,7 +640,10 @@ mod tests {
     }
 
     fn bn(epsilon: f32) -> Op {
-        Op::BatchNormalization(BatchNormAttrs { epsilon })
+        Op::BatchNormalization(BatchNormAttrs {
+            epsilon,
+            training_momentum: None,
+        })
     }
 
     #[test]
@@ -618,6 +662,48 @@ mod tests {
             .map(|&v| v as f32)
             .collect();
         assert_close(&as_f32(&y), &want);
+    }
+
+    #[test]
+    fn training_mode_uses_the_batch_statistics() {
+        // Two batch items of two channels with planes of two: channel 0 holds 1, 2, 5, 6
+        // (mean 3.5, biased variance 4.25), channel 1 holds 3, 4, 7, 8 (mean 5.5, 4.25).
+        let x = f32s(&[2, 2, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        let s = f32s(&[2], &[1.0, 2.0]);
+        let b = f32s(&[2], &[0.0, 1.0]);
+        let mean = f32s(&[2], &[1.0, -1.0]);
+        let var = f32s(&[2], &[2.0, 3.0]);
+        let op = Op::BatchNormalization(BatchNormAttrs {
+            epsilon: 0.0,
+            training_momentum: Some(0.75),
+        });
+        let out = run(
+            &op,
+            &[Some(&x), Some(&s), Some(&b), Some(&mean), Some(&var)],
+        )
+        .unwrap();
+        assert_eq!(out.len(), 3);
+        let sd = 4.25f64.sqrt();
+        let want: Vec<f32> = [1.0, 2.0, 5.0, 6.0]
+            .iter()
+            .map(|&v| ((v - 3.5) / sd) as f32)
+            .collect();
+        let y = as_f32(&out[0]);
+        assert_close(&[y[0], y[1], y[4], y[5]], &want);
+        let want1: Vec<f32> = [3.0, 4.0, 7.0, 8.0]
+            .iter()
+            .map(|&v| ((v - 5.5) / sd * 2.0 + 1.0) as f32)
+            .collect();
+        assert_close(&[y[2], y[3], y[6], y[7]], &want1);
+        // running = input * momentum + batch * (1 - momentum)
+        assert_close(
+            &as_f32(&out[1]),
+            &[1.0 * 0.75 + 3.5 * 0.25, -0.75 + 5.5 * 0.25],
+        );
+        assert_close(
+            &as_f32(&out[2]),
+            &[2.0 * 0.75 + 4.25 * 0.25, 3.0 * 0.75 + 4.25 * 0.25],
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl PadAxis {
 
     /// Whether the axis is copied unchanged (no padding, no cropping).
     pub fn is_plain(&self) -> bool {
-        self.before == 0 && self.start == 0 && self.len == self.output
+        self.before == 0 && self.start == 0 && self.len == self.output && self.len == self.input
     }
 
     /// The input index output index `o` reads under `mode`, or `None` where constant mode
