@@ -888,11 +888,7 @@ fn rnn(cx: &mut NodeCx, a: &RnnAttrs) -> Result<(), String> {
     let (xs, ws, rs) = (cx.read(0)?, cx.read(1)?, cx.read(2)?);
     let mut outs = Vec::new();
     for slot in 0..3 {
-        outs.push(if slot < cx.node.outputs.len() {
-            format!("Some({})", cx.write(slot)?)
-        } else {
-            "None".into()
-        });
+        outs.push(optional_write(cx, slot)?);
     }
     let zero = literal::zero(dtype);
     let one = literal::from_f64(dtype, 1.0)?;
@@ -1485,11 +1481,7 @@ fn max_pool(cx: &mut NodeCx, a: &MaxPoolAttrs) -> Result<(), String> {
     };
     let g = a.window.geometry(&x.shape[2..], None)?;
     cx.use_kernel(Kernel::MaxPool, x.dtype)?;
-    let indices = if cx.node.outputs.len() > 1 {
-        format!("Some({})", cx.write(1)?)
-    } else {
-        "None".into()
-    };
+    let indices = optional_write(cx, 1)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     let planes = x.shape[0] * x.shape[1];
     let epi = epilogue(cx, x.dtype)?;
@@ -1564,6 +1556,16 @@ fn global_avg_pool(cx: &mut NodeCx) -> Result<(), String> {
     Ok(())
 }
 
+/// A kernel's argument for the optional output `slot`: `Some(<its slice>)` when the node
+/// has that output, else `None`.
+fn optional_write(cx: &mut NodeCx, slot: usize) -> Result<String, String> {
+    Ok(if slot < cx.node.outputs.len() {
+        format!("Some({})", cx.write(slot)?)
+    } else {
+        "None".into()
+    })
+}
+
 fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "X")?;
     if x.rank() < 2 {
@@ -1596,14 +1598,7 @@ fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
         literal::from_f64(x.dtype, m)?,
         literal::from_f64(x.dtype, 1.0 - m)?,
     );
-    let mut running = Vec::new();
-    for slot in [1, 2] {
-        running.push(if cx.node.outputs.len() > slot {
-            format!("Some({})", cx.write(slot)?)
-        } else {
-            "None".into()
-        });
-    }
+    let running = [optional_write(cx, 1)?, optional_write(cx, 2)?];
     cx.body.line(format!(
         "batch_norm_train({xs}, {ys}, [{stats}], {eps}, {mom}, {keep}, {channels}, {inner}, {}, {});",
         running[0], running[1]
@@ -1894,11 +1889,7 @@ fn top_k(cx: &mut NodeCx, a: &TopKAttrs) -> Result<(), String> {
     }
     let (outer, len, inner) = kiln_ir::ops::topk::topk_layout(a, x)?;
     cx.use_kernel(Kernel::TopK, x.dtype)?;
-    let indices = if cx.node.outputs.len() > 1 {
-        format!("Some({})", cx.write(1)?)
-    } else {
-        "None".into()
-    };
+    let indices = optional_write(cx, 1)?;
     let (xs, ys) = (cx.read(0)?, cx.write(0)?);
     cx.body.line(format!(
         "top_k({xs}, {ys}, {indices}, {outer}, {len}, {inner}, {}, {});",
@@ -1975,14 +1966,7 @@ fn layer_norm(cx: &mut NodeCx, a: &LayerNormAttrs) -> Result<(), String> {
     // The Mean and InvStdDev outputs, when the node has them.
     if cx.node.outputs.len() > 1 {
         cx.use_kernel(Kernel::LayerNormStats, x.dtype)?;
-        let mut stats = Vec::new();
-        for slot in [1, 2] {
-            stats.push(if cx.node.outputs.len() > slot {
-                format!("Some({})", cx.write(slot)?)
-            } else {
-                "None".into()
-            });
-        }
+        let stats = [optional_write(cx, 1)?, optional_write(cx, 2)?];
         cx.body.line(format!(
             "layer_norm_stats({xs}, {}, {}, {eps}, {len});",
             stats[0], stats[1]
