@@ -343,6 +343,36 @@ pub(crate) fn concat_data(parts: &[&TensorData]) -> Result<TensorData, String> {
     )
 }
 
+/// The type of a broadcast of inputs 0 and 1 (A and B), which must share an element type:
+/// comparisons, logical ops, Mod, BitShift.
+pub(crate) fn same_type_pair(
+    name: &str,
+    inputs: &[Option<InferInput>],
+) -> Result<TensorType, String> {
+    let a = super::input(inputs, 0, "A")?.ty;
+    let b = super::input(inputs, 1, "B")?.ty;
+    if a.dtype != b.dtype {
+        return Err(format!("{name} needs equal element types, got {a} and {b}"));
+    }
+    let shape = crate::types::broadcast_shapes(&a.shape, &b.shape)
+        .ok_or_else(|| format!("shapes {a} and {b} do not broadcast"))?;
+    Ok(TensorType::new(a.dtype, shape))
+}
+
+/// Optional input `i` widened to f64 like [`floats`], `None` when absent.
+pub(crate) fn optional_floats(
+    inputs: &[Option<&Tensor>],
+    i: usize,
+    what: &str,
+) -> Result<Option<Vec<f64>>, String> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .map(|t| floats(t, what))
+        .transpose()
+}
+
 /// The elements of a floating-point tensor widened to f64 (the oracle computes in f64 and
 /// rounds once at the end). Integer and bool tensors are an error naming `what`.
 pub(crate) fn floats(t: &Tensor, what: &str) -> Result<Vec<f64>, String> {

@@ -20,6 +20,7 @@
 
 use super::common::{
     Arith, Elem, broadcast_index, elems, floats, from_f64s, infer_on, numeric_dispatch, output,
+    same_type_pair,
 };
 use super::{InferInput, input, tensor};
 use crate::tensor::{Tensor, TensorData};
@@ -769,20 +770,8 @@ pub(crate) fn eval_prelu(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, Stri
     Ok(vec![output(&ty, data)?])
 }
 
-/// Mod (opsets 10, 13) and BitShift (11): two operands of one type, broadcast.
-fn infer_same_type_pair(name: &str, inputs: &[Option<InferInput>]) -> Result<TensorType, String> {
-    let a = input(inputs, 0, "A")?.ty;
-    let b = input(inputs, 1, "B")?.ty;
-    if a.dtype != b.dtype {
-        return Err(format!("{name} needs equal element types, got {a} and {b}"));
-    }
-    let shape = broadcast_shapes(&a.shape, &b.shape)
-        .ok_or_else(|| format!("shapes {a} and {b} do not broadcast"))?;
-    Ok(TensorType::new(a.dtype, shape))
-}
-
 pub(crate) fn infer_mod(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
-    let ty = infer_same_type_pair("Mod", inputs)?;
+    let ty = same_type_pair("Mod", inputs)?;
     if ty.dtype == DType::Bool {
         return Err("Mod is not defined for bool tensors".into());
     }
@@ -840,7 +829,7 @@ pub(crate) fn eval_mod(fmod: bool, inputs: &[Option<&Tensor>]) -> Result<Vec<Ten
 }
 
 pub(crate) fn infer_bitshift(inputs: &[Option<InferInput>]) -> Result<Vec<TensorType>, String> {
-    let ty = infer_same_type_pair("BitShift", inputs)?;
+    let ty = same_type_pair("BitShift", inputs)?;
     if !ty.dtype.is_int() || ty.dtype.is_signed() {
         return Err(format!(
             "BitShift is defined for unsigned integer tensors, got {ty}"

@@ -7,7 +7,8 @@
 //! integral `alpha` and `beta`.
 
 use super::common::{
-    Arith, Elem, broadcast_index, elems, floats, from_f64s, infer_on, numeric_dispatch, output,
+    Arith, Elem, broadcast_index, elems, floats, from_f64s, infer_on, numeric_dispatch,
+    optional_floats, output,
 };
 use super::{InferInput, input, tensor};
 use crate::tensor::Tensor;
@@ -161,17 +162,9 @@ fn product<T: Arith>(
 pub(crate) fn eval_gemm(a: &GemmAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
     let ty = infer_on(inputs, |ii| infer_gemm(a, ii))?.remove(0);
     let data = if ty.dtype.is_float() {
-        let wide = |i: usize, what: &str| -> Result<Option<Vec<f64>>, String> {
-            inputs
-                .get(i)
-                .copied()
-                .flatten()
-                .map(|t| floats(t, what))
-                .transpose()
-        };
-        let av = wide(0, "A")?.ok_or("required input 0 (A) is missing")?;
-        let bv = wide(1, "B")?.ok_or("required input 1 (B) is missing")?;
-        let cv = wide(2, "C")?;
+        let av = floats(tensor(inputs, 0, "A")?, "A")?;
+        let bv = floats(tensor(inputs, 1, "B")?, "B")?;
+        let cv = optional_floats(inputs, 2, "C")?;
         let y = gemm::<f64>(
             a,
             inputs,

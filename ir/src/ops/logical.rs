@@ -8,7 +8,9 @@
 //! Reference semantics: comparisons in the operands' own type (IEEE for floats: NaN compares
 //! unequal and unordered), as numpy compares.
 
-use super::common::{Elem, broadcast_index, concat_data, elems, gather, infer_on, output};
+use super::common::{
+    Elem, broadcast_index, concat_data, elems, gather, infer_on, output, same_type_pair,
+};
 use super::{InferInput, input, tensor};
 use crate::tensor::{Tensor, TensorData};
 use crate::types::{DType, TensorType, broadcast_shapes};
@@ -70,23 +72,11 @@ impl LogicalOp {
     }
 }
 
-/// The broadcast shape of inputs 0 and 1, which must share an element type.
-fn pair(name: &str, inputs: &[Option<InferInput>]) -> Result<(DType, Vec<usize>), String> {
-    let a = input(inputs, 0, "A")?.ty;
-    let b = input(inputs, 1, "B")?.ty;
-    if a.dtype != b.dtype {
-        return Err(format!("{name} needs equal element types, got {a} and {b}"));
-    }
-    let shape = broadcast_shapes(&a.shape, &b.shape)
-        .ok_or_else(|| format!("shapes {a} and {b} do not broadcast"))?;
-    Ok((a.dtype, shape))
-}
-
 pub(crate) fn infer_compare(
     op: CompareOp,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
-    let (dtype, shape) = pair(op.name(), inputs)?;
+    let TensorType { dtype, shape } = same_type_pair(op.name(), inputs)?;
     if dtype == DType::Bool && op != CompareOp::Equal {
         return Err(format!("{} is not defined for bool tensors", op.name()));
     }
@@ -97,7 +87,7 @@ pub(crate) fn infer_logical(
     op: LogicalOp,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
-    let (dtype, shape) = pair(op.name(), inputs)?;
+    let TensorType { dtype, shape } = same_type_pair(op.name(), inputs)?;
     if dtype != DType::Bool {
         return Err(format!(
             "{} is defined for bool tensors, got {dtype}",

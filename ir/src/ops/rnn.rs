@@ -7,7 +7,7 @@
 //! Steps past a batch entry's sequence length leave zeros in Y and keep its state, as
 //! onnxruntime does. The reference computes in f64 and rounds once.
 
-use super::common::{floats, from_f64s, infer_on, output};
+use super::common::{floats, from_f64s, infer_on, optional_floats, output};
 use super::{InferInput, input, tensor};
 use crate::tensor::Tensor;
 use crate::types::{DType, TensorType};
@@ -298,31 +298,23 @@ pub(crate) fn eval(a: &RnnAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec<Tenso
     })?;
     let d = dims_of.ok_or("the sizes were not inferred")?;
     let l = layout(a, &d);
-    let opt = |i: usize, what: &str| -> Result<Option<Vec<f64>>, String> {
-        inputs
-            .get(i)
-            .copied()
-            .flatten()
-            .map(|t| floats(t, what))
-            .transpose()
-    };
     let x = floats(tensor(inputs, 0, "X")?, "X")?;
     let w = floats(tensor(inputs, 1, "W")?, "W")?;
     let r = floats(tensor(inputs, 2, "R")?, "R")?;
-    let b = opt(3, "B")?;
+    let b = optional_floats(inputs, 3, "B")?;
     let lens: Option<Vec<i64>> = inputs
         .get(4)
         .copied()
         .flatten()
         .and_then(|t| t.as_i64_vec());
-    let h0 = opt(5, "initial_h")?;
+    let h0 = optional_floats(inputs, 5, "initial_h")?;
     let c0 = if a.kind == RnnKind::Lstm {
-        opt(6, "initial_c")?
+        optional_floats(inputs, 6, "initial_c")?
     } else {
         None
     };
     let p = if a.kind == RnnKind::Lstm {
-        opt(7, "P")?
+        optional_floats(inputs, 7, "P")?
     } else {
         None
     };
