@@ -73,7 +73,8 @@ pub(crate) fn eval(a: &BatchNormAttrs, inputs: &[Option<&Tensor>]) -> Result<Vec
     let mut running = Vec::new();
     if let Some(momentum) = a.training_momentum {
         // The batch's statistics per channel, over every axis but 1 (biased variance).
-        let count = (x.len() / channels.max(1)).max(1) as f64;
+        // An empty batch gives NaN statistics, as numpy's mean of nothing and the kernel do.
+        let count = (x.len() / channels.max(1)) as f64;
         let channel_of = |i: usize| (i / inner.max(1)) % channels.max(1);
         let mut batch_mean = vec![0.0; channels];
         for (i, &v) in x.iter().enumerate() {
