@@ -163,7 +163,32 @@ pub(crate) fn eval_average(
 ) -> Result<Vec<Tensor>, String> {
     let ty = infer_on(inputs, |ii| infer_average(a, ii))?.remove(0);
     let x = tensor(inputs, 0, "X")?;
-    let g = a.window.geometry(&x.shape[2..], None)?;
+    let y = pool_windows(x, &a.window, |plane, taps| {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for tap in taps {
+            match *tap {
+                Tap::Inside(i) => {
+                    sum += plane[i];
+                    count += 1;
+                }
+                Tap::Pad if a.count_include_pad => count += 1,
+                Tap::Pad | Tap::Beyond => {}
+            }
+        }
+        // A window with nothing to count (all padding, pads excluded) is 0/0 = NaN.
+        sum / count as f64
+    })?;
+    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+}
+
+/// f64 pooling of `x` (N x C x spatial) over `window`: `f(plane, taps)` gives the output
+/// of one window from its plane and its taps.
+fn pool_windows(
+    x: &Tensor,
+    window: &WindowAttrs,
+    f: impl Fn(&[f64], &[Tap]) -> f64,
+) -> Result<Vec<f64>, String> {
+    let g = window.geometry(&x.shape[2..], None)?;
     let taps = g.taps();
     let xv = floats(x, "X")?;
     let planes = x.shape[0] * x.shape[1];
@@ -173,22 +198,10 @@ pub(crate) fn eval_average(
     for p in 0..planes {
         let plane = &xv[p * in_len..][..in_len];
         for o in 0..out_len {
-            let (mut sum, mut count) = (0.0, 0usize);
-            for tap in &taps[o * k_len..][..k_len] {
-                match *tap {
-                    Tap::Inside(i) => {
-                        sum += plane[i];
-                        count += 1;
-                    }
-                    Tap::Pad if a.count_include_pad => count += 1,
-                    Tap::Pad | Tap::Beyond => {}
-                }
-            }
-            // A window with nothing to count (all padding, pads excluded) is 0/0 = NaN.
-            y.push(sum / count as f64);
+            y.push(f(plane, &taps[o * k_len..][..k_len]));
         }
     }
-    Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
+    Ok(y)
 }
 
 pub(crate) fn eval_global_average(inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>, String> {
@@ -271,27 +284,17 @@ pub(crate) fn eval_lp_pool(
 ) -> Result<Vec<Tensor>, String> {
     let ty = infer_on(inputs, |ii| infer_lp_pool(a, ii))?.remove(0);
     let x = tensor(inputs, 0, "X")?;
-    let g = a.window.geometry(&x.shape[2..], None)?;
-    let taps = g.taps();
-    let xv = floats(x, "X")?;
-    let planes = x.shape[0] * x.shape[1];
-    let in_len: usize = g.input.iter().product();
-    let (out_len, k_len) = (g.output_len(), g.kernel_len());
     let p = a.p as f64;
-    let mut y = Vec::with_capacity(planes * out_len);
-    for pl in 0..planes {
-        let plane = &xv[pl * in_len..][..in_len];
-        for o in 0..out_len {
-            let sum: f64 = taps[o * k_len..][..k_len]
-                .iter()
-                .map(|tap| match *tap {
-                    Tap::Inside(i) => plane[i].abs().powf(p),
-                    Tap::Pad | Tap::Beyond => 0.0,
-                })
-                .sum();
-            y.push(sum.powf(1.0 / p));
-        }
-    }
+    let y = pool_windows(x, &a.window, |plane, taps| {
+        let sum: f64 = taps
+            .iter()
+            .map(|tap| match *tap {
+                Tap::Inside(i) => plane[i].abs().powf(p),
+                Tap::Pad | Tap::Beyond => 0.0,
+            })
+            .sum();
+        sum.powf(1.0 / p)
+    })?;
     Ok(vec![output(&ty, from_f64s(ty.dtype, y)?)?])
 }
 
