@@ -17,10 +17,12 @@ pub struct ConvAttrs {
     pub group: usize,
 }
 
-pub(crate) fn infer(
-    a: &ConvAttrs,
-    inputs: &[Option<InferInput>],
-) -> Result<Vec<TensorType>, String> {
+/// X and W of a Conv or ConvTranspose (`name`): X a float tensor of rank ≥ 3 (N, C,
+/// spatial...), W of X's rank and element type.
+fn conv_operands<'a>(
+    name: &str,
+    inputs: &[Option<InferInput<'a>>],
+) -> Result<(&'a TensorType, &'a TensorType), String> {
     let x = input(inputs, 0, "X")?.ty;
     let w = input(inputs, 1, "W")?.ty;
     if x.rank() < 3 {
@@ -31,12 +33,30 @@ pub(crate) fn infer(
     }
     if !x.dtype.is_float() {
         return Err(format!(
-            "Conv is defined for floating-point tensors, got X {x}"
+            "{name} is defined for floating-point tensors, got X {x}"
         ));
     }
     if w.dtype != x.dtype {
         return Err(format!("W {w} must have the element type of X {x}"));
     }
+    Ok((x, w))
+}
+
+/// The optional bias (input 2) must be a vector of the `m` output channels, typed like X.
+fn check_bias(inputs: &[Option<InferInput>], x: &TensorType, m: usize) -> Result<(), String> {
+    if let Some(b) = inputs.get(2).copied().flatten()
+        && (b.ty.shape != [m] || b.ty.dtype != x.dtype)
+    {
+        return Err(format!("bias {} must be {}[{m}]", b.ty, x.dtype));
+    }
+    Ok(())
+}
+
+pub(crate) fn infer(
+    a: &ConvAttrs,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let (x, w) = conv_operands("Conv", inputs)?;
     if a.group == 0 || x.shape[1] % a.group != 0 || w.shape[0] % a.group != 0 {
         return Err(format!(
             "group {} must divide C_in {} and M {}",
@@ -49,11 +69,7 @@ pub(crate) fn infer(
             w.shape[1], x.shape[1], a.group
         ));
     }
-    if let Some(b) = inputs.get(2).copied().flatten()
-        && (b.ty.shape != [w.shape[0]] || b.ty.dtype != x.dtype)
-    {
-        return Err(format!("bias {} must be {}[{}]", b.ty, x.dtype, w.shape[0]));
-    }
+    check_bias(inputs, x, w.shape[0])?;
     let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
     if g.kernel != w.shape[2..] {
         return Err(format!("kernel_shape {:?} disagrees with W {w}", g.kernel));
@@ -414,22 +430,7 @@ pub(crate) fn infer_transpose(
     a: &ConvTransposeAttrs,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
-    let x = input(inputs, 0, "X")?.ty;
-    let w = input(inputs, 1, "W")?.ty;
-    if x.rank() < 3 {
-        return Err(format!("X must have rank ≥ 3 (N, C, spatial...), got {x}"));
-    }
-    if w.rank() != x.rank() {
-        return Err(format!("W {w} must have the same rank as X {x}"));
-    }
-    if !x.dtype.is_float() {
-        return Err(format!(
-            "ConvTranspose is defined for floating-point tensors, got X {x}"
-        ));
-    }
-    if w.dtype != x.dtype {
-        return Err(format!("W {w} must have the element type of X {x}"));
-    }
+    let (x, w) = conv_operands("ConvTranspose", inputs)?;
     if a.group == 0 || x.shape[1] % a.group != 0 || w.shape[0] != x.shape[1] {
         return Err(format!(
             "W {w} must have C = {} rows, divisible by group {}",
@@ -439,11 +440,7 @@ pub(crate) fn infer_transpose(
     let m = w.shape[1]
         .checked_mul(a.group)
         .ok_or("the output channel count overflows")?;
-    if let Some(b) = inputs.get(2).copied().flatten()
-        && (b.ty.shape != [m] || b.ty.dtype != x.dtype)
-    {
-        return Err(format!("bias {} must be {}[{m}]", b.ty, x.dtype));
-    }
+    check_bias(inputs, x, m)?;
     let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
     let mut shape = vec![x.shape[0], m];
     shape.extend(g.output);
