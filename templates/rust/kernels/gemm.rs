@@ -19,8 +19,23 @@ fn gemm<T: Num>(a: &[T], b: &[T], c: Option<&[T]>, y: &mut [T], p: &GemmParams, 
         let row = &mut y[i * n..][..n];
         let a_at = |q: usize| if p.trans_a { a[q * m + i] } else { a[i * k + q] };
         if p.trans_b {
-            // B is stored n x k: each output is a dot product of two contiguous rows.
-            for (j, o) in row.iter_mut().enumerate() {
+            // B is stored n x k: each output is a dot product of two contiguous rows. Four
+            // outputs at a time: four independent sums (each still in order of q), so the
+            // additions overlap and each A value is loaded once for four products.
+            let mut j = 0;
+            while j + 4 <= n {
+                let rows: [&[T]; 4] = core::array::from_fn(|t| &b[(j + t) * k..][..k]);
+                let mut acc = [T::ZERO; 4];
+                for q in 0..k {
+                    let av = a_at(q);
+                    for (s, r) in acc.iter_mut().zip(&rows) {
+                        *s = s.plus(av.times(r[q]));
+                    }
+                }
+                row[j..j + 4].copy_from_slice(&acc);
+                j += 4;
+            }
+            for (j, o) in row.iter_mut().enumerate().skip(j) {
                 let brow = &b[j * k..][..k];
                 let mut acc = T::ZERO;
                 if p.trans_a {
