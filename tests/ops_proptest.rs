@@ -128,13 +128,15 @@ fn window(kernel: Option<Vec<usize>>, dims: usize) -> impl Strategy<Value = Wind
 }
 
 fn conv() -> impl Strategy<Value = OneOp> {
+    // Kernels up to 3 wide and up to 5 output channels a group, so the generated kernel's
+    // blocks of four channels, its remainders and its 3-tap rows are all drawn.
     (
         1usize..3,
         1usize..3,
         1usize..3,
-        1usize..3,
-        1usize..3,
-        proptest::collection::vec(3usize..8, 1..3),
+        1usize..6,
+        1usize..4,
+        proptest::collection::vec(3usize..10, 1..3),
         any::<bool>(),
     )
         .prop_flat_map(|(n, group, ci, mo, k, spatial, bias)| {
@@ -789,7 +791,7 @@ fn generated_code_agrees_with_reference_semantics() {
     let mut runner = TestRunner::deterministic();
     let mut cases: Vec<(String, OneOp)> = Vec::new();
     let families: Vec<(&str, Vec<OneOp>)> = vec![
-        ("conv", draw(&mut runner, conv(), CASES)),
+        ("conv", draw(&mut runner, conv(), 3 * CASES)),
         ("gemm", draw(&mut runner, gemm(), CASES)),
         ("matmul", draw(&mut runner, matmul(), CASES)),
         ("binary", draw(&mut runner, binary(), 2 * CASES)),
