@@ -47,6 +47,47 @@ fn conv_rows4<T: Num>(planes: &mut [&mut [T]; 4], at: usize, len: usize, x: &[T]
     }
 }
 
+/// `plane[j][at + i] += w[j][0] * x[i * step] + w[j][1] * x[i * step + dw] + w[j][2] * x[i *
+/// step + 2 * dw]` for `i < len` and the first `mb` planes, added left to right: a kernel
+/// row of three taps in one pass, in the order the taps would be added one by one.
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+fn conv_row_k3<T: Num>(planes: &mut [&mut [T]; 4], mb: usize, at: usize, len: usize, x: &[T], step: usize, dw: usize, wv: &[[T; 3]; 4]) {
+    let add3 = |y: T, w: &[T; 3], x0: T, x1: T, x2: T| y.plus(w[0].times(x0)).plus(w[1].times(x1)).plus(w[2].times(x2));
+    if step == 1 {
+        // Three shifted views of the input row, each as long as the output run, so the
+        // loops below index without bounds tests.
+        let (x0, x1, x2) = (&x[..len], &x[dw..dw + len], &x[2 * dw..2 * dw + len]);
+        if mb == 4 {
+            let [p0, p1, p2, p3] = planes;
+            let (r0, r1) = (&mut p0[at..at + len], &mut p1[at..at + len]);
+            let (r2, r3) = (&mut p2[at..at + len], &mut p3[at..at + len]);
+            for i in 0..len {
+                let (a, b, c) = (x0[i], x1[i], x2[i]);
+                r0[i] = add3(r0[i], &wv[0], a, b, c);
+                r1[i] = add3(r1[i], &wv[1], a, b, c);
+                r2[i] = add3(r2[i], &wv[2], a, b, c);
+                r3[i] = add3(r3[i], &wv[3], a, b, c);
+            }
+        } else {
+            for (plane, w) in planes.iter_mut().zip(wv).take(mb) {
+                let r = &mut plane[at..at + len];
+                for i in 0..len {
+                    r[i] = add3(r[i], w, x0[i], x1[i], x2[i]);
+                }
+            }
+        }
+    } else {
+        let x = &x[..(len - 1) * step + 2 * dw + 1];
+        for (plane, w) in planes.iter_mut().zip(wv).take(mb) {
+            let r = &mut plane[at..at + len];
+            for i in 0..len {
+                let b = i * step;
+                r[i] = add3(r[i], w, x[b], x[b + dw], x[b + 2 * dw]);
+            }
+        }
+    }
+}
+
 /// N-d convolution (up to three spatial axes) with groups, strides, dilations and padding,
 /// then the fused epilogue: `epi(at, block)` on each finished block of output planes while
 /// it is in cache (`at` is the block's flat offset in `y`). The heavy work is in
@@ -72,7 +113,11 @@ fn conv<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T], p: &ConvParams, 
 /// Weight-stationary: for each input channel and kernel tap, a weight is multiplied into
 /// whole output rows, so the inner loops run over contiguous memory without bounds tests
 /// (the valid output range of each tap is computed first). Output channels of a group go
-/// in blocks of four, which share every input row they read.
+/// in blocks of four, which share every input row they read. A kernel row three taps wide
+/// goes in one pass where all three read inside the input, which reads and writes the
+/// output a third as often (measured with callgrind on x86-64, instructions per run:
+/// ddddocr_det -23%, MobileNet v1 -29%, ResNet-8 +6%). Every output still sums its taps in
+/// the reference order, so the results do not change.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usize, m: usize, p: &ConvParams) {
@@ -96,12 +141,51 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
         });
         *slot = plane;
     }
+    // Output columns where all three taps of a 3-wide kernel row read inside the input:
+    // there the row's taps go in one pass (`conv_row_k3`), elsewhere one at a time.
+    let (mut k3_lo, mut k3_hi) = (0, ow);
+    for c in 0..kw {
+        let (lo, hi) = conv_span(ow, sw, c * dw, pw, iw);
+        k3_lo = k3_lo.max(lo);
+        k3_hi = k3_hi.min(hi);
+    }
+    let fuse_k3 = kw == 3 && k3_hi > k3_lo;
     for ci in 0..cg_in {
         let xp = &x[(n * p.c_in + grp * cg_in + ci) * in_plane..][..in_plane];
         for a in 0..kd {
             let (d_lo, d_hi) = conv_span(od, sd, a * dd, pd, id);
             for bb in 0..kh {
                 let (h_lo, h_hi) = conv_span(oh, sh, bb * dh, ph, ih);
+                if fuse_k3 {
+                    let tap0 = (a * kh + bb) * kw;
+                    let mut wv = [[T::ZERO; 3]; 4];
+                    for (j, v) in wv.iter_mut().enumerate().take(mb) {
+                        let at = ((m + j) * cg_in + ci) * taps + tap0;
+                        v.copy_from_slice(&w[at..at + 3]);
+                    }
+                    for zd in d_lo..d_hi {
+                        let xd = zd * sd + a * dd - pd;
+                        for zh in h_lo..h_hi {
+                            let xh = zh * sh + bb * dh - ph;
+                            let xrow = &xp[(xd * ih + xh) * iw..][..iw];
+                            let row = (zd * oh + zh) * ow;
+                            let x_lo = k3_lo * sw - pw;
+                            conv_row_k3(&mut planes, mb, row + k3_lo, k3_hi - k3_lo, &xrow[x_lo..], sw, dw, &wv);
+                            // The columns near the padding, tap by tap in order.
+                            for c in 0..3 {
+                                let (w_lo, w_hi) = conv_span(ow, sw, c * dw, pw, iw);
+                                let left = w_lo..w_hi.min(k3_lo);
+                                for zw in left.chain(w_lo.max(k3_hi)..w_hi) {
+                                    let v = xrow[zw * sw + c * dw - pw];
+                                    for (plane, wj) in planes.iter_mut().zip(&wv).take(mb) {
+                                        plane[row + zw] = plane[row + zw].plus(wj[c].times(v));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for c in 0..kw {
                     let (w_lo, w_hi) = conv_span(ow, sw, c * dw, pw, iw);
                     if w_lo == w_hi {
