@@ -237,15 +237,7 @@ fn test_inputs(model: &Path) -> Result<TestInputs, String> {
     let Some(dir) = beside.into_iter().chain([vendored]).find(|d| d.exists()) else {
         return Ok((None, Vec::new()));
     };
-    let mut named = Vec::new();
-    for i in 0.. {
-        let p = dir.join(format!("input_{i}.pb"));
-        if !p.exists() {
-            break;
-        }
-        named
-            .push(kiln::frontend::read_tensor_pb(&p).map_err(|e| format!("{}: {e}", p.display()))?);
-    }
+    let named = harness::read_named(&dir, "input")?;
     Ok((Some(dir), named))
 }
 

@@ -394,18 +394,25 @@ pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Comp
 
 /// Reads `input_<i>.pb` and `output_<i>.pb` of an ONNX test-data directory.
 pub fn read_test_set(dir: &Path) -> Result<(Vec<Tensor>, Vec<Tensor>), String> {
-    let read_all = |prefix: &str| -> Result<Vec<Tensor>, String> {
-        let mut v = Vec::new();
-        for i in 0.. {
-            let p = dir.join(format!("{prefix}_{i}.pb"));
-            if !p.exists() {
-                break;
-            }
-            let (_, t) =
-                kiln_frontend::read_tensor_pb(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            v.push(t);
-        }
-        Ok(v)
+    let tensors = |prefix| -> Result<Vec<Tensor>, String> {
+        Ok(read_named(dir, prefix)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
     };
-    Ok((read_all("input")?, read_all("output")?))
+    Ok((tensors("input")?, tensors("output")?))
+}
+
+/// `<prefix>_0.pb`, `<prefix>_1.pb`... of a test-data directory, up to the first missing
+/// one, each with the name its file gives the tensor.
+pub fn read_named(dir: &Path, prefix: &str) -> Result<Vec<(String, Tensor)>, String> {
+    let mut v = Vec::new();
+    for i in 0.. {
+        let p = dir.join(format!("{prefix}_{i}.pb"));
+        if !p.exists() {
+            break;
+        }
+        v.push(kiln_frontend::read_tensor_pb(&p).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    Ok(v)
 }
