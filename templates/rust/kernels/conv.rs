@@ -143,12 +143,9 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
     }
     // Output columns where all three taps of a 3-wide kernel row read inside the input:
     // there the row's taps go in one pass (`conv_row_k3`), elsewhere one at a time.
-    let (mut k3_lo, mut k3_hi) = (0, ow);
-    for c in 0..kw {
-        let (lo, hi) = conv_span(ow, sw, c * dw, pw, iw);
-        k3_lo = k3_lo.max(lo);
-        k3_hi = k3_hi.min(hi);
-    }
+    let spans3: [(usize, usize); 3] = core::array::from_fn(|c| conv_span(ow, sw, c * dw, pw, iw));
+    let k3_lo = spans3.iter().map(|s| s.0).max().unwrap_or(0);
+    let k3_hi = spans3.iter().map(|s| s.1).min().unwrap_or(0);
     let fuse_k3 = kw == 3 && k3_hi > k3_lo;
     for ci in 0..cg_in {
         let xp = &x[(n * p.c_in + grp * cg_in + ci) * in_plane..][..in_plane];
@@ -169,11 +166,9 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
                             let xh = zh * sh + bb * dh - ph;
                             let xrow = &xp[(xd * ih + xh) * iw..][..iw];
                             let row = (zd * oh + zh) * ow;
-                            let x_lo = k3_lo * sw - pw;
-                            conv_row_k3(&mut planes, mb, row + k3_lo, k3_hi - k3_lo, &xrow[x_lo..], sw, dw, &wv);
+                            conv_row_k3(&mut planes, mb, row + k3_lo, k3_hi - k3_lo, &xrow[k3_lo * sw - pw..], sw, dw, &wv);
                             // The columns near the padding, tap by tap in order.
-                            for c in 0..3 {
-                                let (w_lo, w_hi) = conv_span(ow, sw, c * dw, pw, iw);
+                            for (c, &(w_lo, w_hi)) in spans3.iter().enumerate() {
                                 let left = w_lo..w_hi.min(k3_lo);
                                 for zw in left.chain(w_lo.max(k3_hi)..w_hi) {
                                     let v = xrow[zw * sw + c * dw - pw];
