@@ -496,7 +496,7 @@ impl KernelSet {
             .map(|k| k.source().trim_end().to_string())
             .collect();
         if !self.num_types.is_empty() {
-            parts.push(crate::templates::render_num(self)?.trim().to_string());
+            parts.push(crate::rust::templates::render_num(self)?.trim().to_string());
         }
         for (t, f) in self.math_fns() {
             parts.push(f.source(t == DType::F64).trim_end().to_string());

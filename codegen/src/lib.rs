@@ -15,12 +15,14 @@
 mod borrow;
 mod kernels;
 mod literal;
+mod lower;
 #[cfg(test)]
 mod math_tests;
 pub mod namer;
-mod ops;
+#[allow(dead_code)]
+mod program;
 mod rust;
-mod templates;
+
 mod writer;
 
 use kiln_ir::{DType, VerifiedGraph};
@@ -152,22 +154,22 @@ pub fn emit_rust(
     let files = match kind {
         EmitKind::Module => vec![GeneratedFile {
             path: PathBuf::from("model.rs"),
-            contents: templates::render_module_file(&module)?,
+            contents: rust::templates::render_module_file(&module)?,
         }],
         EmitKind::Crate => {
             let name = namer::crate_name(&opts.module_name);
             vec![
                 GeneratedFile {
                     path: PathBuf::from("src/lib.rs"),
-                    contents: templates::render_lib_file(&module)?,
+                    contents: rust::templates::render_lib_file(&module)?,
                 },
                 GeneratedFile {
                     path: PathBuf::from("Cargo.toml"),
-                    contents: templates::render_manifest(&name, &module)?,
+                    contents: rust::templates::render_manifest(&name, &module)?,
                 },
                 GeneratedFile {
                     path: PathBuf::from("README.md"),
-                    contents: templates::render_readme(&name, &module)?,
+                    contents: rust::templates::render_readme(&name, &module)?,
                 },
             ]
         }

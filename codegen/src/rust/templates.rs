@@ -1,35 +1,38 @@
 //! The tera templates under `templates/rust/`, embedded so the binary is self-contained.
 //! Rendering an undefined variable is an error (tera's behaviour), never an empty string.
 
+use super::{Module, shape_const};
 use crate::CodegenError;
 use crate::kernels::KernelSet;
 use crate::literal;
 use crate::namer::{escape, quote};
-use crate::rust::{Module, shape_const};
 use std::collections::BTreeMap;
 use tera::{Context, Tera};
 
 const TEMPLATES: [(&str, &str); 6] = [
     (
         "num.rs",
-        include_str!("../../templates/rust/kernels/num.rs.tera"),
+        include_str!("../../../templates/rust/kernels/num.rs.tera"),
     ),
     (
         "module.rs",
-        include_str!("../../templates/rust/module.rs.tera"),
+        include_str!("../../../templates/rust/module.rs.tera"),
     ),
     (
         "model.rs",
-        include_str!("../../templates/rust/model.rs.tera"),
+        include_str!("../../../templates/rust/model.rs.tera"),
     ),
-    ("lib.rs", include_str!("../../templates/rust/lib.rs.tera")),
+    (
+        "lib.rs",
+        include_str!("../../../templates/rust/lib.rs.tera"),
+    ),
     (
         "Cargo.toml",
-        include_str!("../../templates/rust/Cargo.toml.tera"),
+        include_str!("../../../templates/rust/Cargo.toml.tera"),
     ),
     (
         "README.md",
-        include_str!("../../templates/rust/README.md.tera"),
+        include_str!("../../../templates/rust/README.md.tera"),
     ),
 ];
 

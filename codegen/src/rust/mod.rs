@@ -12,9 +12,11 @@
 use crate::borrow::{Slice, bind_in, bind_pool};
 use crate::kernels::KernelSet;
 use crate::literal;
+use crate::lower::{self as ops, NodeCx};
 use crate::namer::{Case, Namer, escape, quote};
-use crate::ops::{self, NodeCx};
 use crate::writer::Writer;
+
+pub(crate) mod templates;
 use crate::{CodegenError, NodeError, Port, Provenance, RustOptions, Signature};
 use kiln_ir::{DType, Graph, Node, NodeId, Op, ValueId, ValueKind, VerifiedGraph};
 use kiln_passes::memory::Part;
@@ -244,7 +246,7 @@ pub(crate) fn emit_module(
         provenance: opts.provenance.clone(),
     };
     module.header = header(&module, plan.algorithm);
-    module.body = crate::templates::render_body(&module, &run.finish(), &kernels, &statics)?;
+    module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;
     Ok(module)
 }
 

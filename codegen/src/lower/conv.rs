@@ -1,0 +1,85 @@
+//! Lowering of the conv family.
+
+use super::prelude::*;
+
+/// Spatial axes of an N, C, spatial... tensor, if the window kernels handle them (1 to 3).
+pub(super) fn spatial_rank(x: &TensorType) -> Result<usize, String> {
+    match x.rank().checked_sub(2) {
+        Some(r @ 1..=3) => Ok(r),
+        _ => Err(format!(
+            "input {x} has {} spatial axes; the kernels handle 1 to 3",
+            x.rank().saturating_sub(2)
+        )),
+    }
+}
+
+/// `v` padded in front to three axes with `fill`.
+pub(super) fn pad3(v: &[usize], fill: usize) -> [usize; 3] {
+    let mut out = [fill; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+/// Writes the fields of a `Window` literal.
+pub(super) fn window_fields(w: &mut Writer, g: &WindowGeometry) {
+    w.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
+    w.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
+    w.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
+    w.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
+    w.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
+    w.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
+}
+
+pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
+    let (x, w) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?);
+    spatial_rank(x)?;
+    let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    cx.use_kernel(Kernel::Conv, x.dtype)?;
+    let bias = if cx.has_input(2) {
+        format!("Some({})", cx.read(2)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let epi = epilogue(cx, x.dtype)?;
+    let b = &mut cx.body;
+    b.open(format!("conv({xs}, {ws}, {bias}, {ys}, &ConvParams {{"));
+    b.line(format!("batch: {},", x.shape[0]));
+    b.line(format!("c_in: {},", x.shape[1]));
+    b.line(format!("c_out: {},", w.shape[0]));
+    b.line(format!("group: {},", a.group));
+    b.open("window: Window {");
+    window_fields(b, &g);
+    b.close("},");
+    b.close(format!("}}, {epi});"));
+    Ok(())
+}
+
+pub(super) fn conv_transpose(cx: &mut NodeCx, a: &ConvTransposeAttrs) -> Result<(), String> {
+    let (x, w, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?, cx.out_ty(0)?);
+    spatial_rank(x)?;
+    let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
+    cx.use_kernel(Kernel::ConvTranspose, x.dtype)?;
+    let bias = if cx.has_input(2) {
+        format!("Some({})", cx.read(2)?)
+    } else {
+        "None".into()
+    };
+    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let b = &mut cx.body;
+    b.open(format!(
+        "conv_transpose({xs}, {ws}, {bias}, {ys}, &ConvTransposeParams {{"
+    ));
+    b.line(format!("batch: {},", x.shape[0]));
+    b.line(format!("c_in: {},", x.shape[1]));
+    b.line(format!("c_out: {},", y.shape[1]));
+    b.line(format!("group: {},", a.group));
+    b.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
+    b.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
+    b.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
+    b.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
+    b.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
+    b.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
+    b.close("});");
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The lowering state of one node: which operands its kernel call uses, and the call.
+//! Operands are named by slot (`x0`, `y0`, ...); the module lowering binds them to storage
+//! afterwards, so the family lowerings know nothing about the arena, statics or the
+//! caller's buffers.
+
+use crate::kernels::{Kernel, KernelSet};
+use crate::writer::Writer;
+use kiln_ir::{DType, Graph, Node, Tensor, TensorType};
+use std::collections::BTreeMap;
+
+/// The emission state of one node: which operands its call uses, and the call itself.
+pub(crate) struct NodeCx<'a> {
+    pub(super) graph: &'a Graph,
+    pub(crate) node: &'a Node,
+    pub(super) kernels: &'a mut KernelSet,
+    reads: BTreeMap<usize, String>,
+    writes: BTreeMap<usize, String>,
+    pub(super) body: Writer,
+}
+
+/// What a node's emission produced: operands to bind (slot, local) and the indented call.
+pub(crate) struct NodeCode {
+    pub reads: Vec<(usize, String)>,
+    pub writes: Vec<(usize, String)>,
+    pub body: String,
+}
+
+impl<'a> NodeCx<'a> {
+    pub(crate) fn new(graph: &'a Graph, node: &'a Node, kernels: &'a mut KernelSet) -> Self {
+        NodeCx {
+            graph,
+            node,
+            kernels,
+            reads: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            body: Writer::new(2),
+        }
+    }
+
+    /// Whether the op has input `slot` (an epilogue's extra inputs do not count).
+    pub(super) fn has_input(&self, slot: usize) -> bool {
+        matches!(self.node.op_inputs().get(slot), Some(Some(_)))
+    }
+
+    pub(super) fn in_ty(&self, slot: usize, what: &str) -> Result<&'a TensorType, String> {
+        match self.node.inputs.get(slot) {
+            Some(Some(v)) => Ok(&self.graph.value(*v).ty),
+            _ => Err(format!("input {slot} ({what}) is missing")),
+        }
+    }
+
+    pub(super) fn const_input(&self, slot: usize) -> Option<&'a Tensor> {
+        let v = (*self.node.inputs.get(slot)?)?;
+        self.graph.value(v).const_tensor()
+    }
+
+    pub(super) fn out_ty(&self, slot: usize) -> Result<&'a TensorType, String> {
+        self.node
+            .outputs
+            .get(slot)
+            .map(|&v| &self.graph.value(v).ty)
+            .ok_or_else(|| format!("output {slot} is missing"))
+    }
+
+    /// The local holding input `slot` (shared).
+    pub(super) fn read(&mut self, slot: usize) -> Result<String, String> {
+        self.in_ty(slot, "operand")?;
+        let name = format!("x{slot}");
+        self.reads.insert(slot, name.clone());
+        Ok(name)
+    }
+
+    /// The local holding output `slot` (exclusive).
+    pub(super) fn write(&mut self, slot: usize) -> Result<String, String> {
+        self.out_ty(slot)?;
+        let name = format!("y{slot}");
+        self.writes.insert(slot, name.clone());
+        Ok(name)
+    }
+
+    pub(super) fn use_kernel(&mut self, k: Kernel, dtype: DType) -> Result<(), String> {
+        self.kernels.use_kernel(k, dtype)
+    }
+
+    pub(crate) fn finish(self) -> NodeCode {
+        NodeCode {
+            reads: self.reads.into_iter().collect(),
+            writes: self.writes.into_iter().collect(),
+            body: self.body.finish(),
+        }
+    }
+}

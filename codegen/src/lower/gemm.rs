@@ -1,0 +1,103 @@
+//! Lowering of the gemm family.
+
+use super::prelude::*;
+
+/// An attribute scalar for an integer or float kernel; integers need whole numbers.
+pub(super) fn scalar(dtype: DType, v: f32, what: &str) -> Result<String, String> {
+    if !dtype.is_float() && v.fract() != 0.0 {
+        return Err(format!(
+            "{what} {v} is not a whole number, as {dtype} Gemm needs"
+        ));
+    }
+    literal::from_f64(dtype, v as f64)
+}
+
+pub(super) fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
+    let (ta, y) = (cx.in_ty(0, "A")?, cx.out_ty(0)?);
+    let (m, k) = if a.trans_a {
+        (ta.shape[1], ta.shape[0])
+    } else {
+        (ta.shape[0], ta.shape[1])
+    };
+    let n = y.shape[1];
+    cx.use_kernel(Kernel::Gemm, ta.dtype)?;
+    let alpha = scalar(ta.dtype, a.alpha, "alpha")?;
+    let beta = scalar(ta.dtype, a.beta, "beta")?;
+    let (c, c_strides) = if cx.has_input(2) {
+        let cs = &cx.in_ty(2, "C")?.shape;
+        let (cm, cn) = match cs.as_slice() {
+            [] => (1, 1),
+            [cn] => (1, *cn),
+            [cm, cn] => (*cm, *cn),
+            _ => return Err(format!("C of rank {} does not broadcast to 2-D", cs.len())),
+        };
+        let strides = (if cm == 1 { 0 } else { cn }, usize::from(cn != 1));
+        (format!("Some({})", cx.read(2)?), strides)
+    } else {
+        ("None".to_string(), (0, 0))
+    };
+    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let epi = epilogue(cx, ta.dtype)?;
+    let b = &mut cx.body;
+    b.open(format!("gemm({xa}, {xb}, {c}, {ys}, &GemmParams {{"));
+    b.line(format!("m: {m},"));
+    b.line(format!("n: {n},"));
+    b.line(format!("k: {k},"));
+    b.line(format!("trans_a: {},", a.trans_a));
+    b.line(format!("trans_b: {},", a.trans_b));
+    b.line(format!("c_strides: ({}, {}),", c_strides.0, c_strides.1));
+    b.close(format!("}}, {alpha}, {beta}, {epi});"));
+    Ok(())
+}
+
+/// Per batch axis, the element stride of one operand's matrices (0 where it broadcasts).
+pub(super) fn batch_strides(batch: &[usize], own: &[usize], matrix: usize) -> Vec<usize> {
+    let lead = batch.len() - own.len();
+    let mut strides = vec![0; batch.len()];
+    let mut step = matrix;
+    for d in (0..batch.len()).rev() {
+        let dim = if d < lead { 1 } else { own[d - lead] };
+        strides[d] = if dim == 1 { 0 } else { step };
+        step *= dim;
+    }
+    strides
+}
+
+pub(super) fn matmul(cx: &mut NodeCx) -> Result<(), String> {
+    let (ta, tb) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?);
+    // numpy: a 1-D A is a row [1, K], a 1-D B a column [K, 1].
+    let a2 = if ta.rank() == 1 {
+        vec![1, ta.shape[0]]
+    } else {
+        ta.shape.clone()
+    };
+    let b2 = if tb.rank() == 1 {
+        vec![tb.shape[0], 1]
+    } else {
+        tb.shape.clone()
+    };
+    if a2.len() < 2 || b2.len() < 2 {
+        return Err("MatMul operands must have rank ≥ 1".into());
+    }
+    let (m, k, n) = (a2[a2.len() - 2], a2[a2.len() - 1], b2[b2.len() - 1]);
+    let (ba, bb) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
+    let mut batch = broadcast_shapes(ba, bb).ok_or("batch axes do not broadcast")?;
+    let mut sa = batch_strides(&batch, ba, m * k);
+    let mut sb = batch_strides(&batch, bb, k * n);
+    if batch.is_empty() {
+        (batch, sa, sb) = (vec![1], vec![0], vec![0]);
+    }
+    cx.use_kernel(Kernel::MatMul, ta.dtype)?;
+    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let epi = epilogue(cx, ta.dtype)?;
+    let b = &mut cx.body;
+    b.open(format!("matmul({xa}, {xb}, {ys}, &MatMulParams {{"));
+    b.line(format!("m: {m},"));
+    b.line(format!("k: {k},"));
+    b.line(format!("n: {n},"));
+    b.line(format!("batch: {},", usizes(&batch)));
+    b.line(format!("a_strides: {},", usizes(&sa)));
+    b.line(format!("b_strides: {},", usizes(&sb)));
+    b.close(format!("}}, {epi});"));
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! The kernel program: what the lowering decides, as data, before any text is printed.
+//!
+//! A [`Program`] is the schedule as an ordered list of [`Step`]s. Each step is one kernel
+//! instance: which kernel ([`Call::func`], from the kernel library), its compile-time
+//! arguments, its operands (each bound to an arena region, a weight static, a caller's
+//! input or output), its fused epilogue, and its cost. The program also lists the statics
+//! and the kernels and math routines it uses. Printers (today Rust, in `rust/`) turn it into
+//! text and decide nothing: every choice a printer could make — which kernel, what layout,
+//! which element function — is a field here, so it can be shown (`kiln inspect --kernels`),
+//! tested and diffed.
+
+use crate::Signature;
+use crate::kernels::{Kernel, MathFn};
+use kiln_ir::DType;
+use kiln_ir::ops::{
+    Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, ReduceKind, UnaryOp, VariadicOp,
+};
+use serde::Serialize;
+
+/// Version of the JSON form of the program (`kiln inspect --json`); bump it when a field
+/// changes meaning or disappears.
+pub const PROGRAM_SCHEMA_VERSION: u32 = 1;
+
+/// The lowered model.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// What the generated code may assume about the machine.
+    pub target: String,
+    pub signature: Signature,
+    pub steps: Vec<Step>,
+    /// Constants in order of first use.
+    pub statics: Vec<Static>,
+    /// The kernels the steps call (with those they depend on) and the element types each
+    /// runs on, and the math routines (exp, tanh, ...) they need.
+    pub library: crate::kernels::KernelSet,
+    /// Graph outputs no step writes: copied from an input, a static or another output.
+    pub output_copies: Vec<OutputCopy>,
+    /// Input fields no step reads (still part of the signature).
+    pub unread_inputs: Vec<String>,
+    pub uses_inputs: bool,
+    pub uses_outputs: bool,
+    pub uses_arena: bool,
+    pub pools: Vec<PoolInfo>,
+    pub arena_bytes: usize,
+    pub lower_bound_bytes: usize,
+    /// The memory planner's algorithm, for the header.
+    pub plan_algorithm: &'static str,
+}
+
+impl Program {
+    pub fn weight_bytes(&self) -> usize {
+        self.statics.iter().map(|s| s.bytes).sum()
+    }
+
+    pub fn macs(&self) -> u64 {
+        self.steps.iter().map(|s| s.macs).sum()
+    }
+}
+
+/// One non-empty pool of the arena.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolInfo {
+    #[serde(serialize_with = "ser_dtype")]
+    pub dtype: DType,
+    pub len: usize,
+    pub lower_bound: usize,
+}
+
+impl PoolInfo {
+    pub fn bytes(&self) -> usize {
+        self.len * self.dtype.size_bytes()
+    }
+}
+
+/// One scheduled node, lowered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// Position in the schedule (the step number in comments and `inspect --kernels`).
+    pub index: usize,
+    /// The node's name, ONNX op and opset.
+    pub node: String,
+    pub onnx_op: String,
+    pub opset: i64,
+    /// The IR op's name (e.g. `Conv`, `Binary(Add)`).
+    pub op: String,
+    /// Output types, as `f32[1, 16, 32, 32]`.
+    pub outputs: Vec<String>,
+    /// ONNX nodes merged into this step by the passes (folded constants, fused epilogues),
+    /// in the order they were merged.
+    pub merged: Vec<String>,
+    /// The fused epilogue, applied as each output block is finished.
+    #[serde(serialize_with = "ser_display_vec")]
+    pub epilogue: Vec<Epilogue>,
+    pub kind: StepKind,
+    /// Layout of the step's main tensors, e.g. `NCHW`.
+    pub layout: &'static str,
+    pub macs: u64,
+    /// Bytes of operands read and written (weights included).
+    pub bytes: u64,
+}
+
+impl Step {
+    /// The kernel this step calls, if it calls one.
+    pub fn kernel_name(&self) -> &str {
+        match &self.kind {
+            StepKind::Call { call, .. } => call.func,
+            StepKind::View => "(view)",
+            StepKind::ConcatInPlace => "(concat in place)",
+            StepKind::Empty => "(empty)",
+            StepKind::IdentityInPlace => "(identity in place)",
+        }
+    }
+}
+
+/// What a step does.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// One kernel call on bound operands.
+    Call { operands: Vec<Operand>, call: Call },
+    /// The output is a view of the input's storage: nothing to compute.
+    View,
+    /// A Concat whose inputs were all written in place by their producers.
+    ConcatInPlace,
+    /// The outputs have no elements.
+    Empty,
+    /// An identity op (e.g. Relu of unsigned values) in place: nothing to do.
+    IdentityInPlace,
+}
+
+/// Whether an operand is read or written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// One operand of a step: a node input or output slot bound to storage.
+#[derive(Clone, Debug, Serialize)]
+pub struct Operand {
+    /// The local the call names (`x0`, `y0`, ...).
+    pub local: String,
+    pub access: Access,
+    /// The node's input or output slot.
+    pub slot: usize,
+    /// The value's name in the model.
+    pub value: String,
+    #[serde(serialize_with = "ser_dtype")]
+    pub dtype: DType,
+    pub len: usize,
+    pub home: Home,
+    /// Where a read value comes from: the step that produced it, if any.
+    pub producer: Option<usize>,
+}
+
+/// Where an operand lives while `run` executes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "in", rename_all = "snake_case")]
+pub enum Home {
+    /// The caller's input array, field `ident`.
+    Input { ident: String },
+    /// The caller's output array; with a part, the elements of it the value occupies.
+    Output {
+        ident: String,
+        offset: usize,
+        len: usize,
+        whole: bool,
+    },
+    /// A weight static.
+    Static { name: String },
+    /// A region of one arena pool, in elements of the pool's type.
+    Arena {
+        #[serde(serialize_with = "ser_dtype")]
+        pool: DType,
+        offset: usize,
+        len: usize,
+    },
+    /// No elements.
+    Empty,
+}
+
+/// A constant the program stores as a static (in flash on a device).
+#[derive(Clone, Debug, Serialize)]
+pub struct Static {
+    pub name: String,
+    /// The value's name in the model.
+    pub value: String,
+    #[serde(skip)]
+    pub id: kiln_ir::ValueId,
+    /// Its type, as `f32[16, 3, 3, 3]`.
+    pub ty: String,
+    /// Element order in memory (the order the kernel reads): `row-major` as in the model.
+    pub layout: &'static str,
+    pub bytes: usize,
+}
+
+/// A graph output no step writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputCopy {
+    /// The output field written.
+    pub ident: String,
+    pub from: Home,
+}
+
+/// A kernel call: the library function and its arguments.
+#[derive(Clone, Debug, Serialize)]
+pub struct Call {
+    pub func: &'static str,
+    /// The library kernel it belongs to.
+    #[serde(skip)]
+    pub kernel: Option<Kernel>,
+    pub args: Vec<Arg>,
+    /// Statements the call needs first (`let mul = ...;`), as named element functions.
+    pub prelude: Vec<(String, ElemFn)>,
+}
+
+/// One argument of a kernel call. Every variant is a fact, not text: the printer spells it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "arg", content = "value", rename_all = "snake_case")]
+pub enum Arg {
+    /// The operand bound to this local (see [`Operand::local`]).
+    Operand(String),
+    /// An optional operand.
+    Opt(Option<String>),
+    Usize(usize),
+    Bool(bool),
+    /// A scalar of the given element type.
+    Scalar(#[serde(serialize_with = "ser_dtype")] DType, f64),
+    /// A run of sizes borrowed as a slice (`&[..]`).
+    Sizes(Vec<usize>),
+    /// A fixed-size array of sizes (`[..]`).
+    Array(Vec<usize>),
+    /// A fixed-size array of signed integers.
+    Ints(Vec<i64>),
+    /// A tuple of arguments.
+    Tuple(Vec<Arg>),
+    /// A list of arguments borrowed as a slice (`&[a, b]`).
+    List(Vec<Arg>),
+    /// A parameter struct of the kernel library, by reference when `by_ref`.
+    Struct {
+        name: &'static str,
+        by_ref: bool,
+        fields: Vec<(&'static str, Arg)>,
+    },
+    /// An element function (a closure in Rust).
+    Fn(ElemFn),
+    /// The block epilogue of an anchor kernel: applied to each finished run of outputs,
+    /// given the run's first flat index.
+    Epilogue(#[serde(serialize_with = "ser_dtype")] DType, EpilogueSteps),
+    /// A math routine of the library passed as a function.
+    Math(
+        #[serde(serialize_with = "ser_debug")] MathFn,
+        #[serde(serialize_with = "ser_dtype")] DType,
+    ),
+    /// A single zero of an element type (an omitted zero point), borrowed as a slice.
+    ZeroSlice(#[serde(serialize_with = "ser_dtype")] DType),
+}
+
+/// Epilogue steps with the locals of their extra operands (residual Adds).
+#[derive(Clone, Debug, Serialize)]
+pub struct EpilogueSteps {
+    #[serde(serialize_with = "ser_display_vec")]
+    pub steps: Vec<Epilogue>,
+    /// For each step, the local of its operand (residual Add) if any.
+    pub operands: Vec<Option<String>>,
+}
+
+impl EpilogueSteps {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Whether a step reads the flat index (a residual Add).
+    pub fn uses_index(&self) -> bool {
+        self.operands.iter().any(Option::is_some)
+    }
+}
+
+/// An element function: what a map-like kernel applies to each element. The lowering picks
+/// it and checks its types; the printer spells it (a closure in Rust).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "fn", rename_all = "snake_case")]
+pub enum ElemFn {
+    /// `a op b`: IEEE for floats, wrapping for integers, `x / 0 = 0`. `swapped`: the function
+    /// takes the right operand first (an in-place kernel overwriting it).
+    Binary {
+        #[serde(serialize_with = "ser_debug")]
+        op: BinaryOp,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+        swapped: bool,
+    },
+    Unary {
+        #[serde(serialize_with = "ser_debug")]
+        op: UnaryOp,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    Activation {
+        #[serde(serialize_with = "ser_debug")]
+        act: Activation,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// Softplus `ln(1 + e^v)`.
+    Softplus {
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    Cast {
+        #[serde(serialize_with = "ser_dtype")]
+        from: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        to: DType,
+    },
+    Compare {
+        #[serde(serialize_with = "ser_debug")]
+        op: CompareOp,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    Logical {
+        #[serde(serialize_with = "ser_debug")]
+        op: LogicalOp,
+    },
+    Not,
+    Variadic {
+        #[serde(serialize_with = "ser_debug")]
+        op: VariadicOp,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// One of a Reduce's group functions.
+    Reduce {
+        #[serde(serialize_with = "ser_debug")]
+        kind: ReduceKind,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// `f` followed by an index-free epilogue, in one function of `arity` arguments.
+    Then {
+        f: Box<ElemFn>,
+        arity: usize,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+        #[serde(serialize_with = "ser_display_vec")]
+        epilogue: Vec<Epilogue>,
+    },
+    /// A function the family's lowering describes by a name and its scalar parameters;
+    /// the printer's table of family functions spells it (see `rust/elem.rs`).
+    Named {
+        name: &'static str,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+        /// Secondary element type (e.g. the output's), when it differs.
+        #[serde(serialize_with = "ser_dtype")]
+        dtype2: DType,
+        /// Scalar parameters.
+        params: Vec<f64>,
+        /// Operands the function reads (locals).
+        operands: Vec<String>,
+        /// Further function arguments (nested functions).
+        fns: Vec<ElemFn>,
+    },
+}
+
+impl ElemFn {
+    /// A [`ElemFn::Named`] without operands or nested functions.
+    pub fn named(name: &'static str, dtype: DType, params: Vec<f64>) -> ElemFn {
+        ElemFn::Named {
+            name,
+            dtype,
+            dtype2: dtype,
+            params,
+            operands: Vec::new(),
+            fns: Vec::new(),
+        }
+    }
+}
+
+fn ser_dtype<S: serde::Serializer>(d: &DType, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(d.name())
+}
+
+fn ser_debug<T: std::fmt::Debug, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:?}"))
+}
+
+fn ser_display_vec<T: std::fmt::Display, S: serde::Serializer>(
+    v: &[T],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for x in v {
+        seq.serialize_element(&x.to_string())?;
+    }
+    seq.end()
+}
