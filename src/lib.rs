@@ -296,6 +296,7 @@ pub fn compile_graph(
             model_sha256: sha256.clone(),
             options: opts.describe(),
         },
+        target: "host".into(),
     };
     let generated = kiln_codegen::emit_rust(&verified, &plan, kind, &rust_opts)?;
     drop(verified);

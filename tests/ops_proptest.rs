@@ -72,6 +72,7 @@ impl OneOp {
             onnx_op: self.op.name().into(),
             opset: 13,
             epilogue: Vec::new(),
+            merged: Vec::new(),
         });
         Ok((g, feed))
     }

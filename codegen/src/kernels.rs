@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 /// A kernel snippet. Order is emission order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Kernel {
+pub enum Kernel {
     Map,
     /// `map` into another element type (Cast).
     Convert,
@@ -334,7 +334,7 @@ impl Kernel {
 
 /// Functions core lacks, defined in the generated code per float type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum MathFn {
+pub enum MathFn {
     Exp,
     Sigmoid,
     Tanh,
@@ -423,7 +423,7 @@ impl MathFn {
 
 /// Everything one generated file needs from the library.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct KernelSet {
+pub struct KernelSet {
     kernels: BTreeSet<Kernel>,
     caps: BTreeSet<Cap>,
     num_types: BTreeSet<DType>,

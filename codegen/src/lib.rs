@@ -13,20 +13,20 @@
 //! `templates` renders the skeletons.
 
 mod borrow;
-mod kernels;
+pub mod kernels;
 mod literal;
 mod lower;
 #[cfg(test)]
 mod math_tests;
 pub mod namer;
-#[allow(dead_code)]
-mod program;
+pub mod program;
 mod rust;
 
 mod writer;
 
 use kiln_ir::{DType, VerifiedGraph};
 use kiln_passes::MemoryPlan;
+pub use program::Program;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -46,6 +46,8 @@ pub struct RustOptions {
     /// Package name for [`EmitKind::Crate`] (characters Cargo does not accept become `_`).
     pub module_name: String,
     pub provenance: Provenance,
+    /// The target the code is lowered for (its canonical name), for the header.
+    pub target: String,
 }
 
 /// What to generate.
@@ -150,7 +152,29 @@ pub fn emit_rust(
     kind: EmitKind,
     opts: &RustOptions,
 ) -> Result<Generated, CodegenError> {
-    let module = rust::emit_module(graph, plan, opts)?;
+    let program = lower(graph, plan, &opts.target)?;
+    print_rust(graph, &program, kind, opts)
+}
+
+/// Lowers `graph` with the storage `plan` assigns into a kernel program for `target`.
+pub fn lower(
+    graph: &VerifiedGraph,
+    plan: &MemoryPlan,
+    target: &str,
+) -> Result<Program, CodegenError> {
+    lower::module::lower(graph, plan, target)
+}
+
+/// Prints `program` (lowered from `graph`, whose constants it reads) as Rust.
+pub fn print_rust(
+    graph: &VerifiedGraph,
+    program: &Program,
+    kind: EmitKind,
+    opts: &RustOptions,
+) -> Result<Generated, CodegenError> {
+    let g = graph.graph();
+    let data = |v: kiln_ir::ValueId| g.value(v).const_tensor().cloned();
+    let module = rust::print(program, &data, opts)?;
     let files = match kind {
         EmitKind::Module => vec![GeneratedFile {
             path: PathBuf::from("model.rs"),

@@ -143,11 +143,14 @@ pub fn sanitize(raw: &str, case: Case) -> String {
             // camelCase and HTTPServer split into words before the upper-case letter.
             let prev = i.checked_sub(1).map(|j| chars[j]);
             let next = chars.get(i + 1).copied();
+            // After a digit only a capitalised word starts one (`1Conv`), so `Conv2D` stays
+            // one word (`CONV2D`, not `CONV2_D`).
+            let starts_word = next.is_some_and(|n| n.is_ascii_lowercase());
             let boundary = c.is_ascii_uppercase()
                 && prev.is_some_and(|p| {
                     p.is_ascii_lowercase()
-                        || p.is_ascii_digit()
-                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                        || (p.is_ascii_digit() && starts_word)
+                        || (p.is_ascii_uppercase() && starts_word)
                 });
             if boundary {
                 words.push('_');
@@ -176,8 +179,14 @@ pub fn sanitize(raw: &str, case: Case) -> String {
         s.insert_str(0, prefix);
     }
     if s.len() > MAX_IDENT_LEN {
-        // All ASCII by now, so any index is a char boundary.
-        s.truncate(MAX_IDENT_LEN);
+        // All ASCII by now, so any index is a char boundary. Cut at the last word boundary
+        // that keeps at least half the length, so no word is cut in two
+        // (`..._BATCH_NORMALIZATIO`).
+        let cut = s[..=MAX_IDENT_LEN]
+            .rfind('_')
+            .filter(|&i| i >= MAX_IDENT_LEN / 2)
+            .unwrap_or(MAX_IDENT_LEN);
+        s.truncate(cut);
         while s.ends_with('_') {
             s.pop();
         }

@@ -103,7 +103,7 @@ impl Step {
     /// The kernel this step calls, if it calls one.
     pub fn kernel_name(&self) -> &str {
         match &self.kind {
-            StepKind::Call { call, .. } => call.func,
+            StepKind::Call { calls, .. } => calls.first().map_or("(text)", |c| c.func),
             StepKind::View => "(view)",
             StepKind::ConcatInPlace => "(concat in place)",
             StepKind::Empty => "(empty)",
@@ -117,7 +117,14 @@ impl Step {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepKind {
     /// One kernel call on bound operands.
-    Call { operands: Vec<Operand>, call: Call },
+    Call {
+        operands: Vec<Operand>,
+        /// The kernel calls, in order (most steps make one).
+        calls: Vec<Call>,
+        /// Legacy: Rust text of a family not yet lowered to calls.
+        #[serde(skip)]
+        text: String,
+    },
     /// The output is a view of the input's storage: nothing to compute.
     View,
     /// A Concat whose inputs were all written in place by their producers.
@@ -211,8 +218,6 @@ pub struct Call {
     #[serde(skip)]
     pub kernel: Option<Kernel>,
     pub args: Vec<Arg>,
-    /// Statements the call needs first (`let mul = ...;`), as named element functions.
-    pub prelude: Vec<(String, ElemFn)>,
 }
 
 /// One argument of a kernel call. Every variant is a fact, not text: the printer spells it.

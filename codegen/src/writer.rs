@@ -42,10 +42,6 @@ impl Writer {
         self.out.push_str(text);
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.out.is_empty()
-    }
-
     pub(crate) fn finish(self) -> String {
         self.out
     }

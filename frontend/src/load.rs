@@ -876,6 +876,7 @@ impl<'a> Builder<'a> {
             onnx_op: ctx.op,
             opset: ctx.opset,
             epilogue: Vec::new(),
+            merged: Vec::new(),
         });
         Ok(())
     }

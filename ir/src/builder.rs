@@ -84,6 +84,7 @@ impl Builder {
             onnx_op,
             opset: 13,
             epilogue: Vec::new(),
+            merged: Vec::new(),
         });
         Ok(outputs)
     }

@@ -66,6 +66,10 @@ pub struct Node {
     /// Elementwise work fused onto output 0, in order (empty until a pass fuses some).
     /// Inputs an epilogue reads are appended after the op's own inputs.
     pub epilogue: Vec<crate::ops::Epilogue>,
+    /// The ONNX nodes the passes merged into this one, in order, as `Op "name" (how)`: a
+    /// folded BatchNormalization, a fused activation or residual Add. For readers of the
+    /// generated code and `kiln inspect`; no semantics.
+    pub merged: Vec<String>,
 }
 
 impl Node {

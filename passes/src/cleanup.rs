@@ -90,7 +90,7 @@ fn bypass(g: &mut Graph, n: NodeId) -> bool {
     // y is the caller's array: let x's producer write it, if nothing else reads x.
     match g.producer(x) {
         Some(p) if sole_consumer(g, x) == Some(n) && g.node(p).outputs.len() == 1 => {
-            absorb(g, p, n);
+            absorb(g, p, n, "removed");
             true
         }
         _ => false,

@@ -227,7 +227,7 @@ pub fn fold_batchnorm(g: &mut Graph) -> Result<Vec<String>, String> {
         let shift: Vec<f64> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
         if fold_affine_into(g, p, &scale, &shift) {
             folded.push(format!("{:?} into {:?}", g.node(n).name, g.node(p).name));
-            absorb(g, p, n);
+            absorb(g, p, n, "folded");
         }
     }
     Ok(folded)
@@ -276,7 +276,7 @@ pub fn fold_affine(g: &mut Graph) -> Result<Vec<String>, String> {
                     g.node(n).name,
                     g.node(p).name
                 ));
-                absorb(g, p, n);
+                absorb(g, p, n, "folded");
                 break;
             }
         }
@@ -353,6 +353,7 @@ pub fn fold_pad(g: &mut Graph) -> Result<Vec<String>, String> {
         let label = format!("{:?} into {:?}", g.node(n).name, g.node(c).name);
         g.node_mut(c).op = op;
         g.set_input(c, 0, Some(x));
+        crate::rewrite::record_merge(g, c, n, "folded");
         g.remove_node(n);
         folded.push(label);
     }
@@ -402,7 +403,7 @@ pub fn matmul_add_to_gemm(g: &mut Graph) -> Result<Vec<String>, String> {
             let label = format!("{:?} + {:?}", mm.name, g.node(n).name);
             g.node_mut(p).op = Op::Gemm(GemmAttrs::default());
             g.push_input(p, k);
-            absorb(g, p, n);
+            absorb(g, p, n, "bias of Gemm");
             folded.push(label);
             break;
         }

@@ -105,8 +105,9 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
                 let tail = g.node(m).epilogue.clone();
                 g.node_mut(p).epilogue.push(Epilogue::Silu);
                 g.node_mut(p).epilogue.extend(tail);
+                crate::rewrite::record_merge(g, p, s, "fused");
                 g.remove_node(s);
-                absorb(g, p, m);
+                absorb(g, p, m, "fused");
                 fused.push(label);
                 changed = true;
                 continue;
@@ -140,7 +141,7 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
             let tail = g.node(c).epilogue.clone();
             g.node_mut(p).epilogue.push(step);
             g.node_mut(p).epilogue.extend(tail);
-            absorb(g, p, c);
+            absorb(g, p, c, "fused");
             fused.push(label);
             changed = true;
         }

@@ -166,5 +166,6 @@ fn cast_node(near: &Node, what: &str, from: ValueId, to: ValueId, dtype: DType) 
         onnx_op: "Cast".into(),
         opset: near.opset,
         epilogue: Vec::new(),
+        merged: Vec::new(),
     }
 }

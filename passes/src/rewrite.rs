@@ -45,11 +45,22 @@ pub fn add_const(g: &mut Graph, like: &str, t: Tensor) -> ValueId {
 
 /// Removes node `second`, which reads `first`'s output 0, and makes `first` write
 /// `second`'s output 0 instead. The caller has checked that `second` is the sole reader of
-/// `first`'s output 0 and has moved whatever else `second` computed onto `first`.
-pub fn absorb(g: &mut Graph, first: NodeId, second: NodeId) {
+/// `first`'s output 0 and has moved whatever else `second` computed onto `first`. `how`
+/// (`folded`, `fused`, ...) is recorded with `second`'s name in `first`'s `merged` list.
+pub fn absorb(g: &mut Graph, first: NodeId, second: NodeId, how: &str) {
     let out = g.node(second).outputs[0];
+    record_merge(g, first, second, how);
     g.remove_node(second);
     g.set_output(first, 0, out);
+}
+
+/// Records in `into`'s `merged` list that node `n` (and whatever was merged into it) now
+/// runs as part of it.
+pub fn record_merge(g: &mut Graph, into: NodeId, n: NodeId, how: &str) {
+    let node = g.node(n);
+    let mut merged = vec![format!("{} {:?} ({how})", node.onnx_op, node.name)];
+    merged.extend(node.merged.iter().cloned());
+    g.node_mut(into).merged.extend(merged);
 }
 
 /// Sets node `n`'s leading inputs to `inputs`, appending slots as needed.

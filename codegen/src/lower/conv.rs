@@ -1,6 +1,7 @@
 //! Lowering of the conv family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 /// Spatial axes of an N, C, spatial... tensor, if the window kernels handle them (1 to 3).
 pub(super) fn spatial_rank(x: &TensorType) -> Result<usize, String> {
@@ -20,14 +21,34 @@ pub(super) fn pad3(v: &[usize], fill: usize) -> [usize; 3] {
     out
 }
 
-/// Writes the fields of a `Window` literal.
-pub(super) fn window_fields(w: &mut Writer, g: &WindowGeometry) {
-    w.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
-    w.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
-    w.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
-    w.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
-    w.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
-    w.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
+/// The fields of a `Window` for the window kernels (three spatial axes, leading unit ones).
+fn window_fields(g: &WindowGeometry) -> Vec<(&'static str, Arg)> {
+    vec![
+        ("input", Arg::Array(pad3(&g.input, 1).to_vec())),
+        ("output", Arg::Array(pad3(&g.output, 1).to_vec())),
+        ("kernel", Arg::Array(pad3(&g.kernel, 1).to_vec())),
+        ("strides", Arg::Array(pad3(&g.strides, 1).to_vec())),
+        ("dilations", Arg::Array(pad3(&g.dilations, 1).to_vec())),
+        ("pads", Arg::Array(pad3(&g.pads_begin, 0).to_vec())),
+    ]
+}
+
+/// A `Window` value (a field of a parameter struct).
+pub(super) fn window_struct(g: &WindowGeometry) -> Arg {
+    Arg::Struct {
+        name: "Window",
+        by_ref: false,
+        fields: window_fields(g),
+    }
+}
+
+/// A `&Window` argument.
+pub(super) fn window_arg(g: &WindowGeometry) -> Arg {
+    Arg::Struct {
+        name: "Window",
+        by_ref: true,
+        fields: window_fields(g),
+    }
 }
 
 pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
@@ -35,23 +56,25 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     spatial_rank(x)?;
     let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
     cx.use_kernel(Kernel::Conv, x.dtype)?;
-    let bias = if cx.has_input(2) {
-        format!("Some({})", cx.read(2)?)
-    } else {
-        "None".into()
-    };
-    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let bias = cx.arg_opt(2)?;
+    let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
     let epi = epilogue(cx, x.dtype)?;
-    let b = &mut cx.body;
-    b.open(format!("conv({xs}, {ws}, {bias}, {ys}, &ConvParams {{"));
-    b.line(format!("batch: {},", x.shape[0]));
-    b.line(format!("c_in: {},", x.shape[1]));
-    b.line(format!("c_out: {},", w.shape[0]));
-    b.line(format!("group: {},", a.group));
-    b.open("window: Window {");
-    window_fields(b, &g);
-    b.close("},");
-    b.close(format!("}}, {epi});"));
+    let params = Arg::Struct {
+        name: "ConvParams",
+        by_ref: true,
+        fields: vec![
+            ("batch", Arg::Usize(x.shape[0])),
+            ("c_in", Arg::Usize(x.shape[1])),
+            ("c_out", Arg::Usize(w.shape[0])),
+            ("group", Arg::Usize(a.group)),
+            ("window", window_struct(&g)),
+        ],
+    };
+    cx.call(
+        Some(Kernel::Conv),
+        "conv",
+        vec![xs, ws, bias, ys, params, epi],
+    );
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! caller's buffers.
 
 use crate::kernels::{Kernel, KernelSet};
+use crate::program::{Arg, Call};
 use crate::writer::Writer;
 use kiln_ir::{DType, Graph, Node, Tensor, TensorType};
 use std::collections::BTreeMap;
@@ -15,13 +16,17 @@ pub(crate) struct NodeCx<'a> {
     pub(super) kernels: &'a mut KernelSet,
     reads: BTreeMap<usize, String>,
     writes: BTreeMap<usize, String>,
+    /// Legacy: the call as Rust text, for families not yet lowered to a [`Call`].
     pub(super) body: Writer,
+    pub(super) calls: Vec<Call>,
 }
 
-/// What a node's emission produced: operands to bind (slot, local) and the indented call.
+/// What a node's lowering produced: operands to bind (slot, local) and the call.
 pub(crate) struct NodeCode {
     pub reads: Vec<(usize, String)>,
     pub writes: Vec<(usize, String)>,
+    pub calls: Vec<Call>,
+    /// Legacy text of families not yet lowered to a [`Call`].
     pub body: String,
 }
 
@@ -34,6 +39,7 @@ impl<'a> NodeCx<'a> {
             reads: BTreeMap::new(),
             writes: BTreeMap::new(),
             body: Writer::new(2),
+            calls: Vec::new(),
         }
     }
 
@@ -82,10 +88,45 @@ impl<'a> NodeCx<'a> {
         self.kernels.use_kernel(k, dtype)
     }
 
+    /// Adds a call of `func`, of the library kernel `kernel` (`None`: a builtin such as
+    /// `copy`), to the node's calls.
+    pub(super) fn call(&mut self, kernel: Option<Kernel>, func: &'static str, args: Vec<Arg>) {
+        self.calls.push(Call { func, kernel, args });
+    }
+
+    /// The operand argument of input `slot` (see [`NodeCx::read`]).
+    pub(super) fn arg_in(&mut self, slot: usize) -> Result<Arg, String> {
+        Ok(Arg::Operand(self.read(slot)?))
+    }
+
+    /// The operand argument of output `slot` (see [`NodeCx::write`]).
+    pub(super) fn arg_out(&mut self, slot: usize) -> Result<Arg, String> {
+        Ok(Arg::Operand(self.write(slot)?))
+    }
+
+    /// Input `slot` as an optional operand: absent when the node omits it.
+    pub(super) fn arg_opt(&mut self, slot: usize) -> Result<Arg, String> {
+        Ok(Arg::Opt(if self.has_input(slot) {
+            Some(self.read(slot)?)
+        } else {
+            None
+        }))
+    }
+
+    /// Output `slot` as an optional operand: absent when the node has no such output.
+    pub(super) fn arg_opt_out(&mut self, slot: usize) -> Result<Arg, String> {
+        Ok(Arg::Opt(if slot < self.node.outputs.len() {
+            Some(self.write(slot)?)
+        } else {
+            None
+        }))
+    }
+
     pub(crate) fn finish(self) -> NodeCode {
         NodeCode {
             reads: self.reads.into_iter().collect(),
             writes: self.writes.into_iter().collect(),
+            calls: self.calls,
             body: self.body.finish(),
         }
     }

@@ -1,6 +1,7 @@
 //! Lowering of the elementwise family.
 
 use super::prelude::*;
+use crate::program::{Arg, ElemFn};
 
 /// Drops unit axes and merges adjacent axes that every operand walks contiguously, so the
 /// strided kernels loop over as few, as long, axes as possible. Never returns rank 0.
@@ -63,44 +64,25 @@ pub(super) fn broadcast_strides(own: &[usize], out: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// The element function of a binary op: IEEE for floats; for integers wrapping, and
-/// division truncating toward zero with x / 0 defined as 0. `swapped`: the closure takes
-/// the right operand first (for an in-place kernel overwriting the right operand).
-pub(super) fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<String, String> {
-    let t = literal::elem(dtype)?;
+/// The element function of a binary op (not defined on bool).
+pub(super) fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<ElemFn, String> {
+    literal::elem(dtype)?;
     if dtype == DType::Bool {
         return Err(format!("{} is not defined for bool tensors", op.name()));
     }
-    let (first, second) = if swapped { ("q", "p") } else { ("p", "q") };
-    Ok(if dtype.is_float() {
-        let sym = match op {
-            BinaryOp::Add => "+",
-            BinaryOp::Sub => "-",
-            BinaryOp::Mul => "*",
-            BinaryOp::Div => "/",
-        };
-        format!("|{first}, {second}| p {sym} q")
-    } else {
-        let f = match op {
-            BinaryOp::Add => "p.wrapping_add(q)",
-            BinaryOp::Sub => "p.wrapping_sub(q)",
-            BinaryOp::Mul => "p.wrapping_mul(q)",
-            BinaryOp::Div => "if q == 0 { 0 } else { p.wrapping_div(q) }",
-        };
-        format!("|{first}: {t}, {second}: {t}| {f}")
-    })
+    Ok(ElemFn::Binary { op, dtype, swapped })
 }
 
 pub(super) fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
     let f = binary_fn(op, y.dtype, false)?;
     let f = with_epilogue(cx, f, 2, y.dtype)?;
-    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+    broadcast_call(cx, &ta.shape, &tb.shape, y, f)
 }
 
 /// The call of the broadcasting kernel with element closure `f` on inputs 0 and 1 (of
 /// shapes `a` and `b`) into output 0 (of type `y`).
-pub(super) fn broadcast_call(
+pub(super) fn broadcast_call_text(
     cx: &mut NodeCx,
     a: &[usize],
     b: &[usize],
@@ -123,94 +105,76 @@ pub(super) fn broadcast_call(
     Ok(())
 }
 
-/// The element function of a unary op on `dtype`; `None` for the identity (Relu of
-/// unsigned values, which are never negative).
+/// The call of the broadcasting kernel with element function `f` on inputs 0 and 1 (of
+/// shapes `a` and `b`) into output 0 (of type `y`).
+pub(super) fn broadcast_call(
+    cx: &mut NodeCx,
+    a: &[usize],
+    b: &[usize],
+    y: &TensorType,
+    f: ElemFn,
+) -> Result<(), String> {
+    let strides = [
+        broadcast_strides(a, &y.shape),
+        broadcast_strides(b, &y.shape),
+    ];
+    let (shape, strides) = collapse(&y.shape, &strides);
+    cx.use_kernel(Kernel::Broadcast, y.dtype)?;
+    let args = vec![
+        cx.arg_in(0)?,
+        cx.arg_in(1)?,
+        cx.arg_out(0)?,
+        Arg::Sizes(shape),
+        Arg::Sizes(strides[0].clone()),
+        Arg::Sizes(strides[1].clone()),
+        Arg::Fn(f),
+    ];
+    cx.call(Some(Kernel::Broadcast), "broadcast", args);
+    Ok(())
+}
+
+/// The element function of a unary op on `dtype`, with the math routine it calls recorded;
+/// `None` for the identity (Relu and Abs of unsigned values).
 pub(super) fn unary_fn(
     cx: &mut NodeCx,
     op: UnaryOp,
     dtype: DType,
-) -> Result<Option<String>, String> {
-    Ok(Some(match op {
+) -> Result<Option<ElemFn>, String> {
+    let unsigned = dtype.is_int() && !dtype.is_signed();
+    match op {
         UnaryOp::Relu if dtype == DType::Bool => {
             return Err("Relu is not defined for bool tensors".into());
         }
-        UnaryOp::Relu if dtype.is_int() && !dtype.is_signed() => return Ok(None),
-        // `v < 0` rather than max: NaN stays NaN, as in the reference.
-        UnaryOp::Relu => {
-            let z = literal::zero(dtype);
-            format!("|v| if v < {z} {{ {z} }} else {{ v }}")
+        UnaryOp::Relu | UnaryOp::Abs if unsigned => return Ok(None),
+        UnaryOp::Relu => {}
+        UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign if dtype.is_int() => {
+            literal::elem(dtype)?;
         }
-        UnaryOp::Sigmoid => cx.kernels.use_math(MathFn::Sigmoid, dtype)?,
-        UnaryOp::Tanh => cx.kernels.use_math(MathFn::Tanh, dtype)?,
-        UnaryOp::Sqrt => cx.kernels.use_math(MathFn::Sqrt, dtype)?,
-        UnaryOp::Erf => cx.kernels.use_math(MathFn::Erf, dtype)?,
-        UnaryOp::Abs if dtype.is_int() && !dtype.is_signed() => return Ok(None),
-        UnaryOp::Abs if dtype.is_int() => {
-            format!("|v: {}| v.wrapping_abs()", literal::elem(dtype)?)
+        _ => {
+            if !matches!(dtype, DType::F32 | DType::F64) {
+                literal::elem(dtype)?;
+                return Err(format!(
+                    "{} needs f32 or f64 tensors, got {dtype}",
+                    op.name()
+                ));
+            }
+            let math = match op {
+                UnaryOp::Sigmoid => Some(MathFn::Sigmoid),
+                UnaryOp::Tanh => Some(MathFn::Tanh),
+                UnaryOp::Sqrt => Some(MathFn::Sqrt),
+                UnaryOp::Erf => Some(MathFn::Erf),
+                UnaryOp::Exp => Some(MathFn::Exp),
+                UnaryOp::Log => Some(MathFn::Log),
+                UnaryOp::Sin => Some(MathFn::Sin),
+                UnaryOp::Cos => Some(MathFn::Cos),
+                _ => None,
+            };
+            if let Some(m) = math {
+                cx.kernels.use_math(m, dtype)?;
+            }
         }
-        UnaryOp::Neg if dtype.is_int() => {
-            format!("|v: {}| v.wrapping_neg()", literal::elem(dtype)?)
-        }
-        UnaryOp::Sign if dtype.is_int() && !dtype.is_signed() => {
-            format!(
-                "|v: {}| if v > 0 {{ 1 }} else {{ 0 }}",
-                literal::elem(dtype)?
-            )
-        }
-        UnaryOp::Sign if dtype.is_int() => format!("|v: {}| v.signum()", literal::elem(dtype)?),
-        _ => float_unary_fn(cx, op, dtype)?,
-    }))
-}
-
-/// The element function of a float-only unary op (or Abs, Neg, Sign on floats).
-pub(super) fn float_unary_fn(cx: &mut NodeCx, op: UnaryOp, dtype: DType) -> Result<String, String> {
-    let (t, int, limit, sign) = match dtype {
-        DType::F32 => ("f32", "i32", "8388608.0", "0x8000_0000"),
-        DType::F64 => ("f64", "i64", "4503599627370496.0", "0x8000_0000_0000_0000"),
-        other => {
-            literal::elem(other)?;
-            return Err(format!(
-                "{} needs f32 or f64 tensors, got {other}",
-                op.name()
-            ));
-        }
-    };
-    // Floor, Ceil and Round from the truncated value (exact below 2^23 or 2^52, from where
-    // every float is an integer; NaN and infinities pass through); the result keeps the
-    // input's sign, so -0.5 gives -0.0 as in numpy.
-    let rounding = |adjust: &str| {
-        format!(
-            "|v: {t}| if !(v > -{limit} && v < {limit}) {{ v }} else {{ let t = v as {int} as {t}; \
-             let r = {adjust}; {t}::from_bits(r.to_bits() | (v.to_bits() & {sign})) }}"
-        )
-    };
-    Ok(match op {
-        UnaryOp::Abs => {
-            format!("|v: {t}| {t}::from_bits(v.to_bits() & !{sign})")
-        }
-        UnaryOp::Neg => format!("|v: {t}| -v"),
-        UnaryOp::Exp => cx.kernels.use_math(MathFn::Exp, dtype)?,
-        UnaryOp::Log => cx.kernels.use_math(MathFn::Log, dtype)?,
-        UnaryOp::Sin => cx.kernels.use_math(MathFn::Sin, dtype)?,
-        UnaryOp::Cos => cx.kernels.use_math(MathFn::Cos, dtype)?,
-        UnaryOp::Reciprocal => format!("|v: {t}| 1.0 / v"),
-        UnaryOp::Sign => {
-            format!("|v: {t}| if v > 0.0 {{ 1.0 }} else if v < 0.0 {{ -1.0 }} else {{ v }}")
-        }
-        UnaryOp::Floor => rounding("if t > v { t - 1.0 } else { t }"),
-        UnaryOp::Ceil => rounding("if t < v { t + 1.0 } else { t }"),
-        // Ties to even: the difference from the truncation is exact.
-        UnaryOp::Round => rounding(&format!(
-            "{{ let d = v - t; let odd = (t as {int}) % 2 != 0; \
-             if d > 0.5 || (d == 0.5 && odd) {{ t + 1.0 }} else if d < -0.5 || (d == -0.5 && odd) {{ t - 1.0 }} else {{ t }} }}"
-        )),
-        other => {
-            return Err(format!(
-                "internal error: {} is no float unary op",
-                other.name()
-            ));
-        }
-    })
+    }
+    Ok(Some(ElemFn::Unary { op, dtype }))
 }
 
 pub(super) fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
@@ -218,10 +182,15 @@ pub(super) fn unary(cx: &mut NodeCx, op: UnaryOp) -> Result<(), String> {
     let Some(f) = unary_fn(cx, op, dtype)? else {
         return copy(cx);
     };
+    map_call(cx, f, dtype)
+}
+
+/// `map` of input 0 into output 0 with `f` and the node's epilogue.
+fn map_call(cx: &mut NodeCx, f: ElemFn, dtype: DType) -> Result<(), String> {
     let f = with_epilogue(cx, f, 1, dtype)?;
     cx.use_kernel(Kernel::Map, dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!("map({xs}, {ys}, {f});"));
+    let args = vec![cx.arg_in(0)?, cx.arg_out(0)?, Arg::Fn(f)];
+    cx.call(Some(Kernel::Map), "map", args);
     Ok(())
 }
 
@@ -299,7 +268,7 @@ pub(super) fn prelu(cx: &mut NodeCx) -> Result<(), String> {
         // Unsigned values are never negative.
         return copy(cx);
     };
-    broadcast_call(cx, &tx.shape, &ts.shape, y, &f)
+    broadcast_call_text(cx, &tx.shape, &ts.shape, y, &f)
 }
 
 /// Mod as the reference semantics define it (`kiln_ir::ops::elementwise::eval_mod`): floats
@@ -322,7 +291,7 @@ pub(super) fn modulo(cx: &mut NodeCx, fmod: bool) -> Result<(), String> {
              if r != 0 && (r < 0) != (q < 0) {{ r + q }} else {{ r }} }}"
         )
     };
-    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+    broadcast_call_text(cx, &ta.shape, &tb.shape, y, &f)
 }
 
 /// BitShift; shifting by the bit width or more gives 0 (numpy).
@@ -335,7 +304,7 @@ pub(super) fn bitshift(cx: &mut NodeCx, left: bool) -> Result<(), String> {
     let bits = y.dtype.size_bytes() * 8;
     let sym = if left { "<<" } else { ">>" };
     let f = format!("|p: {t}, q: {t}| if q >= {bits} {{ 0 }} else {{ p {sym} q }}");
-    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+    broadcast_call_text(cx, &ta.shape, &tb.shape, y, &f)
 }
 
 /// Clip's bounds as `Option` expressions: input bounds (opset ≥ 11) win over attribute
@@ -387,20 +356,14 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
     match (&cx.node.op, slot) {
         (Op::Unary(op), 0) => {
             let Some(f) = unary_fn(cx, *op, y.dtype)? else {
-                cx.body.line("// The identity, in place: nothing to do.");
+                // The identity, in place: nothing to do (no operand, no call).
                 return Ok(());
             };
-            let f = with_epilogue(cx, f, 1, y.dtype)?;
-            cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
-            let ys = cx.write(0)?;
-            cx.body.line(format!("map_in_place({ys}, {f});"));
+            map_in_place_call(cx, f, y.dtype)?;
         }
         (Op::Activation(a), 0) => {
             let f = activation_fn(cx, *a, y.dtype)?;
-            let f = with_epilogue(cx, f, 1, y.dtype)?;
-            cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
-            let ys = cx.write(0)?;
-            cx.body.line(format!("map_in_place({ys}, {f});"));
+            map_in_place_call(cx, f, y.dtype)?;
         }
         (Op::Clip(a), 0) => {
             let [lo, hi] = clip_bounds(cx, a, y.dtype)?;
@@ -415,15 +378,26 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
             let f = with_epilogue(cx, f, 2, y.dtype)?;
             let (shape, strides) = collapse(&y.shape, &[broadcast_strides(&t.shape, &y.shape)]);
             cx.use_kernel(Kernel::BroadcastInPlace, y.dtype)?;
-            let (xo, ys) = (cx.read(other)?, cx.write(0)?);
-            cx.body.line(format!(
-                "broadcast_in_place({ys}, {xo}, &{}, &{}, {f});",
-                usizes(&shape),
-                usizes(&strides[0])
-            ));
+            let args = vec![
+                cx.arg_out(0)?,
+                cx.arg_in(other)?,
+                Arg::Sizes(shape),
+                Arg::Sizes(strides[0].clone()),
+                Arg::Fn(f),
+            ];
+            cx.call(Some(Kernel::BroadcastInPlace), "broadcast_in_place", args);
         }
         (op, _) => return Err(format!("{} cannot overwrite its input {slot}", op.name())),
     }
+    Ok(())
+}
+
+/// `map_in_place` of output 0 (which holds input 0) with `f` and the node's epilogue.
+fn map_in_place_call(cx: &mut NodeCx, f: ElemFn, dtype: DType) -> Result<(), String> {
+    let f = with_epilogue(cx, f, 1, dtype)?;
+    cx.use_kernel(Kernel::MapInPlace, dtype)?;
+    let args = vec![cx.arg_out(0)?, Arg::Fn(f)];
+    cx.call(Some(Kernel::MapInPlace), "map_in_place", args);
     Ok(())
 }
 
@@ -508,112 +482,44 @@ pub(super) fn pow(cx: &mut NodeCx) -> Result<(), String> {
         }
     }
     let f = pow_fn(cx, x.dtype, t.dtype)?;
-    broadcast_call(cx, &x.shape, &t.shape, y, &f)
+    broadcast_call_text(cx, &x.shape, &t.shape, y, &f)
 }
 
-/// The element function of LeakyRelu, HardSigmoid or HardSwish on `dtype` (f32 or f64;
-/// the parameters are rounded to it, as the ONNX reference computes in the tensor's type).
+/// The element function of an activation on `dtype` (f32 or f64), with the math routines
+/// it calls recorded.
 pub(super) fn activation_fn(
     cx: &mut NodeCx,
     a: Activation,
     dtype: DType,
-) -> Result<String, String> {
+) -> Result<ElemFn, String> {
     if !matches!(dtype, DType::F32 | DType::F64) {
         return Err(format!(
             "{} needs f32 or f64 tensors, got {dtype}",
             a.name()
         ));
     }
-    let lit = |v: f64| literal::from_f64(dtype, v);
-    let (zero, one) = (lit(0.0)?, lit(1.0)?);
-    let t = literal::elem(dtype)?;
-    // Clamped to [0, 1]; NaN passes through, as in the reference.
-    let hard = |t: &str| {
-        format!("if {t} < {zero} {{ {zero} }} else if {t} > {one} {{ {one} }} else {{ {t} }}")
+    let math: &[MathFn] = match a {
+        Activation::Gelu { tanh: false } => &[MathFn::Erf],
+        Activation::Gelu { tanh: true } => &[MathFn::Tanh],
+        Activation::Elu { .. } | Activation::Selu { .. } | Activation::Celu { .. } => {
+            &[MathFn::Exp]
+        }
+        Activation::Softplus => &[MathFn::Exp, MathFn::Log],
+        Activation::Mish => &[MathFn::Exp, MathFn::Log, MathFn::Tanh],
+        Activation::LeakyRelu { .. }
+        | Activation::HardSigmoid { .. }
+        | Activation::HardSwish
+        | Activation::ThresholdedRelu { .. }
+        | Activation::Softsign => &[],
     };
-    Ok(match a {
-        Activation::LeakyRelu { alpha } => {
-            let al = lit(alpha as f64)?;
-            format!("|v| if v < {zero} {{ {al} * v }} else {{ v }}")
-        }
-        Activation::HardSigmoid { alpha, beta } => {
-            let (al, be) = (lit(alpha as f64)?, lit(beta as f64)?);
-            format!("|v| {{ let t = {al} * v + {be}; {} }}", hard("t"))
-        }
-        Activation::HardSwish => {
-            let (sixth, half) = (lit(1.0 / 6.0)?, lit(0.5)?);
-            format!(
-                "|v| {{ let t = v * {sixth} + {half}; v * ({}) }}",
-                hard("t")
-            )
-        }
-        // As the spec writes it; where erf(x / sqrt 2) is near -1 the absolute error stays
-        // within |x| ulp(1) / 2.
-        Activation::Gelu { tanh: false } => {
-            let erf = cx.kernels.use_math(MathFn::Erf, dtype)?;
-            let half = lit(0.5)?;
-            format!("|v| {half} * v * ({one} + {erf}(v * core::{t}::consts::FRAC_1_SQRT_2))")
-        }
-        Activation::Gelu { tanh: true } => {
-            let tanh = cx.kernels.use_math(MathFn::Tanh, dtype)?;
-            let half = lit(0.5)?;
-            let k = lit((2.0 / std::f64::consts::PI).sqrt())?;
-            let c = lit(0.044715)?;
-            format!("|v| {half} * v * ({one} + {tanh}({k} * (v + {c} * v * v * v)))")
-        }
-        Activation::Elu { alpha } => {
-            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
-            let al = lit(alpha as f64)?;
-            format!("|v: {t}| if v < {zero} {{ {al} * ({exp}(v) - {one}) }} else {{ v }}")
-        }
-        Activation::Selu { alpha, gamma } => {
-            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
-            let (al, ga) = (lit(alpha as f64)?, lit(gamma as f64)?);
-            format!("|v: {t}| {ga} * if v > {zero} {{ v }} else {{ {al} * ({exp}(v) - {one}) }}")
-        }
-        Activation::Celu { alpha } => {
-            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
-            let al = lit(alpha as f64)?;
-            format!(
-                "|v: {t}| if v > {zero} {{ v }} else {{ let t = {al} * ({exp}(v / {al}) - {one}); \
-                 if t > {zero} {{ {zero} }} else {{ t }} }}"
-            )
-        }
-        Activation::ThresholdedRelu { alpha } => {
-            let al = lit(alpha as f64)?;
-            format!("|v: {t}| if v > {al} {{ v }} else {{ {zero} }}")
-        }
-        Activation::Softplus => softplus_fn(cx, dtype)?,
-        Activation::Softsign => {
-            format!("|v: {t}| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
-        }
-        Activation::Mish => {
-            let sp = softplus_fn(cx, dtype)?;
-            let tanh = cx.kernels.use_math(MathFn::Tanh, dtype)?;
-            format!("|v: {t}| v * {tanh}(({sp})(v))")
-        }
-    })
-}
-
-/// `ln(1 + e^v)` as `max(v, 0) + ln(1 + e^-|v|)`, the logarithm of `1 + e` taken as
-/// `ln(u) e / (u - 1)` with `u = 1 + e` (exact to rounding even where `e` is tiny).
-pub(super) fn softplus_fn(cx: &mut NodeCx, dtype: DType) -> Result<String, String> {
-    let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
-    let log = cx.kernels.use_math(MathFn::Log, dtype)?;
-    let t = literal::elem(dtype)?;
-    Ok(format!(
-        "|v: {t}| {{ let e = {exp}(if v > 0.0 {{ -v }} else {{ v }}); let u = 1.0 + e; \
-         let l = if u == 1.0 {{ e }} else {{ {log}(u) * e / (u - 1.0) }}; \
-         (if v > 0.0 {{ v }} else {{ 0.0 }}) + l }}"
-    ))
+    for &m in math {
+        cx.kernels.use_math(m, dtype)?;
+    }
+    Ok(ElemFn::Activation { act: a, dtype })
 }
 
 pub(super) fn activation(cx: &mut NodeCx, a: Activation) -> Result<(), String> {
     let dtype = cx.in_ty(0, "X")?.dtype;
     let f = activation_fn(cx, a, dtype)?;
-    let f = with_epilogue(cx, f, 1, dtype)?;
-    cx.use_kernel(Kernel::Map, dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!("map({xs}, {ys}, {f});"));
-    Ok(())
+    map_call(cx, f, dtype)
 }

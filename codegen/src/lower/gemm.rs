@@ -1,15 +1,17 @@
 //! Lowering of the gemm family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 /// An attribute scalar for an integer or float kernel; integers need whole numbers.
-pub(super) fn scalar(dtype: DType, v: f32, what: &str) -> Result<String, String> {
+pub(super) fn scalar(dtype: DType, v: f32, what: &str) -> Result<Arg, String> {
     if !dtype.is_float() && v.fract() != 0.0 {
         return Err(format!(
             "{what} {v} is not a whole number, as {dtype} Gemm needs"
         ));
     }
-    literal::from_f64(dtype, v as f64)
+    literal::from_f64(dtype, v as f64)?;
+    Ok(Arg::Scalar(dtype, v as f64))
 }
 
 pub(super) fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
@@ -23,7 +25,7 @@ pub(super) fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
     cx.use_kernel(Kernel::Gemm, ta.dtype)?;
     let alpha = scalar(ta.dtype, a.alpha, "alpha")?;
     let beta = scalar(ta.dtype, a.beta, "beta")?;
-    let (c, c_strides) = if cx.has_input(2) {
+    let c_strides = if cx.has_input(2) {
         let cs = &cx.in_ty(2, "C")?.shape;
         let (cm, cn) = match cs.as_slice() {
             [] => (1, 1),
@@ -31,22 +33,30 @@ pub(super) fn gemm(cx: &mut NodeCx, a: &GemmAttrs) -> Result<(), String> {
             [cm, cn] => (*cm, *cn),
             _ => return Err(format!("C of rank {} does not broadcast to 2-D", cs.len())),
         };
-        let strides = (if cm == 1 { 0 } else { cn }, usize::from(cn != 1));
-        (format!("Some({})", cx.read(2)?), strides)
+        (if cm == 1 { 0 } else { cn }, usize::from(cn != 1))
     } else {
-        ("None".to_string(), (0, 0))
+        (0, 0)
     };
-    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let c = cx.arg_opt(2)?;
+    let (xa, xb, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
     let epi = epilogue(cx, ta.dtype)?;
-    let b = &mut cx.body;
-    b.open(format!("gemm({xa}, {xb}, {c}, {ys}, &GemmParams {{"));
-    b.line(format!("m: {m},"));
-    b.line(format!("n: {n},"));
-    b.line(format!("k: {k},"));
-    b.line(format!("trans_a: {},", a.trans_a));
-    b.line(format!("trans_b: {},", a.trans_b));
-    b.line(format!("c_strides: ({}, {}),", c_strides.0, c_strides.1));
-    b.close(format!("}}, {alpha}, {beta}, {epi});"));
+    let params = Arg::Struct {
+        name: "GemmParams",
+        by_ref: true,
+        fields: vec![
+            ("m", Arg::Usize(m)),
+            ("n", Arg::Usize(n)),
+            ("k", Arg::Usize(k)),
+            ("trans_a", Arg::Bool(a.trans_a)),
+            ("trans_b", Arg::Bool(a.trans_b)),
+            (
+                "c_strides",
+                Arg::Tuple(vec![Arg::Usize(c_strides.0), Arg::Usize(c_strides.1)]),
+            ),
+        ],
+    };
+    let args = vec![xa, xb, c, ys, params, alpha, beta, epi];
+    cx.call(Some(Kernel::Gemm), "gemm", args);
     Ok(())
 }
 
@@ -88,16 +98,24 @@ pub(super) fn matmul(cx: &mut NodeCx) -> Result<(), String> {
         (batch, sa, sb) = (vec![1], vec![0], vec![0]);
     }
     cx.use_kernel(Kernel::MatMul, ta.dtype)?;
-    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
+    let (xa, xb, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
     let epi = epilogue(cx, ta.dtype)?;
-    let b = &mut cx.body;
-    b.open(format!("matmul({xa}, {xb}, {ys}, &MatMulParams {{"));
-    b.line(format!("m: {m},"));
-    b.line(format!("k: {k},"));
-    b.line(format!("n: {n},"));
-    b.line(format!("batch: {},", usizes(&batch)));
-    b.line(format!("a_strides: {},", usizes(&sa)));
-    b.line(format!("b_strides: {},", usizes(&sb)));
-    b.close(format!("}}, {epi});"));
+    let params = Arg::Struct {
+        name: "MatMulParams",
+        by_ref: true,
+        fields: vec![
+            ("m", Arg::Usize(m)),
+            ("k", Arg::Usize(k)),
+            ("n", Arg::Usize(n)),
+            ("batch", Arg::Array(batch)),
+            ("a_strides", Arg::Array(sa)),
+            ("b_strides", Arg::Array(sb)),
+        ],
+    };
+    cx.call(
+        Some(Kernel::MatMul),
+        "matmul",
+        vec![xa, xb, ys, params, epi],
+    );
     Ok(())
 }

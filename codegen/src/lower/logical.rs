@@ -13,7 +13,7 @@ pub(super) fn compare(cx: &mut NodeCx, op: CompareOp) -> Result<(), String> {
         CompareOp::GreaterOrEqual => ">=",
     };
     let f = format!("|p, q| p {sym} q");
-    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+    broadcast_call_text(cx, &ta.shape, &tb.shape, y, &f)
 }
 
 pub(super) fn logical(cx: &mut NodeCx, op: LogicalOp) -> Result<(), String> {
@@ -24,7 +24,7 @@ pub(super) fn logical(cx: &mut NodeCx, op: LogicalOp) -> Result<(), String> {
         LogicalOp::Xor => "^",
     };
     let f = format!("|p: bool, q: bool| p {sym} q");
-    broadcast_call(cx, &ta.shape, &tb.shape, y, &f)
+    broadcast_call_text(cx, &ta.shape, &tb.shape, y, &f)
 }
 
 pub(super) fn not(cx: &mut NodeCx) -> Result<(), String> {

@@ -11,6 +11,7 @@ mod epilogue;
 mod gather;
 mod gemm;
 mod logical;
+pub(crate) mod module;
 mod norm;
 mod pad;
 mod pool;
@@ -37,7 +38,6 @@ mod prelude {
     };
     pub(super) use crate::kernels::{Kernel, MathFn};
     pub(super) use crate::literal::{self, usizes};
-    pub(super) use crate::writer::Writer;
     pub(super) use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
     pub(super) use kiln_ir::ops::quant::{QuantAttrs, QuantGeometry};
     pub(super) use kiln_ir::ops::rnn::RnnActivation;

@@ -1,6 +1,7 @@
 //! Lowering of the pool family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 pub(super) fn max_pool(cx: &mut NodeCx, a: &MaxPoolAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "X")?;
@@ -15,14 +16,20 @@ pub(super) fn max_pool(cx: &mut NodeCx, a: &MaxPoolAttrs) -> Result<(), String> 
     };
     let g = a.window.geometry(&x.shape[2..], None)?;
     cx.use_kernel(Kernel::MaxPool, x.dtype)?;
-    let indices = optional_write(cx, 1)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let indices = cx.arg_opt_out(1)?;
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
     let planes = x.shape[0] * x.shape[1];
     let epi = epilogue(cx, x.dtype)?;
-    let b = &mut cx.body;
-    b.open(format!("max_pool({xs}, {ys}, {indices}, &Window {{"));
-    window_fields(b, &g);
-    b.close(format!("}}, {planes}, {column_major}, {epi});"));
+    let args = vec![
+        xs,
+        ys,
+        indices,
+        window_arg(&g),
+        Arg::Usize(planes),
+        Arg::Bool(column_major),
+        epi,
+    ];
+    cx.call(Some(Kernel::MaxPool), "max_pool", args);
     Ok(())
 }
 
@@ -31,17 +38,19 @@ pub(super) fn avg_pool(cx: &mut NodeCx, a: &AveragePoolAttrs) -> Result<(), Stri
     spatial_rank(x)?;
     let g = a.window.geometry(&x.shape[2..], None)?;
     cx.use_kernel(Kernel::AvgPool, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
     let planes = x.shape[0] * x.shape[1];
-    let pads_end = usizes(&pad3(&g.pads_end, 0));
     let epi = epilogue(cx, x.dtype)?;
-    let b = &mut cx.body;
-    b.open(format!("avg_pool({xs}, {ys}, &Window {{"));
-    window_fields(b, &g);
-    b.close(format!(
-        "}}, {planes}, {pads_end}, {}, {epi});",
-        a.count_include_pad
-    ));
+    let args = vec![
+        xs,
+        ys,
+        window_arg(&g),
+        Arg::Usize(planes),
+        Arg::Array(pad3(&g.pads_end, 0).to_vec()),
+        Arg::Bool(a.count_include_pad),
+        epi,
+    ];
+    cx.call(Some(Kernel::AvgPool), "avg_pool", args);
     Ok(())
 }
 
@@ -71,7 +80,16 @@ pub(super) fn lp_pool(cx: &mut NodeCx, a: &LpPoolAttrs) -> Result<(), String> {
     let pads_end = usizes(&pad3(&g.pads_end, 0));
     let b = &mut cx.body;
     b.open(format!("lp_pool({xs}, {ys}, &Window {{"));
-    window_fields(b, &g);
+    for (k, v) in [
+        ("input", &g.input),
+        ("output", &g.output),
+        ("kernel", &g.kernel),
+        ("strides", &g.strides),
+        ("dilations", &g.dilations),
+    ] {
+        b.line(format!("{k}: {},", usizes(&pad3(v, 1))));
+    }
+    b.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
     b.close(format!("}}, {planes}, {pads_end}, {power}, {root});"));
     Ok(())
 }
@@ -83,9 +101,9 @@ pub(super) fn global_avg_pool(cx: &mut NodeCx) -> Result<(), String> {
     }
     let len: usize = x.shape[2..].iter().product();
     cx.use_kernel(Kernel::GlobalAvgPool, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
     let epi = epilogue(cx, x.dtype)?;
-    cx.body
-        .line(format!("global_avg_pool({xs}, {ys}, {len}, {epi});"));
+    let args = vec![xs, ys, Arg::Usize(len), epi];
+    cx.call(Some(Kernel::GlobalAvgPool), "global_avg_pool", args);
     Ok(())
 }

@@ -1,0 +1,112 @@
+//! Kernel calls as Rust: `func(args...);`, parameter structs on their own lines.
+
+use super::elem;
+use crate::literal;
+use crate::program::{Arg, Call};
+use crate::writer::Writer;
+
+/// Writes `c` as one statement.
+pub(super) fn print(w: &mut Writer, c: &Call) -> Result<(), String> {
+    // A builtin: the kernel library has no `copy`, slices do.
+    if c.func == "copy" {
+        let [Arg::Operand(x), Arg::Operand(y)] = &c.args[..] else {
+            return Err("copy takes a source and a destination operand".into());
+        };
+        w.line(format!("{y}.copy_from_slice({x});"));
+        return Ok(());
+    }
+    let multi = c.args.iter().any(|a| matches!(a, Arg::Struct { .. }));
+    if !multi {
+        let args: Vec<String> = c.args.iter().map(inline).collect::<Result<_, _>>()?;
+        w.line(format!("{}({});", c.func, args.join(", ")));
+        return Ok(());
+    }
+    // Arguments before the struct on the opening line, the struct's fields below, the
+    // rest on the closing line.
+    let mut head = Vec::new();
+    let mut tail = Vec::new();
+    let mut fields = None;
+    for a in &c.args {
+        match a {
+            Arg::Struct { .. } if fields.is_none() => fields = Some(a),
+            _ if fields.is_none() => head.push(inline(a)?),
+            _ => tail.push(inline(a)?),
+        }
+    }
+    let Some(Arg::Struct {
+        name,
+        by_ref,
+        fields,
+    }) = fields
+    else {
+        unreachable!("multi means one struct");
+    };
+    let amp = if *by_ref { "&" } else { "" };
+    head.push(format!("{amp}{name} {{"));
+    w.open(format!("{}({}", c.func, head.join(", ")));
+    struct_fields(w, fields)?;
+    let rest: String = tail.iter().map(|t| format!(", {t}")).collect();
+    w.close(format!("}}{rest});"));
+    Ok(())
+}
+
+fn struct_fields(w: &mut Writer, fields: &[(&'static str, Arg)]) -> Result<(), String> {
+    for (k, v) in fields {
+        match v {
+            Arg::Struct {
+                name,
+                by_ref,
+                fields,
+            } => {
+                let amp = if *by_ref { "&" } else { "" };
+                w.open(format!("{k}: {amp}{name} {{"));
+                struct_fields(w, fields)?;
+                w.close("},");
+            }
+            _ => w.line(format!("{k}: {},", inline(v)?)),
+        }
+    }
+    Ok(())
+}
+
+/// One argument on one line.
+pub(super) fn inline(a: &Arg) -> Result<String, String> {
+    Ok(match a {
+        Arg::Operand(local) => local.clone(),
+        Arg::Opt(Some(local)) => format!("Some({local})"),
+        Arg::Opt(None) => "None".into(),
+        Arg::Usize(v) => v.to_string(),
+        Arg::Bool(b) => b.to_string(),
+        Arg::Scalar(dtype, v) => literal::from_f64(*dtype, *v)?,
+        Arg::Sizes(v) => format!("&{}", literal::usizes(v)),
+        Arg::Array(v) => literal::usizes(v),
+        Arg::Ints(v) => {
+            let items: Vec<String> = v.iter().map(i64::to_string).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Arg::Tuple(v) => {
+            let items: Vec<String> = v.iter().map(inline).collect::<Result<_, _>>()?;
+            format!("({})", items.join(", "))
+        }
+        Arg::List(v) => {
+            let items: Vec<String> = v.iter().map(inline).collect::<Result<_, _>>()?;
+            format!("&[{}]", items.join(", "))
+        }
+        Arg::Struct {
+            name,
+            by_ref,
+            fields,
+        } => {
+            let amp = if *by_ref { "&" } else { "" };
+            let items: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| Ok(format!("{k}: {}", inline(v)?)))
+                .collect::<Result<_, String>>()?;
+            format!("{amp}{name} {{ {} }}", items.join(", "))
+        }
+        Arg::Fn(f) => elem::closure(f)?,
+        Arg::Epilogue(dtype, steps) => elem::epilogue(*dtype, steps)?,
+        Arg::Math(f, dtype) => f.name(*dtype),
+        Arg::ZeroSlice(dtype) => format!("&[0{}]", literal::elem(*dtype)?),
+    })
+}

@@ -1,0 +1,305 @@
+//! Element functions as Rust closures, and fused epilogues as the statements that apply
+//! them. The lowering chose each function and checked its types; this spells it.
+
+use crate::kernels::MathFn;
+use crate::literal;
+use crate::program::{ElemFn, EpilogueSteps};
+use kiln_ir::DType;
+use kiln_ir::ops::{Activation, BinaryOp, Epilogue, UnaryOp};
+
+/// `f` as a closure.
+pub(super) fn closure(f: &ElemFn) -> Result<String, String> {
+    match f {
+        ElemFn::Binary { op, dtype, swapped } => binary_fn(*op, *dtype, *swapped),
+        ElemFn::Unary { op, dtype } => {
+            unary_fn(*op, *dtype)?.ok_or_else(|| "the identity has no function".to_string())
+        }
+        ElemFn::Activation { act, dtype } => activation_fn(*act, *dtype),
+        ElemFn::Softplus { dtype } => softplus_fn(*dtype),
+        ElemFn::Then {
+            f,
+            arity,
+            dtype,
+            epilogue,
+        } => {
+            let f = closure(f)?;
+            let body = epilogue_body(*dtype, epilogue, &[])?;
+            Ok(if *arity == 1 {
+                format!("|x| {{ let v = ({f})(x); {body} v }}")
+            } else {
+                format!("|a, b| {{ let v = ({f})(a, b); {body} v }}")
+            })
+        }
+        other => Err(format!("no Rust spelling yet for {other:?}")),
+    }
+}
+
+/// The block epilogue of an anchor kernel: a closure that applies `e` to a finished run of
+/// outputs starting at flat offset `at` (a no-op when empty).
+pub(super) fn epilogue(dtype: DType, e: &EpilogueSteps) -> Result<String, String> {
+    if e.is_empty() {
+        return Ok("|_, _| {}".into());
+    }
+    let body = epilogue_body(dtype, &e.steps, &e.operands)?;
+    let elem = literal::elem(dtype)?;
+    Ok(if e.uses_index() {
+        format!(
+            "|at: usize, ys: &mut [{elem}]| {{ for (e, o) in ys.iter_mut().enumerate() {{ let i = at + e; let v = *o; {body} *o = v; }} }}"
+        )
+    } else {
+        format!(
+            "|_: usize, ys: &mut [{elem}]| {{ for o in ys.iter_mut() {{ let v = *o; {body} *o = v; }} }}"
+        )
+    })
+}
+
+/// The statements that apply `steps` to `v` (a residual Add reads its operand at the flat
+/// index `i`).
+fn epilogue_body(
+    dtype: DType,
+    steps: &[Epilogue],
+    operands: &[Option<String>],
+) -> Result<String, String> {
+    let mut out = Vec::new();
+    for (k, e) in steps.iter().enumerate() {
+        out.push(match e {
+            // `v < 0` rather than max: NaN stays NaN, as in the reference.
+            Epilogue::Relu => {
+                let z = literal::zero(dtype);
+                format!("let v = if v < {z} {{ {z} }} else {{ v }};")
+            }
+            Epilogue::Clip { min, max } => {
+                let mut s = String::new();
+                if min.is_finite() {
+                    let lo = literal::from_f64(dtype, *min)?;
+                    s.push_str(&format!("let v = if v < {lo} {{ {lo} }} else {{ v }}; "));
+                }
+                if max.is_finite() {
+                    let hi = literal::from_f64(dtype, *max)?;
+                    s.push_str(&format!("let v = if v > {hi} {{ {hi} }} else {{ v }};"));
+                }
+                s.trim_end().to_string()
+            }
+            Epilogue::Sigmoid => format!("let v = {}(v);", MathFn::Sigmoid.name(dtype)),
+            Epilogue::Tanh => format!("let v = {}(v);", MathFn::Tanh.name(dtype)),
+            Epilogue::Silu => format!("let v = v * {}(v);", MathFn::Sigmoid.name(dtype)),
+            Epilogue::Act(a) => format!("let v = ({})(v);", activation_fn(*a, dtype)?),
+            Epilogue::Add { .. } => {
+                let r = operands
+                    .get(k)
+                    .cloned()
+                    .flatten()
+                    .ok_or("a residual Add without its operand")?;
+                format!("let v = v + {r}[i];")
+            }
+        });
+    }
+    Ok(out.join(" "))
+}
+
+/// The element function of a binary op: IEEE for floats; for integers wrapping, and
+/// division truncating toward zero with x / 0 defined as 0. `swapped`: the closure takes
+/// the right operand first (for an in-place kernel overwriting the right operand).
+fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    if dtype == DType::Bool {
+        return Err(format!("{} is not defined for bool tensors", op.name()));
+    }
+    let (first, second) = if swapped { ("q", "p") } else { ("p", "q") };
+    Ok(if dtype.is_float() {
+        let sym = match op {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+        };
+        format!("|{first}, {second}| p {sym} q")
+    } else {
+        let f = match op {
+            BinaryOp::Add => "p.wrapping_add(q)",
+            BinaryOp::Sub => "p.wrapping_sub(q)",
+            BinaryOp::Mul => "p.wrapping_mul(q)",
+            BinaryOp::Div => "if q == 0 { 0 } else { p.wrapping_div(q) }",
+        };
+        format!("|{first}: {t}, {second}: {t}| {f}")
+    })
+}
+
+/// The element function of a unary op on `dtype`; `None` for the identity (Relu of
+/// unsigned values, which are never negative).
+fn unary_fn(op: UnaryOp, dtype: DType) -> Result<Option<String>, String> {
+    Ok(Some(match op {
+        UnaryOp::Relu if dtype == DType::Bool => {
+            return Err("Relu is not defined for bool tensors".into());
+        }
+        UnaryOp::Relu if dtype.is_int() && !dtype.is_signed() => return Ok(None),
+        // `v < 0` rather than max: NaN stays NaN, as in the reference.
+        UnaryOp::Relu => {
+            let z = literal::zero(dtype);
+            format!("|v| if v < {z} {{ {z} }} else {{ v }}")
+        }
+        UnaryOp::Sigmoid => MathFn::Sigmoid.name(dtype),
+        UnaryOp::Tanh => MathFn::Tanh.name(dtype),
+        UnaryOp::Sqrt => MathFn::Sqrt.name(dtype),
+        UnaryOp::Erf => MathFn::Erf.name(dtype),
+        UnaryOp::Abs if dtype.is_int() && !dtype.is_signed() => return Ok(None),
+        UnaryOp::Abs if dtype.is_int() => {
+            format!("|v: {}| v.wrapping_abs()", literal::elem(dtype)?)
+        }
+        UnaryOp::Neg if dtype.is_int() => {
+            format!("|v: {}| v.wrapping_neg()", literal::elem(dtype)?)
+        }
+        UnaryOp::Sign if dtype.is_int() && !dtype.is_signed() => {
+            format!(
+                "|v: {}| if v > 0 {{ 1 }} else {{ 0 }}",
+                literal::elem(dtype)?
+            )
+        }
+        UnaryOp::Sign if dtype.is_int() => format!("|v: {}| v.signum()", literal::elem(dtype)?),
+        _ => float_unary_fn(op, dtype)?,
+    }))
+}
+
+/// The element function of a float-only unary op (or Abs, Neg, Sign on floats).
+fn float_unary_fn(op: UnaryOp, dtype: DType) -> Result<String, String> {
+    let (t, int, limit, sign) = match dtype {
+        DType::F32 => ("f32", "i32", "8388608.0", "0x8000_0000"),
+        DType::F64 => ("f64", "i64", "4503599627370496.0", "0x8000_0000_0000_0000"),
+        other => {
+            literal::elem(other)?;
+            return Err(format!(
+                "{} needs f32 or f64 tensors, got {other}",
+                op.name()
+            ));
+        }
+    };
+    // Floor, Ceil and Round from the truncated value (exact below 2^23 or 2^52, from where
+    // every float is an integer; NaN and infinities pass through); the result keeps the
+    // input's sign, so -0.5 gives -0.0 as in numpy.
+    let rounding = |adjust: &str| {
+        format!(
+            "|v: {t}| if !(v > -{limit} && v < {limit}) {{ v }} else {{ let t = v as {int} as {t}; \
+             let r = {adjust}; {t}::from_bits(r.to_bits() | (v.to_bits() & {sign})) }}"
+        )
+    };
+    Ok(match op {
+        UnaryOp::Abs => {
+            format!("|v: {t}| {t}::from_bits(v.to_bits() & !{sign})")
+        }
+        UnaryOp::Neg => format!("|v: {t}| -v"),
+        UnaryOp::Exp => MathFn::Exp.name(dtype),
+        UnaryOp::Log => MathFn::Log.name(dtype),
+        UnaryOp::Sin => MathFn::Sin.name(dtype),
+        UnaryOp::Cos => MathFn::Cos.name(dtype),
+        UnaryOp::Reciprocal => format!("|v: {t}| 1.0 / v"),
+        UnaryOp::Sign => {
+            format!("|v: {t}| if v > 0.0 {{ 1.0 }} else if v < 0.0 {{ -1.0 }} else {{ v }}")
+        }
+        UnaryOp::Floor => rounding("if t > v { t - 1.0 } else { t }"),
+        UnaryOp::Ceil => rounding("if t < v { t + 1.0 } else { t }"),
+        // Ties to even: the difference from the truncation is exact.
+        UnaryOp::Round => rounding(&format!(
+            "{{ let d = v - t; let odd = (t as {int}) % 2 != 0; \
+             if d > 0.5 || (d == 0.5 && odd) {{ t + 1.0 }} else if d < -0.5 || (d == -0.5 && odd) {{ t - 1.0 }} else {{ t }} }}"
+        )),
+        other => {
+            return Err(format!(
+                "internal error: {} is no float unary op",
+                other.name()
+            ));
+        }
+    })
+}
+
+/// The element function of LeakyRelu, HardSigmoid or HardSwish on `dtype` (f32 or f64;
+/// the parameters are rounded to it, as the ONNX reference computes in the tensor's type).
+fn activation_fn(a: Activation, dtype: DType) -> Result<String, String> {
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(format!(
+            "{} needs f32 or f64 tensors, got {dtype}",
+            a.name()
+        ));
+    }
+    let lit = |v: f64| literal::from_f64(dtype, v);
+    let (zero, one) = (lit(0.0)?, lit(1.0)?);
+    let t = literal::elem(dtype)?;
+    // Clamped to [0, 1]; NaN passes through, as in the reference.
+    let hard = |t: &str| {
+        format!("if {t} < {zero} {{ {zero} }} else if {t} > {one} {{ {one} }} else {{ {t} }}")
+    };
+    Ok(match a {
+        Activation::LeakyRelu { alpha } => {
+            let al = lit(alpha as f64)?;
+            format!("|v| if v < {zero} {{ {al} * v }} else {{ v }}")
+        }
+        Activation::HardSigmoid { alpha, beta } => {
+            let (al, be) = (lit(alpha as f64)?, lit(beta as f64)?);
+            format!("|v| {{ let t = {al} * v + {be}; {} }}", hard("t"))
+        }
+        Activation::HardSwish => {
+            let (sixth, half) = (lit(1.0 / 6.0)?, lit(0.5)?);
+            format!(
+                "|v| {{ let t = v * {sixth} + {half}; v * ({}) }}",
+                hard("t")
+            )
+        }
+        // As the spec writes it; where erf(x / sqrt 2) is near -1 the absolute error stays
+        // within |x| ulp(1) / 2.
+        Activation::Gelu { tanh: false } => {
+            let erf = MathFn::Erf.name(dtype);
+            let half = lit(0.5)?;
+            format!("|v| {half} * v * ({one} + {erf}(v * core::{t}::consts::FRAC_1_SQRT_2))")
+        }
+        Activation::Gelu { tanh: true } => {
+            let tanh = MathFn::Tanh.name(dtype);
+            let half = lit(0.5)?;
+            let k = lit((2.0 / std::f64::consts::PI).sqrt())?;
+            let c = lit(0.044715)?;
+            format!("|v| {half} * v * ({one} + {tanh}({k} * (v + {c} * v * v * v)))")
+        }
+        Activation::Elu { alpha } => {
+            let exp = MathFn::Exp.name(dtype);
+            let al = lit(alpha as f64)?;
+            format!("|v: {t}| if v < {zero} {{ {al} * ({exp}(v) - {one}) }} else {{ v }}")
+        }
+        Activation::Selu { alpha, gamma } => {
+            let exp = MathFn::Exp.name(dtype);
+            let (al, ga) = (lit(alpha as f64)?, lit(gamma as f64)?);
+            format!("|v: {t}| {ga} * if v > {zero} {{ v }} else {{ {al} * ({exp}(v) - {one}) }}")
+        }
+        Activation::Celu { alpha } => {
+            let exp = MathFn::Exp.name(dtype);
+            let al = lit(alpha as f64)?;
+            format!(
+                "|v: {t}| if v > {zero} {{ v }} else {{ let t = {al} * ({exp}(v / {al}) - {one}); \
+                 if t > {zero} {{ {zero} }} else {{ t }} }}"
+            )
+        }
+        Activation::ThresholdedRelu { alpha } => {
+            let al = lit(alpha as f64)?;
+            format!("|v: {t}| if v > {al} {{ v }} else {{ {zero} }}")
+        }
+        Activation::Softplus => softplus_fn(dtype)?,
+        Activation::Softsign => {
+            format!("|v: {t}| v / ({one} + if v < {zero} {{ -v }} else {{ v }})")
+        }
+        Activation::Mish => {
+            let sp = softplus_fn(dtype)?;
+            let tanh = MathFn::Tanh.name(dtype);
+            format!("|v: {t}| v * {tanh}(({sp})(v))")
+        }
+    })
+}
+
+/// `ln(1 + e^v)` as `max(v, 0) + ln(1 + e^-|v|)`, the logarithm of `1 + e` taken as
+/// `ln(u) e / (u - 1)` with `u = 1 + e` (exact to rounding even where `e` is tiny).
+fn softplus_fn(dtype: DType) -> Result<String, String> {
+    let exp = MathFn::Exp.name(dtype);
+    let log = MathFn::Log.name(dtype);
+    let t = literal::elem(dtype)?;
+    Ok(format!(
+        "|v: {t}| {{ let e = {exp}(if v > 0.0 {{ -v }} else {{ v }}); let u = 1.0 + e; \
+         let l = if u == 1.0 {{ e }} else {{ {log}(u) * e / (u - 1.0) }}; \
+         (if v > 0.0 {{ v }} else {{ 0.0 }}) + l }}"
+    ))
+}
