@@ -129,6 +129,10 @@ enum Cmd {
         /// Also write an SVG picture of the arena over time to FILE.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Print the kernel program instead: per step the kernel, layout, the ONNX nodes
+        /// merged into it, its epilogue, each operand's region and the MACs.
+        #[arg(long, conflicts_with_all = ["ir", "plan", "json"])]
+        kernels: bool,
     },
     /// Compile, build and run the generated code on a test data set and compare with the
     /// expected outputs (ONNX `test_data_set_*` layout: input_<i>.pb, output_<i>.pb).
@@ -232,6 +236,7 @@ fn run(cli: Cli) -> Result<()> {
             plan,
             json,
             svg,
+            kernels,
         } => {
             let opts = model.options()?;
             let (mut graph, _) = kiln::load(&model.model, &opts)?;
@@ -245,8 +250,16 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(path) = &svg {
                 write_atomically(path, kiln::report::plan_svg(&graph, &mplan).as_bytes())?;
             }
+            let verified = kiln::ir::verify(&graph).map_err(kiln::Error::Verify)?;
+            let program = kiln::codegen::lower(&verified, &mplan, "host")?;
+            if kernels {
+                print!("{}", kiln::report::kernels_text(&program));
+                return Ok(());
+            }
             if json {
-                let report = kiln::report::plan_json(&graph, &mplan);
+                let mut report = serde_json::to_value(kiln::report::plan_json(&graph, &mplan))?;
+                report["schema_version"] = kiln::report::JSON_SCHEMA_VERSION.into();
+                report["program"] = serde_json::to_value(kiln::report::program_json(&program))?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }

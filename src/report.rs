@@ -430,3 +430,133 @@ pub fn plan_svg(graph: &Graph, plan: &MemoryPlan) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// Version of `kiln inspect --json`'s shape; bumped when a field changes meaning or goes.
+pub const JSON_SCHEMA_VERSION: u32 = 2;
+
+/// The kernel program as `kiln inspect --json` carries it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProgramJson {
+    pub schema_version: u32,
+    pub target: String,
+    pub steps: Vec<kiln_codegen::program::Step>,
+    pub statics: Vec<kiln_codegen::program::Static>,
+    /// Library kernels the steps call, with those they depend on.
+    pub kernels: Vec<String>,
+    /// Math routines the kernels and element functions call.
+    pub math: Vec<String>,
+    pub weight_bytes: usize,
+    pub macs: u64,
+}
+
+pub fn program_json(p: &kiln_codegen::Program) -> ProgramJson {
+    ProgramJson {
+        schema_version: kiln_codegen::program::PROGRAM_SCHEMA_VERSION,
+        target: p.target.clone(),
+        steps: p.steps.clone(),
+        statics: p.statics.clone(),
+        kernels: p.library.kernel_names(),
+        math: p.library.math_names(),
+        weight_bytes: p.weight_bytes(),
+        macs: p.macs(),
+    }
+}
+
+/// `s` cut to `max` characters in the middle, keeping the head and the distinguishing tail
+/// (`TFLITE2ONNX_FAF_model/…/activation_4/Relu`).
+pub fn shorten(s: &str, max: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max || max < 5 {
+        return s.to_string();
+    }
+    let head = max / 3;
+    let tail = max - head - 1;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// Where an operand lives, in a few words: `arena f32[4096..8192]`, `static CONV1_W`.
+fn home_text(h: &kiln_codegen::program::Home) -> String {
+    use kiln_codegen::program::Home;
+    match h {
+        Home::Input { ident } => format!("input {ident}"),
+        Home::Output {
+            ident,
+            offset,
+            len,
+            whole,
+        } => {
+            if *whole {
+                format!("output {ident}")
+            } else {
+                format!("output {ident}[{offset}..{}]", offset + len)
+            }
+        }
+        Home::Static { name } => format!("static {name}"),
+        Home::Arena { pool, offset, len } => {
+            format!("arena {pool}[{offset}..{}]", offset + len)
+        }
+        Home::Empty => "empty".into(),
+    }
+}
+
+/// `kiln inspect --kernels`: the kernel program, one step a block: step, kernel, layout,
+/// the node and what was merged into it, its epilogue, operand regions and MACs.
+pub fn kernels_text(p: &kiln_codegen::Program) -> String {
+    use kiln_codegen::program::{Access, StepKind};
+    let mut s = String::new();
+    let _ = writeln!(s, "target: {}", p.target);
+    for step in &p.steps {
+        let _ = writeln!(
+            s,
+            "step {:>3}  {:<20} {:<9}  {} {:?} v{} -> {}   MACs {}",
+            step.index,
+            step.kernel_name(),
+            step.layout,
+            step.onnx_op,
+            shorten(&step.node, 60),
+            step.opset,
+            step.outputs.join(", "),
+            step.macs
+        );
+        for m in &step.merged {
+            let _ = writeln!(s, "          + {}", shorten(m, 90));
+        }
+        if !step.epilogue.is_empty() {
+            let e: Vec<String> = step.epilogue.iter().map(|e| e.to_string()).collect();
+            let _ = writeln!(s, "          epilogue: {}", e.join(", "));
+        }
+        if let StepKind::Call { operands, .. } = &step.kind {
+            for o in operands {
+                let from = match (o.access, o.producer) {
+                    (Access::Write, _) => "written".to_string(),
+                    (Access::Read, Some(k)) => format!("from step {k}"),
+                    (Access::Read, None) => "read".to_string(),
+                };
+                let _ = writeln!(
+                    s,
+                    "          {:<3} {:<28} {} ({from})",
+                    o.local,
+                    home_text(&o.home),
+                    shorten(&o.value, 60)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nsteps: {}   MACs: {}   statics: {} ({})",
+        p.steps.len(),
+        p.macs(),
+        p.statics.len(),
+        human(p.weight_bytes())
+    );
+    let _ = writeln!(s, "kernels: {}", p.library.kernel_names().join(", "));
+    let math = p.library.math_names();
+    if !math.is_empty() {
+        let _ = writeln!(s, "math: {}", math.join(", "));
+    }
+    s
+}

@@ -473,6 +473,16 @@ impl KernelSet {
         Ok(f.name(dtype))
     }
 
+    /// The kernels in use (their deps included), by name, in emission order.
+    pub fn kernel_names(&self) -> Vec<String> {
+        self.kernels.iter().map(|k| format!("{k:?}")).collect()
+    }
+
+    /// The math routines in use, as their generated names (`exp_f32`, ...).
+    pub fn math_names(&self) -> Vec<String> {
+        self.math_fns().iter().map(|(t, f)| f.name(*t)).collect()
+    }
+
     /// The math functions to emit: those called directly, plus those behind the `Float`
     /// methods in use, for every type that implements `Float`.
     fn math_fns(&self) -> BTreeSet<(DType, MathFn)> {
