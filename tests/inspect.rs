@@ -413,3 +413,83 @@ fn json_and_ir_do_not_mix() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be used with"));
 }
+
+/// The kernel program in `--json`: one step per scheduled node, with the node's own MACs,
+/// every operand region inside its pool, and each read of an arena value naming an earlier
+/// step; the step totals agree with the plan's node table. ResNet-8's three residual Adds
+/// and its Relus are fused into convolutions (facts of the model's graph).
+#[test]
+fn kernel_program_in_json_matches_the_plan() {
+    for name in MODELS {
+        let path = model_path(name);
+        let j = inspect_json(&path);
+        assert_eq!(j["schema_version"].as_u64(), Some(2), "{name}");
+        let p = &j["program"];
+        assert_eq!(p["schema_version"].as_u64(), Some(1), "{name}");
+        let steps = p["steps"].as_array().expect("steps");
+        let nodes = j["nodes"].as_array().expect("nodes");
+        assert_eq!(steps.len(), nodes.len(), "{name}: a step per node");
+        let pools: BTreeMap<String, usize> = j["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| (q["dtype"].as_str().unwrap().to_string(), num(q, "elements")))
+            .collect();
+        let mut macs = 0;
+        for (i, (s, n)) in steps.iter().zip(nodes).enumerate() {
+            assert_eq!(num(s, "index"), i);
+            assert_eq!(s["node"], n["name"], "{name}: step {i}");
+            assert_eq!(num(s, "macs"), num(n, "macs"), "{name}: step {i}");
+            macs += num(s, "macs");
+            for o in s["kind"]["operands"].as_array().into_iter().flatten() {
+                let h = &o["home"];
+                if h["in"] == "arena" {
+                    let end = num(h, "offset") + num(h, "len");
+                    assert!(end <= pools[h["pool"].as_str().unwrap()], "{name}: {o}");
+                }
+                if let Some(k) = o["producer"].as_u64() {
+                    assert!((k as usize) < i, "{name}: step {i} reads a later step");
+                }
+            }
+        }
+        assert_eq!(num(p, "macs"), macs, "{name}");
+    }
+    let j = inspect_json(&model_path("mlperf_ic_resnet8"));
+    let steps = j["program"]["steps"].as_array().unwrap();
+    let residual = steps
+        .iter()
+        .filter(|s| {
+            s["epilogue"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.as_str().unwrap().starts_with("add("))
+        })
+        .count();
+    assert_eq!(
+        residual, 3,
+        "ResNet-8 has three residual Adds, each fused into a Conv"
+    );
+}
+
+/// `--kernels` prints every step with its kernel, and the kernels and math routines used.
+#[test]
+fn kernels_text_lists_every_step() {
+    let path = model_path("mlperf_ic_resnet8");
+    let j = inspect_json(&path);
+    let n = j["program"]["steps"].as_array().unwrap().len();
+    let o = kiln(&["inspect", &path, "--kernels"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(lines.len(), n);
+    assert!(
+        lines[0].contains(" conv ") && lines[0].contains("NCHW"),
+        "{}",
+        lines[0]
+    );
+    assert!(text.contains("epilogue: add(in3), relu"), "{text}");
+    assert!(
+        text.contains("\nkernels: ") && text.contains("Conv"),
+        "{text}"
+    );
+}
