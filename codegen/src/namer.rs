@@ -197,6 +197,11 @@ pub fn sanitize(raw: &str, case: Case) -> String {
     s
 }
 
+/// The shape constant of a port, `<IDENT>_SHAPE`.
+pub fn shape_const(ident: &str) -> String {
+    format!("{}_SHAPE", ident.trim_end_matches('_').to_ascii_uppercase())
+}
+
 /// A Rust or C keyword (case-sensitive, as both languages are).
 pub fn is_keyword(s: &str) -> bool {
     RUST_KEYWORDS.contains(&s) || C_KEYWORDS.contains(&s)

@@ -84,11 +84,11 @@ pub(crate) fn lower(
     statics_namer.reserve("ARENA_BYTES");
     let mut places = BTreeMap::new();
     for (&v, p) in g.inputs.iter().zip(&signature.inputs) {
-        statics_namer.reserve(&crate::rust::shape_const(&p.ident));
+        statics_namer.reserve(&crate::namer::shape_const(&p.ident));
         places.entry(v).or_insert(Place::Input(p.ident.clone()));
     }
     for (&v, p) in g.outputs.iter().zip(&signature.outputs) {
-        statics_namer.reserve(&crate::rust::shape_const(&p.ident));
+        statics_namer.reserve(&crate::namer::shape_const(&p.ident));
         if matches!(g.value(v).kind, ValueKind::Activation) {
             places
                 .entry(v)

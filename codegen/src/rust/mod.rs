@@ -5,6 +5,7 @@
 
 mod call;
 mod elem;
+mod library;
 pub(crate) mod templates;
 
 use crate::borrow::{Slice, bind_in, bind_pool};
@@ -69,7 +70,7 @@ pub(crate) fn print(
         return Err(CodegenError::Nodes(errors));
     }
     run.append(&output_copies(program)?);
-    let kernels = program.library.render()?;
+    let kernels = library::render(&program.library)?;
     let statics = statics(program, data)?;
     let mut module = Module {
         signature: program.signature.clone(),
@@ -84,11 +85,6 @@ pub(crate) fn print(
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;
     Ok(module)
-}
-
-/// `<IDENT>_SHAPE`.
-pub(crate) fn shape_const(ident: &str) -> String {
-    format!("{}_SHAPE", ident.trim_end_matches('_').to_ascii_uppercase())
 }
 
 /// The comment naming a step: its node, what was merged into it, its epilogue.

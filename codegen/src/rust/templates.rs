@@ -1,7 +1,8 @@
 //! The tera templates under `templates/rust/`, embedded so the binary is self-contained.
 //! Rendering an undefined variable is an error (tera's behaviour), never an empty string.
 
-use super::{Module, shape_const};
+use super::Module;
+use crate::namer::shape_const;
 use crate::CodegenError;
 use crate::kernels::KernelSet;
 use crate::literal;
@@ -67,7 +68,7 @@ fn error_chain(e: &tera::Error) -> String {
 }
 
 pub(crate) fn render_num(set: &KernelSet) -> Result<String, CodegenError> {
-    render("num.rs", &set.num_context())
+    render("num.rs", &super::library::num_context(set))
 }
 
 /// A port's template fields.
