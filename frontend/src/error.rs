@@ -156,40 +156,9 @@ impl fmt::Display for UnsupportedOp {
     }
 }
 
-struct UnsupportedList<'a>(&'a [UnsupportedOp]);
-
-impl fmt::Display for UnsupportedList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        // A per-op summary first: models with hundreds of such nodes have only a few kinds.
-        let mut by_op: std::collections::BTreeMap<String, usize> = Default::default();
-        for u in self.0 {
-            let key = if u.domain == "ai.onnx" {
-                u.op_type.clone()
-            } else {
-                format!("{}.{}", u.domain, u.op_type)
-            };
-            *by_op.entry(key).or_default() += 1;
-        }
-        let summary: Vec<String> = by_op.iter().map(|(op, k)| format!("{k} {op}")).collect();
-        writeln!(
-            f,
-            "the model has {n} node{} that kiln cannot compile ({}):",
-            if n == 1 { "" } else { "s" },
-            summary.join(", ")
-        )?;
-        for u in self.0 {
-            writeln!(f, "  {u}")?;
-        }
-        write!(
-            f,
-            "kiln supports these ai.onnx operators: {}. Export the model for inference with \
-             only these operators (a lower opset or onnxsim can remove some others), or ask for \
-             the missing ones to be added to kiln.",
-            crate::import::SUPPORTED_OPS.join(", ")
-        )
-    }
-}
+/// The message of [`FrontendError::Unsupported`]. Its `Display` is in `import/mod.rs`, next
+/// to the import table whose ops it lists, so that this module needs nothing from import.
+pub(crate) struct UnsupportedList<'a>(pub &'a [UnsupportedOp]);
 
 /// `node "name" (Op, opset N)`-style context shared by the node-level errors.
 #[derive(Clone, Debug)]

@@ -1,9 +1,9 @@
 //! Size limits checked right after decoding, before any other work: a hostile model must
 //! not make kiln spend unbounded time or memory, nor print a 100-MB name in an error.
 
-use crate::LoadOptions;
 use crate::error::FrontendError;
 use crate::onnx::{GraphProto, ModelProto, NodeProto};
+use crate::options::LoadOptions;
 
 /// Longest name accepted for a node, value, op type or domain. Real exporters stay far
 /// below this; names this long only come from broken or hostile files.

@@ -485,3 +485,17 @@ fn model_info_reports_opsets_and_producer() {
     assert_eq!(info.producer_name, "kiln-tests");
     assert_eq!(info.ir_version, 8);
 }
+
+/// Each op the import table names has exactly one row for every opset kiln knows: the
+/// supported-op list is derived from the names, so a gap or an overlap would be a lie.
+#[test]
+fn import_table_covers_every_opset_once() {
+    for name in crate::SUPPORTED_OPS.iter() {
+        for opset in 1..=crate::MAX_OPSET {
+            let n = crate::import::rows()
+                .filter(|e| e.name == *name && e.opsets.contains(&opset))
+                .count();
+            assert_eq!(n, 1, "{name} at opset {opset} has {n} rows");
+        }
+    }
+}
