@@ -9,6 +9,7 @@
 pub mod builder;
 pub mod eval;
 pub mod graph;
+pub mod half;
 pub mod ops;
 pub mod tensor;
 pub mod types;

@@ -24,7 +24,6 @@
 //! arena holds one pool per element type because safe Rust cannot reinterpret bytes as
 //! `f32`; each pool is planned on its own.
 
-use kiln_ir::ops::shape::transpose_perm;
 use kiln_ir::types::normalize_axis;
 use kiln_ir::{DType, Graph, Node, NodeId, Op, ValueId, ValueKind, VerifiedGraph};
 use std::collections::{BTreeMap, BTreeSet};
@@ -266,32 +265,16 @@ fn resolve(aliases: &BTreeMap<ValueId, ValueId>, v: ValueId) -> ValueId {
     aliases.get(&v).copied().unwrap_or(v)
 }
 
-/// Whether `node` only relabels its input 0 (same elements, same order) and so may be a
-/// view of it: Reshape, Flatten, Identity, and Transposes whose permutation keeps the axes
-/// longer than 1 in order. Nodes with an epilogue compute and never are.
+/// Whether `node` only relabels its input 0 and so may be a view of it
+/// ([`Op::is_view`]). Nodes with an epilogue compute and never are.
 fn relabels(g: &Graph, node: &Node) -> bool {
     if !node.epilogue.is_empty() || node.outputs.len() != 1 {
         return false;
     }
-    match &node.op {
-        Op::Reshape(_)
-        | Op::Flatten(_)
-        | Op::Identity
-        | Op::Squeeze(_)
-        | Op::Unsqueeze(_)
-        | Op::Dropout => true,
-        Op::Transpose(a) => {
-            let Some(Some(x)) = node.inputs.first() else {
-                return false;
-            };
-            let shape = &g.value(*x).ty.shape;
-            transpose_perm(a, shape.len()).is_ok_and(|perm| {
-                let moved: Vec<usize> = perm.into_iter().filter(|&p| shape[p] != 1).collect();
-                moved.windows(2).all(|w| w[0] < w[1])
-            })
-        }
-        _ => false,
-    }
+    let Some(Some(x)) = node.inputs.first() else {
+        return false;
+    };
+    node.op.is_view(&g.value(*x).ty.shape)
 }
 
 /// The op inputs an elementwise node may overwrite, in order of preference.
@@ -305,11 +288,7 @@ fn overwritable_slots(node: &Node) -> &'static [usize] {
     if residual || node.outputs.len() != 1 {
         return &[];
     }
-    match node.op {
-        Op::Unary(_) | Op::Clip(_) | Op::Activation(_) => &[0],
-        Op::Binary(_) => &[0, 1],
-        _ => &[],
-    }
+    node.op.overwritable_inputs()
 }
 
 /// Analysis: the buffers of every arena-resident activation of `graph` over its schedule,
