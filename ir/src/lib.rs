@@ -21,4 +21,4 @@ pub use ops::Op;
 pub use target::Target;
 pub use tensor::{Tensor, TensorData};
 pub use types::{DType, TensorType};
-pub use verify::{Diagnostic, VerifiedGraph, verify};
+pub use verify::{Diagnostic, OwnedVerifiedGraph, VerifiedGraph, verify};

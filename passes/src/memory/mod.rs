@@ -35,7 +35,7 @@ mod plan;
 pub use analysis::{Analysis, PlanOptions, analyse};
 pub use check::{check_aliases, check_plan};
 pub use placement::{best_placement, greedy_by_size, lower_bound_bytes};
-pub use plan::{MemoryPlan, plan_memory, plan_memory_with};
+pub use plan::{MemoryPlan, plan_memory, plan_memory_with, plan_smallest};
 
 use kiln_ir::{DType, ValueId};
 

@@ -2,7 +2,7 @@
 //! placement of each pool, and what the emitters ask of it.
 
 use super::analysis::{Analysis, PlanOptions, analyse, resolve};
-use super::placement::{Algorithm, lower_bound_bytes, plan_pool};
+use super::placement::{Algorithm, lower_bound_bytes, peak, plan_pool};
 use super::{Buffer, Part, Placement, PoolPlan};
 use kiln_ir::{DType, Graph, Node, NodeId, ValueId, VerifiedGraph};
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,34 +125,86 @@ pub fn plan_memory(graph: &VerifiedGraph) -> MemoryPlan {
     plan_memory_with(graph, &PlanOptions::default())
 }
 
-/// Plans the arena of a verified graph: [`analyse`] (with `opts`), [`best_placement`](super::best_placement) per
-/// element type, rewrite.
+/// Plans the arena of a verified graph: [`analyse`] (with `opts`),
+/// [`best_placement`](super::best_placement) per element type, rewrite.
 ///
 /// Writing a Concat's inputs in place saves the copy and the inputs' own buffers, but the
 /// output's buffer then lives from its first input's producer on, holding room for inputs
 /// not yet produced: on some schedules that raises the peak. So when the plan writes any
-/// Concat in place, the plan without Concats in place is made too, and the smaller arena
-/// wins (on a tie, the one without the copies).
+/// Concat in place, the plan without Concats in place is a candidate too, and the smaller
+/// arena wins (on a tie, the one without the copies): see [`plan_smallest`].
 pub fn plan_memory_with(graph: &VerifiedGraph, opts: &PlanOptions) -> MemoryPlan {
-    let plan = plan_once(graph, opts);
-    if plan.concats.is_empty() {
-        return plan;
-    }
-    let copies = plan_once(
-        graph,
-        &PlanOptions {
-            concat_in_place: false,
-            ..*opts
-        },
-    );
-    if copies.arena_bytes() < plan.arena_bytes() {
-        copies
-    } else {
-        plan
-    }
+    plan_smallest(&[graph], opts).1
 }
 
+/// The smallest plan over `graphs` (one graph under different schedules, in order of
+/// preference) and, for each, the plan with Concats in place and, if it writes any, the
+/// plan without: the first candidate of the smallest arena, in that order, and the index
+/// of its graph. A candidate is placed only if the lower bound of its analysis could still
+/// beat the best plan so far, so the choice is that of placing every candidate, usually at
+/// the cost of one placement. `graphs` must not be empty.
+pub fn plan_smallest(graphs: &[&VerifiedGraph], opts: &PlanOptions) -> (usize, MemoryPlan) {
+    let copies = PlanOptions {
+        concat_in_place: false,
+        ..*opts
+    };
+    let mut candidates: Vec<(usize, Option<Analysis>)> = Vec::new();
+    for (i, g) in graphs.iter().enumerate() {
+        let a = analyse(g, opts);
+        let with_concats = !a.concats.is_empty();
+        candidates.push((i, Some(a)));
+        if with_concats {
+            candidates.push((i, Some(analyse(g, &copies))));
+        }
+    }
+    let bounds: Vec<usize> = candidates
+        .iter()
+        .map(|(_, a)| a.as_ref().map_or(0, |a| arena_lower_bound(&a.buffers)))
+        .collect();
+    // Most promising first; the candidate index keeps ties in order of preference.
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|&c| (bounds[c], c));
+    let mut best: Option<(usize, usize, MemoryPlan)> = None;
+    for c in order {
+        // Sorted, so no later candidate can win either.
+        if best
+            .as_ref()
+            .is_some_and(|&(arena, at, _)| (bounds[c], c) >= (arena, at))
+        {
+            break;
+        }
+        let (i, analysis) = &mut candidates[c];
+        let analysis = analysis.take().expect("each candidate is placed once");
+        let plan = place(graphs[*i], analysis);
+        let arena = plan.arena_bytes();
+        if best.as_ref().is_none_or(|&(a, at, _)| (arena, c) < (a, at)) {
+            best = Some((arena, c, plan));
+        }
+    }
+    let (_, c, plan) = best.expect("plan_smallest needs a graph");
+    (candidates[c].0, plan)
+}
+
+/// No arena for `buffers` is smaller: each pool holds at least the most elements of its
+/// type live at one step.
+fn arena_lower_bound(buffers: &[Buffer]) -> usize {
+    let mut by_type: BTreeMap<DType, Vec<Buffer>> = BTreeMap::new();
+    for b in buffers {
+        by_type.entry(b.dtype).or_default().push(b.clone());
+    }
+    by_type
+        .iter()
+        .map(|(d, bs)| peak(bs, |b| b.len) * d.size_bytes())
+        .sum()
+}
+
+#[cfg(test)]
 pub(super) fn plan_once(graph: &VerifiedGraph, opts: &PlanOptions) -> MemoryPlan {
+    place(graph, analyse(graph, opts))
+}
+
+/// Placement and rewrite of an analysis of `graph`.
+fn place(graph: &VerifiedGraph, analysis: Analysis) -> MemoryPlan {
     let Analysis {
         buffers,
         aliases,
@@ -160,7 +212,7 @@ pub(super) fn plan_once(graph: &VerifiedGraph, opts: &PlanOptions) -> MemoryPlan
         views,
         in_place,
         concats,
-    } = analyse(graph, opts);
+    } = analysis;
     let mut by_type: BTreeMap<DType, Vec<usize>> = BTreeMap::new();
     for (i, b) in buffers.iter().enumerate() {
         by_type.entry(b.dtype).or_default().push(i);
