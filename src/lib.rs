@@ -29,7 +29,7 @@ pub use kiln_ir as ir;
 pub use kiln_passes as passes;
 
 use kiln_codegen::{EmitKind, Generated, Provenance, RustOptions};
-use kiln_ir::{Graph, Tensor};
+use kiln_ir::{Graph, Target, Tensor};
 use kiln_passes::MemoryPlan;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -90,6 +90,8 @@ pub struct CompileOptions {
     pub limits: Limits,
     /// `-O0` (no passes, no aliasing) or `-O2` (the default: everything).
     pub opt_level: kiln_passes::OptLevel,
+    /// What the generated code may assume (`--target`; default: the machine kiln runs on).
+    pub target: Target,
 }
 
 /// Default for [`Limits::arena_bytes`]: 4 GiB, more than a 32-bit device can address.
@@ -125,6 +127,14 @@ impl Default for Limits {
 }
 
 impl CompileOptions {
+    /// The options the middle of the compilation takes.
+    pub fn passes_options(&self) -> kiln_passes::CompileOptions {
+        kiln_passes::CompileOptions {
+            opt_level: self.opt_level,
+            target: self.target,
+        }
+    }
+
     /// The options as provenance lines for the generated header.
     fn describe(&self) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -156,6 +166,8 @@ pub struct Compiled {
     pub plan: MemoryPlan,
     pub generated: Generated,
     pub model_sha256: String,
+    /// What the generated code may assume.
+    pub target: Target,
 }
 
 /// Parses a shape written as `1x3x32x32`.
@@ -219,70 +231,38 @@ pub fn compile(model: &Path, kind: EmitKind, opts: &CompileOptions) -> Result<Co
     compile_graph(graph, &file_name, sha, kind, opts)
 }
 
-/// Verifies `graph` and runs the optimisation pipeline at `opts.opt_level` on it: the
-/// middle of [`compile_graph`], also used by `kiln inspect`.
-pub fn optimize(
-    graph: &mut Graph,
-    opts: &CompileOptions,
-) -> Result<Vec<kiln_passes::PassReport>, Error> {
-    // The imported graph is verified before any pass runs, so a pass never sees (and is
-    // never blamed for) an invalid model.
-    kiln_ir::verify(graph).map_err(Error::Verify)?;
-    // Not an optimisation: the emitter has no f16/bf16 arithmetic, at any level.
-    kiln_passes::lower::widen_half(graph).map_err(|e| Error::Pass(format!("widen-half: {e}")))?;
-    kiln_passes::optimize(graph, opts.opt_level).map_err(Error::Pass)
+/// Verifies, lowers, optimises and plans an imported graph ([`kiln_passes::compile`]):
+/// the middle of [`compile_graph`], also used by `kiln inspect`.
+pub fn plan(graph: Graph, opts: &CompileOptions) -> Result<kiln_passes::Planned, Error> {
+    Ok(kiln_passes::compile(graph, &opts.passes_options())?)
 }
 
-/// The memory plan of an optimised, verified graph, with views and in-place execution
-/// unless `opts.opt_level` is `O0`.
-pub fn plan(graph: &kiln_ir::VerifiedGraph, opts: &CompileOptions) -> MemoryPlan {
-    let on = opts.opt_level != kiln_passes::OptLevel::O0;
-    let plan_opts = kiln_passes::memory::PlanOptions {
-        views: on,
-        in_place: on,
-        concat_in_place: on,
-    };
-    kiln_passes::memory::plan_memory_with(graph, &plan_opts)
-}
-
-/// The memory plan of an optimised graph. When the pipeline chose a memory-aware schedule
-/// (on an estimate), it is kept only if the real plan, with views and in-place writes, is
-/// smaller than with the original order; otherwise the graph's hint is cleared.
-pub fn plan_graph(graph: &mut Graph, opts: &CompileOptions) -> Result<MemoryPlan, Error> {
-    let chosen = plan(&kiln_ir::verify(graph).map_err(Error::Verify)?, opts);
-    if !graph.has_schedule_hint() {
-        return Ok(chosen);
+impl From<kiln_passes::CompileError> for Error {
+    fn from(e: kiln_passes::CompileError) -> Self {
+        match e {
+            kiln_passes::CompileError::Verify(d) => Error::Verify(d),
+            other => Error::Pass(other.to_string()),
+        }
     }
-    let mut plain = graph.clone();
-    plain.clear_schedule_hint();
-    let alt = plan(&kiln_ir::verify(&plain).map_err(Error::Verify)?, opts);
-    if alt.arena_bytes() < chosen.arena_bytes() {
-        *graph = plain;
-        return Ok(alt);
-    }
-    Ok(chosen)
 }
 
 /// Compiles an IR graph that did not come from a file (tests, other frontends).
 /// `model_file` and `sha256` only go into the provenance header.
 pub fn compile_graph(
-    mut graph: Graph,
+    graph: Graph,
     model_file: &str,
     sha256: String,
     kind: EmitKind,
     opts: &CompileOptions,
 ) -> Result<Compiled, Error> {
-    let nodes_before = graph.node_count();
-    let passes = optimize(&mut graph, opts)?;
-    let plan = plan_graph(&mut graph, opts)?;
-    let verified = kiln_ir::verify(&graph).map_err(Error::Verify)?;
-    let arena = plan.arena_bytes() as u64;
+    let planned = plan(graph, opts)?;
+    let arena = planned.plan.arena_bytes() as u64;
     if arena > opts.limits.arena_bytes {
         return Err(Error::ArenaTooLarge {
             arena,
-            lower_bound: plan.lower_bound_bytes() as u64,
+            lower_bound: planned.plan.lower_bound_bytes() as u64,
             limit: opts.limits.arena_bytes,
-            largest: largest_buffer(&graph, &plan),
+            largest: largest_buffer(planned.graph(), &planned.plan),
         });
     }
     let stem = Path::new(model_file)
@@ -296,17 +276,17 @@ pub fn compile_graph(
             model_sha256: sha256.clone(),
             options: opts.describe(),
         },
-        target: "host".into(),
+        target: planned.target.to_string(),
     };
-    let generated = kiln_codegen::emit_rust(&verified, &plan, kind, &rust_opts)?;
-    drop(verified);
+    let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)?;
     Ok(Compiled {
-        graph,
-        nodes_before,
-        passes,
-        plan,
+        graph: planned.graph.into_graph(),
+        nodes_before: planned.nodes_before,
+        passes: planned.passes,
+        plan: planned.plan,
         generated,
         model_sha256: sha256,
+        target: planned.target,
     })
 }
 
@@ -388,6 +368,8 @@ pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result
 pub struct Build {
     model: PathBuf,
     opts: CompileOptions,
+    /// Set by [`Build::target`]; otherwise cargo's target when run from a build script.
+    target: Option<Target>,
     file_name: String,
 }
 
@@ -396,6 +378,7 @@ impl Build {
         Build {
             model: model.into(),
             opts: CompileOptions::default(),
+            target: None,
             file_name: "model.rs".into(),
         }
     }
@@ -421,6 +404,29 @@ impl Build {
         self
     }
 
+    /// What the generated code may assume. Default: inside a build script, the target cargo
+    /// builds for (`TARGET` and `CARGO_CFG_TARGET_FEATURE`); elsewhere the machine kiln runs on.
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// The options with the target decided: the one set, else cargo's.
+    fn options(&self) -> CompileOptions {
+        let mut opts = self.opts.clone();
+        let env = |k| std::env::var(k).ok();
+        let (target, warning) = default_target(
+            self.target,
+            env("TARGET").as_deref(),
+            env("CARGO_CFG_TARGET_FEATURE").as_deref(),
+        );
+        if let Some(w) = warning {
+            println!("cargo:warning={w}");
+        }
+        opts.target = target;
+        opts
+    }
+
     /// Name of the generated file inside the output directory (default `model.rs`).
     pub fn file_name(mut self, name: &str) -> Self {
         self.file_name = name.to_string();
@@ -431,7 +437,7 @@ impl Build {
     /// `cargo:rerun-if-changed` for the model so cargo rebuilds when it changes.
     pub fn emit(self, out_dir: impl AsRef<Path>) -> Result<Compiled, Error> {
         println!("cargo:rerun-if-changed={}", self.model.display());
-        let compiled = compile(&self.model, EmitKind::Module, &self.opts)?;
+        let compiled = compile(&self.model, EmitKind::Module, &self.options())?;
         write_output(
             &compiled.generated,
             EmitKind::Module,
@@ -443,8 +449,71 @@ impl Build {
     /// Compiles the model into a standalone crate at `dir`.
     pub fn emit_crate(self, dir: impl AsRef<Path>) -> Result<Compiled, Error> {
         println!("cargo:rerun-if-changed={}", self.model.display());
-        let compiled = compile(&self.model, EmitKind::Crate, &self.opts)?;
+        let compiled = compile(&self.model, EmitKind::Crate, &self.options())?;
         write_output(&compiled.generated, EmitKind::Crate, dir.as_ref())?;
         Ok(compiled)
+    }
+}
+
+/// The target of a [`Build`]: the one set, else cargo's `TARGET` with
+/// `CARGO_CFG_TARGET_FEATURE` (inside a build script), else the host. A cargo target kiln
+/// does not know gives `generic` (assume nothing) and a warning, not a failed build.
+fn default_target(
+    set: Option<Target>,
+    cargo_target: Option<&str>,
+    cargo_features: Option<&str>,
+) -> (Target, Option<String>) {
+    if let Some(t) = set {
+        return (t, None);
+    }
+    let Some(triple) = cargo_target else {
+        return (Target::Host, None);
+    };
+    match Target::from_cargo_env(triple, cargo_features.unwrap_or_default()) {
+        Ok(t) => (t, None),
+        Err(e) => (
+            Target::Generic,
+            Some(format!(
+                "kiln: {e}; the generated code assumes nothing about it (set Build::target)"
+            )),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_targets_cargos_target_unless_one_is_set() {
+        assert_eq!(default_target(None, None, None), (Target::Host, None));
+        assert_eq!(
+            default_target(
+                None,
+                Some("thumbv7em-none-eabihf"),
+                Some("dsp,thumb2,vfp4d16sp")
+            ),
+            (Target::Thumbv7em { fpu: true }, None)
+        );
+        assert_eq!(
+            default_target(
+                None,
+                Some("x86_64-unknown-linux-gnu"),
+                Some("avx2,fma,sse2")
+            )
+            .0,
+            Target::X86_64V3
+        );
+        assert_eq!(
+            default_target(
+                Some(Target::Thumbv6m),
+                Some("x86_64-unknown-linux-gnu"),
+                None
+            ),
+            (Target::Thumbv6m, None)
+        );
+        let (t, warning) = default_target(None, Some("wasm32-unknown-unknown"), Some(""));
+        assert_eq!(t, Target::Generic);
+        assert!(warning.is_some_and(|w| w.contains("wasm32-unknown-unknown")));
     }
 }

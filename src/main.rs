@@ -58,6 +58,12 @@ struct ModelArgs {
     /// fail when the model does not fit.
     #[arg(long, value_name = "BYTES", default_value_t = kiln::DEFAULT_MAX_ARENA_BYTES)]
     max_arena_bytes: u64,
+    /// What the generated code may assume: host (the machine kiln runs on), x86_64,
+    /// x86_64-v3, x86_64-v4, aarch64, thumbv6m, thumbv7em, thumbv7em+fpu, thumbv8m.main
+    /// (+dsp, +fpu), riscv32imc, riscv32imac, generic, or a Rust target triple such as
+    /// thumbv7em-none-eabihf.
+    #[arg(long, value_name = "NAME", default_value = "host")]
+    target: kiln::ir::Target,
 }
 
 impl ModelArgs {
@@ -75,6 +81,7 @@ impl ModelArgs {
             } else {
                 kiln::passes::OptLevel::O2
             },
+            target: self.target,
             ..Default::default()
         };
         for s in &self.input_shape {
@@ -239,33 +246,41 @@ fn run(cli: Cli) -> Result<()> {
             kernels,
         } => {
             let opts = model.options()?;
-            let (mut graph, _) = kiln::load(&model.model, &opts)?;
-            // The report describes what `compile` at the same -O level would build.
-            kiln::optimize(&mut graph, &opts)?;
+            let (graph, _) = kiln::load(&model.model, &opts)?;
+            // The report describes what `compile` with the same options would build: the
+            // two halves of `kiln::passes::compile`.
+            let popts = opts.passes_options();
+            let optimized =
+                kiln::passes::compile::optimize(graph, &popts).map_err(kiln::Error::from)?;
             if ir {
-                print!("{}", graph.dump());
+                print!("{}", optimized.graph.graph().dump());
                 return Ok(());
             }
-            let mplan = kiln::plan_graph(&mut graph, &opts)?;
+            let planned =
+                kiln::passes::compile::plan(optimized, &popts).map_err(kiln::Error::from)?;
+            let (graph, mplan) = (planned.graph(), &planned.plan);
             if let Some(path) = &svg {
-                write_atomically(path, kiln::report::plan_svg(&graph, &mplan).as_bytes())?;
+                write_atomically(path, kiln::report::plan_svg(graph, mplan).as_bytes())?;
             }
-            let verified = kiln::ir::verify(&graph).map_err(kiln::Error::Verify)?;
-            let program = kiln::codegen::lower(&verified, &mplan, "host")?;
+            let program = kiln::codegen::lower(
+                &planned.verified(),
+                mplan,
+                &planned.target.to_string(),
+            )?;
             if kernels {
                 print!("{}", kiln::report::kernels_text(&program));
                 return Ok(());
             }
             if json {
-                let mut report = serde_json::to_value(kiln::report::plan_json(&graph, &mplan))?;
+                let mut report = serde_json::to_value(kiln::report::plan_json(graph, mplan))?;
                 report["schema_version"] = kiln::report::JSON_SCHEMA_VERSION.into();
                 report["program"] = serde_json::to_value(kiln::report::program_json(&program))?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
-            print!("{}", kiln::report::inspect_text(&graph, &mplan));
+            print!("{}", kiln::report::inspect_text(graph, mplan));
             if plan {
-                print!("\n{}", kiln::report::plan_text(&graph, &mplan));
+                print!("\n{}", kiln::report::plan_text(graph, mplan));
             }
         }
         Cmd::Verify {

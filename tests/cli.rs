@@ -307,3 +307,38 @@ fn output_is_reproducible_across_directories_and_timestamps() {
         assert!(a == b, "{name} differs between the two compilations");
     }
 }
+
+#[test]
+fn target_names_and_triples_are_accepted_and_bad_ones_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model(
+        vec![node("Relu", "relu", &["x"], &["y"])],
+        vec![f32_value("x", &[1, 4])],
+        vec![f32_value("y", &[1, 4])],
+    );
+    let path = write(dir.path(), "relu.onnx", &m);
+    let out = dir.path().join("m.rs").to_string_lossy().into_owned();
+    for t in [
+        "thumbv7em-none-eabihf",
+        "thumbv7em+fpu",
+        "x86_64-v3",
+        "host",
+    ] {
+        let ok = kiln(&["compile", &path, "-o", &out, "--target", t]);
+        assert!(ok.status.success(), "--target {t}: {}", stderr(&ok));
+    }
+    let ok = kiln(&["inspect", &path, "--target", "riscv32imac-unknown-none-elf"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    for cmd in ["compile", "inspect", "verify"] {
+        let mut args = vec![cmd, &path, "--target", "cortex-m4"];
+        if cmd == "compile" {
+            args.extend(["-o", &out]);
+        }
+        let bad = kiln(&args);
+        let err = stderr(&bad);
+        assert!(!bad.status.success(), "{cmd} accepted a bad target");
+        for name in ["cortex-m4", "thumbv7em+fpu", "x86_64-v3", "riscv32imac"] {
+            assert!(err.contains(name), "{cmd}: message lacks {name:?}:\n{err}");
+        }
+    }
+}

@@ -9,13 +9,16 @@
 pub mod builder;
 pub mod eval;
 pub mod graph;
+pub mod half;
 pub mod ops;
+pub mod target;
 pub mod tensor;
 pub mod types;
 pub mod verify;
 
 pub use graph::{Graph, Node, NodeId, Value, ValueId, ValueKind};
 pub use ops::Op;
+pub use target::Target;
 pub use tensor::{Tensor, TensorData};
 pub use types::{DType, TensorType};
-pub use verify::{Diagnostic, VerifiedGraph, verify};
+pub use verify::{Diagnostic, OwnedVerifiedGraph, VerifiedGraph, verify};

@@ -41,6 +41,54 @@ impl<'g> VerifiedGraph<'g> {
     }
 }
 
+/// A graph that passed [`verify`], owned with its schedule: what a compilation hands from
+/// one stage to the next without verifying again.
+#[derive(Clone, Debug)]
+pub struct OwnedVerifiedGraph {
+    graph: Graph,
+    schedule: Vec<NodeId>,
+}
+
+impl OwnedVerifiedGraph {
+    /// Verifies `graph` and keeps it.
+    pub fn new(graph: Graph) -> Result<OwnedVerifiedGraph, Vec<Diagnostic>> {
+        let schedule = verify(&graph)?.schedule;
+        Ok(OwnedVerifiedGraph { graph, schedule })
+    }
+
+    /// The borrowed form the emitters and the planner take.
+    pub fn verified(&self) -> VerifiedGraph<'_> {
+        VerifiedGraph {
+            graph: &self.graph,
+            schedule: self.schedule.clone(),
+        }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn schedule(&self) -> &[NodeId] {
+        &self.schedule
+    }
+
+    pub fn into_graph(self) -> Graph {
+        self.graph
+    }
+
+    /// The same graph in its plain order (the schedule hint cleared). Still verified: what
+    /// `verify` checks holds in every topological order.
+    pub fn without_schedule_hint(&self) -> OwnedVerifiedGraph {
+        let mut graph = self.graph.clone();
+        graph.clear_schedule_hint();
+        let schedule = graph
+            .schedule()
+            .expect("a verified graph has no cycle, whatever its order");
+        debug_assert!(verify(&graph).is_ok());
+        OwnedVerifiedGraph { graph, schedule }
+    }
+}
+
 /// Checks that the graph is well formed: acyclic, every value produced once before use, and
 /// every node's recorded output types equal to what shape inference computes. Collects all
 /// problems rather than stopping at the first.

@@ -5,7 +5,7 @@
 //! Div) the same steps but the residual Add fuse too, so a chain becomes one loop.
 
 use crate::rewrite::{absorb, sole_consumer};
-use kiln_ir::ops::{BinaryOp, Epilogue, EpilogueHost, UnaryOp, epilogue};
+use kiln_ir::ops::{BinaryOp, Epilogue, EpilogueHost, UnaryOp};
 use kiln_ir::{DType, Graph, NodeId, Op};
 
 /// The epilogue step that node `c` (reading the producer's output at `slot`) amounts to,
@@ -84,7 +84,7 @@ pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
             let node = g.node(p);
             // Conv, Gemm, MatMul and pooling take any epilogue; an elementwise op takes the
             // steps that need no index, so a chain of them runs as one loop.
-            let Some(host) = epilogue::host(&node.op) else {
+            let Some(host) = node.op.epilogue_host() else {
                 continue;
             };
             let kernel_op = host == EpilogueHost::Any;

@@ -1,13 +1,10 @@
 //! Lowerings the Rust emitter needs at every optimisation level (they are not optimisations,
 //! so they run at `-O0` too).
 
-use kiln_ir::ops::{CastAttrs, InferInput};
+use kiln_ir::half::half_slots;
+use kiln_ir::ops::CastAttrs;
 use kiln_ir::{DType, Graph, Node, NodeId, Op, ValueId, ValueKind};
 use std::collections::HashMap;
-
-fn is_half(d: DType) -> bool {
-    matches!(d, DType::F16 | DType::BF16)
-}
 
 /// Stable Rust has no f16/bf16 arithmetic, and the generated code stores them as bits. So
 /// every node other than Cast that reads or writes a 16-bit float computes in f32 instead:
@@ -20,7 +17,7 @@ pub fn widen_half(g: &mut Graph) -> Result<Vec<String>, String> {
     let nodes: Vec<NodeId> = g.node_ids().collect();
     for n in nodes {
         let node = g.node(n).clone();
-        let Some((half_in, half_out)) = widen_plan(g, &node) else {
+        let Some((half_in, half_out)) = half_slots(g, &node) else {
             continue;
         };
         for &k in &half_in {
@@ -72,65 +69,8 @@ pub fn widen_half(g: &mut Graph) -> Result<Vec<String>, String> {
     Ok(changes)
 }
 
-/// Whether `node` computes on 16-bit floats that `widen_half` would move to f32 (the
-/// emitter refuses such a node: it has no f16 arithmetic).
-pub fn computes_in_half(g: &Graph, node: &Node) -> bool {
-    widen_plan(g, node).is_some()
-}
-
-/// The half-precision input and output slots of `node` to widen, if it has any and its op
-/// computes in f32 given f32 operands.
-fn widen_plan(g: &Graph, node: &Node) -> Option<(Vec<usize>, Vec<usize>)> {
-    // QLinearMatMul reads f16 scales itself, to round its factor in f16.
-    if matches!(node.op, Op::Cast(_) | Op::QLinearMatMul) {
-        return None;
-    }
-    let half_in: Vec<usize> = (0..node.inputs.len())
-        .filter(|&k| node.inputs[k].is_some_and(|v| is_half(g.value(v).ty.dtype)))
-        .collect();
-    let half_out: Vec<usize> = (0..node.outputs.len())
-        .filter(|&k| is_half(g.value(node.outputs[k]).ty.dtype))
-        .collect();
-    if half_in.is_empty() && half_out.is_empty() {
-        return None;
-    }
-    // Would the op compute in f32 with f32 operands?
-    let f32_types: Vec<_> = node
-        .inputs
-        .iter()
-        .map(|v| {
-            v.map(|v| {
-                let mut t = g.value(v).ty.clone();
-                if is_half(t.dtype) {
-                    t.dtype = DType::F32;
-                }
-                t
-            })
-        })
-        .collect();
-    let infer_in: Vec<Option<InferInput>> = node
-        .inputs
-        .iter()
-        .zip(&f32_types)
-        .map(|(v, t)| {
-            t.as_ref().map(|ty| InferInput {
-                ty,
-                // Constant operands that are not widened keep their values (shapes, axes).
-                value: v
-                    .and_then(|v| g.value(v).const_tensor())
-                    .filter(|c| !is_half(c.dtype())),
-            })
-        })
-        .collect();
-    let out_types = node.op.infer(&infer_in).ok()?;
-    if half_out
-        .iter()
-        .any(|&k| out_types.get(k).map(|t| t.dtype) != Some(DType::F32))
-    {
-        return None;
-    }
-    Some((half_in, half_out))
-}
+/// Moved to `kiln_ir::half`; re-exported until codegen calls it there.
+pub use kiln_ir::half::computes_in_half;
 
 /// The f32 copy of `v`: a constant converted now, or a Cast node.
 fn widen_value(g: &mut Graph, v: ValueId, reader: &Node) -> Result<ValueId, String> {

@@ -48,20 +48,9 @@ pub enum EpilogueHost {
     IndexFree,
 }
 
-/// Whether `op` can carry an epilogue, and which steps. The fusion pass and the emitters
-/// both ask this, so they cannot disagree.
+/// Whether `op` can carry an epilogue, and which steps: [`super::Op::epilogue_host`].
 pub fn host(op: &super::Op) -> Option<EpilogueHost> {
-    use super::Op;
-    match op {
-        Op::Conv(_)
-        | Op::Gemm(_)
-        | Op::MatMul
-        | Op::MaxPool(_)
-        | Op::AveragePool(_)
-        | Op::GlobalAveragePool => Some(EpilogueHost::Any),
-        Op::Unary(_) | Op::Activation(_) | Op::Binary(_) => Some(EpilogueHost::IndexFree),
-        _ => None,
-    }
+    op.epilogue_host()
 }
 
 /// The first node-input slot used by an epilogue: the op's own inputs come before it.

@@ -16,6 +16,7 @@ pub mod logical;
 pub mod norm;
 pub mod pad;
 pub mod pool;
+mod props;
 pub mod quant;
 pub mod reduce;
 pub mod resize;
