@@ -69,9 +69,6 @@ pub fn widen_half(g: &mut Graph) -> Result<Vec<String>, String> {
     Ok(changes)
 }
 
-/// Moved to `kiln_ir::half`; re-exported until codegen calls it there.
-pub use kiln_ir::half::computes_in_half;
-
 /// The f32 copy of `v`: a constant converted now, or a Cast node.
 fn widen_value(g: &mut Graph, v: ValueId, reader: &Node) -> Result<ValueId, String> {
     let val = g.value(v).clone();

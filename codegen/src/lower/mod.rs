@@ -64,7 +64,7 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         // Nothing to compute; the module emitter notes it.
         return Ok(());
     }
-    if kiln_passes::lower::computes_in_half(cx.graph, node) {
+    if kiln_ir::half::computes_in_half(cx.graph, node) {
         return Err(format!(
             "{} computes on f16/bf16 values, which the generated code stores as bits and \
              cannot do arithmetic on: lower the graph with passes::lower::widen_half first \
@@ -72,7 +72,7 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
             node.op.name()
         ));
     }
-    if !node.epilogue.is_empty() && kiln_ir::ops::epilogue::host(&node.op).is_none() {
+    if !node.epilogue.is_empty() && node.op.epilogue_host().is_none() {
         return Err(format!(
             "{} cannot carry a fused epilogue; the fusion pass must not put one there",
             node.op.name()
