@@ -10,13 +10,13 @@
 //! with some copies the others.
 
 use super::NodeCx;
+use crate::api::{CodegenError, NodeError, Port, Signature};
 use crate::kernels::KernelSet;
 use crate::literal;
 use crate::namer::{Case, Namer};
 use crate::program::{
     Access, Home, Operand, OutputCopy, PoolInfo, Program, Static, Step, StepKind,
 };
-use crate::{CodegenError, NodeError, Port, Signature};
 use kiln_ir::{Graph, Node, NodeId, Op, ValueId, ValueKind, VerifiedGraph};
 use kiln_passes::MemoryPlan;
 use kiln_passes::memory::Part;

@@ -3,7 +3,7 @@
 //! of a program's [`KernelSet`]: exactly the kernels it uses, with the `Num`/`Float` traits
 //! trimmed to the methods called.
 
-use crate::kernels::{Cap, Kernel, KernelSet, MathFn};
+use crate::kernels::{Kernel, KernelSet, MathFn};
 use kiln_ir::DType;
 
 pub(crate) fn kernel_source(k: Kernel) -> &'static str {
@@ -113,7 +113,7 @@ pub(crate) fn math_source(f: MathFn, f64: bool) -> &'static str {
 }
 
 /// The kernels, the `Num`/`Float` traits and the math functions, as Rust source.
-pub(crate) fn render(set: &KernelSet) -> Result<String, crate::CodegenError> {
+pub(crate) fn render(set: &KernelSet) -> Result<String, crate::api::CodegenError> {
     let mut parts: Vec<String> = set
         .kernels
         .iter()
@@ -132,37 +132,10 @@ pub(crate) fn render(set: &KernelSet) -> Result<String, crate::CodegenError> {
     Ok(s)
 }
 
-/// The context of `num.rs.tera`: capability flags and one entry per element type.
-pub(crate) fn num_context(set: &KernelSet) -> tera::Context {
-    let mut caps = std::collections::BTreeMap::new();
-    for cap in Cap::ALL {
-        let floats_only = cap.is_float() && set.float_types.is_empty();
-        caps.insert(cap.key(), set.caps.contains(&cap) && !floats_only);
-    }
-    let types: Vec<std::collections::BTreeMap<&str, String>> = set
-        .num_types
-        .iter()
-        .map(|&t| {
-            std::collections::BTreeMap::from([
-                ("name", t.name().to_string()),
-                ("zero", crate::literal::zero(t).to_string()),
-                ("lowest", crate::literal::lowest(t)),
-                ("float", t.is_float().to_string()),
-            ])
-        })
-        .collect();
-    let floats: Vec<&str> = set.float_types.iter().map(|t| t.name()).collect();
-    let mut ctx = tera::Context::new();
-    ctx.insert("caps", &caps);
-    ctx.insert("num_types", &types);
-    ctx.insert("float_types", &floats);
-    ctx
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::Bound;
+    use crate::kernels::{Bound, Cap};
 
     const ALL: [Kernel; 54] = [
         Kernel::Map,

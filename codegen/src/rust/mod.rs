@@ -5,33 +5,20 @@
 
 mod call;
 mod elem;
+mod elem_data;
 mod library;
 pub(crate) mod templates;
 
+pub(crate) use templates::Module;
+
+use crate::api::{CodegenError, RustOptions};
 use crate::borrow::{Slice, bind_in, bind_pool};
 use crate::literal;
 use crate::namer::{escape, quote};
 use crate::program::{Access, Home, Operand, Program, Step, StepKind};
 use crate::writer::Writer;
-use crate::{CodegenError, Provenance, RustOptions, Signature};
 use kiln_ir::{DType, Tensor};
 use std::collections::BTreeMap;
-
-pub(crate) use crate::program::PoolInfo;
-
-/// Everything the file templates need.
-pub(crate) struct Module {
-    pub signature: Signature,
-    /// The `//!` provenance header.
-    pub header: String,
-    /// The module's items: interface, `run`, kernels, statics.
-    pub body: String,
-    pub pools: Vec<PoolInfo>,
-    pub arena_bytes: usize,
-    pub lower_bound_bytes: usize,
-    pub weight_bytes: usize,
-    pub provenance: Provenance,
-}
 
 /// Prints `program`; `data` gives each static's tensor.
 pub(crate) fn print(
@@ -58,7 +45,7 @@ pub(crate) fn print(
     for step in &program.steps {
         match print_step(step) {
             Ok(text) => run.append(&text),
-            Err(message) => errors.push(crate::NodeError {
+            Err(message) => errors.push(crate::api::NodeError {
                 node: step.node.clone(),
                 op: step.onnx_op.clone(),
                 opset: step.opset,

@@ -1,12 +1,13 @@
 //! The tera templates under `templates/rust/`, embedded so the binary is self-contained.
 //! Rendering an undefined variable is an error (tera's behaviour), never an empty string.
 
-use super::Module;
-use crate::namer::shape_const;
-use crate::CodegenError;
-use crate::kernels::KernelSet;
+use crate::api::CodegenError;
+use crate::api::{Provenance, Signature};
+use crate::kernels::{Cap, KernelSet};
 use crate::literal;
+use crate::namer::shape_const;
 use crate::namer::{escape, quote};
+use crate::program::PoolInfo;
 use std::collections::BTreeMap;
 use tera::{Context, Tera};
 
@@ -68,7 +69,7 @@ fn error_chain(e: &tera::Error) -> String {
 }
 
 pub(crate) fn render_num(set: &KernelSet) -> Result<String, CodegenError> {
-    render("num.rs", &super::library::num_context(set))
+    render("num.rs", &num_context(set))
 }
 
 /// A port's template fields.
@@ -242,4 +243,45 @@ mod tests {
         let err = render("model.rs", &Context::new()).unwrap_err();
         assert!(err.to_string().contains("header"), "{err}");
     }
+}
+
+/// Everything the file templates need.
+pub(crate) struct Module {
+    pub signature: Signature,
+    /// The `//!` provenance header.
+    pub header: String,
+    /// The module's items: interface, `run`, kernels, statics.
+    pub body: String,
+    pub pools: Vec<PoolInfo>,
+    pub arena_bytes: usize,
+    pub lower_bound_bytes: usize,
+    pub weight_bytes: usize,
+    pub provenance: Provenance,
+}
+
+/// The context of `num.rs.tera`: capability flags and one entry per element type.
+pub(crate) fn num_context(set: &KernelSet) -> tera::Context {
+    let mut caps = std::collections::BTreeMap::new();
+    for cap in Cap::ALL {
+        let floats_only = cap.is_float() && set.float_types.is_empty();
+        caps.insert(cap.key(), set.caps.contains(&cap) && !floats_only);
+    }
+    let types: Vec<std::collections::BTreeMap<&str, String>> = set
+        .num_types
+        .iter()
+        .map(|&t| {
+            std::collections::BTreeMap::from([
+                ("name", t.name().to_string()),
+                ("zero", crate::literal::zero(t).to_string()),
+                ("lowest", crate::literal::lowest(t)),
+                ("float", t.is_float().to_string()),
+            ])
+        })
+        .collect();
+    let floats: Vec<&str> = set.float_types.iter().map(|t| t.name()).collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("caps", &caps);
+    ctx.insert("num_types", &types);
+    ctx.insert("float_types", &floats);
+    ctx
 }

@@ -1,0 +1,121 @@
+//! The crate's interface types: options, the generated files and their signature, errors.
+//! Kept apart from `lib.rs` so the lowering and the printers depend on these and not on
+//! the entry points that call them.
+
+use kiln_ir::DType;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where the generated code came from, for its header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    pub kiln_version: String,
+    pub model_file: String,
+    /// Hex digest of the model file.
+    pub model_sha256: String,
+    /// The options the model was compiled with, one free-text line each.
+    pub options: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RustOptions {
+    /// Package name for [`EmitKind::Crate`] (characters Cargo does not accept become `_`).
+    pub module_name: String,
+    pub provenance: Provenance,
+    /// The target the code is lowered for (its canonical name), for the header.
+    pub target: String,
+}
+
+/// What to generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmitKind {
+    /// One file, `model.rs`, to include into a module of a crate, `no_std` or not:
+    /// `#[forbid(unsafe_code)] mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`
+    /// (so it carries no inner attributes or `//!` docs).
+    Module,
+    /// A standalone crate: `Cargo.toml`, `src/lib.rs`, `README.md`.
+    Crate,
+}
+
+/// One generated file, its path relative to the output location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedFile {
+    pub path: PathBuf,
+    pub contents: String,
+}
+
+/// One input or output of the generated `run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// The tensor's name in the model.
+    pub model_name: String,
+    /// The field of `Inputs`/`Outputs` (its shape constant is `<IDENT>_SHAPE`).
+    pub ident: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Number of elements: the length of the array behind the field.
+    pub len: usize,
+}
+
+/// The interface of the generated code, for harnesses that call it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub inputs: Vec<Port>,
+    pub outputs: Vec<Port>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generated {
+    /// For [`EmitKind::Module`] exactly one file, `model.rs`; for [`EmitKind::Crate`]
+    /// `src/lib.rs` first, then `Cargo.toml` and `README.md`.
+    pub files: Vec<GeneratedFile>,
+    pub signature: Signature,
+}
+
+/// A node the emitter cannot generate code for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeError {
+    pub node: String,
+    /// The ONNX op type the node came from.
+    pub op: String,
+    pub opset: i64,
+    pub message: String,
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "node {:?} ({}, opset {}): {}",
+            self.node, self.op, self.opset, self.message
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    /// Every node that could not be emitted, not just the first.
+    #[error("cannot generate Rust for {} node(s):\n{}", .0.len(), list(.0))]
+    Nodes(Vec<NodeError>),
+    /// A graph input or output the generated interface cannot carry.
+    #[error("{what} {name:?}: {message}")]
+    Port {
+        what: &'static str,
+        name: String,
+        message: String,
+    },
+    /// The memory plan does not describe this graph (a bug in the pipeline).
+    #[error("the memory plan does not match the graph: {0}")]
+    Plan(String),
+    /// A template failed to render (a bug in kiln's templates).
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+}
+
+fn list(errors: &[NodeError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("  - {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
