@@ -260,6 +260,21 @@ pub enum Arg {
     ),
     /// A single zero of an element type (an omitted zero point), borrowed as a slice.
     ZeroSlice(#[serde(serialize_with = "ser_dtype")] DType),
+    // Elementwise, logical, view, pad, einsum families.
+    /// An optional parameter (`Some(arg)` or `None`), e.g. Clip's bounds.
+    Maybe(Option<Box<Arg>>),
+    /// The first element of an operand, if it has one (an optional run-time scalar).
+    First(String),
+    /// An integer, exact (f64 cannot hold every 64-bit value); its type is the parameter's.
+    Int(i128),
+    /// A fixed-size array of arguments (`[a, b]`).
+    Items(Vec<Arg>),
+    /// Elements `start..start + len` of an operand (the destination of a builtin `copy`).
+    Range {
+        local: String,
+        start: usize,
+        len: usize,
+    },
 }
 
 /// Epilogue steps with the locals of their extra operands (residual Adds).
@@ -351,6 +366,61 @@ pub enum ElemFn {
         dtype: DType,
         #[serde(serialize_with = "ser_display_vec")]
         epilogue: Vec<Epilogue>,
+    },
+    // Elementwise (variadic, PRelu, Mod, BitShift, Pow) and LpPool.
+    /// The left operand, the right ignored (a broadcast copy).
+    Left {
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// `v / divisor` (Mean's division by the input count).
+    DivBy {
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+        divisor: f64,
+    },
+    /// PRelu of a signed or float value `p` with slope `q`.
+    PRelu {
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// Mod (`kiln_ir::ops::elementwise::eval_mod`): truncated when `fmod`, else floored.
+    Mod {
+        fmod: bool,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// A shift of an unsigned value; by the bit width or more gives 0.
+    BitShift {
+        left: bool,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// Pow of a `base` element by an `exp` element.
+    Pow {
+        #[serde(serialize_with = "ser_dtype")]
+        base: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        exp: DType,
+    },
+    /// Pow by a constant exponent of the base's (float) type: 0, -1, 2, 3 and ±0.5 as
+    /// arithmetic or a square root, others through `Pow`.
+    PowConst {
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+        exp: f64,
+    },
+    /// LpPool's `|v|^p` of each element.
+    LpPower {
+        p: u32,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// LpPool's `s^(1/p)` of each window's sum.
+    LpRoot {
+        p: u32,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
     },
     /// A function the family's lowering describes by a name and its scalar parameters;
     /// the printer's table of family functions spells it (see `rust/elem.rs`).

@@ -80,31 +80,6 @@ pub(super) fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<(), String> {
     broadcast_call(cx, &ta.shape, &tb.shape, y, f)
 }
 
-/// The call of the broadcasting kernel with element closure `f` on inputs 0 and 1 (of
-/// shapes `a` and `b`) into output 0 (of type `y`).
-pub(super) fn broadcast_call_text(
-    cx: &mut NodeCx,
-    a: &[usize],
-    b: &[usize],
-    y: &TensorType,
-    f: &str,
-) -> Result<(), String> {
-    let strides = [
-        broadcast_strides(a, &y.shape),
-        broadcast_strides(b, &y.shape),
-    ];
-    let (shape, strides) = collapse(&y.shape, &strides);
-    cx.use_kernel(Kernel::Broadcast, y.dtype)?;
-    let (xa, xb, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
-    cx.body.line(format!(
-        "broadcast({xa}, {xb}, {ys}, &{}, &{}, &{}, {f});",
-        usizes(&shape),
-        usizes(&strides[0]),
-        usizes(&strides[1])
-    ));
-    Ok(())
-}
-
 /// The call of the broadcasting kernel with element function `f` on inputs 0 and 1 (of
 /// shapes `a` and `b`) into output 0 (of type `y`).
 pub(super) fn broadcast_call(
@@ -198,149 +173,155 @@ fn map_call(cx: &mut NodeCx, f: ElemFn, dtype: DType) -> Result<(), String> {
 /// folded in place (left to right, as the reference folds), Mean divided at the end.
 pub(super) fn variadic(cx: &mut NodeCx, op: VariadicOp) -> Result<(), String> {
     let y = cx.out_ty(0)?;
-    let t = literal::elem(y.dtype)?;
+    literal::elem(y.dtype)?;
     let n = cx.node.inputs.len();
-    let f = match op {
-        // NaN propagates, as in numpy's maximum and minimum.
-        VariadicOp::Max | VariadicOp::Min => {
-            let cmp = if op == VariadicOp::Max { ">" } else { "<" };
-            let nan = if y.dtype.is_float() {
-                " || p.is_nan()"
-            } else {
-                ""
-            };
-            format!("|p: {t}, q: {t}| if p {cmp} q{nan} {{ p }} else {{ q }}")
-        }
-        VariadicOp::Sum | VariadicOp::Mean if y.dtype.is_float() => {
-            format!("|p: {t}, q: {t}| p + q")
-        }
-        _ => {
-            return Err(format!(
-                "{} needs float tensors, got {}",
-                op.name(),
-                y.dtype
-            ));
-        }
-    };
+    if matches!(op, VariadicOp::Sum | VariadicOp::Mean) && !y.dtype.is_float() {
+        return Err(format!(
+            "{} needs float tensors, got {}",
+            op.name(),
+            y.dtype
+        ));
+    }
+    let f = ElemFn::Variadic { op, dtype: y.dtype };
     let x0 = cx.in_ty(0, "data_0")?;
     let ys = cx.write(0)?;
-    let first = cx.read(0)?;
+    let first = cx.arg_in(0)?;
     if x0.shape == y.shape {
-        cx.body.line(format!("{ys}.copy_from_slice({first});"));
+        cx.call(None, "copy", vec![first, Arg::Operand(ys.clone())]);
     } else {
         let s = broadcast_strides(&x0.shape, &y.shape);
         let (shape, strides) = collapse(&y.shape, &[s]);
         cx.use_kernel(Kernel::Broadcast, y.dtype)?;
-        let st = usizes(&strides[0]);
-        cx.body.line(format!(
-            "broadcast({first}, {first}, {ys}, &{}, &{st}, &{st}, |p: {t}, _: {t}| p);",
-            usizes(&shape)
-        ));
+        let st = Arg::Sizes(strides[0].clone());
+        let args = vec![
+            first.clone(),
+            first,
+            Arg::Operand(ys.clone()),
+            Arg::Sizes(shape),
+            st.clone(),
+            st,
+            Arg::Fn(ElemFn::Left { dtype: y.dtype }),
+        ];
+        cx.call(Some(Kernel::Broadcast), "broadcast", args);
     }
     for slot in 1..n {
         let x = cx.in_ty(slot, "data")?;
         let (shape, strides) = collapse(&y.shape, &[broadcast_strides(&x.shape, &y.shape)]);
         cx.use_kernel(Kernel::BroadcastInPlace, y.dtype)?;
-        let xs = cx.read(slot)?;
-        cx.body.line(format!(
-            "broadcast_in_place({ys}, {xs}, &{}, &{}, {f});",
-            usizes(&shape),
-            usizes(&strides[0])
-        ));
+        let args = vec![
+            Arg::Operand(ys.clone()),
+            cx.arg_in(slot)?,
+            Arg::Sizes(shape),
+            Arg::Sizes(strides[0].clone()),
+            Arg::Fn(f.clone()),
+        ];
+        cx.call(Some(Kernel::BroadcastInPlace), "broadcast_in_place", args);
     }
     if op == VariadicOp::Mean && n > 1 {
-        let count = literal::from_f64(y.dtype, n as f64)?;
         cx.use_kernel(Kernel::MapInPlace, y.dtype)?;
-        cx.body
-            .line(format!("map_in_place({ys}, |v: {t}| v / {count});"));
+        let div = ElemFn::DivBy {
+            dtype: y.dtype,
+            divisor: n as f64,
+        };
+        let args = vec![Arg::Operand(ys), Arg::Fn(div)];
+        cx.call(Some(Kernel::MapInPlace), "map_in_place", args);
     }
     Ok(())
 }
 
 pub(super) fn prelu(cx: &mut NodeCx) -> Result<(), String> {
     let (tx, ts, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "slope")?, cx.out_ty(0)?);
-    let t = literal::elem(y.dtype)?;
-    let f = if y.dtype.is_float() {
-        "|p, q| if p < 0.0 { q * p } else { p }".to_string()
-    } else if y.dtype.is_signed() {
-        format!("|p: {t}, q: {t}| if p < 0 {{ p.wrapping_mul(q) }} else {{ p }}")
-    } else {
+    literal::elem(y.dtype)?;
+    if !y.dtype.is_float() && !y.dtype.is_signed() {
         // Unsigned values are never negative.
         return copy(cx);
-    };
-    broadcast_call_text(cx, &tx.shape, &ts.shape, y, &f)
+    }
+    broadcast_call(
+        cx,
+        &tx.shape,
+        &ts.shape,
+        y,
+        ElemFn::PRelu { dtype: y.dtype },
+    )
 }
 
-/// Mod as the reference semantics define it (`kiln_ir::ops::elementwise::eval_mod`): floats
-/// through `%` (C's fmod), NaN replaced by 0 unless `fmod`; integers truncated (`fmod`) or
-/// floored (the sign of the divisor), a remainder by 0 being 0.
+/// Mod as the reference semantics define it (`kiln_ir::ops::elementwise::eval_mod`).
 pub(super) fn modulo(cx: &mut NodeCx, fmod: bool) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
-    let t = literal::elem(y.dtype)?;
-    let f = if y.dtype.is_float() {
-        if fmod {
-            format!("|p: {t}, q: {t}| p % q")
-        } else {
-            format!("|p: {t}, q: {t}| {{ let r = p % q; if r.is_nan() {{ 0.0 }} else {{ r }} }}")
-        }
-    } else if fmod || !y.dtype.is_signed() {
-        format!("|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ p.wrapping_rem(q) }}")
-    } else {
-        format!(
-            "|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ let r = p.wrapping_rem(q); \
-             if r != 0 && (r < 0) != (q < 0) {{ r + q }} else {{ r }} }}"
-        )
+    literal::elem(y.dtype)?;
+    let f = ElemFn::Mod {
+        fmod,
+        dtype: y.dtype,
     };
-    broadcast_call_text(cx, &ta.shape, &tb.shape, y, &f)
+    broadcast_call(cx, &ta.shape, &tb.shape, y, f)
 }
 
 /// BitShift; shifting by the bit width or more gives 0 (numpy).
 pub(super) fn bitshift(cx: &mut NodeCx, left: bool) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "X")?, cx.in_ty(1, "Y")?, cx.out_ty(0)?);
-    let t = literal::elem(y.dtype)?;
+    literal::elem(y.dtype)?;
     if !y.dtype.is_int() || y.dtype.is_signed() {
         return Err(format!("BitShift needs unsigned integers, got {}", y.dtype));
     }
-    let bits = y.dtype.size_bytes() * 8;
-    let sym = if left { "<<" } else { ">>" };
-    let f = format!("|p: {t}, q: {t}| if q >= {bits} {{ 0 }} else {{ p {sym} q }}");
-    broadcast_call_text(cx, &ta.shape, &tb.shape, y, &f)
+    let f = ElemFn::BitShift {
+        left,
+        dtype: y.dtype,
+    };
+    broadcast_call(cx, &ta.shape, &tb.shape, y, f)
 }
 
-/// Clip's bounds as `Option` expressions: input bounds (opset ≥ 11) win over attribute
-/// bounds (opset 6); a constant bound is written as a literal, a run-time one read from its
-/// (scalar) tensor.
+/// Clip's bounds as optional arguments: input bounds (opset ≥ 11) win over attribute
+/// bounds (opset 6); a constant bound is passed exactly, in its own type (f64 cannot hold
+/// every 64-bit integer), a run-time one read from its (scalar) tensor.
 pub(super) fn clip_bounds(
     cx: &mut NodeCx,
     a: &ClipAttrs,
     dtype: DType,
-) -> Result<[String; 2], String> {
+) -> Result<[Arg; 2], String> {
     if dtype == DType::Bool {
         return Err("Clip is not defined for bool tensors".into());
     }
-    let mut bound = |slot: usize, attr: Option<f32>| -> Result<String, String> {
-        if let Some(t) = cx.const_input(slot) {
-            Ok(if t.numel() == 0 {
-                "None".into()
+    let mut bound = |slot: usize, attr: Option<f32>| -> Result<Arg, String> {
+        Ok(if let Some(t) = cx.const_input(slot) {
+            Arg::Maybe(if t.numel() == 0 {
+                None
             } else {
-                format!("Some({})", literal::element(&t.data, 0))
+                Some(Box::new(first_scalar(&t.data)))
             })
         } else if cx.has_input(slot) {
-            Ok(format!("{}.first().copied()", cx.read(slot)?))
+            Arg::First(cx.read(slot)?)
         } else {
-            attr.map(|v| literal::from_f64(dtype, v as f64).map(|s| format!("Some({s})")))
-                .unwrap_or_else(|| Ok("None".into()))
-        }
+            Arg::Maybe(attr.map(|v| Box::new(Arg::Scalar(dtype, v as f64))))
+        })
     };
     Ok([bound(1, a.min)?, bound(2, a.max)?])
+}
+
+/// The first element of `data` as an exact scalar argument: integers (and the bits of
+/// f16, bf16) as `Int`, since f64 cannot hold every 64-bit value.
+fn first_scalar(data: &kiln_ir::TensorData) -> Arg {
+    use kiln_ir::TensorData as D;
+    match data {
+        D::F32(v) => Arg::Scalar(DType::F32, v[0].into()),
+        D::F64(v) => Arg::Scalar(DType::F64, v[0]),
+        D::Bool(v) => Arg::Bool(v[0]),
+        D::I8(v) => Arg::Int(v[0].into()),
+        D::I16(v) => Arg::Int(v[0].into()),
+        D::I32(v) => Arg::Int(v[0].into()),
+        D::I64(v) => Arg::Int(v[0].into()),
+        D::U8(v) => Arg::Int(v[0].into()),
+        D::U16(v) | D::F16(v) | D::BF16(v) => Arg::Int(v[0].into()),
+        D::U32(v) => Arg::Int(v[0].into()),
+        D::U64(v) => Arg::Int(v[0].into()),
+    }
 }
 
 pub(super) fn clip(cx: &mut NodeCx, a: &ClipAttrs) -> Result<(), String> {
     let dtype = cx.in_ty(0, "input")?.dtype;
     let [lo, hi] = clip_bounds(cx, a, dtype)?;
     cx.use_kernel(Kernel::Clip, dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!("clip({xs}, {ys}, {lo}, {hi});"));
+    let args = vec![cx.arg_in(0)?, cx.arg_out(0)?, lo, hi];
+    cx.call(Some(Kernel::Clip), "clip", args);
     Ok(())
 }
 
@@ -368,8 +349,8 @@ pub(crate) fn emit_in_place(cx: &mut NodeCx, slot: usize) -> Result<(), String> 
         (Op::Clip(a), 0) => {
             let [lo, hi] = clip_bounds(cx, a, y.dtype)?;
             cx.use_kernel(Kernel::ClipInPlace, y.dtype)?;
-            let ys = cx.write(0)?;
-            cx.body.line(format!("clip_in_place({ys}, {lo}, {hi});"));
+            let args = vec![cx.arg_out(0)?, lo, hi];
+            cx.call(Some(Kernel::ClipInPlace), "clip_in_place", args);
         }
         (Op::Binary(op), 0 | 1) => {
             let other = 1 - slot;
@@ -402,39 +383,23 @@ fn map_in_place_call(cx: &mut NodeCx, f: ElemFn, dtype: DType) -> Result<(), Str
 }
 
 /// The element function of Pow on a base of `base` and an exponent of `exp` (types kiln's
-/// kernels have). Integer powers wrap; a negative integer exponent gives the truncated
-/// `1 / x^n` (as the reference semantics define it); the rest goes through `pow_f64`.
-pub(super) fn pow_fn(cx: &mut NodeCx, base: DType, exp: DType) -> Result<String, String> {
-    let (t, e) = (literal::elem(base)?, literal::elem(exp)?);
+/// kernels have), with the pow routine it calls recorded.
+pub(super) fn pow_fn(cx: &mut NodeCx, base: DType, exp: DType) -> Result<ElemFn, String> {
+    literal::elem(base)?;
+    literal::elem(exp)?;
     if exp == DType::Bool {
         return Err("Pow is not defined for a bool exponent".into());
     }
     if base.is_float() && base == exp {
-        return cx.kernels.use_math(MathFn::Pow, base);
-    }
-    if base.is_float() || exp.is_float() {
-        let f = cx.kernels.use_math(MathFn::Pow, DType::F64)?;
-        let x = if base == DType::F64 { "p" } else { "p as f64" };
-        let y = if exp == DType::F64 { "q" } else { "q as f64" };
-        let cast = if base == DType::F64 { "" } else { " as " };
-        let to = if base == DType::F64 { "" } else { t };
-        return Ok(format!("|p: {t}, q: {e}| {f}({x}, {y}){cast}{to}"));
-    }
-    if !matches!(base, DType::I32 | DType::I64) {
+        cx.kernels.use_math(MathFn::Pow, base)?;
+    } else if base.is_float() || exp.is_float() {
+        cx.kernels.use_math(MathFn::Pow, DType::F64)?;
+    } else if !matches!(base, DType::I32 | DType::I64) {
         return Err(format!(
             "Pow is defined for float, int32 and int64 bases, not {base}"
         ));
     }
-    let negative = if exp.is_signed() {
-        "if q < 0 { return if p == 1 { 1 } else if p == -1 { if q % 2 == 0 { 1 } else { -1 } } else { 0 }; } "
-    } else {
-        ""
-    };
-    let n = if exp == DType::U64 { "q" } else { "q as u64" };
-    Ok(format!(
-        "|p: {t}, q: {e}| {{ {negative}let (mut b, mut n, mut r) = (p, {n}, 1); \
-         while n > 0 {{ if n & 1 == 1 {{ r = {t}::wrapping_mul(r, b); }} b = b.wrapping_mul(b); n >>= 1; }} r }}"
-    ))
+    Ok(ElemFn::Pow { base, exp })
 }
 
 /// Pow. A constant exponent with one value that is 0, ±1, 2, 3, 0.5 or -0.5 becomes
@@ -446,43 +411,28 @@ pub(super) fn pow(cx: &mut NodeCx) -> Result<(), String> {
         v.first().copied().filter(|e| v.iter().all(|x| x == e))
     });
     if let Some(e) = uniform.filter(|_| x.dtype.is_float() && x.shape == y.shape) {
-        let lit = |v: f64| literal::from_f64(x.dtype, v);
-        let f = if e == 1.0 {
+        let special = [0.0, 2.0, 3.0, -1.0, 0.5, -0.5].contains(&e);
+        if e == 1.0 {
             return copy(cx);
-        } else if e == 0.0 {
-            format!("|_| {}", lit(1.0)?)
-        } else if e == 2.0 {
-            "|v| v * v".to_string()
-        } else if e == 3.0 {
-            "|v| v * v * v".to_string()
-        } else if e == -1.0 {
-            format!("|v| {} / v", lit(1.0)?)
         } else if e == 0.5 || e == -0.5 {
-            // pow(-inf, 0.5) is +inf and pow(-0, 0.5) is +0 where sqrt gives NaN and -0.
-            let sqrt = cx.kernels.use_math(MathFn::Sqrt, x.dtype)?;
-            let (inf, zero) = (lit(f64::INFINITY)?, lit(0.0)?);
-            let root = format!("if v == -{inf} {{ {inf} }} else {{ {sqrt}(v) + {zero} }}");
-            if e > 0.0 {
-                format!("|v| {root}")
-            } else {
-                format!("|v| {} / ({root})", lit(1.0)?)
-            }
-        } else if t.dtype == x.dtype {
-            let f = pow_fn(cx, x.dtype, x.dtype)?;
-            format!("|v| ({f})(v, {})", lit(e)?)
-        } else {
-            // Another exponent type: its value as it is, through the general path below.
-            String::new()
-        };
-        if !f.is_empty() {
+            cx.kernels.use_math(MathFn::Sqrt, x.dtype)?;
+        } else if !special && t.dtype == x.dtype {
+            pow_fn(cx, x.dtype, x.dtype)?;
+        }
+        // Another exponent type: its value as it is, through the general path below.
+        if special || t.dtype == x.dtype {
+            let f = ElemFn::PowConst {
+                dtype: x.dtype,
+                exp: e,
+            };
             cx.use_kernel(Kernel::Map, x.dtype)?;
-            let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-            cx.body.line(format!("map({xs}, {ys}, {f});"));
+            let args = vec![cx.arg_in(0)?, cx.arg_out(0)?, Arg::Fn(f)];
+            cx.call(Some(Kernel::Map), "map", args);
             return Ok(());
         }
     }
     let f = pow_fn(cx, x.dtype, t.dtype)?;
-    broadcast_call_text(cx, &x.shape, &t.shape, y, &f)
+    broadcast_call(cx, &x.shape, &t.shape, y, f)
 }
 
 /// The element function of an activation on `dtype` (f32 or f64), with the math routines

@@ -1,6 +1,7 @@
 //! Lowering of the pad family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 /// The axes of a Pad as the kernel walks them, with the input stride of each: unit axes
 /// without padding dropped, and an axis without padding or cropping merged into the one
@@ -38,7 +39,6 @@ pub(super) fn pad(cx: &mut NodeCx, a: &PadAttrs) -> Result<(), String> {
     if axes.iter().all(|(g, _)| g.is_plain()) {
         return copy(cx);
     }
-    let value = literal::from_f64(x.dtype, a.value)?;
     let mode = match a.mode {
         PadMode::Constant => 0,
         PadMode::Reflect => 1,
@@ -46,17 +46,26 @@ pub(super) fn pad(cx: &mut NodeCx, a: &PadAttrs) -> Result<(), String> {
         PadMode::Wrap => 3,
     };
     cx.use_kernel(Kernel::Pad, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    let field =
-        |f: fn(&PadAxis) -> usize| usizes(&axes.iter().map(|(g, _)| f(g)).collect::<Vec<_>>());
-    let b = &mut cx.body;
-    b.open(format!("pad({xs}, {ys}, &PadAxes {{"));
-    b.line(format!("out: {},", field(|g| g.output)));
-    b.line(format!("before: {},", field(|g| g.before)));
-    b.line(format!("start: {},", field(|g| g.start)));
-    b.line(format!("len: {},", field(|g| g.len)));
-    let strides: Vec<usize> = axes.iter().map(|&(_, s)| s).collect();
-    b.line(format!("stride: {},", usizes(&strides)));
-    b.close(format!("}}, {mode}, {value});"));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let field = |f: fn(&PadAxis) -> usize| Arg::Array(axes.iter().map(|(g, _)| f(g)).collect());
+    let params = Arg::Struct {
+        name: "PadAxes",
+        by_ref: true,
+        fields: vec![
+            ("out", field(|g| g.output)),
+            ("before", field(|g| g.before)),
+            ("start", field(|g| g.start)),
+            ("len", field(|g| g.len)),
+            ("stride", Arg::Array(axes.iter().map(|&(_, s)| s).collect())),
+        ],
+    };
+    let args = vec![
+        xs,
+        ys,
+        params,
+        Arg::Usize(mode),
+        Arg::Scalar(x.dtype, a.value),
+    ];
+    cx.call(Some(Kernel::Pad), "pad", args);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Lowering of the pool family.
 
 use super::prelude::*;
-use crate::program::Arg;
+use crate::program::{Arg, ElemFn};
 
 pub(super) fn max_pool(cx: &mut NodeCx, a: &MaxPoolAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "X")?;
@@ -59,38 +59,28 @@ pub(super) fn lp_pool(cx: &mut NodeCx, a: &LpPoolAttrs) -> Result<(), String> {
     spatial_rank(x)?;
     let g = a.window.geometry(&x.shape[2..], None)?;
     cx.use_kernel(Kernel::LpPool, x.dtype)?;
-    let t = literal::elem(x.dtype)?;
-    let zero = literal::from_f64(x.dtype, 0.0)?;
-    let (power, root) = if a.p == 1 {
-        (
-            format!("|v: {t}| if v < {zero} {{ -v }} else {{ v }}"),
-            format!("|s: {t}| s"),
-        )
-    } else {
-        let pow = cx.kernels.use_math(MathFn::Pow, x.dtype)?;
-        let p = literal::from_f64(x.dtype, a.p as f64)?;
-        let inv = literal::from_f64(x.dtype, 1.0 / a.p as f64)?;
-        (
-            format!("|v: {t}| {pow}(if v < {zero} {{ -v }} else {{ v }}, {p})"),
-            format!("|s: {t}| {pow}(s, {inv})"),
-        )
-    };
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    let planes = x.shape[0] * x.shape[1];
-    let pads_end = usizes(&pad3(&g.pads_end, 0));
-    let b = &mut cx.body;
-    b.open(format!("lp_pool({xs}, {ys}, &Window {{"));
-    for (k, v) in [
-        ("input", &g.input),
-        ("output", &g.output),
-        ("kernel", &g.kernel),
-        ("strides", &g.strides),
-        ("dilations", &g.dilations),
-    ] {
-        b.line(format!("{k}: {},", usizes(&pad3(v, 1))));
+    literal::elem(x.dtype)?;
+    if a.p != 1 {
+        cx.kernels.use_math(MathFn::Pow, x.dtype)?;
     }
-    b.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
-    b.close(format!("}}, {planes}, {pads_end}, {power}, {root});"));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let planes = x.shape[0] * x.shape[1];
+    let args = vec![
+        xs,
+        ys,
+        window_arg(&g),
+        Arg::Usize(planes),
+        Arg::Array(pad3(&g.pads_end, 0).to_vec()),
+        Arg::Fn(ElemFn::LpPower {
+            p: a.p,
+            dtype: x.dtype,
+        }),
+        Arg::Fn(ElemFn::LpRoot {
+            p: a.p,
+            dtype: x.dtype,
+        }),
+    ];
+    cx.call(Some(Kernel::LpPool), "lp_pool", args);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Lowering of the softmax family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 /// `(outer, len, inner)` of a softmax-family op: each group is `len` elements `inner` apart;
 /// opsets < 13 make the trailing block one contiguous group.
@@ -24,11 +25,10 @@ pub(super) fn log_softmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), Strin
     let x = cx.in_ty(0, "input")?;
     let (outer, len, inner) = softmax_groups(x, a)?;
     cx.use_kernel(Kernel::LogSoftmax, x.dtype)?;
-    let ln = cx.kernels.use_math(MathFn::Log, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "log_softmax({xs}, {ys}, {outer}, {len}, {inner}, {ln});"
-    ));
+    cx.kernels.use_math(MathFn::Log, x.dtype)?;
+    let mut args = groups_args(cx, outer, len, inner)?;
+    args.push(Arg::Math(MathFn::Log, x.dtype));
+    cx.call(Some(Kernel::LogSoftmax), "log_softmax", args);
     Ok(())
 }
 
@@ -38,15 +38,10 @@ pub(super) fn hardmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
     if !x.dtype.is_float() {
         return Err(format!("Hardmax needs a floating-point input, got {x}"));
     }
-    let (zero, one) = (
-        literal::from_f64(x.dtype, 0.0)?,
-        literal::from_f64(x.dtype, 1.0)?,
-    );
     cx.use_kernel(Kernel::Hardmax, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "hardmax({xs}, {ys}, {outer}, {len}, {inner}, {zero}, {one});"
-    ));
+    let mut args = groups_args(cx, outer, len, inner)?;
+    args.extend([Arg::Scalar(x.dtype, 0.0), Arg::Scalar(x.dtype, 1.0)]);
+    cx.call(Some(Kernel::Hardmax), "hardmax", args);
     Ok(())
 }
 
@@ -54,8 +49,23 @@ pub(super) fn softmax(cx: &mut NodeCx, a: &SoftmaxAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "input")?;
     let (outer, len, inner) = softmax_groups(x, a)?;
     cx.use_kernel(Kernel::Softmax, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body
-        .line(format!("softmax({xs}, {ys}, {outer}, {len}, {inner});"));
+    let args = groups_args(cx, outer, len, inner)?;
+    cx.call(Some(Kernel::Softmax), "softmax", args);
     Ok(())
+}
+
+/// The arguments every softmax-family kernel starts with: input 0, output 0 and the groups.
+fn groups_args(
+    cx: &mut NodeCx,
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<Vec<Arg>, String> {
+    Ok(vec![
+        cx.arg_in(0)?,
+        cx.arg_out(0)?,
+        Arg::Usize(outer),
+        Arg::Usize(len),
+        Arg::Usize(inner),
+    ])
 }

@@ -1,22 +1,23 @@
 //! Lowering of the view family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 /// Reshape, Flatten, Identity: the same elements in the same order.
 /// Dropout in inference: the data passes through, the mask (if asked for) is all true.
 pub(super) fn dropout(cx: &mut NodeCx) -> Result<(), String> {
     copy(cx)?;
     if cx.node.outputs.len() > 1 {
-        let mask = cx.write(1)?;
-        cx.body.line(format!("{mask}.fill(true);"));
+        let args = vec![cx.arg_out(1)?, Arg::Bool(true)];
+        cx.call(None, "fill", args);
     }
     Ok(())
 }
 
 pub(super) fn copy(cx: &mut NodeCx) -> Result<(), String> {
     literal::elem(cx.in_ty(0, "input")?.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!("{ys}.copy_from_slice({xs});"));
+    let args = vec![cx.arg_in(0)?, cx.arg_out(0)?];
+    cx.call(None, "copy", args);
     Ok(())
 }
 
@@ -32,12 +33,13 @@ pub(super) fn transpose(cx: &mut NodeCx, a: &TransposeAttrs) -> Result<(), Strin
     }
     cx.use_kernel(Kernel::Transpose, x.dtype)?;
     literal::elem(x.dtype)?;
-    let (xl, yl) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "transpose({xl}, {yl}, &{}, &{});",
-        usizes(&shape),
-        usizes(&strides[0])
-    ));
+    let args = vec![
+        cx.arg_in(0)?,
+        cx.arg_out(0)?,
+        Arg::Sizes(shape),
+        Arg::Sizes(strides[0].clone()),
+    ];
+    cx.call(Some(Kernel::Transpose), "transpose", args);
     Ok(())
 }
 
@@ -79,20 +81,24 @@ pub(crate) fn emit_concat(
             offset += block;
             continue;
         }
-        let xs = cx.read(slot)?;
+        let xs = cx.arg_in(slot)?;
         if outer == 1 {
-            let range = if offset == 0 {
-                format!("..{block}")
-            } else {
-                format!("{offset}..{}", offset + block)
+            let part = Arg::Range {
+                local: ys.clone(),
+                start: offset,
+                len: block,
             };
-            cx.body
-                .line(format!("{ys}[{range}].copy_from_slice({xs});"));
+            cx.call(None, "copy", vec![xs, part]);
         } else {
             cx.use_kernel(Kernel::Concat, y.dtype)?;
-            cx.body.line(format!(
-                "concat_part({xs}, {ys}, {block}, {stride}, {offset});"
-            ));
+            let args = vec![
+                xs,
+                Arg::Operand(ys.clone()),
+                Arg::Usize(block),
+                Arg::Usize(stride),
+                Arg::Usize(offset),
+            ];
+            cx.call(Some(Kernel::Concat), "concat_part", args);
         }
         offset += block;
     }

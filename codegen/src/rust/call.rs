@@ -9,10 +9,22 @@ use crate::writer::Writer;
 pub(super) fn print(w: &mut Writer, c: &Call) -> Result<(), String> {
     // A builtin: the kernel library has no `copy`, slices do.
     if c.func == "copy" {
-        let [Arg::Operand(x), Arg::Operand(y)] = &c.args[..] else {
+        let [
+            x @ Arg::Operand(_),
+            y @ (Arg::Operand(_) | Arg::Range { .. }),
+        ] = &c.args[..]
+        else {
             return Err("copy takes a source and a destination operand".into());
         };
-        w.line(format!("{y}.copy_from_slice({x});"));
+        w.line(format!("{}.copy_from_slice({});", inline(y)?, inline(x)?));
+        return Ok(());
+    }
+    // Builtin `fill` (Dropout's mask), a slice method too.
+    if c.func == "fill" {
+        let [y @ Arg::Operand(_), v] = &c.args[..] else {
+            return Err("fill takes a destination operand and a value".into());
+        };
+        w.line(format!("{}.fill({});", inline(y)?, inline(v)?));
         return Ok(());
     }
     let multi = c.args.iter().any(|a| matches!(a, Arg::Struct { .. }));
@@ -108,5 +120,21 @@ pub(super) fn inline(a: &Arg) -> Result<String, String> {
         Arg::Epilogue(dtype, steps) => elem::epilogue(*dtype, steps)?,
         Arg::Math(f, dtype) => f.name(*dtype),
         Arg::ZeroSlice(dtype) => format!("&[0{}]", literal::elem(*dtype)?),
+        // Elementwise, logical, view, pad, einsum families.
+        Arg::Maybe(Some(a)) => format!("Some({})", inline(a)?),
+        Arg::Maybe(None) => "None".into(),
+        Arg::First(local) => format!("{local}.first().copied()"),
+        Arg::Int(v) => v.to_string(),
+        Arg::Items(v) => {
+            let items: Vec<String> = v.iter().map(inline).collect::<Result<_, _>>()?;
+            format!("[{}]", items.join(", "))
+        }
+        Arg::Range { local, start, len } => {
+            if *start == 0 {
+                format!("{local}[..{len}]")
+            } else {
+                format!("{local}[{start}..{}]", start + len)
+            }
+        }
     })
 }

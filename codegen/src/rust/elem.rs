@@ -5,7 +5,7 @@ use crate::kernels::MathFn;
 use crate::literal;
 use crate::program::{ElemFn, EpilogueSteps};
 use kiln_ir::DType;
-use kiln_ir::ops::{Activation, BinaryOp, Epilogue, UnaryOp};
+use kiln_ir::ops::{Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, UnaryOp, VariadicOp};
 
 /// `f` as a closure.
 pub(super) fn closure(f: &ElemFn) -> Result<String, String> {
@@ -30,6 +30,64 @@ pub(super) fn closure(f: &ElemFn) -> Result<String, String> {
                 format!("|a, b| {{ let v = ({f})(a, b); {body} v }}")
             })
         }
+        // Elementwise (variadic, PRelu, Mod, BitShift, Pow), logical, cast and LpPool.
+        ElemFn::Compare { op, .. } => Ok(format!("|p, q| p {} q", compare_sym(*op))),
+        ElemFn::Logical { op } => {
+            let sym = match op {
+                LogicalOp::And => "&",
+                LogicalOp::Or => "|",
+                LogicalOp::Xor => "^",
+            };
+            Ok(format!("|p: bool, q: bool| p {sym} q"))
+        }
+        ElemFn::Not => Ok("|v: bool| !v".into()),
+        ElemFn::Variadic { op, dtype } => variadic_fn(*op, *dtype),
+        ElemFn::Left { dtype } => {
+            let t = literal::elem(*dtype)?;
+            Ok(format!("|p: {t}, _: {t}| p"))
+        }
+        ElemFn::DivBy { dtype, divisor } => {
+            let t = literal::elem(*dtype)?;
+            Ok(format!(
+                "|v: {t}| v / {}",
+                literal::from_f64(*dtype, *divisor)?
+            ))
+        }
+        ElemFn::PRelu { dtype } => prelu_fn(*dtype),
+        ElemFn::Mod { fmod, dtype } => mod_fn(*fmod, *dtype),
+        ElemFn::BitShift { left, dtype } => {
+            let t = literal::elem(*dtype)?;
+            let bits = dtype.size_bytes() * 8;
+            let sym = if *left { "<<" } else { ">>" };
+            Ok(format!(
+                "|p: {t}, q: {t}| if q >= {bits} {{ 0 }} else {{ p {sym} q }}"
+            ))
+        }
+        ElemFn::Pow { base, exp } => pow_fn(*base, *exp),
+        ElemFn::PowConst { dtype, exp } => pow_const_fn(*dtype, *exp),
+        ElemFn::LpPower { p, dtype } => {
+            let t = literal::elem(*dtype)?;
+            let zero = literal::from_f64(*dtype, 0.0)?;
+            let abs = format!("if v < {zero} {{ -v }} else {{ v }}");
+            Ok(if *p == 1 {
+                format!("|v: {t}| {abs}")
+            } else {
+                let pow = MathFn::Pow.name(*dtype);
+                let p = literal::from_f64(*dtype, *p as f64)?;
+                format!("|v: {t}| {pow}({abs}, {p})")
+            })
+        }
+        ElemFn::LpRoot { p, dtype } => {
+            let t = literal::elem(*dtype)?;
+            Ok(if *p == 1 {
+                format!("|s: {t}| s")
+            } else {
+                let pow = MathFn::Pow.name(*dtype);
+                let inv = literal::from_f64(*dtype, 1.0 / *p as f64)?;
+                format!("|s: {t}| {pow}(s, {inv})")
+            })
+        }
+        ElemFn::Cast { from, to } => cast_fn(*from, *to),
         other => Err(format!("no Rust spelling yet for {other:?}")),
     }
 }
@@ -302,4 +360,188 @@ fn softplus_fn(dtype: DType) -> Result<String, String> {
          let l = if u == 1.0 {{ e }} else {{ {log}(u) * e / (u - 1.0) }}; \
          (if v > 0.0 {{ v }} else {{ 0.0 }}) + l }}"
     ))
+}
+
+// Elementwise (variadic, PRelu, Mod, Pow), logical and cast element functions.
+
+fn compare_sym(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Equal => "==",
+        CompareOp::Less => "<",
+        CompareOp::LessOrEqual => "<=",
+        CompareOp::Greater => ">",
+        CompareOp::GreaterOrEqual => ">=",
+    }
+}
+
+/// The fold of Max, Min, Sum or Mean (the lowering checked Sum and Mean are on floats).
+fn variadic_fn(op: VariadicOp, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    Ok(match op {
+        // NaN propagates, as in numpy's maximum and minimum.
+        VariadicOp::Max | VariadicOp::Min => {
+            let cmp = if op == VariadicOp::Max { ">" } else { "<" };
+            let nan = if dtype.is_float() {
+                " || p.is_nan()"
+            } else {
+                ""
+            };
+            format!("|p: {t}, q: {t}| if p {cmp} q{nan} {{ p }} else {{ q }}")
+        }
+        VariadicOp::Sum | VariadicOp::Mean => format!("|p: {t}, q: {t}| p + q"),
+    })
+}
+
+/// PRelu on floats or signed integers (unsigned values are never negative: a copy).
+fn prelu_fn(dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    Ok(if dtype.is_float() {
+        "|p, q| if p < 0.0 { q * p } else { p }".to_string()
+    } else {
+        format!("|p: {t}, q: {t}| if p < 0 {{ p.wrapping_mul(q) }} else {{ p }}")
+    })
+}
+
+/// Mod as the reference semantics define it (`kiln_ir::ops::elementwise::eval_mod`): floats
+/// through `%` (C's fmod), NaN replaced by 0 unless `fmod`; integers truncated (`fmod`) or
+/// floored (the sign of the divisor), a remainder by 0 being 0.
+fn mod_fn(fmod: bool, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    Ok(if dtype.is_float() {
+        if fmod {
+            format!("|p: {t}, q: {t}| p % q")
+        } else {
+            format!("|p: {t}, q: {t}| {{ let r = p % q; if r.is_nan() {{ 0.0 }} else {{ r }} }}")
+        }
+    } else if fmod || !dtype.is_signed() {
+        format!("|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ p.wrapping_rem(q) }}")
+    } else {
+        format!(
+            "|p: {t}, q: {t}| if q == 0 {{ 0 }} else {{ let r = p.wrapping_rem(q); \
+             if r != 0 && (r < 0) != (q < 0) {{ r + q }} else {{ r }} }}"
+        )
+    })
+}
+
+/// Pow on a base of `base` and an exponent of `exp` (the lowering checked the pair).
+/// Integer powers wrap; a negative integer exponent gives the truncated `1 / x^n` (as the
+/// reference semantics define it); the rest goes through `pow_f64`.
+fn pow_fn(base: DType, exp: DType) -> Result<String, String> {
+    let (t, e) = (literal::elem(base)?, literal::elem(exp)?);
+    if base.is_float() && base == exp {
+        return Ok(MathFn::Pow.name(base));
+    }
+    if base.is_float() || exp.is_float() {
+        let f = MathFn::Pow.name(DType::F64);
+        let x = if base == DType::F64 { "p" } else { "p as f64" };
+        let y = if exp == DType::F64 { "q" } else { "q as f64" };
+        let cast = if base == DType::F64 { "" } else { " as " };
+        let to = if base == DType::F64 { "" } else { t };
+        return Ok(format!("|p: {t}, q: {e}| {f}({x}, {y}){cast}{to}"));
+    }
+    let negative = if exp.is_signed() {
+        "if q < 0 { return if p == 1 { 1 } else if p == -1 { if q % 2 == 0 { 1 } else { -1 } } else { 0 }; } "
+    } else {
+        ""
+    };
+    let n = if exp == DType::U64 { "q" } else { "q as u64" };
+    Ok(format!(
+        "|p: {t}, q: {e}| {{ {negative}let (mut b, mut n, mut r) = (p, {n}, 1); \
+         while n > 0 {{ if n & 1 == 1 {{ r = {t}::wrapping_mul(r, b); }} b = b.wrapping_mul(b); n >>= 1; }} r }}"
+    ))
+}
+
+/// Pow of a float by the constant `e`.
+fn pow_const_fn(dtype: DType, e: f64) -> Result<String, String> {
+    let lit = |v: f64| literal::from_f64(dtype, v);
+    Ok(if e == 1.0 {
+        "|v| v".to_string()
+    } else if e == 0.0 {
+        format!("|_| {}", lit(1.0)?)
+    } else if e == 2.0 {
+        "|v| v * v".to_string()
+    } else if e == 3.0 {
+        "|v| v * v * v".to_string()
+    } else if e == -1.0 {
+        format!("|v| {} / v", lit(1.0)?)
+    } else if e == 0.5 || e == -0.5 {
+        // pow(-inf, 0.5) is +inf and pow(-0, 0.5) is +0 where sqrt gives NaN and -0.
+        let sqrt = MathFn::Sqrt.name(dtype);
+        let (inf, zero) = (lit(f64::INFINITY)?, lit(0.0)?);
+        let root = format!("if v == -{inf} {{ {inf} }} else {{ {sqrt}(v) + {zero} }}");
+        if e > 0.0 {
+            format!("|v| {root}")
+        } else {
+            format!("|v| {} / ({root})", lit(1.0)?)
+        }
+    } else {
+        format!("|v| ({})(v, {})", pow_fn(dtype, dtype)?, lit(e)?)
+    })
+}
+
+/// The element function of a Cast from `from` to `to` (different types). `as` where it
+/// agrees with the reference semantics; float to integer spelled out, because `as`
+/// saturates where the reference gives numpy's x86-64 results (`kiln_ir::ops::cast`).
+fn cast_fn(from: DType, to: DType) -> Result<String, String> {
+    let is_half = |d: DType| matches!(d, DType::F16 | DType::BF16);
+    // The 16-bit floats go through f32 (exact from them; rounded once to them, from f64
+    // straight to f16).
+    if is_half(from) {
+        let widen = if from == DType::F16 {
+            "f16_to_f32"
+        } else {
+            "bf16_to_f32"
+        };
+        return Ok(match to {
+            DType::F16 => "|v: u16| f64_to_f16(f64::from(bf16_to_f32(v)))".into(),
+            DType::BF16 => format!("|v: u16| f32_to_bf16({widen}(v))"),
+            _ => format!("|v: u16| ({})({widen}(v))", cast_fn(DType::F32, to)?),
+        });
+    }
+    if is_half(to) {
+        let t = literal::elem(from)?;
+        let v = match from {
+            DType::Bool => "u8::from(v)",
+            _ => "v",
+        };
+        // To bf16 from f64 rounds twice (to f32, then bf16), as ONNX's reference does.
+        return Ok(if to == DType::F16 {
+            format!("|v: {t}| f64_to_f16({v} as f64)")
+        } else {
+            format!("|v: {t}| f32_to_bf16({v} as f32)")
+        });
+    }
+    let (t, u) = (literal::elem(from)?, literal::elem(to)?);
+    // Powers of two in the source type, written as `{:?}` writes them (the shortest digits
+    // that read back exactly).
+    let two = |e: i32| literal::from_f64(from, 2f64.powi(e));
+    // x86-64's truncating conversions: MIN when out of range or NaN (`as` saturates, which
+    // gives MIN below the range as well).
+    let x86_i32 = format!("if v < {} {{ v as i32 }} else {{ i32::MIN }}", two(31)?);
+    let x86_i64 = format!("if v < {} {{ v as i64 }} else {{ i64::MIN }}", two(63)?);
+    let body = match to {
+        DType::Bool if from.is_float() => "v != 0.0".to_string(),
+        DType::Bool => "v != 0".to_string(),
+        _ if from == DType::Bool => format!("{u}::from(v)"),
+        _ if !from.is_float() || to.is_float() => format!("v as {u}"),
+        DType::I32 => x86_i32,
+        DType::I64 => x86_i64,
+        // Below 2^31 the i32 result reinterpreted; then the truncation; from 2^32 on 0, and
+        // NaN 2^31 (u64 alike with 2^63 and 2^64).
+        DType::U32 => format!(
+            "if v < {} {{ v as i32 as u32 }} else if v < {} {{ v as u32 }} \
+             else if v.is_nan() {{ 0x8000_0000 }} else {{ 0 }}",
+            two(31)?,
+            two(32)?
+        ),
+        DType::U64 => format!(
+            "if v < {} {{ v as i64 as u64 }} else if v < {} {{ v as u64 }} \
+             else if v.is_nan() {{ 0x8000_0000_0000_0000 }} else {{ 0 }}",
+            two(63)?,
+            two(64)?
+        ),
+        // i8, i16, u8, u16: the i32 result, wrapped.
+        _ => format!("({x86_i32}) as {u}"),
+    };
+    Ok(format!("|v: {t}| {body}"))
 }
