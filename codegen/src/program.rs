@@ -9,12 +9,14 @@
 //! which element function — is a field here, so it can be shown (`kiln inspect --kernels`),
 //! tested and diffed.
 
-use crate::Signature;
+use crate::api::Signature;
 use crate::kernels::{Kernel, MathFn};
-use kiln_ir::DType;
+use kiln_ir::ops::gather::Reduction;
+use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::{
     Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, ReduceKind, UnaryOp, VariadicOp,
 };
+use kiln_ir::{DType, TensorData};
 use serde::Serialize;
 
 /// Version of the JSON form of the program (`kiln inspect --json`); bump it when a field
@@ -275,6 +277,13 @@ pub enum Arg {
         start: usize,
         len: usize,
     },
+    // Gather, norm, quant, reduce, resize, rnn families.
+    /// Constant elements, exact in their own type, borrowed as a slice (`&[..]`).
+    Data(#[serde(serialize_with = "ser_data")] TensorData),
+    /// The one element of a constant, exact in its own type.
+    Const(#[serde(serialize_with = "ser_data")] TensorData),
+    /// A zeroed scratch array of `len` elements on the stack, borrowed mutably.
+    Scratch(#[serde(serialize_with = "ser_dtype")] DType, usize),
 }
 
 /// Epilogue steps with the locals of their extra operands (residual Adds).
@@ -422,6 +431,79 @@ pub enum ElemFn {
         #[serde(serialize_with = "ser_dtype")]
         dtype: DType,
     },
+    // Gather, quant, reduce and rnn families (spelt in `rust/elem_data.rs`).
+    /// ArgMax (`max`) or ArgMin of a group: the position of the best element, the last of
+    /// equals when `last`; NaN beats every number, as numpy's argmax.
+    ArgReduce {
+        max: bool,
+        last: bool,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// A scatter's combination of the old value `p` with the update `q`.
+    Combine {
+        #[serde(serialize_with = "ser_debug")]
+        reduction: Reduction,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// An index of type `dtype` as i64 (OneHot's indices).
+    ToIndex {
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// A recurrent op's activation, as a function that coerces to `fn(T) -> T`.
+    RnnAct {
+        #[serde(serialize_with = "ser_debug")]
+        act: RnnActivation,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// The exact i32 sum of an integer kernel, unchanged; `channel`: the function also
+    /// takes the output channel (ConvInteger).
+    IntSum {
+        channel: bool,
+    },
+    /// `round((sum + bias[m]) * x_scale * w_scale[m] / y_scale) + y_zero`, saturated to
+    /// `lo..=hi` and cast to `dtype`: the factor in the scales' precision, the product in
+    /// f64. `channel` (QLinearConv): the factor per output channel `m` (a one-element
+    /// `w_scale` for all); else (QLinearMatMul) one factor, computed once, rounded to f16
+    /// after each operation when `half_scales`.
+    Requantize {
+        x_scale: String,
+        w_scale: String,
+        y_scale: String,
+        y_zero: String,
+        bias: Option<String>,
+        channel: bool,
+        half_scales: bool,
+        lo: f64,
+        hi: f64,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// QuantizeLinear of `v` with the `k`th `scale` and `zero` point: rounded to even in
+    /// f32 and saturated to `lo..=hi` (NaN to 0).
+    Quantize {
+        scale: String,
+        zero: Option<String>,
+        lo: f64,
+        hi: f64,
+        #[serde(serialize_with = "ser_dtype")]
+        from: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        to: DType,
+    },
+    /// DequantizeLinear: the exact integer difference from the `k`th `zero` point, times
+    /// the `k`th `scale` in f32.
+    Dequantize {
+        scale: String,
+        zero: Option<String>,
+        #[serde(serialize_with = "ser_dtype")]
+        from: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        to: DType,
+    },
     /// A function the family's lowering describes by a name and its scalar parameters;
     /// the printer's table of family functions spells it (see `rust/elem.rs`).
     Named {
@@ -456,6 +538,16 @@ impl ElemFn {
 
 fn ser_dtype<S: serde::Serializer>(d: &DType, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(d.name())
+}
+
+/// Constant elements as their literals.
+fn ser_data<S: serde::Serializer>(d: &TensorData, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(d.len()))?;
+    for i in 0..d.len() {
+        seq.serialize_element(&crate::literal::element(d, i))?;
+    }
+    seq.end()
 }
 
 fn ser_debug<T: std::fmt::Debug, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

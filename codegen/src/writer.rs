@@ -37,6 +37,12 @@ impl Writer {
         self.line(s);
     }
 
+    /// Closes a block and opens the next with the one line `s` (`}, x, Next {`).
+    pub(crate) fn reopen(&mut self, s: impl AsRef<str>) {
+        self.indent = self.indent.saturating_sub(1);
+        self.open(s);
+    }
+
     /// Appends text written by another writer (already indented).
     pub(crate) fn append(&mut self, text: &str) {
         self.out.push_str(text);

@@ -83,26 +83,31 @@ pub(super) fn conv_transpose(cx: &mut NodeCx, a: &ConvTransposeAttrs) -> Result<
     spatial_rank(x)?;
     let g = a.geometry(&x.shape[2..], &w.shape[2..])?;
     cx.use_kernel(Kernel::ConvTranspose, x.dtype)?;
-    let bias = if cx.has_input(2) {
-        format!("Some({})", cx.read(2)?)
-    } else {
-        "None".into()
+    let bias = cx.arg_opt(2)?;
+    let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
+    let mut fields: Vec<(&'static str, Arg)> = vec![
+        ("batch", Arg::Usize(x.shape[0])),
+        ("c_in", Arg::Usize(x.shape[1])),
+        ("c_out", Arg::Usize(y.shape[1])),
+        ("group", Arg::Usize(a.group)),
+    ];
+    // The window's fields inline: the kernel's parameters are flat.
+    for (k, v) in [
+        ("input", &g.input),
+        ("output", &g.output),
+        ("kernel", &g.kernel),
+        ("strides", &g.strides),
+        ("dilations", &g.dilations),
+    ] {
+        fields.push((k, Arg::Array(pad3(v, 1).to_vec())));
+    }
+    fields.push(("pads", Arg::Array(pad3(&g.pads_begin, 0).to_vec())));
+    let params = Arg::Struct {
+        name: "ConvTransposeParams",
+        by_ref: true,
+        fields,
     };
-    let (xs, ws, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
-    let b = &mut cx.body;
-    b.open(format!(
-        "conv_transpose({xs}, {ws}, {bias}, {ys}, &ConvTransposeParams {{"
-    ));
-    b.line(format!("batch: {},", x.shape[0]));
-    b.line(format!("c_in: {},", x.shape[1]));
-    b.line(format!("c_out: {},", y.shape[1]));
-    b.line(format!("group: {},", a.group));
-    b.line(format!("input: {},", usizes(&pad3(&g.input, 1))));
-    b.line(format!("output: {},", usizes(&pad3(&g.output, 1))));
-    b.line(format!("kernel: {},", usizes(&pad3(&g.kernel, 1))));
-    b.line(format!("strides: {},", usizes(&pad3(&g.strides, 1))));
-    b.line(format!("dilations: {},", usizes(&pad3(&g.dilations, 1))));
-    b.line(format!("pads: {},", usizes(&pad3(&g.pads_begin, 0))));
-    b.close("});");
+    let args = vec![xs, ws, bias, ys, params];
+    cx.call(Some(Kernel::ConvTranspose), "conv_transpose", args);
     Ok(())
 }

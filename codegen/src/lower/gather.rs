@@ -1,6 +1,7 @@
 //! Lowering of the gather family.
 
 use super::prelude::*;
+use crate::program::{Arg, ElemFn};
 
 use kiln_ir::ops::gather::Reduction;
 use kiln_ir::ops::{GatherAttrs, ScatterAttrs, TriluAttrs, View, generate, view};
@@ -27,25 +28,31 @@ pub(super) fn views(cx: &mut NodeCx) -> Result<(), String> {
         if n == 0 || slot >= cx.node.outputs.len() {
             continue;
         }
-        let (xs, ys) = (cx.read(0)?, cx.write(slot)?);
+        let (xs, ys) = (cx.read(0)?, cx.arg_out(slot)?);
         if v.is_contiguous() {
-            let range = if v.base == 0 && n == x.numel() {
-                String::new()
+            let src = if v.base == 0 && n == x.numel() {
+                Arg::Operand(xs)
             } else {
-                format!("[{}..{}]", v.base, v.base + n)
+                Arg::Range {
+                    local: xs,
+                    start: v.base,
+                    len: n,
+                }
             };
-            cx.body.line(format!("{ys}.copy_from_slice(&{xs}{range});"));
+            cx.call(None, "copy", vec![src, ys]);
             continue;
         }
         let v = v.simplified();
         cx.use_kernel(Kernel::Strided, x.dtype)?;
-        let strides: Vec<String> = v.strides.iter().map(|s| s.to_string()).collect();
-        cx.body.line(format!(
-            "strided({xs}, {ys}, {}, &{}, &[{}]);",
-            v.base,
-            usizes(&v.shape),
-            strides.join(", ")
-        ));
+        let strides = v.strides.iter().map(|&s| Arg::Int(s as i128)).collect();
+        let args = vec![
+            Arg::Operand(xs),
+            ys,
+            Arg::Usize(v.base),
+            Arg::Sizes(v.shape),
+            Arg::List(strides),
+        ];
+        cx.call(Some(Kernel::Strided), "strided", args);
     }
     Ok(())
 }
@@ -54,56 +61,47 @@ pub(super) fn views(cx: &mut NodeCx) -> Result<(), String> {
 /// results are big: computed from the node's types and attributes.
 pub(super) fn generated(cx: &mut NodeCx) -> Result<(), String> {
     let y = cx.out_ty(0)?;
-    let t = literal::elem(y.dtype)?;
+    literal::elem(y.dtype)?;
     let node = cx.node;
     let x = cx.in_ty(0, "input")?;
     if let Some(v) = generate::from_type(&node.op, x) {
         let v = v?;
-        let ys = cx.write(0)?;
+        let ys = cx.arg_out(0)?;
         if let Op::EyeLike(a) = &node.op {
             // Zeros, then the ones of diagonal k.
             let (r, c) = (y.shape[0] as i64, y.shape[1] as i64);
             let (first, last) = ((-a.k).max(0), r.min(c - a.k));
-            let zero = literal::from_f64(y.dtype, 0.0)?;
-            let one = literal::from_f64(y.dtype, 1.0)?;
-            cx.body.line(format!("{ys}.fill({zero});"));
+            let zero = Arg::Scalar(y.dtype, 0.0);
+            let one = Arg::Scalar(y.dtype, 1.0);
+            cx.call(None, "fill", vec![ys.clone(), zero]);
             if last > first {
-                let start = first * (c + 1) + a.k;
-                cx.body.line(format!(
-                    "for f in ({start}..).step_by({}).take({}) {{ {ys}[f] = {one}; }}",
-                    c + 1,
-                    last - first
-                ));
+                let start = (first * (c + 1) + a.k) as usize;
+                let args = vec![
+                    ys,
+                    Arg::Usize(start),
+                    Arg::Usize((c + 1) as usize),
+                    Arg::Usize((last - first) as usize),
+                    one,
+                ];
+                cx.call(None, "set_strided", args);
             }
         } else {
-            let vals: Vec<String> = (0..v.numel())
-                .map(|i| literal::element(&v.data, i))
-                .collect();
-            cx.body
-                .line(format!("{ys}.copy_from_slice(&[{}]);", vals.join(", ")));
+            cx.call(None, "copy", vec![Arg::Data(v.data), ys]);
         }
         return Ok(());
     }
     match &node.op {
         Op::ConstantOfShape(a) => {
-            let ys = cx.write(0)?;
-            let v = literal::element(&a.value.data, 0);
-            cx.body.line(format!("{ys}.fill({v});"));
+            let ys = cx.arg_out(0)?;
+            cx.call(None, "fill", vec![ys, Arg::Const(a.value.data.clone())]);
         }
         Op::Range => {
             let (Some(s), Some(d)) = (cx.const_input(0), cx.const_input(2)) else {
                 return Err("Range needs constant start and delta".into());
             };
-            let (s, d) = (literal::element(&s.data, 0), literal::element(&d.data, 0));
-            let ys = cx.write(0)?;
-            let f = if y.dtype.is_float() {
-                format!("{s} + (i as {t}) * {d}")
-            } else {
-                format!("({s} as {t}).wrapping_add((i as {t}).wrapping_mul({d}))")
-            };
-            cx.body.line(format!(
-                "for (i, o) in {ys}.iter_mut().enumerate() {{ *o = {f}; }}"
-            ));
+            let (s, d) = (Arg::Const(s.data.clone()), Arg::Const(d.data.clone()));
+            let ys = cx.arg_out(0)?;
+            cx.call(None, "range", vec![ys, s, d]);
         }
         other => return Err(format!("{} has no generated form", other.name())),
     }
@@ -116,11 +114,16 @@ pub(super) fn trilu(cx: &mut NodeCx, a: &TriluAttrs) -> Result<(), String> {
     let r = x.rank();
     let (rows, cols) = (x.shape[r - 2], x.shape[r - 1]);
     cx.use_kernel(Kernel::Trilu, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "trilu({xs}, {ys}, {rows}, {cols}, {}, {});",
-        a.k, a.upper
-    ));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Usize(rows),
+        Arg::Usize(cols),
+        Arg::Int(a.k as i128),
+        Arg::Bool(a.upper),
+    ];
+    cx.call(Some(Kernel::Trilu), "trilu", args);
     Ok(())
 }
 
@@ -141,29 +144,16 @@ pub(super) fn gather(cx: &mut NodeCx, a: &GatherAttrs) -> Result<(), String> {
     let d = x.shape[axis];
     let inner: usize = x.shape[axis + 1..].iter().product();
     cx.use_kernel(Kernel::Gather, x.dtype)?;
-    let (xs, is, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
-    cx.body
-        .line(format!("gather_rows({xs}, {is}, {ys}, {d}, {inner});"));
+    let (xs, is, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
+    let args = vec![xs, is, ys, Arg::Usize(d), Arg::Usize(inner)];
+    cx.call(Some(Kernel::Gather), "gather_rows", args);
     Ok(())
 }
 
 /// The element function combining old and new values of a scatter.
-pub(super) fn combine(r: Reduction, dtype: DType) -> Result<String, String> {
-    let t = literal::elem(dtype)?;
-    let body = match (r, dtype) {
-        (Reduction::None, _) => "q",
-        (Reduction::Add | Reduction::Max, DType::Bool) => "p | q",
-        (Reduction::Mul | Reduction::Min, DType::Bool) => "p & q",
-        (Reduction::Add, d) if d.is_float() => "p + q",
-        (Reduction::Mul, d) if d.is_float() => "p * q",
-        (Reduction::Add, _) => "p.wrapping_add(q)",
-        (Reduction::Mul, _) => "p.wrapping_mul(q)",
-        // numpy's maximum and minimum: a NaN on either side wins.
-        (Reduction::Max, _) => "if p != p { p } else if q != q || q > p { q } else { p }",
-        (Reduction::Min, _) => "if p != p { p } else if q != q || q < p { q } else { p }",
-    };
-    let p = if r == Reduction::None { "_" } else { "p" };
-    Ok(format!("|{p}: {t}, q: {t}| {body}"))
+pub(super) fn combine(reduction: Reduction, dtype: DType) -> Result<ElemFn, String> {
+    literal::elem(dtype)?;
+    Ok(ElemFn::Combine { reduction, dtype })
 }
 
 pub(super) fn gather_elements(cx: &mut NodeCx, scatter: bool) -> Result<(), String> {
@@ -179,26 +169,30 @@ pub(super) fn gather_elements(cx: &mut NodeCx, scatter: bool) -> Result<(), Stri
     let axis = normalize_axis(axis_attr, x.rank())
         .ok_or_else(|| format!("axis {axis_attr} is out of range for {x}"))?;
     let d = x.shape[axis];
-    let geo = format!(
-        "&{}, &{}, {axis}, {d}",
-        usizes(&i.shape),
-        usizes(&row_major(&x.shape))
-    );
+    let geo = [
+        Arg::Sizes(i.shape.clone()),
+        Arg::Sizes(row_major(&x.shape)),
+        Arg::Usize(axis),
+        Arg::Usize(d),
+    ];
     if scatter {
         let f = combine(reduction, x.dtype)?;
-        let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-        cx.body.line(format!("{ys}.copy_from_slice({xs});"));
+        let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+        cx.call(None, "copy", vec![xs, ys.clone()]);
         if i.numel() > 0 {
             cx.use_kernel(Kernel::ScatterElements, x.dtype)?;
-            let (is, us) = (cx.read(1)?, cx.read(2)?);
-            cx.body
-                .line(format!("scatter_elements({ys}, {is}, {us}, {geo}, {f});"));
+            let (is, us) = (cx.arg_in(1)?, cx.arg_in(2)?);
+            let mut args = vec![ys, is, us];
+            args.extend(geo);
+            args.push(Arg::Fn(f));
+            cx.call(Some(Kernel::ScatterElements), "scatter_elements", args);
         }
     } else {
         cx.use_kernel(Kernel::GatherElements, x.dtype)?;
-        let (xs, is, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
-        cx.body
-            .line(format!("gather_elements({xs}, {is}, {ys}, {geo});"));
+        let (xs, is, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
+        let mut args = vec![xs, is, ys];
+        args.extend(geo);
+        cx.call(Some(Kernel::GatherElements), "gather_elements", args);
     }
     Ok(())
 }
@@ -220,28 +214,35 @@ pub(super) fn gather_nd(
         return Err(format!("indices {i} do not fit data {x}"));
     }
     let rm = row_major(&x.shape);
-    let dims = usizes(&x.shape[b..b + m]);
-    let strides = usizes(&rm[b..b + m]);
+    let dims = Arg::Sizes(x.shape[b..b + m].to_vec());
+    let strides = Arg::Sizes(rm[b..b + m].to_vec());
     let slice: usize = x.shape[b + m..].iter().product();
     let per: usize = i.shape[b..q - 1].iter().product();
     let batch: usize = x.shape[b..].iter().product();
     match scatter {
         None => {
             cx.use_kernel(Kernel::GatherNd, x.dtype)?;
-            let (xs, is, ys) = (cx.read(0)?, cx.read(1)?, cx.write(0)?);
-            cx.body.line(format!(
-                "gather_nd({xs}, {is}, {ys}, &{dims}, &{strides}, {per}, {batch}, {slice});"
-            ));
+            let (xs, is, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
+            let args = vec![
+                xs,
+                is,
+                ys,
+                dims,
+                strides,
+                Arg::Usize(per),
+                Arg::Usize(batch),
+                Arg::Usize(slice),
+            ];
+            cx.call(Some(Kernel::GatherNd), "gather_nd", args);
         }
         Some(r) => {
             let f = combine(r, x.dtype)?;
             cx.use_kernel(Kernel::ScatterNd, x.dtype)?;
-            let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-            cx.body.line(format!("{ys}.copy_from_slice({xs});"));
-            let (is, us) = (cx.read(1)?, cx.read(2)?);
-            cx.body.line(format!(
-                "scatter_nd({ys}, {is}, {us}, &{dims}, &{strides}, {slice}, {f});"
-            ));
+            let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+            cx.call(None, "copy", vec![xs, ys.clone()]);
+            let (is, us) = (cx.arg_in(1)?, cx.arg_in(2)?);
+            let args = vec![ys, is, us, dims, strides, Arg::Usize(slice), Arg::Fn(f)];
+            cx.call(Some(Kernel::ScatterNd), "scatter_nd", args);
         }
     }
     Ok(())
@@ -254,23 +255,25 @@ pub(super) fn one_hot(cx: &mut NodeCx) -> Result<(), String> {
     let y = cx.out_ty(0)?;
     let i = cx.in_ty(0, "indices")?;
     literal::elem(y.dtype)?;
-    let it = literal::elem(i.dtype)?;
+    literal::elem(i.dtype)?;
     let axis = normalize_axis(a.axis, y.rank())
         .ok_or_else(|| format!("axis {} is out of range for {y}", a.axis))?;
     let depth = y.shape[axis];
     let inner: usize = y.shape[axis + 1..].iter().product();
-    let to_int = if i.dtype.is_float() {
-        format!("|v: {it}| v as i64")
-    } else if i.dtype == DType::Bool {
+    if i.dtype == DType::Bool {
         return Err("bool indices are not supported".into());
-    } else {
-        format!("|v: {it}| v as i64")
-    };
+    }
+    let to_int = ElemFn::ToIndex { dtype: i.dtype };
     cx.use_kernel(Kernel::OneHot, y.dtype)?;
-    let (is, vs, ys) = (cx.read(0)?, cx.read(2)?, cx.write(0)?);
-    cx.body.line(format!(
-        "one_hot({is}, {vs}, {ys}, {depth}, {}, {to_int});",
-        inner.max(1)
-    ));
+    let (is, vs, ys) = (cx.arg_in(0)?, cx.arg_in(2)?, cx.arg_out(0)?);
+    let args = vec![
+        is,
+        vs,
+        ys,
+        Arg::Usize(depth),
+        Arg::Usize(inner.max(1)),
+        Arg::Fn(to_int),
+    ];
+    cx.call(Some(Kernel::OneHot), "one_hot", args);
     Ok(())
 }

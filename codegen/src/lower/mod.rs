@@ -37,7 +37,7 @@ mod prelude {
         norm::*, pad::*, pool::*, quant::*, reduce::*, resize::*, rnn::*, softmax::*, view::*,
     };
     pub(super) use crate::kernels::{Kernel, MathFn};
-    pub(super) use crate::literal::{self, usizes};
+    pub(super) use crate::literal;
     pub(super) use kiln_ir::ops::pad::{PadAttrs, PadAxis, PadMode};
     pub(super) use kiln_ir::ops::quant::{QuantAttrs, QuantGeometry};
     pub(super) use kiln_ir::ops::rnn::RnnActivation;

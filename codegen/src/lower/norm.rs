@@ -1,16 +1,7 @@
 //! Lowering of the norm family.
 
 use super::prelude::*;
-
-/// A kernel's argument for the optional output `slot`: `Some(<its slice>)` when the node
-/// has that output, else `None`.
-pub(super) fn optional_write(cx: &mut NodeCx, slot: usize) -> Result<String, String> {
-    Ok(if slot < cx.node.outputs.len() {
-        format!("Some({})", cx.write(slot)?)
-    } else {
-        "None".into()
-    })
-}
+use crate::program::Arg;
 
 pub(super) fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "X")?;
@@ -25,30 +16,29 @@ pub(super) fn batch_norm(cx: &mut NodeCx, a: &BatchNormAttrs) -> Result<(), Stri
             ));
         }
     }
-    let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
-    let channels = x.shape[1];
-    let inner: usize = x.shape[2..].iter().product();
-    let stats = [cx.read(1)?, cx.read(2)?, cx.read(3)?, cx.read(4)?].join(", ");
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let eps = Arg::Scalar(x.dtype, a.epsilon as f64);
+    let channels = Arg::Usize(x.shape[1]);
+    let inner = Arg::Usize(x.shape[2..].iter().product());
+    let stats = Arg::Items(vec![
+        cx.arg_in(1)?,
+        cx.arg_in(2)?,
+        cx.arg_in(3)?,
+        cx.arg_in(4)?,
+    ]);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
     let Some(momentum) = a.training_momentum else {
         cx.use_kernel(Kernel::BatchNorm, x.dtype)?;
-        cx.body.line(format!(
-            "batch_norm({xs}, {ys}, [{stats}], {eps}, {channels}, {inner});"
-        ));
+        let args = vec![xs, ys, stats, eps, channels, inner];
+        cx.call(Some(Kernel::BatchNorm), "batch_norm", args);
         return Ok(());
     };
     cx.use_kernel(Kernel::BatchNormTrain, x.dtype)?;
     // 1 - momentum in f64, as the reference semantics and numpy compute it.
     let m = momentum as f64;
-    let (mom, keep) = (
-        literal::from_f64(x.dtype, m)?,
-        literal::from_f64(x.dtype, 1.0 - m)?,
-    );
-    let running = [optional_write(cx, 1)?, optional_write(cx, 2)?];
-    cx.body.line(format!(
-        "batch_norm_train({xs}, {ys}, [{stats}], {eps}, {mom}, {keep}, {channels}, {inner}, {}, {});",
-        running[0], running[1]
-    ));
+    let (mom, keep) = (Arg::Scalar(x.dtype, m), Arg::Scalar(x.dtype, 1.0 - m));
+    let (mean, var) = (cx.arg_opt_out(1)?, cx.arg_opt_out(2)?);
+    let args = vec![xs, ys, stats, eps, mom, keep, channels, inner, mean, var];
+    cx.call(Some(Kernel::BatchNormTrain), "batch_norm_train", args);
     Ok(())
 }
 
@@ -79,25 +69,18 @@ pub(super) fn layer_norm(cx: &mut NodeCx, a: &LayerNormAttrs) -> Result<(), Stri
         }
     }
     cx.use_kernel(Kernel::LayerNorm, x.dtype)?;
-    let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
-    let scale = cx.read(1)?;
-    let bias = if cx.has_input(2) {
-        format!("Some({})", cx.read(2)?)
-    } else {
-        "None".into()
-    };
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "layer_norm({xs}, {ys}, {scale}, {bias}, {eps}, {len});"
-    ));
+    let eps = Arg::Scalar(x.dtype, a.epsilon as f64);
+    let scale = cx.arg_in(1)?;
+    let bias = cx.arg_opt(2)?;
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![xs.clone(), ys, scale, bias, eps.clone(), Arg::Usize(len)];
+    cx.call(Some(Kernel::LayerNorm), "layer_norm", args);
     // The Mean and InvStdDev outputs, when the node has them.
     if cx.node.outputs.len() > 1 {
         cx.use_kernel(Kernel::LayerNormStats, x.dtype)?;
-        let stats = [optional_write(cx, 1)?, optional_write(cx, 2)?];
-        cx.body.line(format!(
-            "layer_norm_stats({xs}, {}, {}, {eps}, {len});",
-            stats[0], stats[1]
-        ));
+        let (mean, inv) = (cx.arg_opt_out(1)?, cx.arg_opt_out(2)?);
+        let args = vec![xs, mean, inv, eps, Arg::Usize(len)];
+        cx.call(Some(Kernel::LayerNormStats), "layer_norm_stats", args);
     }
     Ok(())
 }
@@ -114,12 +97,20 @@ pub(super) fn group_norm(cx: &mut NodeCx, a: &GroupNormAttrs) -> Result<(), Stri
         }
     }
     cx.use_kernel(Kernel::GroupNorm, x.dtype)?;
-    let eps = literal::from_f64(x.dtype, a.epsilon as f64)?;
-    let (scale, bias) = (cx.read(1)?, cx.read(2)?);
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "group_norm({xs}, {ys}, {scale}, {bias}, {eps}, {len}, {spatial}, {channels});"
-    ));
+    let eps = Arg::Scalar(x.dtype, a.epsilon as f64);
+    let (scale, bias) = (cx.arg_in(1)?, cx.arg_in(2)?);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        scale,
+        bias,
+        eps,
+        Arg::Usize(len),
+        Arg::Usize(spatial),
+        Arg::Usize(channels),
+    ];
+    cx.call(Some(Kernel::GroupNorm), "group_norm", args);
     Ok(())
 }
 
@@ -127,11 +118,16 @@ pub(super) fn lp_norm(cx: &mut NodeCx, a: &LpNormAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "input")?;
     let (outer, len, inner) = kiln_ir::ops::norm::lp_norm_layout(a, x)?;
     cx.use_kernel(Kernel::LpNorm, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "lp_norm({xs}, {ys}, {outer}, {len}, {inner}, {});",
-        a.p == 1
-    ));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Usize(outer),
+        Arg::Usize(len),
+        Arg::Usize(inner),
+        Arg::Bool(a.p == 1),
+    ];
+    cx.call(Some(Kernel::LpNorm), "lp_norm", args);
     Ok(())
 }
 
@@ -143,14 +139,22 @@ pub(super) fn lrn(cx: &mut NodeCx, a: &LrnAttrs) -> Result<(), String> {
     let (items, channels) = (x.shape[0], x.shape[1]);
     let spatial: usize = x.shape[2..].iter().product();
     cx.use_kernel(Kernel::Lrn, x.dtype)?;
-    let pow = cx.kernels.use_math(MathFn::Pow, x.dtype)?;
-    let lit = |v: f32| literal::from_f64(x.dtype, v as f64);
-    let (alpha, beta, bias) = (lit(a.alpha)?, lit(a.beta)?, lit(a.bias)?);
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "lrn({xs}, {ys}, {items}, {channels}, {spatial}, {}, {alpha}, {beta}, {bias}, {pow});",
-        a.size
-    ));
+    cx.kernels.use_math(MathFn::Pow, x.dtype)?;
+    let lit = |v: f32| Arg::Scalar(x.dtype, v as f64);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Usize(items),
+        Arg::Usize(channels),
+        Arg::Usize(spatial),
+        Arg::Usize(a.size),
+        lit(a.alpha),
+        lit(a.beta),
+        lit(a.bias),
+        Arg::Math(MathFn::Pow, x.dtype),
+    ];
+    cx.call(Some(Kernel::Lrn), "lrn", args);
     Ok(())
 }
 
@@ -159,14 +163,17 @@ pub(super) fn mvn(cx: &mut NodeCx, a: &MvnAttrs) -> Result<(), String> {
     let axes = kiln_ir::ops::norm::mvn_axes(a, x)?;
     let ((kept, ks), (red, rs)) = split_axes(&x.shape, &axes);
     cx.use_kernel(Kernel::Mvn, x.dtype)?;
-    let eps = literal::from_f64(x.dtype, kiln_ir::ops::norm::MVN_EPSILON)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "mvn({xs}, {ys}, &{}, &{}, &{}, &{}, {eps});",
-        usizes(&kept),
-        usizes(&ks),
-        usizes(&red),
-        usizes(&rs)
-    ));
+    let eps = Arg::Scalar(x.dtype, kiln_ir::ops::norm::MVN_EPSILON);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Sizes(kept),
+        Arg::Sizes(ks),
+        Arg::Sizes(red),
+        Arg::Sizes(rs),
+        eps,
+    ];
+    cx.call(Some(Kernel::Mvn), "mvn", args);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Lowering of the quant family.
 
 use super::prelude::*;
+use crate::program::{Arg, ElemFn};
 
 /// ConvInteger, or with `requantize` QLinearConv (x at 0, w at 3, bias at 8): the exact
 /// i32 sums, then for QLinearConv `round((acc + B) * x_scale * w_scale / y_scale) +
@@ -40,35 +41,53 @@ pub(super) fn int_conv(cx: &mut NodeCx, a: &ConvAttrs, requantize: bool) -> Resu
     let f = if requantize {
         let [sx, sw_, sy, zy] = [cx.read(1)?, cx.read(4)?, cx.read(6)?, cx.read(7)?];
         let bias = match cx.node.inputs.get(8).copied().flatten() {
-            Some(_) => format!(" + {}[m]", cx.read(8)?),
-            None => String::new(),
+            Some(_) => Some(cx.read(8)?),
+            None => None,
         };
         let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
             .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
-        let yt = literal::elem(y.dtype)?;
-        format!(
-            "|c: i32, m: usize| {{ let mul = ({sx}[0] * {sw_}[if {sw_}.len() == 1 {{ 0 }} else {{ m }}] / {sy}[0]) as f64; \
-             (round_even_f64((c{bias}) as f64 * mul) + {zy}[0] as f64).clamp({lo:?}, {hi:?}) as {yt} }}"
-        )
+        literal::elem(y.dtype)?;
+        ElemFn::Requantize {
+            x_scale: sx,
+            w_scale: sw_,
+            y_scale: sy,
+            y_zero: zy,
+            bias,
+            channel: true,
+            half_scales: false,
+            lo,
+            hi,
+            dtype: y.dtype,
+        }
     } else {
-        "|c: i32, _m: usize| c".to_string()
+        ElemFn::IntSum { channel: true }
     };
-    let (xs, ws) = (cx.read(slots[0])?, cx.read(slots[2])?);
-    let ys = cx.write(0)?;
-    cx.body.line(format!(
-        "int_conv({xs}, {ws}, {zx}, {zw}, {ys}, [{n}, {c}, {h}, {wi}, {m}, {}, {kh}, {kw}, {oh}, {ow}], \
-         [{sh}, {sw}, {dh}, {dw}, {pt}, {pl}], {f});",
-        a.group
-    ));
+    let (xs, ws) = (cx.arg_in(slots[0])?, cx.arg_in(slots[2])?);
+    let ys = cx.arg_out(0)?;
+    let dims = vec![n, c, h, wi, m, a.group, kh, kw, oh, ow];
+    let args = vec![
+        xs,
+        ws,
+        zx,
+        zw,
+        ys,
+        Arg::Array(dims),
+        Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+        Arg::Fn(f),
+    ];
+    cx.call(Some(Kernel::Quant), "int_conv", args);
     Ok(())
 }
 
 /// An integer kernel's zero-point operand: the input at `slot`, or a single zero of `dtype`
 /// when the node omits it.
-pub(super) fn zero_point(cx: &mut NodeCx, slot: usize, dtype: DType) -> Result<String, String> {
+pub(super) fn zero_point(cx: &mut NodeCx, slot: usize, dtype: DType) -> Result<Arg, String> {
     match cx.node.inputs.get(slot).copied().flatten() {
-        Some(_) => cx.read(slot),
-        None => Ok(format!("&[0{}]", literal::elem(dtype)?)),
+        Some(_) => cx.arg_in(slot),
+        None => {
+            literal::elem(dtype)?;
+            Ok(Arg::ZeroSlice(dtype))
+        }
     }
 }
 
@@ -93,33 +112,34 @@ pub(super) fn int_matmul(cx: &mut NodeCx, requantize: bool) -> Result<(), String
     let f = if requantize {
         let s = cx.in_ty(1, "a_scale")?.dtype;
         let [sa, sb, sy, zy] = [cx.read(1)?, cx.read(4)?, cx.read(6)?, cx.read(7)?];
-        let mul = if s == DType::F16 {
+        let half_scales = s == DType::F16;
+        if half_scales {
+            // The factor in f16 arithmetic needs the conversions.
             cx.use_kernel(Kernel::Half, DType::U16)?;
-            // f16 arithmetic: each f32 result rounded to f16 (exact for * and /, as f32
-            // has more than twice f16's precision).
-            format!(
-                "{{ let r = |v: f32| f16_to_f32(f64_to_f16(v as f64)); \
-                 r(r(f16_to_f32({sa}[0]) * f16_to_f32({sb}[0])) / f16_to_f32({sy}[0])) as f64 }}"
-            )
-        } else {
-            format!("({sa}[0] * {sb}[0] / {sy}[0]) as f64")
-        };
+        }
         let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
             .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
-        let yt = literal::elem(y.dtype)?;
-        cx.body.line(format!("let mul: f64 = {mul};"));
-        format!(
-            "|c: i32| (round_even_f64(c as f64 * mul) + {zy}[0] as f64).clamp({lo:?}, {hi:?}) as {yt}"
-        )
+        literal::elem(y.dtype)?;
+        ElemFn::Requantize {
+            x_scale: sa,
+            w_scale: sb,
+            y_scale: sy,
+            y_zero: zy,
+            bias: None,
+            channel: false,
+            half_scales,
+            lo,
+            hi,
+            dtype: y.dtype,
+        }
     } else {
-        "|c: i32| c".to_string()
+        ElemFn::IntSum { channel: false }
     };
-    let (xa, xb) = (cx.read(slots[0])?, cx.read(slots[1])?);
-    let ys = cx.write(0)?;
-    cx.body.line(format!(
-        "int_matmul({xa}, {xb}, {za}, {zb}, {ys}, [{batch}, {m}, {k}, {n}, {}], {f});",
-        usize::from(batched)
-    ));
+    let (xa, xb) = (cx.arg_in(slots[0])?, cx.arg_in(slots[1])?);
+    let ys = cx.arg_out(0)?;
+    let dims = vec![batch, m, k, n, usize::from(batched)];
+    let args = vec![xa, xb, za, zb, ys, Arg::Array(dims), Arg::Fn(f)];
+    cx.call(Some(Kernel::Quant), "int_matmul", args);
     Ok(())
 }
 
@@ -129,28 +149,35 @@ pub(super) fn quantize(cx: &mut NodeCx, a: &QuantAttrs, to_int: bool) -> Result<
     let (x, s) = (cx.in_ty(0, "x")?, cx.in_ty(1, "scale")?);
     let y = cx.out_ty(0)?;
     let g = kiln_ir::ops::quant::geometry(&x.shape, &s.shape, a)?;
-    let (xt, yt) = (literal::elem(x.dtype)?, literal::elem(y.dtype)?);
+    literal::elem(x.dtype)?;
+    literal::elem(y.dtype)?;
     cx.use_kernel(Kernel::Quant, x.dtype)?;
     let scale = cx.read(1)?;
     let zp = match cx.node.inputs.get(2).copied().flatten() {
         Some(_) => Some(cx.read(2)?),
         None => None,
     };
+    let (from, to) = (x.dtype, y.dtype);
     let f = if to_int {
         let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
             .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
-        let z = zp.map_or_else(|| "0.0".to_string(), |z| format!("{z}[k] as f32"));
-        // NaN clamps to NaN, which `as` turns into 0, as the reference semantics do.
-        format!(
-            "|v: {xt}, k: usize| (round_even_f32(v as f32 / ({scale}[k] as f32)) + {z})\
-             .clamp({lo:?}, {hi:?}) as {yt}"
-        )
+        ElemFn::Quantize {
+            scale,
+            zero: zp,
+            lo,
+            hi,
+            from,
+            to,
+        }
     } else {
-        // The integer difference is exact; then one f32 product.
-        let z = zp.map_or_else(String::new, |z| format!(" - {z}[k] as i64"));
-        format!("|v: {xt}, k: usize| ((v as i64{z}) as f32 * ({scale}[k] as f32)) as {yt}")
+        ElemFn::Dequantize {
+            scale,
+            zero: zp,
+            from,
+            to,
+        }
     };
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
     let QuantGeometry {
         outer,
         axis,
@@ -158,17 +185,21 @@ pub(super) fn quantize(cx: &mut NodeCx, a: &QuantAttrs, to_int: bool) -> Result<
         block,
         strides: [s0, s1, s2],
     } = g;
-    cx.body.line(format!(
-        "affine_map({xs}, {ys}, [{outer}, {axis}, {inner}, {block}], [{s0}, {s1}, {s2}], {f});"
-    ));
+    let args = vec![
+        xs,
+        ys,
+        Arg::Array(vec![outer, axis, inner, block]),
+        Arg::Array(vec![s0, s1, s2]),
+        Arg::Fn(f),
+    ];
+    cx.call(Some(Kernel::Quant), "affine_map", args);
     Ok(())
 }
 
 pub(super) fn dynamic_quantize(cx: &mut NodeCx) -> Result<(), String> {
     cx.use_kernel(Kernel::Quant, DType::F32)?;
-    let xs = cx.read(0)?;
-    let (y, s, z) = (cx.write(0)?, cx.write(1)?, cx.write(2)?);
-    cx.body
-        .line(format!("dynamic_quantize({xs}, {y}, {s}, {z});"));
+    let xs = cx.arg_in(0)?;
+    let (y, s, z) = (cx.arg_out(0)?, cx.arg_out(1)?, cx.arg_out(2)?);
+    cx.call(Some(Kernel::Quant), "dynamic_quantize", vec![xs, y, s, z]);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Lowering of the reduce family.
 
 use super::prelude::*;
+use crate::program::{Arg, ElemFn};
 
 /// The reduced axes of a reduction node.
 pub(super) fn reduce_axes(cx: &NodeCx, a: &ReduceAttrs) -> Result<Vec<usize>, String> {
@@ -48,104 +49,55 @@ pub(super) fn split_axes(shape: &[usize], axes: &[usize]) -> (AxisRuns, AxisRuns
     (kept, red)
 }
 
-/// The per-group closure of a reduction of `kind` on `dtype` elements.
-pub(super) fn reduce_fn(cx: &mut NodeCx, kind: ReduceKind, dtype: DType) -> Result<String, String> {
-    let t = literal::elem(dtype)?;
-    let float = dtype.is_float();
-    let (zero, one) = (format!("0{t}"), format!("1{t}"));
+/// The per-group function of a reduction of `kind` on `dtype` elements, after checking
+/// the type and registering the math routines it calls.
+pub(super) fn reduce_fn(cx: &mut NodeCx, kind: ReduceKind, dtype: DType) -> Result<ElemFn, String> {
+    literal::elem(dtype)?;
     if dtype == DType::Bool {
         return match kind {
-            ReduceKind::Max => Ok("|g| g.fold(false, |a, v| a | v)".into()),
-            ReduceKind::Min => Ok("|g| g.fold(true, |a, v| a & v)".into()),
+            ReduceKind::Max | ReduceKind::Min => Ok(ElemFn::Reduce { kind, dtype }),
             _ => Err(format!("{} is not defined for bool tensors", kind.name())),
         };
     }
-    if !float && !kind.takes_integers() {
+    if !dtype.is_float() && !kind.takes_integers() {
         return Err(format!(
             "{} needs floating-point tensors, got {dtype}",
             kind.name()
         ));
     }
-    let add = |a: &str, b: &str| {
-        if float {
-            format!("{a} + {b}")
-        } else {
-            format!("{a}.wrapping_add({b})")
-        }
-    };
-    let mul = |a: &str, b: &str| {
-        if float {
-            format!("{a} * {b}")
-        } else {
-            format!("{a}.wrapping_mul({b})")
-        }
-    };
-    let sum_of = |v: &str| format!("g.fold({zero}, |a, v| {})", add("a", v));
-    Ok(match kind {
-        ReduceKind::Sum => format!("|g| {}", sum_of("v")),
-        ReduceKind::Prod => format!("|g| g.fold({one}, |a, v| {})", mul("a", "v")),
-        ReduceKind::SumSquare => format!("|g| {}", sum_of(&mul("v", "v"))),
-        ReduceKind::L1 => {
-            let abs = if float {
-                format!("(if v < {zero} {{ -v }} else {{ v }})")
-            } else if dtype.is_signed() {
-                "v.wrapping_abs()".into()
-            } else {
-                "v".into()
-            };
-            format!("|g| {}", sum_of(&abs))
-        }
-        ReduceKind::Max | ReduceKind::Min => {
-            let (cmp, init) = match (kind == ReduceKind::Max, float) {
-                (true, true) => (">", format!("{t}::NEG_INFINITY")),
-                (false, true) => ("<", format!("{t}::INFINITY")),
-                (true, false) => (">", format!("{t}::MIN")),
-                (false, false) => ("<", format!("{t}::MAX")),
-            };
-            // NaN propagates, as in numpy.
-            let nan = if float { " || v.is_nan()" } else { "" };
-            format!("|g| g.fold({init}, |a, v| if v {cmp} a{nan} {{ v }} else {{ a }})")
-        }
-        ReduceKind::L2 => {
-            let sqrt = cx.kernels.use_math(MathFn::Sqrt, dtype)?;
-            format!("|g| {sqrt}({})", sum_of("v * v"))
-        }
-        ReduceKind::LogSum => {
-            let ln = cx.kernels.use_math(MathFn::Log, dtype)?;
-            format!("|g| {ln}({})", sum_of("v"))
-        }
-        ReduceKind::LogSumExp => {
-            // The largest finite element is subtracted first (ONNX's reference does too).
-            let ln = cx.kernels.use_math(MathFn::Log, dtype)?;
-            let exp = cx.kernels.use_math(MathFn::Exp, dtype)?;
-            format!(
-                "|g| {{ let m = g.clone().fold({t}::NEG_INFINITY, |a, v| if v > a && v.is_finite() {{ v }} else {{ a }}); \
-                 let m = if m == {t}::NEG_INFINITY {{ {zero} }} else {{ m }}; \
-                 {ln}({}) + m }}",
-                sum_of(&format!("{exp}(v - m)"))
-            )
-        }
+    let math: &[MathFn] = match kind {
+        ReduceKind::L2 => &[MathFn::Sqrt],
+        ReduceKind::LogSum => &[MathFn::Log],
+        ReduceKind::LogSumExp => &[MathFn::Log, MathFn::Exp],
         ReduceKind::Mean => return Err("ReduceMean has its own kernel".into()),
-    })
+        _ => &[],
+    };
+    for &f in math {
+        cx.kernels.use_math(f, dtype)?;
+    }
+    Ok(ElemFn::Reduce { kind, dtype })
 }
 
-/// Writes a call of the generic `reduce` kernel over `axes` with the closure `f`.
+/// Adds a call of the generic `reduce` kernel over `axes` with the group function `f`.
 pub(super) fn reduce_call(
     cx: &mut NodeCx,
     x: &TensorType,
     axes: &[usize],
-    f: &str,
+    f: ElemFn,
 ) -> Result<(), String> {
     let ((kept, ks), (red, rs)) = split_axes(&x.shape, axes);
     cx.use_kernel(Kernel::Reduce, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "reduce({xs}, {ys}, &{}, &{}, &{}, &{}, {f});",
-        usizes(&kept),
-        usizes(&ks),
-        usizes(&red),
-        usizes(&rs)
-    ));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Sizes(kept),
+        Arg::Sizes(ks),
+        Arg::Sizes(red),
+        Arg::Sizes(rs),
+        Arg::Fn(f),
+    ];
+    cx.call(Some(Kernel::Reduce), "reduce", args);
     Ok(())
 }
 
@@ -156,46 +108,42 @@ pub(super) fn reduce(cx: &mut NodeCx, kind: ReduceKind, a: &ReduceAttrs) -> Resu
         return copy(cx);
     }
     let f = reduce_fn(cx, kind, x.dtype)?;
-    reduce_call(cx, x, &axes, &f)
+    reduce_call(cx, x, &axes, f)
 }
 
 /// ArgMax/ArgMin: the generic reduction over the one axis, with a closure that tracks the
 /// position of the best element (NaN beats every number, as numpy's argmax).
 pub(super) fn arg_reduce(cx: &mut NodeCx, a: &ArgReduceAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "data")?;
-    let t = literal::elem(x.dtype)?;
+    literal::elem(x.dtype)?;
     if x.dtype == DType::Bool {
         return Err(format!("{} is not defined for bool tensors", a.name()));
     }
     let axis = normalize_axis(a.axis, x.rank())
         .ok_or_else(|| format!("axis {} is out of range for {x}", a.axis))?;
-    let cmp = match (a.max, a.select_last_index) {
-        (true, false) => ">",
-        (true, true) => ">=",
-        (false, false) => "<",
-        (false, true) => "<=",
+    let f = ElemFn::ArgReduce {
+        max: a.max,
+        last: a.select_last_index,
+        dtype: x.dtype,
     };
-    let better = match (x.dtype.is_float(), a.select_last_index) {
-        (false, _) => format!("v {cmp} b"),
-        (true, false) => format!("!b.is_nan() && (v.is_nan() || v {cmp} b)"),
-        (true, true) => format!("v.is_nan() || (!b.is_nan() && v {cmp} b)"),
-    };
-    let f = format!(
-        "|g| {{ let (mut best, mut b) = (0i64, 0{t}); for (j, v) in g.enumerate() {{ \
-         if j == 0 || {better} {{ best = j as i64; b = v; }} }} best }}"
-    );
-    reduce_call(cx, x, &[axis], &f)
+    reduce_call(cx, x, &[axis], f)
 }
 
 pub(super) fn cumsum(cx: &mut NodeCx, a: &CumSumAttrs) -> Result<(), String> {
     let x = cx.in_ty(0, "x")?;
     let (outer, len, inner) = kiln_ir::ops::cumsum::cumsum_layout(a, x)?;
     cx.use_kernel(Kernel::CumSum, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "cumsum({xs}, {ys}, {outer}, {len}, {inner}, {}, {});",
-        a.exclusive, a.reverse
-    ));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Usize(outer),
+        Arg::Usize(len),
+        Arg::Usize(inner),
+        Arg::Bool(a.exclusive),
+        Arg::Bool(a.reverse),
+    ];
+    cx.call(Some(Kernel::CumSum), "cumsum", args);
     Ok(())
 }
 
@@ -207,12 +155,19 @@ pub(super) fn top_k(cx: &mut NodeCx, a: &TopKAttrs) -> Result<(), String> {
     }
     let (outer, len, inner) = kiln_ir::ops::topk::topk_layout(a, x)?;
     cx.use_kernel(Kernel::TopK, x.dtype)?;
-    let indices = optional_write(cx, 1)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "top_k({xs}, {ys}, {indices}, {outer}, {len}, {inner}, {}, {});",
-        a.k, a.largest
-    ));
+    let indices = cx.arg_opt_out(1)?;
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        indices,
+        Arg::Usize(outer),
+        Arg::Usize(len),
+        Arg::Usize(inner),
+        Arg::Usize(a.k),
+        Arg::Bool(a.largest),
+    ];
+    cx.call(Some(Kernel::TopK), "top_k", args);
     Ok(())
 }
 
@@ -234,11 +189,14 @@ pub(super) fn reduce_mean(cx: &mut NodeCx, a: &ReduceAttrs) -> Result<(), String
     let (shape, strides) = collapse(&x.shape, &[row_major(&x.shape), out]);
     let count: usize = axes.iter().map(|&d| x.shape[d]).product();
     cx.use_kernel(Kernel::ReduceMean, x.dtype)?;
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    cx.body.line(format!(
-        "reduce_mean({xs}, {ys}, &{}, &{}, {count});",
-        usizes(&shape),
-        usizes(&strides[1])
-    ));
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let args = vec![
+        xs,
+        ys,
+        Arg::Sizes(shape),
+        Arg::Sizes(strides[1].clone()),
+        Arg::Usize(count),
+    ];
+    cx.call(Some(Kernel::ReduceMean), "reduce_mean", args);
     Ok(())
 }

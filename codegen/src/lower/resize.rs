@@ -1,6 +1,7 @@
 //! Lowering of the resize family.
 
 use super::prelude::*;
+use crate::program::Arg;
 
 /// Resize: the per-axis tap tables of [`kiln_ir::ops::resize::plan`] as literals, runs of
 /// unchanged axes merged, led by unit axes to four.
@@ -45,57 +46,45 @@ pub(super) fn resize(cx: &mut NodeCx, a: &ResizeAttrs) -> Result<(), String> {
         axes.insert(0, (1, 1, 1, vec![0], vec![1.0], Vec::new()));
     }
     let nearest = a.mode == kiln_ir::ops::resize::ResizeMode::Nearest;
-    let elem = literal::elem(x.dtype)?;
+    literal::elem(x.dtype)?;
     if nearest {
         cx.use_kernel(Kernel::ResizeNearest, x.dtype)?;
     } else {
         cx.use_kernel(Kernel::ResizeInterp, x.dtype)?;
     }
     let extrapolation = if x.dtype == DType::Bool {
-        "false".to_string()
+        Arg::Bool(false)
     } else {
-        literal::from_f64(x.dtype, a.extrapolation)?
+        Arg::Scalar(x.dtype, a.extrapolation)
     };
-    let (xs, ys) = (cx.read(0)?, cx.write(0)?);
-    let list = |f: &dyn Fn(&Axis) -> String| axes.iter().map(f).collect::<Vec<_>>().join(", ");
-    let field = |f: fn(&Axis) -> usize| usizes(&axes.iter().map(f).collect::<Vec<_>>());
-    let b = &mut cx.body;
-    b.open("{");
-    b.open("let p = ResizeAxes {");
-    b.line(format!("input: {},", field(|a| a.0)));
-    b.line(format!("output: {},", field(|a| a.1)));
-    b.line(format!("taps: {},", field(|a| a.2)));
-    b.line(format!(
-        "index: [{}],",
-        list(&|a| format!("&{}", usizes(&a.3)))
-    ));
-    b.line(format!(
-        "outside: [{}],",
-        list(&|a| format!(
-            "&[{}]",
-            a.5.iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    ));
-    b.close("};");
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let field = |f: fn(&Axis) -> usize| Arg::Array(axes.iter().map(f).collect());
+    let index = axes.iter().map(|a| Arg::Sizes(a.3.clone())).collect();
+    let outside = axes
+        .iter()
+        .map(|a| Arg::List(a.5.iter().map(|&o| Arg::Bool(o)).collect()))
+        .collect();
+    let p = Arg::Struct {
+        name: "ResizeAxes",
+        by_ref: true,
+        fields: vec![
+            ("input", field(|a| a.0)),
+            ("output", field(|a| a.1)),
+            ("taps", field(|a| a.2)),
+            ("index", Arg::Items(index)),
+            ("outside", Arg::Items(outside)),
+        ],
+    };
     if nearest {
-        b.line(format!("resize_nearest({xs}, {ys}, &p, {extrapolation});"));
+        let args = vec![xs, ys, p, extrapolation];
+        cx.call(Some(Kernel::ResizeNearest), "resize_nearest", args);
     } else {
-        let mut weights = Vec::new();
-        for ax in &axes {
-            let w: Result<Vec<String>, String> =
-                ax.4.iter()
-                    .map(|&v| literal::from_f64(x.dtype, v))
-                    .collect();
-            weights.push(format!("&[{}]", w?.join(", ")));
-        }
-        b.line(format!("let w: [&[{elem}]; 4] = [{}];", weights.join(", ")));
-        b.line(format!(
-            "resize_interp({xs}, {ys}, &p, w, {extrapolation});"
-        ));
+        let weights = axes
+            .iter()
+            .map(|a| Arg::List(a.4.iter().map(|&v| Arg::Scalar(x.dtype, v)).collect()))
+            .collect();
+        let args = vec![xs, ys, p, Arg::Items(weights), extrapolation];
+        cx.call(Some(Kernel::ResizeInterp), "resize_interp", args);
     }
-    b.close("}");
     Ok(())
 }

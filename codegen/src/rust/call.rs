@@ -1,6 +1,6 @@
 //! Kernel calls as Rust: `func(args...);`, parameter structs on their own lines.
 
-use super::elem;
+use super::{elem, elem_data};
 use crate::literal;
 use crate::program::{Arg, Call};
 use crate::writer::Writer;
@@ -10,16 +10,26 @@ pub(super) fn print(w: &mut Writer, c: &Call) -> Result<(), String> {
     // A builtin: the kernel library has no `copy`, slices do.
     if c.func == "copy" {
         let [
-            x @ Arg::Operand(_),
+            x @ (Arg::Operand(_) | Arg::Range { .. } | Arg::Data(_)),
             y @ (Arg::Operand(_) | Arg::Range { .. }),
         ] = &c.args[..]
         else {
             return Err("copy takes a source and a destination operand".into());
         };
-        w.line(format!("{}.copy_from_slice({});", inline(y)?, inline(x)?));
+        // A source range is borrowed; a destination one is indexed in place.
+        let src = match x {
+            Arg::Range { .. } => format!("&{}", inline(x)?),
+            _ => inline(x)?,
+        };
+        w.line(format!("{}.copy_from_slice({src});", inline(y)?));
         return Ok(());
     }
-    // Builtin `fill` (Dropout's mask), a slice method too.
+    // Builtins of the gather family.
+    if let Some(line) = elem_data::builtin(c)? {
+        w.line(line);
+        return Ok(());
+    }
+    // Builtin `fill` (Dropout's mask, EyeLike, ConstantOfShape), a slice method too.
     if c.func == "fill" {
         let [y @ Arg::Operand(_), v] = &c.args[..] else {
             return Err("fill takes a destination operand and a value".into());
@@ -33,31 +43,34 @@ pub(super) fn print(w: &mut Writer, c: &Call) -> Result<(), String> {
         w.line(format!("{}({});", c.func, args.join(", ")));
         return Ok(());
     }
-    // Arguments before the struct on the opening line, the struct's fields below, the
-    // rest on the closing line.
-    let mut head = Vec::new();
-    let mut tail = Vec::new();
-    let mut fields = None;
+    // Arguments before the first struct on the opening line, each struct's fields below
+    // it, the arguments between two structs on the line that closes one and opens the
+    // next, the rest on the closing line.
+    let mut pending = Vec::new();
+    let mut opened = false;
     for a in &c.args {
-        match a {
-            Arg::Struct { .. } if fields.is_none() => fields = Some(a),
-            _ if fields.is_none() => head.push(inline(a)?),
-            _ => tail.push(inline(a)?),
+        let Arg::Struct {
+            name,
+            by_ref,
+            fields,
+        } = a
+        else {
+            pending.push(inline(a)?);
+            continue;
+        };
+        let amp = if *by_ref { "&" } else { "" };
+        pending.push(format!("{amp}{name} {{"));
+        let head = pending.join(", ");
+        if opened {
+            w.reopen(format!("}}, {head}"));
+        } else {
+            w.open(format!("{}({head}", c.func));
+            opened = true;
         }
+        struct_fields(w, fields)?;
+        pending.clear();
     }
-    let Some(Arg::Struct {
-        name,
-        by_ref,
-        fields,
-    }) = fields
-    else {
-        unreachable!("multi means one struct");
-    };
-    let amp = if *by_ref { "&" } else { "" };
-    head.push(format!("{amp}{name} {{"));
-    w.open(format!("{}({}", c.func, head.join(", ")));
-    struct_fields(w, fields)?;
-    let rest: String = tail.iter().map(|t| format!(", {t}")).collect();
+    let rest: String = pending.iter().map(|t| format!(", {t}")).collect();
     w.close(format!("}}{rest});"));
     Ok(())
 }
@@ -136,5 +149,12 @@ pub(super) fn inline(a: &Arg) -> Result<String, String> {
                 format!("{local}[{start}..{}]", start + len)
             }
         }
+        // Gather, norm, quant, reduce, resize, rnn families.
+        Arg::Data(d) => {
+            let items: Vec<String> = (0..d.len()).map(|i| literal::element(d, i)).collect();
+            format!("&[{}]", items.join(", "))
+        }
+        Arg::Const(d) => elem_data::first(d)?,
+        Arg::Scratch(dtype, len) => format!("&mut [{}; {len}]", literal::zero(*dtype)),
     })
 }

@@ -88,7 +88,9 @@ pub(super) fn closure(f: &ElemFn) -> Result<String, String> {
             })
         }
         ElemFn::Cast { from, to } => cast_fn(*from, *to),
-        other => Err(format!("no Rust spelling yet for {other:?}")),
+        // Gather, quant, reduce and rnn families.
+        other => super::elem_data::closure(other)?
+            .ok_or_else(|| format!("no Rust spelling yet for {other:?}")),
     }
 }
 

@@ -96,7 +96,58 @@ pub fn families() -> Vec<(&'static str, Graph)> {
         ("constants", constants()),
         ("casts", casts()),
         ("normalization", normalization()),
+        ("generated", generated()),
     ]
+}
+
+/// Shape, Size, EyeLike, ConstantOfShape and Range left unfolded (the loader folds small
+/// ones): the values the lowering computes from types and attributes.
+fn generated() -> Graph {
+    use kiln_ir::Tensor;
+    use kiln_ir::ops::{ConstantOfShapeAttrs, EyeLikeAttrs, ShapeAttrs};
+    let mut b = Builder::new("generated");
+    let x = b.input("x", DType::F32, &[3, 5]);
+    let shape = b.one(
+        Op::Shape(ShapeAttrs {
+            start: 0,
+            end: None,
+        }),
+        &[x],
+    );
+    let size = b.one(Op::Size, &[x]);
+    let eye = b.one(Op::EyeLike(EyeLikeAttrs { dtype: None, k: 1 }), &[x]);
+    let eye_i = b.one(
+        Op::EyeLike(EyeLikeAttrs {
+            dtype: Some(DType::I32),
+            k: -2,
+        }),
+        &[x],
+    );
+    let dims = b.constant("dims", &[2], TensorData::I64(vec![2, 3]));
+    let fill = |v: TensorData| {
+        Op::ConstantOfShape(ConstantOfShapeAttrs {
+            value: Tensor::new(vec![1], v).unwrap(),
+        })
+    };
+    let c_i = b.one(fill(TensorData::I64(vec![-(1 << 60) - 7])), &[dims]);
+    let c_f = b.one(fill(TensorData::F32(vec![2.5])), &[dims]);
+    let scalar = |b: &mut Builder, name: &str, v: TensorData| b.constant(name, &[], v);
+    let (s, l, d) = (
+        scalar(&mut b, "s", TensorData::F32(vec![0.5])),
+        scalar(&mut b, "l", TensorData::F32(vec![3.0])),
+        scalar(&mut b, "d", TensorData::F32(vec![0.75])),
+    );
+    let r_f = b.one(Op::Range, &[s, l, d]);
+    let (s, l, d) = (
+        scalar(&mut b, "si", TensorData::I32(vec![10])),
+        scalar(&mut b, "li", TensorData::I32(vec![-5])),
+        scalar(&mut b, "di", TensorData::I32(vec![-4])),
+    );
+    let r_i = b.one(Op::Range, &[s, l, d]);
+    for v in [shape, size, eye, eye_i, c_i, c_f, r_f, r_i] {
+        b.output(v);
+    }
+    b.g
 }
 
 /// Sqrt, Erf, Gelu (both forms), Pow (constant special and general exponents, run-time
