@@ -276,7 +276,7 @@ pub fn compile_graph(
             model_sha256: sha256.clone(),
             options: opts.describe(),
         },
-        target: planned.target.to_string(),
+        target: planned.target,
     };
     let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)?;
     Ok(Compiled {

@@ -262,8 +262,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(path) = &svg {
                 write_atomically(path, kiln::report::plan_svg(graph, mplan).as_bytes())?;
             }
-            let program =
-                kiln::codegen::lower(&planned.verified(), mplan, &planned.target.to_string())?;
+            let program = kiln::codegen::lower(&planned.verified(), mplan, planned.target)?;
             if kernels {
                 print!("{}", kiln::report::kernels_text(&program));
                 return Ok(());

@@ -452,7 +452,7 @@ pub struct ProgramJson {
 pub fn program_json(p: &kiln_codegen::Program) -> ProgramJson {
     ProgramJson {
         schema_version: kiln_codegen::program::PROGRAM_SCHEMA_VERSION,
-        target: p.target.clone(),
+        target: p.target.to_string(),
         steps: p.steps.clone(),
         statics: p.statics.clone(),
         kernels: p.library.kernel_names(),

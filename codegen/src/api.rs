@@ -22,8 +22,9 @@ pub struct RustOptions {
     /// Package name for [`EmitKind::Crate`] (characters Cargo does not accept become `_`).
     pub module_name: String,
     pub provenance: Provenance,
-    /// The target the code is lowered for (its canonical name), for the header.
-    pub target: String,
+    /// What the generated code may assume; the lowering chooses kernels for it and the
+    /// header names it.
+    pub target: kiln_ir::Target,
 }
 
 /// What to generate.

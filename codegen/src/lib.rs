@@ -42,7 +42,7 @@ pub fn emit_rust(
     kind: EmitKind,
     opts: &RustOptions,
 ) -> Result<Generated, CodegenError> {
-    let program = lower(graph, plan, &opts.target)?;
+    let program = lower(graph, plan, opts.target)?;
     print_rust(graph, &program, kind, opts)
 }
 
@@ -50,7 +50,7 @@ pub fn emit_rust(
 pub fn lower(
     graph: &VerifiedGraph,
     plan: &MemoryPlan,
-    target: &str,
+    target: kiln_ir::Target,
 ) -> Result<Program, CodegenError> {
     lower::module::lower(graph, plan, target)
 }

@@ -27,7 +27,7 @@ pub const PROGRAM_SCHEMA_VERSION: u32 = 1;
 #[derive(Clone, Debug)]
 pub struct Program {
     /// What the generated code may assume about the machine.
-    pub target: String,
+    pub target: kiln_ir::Target,
     pub signature: Signature,
     pub steps: Vec<Step>,
     /// Constants in order of first use.
@@ -105,7 +105,7 @@ impl Step {
     /// The kernel this step calls, if it calls one.
     pub fn kernel_name(&self) -> &str {
         match &self.kind {
-            StepKind::Call { calls, .. } => calls.first().map_or("(text)", |c| c.func),
+            StepKind::Call { calls, .. } => calls.first().map_or("(none)", |c| c.func),
             StepKind::View => "(view)",
             StepKind::ConcatInPlace => "(concat in place)",
             StepKind::Empty => "(empty)",
@@ -123,9 +123,6 @@ pub enum StepKind {
         operands: Vec<Operand>,
         /// The kernel calls, in order (most steps make one).
         calls: Vec<Call>,
-        /// Legacy: Rust text of a family not yet lowered to calls.
-        #[serde(skip)]
-        text: String,
     },
     /// The output is a view of the input's storage: nothing to compute.
     View,

@@ -35,7 +35,7 @@ fn emit(g: &Graph, kind: EmitKind) -> Generated {
             model_sha256: "0".into(),
             options: vec![],
         },
-        target: "host".into(),
+        target: kiln_ir::Target::Host,
     };
     emit_rust(&verified, &plan, kind, &opts).unwrap_or_else(|e| panic!("{}: {e}", g.name))
 }

@@ -17,7 +17,7 @@ fn options(name: &str) -> RustOptions {
             model_sha256: "0123abcd".into(),
             options: vec!["--input-shape image=1x3x8x8".into()],
         },
-        target: "host".into(),
+        target: kiln_ir::Target::Host,
     }
 }
 

@@ -24,7 +24,7 @@ pub fn compile(g: &Graph, opts: &PlanOptions) -> (MemoryPlan, Generated) {
             model_sha256: "0".into(),
             options: vec![],
         },
-        target: "host".into(),
+        target: kiln_ir::Target::Host,
     };
     let generated = kiln::codegen::emit_rust(&vg, &plan, EmitKind::Module, &ropts)
         .unwrap_or_else(|e| panic!("{}: {e}", g.name));

@@ -5,7 +5,6 @@
 
 use crate::kernels::{Kernel, KernelSet};
 use crate::program::{Arg, Call};
-use crate::writer::Writer;
 use kiln_ir::{DType, Graph, Node, Tensor, TensorType};
 use std::collections::BTreeMap;
 
@@ -16,8 +15,6 @@ pub(crate) struct NodeCx<'a> {
     pub(super) kernels: &'a mut KernelSet,
     reads: BTreeMap<usize, String>,
     writes: BTreeMap<usize, String>,
-    /// Legacy: the call as Rust text, for families not yet lowered to a [`Call`].
-    pub(super) body: Writer,
     pub(super) calls: Vec<Call>,
 }
 
@@ -26,8 +23,6 @@ pub(crate) struct NodeCode {
     pub reads: Vec<(usize, String)>,
     pub writes: Vec<(usize, String)>,
     pub calls: Vec<Call>,
-    /// Legacy text of families not yet lowered to a [`Call`].
-    pub body: String,
 }
 
 impl<'a> NodeCx<'a> {
@@ -38,7 +33,6 @@ impl<'a> NodeCx<'a> {
             kernels,
             reads: BTreeMap::new(),
             writes: BTreeMap::new(),
-            body: Writer::new(2),
             calls: Vec::new(),
         }
     }
@@ -127,7 +121,6 @@ impl<'a> NodeCx<'a> {
             reads: self.reads.into_iter().collect(),
             writes: self.writes.into_iter().collect(),
             calls: self.calls,
-            body: self.body.finish(),
         }
     }
 }

@@ -71,7 +71,7 @@ struct Lowerer<'g> {
 pub(crate) fn lower(
     graph: &VerifiedGraph,
     plan: &MemoryPlan,
-    target: &str,
+    target: kiln_ir::Target,
 ) -> Result<Program, CodegenError> {
     let g = graph.graph();
     if plan.schedule != graph.schedule() {
@@ -153,7 +153,7 @@ pub(crate) fn lower(
         literal::elem(p.dtype).map_err(CodegenError::Plan)?;
     }
     Ok(Program {
-        target: target.to_string(),
+        target,
         signature,
         steps,
         statics,
@@ -369,7 +369,7 @@ impl Lowerer<'_> {
             super::emit(&mut cx)?;
         }
         let code = cx.finish();
-        if code.calls.is_empty() && code.body.is_empty() {
+        if code.calls.is_empty() {
             return Ok(StepKind::Empty);
         }
         if code.reads.is_empty() && code.writes.is_empty() {
@@ -424,7 +424,6 @@ impl Lowerer<'_> {
         Ok(StepKind::Call {
             operands,
             calls: code.calls,
-            text: code.body,
         })
     }
 

@@ -111,7 +111,7 @@ fn operand_comment(o: &Operand) -> String {
 fn print_step(step: &Step) -> Result<String, String> {
     let mut w = Writer::new(1);
     step_comment(&mut w, step);
-    let (operands, calls, text) = match &step.kind {
+    let (operands, calls) = match &step.kind {
         StepKind::View => {
             w.line("// (a view of its input's storage: nothing to compute)");
             return Ok(w.finish());
@@ -128,11 +128,7 @@ fn print_step(step: &Step) -> Result<String, String> {
             w.line("// The identity, in place: nothing to do.");
             return Ok(w.finish());
         }
-        StepKind::Call {
-            operands,
-            calls,
-            text,
-        } => (operands, calls, text),
+        StepKind::Call { operands, calls } => (operands, calls),
     };
     for o in operands {
         w.line(operand_comment(o));
@@ -141,7 +137,6 @@ fn print_step(step: &Step) -> Result<String, String> {
     for line in bindings(operands)? {
         w.line(line);
     }
-    w.append(text);
     for c in calls {
         call::print(&mut w, c)?;
     }
@@ -310,7 +305,7 @@ fn header(m: &Module, program: &Program) -> String {
         lines.push("Options:".into());
         lines.extend(p.options.iter().map(|o| format!("- {}", escape(o))));
     }
-    lines.push(format!("Target: {}", escape(&program.target)));
+    lines.push(format!("Target: {}", program.target));
     lines.push(String::new());
     lines.push(format!(
         "Memory: arena {} bytes ({}); lower bound {} bytes.",

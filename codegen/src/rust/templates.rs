@@ -234,17 +234,6 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
     render("README.md", &ctx)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn undefined_variables_are_errors() {
-        let err = render("model.rs", &Context::new()).unwrap_err();
-        assert!(err.to_string().contains("header"), "{err}");
-    }
-}
-
 /// Everything the file templates need.
 pub(crate) struct Module {
     pub signature: Signature,
@@ -284,4 +273,15 @@ pub(crate) fn num_context(set: &KernelSet) -> tera::Context {
     ctx.insert("num_types", &types);
     ctx.insert("float_types", &floats);
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let err = render("model.rs", &Context::new()).unwrap_err();
+        assert!(err.to_string().contains("header"), "{err}");
+    }
 }
