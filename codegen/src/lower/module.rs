@@ -421,6 +421,7 @@ impl Lowerer<'_> {
                 },
             });
         }
+        check_disjoint(&operands)?;
         Ok(StepKind::Call {
             operands,
             calls: code.calls,
@@ -538,6 +539,45 @@ impl Lowerer<'_> {
             })
             .collect()
     }
+}
+
+/// Refuses a step whose outputs overlap each other or an input in the same storage: the
+/// memory plan promised they never do, and safe Rust could not borrow them anyway. (An
+/// in-place output's overwritten input is not an operand.)
+fn check_disjoint(operands: &[Operand]) -> Result<(), String> {
+    let region = |o: &Operand| match &o.home {
+        Home::Arena { pool, offset, len } => Some((format!("the {pool} pool"), *offset, *len)),
+        Home::Output {
+            ident, offset, len, ..
+        } => Some((format!("output {ident}"), *offset, *len)),
+        _ => None,
+    };
+    for (i, w) in operands.iter().enumerate() {
+        if w.access != Access::Write {
+            continue;
+        }
+        let Some((ws, wo, wl)) = region(w) else {
+            continue;
+        };
+        for (j, o) in operands.iter().enumerate() {
+            let Some((s, off, len)) = region(o) else {
+                continue;
+            };
+            let overlap = s == ws && off < wo + wl && wo < off + len && len > 0 && wl > 0;
+            if i != j && overlap && (o.access == Access::Read || j > i) {
+                let what = if o.access == Access::Read {
+                    "input"
+                } else {
+                    "output"
+                };
+                return Err(format!(
+                    "{what} {} overlaps output {} in {ws}",
+                    o.local, w.local
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The layout a step's kernel reads and writes its tensors in. Every kernel today works on
