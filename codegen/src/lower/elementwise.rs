@@ -286,7 +286,7 @@ pub(super) fn clip_bounds(
             Arg::Maybe(if t.numel() == 0 {
                 None
             } else {
-                Some(Box::new(first_scalar(&t.data)))
+                Some(Box::new(Arg::Const(t.data.clone())))
             })
         } else if cx.has_input(slot) {
             Arg::First(cx.read(slot)?)
@@ -295,25 +295,6 @@ pub(super) fn clip_bounds(
         })
     };
     Ok([bound(1, a.min)?, bound(2, a.max)?])
-}
-
-/// The first element of `data` as an exact scalar argument: integers (and the bits of
-/// f16, bf16) as `Int`, since f64 cannot hold every 64-bit value.
-fn first_scalar(data: &kiln_ir::TensorData) -> Arg {
-    use kiln_ir::TensorData as D;
-    match data {
-        D::F32(v) => Arg::Scalar(DType::F32, v[0].into()),
-        D::F64(v) => Arg::Scalar(DType::F64, v[0]),
-        D::Bool(v) => Arg::Bool(v[0]),
-        D::I8(v) => Arg::Int(v[0].into()),
-        D::I16(v) => Arg::Int(v[0].into()),
-        D::I32(v) => Arg::Int(v[0].into()),
-        D::I64(v) => Arg::Int(v[0].into()),
-        D::U8(v) => Arg::Int(v[0].into()),
-        D::U16(v) | D::F16(v) | D::BF16(v) => Arg::Int(v[0].into()),
-        D::U32(v) => Arg::Int(v[0].into()),
-        D::U64(v) => Arg::Int(v[0].into()),
-    }
 }
 
 pub(super) fn clip(cx: &mut NodeCx, a: &ClipAttrs) -> Result<(), String> {
