@@ -25,7 +25,7 @@ pub(super) fn print(w: &mut Writer, c: &Call) -> Result<(), String> {
         return Ok(());
     }
     // Builtins of the gather family.
-    if let Some(line) = elem_data::builtin(c)? {
+    if let Some(line) = builtin(c)? {
         w.line(line);
         return Ok(());
     }
@@ -157,4 +157,42 @@ pub(super) fn inline(a: &Arg) -> Result<String, String> {
         Arg::Const(d) => elem_data::first(d)?,
         Arg::Scratch(dtype, len) => format!("&mut [{}; {len}]", literal::zero(*dtype)),
     })
+}
+
+/// A builtin of the gather family as one statement, if `c` is one: `set_strided` (ones on
+/// a diagonal) and `range` (an arithmetic sequence).
+fn builtin(c: &Call) -> Result<Option<String>, String> {
+    Ok(Some(match (c.func, &c.args[..]) {
+        (
+            "set_strided",
+            [
+                Arg::Operand(y),
+                Arg::Usize(start),
+                Arg::Usize(step),
+                Arg::Usize(count),
+                v,
+            ],
+        ) => {
+            let v = inline(v)?;
+            format!("for f in ({start}..).step_by({step}).take({count}) {{ {y}[f] = {v}; }}")
+        }
+        ("range", [Arg::Operand(y), Arg::Const(start), Arg::Const(delta)]) => {
+            let dtype = start.dtype();
+            let t = literal::elem(dtype)?;
+            let (s, d) = (elem_data::first(start)?, elem_data::first(delta)?);
+            let f = if dtype.is_float() {
+                format!("{s} + (i as {t}) * {d}")
+            } else {
+                format!("{t}::wrapping_add({s}, (i as {t}).wrapping_mul({d}))")
+            };
+            format!("for (i, o) in {y}.iter_mut().enumerate() {{ *o = {f}; }}")
+        }
+        ("set_strided" | "range", _) => {
+            return Err(format!(
+                "builtin {} with arguments it does not take",
+                c.func
+            ));
+        }
+        _ => return Ok(None),
+    }))
 }

@@ -4,7 +4,7 @@
 
 use crate::kernels::MathFn;
 use crate::literal;
-use crate::program::{Arg, Call, ElemFn};
+use crate::program::ElemFn;
 use kiln_ir::ops::ReduceKind;
 use kiln_ir::ops::gather::Reduction;
 use kiln_ir::ops::rnn::RnnActivation;
@@ -255,44 +255,6 @@ fn requantize_fn(f: &ElemFn) -> Result<String, String> {
         "{{ let mul: f64 = {mul}; \
          move |c: i32| (round_even_f64(c as f64 * mul) + {zy}[0] as f64).clamp({lo:?}, {hi:?}) as {yt} }}"
     ))
-}
-
-/// A builtin of the gather family as one statement, if `c` is one: `set_strided` (ones on
-/// a diagonal) and `range` (an arithmetic sequence).
-pub(super) fn builtin(c: &Call) -> Result<Option<String>, String> {
-    Ok(Some(match (c.func, &c.args[..]) {
-        (
-            "set_strided",
-            [
-                Arg::Operand(y),
-                Arg::Usize(start),
-                Arg::Usize(step),
-                Arg::Usize(count),
-                v,
-            ],
-        ) => {
-            let v = super::call::inline(v)?;
-            format!("for f in ({start}..).step_by({step}).take({count}) {{ {y}[f] = {v}; }}")
-        }
-        ("range", [Arg::Operand(y), Arg::Const(start), Arg::Const(delta)]) => {
-            let dtype = start.dtype();
-            let t = literal::elem(dtype)?;
-            let (s, d) = (first(start)?, first(delta)?);
-            let f = if dtype.is_float() {
-                format!("{s} + (i as {t}) * {d}")
-            } else {
-                format!("{t}::wrapping_add({s}, (i as {t}).wrapping_mul({d}))")
-            };
-            format!("for (i, o) in {y}.iter_mut().enumerate() {{ *o = {f}; }}")
-        }
-        ("set_strided" | "range", _) => {
-            return Err(format!(
-                "builtin {} with arguments it does not take",
-                c.func
-            ));
-        }
-        _ => return Ok(None),
-    }))
 }
 
 /// The one element of a constant as a literal.
