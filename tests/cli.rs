@@ -318,17 +318,34 @@ fn target_names_and_triples_are_accepted_and_bad_ones_listed() {
     );
     let path = write(dir.path(), "relu.onnx", &m);
     let out = dir.path().join("m.rs").to_string_lossy().into_owned();
-    for t in [
-        "thumbv7em-none-eabihf",
-        "thumbv7em+fpu",
-        "x86_64-v3",
-        "host",
+    // The header names the target by its canonical name; a triple maps to it.
+    for (t, canonical) in [
+        ("thumbv7em-none-eabihf", "thumbv7em+fpu"),
+        ("thumbv7em+fpu", "thumbv7em+fpu"),
+        ("x86_64-v3", "x86_64-v3"),
+        ("host", "host"),
     ] {
         let ok = kiln(&["compile", &path, "-o", &out, "--target", t]);
         assert!(ok.status.success(), "--target {t}: {}", stderr(&ok));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            text.contains(&format!("\n// Target: {canonical}\n")),
+            "--target {t}: header lacks the target"
+        );
     }
     let ok = kiln(&["inspect", &path, "--target", "riscv32imac-unknown-none-elf"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
+    let ok = kiln(&[
+        "inspect",
+        &path,
+        "--kernels",
+        "--target",
+        "thumbv6m-none-eabi",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).starts_with("target: thumbv6m\n"),
+        "inspect --kernels names the target the program was lowered for"
+    );
     for cmd in ["compile", "inspect", "verify"] {
         let mut args = vec![cmd, &path, "--target", "cortex-m4"];
         if cmd == "compile" {
