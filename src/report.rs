@@ -522,7 +522,13 @@ pub fn kernels_text(p: &kiln_codegen::Program) -> String {
             step.macs
         );
         for m in &step.merged {
-            let _ = writeln!(s, "          + {}", shorten(m, 90));
+            let _ = writeln!(
+                s,
+                "          + {} {:?} ({})",
+                m.op,
+                shorten(&m.name, 70),
+                m.how
+            );
         }
         if !step.epilogue.is_empty() {
             let e: Vec<String> = step.epilogue.iter().map(|e| e.to_string()).collect();

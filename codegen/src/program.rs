@@ -89,7 +89,7 @@ pub struct Step {
     pub outputs: Vec<String>,
     /// ONNX nodes merged into this step by the passes (folded constants, fused epilogues),
     /// in the order they were merged.
-    pub merged: Vec<String>,
+    pub merged: Vec<MergedNode>,
     /// The fused epilogue, applied as each output block is finished.
     #[serde(serialize_with = "ser_display_vec")]
     pub epilogue: Vec<Epilogue>,
@@ -112,6 +112,15 @@ impl Step {
             StepKind::IdentityInPlace => "(identity in place)",
         }
     }
+}
+
+/// An ONNX node the passes merged into a step.
+#[derive(Clone, Debug, Serialize)]
+pub struct MergedNode {
+    pub op: String,
+    pub name: String,
+    /// `folded`, `fused`, `removed` or `bias of Gemm`.
+    pub how: &'static str,
 }
 
 /// What a step does.

@@ -66,10 +66,21 @@ pub struct Node {
     /// Elementwise work fused onto output 0, in order (empty until a pass fuses some).
     /// Inputs an epilogue reads are appended after the op's own inputs.
     pub epilogue: Vec<crate::ops::Epilogue>,
-    /// The ONNX nodes the passes merged into this one, in order, as `Op "name" (how)`: a
+    /// The ONNX nodes the passes merged into this one, in order: a
     /// folded BatchNormalization, a fused activation or residual Add. For readers of the
     /// generated code and `kiln inspect`; no semantics.
-    pub merged: Vec<String>,
+    pub merged: Vec<Merged>,
+}
+
+/// An ONNX node a pass merged into another (see [`Node::merged`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Merged {
+    /// Its ONNX op type and node name.
+    pub op: String,
+    pub name: String,
+    /// How it was merged: `folded` (into the weights), `fused` (an epilogue step),
+    /// `removed` (a no-op), `bias of Gemm`.
+    pub how: &'static str,
 }
 
 impl Node {

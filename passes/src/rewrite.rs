@@ -47,7 +47,7 @@ pub fn add_const(g: &mut Graph, like: &str, t: Tensor) -> ValueId {
 /// `second`'s output 0 instead. The caller has checked that `second` is the sole reader of
 /// `first`'s output 0 and has moved whatever else `second` computed onto `first`. `how`
 /// (`folded`, `fused`, ...) is recorded with `second`'s name in `first`'s `merged` list.
-pub fn absorb(g: &mut Graph, first: NodeId, second: NodeId, how: &str) {
+pub fn absorb(g: &mut Graph, first: NodeId, second: NodeId, how: &'static str) {
     let out = g.node(second).outputs[0];
     record_merge(g, first, second, how);
     g.remove_node(second);
@@ -56,9 +56,13 @@ pub fn absorb(g: &mut Graph, first: NodeId, second: NodeId, how: &str) {
 
 /// Records in `into`'s `merged` list that node `n` (and whatever was merged into it) now
 /// runs as part of it.
-pub fn record_merge(g: &mut Graph, into: NodeId, n: NodeId, how: &str) {
+pub fn record_merge(g: &mut Graph, into: NodeId, n: NodeId, how: &'static str) {
     let node = g.node(n);
-    let mut merged = vec![format!("{} {:?} ({how})", node.onnx_op, node.name)];
+    let mut merged = vec![kiln_ir::graph::Merged {
+        op: node.onnx_op.clone(),
+        name: node.name.clone(),
+        how,
+    }];
     merged.extend(node.merged.iter().cloned());
     g.node_mut(into).merged.extend(merged);
 }

@@ -310,7 +310,15 @@ impl Lowerer<'_> {
             opset: node.opset,
             op: node.op.name().to_string(),
             outputs: outputs.iter().map(|t| t.to_string()).collect(),
-            merged: node.merged.clone(),
+            merged: node
+                .merged
+                .iter()
+                .map(|m| crate::program::MergedNode {
+                    op: m.op.clone(),
+                    name: m.name.clone(),
+                    how: m.how,
+                })
+                .collect(),
             epilogue: node.epilogue.clone(),
             kind,
             layout: layout(node, &outputs),

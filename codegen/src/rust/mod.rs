@@ -84,7 +84,12 @@ fn step_comment(w: &mut Writer, step: &Step) {
         step.outputs.join(", ")
     ));
     for m in &step.merged {
-        w.line(format!("//   + {}", escape(m)));
+        w.line(format!(
+            "//   + {} {} ({})",
+            escape(&m.op),
+            quote(&m.name),
+            m.how
+        ));
     }
     if !step.epilogue.is_empty() {
         let steps: Vec<String> = step.epilogue.iter().map(|e| e.to_string()).collect();
