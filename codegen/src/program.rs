@@ -14,7 +14,8 @@ use crate::kernels::{Kernel, MathFn};
 use kiln_ir::ops::gather::Reduction;
 use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::{
-    Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, ReduceKind, UnaryOp, VariadicOp,
+    Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, PredicateOp, ReduceKind, UnaryOp,
+    VariadicOp,
 };
 use kiln_ir::{DType, TensorData};
 use serde::Serialize;
@@ -360,6 +361,13 @@ pub enum ElemFn {
         op: LogicalOp,
     },
     Not,
+    /// IsNaN, IsInf of a float value (f32 or f64): a bool.
+    Predicate {
+        #[serde(serialize_with = "ser_debug")]
+        op: PredicateOp,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
     Variadic {
         #[serde(serialize_with = "ser_debug")]
         op: VariadicOp,

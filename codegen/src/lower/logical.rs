@@ -2,6 +2,7 @@
 
 use super::prelude::*;
 use crate::program::{Arg, ElemFn};
+use kiln_ir::ops::PredicateOp;
 
 pub(super) fn compare(cx: &mut NodeCx, op: CompareOp) -> Result<(), String> {
     let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
@@ -22,6 +23,26 @@ pub(super) fn not(cx: &mut NodeCx) -> Result<(), String> {
     cx.use_kernel(Kernel::Map, DType::Bool)?;
     let args = vec![cx.arg_in(0)?, cx.arg_out(0)?, Arg::Fn(ElemFn::Not)];
     cx.call(Some(Kernel::Map), "map", args);
+    Ok(())
+}
+
+/// IsNaN, IsInf: `convert` of the float input into the bool output.
+pub(super) fn predicate(cx: &mut NodeCx, op: PredicateOp) -> Result<(), String> {
+    let dtype = cx.in_ty(0, "X")?.dtype;
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        literal::elem(dtype)?;
+        return Err(format!(
+            "{} needs f32 or f64 tensors, got {dtype}",
+            op.name()
+        ));
+    }
+    cx.use_kernel(Kernel::Convert, dtype)?;
+    let args = vec![
+        cx.arg_in(0)?,
+        cx.arg_out(0)?,
+        Arg::Fn(ElemFn::Predicate { op, dtype }),
+    ];
+    cx.call(Some(Kernel::Convert), "convert", args);
     Ok(())
 }
 

@@ -90,6 +90,7 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::Compare(op) => compare(cx, *op),
         Op::Logical(op) => logical(cx, *op),
         Op::Not => not(cx),
+        Op::Predicate(op) => predicate(cx, *op),
         Op::Where => select(cx),
         Op::Variadic(op) => variadic(cx, *op),
         Op::PRelu => prelu(cx),

@@ -5,7 +5,9 @@ use crate::kernels::MathFn;
 use crate::literal;
 use crate::program::{ElemFn, EpilogueSteps};
 use kiln_ir::DType;
-use kiln_ir::ops::{Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, UnaryOp, VariadicOp};
+use kiln_ir::ops::{
+    Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, PredicateOp, UnaryOp, VariadicOp,
+};
 
 /// `f` as a closure.
 pub(super) fn closure(f: &ElemFn) -> Result<String, String> {
@@ -41,6 +43,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<String, String> {
             Ok(format!("|p: bool, q: bool| p {sym} q"))
         }
         ElemFn::Not => Ok("|v: bool| !v".into()),
+        ElemFn::Predicate { op, dtype } => predicate_fn(*op, *dtype),
         ElemFn::Variadic { op, dtype } => variadic_fn(*op, *dtype),
         ElemFn::Left { dtype } => {
             let t = literal::elem(*dtype)?;
@@ -374,6 +377,30 @@ fn compare_sym(op: CompareOp) -> &'static str {
         CompareOp::Greater => ">",
         CompareOp::GreaterOrEqual => ">=",
     }
+}
+
+/// IsNaN or IsInf of an f32 or f64 value.
+fn predicate_fn(op: PredicateOp, dtype: DType) -> Result<String, String> {
+    let t = literal::elem(dtype)?;
+    Ok(match op {
+        PredicateOp::IsNaN => format!("|v: {t}| v.is_nan()"),
+        PredicateOp::IsInf {
+            negative: true,
+            positive: true,
+        } => format!("|v: {t}| v.is_infinite()"),
+        PredicateOp::IsInf {
+            negative: false,
+            positive: true,
+        } => format!("|v: {t}| v == {t}::INFINITY"),
+        PredicateOp::IsInf {
+            negative: true,
+            positive: false,
+        } => format!("|v: {t}| v == {t}::NEG_INFINITY"),
+        PredicateOp::IsInf {
+            negative: false,
+            positive: false,
+        } => format!("|_: {t}| false"),
+    })
 }
 
 /// The fold of Max, Min, Sum or Mean (the lowering checked Sum and Mean are on floats).

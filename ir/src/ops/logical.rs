@@ -2,14 +2,16 @@
 //! tensors. Equal (opsets 7, 11, 13, 19: every numeric type and bool), Less, LessOrEqual,
 //! Greater, GreaterOrEqual (7, 9, 12, 13, 16: numeric types), And, Or, Xor (7: bool), Not
 //! (1: bool) and Where (9, 16: a bool condition choosing between two tensors of any one type).
+//! Predicates of one float tensor ([`PredicateOp`]): IsNaN (9, 13, 20) and IsInf (10, 20).
 //! Specs: https://onnx.ai/onnx/operators/onnx__Equal.html (Less, ... alike),
-//! .../onnx__And.html, .../onnx__Not.html, .../onnx__Where.html
+//! .../onnx__And.html, .../onnx__Not.html, .../onnx__Where.html, .../onnx__IsNaN.html,
+//! .../onnx__IsInf.html
 //!
 //! Reference semantics: comparisons in the operands' own type (IEEE for floats: NaN compares
-//! unequal and unordered), as numpy compares.
+//! unequal and unordered), as numpy compares. Predicates on the value widened to f64 (exact).
 
 use super::common::{
-    Elem, broadcast_index, concat_data, elems, gather, infer_on, output, same_type_pair,
+    Elem, broadcast_index, concat_data, elems, floats, gather, infer_on, output, same_type_pair,
 };
 use super::{InferInput, input, tensor};
 use crate::tensor::{Tensor, TensorData};
@@ -70,6 +72,63 @@ impl LogicalOp {
             LogicalOp::Xor => a ^ b,
         }
     }
+}
+
+/// A test of each element of one float tensor (f16 and bf16 included; widened to f32 for the
+/// generated code), giving a bool tensor of its shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PredicateOp {
+    IsNaN,
+    /// The infinities of the signs asked for (`detect_negative`, `detect_positive`).
+    IsInf {
+        negative: bool,
+        positive: bool,
+    },
+}
+
+impl PredicateOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            PredicateOp::IsNaN => "IsNaN",
+            PredicateOp::IsInf { .. } => "IsInf",
+        }
+    }
+
+    /// The predicate of one value.
+    pub fn apply(self, x: f64) -> bool {
+        match self {
+            PredicateOp::IsNaN => x.is_nan(),
+            PredicateOp::IsInf { negative, positive } => {
+                (negative && x == f64::NEG_INFINITY) || (positive && x == f64::INFINITY)
+            }
+        }
+    }
+}
+
+pub(crate) fn infer_predicate(
+    op: PredicateOp,
+    inputs: &[Option<InferInput>],
+) -> Result<Vec<TensorType>, String> {
+    let x = input(inputs, 0, "X")?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "{} is defined for floating-point tensors, got {x}",
+            op.name()
+        ));
+    }
+    Ok(vec![TensorType::new(DType::Bool, x.shape.clone())])
+}
+
+pub(crate) fn eval_predicate(
+    op: PredicateOp,
+    inputs: &[Option<&Tensor>],
+) -> Result<Vec<Tensor>, String> {
+    let ty = infer_on(inputs, |ii| infer_predicate(op, ii))?.remove(0);
+    let v = floats(tensor(inputs, 0, "X")?, "X")?
+        .into_iter()
+        .map(|x| op.apply(x))
+        .collect();
+    Ok(vec![output(&ty, TensorData::Bool(v))?])
 }
 
 pub(crate) fn infer_compare(
@@ -237,6 +296,31 @@ mod tests {
         assert_eq!(eq.data, TensorData::Bool(vec![true, true]));
         assert!(run(&Op::Compare(CompareOp::Less), &[Some(&bb), Some(&bb)]).is_err());
         assert!(run(&Op::Compare(CompareOp::Less), &[Some(&a), Some(&x)]).is_err());
+    }
+
+    #[test]
+    fn predicates_of_nan_and_the_infinities() {
+        let x = f32s(
+            &[5],
+            &[f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, f32::MAX],
+        );
+        let is = |op| run1(&Op::Predicate(op), &[&x]).data;
+        let b = |v: [bool; 5]| TensorData::Bool(v.to_vec());
+        assert_eq!(
+            is(PredicateOp::IsNaN),
+            b([true, false, false, false, false])
+        );
+        let inf = |negative, positive| PredicateOp::IsInf { negative, positive };
+        assert_eq!(is(inf(true, true)), b([false, true, true, false, false]));
+        assert_eq!(is(inf(false, true)), b([false, true, false, false, false]));
+        assert_eq!(is(inf(true, false)), b([false, false, true, false, false]));
+        assert_eq!(is(inf(false, false)), b([false; 5]));
+        // Half precision: the infinity and NaN of f16.
+        let h = t(&[2], TensorData::F16(vec![0x7c00, 0x7e00]));
+        let y = run1(&Op::Predicate(PredicateOp::IsNaN), &[&h]);
+        assert_eq!(y.data, TensorData::Bool(vec![false, true]));
+        let i = t(&[1], TensorData::I32(vec![1]));
+        assert!(run(&Op::Predicate(PredicateOp::IsNaN), &[Some(&i)]).is_err());
     }
 
     #[test]

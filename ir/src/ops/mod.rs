@@ -41,7 +41,7 @@ pub use epilogue::{Epilogue, EpilogueHost};
 pub use gather::{GatherAttrs, GatherNdAttrs, OneHotAttrs, Reduction, ScatterAttrs};
 pub use gemm::GemmAttrs;
 pub use generate::{ConstantOfShapeAttrs, EyeLikeAttrs, ShapeAttrs, TriluAttrs};
-pub use logical::{CompareOp, LogicalOp};
+pub use logical::{CompareOp, LogicalOp, PredicateOp};
 pub use norm::{BatchNormAttrs, GroupNormAttrs, LayerNormAttrs, LpNormAttrs, LrnAttrs, MvnAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, LpPoolAttrs, MaxPoolAttrs};
@@ -85,6 +85,8 @@ pub enum Op {
     Logical(LogicalOp),
     /// Not on a bool tensor.
     Not,
+    /// IsNaN, IsInf: a bool per element of a float tensor.
+    Predicate(PredicateOp),
     /// Where: inputs condition (bool), X, Y, all three broadcast.
     Where,
     /// Max, Min, Sum, Mean of one or more inputs, broadcast.
@@ -221,6 +223,7 @@ impl Op {
             Op::Compare(c) => c.name(),
             Op::Logical(l) => l.name(),
             Op::Not => "Not",
+            Op::Predicate(p) => p.name(),
             Op::Where => "Where",
             Op::Variadic(v) => v.name(),
             Op::PRelu => "PRelu",
@@ -301,6 +304,7 @@ impl Op {
             Op::Compare(c) => logical::infer_compare(*c, inputs),
             Op::Logical(l) => logical::infer_logical(*l, inputs),
             Op::Not => logical::infer_not(inputs),
+            Op::Predicate(p) => logical::infer_predicate(*p, inputs),
             Op::Where => logical::infer_where(inputs),
             Op::Variadic(v) => elementwise::infer_variadic(*v, inputs),
             Op::PRelu => elementwise::infer_prelu(inputs),
@@ -380,6 +384,7 @@ impl Op {
             Op::Compare(c) => logical::eval_compare(*c, inputs),
             Op::Logical(l) => logical::eval_logical(*l, inputs),
             Op::Not => logical::eval_not(inputs),
+            Op::Predicate(p) => logical::eval_predicate(*p, inputs),
             Op::Where => logical::eval_where(inputs),
             Op::Variadic(v) => elementwise::eval_variadic(*v, inputs),
             Op::PRelu => elementwise::eval_prelu(inputs),
@@ -513,6 +518,7 @@ impl Op {
             | Op::Compare(_)
             | Op::Logical(_)
             | Op::Not
+            | Op::Predicate(_)
             | Op::Where
             | Op::PRelu
             | Op::Mod { .. }

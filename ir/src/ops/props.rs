@@ -32,6 +32,7 @@ impl Op {
             | Op::Compare(_)
             | Op::Logical(_)
             | Op::Not
+            | Op::Predicate(_)
             | Op::Where
             | Op::Variadic(_)
             | Op::PRelu
@@ -102,6 +103,7 @@ impl Op {
             Op::Compare(_)
             | Op::Logical(_)
             | Op::Not
+            | Op::Predicate(_)
             | Op::Where
             | Op::Variadic(_)
             | Op::PRelu
@@ -188,6 +190,7 @@ impl Op {
             | Op::Compare(_)
             | Op::Logical(_)
             | Op::Not
+            | Op::Predicate(_)
             | Op::Where
             | Op::Variadic(_)
             | Op::PRelu
