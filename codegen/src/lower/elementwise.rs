@@ -437,11 +437,13 @@ pub(super) fn activation_fn(
         }
         Activation::Softplus => &[MathFn::Exp, MathFn::Log],
         Activation::Mish => &[MathFn::Exp, MathFn::Log, MathFn::Tanh],
+        Activation::Swish { .. } => &[MathFn::Sigmoid],
         Activation::LeakyRelu { .. }
         | Activation::HardSigmoid { .. }
         | Activation::HardSwish
         | Activation::ThresholdedRelu { .. }
-        | Activation::Softsign => &[],
+        | Activation::Softsign
+        | Activation::Shrink { .. } => &[],
     };
     for &m in math {
         cx.kernels.use_math(m, dtype)?;

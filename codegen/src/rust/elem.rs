@@ -351,6 +351,19 @@ fn activation_fn(a: Activation, dtype: DType) -> Result<String, String> {
             let tanh = MathFn::Tanh.name(dtype);
             format!("|v: {t}| v * {tanh}(({sp})(v))")
         }
+        // NaN gives 0, as in the reference.
+        Activation::Shrink { lambd, bias } => {
+            let (l, b) = (lambd as f64, lit(bias as f64)?);
+            let (lo, hi) = (lit(-l)?, lit(l)?);
+            format!(
+                "|v: {t}| if v < {lo} {{ v + {b} }} else if v > {hi} {{ v - {b} }} else {{ {zero} }}"
+            )
+        }
+        Activation::Swish { alpha } => {
+            let sigmoid = MathFn::Sigmoid.name(dtype);
+            let al = lit(alpha as f64)?;
+            format!("|v: {t}| v * {sigmoid}({al} * v)")
+        }
     })
 }
 

@@ -52,6 +52,8 @@ pub(super) const OPS: &[OpEntry] = &[
     OpEntry::new("Softplus", ALL, |n| activation(n, Activation::Softplus)),
     OpEntry::new("Softsign", ALL, |n| activation(n, Activation::Softsign)),
     OpEntry::new("Mish", ALL, |n| activation(n, Activation::Mish)),
+    OpEntry::new("Shrink", ALL, shrink),
+    OpEntry::new("Swish", ALL, swish),
 ];
 
 fn binary(n: &NodeIn<'_>, op: BinaryOp) -> Result<Imported, FrontendError> {
@@ -179,6 +181,23 @@ fn celu(n: &NodeIn<'_>) -> Result<Imported, FrontendError> {
 fn thresholded_relu(n: &NodeIn<'_>) -> Result<Imported, FrontendError> {
     n.arity(1, 1)?;
     Ok(Op::Activation(Activation::ThresholdedRelu {
+        alpha: n.a.float_or("alpha", 1.0)?,
+    })
+    .into())
+}
+
+fn shrink(n: &NodeIn<'_>) -> Result<Imported, FrontendError> {
+    n.arity(1, 1)?;
+    Ok(Op::Activation(Activation::Shrink {
+        lambd: n.a.float_or("lambd", 0.5)?,
+        bias: n.a.float_or("bias", 0.0)?,
+    })
+    .into())
+}
+
+fn swish(n: &NodeIn<'_>) -> Result<Imported, FrontendError> {
+    n.arity(1, 1)?;
+    Ok(Op::Activation(Activation::Swish {
         alpha: n.a.float_or("alpha", 1.0)?,
     })
     .into())

@@ -1,7 +1,7 @@
 //! Elementwise ops. Binary (with multidirectional broadcasting): Add, Sub, Mul, Div
 //! (opsets 7, 13, 14). Unary: Relu (6, 13, 14), Sigmoid (6, 13), Tanh (6, 13).
 //! Clip (6: attribute bounds; 11, 12, 13: optional `min`/`max` inputs). LeakyRelu,
-//! HardSigmoid, HardSwish, Gelu (20) ([`Activation`]). Sqrt (6, 13) and Erf (9, 13) on
+//! HardSigmoid, HardSwish, Gelu (20), Shrink (9, floats only), Swish (24) ([`Activation`]). Sqrt (6, 13) and Erf (9, 13) on
 //! floats. Pow (7, 12, 13, 15): base and exponent broadcast, the exponent may have another
 //! numeric type than the base.
 //! Integer Div truncates toward zero; integer Add/Sub/Mul wrap (numpy semantics, which the
@@ -115,6 +115,10 @@ pub enum Activation {
     Softsign,
     /// `x * tanh(softplus(x))` (opsets 18, 22).
     Mish,
+    /// `x < -lambd ? x + bias : x > lambd ? x - bias : 0` (opset 9; kiln takes floats only).
+    Shrink { lambd: f32, bias: f32 },
+    /// `x * sigmoid(alpha * x)` (opset 24).
+    Swish { alpha: f32 },
 }
 
 impl Activation {
@@ -131,6 +135,8 @@ impl Activation {
             Activation::Softplus => "Softplus",
             Activation::Softsign => "Softsign",
             Activation::Mish => "Mish",
+            Activation::Shrink { .. } => "Shrink",
+            Activation::Swish { .. } => "Swish",
         }
     }
 
@@ -189,6 +195,18 @@ impl Activation {
             Activation::Softplus => softplus(x),
             Activation::Softsign => x / (1.0 + x.abs()),
             Activation::Mish => x * softplus(x).tanh(),
+            // NaN gives 0, as the ONNX reference's nested `np.where`.
+            Activation::Shrink { lambd, bias } => {
+                let (l, b) = (lambd as f64, bias as f64);
+                if x < -l {
+                    x + b
+                } else if x > l {
+                    x - b
+                } else {
+                    0.0
+                }
+            }
+            Activation::Swish { alpha } => x * sigmoid(alpha as f64 * x),
         }
     }
 }
@@ -1222,5 +1240,23 @@ mod tests {
         let celu = Activation::Celu { alpha: 2.0 }.apply(-1.0);
         assert!((celu - 2.0 * ((-0.5f64).exp() - 1.0)).abs() < 1e-15);
         assert_eq!(Activation::ThresholdedRelu { alpha: 1.0 }.apply(1.0), 0.0);
+    }
+
+    #[test]
+    fn shrink_and_swish() {
+        let shrink = Activation::Shrink {
+            lambd: 1.5,
+            bias: 0.5,
+        };
+        let y: Vec<f64> = [-2.0, -1.5, 0.0, 1.5, 2.0, f64::NAN]
+            .into_iter()
+            .map(|x| shrink.apply(x))
+            .collect();
+        assert_eq!(y, vec![-1.5, 0.0, 0.0, 0.0, 1.5, 0.0]);
+        let swish = Activation::Swish { alpha: 2.0 };
+        assert!((swish.apply(1.0) - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-15);
+        assert_eq!(swish.apply(0.0), 0.0);
+        assert_eq!(swish.apply(-1000.0), -0.0);
+        assert_eq!(swish.name(), "Swish");
     }
 }
