@@ -416,3 +416,103 @@ pub fn read_named(dir: &Path, prefix: &str) -> Result<Vec<(String, Tensor)>, Str
     }
     Ok(v)
 }
+
+/// On microcontrollers shapes are static, so an operand that decides a shape (Reshape's
+/// `shape`, Slice's `starts`, a reduction's `axes`...) must be known when compiling, and an
+/// empty tensor cannot be a run-time argument. Test data passes such operands as graph
+/// inputs; a deployment binds them with `kiln compile --bind-input NAME=FILE.pb`, and so do
+/// `kiln verify` and the conformance suite: when kiln says a value is "only known at run
+/// time" or an input is empty ("declared 0") ([`needs_binding`]), the graph inputs of
+/// `stage` are bound to their test data and the model is compiled again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindStage {
+    /// The integer-typed inputs after the first (the data), and the empty ones.
+    ShapeInputs,
+    /// Every input but the first (a Pad's `constant_value`, a Dropout's `ratio`).
+    AllButData,
+    /// Range, ConstantOfShape, EyeLike...: the first input decides the shape too.
+    All,
+}
+
+impl BindStage {
+    /// The stages in the order to try them.
+    pub const ALL: [BindStage; 3] = [
+        BindStage::ShapeInputs,
+        BindStage::AllButData,
+        BindStage::All,
+    ];
+}
+
+/// Whether a compile error asks for a value at compile time that the graph leaves to run time.
+pub fn needs_binding(error: &str) -> bool {
+    error.contains("only known at run time") || error.contains("(declared 0")
+}
+
+/// The run-time inputs (`sig`, in order, with `inputs` their test data) that `stage` binds,
+/// each with `source(k)`, the file it came from, for the generated header.
+pub fn bind_shape_inputs(
+    sig: &kiln_frontend::ModelSignature,
+    inputs: &[Tensor],
+    stage: BindStage,
+    source: impl Fn(usize) -> String,
+) -> std::collections::BTreeMap<String, (Tensor, String)> {
+    sig.runtime_inputs
+        .iter()
+        .zip(inputs)
+        .enumerate()
+        .filter(|(k, ((_, code), t))| match stage {
+            BindStage::ShapeInputs => (*k > 0 && matches!(code, 2..=7 | 12 | 13)) || t.numel() == 0,
+            BindStage::AllButData => *k > 0,
+            BindStage::All => true,
+        })
+        .map(|(k, ((name, _), t))| (name.clone(), (t.clone(), source(k))))
+        .collect()
+}
+
+/// The run-time inputs of a model (`ModelProto` bytes) whose declared shape is not fully
+/// static (a symbolic, unknown or zero dimension, or no shape at all), by name.
+pub fn symbolic_inputs(model: &[u8]) -> Result<std::collections::BTreeSet<String>, String> {
+    use kiln_frontend::onnx::{tensor_shape_proto::dimension, type_proto};
+    use prost::Message as _;
+    let m = kiln_frontend::onnx::ModelProto::decode(model)
+        .map_err(|e| format!("not a valid ONNX model: {e}"))?;
+    let Some(g) = m.graph else {
+        return Ok(Default::default());
+    };
+    let inits: std::collections::BTreeSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    Ok(g.input
+        .iter()
+        .filter(|vi| !inits.contains(vi.name()))
+        .filter(
+            |vi| match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(type_proto::Value::TensorType(t)) => t.shape.as_ref().is_none_or(|s| {
+                    s.dim
+                        .iter()
+                        .any(|d| !matches!(d.value, Some(dimension::Value::DimValue(v)) if v > 0))
+                }),
+                _ => false,
+            },
+        )
+        .map(|vi| vi.name().to_string())
+        .collect())
+}
+
+/// The test data of the inputs that stayed arguments of the generated code (bound inputs
+/// and empty ones folded away are constants now), in the model's input order.
+pub fn runtime_args(
+    graph: &kiln_ir::Graph,
+    sig: &kiln_frontend::ModelSignature,
+    inputs: &[Tensor],
+) -> Vec<Tensor> {
+    let args: std::collections::BTreeSet<&str> = graph
+        .inputs
+        .iter()
+        .map(|&v| graph.value(v).name.as_str())
+        .collect();
+    sig.runtime_inputs
+        .iter()
+        .zip(inputs)
+        .filter(|((n, _), _)| args.contains(n.as_str()))
+        .map(|(_, t)| t.clone())
+        .collect()
+}

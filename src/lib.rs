@@ -186,6 +186,38 @@ pub fn parse_dims(s: &str) -> Result<Vec<usize>, Error> {
         .collect()
 }
 
+/// Parses a byte count as the size flags take it (`--max-arena-bytes 128K`): plain bytes,
+/// or a number with a suffix K, M, G (powers of 1024, as most firmware tools read them) or
+/// KiB, MiB, GiB (the same), in any case, with an optional `B` (`128KB`, `64kib`).
+pub fn parse_bytes(s: &str) -> Result<u64, Error> {
+    let bad = || {
+        Error::Usage(format!(
+            "bad size {s:?}: write bytes (131072) or a number with K, M or G (powers of 1024, \
+             also KiB, MiB, GiB), e.g. 128K or 4MiB"
+        ))
+    };
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(split);
+    if num.is_empty() {
+        return Err(bad());
+    }
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1u64 << shift).ok_or_else(|| {
+        Error::Usage(format!(
+            "size {s:?} is too large (more than {} bytes)",
+            u64::MAX
+        ))
+    })
+}
+
 /// Parses `--input-shape NAME=1x3x32x32`.
 pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), Error> {
     let (name, dims) = s.rsplit_once('=').ok_or_else(|| {
@@ -218,8 +250,55 @@ pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Erro
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)?;
+    let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)
+        .map_err(|e| with_bind_hint(e.into()))?;
     Ok((graph, sha))
+}
+
+/// What to do about a value kiln needs at compile time that a graph input leaves to run time.
+pub const BIND_INPUT_HINT: &str = "if it is a graph input, fix its value at compile time \
+     with --bind-input NAME=FILE.pb (Build::bind_input in build.rs)";
+
+/// Makes an error saying a value is "only known at run time" name `--bind-input` and
+/// [`Build::bind_input`], wherever in the compiler it was raised.
+fn with_bind_hint(mut e: Error) -> Error {
+    fn hint(s: &mut String) {
+        if !s.contains("only known at run time") {
+            return;
+        }
+        if !s.contains("--bind-input") {
+            s.push_str("; ");
+            s.push_str(BIND_INPUT_HINT);
+        } else if !s.contains("Build::bind_input") {
+            s.push_str(" (Build::bind_input in build.rs)");
+        }
+    }
+    use kiln_frontend::FrontendError as F;
+    match &mut e {
+        Error::Frontend(
+            F::Node { message: s, .. }
+            | F::Attribute { message: s, .. }
+            | F::Tensor { message: s, .. }
+            | F::Graph(s)
+            | F::InputShape(s)
+            | F::Limit(s),
+        )
+        | Error::Pass(s) => hint(s),
+        Error::Frontend(F::Unsupported(list)) => {
+            for u in list {
+                if let Some(r) = &mut u.reason {
+                    hint(r);
+                }
+            }
+        }
+        Error::Verify(diags) => {
+            for d in diags {
+                hint(&mut d.message);
+            }
+        }
+        _ => {}
+    }
+    e
 }
 
 /// Compiles a model to Rust source in memory.
@@ -234,7 +313,7 @@ pub fn compile(model: &Path, kind: EmitKind, opts: &CompileOptions) -> Result<Co
 /// Verifies, lowers, optimises and plans an imported graph ([`kiln_passes::compile`]):
 /// the middle of [`compile_graph`], also used by `kiln inspect`.
 pub fn plan(graph: Graph, opts: &CompileOptions) -> Result<kiln_passes::Planned, Error> {
-    Ok(kiln_passes::compile(graph, &opts.passes_options())?)
+    kiln_passes::compile(graph, &opts.passes_options()).map_err(|e| with_bind_hint(e.into()))
 }
 
 impl From<kiln_passes::CompileError> for Error {
@@ -255,7 +334,18 @@ pub fn compile_graph(
     kind: EmitKind,
     opts: &CompileOptions,
 ) -> Result<Compiled, Error> {
-    let planned = plan(graph, opts)?;
+    emit_planned(plan(graph, opts)?, model_file, sha256, kind, opts)
+}
+
+/// The back half of [`compile_graph`]: checks the arena against the limit, then lowers the
+/// planned graph and prints it as Rust.
+pub fn emit_planned(
+    planned: kiln_passes::Planned,
+    model_file: &str,
+    sha256: String,
+    kind: EmitKind,
+    opts: &CompileOptions,
+) -> Result<Compiled, Error> {
     let arena = planned.plan.arena_bytes() as u64;
     if arena > opts.limits.arena_bytes {
         return Err(Error::ArenaTooLarge {
@@ -278,7 +368,8 @@ pub fn compile_graph(
         },
         target: planned.target,
     };
-    let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)?;
+    let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
+        .map_err(|e| with_bind_hint(e.into()))?;
     Ok(Compiled {
         graph: planned.graph.into_graph(),
         nodes_before: planned.nodes_before,
@@ -371,6 +462,39 @@ pub struct Build {
     /// Set by [`Build::target`]; otherwise cargo's target when run from a build script.
     target: Option<Target>,
     file_name: String,
+    /// Inputs bound to `.pb` files, read when the model is compiled.
+    bind_files: Vec<(String, PathBuf)>,
+}
+
+/// A value for [`Build::bind_input`]: a tensor, or the path of a `.pb` file holding one.
+#[derive(Clone, Debug)]
+pub enum BoundValue {
+    Tensor(Tensor),
+    File(PathBuf),
+}
+
+impl From<Tensor> for BoundValue {
+    fn from(t: Tensor) -> Self {
+        BoundValue::Tensor(t)
+    }
+}
+
+impl From<&Path> for BoundValue {
+    fn from(p: &Path) -> Self {
+        BoundValue::File(p.to_path_buf())
+    }
+}
+
+impl From<PathBuf> for BoundValue {
+    fn from(p: PathBuf) -> Self {
+        BoundValue::File(p)
+    }
+}
+
+impl From<&str> for BoundValue {
+    fn from(p: &str) -> Self {
+        BoundValue::File(p.into())
+    }
 }
 
 impl Build {
@@ -380,6 +504,7 @@ impl Build {
             opts: CompileOptions::default(),
             target: None,
             file_name: "model.rs".into(),
+            bind_files: Vec::new(),
         }
     }
 
@@ -388,6 +513,24 @@ impl Build {
         self.opts
             .input_shapes
             .insert(name.to_string(), dims.to_vec());
+        self
+    }
+
+    /// Fixes a graph input to a value at compile time (the CLI's `--bind-input NAME=FILE.pb`),
+    /// so the values it decides (a shape, axes, pads, starts...) are folded and it is no
+    /// longer an input of the generated code. `value` is a [`Tensor`] or the path of a
+    /// `.pb` file (TensorProto); a file that cannot be read fails [`Build::emit`].
+    pub fn bind_input(mut self, name: &str, value: impl Into<BoundValue>) -> Self {
+        match value.into() {
+            BoundValue::Tensor(t) => {
+                self.opts
+                    .bound_inputs
+                    .insert(name.to_string(), (t, "Build::bind_input".into()));
+            }
+            BoundValue::File(p) => {
+                self.bind_files.push((name.to_string(), p));
+            }
+        }
         self
     }
 
@@ -412,8 +555,14 @@ impl Build {
     }
 
     /// The options with the target decided: the one set, else cargo's.
-    fn options(&self) -> CompileOptions {
+    fn options(&self) -> Result<CompileOptions, Error> {
         let mut opts = self.opts.clone();
+        for (name, path) in &self.bind_files {
+            println!("cargo:rerun-if-changed={}", path.display());
+            let (_, t) = kiln_frontend::read_tensor_pb(path)?;
+            opts.bound_inputs
+                .insert(name.clone(), (t, path.display().to_string()));
+        }
         let env = |k| std::env::var(k).ok();
         let (target, warning) = default_target(
             self.target,
@@ -424,7 +573,7 @@ impl Build {
             println!("cargo:warning={w}");
         }
         opts.target = target;
-        opts
+        Ok(opts)
     }
 
     /// Name of the generated file inside the output directory (default `model.rs`).
@@ -437,7 +586,7 @@ impl Build {
     /// `cargo:rerun-if-changed` for the model so cargo rebuilds when it changes.
     pub fn emit(self, out_dir: impl AsRef<Path>) -> Result<Compiled, Error> {
         println!("cargo:rerun-if-changed={}", self.model.display());
-        let compiled = compile(&self.model, EmitKind::Module, &self.options())?;
+        let compiled = compile(&self.model, EmitKind::Module, &self.options()?)?;
         write_output(
             &compiled.generated,
             EmitKind::Module,
@@ -449,7 +598,7 @@ impl Build {
     /// Compiles the model into a standalone crate at `dir`.
     pub fn emit_crate(self, dir: impl AsRef<Path>) -> Result<Compiled, Error> {
         println!("cargo:rerun-if-changed={}", self.model.display());
-        let compiled = compile(&self.model, EmitKind::Crate, &self.options())?;
+        let compiled = compile(&self.model, EmitKind::Crate, &self.options()?)?;
         write_output(&compiled.generated, EmitKind::Crate, dir.as_ref())?;
         Ok(compiled)
     }
@@ -483,6 +632,40 @@ fn default_target(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_bytes_and_binary_suffixes() {
+        for (s, n) in [
+            ("0", 0),
+            ("131072", 131072),
+            ("128K", 128 << 10),
+            ("128k", 128 << 10),
+            ("128KiB", 128 << 10),
+            ("128kib", 128 << 10),
+            ("128KB", 128 << 10),
+            ("4M", 4 << 20),
+            ("4MiB", 4 << 20),
+            ("1G", 1 << 30),
+            ("2gib", 2 << 30),
+            (" 64 B", 64),
+            ("512 K", 512 << 10),
+        ] {
+            assert_eq!(parse_bytes(s).unwrap(), n, "{s}");
+        }
+        for s in ["", "K", "12Q", "1.5M", "-1", "12 KiBs", "0x10", "M12"] {
+            let e = parse_bytes(s).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{s:?}")) && e.contains("KiB"),
+                "{s}: {e}"
+            );
+        }
+        assert!(
+            parse_bytes("99999999999G")
+                .unwrap_err()
+                .to_string()
+                .contains("too large")
+        );
+    }
 
     #[test]
     fn build_targets_cargos_target_unless_one_is_set() {

@@ -42,8 +42,9 @@ struct ModelArgs {
     /// default) turns them all on.
     #[arg(short = 'O', value_name = "LEVEL", default_value = "2", value_parser = ["0", "2"])]
     opt: String,
-    /// Largest model file accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = kiln::frontend::DEFAULT_MAX_FILE_BYTES)]
+    /// Largest model file accepted: bytes, or with K, M, G (powers of 1024) or KiB, MiB,
+    /// GiB, e.g. 512M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = kiln::frontend::DEFAULT_MAX_FILE_BYTES)]
     max_file_bytes: u64,
     /// Largest element count of any one tensor (weights, inputs, activations).
     #[arg(long, value_name = "N", default_value_t = kiln::frontend::DEFAULT_MAX_TENSOR_ELEMENTS)]
@@ -54,9 +55,10 @@ struct ModelArgs {
     /// Deepest subgraph nesting accepted (the decoder refuses more than about 30).
     #[arg(long, value_name = "N", default_value_t = kiln::frontend::DEFAULT_MAX_DEPTH)]
     max_depth: usize,
-    /// Largest activation arena accepted, in bytes: set it to the device's RAM budget to
-    /// fail when the model does not fit.
-    #[arg(long, value_name = "BYTES", default_value_t = kiln::DEFAULT_MAX_ARENA_BYTES)]
+    /// Largest activation arena accepted: set it to the device's RAM budget to fail when the
+    /// model does not fit. Bytes, or with K, M, G (powers of 1024, as most firmware tools
+    /// read them: 128K is 131072 bytes) or KiB, MiB, GiB; the suffix's case does not matter.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = kiln::DEFAULT_MAX_ARENA_BYTES)]
     max_arena_bytes: u64,
     /// What the generated code may assume: host (the machine kiln runs on), x86_64,
     /// x86_64-v3, x86_64-v4, aarch64, thumbv6m, thumbv7em, thumbv7em+fpu, thumbv8m.main
@@ -64,6 +66,11 @@ struct ModelArgs {
     /// thumbv7em-none-eabihf.
     #[arg(long, value_name = "NAME", default_value = "host")]
     target: kiln::ir::Target,
+}
+
+/// A size flag's value: see [`kiln::parse_bytes`].
+fn parse_size(s: &str) -> Result<u64, String> {
+    kiln::parse_bytes(s).map_err(|e| e.to_string())
 }
 
 impl ModelArgs {
@@ -203,14 +210,31 @@ fn run(cli: Cli) -> Result<()> {
                 Emit::Crate => EmitKind::Crate,
             };
             let t = Instant::now();
-            let compiled = kiln::compile(&model.model, kind, &opts)?;
+            let (graph, sha) = load(&model.model, &opts)?;
+            let load_time = t.elapsed();
+            let p = Instant::now();
+            let planned = kiln::plan(graph, &opts)?;
+            let plan_time = p.elapsed();
+            let e = Instant::now();
+            let compiled = kiln::emit_planned(planned, &file_name(&model.model), sha, kind, &opts)?;
+            let emit_time = e.elapsed();
             let compile_time = t.elapsed();
             let w = Instant::now();
             kiln::write_output(&compiled.generated, kind, &output)?;
+            let write_time = w.elapsed();
             if timings {
+                eprintln!("kiln: {:<22} {:>10}", "stage", "time");
+                for (stage, time) in [
+                    ("load", load_time),
+                    ("optimise+plan", plan_time),
+                    ("lower+print (emit)", emit_time),
+                    ("write", write_time),
+                ] {
+                    eprintln!("kiln: {stage:<22} {time:>10.2?}");
+                }
                 eprintln!(
-                    "kiln: {:<22} {:>10} {:>6}  changes",
-                    "pass", "time", "nodes"
+                    "kiln: {:<22} {:>10}  changes",
+                    "pass (in optimise+plan)", "time"
                 );
                 for p in &compiled.passes {
                     eprintln!(
@@ -225,7 +249,7 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 eprintln!("kiln: {:<22} {:>10.2?}", "total compile", compile_time);
-                eprintln!("kiln: {:<22} {:>10.2?}", "write output", w.elapsed());
+                eprintln!("kiln: {:<22} {:>10.2?}", "write output", write_time);
             }
             eprintln!(
                 "kiln: wrote {} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",
@@ -246,7 +270,7 @@ fn run(cli: Cli) -> Result<()> {
             kernels,
         } => {
             let opts = model.options()?;
-            let (graph, _) = kiln::load(&model.model, &opts)?;
+            let (graph, _) = load(&model.model, &opts)?;
             // The report describes what `compile` with the same options would build: the
             // two halves of `kiln::passes::compile`.
             let popts = opts.passes_options();
@@ -288,6 +312,28 @@ fn run(cli: Cli) -> Result<()> {
         } => verify(&model, data, rtol, atol, save_outputs.as_deref())?,
     }
     Ok(())
+}
+
+/// [`kiln::load`], with the model's path in the message when the file is not an ONNX model.
+fn load(model: &Path, opts: &kiln::CompileOptions) -> Result<(kiln::ir::Graph, String)> {
+    kiln::load(model, opts).map_err(|e| about_file(model, e))
+}
+
+/// `e`, naming `model` when the error is about the file itself (not an ONNX model).
+fn about_file(model: &Path, e: kiln::Error) -> anyhow::Error {
+    use kiln::frontend::FrontendError as F;
+    match e {
+        kiln::Error::Frontend(F::Decode(_) | F::NotOnnx { .. }) => {
+            anyhow::Error::new(e).context(model.display().to_string())
+        }
+        e => e.into(),
+    }
+}
+
+fn file_name(model: &Path) -> String {
+    model
+        .file_name()
+        .map_or_else(|| "model.onnx".into(), |f| f.to_string_lossy().into_owned())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed into
@@ -336,8 +382,69 @@ fn verify(
             data.display()
         );
     }
+    let bytes = kiln::frontend::read_model_file(&model.model, opts.limits.file_bytes)
+        .map_err(|e| about_file(&model.model, e.into()))?;
+    let sig =
+        kiln::frontend::model_signature(&bytes).map_err(|e| about_file(&model.model, e.into()))?;
+    let symbolic = harness::symbolic_inputs(&bytes).map_err(anyhow::Error::msg)?;
+    let input_file = |k: usize| data.join(format!("input_{k}.pb")).display().to_string();
+    // Inputs the user left symbolic take their shape from the data.
+    let mut opts = opts;
+    let mut pinned = Vec::new();
+    for (k, ((name, _), t)) in sig.runtime_inputs.iter().zip(&inputs).enumerate() {
+        // An empty tensor cannot be an argument: it is bound below instead.
+        if symbolic.contains(name)
+            && t.numel() > 0
+            && !opts.input_shapes.contains_key(name)
+            && !opts.bound_inputs.contains_key(name)
+        {
+            opts.input_shapes.insert(name.clone(), t.shape.clone());
+            pinned.push((k, name.clone()));
+        }
+    }
     let t = Instant::now();
-    let compiled = kiln::compile(&model.model, EmitKind::Module, &opts)?;
+    let mut compiled = kiln::compile(&model.model, EmitKind::Module, &opts);
+    // Values that decide shapes must be known at compile time: bind them from the data.
+    let given = opts.bound_inputs.clone();
+    for stage in harness::BindStage::ALL {
+        let Err(e) = &compiled else { break };
+        if !harness::needs_binding(&e.to_string()) {
+            break;
+        }
+        let mut bound = harness::bind_shape_inputs(&sig, &inputs, stage, input_file);
+        bound.extend(given.clone());
+        if bound.len() > opts.bound_inputs.len() {
+            for name in bound.keys() {
+                if pinned.iter().any(|(_, n)| n == name) {
+                    opts.input_shapes.remove(name);
+                }
+            }
+            opts.bound_inputs = bound;
+            compiled = kiln::compile(&model.model, EmitKind::Module, &opts);
+        }
+    }
+    let compiled = compiled.map_err(|e| about_file(&model.model, e))?;
+    for (k, name) in &pinned {
+        if let Some(dims) = opts.input_shapes.get(name) {
+            let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+            eprintln!(
+                "kiln: pinned input {name:?} to {} from {} (as --input-shape {name}={} would)",
+                dims.join("x"),
+                input_file(*k),
+                dims.join("x")
+            );
+        }
+    }
+    for (name, (_, from)) in &opts.bound_inputs {
+        if !given.contains_key(name) {
+            eprintln!(
+                "kiln: bound input {name:?} to {from} at compile time (kiln needs its value; \
+                 as --bind-input would); it is not fed at run time"
+            );
+        }
+    }
+    // Bound inputs are constants now, no longer arguments of the generated code.
+    let inputs = harness::runtime_args(&compiled.graph, &sig, &inputs);
     eprintln!(
         "kiln: compiled in {:.2?}; building the generated code…",
         t.elapsed()

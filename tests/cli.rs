@@ -6,6 +6,7 @@ mod common;
 use common::onnx::{f32_value, model, node};
 use kiln::codegen::EmitKind;
 use kiln::frontend::onnx::{tensor_shape_proto::dimension, type_proto};
+use kiln::ir::Tensor;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -357,5 +358,97 @@ fn target_names_and_triples_are_accepted_and_bad_ones_listed() {
         for name in ["cortex-m4", "thumbv7em+fpu", "x86_64-v3", "riscv32imac"] {
             assert!(err.contains(name), "{cmd}: message lacks {name:?}:\n{err}");
         }
+    }
+}
+
+/// Two Relus over 1x4096 floats: the intermediate activation is 16 KiB.
+fn relu_chain(dir: &Path) -> String {
+    let m = model(
+        vec![
+            node("Relu", "r1", &["x"], &["h"]),
+            node("Neg", "n2", &["h"], &["y"]),
+        ],
+        vec![f32_value("x", &[1, 4096])],
+        vec![f32_value("y", &[1, 4096])],
+    );
+    write(dir, "chain.onnx", &m)
+}
+
+#[test]
+fn size_flags_take_binary_suffixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = relu_chain(dir.path());
+    let out = dir.path().join("m.rs").to_string_lossy().into_owned();
+    for ok in ["128K", "128kib", "1M", "1g", "131072"] {
+        let o = kiln(&["compile", &path, "-o", &out, "--max-arena-bytes", ok]);
+        assert!(o.status.success(), "{ok}: {}", stderr(&o));
+    }
+    let o = kiln(&["compile", &path, "-o", &out, "--max-file-bytes", "64KiB"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 1K is 1024 bytes, less than the arena needs.
+    assert_clean_error(
+        &kiln(&["compile", &path, "-o", &out, "--max-arena-bytes", "1K"]),
+        &["more than the limit of 1024 bytes"],
+    );
+    let o = kiln(&["compile", &path, "-o", &out, "--max-arena-bytes", "12Q"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("\"12Q\"") && err.contains("KiB"), "{err}");
+    let help = String::from_utf8_lossy(&kiln(&["compile", "--help"]).stdout).into_owned();
+    assert!(help.contains("powers of 1024"), "{help}");
+}
+
+#[test]
+fn timings_give_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = relu_chain(dir.path());
+    let out = dir.path().join("m.rs").to_string_lossy().into_owned();
+    let o = kiln(&["compile", &path, "-o", &out, "--timings"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    for stage in [
+        "load",
+        "optimise+plan",
+        "lower+print (emit)",
+        "write",
+        "total compile",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("kiln: {stage} ")) && l.contains('s')),
+            "no {stage:?} line:\n{err}"
+        );
+    }
+    assert!(
+        err.contains("fold-constants"),
+        "the passes are listed:\n{err}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_onnx_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "notes.onnx", b"hello, this is text\n");
+    let out = dir.path().join("m.rs").to_string_lossy().into_owned();
+    let data = dir.path().join("d");
+    std::fs::create_dir(&data).unwrap();
+    let t = Tensor::from_f32(vec![1], vec![1.0]).unwrap();
+    std::fs::write(
+        data.join("input_0.pb"),
+        kiln::frontend::encode_tensor_pb("x", &t),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("output_0.pb"),
+        kiln::frontend::encode_tensor_pb("y", &t),
+    )
+    .unwrap();
+    let data = data.to_string_lossy().into_owned();
+    for args in [
+        vec!["compile", &path, "-o", &out],
+        vec!["inspect", &path],
+        vec!["verify", &path, "--data", &data],
+    ] {
+        assert_clean_error(&kiln(&args), &[&path, "not a valid ONNX model"]);
     }
 }

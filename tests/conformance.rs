@@ -59,45 +59,10 @@ fn exotic_type(types: &BTreeSet<i32>) -> Option<&'static str> {
     })
 }
 
-/// On microcontrollers shapes are static, so an operand that decides a shape (Reshape's
-/// `shape`, Slice's `starts`, a reduction's `axes`...) must be known when compiling, and an
-/// empty tensor cannot be a run-time argument. The node tests pass such operands as graph
-/// inputs; a deployment would bind them with `kiln compile --bind-input NAME=FILE.pb`, and
-/// so does this harness: when kiln says a value is "only known at run time" or an input is
-/// empty ("declared 0"), the integer-typed and empty graph inputs are bound to their test
-/// data and the test is compiled again; if kiln still asks, every input but the first (the
-/// data) is bound (a Pad's `constant_value`, a Dropout's `ratio` and `training_mode`),
-/// and then the first as well (Range's `start`).
-/// Such tests are counted separately in docs/conformance.md.
-fn bind_shape_inputs(
-    sig: &kiln::frontend::ModelSignature,
-    inputs: &[kiln::ir::Tensor],
-    stage: BindStage,
-) -> BTreeMap<String, (kiln::ir::Tensor, String)> {
-    sig.runtime_inputs
-        .iter()
-        .zip(inputs)
-        .enumerate()
-        .filter(|(k, ((_, code), t))| match stage {
-            BindStage::ShapeInputs => (*k > 0 && matches!(code, 2..=7 | 12 | 13)) || t.numel() == 0,
-            BindStage::AllButData => *k > 0,
-            BindStage::All => true,
-        })
-        .map(|(_, ((name, _), t))| (name.clone(), (t.clone(), "test data".to_string())))
-        .collect()
-}
-
-#[derive(Clone, Copy)]
-enum BindStage {
-    ShapeInputs,
-    AllButData,
-    /// Range, ConstantOfShape, EyeLike...: the first input decides the shape too.
-    All,
-}
-
-fn needs_binding(error: &str) -> bool {
-    error.contains("only known at run time") || error.contains("(declared 0")
-}
+// Tests whose shape-deciding operands are graph inputs are compiled with those inputs
+// bound to their test data, as `kiln verify` does (see `harness::BindStage`); such tests
+// are counted separately in docs/conformance.md.
+use harness::{BindStage, needs_binding};
 
 /// `KILN_CONFORMANCE_OPS=Abs,Neg` runs only the tests of those ops (and checks only their
 /// allowlist lines), for quick work on a few ops; docs/conformance.md is not rewritten.
@@ -244,15 +209,11 @@ fn onnx_node_tests() {
             ..Default::default()
         };
         let mut first = kiln::compile(&model, EmitKind::Module, &o0);
-        for stage in [
-            BindStage::ShapeInputs,
-            BindStage::AllButData,
-            BindStage::All,
-        ] {
+        for stage in BindStage::ALL {
             if let (Err(e), Ok((inputs, _))) = (&first, &data)
                 && needs_binding(&e.to_string())
             {
-                let bound = bind_shape_inputs(&sig, inputs, stage);
+                let bound = harness::bind_shape_inputs(&sig, inputs, stage, |_| "test data".into());
                 if bound.len() > o0.bound_inputs.len() {
                     o0.bound_inputs = bound;
                     r.bound = true;
@@ -297,19 +258,7 @@ fn onnx_node_tests() {
             Ok((inputs, expected)) => {
                 // Bound inputs (and CastLike's empty `like`) are constants now, no longer
                 // arguments of the generated code.
-                let args: BTreeSet<&str> = c
-                    .graph
-                    .inputs
-                    .iter()
-                    .map(|&v| c.graph.value(v).name.as_str())
-                    .collect();
-                let inputs: Vec<kiln::ir::Tensor> = sig
-                    .runtime_inputs
-                    .iter()
-                    .zip(inputs)
-                    .filter(|((n, _), _)| args.contains(n.as_str()))
-                    .map(|(_, t)| t)
-                    .collect();
+                let inputs = harness::runtime_args(&c.graph, &sig, &inputs);
                 (inputs, expected)
             }
             Err(e) => {
