@@ -70,6 +70,9 @@ pub(super) fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<Ele
     if dtype == DType::Bool {
         return Err(format!("{} is not defined for bool tensors", op.name()));
     }
+    if op.is_bitwise() && !dtype.is_int() {
+        return Err(format!("{} needs integer tensors, got {dtype}", op.name()));
+    }
     Ok(ElemFn::Binary { op, dtype, swapped })
 }
 
@@ -122,8 +125,11 @@ pub(super) fn unary_fn(
         }
         UnaryOp::Relu | UnaryOp::Abs if unsigned => return Ok(None),
         UnaryOp::Relu => {}
-        UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign if dtype.is_int() => {
+        UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign | UnaryOp::BitwiseNot if dtype.is_int() => {
             literal::elem(dtype)?;
+        }
+        UnaryOp::BitwiseNot => {
+            return Err(format!("BitwiseNot needs integer tensors, got {dtype}"));
         }
         _ => {
             if !matches!(dtype, DType::F32 | DType::F64) {

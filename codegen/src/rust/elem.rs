@@ -175,6 +175,9 @@ fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<String, String
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
+            BinaryOp::BitwiseAnd | BinaryOp::BitwiseOr | BinaryOp::BitwiseXor => {
+                return Err(format!("{} needs integer tensors, got {dtype}", op.name()));
+            }
         };
         format!("|{first}, {second}| p {sym} q")
     } else {
@@ -183,6 +186,9 @@ fn binary_fn(op: BinaryOp, dtype: DType, swapped: bool) -> Result<String, String
             BinaryOp::Sub => "p.wrapping_sub(q)",
             BinaryOp::Mul => "p.wrapping_mul(q)",
             BinaryOp::Div => "if q == 0 { 0 } else { p.wrapping_div(q) }",
+            BinaryOp::BitwiseAnd => "p & q",
+            BinaryOp::BitwiseOr => "p | q",
+            BinaryOp::BitwiseXor => "p ^ q",
         };
         format!("|{first}: {t}, {second}: {t}| {f}")
     })
@@ -219,6 +225,7 @@ fn unary_fn(op: UnaryOp, dtype: DType) -> Result<Option<String>, String> {
             )
         }
         UnaryOp::Sign if dtype.is_int() => format!("|v: {}| v.signum()", literal::elem(dtype)?),
+        UnaryOp::BitwiseNot if dtype.is_int() => format!("|v: {}| !v", literal::elem(dtype)?),
         _ => float_unary_fn(op, dtype)?,
     }))
 }

@@ -1,4 +1,4 @@
-//! Elementwise ops (`kiln_ir::ops::elementwise`): binary arithmetic, unary functions,
+//! Elementwise ops (`kiln_ir::ops::elementwise`): binary arithmetic and bitwise ops, unary functions,
 //! Max/Min/Sum/Mean, PRelu, Mod, BitShift, Pow, Clip and the activations.
 
 use super::common::{ALL, Imported, NodeIn, OpEntry, legacy_broadcast, plain};
@@ -15,6 +15,10 @@ pub(super) const OPS: &[OpEntry] = &[
     OpEntry::new("Sub", ALL, |n| binary(n, BinaryOp::Sub)).with_check(legacy_broadcast),
     OpEntry::new("Mul", ALL, |n| binary(n, BinaryOp::Mul)).with_check(legacy_broadcast),
     OpEntry::new("Div", ALL, |n| binary(n, BinaryOp::Div)).with_check(legacy_broadcast),
+    OpEntry::new("BitwiseAnd", ALL, |n| binary(n, BinaryOp::BitwiseAnd)),
+    OpEntry::new("BitwiseOr", ALL, |n| binary(n, BinaryOp::BitwiseOr)),
+    OpEntry::new("BitwiseXor", ALL, |n| binary(n, BinaryOp::BitwiseXor)),
+    OpEntry::new("BitwiseNot", ALL, |n| unary(n, UnaryOp::BitwiseNot)),
     // Opsets < 12 want one float type for both; the IR takes any numeric exponent.
     OpEntry::new("Pow", ALL, |n| plain(n, 2, 2, Op::Pow)).with_check(legacy_broadcast),
     OpEntry::new("Relu", ALL, |n| unary(n, UnaryOp::Relu)),

@@ -1,5 +1,6 @@
 //! Elementwise ops. Binary (with multidirectional broadcasting): Add, Sub, Mul, Div
-//! (opsets 7, 13, 14). Unary: Relu (6, 13, 14), Sigmoid (6, 13), Tanh (6, 13).
+//! (opsets 7, 13, 14); BitwiseAnd, BitwiseOr, BitwiseXor and the unary BitwiseNot (18) on
+//! integers. Unary: Relu (6, 13, 14), Sigmoid (6, 13), Tanh (6, 13).
 //! Clip (6: attribute bounds; 11, 12, 13: optional `min`/`max` inputs). LeakyRelu,
 //! HardSigmoid, HardSwish, Gelu (20), Shrink (9, floats only), Swish (24) ([`Activation`]). Sqrt (6, 13) and Erf (9, 13) on
 //! floats. Pow (7, 12, 13, 15): base and exponent broadcast, the exponent may have another
@@ -32,6 +33,10 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
+    /// BitwiseAnd, BitwiseOr, BitwiseXor (opset 18): integers only.
+    BitwiseAnd,
+    BitwiseOr,
+    BitwiseXor,
 }
 
 impl BinaryOp {
@@ -41,7 +46,18 @@ impl BinaryOp {
             BinaryOp::Sub => "Sub",
             BinaryOp::Mul => "Mul",
             BinaryOp::Div => "Div",
+            BinaryOp::BitwiseAnd => "BitwiseAnd",
+            BinaryOp::BitwiseOr => "BitwiseOr",
+            BinaryOp::BitwiseXor => "BitwiseXor",
         }
+    }
+
+    /// Whether the op is one of the bitwise ones, defined on integers only.
+    pub fn is_bitwise(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::BitwiseAnd | BinaryOp::BitwiseOr | BinaryOp::BitwiseXor
+        )
     }
 }
 
@@ -63,6 +79,8 @@ pub enum UnaryOp {
     Sign,
     Sin,
     Cos,
+    /// BitwiseNot (opset 18): integers only.
+    BitwiseNot,
 }
 
 impl UnaryOp {
@@ -84,6 +102,7 @@ impl UnaryOp {
             UnaryOp::Sign => "Sign",
             UnaryOp::Sin => "Sin",
             UnaryOp::Cos => "Cos",
+            UnaryOp::BitwiseNot => "BitwiseNot",
         }
     }
 }
@@ -261,6 +280,12 @@ pub(crate) fn infer_binary(
     if a.dtype == DType::Bool {
         return Err(format!("{} is not defined for bool tensors", op.name()));
     }
+    if op.is_bitwise() && !a.dtype.is_int() {
+        return Err(format!(
+            "{} is defined for integer tensors, got {a}",
+            op.name()
+        ));
+    }
     let shape = broadcast_shapes(&a.shape, &b.shape)
         .ok_or_else(|| format!("shapes {a} and {b} do not broadcast"))?;
     Ok(vec![TensorType::new(a.dtype, shape)])
@@ -271,6 +296,14 @@ pub(crate) fn infer_unary(
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
     let x = input(inputs, 0, "X")?.ty;
+    if op == UnaryOp::BitwiseNot {
+        if !x.dtype.is_int() {
+            return Err(format!(
+                "BitwiseNot is defined for integer tensors, got {x}"
+            ));
+        }
+        return Ok(vec![x.clone()]);
+    }
     // Relu (from opset 14) and Neg take signed integers too; unsigned ones are not in their
     // type lists. Abs and Sign take every integer type.
     let int_ok = match op {
@@ -320,9 +353,42 @@ pub(crate) fn eval_binary(op: BinaryOp, inputs: &[Option<&Tensor>]) -> Result<Ve
     let ty = infer_on(inputs, |ii| infer_binary(op, ii))?.remove(0);
     let a = tensor(inputs, 0, "A")?;
     let b = tensor(inputs, 1, "B")?;
-    let data = numeric_dispatch!(ty.dtype, T => binary::<T>(op, a, b, &ty.shape)?,
-        bool => return Err(format!("{} is not defined for bool tensors", op.name())));
+    let data = if op.is_bitwise() {
+        bitwise(op, a, b, &ty.shape)?
+    } else {
+        numeric_dispatch!(ty.dtype, T => binary::<T>(op, a, b, &ty.shape)?,
+            bool => return Err(format!("{} is not defined for bool tensors", op.name())))
+    };
     Ok(vec![output(&ty, data)?])
+}
+
+/// BitwiseAnd, BitwiseOr, BitwiseXor of two integer tensors of one type, broadcast.
+fn bitwise(
+    op: BinaryOp,
+    a: &Tensor,
+    b: &Tensor,
+    out_shape: &[usize],
+) -> Result<TensorData, String> {
+    let ia = broadcast_index(&a.shape, out_shape);
+    let ib = broadcast_index(&b.shape, out_shape);
+    macro_rules! each {
+        ($($variant:ident),*) => {
+            match (&a.data, &b.data) {
+                $((TensorData::$variant(x), TensorData::$variant(y)) => {
+                    TensorData::$variant(ia.iter().zip(&ib).map(|(&i, &j)| match op {
+                        BinaryOp::BitwiseAnd => x[i] & y[j],
+                        BinaryOp::BitwiseOr => x[i] | y[j],
+                        _ => x[i] ^ y[j],
+                    }).collect())
+                })*
+                _ => return Err(format!(
+                    "{} is defined for two integer tensors of one type, got {} and {}",
+                    op.name(), a.dtype(), b.dtype()
+                )),
+            }
+        };
+    }
+    Ok(each!(I8, I16, I32, I64, U8, U16, U32, U64))
 }
 
 fn binary<T: Arith>(
@@ -339,6 +405,9 @@ fn binary<T: Arith>(
             BinaryOp::Sub => x.sub(y),
             BinaryOp::Mul => x.mul(y),
             BinaryOp::Div => x.div(y)?,
+            BinaryOp::BitwiseAnd | BinaryOp::BitwiseOr | BinaryOp::BitwiseXor => {
+                return Err(format!("internal error: {} is no arithmetic", op.name()));
+            }
         })
     };
     let out: Vec<T> = if a.shape == b.shape {
@@ -375,7 +444,9 @@ pub(crate) fn eval_unary(op: UnaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<
             floats(x, "X")?.into_iter().map(f64::sqrt).collect(),
         )?,
         UnaryOp::Erf => from_f64s(ty.dtype, floats(x, "X")?.into_iter().map(erf).collect())?,
-        UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign if !ty.dtype.is_float() => {
+        UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign | UnaryOp::BitwiseNot
+            if !ty.dtype.is_float() =>
+        {
             int_unary(op, &x.data)?
         }
         _ => {
@@ -418,8 +489,12 @@ macro_rules! map_ints {
     };
 }
 
-/// Abs, Neg and Sign on integers, wrapping like numpy (`abs(-128i8)` is -128).
+/// Abs, Neg, Sign and BitwiseNot on integers, wrapping like numpy (`abs(-128i8)` is -128).
 fn int_unary(op: UnaryOp, data: &TensorData) -> Result<TensorData, String> {
+    if op == UnaryOp::BitwiseNot {
+        return map_ints!(data, [I8, I16, I32, I64, U8, U16, U32, U64], v => !v)
+            .ok_or_else(|| format!("BitwiseNot is not defined for {} tensors", data.dtype()));
+    }
     let signed = match op {
         UnaryOp::Abs => map_ints!(data, [I8, I16, I32, I64], v => v.wrapping_abs()),
         UnaryOp::Neg => map_ints!(data, [I8, I16, I32, I64], v => v.wrapping_neg()),
@@ -1240,6 +1315,24 @@ mod tests {
         let celu = Activation::Celu { alpha: 2.0 }.apply(-1.0);
         assert!((celu - 2.0 * ((-0.5f64).exp() - 1.0)).abs() < 1e-15);
         assert_eq!(Activation::ThresholdedRelu { alpha: 1.0 }.apply(1.0), 0.0);
+    }
+
+    #[test]
+    fn bitwise_ops_on_integers() {
+        let a = t(&[2, 2], TensorData::U8(vec![0b1100, 0xff, 0, 0x0f]));
+        let b = t(&[2], TensorData::U8(vec![0b1010, 0xf0]));
+        let and = bin(BinaryOp::BitwiseAnd, &a, &b).unwrap();
+        assert_eq!(and.data, TensorData::U8(vec![0b1000, 0xf0, 0, 0]));
+        let or = bin(BinaryOp::BitwiseOr, &a, &b).unwrap();
+        assert_eq!(or.data, TensorData::U8(vec![0b1110, 0xff, 0b1010, 0xff]));
+        let xor = bin(BinaryOp::BitwiseXor, &a, &b).unwrap();
+        assert_eq!(xor.data, TensorData::U8(vec![0b0110, 0x0f, 0b1010, 0xff]));
+        let i = t(&[2], TensorData::I64(vec![-1, 5]));
+        let not = run1(&Op::Unary(UnaryOp::BitwiseNot), &[&i]);
+        assert_eq!(not.data, TensorData::I64(vec![0, -6]));
+        let f = f32s(&[1], &[1.0]);
+        assert!(bin(BinaryOp::BitwiseAnd, &f, &f).is_err());
+        assert!(run(&Op::Unary(UnaryOp::BitwiseNot), &[Some(&f)]).is_err());
     }
 
     #[test]

@@ -642,6 +642,10 @@ fn simulate(g: &Graph, p: &MemoryPlan, inputs: &[Tensor]) -> Result<Vec<Vec<f32>
                             BinaryOp::Sub => a - b,
                             BinaryOp::Mul => a * b,
                             BinaryOp::Div => a / b,
+                            // Integers only; these graphs are f32.
+                            BinaryOp::BitwiseAnd | BinaryOp::BitwiseOr | BinaryOp::BitwiseXor => {
+                                unreachable!("no bitwise op on f32")
+                            }
                         })
                     })
                     .collect()
