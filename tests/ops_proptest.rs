@@ -641,6 +641,51 @@ fn more_unary() -> impl Strategy<Value = OneOp> {
     })
 }
 
+/// IsNaN and IsInf on f32 edge values (NaN, -inf, ...), Shrink and Swish on f32, and the
+/// bitwise ops on i32 (And, Or, Xor broadcast).
+fn predicates_shrink_swish_bitwise() -> impl Strategy<Value = OneOp> {
+    let one = |op: Op, x: Tensor| OneOp {
+        op,
+        inputs: vec![Some((x, false))],
+        outputs: 1,
+    };
+    prop_oneof![
+        shape()
+            .prop_flat_map(edgy_f32_tensor)
+            .prop_map(move |x| one(Op::Predicate(PredicateOp::IsNaN), x)),
+        (
+            shape().prop_flat_map(edgy_f32_tensor),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(move |(x, negative, positive)| {
+                one(Op::Predicate(PredicateOp::IsInf { negative, positive }), x)
+            }),
+        (shape().prop_flat_map(f32_tensor), 0.0f32..2.0, -1.0f32..1.0).prop_map(
+            move |(x, lambd, bias)| one(Op::Activation(Activation::Shrink { lambd, bias }), x)
+        ),
+        (shape().prop_flat_map(f32_tensor), -2.0f32..2.0)
+            .prop_map(move |(x, alpha)| one(Op::Activation(Activation::Swish { alpha }), x)),
+        shape()
+            .prop_flat_map(|s| i32_tensor(s, false))
+            .prop_map(move |x| one(Op::Unary(UnaryOp::BitwiseNot), x)),
+        (
+            prop_oneof![
+                Just(BinaryOp::BitwiseAnd),
+                Just(BinaryOp::BitwiseOr),
+                Just(BinaryOp::BitwiseXor)
+            ],
+            broadcast_pair()
+                .prop_flat_map(|(sa, sb)| (i32_tensor(sa, false), i32_tensor(sb, false)))
+        )
+            .prop_map(|(op, (a, b))| OneOp {
+                op: Op::Binary(op),
+                inputs: vec![Some((a, false)), Some((b, false))],
+                outputs: 1,
+            }),
+    ]
+}
+
 /// Pow: f32 bases to run-time f32 exponents (broadcast), to constant exponents (the special
 /// cases and general ones, in f32 or i64), and i32 bases to run-time i32 exponents.
 fn pow() -> impl Strategy<Value = OneOp> {
@@ -811,6 +856,10 @@ fn generated_code_agrees_with_reference_semantics() {
         ("more unary", draw(&mut runner, more_unary(), 3 * CASES)),
         ("reduce mean", draw(&mut runner, reduce_mean(), 2 * CASES)),
         ("layer norm", draw(&mut runner, layer_norm(), 2 * CASES)),
+        (
+            "predicates shrink swish bitwise",
+            draw(&mut runner, predicates_shrink_swish_bitwise(), 3 * CASES),
+        ),
     ];
     for (family, ops) in families {
         for (i, op) in ops.into_iter().enumerate() {
