@@ -686,6 +686,57 @@ fn predicates_shrink_swish_bitwise() -> impl Strategy<Value = OneOp> {
     ]
 }
 
+/// Tan, Sinh, Cosh, Asinh, Acosh, Atanh on f32 and f64, over their domains and magnitudes
+/// from tiny (Sinh's series, the log1p forms) to large (past e^700 for Sinh and Cosh in f64).
+fn tan_and_hyperbolic() -> impl Strategy<Value = OneOp> {
+    let ops = [
+        UnaryOp::Tan,
+        UnaryOp::Sinh,
+        UnaryOp::Cosh,
+        UnaryOp::Asinh,
+        UnaryOp::Acosh,
+        UnaryOp::Atanh,
+    ];
+    (0..ops.len(), shape(), any::<bool>()).prop_flat_map(move |(k, s, f64s)| {
+        let op = ops[k];
+        let n: usize = s.iter().product();
+        // A sign, a decimal exponent and a mantissa, mapped into the op's domain.
+        let (lo, hi) = match (op, f64s) {
+            (UnaryOp::Tan, _) => (-12.0, 1.0),
+            (UnaryOp::Sinh | UnaryOp::Cosh, false) => (-30.0, 1.9),
+            (UnaryOp::Sinh | UnaryOp::Cosh, true) => (-300.0, 2.85),
+            (UnaryOp::Atanh, _) => (-30.0, 0.0),
+            (_, false) => (-30.0, 30.0),
+            (_, true) => (-300.0, 300.0),
+        };
+        let v = (any::<bool>(), lo..hi, 1.0f64..10.0);
+        proptest::collection::vec(v, n).prop_map(move |v| {
+            let x: Vec<f64> = v
+                .into_iter()
+                .map(|(neg, e, m)| {
+                    let a = m * 10f64.powf(e);
+                    match op {
+                        UnaryOp::Acosh => 1.0 + a,
+                        UnaryOp::Atanh => (if neg { -a } else { a }).clamp(-0.999, 0.999),
+                        _ if neg => -a,
+                        _ => a,
+                    }
+                })
+                .collect();
+            let data = if f64s {
+                TensorData::F64(x)
+            } else {
+                TensorData::F32(x.into_iter().map(|v| v as f32).collect())
+            };
+            OneOp {
+                op: Op::Unary(op),
+                inputs: vec![Some((Tensor::new(s.clone(), data).unwrap(), false))],
+                outputs: 1,
+            }
+        })
+    })
+}
+
 /// Pow: f32 bases to run-time f32 exponents (broadcast), to constant exponents (the special
 /// cases and general ones, in f32 or i64), and i32 bases to run-time i32 exponents.
 fn pow() -> impl Strategy<Value = OneOp> {
@@ -859,6 +910,10 @@ fn generated_code_agrees_with_reference_semantics() {
         (
             "predicates shrink swish bitwise",
             draw(&mut runner, predicates_shrink_swish_bitwise(), 3 * CASES),
+        ),
+        (
+            "tan and hyperbolic",
+            draw(&mut runner, tan_and_hyperbolic(), 4 * CASES),
         ),
     ];
     for (family, ops) in families {

@@ -139,6 +139,17 @@ pub(super) fn unary_fn(
                     op.name()
                 ));
             }
+            // Composed in f64 (for f32 too, rounded once) from the f64 routines.
+            let composed: &[MathFn] = match op {
+                UnaryOp::Tan => &[MathFn::Sin, MathFn::Cos],
+                UnaryOp::Sinh | UnaryOp::Cosh => &[MathFn::Exp],
+                UnaryOp::Asinh | UnaryOp::Acosh => &[MathFn::Log, MathFn::Sqrt],
+                UnaryOp::Atanh => &[MathFn::Log],
+                _ => &[],
+            };
+            for &m in composed {
+                cx.kernels.use_math(m, DType::F64)?;
+            }
             let math = match op {
                 UnaryOp::Sigmoid => Some(MathFn::Sigmoid),
                 UnaryOp::Tanh => Some(MathFn::Tanh),

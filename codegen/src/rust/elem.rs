@@ -261,6 +261,19 @@ fn float_unary_fn(op: UnaryOp, dtype: DType) -> Result<String, String> {
         UnaryOp::Log => MathFn::Log.name(dtype),
         UnaryOp::Sin => MathFn::Sin.name(dtype),
         UnaryOp::Cos => MathFn::Cos.name(dtype),
+        UnaryOp::Tan
+        | UnaryOp::Sinh
+        | UnaryOp::Cosh
+        | UnaryOp::Asinh
+        | UnaryOp::Acosh
+        | UnaryOp::Atanh => {
+            let f = composed_f64(op)?;
+            if dtype == DType::F64 {
+                f
+            } else {
+                format!("|v: f32| ({f})(v as f64) as f32")
+            }
+        }
         UnaryOp::Reciprocal => format!("|v: {t}| 1.0 / v"),
         UnaryOp::Sign => {
             format!("|v: {t}| if v > 0.0 {{ 1.0 }} else if v < 0.0 {{ -1.0 }} else {{ v }}")
@@ -275,6 +288,71 @@ fn float_unary_fn(op: UnaryOp, dtype: DType) -> Result<String, String> {
         other => {
             return Err(format!(
                 "internal error: {} is no float unary op",
+                other.name()
+            ));
+        }
+    })
+}
+
+/// Tan, Sinh, Cosh, Asinh, Acosh and Atanh as f64 closures composed from the f64 routines
+/// (f32 values go through them and are rounded once), each within a few ulp: the odd
+/// functions on |x| with the sign put back (so -0 stays -0); `ln(1 + u)` as
+/// `ln(w) u / (w - 1)` with `w = 1 + u` (exact to rounding even where `u` is tiny); sinh
+/// below 1 by its Taylor series (no cancellation), and sinh, cosh from 700 on as
+/// `(e^(x/2) / 2) e^(x/2)` (no overflow before the result's).
+fn composed_f64(op: UnaryOp) -> Result<String, String> {
+    let (exp, log, sqrt) = (
+        MathFn::Exp.name(DType::F64),
+        MathFn::Log.name(DType::F64),
+        MathFn::Sqrt.name(DType::F64),
+    );
+    let log1p = |u: &str| {
+        format!(
+            "{{ let u = {u}; let w = 1.0 + u; if w == 1.0 {{ u }} else {{ {log}(w) * u / (w - 1.0) }} }}"
+        )
+    };
+    let odd = |body: String| {
+        format!(
+            "|v: f64| {{ let a = if v < 0.0 {{ -v }} else {{ v }}; let r = {body}; \
+             f64::from_bits(r.to_bits() | (v.to_bits() & 0x8000_0000_0000_0000)) }}"
+        )
+    };
+    let big = format!("{{ let t = {exp}(0.5 * a); (0.5 * t) * t }}");
+    // Beyond 2^28, 1 + x^2 is x^2 and ln(2x) = ln(x) + ln(2).
+    let ln2 = "core::f64::consts::LN_2";
+    Ok(match op {
+        UnaryOp::Tan => format!(
+            "|v: f64| {}(v) / {}(v)",
+            MathFn::Sin.name(DType::F64),
+            MathFn::Cos.name(DType::F64)
+        ),
+        UnaryOp::Sinh => odd(format!(
+            "if a < 1.0 {{ let z = a * a; a * (1.0 + z / 6.0 * (1.0 + z / 20.0 * (1.0 + z / 42.0 \
+             * (1.0 + z / 72.0 * (1.0 + z / 110.0 * (1.0 + z / 156.0 * (1.0 + z / 210.0 \
+             * (1.0 + z / 272.0)))))))) }} else if a > 700.0 {big} \
+             else {{ let e = {exp}(a); 0.5 * e - 0.5 / e }}"
+        )),
+        UnaryOp::Cosh => format!(
+            "|v: f64| {{ let a = if v < 0.0 {{ -v }} else {{ v }}; \
+             if a > 700.0 {big} else {{ let e = {exp}(a); 0.5 * e + 0.5 / e }} }}"
+        ),
+        UnaryOp::Asinh => odd(format!(
+            "if a > 268435456.0 {{ {log}(a) + {ln2} }} else {{ {} }}",
+            log1p(&format!("a + a * a / (1.0 + {sqrt}(1.0 + a * a))"))
+        )),
+        UnaryOp::Acosh => format!(
+            "|v: f64| if !(v >= 1.0) {{ f64::NAN }} else if v > 268435456.0 {{ {log}(v) + {ln2} }} \
+             else {{ let t = v - 1.0; {} }}",
+            log1p(&format!("t + {sqrt}(t * (2.0 + t))"))
+        ),
+        UnaryOp::Atanh => odd(format!(
+            "if !(a <= 1.0) {{ f64::NAN }} else if a == 1.0 {{ f64::INFINITY }} \
+             else {{ 0.5 * {} }}",
+            log1p("2.0 * a / (1.0 - a)")
+        )),
+        other => {
+            return Err(format!(
+                "internal error: {} is not composed in f64",
                 other.name()
             ));
         }

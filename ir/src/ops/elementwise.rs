@@ -12,8 +12,8 @@
 //!
 //! Reference semantics: every numeric type for Add/Sub/Mul/Div and Clip (f16/bf16 computed in
 //! f32 and rounded once, which for one arithmetic operation equals the exact rounding);
-//! Relu on floats and signed integers (opset 14); Sigmoid, Tanh, Sqrt and Erf on floats,
-//! computed in f64. Pow: float bases through f64 `powf`, rounded once; integer bases with an
+//! Relu on floats and signed integers (opset 14); Sigmoid, Tanh, Sqrt, Erf and the other
+//! float functions (Tan, Sinh, ... through std's f64 functions) on floats, computed in f64. Pow: float bases through f64 `powf`, rounded once; integer bases with an
 //! integer exponent wrap like numpy (a negative exponent gives the truncated quotient
 //! `1 / x^n`: 1 for x = 1, ±1 for x = -1, else 0, including 0 where numpy raises); integer
 //! bases with a float exponent take `powf` in f64, converted with `as` (saturating, where
@@ -81,6 +81,13 @@ pub enum UnaryOp {
     Cos,
     /// BitwiseNot (opset 18): integers only.
     BitwiseNot,
+    /// Tan (7, 22), Sinh, Cosh, Asinh, Acosh, Atanh (9, 22): floats.
+    Tan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
 }
 
 impl UnaryOp {
@@ -103,6 +110,12 @@ impl UnaryOp {
             UnaryOp::Sin => "Sin",
             UnaryOp::Cos => "Cos",
             UnaryOp::BitwiseNot => "BitwiseNot",
+            UnaryOp::Tan => "Tan",
+            UnaryOp::Sinh => "Sinh",
+            UnaryOp::Cosh => "Cosh",
+            UnaryOp::Asinh => "Asinh",
+            UnaryOp::Acosh => "Acosh",
+            UnaryOp::Atanh => "Atanh",
         }
     }
 }
@@ -471,6 +484,23 @@ pub(crate) fn eval_unary(op: UnaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<
                 },
                 UnaryOp::Sin => f64::sin,
                 UnaryOp::Cos => f64::cos,
+                UnaryOp::Tan => f64::tan,
+                UnaryOp::Sinh => f64::sinh,
+                UnaryOp::Cosh => f64::cosh,
+                UnaryOp::Asinh => f64::asinh,
+                // std's acosh (ln(x + sqrt(x^2 - 1))) loses up to half the digits near 1 and
+                // its atanh (of x, not |x|) 6 bits near -1; these forms keep them (libm log1p).
+                UnaryOp::Acosh => |v| {
+                    let t = v - 1.0;
+                    if v.is_nan() || v < 1.0 {
+                        f64::NAN
+                    } else if v > 1e8 {
+                        v.ln() + core::f64::consts::LN_2
+                    } else {
+                        (t + (t * (2.0 + t)).sqrt()).ln_1p()
+                    }
+                },
+                UnaryOp::Atanh => |v| (0.5 * (2.0 * v.abs() / (1.0 - v.abs())).ln_1p()).copysign(v),
                 _ => return Err(format!("internal error: {} has no f64 form", op.name())),
             };
             from_f64s(ty.dtype, floats(x, "X")?.into_iter().map(f).collect())?
@@ -1333,6 +1363,29 @@ mod tests {
         let f = f32s(&[1], &[1.0]);
         assert!(bin(BinaryOp::BitwiseAnd, &f, &f).is_err());
         assert!(run(&Op::Unary(UnaryOp::BitwiseNot), &[Some(&f)]).is_err());
+    }
+
+    #[test]
+    fn acosh_and_atanh_keep_their_digits_near_one() {
+        let f = |op, x: f64| {
+            let y = run1(&Op::Unary(op), &[&t(&[1], TensorData::F64(vec![x]))]);
+            y.data.to_f64_vec()[0]
+        };
+        // From glibc (math.acosh, math.atanh), within 1 ulp.
+        let close = |got: f64, want: f64| (got / want - 1.0).abs() < 3e-16;
+        assert!(close(
+            f(UnaryOp::Acosh, 1.0000000000000002),
+            2.1073424255447017e-8
+        ));
+        assert!(close(f(UnaryOp::Acosh, 1.0001), 0.014142017775251545));
+        assert!(close(
+            f(UnaryOp::Atanh, -0.9974951356352916),
+            -3.3407073275825834
+        ));
+        assert!(f(UnaryOp::Acosh, 0.5).is_nan() && f(UnaryOp::Acosh, -3.0).is_nan());
+        assert_eq!(f(UnaryOp::Atanh, -1.0), f64::NEG_INFINITY);
+        assert!(f(UnaryOp::Atanh, 1.5).is_nan());
+        assert_eq!(f(UnaryOp::Atanh, -0.0).to_bits(), (-0.0f64).to_bits());
     }
 
     #[test]
