@@ -686,11 +686,14 @@ fn predicates_shrink_swish_bitwise() -> impl Strategy<Value = OneOp> {
     ]
 }
 
-/// Tan, Sinh, Cosh, Asinh, Acosh, Atanh on f32 and f64, over their domains and magnitudes
+/// Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh, Atanh on f32 and f64, over their domains and magnitudes
 /// from tiny (Sinh's series, the log1p forms) to large (past e^700 for Sinh and Cosh in f64).
 fn tan_and_hyperbolic() -> impl Strategy<Value = OneOp> {
     let ops = [
         UnaryOp::Tan,
+        UnaryOp::Atan,
+        UnaryOp::Asin,
+        UnaryOp::Acos,
         UnaryOp::Sinh,
         UnaryOp::Cosh,
         UnaryOp::Asinh,
@@ -705,7 +708,7 @@ fn tan_and_hyperbolic() -> impl Strategy<Value = OneOp> {
             (UnaryOp::Tan, _) => (-12.0, 1.0),
             (UnaryOp::Sinh | UnaryOp::Cosh, false) => (-30.0, 1.9),
             (UnaryOp::Sinh | UnaryOp::Cosh, true) => (-300.0, 2.85),
-            (UnaryOp::Atanh, _) => (-30.0, 0.0),
+            (UnaryOp::Atanh | UnaryOp::Asin | UnaryOp::Acos, _) => (-30.0, 0.0),
             (_, false) => (-30.0, 30.0),
             (_, true) => (-300.0, 300.0),
         };
@@ -718,6 +721,9 @@ fn tan_and_hyperbolic() -> impl Strategy<Value = OneOp> {
                     match op {
                         UnaryOp::Acosh => 1.0 + a,
                         UnaryOp::Atanh => (if neg { -a } else { a }).clamp(-0.999, 0.999),
+                        UnaryOp::Asin | UnaryOp::Acos => {
+                            (if neg { -a } else { a }).clamp(-1.0, 1.0)
+                        }
                         _ if neg => -a,
                         _ => a,
                     }

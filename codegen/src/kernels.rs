@@ -275,6 +275,8 @@ pub enum MathFn {
     Cos,
     /// The argument reduction and kernels behind `sin_f64` and `cos_f64` (f64 only).
     Trig,
+    /// `atan_f64` (f64 only: Atan, Asin and Acos compute in f64).
+    Atan,
 }
 
 impl MathFn {
@@ -291,6 +293,7 @@ impl MathFn {
             MathFn::Sin => "sin",
             MathFn::Cos => "cos",
             MathFn::Trig => "trig",
+            MathFn::Atan => "atan",
         };
         format!("{f}_{}", dtype.name())
     }
@@ -312,7 +315,7 @@ impl MathFn {
                 (Some(DType::F64), MathFn::Trig),
                 (Some(DType::F64), MathFn::Cos),
             ],
-            MathFn::Exp | MathFn::Sqrt | MathFn::Erf | MathFn::Trig => &[],
+            MathFn::Exp | MathFn::Sqrt | MathFn::Erf | MathFn::Trig | MathFn::Atan => &[],
         }
     }
 }

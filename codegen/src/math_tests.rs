@@ -23,6 +23,7 @@ include!("../../templates/rust/kernels/math/sin_f32.rs");
 include!("../../templates/rust/kernels/math/sin_f64.rs");
 include!("../../templates/rust/kernels/math/cos_f32.rs");
 include!("../../templates/rust/kernels/math/cos_f64.rs");
+include!("../../templates/rust/kernels/math/atan_f64.rs");
 
 /// Distance of `got` from the exact value `want` (f64, exact enough for f32 results), in
 /// units of the f32 spacing at `want`.
@@ -380,4 +381,20 @@ fn sin_cos_errors() {
         assert!(ulps_f64(sin_f64(x), x.sin()) <= 2.0, "sin({x})");
         assert!(ulps_f64(cos_f64(x), x.cos()) <= 2.0, "cos({x})");
     }
+}
+
+#[test]
+fn atan_errors() {
+    let xs = f64_samples(-3.0, 3.0, 1_000_000)
+        .chain(f64_samples(-1e-6, 1e-6, 100_000))
+        .chain(f64_samples(-1e6, 1e6, 100_000))
+        .chain((-300..300).map(|e| 1.7f64 * 10f64.powi(e)))
+        .chain((-300..300).map(|e| -2.3f64 * 10f64.powi(e)));
+    let (e, at) = max_f64(xs, atan_f64, f64::atan);
+    println!("atan_f64: max {e:.3} ulp vs std (at {at})");
+    assert!(e <= 1.0);
+    assert_eq!(atan_f64(-0.0).to_bits(), (-0.0f64).to_bits());
+    assert_eq!(atan_f64(f64::INFINITY), std::f64::consts::FRAC_PI_2);
+    assert_eq!(atan_f64(f64::NEG_INFINITY), -std::f64::consts::FRAC_PI_2);
+    assert!(atan_f64(f64::NAN).is_nan());
 }

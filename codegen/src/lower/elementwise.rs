@@ -142,6 +142,8 @@ pub(super) fn unary_fn(
             // Composed in f64 (for f32 too, rounded once) from the f64 routines.
             let composed: &[MathFn] = match op {
                 UnaryOp::Tan => &[MathFn::Sin, MathFn::Cos],
+                UnaryOp::Atan => &[MathFn::Atan],
+                UnaryOp::Asin | UnaryOp::Acos => &[MathFn::Atan, MathFn::Sqrt],
                 UnaryOp::Sinh | UnaryOp::Cosh => &[MathFn::Exp],
                 UnaryOp::Asinh | UnaryOp::Acosh => &[MathFn::Log, MathFn::Sqrt],
                 UnaryOp::Atanh => &[MathFn::Log],

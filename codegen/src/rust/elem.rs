@@ -262,6 +262,9 @@ fn float_unary_fn(op: UnaryOp, dtype: DType) -> Result<String, String> {
         UnaryOp::Sin => MathFn::Sin.name(dtype),
         UnaryOp::Cos => MathFn::Cos.name(dtype),
         UnaryOp::Tan
+        | UnaryOp::Atan
+        | UnaryOp::Asin
+        | UnaryOp::Acos
         | UnaryOp::Sinh
         | UnaryOp::Cosh
         | UnaryOp::Asinh
@@ -294,8 +297,10 @@ fn float_unary_fn(op: UnaryOp, dtype: DType) -> Result<String, String> {
     })
 }
 
-/// Tan, Sinh, Cosh, Asinh, Acosh and Atanh as f64 closures composed from the f64 routines
-/// (f32 values go through them and are rounded once), each within a few ulp: the odd
+/// Tan, Atan, Asin, Acos, Sinh, Cosh, Asinh, Acosh and Atanh as f64 closures composed from
+/// the f64 routines (f32 values go through them and are rounded once), each within a few
+/// ulp: asin x = atan(x / sqrt((1 - x)(1 + x))), acos x = 2 atan(sqrt((1 - x) / (1 + x)))
+/// (NaN outside [-1, 1], where the root is NaN; ±1 give infinities atan takes); the odd
 /// functions on |x| with the sign put back (so -0 stays -0); `ln(1 + u)` as
 /// `ln(w) u / (w - 1)` with `w = 1 + u` (exact to rounding even where `u` is tiny); sinh
 /// below 1 by its Taylor series (no cancellation), and sinh, cosh from 700 on as
@@ -320,7 +325,11 @@ fn composed_f64(op: UnaryOp) -> Result<String, String> {
     let big = format!("{{ let t = {exp}(0.5 * a); (0.5 * t) * t }}");
     // Beyond 2^28, 1 + x^2 is x^2 and ln(2x) = ln(x) + ln(2).
     let ln2 = "core::f64::consts::LN_2";
+    let atan = MathFn::Atan.name(DType::F64);
     Ok(match op {
+        UnaryOp::Atan => atan,
+        UnaryOp::Asin => format!("|v: f64| {atan}(v / {sqrt}((1.0 - v) * (1.0 + v)))"),
+        UnaryOp::Acos => format!("|v: f64| 2.0 * {atan}({sqrt}((1.0 - v) / (1.0 + v)))"),
         UnaryOp::Tan => format!(
             "|v: f64| {}(v) / {}(v)",
             MathFn::Sin.name(DType::F64),

@@ -109,6 +109,7 @@ pub(crate) fn math_source(f: MathFn, f64: bool) -> &'static str {
         (MathFn::Cos, true) => include_str!("../../../templates/rust/kernels/math/cos_f64.rs"),
         // Used in f64 only (the f32 functions go through the f64 ones).
         (MathFn::Trig, _) => include_str!("../../../templates/rust/kernels/math/trig_f64.rs"),
+        (MathFn::Atan, _) => include_str!("../../../templates/rust/kernels/math/atan_f64.rs"),
     }
 }
 

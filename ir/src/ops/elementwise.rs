@@ -81,8 +81,11 @@ pub enum UnaryOp {
     Cos,
     /// BitwiseNot (opset 18): integers only.
     BitwiseNot,
-    /// Tan (7, 22), Sinh, Cosh, Asinh, Acosh, Atanh (9, 22): floats.
+    /// Tan, Atan, Asin, Acos (7, 22), Sinh, Cosh, Asinh, Acosh, Atanh (9, 22): floats.
     Tan,
+    Atan,
+    Asin,
+    Acos,
     Sinh,
     Cosh,
     Asinh,
@@ -111,6 +114,9 @@ impl UnaryOp {
             UnaryOp::Cos => "Cos",
             UnaryOp::BitwiseNot => "BitwiseNot",
             UnaryOp::Tan => "Tan",
+            UnaryOp::Atan => "Atan",
+            UnaryOp::Asin => "Asin",
+            UnaryOp::Acos => "Acos",
             UnaryOp::Sinh => "Sinh",
             UnaryOp::Cosh => "Cosh",
             UnaryOp::Asinh => "Asinh",
@@ -485,6 +491,9 @@ pub(crate) fn eval_unary(op: UnaryOp, inputs: &[Option<&Tensor>]) -> Result<Vec<
                 UnaryOp::Sin => f64::sin,
                 UnaryOp::Cos => f64::cos,
                 UnaryOp::Tan => f64::tan,
+                UnaryOp::Atan => f64::atan,
+                UnaryOp::Asin => f64::asin,
+                UnaryOp::Acos => f64::acos,
                 UnaryOp::Sinh => f64::sinh,
                 UnaryOp::Cosh => f64::cosh,
                 UnaryOp::Asinh => f64::asinh,
