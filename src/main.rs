@@ -169,6 +169,33 @@ enum Cmd {
     },
 }
 
+/// `print!` that ends the process quietly when stdout is closed (`kiln inspect | head`)
+/// instead of panicking, as Unix tools do.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_stdout(&format!($($arg)*))
+    };
+}
+
+/// `println!`, ending quietly on a closed stdout like [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        write_stdout(&format!("{}\n", format!($($arg)*)))
+    };
+}
+
+fn write_stdout(s: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_all(s.as_bytes()).and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
@@ -277,7 +304,7 @@ fn run(cli: Cli) -> Result<()> {
             let optimized =
                 kiln::passes::compile::optimize(graph, &popts).map_err(kiln::Error::from)?;
             if ir {
-                print!("{}", optimized.graph.graph().dump());
+                out!("{}", optimized.graph.graph().dump());
                 return Ok(());
             }
             let planned =
@@ -288,19 +315,19 @@ fn run(cli: Cli) -> Result<()> {
             }
             let program = kiln::codegen::lower(&planned.verified(), mplan, planned.target)?;
             if kernels {
-                print!("{}", kiln::report::kernels_text(&program));
+                out!("{}", kiln::report::kernels_text(&program));
                 return Ok(());
             }
             if json {
                 let mut report = serde_json::to_value(kiln::report::plan_json(graph, mplan))?;
                 report["schema_version"] = kiln::report::JSON_SCHEMA_VERSION.into();
                 report["program"] = serde_json::to_value(kiln::report::program_json(&program))?;
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
-            print!("{}", kiln::report::inspect_text(graph, mplan));
+            out!("{}", kiln::report::inspect_text(graph, mplan));
             if plan {
-                print!("\n{}", kiln::report::plan_text(graph, mplan));
+                out!("\n{}", kiln::report::plan_text(graph, mplan));
             }
         }
         Cmd::Verify {
@@ -476,7 +503,7 @@ fn verify(
     for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
         let c = harness::compare(a, e, rtol, atol);
         let name = &runner.signatures[0].outputs[k].model_name;
-        println!(
+        outln!(
             "output {k} {name:?}: max abs error {:.3e}, max rel error {:.3e} — {}{}",
             c.max_abs,
             c.max_rel,

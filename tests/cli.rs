@@ -452,3 +452,30 @@ fn a_file_that_is_not_onnx_is_named() {
         assert_clean_error(&kiln(&args), &[&path, "not a valid ONNX model"]);
     }
 }
+
+/// A reader that stops early (`kiln inspect --json | head`) ends kiln quietly with status 0,
+/// as Unix tools do, instead of a panic about a broken pipe.
+#[test]
+fn a_closed_stdout_ends_kiln_quietly() {
+    use std::io::Read;
+    let model = common::corpus_model("mlperf_ic_resnet8");
+    // ~97 KB of JSON: more than a pipe buffer, so kiln is still writing when the pipe closes.
+    let mut child = std::process::Command::new(common::kiln_bin())
+        .args(["inspect", &model.to_string_lossy(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kiln");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut first)
+        .expect("some output");
+    // The read end is dropped here.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status {:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}
