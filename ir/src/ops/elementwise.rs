@@ -23,7 +23,7 @@ use super::common::{
     Arith, Elem, broadcast_index, elems, floats, from_f64s, infer_on, numeric_dispatch, output,
     same_type_pair,
 };
-use super::{InferInput, input, tensor};
+use super::{InferInput, float_input, input, tensor};
 use crate::tensor::{Tensor, TensorData};
 use crate::types::{DType, TensorType, broadcast_shapes};
 
@@ -253,13 +253,7 @@ pub(crate) fn infer_activation(
     op: Activation,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
-    let x = input(inputs, 0, "X")?.ty;
-    if !x.dtype.is_float() {
-        return Err(format!(
-            "{} is defined for floating-point tensors, got {x}",
-            op.name()
-        ));
-    }
+    let x = float_input(inputs, 0, "X", op.name())?;
     Ok(vec![x.clone()])
 }
 

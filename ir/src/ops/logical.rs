@@ -13,7 +13,7 @@
 use super::common::{
     Elem, broadcast_index, concat_data, elems, floats, gather, infer_on, output, same_type_pair,
 };
-use super::{InferInput, input, tensor};
+use super::{InferInput, float_input, input, tensor};
 use crate::tensor::{Tensor, TensorData};
 use crate::types::{DType, TensorType, broadcast_shapes};
 
@@ -109,13 +109,7 @@ pub(crate) fn infer_predicate(
     op: PredicateOp,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
-    let x = input(inputs, 0, "X")?.ty;
-    if !x.dtype.is_float() {
-        return Err(format!(
-            "{} is defined for floating-point tensors, got {x}",
-            op.name()
-        ));
-    }
+    let x = float_input(inputs, 0, "X", op.name())?;
     Ok(vec![TensorType::new(DType::Bool, x.shape.clone())])
 }
 

@@ -614,6 +614,22 @@ pub(crate) fn input<'a>(
         .ok_or_else(|| format!("required input {i} ({what}) is missing"))
 }
 
+/// The type of input `i`, which `op` needs to be floating-point.
+pub(crate) fn float_input<'a>(
+    inputs: &[Option<InferInput<'a>>],
+    i: usize,
+    what: &str,
+    op: &str,
+) -> Result<&'a TensorType, String> {
+    let x = input(inputs, i, what)?.ty;
+    if !x.dtype.is_float() {
+        return Err(format!(
+            "{op} is defined for floating-point tensors, got {x}"
+        ));
+    }
+    Ok(x)
+}
+
 /// Tensor input `i`, or an error naming it when absent.
 pub(crate) fn tensor<'a>(
     inputs: &[Option<&'a Tensor>],

@@ -18,7 +18,7 @@
 //! Reference semantics on floats, computed in f64 (so `stash_type` does not matter).
 
 use super::common::{broadcast_index, floats, from_f64s, infer_on, output};
-use super::{InferInput, input, tensor};
+use super::{InferInput, float_input, input, tensor};
 use crate::tensor::Tensor;
 use crate::types::{TensorType, normalize_axis};
 
@@ -271,13 +271,7 @@ pub(crate) fn infer_group_norm(
     a: &GroupNormAttrs,
     inputs: &[Option<InferInput>],
 ) -> Result<Vec<TensorType>, String> {
-    let x = input(inputs, 0, "X")?.ty;
-    if !x.dtype.is_float() {
-        return Err(format!(
-            "{} is defined for floating-point tensors, got {x}",
-            a.name()
-        ));
-    }
+    let x = float_input(inputs, 0, "X", a.name())?;
     let (_, _, _, c) = group_norm_layout(a, x)?;
     let g = if a.instance { c } else { a.num_groups };
     for (i, what) in [(1, "scale"), (2, "B")] {
