@@ -367,6 +367,11 @@ pub fn emit_planned(
             options: opts.describe(),
         },
         target: planned.target,
+        kernels: if planned.opt_level == kiln_passes::OptLevel::O0 {
+            kiln_codegen::KernelChoice::Reference
+        } else {
+            kiln_codegen::KernelChoice::Fast
+        },
     };
     let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
         .map_err(|e| with_bind_hint(e.into()))?;

@@ -313,7 +313,12 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(path) = &svg {
                 write_atomically(path, kiln::report::plan_svg(graph, mplan).as_bytes())?;
             }
-            let program = kiln::codegen::lower(&planned.verified(), mplan, planned.target)?;
+            let choice = if planned.opt_level == kiln::passes::OptLevel::O0 {
+                kiln::codegen::KernelChoice::Reference
+            } else {
+                kiln::codegen::KernelChoice::Fast
+            };
+            let program = kiln::codegen::lower(&planned.verified(), mplan, planned.target, choice)?;
             if kernels {
                 out!("{}", kiln::report::kernels_text(&program));
                 return Ok(());

@@ -25,6 +25,18 @@ pub struct RustOptions {
     /// What the generated code may assume; the lowering chooses kernels for it and the
     /// header names it.
     pub target: kiln_ir::Target,
+    pub kernels: KernelChoice,
+}
+
+/// Which kernels the lowering may choose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// The fastest the target has: weights packed at compile time for register-blocked
+    /// micro-kernels where the shapes suit them, the reference kernels elsewhere.
+    #[default]
+    Fast,
+    /// The reference kernels only: unpacked weights, the reference summation order (`-O0`).
+    Reference,
 }
 
 /// What to generate.

@@ -26,8 +26,8 @@ mod rust;
 mod writer;
 
 pub use api::{
-    CodegenError, EmitKind, Generated, GeneratedFile, NodeError, Port, Provenance, RustOptions,
-    Signature,
+    CodegenError, EmitKind, Generated, GeneratedFile, KernelChoice, NodeError, Port, Provenance,
+    RustOptions, Signature,
 };
 use kiln_ir::VerifiedGraph;
 use kiln_passes::MemoryPlan;
@@ -42,7 +42,7 @@ pub fn emit_rust(
     kind: EmitKind,
     opts: &RustOptions,
 ) -> Result<Generated, CodegenError> {
-    let program = lower(graph, plan, opts.target)?;
+    let program = lower(graph, plan, opts.target, opts.kernels)?;
     print_rust(graph, &program, kind, opts)
 }
 
@@ -51,8 +51,9 @@ pub fn lower(
     graph: &VerifiedGraph,
     plan: &MemoryPlan,
     target: kiln_ir::Target,
+    kernels: KernelChoice,
 ) -> Result<Program, CodegenError> {
-    lower::module::lower(graph, plan, target)
+    lower::module::lower(graph, plan, target, kernels)
 }
 
 /// Prints `program` (lowered from `graph`, whose constants it reads) as Rust.

@@ -206,9 +206,99 @@ pub struct Static {
     pub id: kiln_ir::ValueId,
     /// Its type, as `f32[16, 3, 3, 3]`.
     pub ty: String,
-    /// Element order in memory (the order the kernel reads): `row-major` as in the model.
+    /// Element order in memory (the order the kernel reads): `row-major` as in the model,
+    /// or the panels of [`Static::packing`].
     pub layout: &'static str,
+    /// How the model's tensor is rearranged for the kernel that reads it, if it is.
+    pub packing: Option<Packing>,
     pub bytes: usize,
+}
+
+/// A weight matrix rearranged at compile time into the order a GEMM micro-kernel reads it,
+/// so the kernel walks it front to back. The tensor is viewed as a row-major `rows x cols`
+/// matrix (an `[out, in, kh, kw]` convolution weight as `out x in*kh*kw`); it is cut into
+/// panels of `width` rows (`RowPanels`) or columns (`ColPanels`), the last one padded with
+/// zeros, and each panel is stored one `width`-long group per step along the other axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Packing {
+    /// `out[p][c][r] = m[p * width + r][c]`: the left operand of the micro-kernel (its
+    /// rows are the output rows, e.g. a convolution's output channels).
+    RowPanels {
+        rows: usize,
+        cols: usize,
+        width: usize,
+    },
+    /// `out[p][r][j] = m[r][p * width + j]`: the right operand (its columns are the output
+    /// columns, e.g. a Gemm's or MatMul's constant `B`).
+    ColPanels {
+        rows: usize,
+        cols: usize,
+        width: usize,
+    },
+}
+
+impl Packing {
+    /// Elements of the packed array (padding included).
+    pub fn len(&self) -> usize {
+        match *self {
+            Packing::RowPanels { rows, cols, width } => rows.div_ceil(width) * width * cols,
+            Packing::ColPanels { rows, cols, width } => cols.div_ceil(width) * width * rows,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn layout(&self) -> &'static str {
+        match self {
+            Packing::RowPanels { .. } => "row panels",
+            Packing::ColPanels { .. } => "column panels",
+        }
+    }
+
+    /// Where each element of the packed array comes from: an index into the row-major
+    /// matrix, or `None` for padding.
+    pub fn source(&self, at: usize) -> Option<usize> {
+        match *self {
+            Packing::RowPanels { rows, cols, width } => {
+                let (p, rest) = (at / (width * cols), at % (width * cols));
+                let (c, r) = (rest / width, rest % width);
+                let row = p * width + r;
+                (row < rows).then_some(row * cols + c)
+            }
+            Packing::ColPanels { rows, cols, width } => {
+                let (p, rest) = (at / (width * rows), at % (width * rows));
+                let (r, j) = (rest / width, rest % width);
+                let col = p * width + j;
+                (col < cols).then_some(r * cols + col)
+            }
+        }
+    }
+
+    /// The packed copy of `t` (whose element count must be `rows * cols`), zeros where
+    /// the panels are padded.
+    pub fn apply(&self, t: &kiln_ir::Tensor) -> Result<kiln_ir::Tensor, String> {
+        let (rows, cols) = match *self {
+            Packing::RowPanels { rows, cols, .. } | Packing::ColPanels { rows, cols, .. } => {
+                (rows, cols)
+            }
+        };
+        if t.numel() != rows * cols {
+            return Err(format!(
+                "cannot pack {} elements as a {rows} x {cols} matrix",
+                t.numel()
+            ));
+        }
+        let TensorData::F32(v) = &t.data else {
+            return Err(format!("packing is for f32 weights, not {}", t.dtype()));
+        };
+        let out: Vec<f32> = (0..self.len())
+            .map(|i| self.source(i).map_or(0.0, |s| v[s]))
+            .collect();
+        kiln_ir::Tensor::new(vec![out.len()], TensorData::F32(out))
+    }
 }
 
 /// A graph output no step writes.

@@ -36,6 +36,7 @@ fn emit(g: &Graph, kind: EmitKind) -> Generated {
             options: vec![],
         },
         target: kiln_ir::Target::Host,
+        kernels: kiln_codegen::KernelChoice::Fast,
     };
     emit_rust(&verified, &plan, kind, &opts).unwrap_or_else(|e| panic!("{}: {e}", g.name))
 }

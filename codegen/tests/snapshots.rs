@@ -18,6 +18,7 @@ fn options(name: &str) -> RustOptions {
             options: vec!["--input-shape image=1x3x8x8".into()],
         },
         target: kiln_ir::Target::Host,
+        kernels: kiln_codegen::KernelChoice::Reference,
     }
 }
 

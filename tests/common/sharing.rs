@@ -25,6 +25,7 @@ pub fn compile(g: &Graph, opts: &PlanOptions) -> (MemoryPlan, Generated) {
             options: vec![],
         },
         target: kiln_ir::Target::Host,
+        kernels: kiln::codegen::KernelChoice::Fast,
     };
     let generated = kiln::codegen::emit_rust(&vg, &plan, EmitKind::Module, &ropts)
         .unwrap_or_else(|e| panic!("{}: {e}", g.name));

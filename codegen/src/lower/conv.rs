@@ -1,7 +1,8 @@
 //! Lowering of the conv family.
 
 use super::prelude::*;
-use crate::program::Arg;
+use crate::kernels::{GemmFn, Tiling};
+use crate::program::{Arg, Packing};
 
 /// Spatial axes of an N, C, spatial... tensor, if the window kernels handle them (1 to 3).
 pub(super) fn spatial_rank(x: &TensorType) -> Result<usize, String> {
@@ -55,6 +56,17 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     let (x, w) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?);
     spatial_rank(x)?;
     let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    let pointwise = a.group == 1
+        && g.kernel.iter().chain(&g.strides).all(|&v| v == 1)
+        && g.pads_begin.iter().chain(&g.pads_end).all(|&v| v == 0);
+    if let Some(t) = cx.tiling
+        && pointwise
+        && x.dtype == DType::F32
+        && x.numel() * w.numel() > 0
+        && cx.const_input(1).is_some()
+    {
+        return conv_pointwise(cx, t, x, w);
+    }
     cx.use_kernel(Kernel::Conv, x.dtype)?;
     let bias = cx.arg_opt(2)?;
     let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
@@ -109,5 +121,38 @@ pub(super) fn conv_transpose(cx: &mut NodeCx, a: &ConvTransposeAttrs) -> Result<
     };
     let args = vec![xs, ws, bias, ys, params];
     cx.call(Some(Kernel::ConvTranspose), "conv_transpose", args);
+    Ok(())
+}
+
+/// A 1x1 convolution at stride 1 without padding as a GEMM: the weights (`c_out x c_in`)
+/// packed in row panels for the micro-kernel, times each batch item's `c_in x plane` input.
+fn conv_pointwise(
+    cx: &mut NodeCx,
+    t: Tiling,
+    x: &TensorType,
+    w: &TensorType,
+) -> Result<(), String> {
+    let (c_out, c_in) = (w.shape[0], w.shape[1]);
+    let plane: usize = x.shape[2..].iter().product();
+    cx.kernels.use_gemm(t, GemmFn::Pointwise)?;
+    let bias = cx.arg_opt(2)?;
+    let packing = Packing::RowPanels {
+        rows: c_out,
+        cols: c_in,
+        width: t.mr,
+    };
+    let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_packed(1, packing)?, cx.arg_out(0)?);
+    let epi = epilogue(cx, x.dtype)?;
+    let params = Arg::Struct {
+        name: "PointwiseParams",
+        by_ref: true,
+        fields: vec![
+            ("batch", Arg::Usize(x.shape[0])),
+            ("c_in", Arg::Usize(c_in)),
+            ("c_out", Arg::Usize(c_out)),
+            ("plane", Arg::Usize(plane)),
+        ],
+    };
+    cx.call(None, "conv_pointwise", vec![xs, ws, bias, ys, params, epi]);
     Ok(())
 }

@@ -3,8 +3,9 @@
 //! afterwards, so the family lowerings know nothing about the arena, statics or the
 //! caller's buffers.
 
+use crate::kernels::Tiling;
 use crate::kernels::{Kernel, KernelSet};
-use crate::program::{Arg, Call};
+use crate::program::{Arg, Call, Packing};
 use kiln_ir::{DType, Graph, Node, Tensor, TensorType};
 use std::collections::BTreeMap;
 
@@ -15,26 +16,49 @@ pub(crate) struct NodeCx<'a> {
     pub(super) kernels: &'a mut KernelSet,
     reads: BTreeMap<usize, String>,
     writes: BTreeMap<usize, String>,
+    /// Constant inputs read in a packed layout (their own statics).
+    packed: BTreeMap<usize, Packing>,
     pub(super) calls: Vec<Call>,
+    /// The micro-kernel shape for GEMM-like work on this target, if the fast kernels are on.
+    pub(super) tiling: Option<Tiling>,
 }
 
 /// What a node's lowering produced: operands to bind (slot, local) and the call.
 pub(crate) struct NodeCode {
     pub reads: Vec<(usize, String)>,
     pub writes: Vec<(usize, String)>,
+    pub packed: BTreeMap<usize, Packing>,
     pub calls: Vec<Call>,
 }
 
 impl<'a> NodeCx<'a> {
-    pub(crate) fn new(graph: &'a Graph, node: &'a Node, kernels: &'a mut KernelSet) -> Self {
+    pub(crate) fn new(
+        graph: &'a Graph,
+        node: &'a Node,
+        kernels: &'a mut KernelSet,
+        tiling: Option<Tiling>,
+    ) -> Self {
         NodeCx {
             graph,
             node,
             kernels,
             reads: BTreeMap::new(),
             writes: BTreeMap::new(),
+            packed: BTreeMap::new(),
             calls: Vec::new(),
+            tiling,
         }
+    }
+
+    /// Constant input `slot` as an operand packed for a micro-kernel (see [`Packing`]).
+    pub(super) fn arg_packed(&mut self, slot: usize, packing: Packing) -> Result<Arg, String> {
+        if self.const_input(slot).is_none() {
+            return Err(format!(
+                "input {slot} is not a constant and cannot be packed"
+            ));
+        }
+        self.packed.insert(slot, packing);
+        self.arg_in(slot)
     }
 
     /// Whether the op has input `slot` (an epilogue's extra inputs do not count).
@@ -120,6 +144,7 @@ impl<'a> NodeCx<'a> {
         NodeCode {
             reads: self.reads.into_iter().collect(),
             writes: self.writes.into_iter().collect(),
+            packed: self.packed,
             calls: self.calls,
         }
     }

@@ -15,7 +15,7 @@ use crate::kernels::KernelSet;
 use crate::literal;
 use crate::namer::{Case, Namer};
 use crate::program::{
-    Access, Home, Operand, OutputCopy, PoolInfo, Program, Static, Step, StepKind,
+    Access, Home, Operand, OutputCopy, Packing, PoolInfo, Program, Static, Step, StepKind,
 };
 use kiln_ir::{Graph, Node, NodeId, Op, ValueId, ValueKind, VerifiedGraph};
 use kiln_passes::MemoryPlan;
@@ -34,21 +34,26 @@ enum Place {
     Empty,
 }
 
-/// The constants the program refers to, named in order of first use.
+/// The constants the program refers to, named in order of first use: each as the model
+/// has it, or packed for a kernel (then a static of its own).
 struct Statics {
     namer: Namer,
-    names: BTreeMap<ValueId, String>,
-    order: Vec<ValueId>,
+    names: BTreeMap<(ValueId, Option<Packing>), String>,
+    order: Vec<(ValueId, Option<Packing>)>,
 }
 
 impl Statics {
-    fn name(&mut self, g: &Graph, v: ValueId) -> String {
-        if let Some(n) = self.names.get(&v) {
+    fn name(&mut self, g: &Graph, v: ValueId, packing: Option<Packing>) -> String {
+        if let Some(n) = self.names.get(&(v, packing)) {
             return n.clone();
         }
-        let n = self.namer.name(&g.value(v).name);
-        self.names.insert(v, n.clone());
-        self.order.push(v);
+        let name = &g.value(v).name;
+        let n = match packing {
+            None => self.namer.name(name),
+            Some(_) => self.namer.name(&format!("{name}_packed")),
+        };
+        self.names.insert((v, packing), n.clone());
+        self.order.push((v, packing));
         n
     }
 }
@@ -59,6 +64,7 @@ struct Lowerer<'g> {
     places: BTreeMap<ValueId, Place>,
     statics: Statics,
     kernels: KernelSet,
+    tiling: Option<crate::kernels::Tiling>,
     /// The step that produced each value (for operand comments).
     producers: BTreeMap<ValueId, usize>,
     uses_inputs: bool,
@@ -72,8 +78,13 @@ pub(crate) fn lower(
     graph: &VerifiedGraph,
     plan: &MemoryPlan,
     target: kiln_ir::Target,
+    kernels: crate::api::KernelChoice,
 ) -> Result<Program, CodegenError> {
     let g = graph.graph();
+    let tiling = match kernels {
+        crate::api::KernelChoice::Fast => crate::kernels::Tiling::for_target(target),
+        crate::api::KernelChoice::Reference => None,
+    };
     if plan.schedule != graph.schedule() {
         return Err(CodegenError::Plan(
             "it was made for a different schedule".into(),
@@ -105,6 +116,7 @@ pub(crate) fn lower(
             order: Vec::new(),
         },
         kernels: KernelSet::default(),
+        tiling,
         producers: BTreeMap::new(),
         uses_inputs: false,
         read_inputs: BTreeSet::new(),
@@ -274,7 +286,7 @@ impl Lowerer<'_> {
                 }
             }
             Place::Const(c) => Home::Static {
-                name: self.statics.name(self.graph, c),
+                name: self.statics.name(self.graph, c, None),
             },
             Place::Arena(p) => Home::Arena {
                 pool: p.dtype,
@@ -357,7 +369,7 @@ impl Lowerer<'_> {
             }
             copies_only = Some((a, placed));
         }
-        let mut cx = NodeCx::new(self.graph, node, &mut self.kernels);
+        let mut cx = NodeCx::new(self.graph, node, &mut self.kernels, self.tiling);
         if self.plan.in_place.contains(&id) {
             let target = node
                 .outputs
@@ -414,14 +426,32 @@ impl Lowerer<'_> {
             }
             let val = self.graph.value(v);
             literal::elem(val.ty.dtype)?;
-            let home = self.home(v, place);
+            let packing = match access {
+                Access::Read => code.packed.get(&slot).copied(),
+                Access::Write => None,
+            };
+            let (home, len) = match (packing, place) {
+                (None, place) => (self.home(v, place), val.ty.numel()),
+                (Some(p), Place::Const(c)) => (
+                    Home::Static {
+                        name: self.statics.name(self.graph, c, Some(p)),
+                    },
+                    p.len(),
+                ),
+                (Some(_), _) => {
+                    return Err(format!(
+                        "operand {local} is packed at compile time but {:?} is not a constant",
+                        val.name
+                    ));
+                }
+            };
             operands.push(Operand {
                 local: local.clone(),
                 access,
                 slot,
                 value: val.name.clone(),
                 dtype: val.ty.dtype,
-                len: val.ty.numel(),
+                len,
                 home,
                 producer: match access {
                     Access::Read => self.producers.get(&v).copied(),
@@ -526,7 +556,7 @@ impl Lowerer<'_> {
         self.statics
             .order
             .iter()
-            .map(|&v| {
+            .map(|&(v, packing)| {
                 let val = g.value(v);
                 let t = val.const_tensor().ok_or_else(|| {
                     CodegenError::Plan(format!("value %{} is not a constant", v.0))
@@ -536,13 +566,15 @@ impl Lowerer<'_> {
                     name: val.name.clone(),
                     message,
                 })?;
+                let numel = packing.map_or(t.numel(), |p| p.len());
                 Ok(Static {
-                    name: self.statics.names[&v].clone(),
+                    name: self.statics.names[&(v, packing)].clone(),
                     value: val.name.clone(),
                     id: v,
                     ty: val.ty.to_string(),
-                    layout: "row-major",
-                    bytes: t.numel() * t.dtype().size_bytes(),
+                    layout: packing.map_or("row-major", |p| p.layout()),
+                    packing,
+                    bytes: numel * t.dtype().size_bytes(),
                 })
             })
             .collect()

@@ -123,6 +123,10 @@ pub(crate) fn render(set: &KernelSet) -> Result<String, crate::api::CodegenError
     if !set.num_types.is_empty() {
         parts.push(super::templates::render_num(set)?.trim().to_string());
     }
+    if let Some(t) = set.tiling {
+        let fns: Vec<_> = set.gemm.iter().copied().collect();
+        parts.push(super::gemm::render(t, &fns).trim_end().to_string());
+    }
     for (t, f) in set.math_fns() {
         parts.push(math_source(f, t == DType::F64).trim_end().to_string());
     }

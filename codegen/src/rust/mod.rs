@@ -6,6 +6,7 @@
 mod call;
 mod elem;
 mod elem_data;
+mod gemm;
 mod library;
 pub(crate) mod templates;
 
@@ -266,6 +267,10 @@ fn statics(
     for (i, s) in program.statics.iter().enumerate() {
         let t = data(s.id)
             .ok_or_else(|| CodegenError::Plan(format!("{:?} is not a constant", s.value)))?;
+        let t = match s.packing {
+            Some(p) => p.apply(&t).map_err(CodegenError::Plan)?,
+            None => t,
+        };
         let elem = literal::elem(t.dtype()).map_err(|message| CodegenError::Port {
             what: "constant",
             name: s.value.clone(),

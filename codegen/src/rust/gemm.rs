@@ -1,0 +1,348 @@
+//! The register-blocked GEMM micro-kernels, printed for the program's [`Tiling`].
+//!
+//! They are generated rather than written generically over the tile shape because LLVM
+//! only keeps the accumulators in registers when each one is a variable of its own: with
+//! an accumulator array indexed in loops (even fully unrollable ones), its loop vectoriser
+//! vectorised the reduction loop instead, with gathers, and the kernel ran at 1-2 GFLOP/s
+//! instead of 130-190 (measured on x86-64 with AVX-512, see ARCHITECTURE.md). Each `Lanes`
+//! variable is one vector register; the loop over `k` holds only straight-line code.
+//!
+//! Two operand orders: `gemm_a` reads its left operand (`m x k`, e.g. convolution weights)
+//! packed in row panels and the right one (`k x n`, e.g. an activation) as rows `ldb`
+//! apart; `gemm_b` reads its left operand (an activation) as rows `lda` apart and the
+//! right one (Gemm or MatMul weights) packed in column panels. Both sum each output over
+//! `k` in order, from the row's initial value, with a multiply and an add per term (stable
+//! `no_std` Rust has no fused multiply-add): the reference semantics' order.
+
+use crate::kernels::{GemmFn, Tiling};
+use std::fmt::Write;
+
+/// The Rust text of the micro-kernels and drivers in `fns`, all for `t`.
+pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
+    let l = t.lanes;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "/// The f32 lanes of one vector register of the target ({bytes} bytes): the GEMM
+/// micro-kernels keep each accumulator in a variable of this type, held in one register.
+type Lanes = [f32; {l}];
+
+#[inline(always)]
+fn lanes_load(v: &[f32]) -> Lanes {{
+    let mut r = [0.0; {l}];
+    r.copy_from_slice(&v[..{l}]);
+    r
+}}
+
+/// `c + a * b`, lane by lane.
+#[inline(always)]
+fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
+    let mut r = c;
+    for i in 0..{l} {{
+        r[i] = c[i] + a * b[i];
+    }}
+    r
+}}
+
+/// Stores the first `cols` lanes of `row` at the start of `c`.
+#[inline(always)]
+fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
+    for (v, x) in row.iter().enumerate() {{
+        let lo = v * {l};
+        if lo >= cols {{
+            break;
+        }}
+        let n = (cols - lo).min({l});
+        c[lo..lo + n].copy_from_slice(&x[..n]);
+    }}
+}}
+",
+        bytes = l * 4
+    );
+    for f in fns {
+        s.push('\n');
+        match *f {
+            GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
+            GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
+            GemmFn::DriverA => driver_a(&mut s, t),
+            GemmFn::DriverB => driver_b(&mut s, t),
+            GemmFn::Pointwise => s.push_str(POINTWISE),
+            GemmFn::GemmB => s.push_str(GEMM_B),
+            GemmFn::MatMulB => s.push_str(MATMUL_B),
+        }
+    }
+    s
+}
+
+fn accs(mr: usize, nv: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..mr).flat_map(move |i| (0..nv).map(move |v| (i, v)))
+}
+
+/// The store of the accumulators, row by row, `rows` of them and `cols` columns.
+fn store(s: &mut String, mr: usize, nv: usize) {
+    for i in 0..mr {
+        let row: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
+        let guard = if i == 0 {
+            String::new()
+        } else {
+            format!("if rows > {i} ")
+        };
+        let at = match i {
+            0 => "c".to_string(),
+            1 => "&mut c[ldc..]".to_string(),
+            _ => format!("&mut c[{i} * ldc..]"),
+        };
+        let _ = writeln!(
+            s,
+            "    {guard}{{\n        lanes_store({at}, &[{}], cols);\n    }}",
+            row.join(", ")
+        );
+    }
+}
+
+fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize) {
+    let nr = l * nv;
+    let _ = writeln!(
+        s,
+        "/// Rows `..rows` and columns `..{nr}` of `c` (rows `ldc` apart) = `init[i] + sum over q of
+/// a[q * {mr} + i] * b[q * ldb + j]`: one row panel of the packed left operand times {nr}
+/// columns of the right one.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
+    );
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [init[{i}]; {l}];");
+    }
+    let _ = writeln!(
+        s,
+        "    for (av, bv) in a[..k * {mr}].chunks_exact({mr}).zip(b.chunks(ldb)) {{"
+    );
+    for v in 0..nv {
+        let _ = writeln!(s, "        let b{v} = lanes_load(&bv[{}..]);", v * l);
+    }
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(
+            s,
+            "        c{i}_{v} = lanes_mul_add(c{i}_{v}, av[{i}], b{v});"
+        );
+    }
+    s.push_str("    }\n    let cols = ");
+    let _ = writeln!(s, "{nr};");
+    store(s, mr, nv);
+    s.push_str("}\n");
+}
+
+fn tile_b(s: &mut String, l: usize, mr: usize, nv: usize) {
+    let nr = l * nv;
+    let _ = writeln!(
+        s,
+        "/// Rows `..rows` (at most {mr}) and columns `..cols` of `c` (rows `ldc` apart) = `sum over
+/// q of a[i * lda + q] * b[q * {nr} + j]`: {mr} rows of the left operand times one column
+/// panel of the packed right one.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
+    );
+    if mr == 1 {
+        // The one-row kernel shares the signature; it has no other rows to step to.
+        s.push_str("    let _ = (lda, ldc, rows);\n");
+    }
+    for i in 0..mr {
+        // Rows past `rows` repeat the last one: computed, never stored.
+        let at = if i == 0 {
+            "0".to_string()
+        } else {
+            format!("{i}.min(rows - 1) * lda")
+        };
+        let _ = writeln!(s, "    let a{i} = &a[{at}..][..k];");
+    }
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [0.0; {l}];");
+    }
+    let _ = writeln!(
+        s,
+        "    for (q, bv) in b[..k * {nr}].chunks_exact({nr}).enumerate() {{"
+    );
+    for v in 0..nv {
+        let _ = writeln!(s, "        let b{v} = lanes_load(&bv[{}..]);", v * l);
+    }
+    for i in 0..mr {
+        let _ = writeln!(s, "        let x{i} = a{i}[q];");
+    }
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(s, "        c{i}_{v} = lanes_mul_add(c{i}_{v}, x{i}, b{v});");
+    }
+    s.push_str("    }\n");
+    store(s, mr, nv);
+    s.push_str("}\n");
+}
+
+fn driver_a(s: &mut String, t: Tiling) {
+    let (mr, l, nr) = (t.mr, t.lanes, t.nr());
+    let narrow = if t.nv > 1 {
+        format!(
+            "
+        while j + {l} <= n {{
+            gemm_tile_a_panels_{l}(a, &b[j..], ldb, m, k, bias, &mut c[j..], ldc);
+            done(c, j, {l});
+            j += {l};
+        }}"
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "/// `c = bias + a b` (`m x n`, rows `ldc` apart) for `a` `m x k` packed in row panels of
+/// {mr} and `b` `k x n` (rows `ldb` apart); `bias` is each row's initial value. Then
+/// `epi(c_at + offset, run)` on each finished run of a row. Columns go in blocks of {nr}
+/// (the block of `b` stays in cache while the panels stream past it), the last few one at
+/// a time.
+#[allow(clippy::too_many_arguments)]
+fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32])) {{
+    let done = |c: &mut [f32], j: usize, w: usize| {{
+        for i in 0..m {{
+            epi(c_at + i * ldc + j, &mut c[i * ldc + j..][..w]);
+        }}
+    }};
+    let mut j = 0;
+    while j + {nr} <= n {{
+        gemm_tile_a_panels_{nr}(a, &b[j..], ldb, m, k, bias, &mut c[j..], ldc);
+        done(c, j, {nr});
+        j += {nr};
+    }}{narrow}
+    // The last columns, one at a time.
+    for jj in j..n {{
+        for (p, panel) in a.chunks_exact(k * {mr}).enumerate() {{
+            let mut acc = [0.0f32; {mr}];
+            for (i, v) in acc.iter_mut().enumerate() {{
+                *v = bias.map_or(0.0, |b| b.get(p * {mr} + i).copied().unwrap_or(0.0));
+            }}
+            for (av, bv) in panel.chunks_exact({mr}).zip(b[jj..].iter().step_by(ldb)) {{
+                for (v, &w) in acc.iter_mut().zip(av) {{
+                    *v += w * *bv;
+                }}
+            }}
+            for (i, &v) in acc.iter().enumerate().take(m - p * {mr}) {{
+                c[(p * {mr} + i) * ldc + jj] = v;
+            }}
+        }}
+    }}
+    if j < n {{
+        done(c, j, n - j);
+    }}
+}}",
+    );
+    for w in if t.nv > 1 { vec![nr, l] } else { vec![nr] } {
+        let _ = writeln!(
+            s,
+            "
+/// Columns `..{w}` of `c` for every row panel of `a` (see `gemm_a`).
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_a_panels_{w}(a: &[f32], b: &[f32], ldb: usize, m: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize) {{
+    for (p, panel) in a.chunks_exact(k * {mr}).enumerate() {{
+        let mut init = [0.0f32; {mr}];
+        if let Some(bias) = bias {{
+            for (i, v) in init.iter_mut().enumerate() {{
+                *v = bias.get(p * {mr} + i).copied().unwrap_or(0.0);
+            }}
+        }}
+        let rows = (m - p * {mr}).min({mr});
+        gemm_tile_a{mr}x{w}(panel, b, ldb, k, &init, &mut c[p * {mr} * ldc..], ldc, rows);
+    }}
+}}"
+        );
+    }
+}
+
+fn driver_b(s: &mut String, t: Tiling) {
+    let (mr, nr) = (t.mr, t.nr());
+    let _ = writeln!(
+        s,
+        "/// `c = a b` (`m x n`, rows `ldc` apart) for `a` `m x k` (rows `lda` apart) and `b`
+/// `k x n` packed in column panels of {nr}: {mr} rows at a time, a lone row or two by the
+/// one-row kernel.
+#[allow(clippy::too_many_arguments)]
+fn gemm_b(a: &[f32], lda: usize, b: &[f32], m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize) {{
+    for (p, panel) in b.chunks_exact(k * {nr}).enumerate() {{
+        let (j, cols) = (p * {nr}, (n - p * {nr}).min({nr}));
+        let mut i = 0;
+        while i < m {{
+            let rows = (m - i).min({mr});
+            if rows * 4 > {mr} {{
+                gemm_tile_b{mr}x{nr}(&a[i * lda..], lda, panel, k, &mut c[i * ldc + j..], ldc, rows, cols);
+                i += rows;
+            }} else {{
+                gemm_tile_b1x{nr}(&a[i * lda..], lda, panel, k, &mut c[i * ldc + j..], ldc, 1, cols);
+                i += 1;
+            }}
+        }}
+    }}
+}}"
+    );
+}
+
+const POINTWISE: &str = "/// A 1x1 convolution at stride 1 without padding, as one GEMM per batch item: the
+/// weights (`c_out x c_in`, packed in row panels) times the input (`c_in x plane`).
+struct PointwiseParams {
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    plane: usize,
+}
+
+/// The convolution, then the fused epilogue `epi(at, run)` on each finished run of an
+/// output plane (`at`: its flat offset in `y`).
+fn conv_pointwise(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
+    let (xn, yn) = (p.c_in * p.plane, p.c_out * p.plane);
+    for n in 0..p.batch {
+        let (x, y) = (&x[n * xn..][..xn], &mut y[n * yn..][..yn]);
+        gemm_a(w, x, p.plane, p.c_out, p.plane, p.c_in, b, y, p.plane, n * yn, &epi);
+    }
+}
+";
+
+const GEMM_B: &str = "/// Gemm shapes for weights packed in column panels: `A` is `m x k` (not transposed),
+/// `B'` is `k x n`; C (if any) is read at `i * c_strides.0 + j * c_strides.1`.
+struct GemmPackedParams {
+    m: usize,
+    n: usize,
+    k: usize,
+    c_strides: (usize, usize),
+}
+
+/// `Y = alpha * A B' + beta * C`, then the fused epilogue `epi(at, row)` on each row.
+#[allow(clippy::too_many_arguments)]
+fn gemm_packed(a: &[f32], b: &[f32], c: Option<&[f32]>, y: &mut [f32], p: &GemmPackedParams, alpha: f32, beta: f32, epi: impl Fn(usize, &mut [f32])) {
+    let (m, n, k) = (p.m, p.n, p.k);
+    gemm_b(a, k, b, m, n, k, y, n);
+    for (i, row) in y.chunks_exact_mut(n).enumerate().take(m) {
+        for (j, o) in row.iter_mut().enumerate() {
+            let v = alpha * *o;
+            *o = match c {
+                Some(c) => v + beta * c[i * p.c_strides.0 + j * p.c_strides.1],
+                None => v,
+            };
+        }
+        epi(i * n, row);
+    }
+}
+";
+
+const MATMUL_B: &str = "/// MatMul of an `m x k` left operand (its leading axes flattened) by constant `k x n`
+/// weights packed in column panels.
+struct MatMulPackedParams {
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+/// `Y = A B`, then the fused epilogue `epi(at, row)` on each row.
+fn matmul_packed(a: &[f32], b: &[f32], y: &mut [f32], p: &MatMulPackedParams, epi: impl Fn(usize, &mut [f32])) {
+    gemm_b(a, p.k, b, p.m, p.n, p.k, y, p.n);
+    for (i, row) in y.chunks_exact_mut(p.n).enumerate().take(p.m) {
+        epi(i * p.n, row);
+    }
+}
+";

@@ -1,0 +1,344 @@
+//! The register-blocked GEMM kernels (weights packed at compile time) against the
+//! reference semantics, for every tiling the lowering can pick: shapes drawn across the
+//! tile edges (rows not a multiple of the panel height, columns left over after the wide
+//! tiles, after the one-vector tiles, and fewer than one vector), with and without bias,
+//! fused Relu and a fused residual Add. The generated code is portable Rust, so the tilings
+//! of other targets run here too.
+
+mod common;
+
+use kiln::codegen::EmitKind;
+use kiln::harness::{self, Case, Profile};
+use kiln::ir::ops::*;
+use kiln::ir::{Graph, Node, Op, Target, Tensor, TensorData, ValueKind};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+/// The targets whose tilings differ (see `Tiling::for_target`).
+const TARGETS: [&str; 4] = ["x86_64", "x86_64-v3", "x86_64-v4", "aarch64"];
+
+fn f32_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
+    let n: usize = shape.iter().product();
+    proptest::collection::vec(-2.0f32..2.0, n)
+        .prop_map(move |v| Tensor::new(shape.clone(), TensorData::F32(v)).unwrap())
+}
+
+/// A graph built node by node: inputs fed at run time, constants stored.
+struct Builder {
+    g: Graph,
+    feed: Vec<Tensor>,
+    count: usize,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Builder {
+            g: Graph::new("case"),
+            feed: Vec::new(),
+            count: 0,
+        }
+    }
+
+    fn input(&mut self, t: Tensor) -> kiln::ir::ValueId {
+        let v = self
+            .g
+            .add_value(format!("x{}", self.feed.len()), t.ty(), ValueKind::Input);
+        self.g.inputs.push(v);
+        self.feed.push(t);
+        v
+    }
+
+    fn constant(&mut self, t: Tensor) -> kiln::ir::ValueId {
+        self.count += 1;
+        let name = format!("c{}", self.count);
+        self.g.add_value(name, t.ty(), ValueKind::Const(t))
+    }
+
+    /// Adds `op` on `inputs`; returns its output.
+    fn node(
+        &mut self,
+        op: Op,
+        onnx: &str,
+        inputs: Vec<Option<kiln::ir::ValueId>>,
+    ) -> kiln::ir::ValueId {
+        let infer: Vec<Option<InferInput>> = inputs
+            .iter()
+            .map(|i| {
+                i.map(|v| {
+                    let val = self.g.value(v);
+                    InferInput {
+                        ty: &val.ty,
+                        value: val.const_tensor(),
+                    }
+                })
+            })
+            .collect();
+        let ty = op.infer(&infer).unwrap().remove(0);
+        self.count += 1;
+        let name = format!("n{}", self.count);
+        let y = self
+            .g
+            .add_value(format!("{name}_y"), ty, ValueKind::Activation);
+        self.g.add_node(Node {
+            name,
+            op,
+            inputs,
+            outputs: vec![y],
+            onnx_op: onnx.into(),
+            opset: 17,
+            epilogue: Vec::new(),
+            merged: Vec::new(),
+        });
+        y
+    }
+
+    fn finish(mut self, y: kiln::ir::ValueId) -> (Graph, Vec<Tensor>) {
+        self.g.outputs.push(y);
+        (self.g, self.feed)
+    }
+}
+
+/// What follows the GEMM-like node: nothing, Relu, or a residual Add then Relu.
+#[derive(Clone, Copy, Debug)]
+enum Tail {
+    None,
+    Relu,
+    AddRelu,
+}
+
+fn tail() -> impl Strategy<Value = Tail> {
+    prop_oneof![Just(Tail::None), Just(Tail::Relu), Just(Tail::AddRelu)]
+}
+
+fn finish_with(
+    mut b: Builder,
+    y: kiln::ir::ValueId,
+    tail: Tail,
+    residual: Tensor,
+) -> (Graph, Vec<Tensor>) {
+    let y = match tail {
+        Tail::None => y,
+        Tail::Relu => b.node(Op::Unary(UnaryOp::Relu), "Relu", vec![Some(y)]),
+        Tail::AddRelu => {
+            let r = b.input(residual);
+            let s = b.node(Op::Binary(BinaryOp::Add), "Add", vec![Some(y), Some(r)]);
+            b.node(Op::Unary(UnaryOp::Relu), "Relu", vec![Some(s)])
+        }
+    };
+    b.finish(y)
+}
+
+/// A 1x1 convolution: up to 19 output channels (panels of 4 and 8 with remainders) over
+/// planes of 1 to 80 positions (tails of every width).
+fn pointwise() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        1usize..3,
+        1usize..20,
+        1usize..20,
+        1usize..10,
+        1usize..9,
+        any::<bool>(),
+        tail(),
+    )
+        .prop_flat_map(|(n, ci, co, h, w, bias, tail)| {
+            (
+                f32_tensor(vec![n, ci, h, w]),
+                f32_tensor(vec![co, ci, 1, 1]),
+                f32_tensor(vec![co]),
+                f32_tensor(vec![n, co, h, w]),
+                Just((bias, tail)),
+            )
+        })
+        .prop_map(|(x, w, bias, residual, (with_bias, tail))| {
+            let mut b = Builder::new();
+            let x = b.input(x);
+            let w = b.constant(w);
+            let bias = with_bias.then(|| b.constant(bias));
+            let window = WindowAttrs {
+                kernel_shape: vec![1, 1],
+                strides: vec![1, 1],
+                dilations: vec![1, 1],
+                pads: vec![0; 4],
+                auto_pad: AutoPad::NotSet,
+                ceil_mode: false,
+            };
+            let y = b.node(
+                Op::Conv(ConvAttrs { window, group: 1 }),
+                "Conv",
+                vec![Some(x), Some(w), bias],
+            );
+            finish_with(b, y, tail, residual)
+        })
+}
+
+/// Gemm with constant B, transposed or not, C of every broadcast form.
+fn gemm() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        1usize..20,
+        1usize..24,
+        1usize..70,
+        any::<bool>(),
+        0usize..5,
+        tail(),
+    )
+        .prop_flat_map(|(m, k, n, tb, c_kind, tail)| {
+            let bs = if tb { vec![n, k] } else { vec![k, n] };
+            let cs = match c_kind {
+                0 => vec![],
+                1 => vec![n],
+                2 => vec![m, n],
+                3 => vec![m, 1],
+                _ => vec![1],
+            };
+            (
+                f32_tensor(vec![m, k]),
+                f32_tensor(bs),
+                f32_tensor(cs),
+                f32_tensor(vec![m, n]),
+                Just((tb, c_kind, tail)),
+                -2.0f32..2.0,
+                -2.0f32..2.0,
+            )
+        })
+        .prop_map(
+            |(a, bm, c, residual, (trans_b, c_kind, tail), alpha, beta)| {
+                let mut b = Builder::new();
+                let a = b.input(a);
+                let bm = b.constant(bm);
+                let c = (c_kind > 0).then(|| b.constant(c));
+                let op = Op::Gemm(GemmAttrs {
+                    alpha,
+                    beta,
+                    trans_a: false,
+                    trans_b,
+                });
+                let y = b.node(op, "Gemm", vec![Some(a), Some(bm), c]);
+                finish_with(b, y, tail, residual)
+            },
+        )
+}
+
+/// MatMul of a 1-D to 3-D activation by a constant 2-D matrix.
+fn matmul() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        proptest::collection::vec(1usize..4, 0..2),
+        1usize..12,
+        1usize..24,
+        1usize..70,
+        any::<bool>(),
+        tail(),
+    )
+        .prop_flat_map(|(lead, m, k, n, vector, tail)| {
+            let a = if vector {
+                vec![k]
+            } else {
+                [lead.clone(), vec![m, k]].concat()
+            };
+            let y = if vector {
+                vec![n]
+            } else {
+                [lead, vec![m, n]].concat()
+            };
+            (
+                f32_tensor(a),
+                f32_tensor(vec![k, n]),
+                f32_tensor(y),
+                Just(tail),
+            )
+        })
+        .prop_map(|(a, bm, residual, tail)| {
+            let mut b = Builder::new();
+            let a = b.input(a);
+            let bm = b.constant(bm);
+            let y = b.node(Op::MatMul, "MatMul", vec![Some(a), Some(bm)]);
+            finish_with(b, y, tail, residual)
+        })
+}
+
+fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
+    runner: &mut TestRunner,
+    s: S,
+    n: usize,
+) -> Vec<(Graph, Vec<Tensor>)> {
+    (0..n)
+        .map(|_| s.new_tree(runner).expect("strategy").current())
+        .collect()
+}
+
+#[test]
+fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
+    let mut runner = TestRunner::deterministic();
+    let mut cases = Vec::new();
+    for (family, drawn) in [
+        ("conv 1x1", draw(&mut runner, pointwise(), 16)),
+        ("gemm", draw(&mut runner, gemm(), 16)),
+        ("matmul", draw(&mut runner, matmul(), 12)),
+    ] {
+        for (i, c) in drawn.into_iter().enumerate() {
+            cases.push((format!("{family} #{i}"), c));
+        }
+    }
+    let mut built = Vec::new();
+    for target in TARGETS {
+        let opts = kiln::CompileOptions {
+            target: target.parse::<Target>().unwrap(),
+            ..Default::default()
+        };
+        for (label, (graph, feed)) in &cases {
+            let expected = kiln::ir::eval::run(graph, feed)
+                .unwrap_or_else(|e| panic!("{label}: reference failed: {e}"));
+            let compiled = kiln::compile_graph(
+                graph.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                &opts,
+            )
+            .unwrap_or_else(|e| panic!("{label} for {target}: {e}"));
+            let text = &compiled.generated.files[0].contents;
+            // The case must really run on the packed kernels, or this test tests nothing.
+            assert!(
+                text.contains("fn gemm_tile_"),
+                "{label} for {target}: no packed GEMM kernel in the generated code"
+            );
+            built.push((
+                format!("{label} for {target}"),
+                compiled,
+                feed.clone(),
+                expected,
+            ));
+        }
+    }
+    let rcases: Vec<Case> = built
+        .iter()
+        .map(|b| Case {
+            generated: &b.1.generated,
+        })
+        .collect();
+    let work = common::repo().join("target").join("kiln-packed-runner");
+    let runner =
+        harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
+    let mut failures = Vec::new();
+    for (i, (label, _, feed, expected)) in built.iter().enumerate() {
+        let actual = runner
+            .run(i, feed)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
+            // Same summation order as the reference (a multiply and an add per term, in
+            // order of k), so only the tolerance of float formatting is needed; kept loose
+            // enough for a future kernel that reorders the sum.
+            let c = harness::compare(a, e, 1e-5, 1e-5);
+            if !c.ok {
+                failures.push(format!("{label} output {k}: {c:?}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        built.len(),
+        failures.join("\n")
+    );
+}
