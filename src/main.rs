@@ -101,7 +101,7 @@ impl ModelArgs {
                     "--bind-input {s:?}: write NAME=FILE.pb, e.g. shape=input_1.pb"
                 ))
             })?;
-            let (_, t) = kiln::frontend::read_tensor_pb(Path::new(file))?;
+            let t = kiln::read_tensor_file(Path::new(file))?;
             opts.bound_inputs
                 .insert(name.to_string(), (t, file.to_string()));
         }
@@ -237,7 +237,7 @@ fn run(cli: Cli) -> Result<()> {
                 Emit::Crate => EmitKind::Crate,
             };
             let t = Instant::now();
-            let (graph, sha) = load(&model.model, &opts)?;
+            let (graph, sha) = kiln::load(&model.model, &opts)?;
             let load_time = t.elapsed();
             let p = Instant::now();
             let planned = kiln::plan(graph, &opts)?;
@@ -297,7 +297,7 @@ fn run(cli: Cli) -> Result<()> {
             kernels,
         } => {
             let opts = model.options()?;
-            let (graph, _) = load(&model.model, &opts)?;
+            let (graph, _) = kiln::load(&model.model, &opts)?;
             // The report describes what `compile` with the same options would build: the
             // two halves of `kiln::passes::compile`.
             let popts = opts.passes_options();
@@ -341,20 +341,9 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// [`kiln::load`], with the model's path in the message when the file is not an ONNX model.
-fn load(model: &Path, opts: &kiln::CompileOptions) -> Result<(kiln::ir::Graph, String)> {
-    kiln::load(model, opts).map_err(|e| about_file(model, e))
-}
-
-/// `e`, naming `model` when the error is about the file itself (not an ONNX model).
-fn about_file(model: &Path, e: kiln::Error) -> anyhow::Error {
-    use kiln::frontend::FrontendError as F;
-    match e {
-        kiln::Error::Frontend(F::Decode(_) | F::NotOnnx { .. }) => {
-            anyhow::Error::new(e).context(model.display().to_string())
-        }
-        e => e.into(),
-    }
+/// A frontend error about `model`, naming the file when it is not an ONNX model.
+fn about_file(model: &Path, e: kiln::frontend::FrontendError) -> anyhow::Error {
+    kiln::model_file_error(model, e).into()
 }
 
 fn file_name(model: &Path) -> String {
@@ -410,9 +399,8 @@ fn verify(
         );
     }
     let bytes = kiln::frontend::read_model_file(&model.model, opts.limits.file_bytes)
-        .map_err(|e| about_file(&model.model, e.into()))?;
-    let sig =
-        kiln::frontend::model_signature(&bytes).map_err(|e| about_file(&model.model, e.into()))?;
+        .map_err(|e| about_file(&model.model, e))?;
+    let sig = kiln::frontend::model_signature(&bytes).map_err(|e| about_file(&model.model, e))?;
     let symbolic = harness::symbolic_inputs(&bytes).map_err(anyhow::Error::msg)?;
     let input_file = |k: usize| data.join(format!("input_{k}.pb")).display().to_string();
     // Inputs the user left symbolic take their shape from the data.
@@ -450,7 +438,7 @@ fn verify(
             compiled = kiln::compile(&model.model, EmitKind::Module, &opts);
         }
     }
-    let compiled = compiled.map_err(|e| about_file(&model.model, e))?;
+    let compiled = compiled?;
     for (k, name) in &pinned {
         if let Some(dims) = opts.input_shapes.get(name) {
             let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();

@@ -451,6 +451,60 @@ fn a_file_that_is_not_onnx_is_named() {
     ] {
         assert_clean_error(&kiln(&args), &[&path, "not a valid ONNX model"]);
     }
+    // A tensor file that is not one, given to --bind-input, is named too.
+    let model = relu_chain(dir.path());
+    let bad_pb = write(dir.path(), "shape.pb", b"not a tensor");
+    assert_clean_error(
+        &kiln(&[
+            "compile",
+            &model,
+            "-o",
+            &out,
+            "--bind-input",
+            &format!("x={bad_pb}"),
+        ]),
+        &[&format!("{bad_pb}: not a valid ONNX tensor (.pb) file")],
+    );
+}
+
+/// `Build` (build.rs) names the file in its errors too, in the message and in the `Debug`
+/// form that `.expect(...)` prints.
+#[test]
+fn build_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let not_onnx = write(dir.path(), "model.onnx", b"hello, this is text\n");
+    let failed = |r: Result<kiln::Compiled, kiln::Error>| match r {
+        Ok(_) => panic!("the build succeeded"),
+        Err(e) => e,
+    };
+    let e = failed(kiln::Build::new(&not_onnx).emit(&out));
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{not_onnx}: not a valid ONNX model")),
+        "{text}"
+    );
+    assert!(format!("{e:?}").contains(&not_onnx), "{e:?}");
+    let model = relu_chain(dir.path());
+    let bad_pb = write(dir.path(), "x.pb", b"");
+    let e = failed(
+        kiln::Build::new(&model)
+            .bind_input("x", Path::new(&bad_pb))
+            .emit(&out),
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{bad_pb}: not a valid ONNX tensor")),
+        "{text}"
+    );
+    assert!(format!("{e:?}").contains(&bad_pb), "{e:?}");
+    // An absent file is named once.
+    let absent = dir.path().join("absent.onnx");
+    let e = failed(kiln::Build::new(&absent).emit(&out)).to_string();
+    assert_eq!(e.matches(&*absent.to_string_lossy()).count(), 1, "{e}");
+    // Nothing was written.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
 
 /// A reader that stops early (`kiln inspect --json | head`) ends kiln quietly with status 0,
