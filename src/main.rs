@@ -309,25 +309,30 @@ fn run(cli: Cli) -> Result<()> {
             }
             let planned =
                 kiln::passes::compile::plan(optimized, &popts).map_err(kiln::Error::from)?;
-            let (graph, mplan) = (planned.graph(), &planned.plan);
+            let program = kiln::codegen::lower(&planned.verified(), &planned.plan, planned.target)?;
+            let model_file = file_name(&model.model);
+            let ins = kiln::report::Inspection {
+                model_file: &model_file,
+                graph: planned.graph(),
+                plan: &planned.plan,
+                program: &program,
+                nodes_as_imported: planned.nodes_before,
+            };
             if let Some(path) = &svg {
-                write_atomically(path, kiln::report::plan_svg(graph, mplan).as_bytes())?;
+                write_atomically(path, kiln::report::plan_svg(&ins).as_bytes())?;
             }
-            let program = kiln::codegen::lower(&planned.verified(), mplan, planned.target)?;
             if kernels {
                 out!("{}", kiln::report::kernels_text(&program));
                 return Ok(());
             }
             if json {
-                let mut report = serde_json::to_value(kiln::report::plan_json(graph, mplan))?;
-                report["schema_version"] = kiln::report::JSON_SCHEMA_VERSION.into();
-                report["program"] = serde_json::to_value(kiln::report::program_json(&program))?;
+                let report = kiln::report::report_json(&ins);
                 outln!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
-            out!("{}", kiln::report::inspect_text(graph, mplan));
+            out!("{}", kiln::report::inspect_text(&ins));
             if plan {
-                out!("\n{}", kiln::report::plan_text(graph, mplan));
+                out!("\n{}", kiln::report::plan_text(ins.graph, ins.plan));
             }
         }
         Cmd::Verify {
@@ -353,15 +358,20 @@ fn file_name(model: &Path) -> String {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed into
-/// place: no half-written file is left behind.
+/// place: no half-written file is left behind. The file gets the mode a new file gets.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kiln-tmp-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".kiln-tmp-");
+    // A temporary file is private (0600); the result is an ordinary file, readable as one
+    // made by `File::create` is (0644 under the usual umask 022).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
