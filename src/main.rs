@@ -7,6 +7,8 @@ use kiln::{CompileOptions, harness};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod progress;
+
 #[derive(Parser)]
 #[command(
     name = "kiln",
@@ -237,18 +239,24 @@ fn run(cli: Cli) -> Result<()> {
                 Emit::Crate => EmitKind::Crate,
             };
             let t = Instant::now();
+            // On a terminal, a compile that takes more than a second says what it is doing.
+            let progress = progress::Progress::on_stderr(file_name(&model.model));
+            progress.stage("load");
             let (graph, sha) = kiln::load(&model.model, &opts)?;
             let load_time = t.elapsed();
             let p = Instant::now();
+            progress.stage("optimise+plan");
             let planned = kiln::plan(graph, &opts)?;
             let plan_time = p.elapsed();
             let e = Instant::now();
+            progress.stage("lower+print (emit)");
             let compiled = kiln::emit_planned(planned, &file_name(&model.model), sha, kind, &opts)?;
             let emit_time = e.elapsed();
-            let compile_time = t.elapsed();
             let w = Instant::now();
+            progress.stage("write");
             kiln::write_output(&compiled.generated, kind, &output)?;
             let write_time = w.elapsed();
+            drop(progress);
             if timings {
                 eprintln!("kiln: {:<22} {:>10}", "stage", "time");
                 for (stage, time) in [
@@ -256,12 +264,13 @@ fn run(cli: Cli) -> Result<()> {
                     ("optimise+plan", plan_time),
                     ("lower+print (emit)", emit_time),
                     ("write", write_time),
+                    ("total", t.elapsed()),
                 ] {
                     eprintln!("kiln: {stage:<22} {time:>10.2?}");
                 }
                 eprintln!(
-                    "kiln: {:<22} {:>10}  changes",
-                    "pass (in optimise+plan)", "time"
+                    "kiln: {:<22} {:>10} {:>6}  changes",
+                    "pass (in optimise+plan)", "time", "nodes"
                 );
                 for p in &compiled.passes {
                     eprintln!(
@@ -275,8 +284,6 @@ fn run(cli: Cli) -> Result<()> {
                         eprintln!("kiln:     {c}");
                     }
                 }
-                eprintln!("kiln: {:<22} {:>10.2?}", "total compile", compile_time);
-                eprintln!("kiln: {:<22} {:>10.2?}", "write output", write_time);
             }
             eprintln!(
                 "kiln: wrote {} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",

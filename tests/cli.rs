@@ -411,7 +411,7 @@ fn timings_give_every_stage() {
         "optimise+plan",
         "lower+print (emit)",
         "write",
-        "total compile",
+        "total",
     ] {
         assert!(
             err.lines()
@@ -423,6 +423,64 @@ fn timings_give_every_stage() {
         err.contains("fold-constants"),
         "the passes are listed:\n{err}"
     );
+    // stderr is a pipe here: no status line, nothing redrawn in place.
+    assert!(!err.contains('\r') && !err.contains('\x1b'), "{err:?}");
+}
+
+/// The command line `script` runs `cmd` under (a pseudo-terminal), or `None` without
+/// util-linux's `script`.
+fn under_a_terminal(cmd: &[&str]) -> Option<(Output, std::time::Duration)> {
+    let quoted: Vec<String> = cmd
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let t = std::time::Instant::now();
+    let o = Command::new("script")
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some((o, t.elapsed()))
+}
+
+/// On a terminal, a compile that takes more than about a second shows its stage on one
+/// line redrawn in place, and erases it before the result; a short one shows nothing.
+#[test]
+fn long_compiles_show_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = common::kiln_bin().to_string_lossy().into_owned();
+    let out = dir.path().join("m.rs").to_string_lossy().into_owned();
+    let short = relu_chain(dir.path());
+    let Some((o, took)) = under_a_terminal(&[&bin, "compile", &short, "-o", &out]) else {
+        eprintln!("*** no `script` command: the terminal half of this test did NOT run ***");
+        return;
+    };
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("kiln: wrote"), "{text:?}");
+    if took < std::time::Duration::from_millis(800) {
+        assert!(!text.contains("chain.onnx: "), "a short compile: {text:?}");
+    }
+    // ddddocr_det writes a 70-MB module: seconds in a test build.
+    let model = common::corpus_model("ddddocr_det");
+    if !common::require_data(&model, "ddddocr_det") {
+        return;
+    }
+    let model = model.to_string_lossy().into_owned();
+    let (o, took) = under_a_terminal(&[&bin, "compile", &model, "-o", &out]).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{text}");
+    // The line appears after one second; a quarter more leaves the thread time to draw it.
+    if took > std::time::Duration::from_millis(1250) {
+        assert!(
+            text.contains("\rkiln: ddddocr_det.onnx: lower+print (emit)… "),
+            "no status line in {took:?}: {text:?}"
+        );
+        // Erased before the summary, which starts a clean line.
+        assert!(text.contains("\r\x1b[Kkiln: wrote "), "{text:?}");
+    } else {
+        eprintln!("ddddocr_det compiled in {took:?}: too fast to check the status line");
+    }
 }
 
 #[test]
