@@ -203,22 +203,26 @@ fn human(bytes: usize) -> String {
     }
 }
 
-/// A model string for a text line: control characters (a newline in a name) escaped, so
-/// one row stays one line.
+/// A model string for a text line: control characters (a newline in a name) and the
+/// invisible bidirectional controls (which reorder what a terminal shows) escaped, so one
+/// row stays one line and reads as it is.
 fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(hidden) {
         return s.to_string();
     }
-    s.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Columns padded to their widest cell (right-aligned where `right` says), two spaces
@@ -1189,6 +1193,13 @@ mod tests {
         let a = format!("{}x{}", "a".repeat(35), "b".repeat(30));
         let b = format!("{}y{}", "a".repeat(35), "b".repeat(30));
         assert_eq!(shorten_distinct(&[a.clone(), b.clone()], 40), [a, b]);
+    }
+
+    #[test]
+    fn names_print_on_one_line_as_they_are() {
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert_eq!(printable("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(printable("ünïcödé"), "ünïcödé");
     }
 
     #[test]
