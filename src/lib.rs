@@ -52,6 +52,15 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file at `path` is not what it should be (not an ONNX model, not a tensor file):
+    /// the frontend's error, which does not know the path, naming the file.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        // Boxed: the frontend's error is large, and this variant would make every
+        // `Result<_, Error>` as large.
+        source: Box<kiln_frontend::FrontendError>,
+    },
     #[error("{0}")]
     Usage(String),
     #[error(
@@ -251,8 +260,37 @@ pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Erro
         _ => Path::new("."),
     };
     let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)
-        .map_err(|e| with_bind_hint(e.into()))?;
+        .map_err(|e| with_bind_hint(model_file_error(model, e)))?;
     Ok((graph, sha))
+}
+
+/// A loading error, naming the model file when the error is about the file as a whole (it
+/// is not an ONNX model); errors about a node name the node instead.
+pub fn model_file_error(model: &Path, e: kiln_frontend::FrontendError) -> Error {
+    use kiln_frontend::FrontendError as F;
+    match e {
+        F::Decode(_) | F::NotOnnx { .. } => Error::File {
+            path: model.to_path_buf(),
+            source: Box::new(e),
+        },
+        e => e.into(),
+    }
+}
+
+/// Reads a tensor file (`--bind-input`, [`Build::bind_input`]): a serialized `TensorProto`.
+/// Every error names the file.
+pub fn read_tensor_file(path: &Path) -> Result<Tensor, Error> {
+    use kiln_frontend::FrontendError as F;
+    kiln_frontend::read_tensor_pb(path)
+        .map(|(_, t)| t)
+        .map_err(|e| match e {
+            // These name the file already.
+            e @ (F::Io { .. } | F::FileTooLarge { .. }) => e.into(),
+            e => Error::File {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            },
+        })
 }
 
 /// What to do about a value kiln needs at compile time that a graph input leaves to run time.
@@ -564,7 +602,7 @@ impl Build {
         let mut opts = self.opts.clone();
         for (name, path) in &self.bind_files {
             println!("cargo:rerun-if-changed={}", path.display());
-            let (_, t) = kiln_frontend::read_tensor_pb(path)?;
+            let t = read_tensor_file(path)?;
             opts.bound_inputs
                 .insert(name.clone(), (t, path.display().to_string()));
         }

@@ -7,6 +7,8 @@ use kiln::{CompileOptions, harness};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod progress;
+
 #[derive(Parser)]
 #[command(
     name = "kiln",
@@ -101,7 +103,7 @@ impl ModelArgs {
                     "--bind-input {s:?}: write NAME=FILE.pb, e.g. shape=input_1.pb"
                 ))
             })?;
-            let (_, t) = kiln::frontend::read_tensor_pb(Path::new(file))?;
+            let t = kiln::read_tensor_file(Path::new(file))?;
             opts.bound_inputs
                 .insert(name.to_string(), (t, file.to_string()));
         }
@@ -237,18 +239,24 @@ fn run(cli: Cli) -> Result<()> {
                 Emit::Crate => EmitKind::Crate,
             };
             let t = Instant::now();
-            let (graph, sha) = load(&model.model, &opts)?;
+            // On a terminal, a compile that takes more than a second says what it is doing.
+            let progress = progress::Progress::on_stderr(file_name(&model.model));
+            progress.stage("load");
+            let (graph, sha) = kiln::load(&model.model, &opts)?;
             let load_time = t.elapsed();
             let p = Instant::now();
+            progress.stage("optimise+plan");
             let planned = kiln::plan(graph, &opts)?;
             let plan_time = p.elapsed();
             let e = Instant::now();
+            progress.stage("lower+print (emit)");
             let compiled = kiln::emit_planned(planned, &file_name(&model.model), sha, kind, &opts)?;
             let emit_time = e.elapsed();
-            let compile_time = t.elapsed();
             let w = Instant::now();
+            progress.stage("write");
             kiln::write_output(&compiled.generated, kind, &output)?;
             let write_time = w.elapsed();
+            drop(progress);
             if timings {
                 eprintln!("kiln: {:<22} {:>10}", "stage", "time");
                 for (stage, time) in [
@@ -256,12 +264,13 @@ fn run(cli: Cli) -> Result<()> {
                     ("optimise+plan", plan_time),
                     ("lower+print (emit)", emit_time),
                     ("write", write_time),
+                    ("total", t.elapsed()),
                 ] {
                     eprintln!("kiln: {stage:<22} {time:>10.2?}");
                 }
                 eprintln!(
-                    "kiln: {:<22} {:>10}  changes",
-                    "pass (in optimise+plan)", "time"
+                    "kiln: {:<22} {:>10} {:>6}  changes",
+                    "pass (in optimise+plan)", "time", "nodes"
                 );
                 for p in &compiled.passes {
                     eprintln!(
@@ -275,8 +284,6 @@ fn run(cli: Cli) -> Result<()> {
                         eprintln!("kiln:     {c}");
                     }
                 }
-                eprintln!("kiln: {:<22} {:>10.2?}", "total compile", compile_time);
-                eprintln!("kiln: {:<22} {:>10.2?}", "write output", write_time);
             }
             eprintln!(
                 "kiln: wrote {} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",
@@ -297,7 +304,7 @@ fn run(cli: Cli) -> Result<()> {
             kernels,
         } => {
             let opts = model.options()?;
-            let (graph, _) = load(&model.model, &opts)?;
+            let (graph, _) = kiln::load(&model.model, &opts)?;
             // The report describes what `compile` with the same options would build: the
             // two halves of `kiln::passes::compile`.
             let popts = opts.passes_options();
@@ -309,30 +316,36 @@ fn run(cli: Cli) -> Result<()> {
             }
             let planned =
                 kiln::passes::compile::plan(optimized, &popts).map_err(kiln::Error::from)?;
-            let (graph, mplan) = (planned.graph(), &planned.plan);
-            if let Some(path) = &svg {
-                write_atomically(path, kiln::report::plan_svg(graph, mplan).as_bytes())?;
-            }
             let choice = if planned.opt_level == kiln::passes::OptLevel::O0 {
                 kiln::codegen::KernelChoice::Reference
             } else {
                 kiln::codegen::KernelChoice::Fast
             };
-            let program = kiln::codegen::lower(&planned.verified(), mplan, planned.target, choice)?;
+            let program =
+                kiln::codegen::lower(&planned.verified(), &planned.plan, planned.target, choice)?;
+            let model_file = file_name(&model.model);
+            let ins = kiln::report::Inspection {
+                model_file: &model_file,
+                graph: planned.graph(),
+                plan: &planned.plan,
+                program: &program,
+                nodes_as_imported: planned.nodes_before,
+            };
+            if let Some(path) = &svg {
+                write_atomically(path, kiln::report::plan_svg(&ins).as_bytes())?;
+            }
             if kernels {
                 out!("{}", kiln::report::kernels_text(&program));
                 return Ok(());
             }
             if json {
-                let mut report = serde_json::to_value(kiln::report::plan_json(graph, mplan))?;
-                report["schema_version"] = kiln::report::JSON_SCHEMA_VERSION.into();
-                report["program"] = serde_json::to_value(kiln::report::program_json(&program))?;
+                let report = kiln::report::report_json(&ins);
                 outln!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(());
             }
-            out!("{}", kiln::report::inspect_text(graph, mplan));
+            out!("{}", kiln::report::inspect_text(&ins));
             if plan {
-                out!("\n{}", kiln::report::plan_text(graph, mplan));
+                out!("\n{}", kiln::report::plan_text(ins.graph, ins.plan));
             }
         }
         Cmd::Verify {
@@ -346,20 +359,9 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// [`kiln::load`], with the model's path in the message when the file is not an ONNX model.
-fn load(model: &Path, opts: &kiln::CompileOptions) -> Result<(kiln::ir::Graph, String)> {
-    kiln::load(model, opts).map_err(|e| about_file(model, e))
-}
-
-/// `e`, naming `model` when the error is about the file itself (not an ONNX model).
-fn about_file(model: &Path, e: kiln::Error) -> anyhow::Error {
-    use kiln::frontend::FrontendError as F;
-    match e {
-        kiln::Error::Frontend(F::Decode(_) | F::NotOnnx { .. }) => {
-            anyhow::Error::new(e).context(model.display().to_string())
-        }
-        e => e.into(),
-    }
+/// A frontend error about `model`, naming the file when it is not an ONNX model.
+fn about_file(model: &Path, e: kiln::frontend::FrontendError) -> anyhow::Error {
+    kiln::model_file_error(model, e).into()
 }
 
 fn file_name(model: &Path) -> String {
@@ -369,15 +371,20 @@ fn file_name(model: &Path) -> String {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed into
-/// place: no half-written file is left behind.
+/// place: no half-written file is left behind. The file gets the mode a new file gets.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kiln-tmp-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".kiln-tmp-");
+    // A temporary file is private (0600); the result is an ordinary file, readable as one
+    // made by `File::create` is (0644 under the usual umask 022).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
@@ -415,9 +422,8 @@ fn verify(
         );
     }
     let bytes = kiln::frontend::read_model_file(&model.model, opts.limits.file_bytes)
-        .map_err(|e| about_file(&model.model, e.into()))?;
-    let sig =
-        kiln::frontend::model_signature(&bytes).map_err(|e| about_file(&model.model, e.into()))?;
+        .map_err(|e| about_file(&model.model, e))?;
+    let sig = kiln::frontend::model_signature(&bytes).map_err(|e| about_file(&model.model, e))?;
     let symbolic = harness::symbolic_inputs(&bytes).map_err(anyhow::Error::msg)?;
     let input_file = |k: usize| data.join(format!("input_{k}.pb")).display().to_string();
     // Inputs the user left symbolic take their shape from the data.
@@ -455,7 +461,7 @@ fn verify(
             compiled = kiln::compile(&model.model, EmitKind::Module, &opts);
         }
     }
-    let compiled = compiled.map_err(|e| about_file(&model.model, e))?;
+    let compiled = compiled?;
     for (k, name) in &pinned {
         if let Some(dims) = opts.input_shapes.get(name) {
             let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();

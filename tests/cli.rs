@@ -411,7 +411,7 @@ fn timings_give_every_stage() {
         "optimise+plan",
         "lower+print (emit)",
         "write",
-        "total compile",
+        "total",
     ] {
         assert!(
             err.lines()
@@ -423,6 +423,64 @@ fn timings_give_every_stage() {
         err.contains("fold-constants"),
         "the passes are listed:\n{err}"
     );
+    // stderr is a pipe here: no status line, nothing redrawn in place.
+    assert!(!err.contains('\r') && !err.contains('\x1b'), "{err:?}");
+}
+
+/// The command line `script` runs `cmd` under (a pseudo-terminal), or `None` without
+/// util-linux's `script`.
+fn under_a_terminal(cmd: &[&str]) -> Option<(Output, std::time::Duration)> {
+    let quoted: Vec<String> = cmd
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let t = std::time::Instant::now();
+    let o = Command::new("script")
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some((o, t.elapsed()))
+}
+
+/// On a terminal, a compile that takes more than about a second shows its stage on one
+/// line redrawn in place, and erases it before the result; a short one shows nothing.
+#[test]
+fn long_compiles_show_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = common::kiln_bin().to_string_lossy().into_owned();
+    let out = dir.path().join("m.rs").to_string_lossy().into_owned();
+    let short = relu_chain(dir.path());
+    let Some((o, took)) = under_a_terminal(&[&bin, "compile", &short, "-o", &out]) else {
+        eprintln!("*** no `script` command: the terminal half of this test did NOT run ***");
+        return;
+    };
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("kiln: wrote"), "{text:?}");
+    if took < std::time::Duration::from_millis(800) {
+        assert!(!text.contains("chain.onnx: "), "a short compile: {text:?}");
+    }
+    // ddddocr_det writes a 70-MB module: seconds in a test build.
+    let model = common::corpus_model("ddddocr_det");
+    if !common::require_data(&model, "ddddocr_det") {
+        return;
+    }
+    let model = model.to_string_lossy().into_owned();
+    let (o, took) = under_a_terminal(&[&bin, "compile", &model, "-o", &out]).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{text}");
+    // The line appears after one second; a quarter more leaves the thread time to draw it.
+    if took > std::time::Duration::from_millis(1250) {
+        assert!(
+            text.contains("\rkiln: ddddocr_det.onnx: lower+print (emit)… "),
+            "no status line in {took:?}: {text:?}"
+        );
+        // Erased before the summary, which starts a clean line.
+        assert!(text.contains("\r\x1b[Kkiln: wrote "), "{text:?}");
+    } else {
+        eprintln!("ddddocr_det compiled in {took:?}: too fast to check the status line");
+    }
 }
 
 #[test]
@@ -451,6 +509,60 @@ fn a_file_that_is_not_onnx_is_named() {
     ] {
         assert_clean_error(&kiln(&args), &[&path, "not a valid ONNX model"]);
     }
+    // A tensor file that is not one, given to --bind-input, is named too.
+    let model = relu_chain(dir.path());
+    let bad_pb = write(dir.path(), "shape.pb", b"not a tensor");
+    assert_clean_error(
+        &kiln(&[
+            "compile",
+            &model,
+            "-o",
+            &out,
+            "--bind-input",
+            &format!("x={bad_pb}"),
+        ]),
+        &[&format!("{bad_pb}: not a valid ONNX tensor (.pb) file")],
+    );
+}
+
+/// `Build` (build.rs) names the file in its errors too, in the message and in the `Debug`
+/// form that `.expect(...)` prints.
+#[test]
+fn build_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let not_onnx = write(dir.path(), "model.onnx", b"hello, this is text\n");
+    let failed = |r: Result<kiln::Compiled, kiln::Error>| match r {
+        Ok(_) => panic!("the build succeeded"),
+        Err(e) => e,
+    };
+    let e = failed(kiln::Build::new(&not_onnx).emit(&out));
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{not_onnx}: not a valid ONNX model")),
+        "{text}"
+    );
+    assert!(format!("{e:?}").contains(&not_onnx), "{e:?}");
+    let model = relu_chain(dir.path());
+    let bad_pb = write(dir.path(), "x.pb", b"");
+    let e = failed(
+        kiln::Build::new(&model)
+            .bind_input("x", Path::new(&bad_pb))
+            .emit(&out),
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{bad_pb}: not a valid ONNX tensor")),
+        "{text}"
+    );
+    assert!(format!("{e:?}").contains(&bad_pb), "{e:?}");
+    // An absent file is named once.
+    let absent = dir.path().join("absent.onnx");
+    let e = failed(kiln::Build::new(&absent).emit(&out)).to_string();
+    assert_eq!(e.matches(&*absent.to_string_lossy()).count(), 1, "{e}");
+    // Nothing was written.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
 
 /// A reader that stops early (`kiln inspect --json | head`) ends kiln quietly with status 0,
