@@ -434,15 +434,19 @@ fn largest_buffer(graph: &Graph, plan: &MemoryPlan) -> String {
         return "none".into();
     };
     let bytes = b.len * b.dtype.size_bytes();
-    let value = graph.value(b.value);
-    let producer = graph
-        .producer(b.value)
+    let producer = b
+        .producer(graph)
         .map(|n| {
             let node = graph.node(n);
-            format!(", output of node {:?} ({})", node.name, node.onnx_op)
+            let what = if b.scratch_of.is_some() {
+                "scratch space"
+            } else {
+                "output"
+            };
+            format!(", {what} of node {:?} ({})", node.name, node.onnx_op)
         })
         .unwrap_or_default();
-    format!("{:?} ({bytes} bytes{producer})", value.name)
+    format!("{:?} ({bytes} bytes{producer})", b.name(graph))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -373,7 +373,7 @@ pub fn plan_text(graph: &Graph, plan: &MemoryPlan) -> String {
     let names: Vec<String> = plan
         .buffers
         .iter()
-        .map(|b| printable(&graph.value(b.value).name))
+        .map(|b| printable(&b.name(graph)))
         .collect();
     let names = shorten_distinct(&names, NAME_WIDTH);
     let rows: Vec<Vec<String>> = plan
@@ -511,7 +511,7 @@ pub fn plan_json(graph: &Graph, plan: &MemoryPlan) -> PlanJson {
                 let p = plan.placements[&b.value];
                 let size = p.dtype.size_bytes();
                 BufferJson {
-                    value: graph.value(b.value).name.clone(),
+                    value: b.name(graph),
                     dtype: p.dtype.to_string(),
                     elements: p.len,
                     bytes: p.len * size,
@@ -519,8 +519,8 @@ pub fn plan_json(graph: &Graph, plan: &MemoryPlan) -> PlanJson {
                     offset_bytes: p.offset * size,
                     first_step: b.first,
                     last_step: b.last,
-                    producer: graph
-                        .producer(b.value)
+                    producer: b
+                        .producer(graph)
                         .map(|n| graph.node(n).name.clone())
                         .unwrap_or_default(),
                 }
@@ -763,7 +763,7 @@ pub fn plan_svg(ins: &Inspection) -> String {
             let w = (b.last - b.first + 1) as f64 * step_w;
             let y = y_of(off + bytes);
             let h = y_of(off) - y;
-            let name = &graph.value(b.value).name;
+            let name = &b.name(graph);
             let _ = writeln!(
                 s,
                 "<rect class=\"buffer\" x=\"{x:.2}\" y=\"{y:.2}\" width=\"{w:.2}\" \

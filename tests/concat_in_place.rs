@@ -214,6 +214,7 @@ const fn opts(views: bool, in_place: bool, concat_in_place: bool) -> PlanOptions
         views,
         in_place,
         concat_in_place,
+        scratch: None,
     }
 }
 

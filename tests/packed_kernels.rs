@@ -62,6 +62,16 @@ impl Builder {
         onnx: &str,
         inputs: Vec<Option<kiln::ir::ValueId>>,
     ) -> kiln::ir::ValueId {
+        self.try_node(op, onnx, inputs).expect("a valid node")
+    }
+
+    /// Adds `op` on `inputs` if its shapes infer; returns its output.
+    fn try_node(
+        &mut self,
+        op: Op,
+        onnx: &str,
+        inputs: Vec<Option<kiln::ir::ValueId>>,
+    ) -> Option<kiln::ir::ValueId> {
         let infer: Vec<Option<InferInput>> = inputs
             .iter()
             .map(|i| {
@@ -74,7 +84,7 @@ impl Builder {
                 })
             })
             .collect();
-        let ty = op.infer(&infer).unwrap().remove(0);
+        let ty = op.infer(&infer).ok()?.remove(0);
         self.count += 1;
         let name = format!("n{}", self.count);
         let y = self
@@ -90,7 +100,7 @@ impl Builder {
             epilogue: Vec::new(),
             merged: Vec::new(),
         });
-        y
+        Some(y)
     }
 
     fn finish(mut self, y: kiln::ir::ValueId) -> (Graph, Vec<Tensor>) {
@@ -170,6 +180,65 @@ fn pointwise() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
             );
             finish_with(b, y, tail, residual)
         })
+}
+
+/// Other 2-D convolutions, one group or depthwise: kernels 1x1 to 4x3, strides 1 to 3,
+/// dilations 1 and 2, uneven padding, planes narrower than one vector and wider than a
+/// tile.
+fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        (1usize..3, 1usize..7, 1usize..14, 2usize..12, 2usize..20),
+        (
+            1usize..5,
+            1usize..4,
+            1usize..4,
+            1usize..4,
+            1usize..3,
+            1usize..3,
+        ),
+        proptest::collection::vec(0usize..3, 4),
+        (any::<bool>(), any::<bool>(), tail()),
+    )
+        .prop_flat_map(
+            |((n, ci, co, h, w), (kh, kw, sh, sw, dh, dw), pads, (depthwise, bias, tail))| {
+                let (co, wi) = if depthwise { (ci + 1, 1) } else { (co, ci) };
+                let ci = if depthwise { co } else { ci };
+                let window = WindowAttrs {
+                    kernel_shape: vec![kh, kw],
+                    strides: vec![sh, sw],
+                    dilations: vec![dh, dw],
+                    pads: pads.clone(),
+                    auto_pad: AutoPad::NotSet,
+                    ceil_mode: false,
+                };
+                let group = if depthwise { ci } else { 1 };
+                (
+                    f32_tensor(vec![n, ci, h, w]),
+                    f32_tensor(vec![co, wi, kh, kw]),
+                    f32_tensor(vec![co]),
+                    Just((window, group, bias, tail)),
+                )
+            },
+        )
+        .prop_filter_map(
+            "the kernel must fit the padded input",
+            |(x, w, b, (window, group, bias, tail))| {
+                let mut bd = Builder::new();
+                let x = bd.input(x);
+                let w = bd.constant(w);
+                let bias = bias.then(|| bd.constant(b));
+                let op = Op::Conv(ConvAttrs { window, group });
+                let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), bias])?;
+                let shape = bd.g.value(y).ty.shape.clone();
+                let n: usize = shape.iter().product();
+                let residual = Tensor::new(
+                    shape,
+                    TensorData::F32((0..n).map(|i| (i % 7) as f32 - 3.0).collect()),
+                )
+                .unwrap();
+                Some(finish_with(bd, y, tail, residual))
+            },
+        )
 }
 
 /// Gemm with constant B, transposed or not, C of every broadcast form.
@@ -272,6 +341,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     let mut cases = Vec::new();
     for (family, drawn) in [
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
+        ("conv", draw(&mut runner, split_conv(), 24)),
         ("gemm", draw(&mut runner, gemm(), 16)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ] {
@@ -299,7 +369,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             let text = &compiled.generated.files[0].contents;
             // The case must really run on the packed kernels, or this test tests nothing.
             assert!(
-                text.contains("fn gemm_tile_"),
+                text.contains("fn gemm_tile_") || text.contains("fn conv_depthwise"),
                 "{label} for {target}: no packed GEMM kernel in the generated code"
             );
             built.push((

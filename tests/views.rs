@@ -227,6 +227,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
             views: false,
             in_place: false,
             concat_in_place: false,
+            scratch: None,
         },
     ),
     (
@@ -235,6 +236,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
             views: true,
             in_place: false,
             concat_in_place: false,
+            scratch: None,
         },
     ),
     (
@@ -243,6 +245,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
             views: false,
             in_place: true,
             concat_in_place: false,
+            scratch: None,
         },
     ),
     (
@@ -251,6 +254,7 @@ const VARIANTS: [(&str, PlanOptions); 4] = [
             views: true,
             in_place: true,
             concat_in_place: true,
+            scratch: None,
         },
     ),
 ];

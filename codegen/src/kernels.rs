@@ -320,37 +320,7 @@ impl MathFn {
     }
 }
 
-/// The shape of the register-blocked GEMM micro-kernels for a target: `lanes` f32 per
-/// vector register, tiles of `mr` rows by `nv` vectors. Measured on x86-64 with AVX-512
-/// (packed operands, k = 256, one core): 8x32 ran at 183-190 GFLOP/s, 6x32 at 119-135,
-/// 4x64 at 104-112, against 150-215 for sixteen independent multiply-add chains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct Tiling {
-    pub lanes: usize,
-    pub mr: usize,
-    pub nv: usize,
-}
-
-impl Tiling {
-    /// The tiling for `target`, or `None` where the compact reference kernels fit better
-    /// (no SIMD: the microcontrollers, `generic`). Accumulators take about half the vector
-    /// registers: 32 on AVX-512 and AArch64, 16 on SSE2 and AVX2.
-    pub fn for_target(target: kiln_ir::Target) -> Option<Tiling> {
-        let (lanes, mr, nv) = match (target.simd_bytes(), target.arch()) {
-            (64, _) => (16, 8, 2),
-            (32, _) => (8, 4, 3),
-            (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3),
-            (16, _) => (4, 4, 3),
-            _ => return None,
-        };
-        Some(Tiling { lanes, mr, nv })
-    }
-
-    /// Columns of one tile.
-    pub fn nr(&self) -> usize {
-        self.lanes * self.nv
-    }
-}
+pub use kiln_passes::kernels::Tiling;
 
 /// A function of the generated GEMM library (see `rust/gemm.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -363,10 +333,21 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
+    /// The convolution tile: rows of the split input at per-tap offsets.
+    TileC {
+        mr: usize,
+        nv: usize,
+    },
+    /// Copies an input padded and split by stride phase into scratch.
+    PadSplit,
     DriverA,
     DriverB,
     /// 1x1 convolutions.
     Pointwise,
+    /// Other convolutions (one group): on the padded, phase-split input in scratch.
+    ConvScratch,
+    /// Depthwise convolutions, on the same scratch.
+    Depthwise,
     /// Gemm with constant `B`.
     GemmB,
     /// MatMul with a constant 2-D right operand.
@@ -417,6 +398,11 @@ impl KernelSet {
         let mut add = vec![f];
         match f {
             GemmFn::Pointwise => add.push(GemmFn::DriverA),
+            GemmFn::ConvScratch => {
+                add.push(GemmFn::TileC { mr: t.mr, nv: t.nv });
+                add.push(GemmFn::PadSplit);
+            }
+            GemmFn::Depthwise => add.push(GemmFn::PadSplit),
             GemmFn::GemmB | GemmFn::MatMulB => add.push(GemmFn::DriverB),
             _ => {}
         }

@@ -94,6 +94,7 @@ fn without_sharing_every_node_has_its_own_output() {
         views: false,
         in_place: false,
         concat_in_place: false,
+        scratch: None,
     };
     let run = run_body(&emit(&g, &plan(&g, &off)).unwrap());
     assert!(

@@ -104,6 +104,7 @@ pub fn plan(optimized: Optimized, opts: &CompileOptions) -> Result<Planned, Comp
         views: on,
         in_place: on,
         concat_in_place: on,
+        scratch: on.then_some(opts.target),
     };
     let (graph, plan) = if graph.graph().has_schedule_hint() {
         let plain = graph.without_schedule_hint();

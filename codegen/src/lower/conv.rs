@@ -60,6 +60,11 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
         && g.kernel.iter().chain(&g.strides).all(|&v| v == 1)
         && g.pads_begin.iter().chain(&g.pads_end).all(|&v| v == 0);
     if let Some(t) = cx.tiling
+        && let Some(split) = kiln_passes::kernels::split_conv(cx.graph, cx.node, t)
+    {
+        return conv_on_split(cx, t, &split, x, w);
+    }
+    if let Some(t) = cx.tiling
         && pointwise
         && x.dtype == DType::F32
         && x.numel() * w.numel() > 0
@@ -154,5 +159,53 @@ fn conv_pointwise(
         ],
     };
     cx.call(None, "conv_pointwise", vec![xs, ws, bias, ys, params, epi]);
+    Ok(())
+}
+
+/// A convolution of one group, or a depthwise one, on its input padded and split by stride
+/// phase in scratch (see `kiln_passes::kernels::SplitConv`).
+fn conv_on_split(
+    cx: &mut NodeCx,
+    t: Tiling,
+    split: &kiln_passes::kernels::SplitConv,
+    x: &TensorType,
+    w: &TensorType,
+) -> Result<(), String> {
+    let c_out = w.shape[0];
+    let taps = split.taps.len();
+    let bias = cx.arg_opt(2)?;
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    let (func, ws) = if split.depthwise {
+        cx.kernels.use_gemm(t, GemmFn::Depthwise)?;
+        ("conv_depthwise", cx.arg_in(1)?)
+    } else {
+        cx.kernels.use_gemm(t, GemmFn::ConvScratch)?;
+        let packing = Packing::RowPanels {
+            rows: c_out,
+            cols: split.c_in * taps,
+            width: t.mr,
+        };
+        ("conv_split", cx.arg_packed(1, packing)?)
+    };
+    let scratch = cx.arg_scratch();
+    let epi = epilogue(cx, x.dtype)?;
+    let pair = |v: [usize; 2]| Arg::Array(v.to_vec());
+    let params = Arg::Struct {
+        name: "SplitConvParams",
+        by_ref: true,
+        fields: vec![
+            ("batch", Arg::Usize(x.shape[0])),
+            ("c_in", Arg::Usize(split.c_in)),
+            ("c_out", Arg::Usize(c_out)),
+            ("input", pair(split.input)),
+            ("output", pair(split.output)),
+            ("strides", pair(split.strides)),
+            ("pads", pair(split.pads)),
+            ("hq", Arg::Usize(split.hq)),
+            ("wq", Arg::Usize(split.wq)),
+            ("taps", Arg::Array(split.taps.clone())),
+        ],
+    };
+    cx.call(None, func, vec![xs, ws, bias, ys, scratch, params, epi]);
     Ok(())
 }

@@ -21,6 +21,8 @@ pub(crate) struct NodeCx<'a> {
     pub(super) calls: Vec<Call>,
     /// The micro-kernel shape for GEMM-like work on this target, if the fast kernels are on.
     pub(super) tiling: Option<Tiling>,
+    /// Whether the node's kernel uses its scratch space (`s0`).
+    scratch: bool,
 }
 
 /// What a node's lowering produced: operands to bind (slot, local) and the call.
@@ -28,6 +30,8 @@ pub(crate) struct NodeCode {
     pub reads: Vec<(usize, String)>,
     pub writes: Vec<(usize, String)>,
     pub packed: BTreeMap<usize, Packing>,
+    /// The local of the node's scratch space, if its kernel uses it.
+    pub scratch: Option<String>,
     pub calls: Vec<Call>,
 }
 
@@ -47,7 +51,15 @@ impl<'a> NodeCx<'a> {
             packed: BTreeMap::new(),
             calls: Vec::new(),
             tiling,
+            scratch: false,
         }
+    }
+
+    /// The node's scratch space in the arena (the memory plan sized it with
+    /// `kiln_passes::kernels::scratch_len`), as an operand.
+    pub(super) fn arg_scratch(&mut self) -> Arg {
+        self.scratch = true;
+        Arg::Operand("s0".into())
     }
 
     /// Constant input `slot` as an operand packed for a micro-kernel (see [`Packing`]).
@@ -145,6 +157,7 @@ impl<'a> NodeCx<'a> {
             reads: self.reads.into_iter().collect(),
             writes: self.writes.into_iter().collect(),
             packed: self.packed,
+            scratch: self.scratch.then(|| "s0".to_string()),
             calls: self.calls,
         }
     }

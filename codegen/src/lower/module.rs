@@ -459,6 +459,27 @@ impl Lowerer<'_> {
                 },
             });
         }
+        if let Some(local) = &code.scratch {
+            let p = self
+                .plan
+                .scratch_placement(id)
+                .ok_or("its kernel needs scratch space the memory plan did not give it")?;
+            self.uses_arena = true;
+            operands.push(Operand {
+                local: local.clone(),
+                access: Access::Write,
+                slot: node.outputs.len(),
+                value: format!("{} (scratch)", node.name),
+                dtype: p.dtype,
+                len: p.len,
+                home: Home::Arena {
+                    pool: p.dtype,
+                    offset: p.offset,
+                    len: p.len,
+                },
+                producer: None,
+            });
+        }
         check_disjoint(&operands)?;
         Ok(StepKind::Call {
             operands,

@@ -21,9 +21,17 @@ use std::fmt::Write;
 pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
     let l = t.lanes;
     let mut s = String::new();
-    let _ = write!(
-        s,
-        "/// The f32 lanes of one vector register of the target ({bytes} bytes): the GEMM
+    let tiles = fns.iter().any(|f| {
+        matches!(
+            f,
+            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
+        )
+    });
+    // Depthwise convolutions alone need no micro-kernel, so no `Lanes`.
+    if tiles {
+        let _ = write!(
+            s,
+            "/// The f32 lanes of one vector register of the target ({bytes} bytes): the GEMM
 /// micro-kernels keep each accumulator in a variable of this type, held in one register.
 type Lanes = [f32; {l}];
 
@@ -57,13 +65,18 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
     }}
 }}
 ",
-        bytes = l * 4
-    );
+            bytes = l * 4
+        );
+    }
     for f in fns {
         s.push('\n');
         match *f {
             GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
+            GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
+            GemmFn::PadSplit => s.push_str(PAD_SPLIT),
+            GemmFn::ConvScratch => conv_split(&mut s, t),
+            GemmFn::Depthwise => s.push_str(DEPTHWISE),
             GemmFn::DriverA => driver_a(&mut s, t),
             GemmFn::DriverB => driver_b(&mut s, t),
             GemmFn::Pointwise => s.push_str(POINTWISE),
@@ -176,6 +189,92 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
     s.push_str("    }\n");
     store(s, mr, nv);
     s.push_str("}\n");
+}
+
+fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
+    let nr = l * nv;
+    let _ = writeln!(
+        s,
+        "/// Rows `..rows` and columns `..{nr}` of `c` (rows `ldc` apart) = `init[i] + sum over
+/// channels ch and taps t of a[(ch * taps.len() + t) * {mr} + i] * b[ch * channel + taps[t] + j]`:
+/// one row panel of the packed weights times {nr} columns of the wide output.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_c{mr}x{nr}(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
+    );
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [init[{i}]; {l}];");
+    }
+    let _ = writeln!(
+        s,
+        "    let mut panel = a[..c_in * taps.len() * {mr}].chunks_exact({mr});
+    for ch in 0..c_in {{
+        let bc = &b[ch * channel..];
+        for (&t, av) in taps.iter().zip(&mut panel) {{
+            let bv = &bc[t..];"
+    );
+    for v in 0..nv {
+        let _ = writeln!(s, "            let b{v} = lanes_load(&bv[{}..]);", v * l);
+    }
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(
+            s,
+            "            c{i}_{v} = lanes_mul_add(c{i}_{v}, av[{i}], b{v});"
+        );
+    }
+    let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
+    store(s, mr, nv);
+    s.push_str("}\n");
+}
+
+fn conv_split(s: &mut String, t: Tiling) {
+    let (mr, nr) = (t.mr, t.nr());
+    let _ = writeln!(
+        s,
+        "/// A convolution of one group on its input padded and split by stride phase in
+/// `scratch` (see `pad_split`): per batch item, the weights (packed in row panels of {mr})
+/// times the split input, {nr} columns of the wide output at a time, each tile scattered
+/// to the output rows it covers; then the fused epilogue `epi(at, run)` on each run.
+fn conv_split<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+    let [oh, ow] = p.output;
+    let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
+    let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
+    let wide = oh * p.wq;
+    let k = p.c_in * T;
+    let mut tile = [0.0f32; {mr} * {nr}];
+    for n in 0..p.batch {{
+        pad_split(&x[n * xn..][..xn], scratch, p);
+        let yb = &mut y[n * yn..][..yn];
+        let mut q = 0;
+        while q < wide {{
+            for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
+                let rows = (p.c_out - pi * {mr}).min({mr});
+                let mut init = [0.0f32; {mr}];
+                if let Some(b) = b {{
+                    init[..rows].copy_from_slice(&b[pi * {mr}..][..rows]);
+                }}
+                gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
+                for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
+                    let plane = (pi * {mr} + i) * oh * ow;
+                    let mut j = 0;
+                    while j < {nr} && q + j < wide {{
+                        let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
+                        let run = (p.wq - col).min({nr} - j).min(wide - q - j);
+                        if col < ow {{
+                            let len = run.min(ow - col);
+                            let at = plane + r * ow + col;
+                            yb[at..at + len].copy_from_slice(&src[j..j + len]);
+                            epi(n * yn + at, &mut yb[at..at + len]);
+                        }}
+                        j += run;
+                    }}
+                }}
+            }}
+            q += {nr};
+        }}
+    }}
+}}"
+    );
 }
 
 fn driver_a(s: &mut String, t: Tiling) {
@@ -343,6 +442,89 @@ fn matmul_packed(a: &[f32], b: &[f32], y: &mut [f32], p: &MatMulPackedParams, ep
     gemm_b(a, p.k, b, p.m, p.n, p.k, y, p.n);
     for (i, row) in y.chunks_exact_mut(p.n).enumerate().take(p.m) {
         epi(i * p.n, row);
+    }
+}
+";
+
+const PAD_SPLIT: &str =
+    "/// A 2-D convolution on its input padded and split by stride phase in scratch: each
+/// input channel's padded plane is stored as `strides[0] * strides[1]` phase planes of
+/// `hq x wq`, so every tap reads one phase at a fixed offset (`taps`) with unit stride,
+/// and output `(r, col)` is column `r * wq + col` of a wide output.
+struct SplitConvParams<const T: usize> {
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    input: [usize; 2],
+    output: [usize; 2],
+    strides: [usize; 2],
+    pads: [usize; 2],
+    hq: usize,
+    wq: usize,
+    taps: [usize; T],
+}
+
+/// Copies one batch item `x` (`c_in x h x w`) into `s`, padded and split by stride phase
+/// (see `SplitConvParams`); zeros the rest of `s`, which the last tile reads past the end.
+fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
+    let ([h, w], [sh, sw], [ph, pw]) = (p.input, p.strides, p.pads);
+    let plane = p.hq * p.wq;
+    let channel = sh * sw * plane;
+    for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
+        for a in 0..sh {
+            for bb in 0..sw {
+                let dst = &mut s[c * channel + (a * sw + bb) * plane..][..plane];
+                for (i, row) in dst.chunks_exact_mut(p.wq).enumerate() {
+                    let r = i * sh + a;
+                    if r < ph || r - ph >= h {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let xr = &xc[(r - ph) * w..][..w];
+                    if sw == 1 {
+                        row[..pw].fill(0.0);
+                        row[pw..pw + w].copy_from_slice(xr);
+                        row[pw + w..].fill(0.0);
+                    } else {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            let col = j * sw + bb;
+                            *o = if col < pw || col - pw >= w { 0.0 } else { xr[col - pw] };
+                        }
+                    }
+                }
+            }
+        }
+    }
+    s[p.c_in * channel..].fill(0.0);
+}
+";
+
+const DEPTHWISE: &str = "/// A depthwise convolution (one input channel per output channel, weights `c x taps`)
+/// on its input padded and split by stride phase in `scratch` (see `pad_split`): each
+/// output row is the bias plus each tap's weight times a contiguous run of the split
+/// input, taps in order; then the fused epilogue `epi(at, row)`.
+fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {
+    let [oh, ow] = p.output;
+    let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
+    let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
+    for n in 0..p.batch {
+        pad_split(&x[n * xn..][..xn], scratch, p);
+        for c in 0..p.c_in {
+            let xs = &scratch[c * channel..];
+            let wc = &w[c * T..][..T];
+            for r in 0..oh {
+                let at = (c * oh + r) * ow;
+                let row = &mut y[n * yn + at..][..ow];
+                row.fill(b.map_or(0.0, |b| b[c]));
+                for (&wt, &off) in wc.iter().zip(&p.taps) {
+                    let src = &xs[off + r * p.wq..][..ow];
+                    for (o, &v) in row.iter_mut().zip(src) {
+                        *o += wt * v;
+                    }
+                }
+                epi(n * yn + at, row);
+            }
+        }
     }
 }
 ";

@@ -24,6 +24,10 @@ pub struct PlanOptions {
     /// concatenation; the Concat copies only the other inputs. The output's storage is an
     /// arena buffer or, for a graph output, the caller's array.
     pub concat_in_place: bool,
+    /// Scratch space for the kernels the lowering picks on this target that need it (see
+    /// [`crate::kernels::scratch_len`]): a buffer live for the node's step only. `None`:
+    /// the reference kernels, which need none.
+    pub scratch: Option<kiln_ir::Target>,
 }
 
 impl Default for PlanOptions {
@@ -32,6 +36,7 @@ impl Default for PlanOptions {
             views: true,
             in_place: true,
             concat_in_place: true,
+            scratch: None,
         }
     }
 }
@@ -52,6 +57,15 @@ pub struct Analysis {
     pub in_place: BTreeSet<NodeId>,
     /// Concats some of whose inputs are written in place (see [`MemoryPlan::concats`](super::MemoryPlan::concats)).
     pub concats: BTreeSet<NodeId>,
+    /// Node -> the id of its scratch buffer (see [`scratch_id`]).
+    pub scratch: BTreeMap<NodeId, ValueId>,
+}
+
+/// The id a node's scratch buffer goes by in [`Buffer::value`] and the placements: counted
+/// down from the top of the id space, where no value of a graph reaches (kiln refuses
+/// graphs of more than 2^31 values long before).
+pub fn scratch_id(n: NodeId) -> ValueId {
+    ValueId(u32::MAX - n.index() as u32)
 }
 
 pub(super) fn resolve(aliases: &BTreeMap<ValueId, ValueId>, v: ValueId) -> ValueId {
@@ -310,9 +324,26 @@ pub fn analyse(graph: &VerifiedGraph, opts: &PlanOptions) -> Analysis {
                 len: len_of(&buffer_len, v),
                 first: first[&v],
                 last: l,
+                scratch_of: None,
             }
         })
         .collect();
+    if let Some(target) = opts.scratch {
+        for (step, &n) in graph.schedule().iter().enumerate() {
+            if let Some(len) = crate::kernels::scratch_len(g, g.node(n), target) {
+                let id = scratch_id(n);
+                out.scratch.insert(n, id);
+                out.buffers.push(Buffer {
+                    value: id,
+                    dtype: kiln_ir::DType::F32,
+                    len,
+                    first: step,
+                    last: step,
+                    scratch_of: Some(n),
+                });
+            }
+        }
+    }
     out
 }
 

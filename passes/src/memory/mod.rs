@@ -32,7 +32,7 @@ mod check;
 mod placement;
 mod plan;
 
-pub use analysis::{Analysis, PlanOptions, analyse};
+pub use analysis::{Analysis, PlanOptions, analyse, scratch_id};
 pub use check::{check_aliases, check_plan};
 pub use placement::{best_placement, greedy_by_size, lower_bound_bytes};
 pub use plan::{MemoryPlan, plan_memory, plan_memory_with, plan_smallest};
@@ -48,9 +48,25 @@ pub struct Buffer {
     pub len: usize,
     pub first: usize,
     pub last: usize,
+    /// Scratch space of this node's kernel, not a value: then `value` is only an id
+    /// ([`scratch_id`]).
+    pub scratch_of: Option<kiln_ir::NodeId>,
 }
 
 impl Buffer {
+    /// What the buffer holds, for people: its value's name, or `<node> (scratch)`.
+    pub fn name(&self, g: &kiln_ir::Graph) -> String {
+        match self.scratch_of {
+            Some(n) => format!("{} (scratch)", g.node(n).name),
+            None => g.value(self.value).name.clone(),
+        }
+    }
+
+    /// The node that writes it: its value's producer, or the node whose scratch it is.
+    pub fn producer(&self, g: &kiln_ir::Graph) -> Option<kiln_ir::NodeId> {
+        self.scratch_of.or_else(|| g.producer(self.value))
+    }
+
     pub fn overlaps_in_time(&self, other: &Buffer) -> bool {
         self.first <= other.last && other.first <= self.last
     }

@@ -36,6 +36,8 @@ pub struct MemoryPlan {
     /// offset in the output's storage (the inputs stored there, see [`MemoryPlan::parts`]):
     /// the node copies only the other inputs, and emits no code when there are none.
     pub concats: BTreeSet<NodeId>,
+    /// Node -> the id of its kernel's scratch buffer (see [`super::scratch_id`]).
+    pub scratch: BTreeMap<NodeId, ValueId>,
     pub pools: Vec<PoolPlan>,
     /// Name of the algorithm that produced the offsets: the most elaborate one over the
     /// pools (see [`PoolPlan::algorithm`]).
@@ -102,6 +104,11 @@ impl MemoryPlan {
                     .is_some_and(|x| self.storage(x) == s && self.range(g, x).overlaps(&out))
             })
             .collect()
+    }
+
+    /// Where the scratch space of `n`'s kernel lives, if it has any.
+    pub fn scratch_placement(&self, n: NodeId) -> Option<Placement> {
+        self.placements.get(self.scratch.get(&n)?).copied()
     }
 
     /// Where `v` lives in the arena, if it does: where its root's buffer does (an aliased
@@ -212,6 +219,7 @@ fn place(graph: &VerifiedGraph, analysis: Analysis) -> MemoryPlan {
         views,
         in_place,
         concats,
+        scratch,
     } = analysis;
     let mut by_type: BTreeMap<DType, Vec<usize>> = BTreeMap::new();
     for (i, b) in buffers.iter().enumerate() {
@@ -251,6 +259,7 @@ fn place(graph: &VerifiedGraph, analysis: Analysis) -> MemoryPlan {
         views,
         in_place,
         concats,
+        scratch,
         pools,
         algorithm: algorithm.name(),
     }

@@ -15,11 +15,13 @@ const OFF: PlanOptions = PlanOptions {
     views: false,
     in_place: false,
     concat_in_place: false,
+    scratch: None,
 };
 const VIEWS: PlanOptions = PlanOptions {
     views: true,
     in_place: false,
     concat_in_place: false,
+    scratch: None,
 };
 
 fn relu() -> Op {
@@ -254,11 +256,13 @@ const CONCAT: PlanOptions = PlanOptions {
     views: false,
     in_place: false,
     concat_in_place: true,
+    scratch: None,
 };
 const NO_CONCAT: PlanOptions = PlanOptions {
     views: true,
     in_place: true,
     concat_in_place: false,
+    scratch: None,
 };
 
 /// A 3x3 Conv (pad 1) of `x` to `cout` channels.
@@ -864,7 +868,7 @@ proptest! {
         concat_in_place in any::<bool>(),
     ) {
         let g = random_graph(&steps, &outputs);
-        let p = plan(&g, &PlanOptions { views, in_place, concat_in_place });
+        let p = plan(&g, &PlanOptions { views, in_place, concat_in_place, scratch: None });
         let feed = [
             Tensor::new(vec![2, 3], TensorData::F32(vec![-1.5, 0.25, 2.0, -0.75, 1.0, 3.5])).unwrap(),
             Tensor::new(vec![6], TensorData::F32(vec![0.5, -2.0, 1.25, -0.5, 4.0, -3.0])).unwrap(),
@@ -883,7 +887,7 @@ proptest! {
         } else {
             // Concats in place may hold room early (a higher bound), but are kept only
             // when the arena is no larger.
-            let copies = plan(&g, &PlanOptions { views, in_place, concat_in_place: false });
+            let copies = plan(&g, &PlanOptions { views, in_place, concat_in_place: false, scratch: None });
             prop_assert!(p.arena_bytes() <= copies.arena_bytes());
         }
     }

@@ -9,6 +9,7 @@ fn buf(v: u32, len: usize, first: usize, last: usize) -> Buffer {
         len,
         first,
         last,
+        scratch_of: None,
     }
 }
 
