@@ -329,6 +329,10 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
+    /// The last columns of `gemm_a`, fewer than one vector.
+    TileAPart {
+        mr: usize,
+    },
     TileB {
         mr: usize,
         nv: usize,
@@ -345,7 +349,9 @@ pub enum GemmFn {
     /// 1x1 convolutions.
     Pointwise,
     /// Other convolutions (one group): on the padded, phase-split input in scratch.
-    ConvScratch,
+    ConvScratch {
+        nv: usize,
+    },
     /// Depthwise convolutions, on the same scratch.
     Depthwise,
     /// Gemm with constant `B`.
@@ -398,8 +404,8 @@ impl KernelSet {
         let mut add = vec![f];
         match f {
             GemmFn::Pointwise => add.push(GemmFn::DriverA),
-            GemmFn::ConvScratch => {
-                add.push(GemmFn::TileC { mr: t.mr, nv: t.nv });
+            GemmFn::ConvScratch { nv } => {
+                add.push(GemmFn::TileC { mr: t.mr, nv });
                 add.push(GemmFn::PadSplit);
             }
             GemmFn::Depthwise => add.push(GemmFn::PadSplit),
@@ -408,6 +414,7 @@ impl KernelSet {
         }
         if add.contains(&GemmFn::DriverA) {
             add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });
+            add.push(GemmFn::TileAPart { mr: t.mr });
             if t.nv > 1 {
                 add.push(GemmFn::TileA { mr: t.mr, nv: 1 });
             }

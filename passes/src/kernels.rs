@@ -66,11 +66,12 @@ pub struct SplitConv {
     pub len: usize,
 }
 
-/// Most taps a kernel may have on the split path (7x7).
-const MAX_TAPS: usize = 49;
+/// Most taps a kernel may have on the split path: their offsets are an array argument
+/// of the call (a short-time Fourier transform's 1-D kernel of 256 taps fits).
+const MAX_TAPS: usize = 1024;
 
 /// How the lowering runs `node` on `target`'s tiling if it is a convolution on the split
-/// path: f32, constant weights, 2-D, one group (not 1x1 at stride 1 without padding: that
+/// path: f32, constant weights, 1-D or 2-D, one group (not 1x1 at stride 1 without padding: that
 /// one multiplies the input in place) or depthwise, at most [`MAX_TAPS`] taps.
 pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     let Op::Conv(ConvAttrs { window, group }) = &node.op else {
@@ -80,30 +81,46 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     let wv = (*node.inputs.get(1)?)?;
     let w = &g.value(wv).ty;
     g.value(wv).const_tensor()?;
-    if x.dtype != DType::F32 || x.rank() != 4 || w.rank() != 4 || x.numel() == 0 || w.numel() == 0 {
+    if x.dtype != DType::F32
+        || !matches!(x.rank(), 3 | 4)
+        || w.rank() != x.rank()
+        || x.numel() == 0
+        || w.numel() == 0
+    {
         return None;
     }
     let geo = window.geometry(&x.shape[2..], Some(&w.shape[2..])).ok()?;
+    // A 1-D convolution is a 2-D one of height 1.
+    let two = |v: &[usize], fill: usize| -> [usize; 2] {
+        if v.len() == 1 {
+            [fill, v[0]]
+        } else {
+            [v[0], v[1]]
+        }
+    };
+    let (input, output, kernel) = (two(&geo.input, 1), two(&geo.output, 1), two(&geo.kernel, 1));
+    let (strides, dilations) = (two(&geo.strides, 1), two(&geo.dilations, 1));
+    let (pads, pads_end) = (two(&geo.pads_begin, 0), two(&geo.pads_end, 0));
     let c_in = x.shape[1];
     let depthwise = *group == c_in && w.shape[0] == c_in && w.shape[1] == 1 && c_in > 1;
-    let pointwise = geo.kernel.iter().chain(&geo.strides).all(|&v| v == 1)
-        && geo.pads_begin.iter().chain(&geo.pads_end).all(|&v| v == 0);
-    if !(depthwise || (*group == 1 && !pointwise)) || geo.output.contains(&0) {
+    let pointwise = kernel.iter().chain(&strides).all(|&v| v == 1)
+        && pads.iter().chain(&pads_end).all(|&v| v == 0);
+    if !(depthwise || (*group == 1 && !pointwise)) || output.contains(&0) {
         return None;
     }
-    let (kh, kw) = (geo.kernel[0], geo.kernel[1]);
+    let [kh, kw] = kernel;
     if kh * kw > MAX_TAPS {
         return None;
     }
-    let (sh, sw) = (geo.strides[0], geo.strides[1]);
-    let hp = geo.input[0] + geo.pads_begin[0] + geo.pads_end[0];
-    let wp = geo.input[1] + geo.pads_begin[1] + geo.pads_end[1];
+    let [sh, sw] = strides;
+    let hp = input[0] + pads[0] + pads_end[0];
+    let wp = input[1] + pads[1] + pads_end[1];
     let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
     let mut taps = Vec::with_capacity(kh * kw);
     let mut reach = 0;
     for a in 0..kh {
         for b in 0..kw {
-            let (ro, co) = (a * geo.dilations[0], b * geo.dilations[1]);
+            let (ro, co) = (a * dilations[0], b * dilations[1]);
             let within = (ro / sh) * wq + co / sw;
             reach = reach.max(within);
             taps.push(((ro % sh) * sw + co % sw) * hq * wq + within);
@@ -112,10 +129,10 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     let channel = sh * sw * hq * wq;
     Some(SplitConv {
         c_in,
-        input: [geo.input[0], geo.input[1]],
-        output: [geo.output[0], geo.output[1]],
-        strides: [sh, sw],
-        pads: [geo.pads_begin[0], geo.pads_begin[1]],
+        input,
+        output,
+        strides,
+        pads,
         hq,
         wq,
         taps,

@@ -179,13 +179,23 @@ fn conv_on_split(
         cx.kernels.use_gemm(t, GemmFn::Depthwise)?;
         ("conv_depthwise", cx.arg_in(1)?)
     } else {
-        cx.kernels.use_gemm(t, GemmFn::ConvScratch)?;
+        // A wide output narrower than a tile takes the one-vector tile.
+        let wide = split.output[0] * split.wq;
+        let nv = if wide < t.nr() { 1 } else { t.nv };
+        cx.kernels.use_gemm(t, GemmFn::ConvScratch { nv })?;
         let packing = Packing::RowPanels {
             rows: c_out,
             cols: split.c_in * taps,
             width: t.mr,
         };
-        ("conv_split", cx.arg_packed(1, packing)?)
+        (
+            if nv == 1 {
+                "conv_split_narrow"
+            } else {
+                "conv_split"
+            },
+            cx.arg_packed(1, packing)?,
+        )
     };
     let scratch = cx.arg_scratch();
     let epi = epilogue(cx, x.dtype)?;

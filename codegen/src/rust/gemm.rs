@@ -24,7 +24,10 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
     let tiles = fns.iter().any(|f| {
         matches!(
             f,
-            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
+            GemmFn::TileA { .. }
+                | GemmFn::TileAPart { .. }
+                | GemmFn::TileB { .. }
+                | GemmFn::TileC { .. }
         )
     });
     // Depthwise convolutions alone need no micro-kernel, so no `Lanes`.
@@ -72,10 +75,11 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         s.push('\n');
         match *f {
             GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
+            GemmFn::TileAPart { mr } => tile_a_part(&mut s, l, mr),
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
-            GemmFn::ConvScratch => conv_split(&mut s, t),
+            GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
             GemmFn::Depthwise => s.push_str(DEPTHWISE),
             GemmFn::DriverA => driver_a(&mut s, t),
             GemmFn::DriverB => driver_b(&mut s, t),
@@ -111,6 +115,40 @@ fn store(s: &mut String, mr: usize, nv: usize) {
             row.join(", ")
         );
     }
+}
+
+/// The one-vector tile of `gemm_a` for the last `cols` (< {l}) columns: it reads and
+/// writes only those.
+fn tile_a_part(s: &mut String, l: usize, mr: usize) {
+    let _ = writeln!(
+        s,
+        "/// The first `n` values of `v`, then zeros.
+#[inline(always)]
+fn lanes_load_part(v: &[f32], n: usize) -> Lanes {{
+    let mut r = [0.0; {l}];
+    r[..n].copy_from_slice(&v[..n]);
+    r
+}}
+
+/// `gemm_tile_a{mr}x{l}` for the first `cols` columns only (fewer than {l}).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_a{mr}x{l}p(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
+    );
+    for i in 0..mr {
+        let _ = writeln!(s, "    let mut c{i}_0: Lanes = [init[{i}]; {l}];");
+    }
+    let _ = writeln!(
+        s,
+        "    for (av, bv) in a[..k * {mr}].chunks_exact({mr}).zip(b.chunks(ldb)) {{
+        let b0 = lanes_load_part(bv, cols);"
+    );
+    for i in 0..mr {
+        let _ = writeln!(s, "        c{i}_0 = lanes_mul_add(c{i}_0, av[{i}], b0);");
+    }
+    s.push_str("    }\n");
+    store(s, mr, 1);
+    s.push_str("}\n");
 }
 
 fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize) {
@@ -227,15 +265,21 @@ fn gemm_tile_c{mr}x{nr}(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps:
     s.push_str("}\n");
 }
 
-fn conv_split(s: &mut String, t: Tiling) {
-    let (mr, nr) = (t.mr, t.nr());
+fn conv_split(s: &mut String, t: Tiling, nv: usize) {
+    let (mr, nr) = (t.mr, t.lanes * nv);
+    // Named as the lowering calls it (`conv::conv_on_split`).
+    let name = if nv == t.nv {
+        "conv_split"
+    } else {
+        "conv_split_narrow"
+    };
     let _ = writeln!(
         s,
         "/// A convolution of one group on its input padded and split by stride phase in
 /// `scratch` (see `pad_split`): per batch item, the weights (packed in row panels of {mr})
 /// times the split input, {nr} columns of the wide output at a time, each tile scattered
 /// to the output rows it covers; then the fused epilogue `epi(at, run)` on each run.
-fn conv_split<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
     let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
@@ -296,8 +340,8 @@ fn driver_a(s: &mut String, t: Tiling) {
         "/// `c = bias + a b` (`m x n`, rows `ldc` apart) for `a` `m x k` packed in row panels of
 /// {mr} and `b` `k x n` (rows `ldb` apart); `bias` is each row's initial value. Then
 /// `epi(c_at + offset, run)` on each finished run of a row. Columns go in blocks of {nr}
-/// (the block of `b` stays in cache while the panels stream past it), the last few one at
-/// a time.
+/// (the block of `b` stays in cache while the panels stream past it), then one vector
+/// wide, then the last few.
 #[allow(clippy::too_many_arguments)]
 fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32])) {{
     let done = |c: &mut [f32], j: usize, w: usize| {{
@@ -311,24 +355,18 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
         done(c, j, {nr});
         j += {nr};
     }}{narrow}
-    // The last columns, one at a time.
-    for jj in j..n {{
+    // The last columns, fewer than one vector: loaded part by part, stored part by part.
+    if j < n {{
         for (p, panel) in a.chunks_exact(k * {mr}).enumerate() {{
-            let mut acc = [0.0f32; {mr}];
-            for (i, v) in acc.iter_mut().enumerate() {{
-                *v = bias.map_or(0.0, |b| b.get(p * {mr} + i).copied().unwrap_or(0.0));
-            }}
-            for (av, bv) in panel.chunks_exact({mr}).zip(b[jj..].iter().step_by(ldb)) {{
-                for (v, &w) in acc.iter_mut().zip(av) {{
-                    *v += w * *bv;
+            let mut init = [0.0f32; {mr}];
+            if let Some(bias) = bias {{
+                for (i, v) in init.iter_mut().enumerate() {{
+                    *v = bias.get(p * {mr} + i).copied().unwrap_or(0.0);
                 }}
             }}
-            for (i, &v) in acc.iter().enumerate().take(m - p * {mr}) {{
-                c[(p * {mr} + i) * ldc + jj] = v;
-            }}
+            let rows = (m - p * {mr}).min({mr});
+            gemm_tile_a{mr}x{l}p(panel, &b[j..], ldb, k, &init, &mut c[p * {mr} * ldc + j..], ldc, rows, n - j);
         }}
-    }}
-    if j < n {{
         done(c, j, n - j);
     }}
 }}",
