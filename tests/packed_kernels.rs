@@ -197,24 +197,28 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
             1usize..3,
         ),
         proptest::collection::vec(0usize..3, 4),
-        (any::<bool>(), any::<bool>(), tail()),
+        (any::<bool>(), any::<bool>(), tail(), 0usize..4),
     )
         .prop_flat_map(
-            |((n, ci, co, h, w), (kh, kw, sh, sw, dh, dw), pads, (depthwise, bias, tail))| {
+            |((n, ci, co, h, w), (kh, kw, sh, sw, dh, dw), pads, (depthwise, bias, tail, rank))| {
                 let (co, wi) = if depthwise { (ci + 1, 1) } else { (co, ci) };
                 let ci = if depthwise { co } else { ci };
+                // One draw in four is a 1-D convolution (its width and the kernel's).
+                let one_d = rank == 0;
+                let two = |a: usize, b: usize| if one_d { vec![b] } else { vec![a, b] };
+                let pads = if one_d { vec![pads[1], pads[3]] } else { pads };
                 let window = WindowAttrs {
-                    kernel_shape: vec![kh, kw],
-                    strides: vec![sh, sw],
-                    dilations: vec![dh, dw],
-                    pads: pads.clone(),
+                    kernel_shape: two(kh, kw),
+                    strides: two(sh, sw),
+                    dilations: two(dh, dw),
+                    pads,
                     auto_pad: AutoPad::NotSet,
                     ceil_mode: false,
                 };
                 let group = if depthwise { ci } else { 1 };
                 (
-                    f32_tensor(vec![n, ci, h, w]),
-                    f32_tensor(vec![co, wi, kh, kw]),
+                    f32_tensor([vec![n, ci], two(h, w)].concat()),
+                    f32_tensor([vec![co, wi], two(kh, kw)].concat()),
                     f32_tensor(vec![co]),
                     Just((window, group, bias, tail)),
                 )
@@ -341,7 +345,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     let mut cases = Vec::new();
     for (family, drawn) in [
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
-        ("conv", draw(&mut runner, split_conv(), 24)),
+        ("conv", draw(&mut runner, split_conv(), 32)),
         ("gemm", draw(&mut runner, gemm(), 16)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ] {

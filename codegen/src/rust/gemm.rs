@@ -141,7 +141,9 @@ fn gemm_tile_a{mr}x{l}p(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
     let _ = writeln!(
         s,
         "    for (av, bv) in a[..k * {mr}].chunks_exact({mr}).zip(b.chunks(ldb)) {{
-        let b0 = lanes_load_part(bv, cols);"
+        // Past `cols` a row runs on into the next one: loaded, never stored. Only the
+        // last row, shorter, is loaded part by part.
+        let b0 = if bv.len() >= {l} {{ lanes_load(bv) }} else {{ lanes_load_part(bv, cols) }};"
     );
     for i in 0..mr {
         let _ = writeln!(s, "        c{i}_0 = lanes_mul_add(c{i}_0, av[{i}], b0);");
