@@ -329,10 +329,6 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
-    /// The last columns of `gemm_a`, fewer than one vector.
-    TileAPart {
-        mr: usize,
-    },
     TileB {
         mr: usize,
         nv: usize,
@@ -414,10 +410,6 @@ impl KernelSet {
         }
         if add.contains(&GemmFn::DriverA) {
             add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });
-            add.push(GemmFn::TileAPart { mr: t.mr });
-            if t.nv > 1 {
-                add.push(GemmFn::TileA { mr: t.mr, nv: 1 });
-            }
         }
         if add.contains(&GemmFn::DriverB) {
             add.push(GemmFn::TileB { mr: t.mr, nv: t.nv });

@@ -144,5 +144,43 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
 
 /// Scratch elements (f32) `node` needs on `target`, if the lowering gives it any.
 pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<usize> {
-    split_conv(g, node, Tiling::for_target(target)?).map(|s| s.len)
+    let t = Tiling::for_target(target)?;
+    split_conv(g, node, t)
+        .map(|s| s.len)
+        .or_else(|| pointwise_conv(g, node, t).map(|p| p.scratch))
+}
+
+/// A 1x1 convolution at stride 1 without padding (one group, f32, constant weights): a
+/// GEMM of the weights by the input as it is. Its scratch holds one block of the input's
+/// columns (`c_in x nr`), copied contiguous so the micro-kernel reads it from L1 for
+/// every row panel of the weights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointwiseConv {
+    pub c_in: usize,
+    pub c_out: usize,
+    /// Positions of one output plane.
+    pub plane: usize,
+    pub scratch: usize,
+}
+
+pub fn pointwise_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<PointwiseConv> {
+    let Op::Conv(ConvAttrs { window, group }) = &node.op else {
+        return None;
+    };
+    let x = &g.value((*node.inputs.first()?)?).ty;
+    let wv = (*node.inputs.get(1)?)?;
+    let w = &g.value(wv).ty;
+    g.value(wv).const_tensor()?;
+    if x.dtype != DType::F32 || *group != 1 || x.rank() < 3 || x.numel() == 0 || w.numel() == 0 {
+        return None;
+    }
+    let geo = window.geometry(&x.shape[2..], Some(&w.shape[2..])).ok()?;
+    let pointwise = geo.kernel.iter().chain(&geo.strides).all(|&v| v == 1)
+        && geo.pads_begin.iter().chain(&geo.pads_end).all(|&v| v == 0);
+    pointwise.then(|| PointwiseConv {
+        c_in: x.shape[1],
+        c_out: w.shape[0],
+        plane: x.shape[2..].iter().product(),
+        scratch: x.shape[1] * tiling.nr(),
+    })
 }

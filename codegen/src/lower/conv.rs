@@ -56,21 +56,15 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     let (x, w) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?);
     spatial_rank(x)?;
     let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
-    let pointwise = a.group == 1
-        && g.kernel.iter().chain(&g.strides).all(|&v| v == 1)
-        && g.pads_begin.iter().chain(&g.pads_end).all(|&v| v == 0);
     if let Some(t) = cx.tiling
         && let Some(split) = kiln_passes::kernels::split_conv(cx.graph, cx.node, t)
     {
         return conv_on_split(cx, t, &split, x, w);
     }
     if let Some(t) = cx.tiling
-        && pointwise
-        && x.dtype == DType::F32
-        && x.numel() * w.numel() > 0
-        && cx.const_input(1).is_some()
+        && let Some(p) = kiln_passes::kernels::pointwise_conv(cx.graph, cx.node, t)
     {
-        return conv_pointwise(cx, t, x, w);
+        return conv_pointwise(cx, t, &p, x);
     }
     cx.use_kernel(Kernel::Conv, x.dtype)?;
     let bias = cx.arg_opt(2)?;
@@ -134,11 +128,10 @@ pub(super) fn conv_transpose(cx: &mut NodeCx, a: &ConvTransposeAttrs) -> Result<
 fn conv_pointwise(
     cx: &mut NodeCx,
     t: Tiling,
+    p: &kiln_passes::kernels::PointwiseConv,
     x: &TensorType,
-    w: &TensorType,
 ) -> Result<(), String> {
-    let (c_out, c_in) = (w.shape[0], w.shape[1]);
-    let plane: usize = x.shape[2..].iter().product();
+    let (c_out, c_in, plane) = (p.c_out, p.c_in, p.plane);
     cx.kernels.use_gemm(t, GemmFn::Pointwise)?;
     let bias = cx.arg_opt(2)?;
     let packing = Packing::RowPanels {
@@ -147,6 +140,7 @@ fn conv_pointwise(
         width: t.mr,
     };
     let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_packed(1, packing)?, cx.arg_out(0)?);
+    let scratch = cx.arg_scratch();
     let epi = epilogue(cx, x.dtype)?;
     let params = Arg::Struct {
         name: "PointwiseParams",
@@ -158,7 +152,11 @@ fn conv_pointwise(
             ("plane", Arg::Usize(plane)),
         ],
     };
-    cx.call(None, "conv_pointwise", vec![xs, ws, bias, ys, params, epi]);
+    cx.call(
+        None,
+        "conv_pointwise",
+        vec![xs, ws, bias, ys, scratch, params, epi],
+    );
     Ok(())
 }
 

@@ -24,10 +24,7 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
     let tiles = fns.iter().any(|f| {
         matches!(
             f,
-            GemmFn::TileA { .. }
-                | GemmFn::TileAPart { .. }
-                | GemmFn::TileB { .. }
-                | GemmFn::TileC { .. }
+            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
         )
     });
     // Depthwise convolutions alone need no micro-kernel, so no `Lanes`.
@@ -75,7 +72,6 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         s.push('\n');
         match *f {
             GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
-            GemmFn::TileAPart { mr } => tile_a_part(&mut s, l, mr),
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
@@ -117,52 +113,16 @@ fn store(s: &mut String, mr: usize, nv: usize) {
     }
 }
 
-/// The one-vector tile of `gemm_a` for the last `cols` (< {l}) columns: it reads and
-/// writes only those.
-fn tile_a_part(s: &mut String, l: usize, mr: usize) {
-    let _ = writeln!(
-        s,
-        "/// The first `n` values of `v`, then zeros.
-#[inline(always)]
-fn lanes_load_part(v: &[f32], n: usize) -> Lanes {{
-    let mut r = [0.0; {l}];
-    r[..n].copy_from_slice(&v[..n]);
-    r
-}}
-
-/// `gemm_tile_a{mr}x{l}` for the first `cols` columns only (fewer than {l}).
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn gemm_tile_a{mr}x{l}p(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
-    );
-    for i in 0..mr {
-        let _ = writeln!(s, "    let mut c{i}_0: Lanes = [init[{i}]; {l}];");
-    }
-    let _ = writeln!(
-        s,
-        "    for (av, bv) in a[..k * {mr}].chunks_exact({mr}).zip(b.chunks(ldb)) {{
-        // Past `cols` a row runs on into the next one: loaded, never stored. Only the
-        // last row, shorter, is loaded part by part.
-        let b0 = if bv.len() >= {l} {{ lanes_load(bv) }} else {{ lanes_load_part(bv, cols) }};"
-    );
-    for i in 0..mr {
-        let _ = writeln!(s, "        c{i}_0 = lanes_mul_add(c{i}_0, av[{i}], b0);");
-    }
-    s.push_str("    }\n");
-    store(s, mr, 1);
-    s.push_str("}\n");
-}
-
 fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize) {
     let nr = l * nv;
     let _ = writeln!(
         s,
-        "/// Rows `..rows` and columns `..{nr}` of `c` (rows `ldc` apart) = `init[i] + sum over q of
+        "/// Rows `..rows` and columns `..cols` (of {nr} computed) of `c` (rows `ldc` apart) = `init[i] + sum over q of
 /// a[q * {mr} + i] * b[q * ldb + j]`: one row panel of the packed left operand times {nr}
 /// columns of the right one.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
+fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
     );
     for (i, v) in accs(mr, nv) {
         let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [init[{i}]; {l}];");
@@ -180,8 +140,7 @@ fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
             "        c{i}_{v} = lanes_mul_add(c{i}_{v}, av[{i}], b{v});"
         );
     }
-    s.push_str("    }\n    let cols = ");
-    let _ = writeln!(s, "{nr};");
+    s.push_str("    }\n");
     store(s, mr, nv);
     s.push_str("}\n");
 }
@@ -324,42 +283,25 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
 }
 
 fn driver_a(s: &mut String, t: Tiling) {
-    let (mr, l, nr) = (t.mr, t.lanes, t.nr());
-    let narrow = if t.nv > 1 {
-        format!(
-            "
-        while j + {l} <= n {{
-            gemm_tile_a_panels_{l}(a, &b[j..], ldb, m, k, bias, &mut c[j..], ldc);
-            done(c, j, {l});
-            j += {l};
-        }}"
-        )
-    } else {
-        String::new()
-    };
+    let (mr, nr) = (t.mr, t.nr());
     let _ = writeln!(
         s,
         "/// `c = bias + a b` (`m x n`, rows `ldc` apart) for `a` `m x k` packed in row panels of
 /// {mr} and `b` `k x n` (rows `ldb` apart); `bias` is each row's initial value. Then
-/// `epi(c_at + offset, run)` on each finished run of a row. Columns go in blocks of {nr}
-/// (the block of `b` stays in cache while the panels stream past it), then one vector
-/// wide, then the last few.
+/// `epi(c_at + offset, run)` on each finished run of a row. Columns go in blocks of {nr},
+/// each first copied into `panel` (`k x {nr}`, zeros past the last column) so the
+/// micro-kernel reads it contiguous, from cache, for every row panel of `a`.
 #[allow(clippy::too_many_arguments)]
-fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32])) {{
-    let done = |c: &mut [f32], j: usize, w: usize| {{
-        for i in 0..m {{
-            epi(c_at + i * ldc + j, &mut c[i * ldc + j..][..w]);
-        }}
-    }};
+fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32]), panel: &mut [f32]) {{
+    let panel = &mut panel[..k * {nr}];
     let mut j = 0;
-    while j + {nr} <= n {{
-        gemm_tile_a_panels_{nr}(a, &b[j..], ldb, m, k, bias, &mut c[j..], ldc);
-        done(c, j, {nr});
-        j += {nr};
-    }}{narrow}
-    // The last columns, fewer than one vector: loaded part by part, stored part by part.
-    if j < n {{
-        for (p, panel) in a.chunks_exact(k * {mr}).enumerate() {{
+    while j < n {{
+        let w = (n - j).min({nr});
+        for (q, dst) in panel.chunks_exact_mut({nr}).enumerate() {{
+            dst[..w].copy_from_slice(&b[q * ldb + j..][..w]);
+            dst[w..].fill(0.0);
+        }}
+        for (p, ap) in a.chunks_exact(k * {mr}).enumerate() {{
             let mut init = [0.0f32; {mr}];
             if let Some(bias) = bias {{
                 for (i, v) in init.iter_mut().enumerate() {{
@@ -367,32 +309,15 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
                 }}
             }}
             let rows = (m - p * {mr}).min({mr});
-            gemm_tile_a{mr}x{l}p(panel, &b[j..], ldb, k, &init, &mut c[p * {mr} * ldc + j..], ldc, rows, n - j);
+            gemm_tile_a{mr}x{nr}(ap, panel, {nr}, k, &init, &mut c[p * {mr} * ldc + j..], ldc, rows, w);
         }}
-        done(c, j, n - j);
-    }}
-}}",
-    );
-    for w in if t.nv > 1 { vec![nr, l] } else { vec![nr] } {
-        let _ = writeln!(
-            s,
-            "
-/// Columns `..{w}` of `c` for every row panel of `a` (see `gemm_a`).
-#[allow(clippy::too_many_arguments)]
-fn gemm_tile_a_panels_{w}(a: &[f32], b: &[f32], ldb: usize, m: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize) {{
-    for (p, panel) in a.chunks_exact(k * {mr}).enumerate() {{
-        let mut init = [0.0f32; {mr}];
-        if let Some(bias) = bias {{
-            for (i, v) in init.iter_mut().enumerate() {{
-                *v = bias.get(p * {mr} + i).copied().unwrap_or(0.0);
-            }}
+        for i in 0..m {{
+            epi(c_at + i * ldc + j, &mut c[i * ldc + j..][..w]);
         }}
-        let rows = (m - p * {mr}).min({mr});
-        gemm_tile_a{mr}x{w}(panel, b, ldb, k, &init, &mut c[p * {mr} * ldc..], ldc, rows);
+        j += {nr};
     }}
 }}"
-        );
-    }
+    );
 }
 
 fn driver_b(s: &mut String, t: Tiling) {
@@ -433,11 +358,12 @@ struct PointwiseParams {
 
 /// The convolution, then the fused epilogue `epi(at, run)` on each finished run of an
 /// output plane (`at`: its flat offset in `y`).
-fn conv_pointwise(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
+#[allow(clippy::too_many_arguments)]
+fn conv_pointwise(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
     let (xn, yn) = (p.c_in * p.plane, p.c_out * p.plane);
     for n in 0..p.batch {
         let (x, y) = (&x[n * xn..][..xn], &mut y[n * yn..][..yn]);
-        gemm_a(w, x, p.plane, p.c_out, p.plane, p.c_in, b, y, p.plane, n * yn, &epi);
+        gemm_a(w, x, p.plane, p.c_out, p.plane, p.c_in, b, y, p.plane, n * yn, &epi, scratch);
     }
 }
 ";
