@@ -404,7 +404,10 @@ impl KernelSet {
                 add.push(GemmFn::TileC { mr: t.mr, nv });
                 add.push(GemmFn::PadSplit);
             }
-            GemmFn::Depthwise => add.push(GemmFn::PadSplit),
+            GemmFn::Depthwise => {
+                add.push(GemmFn::TileC { mr: 1, nv: t.nv });
+                add.push(GemmFn::PadSplit);
+            }
             GemmFn::GemmB | GemmFn::MatMulB => add.push(GemmFn::DriverB),
             _ => {}
         }

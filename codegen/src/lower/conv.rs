@@ -56,13 +56,17 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     let (x, w) = (cx.in_ty(0, "X")?, cx.in_ty(1, "W")?);
     spatial_rank(x)?;
     let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    // The paths that need scratch space run only where the memory plan made room (a plan
+    // made for the reference kernels has none).
     if let Some(t) = cx.tiling
         && let Some(split) = kiln_passes::kernels::split_conv(cx.graph, cx.node, t)
+        && cx.scratch_room >= split.len
     {
         return conv_on_split(cx, t, &split, x, w);
     }
     if let Some(t) = cx.tiling
         && let Some(p) = kiln_passes::kernels::pointwise_conv(cx.graph, cx.node, t)
+        && cx.scratch_room >= p.scratch
     {
         return conv_pointwise(cx, t, &p, x);
     }

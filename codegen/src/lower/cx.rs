@@ -23,6 +23,8 @@ pub(crate) struct NodeCx<'a> {
     pub(super) tiling: Option<Tiling>,
     /// Whether the node's kernel uses its scratch space (`s0`).
     scratch: bool,
+    /// Elements of scratch space the memory plan gave the node (0: none).
+    pub(super) scratch_room: usize,
 }
 
 /// What a node's lowering produced: operands to bind (slot, local) and the call.
@@ -41,6 +43,7 @@ impl<'a> NodeCx<'a> {
         node: &'a Node,
         kernels: &'a mut KernelSet,
         tiling: Option<Tiling>,
+        scratch_room: usize,
     ) -> Self {
         NodeCx {
             graph,
@@ -52,6 +55,7 @@ impl<'a> NodeCx<'a> {
             calls: Vec::new(),
             tiling,
             scratch: false,
+            scratch_room,
         }
     }
 

@@ -369,7 +369,13 @@ impl Lowerer<'_> {
             }
             copies_only = Some((a, placed));
         }
-        let mut cx = NodeCx::new(self.graph, node, &mut self.kernels, self.tiling);
+        let mut cx = NodeCx::new(
+            self.graph,
+            node,
+            &mut self.kernels,
+            self.tiling,
+            self.plan.scratch_placement(id).map_or(0, |p| p.len),
+        );
         if self.plan.in_place.contains(&id) {
             let target = node
                 .outputs

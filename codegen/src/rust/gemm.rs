@@ -76,7 +76,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
             GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
-            GemmFn::Depthwise => s.push_str(DEPTHWISE),
+            GemmFn::Depthwise => depthwise(&mut s, t),
             GemmFn::DriverA => driver_a(&mut s, t),
             GemmFn::DriverB => driver_b(&mut s, t),
             GemmFn::Pointwise => s.push_str(POINTWISE),
@@ -201,6 +201,10 @@ fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_c{mr}x{nr}(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
     );
+    if mr == 1 {
+        // The one-row tile (depthwise) shares the signature; it has no other rows.
+        s.push_str("    let _ = (ldc, rows);\n");
+    }
     for (i, v) in accs(mr, nv) {
         let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [init[{i}]; {l}];");
     }
@@ -465,32 +469,47 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
 }
 ";
 
-const DEPTHWISE: &str = "/// A depthwise convolution (one input channel per output channel, weights `c x taps`)
-/// on its input padded and split by stride phase in `scratch` (see `pad_split`): each
-/// output row is the bias plus each tap's weight times a contiguous run of the split
-/// input, taps in order; then the fused epilogue `epi(at, row)`.
-fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {
+fn depthwise(s: &mut String, t: Tiling) {
+    let nr = t.nr();
+    let _ = writeln!(
+        s,
+        "/// A depthwise convolution (one input channel per output channel, weights `c x taps`)
+/// on its input padded and split by stride phase in `scratch` (see `pad_split`): per
+/// channel, {nr} columns of the wide output at a time, the bias plus each tap's weight
+/// times a contiguous run of the split input, taps in order; each tile scattered to the
+/// output rows it covers, then the fused epilogue `epi(at, run)` on each run.
+fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
     let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
-    for n in 0..p.batch {
+    let wide = oh * p.wq;
+    let mut tile = [0.0f32; {nr}];
+    for n in 0..p.batch {{
         pad_split(&x[n * xn..][..xn], scratch, p);
-        for c in 0..p.c_in {
+        let yb = &mut y[n * yn..][..yn];
+        for (c, wc) in w.chunks_exact(T).enumerate().take(p.c_in) {{
+            let init = [b.map_or(0.0, |b| b[c])];
             let xs = &scratch[c * channel..];
-            let wc = &w[c * T..][..T];
-            for r in 0..oh {
-                let at = (c * oh + r) * ow;
-                let row = &mut y[n * yn + at..][..ow];
-                row.fill(b.map_or(0.0, |b| b[c]));
-                for (&wt, &off) in wc.iter().zip(&p.taps) {
-                    let src = &xs[off + r * p.wq..][..ow];
-                    for (o, &v) in row.iter_mut().zip(src) {
-                        *o += wt * v;
-                    }
-                }
-                epi(n * yn + at, row);
-            }
-        }
-    }
+            let plane = c * oh * ow;
+            let mut q = 0;
+            while q < wide {{
+                gemm_tile_c1x{nr}(wc, &xs[q..], channel, 1, &p.taps, &init, &mut tile, {nr}, 1);
+                let mut j = 0;
+                while j < {nr} && q + j < wide {{
+                    let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
+                    let run = (p.wq - col).min({nr} - j).min(wide - q - j);
+                    if col < ow {{
+                        let len = run.min(ow - col);
+                        let at = plane + r * ow + col;
+                        yb[at..at + len].copy_from_slice(&tile[j..j + len]);
+                        epi(n * yn + at, &mut yb[at..at + len]);
+                    }}
+                    j += run;
+                }}
+                q += {nr};
+            }}
+        }}
+    }}
+}}"
+    );
 }
-";
