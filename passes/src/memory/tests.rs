@@ -904,3 +904,40 @@ fn unique_outputs(g: &Graph) -> Graph {
     }
     u
 }
+
+/// Scratch space for the fast convolution kernels: only when asked for, for exactly the
+/// nodes `kernels::scratch_len` names, live for their step only, and never sharing bytes
+/// with a buffer live at the same time (`plan` runs `check_plan`).
+#[test]
+fn scratch_buffers_live_for_their_step_only() {
+    let mut b = Builder::new("g");
+    let x = b.input("x", kiln_ir::DType::F32, &[1, 4, 10, 10]);
+    let y = conv(&mut b, x);
+    let z = conv(&mut b, y);
+    b.output(z);
+    let target = kiln_ir::Target::X86_64V4;
+    let on = PlanOptions {
+        scratch: Some(target),
+        ..PlanOptions::default()
+    };
+    let p = plan(&b.g, &on);
+    let convs = [node_of(&b.g, y), node_of(&b.g, z)];
+    assert_eq!(p.scratch.keys().copied().collect::<Vec<_>>(), {
+        let mut c = convs.to_vec();
+        c.sort();
+        c
+    });
+    for (step, n) in convs.iter().enumerate() {
+        let want = crate::kernels::scratch_len(&b.g, b.g.node(*n), target).unwrap();
+        // One channel of the padded 12x12 input at least, for each of the 4 channels.
+        assert!(want >= 4 * 12 * 12, "{want}");
+        let buf = p.buffers.iter().find(|x| x.scratch_of == Some(*n)).unwrap();
+        assert_eq!((buf.first, buf.last, buf.len), (step, step, want));
+        assert_eq!(p.scratch_placement(*n).unwrap().len, want);
+    }
+    // A target without SIMD, or no target: the reference kernels need none.
+    for scratch in [None, Some(kiln_ir::Target::Thumbv7em { fpu: true })] {
+        let p = plan(&b.g, &PlanOptions { scratch, ..on });
+        assert!(p.scratch.is_empty() && p.buffers.iter().all(|x| x.scratch_of.is_none()));
+    }
+}
