@@ -359,6 +359,7 @@ pub fn emit_planned(
         .file_stem()
         .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
     let rust_opts = RustOptions {
+        step_hook: false,
         module_name: opts.crate_name.clone().unwrap_or(stem),
         provenance: Provenance {
             kiln_version: env!("CARGO_PKG_VERSION").to_string(),
