@@ -18,6 +18,7 @@
 //! (graph, shape inference, reference semantics), [`passes`] (memory planning) and
 //! [`codegen`] (Rust emitter).
 
+pub mod bench;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
