@@ -190,6 +190,19 @@ pub struct Machine {
     pub rustc: String,
     /// The peers' versions, as their processes reported them.
     pub peers: BTreeMap<&'static str, String>,
+    /// The 1-minute load average at the start and the end of the run (Linux), which says
+    /// how much else was running.
+    pub load: (Option<f64>, Option<f64>),
+}
+
+/// The 1-minute load average, where `/proc/loadavg` has it.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Machine {
@@ -223,6 +236,7 @@ impl Machine {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             rustc: run(&["--version"]).trim().to_string(),
             peers: BTreeMap::new(),
+            load: (load_average(), None),
         }
     }
 }
@@ -270,6 +284,17 @@ impl ModelReport {
             .iter()
             .find(|(p, _)| *p == peer)
             .and_then(|(_, t)| t.as_ref().ok().copied())
+    }
+
+    /// Why none of kiln's levels could be timed (the model did not compile, say), if so.
+    pub fn failure(&self) -> Option<&str> {
+        match self.kiln.iter().all(|(_, t)| t.is_err()) {
+            true => self
+                .kiln
+                .iter()
+                .find_map(|(_, t)| t.as_ref().err().map(String::as_str)),
+            false => None,
+        }
     }
 
     /// GFLOP/s at `time` (a MAC is two flops).
@@ -335,29 +360,39 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
         prepared.push(p);
     }
     let cases: Vec<Case> = generated.iter().map(|g| Case { generated: g }).collect();
-    eprintln!(
-        "kiln bench: building the generated code (release, -C target-cpu=native) in {}",
-        work.display()
-    );
-    let runner = harness::build_runner(
-        &cases,
-        &work.join("runner"),
-        &work.join("target"),
-        Profile::Native,
-    )?;
+    // Nothing compiled, nothing to build: the reports say why.
+    let runner = match cases.is_empty() {
+        true => None,
+        false => {
+            eprintln!(
+                "kiln bench: building the generated code (release, -C target-cpu=native) in {}",
+                work.display()
+            );
+            Some(harness::build_runner(
+                &cases,
+                &work.join("runner"),
+                &work.join("target"),
+                Profile::Native,
+            )?)
+        }
+    };
+    let peak = || match &runner {
+        Some(r) => r.peak_gflops(),
+        None => Err("no model compiled, so no runner to measure it".into()),
+    };
     // The peak, at the start, before each model and at the end: the best of them, since
     // whatever else runs on the machine only ever lowers it.
-    let mut peaks = vec![runner.peak_gflops()];
-
+    let mut peaks = vec![peak()];
     let mut reports = Vec::new();
     for (spec, p) in models.iter().zip(prepared) {
-        let report = match p {
-            Ok(p) => {
+        let report = match (p, &runner) {
+            (Ok(p), Some(runner)) => {
                 eprintln!("kiln bench: timing {}", spec.name);
-                peaks.push(runner.peak_gflops());
-                time_model(&runner, spec, &p, opts, &script, &mut machine)
+                peaks.push(peak());
+                time_model(runner, spec, &p, opts, &script, &mut machine)
             }
-            Err(e) => {
+            (p, _) => {
+                let e = p.err().unwrap_or_else(|| "no runner".into());
                 eprintln!("kiln bench: {}: {e}", spec.name);
                 ModelReport {
                     name: spec.name.clone(),
@@ -375,7 +410,8 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
         };
         reports.push(report);
     }
-    peaks.push(runner.peak_gflops());
+    peaks.push(peak());
+    machine.load.1 = load_average();
     let best = peaks
         .iter()
         .filter_map(|p| p.as_ref().ok())
@@ -923,6 +959,13 @@ impl Report {
             m.cores,
             if m.cores == 1 { "" } else { "s" }
         ));
+        if let (Some(a), Some(b)) = m.load {
+            s.push_str(&format!(
+                "- Load average (1 min) at the start and the end of the run: {a:.2}, {b:.2} \
+                 (the benchmark itself adds about 1; more than that means other processes \
+                 shared the CPU).\n"
+            ));
+        }
         s.push_str(&format!(
             "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
              build --release` gives a user on this machine with those flags; see the README for \

@@ -151,11 +151,12 @@ fn peak_source() -> String {
 }
 
 /// The profile mode of a case generated with the step hook: `KILN_BENCH_PROFILE=N` runs
-/// `run_profiled` N times and writes each step's median time (ns), one line per step.
+/// `run_profiled` N times and writes each step's median time (ns), one line per step. Each
+/// step's vector is allocated up front, so no push reallocates between clock reads.
 fn profile_source(module: &str, ins: &str, outs: &str) -> String {
     format!(
         "    if let Some(n) = std::env::var(\"KILN_BENCH_PROFILE\").ok().and_then(|v| v.parse::<usize>().ok()) {{\n        \
-         let mut per: Vec<Vec<u64>> = vec![Vec::with_capacity(n.max(1)); {module}::STEPS];\n        \
+         let mut per: Vec<Vec<u64>> = (0..{module}::STEPS).map(|_| Vec::with_capacity(n.max(1))).collect();\n        \
          for _ in 0..n.max(1) {{\n            \
          let mut last = std::time::Instant::now();\n            \
          {module}::run_profiled(&{module}::Inputs {{ {ins} }}, &mut {module}::Outputs {{ {outs} }}, &mut arena, &mut |s| {{\n                \

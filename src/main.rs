@@ -589,6 +589,12 @@ fn bench(args: BenchArgs) -> Result<()> {
         .collect();
     let command = command.join(" ");
     let report = bench::run(&models, &opts).map_err(anyhow::Error::msg)?;
+    // One model that cannot run is an error; over the corpus, a row says it.
+    if let (None, [one]) = (&args.corpus, &report.models[..])
+        && let Some(e) = one.failure()
+    {
+        bail!("{}: {e}", one.name);
+    }
     let text = report.markdown(&command);
     out!("{text}");
     if let Some(path) = &args.write {
