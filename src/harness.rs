@@ -18,18 +18,28 @@ pub struct Case<'a> {
 }
 
 /// How the runner crate is optimised: `Fast` builds quickly (conformance, many tiny models);
-/// `Release` is what users ship (corpus models).
+/// `Release` is what users ship (corpus models); `Native` is what a user building on this
+/// machine gets (cargo's default release profile with `-C target-cpu=native`), for
+/// benchmarks: its runner also measures the machine's peak ([`Runner::peak_gflops`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
     Fast,
     Release,
+    Native,
 }
+
+/// The rustflags of [`Profile::Native`].
+pub const NATIVE_RUSTFLAGS: [&str; 2] = ["-C", "target-cpu=native"];
 
 /// A built runner binary.
 pub struct Runner {
     pub binary: PathBuf,
     pub signatures: Vec<Signature>,
     pub work_dir: PathBuf,
+    /// Per case, the steps `run_profiled` reports when it was generated with the step hook.
+    pub profiled_steps: Vec<Option<usize>>,
+    /// Whether the runner has the peak kernel ([`Profile::Native`]).
+    pub has_peak: bool,
 }
 
 fn elem_type(d: DType) -> Result<&'static str, String> {
@@ -92,8 +102,78 @@ fn write<T: Elem>(dir: &Path, i: usize, data: &[T]) {
 }
 "#;
 
-/// The runner's `main.rs`: one `case_<i>` function per model, dispatched on argv[1].
-fn runner_main(cases: &[Case]) -> Result<String, String> {
+/// The runner's peak kernel (`runner peak` prints GFLOP/s): 16 independent chains of
+/// `a = a * x + y` over 16 lanes, enough to hide the latency of a multiply then an add on
+/// the widest vector units. The chains are separate named variables: LLVM vectorises
+/// those well but not chains kept in an array indexed in a loop. It counts a multiply
+/// and an add as two flops, and does not fuse them: the generated code, like any Rust
+/// without fast-math, does the same.
+fn peak_source() -> String {
+    const CHAINS: usize = 16;
+    let mut s = String::from(
+        "\n#[inline(always)]\nfn madd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
+         core::array::from_fn(|j| a[j] * x[j] + y[j])\n}\n\n\
+         #[inline(never)]\nfn peak_chains(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {\n",
+    );
+    for c in 0..CHAINS {
+        // Distinct starting values, so no two chains are the same computation.
+        let _ = writeln!(s, "    let mut a{c} = [{}.0f32 / 16.0; 16];", c + 1);
+    }
+    s.push_str("    for _ in 0..n {\n");
+    for c in 0..CHAINS {
+        let _ = writeln!(s, "        a{c} = madd(a{c}, x, y);");
+    }
+    s.push_str("    }\n    let mut sum = 0.0f32;\n    for j in 0..16 {\n        sum += 0.0");
+    for c in 0..CHAINS {
+        let _ = write!(s, " + a{c}[j]");
+    }
+    s.push_str(";\n    }\n    sum\n}\n\n");
+    let _ = write!(
+        s,
+        "/// The best of a few ~50 ms runs, in GFLOP/s (a multiply and an add count two).\n\
+         fn peak() {{\n    \
+         let flops_per_iter = ({CHAINS} * 16 * 2) as f64;\n    \
+         let (x, y) = (std::hint::black_box([0.9999f32; 16]), std::hint::black_box([1e-3f32; 16]));\n    \
+         let mut n: u64 = 1 << 12;\n    \
+         loop {{\n        \
+         let t = std::time::Instant::now();\n        \
+         std::hint::black_box(peak_chains(std::hint::black_box(n), x, y));\n        \
+         if t.elapsed().as_secs_f64() > 0.05 || n > 1 << 40 {{ break; }}\n        \
+         n *= 2;\n    }}\n    \
+         let mut best = 0.0f64;\n    \
+         for _ in 0..5 {{\n        \
+         let t = std::time::Instant::now();\n        \
+         std::hint::black_box(peak_chains(std::hint::black_box(n), x, y));\n        \
+         best = best.max(flops_per_iter * n as f64 / t.elapsed().as_secs_f64() / 1e9);\n    }}\n    \
+         println!(\"{{best}}\");\n}}\n"
+    );
+    s
+}
+
+/// The profile mode of a case generated with the step hook: `KILN_BENCH_PROFILE=N` runs
+/// `run_profiled` N times and writes each step's median time (ns), one line per step. Each
+/// step's vector is allocated up front, so no push reallocates between clock reads.
+fn profile_source(module: &str, ins: &str, outs: &str) -> String {
+    format!(
+        "    if let Some(n) = std::env::var(\"KILN_BENCH_PROFILE\").ok().and_then(|v| v.parse::<usize>().ok()) {{\n        \
+         let mut per: Vec<Vec<u64>> = (0..{module}::STEPS).map(|_| Vec::with_capacity(n.max(1))).collect();\n        \
+         for _ in 0..n.max(1) {{\n            \
+         let mut last = std::time::Instant::now();\n            \
+         {module}::run_profiled(&{module}::Inputs {{ {ins} }}, &mut {module}::Outputs {{ {outs} }}, &mut arena, &mut |s| {{\n                \
+         let now = std::time::Instant::now();\n                \
+         per[s].push((now - last).as_nanos() as u64);\n                \
+         last = now;\n            }});\n        }}\n        \
+         let mut text = String::new();\n        \
+         for mut v in per {{\n            \
+         v.sort_unstable();\n            \
+         text.push_str(&format!(\"{{}}\\n\", v.get(v.len() / 2).copied().unwrap_or(0)));\n        }}\n        \
+         std::fs::write(dir.join(\"steps_ns.txt\"), text).expect(\"write profile\");\n    }}\n"
+    )
+}
+
+/// The runner's `main.rs`: one `case_<i>` function per model, dispatched on argv[1] (or
+/// `peak`, with `peak`, for the peak kernel).
+fn runner_main(cases: &[Case], peak: bool) -> Result<String, String> {
     let mut s = String::from("#![deny(warnings)]\n");
     for i in 0..cases.len() {
         let _ = writeln!(s, "#[forbid(unsafe_code)]\nmod m{i};");
@@ -141,6 +221,13 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
             outs.join(", ")
         );
         let _ = writeln!(s, "    {call}");
+        if case.generated.profiled_steps.is_some() {
+            s.push_str(&profile_source(
+                &format!("m{i}"),
+                &ins.join(", "),
+                &outs.join(", "),
+            ));
+        }
         // Timing mode (Runner::time): run again N times, record the median.
         let _ = writeln!(
             s,
@@ -151,7 +238,13 @@ fn runner_main(cases: &[Case]) -> Result<String, String> {
         }
         s.push_str("}\n");
     }
+    if peak {
+        s.push_str(&peak_source());
+    }
     s.push_str("\nfn main() {\n    let args: Vec<String> = std::env::args().collect();\n");
+    if peak {
+        s.push_str("    if args[1] == \"peak\" {\n        peak();\n        return;\n    }\n");
+    }
     s.push_str("    let case: usize = args[1].parse().expect(\"case number\");\n");
     s.push_str("    let dir = std::path::PathBuf::from(&args[2]);\n");
     // Large models have large arenas: run on a thread with a big stack.
@@ -182,6 +275,8 @@ pub fn build_runner(
             "opt-level = 1\ncodegen-units = 16\ndebug-assertions = true\noverflow-checks = true"
         }
         Profile::Release => "opt-level = 3\ncodegen-units = 4",
+        // Cargo's defaults: what `cargo build --release` gives a user.
+        Profile::Native => "",
     };
     // Runner crates share a target directory, where cargo only refreshes `release/<bin>` when
     // it rebuilds; a distinct package name per work directory keeps binaries apart.
@@ -207,13 +302,23 @@ pub fn build_runner(
             .ok_or("a case without generated source")?;
         write_if_changed(&src.join(format!("m{i}.rs")), &file.contents)?;
     }
-    write_if_changed(&src.join("main.rs"), &runner_main(cases)?)?;
+    let peak = profile == Profile::Native;
+    write_if_changed(&src.join("main.rs"), &runner_main(cases, peak)?)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--offline", "--quiet"])
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--offline", "--quiet"]);
+    if profile == Profile::Native {
+        // As a user would set it in `.cargo/config.toml`.
+        let flags: Vec<String> = NATIVE_RUSTFLAGS.iter().map(|f| format!("{f:?}")).collect();
+        cmd.arg("--config")
+            .arg(format!("build.rustflags=[{}]", flags.join(", ")));
+    }
+    // Flags from the environment would override (or, for the others, add to) the profile's.
+    let out = cmd
         .current_dir(work_dir)
         .env("CARGO_TARGET_DIR", target_dir)
         .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
         .map_err(|e| format!("could not run cargo: {e}"))?;
     if !out.status.success() {
@@ -228,6 +333,8 @@ pub fn build_runner(
             .map(|c| c.generated.signature.clone())
             .collect(),
         work_dir: work_dir.to_path_buf(),
+        profiled_steps: cases.iter().map(|c| c.generated.profiled_steps).collect(),
+        has_peak: peak,
     })
 }
 
@@ -239,10 +346,20 @@ fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
     std::fs::write(path, contents).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// What one runner process does with a case.
+#[derive(Clone, Copy)]
+enum Mode {
+    Run,
+    /// Run again N times and record the median.
+    Time(usize),
+    /// Run `run_profiled` N times and record each step's median.
+    Profile(usize),
+}
+
 impl Runner {
     /// Runs case `i` on `inputs` (in the model's input order) and returns its outputs.
     pub fn run(&self, i: usize, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
-        self.run_timed(i, inputs, None).map(|(out, _)| out)
+        self.run_mode(i, inputs, Mode::Run).map(|(out, _)| out)
     }
 
     /// The median time of one `run` of case `i` over `iters` runs in one process (after a
@@ -253,16 +370,63 @@ impl Runner {
         inputs: &[Tensor],
         iters: usize,
     ) -> Result<std::time::Duration, String> {
-        let (_, t) = self.run_timed(i, inputs, Some(iters))?;
-        t.ok_or_else(|| "the runner wrote no timing".into())
+        let (_, t) = self.run_mode(i, inputs, Mode::Time(iters))?;
+        t.into_iter()
+            .next()
+            .ok_or_else(|| "the runner wrote no timing".into())
     }
 
-    fn run_timed(
+    /// Each step's median time over `iters` runs of `run_profiled` in one process (after a
+    /// first, untimed `run`), for a case generated with the step hook.
+    pub fn profile(
         &self,
         i: usize,
         inputs: &[Tensor],
-        iters: Option<usize>,
-    ) -> Result<(Vec<Tensor>, Option<std::time::Duration>), String> {
+        iters: usize,
+    ) -> Result<Vec<std::time::Duration>, String> {
+        let steps = self
+            .profiled_steps
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or("the case was not generated with the step hook")?;
+        let (_, t) = self.run_mode(i, inputs, Mode::Profile(iters))?;
+        if t.len() != steps {
+            return Err(format!(
+                "the runner timed {} steps, the case has {steps}",
+                t.len()
+            ));
+        }
+        Ok(t)
+    }
+
+    /// The machine's single-core peak in GFLOP/s (a multiply and an add count two), from
+    /// the runner's peak kernel ([`Profile::Native`] runners only).
+    pub fn peak_gflops(&self) -> Result<f64, String> {
+        if !self.has_peak {
+            return Err("the runner was not built with Profile::Native".into());
+        }
+        let out = Command::new(&self.binary)
+            .arg("peak")
+            .output()
+            .map_err(|e| format!("could not run {}: {e}", self.binary.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.trim().parse::<f64>() {
+            Ok(g) if out.status.success() && g.is_finite() && g > 0.0 => Ok(g),
+            _ => Err(format!(
+                "the peak kernel failed: {}{}",
+                text.trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
+
+    fn run_mode(
+        &self,
+        i: usize,
+        inputs: &[Tensor],
+        mode: Mode,
+    ) -> Result<(Vec<Tensor>, Vec<std::time::Duration>), String> {
         let sig = self.signatures.get(i).ok_or("no such case")?;
         if inputs.len() != sig.inputs.len() {
             return Err(format!(
@@ -291,9 +455,18 @@ impl Runner {
         }
         let mut cmd = Command::new(&self.binary);
         cmd.arg(i.to_string()).arg(dir.path());
-        match iters {
-            Some(n) => cmd.env("KILN_BENCH_ITERS", n.to_string()),
-            None => cmd.env_remove("KILN_BENCH_ITERS"),
+        cmd.env_remove("KILN_BENCH_ITERS")
+            .env_remove("KILN_BENCH_PROFILE");
+        let file = match mode {
+            Mode::Run => None,
+            Mode::Time(n) => {
+                cmd.env("KILN_BENCH_ITERS", n.to_string());
+                Some("median_ns.txt")
+            }
+            Mode::Profile(n) => {
+                cmd.env("KILN_BENCH_PROFILE", n.to_string());
+                Some("steps_ns.txt")
+            }
         };
         let out = cmd
             .output()
@@ -314,17 +487,21 @@ impl Runner {
                 Tensor::new(p.shape.clone(), data)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let timing = match iters {
-            Some(_) => {
-                let p = dir.path().join("median_ns.txt");
-                let ns: u64 = std::fs::read_to_string(&p)
+        let timing = match file {
+            None => Vec::new(),
+            Some(name) => {
+                let p = dir.path().join(name);
+                std::fs::read_to_string(&p)
                     .map_err(|e| format!("{}: {e}", p.display()))?
-                    .trim()
-                    .parse()
-                    .map_err(|_| "bad timing file".to_string())?;
-                Some(std::time::Duration::from_nanos(ns))
+                    .lines()
+                    .map(|l| {
+                        l.trim()
+                            .parse()
+                            .map(std::time::Duration::from_nanos)
+                            .map_err(|_| format!("{}: bad timing {l:?}", p.display()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
             }
-            None => None,
         };
         Ok((outputs, timing))
     }

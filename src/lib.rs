@@ -18,6 +18,7 @@
 //! (graph, shape inference, reference semantics), [`passes`] (memory planning) and
 //! [`codegen`] (Rust emitter).
 
+pub mod bench;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
@@ -397,6 +398,7 @@ pub fn emit_planned(
         .file_stem()
         .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
     let rust_opts = RustOptions {
+        step_hook: false,
         module_name: opts.crate_name.clone().unwrap_or(stem),
         provenance: Provenance {
             kiln_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -169,6 +169,42 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         save_outputs: Option<PathBuf>,
     },
+    /// Time the generated code (built for this machine) against onnxruntime and tract in
+    /// one run, single thread, same inputs, in alternation; profile its hottest steps.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The ONNX model (or --corpus).
+    #[arg(required_unless_present = "corpus", conflicts_with_all = ["corpus"])]
+    model: Option<PathBuf>,
+    /// Test data directory (input_<i>.pb; default: test_data_set_0 beside the model, or the
+    /// corpus layout's inputs/<name>/test_data_set_0); without one, made-up f32 inputs.
+    #[arg(long, conflicts_with = "corpus")]
+    data: Option<PathBuf>,
+    /// Time the corpus's seven fp32 models: DIR/models/<name>.onnx with
+    /// DIR/inputs/<name>/test_data_set_0 (default: this repository's tests/data).
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    corpus: Option<Option<PathBuf>>,
+    /// Also write the report (Markdown) to FILE, e.g. docs/benchmarks.md.
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Rounds of alternation (the report gives the median).
+    #[arg(long, default_value_t = 7)]
+    rounds: usize,
+    /// Seconds each contender runs per round.
+    #[arg(long, value_name = "SECS", default_value_t = 0.2)]
+    round_time: f64,
+    /// Levels to time kiln's code at (repeat: -O0 -O2; default both).
+    #[arg(short = 'O', value_name = "LEVEL", value_parser = ["0", "2"])]
+    opt: Vec<String>,
+    /// Peers to time, comma-separated (ort, tract), or none.
+    #[arg(long, value_delimiter = ',', default_value = "ort,tract", value_parser = ["ort", "tract", "none"])]
+    peers: Vec<String>,
+    /// Where the runner crate and its build go (reruns are incremental).
+    #[arg(long, value_name = "DIR", default_value = "target/kiln-bench")]
+    work_dir: PathBuf,
 }
 
 /// `print!` that ends the process quietly when stdout is closed (`kiln inspect | head`)
@@ -355,6 +391,7 @@ fn run(cli: Cli) -> Result<()> {
             atol,
             save_outputs,
         } => verify(&model, data, rtol, atol, save_outputs.as_deref())?,
+        Cmd::Bench(args) => bench(args)?,
     }
     Ok(())
 }
@@ -525,6 +562,55 @@ fn verify(
     }
     if !all_ok {
         bail!("the generated code does not match the expected outputs (rtol {rtol}, atol {atol})");
+    }
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    use kiln::bench::{self, Peer};
+    let mut opts = bench::Options {
+        rounds: args.rounds,
+        round_secs: args.round_time,
+        work_dir: args.work_dir,
+        ..Default::default()
+    };
+    if !args.opt.is_empty() {
+        opts.levels = [
+            ("0", kiln::passes::OptLevel::O0),
+            ("2", kiln::passes::OptLevel::O2),
+        ]
+        .into_iter()
+        .filter(|(k, _)| args.opt.iter().any(|o| o == k))
+        .map(|(_, l)| l)
+        .collect();
+    }
+    opts.peers = [("ort", Peer::Ort), ("tract", Peer::Tract)]
+        .into_iter()
+        .filter(|(k, _)| args.peers.iter().any(|p| p == k))
+        .map(|(_, p)| p)
+        .collect();
+    let models = match (&args.corpus, &args.model) {
+        (Some(dir), _) => bench::corpus(dir.as_deref()),
+        (None, Some(m)) => vec![bench::ModelSpec::new(m, args.data.clone())],
+        (None, None) => bail!("give a model or --corpus"),
+    };
+    // The report names the command that made it.
+    let command: Vec<String> = std::iter::once("kiln".to_string())
+        .chain(std::env::args().skip(1))
+        .collect();
+    let command = command.join(" ");
+    let report = bench::run(&models, &opts).map_err(anyhow::Error::msg)?;
+    // One model that cannot run is an error; over the corpus, a row says it.
+    if let (None, [one]) = (&args.corpus, &report.models[..])
+        && let Some(e) = one.failure()
+    {
+        bail!("{}: {e}", one.name);
+    }
+    let text = report.markdown(&command);
+    out!("{text}");
+    if let Some(path) = &args.write {
+        write_atomically(path, text.as_bytes())?;
+        eprintln!("kiln: wrote {}", path.display());
     }
     Ok(())
 }

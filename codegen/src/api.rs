@@ -19,6 +19,10 @@ pub struct Provenance {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RustOptions {
+    /// Also emit `run_profiled`, which calls a hook after each step so a profiler on a
+    /// host can read a clock (`kiln bench`'s per-step profile). Off by default; never for
+    /// code that ships: with it off the output is exactly what it would be without it.
+    pub step_hook: bool,
     /// Package name for [`EmitKind::Crate`] (characters Cargo does not accept become `_`).
     pub module_name: String,
     pub provenance: Provenance,
@@ -83,6 +87,9 @@ pub struct Generated {
     /// `src/lib.rs` first, then `Cargo.toml` and `README.md`.
     pub files: Vec<GeneratedFile>,
     pub signature: Signature,
+    /// With [`RustOptions::step_hook`], the number of steps `run_profiled` reports (it
+    /// calls `hook(i)` for each `i` below it, in order); `None` otherwise.
+    pub profiled_steps: Option<usize>,
 }
 
 /// A node the emitter cannot generate code for.

@@ -92,5 +92,6 @@ pub fn print_rust(
     Ok(Generated {
         files,
         signature: module.signature.clone(),
+        profiled_steps: opts.step_hook.then_some(program.steps.len()),
     })
 }

@@ -28,6 +28,7 @@ fn emit(g: &Graph, kind: EmitKind) -> Generated {
     let verified = kiln_ir::verify(g).unwrap_or_else(|d| panic!("{}: {d:?}", g.name));
     let plan = kiln_passes::plan_memory(&verified);
     let opts = RustOptions {
+        step_hook: false,
         module_name: g.name.clone(),
         provenance: Provenance {
             kiln_version: "test".into(),

@@ -10,6 +10,7 @@ use kiln_ir::{DType, Graph, Op, TensorData};
 
 fn options(name: &str) -> RustOptions {
     RustOptions {
+        step_hook: false,
         module_name: name.into(),
         provenance: Provenance {
             kiln_version: "0.1.0".into(),
@@ -107,4 +108,48 @@ fn unsupported_nodes_are_all_reported() {
     b.output(s);
     let err = emit(&b.g, EmitKind::Module).unwrap_err();
     insta::assert_snapshot!("f16_port", err.to_string());
+}
+
+/// The step hook adds `run_profiled` (the steps of `run`, each followed by `hook(i)`) and
+/// changes nothing else; without it the output is the `cnn_model_rs` snapshot above.
+#[test]
+fn step_hook_adds_hook_calls_and_nothing_else() {
+    let g = common::cnn();
+    let verified = kiln_ir::verify(&g).expect("test graphs are valid");
+    let plan = kiln_passes::plan_memory(&verified);
+    let plain = emit(&g, EmitKind::Module).unwrap();
+    assert_eq!(plain.profiled_steps, None);
+    let opts = RustOptions {
+        step_hook: true,
+        ..options(&g.name)
+    };
+    let hooked = emit_rust(&verified, &plan, EmitKind::Module, &opts).unwrap();
+    let (plain, text) = (&plain.files[0].contents, &hooked.files[0].contents);
+    let steps = hooked.profiled_steps.expect("the step count");
+    assert!(steps > 1, "{steps}");
+    assert!(text.contains(&format!("pub const STEPS: usize = {steps};")));
+    // The body of `run_profiled` is `run`'s body with `hook(i);` after each step, in order.
+    let body = |src: &str, start: &str| -> String {
+        let from = src.find(start).unwrap_or_else(|| panic!("no {start:?}"));
+        let open = from + src[from..].find(") {\n").expect("a body") + 4;
+        let len = src[open..].find("\n}\n").expect("the end of the body");
+        src[open..open + len].to_string()
+    };
+    let profiled = body(text, "pub fn run_profiled(");
+    let hooks: Vec<&str> = profiled
+        .lines()
+        .filter(|l| l.trim_start().starts_with("hook("))
+        .collect();
+    let expected: Vec<String> = (0..steps).map(|i| format!("    hook({i});")).collect();
+    assert_eq!(hooks, expected);
+    let unhooked: Vec<&str> = profiled
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("hook("))
+        .collect();
+    assert_eq!(unhooked.join("\n"), body(plain, "pub fn run("));
+    // `run` is kept, calling the profiled body with a hook that does nothing.
+    assert!(text.contains("run_profiled(inputs, outputs, arena, &mut |_| {});"));
+    // Everything after the run function (kernels, statics) is the same.
+    let tail = |src: &str| src[src.find("// ---- kernels ----").expect("kernels")..].to_string();
+    assert_eq!(tail(text), tail(plain));
 }

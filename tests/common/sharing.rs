@@ -17,6 +17,7 @@ pub fn compile(g: &Graph, opts: &PlanOptions) -> (MemoryPlan, Generated) {
     check_plan(&plan).unwrap_or_else(|e| panic!("{}: {e}", g.name));
     check_aliases(&vg, &plan).unwrap_or_else(|e| panic!("{}: {e}", g.name));
     let ropts = RustOptions {
+        step_hook: false,
         module_name: g.name.clone(),
         provenance: Provenance {
             kiln_version: "test".into(),

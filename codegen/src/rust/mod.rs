@@ -43,9 +43,17 @@ pub(crate) fn print(
         run.line(format!("let _ = inputs.{ident}; // not read by the model"));
     }
     let mut errors = Vec::new();
+    if opts.step_hook && program.steps.is_empty() {
+        run.line("let _ = hook;");
+    }
     for step in &program.steps {
         match print_step(step) {
-            Ok(text) => run.append(&text),
+            Ok(text) => {
+                run.append(&text);
+                if opts.step_hook {
+                    run.line(format!("hook({});", step.index));
+                }
+            }
             Err(message) => errors.push(crate::api::NodeError {
                 node: step.node.clone(),
                 op: step.onnx_op.clone(),
@@ -69,6 +77,7 @@ pub(crate) fn print(
         lower_bound_bytes: program.lower_bound_bytes,
         weight_bytes: program.weight_bytes(),
         provenance: opts.provenance.clone(),
+        profiled_steps: opts.step_hook.then_some(program.steps.len()),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;

@@ -136,6 +136,8 @@ pub(crate) fn render_body(
     ctx.insert("inputs", &port_maps(&m.signature.inputs));
     ctx.insert("outputs", &port_maps(&m.signature.outputs));
     ctx.insert("run_body", run_body);
+    ctx.insert("step_hook", &m.profiled_steps.is_some());
+    ctx.insert("steps", &m.profiled_steps.unwrap_or(0));
     ctx.insert("kernels", kernels.trim_end());
     ctx.insert("statics", statics.trim_end());
     render("module.rs", &ctx)
@@ -246,6 +248,8 @@ pub(crate) struct Module {
     pub lower_bound_bytes: usize,
     pub weight_bytes: usize,
     pub provenance: Provenance,
+    /// With the step hook (`RustOptions::step_hook`): the number of steps.
+    pub profiled_steps: Option<usize>,
 }
 
 /// The context of `num.rs.tera`: capability flags and one entry per element type.

@@ -1,0 +1,1178 @@
+//! `kiln bench`: the generated code's latency against onnxruntime and tract, measured in
+//! one run on the same inputs, and where its time goes.
+//!
+//! Each model is compiled at the requested levels (`-O0`, `-O2`) and once more at `-O2`
+//! with the step hook (`run_profiled`), all into one runner crate built as a user on this
+//! machine would build it ([`Profile::Native`]: cargo's release profile, `-C
+//! target-cpu=native`). The peers run in persistent Python processes (the embedded
+//! `scripts/peer-time`), single-threaded, on the same tensors. Each round times every
+//! contender in turn, each for about `round_secs` of runs in one process (the median of
+//! those runs), then profiles the steps; the report gives the median over rounds. The
+//! machine's single-core peak is measured by the runner's peak kernel at the start, before
+//! each model and at the end (the best counts). Machines are noisy, and other processes
+//! share them: the ratios, measured in alternation, are what the numbers are for.
+
+use crate::harness::{self, Case, Profile, Runner};
+use kiln_codegen::{EmitKind, RustOptions, program::Program};
+use kiln_ir::{DType, Tensor};
+use kiln_passes::OptLevel;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+/// The corpus's fp32 models, in `tests/corpus.rs`'s order.
+pub const CORPUS: [&str; 7] = [
+    "mlperf_ad_fcae",
+    "mlperf_ic_resnet8",
+    "mlperf_vww_mobilenetv1",
+    "silero_vad_16k",
+    "ppocr_cls_mobile_v2",
+    "ppocrv4_rec",
+    "ddddocr_det",
+];
+
+/// The timing script of the peers, written into the work directory when a run starts (so
+/// an installed `kiln` needs no checkout).
+const PEER_SCRIPT: &str = include_str!("../scripts/peer-time");
+
+/// A peer runtime, run from Python.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Ort,
+    Tract,
+}
+
+impl Peer {
+    /// The name `scripts/peer-time --peer` takes.
+    pub fn key(self) -> &'static str {
+        match self {
+            Peer::Ort => "ort",
+            Peer::Tract => "tract",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Ort => "onnxruntime",
+            Peer::Tract => "tract",
+        }
+    }
+
+    fn package(self) -> &'static str {
+        match self {
+            Peer::Ort => "onnxruntime==1.32.0",
+            Peer::Tract => "tract==0.23.9",
+        }
+    }
+}
+
+/// How to run a benchmark.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Rounds of alternation; the report gives the median.
+    pub rounds: usize,
+    /// About how long each contender runs in one round, in seconds.
+    pub round_secs: f64,
+    /// The levels to time kiln's code at (at least one); the step profile is of `-O2`.
+    pub levels: Vec<OptLevel>,
+    pub peers: Vec<Peer>,
+    /// The Python interpreter running the peers (`KILN_BENCH_PYTHON`, else `python3`).
+    pub python: String,
+    /// Where the runner crate, its build and the peers' inputs go; reruns are incremental.
+    pub work_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rounds: 7,
+            round_secs: 0.2,
+            levels: vec![OptLevel::O0, OptLevel::O2],
+            peers: vec![Peer::Ort, Peer::Tract],
+            python: std::env::var("KILN_BENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
+            work_dir: PathBuf::from("target/kiln-bench"),
+        }
+    }
+}
+
+/// One model to time.
+#[derive(Clone, Debug)]
+pub struct ModelSpec {
+    /// The name in the report (the file's stem).
+    pub name: String,
+    /// The model, or why it is not there (a corpus model not fetched).
+    pub model: Result<PathBuf, String>,
+    /// An ONNX test-data directory (`input_<i>.pb`); without one, fixed-pattern f32 inputs.
+    pub data: Option<PathBuf>,
+}
+
+impl ModelSpec {
+    /// A model file, with its data: `data` if given, else `test_data_set_0` beside the
+    /// model (the ONNX layout) or under `../inputs/<stem>/` (the corpus layout), if there.
+    pub fn new(model: &Path, data: Option<PathBuf>) -> ModelSpec {
+        let stem = model
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+        let data = data.or_else(|| {
+            let beside = model.parent().map(|d| d.join("test_data_set_0"));
+            let corpus = model
+                .parent()
+                .and_then(Path::parent)
+                .map(|d| d.join("inputs").join(&stem).join("test_data_set_0"));
+            beside.into_iter().chain(corpus).find(|d| d.is_dir())
+        });
+        ModelSpec {
+            name: stem,
+            model: Ok(model.to_path_buf()),
+            data,
+        }
+    }
+}
+
+/// The corpus's seven fp32 models: under `dir` (`models/<name>.onnx`,
+/// `inputs/<name>/test_data_set_0`), or, without one, in this repository's test data
+/// (`tests/data/corpus`, and `tests/data/fetched/corpus` after `scripts/fetch-test-data`).
+/// A model that is not there is kept, with the reason, so the report says so.
+pub fn corpus(dir: Option<&Path>) -> Vec<ModelSpec> {
+    CORPUS
+        .iter()
+        .map(|name| {
+            let file = format!("{name}.onnx");
+            let (models, inputs): (Vec<PathBuf>, PathBuf) = match dir {
+                Some(d) => (vec![d.join("models").join(&file)], d.join("inputs")),
+                None => (
+                    vec![
+                        PathBuf::from("tests/data/corpus/models").join(&file),
+                        PathBuf::from("tests/data/fetched/corpus/models").join(&file),
+                    ],
+                    PathBuf::from("tests/data/corpus/inputs"),
+                ),
+            };
+            let data = inputs.join(name).join("test_data_set_0");
+            let data = data.is_dir().then_some(data);
+            match models.iter().find(|p| p.is_file()) {
+                Some(m) => ModelSpec {
+                    name: name.to_string(),
+                    model: Ok(m.clone()),
+                    data,
+                },
+                None => ModelSpec {
+                    name: name.to_string(),
+                    model: Err(format!(
+                        "not present ({}){}",
+                        models
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if dir.is_none() {
+                            "; run scripts/fetch-test-data or pass --corpus DIR"
+                        } else {
+                            ""
+                        }
+                    )),
+                    data,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The machine and toolchain the numbers come from.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    pub cpu: String,
+    /// What `-C target-cpu=native` means here, as rustc names it (`znver4`).
+    pub target_cpu: String,
+    pub cores: usize,
+    pub rustc: String,
+    /// The peers' versions, as their processes reported them.
+    pub peers: BTreeMap<&'static str, String>,
+    /// The 1-minute load average at the start and the end of the run (Linux), which says
+    /// how much else was running.
+    pub load: (Option<f64>, Option<f64>),
+}
+
+/// The 1-minute load average, where `/proc/loadavg` has it.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Machine {
+    fn probe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == "model name").then(|| v.trim().to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let run = |args: &[&str]| {
+            Command::new(&rustc)
+                .args(args)
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let target_cpu = run(&["--print", "target-cpus"])
+            .lines()
+            .find(|l| l.trim_start().starts_with("native"))
+            .and_then(|l| l.split("(currently ").nth(1))
+            .map(|s| s.trim_end_matches(['.', ')']).to_string())
+            .unwrap_or_else(|| "native".into());
+        Machine {
+            cpu,
+            target_cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            rustc: run(&["--version"]).trim().to_string(),
+            peers: BTreeMap::new(),
+            load: (load_average(), None),
+        }
+    }
+}
+
+/// One step's share of the `-O2` code's time.
+#[derive(Clone, Debug)]
+pub struct StepTime {
+    pub index: usize,
+    /// The kernel it calls.
+    pub kernel: String,
+    /// The IR op and the node it came from.
+    pub op: String,
+    pub node: String,
+    pub macs: u64,
+    /// Median over rounds of the step's median time.
+    pub time: Duration,
+    /// Its part of the sum of all steps' times.
+    pub share: f64,
+}
+
+/// One model's results. Every `Err` says why the number is missing.
+#[derive(Clone, Debug)]
+pub struct ModelReport {
+    pub name: String,
+    /// Multiply-accumulates of one run of the `-O2` program (0 when it did not compile).
+    pub macs: u64,
+    pub kiln: Vec<(OptLevel, Result<Duration, String>)>,
+    pub peers: Vec<(Peer, Result<Duration, String>)>,
+    /// The `-O2` code's steps, hottest first (all of them).
+    pub steps: Result<Vec<StepTime>, String>,
+    /// What was done to feed the model (pinned shapes, bound inputs, pattern inputs).
+    pub notes: Vec<String>,
+}
+
+impl ModelReport {
+    pub fn kiln_time(&self, level: OptLevel) -> Option<Duration> {
+        self.kiln
+            .iter()
+            .find(|(l, _)| *l == level)
+            .and_then(|(_, t)| t.as_ref().ok().copied())
+    }
+
+    pub fn peer_time(&self, peer: Peer) -> Option<Duration> {
+        self.peers
+            .iter()
+            .find(|(p, _)| *p == peer)
+            .and_then(|(_, t)| t.as_ref().ok().copied())
+    }
+
+    /// Why none of kiln's levels could be timed (the model did not compile, say), if so.
+    pub fn failure(&self) -> Option<&str> {
+        match self.kiln.iter().all(|(_, t)| t.is_err()) {
+            true => self
+                .kiln
+                .iter()
+                .find_map(|(_, t)| t.as_ref().err().map(String::as_str)),
+            false => None,
+        }
+    }
+
+    /// GFLOP/s at `time` (a MAC is two flops).
+    pub fn gflops(&self, time: Duration) -> f64 {
+        2.0 * self.macs as f64 / time.as_secs_f64() / 1e9
+    }
+}
+
+/// A whole run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub machine: Machine,
+    /// The best of the peak measurements at the start and the end of the run.
+    pub peak_gflops: Result<f64, String>,
+    pub options: Options,
+    pub models: Vec<ModelReport>,
+}
+
+/// A model compiled for the runner: its cases and inputs.
+struct Prepared {
+    /// Case index per level, in `Options::levels` order; `Err` if it did not compile.
+    levels: Vec<Result<usize, String>>,
+    profiled: Result<(usize, Program), String>,
+    /// The generated code's arguments.
+    args: Vec<Tensor>,
+    /// The peers' inputs: every runtime input of the model, as `.npy` files.
+    peer_inputs: Result<Vec<PathBuf>, String>,
+    macs: u64,
+    notes: Vec<String>,
+}
+
+/// Times `models` as `opts` says. Fails only when nothing can be measured at all (the
+/// runner does not build); a model or a peer that fails gets its reason in the report.
+pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
+    if opts.levels.is_empty() {
+        return Err("no optimisation level to time (give -O0 and/or -O2)".into());
+    }
+    if opts.rounds == 0 || opts.round_secs.is_nan() || opts.round_secs <= 0.0 {
+        return Err("--rounds and --round-time must be positive".into());
+    }
+    let work = std::path::absolute(&opts.work_dir)
+        .map_err(|e| format!("{}: {e}", opts.work_dir.display()))?;
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let script = work.join("peer-time.py");
+    std::fs::write(&script, PEER_SCRIPT).map_err(|e| format!("{}: {e}", script.display()))?;
+    let mut machine = Machine::probe();
+
+    // Compile everything first: one runner, one cargo build.
+    let mut generated = Vec::new();
+    let mut prepared = Vec::new();
+    for (k, spec) in models.iter().enumerate() {
+        eprintln!("kiln bench: compiling {}", spec.name);
+        let p = match &spec.model {
+            Ok(path) => prepare(
+                path,
+                spec,
+                opts,
+                &work.join(format!("inputs/{k}")),
+                &mut generated,
+            ),
+            Err(e) => Err(e.clone()),
+        };
+        prepared.push(p);
+    }
+    let cases: Vec<Case> = generated.iter().map(|g| Case { generated: g }).collect();
+    // Nothing compiled, nothing to build: the reports say why.
+    let runner = match cases.is_empty() {
+        true => None,
+        false => {
+            eprintln!(
+                "kiln bench: building the generated code (release, -C target-cpu=native) in {}",
+                work.display()
+            );
+            Some(harness::build_runner(
+                &cases,
+                &work.join("runner"),
+                &work.join("target"),
+                Profile::Native,
+            )?)
+        }
+    };
+    let peak = || match &runner {
+        Some(r) => r.peak_gflops(),
+        None => Err("no model compiled, so no runner to measure it".into()),
+    };
+    // The peak, at the start, before each model and at the end: the best of them, since
+    // whatever else runs on the machine only ever lowers it.
+    let mut peaks = vec![peak()];
+    let mut reports = Vec::new();
+    for (spec, p) in models.iter().zip(prepared) {
+        let report = match (p, &runner) {
+            (Ok(p), Some(runner)) => {
+                eprintln!("kiln bench: timing {}", spec.name);
+                peaks.push(peak());
+                time_model(runner, spec, &p, opts, &script, &mut machine)
+            }
+            (p, _) => {
+                let e = p.err().unwrap_or_else(|| "no runner".into());
+                eprintln!("kiln bench: {}: {e}", spec.name);
+                ModelReport {
+                    name: spec.name.clone(),
+                    macs: 0,
+                    kiln: opts.levels.iter().map(|&l| (l, Err(e.clone()))).collect(),
+                    peers: opts
+                        .peers
+                        .iter()
+                        .map(|&p| (p, Err("model not compiled".into())))
+                        .collect(),
+                    steps: Err(e),
+                    notes: Vec::new(),
+                }
+            }
+        };
+        reports.push(report);
+    }
+    peaks.push(peak());
+    machine.load.1 = load_average();
+    let best = peaks
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .copied()
+        .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))));
+    let peak_gflops = match best {
+        Some(g) => Ok(g),
+        None => Err(peaks.swap_remove(0).err().unwrap_or_default()),
+    };
+    Ok(Report {
+        machine,
+        peak_gflops,
+        options: opts.clone(),
+        models: reports,
+    })
+}
+
+/// Compiles `model` at each level and with the step hook, adding the generated modules to
+/// `generated`, and writes the peers' inputs under `inputs_dir`.
+fn prepare(
+    model: &Path,
+    spec: &ModelSpec,
+    opts: &Options,
+    inputs_dir: &Path,
+    generated: &mut Vec<kiln_codegen::Generated>,
+) -> Result<Prepared, String> {
+    let mut notes = Vec::new();
+    let data: Vec<(String, Tensor)> = match &spec.data {
+        Some(d) => harness::read_named(d, "input").map_err(|e| format!("{}: {e}", d.display()))?,
+        None => Vec::new(),
+    };
+    let data: Vec<Tensor> = data.into_iter().map(|(_, t)| t).collect();
+    let copts = compile_options(model, &data, spec.data.as_deref(), &mut notes)?;
+    let mut levels = Vec::new();
+    let mut args: Option<Vec<Tensor>> = None;
+    for &level in &opts.levels {
+        let o = crate::CompileOptions {
+            opt_level: level,
+            ..copts.clone()
+        };
+        match crate::compile(model, EmitKind::Module, &o) {
+            Ok(c) => {
+                if args.is_none() {
+                    args = Some(feed(model, &c, &data)?);
+                }
+                levels.push(Ok(generated.len()));
+                generated.push(c.generated);
+            }
+            Err(e) => levels.push(Err(e.to_string())),
+        }
+    }
+    let o2 = crate::CompileOptions {
+        opt_level: OptLevel::O2,
+        ..copts
+    };
+    let profiled = profiled(model, &o2).map(|(g, program)| {
+        generated.push(g);
+        (generated.len() - 1, program)
+    });
+    let macs = profiled.as_ref().map_or(0, |(_, p)| p.macs());
+    let args = match args {
+        Some(a) => a,
+        None => {
+            // No level compiled: nothing of kiln's to time, and the reason is per level.
+            let why = levels.iter().find_map(|l| l.as_ref().err()).cloned();
+            return Err(why.unwrap_or_else(|| "did not compile".into()));
+        }
+    };
+    let peer_inputs = if data.is_empty() {
+        if !args.is_empty() {
+            notes.push("no test data: fixed-pattern inputs".into());
+        }
+        write_npy_files(inputs_dir, &args)
+    } else {
+        write_npy_files(inputs_dir, &data)
+    };
+    Ok(Prepared {
+        levels,
+        profiled,
+        args,
+        peer_inputs,
+        macs,
+        notes,
+    })
+}
+
+/// The options that make `model` compile on `data`: symbolic input dimensions pinned from
+/// it, and the inputs that decide shapes bound to it when kiln needs their values (as
+/// `kiln verify` does).
+fn compile_options(
+    model: &Path,
+    data: &[Tensor],
+    dir: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<crate::CompileOptions, String> {
+    let mut opts = crate::CompileOptions::default();
+    let Some(dir) = dir else {
+        return Ok(opts);
+    };
+    let bytes = kiln_frontend::read_model_file(model, opts.limits.file_bytes)
+        .map_err(|e| format!("{}: {e}", model.display()))?;
+    let sig = kiln_frontend::model_signature(&bytes).map_err(|e| e.to_string())?;
+    let symbolic = harness::symbolic_inputs(&bytes)?;
+    for ((name, _), t) in sig.runtime_inputs.iter().zip(data) {
+        if symbolic.contains(name) && t.numel() > 0 {
+            opts.input_shapes.insert(name.clone(), t.shape.clone());
+        }
+    }
+    let mut compiled = crate::load(model, &opts).and_then(|(g, _)| crate::plan(g, &opts));
+    let file = |k: usize| dir.join(format!("input_{k}.pb")).display().to_string();
+    for stage in harness::BindStage::ALL {
+        let Err(e) = &compiled else { break };
+        if !harness::needs_binding(&e.to_string()) {
+            break;
+        }
+        let bound = harness::bind_shape_inputs(&sig, data, stage, file);
+        if bound.len() > opts.bound_inputs.len() {
+            for name in bound.keys() {
+                opts.input_shapes.remove(name);
+            }
+            opts.bound_inputs = bound;
+            compiled = crate::load(model, &opts).and_then(|(g, _)| crate::plan(g, &opts));
+        }
+    }
+    for (name, dims) in &opts.input_shapes {
+        let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+        notes.push(format!(
+            "input {name:?} pinned to {} from the data",
+            dims.join("x")
+        ));
+    }
+    for name in opts.bound_inputs.keys() {
+        notes.push(format!("input {name:?} bound to the data at compile time"));
+    }
+    Ok(opts)
+}
+
+/// The generated code's arguments: the data of the inputs that stayed arguments, or,
+/// without data, a fixed f32 pattern of their shapes.
+fn feed(model: &Path, c: &crate::Compiled, data: &[Tensor]) -> Result<Vec<Tensor>, String> {
+    if !data.is_empty() {
+        let bytes = kiln_frontend::read_model_file(model, crate::Limits::default().file_bytes)
+            .map_err(|e| e.to_string())?;
+        let sig = kiln_frontend::model_signature(&bytes).map_err(|e| e.to_string())?;
+        return Ok(harness::runtime_args(&c.graph, &sig, data));
+    }
+    c.generated
+        .signature
+        .inputs
+        .iter()
+        .map(|p| {
+            if p.dtype != DType::F32 {
+                return Err(format!(
+                    "input {:?} is {}: without test data (--data DIR) only f32 inputs can be made up",
+                    p.model_name, p.dtype
+                ));
+            }
+            let v: Vec<f32> = (0..p.len)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0)
+                .collect();
+            Tensor::from_f32(p.shape.clone(), v)
+        })
+        .collect()
+}
+
+/// The `-O2` code with the step hook, and the program it prints, whose steps the hook
+/// numbers.
+fn profiled(
+    model: &Path,
+    opts: &crate::CompileOptions,
+) -> Result<(kiln_codegen::Generated, Program), String> {
+    let (graph, _) = crate::load(model, opts).map_err(|e| e.to_string())?;
+    let planned = crate::plan(graph, opts).map_err(|e| e.to_string())?;
+    let program = kiln_codegen::lower(&planned.verified(), &planned.plan, planned.target)
+        .map_err(|e| e.to_string())?;
+    let ropts = RustOptions {
+        step_hook: true,
+        module_name: "profiled".into(),
+        target: planned.target,
+        ..Default::default()
+    };
+    let generated =
+        kiln_codegen::print_rust(&planned.verified(), &program, EmitKind::Module, &ropts)
+            .map_err(|e| e.to_string())?;
+    Ok((generated, program))
+}
+
+/// numpy's `.npy` type string of an element type.
+fn npy_descr(d: DType) -> Result<&'static str, String> {
+    Ok(match d {
+        DType::F32 => "<f4",
+        DType::F64 => "<f8",
+        DType::F16 => "<f2",
+        DType::I8 => "|i1",
+        DType::I16 => "<i2",
+        DType::I32 => "<i4",
+        DType::I64 => "<i8",
+        DType::U8 => "|u1",
+        DType::U16 => "<u2",
+        DType::U32 => "<u4",
+        DType::U64 => "<u8",
+        DType::Bool => "|b1",
+        DType::BF16 => return Err("numpy has no bfloat16 type for a bf16 input".into()),
+    })
+}
+
+/// `t` as a `.npy` file (format 1.0): a header describing type and shape, then the data.
+pub fn npy_bytes(t: &Tensor) -> Result<Vec<u8>, String> {
+    let shape = match t.shape.len() {
+        0 => "()".to_string(),
+        1 => format!("({},)", t.shape[0]),
+        _ => format!(
+            "({})",
+            t.shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
+        npy_descr(t.dtype())?
+    );
+    // The magic, version and length take 10 bytes; the header ends in a newline and pads
+    // the whole to a multiple of 64.
+    let pad = (64 - (10 + header.len() + 1) % 64) % 64;
+    header.push_str(&" ".repeat(pad));
+    header.push('\n');
+    let len = u16::try_from(header.len()).map_err(|_| "shape too long for .npy")?;
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&t.data.to_le_bytes());
+    Ok(out)
+}
+
+fn write_npy_files(dir: &Path, tensors: &[Tensor]) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    tensors
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let p = dir.join(format!("input_{k}.npy"));
+            std::fs::write(&p, npy_bytes(t)?).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok(p)
+        })
+        .collect()
+}
+
+/// A peer in a `peer-time` process that keeps its session between rounds.
+struct PeerProcess {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    stderr: PathBuf,
+}
+
+impl PeerProcess {
+    fn start(
+        opts: &Options,
+        script: &Path,
+        peer: Peer,
+        model: &Path,
+        inputs: &[PathBuf],
+        stderr: PathBuf,
+    ) -> Result<(PeerProcess, String), String> {
+        let err_file =
+            std::fs::File::create(&stderr).map_err(|e| format!("{}: {e}", stderr.display()))?;
+        let mut child = Command::new(&opts.python)
+            .arg(script)
+            .args(["--peer", peer.key()])
+            .arg(model)
+            .args(inputs)
+            // One-line errors from tract, not a Rust backtrace.
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err_file)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot run {} ({e}); set KILN_BENCH_PYTHON to a Python 3 with numpy and {}",
+                    opts.python,
+                    peer.package()
+                )
+            })?;
+        let mut out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let mut p = PeerProcess { child, out, stderr };
+        match line.trim().strip_prefix(&format!("ready {} ", peer.key())) {
+            Some(version) => Ok((p, version.to_string())),
+            None => Err(p.failure()),
+        }
+    }
+
+    /// Why the process stopped: the last line it wrote on standard error.
+    fn failure(&mut self) -> String {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let last = err.trim().lines().last().unwrap_or("").trim();
+        if last.is_empty() {
+            "the peer process failed without a message".into()
+        } else {
+            last.to_string()
+        }
+    }
+
+    fn time(&mut self, iters: usize) -> Result<Duration, String> {
+        let sent = match self.child.stdin.as_mut() {
+            Some(stdin) => writeln!(stdin, "{iters}").and_then(|()| stdin.flush()),
+            None => return Err("the peer process has stopped".into()),
+        };
+        let mut line = String::new();
+        if sent.is_err() || self.out.read_line(&mut line).is_err() {
+            return Err(self.failure());
+        }
+        match line.trim().parse::<u64>() {
+            Ok(ns) => Ok(Duration::from_nanos(ns)),
+            Err(_) => Err(self.failure()),
+        }
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        // Closing stdin ends the script's loop.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Something timed in each round.
+enum Contender<'a> {
+    Kiln(usize),
+    Peer(&'a mut PeerProcess),
+}
+
+fn time_model(
+    runner: &Runner,
+    spec: &ModelSpec,
+    p: &Prepared,
+    opts: &Options,
+    script: &Path,
+    machine: &mut Machine,
+) -> ModelReport {
+    let model = spec.model.as_ref().expect("prepared models exist");
+    let mut procs: Vec<Result<PeerProcess, String>> = Vec::new();
+    for &peer in &opts.peers {
+        let started = match &p.peer_inputs {
+            Ok(inputs) => {
+                let log = runner.work_dir.with_file_name(format!(
+                    "peer-{}-{}.stderr",
+                    spec.name,
+                    peer.key()
+                ));
+                PeerProcess::start(opts, script, peer, model, inputs, log)
+            }
+            Err(e) => Err(e.clone()),
+        };
+        procs.push(started.map(|(proc_, version)| {
+            machine.peers.insert(peer.name(), version);
+            proc_
+        }));
+    }
+    // Results per contender: kiln's levels, then the peers; `Err` once one fails.
+    let n_kiln = opts.levels.len();
+    let mut results: Vec<Result<Vec<Duration>, String>> = p
+        .levels
+        .iter()
+        .map(|l| l.as_ref().map(|_| Vec::new()).map_err(Clone::clone))
+        .collect();
+    results.extend(
+        procs
+            .iter()
+            .map(|r| r.as_ref().map(|_| Vec::new()).map_err(Clone::clone)),
+    );
+    let mut contenders: Vec<Option<Contender>> = p
+        .levels
+        .iter()
+        .map(|l| l.as_ref().ok().map(|&case| Contender::Kiln(case)))
+        .collect();
+    contenders.extend(
+        procs
+            .iter_mut()
+            .map(|r| r.as_mut().ok().map(Contender::Peer)),
+    );
+    let measure = |c: &mut Contender, iters: usize| match c {
+        Contender::Kiln(case) => runner.time(*case, &p.args, iters),
+        Contender::Peer(proc_) => proc_.time(iters),
+    };
+    // Enough runs for about `round_secs` each, from one short run of each.
+    let mut iters = vec![1usize; contenders.len()];
+    for (k, c) in contenders.iter_mut().enumerate() {
+        let Some(c) = c else { continue };
+        match measure(c, 3) {
+            Ok(t) => iters[k] = runs_for(opts.round_secs, t),
+            Err(e) => results[k] = Err(e),
+        }
+    }
+    let o2 = opts.levels.iter().position(|&l| l == OptLevel::O2);
+    let profile_iters = o2.map_or(iters[0], |k| iters[k]);
+    let mut step_rounds: Result<Vec<Vec<Duration>>, String> = match &p.profiled {
+        Ok(_) => Ok(Vec::new()),
+        Err(e) => Err(e.clone()),
+    };
+    for _ in 0..opts.rounds {
+        for (k, c) in contenders.iter_mut().enumerate() {
+            let (Some(c), Ok(times)) = (c, &mut results[k]) else {
+                continue;
+            };
+            match measure(c, iters[k]) {
+                Ok(t) => times.push(t),
+                Err(e) => results[k] = Err(e),
+            }
+        }
+        if let (Ok((case, _)), Ok(rounds)) = (&p.profiled, &mut step_rounds) {
+            match runner.profile(*case, &p.args, profile_iters) {
+                Ok(t) => rounds.push(t),
+                Err(e) => step_rounds = Err(e),
+            }
+        }
+    }
+    let mut medians: Vec<Result<Duration, String>> = results
+        .into_iter()
+        .map(|r| r.map(|mut v| median(&mut v)))
+        .collect();
+    let peers = medians.split_off(n_kiln);
+    let steps = match (&p.profiled, step_rounds) {
+        (Ok((_, program)), Ok(rounds)) => Ok(step_times(program, &rounds)),
+        (_, Err(e)) => Err(e),
+        (Err(e), _) => Err(e.clone()),
+    };
+    ModelReport {
+        name: spec.name.clone(),
+        macs: p.macs,
+        kiln: opts.levels.iter().copied().zip(medians).collect(),
+        peers: opts.peers.iter().copied().zip(peers).collect(),
+        steps,
+        notes: p.notes.clone(),
+    }
+}
+
+/// Runs that take about `secs`, given one run's time, between 3 and 100,000.
+fn runs_for(secs: f64, once: Duration) -> usize {
+    ((secs / once.as_secs_f64().max(1e-7)) as usize).clamp(3, 100_000)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// Each step's median over rounds, hottest first, with its share of the total.
+fn step_times(program: &Program, rounds: &[Vec<Duration>]) -> Vec<StepTime> {
+    let mut steps: Vec<StepTime> = program
+        .steps
+        .iter()
+        .map(|s| {
+            let mut t: Vec<Duration> = rounds
+                .iter()
+                .filter_map(|r| r.get(s.index))
+                .copied()
+                .collect();
+            StepTime {
+                index: s.index,
+                kernel: s.kernel_name().to_string(),
+                op: s.op.clone(),
+                node: s.node.clone(),
+                macs: s.macs,
+                time: median(&mut t),
+                share: 0.0,
+            }
+        })
+        .collect();
+    let total: f64 = steps.iter().map(|s| s.time.as_secs_f64()).sum();
+    for s in &mut steps {
+        s.share = if total > 0.0 {
+            s.time.as_secs_f64() / total
+        } else {
+            0.0
+        };
+    }
+    steps.sort_by(|a, b| b.time.cmp(&a.time).then(a.index.cmp(&b.index)));
+    steps
+}
+
+/// A latency in milliseconds with about four significant digits.
+pub fn fmt_ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    match ms {
+        m if m >= 100.0 => format!("{m:.1}"),
+        m if m >= 10.0 => format!("{m:.2}"),
+        m if m >= 1.0 => format!("{m:.3}"),
+        m => format!("{m:.4}"),
+    }
+}
+
+/// `a / b` to two decimals, or `n/a`.
+fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if !b.is_zero() => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64()),
+        _ => "n/a".into(),
+    }
+}
+
+/// The longest table cell, in characters: exporters' node names can run to hundreds.
+const MAX_CELL: usize = 100;
+
+/// A table cell: `|` and line breaks would break the table.
+fn cell(s: &str) -> String {
+    cell_max(s, MAX_CELL)
+}
+
+/// A table cell of at most `max` characters (and an ellipsis).
+fn cell_max(s: &str, max: usize) -> String {
+    let one_line = s.lines().next().unwrap_or("").replace('|', "\\|");
+    if one_line.chars().count() > max {
+        format!("{}…", one_line.chars().take(max).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+fn level_name(l: OptLevel) -> &'static str {
+    match l {
+        OptLevel::O0 => "-O0",
+        OptLevel::O2 => "-O2",
+    }
+}
+
+impl Report {
+    /// The report as Markdown: machine, peak, method, the latency table, the hottest steps.
+    pub fn markdown(&self, command: &str) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let o = &self.options;
+        s.push_str("# Benchmarks\n\n");
+        s.push_str(&format!("Written by `{command}`.\n\n"));
+        s.push_str(&format!(
+            "- Machine: {} ({}), {} core{}; measured on one.\n",
+            m.cpu,
+            m.target_cpu,
+            m.cores,
+            if m.cores == 1 { "" } else { "s" }
+        ));
+        if let (Some(a), Some(b)) = m.load {
+            s.push_str(&format!(
+                "- Load average (1 min) at the start and the end of the run: {a:.2}, {b:.2} \
+                 (the benchmark itself adds about 1; more than that means other processes \
+                 shared the CPU).\n"
+            ));
+        }
+        s.push_str(&format!(
+            "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
+             build --release` gives a user on this machine with those flags; see the README for \
+             doing the same in a firmware crate).\n",
+            m.rustc,
+            harness::NATIVE_RUSTFLAGS.join(" ")
+        ));
+        let peers: Vec<String> = o
+            .peers
+            .iter()
+            .map(|p| match m.peers.get(p.name()) {
+                Some(v) => format!("{} {v}", p.name()),
+                None => format!("{} (did not start)", p.name()),
+            })
+            .collect();
+        if !peers.is_empty() {
+            s.push_str(&format!(
+                "- Peers: {} (PyPI, through their Python bindings), one thread; onnxruntime \
+                 with all graph optimisations, sequential; the time includes the bindings' \
+                 per-call overhead (microseconds).\n",
+                peers.join(", ")
+            ));
+        }
+        match &self.peak_gflops {
+            Ok(g) => s.push_str(&format!(
+                "- Single-core peak, the best of its measurements in this run: {g:.1} GFLOP/s f32 (16 independent \
+                 chains of `a = a * x + y` on 16 lanes; a multiply and an add count two flops, \
+                 not fused, as in the generated code).\n"
+            )),
+            Err(e) => s.push_str(&format!("- Single-core peak: not measured ({}).\n", cell(e))),
+        }
+        s.push_str(&format!(
+            "- Method: each round times kiln's code at {} and then each peer, every one for \
+             about {:.2} s of runs on the same inputs in one process, and takes the median run; \
+             the table gives the median over {} round{}. GFLOP/s counts a MAC of the `-O2` \
+             program as two flops.\n\n",
+            o.levels
+                .iter()
+                .map(|&l| level_name(l))
+                .collect::<Vec<_>>()
+                .join(", "),
+            o.round_secs,
+            o.rounds,
+            if o.rounds == 1 { "" } else { "s" }
+        ));
+        s.push_str(
+            "Absolute times are for this machine only, and move with whatever else runs on it; \
+             the ratios, measured in alternation in one run, are the point.\n\n",
+        );
+        s.push_str("## Latency\n\n");
+        s.push_str(&self.latency_table());
+        let notes: Vec<String> = self
+            .models
+            .iter()
+            .filter(|r| !r.notes.is_empty())
+            .map(|r| format!("- {}: {}.", r.name, r.notes.join("; ")))
+            .collect();
+        if !notes.is_empty() {
+            s.push_str("\nInputs: the models' `test_data_set_0`, except as noted:\n\n");
+            s.push_str(&notes.join("\n"));
+            s.push('\n');
+        }
+        s.push_str("\n## Hottest steps (kiln -O2)\n\n");
+        s.push_str(
+            "The five steps of the `-O2` code that take the most time, from a build with a \
+             clock read after each step (`run_profiled`; step numbers as in `kiln inspect \
+             --kernels`): each step's median time, its share of the sum over all steps, and \
+             its GFLOP/s.\n",
+        );
+        for r in &self.models {
+            s.push_str(&format!("\n### {}\n\n", r.name));
+            match &r.steps {
+                Err(e) => s.push_str(&format!("Not profiled: {}.\n", cell(e))),
+                Ok(steps) => {
+                    let total: Duration = steps.iter().map(|s| s.time).sum();
+                    s.push_str(&format!(
+                        "{} steps, {} ms in all.\n\n",
+                        steps.len(),
+                        fmt_ms(total)
+                    ));
+                    s.push_str(
+                        "| step | kernel | op | node | share | time (ms) | MMAC | GFLOP/s |\n",
+                    );
+                    s.push_str("| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n");
+                    for st in steps.iter().take(5) {
+                        let gflops = if st.macs == 0 || st.time.is_zero() {
+                            "-".to_string()
+                        } else {
+                            format!("{:.1}", 2.0 * st.macs as f64 / st.time.as_secs_f64() / 1e9)
+                        };
+                        s.push_str(&format!(
+                            "| {} | {} | {} | {} | {:.1}% | {} | {:.2} | {gflops} |\n",
+                            st.index,
+                            cell(&st.kernel),
+                            cell(&st.op),
+                            cell_max(&st.node, 48),
+                            st.share * 100.0,
+                            fmt_ms(st.time),
+                            st.macs as f64 / 1e6
+                        ));
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// The latency table: one row per model.
+    pub fn latency_table(&self) -> String {
+        let o = &self.options;
+        let mut head = vec!["model".to_string(), "MMAC".into()];
+        let mut align = vec!["---", "---:"];
+        for &l in &o.levels {
+            head.push(format!("kiln {} (ms)", level_name(l)));
+            align.push("---:");
+        }
+        for &p in &o.peers {
+            head.push(format!("{} (ms)", p.name()));
+            align.push("---:");
+        }
+        let has = |l| o.levels.contains(&l);
+        if has(OptLevel::O0) && has(OptLevel::O2) {
+            head.push("-O0 / -O2".into());
+            align.push("---:");
+        }
+        if has(OptLevel::O2) {
+            for &p in &o.peers {
+                head.push(format!("-O2 / {}", p.name()));
+                align.push("---:");
+            }
+            head.push("GFLOP/s -O2".into());
+            head.push("% of peak".into());
+            align.extend(["---:", "---:"]);
+        }
+        let mut s = format!("| {} |\n| {} |\n", head.join(" | "), align.join(" | "));
+        for r in &self.models {
+            let mut row = vec![r.name.clone(), format!("{:.2}", r.macs as f64 / 1e6)];
+            for (_, t) in &r.kiln {
+                row.push(match t {
+                    Ok(t) => fmt_ms(*t),
+                    Err(e) => format!("failed: {}", cell(e)),
+                });
+            }
+            for (_, t) in &r.peers {
+                row.push(match t {
+                    Ok(t) => fmt_ms(*t),
+                    Err(e) => format!("not run: {}", cell(e)),
+                });
+            }
+            let o2 = r.kiln_time(OptLevel::O2);
+            if has(OptLevel::O0) && has(OptLevel::O2) {
+                row.push(ratio(r.kiln_time(OptLevel::O0), o2));
+            }
+            if has(OptLevel::O2) {
+                for &p in &o.peers {
+                    row.push(ratio(o2, r.peer_time(p)));
+                }
+                match o2.filter(|_| r.macs > 0) {
+                    Some(t) => {
+                        let g = r.gflops(t);
+                        row.push(format!("{g:.2}"));
+                        row.push(match &self.peak_gflops {
+                            Ok(peak) => format!("{:.1}%", 100.0 * g / peak),
+                            Err(_) => "n/a".into(),
+                        });
+                    }
+                    None => row.extend(["n/a".to_string(), "n/a".to_string()]),
+                }
+            }
+            s.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_is_padded_to_64_bytes() {
+        let t = Tensor::from_f32(vec![1, 3, 2], vec![0.0; 6]).unwrap();
+        let b = npy_bytes(&t).unwrap();
+        let header_len = u16::from_le_bytes([b[8], b[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        assert_eq!(b.len(), 10 + header_len + 24);
+        let header = std::str::from_utf8(&b[10..10 + header_len]).unwrap();
+        assert!(
+            header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 2), }")
+        );
+        assert!(header.ends_with('\n'));
+        let one = Tensor::from_f32(vec![4], vec![0.0; 4]).unwrap();
+        let b = npy_bytes(&one).unwrap();
+        let l = u16::from_le_bytes([b[8], b[9]]) as usize;
+        assert!(
+            std::str::from_utf8(&b[10..10 + l])
+                .unwrap()
+                .contains("'shape': (4,)")
+        );
+    }
+
+    #[test]
+    fn latencies_keep_four_significant_digits() {
+        let ms = |x: f64| fmt_ms(Duration::from_secs_f64(x / 1e3));
+        assert_eq!(ms(0.26496), "0.2650");
+        assert_eq!(ms(1.23456), "1.235");
+        assert_eq!(ms(12.3456), "12.35");
+        assert_eq!(ms(123.456), "123.5");
+    }
+}
