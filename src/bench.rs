@@ -585,12 +585,14 @@ fn profiled(
 ) -> Result<(kiln_codegen::Generated, Program), String> {
     let (graph, _) = crate::load(model, opts).map_err(|e| e.to_string())?;
     let planned = crate::plan(graph, opts).map_err(|e| e.to_string())?;
-    let program = kiln_codegen::lower(&planned.verified(), &planned.plan, planned.target)
+    let kernels = crate::kernel_choice(planned.opt_level);
+    let program = kiln_codegen::lower(&planned.verified(), &planned.plan, planned.target, kernels)
         .map_err(|e| e.to_string())?;
     let ropts = RustOptions {
         step_hook: true,
         module_name: "profiled".into(),
         target: planned.target,
+        kernels,
         ..Default::default()
     };
     let generated =

@@ -407,11 +407,7 @@ pub fn emit_planned(
             options: opts.describe(),
         },
         target: planned.target,
-        kernels: if planned.opt_level == kiln_passes::OptLevel::O0 {
-            kiln_codegen::KernelChoice::Reference
-        } else {
-            kiln_codegen::KernelChoice::Fast
-        },
+        kernels: kernel_choice(planned.opt_level),
     };
     let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
         .map_err(|e| with_bind_hint(e.into()))?;
@@ -427,6 +423,16 @@ pub fn emit_planned(
 }
 
 /// The biggest activation of a plan, as `"name" (N bytes, output of node "n" (Op))`.
+/// The kernels the lowering may pick at `level`: the reference kernels at `-O0`, the
+/// fastest the target has above.
+pub fn kernel_choice(level: kiln_passes::OptLevel) -> kiln_codegen::KernelChoice {
+    if level == kiln_passes::OptLevel::O0 {
+        kiln_codegen::KernelChoice::Reference
+    } else {
+        kiln_codegen::KernelChoice::Fast
+    }
+}
+
 fn largest_buffer(graph: &Graph, plan: &MemoryPlan) -> String {
     let Some(b) = plan
         .buffers

@@ -352,11 +352,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let planned =
                 kiln::passes::compile::plan(optimized, &popts).map_err(kiln::Error::from)?;
-            let choice = if planned.opt_level == kiln::passes::OptLevel::O0 {
-                kiln::codegen::KernelChoice::Reference
-            } else {
-                kiln::codegen::KernelChoice::Fast
-            };
+            let choice = kiln::kernel_choice(planned.opt_level);
             let program =
                 kiln::codegen::lower(&planned.verified(), &planned.plan, planned.target, choice)?;
             let model_file = file_name(&model.model);
