@@ -199,7 +199,7 @@ fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
 /// one row panel of the packed weights times {nr} columns of the wide output.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_c{mr}x{nr}(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
+fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
     );
     if mr == 1 {
         // The one-row tile (depthwise) shares the signature; it has no other rows.
@@ -210,10 +210,10 @@ fn gemm_tile_c{mr}x{nr}(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps:
     }
     let _ = writeln!(
         s,
-        "    let mut panel = a[..c_in * taps.len() * {mr}].chunks_exact({mr});
-    for ch in 0..c_in {{
+        "    // The taps are a constant count, so LLVM unrolls their loop: no branch per channel.
+    for (ch, ap) in a[..c_in * T * {mr}].chunks_exact(T * {mr}).enumerate() {{
         let bc = &b[ch * channel..];
-        for (&t, av) in taps.iter().zip(&mut panel) {{
+        for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
             let bv = &bc[t..];"
     );
     for v in 0..nv {
