@@ -260,3 +260,19 @@ fn external_data_files_are_reported_for_rerun_if_changed() {
     // The path as cargo should watch it: the model's folder joined with the location.
     assert_eq!(compiled.external_data, vec![dir.path().join("data/w.bin")]);
 }
+
+#[test]
+fn name_is_the_generated_model_name() {
+    let out = tempfile::tempdir().unwrap();
+    let compiled = kiln::Build::new(resnet8())
+        .name("cifar10")
+        .file_name("cifar.rs")
+        .emit(out.path())
+        .unwrap();
+    let src = std::fs::read_to_string(out.path().join("cifar.rs")).unwrap();
+    assert_eq!(src, compiled.generated.files[0].contents);
+    assert!(
+        src.contains("pub const MODEL_NAME: &str = \"cifar10\";"),
+        "{src}"
+    );
+}

@@ -68,6 +68,8 @@ pub(crate) fn print(
         lower_bound_bytes: program.lower_bound_bytes,
         weight_bytes: program.weight_bytes(),
         provenance: opts.provenance.clone(),
+        model_name: opts.module_name.clone(),
+        macs: program.macs(),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;

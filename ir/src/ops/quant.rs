@@ -18,6 +18,20 @@ pub struct QuantAttrs {
     pub output_dtype: Option<DType>,
 }
 
+/// Where an op reads the scale and zero point of its quantized operands and output: one
+/// `(operand, scale, zero point)` slot triple per quantized input, and `(scale, zero
+/// point)` for output 0 when it is quantized. Only the ops that carry explicit scales are
+/// listed; ConvInteger and MatMulInteger have zero points alone.
+pub fn quant_slots(op: &super::Op) -> (&'static [(usize, usize, usize)], Option<(usize, usize)>) {
+    use super::Op;
+    match op {
+        Op::QuantizeLinear(_) => (&[], Some((1, 2))),
+        Op::DequantizeLinear(_) => (&[(0, 1, 2)], None),
+        Op::QLinearConv(_) | Op::QLinearMatMul => (&[(0, 1, 2), (3, 4, 5)], Some((6, 7))),
+        _ => (&[], None),
+    }
+}
+
 /// How elements map to their scale: element `(o, a, i)` of an `outer × axis × inner` view
 /// of X uses scale number `o * strides[0] + (a / block) * strides[1] + i * strides[2]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
