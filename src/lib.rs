@@ -22,10 +22,15 @@
 //! (graph, shape inference, reference semantics), [`passes`] (memory planning) and
 //! [`codegen`] (Rust emitter).
 
+// The build.rs examples are whole files, `fn main` included, to be copied as they are.
+#![allow(clippy::needless_doctest_main)]
+
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
 pub mod report;
+mod sha256;
+mod tempdir;
 
 pub use kiln_codegen as codegen;
 pub use kiln_frontend as frontend;
@@ -35,7 +40,6 @@ pub use kiln_passes as passes;
 use kiln_codegen::{EmitKind, Generated, Provenance, RustOptions};
 use kiln_ir::{Graph, Limit, OptionNames, Target, Tensor};
 use kiln_passes::MemoryPlan;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -266,7 +270,7 @@ fn load_with_files(
     let names = opts.option_names;
     let bytes = kiln_frontend::read_model_file(model, opts.limits.file_bytes)
         .map_err(|e| e.with_option_names(names))?;
-    let sha = hex(&Sha256::digest(&bytes));
+    let sha = hex(&sha256::digest(&bytes));
     let load_opts = kiln_frontend::LoadOptions {
         input_shapes: opts.input_shapes.clone(),
         bound_inputs: opts
@@ -456,10 +460,7 @@ pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".kiln-tmp-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    let tmp = tempdir::TempDir::new_in(&parent, ".kiln-tmp-").map_err(|e| Error::io(&parent, e))?;
     for f in &generated.files {
         let p = tmp.path().join(&f.path);
         if let Some(d) = p.parent() {

@@ -236,7 +236,7 @@ fn input_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
     let mut found = None;
     for n in g.consumers(v) {
         let node = g.node(n);
-        let (inputs, _) = kiln_ir::ops::quant::quant_slots(&node.op);
+        let inputs = kiln_ir::ops::quant::quant_slots(&node.op).inputs;
         // Every slot reading `v` must be a quantized operand, with the same parameters.
         for (slot, x) in node.inputs.iter().enumerate() {
             if *x != Some(v) {
@@ -263,9 +263,7 @@ fn output_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
     if node.outputs.first() != Some(&v) {
         return None;
     }
-    let (_, Some((s, z))) = kiln_ir::ops::quant::quant_slots(&node.op) else {
-        return None;
-    };
+    let (s, z) = kiln_ir::ops::quant::quant_slots(&node.op).output?;
     quant_at(g, node, s, z)
 }
 

@@ -14,27 +14,24 @@ use tera::{Context, Tera};
 const TEMPLATES: [(&str, &str); 6] = [
     (
         "num.rs",
-        include_str!("../../../templates/rust/kernels/num.rs.tera"),
+        include_str!("../../templates/rust/kernels/num.rs.tera"),
     ),
     (
         "module.rs",
-        include_str!("../../../templates/rust/module.rs.tera"),
+        include_str!("../../templates/rust/module.rs.tera"),
     ),
     (
         "model.rs",
-        include_str!("../../../templates/rust/model.rs.tera"),
+        include_str!("../../templates/rust/model.rs.tera"),
     ),
-    (
-        "lib.rs",
-        include_str!("../../../templates/rust/lib.rs.tera"),
-    ),
+    ("lib.rs", include_str!("../../templates/rust/lib.rs.tera")),
     (
         "Cargo.toml",
-        include_str!("../../../templates/rust/Cargo.toml.tera"),
+        include_str!("../../templates/rust/Cargo.toml.tera"),
     ),
     (
         "README.md",
-        include_str!("../../../templates/rust/README.md.tera"),
+        include_str!("../../templates/rust/README.md.tera"),
     ),
 ];
 
