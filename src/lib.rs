@@ -99,9 +99,11 @@ pub struct CompileOptions {
     /// Shapes for graph inputs whose dimensions the model leaves symbolic.
     pub input_shapes: BTreeMap<String, Vec<usize>>,
     /// Graph inputs fixed at compile time (`--bind-input NAME=FILE.pb`), with the file
-    /// they came from for the generated header: see `LoadOptions::bound_inputs`.
+    /// they came from for the generated header (empty for a tensor given in code): see
+    /// `LoadOptions::bound_inputs`.
     pub bound_inputs: BTreeMap<String, (Tensor, String)>,
-    /// Name of the generated crate (`--emit crate`); defaults to the model file's stem.
+    /// The model's name (`--name`): `MODEL_NAME` in the generated code and the package
+    /// name of `--emit crate`; defaults to the model file's stem.
     pub crate_name: Option<String>,
     /// What kiln accepts before refusing a model as too big or too strange.
     pub limits: Limits,
