@@ -435,9 +435,7 @@ impl Runner {
                 inputs.len()
             ));
         }
-        let dir = tempfile::Builder::new()
-            .prefix("case-")
-            .tempdir_in(&self.work_dir)
+        let dir = crate::tempdir::TempDir::new_in(&self.work_dir, "case-")
             .map_err(|e| format!("temp dir: {e}"))?;
         for (k, (t, p)) in inputs.iter().zip(&sig.inputs).enumerate() {
             if t.dtype() != p.dtype || t.numel() != p.len {

@@ -1,15 +1,19 @@
 //! kiln: an ahead-of-time compiler from ONNX models to dependency-free `#![no_std]` Rust
 //! with a static memory plan.
 //!
-//! From a firmware crate's `build.rs`:
+//! From a firmware crate's `build.rs` (the README's snippet, which `tests/build_api.rs`
+//! keeps identical to this one):
 //!
 //! ```no_run
 //! // build.rs
-//! let out = std::env::var("OUT_DIR").unwrap();
-//! kiln::Build::new("model.onnx")
-//!     .input_shape("input_1", &[1, 3, 32, 32])
-//!     .emit(&out)
-//!     .expect("kiln could not compile the model");
+//! fn main() {
+//!     let out = std::env::var("OUT_DIR").unwrap();
+//!     kiln::Build::new("model.onnx")
+//!         // .input_shape("input_1", &[1, 3, 32, 32]) // only if the model leaves dimensions symbolic
+//!         // .max_arena_bytes("128K")                 // fail the build if the model needs more RAM
+//!         .emit(&out) // writes $OUT_DIR/model.rs; prints cargo:rerun-if-changed for the files read
+//!         .unwrap_or_else(|e| panic!("kiln: {e}"));
+//! }
 //! ```
 //!
 //! and in the crate: `#[forbid(unsafe_code)] mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }`.
@@ -18,11 +22,16 @@
 //! (graph, shape inference, reference semantics), [`passes`] (memory planning) and
 //! [`codegen`] (Rust emitter).
 
+// The build.rs examples are whole files, `fn main` included, to be copied as they are.
+#![allow(clippy::needless_doctest_main)]
+
 pub mod bench;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
 pub mod report;
+mod sha256;
+mod tempdir;
 
 pub use kiln_codegen as codegen;
 pub use kiln_frontend as frontend;
@@ -30,15 +39,16 @@ pub use kiln_ir as ir;
 pub use kiln_passes as passes;
 
 use kiln_codegen::{EmitKind, Generated, Provenance, RustOptions};
-use kiln_ir::{Graph, Target, Tensor};
+use kiln_ir::{Graph, Limit, OptionNames, Target, Tensor};
 use kiln_passes::MemoryPlan;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong, by stage. Each message names the node, op and opset where
-/// there is one, and says what to do.
-#[derive(Debug, thiserror::Error)]
+/// there is one, and says what to do, naming options as the interface that was used spells
+/// them ([`CompileOptions::option_names`]). `Debug` prints the message too, so
+/// `.expect(..)` in a build script shows it as written.
+#[derive(thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Frontend(#[from] kiln_frontend::FrontendError),
@@ -67,14 +77,21 @@ pub enum Error {
     #[error(
         "the model needs an activation arena of {arena} bytes (lower bound {lower_bound}), more \
          than the limit of {limit} bytes; the largest activation is {largest}. Use a smaller \
-         input shape or model, or raise the limit with --max-arena-bytes"
+         input shape or model, or raise the limit with {}", names.limit(Limit::ArenaBytes)
     )]
     ArenaTooLarge {
         arena: u64,
         lower_bound: u64,
         limit: u64,
         largest: String,
+        names: OptionNames,
     },
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Error {
@@ -92,9 +109,11 @@ pub struct CompileOptions {
     /// Shapes for graph inputs whose dimensions the model leaves symbolic.
     pub input_shapes: BTreeMap<String, Vec<usize>>,
     /// Graph inputs fixed at compile time (`--bind-input NAME=FILE.pb`), with the file
-    /// they came from for the generated header: see `LoadOptions::bound_inputs`.
+    /// they came from for the generated header (empty for a tensor given in code): see
+    /// `LoadOptions::bound_inputs`.
     pub bound_inputs: BTreeMap<String, (Tensor, String)>,
-    /// Name of the generated crate (`--emit crate`); defaults to the model file's stem.
+    /// The model's name (`--name`): `MODEL_NAME` in the generated code and the package
+    /// name of `--emit crate`; defaults to the model file's stem.
     pub crate_name: Option<String>,
     /// What kiln accepts before refusing a model as too big or too strange.
     pub limits: Limits,
@@ -102,6 +121,9 @@ pub struct CompileOptions {
     pub opt_level: kiln_passes::OptLevel,
     /// What the generated code may assume (`--target`; default: the machine kiln runs on).
     pub target: Target,
+    /// How errors and the generated header name options: the CLI's flags (the default) or
+    /// [`Build`]'s methods.
+    pub option_names: OptionNames,
 }
 
 /// Default for [`Limits::arena_bytes`]: 4 GiB, more than a 32-bit device can address.
@@ -142,30 +164,35 @@ impl CompileOptions {
         kiln_passes::CompileOptions {
             opt_level: self.opt_level,
             target: self.target,
+            names: self.option_names,
         }
     }
 
-    /// The options as provenance lines for the generated header.
+    /// The options as provenance lines for the generated header, spelled as they were given.
     fn describe(&self) -> Vec<String> {
+        let names = self.option_names;
         let mut v: Vec<String> = self
             .input_shapes
             .iter()
-            .map(|(k, v)| {
-                let dims: Vec<String> = v.iter().map(|d| d.to_string()).collect();
-                format!("--input-shape {k}={}", dims.join("x"))
-            })
+            .map(|(k, dims)| names.input_shape(k, Some(dims)))
             .collect();
         for (k, (_, from)) in &self.bound_inputs {
-            v.push(format!("--bind-input {k}={from}"));
+            v.push(match names {
+                OptionNames::Cli => format!("--bind-input {k}={from}"),
+                // A tensor given in code has no file to name.
+                OptionNames::Build if from.is_empty() => format!(".bind_input({k:?}, ..)"),
+                OptionNames::Build => format!(".bind_input({k:?}, {from:?})"),
+            });
         }
         if self.opt_level == kiln_passes::OptLevel::O0 {
-            v.push("-O0".into());
+            v.push(names.no_optimisation().into());
         }
         v
     }
 }
 
 /// A compiled model: the IR, its memory plan and the generated files.
+#[derive(Debug)]
 pub struct Compiled {
     /// The graph after optimisation.
     pub graph: Graph,
@@ -178,6 +205,9 @@ pub struct Compiled {
     pub model_sha256: String,
     /// What the generated code may assume.
     pub target: Target,
+    /// The external data files the model's tensors were read from (empty for a graph that
+    /// did not come from a file).
+    pub external_data: Vec<PathBuf>,
 }
 
 /// Parses a shape written as `1x3x32x32`.
@@ -241,8 +271,18 @@ pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), Error> {
 /// Loads a model into IR: the front half of [`compile`], also used by `kiln inspect`.
 /// The graph is not verified here; [`compile_graph`] and `kiln inspect` verify it.
 pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Error> {
-    let bytes = kiln_frontend::read_model_file(model, opts.limits.file_bytes)?;
-    let sha = hex(&Sha256::digest(&bytes));
+    load_with_files(model, opts).map(|(g, sha, _)| (g, sha))
+}
+
+/// [`load`], also returning the external data files the model's tensors were read from.
+fn load_with_files(
+    model: &Path,
+    opts: &CompileOptions,
+) -> Result<(Graph, String, Vec<PathBuf>), Error> {
+    let names = opts.option_names;
+    let bytes = kiln_frontend::read_model_file(model, opts.limits.file_bytes)
+        .map_err(|e| e.with_option_names(names))?;
+    let sha = hex(&sha256::digest(&bytes));
     let load_opts = kiln_frontend::LoadOptions {
         input_shapes: opts.input_shapes.clone(),
         bound_inputs: opts
@@ -254,15 +294,25 @@ pub fn load(model: &Path, opts: &CompileOptions) -> Result<(Graph, String), Erro
         max_tensor_elements: opts.limits.tensor_elements,
         max_nodes: opts.limits.nodes,
         max_depth: opts.limits.depth,
+        option_names: names,
     };
     // A bare file name's parent is "", which the external-data checks cannot canonicalize.
     let base = match model.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let graph = kiln_frontend::load_model_bytes(&bytes, Some(base), &load_opts)
-        .map_err(|e| with_bind_hint(model_file_error(model, e)))?;
-    Ok((graph, sha))
+    let (graph, info) = kiln_frontend::load_model_bytes_with_info(&bytes, Some(base), &load_opts)
+        .map_err(|e| with_bind_hint(model_file_error(model, e), names))?;
+    Ok((graph, sha, info.external_data))
+}
+
+/// What to do about a value kiln needs at compile time that a graph input leaves to run
+/// time, with the option spelled as `names` says.
+pub fn bind_input_hint(names: OptionNames) -> String {
+    format!(
+        "if it is a graph input, fix its value at compile time with {}",
+        names.bind_input(None)
+    )
 }
 
 /// A loading error, naming the model file when the error is about the file as a whole (it
@@ -294,24 +344,15 @@ pub fn read_tensor_file(path: &Path) -> Result<Tensor, Error> {
         })
 }
 
-/// What to do about a value kiln needs at compile time that a graph input leaves to run time.
-pub const BIND_INPUT_HINT: &str = "if it is a graph input, fix its value at compile time \
-     with --bind-input NAME=FILE.pb (Build::bind_input in build.rs)";
-
-/// Makes an error saying a value is "only known at run time" name `--bind-input` and
-/// [`Build::bind_input`], wherever in the compiler it was raised.
-fn with_bind_hint(mut e: Error) -> Error {
-    fn hint(s: &mut String) {
-        if !s.contains("only known at run time") {
-            return;
-        }
-        if !s.contains("--bind-input") {
+/// Makes an error saying a value is "only known at run time" name the option that binds
+/// an input ([`bind_input_hint`]), wherever in the compiler it was raised.
+fn with_bind_hint(mut e: Error, names: OptionNames) -> Error {
+    let hint = |s: &mut String| {
+        if s.contains("only known at run time") && !s.contains(names.bind_input_option()) {
             s.push_str("; ");
-            s.push_str(BIND_INPUT_HINT);
-        } else if !s.contains("Build::bind_input") {
-            s.push_str(" (Build::bind_input in build.rs)");
+            s.push_str(&bind_input_hint(names));
         }
-    }
+    };
     use kiln_frontend::FrontendError as F;
     match &mut e {
         Error::Frontend(
@@ -342,17 +383,20 @@ fn with_bind_hint(mut e: Error) -> Error {
 
 /// Compiles a model to Rust source in memory.
 pub fn compile(model: &Path, kind: EmitKind, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let (graph, sha) = load(model, opts)?;
+    let (graph, sha, external_data) = load_with_files(model, opts)?;
     let file_name = model
         .file_name()
         .map_or_else(|| "model.onnx".into(), |f| f.to_string_lossy().into_owned());
-    compile_graph(graph, &file_name, sha, kind, opts)
+    let mut compiled = compile_graph(graph, &file_name, sha, kind, opts)?;
+    compiled.external_data = external_data;
+    Ok(compiled)
 }
 
 /// Verifies, lowers, optimises and plans an imported graph ([`kiln_passes::compile`]):
 /// the middle of [`compile_graph`], also used by `kiln inspect`.
 pub fn plan(graph: Graph, opts: &CompileOptions) -> Result<kiln_passes::Planned, Error> {
-    kiln_passes::compile(graph, &opts.passes_options()).map_err(|e| with_bind_hint(e.into()))
+    kiln_passes::compile(graph, &opts.passes_options())
+        .map_err(|e| with_bind_hint(e.into(), opts.option_names))
 }
 
 impl From<kiln_passes::CompileError> for Error {
@@ -392,6 +436,7 @@ pub fn emit_planned(
             lower_bound: planned.plan.lower_bound_bytes() as u64,
             limit: opts.limits.arena_bytes,
             largest: largest_buffer(planned.graph(), &planned.plan),
+            names: opts.option_names,
         });
     }
     let stem = Path::new(model_file)
@@ -410,7 +455,7 @@ pub fn emit_planned(
         kernels: kernel_choice(planned.opt_level),
     };
     let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
-        .map_err(|e| with_bind_hint(e.into()))?;
+        .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
     Ok(Compiled {
         graph: planned.graph.into_graph(),
         nodes_before: planned.nodes_before,
@@ -419,6 +464,7 @@ pub fn emit_planned(
         generated,
         model_sha256: sha256,
         target: planned.target,
+        external_data: Vec::new(),
     })
 }
 
@@ -471,10 +517,7 @@ pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".kiln-tmp-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+    let tmp = tempdir::TempDir::new_in(&parent, ".kiln-tmp-").map_err(|e| Error::io(&parent, e))?;
     for f in &generated.files {
         let p = tmp.path().join(&f.path);
         if let Some(d) = p.parent() {
@@ -509,7 +552,19 @@ pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result
     Ok(())
 }
 
-/// The build.rs entry point: compiles a model into `OUT_DIR` on every build.
+/// The build.rs entry point: compiles a model into `OUT_DIR` on every build. It has an
+/// option for each of `kiln compile`'s, and its errors name these methods, not flags.
+///
+/// ```no_run
+/// // build.rs
+/// fn main() {
+///     let out = std::env::var("OUT_DIR").unwrap();
+///     kiln::Build::new("model.onnx")
+///         .max_arena_bytes("192K") // the device's RAM budget: the build fails if it does not fit
+///         .emit(&out)
+///         .unwrap_or_else(|e| panic!("kiln: {e}"));
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Build {
     model: PathBuf,
@@ -519,6 +574,8 @@ pub struct Build {
     file_name: String,
     /// Inputs bound to `.pb` files, read when the model is compiled.
     bind_files: Vec<(String, PathBuf)>,
+    /// Sizes given as text, parsed when the model is compiled so a typo is an error there.
+    sizes: Vec<(Limit, Size)>,
 }
 
 /// A value for [`Build::bind_input`]: a tensor, or the path of a `.pb` file holding one.
@@ -552,18 +609,60 @@ impl From<&str> for BoundValue {
     }
 }
 
+/// A byte count for [`Build::max_arena_bytes`] and [`Build::max_file_bytes`]: a number of
+/// bytes, or text as the CLI's size flags take it (`"128K"`, `"4MiB"`: see [`parse_bytes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+impl From<u64> for Size {
+    fn from(n: u64) -> Self {
+        Size::Bytes(n)
+    }
+}
+
+impl From<&str> for Size {
+    fn from(s: &str) -> Self {
+        Size::Text(s.to_string())
+    }
+}
+
+impl From<String> for Size {
+    fn from(s: String) -> Self {
+        Size::Text(s)
+    }
+}
+
+impl Size {
+    fn bytes(&self, method: &str) -> Result<u64, Error> {
+        match self {
+            Size::Bytes(n) => Ok(*n),
+            Size::Text(s) => {
+                parse_bytes(s).map_err(|e| Error::Usage(format!("Build::{method}: {e}")))
+            }
+        }
+    }
+}
+
 impl Build {
     pub fn new(model: impl Into<PathBuf>) -> Self {
         Build {
             model: model.into(),
-            opts: CompileOptions::default(),
+            opts: CompileOptions {
+                option_names: OptionNames::Build,
+                ..Default::default()
+            },
             target: None,
             file_name: "model.rs".into(),
             bind_files: Vec::new(),
+            sizes: Vec::new(),
         }
     }
 
-    /// Pins the shape of an input whose dimensions the model leaves symbolic.
+    /// Pins the shape of an input whose dimensions the model leaves symbolic (the CLI's
+    /// `--input-shape`). Not needed when the model's input shapes are fixed.
     pub fn input_shape(mut self, name: &str, dims: &[usize]) -> Self {
         self.opts
             .input_shapes
@@ -578,9 +677,10 @@ impl Build {
     pub fn bind_input(mut self, name: &str, value: impl Into<BoundValue>) -> Self {
         match value.into() {
             BoundValue::Tensor(t) => {
+                // No file to name in the generated header.
                 self.opts
                     .bound_inputs
-                    .insert(name.to_string(), (t, "Build::bind_input".into()));
+                    .insert(name.to_string(), (t, String::new()));
             }
             BoundValue::File(p) => {
                 self.bind_files.push((name.to_string(), p));
@@ -589,32 +689,102 @@ impl Build {
         self
     }
 
-    /// Replaces the default [`Limits`] (e.g. to state the device's RAM as
-    /// [`Limits::arena_bytes`], so the build fails when the model does not fit).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.opts.limits = limits;
+    /// The model's name (the CLI's `--name`): the generated `MODEL_NAME` and, for
+    /// [`Build::emit_crate`], the package name. Default: the model file's stem.
+    pub fn name(mut self, name: &str) -> Self {
+        self.opts.crate_name = Some(name.to_string());
         self
     }
 
-    /// `OptLevel::O0` turns every optimisation off (default: `O2`, all of them).
+    /// Replaces all the [`Limits`] at once; the `max_*` methods set one each.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.opts.limits = limits;
+        self.sizes.clear();
+        self
+    }
+
+    /// The largest activation arena accepted (the CLI's `--max-arena-bytes`): set it to the
+    /// device's RAM budget, and the build fails, naming the largest activation, when the
+    /// model does not fit. Bytes (`196_608`) or text (`"192K"`, `"1MiB"`).
+    pub fn max_arena_bytes(mut self, size: impl Into<Size>) -> Self {
+        self.sizes.push((Limit::ArenaBytes, size.into()));
+        self
+    }
+
+    /// The largest model file accepted, also the budget for all external tensor data (the
+    /// CLI's `--max-file-bytes`). Bytes or text, as for [`Build::max_arena_bytes`].
+    pub fn max_file_bytes(mut self, size: impl Into<Size>) -> Self {
+        self.sizes.push((Limit::FileBytes, size.into()));
+        self
+    }
+
+    /// The largest element count of any one tensor (the CLI's `--max-tensor-elements`).
+    pub fn max_tensor_elements(mut self, n: u64) -> Self {
+        self.opts.limits.tensor_elements = n;
+        self
+    }
+
+    /// The most nodes accepted, counting subgraphs (the CLI's `--max-nodes`).
+    pub fn max_nodes(mut self, n: usize) -> Self {
+        self.opts.limits.nodes = n;
+        self
+    }
+
+    /// The deepest subgraph nesting accepted (the CLI's `--max-depth`).
+    pub fn max_depth(mut self, n: usize) -> Self {
+        self.opts.limits.depth = n;
+        self
+    }
+
+    /// `OptLevel::O0` turns every optimisation off (the CLI's `-O0`; default: `O2`, all of
+    /// them).
     pub fn opt_level(mut self, level: kiln_passes::OptLevel) -> Self {
         self.opts.opt_level = level;
         self
     }
 
-    /// What the generated code may assume. Default: inside a build script, the target cargo
-    /// builds for (`TARGET` and `CARGO_CFG_TARGET_FEATURE`); elsewhere the machine kiln runs on.
+    /// What the generated code may assume (the CLI's `--target`). Default: inside a build
+    /// script, the target cargo builds for (`TARGET` and `CARGO_CFG_TARGET_FEATURE`);
+    /// elsewhere the machine kiln runs on.
     pub fn target(mut self, target: Target) -> Self {
         self.target = Some(target);
         self
     }
 
-    /// The options with the target decided: the one set, else cargo's.
-    fn options(&self) -> Result<CompileOptions, Error> {
+    /// Name of the generated file inside the output directory (default `model.rs`).
+    pub fn file_name(mut self, name: &str) -> Self {
+        self.file_name = name.to_string();
+        self
+    }
+
+    /// The options with the sizes parsed, the bound files read and the target decided:
+    /// the one set, else cargo's. Returns them with the files read, for cargo to watch.
+    fn options(&self) -> Result<(CompileOptions, Vec<PathBuf>), Error> {
         let mut opts = self.opts.clone();
+        for (limit, size) in &self.sizes {
+            match limit {
+                Limit::ArenaBytes => opts.limits.arena_bytes = size.bytes("max_arena_bytes")?,
+                Limit::FileBytes => opts.limits.file_bytes = size.bytes("max_file_bytes")?,
+                // Only the byte limits are sizes.
+                Limit::TensorElements | Limit::Nodes | Limit::Depth => {}
+            }
+        }
+        let mut read = Vec::new();
         for (name, path) in &self.bind_files {
-            println!("cargo:rerun-if-changed={}", path.display());
-            let t = read_tensor_file(path)?;
+            read.push(path.clone());
+            let t = kiln_frontend::read_tensor_pb(path)
+                .map(|(_, t)| t)
+                .map_err(|e| {
+                    use kiln_frontend::FrontendError as F;
+                    match e.with_option_names(OptionNames::Build) {
+                        // These name the file already.
+                        e @ (F::Io { .. } | F::FileTooLarge { .. }) => Error::from(e),
+                        e => Error::File {
+                            path: path.clone(),
+                            source: Box::new(e),
+                        },
+                    }
+                })?;
             opts.bound_inputs
                 .insert(name.clone(), (t, path.display().to_string()));
         }
@@ -628,33 +798,35 @@ impl Build {
             println!("cargo:warning={w}");
         }
         opts.target = target;
-        Ok(opts)
-    }
-
-    /// Name of the generated file inside the output directory (default `model.rs`).
-    pub fn file_name(mut self, name: &str) -> Self {
-        self.file_name = name.to_string();
-        self
+        Ok((opts, read))
     }
 
     /// Compiles the model and writes `<out_dir>/<file_name>` (a module). Prints
-    /// `cargo:rerun-if-changed` for the model so cargo rebuilds when it changes.
+    /// `cargo:rerun-if-changed` for every file the compilation reads (the model, its
+    /// external data, bound `.pb` files), so cargo rebuilds when one changes.
     pub fn emit(self, out_dir: impl AsRef<Path>) -> Result<Compiled, Error> {
-        println!("cargo:rerun-if-changed={}", self.model.display());
-        let compiled = compile(&self.model, EmitKind::Module, &self.options()?)?;
-        write_output(
-            &compiled.generated,
-            EmitKind::Module,
-            &out_dir.as_ref().join(&self.file_name),
-        )?;
-        Ok(compiled)
+        let out = out_dir.as_ref().join(&self.file_name);
+        self.emit_kind(EmitKind::Module, &out)
     }
 
-    /// Compiles the model into a standalone crate at `dir`.
+    /// Compiles the model into a standalone crate at `dir` (the CLI's `--emit crate`);
+    /// prints `cargo:rerun-if-changed` as [`Build::emit`] does.
     pub fn emit_crate(self, dir: impl AsRef<Path>) -> Result<Compiled, Error> {
+        self.emit_kind(EmitKind::Crate, dir.as_ref())
+    }
+
+    fn emit_kind(self, kind: EmitKind, out: &Path) -> Result<Compiled, Error> {
+        // The model first: cargo must rerun a failed build when the model is fixed.
         println!("cargo:rerun-if-changed={}", self.model.display());
-        let compiled = compile(&self.model, EmitKind::Crate, &self.options()?)?;
-        write_output(&compiled.generated, EmitKind::Crate, dir.as_ref())?;
+        let (opts, bind_files) = self.options()?;
+        for f in &bind_files {
+            println!("cargo:rerun-if-changed={}", f.display());
+        }
+        let compiled = compile(&self.model, kind, &opts)?;
+        for f in &compiled.external_data {
+            println!("cargo:rerun-if-changed={}", f.display());
+        }
+        write_output(&compiled.generated, kind, out)?;
         Ok(compiled)
     }
 }

@@ -62,7 +62,7 @@ pub struct GeneratedFile {
 }
 
 /// One input or output of the generated `run`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Port {
     /// The tensor's name in the model.
     pub model_name: String,
@@ -72,16 +72,28 @@ pub struct Port {
     pub shape: Vec<usize>,
     /// Number of elements: the length of the array behind the field.
     pub len: usize,
+    /// For an integer port the model reads or writes as quantized values: its scale and
+    /// zero point (the generated `<IDENT>_SCALE` and `<IDENT>_ZERO_POINT`).
+    pub quant: Option<QuantParams>,
+}
+
+/// The per-tensor quantization of a port, as the nodes that read it (DequantizeLinear,
+/// QLinearConv, QLinearMatMul) or write it (QuantizeLinear, QLinear*) state it:
+/// `real = (q - zero_point) * scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QuantParams {
+    pub scale: f32,
+    pub zero_point: i64,
 }
 
 /// The interface of the generated code, for harnesses that call it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Signature {
     pub inputs: Vec<Port>,
     pub outputs: Vec<Port>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Generated {
     /// For [`EmitKind::Module`] exactly one file, `model.rs`; for [`EmitKind::Crate`]
     /// `src/lib.rs` first, then `Cargo.toml` and `README.md`.

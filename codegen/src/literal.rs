@@ -13,6 +13,22 @@ pub(crate) fn elem(dtype: DType) -> Result<&'static str, String> {
     }
 }
 
+/// A model string as a Rust string literal of printable ASCII: everything else escaped
+/// (`\u{..}` for non-ASCII), and `*` too, so the literal holds no `*/` or `/*` that a
+/// reader (or a C port of the file) could take for a comment.
+pub(crate) fn string(raw: &str) -> String {
+    let mut s = String::from("\"");
+    for c in raw.chars() {
+        if c == '*' {
+            s.push_str("\\u{2a}");
+        } else {
+            s.extend(c.escape_default());
+        }
+    }
+    s.push('"');
+    s
+}
+
 pub(crate) fn f32_lit(v: f32) -> String {
     if v.is_nan() {
         if v.to_bits() == f32::NAN.to_bits() {
@@ -117,6 +133,14 @@ pub(crate) fn usizes(v: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_strings_become_ascii_literals_without_comment_markers() {
+        assert_eq!(string("resnet8"), "\"resnet8\"");
+        let s = string("a*/b\"c\\\n\u{e9}/*");
+        assert_eq!(s, "\"a\\u{2a}/b\\\"c\\\\\\n\\u{e9}/\\u{2a}\"");
+        assert!(s.is_ascii() && !s.contains("*/") && !s.contains("/*"));
+    }
 
     #[test]
     fn floats_read_back_exactly() {

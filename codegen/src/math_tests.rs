@@ -4,26 +4,26 @@
 
 #![allow(clippy::excessive_precision, clippy::approx_constant)]
 
-include!("../../templates/rust/kernels/math/exp_f32.rs");
-include!("../../templates/rust/kernels/math/exp_f64.rs");
-include!("../../templates/rust/kernels/math/tanh_f32.rs");
-include!("../../templates/rust/kernels/math/tanh_f64.rs");
-include!("../../templates/rust/kernels/math/sigmoid_f32.rs");
-include!("../../templates/rust/kernels/math/sigmoid_f64.rs");
-include!("../../templates/rust/kernels/math/sqrt_f32.rs");
-include!("../../templates/rust/kernels/math/sqrt_f64.rs");
-include!("../../templates/rust/kernels/math/erf_f32.rs");
-include!("../../templates/rust/kernels/math/erf_f64.rs");
-include!("../../templates/rust/kernels/math/pow_f32.rs");
-include!("../../templates/rust/kernels/math/pow_f64.rs");
-include!("../../templates/rust/kernels/math/log_f32.rs");
-include!("../../templates/rust/kernels/math/log_f64.rs");
-include!("../../templates/rust/kernels/math/trig_f64.rs");
-include!("../../templates/rust/kernels/math/sin_f32.rs");
-include!("../../templates/rust/kernels/math/sin_f64.rs");
-include!("../../templates/rust/kernels/math/cos_f32.rs");
-include!("../../templates/rust/kernels/math/cos_f64.rs");
-include!("../../templates/rust/kernels/math/atan_f64.rs");
+include!("../templates/rust/kernels/math/exp_f32.rs");
+include!("../templates/rust/kernels/math/exp_f64.rs");
+include!("../templates/rust/kernels/math/tanh_f32.rs");
+include!("../templates/rust/kernels/math/tanh_f64.rs");
+include!("../templates/rust/kernels/math/sigmoid_f32.rs");
+include!("../templates/rust/kernels/math/sigmoid_f64.rs");
+include!("../templates/rust/kernels/math/sqrt_f32.rs");
+include!("../templates/rust/kernels/math/sqrt_f64.rs");
+include!("../templates/rust/kernels/math/erf_f32.rs");
+include!("../templates/rust/kernels/math/erf_f64.rs");
+include!("../templates/rust/kernels/math/pow_f32.rs");
+include!("../templates/rust/kernels/math/pow_f64.rs");
+include!("../templates/rust/kernels/math/log_f32.rs");
+include!("../templates/rust/kernels/math/log_f64.rs");
+include!("../templates/rust/kernels/math/trig_f64.rs");
+include!("../templates/rust/kernels/math/sin_f32.rs");
+include!("../templates/rust/kernels/math/sin_f64.rs");
+include!("../templates/rust/kernels/math/cos_f32.rs");
+include!("../templates/rust/kernels/math/cos_f64.rs");
+include!("../templates/rust/kernels/math/atan_f64.rs");
 
 /// Distance of `got` from the exact value `want` (f64, exact enough for f32 results), in
 /// units of the f32 spacing at `want`.

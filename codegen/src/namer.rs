@@ -199,8 +199,30 @@ pub fn sanitize(raw: &str, case: Case) -> String {
 
 /// The shape constant of a port, `<IDENT>_SHAPE`.
 pub fn shape_const(ident: &str) -> String {
-    format!("{}_SHAPE", ident.trim_end_matches('_').to_ascii_uppercase())
+    port_const(ident, "SHAPE")
 }
+
+/// A constant describing a port, `<IDENT>_<WHAT>`. The suffixes in use (`SHAPE`,
+/// `ELEMENTS`, `SCALE`, `ZERO_POINT`) do not end one another, so two ports' constants
+/// cannot collide, nor collide with the module's own (`ARENA_BYTES`, `MACS`, `MODEL_*`).
+pub fn port_const(ident: &str, what: &str) -> String {
+    format!(
+        "{}_{what}",
+        ident.trim_end_matches('_').to_ascii_uppercase()
+    )
+}
+
+/// The suffixes of the constants each port has (see [`port_const`]).
+pub const PORT_CONSTS: [&str; 4] = ["SHAPE", "ELEMENTS", "SCALE", "ZERO_POINT"];
+
+/// The module's own constants, reserved so no static takes their names.
+pub const MODULE_CONSTS: [&str; 5] = [
+    "ARENA_BYTES",
+    "MACS",
+    "MODEL_FILE",
+    "MODEL_NAME",
+    "MODEL_SHA256",
+];
 
 /// A Rust or C keyword (case-sensitive, as both languages are).
 pub fn is_keyword(s: &str) -> bool {

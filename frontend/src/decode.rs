@@ -19,6 +19,9 @@ pub struct ModelInfo {
     /// Imported opsets by domain; the default domain is spelled `ai.onnx`.
     pub opset_imports: BTreeMap<String, i64>,
     pub metadata: BTreeMap<String, String>,
+    /// The external data files the model's tensors were read from (its folder joined with
+    /// each `location`), sorted; empty until the model is loaded.
+    pub external_data: Vec<std::path::PathBuf>,
 }
 
 impl ModelInfo {
@@ -44,6 +47,7 @@ impl ModelInfo {
                 .iter()
                 .map(|p| (p.key().to_string(), p.value().to_string()))
                 .collect(),
+            external_data: Vec::new(),
         }
     }
 
@@ -108,6 +112,7 @@ pub(crate) fn decode_model(bytes: &[u8], max_bytes: u64) -> Result<ModelProto, F
             what: "the model".into(),
             size: bytes.len() as u64,
             limit: max_bytes,
+            names: Default::default(),
         });
     }
     if bytes.is_empty() {

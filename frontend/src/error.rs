@@ -1,11 +1,9 @@
 //! The frontend's errors. Every message is a complete sentence that names what is wrong
 //! (file, tensor, node, op, opset) and, where there is one, what the user can do about it.
 
+use kiln_ir::{Limit, OptionNames};
 use std::fmt;
 use std::path::PathBuf;
-
-/// The flag users pass to pin a dynamic input dimension; errors quote it.
-pub(crate) const INPUT_SHAPE_HINT: &str = "--input-shape";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrontendError {
@@ -16,20 +14,27 @@ pub enum FrontendError {
         source: std::io::Error,
     },
 
+    /// `names` spells the option that raises the limit ([`FrontendError::with_option_names`]).
     #[error(
         "{what} is {size} bytes, more than the limit of {limit} bytes; if the file is trusted, \
-         raise the limit (--max-file-bytes, LoadOptions::max_file_bytes)"
+         raise the limit ({})", names.limit(Limit::FileBytes)
     )]
-    FileTooLarge { what: String, size: u64, limit: u64 },
+    FileTooLarge {
+        what: String,
+        size: u64,
+        limit: u64,
+        names: OptionNames,
+    },
 
     #[error(
         "{what} has {elements} elements, more than the limit of {limit}; if the model is \
-         trusted, raise the limit (--max-tensor-elements, LoadOptions::max_tensor_elements)"
+         trusted, raise the limit ({})", names.limit(Limit::TensorElements)
     )]
     TensorTooLarge {
         what: String,
         elements: String,
         limit: u64,
+        names: OptionNames,
     },
 
     /// A limit on nodes, nesting, names or attribute sizes (see [`crate::LoadOptions`]).
@@ -122,6 +127,20 @@ pub enum FrontendError {
         opset: i64,
         message: String,
     },
+}
+
+impl FrontendError {
+    /// The error with the options it names spelled as `names` says. Messages built while
+    /// loading already follow [`crate::LoadOptions::option_names`]; this reaches the errors
+    /// of the functions that take no options ([`crate::read_model_file`] and the like).
+    pub fn with_option_names(mut self, names: OptionNames) -> Self {
+        if let FrontendError::FileTooLarge { names: n, .. }
+        | FrontendError::TensorTooLarge { names: n, .. } = &mut self
+        {
+            *n = names;
+        }
+        self
+    }
 }
 
 /// One node kiln cannot import.

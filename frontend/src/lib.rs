@@ -48,7 +48,8 @@ pub fn load_model_with_info(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<(Graph, ModelInfo), FrontendError> {
-    let bytes = read_file(path, "the model file", opts.max_file_bytes)?;
+    let bytes = read_file(path, "the model file", opts.max_file_bytes)
+        .map_err(|e| e.with_option_names(opts.option_names))?;
     let base_dir = model_dir(path);
     load::load(&bytes, Some(&base_dir), opts)
 }
@@ -61,6 +62,16 @@ pub fn load_model_bytes(
     opts: &LoadOptions,
 ) -> Result<Graph, FrontendError> {
     load::load(bytes, base_dir, opts).map(|(g, _)| g)
+}
+
+/// [`load_model_bytes`], also returning the model's metadata, with the external data
+/// files it read ([`ModelInfo::external_data`]).
+pub fn load_model_bytes_with_info(
+    bytes: &[u8],
+    base_dir: Option<&Path>,
+    opts: &LoadOptions,
+) -> Result<(Graph, ModelInfo), FrontendError> {
+    load::load(bytes, base_dir, opts)
 }
 
 /// The metadata of a serialized model (without building the graph).
@@ -164,6 +175,8 @@ fn decode_tensor_in(
         base_dir,
         max_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
         external_budget: &budget,
+        external_files: None,
+        names: Default::default(),
     };
     let t = tensor::tensor_from_proto(&tp, &format!("tensor {name:?}"), ctx)?;
     Ok((name, t))
@@ -194,6 +207,7 @@ fn read_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, FrontendErr
         what: format!("{what} {}", path.display()),
         size,
         limit,
+        names: Default::default(),
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;

@@ -4,6 +4,7 @@
 use crate::error::FrontendError;
 use crate::onnx::{GraphProto, ModelProto, NodeProto};
 use crate::options::LoadOptions;
+use kiln_ir::Limit;
 
 /// Longest name accepted for a node, value, op type or domain. Real exporters stay far
 /// below this; names this long only come from broken or hostile files.
@@ -92,17 +93,22 @@ pub(crate) fn check(model: &ModelProto, opts: &LoadOptions) -> Result<(), Fronte
         if p.depth > opts.max_depth {
             return Err(FrontendError::Limit(format!(
                 "subgraphs are nested {} deep (inside {}, down to {}), more than the limit of \
-                 {}; raise it with --max-depth (LoadOptions::max_depth) if the model is trusted",
-                p.depth, p.outer, p.holder, opts.max_depth
+                 {}; raise it with {} if the model is trusted",
+                p.depth,
+                p.outer,
+                p.holder,
+                opts.max_depth,
+                opts.option_names.limit(Limit::Depth)
             )));
         }
         let g = p.graph;
         nodes = nodes.saturating_add(g.node.len());
         if nodes > opts.max_nodes {
             return Err(FrontendError::Limit(format!(
-                "the model has more than {} nodes (counting subgraphs); raise the limit with \
-                 --max-nodes (LoadOptions::max_nodes) if the model is trusted",
-                opts.max_nodes
+                "the model has more than {} nodes (counting subgraphs); raise the limit with {} \
+                 if the model is trusted",
+                opts.max_nodes,
+                opts.option_names.limit(Limit::Nodes)
             )));
         }
         let values = g

@@ -2,7 +2,7 @@
 //! through [`kiln_ir::Op::infer`].
 
 use crate::decode::{ModelInfo, decode_model, domain_name};
-use crate::error::{FrontendError, INPUT_SHAPE_HINT, NodeCtx, UnsupportedOp};
+use crate::error::{FrontendError, NodeCtx, UnsupportedOp};
 use crate::import;
 use crate::onnx::{
     GraphProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto,
@@ -14,14 +14,14 @@ use kiln_ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueId, V
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-pub(crate) fn load(
+fn load_inner(
     bytes: &[u8],
     base_dir: Option<&Path>,
     opts: &LoadOptions,
 ) -> Result<(Graph, ModelInfo), FrontendError> {
     let model = decode_model(bytes, opts.max_file_bytes)?;
     crate::limits::check(&model, opts)?;
-    let info = ModelInfo::from_model(&model);
+    let mut info = ModelInfo::from_model(&model);
     let Some(g) = model.graph.as_ref() else {
         // decode_model refused models without a graph.
         return Err(FrontendError::Decode("the model holds no graph".into()));
@@ -45,13 +45,26 @@ pub(crate) fn load(
         None => None,
     };
     let budget = std::cell::Cell::new(opts.max_file_bytes);
+    let files = std::cell::RefCell::default();
     let tctx = TensorCtx {
         base_dir,
         max_elements: opts.max_tensor_elements,
         external_budget: &budget,
+        external_files: Some(&files),
+        names: opts.option_names,
     };
     let graph = Builder::new(g, &info, default_opset, tctx, opts)?.build()?;
+    info.external_data = files.into_inner().into_iter().collect();
     Ok((graph, info))
+}
+
+/// [`load_inner`], with every error naming options as `opts.option_names` says.
+pub(crate) fn load(
+    bytes: &[u8],
+    base_dir: Option<&Path>,
+    opts: &LoadOptions,
+) -> Result<(Graph, ModelInfo), FrontendError> {
+    load_inner(bytes, base_dir, opts).map_err(|e| e.with_option_names(opts.option_names))
 }
 
 fn is_default_domain(d: &str) -> bool {
@@ -237,6 +250,7 @@ impl<'a> Builder<'a> {
     /// Adds the run-time inputs with static types. Problems with shapes are collected over
     /// all inputs so the user can fix them in one go.
     fn add_inputs(&mut self) -> Result<(), FrontendError> {
+        let names = self.opts.option_names;
         let mut problems = Vec::new();
         let mut runtime = BTreeSet::new();
         let mut seen = HashSet::new();
@@ -259,13 +273,16 @@ impl<'a> Builder<'a> {
             if let Some(t) = self.opts.bound_inputs.get(name) {
                 match self.input_type(vi) {
                     Ok(ty) if ty.dtype != t.dtype() => problems.push(format!(
-                        "--bind-input {name}: the value is {} but the input is {}",
+                        "{} {name}: the value is {} but the input is {}",
+                        names.bind_input_option(),
                         t.dtype(),
                         ty.dtype
                     )),
                     Ok(ty) if ty.shape != t.shape => problems.push(format!(
-                        "--bind-input {name}: the value has shape {:?} but the input has {:?}",
-                        t.shape, ty.shape
+                        "{} {name}: the value has shape {:?} but the input has {:?}",
+                        names.bind_input_option(),
+                        t.shape,
+                        ty.shape
                     )),
                     // An input with unknown dimensions takes the value's shape.
                     Ok(_) | Err(FrontendError::InputShape(_)) => {
@@ -297,7 +314,8 @@ impl<'a> Builder<'a> {
         for name in self.opts.bound_inputs.keys() {
             if !runtime.contains(name.as_str()) {
                 problems.push(format!(
-                    "--bind-input names {name:?}, which is not a run-time input of the model"
+                    "{} names {name:?}, which is not a run-time input of the model",
+                    names.bind_input_option()
                 ));
             }
         }
@@ -310,8 +328,9 @@ impl<'a> Builder<'a> {
                     ""
                 };
                 problems.push(format!(
-                    "{INPUT_SHAPE_HINT} names {name:?}, which is not a run-time input of the \
-                     model{why}; the inputs are: {}",
+                    "{} names {name:?}, which is not a run-time input of the model{why}; the \
+                     inputs are: {}",
+                    names.input_shape_option(),
                     if list.is_empty() {
                         "(none)".to_string()
                     } else {
@@ -361,6 +380,7 @@ impl<'a> Builder<'a> {
 
     /// The static type of a graph input, from the model and `opts.input_shapes`.
     fn input_type(&self, vi: &ValueInfoProto) -> Result<TensorType, FrontendError> {
+        let names = self.opts.option_names;
         let name = vi.name();
         let t = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(type_proto::Value::TensorType(t)) => t,
@@ -419,27 +439,20 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let show = |s: &[usize]| {
-            s.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("x")
-        };
         let shape = if let Some(given) = self.opts.input_shapes.get(name) {
             if given.contains(&0) {
                 return Err(FrontendError::InputShape(format!(
-                    "{INPUT_SHAPE_HINT} {name}={} has a zero dimension; every dimension must be \
-                     at least 1",
-                    show(given)
+                    "{} has a zero dimension; every dimension must be at least 1",
+                    names.input_shape(name, Some(given))
                 )));
             }
             if let Some(decl) = &declared {
                 if decl.len() != given.len() {
                     return Err(FrontendError::InputShape(format!(
-                        "input {name:?} has rank {} in the model, but {INPUT_SHAPE_HINT} \
-                         {name}={} has rank {}; give all {} dimensions",
+                        "input {name:?} has rank {} in the model, but {} has rank {}; give all \
+                         {} dimensions",
                         decl.len(),
-                        show(given),
+                        names.input_shape(name, Some(given)),
                         given.len(),
                         decl.len()
                     )));
@@ -450,9 +463,9 @@ impl<'a> Builder<'a> {
                     {
                         return Err(FrontendError::InputShape(format!(
                             "input {name:?} has dimension {i} fixed to {f} in the model, but \
-                             {INPUT_SHAPE_HINT} {name}={} sets it to {g}; only symbolic or \
-                             unknown dimensions can be chosen",
-                            show(given)
+                             {} sets it to {g}; only symbolic or unknown dimensions can be \
+                             chosen",
+                            names.input_shape(name, Some(given))
                         )));
                     }
                 }
@@ -462,8 +475,9 @@ impl<'a> Builder<'a> {
             let Some(decl) = declared else {
                 return Err(FrontendError::InputShape(format!(
                     "input {name:?} has no declared shape (not even a rank); kiln compiles for \
-                     static shapes: pass {INPUT_SHAPE_HINT} {name}=DIMS with the full shape, \
-                     e.g. {INPUT_SHAPE_HINT} {name}=1x3x32x32"
+                     static shapes: pass {} with the full shape, e.g. {}",
+                    names.input_shape(name, None),
+                    names.input_shape(name, Some(&[1, 3, 32, 32]))
                 )));
             };
             let unresolved: Vec<String> = decl
@@ -476,7 +490,8 @@ impl<'a> Builder<'a> {
                         "dimension {i} (declared 0: an empty tensor, which kiln cannot \
                          compile, or an exporter's way of writing unknown; if the input is an \
                          operand that decides shapes, such as a reduction's axes, its value \
-                         is only known at run time: fix it with --bind-input)"
+                         is only known at run time: fix it with {})",
+                        names.bind_input(Some(name))
                     )),
                     Dim::Zero => Some(format!(
                         "dimension {i} (declared 0: an empty tensor, which kiln cannot \
@@ -486,19 +501,18 @@ impl<'a> Builder<'a> {
                 })
                 .collect();
             if !unresolved.is_empty() {
-                let example: Vec<String> = decl
+                let example: Vec<usize> = decl
                     .iter()
                     .map(|d| match d {
-                        Dim::Fixed(f) => f.to_string(),
-                        _ => "1".to_string(),
+                        Dim::Fixed(f) => *f,
+                        _ => 1,
                     })
                     .collect();
                 return Err(FrontendError::InputShape(format!(
-                    "input {name:?} has dynamic {}; kiln compiles for static shapes: pass \
-                     {INPUT_SHAPE_HINT} {name}={} (1 in place of each dynamic dimension; use \
-                     the sizes you deploy with)",
+                    "input {name:?} has dynamic {}; kiln compiles for static shapes: pass {} \
+                     (1 in place of each dynamic dimension; use the sizes you deploy with)",
                     unresolved.join(", "),
-                    example.join("x")
+                    names.input_shape(name, Some(&example))
                 )));
             }
             decl.iter()

@@ -1,7 +1,7 @@
 //! How to load a model: [`LoadOptions`], its defaults and the newest opset kiln knows. Its
 //! own module so the loader reads it without depending on the crate root.
 
-use kiln_ir::Tensor;
+use kiln_ir::{OptionNames, Tensor};
 use std::collections::BTreeMap;
 
 /// The newest ai.onnx opset kiln knows: the newest defined by onnx 1.22, whose node tests
@@ -46,6 +46,9 @@ pub struct LoadOptions {
     /// the main graph is depth 0. The protobuf decoder also refuses anything nested deeper
     /// than about 30 subgraph levels, whatever this says.
     pub max_depth: usize,
+    /// How messages name the options that would fix a problem: the CLI's flags or
+    /// `kiln::Build`'s methods.
+    pub option_names: OptionNames,
 }
 
 impl Default for LoadOptions {
@@ -57,6 +60,7 @@ impl Default for LoadOptions {
             max_tensor_elements: DEFAULT_MAX_TENSOR_ELEMENTS,
             max_nodes: DEFAULT_MAX_NODES,
             max_depth: DEFAULT_MAX_DEPTH,
+            option_names: OptionNames::Cli,
         }
     }
 }

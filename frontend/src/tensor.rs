@@ -5,9 +5,9 @@
 use crate::error::FrontendError;
 use crate::onnx::tensor_proto::DataType;
 use crate::onnx::{StringStringEntryProto, TensorProto, tensor_proto::DataLocation};
-use kiln_ir::{DType, Tensor, TensorData};
+use kiln_ir::{DType, Limit, OptionNames, Tensor, TensorData};
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// Maps an ONNX `TensorProto.DataType` code onto a kiln element type.
 pub(crate) fn dtype_from_onnx(code: i32) -> Option<DType> {
@@ -72,6 +72,11 @@ pub(crate) struct TensorCtx<'a> {
     /// Bytes of external data that may still be read, over all tensors of the model: many
     /// tensors pointing at one big region must not add up to unbounded memory.
     pub external_budget: &'a std::cell::Cell<u64>,
+    /// Where the external data files read are recorded (as the model names them, joined to
+    /// its folder), so a build script can tell cargo to rerun when one changes.
+    pub external_files: Option<&'a std::cell::RefCell<std::collections::BTreeSet<PathBuf>>>,
+    /// How the external-data budget message names the option raising it.
+    pub names: OptionNames,
 }
 
 /// Converts ONNX dims to a shape, refusing negative dims, overflow and oversized tensors.
@@ -103,6 +108,7 @@ pub(crate) fn check_numel(
         what: what.to_string(),
         elements,
         limit: max_elements,
+        names: Default::default(),
     };
     let numel = shape
         .iter()
@@ -145,12 +151,16 @@ pub(crate) fn tensor_from_proto(
                 what: what.to_string(),
                 message: format!(
                     "it needs {nbytes} bytes, but only {left} bytes of the limit on external \
-                     data remain (the model-file limit, --max-file-bytes, counted over all \
-                     external tensors); raise the limit if the model is trusted"
+                     data remain (the model-file limit, {}, counted over all external \
+                     tensors); raise the limit if the model is trusted",
+                    ctx.names.limit(Limit::FileBytes)
                 ),
             });
         }
-        let bytes = read_external(&tp.external_data, what, ctx.base_dir, nbytes)?;
+        let (bytes, file) = read_external(&tp.external_data, what, ctx.base_dir, nbytes)?;
+        if let Some(files) = ctx.external_files {
+            files.borrow_mut().insert(file);
+        }
         ctx.external_budget.set(left - nbytes as u64);
         from_raw(dtype, &bytes, &shape, nbytes, what)?
     } else if let Some(raw) = &tp.raw_data {
@@ -263,15 +273,16 @@ fn from_typed(
     })
 }
 
-/// Reads `nbytes` of external data. The file must be a relative path without `..` that,
-/// after resolving symbolic links, stays inside the model's folder: a model file must not
-/// be able to make kiln read (and embed into generated code) arbitrary files.
+/// Reads `nbytes` of external data; returns them and the file's path (the model's folder
+/// joined with the location). The file must be a relative path without `..` that, after
+/// resolving symbolic links, stays inside the model's folder: a model file must not be able
+/// to make kiln read (and embed into generated code) arbitrary files.
 fn read_external(
     entries: &[StringStringEntryProto],
     what: &str,
     base_dir: Option<&Path>,
     nbytes: usize,
-) -> Result<Vec<u8>, FrontendError> {
+) -> Result<(Vec<u8>, PathBuf), FrontendError> {
     let refuse = |message: String| FrontendError::ExternalData {
         what: what.to_string(),
         message,
@@ -372,7 +383,7 @@ fn read_external(
     file.seek(SeekFrom::Start(offset)).map_err(io)?;
     let mut buf = vec![0u8; nbytes];
     file.read_exact(&mut buf).map_err(io)?;
-    Ok(buf)
+    Ok((buf, joined))
 }
 
 /// A `TensorProto` holding `t` as little-endian `raw_data`.

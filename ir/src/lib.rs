@@ -11,6 +11,7 @@ pub mod eval;
 pub mod graph;
 pub mod half;
 pub mod ops;
+pub mod option_names;
 pub mod target;
 pub mod tensor;
 pub mod types;
@@ -18,6 +19,7 @@ pub mod verify;
 
 pub use graph::{Graph, Node, NodeId, Value, ValueId, ValueKind};
 pub use ops::Op;
+pub use option_names::{Limit, OptionNames};
 pub use target::Target;
 pub use tensor::{Tensor, TensorData};
 pub use types::{DType, TensorType};

@@ -4,7 +4,7 @@
 
 use crate::memory::{self, MemoryPlan, PlanOptions};
 use crate::pipeline::{self, OptLevel, PassReport};
-use kiln_ir::{Diagnostic, Graph, OwnedVerifiedGraph, Target, VerifiedGraph};
+use kiln_ir::{Diagnostic, Graph, OptionNames, OwnedVerifiedGraph, Target, VerifiedGraph};
 
 /// What the middle of a compilation needs to know.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub struct CompileOptions {
     pub opt_level: OptLevel,
     /// What the generated code may assume; carried to [`Planned::target`] for codegen.
     pub target: Target,
+    /// How messages name the option that works around a kiln bug (`-O0`).
+    pub names: OptionNames,
 }
 
 /// Why the middle of a compilation failed.
@@ -24,9 +26,10 @@ pub enum CompileError {
     /// A pass failed, or left an invalid graph (debug builds); the message names the pass.
     #[error("{0}")]
     Pass(String),
-    /// The memory plan shares bytes it must not (debug builds): a kiln bug.
-    #[error("the memory plan is wrong (a kiln bug; compile with -O0 to work around it): {0}")]
-    Plan(String),
+    /// The memory plan shares bytes it must not (debug builds): a kiln bug. The message
+    /// names the option that works around it.
+    #[error("the memory plan is wrong (a kiln bug; {} works around it): {message}", names.no_optimisation())]
+    Plan { message: String, names: OptionNames },
 }
 
 /// The graph after lowering and optimisation, verified, before memory planning.
@@ -80,7 +83,8 @@ pub fn optimize(mut graph: Graph, opts: &CompileOptions) -> Result<Optimized, Co
     // Not an optimisation: the emitter has no f16/bf16 arithmetic, at any level.
     crate::lower::widen_half(&mut graph)
         .map_err(|e| CompileError::Pass(format!("widen-half: {e}")))?;
-    let passes = pipeline::optimize(&mut graph, opts.opt_level).map_err(CompileError::Pass)?;
+    let passes =
+        pipeline::optimize(&mut graph, opts.opt_level, opts.names).map_err(CompileError::Pass)?;
     let graph = OwnedVerifiedGraph::new(graph).map_err(CompileError::Verify)?;
     Ok(Optimized {
         graph,
@@ -115,7 +119,13 @@ pub fn plan(optimized: Optimized, opts: &CompileOptions) -> Result<Planned, Comp
         (graph, plan)
     };
     if cfg!(any(debug_assertions, test)) {
-        check(&graph.verified(), &plan)?;
+        check(&graph.verified(), &plan).map_err(|e| match e {
+            CompileError::Plan { message, .. } => CompileError::Plan {
+                message,
+                names: opts.names,
+            },
+            e => e,
+        })?;
     }
     Ok(Planned {
         graph,
@@ -131,8 +141,12 @@ pub fn plan(optimized: Optimized, opts: &CompileOptions) -> Result<Planned, Comp
 /// share bytes ([`memory::check_plan`]) and every alias is one the graph allows
 /// ([`memory::check_aliases`]).
 pub fn check(graph: &VerifiedGraph, plan: &MemoryPlan) -> Result<(), CompileError> {
-    memory::check_plan(plan).map_err(CompileError::Plan)?;
-    memory::check_aliases(graph, plan).map_err(CompileError::Plan)
+    let bug = |message| CompileError::Plan {
+        message,
+        names: OptionNames::default(),
+    };
+    memory::check_plan(plan).map_err(bug)?;
+    memory::check_aliases(graph, plan).map_err(bug)
 }
 
 #[cfg(test)]
@@ -158,6 +172,7 @@ mod tests {
         let opts = CompileOptions {
             opt_level: OptLevel::O0,
             target: Target::Thumbv7em { fpu: true },
+            ..Default::default()
         };
         let planned = compile(chain(), &opts).unwrap();
         assert_eq!(planned.target, opts.target);
@@ -181,7 +196,7 @@ mod tests {
         let at = bad.placements[&a.value].offset;
         bad.placements.get_mut(&b.value).unwrap().offset = at;
         let err = check(&planned.verified(), &bad).unwrap_err();
-        assert!(matches!(err, CompileError::Plan(_)));
+        assert!(matches!(err, CompileError::Plan { .. }));
         assert!(
             err.to_string().contains("overlap in time and space"),
             "{err}"

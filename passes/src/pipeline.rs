@@ -116,7 +116,11 @@ pub struct PassReport {
 
 /// Runs the pipeline at `level` on `graph`. An error names the pass; in debug builds a pass
 /// that leaves an invalid graph is an error too.
-pub fn optimize(graph: &mut Graph, level: OptLevel) -> Result<Vec<PassReport>, String> {
+pub fn optimize(
+    graph: &mut Graph,
+    level: OptLevel,
+    names: kiln_ir::OptionNames,
+) -> Result<Vec<PassReport>, String> {
     let mut reports = Vec::new();
     if level == OptLevel::O0 {
         return Ok(reports);
@@ -130,8 +134,9 @@ pub fn optimize(graph: &mut Graph, level: OptLevel) -> Result<Vec<PassReport>, S
         {
             let list: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
             return Err(format!(
-                "pass {} left an invalid graph (a kiln bug; compile with -O0 to work around it):\n  {}",
+                "pass {} left an invalid graph (a kiln bug; {} works around it):\n  {}",
                 pass.name,
+                names.no_optimisation(),
                 list.join("\n  ")
             ));
         }

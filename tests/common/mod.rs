@@ -58,6 +58,11 @@ pub fn corpus_data(name: &str) -> PathBuf {
         .join("test_data_set_0")
 }
 
+/// The `kiln` binary; the suites that run it require the `cli` feature (Cargo.toml).
 pub fn kiln_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_kiln"))
+    // Not `env!`: this module is compiled into every suite, also without the binary.
+    match option_env!("CARGO_BIN_EXE_kiln") {
+        Some(p) => PathBuf::from(p),
+        None => panic!("the kiln binary is built only with the cli feature"),
+    }
 }

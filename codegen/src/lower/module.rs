@@ -10,7 +10,7 @@
 //! with some copies the others.
 
 use super::NodeCx;
-use crate::api::{CodegenError, NodeError, Port, Signature};
+use crate::api::{CodegenError, NodeError, Port, QuantParams, Signature};
 use crate::kernels::KernelSet;
 use crate::literal;
 use crate::namer::{Case, Namer};
@@ -92,14 +92,19 @@ pub(crate) fn lower(
     }
     let signature = signature(g)?;
     let mut statics_namer = Namer::new(Case::Screaming);
-    statics_namer.reserve("ARENA_BYTES");
+    for name in crate::namer::MODULE_CONSTS {
+        statics_namer.reserve(name);
+    }
+    for p in signature.inputs.iter().chain(&signature.outputs) {
+        for what in crate::namer::PORT_CONSTS {
+            statics_namer.reserve(&crate::namer::port_const(&p.ident, what));
+        }
+    }
     let mut places = BTreeMap::new();
     for (&v, p) in g.inputs.iter().zip(&signature.inputs) {
-        statics_namer.reserve(&crate::namer::shape_const(&p.ident));
         places.entry(v).or_insert(Place::Input(p.ident.clone()));
     }
     for (&v, p) in g.outputs.iter().zip(&signature.outputs) {
-        statics_namer.reserve(&crate::namer::shape_const(&p.ident));
         if matches!(g.value(v).kind, ValueKind::Activation) {
             places
                 .entry(v)
@@ -199,6 +204,11 @@ fn signature(g: &Graph) -> Result<Signature, CodegenError> {
             dtype: val.ty.dtype,
             shape: val.ty.shape.clone(),
             len: val.ty.numel(),
+            quant: if what == "input" {
+                input_quant(g, v)
+            } else {
+                output_quant(g, v)
+            },
         })
     };
     let inputs = g
@@ -212,6 +222,61 @@ fn signature(g: &Graph) -> Result<Signature, CodegenError> {
         .map(|&v| port("output", v))
         .collect::<Result<_, _>>()?;
     Ok(Signature { inputs, outputs })
+}
+
+/// A per-tensor scale and zero point read from constant operands `scale` and `zero_point`
+/// (absent: 0) of `node`.
+fn quant_at(g: &Graph, node: &Node, scale: usize, zero_point: usize) -> Option<QuantParams> {
+    let constant = |slot: usize| {
+        let v = node.inputs.get(slot).copied().flatten()?;
+        g.value(v).const_tensor().filter(|t| t.numel() == 1)
+    };
+    let scale = constant(scale)?.first_as_f64()? as f32;
+    let zero_point = match node.inputs.get(zero_point).copied().flatten() {
+        None => 0,
+        Some(_) => *constant(zero_point)?.as_i64_vec()?.first()?,
+    };
+    Some(QuantParams { scale, zero_point })
+}
+
+/// The quantization of integer input `v`: the per-tensor scale and zero point every node
+/// reading it reads it with, when all read it as quantized values and agree.
+fn input_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
+    if g.value(v).ty.dtype.is_float() {
+        return None;
+    }
+    let mut found = None;
+    for n in g.consumers(v) {
+        let node = g.node(n);
+        let inputs = kiln_ir::ops::quant::quant_slots(&node.op).inputs;
+        // Every slot reading `v` must be a quantized operand, with the same parameters.
+        for (slot, x) in node.inputs.iter().enumerate() {
+            if *x != Some(v) {
+                continue;
+            }
+            let &(_, s, z) = inputs.iter().find(|(q, _, _)| *q == slot)?;
+            let q = quant_at(g, node, s, z)?;
+            if found.is_some_and(|f| f != q) {
+                return None;
+            }
+            found = Some(q);
+        }
+    }
+    found
+}
+
+/// The quantization of integer output `v`: its producer's per-tensor output scale and zero
+/// point.
+fn output_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
+    if g.value(v).ty.dtype.is_float() {
+        return None;
+    }
+    let node = g.node(g.producer(v)?);
+    if node.outputs.first() != Some(&v) {
+        return None;
+    }
+    let (s, z) = kiln_ir::ops::quant::quant_slots(&node.op).output?;
+    quant_at(g, node, s, z)
 }
 
 impl Lowerer<'_> {

@@ -8,108 +8,108 @@ use kiln_ir::DType;
 
 pub(crate) fn kernel_source(k: Kernel) -> &'static str {
     match k {
-        Kernel::Map => include_str!("../../../templates/rust/kernels/map.rs"),
-        Kernel::Convert => include_str!("../../../templates/rust/kernels/convert.rs"),
-        Kernel::Half => include_str!("../../../templates/rust/kernels/half.rs"),
-        Kernel::Broadcast => include_str!("../../../templates/rust/kernels/broadcast.rs"),
-        Kernel::Clip => include_str!("../../../templates/rust/kernels/clip.rs"),
-        Kernel::MapInPlace => include_str!("../../../templates/rust/kernels/map_in_place.rs"),
+        Kernel::Map => include_str!("../../templates/rust/kernels/map.rs"),
+        Kernel::Convert => include_str!("../../templates/rust/kernels/convert.rs"),
+        Kernel::Half => include_str!("../../templates/rust/kernels/half.rs"),
+        Kernel::Broadcast => include_str!("../../templates/rust/kernels/broadcast.rs"),
+        Kernel::Clip => include_str!("../../templates/rust/kernels/clip.rs"),
+        Kernel::MapInPlace => include_str!("../../templates/rust/kernels/map_in_place.rs"),
         Kernel::BroadcastInPlace => {
-            include_str!("../../../templates/rust/kernels/broadcast_in_place.rs")
+            include_str!("../../templates/rust/kernels/broadcast_in_place.rs")
         }
-        Kernel::ClipInPlace => include_str!("../../../templates/rust/kernels/clip_in_place.rs"),
-        Kernel::Select => include_str!("../../../templates/rust/kernels/select.rs"),
-        Kernel::Window => include_str!("../../../templates/rust/kernels/window.rs"),
-        Kernel::PoolTaps => include_str!("../../../templates/rust/kernels/pool_taps.rs"),
-        Kernel::Conv => include_str!("../../../templates/rust/kernels/conv.rs"),
-        Kernel::Gemm => include_str!("../../../templates/rust/kernels/gemm.rs"),
-        Kernel::MatMul => include_str!("../../../templates/rust/kernels/matmul.rs"),
+        Kernel::ClipInPlace => include_str!("../../templates/rust/kernels/clip_in_place.rs"),
+        Kernel::Select => include_str!("../../templates/rust/kernels/select.rs"),
+        Kernel::Window => include_str!("../../templates/rust/kernels/window.rs"),
+        Kernel::PoolTaps => include_str!("../../templates/rust/kernels/pool_taps.rs"),
+        Kernel::Conv => include_str!("../../templates/rust/kernels/conv.rs"),
+        Kernel::Gemm => include_str!("../../templates/rust/kernels/gemm.rs"),
+        Kernel::MatMul => include_str!("../../templates/rust/kernels/matmul.rs"),
         Kernel::ConvTranspose => {
-            include_str!("../../../templates/rust/kernels/conv_transpose.rs")
+            include_str!("../../templates/rust/kernels/conv_transpose.rs")
         }
-        Kernel::ResizeAxes => include_str!("../../../templates/rust/kernels/resize_axes.rs"),
+        Kernel::ResizeAxes => include_str!("../../templates/rust/kernels/resize_axes.rs"),
         Kernel::ResizeNearest => {
-            include_str!("../../../templates/rust/kernels/resize_nearest.rs")
+            include_str!("../../templates/rust/kernels/resize_nearest.rs")
         }
-        Kernel::ResizeInterp => include_str!("../../../templates/rust/kernels/resize_interp.rs"),
-        Kernel::Rnn => include_str!("../../../templates/rust/kernels/rnn.rs"),
-        Kernel::Softmax => include_str!("../../../templates/rust/kernels/softmax.rs"),
-        Kernel::LogSoftmax => include_str!("../../../templates/rust/kernels/log_softmax.rs"),
-        Kernel::Hardmax => include_str!("../../../templates/rust/kernels/hardmax.rs"),
-        Kernel::MaxPool => include_str!("../../../templates/rust/kernels/max_pool.rs"),
-        Kernel::AvgPool => include_str!("../../../templates/rust/kernels/avg_pool.rs"),
+        Kernel::ResizeInterp => include_str!("../../templates/rust/kernels/resize_interp.rs"),
+        Kernel::Rnn => include_str!("../../templates/rust/kernels/rnn.rs"),
+        Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
+        Kernel::LogSoftmax => include_str!("../../templates/rust/kernels/log_softmax.rs"),
+        Kernel::Hardmax => include_str!("../../templates/rust/kernels/hardmax.rs"),
+        Kernel::MaxPool => include_str!("../../templates/rust/kernels/max_pool.rs"),
+        Kernel::AvgPool => include_str!("../../templates/rust/kernels/avg_pool.rs"),
         Kernel::GlobalAvgPool => {
-            include_str!("../../../templates/rust/kernels/global_avg_pool.rs")
+            include_str!("../../templates/rust/kernels/global_avg_pool.rs")
         }
-        Kernel::BatchNorm => include_str!("../../../templates/rust/kernels/batch_norm.rs"),
+        Kernel::BatchNorm => include_str!("../../templates/rust/kernels/batch_norm.rs"),
         Kernel::BatchNormTrain => {
-            include_str!("../../../templates/rust/kernels/batch_norm_train.rs")
+            include_str!("../../templates/rust/kernels/batch_norm_train.rs")
         }
-        Kernel::Transpose => include_str!("../../../templates/rust/kernels/transpose.rs"),
-        Kernel::Concat => include_str!("../../../templates/rust/kernels/concat.rs"),
-        Kernel::Strided => include_str!("../../../templates/rust/kernels/strided.rs"),
-        Kernel::IndexIn => include_str!("../../../templates/rust/kernels/index_in.rs"),
-        Kernel::Gather => include_str!("../../../templates/rust/kernels/gather.rs"),
+        Kernel::Transpose => include_str!("../../templates/rust/kernels/transpose.rs"),
+        Kernel::Concat => include_str!("../../templates/rust/kernels/concat.rs"),
+        Kernel::Strided => include_str!("../../templates/rust/kernels/strided.rs"),
+        Kernel::IndexIn => include_str!("../../templates/rust/kernels/index_in.rs"),
+        Kernel::Gather => include_str!("../../templates/rust/kernels/gather.rs"),
         Kernel::ElementTarget => {
-            include_str!("../../../templates/rust/kernels/element_target.rs")
+            include_str!("../../templates/rust/kernels/element_target.rs")
         }
         Kernel::GatherElements => {
-            include_str!("../../../templates/rust/kernels/gather_elements.rs")
+            include_str!("../../templates/rust/kernels/gather_elements.rs")
         }
         Kernel::ScatterElements => {
-            include_str!("../../../templates/rust/kernels/scatter_elements.rs")
+            include_str!("../../templates/rust/kernels/scatter_elements.rs")
         }
-        Kernel::NdStart => include_str!("../../../templates/rust/kernels/nd_start.rs"),
-        Kernel::GatherNd => include_str!("../../../templates/rust/kernels/gather_nd.rs"),
-        Kernel::ScatterNd => include_str!("../../../templates/rust/kernels/scatter_nd.rs"),
-        Kernel::OneHot => include_str!("../../../templates/rust/kernels/one_hot.rs"),
-        Kernel::Trilu => include_str!("../../../templates/rust/kernels/trilu.rs"),
-        Kernel::Pad => include_str!("../../../templates/rust/kernels/pad.rs"),
-        Kernel::Quant => include_str!("../../../templates/rust/kernels/quant.rs"),
-        Kernel::Einsum => include_str!("../../../templates/rust/kernels/einsum.rs"),
-        Kernel::ReduceMean => include_str!("../../../templates/rust/kernels/reduce_mean.rs"),
-        Kernel::Reduce => include_str!("../../../templates/rust/kernels/reduce.rs"),
-        Kernel::CumSum => include_str!("../../../templates/rust/kernels/cumsum.rs"),
-        Kernel::TopK => include_str!("../../../templates/rust/kernels/top_k.rs"),
-        Kernel::LayerNorm => include_str!("../../../templates/rust/kernels/layer_norm.rs"),
+        Kernel::NdStart => include_str!("../../templates/rust/kernels/nd_start.rs"),
+        Kernel::GatherNd => include_str!("../../templates/rust/kernels/gather_nd.rs"),
+        Kernel::ScatterNd => include_str!("../../templates/rust/kernels/scatter_nd.rs"),
+        Kernel::OneHot => include_str!("../../templates/rust/kernels/one_hot.rs"),
+        Kernel::Trilu => include_str!("../../templates/rust/kernels/trilu.rs"),
+        Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
+        Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
+        Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
+        Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
+        Kernel::Reduce => include_str!("../../templates/rust/kernels/reduce.rs"),
+        Kernel::CumSum => include_str!("../../templates/rust/kernels/cumsum.rs"),
+        Kernel::TopK => include_str!("../../templates/rust/kernels/top_k.rs"),
+        Kernel::LayerNorm => include_str!("../../templates/rust/kernels/layer_norm.rs"),
         Kernel::LayerNormStats => {
-            include_str!("../../../templates/rust/kernels/layer_norm_stats.rs")
+            include_str!("../../templates/rust/kernels/layer_norm_stats.rs")
         }
-        Kernel::GroupNorm => include_str!("../../../templates/rust/kernels/group_norm.rs"),
-        Kernel::LpNorm => include_str!("../../../templates/rust/kernels/lp_norm.rs"),
-        Kernel::Lrn => include_str!("../../../templates/rust/kernels/lrn.rs"),
-        Kernel::Mvn => include_str!("../../../templates/rust/kernels/mvn.rs"),
-        Kernel::LpPool => include_str!("../../../templates/rust/kernels/lp_pool.rs"),
+        Kernel::GroupNorm => include_str!("../../templates/rust/kernels/group_norm.rs"),
+        Kernel::LpNorm => include_str!("../../templates/rust/kernels/lp_norm.rs"),
+        Kernel::Lrn => include_str!("../../templates/rust/kernels/lrn.rs"),
+        Kernel::Mvn => include_str!("../../templates/rust/kernels/mvn.rs"),
+        Kernel::LpPool => include_str!("../../templates/rust/kernels/lp_pool.rs"),
     }
 }
 
 pub(crate) fn math_source(f: MathFn, f64: bool) -> &'static str {
     match (f, f64) {
-        (MathFn::Exp, false) => include_str!("../../../templates/rust/kernels/math/exp_f32.rs"),
-        (MathFn::Exp, true) => include_str!("../../../templates/rust/kernels/math/exp_f64.rs"),
+        (MathFn::Exp, false) => include_str!("../../templates/rust/kernels/math/exp_f32.rs"),
+        (MathFn::Exp, true) => include_str!("../../templates/rust/kernels/math/exp_f64.rs"),
         (MathFn::Sigmoid, false) => {
-            include_str!("../../../templates/rust/kernels/math/sigmoid_f32.rs")
+            include_str!("../../templates/rust/kernels/math/sigmoid_f32.rs")
         }
         (MathFn::Sigmoid, true) => {
-            include_str!("../../../templates/rust/kernels/math/sigmoid_f64.rs")
+            include_str!("../../templates/rust/kernels/math/sigmoid_f64.rs")
         }
-        (MathFn::Tanh, false) => include_str!("../../../templates/rust/kernels/math/tanh_f32.rs"),
-        (MathFn::Tanh, true) => include_str!("../../../templates/rust/kernels/math/tanh_f64.rs"),
-        (MathFn::Sqrt, false) => include_str!("../../../templates/rust/kernels/math/sqrt_f32.rs"),
-        (MathFn::Sqrt, true) => include_str!("../../../templates/rust/kernels/math/sqrt_f64.rs"),
-        (MathFn::Erf, false) => include_str!("../../../templates/rust/kernels/math/erf_f32.rs"),
-        (MathFn::Erf, true) => include_str!("../../../templates/rust/kernels/math/erf_f64.rs"),
-        (MathFn::Pow, false) => include_str!("../../../templates/rust/kernels/math/pow_f32.rs"),
-        (MathFn::Pow, true) => include_str!("../../../templates/rust/kernels/math/pow_f64.rs"),
-        (MathFn::Log, false) => include_str!("../../../templates/rust/kernels/math/log_f32.rs"),
-        (MathFn::Log, true) => include_str!("../../../templates/rust/kernels/math/log_f64.rs"),
-        (MathFn::Sin, false) => include_str!("../../../templates/rust/kernels/math/sin_f32.rs"),
-        (MathFn::Sin, true) => include_str!("../../../templates/rust/kernels/math/sin_f64.rs"),
-        (MathFn::Cos, false) => include_str!("../../../templates/rust/kernels/math/cos_f32.rs"),
-        (MathFn::Cos, true) => include_str!("../../../templates/rust/kernels/math/cos_f64.rs"),
+        (MathFn::Tanh, false) => include_str!("../../templates/rust/kernels/math/tanh_f32.rs"),
+        (MathFn::Tanh, true) => include_str!("../../templates/rust/kernels/math/tanh_f64.rs"),
+        (MathFn::Sqrt, false) => include_str!("../../templates/rust/kernels/math/sqrt_f32.rs"),
+        (MathFn::Sqrt, true) => include_str!("../../templates/rust/kernels/math/sqrt_f64.rs"),
+        (MathFn::Erf, false) => include_str!("../../templates/rust/kernels/math/erf_f32.rs"),
+        (MathFn::Erf, true) => include_str!("../../templates/rust/kernels/math/erf_f64.rs"),
+        (MathFn::Pow, false) => include_str!("../../templates/rust/kernels/math/pow_f32.rs"),
+        (MathFn::Pow, true) => include_str!("../../templates/rust/kernels/math/pow_f64.rs"),
+        (MathFn::Log, false) => include_str!("../../templates/rust/kernels/math/log_f32.rs"),
+        (MathFn::Log, true) => include_str!("../../templates/rust/kernels/math/log_f64.rs"),
+        (MathFn::Sin, false) => include_str!("../../templates/rust/kernels/math/sin_f32.rs"),
+        (MathFn::Sin, true) => include_str!("../../templates/rust/kernels/math/sin_f64.rs"),
+        (MathFn::Cos, false) => include_str!("../../templates/rust/kernels/math/cos_f32.rs"),
+        (MathFn::Cos, true) => include_str!("../../templates/rust/kernels/math/cos_f64.rs"),
         // Used in f64 only (the f32 functions go through the f64 ones).
-        (MathFn::Trig, _) => include_str!("../../../templates/rust/kernels/math/trig_f64.rs"),
-        (MathFn::Atan, _) => include_str!("../../../templates/rust/kernels/math/atan_f64.rs"),
+        (MathFn::Trig, _) => include_str!("../../templates/rust/kernels/math/trig_f64.rs"),
+        (MathFn::Atan, _) => include_str!("../../templates/rust/kernels/math/atan_f64.rs"),
     }
 }
 

@@ -78,6 +78,8 @@ pub(crate) fn print(
         weight_bytes: program.weight_bytes(),
         provenance: opts.provenance.clone(),
         profiled_steps: opts.step_hook.then_some(program.steps.len()),
+        model_name: opts.module_name.clone(),
+        macs: program.macs(),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;

@@ -5,8 +5,8 @@ use crate::api::CodegenError;
 use crate::api::{Provenance, Signature};
 use crate::kernels::{Cap, KernelSet};
 use crate::literal;
-use crate::namer::shape_const;
 use crate::namer::{escape, quote};
+use crate::namer::{port_const, shape_const};
 use crate::program::PoolInfo;
 use std::collections::BTreeMap;
 use tera::{Context, Tera};
@@ -14,27 +14,24 @@ use tera::{Context, Tera};
 const TEMPLATES: [(&str, &str); 6] = [
     (
         "num.rs",
-        include_str!("../../../templates/rust/kernels/num.rs.tera"),
+        include_str!("../../templates/rust/kernels/num.rs.tera"),
     ),
     (
         "module.rs",
-        include_str!("../../../templates/rust/module.rs.tera"),
+        include_str!("../../templates/rust/module.rs.tera"),
     ),
     (
         "model.rs",
-        include_str!("../../../templates/rust/model.rs.tera"),
+        include_str!("../../templates/rust/model.rs.tera"),
     ),
-    (
-        "lib.rs",
-        include_str!("../../../templates/rust/lib.rs.tera"),
-    ),
+    ("lib.rs", include_str!("../../templates/rust/lib.rs.tera")),
     (
         "Cargo.toml",
-        include_str!("../../../templates/rust/Cargo.toml.tera"),
+        include_str!("../../templates/rust/Cargo.toml.tera"),
     ),
     (
         "README.md",
-        include_str!("../../../templates/rust/README.md.tera"),
+        include_str!("../../templates/rust/README.md.tera"),
     ),
 ];
 
@@ -78,6 +75,13 @@ fn port_maps(ports: &[crate::Port]) -> Vec<BTreeMap<&'static str, String>> {
         .iter()
         .map(|p| {
             let elem = literal::elem(p.dtype).unwrap_or("()");
+            // Empty when the port is not quantized (tera reads "" as false).
+            let (scale, zero_point) = p.quant.map_or_else(Default::default, |q| {
+                (
+                    literal::f32_lit(q.scale),
+                    literal::from_f64(p.dtype, q.zero_point as f64).unwrap_or_default(),
+                )
+            });
             BTreeMap::from([
                 ("ident", p.ident.clone()),
                 ("elem", elem.to_string()),
@@ -86,6 +90,11 @@ fn port_maps(ports: &[crate::Port]) -> Vec<BTreeMap<&'static str, String>> {
                 ("rank", p.shape.len().to_string()),
                 ("shape", literal::usizes(&p.shape)),
                 ("shape_const", shape_const(&p.ident)),
+                ("elements_const", port_const(&p.ident, "ELEMENTS")),
+                ("scale_const", port_const(&p.ident, "SCALE")),
+                ("zero_point_const", port_const(&p.ident, "ZERO_POINT")),
+                ("scale", scale),
+                ("zero_point", zero_point),
                 (
                     "doc",
                     format!(
@@ -130,7 +139,12 @@ pub(crate) fn render_body(
             ])
         })
         .collect();
+    let p = &m.provenance;
     let mut ctx = Context::new();
+    ctx.insert("model_name", &literal::string(&m.model_name));
+    ctx.insert("model_file", &literal::string(&p.model_file));
+    ctx.insert("model_sha256", &literal::string(&p.model_sha256));
+    ctx.insert("macs", &m.macs);
     ctx.insert("arena_bytes", &m.arena_bytes);
     ctx.insert("pools", &pools);
     ctx.insert("inputs", &port_maps(&m.signature.inputs));
@@ -217,6 +231,7 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
         .collect();
     ctx.insert("pools", &pools);
     ctx.insert("arena_bytes", &m.arena_bytes);
+    ctx.insert("macs", &m.macs);
     ctx.insert("lower_bound_bytes", &m.lower_bound_bytes);
     ctx.insert("weight_bytes", &m.weight_bytes);
     ctx.insert("inputs", &port_maps(&m.signature.inputs));
@@ -250,6 +265,10 @@ pub(crate) struct Module {
     pub provenance: Provenance,
     /// With the step hook (`RustOptions::step_hook`): the number of steps.
     pub profiled_steps: Option<usize>,
+    /// `MODEL_NAME`: the name the user gave, or the model file's stem.
+    pub model_name: String,
+    /// Multiply-accumulates of one run.
+    pub macs: u64,
 }
 
 /// The context of `num.rs.tera`: capability flags and one entry per element type.

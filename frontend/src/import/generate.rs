@@ -63,6 +63,8 @@ fn constant_of_shape(n: &NodeIn<'_>) -> Result<Imported, FrontendError> {
                 base_dir: None,
                 max_elements: 1,
                 external_budget: &budget,
+                external_files: None,
+                names: Default::default(),
             };
             tensor_from_proto(tp, "ConstantOfShape's value", tctx)?
         }

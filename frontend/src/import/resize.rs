@@ -111,8 +111,7 @@ fn resize(n: &NodeIn<'_>, upsample: bool) -> Result<Imported, FrontendError> {
     if !runtime.is_empty() {
         return Err(ctx.error(format!(
             "{} only known at run time, but kiln needs the output shape and the sampled \
-             positions at compile time: make {} an initializer or a Constant node (or bind \
-             it with --bind-input)",
+             positions at compile time: make {} an initializer or a Constant node",
             if runtime.len() == 1 {
                 format!("{} is", runtime[0])
             } else {

@@ -329,6 +329,23 @@ fn unresolved_symbolic_dimension_asks_for_input_shape() {
     let msg = with(vec![0, 3, 32, 32], "image").unwrap_err().to_string();
     assert_contains(&msg, &["zero dimension"]);
 
+    // From build.rs the same messages name `kiln::Build`'s methods, as Rust.
+    let build = |shape: Option<Vec<usize>>| {
+        let opts = LoadOptions {
+            input_shapes: shape
+                .map(|s| BTreeMap::from([("image".to_string(), s)]))
+                .unwrap_or_default(),
+            option_names: kiln_ir::OptionNames::Build,
+            ..Default::default()
+        };
+        m.load_with(&opts).unwrap_err().to_string()
+    };
+    for msg in [build(None), build(Some(vec![1, 1, 32, 32]))] {
+        assert_contains(&msg, &[".input_shape(\"image\", &["]);
+        assert!(!msg.contains("--"), "{msg}");
+    }
+    assert_contains(&build(None), &[".input_shape(\"image\", &[1, 3, 32, 32])"]);
+
     let (_, msg) = model(13)
         .input(value_info("x", DataType::Float, None))
         .node(node("Relu", &["x"], &["y"], vec![]))
@@ -472,7 +489,15 @@ fn limits_are_enforced() {
     };
     let e = load_model_bytes(&bytes, None, &opts).unwrap_err();
     assert!(matches!(e, FrontendError::FileTooLarge { .. }), "{e:?}");
-    assert_contains(&e.to_string(), &["max_file_bytes"]);
+    assert_contains(&e.to_string(), &["(--max-file-bytes)"]);
+    // A build script is told about its builder method, not the flag.
+    let build = LoadOptions {
+        option_names: kiln_ir::OptionNames::Build,
+        ..opts.clone()
+    };
+    let e = load_model_bytes(&bytes, None, &build).unwrap_err();
+    assert_contains(&e.to_string(), &["(.max_file_bytes(..))"]);
+    assert!(!e.to_string().contains("--"), "{e}");
 
     let opts = LoadOptions {
         max_tensor_elements: 3,
@@ -482,8 +507,14 @@ fn limits_are_enforced() {
     assert!(matches!(e, FrontendError::TensorTooLarge { .. }), "{e:?}");
     assert_contains(
         &e.to_string(),
-        &["graph input \"x\"", "4", "max_tensor_elements"],
+        &["graph input \"x\"", "4", "--max-tensor-elements"],
     );
+    let build = LoadOptions {
+        option_names: kiln_ir::OptionNames::Build,
+        ..opts.clone()
+    };
+    let e = relu_model().load_with(&build).unwrap_err();
+    assert_contains(&e.to_string(), &[".max_tensor_elements(..)"]);
     let e = model(13)
         .input(f32_input("x", &[1]))
         .init(f32_tensor("big", &[2, 2], &[0.0; 4]))
@@ -503,6 +534,12 @@ fn limits_are_enforced() {
     };
     let e = crate::load_model(&path, &opts).unwrap_err();
     assert!(matches!(e, FrontendError::FileTooLarge { .. }), "{e:?}");
+    let build = LoadOptions {
+        option_names: kiln_ir::OptionNames::Build,
+        ..opts.clone()
+    };
+    let e = crate::load_model(&path, &build).unwrap_err();
+    assert_contains(&e.to_string(), &["m.onnx", ".max_file_bytes(..)"]);
     assert!(crate::load_model(&path, &LoadOptions::default()).is_ok());
     let e =
         crate::load_model(&dir.path().join("absent.onnx"), &LoadOptions::default()).unwrap_err();

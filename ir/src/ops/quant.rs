@@ -18,6 +18,36 @@ pub struct QuantAttrs {
     pub output_dtype: Option<DType>,
 }
 
+/// Where an op reads the scale and zero point of its quantized operands and output. Only
+/// the ops that carry explicit scales are listed; ConvInteger and MatMulInteger have zero
+/// points alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuantSlots {
+    /// `(operand, scale, zero point)` input slots, one triple per quantized input.
+    pub inputs: &'static [(usize, usize, usize)],
+    /// `(scale, zero point)` input slots of output 0's parameters, when it is quantized.
+    pub output: Option<(usize, usize)>,
+}
+
+pub fn quant_slots(op: &super::Op) -> QuantSlots {
+    use super::Op;
+    match op {
+        Op::QuantizeLinear(_) => QuantSlots {
+            inputs: &[],
+            output: Some((1, 2)),
+        },
+        Op::DequantizeLinear(_) => QuantSlots {
+            inputs: &[(0, 1, 2)],
+            output: None,
+        },
+        Op::QLinearConv(_) | Op::QLinearMatMul => QuantSlots {
+            inputs: &[(0, 1, 2), (3, 4, 5)],
+            output: Some((6, 7)),
+        },
+        _ => QuantSlots::default(),
+    }
+}
+
 /// How elements map to their scale: element `(o, a, i)` of an `outer × axis × inner` view
 /// of X uses scale number `o * strides[0] + (a / block) * strides[1] + i * strides[2]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
