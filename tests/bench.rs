@@ -168,7 +168,7 @@ fn bench_reports_latencies_ratios_and_hottest_steps() {
     let shares: f64 = steps[1..].iter().map(|r| num(&r[4])).sum();
     assert!(shares > 0.0 && shares <= 100.5, "{shares}");
     // The hottest steps of a CNN are its convolutions.
-    assert!(steps[1..].iter().any(|r| r[1] == "conv"), "{steps:?}");
+    assert!(steps[1..].iter().any(|r| r[2] == "Conv"), "{steps:?}");
 }
 
 #[test]
