@@ -144,3 +144,41 @@ fn a_shape_deciding_input_is_bound_from_the_data_and_not_fed() {
     }
     assert!(!err.contains("bind_input"), "{err}");
 }
+
+/// Every corpus model, with its test data and no other flag (ppocr_cls and ppocrv4_rec have
+/// symbolic input dimensions; ddddocr_det gets the absolute tolerance tests/corpus.rs states
+/// and justifies): the generated code matches onnxruntime's outputs.
+#[test]
+fn verify_passes_on_every_corpus_model_with_no_other_flag() {
+    let models = [
+        ("mlperf_ad_fcae", None),
+        ("mlperf_ic_resnet8", None),
+        ("mlperf_vww_mobilenetv1", None),
+        ("silero_vad_16k", None),
+        ("ppocr_cls_mobile_v2", None),
+        ("ppocrv4_rec", None),
+        ("ddddocr_det", Some("5e-6")),
+    ];
+    for (name, atol) in models {
+        let model = common::corpus_model(name);
+        if !common::require_data(&model, &format!("corpus model {name}")) {
+            continue;
+        }
+        let mut cmd = Command::new(common::kiln_bin());
+        cmd.arg("verify")
+            .arg(&model)
+            .arg("--data")
+            .arg(common::corpus_data(name));
+        if let Some(atol) = atol {
+            cmd.args(["--atol", atol]);
+        }
+        let out = cmd.output().expect("run kiln");
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{name}:\n{stdout}\n{stderr}");
+        let outputs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("output")).collect();
+        assert!(
+            !outputs.is_empty() && outputs.iter().all(|l| l.ends_with("ok")),
+            "{name}:\n{stdout}"
+        );
+    }
+}
