@@ -81,6 +81,9 @@ pub(super) fn statics(
             continue;
         }
         joined = true;
+        // The parts exist only during const evaluation (join copies them), so clippy's
+        // worry, a large const copied at each use at run time, does not apply.
+        w.line("#[allow(clippy::large_const_arrays)]");
         w.open(format!("static {}: [{elem}; {n}] = {{", s.name));
         let mut parts = Vec::new();
         for (p, start) in (0..n).step_by(PART).enumerate() {
