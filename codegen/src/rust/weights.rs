@@ -6,11 +6,11 @@
 //!
 //! Why: rustc spends about 4 µs on each decimal float literal of a large array (parsing,
 //! type checking, lints, a `Neg` per negative value); one `u128` literal carries four f32
-//! and the `const fn` turns them into floats faster than that, in half the source and a
-//! third of the compiler's memory (ddddocr_det: 70 MB of source, 2.8 GB peak, 33 s of CPU
-//! before; 47 MB, 0.9 GB, 27 s after). Const evaluation is itself slow (~2 µs an element),
-//! which is why a denser text encoding (base64 in a string) decoded byte by byte loses to
-//! both; see ARCHITECTURE.md.
+//! and the `const fn` turns them into floats faster than that, in less source and a third
+//! of the compiler's memory (ddddocr_det: 70.5 MB of source, 2.76 GB peak, 37.9 s of CPU
+//! for a clean release build before; 45.5 MB, 0.86 GB, 27.6 s after). Const evaluation is
+//! itself slow (~1.5 µs per call), which is why a denser text encoding (base64 in a string)
+//! decoded byte by byte loses to both; see ARCHITECTURE.md.
 
 use crate::api::CodegenError;
 use crate::literal;
@@ -22,13 +22,14 @@ use std::collections::BTreeSet;
 
 /// Tensors with fewer elements stay array literals: below about a thousand elements a
 /// literal compiles as fast as the packed form, and biases and scales stay readable.
-pub(crate) const PACK_MIN: usize = 1024;
+const PACK_MIN: usize = 1024;
 
 /// Elements per `const` part of a packed static. Each part is its own const evaluation,
 /// which keeps every evaluation far below rustc's `long_running_const_eval` limit (2M
-/// interpreted terminators; one f32 part takes about 4 per element), so the lint never
-/// fires and needs no `allow`. A multiple of 16, so parts start on a word.
-pub(crate) const PART: usize = 65536;
+/// interpreted terminators; 8 parts' worth of f32 or f64 in one evaluation measured not to
+/// trip it), so the lint never fires and needs no `allow`. A multiple of 16, so parts start
+/// on a word.
+const PART: usize = 65536;
 
 /// Hex words per line of a packed static (128 bytes of weights, about 290 columns), comma
 /// separated without spaces: the source stays near twice the weight bytes.
