@@ -124,6 +124,42 @@ pub(crate) fn array_lines(data: &TensorData, per_line: usize) -> Vec<String> {
         .collect()
 }
 
+/// Elements of `dtype` per `u128` word of a packed static: 128 over its width in bits.
+pub(crate) fn lanes(dtype: DType) -> usize {
+    128 / (8 * dtype.size_bytes())
+}
+
+/// The elements' bit patterns packed into `u128` words, `lanes` to a word, element `i` of
+/// a word in bits `i * 128 / lanes` upwards; a last, partial word is padded with zeros.
+/// Floats go by their bits (NaN payloads, -0.0 and infinities exactly), signed integers
+/// by their two's complement, bools as 0 or 1.
+pub(crate) fn words(data: &TensorData) -> Vec<u128> {
+    let bits: Vec<u128> = match data {
+        TensorData::F32(v) => v.iter().map(|x| u128::from(x.to_bits())).collect(),
+        TensorData::F64(v) => v.iter().map(|x| u128::from(x.to_bits())).collect(),
+        TensorData::I8(v) => v.iter().map(|&x| u128::from(x as u8)).collect(),
+        TensorData::I16(v) => v.iter().map(|&x| u128::from(x as u16)).collect(),
+        TensorData::I32(v) => v.iter().map(|&x| u128::from(x as u32)).collect(),
+        TensorData::I64(v) => v.iter().map(|&x| u128::from(x as u64)).collect(),
+        TensorData::U8(v) => v.iter().map(|&x| u128::from(x)).collect(),
+        TensorData::U16(v) | TensorData::F16(v) | TensorData::BF16(v) => {
+            v.iter().map(|&x| u128::from(x)).collect()
+        }
+        TensorData::U32(v) => v.iter().map(|&x| u128::from(x)).collect(),
+        TensorData::U64(v) => v.iter().map(|&x| u128::from(x)).collect(),
+        TensorData::Bool(v) => v.iter().map(|&x| u128::from(x)).collect(),
+    };
+    let lanes = lanes(data.dtype());
+    let width = 128 / lanes;
+    bits.chunks(lanes)
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u128, |w, (i, &b)| w | b << (i * width))
+        })
+        .collect()
+}
+
 /// A list of sizes as a Rust array expression, `[1, 2, 3]`.
 pub(crate) fn usizes(v: &[usize]) -> String {
     let items: Vec<String> = v.iter().map(usize::to_string).collect();
@@ -178,6 +214,22 @@ mod tests {
         // 1.0 is 0x3c00 as f16 and 0x3f80 as bf16 (IEEE 754 binary16; bfloat16).
         assert_eq!(from_f64(DType::F16, 1.0).unwrap(), "15360");
         assert_eq!(from_f64(DType::BF16, 1.0).unwrap(), "16256");
+    }
+
+    #[test]
+    fn words_hold_lanes_lowest_first() {
+        // f32 1.0 is 0x3f800000 and -2.0 is 0xc0000000 (IEEE 754 binary32).
+        let d = TensorData::F32(vec![1.0, -2.0, 0.0, -0.0, 1.0]);
+        assert_eq!(
+            words(&d),
+            vec![0x8000_0000_0000_0000_c000_0000_3f80_0000, 0x3f80_0000]
+        );
+        let d = TensorData::I8(vec![-1, 2]);
+        assert_eq!(words(&d), vec![0x02ff]);
+        let d = TensorData::Bool(vec![true, false, true]);
+        assert_eq!(words(&d), vec![0x01_0001]);
+        assert_eq!(lanes(DType::F64), 2);
+        assert_eq!(lanes(DType::BF16), 8);
     }
 
     #[test]

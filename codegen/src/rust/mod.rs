@@ -1,7 +1,7 @@
 //! The Rust printer: turns a [`Program`] into the generated module's text and decides
 //! nothing. It spells the interface (ports), `run` with one block per step (operands
 //! bound to slices of their storage, then the step's kernel calls), the kernels in use and
-//! the constants as statics.
+//! the constants as statics (`weights.rs`: literals, or packed words unpacked by a `const fn`).
 
 mod call;
 mod elem;
@@ -9,6 +9,7 @@ mod elem_data;
 mod gemm;
 mod library;
 pub(crate) mod templates;
+mod weights;
 
 pub(crate) use templates::Module;
 
@@ -67,7 +68,7 @@ pub(crate) fn print(
     }
     run.append(&output_copies(program)?);
     let kernels = library::render(&program.library)?;
-    let statics = statics(program, data)?;
+    let statics = weights::statics(program, data)?;
     let mut module = Module {
         signature: program.signature.clone(),
         header: String::new(),
@@ -265,42 +266,6 @@ fn output_copies(program: &Program) -> Result<String, CodegenError> {
             copied = true;
         }
         w.line(format!("outputs.{}.copy_from_slice({src});", c.ident));
-    }
-    Ok(w.finish())
-}
-
-/// The statics as Rust items.
-fn statics(
-    program: &Program,
-    data: &dyn Fn(kiln_ir::ValueId) -> Option<Tensor>,
-) -> Result<String, CodegenError> {
-    let mut w = Writer::new(0);
-    for (i, s) in program.statics.iter().enumerate() {
-        let t = data(s.id)
-            .ok_or_else(|| CodegenError::Plan(format!("{:?} is not a constant", s.value)))?;
-        let t = match s.packing {
-            Some(p) => p.apply(&t).map_err(CodegenError::Plan)?,
-            None => t,
-        };
-        let elem = literal::elem(t.dtype()).map_err(|message| CodegenError::Port {
-            what: "constant",
-            name: s.value.clone(),
-            message,
-        })?;
-        if i > 0 {
-            w.line("");
-        }
-        w.line(format!("/// Constant {} ({}).", quote(&s.value), s.ty));
-        if t.dtype().is_float() {
-            // Weights are data: one may happen to be close to pi.
-            w.line("#[allow(clippy::approx_constant)]");
-        }
-        w.open(format!("static {}: [{elem}; {}] = [", s.name, t.numel()));
-        let per_line = if t.dtype().is_float() { 8 } else { 16 };
-        for line in literal::array_lines(&t.data, per_line) {
-            w.line(line);
-        }
-        w.close("];");
     }
     Ok(w.finish())
 }
