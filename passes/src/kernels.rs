@@ -4,7 +4,7 @@
 //! that one step).
 
 use kiln_ir::ops::ConvAttrs;
-use kiln_ir::{DType, Graph, Node, Op, Target};
+use kiln_ir::{DType, Graph, Node, Op, Target, TensorType};
 
 /// The shape of the register-blocked GEMM micro-kernels for a target: `lanes` f32 per
 /// vector register, tiles of `mr` rows by `nv` vectors. Measured on x86-64 with AVX-512
@@ -74,13 +74,7 @@ const MAX_TAPS: usize = 1024;
 /// path: f32, constant weights, 1-D or 2-D, one group (not 1x1 at stride 1 without padding: that
 /// one multiplies the input in place) or depthwise, at most [`MAX_TAPS`] taps.
 pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
-    let Op::Conv(ConvAttrs { window, group }) = &node.op else {
-        return None;
-    };
-    let x = &g.value((*node.inputs.first()?)?).ty;
-    let wv = (*node.inputs.get(1)?)?;
-    let w = &g.value(wv).ty;
-    g.value(wv).const_tensor()?;
+    let (ConvAttrs { window, group }, x, w) = const_conv(g, node)?;
     if x.dtype != DType::F32
         || !matches!(x.rank(), 3 | 4)
         || w.rank() != x.rank()
@@ -142,6 +136,21 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     })
 }
 
+/// A Conv's attributes and the types of its input and its weights, if the weights are a
+/// constant (which the packed kernels need).
+fn const_conv<'g>(
+    g: &'g Graph,
+    node: &'g Node,
+) -> Option<(&'g ConvAttrs, &'g TensorType, &'g TensorType)> {
+    let Op::Conv(attrs) = &node.op else {
+        return None;
+    };
+    let x = &g.value((*node.inputs.first()?)?).ty;
+    let wv = (*node.inputs.get(1)?)?;
+    g.value(wv).const_tensor()?;
+    Some((attrs, x, &g.value(wv).ty))
+}
+
 /// Scratch elements (f32) `node` needs on `target`, if the lowering gives it any.
 pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<usize> {
     let t = Tiling::for_target(target)?;
@@ -164,13 +173,7 @@ pub struct PointwiseConv {
 }
 
 pub fn pointwise_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<PointwiseConv> {
-    let Op::Conv(ConvAttrs { window, group }) = &node.op else {
-        return None;
-    };
-    let x = &g.value((*node.inputs.first()?)?).ty;
-    let wv = (*node.inputs.get(1)?)?;
-    let w = &g.value(wv).ty;
-    g.value(wv).const_tensor()?;
+    let (ConvAttrs { window, group }, x, w) = const_conv(g, node)?;
     if x.dtype != DType::F32 || *group != 1 || x.rank() < 3 || x.numel() == 0 || w.numel() == 0 {
         return None;
     }

@@ -265,18 +265,7 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
                 gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
                 for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
                     let plane = (pi * {mr} + i) * oh * ow;
-                    let mut j = 0;
-                    while j < {nr} && q + j < wide {{
-                        let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
-                        let run = (p.wq - col).min({nr} - j).min(wide - q - j);
-                        if col < ow {{
-                            let len = run.min(ow - col);
-                            let at = plane + r * ow + col;
-                            yb[at..at + len].copy_from_slice(&src[j..j + len]);
-                            epi(n * yn + at, &mut yb[at..at + len]);
-                        }}
-                        j += run;
-                    }}
+                    store_wide(src, q, p, yb, plane, n * yn, &epi);
                 }}
             }}
             q += {nr};
@@ -467,6 +456,26 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     }
     s[p.c_in * channel..].fill(0.0);
 }
+
+/// Stores a tile's `src`, columns `q..` of one channel's wide output, in that channel's
+/// plane at `y[plane..]`, leaving out the columns past the output's width; then the
+/// epilogue `epi(base + at, run)` on each run stored.
+fn store_wide<const T: usize>(src: &[f32], q: usize, p: &SplitConvParams<T>, y: &mut [f32], plane: usize, base: usize, epi: &impl Fn(usize, &mut [f32])) {
+    let [oh, ow] = p.output;
+    let wide = oh * p.wq;
+    let mut j = 0;
+    while j < src.len() && q + j < wide {
+        let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
+        let run = (p.wq - col).min(src.len() - j).min(wide - q - j);
+        if col < ow {
+            let len = run.min(ow - col);
+            let at = plane + r * ow + col;
+            y[at..at + len].copy_from_slice(&src[j..j + len]);
+            epi(base + at, &mut y[at..at + len]);
+        }
+        j += run;
+    }
+}
 ";
 
 fn depthwise(s: &mut String, t: Tiling) {
@@ -494,18 +503,7 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
             let mut q = 0;
             while q < wide {{
                 gemm_tile_c1x{nr}(wc, &xs[q..], channel, 1, &p.taps, &init, &mut tile, {nr}, 1);
-                let mut j = 0;
-                while j < {nr} && q + j < wide {{
-                    let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
-                    let run = (p.wq - col).min({nr} - j).min(wide - q - j);
-                    if col < ow {{
-                        let len = run.min(ow - col);
-                        let at = plane + r * ow + col;
-                        yb[at..at + len].copy_from_slice(&tile[j..j + len]);
-                        epi(n * yn + at, &mut yb[at..at + len]);
-                    }}
-                    j += run;
-                }}
+                store_wide(&tile, q, p, yb, plane, n * yn, &epi);
                 q += {nr};
             }}
         }}
