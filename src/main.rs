@@ -122,7 +122,8 @@ enum Cmd {
         output: PathBuf,
         #[arg(long, value_enum, default_value = "module")]
         emit: Emit,
-        /// Crate name for `--emit crate` (default: the model file's stem).
+        /// The model's name: `MODEL_NAME` in the generated code and, with `--emit crate`, the
+        /// crate's name (default: the model file's stem).
         #[arg(long)]
         name: Option<String>,
         /// Print each stage's and each pass's time and what each pass changed.
