@@ -395,7 +395,12 @@ fn cases() -> Vec<Case> {
             ),
         ),
         // A real model on a device with 64 KiB of RAM for activations.
-        Case::new("does_not_fit_device", resnet.clone()).args(&["--max-arena-bytes", "65536"]),
+        Case::new("does_not_fit_device", resnet.clone()).args(&[
+            "--max-arena-bytes",
+            "65536",
+            "--target",
+            "thumbv7em-none-eabihf",
+        ]),
         Case::new("file_over_limit", resnet.clone()).args(&["--max-file-bytes", "10000"]),
         Case::new("too_many_nodes", {
             let names: Vec<String> = (0..=200).map(|i| format!("v{i}")).collect();
