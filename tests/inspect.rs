@@ -33,9 +33,16 @@ fn model_path(name: &str) -> String {
 }
 
 fn inspect_json(model: &str) -> Value {
-    let o = kiln(&["inspect", model, "--json"]);
+    inspect_json_with(model, &[])
+}
+
+fn inspect_json_with(model: &str, args: &[&str]) -> Value {
+    let o = kiln(&[&["inspect", model, "--json"], args].concat());
     serde_json::from_slice(&o.stdout).expect("inspect --json prints JSON")
 }
+
+/// A device target: the reference kernels, no scratch space, the same plan on every host.
+const DEVICE: [&str; 2] = ["--target", "thumbv7em-none-eabihf"];
 
 fn num(v: &Value, key: &str) -> usize {
     v[key]
@@ -319,8 +326,12 @@ fn the_xml_check_rejects_what_it_should() {
 }
 
 fn svg_of(model: &str, dir: &Path) -> String {
+    svg_of_with(model, dir, &[])
+}
+
+fn svg_of_with(model: &str, dir: &Path, args: &[&str]) -> String {
     let out = dir.join("plan.svg");
-    kiln(&["inspect", model, "--svg", &out.to_string_lossy()]);
+    kiln(&[&["inspect", model, "--svg", &out.to_string_lossy()], args].concat());
     std::fs::read_to_string(&out).expect("the SVG was written")
 }
 
@@ -476,9 +487,10 @@ fn kernel_program_in_json_matches_the_plan() {
 #[test]
 fn kernels_text_lists_every_step() {
     let path = model_path("mlperf_ic_resnet8");
-    let j = inspect_json(&path);
+    // The device's reference kernels: the same program on every host.
+    let j = inspect_json_with(&path, &DEVICE);
     let n = j["program"]["steps"].as_array().unwrap().len();
-    let o = kiln(&["inspect", &path, "--kernels"]);
+    let o = kiln(&["inspect", &path, "--kernels", DEVICE[0], DEVICE[1]]);
     let text = String::from_utf8(o.stdout).unwrap();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("step ")).collect();
     assert_eq!(lines.len(), n);
@@ -887,8 +899,9 @@ fn tags<'a>(svg: &'a str, prefix: &str) -> Vec<&'a str> {
 fn svg_has_title_background_peak_labels_and_an_ordinary_mode() {
     let model = model_path("mlperf_ic_resnet8");
     let dir = tempfile::tempdir().unwrap();
-    let svg = svg_of(&model, dir.path());
-    let j = inspect_json(&model);
+    // For a device: its buffers are whole activations, whose sizes are whole KiB.
+    let svg = svg_of_with(&model, dir.path(), &DEVICE);
+    let j = inspect_json_with(&model, &DEVICE);
 
     // Title: the file, not the graph ("pre-alpha" in ResNet-8).
     let (graph, _) = kiln::load(Path::new(&model), &Default::default()).unwrap();
@@ -1081,6 +1094,8 @@ fn inspect_text_layout() {
         m = p.encode_to_vec();
     }
     std::fs::write(&path, m).unwrap();
-    let text = inspect_text(&path.to_string_lossy());
+    // For a device, so the plan (no scratch space) is the same on every host.
+    let o = kiln(&["inspect", &path.to_string_lossy(), DEVICE[0], DEVICE[1]]);
+    let text = String::from_utf8(o.stdout).unwrap();
     insta::assert_snapshot!(text);
 }

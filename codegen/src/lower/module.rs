@@ -540,7 +540,7 @@ impl Lowerer<'_> {
                 local: local.clone(),
                 access: Access::Write,
                 slot: node.outputs.len(),
-                value: format!("{} (scratch)", node.name),
+                value: format!("{}:scratch", node.name),
                 dtype: p.dtype,
                 len: p.len,
                 home: Home::Arena {

@@ -54,10 +54,11 @@ pub struct Buffer {
 }
 
 impl Buffer {
-    /// What the buffer holds, for people: its value's name, or `<node> (scratch)`.
+    /// What the buffer holds, for people: its value's name, or `<node>:scratch` (one word, like
+    /// a value's name, for tables).
     pub fn name(&self, g: &kiln_ir::Graph) -> String {
         match self.scratch_of {
-            Some(n) => format!("{} (scratch)", g.node(n).name),
+            Some(n) => format!("{}:scratch", g.node(n).name),
             None => g.value(self.value).name.clone(),
         }
     }
