@@ -91,6 +91,31 @@ fn accs(mr: usize, nv: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..mr).flat_map(move |i| (0..nv).map(move |v| (i, v)))
 }
 
+/// The accumulators `c{i}_{v}`, one `Lanes` variable each, row `i` starting at `init(i)`.
+fn accumulators(s: &mut String, l: usize, mr: usize, nv: usize, init: impl Fn(usize) -> String) {
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [{}; {l}];", init(i));
+    }
+}
+
+/// The loads of one step's `nv` vectors `b{v}` from the row `bv`.
+fn loads(s: &mut String, l: usize, nv: usize, indent: &str) {
+    for v in 0..nv {
+        let _ = writeln!(s, "{indent}let b{v} = lanes_load(&bv[{}..]);", v * l);
+    }
+}
+
+/// One step's multiply-adds: every accumulator gets its row's value `a(i)` times its vector.
+fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize) -> String) {
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(
+            s,
+            "{indent}c{i}_{v} = lanes_mul_add(c{i}_{v}, {}, b{v});",
+            a(i)
+        );
+    }
+}
+
 /// The store of the accumulators, row by row, `rows` of them and `cols` columns.
 fn store(s: &mut String, mr: usize, nv: usize) {
     for i in 0..mr {
@@ -124,22 +149,13 @@ fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize) {
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
     );
-    for (i, v) in accs(mr, nv) {
-        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [init[{i}]; {l}];");
-    }
+    accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     let _ = writeln!(
         s,
         "    for (av, bv) in a[..k * {mr}].chunks_exact({mr}).zip(b.chunks(ldb)) {{"
     );
-    for v in 0..nv {
-        let _ = writeln!(s, "        let b{v} = lanes_load(&bv[{}..]);", v * l);
-    }
-    for (i, v) in accs(mr, nv) {
-        let _ = writeln!(
-            s,
-            "        c{i}_{v} = lanes_mul_add(c{i}_{v}, av[{i}], b{v});"
-        );
-    }
+    loads(s, l, nv, "        ");
+    mul_adds(s, mr, nv, "        ", |i| format!("av[{i}]"));
     s.push_str("    }\n");
     store(s, mr, nv);
     s.push_str("}\n");
@@ -169,22 +185,16 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
         };
         let _ = writeln!(s, "    let a{i} = &a[{at}..][..k];");
     }
-    for (i, v) in accs(mr, nv) {
-        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [0.0; {l}];");
-    }
+    accumulators(s, l, mr, nv, |_| "0.0".into());
     let _ = writeln!(
         s,
         "    for (q, bv) in b[..k * {nr}].chunks_exact({nr}).enumerate() {{"
     );
-    for v in 0..nv {
-        let _ = writeln!(s, "        let b{v} = lanes_load(&bv[{}..]);", v * l);
-    }
+    loads(s, l, nv, "        ");
     for i in 0..mr {
         let _ = writeln!(s, "        let x{i} = a{i}[q];");
     }
-    for (i, v) in accs(mr, nv) {
-        let _ = writeln!(s, "        c{i}_{v} = lanes_mul_add(c{i}_{v}, x{i}, b{v});");
-    }
+    mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
     store(s, mr, nv);
     s.push_str("}\n");
@@ -205,9 +215,7 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
         // The one-row tile (depthwise) shares the signature; it has no other rows.
         s.push_str("    let _ = (ldc, rows);\n");
     }
-    for (i, v) in accs(mr, nv) {
-        let _ = writeln!(s, "    let mut c{i}_{v}: Lanes = [init[{i}]; {l}];");
-    }
+    accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     let _ = writeln!(
         s,
         "    // The taps are a constant count, so LLVM unrolls their loop: no branch per channel.
@@ -216,15 +224,8 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
         for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
             let bv = &bc[t..];"
     );
-    for v in 0..nv {
-        let _ = writeln!(s, "            let b{v} = lanes_load(&bv[{}..]);", v * l);
-    }
-    for (i, v) in accs(mr, nv) {
-        let _ = writeln!(
-            s,
-            "            c{i}_{v} = lanes_mul_add(c{i}_{v}, av[{i}], b{v});"
-        );
-    }
+    loads(s, l, nv, "            ");
+    mul_adds(s, mr, nv, "            ", |i| format!("av[{i}]"));
     let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
     store(s, mr, nv);
     s.push_str("}\n");
