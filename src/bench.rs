@@ -585,7 +585,7 @@ fn profiled(
 ) -> Result<(kiln_codegen::Generated, Program), String> {
     let (graph, _) = crate::load(model, opts).map_err(|e| e.to_string())?;
     let planned = crate::plan(graph, opts).map_err(|e| e.to_string())?;
-    let kernels = crate::kernel_choice(planned.opt_level);
+    let kernels = opts.kernels(planned.target).map_err(|e| e.to_string())?;
     let program = kiln_codegen::lower(&planned.verified(), &planned.plan, planned.target, kernels)
         .map_err(|e| e.to_string())?;
     let ropts = RustOptions {

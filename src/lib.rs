@@ -121,6 +121,10 @@ pub struct CompileOptions {
     pub opt_level: kiln_passes::OptLevel,
     /// What the generated code may assume (`--target`; default: the machine kiln runs on).
     pub target: Target,
+    /// Fused multiply-add in the micro-kernels (`--fma`): faster on hosts with FMA units,
+    /// but the generated code then needs `std` (stable Rust's `f32::mul_add` is not in
+    /// `core`). Refused for targets without FMA and vector units, and at `-O0`.
+    pub fma: bool,
     /// How errors and the generated header name options: the CLI's flags (the default) or
     /// [`Build`]'s methods.
     pub option_names: OptionNames,
@@ -187,7 +191,34 @@ impl CompileOptions {
         if self.opt_level == kiln_passes::OptLevel::O0 {
             v.push(names.no_optimisation().into());
         }
+        if self.fma {
+            v.push(names.fma().into());
+        }
         v
+    }
+
+    /// The kernels these options ask for (see [`kernel_choice`]), or why they cannot be
+    /// had for `target` (the resolved one).
+    pub fn kernels(&self, target: Target) -> Result<kiln_codegen::KernelChoice, Error> {
+        let choice = kernel_choice(self.opt_level, self.fma);
+        if !self.fma {
+            return Ok(choice);
+        }
+        let fma = self.option_names.fma();
+        if self.opt_level == kiln_passes::OptLevel::O0 {
+            return Err(Error::Usage(format!(
+                "{fma} and {} do not go together: -O0 keeps the reference kernels, which \
+                 have no fused multiply-add; drop one of them",
+                self.option_names.no_optimisation()
+            )));
+        }
+        if !target.has_fma() || kiln_passes::kernels::Tiling::for_target(target).is_none() {
+            return Err(Error::Usage(format!(
+                "{fma}: target {target} has no fused multiply-add vector kernels (they are \
+                 for x86_64-v3, x86_64-v4 and aarch64, whose code has `std`); drop {fma}"
+            )));
+        }
+        Ok(choice)
     }
 }
 
@@ -452,7 +483,7 @@ pub fn emit_planned(
             options: opts.describe(),
         },
         target: planned.target,
-        kernels: kernel_choice(planned.opt_level),
+        kernels: opts.kernels(planned.target)?,
     };
     let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
         .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
@@ -470,12 +501,13 @@ pub fn emit_planned(
 
 /// The biggest activation of a plan, as `"name" (N bytes, output of node "n" (Op))`.
 /// The kernels the lowering may pick at `level`: the reference kernels at `-O0`, the
-/// fastest the target has above.
-pub fn kernel_choice(level: kiln_passes::OptLevel) -> kiln_codegen::KernelChoice {
-    if level == kiln_passes::OptLevel::O0 {
-        kiln_codegen::KernelChoice::Reference
-    } else {
-        kiln_codegen::KernelChoice::Fast
+/// fastest the target has above, with fused multiply-add if `fma` (see
+/// [`CompileOptions::fma`]; [`CompileOptions::kernels`] also checks the target).
+pub fn kernel_choice(level: kiln_passes::OptLevel, fma: bool) -> kiln_codegen::KernelChoice {
+    match (level, fma) {
+        (kiln_passes::OptLevel::O0, _) => kiln_codegen::KernelChoice::Reference,
+        (_, false) => kiln_codegen::KernelChoice::Fast,
+        (_, true) => kiln_codegen::KernelChoice::FastFused,
     }
 }
 
@@ -740,6 +772,14 @@ impl Build {
     /// them).
     pub fn opt_level(mut self, level: kiln_passes::OptLevel) -> Self {
         self.opts.opt_level = level;
+        self
+    }
+
+    /// Fused multiply-add in the micro-kernels (the CLI's `--fma`; default off): faster on
+    /// x86-64-v3/v4 and AArch64, but the generated code then needs `std` (stable Rust's
+    /// `f32::mul_add` is not in `core`), so not for `no_std` firmware.
+    pub fn fma(mut self, on: bool) -> Self {
+        self.opts.fma = on;
         self
     }
 

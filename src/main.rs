@@ -68,6 +68,12 @@ struct ModelArgs {
     /// thumbv7em-none-eabihf.
     #[arg(long, value_name = "NAME", default_value = "host")]
     target: kiln::ir::Target,
+    /// Fuse each multiply-add of the micro-kernels into one instruction (`f32::mul_add`):
+    /// faster on x86_64-v3/v4 and aarch64, but the generated code then needs `std` (stable
+    /// Rust has `mul_add` in `std` only), so it is off by default and not for `no_std`
+    /// firmware.
+    #[arg(long)]
+    fma: bool,
 }
 
 /// A size flag's value: see [`kiln::parse_bytes`].
@@ -91,6 +97,7 @@ impl ModelArgs {
                 kiln::passes::OptLevel::O2
             },
             target: self.target,
+            fma: self.fma,
             ..Default::default()
         };
         for s in &self.input_shape {
@@ -353,7 +360,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let planned =
                 kiln::passes::compile::plan(optimized, &popts).map_err(kiln::Error::from)?;
-            let choice = kiln::kernel_choice(planned.opt_level);
+            let choice = opts.kernels(planned.target)?;
             let program =
                 kiln::codegen::lower(&planned.verified(), &planned.plan, planned.target, choice)?;
             let model_file = file_name(&model.model);

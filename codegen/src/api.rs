@@ -39,6 +39,11 @@ pub enum KernelChoice {
     /// micro-kernels where the shapes suit them, the reference kernels elsewhere.
     #[default]
     Fast,
+    /// [`KernelChoice::Fast`], with each multiply-add of the micro-kernels fused into one
+    /// instruction (`f32::mul_add`). Stable Rust has `mul_add` in `std` only, so the
+    /// generated code then declares `extern crate std;`: for hosts (x86-64-v3 and up,
+    /// AArch64), whose FMA units run a fused multiply-add at the cost of a multiply.
+    FastFused,
     /// The reference kernels only: unpacked weights, the reference summation order (`-O0`).
     Reference,
 }

@@ -391,6 +391,11 @@ impl KernelSet {
         Ok(())
     }
 
+    /// Whether the kernels need `std` (fused multiply-add: `f32::mul_add`).
+    pub(crate) fn needs_std(&self) -> bool {
+        self.tiling.is_some_and(|t| t.fused)
+    }
+
     /// Records that `f` (and what it calls) is used, with tiles of shape `t`.
     pub(crate) fn use_gemm(&mut self, t: Tiling, f: GemmFn) -> Result<(), String> {
         if self.tiling.is_some_and(|u| u != t) {

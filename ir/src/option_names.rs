@@ -91,6 +91,14 @@ impl OptionNames {
         }
     }
 
+    /// Fused multiply-add kernels (which need `std`).
+    pub fn fma(self) -> &'static str {
+        match self {
+            OptionNames::Cli => "--fma",
+            OptionNames::Build => ".fma(true)",
+        }
+    }
+
     /// Turning every optimisation off.
     pub fn no_optimisation(self) -> &'static str {
         match self {

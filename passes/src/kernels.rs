@@ -15,6 +15,10 @@ pub struct Tiling {
     pub lanes: usize,
     pub mr: usize,
     pub nv: usize,
+    /// Whether the micro-kernels multiply and add in one rounding (`f32::mul_add`, which
+    /// only `std` has on stable Rust; see `KernelChoice::FastFused`). Off from
+    /// [`Tiling::for_target`]: the memory plan does not depend on it.
+    pub fused: bool,
 }
 
 impl Tiling {
@@ -29,7 +33,12 @@ impl Tiling {
             (16, _) => (4, 4, 3),
             _ => return None,
         };
-        Some(Tiling { lanes, mr, nv })
+        Some(Tiling {
+            lanes,
+            mr,
+            nv,
+            fused: false,
+        })
     }
 
     /// Columns of one tile.

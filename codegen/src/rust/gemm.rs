@@ -12,7 +12,8 @@
 //! apart; `gemm_b` reads its left operand (an activation) as rows `lda` apart and the
 //! right one (Gemm or MatMul weights) packed in column panels. Both sum each output over
 //! `k` in order, from the row's initial value, with a multiply and an add per term (stable
-//! `no_std` Rust has no fused multiply-add): the reference semantics' order.
+//! `no_std` Rust has no fused multiply-add): the reference semantics' order. With
+//! [`Tiling::fused`] (`--fma`) each term is one `f32::mul_add` instead, from `std`.
 
 use crate::kernels::{GemmFn, Tiling};
 use std::fmt::Write;
@@ -27,6 +28,14 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
             GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
         )
     });
+    if t.fused {
+        s.push_str(
+            "// Fused multiply-add kernels (`--fma`): `f32::mul_add` is in `std`, not `core`.
+extern crate std;
+
+",
+        );
+    }
     // Depthwise convolutions alone need no micro-kernel, so no `Lanes`.
     if tiles {
         let _ = write!(
@@ -42,12 +51,12 @@ fn lanes_load(v: &[f32]) -> Lanes {{
     r
 }}
 
-/// `c + a * b`, lane by lane.
+/// `c + a * b`, lane by lane{fused_doc}.
 #[inline(always)]
 fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
     let mut r = c;
     for i in 0..{l} {{
-        r[i] = c[i] + a * b[i];
+        r[i] = {mul_add};
     }}
     r
 }}
@@ -65,7 +74,13 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
     }}
 }}
 ",
-            bytes = l * 4
+            bytes = l * 4,
+            fused_doc = if t.fused { ", in one rounding" } else { "" },
+            mul_add = if t.fused {
+                "a.mul_add(b[i], c[i])"
+            } else {
+                "c[i] + a * b[i]"
+            },
         );
     }
     for f in fns {

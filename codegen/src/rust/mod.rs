@@ -81,6 +81,7 @@ pub(crate) fn print(
         profiled_steps: opts.step_hook.then_some(program.steps.len()),
         model_name: opts.module_name.clone(),
         macs: program.macs(),
+        needs_std: program.library.needs_std(),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;
@@ -292,6 +293,12 @@ fn header(m: &Module, program: &Program) -> String {
         lines.extend(p.options.iter().map(|o| format!("- {}", escape(o))));
     }
     lines.push(format!("Target: {}", program.target));
+    if m.needs_std {
+        lines.push(
+            "Needs std: the fused multiply-add kernels call `f32::mul_add`, which `core` lacks."
+                .into(),
+        );
+    }
     lines.push(String::new());
     lines.push(format!(
         "Memory: arena {} bytes ({}); lower bound {} bytes.",

@@ -230,6 +230,7 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
         })
         .collect();
     ctx.insert("pools", &pools);
+    ctx.insert("needs_std", &m.needs_std);
     ctx.insert("arena_bytes", &m.arena_bytes);
     ctx.insert("macs", &m.macs);
     ctx.insert("lower_bound_bytes", &m.lower_bound_bytes);
@@ -269,6 +270,8 @@ pub(crate) struct Module {
     pub model_name: String,
     /// Multiply-accumulates of one run.
     pub macs: u64,
+    /// Whether the code declares `extern crate std;` (fused multiply-add kernels, `--fma`).
+    pub needs_std: bool,
 }
 
 /// The context of `num.rs.tera`: capability flags and one entry per element type.
