@@ -364,6 +364,45 @@ fn target_names_and_triples_are_accepted_and_bad_ones_listed() {
     }
 }
 
+/// `--fma` makes the micro-kernels need `std`: refused where it cannot help (no FMA vector
+/// kernels on the target, or -O0's reference kernels), with nothing written; where taken,
+/// the code says it needs `std` only if it has a micro-kernel.
+#[test]
+fn fma_is_refused_where_it_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let relu = model(
+        vec![node("Relu", "relu", &["x"], &["y"])],
+        vec![f32_value("x", &[1, 4])],
+        vec![f32_value("y", &[1, 4])],
+    );
+    let relu = write(dir.path(), "relu.onnx", &relu);
+    let out = dir.path().join("m.rs");
+    let o = out.to_string_lossy().into_owned();
+    for (extra, expect) in [
+        (
+            &["--target", "thumbv7em-none-eabihf"][..],
+            &["--fma", "thumbv7em+fpu", "drop --fma"][..],
+        ),
+        (&["-O0"][..], &["--fma", "-O0"][..]),
+    ] {
+        let mut args = vec!["compile", &relu, "-o", &o, "--fma"];
+        args.extend(extra);
+        assert_clean_error(&kiln(&args), expect);
+        assert!(!out.exists(), "{args:?} left a file behind");
+    }
+    let resnet = common::repo().join("examples/models/mlperf_ic_resnet8.onnx");
+    let resnet = resnet.to_string_lossy();
+    for (model, kernels) in [(&relu[..], false), (&resnet[..], true)] {
+        let ok = kiln(&["compile", model, "-o", &o, "--fma", "--target", "x86_64-v3"]);
+        assert!(ok.status.success(), "{}", stderr(&ok));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("\n// - --fma\n"), "the header lists --fma");
+        assert_eq!(text.contains("extern crate std;"), kernels, "{model}");
+        assert_eq!(text.contains("// Needs std:"), kernels, "{model}");
+        assert_eq!(text.contains(".mul_add("), kernels, "{model}");
+    }
+}
+
 /// Two Relus over 1x4096 floats: the intermediate activation is 16 KiB.
 fn relu_chain(dir: &Path) -> String {
     let m = model(

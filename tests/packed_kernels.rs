@@ -354,10 +354,22 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         }
     }
     let mut built = Vec::new();
-    for target in TARGETS {
+    // Each tiling with a multiply and an add per term, and, where the target has fused
+    // multiply-add (`--fma`), with `f32::mul_add`.
+    let builds = TARGETS.iter().flat_map(|t| {
+        let target = t.parse::<Target>().unwrap();
+        let fused = target.has_fma().then_some((target, true));
+        [(target, false)].into_iter().chain(fused)
+    });
+    for (target, fma) in builds {
         let opts = kiln::CompileOptions {
-            target: target.parse::<Target>().unwrap(),
+            target,
+            fma,
             ..Default::default()
+        };
+        let target = match fma {
+            true => format!("{target} --fma"),
+            false => target.to_string(),
         };
         for (label, (graph, feed)) in &cases {
             let expected = kiln::ir::eval::run(graph, feed)
@@ -376,11 +388,17 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
                 text.contains("fn gemm_tile_") || text.contains("fn conv_depthwise"),
                 "{label} for {target}: no packed GEMM kernel in the generated code"
             );
+            assert_eq!(
+                text.contains(".mul_add("),
+                fma,
+                "{label} for {target}: fused multiply-add in the code iff --fma"
+            );
             built.push((
                 format!("{label} for {target}"),
                 compiled,
                 feed.clone(),
                 expected,
+                fma,
             ));
         }
     }
@@ -394,15 +412,18 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     let runner =
         harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
     let mut failures = Vec::new();
-    for (i, (label, _, feed, expected)) in built.iter().enumerate() {
+    for (i, (label, _, feed, expected, fma)) in built.iter().enumerate() {
         let actual = runner
             .run(i, feed)
             .unwrap_or_else(|e| panic!("{label}: {e}"));
         for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
             // Same summation order as the reference (a multiply and an add per term, in
             // order of k), so only the tolerance of float formatting is needed; kept loose
-            // enough for a future kernel that reorders the sum.
-            let c = harness::compare(a, e, 1e-5, 1e-5);
+            // enough for a future kernel that reorders the sum. Fused, each term skips the
+            // product's rounding: the sums (up to ~600 terms of magnitude up to 4 here) may
+            // then differ by the float error bound of a sum that long, about 1e-4.
+            let tol = if *fma { 1e-4 } else { 1e-5 };
+            let c = harness::compare(a, e, tol, tol);
             if !c.ok {
                 failures.push(format!("{label} output {k}: {c:?}"));
             }
