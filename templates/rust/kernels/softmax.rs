@@ -3,6 +3,15 @@
 /// take part in the maximum.
 #[inline(never)]
 fn softmax<T: Float>(x: &[T], y: &mut [T], outer: usize, len: usize, inner: usize) {
+    if len == 0 {
+        return;
+    }
+    if inner == 1 {
+        for (xr, yr) in x.chunks_exact(len).zip(y.chunks_exact_mut(len)).take(outer) {
+            softmax_row(xr, yr);
+        }
+        return;
+    }
     for o in 0..outer {
         for i in 0..inner {
             let base = o * len * inner + i;
@@ -24,5 +33,44 @@ fn softmax<T: Float>(x: &[T], y: &mut [T], outer: usize, len: usize, inner: usiz
                 y[at] = y[at].divide(sum);
             }
         }
+    }
+}
+
+/// Softmax of one contiguous group. The maximum and the sum are kept in 16 partial lanes
+/// (a float sum in one chain cannot be reordered, so would not vectorise); the sum's order
+/// therefore differs from a plain left-to-right one by float rounding only.
+#[inline(always)]
+fn softmax_row<T: Float>(x: &[T], y: &mut [T]) {
+    let mut lanes = [T::LOWEST; 16];
+    let mut blocks = x.chunks_exact(16);
+    for b in &mut blocks {
+        for (m, &v) in lanes.iter_mut().zip(b) {
+            if v > *m {
+                *m = v;
+            }
+        }
+    }
+    let mut max = T::LOWEST;
+    for &v in lanes.iter().chain(blocks.remainder()) {
+        if v > max {
+            max = v;
+        }
+    }
+    for (e, &v) in y.iter_mut().zip(x) {
+        *e = v.minus(max).exp();
+    }
+    let mut lanes = [T::ZERO; 16];
+    let mut blocks = y.chunks_exact(16);
+    for b in &mut blocks {
+        for (s, &v) in lanes.iter_mut().zip(b) {
+            *s = s.plus(v);
+        }
+    }
+    let mut sum = T::ZERO;
+    for &v in lanes.iter().chain(blocks.remainder()) {
+        sum = sum.plus(v);
+    }
+    for e in y.iter_mut() {
+        *e = e.divide(sum);
     }
 }
