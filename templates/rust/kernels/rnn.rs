@@ -35,9 +35,80 @@ struct RnnOutputs<'a, T> {
     yc: Option<&'a mut [T]>,
 }
 
+/// `out[k] = dot(row k of m, v)`, or `out[k] + dot(..)` if `acc`, for the rows of `m`
+/// (`out.len()` rows of `v.len()`). Four rows at a time, each in 16 partial sums (one
+/// chain of float additions cannot be reordered, so would not vectorise; four chains hide
+/// the adds' latency), the lanes added pairwise at the end. Each row's partial sums are a
+/// variable of their own: LLVM keeps those in vector registers, but not an array of them.
+fn rnn_gemv<T: Num>(m: &[T], v: &[T], out: &mut [T], acc: bool) {
+    let n = v.len();
+    let full = n - n % 16;
+    let mut rows = out.chunks_exact_mut(4);
+    let mut k = 0;
+    for o in &mut rows {
+        let (r0, r1, r2, r3) = (&m[k * n..][..n], &m[(k + 1) * n..][..n], &m[(k + 2) * n..][..n], &m[(k + 3) * n..][..n]);
+        let (mut l0, mut l1, mut l2, mut l3) = ([T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16], [T::ZERO; 16]);
+        let mut j = 0;
+        while j < full {
+            let x = &v[j..j + 16];
+            l0 = rnn_madd16(l0, &r0[j..j + 16], x);
+            l1 = rnn_madd16(l1, &r1[j..j + 16], x);
+            l2 = rnn_madd16(l2, &r2[j..j + 16], x);
+            l3 = rnn_madd16(l3, &r3[j..j + 16], x);
+            j += 16;
+        }
+        for (q, (l, row)) in [(l0, r0), (l1, r1), (l2, r2), (l3, r3)].iter().enumerate() {
+            let mut s = rnn_sum16(l);
+            for (&a, &b) in row[full..].iter().zip(&v[full..]) {
+                s = s.plus(a.times(b));
+            }
+            o[q] = if acc { o[q].plus(s) } else { s };
+        }
+        k += 4;
+    }
+    for o in rows.into_remainder() {
+        let s = rnn_dot(&m[k * n..][..n], v);
+        *o = if acc { o.plus(s) } else { s };
+        k += 1;
+    }
+}
+
+/// `acc + a * b`, lane by lane, for the first 16 elements of `a` and `b`.
+#[inline(always)]
+fn rnn_madd16<T: Num>(acc: [T; 16], a: &[T], b: &[T]) -> [T; 16] {
+    let mut r = acc;
+    for i in 0..16 {
+        r[i] = acc[i].plus(a[i].times(b[i]));
+    }
+    r
+}
+
+/// The sum of 16 lanes, pairwise (halving, so it vectorises too).
+#[inline(always)]
+fn rnn_sum16<T: Num>(l: &[T; 16]) -> T {
+    let mut a = [T::ZERO; 8];
+    for i in 0..8 {
+        a[i] = l[i].plus(l[i + 8]);
+    }
+    let mut b = [T::ZERO; 4];
+    for i in 0..4 {
+        b[i] = a[i].plus(a[i + 4]);
+    }
+    b[0].plus(b[2]).plus(b[1].plus(b[3]))
+}
+
+/// The dot product of `m` and `v` (in 16 partial sums, as `rnn_gemv`).
 fn rnn_dot<T: Num>(m: &[T], v: &[T]) -> T {
-    let mut s = T::ZERO;
-    for (a, b) in m.iter().zip(v) {
+    let n = m.len().min(v.len());
+    let full = n - n % 16;
+    let mut l = [T::ZERO; 16];
+    let mut j = 0;
+    while j < full {
+        l = rnn_madd16(l, &m[j..j + 16], &v[j..j + 16]);
+        j += 16;
+    }
+    let mut s = rnn_sum16(&l);
+    for (a, b) in m[full..n].iter().zip(&v[full..n]) {
         s = s.plus(a.times(*b));
     }
     s
@@ -102,12 +173,11 @@ fn rnn<T: Num>(i: RnnInputs<T>, mut o: RnnOutputs<T>, scratch: &mut [T], p: &Rnn
             for step in 0..len {
                 let t = if reverse { len - 1 - step } else { step };
                 let xt = &i.x[t * p.x_strides[0] + bi * p.x_strides[1]..][..ni];
-                for (k, v) in gt.iter_mut().enumerate() {
-                    let s = rnn_dot(&wd[k * ni..][..ni], xt);
-                    *v = match wb {
-                        Some(b) => s.plus(b[k]),
-                        None => s,
-                    };
+                rnn_gemv(wd, xt, gt, false);
+                if let Some(b) = wb {
+                    for (v, &b) in gt.iter_mut().zip(b) {
+                        *v = v.plus(b);
+                    }
                 }
                 match p.kind {
                     0 => {
@@ -147,8 +217,11 @@ fn rnn<T: Num>(i: RnnInputs<T>, mut o: RnnOutputs<T>, scratch: &mut [T], p: &Rnn
                         }
                     }
                     _ => {
-                        for (k, v) in gt.iter_mut().enumerate() {
-                            *v = v.plus(rnn_dot(&rd[k * h..][..h], hs)).plus(rbias(k));
+                        rnn_gemv(rd, hs, gt, true);
+                        if let Some(b) = rb {
+                            for (v, &b) in gt.iter_mut().zip(b) {
+                                *v = v.plus(b);
+                            }
                         }
                         for j in 0..h {
                             let pe = |q: usize| peep.map_or(T::ZERO, |v| v[q * h + j]);
