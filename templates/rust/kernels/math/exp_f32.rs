@@ -13,13 +13,7 @@ fn exp_f32(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     // Beyond these e^x rounds to infinity or to zero; the clamp keeps k in range (a NaN
     // passes through it and is returned at the end).
-    let xc = if x > 89.0 {
-        89.0
-    } else if x < -104.0 {
-        -104.0
-    } else {
-        x
-    };
+    let xc = x.clamp(-104.0, 89.0);
     let m = xc * core::f32::consts::LOG2_E + ROUND;
     let kf = m - ROUND;
     let k = m.to_bits() as i32 - ROUND.to_bits() as i32;
