@@ -340,6 +340,8 @@ pub enum GemmFn {
     },
     /// Copies an input padded and split by stride phase into scratch.
     PadSplit,
+    /// Scatters a tile of a wide output into the output's rows.
+    StoreWide,
     DriverA,
     DriverB,
     /// 1x1 convolutions.
@@ -408,6 +410,7 @@ impl KernelSet {
             GemmFn::ConvScratch { nv } => {
                 add.push(GemmFn::TileC { mr: t.mr, nv });
                 add.push(GemmFn::PadSplit);
+                add.push(GemmFn::StoreWide);
             }
             GemmFn::Depthwise => {
                 add.push(GemmFn::TileC { mr: 1, nv: t.nv });
@@ -418,6 +421,8 @@ impl KernelSet {
         }
         if add.contains(&GemmFn::DriverA) {
             add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });
+            // The last block of columns, when it fits one vector.
+            add.push(GemmFn::TileA { mr: t.mr, nv: 1 });
         }
         if add.contains(&GemmFn::DriverB) {
             add.push(GemmFn::TileB { mr: t.mr, nv: t.nv });

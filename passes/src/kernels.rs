@@ -71,7 +71,8 @@ pub struct SplitConv {
     /// Depthwise (one input channel per output channel), else one group.
     pub depthwise: bool,
     /// Scratch elements: every channel's planes, plus room for the last tile's columns
-    /// past the end (read, never stored).
+    /// past the end (read, never stored); for a depthwise one, then one channel's wide
+    /// output (`output[0] * wq`, and a tile's columns past it), where its taps are summed.
     pub len: usize,
 }
 
@@ -130,6 +131,11 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         }
     }
     let channel = sh * sw * hq * wq;
+    let sum = if depthwise {
+        output[0] * wq + tiling.nr()
+    } else {
+        0
+    };
     Some(SplitConv {
         c_in,
         input,
@@ -141,7 +147,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         taps,
         channel,
         depthwise,
-        len: c_in * channel + reach + tiling.nr(),
+        len: c_in * channel + reach + tiling.nr() + sum,
     })
 }
 

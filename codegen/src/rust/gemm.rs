@@ -90,6 +90,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
+            GemmFn::StoreWide => s.push_str(STORE_WIDE),
             GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
             GemmFn::Depthwise => depthwise(&mut s, t),
             GemmFn::DriverA => driver_a(&mut s, t),
@@ -292,21 +293,24 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
 }
 
 fn driver_a(s: &mut String, t: Tiling) {
-    let (mr, nr) = (t.mr, t.nr());
+    let (mr, nr, l) = (t.mr, t.nr(), t.lanes);
     let _ = writeln!(
         s,
         "/// `c = bias + a b` (`m x n`, rows `ldc` apart) for `a` `m x k` packed in row panels of
 /// {mr} and `b` `k x n` (rows `ldb` apart); `bias` is each row's initial value. Then
 /// `epi(c_at + offset, run)` on each finished run of a row. Columns go in blocks of {nr},
 /// each first copied into `panel` (`k x {nr}`, zeros past the last column) so the
-/// micro-kernel reads it contiguous, from cache, for every row panel of `a`.
+/// micro-kernel reads it contiguous, from cache, for every row panel of `a`. A last block
+/// of at most {l} columns goes through the one-vector tile instead: on small planes (a 3x3
+/// map is 9 columns) the full tile would mostly multiply zeros.
 #[allow(clippy::too_many_arguments)]
 fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32]), panel: &mut [f32]) {{
-    let panel = &mut panel[..k * {nr}];
     let mut j = 0;
     while j < n {{
         let w = (n - j).min({nr});
-        for (q, dst) in panel.chunks_exact_mut({nr}).enumerate() {{
+        let pw = if w <= {l} {{ {l} }} else {{ {nr} }};
+        let panel = &mut panel[..k * pw];
+        for (q, dst) in panel.chunks_exact_mut(pw).enumerate() {{
             dst[..w].copy_from_slice(&b[q * ldb + j..][..w]);
             dst[w..].fill(0.0);
         }}
@@ -318,7 +322,12 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
                 }}
             }}
             let rows = (m - p * {mr}).min({mr});
-            gemm_tile_a{mr}x{nr}(ap, panel, {nr}, k, &init, &mut c[p * {mr} * ldc + j..], ldc, rows, w);
+            let cp = &mut c[p * {mr} * ldc + j..];
+            if pw == {nr} {{
+                gemm_tile_a{mr}x{nr}(ap, panel, {nr}, k, &init, cp, ldc, rows, w);
+            }} else {{
+                gemm_tile_a{mr}x{l}(ap, panel, {l}, k, &init, cp, ldc, rows, w);
+            }}
         }}
         for i in 0..m {{
             epi(c_at + i * ldc + j, &mut c[i * ldc + j..][..w]);
@@ -449,6 +458,9 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
         for a in 0..sh {
             for bb in 0..sw {
                 let dst = &mut s[c * channel + (a * sw + bb) * plane..][..plane];
+                // Columns j * sw + bb of the padded row: those in the input are j0..j1.
+                let j0 = pw.saturating_sub(bb).div_ceil(sw).min(p.wq);
+                let j1 = (pw + w).saturating_sub(bb).div_ceil(sw).clamp(j0, p.wq);
                 for (i, row) in dst.chunks_exact_mut(p.wq).enumerate() {
                     let r = i * sh + a;
                     if r < ph || r - ph >= h {
@@ -461,9 +473,21 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                         row[pw..pw + w].copy_from_slice(xr);
                         row[pw + w..].fill(0.0);
                     } else {
-                        for (j, o) in row.iter_mut().enumerate() {
-                            let col = j * sw + bb;
-                            *o = if col < pw || col - pw >= w { 0.0 } else { xr[col - pw] };
+                        // A strided run of xr, in one loop without a branch.
+                        row[..j0].fill(0.0);
+                        row[j1..].fill(0.0);
+                        if j1 > j0 {
+                            let from = j0 * sw + bb - pw;
+                            // Stride 2 (the common one) as pairs, which LLVM vectorises.
+                            if sw == 2 {
+                                for (o, v) in row[j0..j1].iter_mut().zip(xr[from..].chunks(2)) {
+                                    *o = v[0];
+                                }
+                            } else {
+                                for (o, v) in row[j0..j1].iter_mut().zip(xr[from..].iter().step_by(sw)) {
+                                    *o = *v;
+                                }
+                            }
                         }
                     }
                 }
@@ -472,8 +496,9 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     }
     s[p.c_in * channel..].fill(0.0);
 }
+";
 
-/// Stores a tile's `src`, columns `q..` of one channel's wide output, in that channel's
+const STORE_WIDE: &str = "/// Stores a tile's `src`, columns `q..` of one channel's wide output, in that channel's
 /// plane at `y[plane..]`, leaving out the columns past the output's width; then the
 /// epilogue `epi(base + at, run)` on each run stored.
 fn store_wide<const T: usize>(src: &[f32], q: usize, p: &SplitConvParams<T>, y: &mut [f32], plane: usize, base: usize, epi: &impl Fn(usize, &mut [f32])) {
@@ -501,26 +526,31 @@ fn depthwise(s: &mut String, t: Tiling) {
         "/// A depthwise convolution (one input channel per output channel, weights `c x taps`)
 /// on its input padded and split by stride phase in `scratch` (see `pad_split`): per
 /// channel, {nr} columns of the wide output at a time, the bias plus each tap's weight
-/// times a contiguous run of the split input, taps in order; each tile scattered to the
-/// output rows it covers, then the fused epilogue `epi(at, run)` on each run.
+/// times a contiguous run of the split input, taps in order, into the channel's whole
+/// wide output (the last `oh * wq + {nr}` elements of `scratch`); then its rows are copied
+/// out, with the fused epilogue `epi(at, run)` on each. (Scattering each tile straight to
+/// the output rows cost more than its arithmetic on small maps.)
 fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
     let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
     let wide = oh * p.wq;
-    let mut tile = [0.0f32; {nr}];
     for n in 0..p.batch {{
         pad_split(&x[n * xn..][..xn], scratch, p);
+        let (split, sum) = scratch.split_at_mut(scratch.len() - wide - {nr});
         let yb = &mut y[n * yn..][..yn];
         for (c, wc) in w.chunks_exact(T).enumerate().take(p.c_in) {{
             let init = [b.map_or(0.0, |b| b[c])];
-            let xs = &scratch[c * channel..];
-            let plane = c * oh * ow;
+            let xs = &split[c * channel..];
             let mut q = 0;
             while q < wide {{
-                gemm_tile_c1x{nr}(wc, &xs[q..], channel, 1, &p.taps, &init, &mut tile, {nr}, 1);
-                store_wide(&tile, q, p, yb, plane, n * yn, &epi);
+                gemm_tile_c1x{nr}(wc, &xs[q..], channel, 1, &p.taps, &init, &mut sum[q..], {nr}, 1);
                 q += {nr};
+            }}
+            for (r, src) in sum.chunks_exact(p.wq).take(oh).enumerate() {{
+                let at = (c * oh + r) * ow;
+                yb[at..at + ow].copy_from_slice(&src[..ow]);
+                epi(n * yn + at, &mut yb[at..at + ow]);
             }}
         }}
     }}
