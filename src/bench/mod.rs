@@ -450,12 +450,15 @@ impl Report {
     }
 }
 
+/// A build with the step hook: its case in the runner and the program whose steps it times.
+type ProfiledCase = (usize, Program);
+
 /// A model compiled for the runner: its cases and inputs.
 struct Prepared {
     /// Case index per build, in `Options::variants` order; `Err` if it did not compile.
     builds: Vec<Result<usize, String>>,
     /// Per profiled build, the case and its program.
-    profiled: Vec<(Variant, Result<(usize, Program), String>)>,
+    profiled: Vec<(Variant, Result<ProfiledCase, String>)>,
     /// The generated code's arguments.
     args: Vec<Tensor>,
     /// The peers' inputs: every runtime input of the model, as `.npy` files.
@@ -627,7 +630,7 @@ fn prepare(
             Err(e) => builds.push(Err(e.to_string())),
         }
     }
-    let profiled: Vec<(Variant, Result<(usize, Program), String>)> = opts
+    let profiled: Vec<(Variant, Result<ProfiledCase, String>)> = opts
         .profiled()
         .into_iter()
         .map(|v| {
