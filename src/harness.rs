@@ -20,7 +20,7 @@ pub struct Case<'a> {
 /// How the runner crate is optimised: `Fast` builds quickly (conformance, many tiny models);
 /// `Release` is what users ship (corpus models); `Native` is what a user building on this
 /// machine gets (cargo's default release profile with `-C target-cpu=native`), for
-/// benchmarks: its runner also measures the machine's peak ([`Runner::peak_gflops`]).
+/// benchmarks: its runner also measures the machine's peaks ([`Runner::peak_gflops`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
     Fast,
@@ -38,7 +38,7 @@ pub struct Runner {
     pub work_dir: PathBuf,
     /// Per case, the steps `run_profiled` reports when it was generated with the step hook.
     pub profiled_steps: Vec<Option<usize>>,
-    /// Whether the runner has the peak kernel ([`Profile::Native`]).
+    /// Whether the runner has the peak kernels ([`Profile::Native`]).
     pub has_peak: bool,
 }
 
@@ -102,48 +102,76 @@ fn write<T: Elem>(dir: &Path, i: usize, data: &[T]) {
 }
 "#;
 
-/// The runner's peak kernel (`runner peak` prints GFLOP/s): 16 independent chains of
-/// `a = a * x + y` over 16 lanes, enough to hide the latency of a multiply then an add on
-/// the widest vector units. The chains are separate named variables: LLVM vectorises
-/// those well but not chains kept in an array indexed in a loop. It counts a multiply
-/// and an add as two flops, and does not fuse them: the generated code, like any Rust
-/// without fast-math, does the same.
+/// The arithmetic of a peak kernel ([`Runner::peak_gflops`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeakKernel {
+    /// A multiply, then an add: what the default (`no_std`) generated code does, like any
+    /// Rust without fast-math, which may not fuse them.
+    MulAdd,
+    /// `f32::mul_add`, one fused instruction on FMA units: what `--fma` code does.
+    Fused,
+}
+
+impl PeakKernel {
+    /// The runner's argument that runs it.
+    fn arg(self) -> &'static str {
+        match self {
+            PeakKernel::MulAdd => "peak",
+            PeakKernel::Fused => "peak-fma",
+        }
+    }
+}
+
+/// The runner's peak kernels (`runner peak` and `runner peak-fma` print GFLOP/s): 16
+/// independent chains of `a = a * x + y` over 16 lanes, enough to hide the latency of a
+/// multiply then an add (or of a fused multiply-add) on the widest vector units, with a
+/// separate multiply and add (`madd`) or `f32::mul_add` (`fmadd`). The chains are
+/// separate named variables: LLVM vectorises those well but not chains kept in an array
+/// indexed in a loop. Both count a multiply-add as two flops, as GFLOP/s of a model counts
+/// a MAC.
 fn peak_source() -> String {
     const CHAINS: usize = 16;
     let mut s = String::from(
         "\n#[inline(always)]\nfn madd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
          core::array::from_fn(|j| a[j] * x[j] + y[j])\n}\n\n\
-         #[inline(never)]\nfn peak_chains(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {\n",
+         #[inline(always)]\nfn fmadd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
+         core::array::from_fn(|j| a[j].mul_add(x[j], y[j]))\n}\n",
     );
-    for c in 0..CHAINS {
-        // Distinct starting values, so no two chains are the same computation.
-        let _ = writeln!(s, "    let mut a{c} = [{}.0f32 / 16.0; 16];", c + 1);
+    for op in ["madd", "fmadd"] {
+        let _ = writeln!(
+            s,
+            "\n#[inline(never)]\nfn chains_{op}(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {{"
+        );
+        for c in 0..CHAINS {
+            // Distinct starting values, so no two chains are the same computation.
+            let _ = writeln!(s, "    let mut a{c} = [{}.0f32 / 16.0; 16];", c + 1);
+        }
+        s.push_str("    for _ in 0..n {\n");
+        for c in 0..CHAINS {
+            let _ = writeln!(s, "        a{c} = {op}(a{c}, x, y);");
+        }
+        s.push_str("    }\n    let mut sum = 0.0f32;\n    for j in 0..16 {\n        sum += 0.0");
+        for c in 0..CHAINS {
+            let _ = write!(s, " + a{c}[j]");
+        }
+        s.push_str(";\n    }\n    sum\n}\n");
     }
-    s.push_str("    for _ in 0..n {\n");
-    for c in 0..CHAINS {
-        let _ = writeln!(s, "        a{c} = madd(a{c}, x, y);");
-    }
-    s.push_str("    }\n    let mut sum = 0.0f32;\n    for j in 0..16 {\n        sum += 0.0");
-    for c in 0..CHAINS {
-        let _ = write!(s, " + a{c}[j]");
-    }
-    s.push_str(";\n    }\n    sum\n}\n\n");
     let _ = write!(
         s,
-        "/// The best of a few ~50 ms runs, in GFLOP/s (a multiply and an add count two).\n\
-         fn peak() {{\n    \
+        "\n/// The best of a few ~50 ms runs of `chains`, in GFLOP/s (a multiply-add counts two).\n\
+         fn peak(chains: fn(u64, [f32; 16], [f32; 16]) -> f32) {{\n    \
          let flops_per_iter = ({CHAINS} * 16 * 2) as f64;\n    \
          let (x, y) = (std::hint::black_box([0.9999f32; 16]), std::hint::black_box([1e-3f32; 16]));\n    \
          let mut n: u64 = 1 << 12;\n    \
          loop {{\n        \
          let t = std::time::Instant::now();\n        \
-         std::hint::black_box(peak_chains(std::hint::black_box(n), x, y));\n        \
+         std::hint::black_box(chains(std::hint::black_box(n), x, y));\n        \
          if t.elapsed().as_secs_f64() > 0.05 || n > 1 << 40 {{ break; }}\n        \
          n *= 2;\n    }}\n    \
          let mut best = 0.0f64;\n    \
          for _ in 0..5 {{\n        \
          let t = std::time::Instant::now();\n        \
-         std::hint::black_box(peak_chains(std::hint::black_box(n), x, y));\n        \
+         std::hint::black_box(chains(std::hint::black_box(n), x, y));\n        \
          best = best.max(flops_per_iter * n as f64 / t.elapsed().as_secs_f64() / 1e9);\n    }}\n    \
          println!(\"{{best}}\");\n}}\n"
     );
@@ -172,7 +200,7 @@ fn profile_source(module: &str, ins: &str, outs: &str) -> String {
 }
 
 /// The runner's `main.rs`: one `case_<i>` function per model, dispatched on argv[1] (or
-/// `peak`, with `peak`, for the peak kernel).
+/// `peak` and `peak-fma`, with `peak`, for the peak kernels).
 fn runner_main(cases: &[Case], peak: bool) -> Result<String, String> {
     let mut s = String::from("#![deny(warnings)]\n");
     for i in 0..cases.len() {
@@ -243,7 +271,12 @@ fn runner_main(cases: &[Case], peak: bool) -> Result<String, String> {
     }
     s.push_str("\nfn main() {\n    let args: Vec<String> = std::env::args().collect();\n");
     if peak {
-        s.push_str("    if args[1] == \"peak\" {\n        peak();\n        return;\n    }\n");
+        s.push_str(
+            "    match args[1].as_str() {\n        \
+             \"peak\" => return peak(chains_madd),\n        \
+             \"peak-fma\" => return peak(chains_fmadd),\n        \
+             _ => {}\n    }\n",
+        );
     }
     s.push_str("    let case: usize = args[1].parse().expect(\"case number\");\n");
     s.push_str("    let dir = std::path::PathBuf::from(&args[2]);\n");
@@ -400,14 +433,16 @@ impl Runner {
         Ok(t)
     }
 
-    /// The machine's single-core peak in GFLOP/s (a multiply and an add count two), from
-    /// the runner's peak kernel ([`Profile::Native`] runners only).
-    pub fn peak_gflops(&self) -> Result<f64, String> {
+    /// The machine's single-core peak in GFLOP/s with `kernel`'s arithmetic (a
+    /// multiply-add counts two), from the runner's peak kernels ([`Profile::Native`]
+    /// runners only). [`PeakKernel::Fused`] measures the FMA units only where the runner's
+    /// `-C target-cpu=native` has them; elsewhere `mul_add` is a library call.
+    pub fn peak_gflops(&self, kernel: PeakKernel) -> Result<f64, String> {
         if !self.has_peak {
             return Err("the runner was not built with Profile::Native".into());
         }
         let out = Command::new(&self.binary)
-            .arg("peak")
+            .arg(kernel.arg())
             .output()
             .map_err(|e| format!("could not run {}: {e}", self.binary.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);

@@ -204,9 +204,14 @@ struct BenchArgs {
     /// Seconds each contender runs per round.
     #[arg(long, value_name = "SECS", default_value_t = 0.2)]
     round_time: f64,
-    /// Levels to time kiln's code at (repeat: -O0 -O2; default both).
+    /// Levels to time kiln's code at (repeat: -O0 -O2). Without -O or --fma: -O0, -O2 and,
+    /// on a machine with fused multiply-add vector kernels, -O2 --fma.
     #[arg(short = 'O', value_name = "LEVEL", value_parser = ["0", "2"])]
     opt: Vec<String>,
+    /// Also time -O2 --fma: the fused multiply-add kernels, whose code needs std (an error
+    /// on a machine without them).
+    #[arg(long)]
+    fma: bool,
     /// Peers to time, comma-separated (ort, tract), or none.
     #[arg(long, value_delimiter = ',', default_value = "ort,tract", value_parser = ["ort", "tract", "none"])]
     peers: Vec<String>,
@@ -578,16 +583,16 @@ fn bench(args: BenchArgs) -> Result<()> {
         work_dir: args.work_dir,
         ..Default::default()
     };
-    if !args.opt.is_empty() {
-        opts.levels = [
-            ("0", kiln::passes::OptLevel::O0),
-            ("2", kiln::passes::OptLevel::O2),
-        ]
-        .into_iter()
-        .filter(|(k, _)| args.opt.iter().any(|o| o == k))
-        .map(|(_, l)| l)
-        .collect();
-    }
+    let levels: Vec<kiln::passes::OptLevel> = [
+        ("0", kiln::passes::OptLevel::O0),
+        ("2", kiln::passes::OptLevel::O2),
+    ]
+    .into_iter()
+    .filter(|(k, _)| args.opt.iter().any(|o| o == k))
+    .map(|(_, l)| l)
+    .collect();
+    opts.variants = bench::Variant::select(&levels, args.fma, kiln::ir::Target::Host)
+        .map_err(anyhow::Error::msg)?;
     opts.peers = [("ort", Peer::Ort), ("tract", Peer::Tract)]
         .into_iter()
         .filter(|(k, _)| args.peers.iter().any(|p| p == k))

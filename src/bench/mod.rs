@@ -1,20 +1,26 @@
 //! `kiln bench`: the generated code's latency against onnxruntime and tract, measured in
 //! one run on the same inputs, and where its time goes.
 //!
-//! Each model is compiled at the requested levels (`-O0`, `-O2`) and once more at `-O2`
-//! with the step hook (`run_profiled`), all into one runner crate built as a user on this
-//! machine would build it ([`Profile::Native`]: cargo's release profile, `-C
-//! target-cpu=native`). The peers run in persistent Python processes (the embedded
-//! `scripts/peer-time`), single-threaded, on the same tensors. Each round times every
-//! contender in turn, each for about `round_secs` of runs in one process (the median of
-//! those runs), then profiles the steps; the report gives the median over rounds. The
-//! machine's single-core peak is measured by the runner's peak kernel at the start, before
-//! each model and at the end (the best counts). Machines are noisy, and other processes
-//! share them: the ratios, measured in alternation, are what the numbers are for.
+//! Each model is compiled as each requested [`Variant`] (`-O0`, `-O2`, and `-O2 --fma`,
+//! the fused multiply-add kernels that need `std`) and once more per `-O2` build with the
+//! step hook (`run_profiled`), all into one runner crate built as a user on this machine
+//! would build it ([`Profile::Native`]: cargo's release profile, `-C target-cpu=native`).
+//! The peers run in persistent Python processes (the embedded `scripts/peer-time`),
+//! single-threaded, on the same tensors. Each round times every contender in turn, each for
+//! about `round_secs` of runs in one process (the median of those runs), then profiles the
+//! steps; the report gives the median over rounds. The machine's single-core peaks (a
+//! multiply then an add; fused multiply-add when the `--fma` build is timed) are measured
+//! by the runner's peak kernels at the start, before each model and at the end (the best
+//! counts). Machines are noisy, and other processes share them: the ratios, measured in
+//! alternation, are what the numbers are for.
 
-use crate::harness::{self, Case, Profile, Runner};
+mod report;
+
+pub use report::fmt_ms;
+
+use crate::harness::{self, Case, PeakKernel, Profile, Runner};
 use kiln_codegen::{EmitKind, RustOptions, program::Program};
-use kiln_ir::{DType, Tensor};
+use kiln_ir::{DType, Target, Tensor};
 use kiln_passes::OptLevel;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -35,7 +41,7 @@ pub const CORPUS: [&str; 7] = [
 
 /// The timing script of the peers, written into the work directory when a run starts (so
 /// an installed `kiln` needs no checkout).
-const PEER_SCRIPT: &str = include_str!("../scripts/peer-time");
+const PEER_SCRIPT: &str = include_str!("../../scripts/peer-time");
 
 /// A peer runtime, run from Python.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +74,105 @@ impl Peer {
     }
 }
 
+/// A build of kiln's code to time: an optimisation level, and whether the micro-kernels
+/// fuse each multiply-add (`--fma`, whose code needs `std`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Variant {
+    /// `-O0`: the reference kernels.
+    O0,
+    /// `-O2`: the default, `no_std` code; a separate multiply and add.
+    O2,
+    /// `-O2 --fma`: the same program with `f32::mul_add` in the micro-kernels.
+    O2Fma,
+}
+
+impl Variant {
+    /// As the report and the command line spell it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::O0 => "-O0",
+            Variant::O2 => "-O2",
+            Variant::O2Fma => "-O2 --fma",
+        }
+    }
+
+    pub fn opt_level(self) -> OptLevel {
+        match self {
+            Variant::O0 => OptLevel::O0,
+            Variant::O2 | Variant::O2Fma => OptLevel::O2,
+        }
+    }
+
+    pub fn fma(self) -> bool {
+        self == Variant::O2Fma
+    }
+
+    /// The peak kernel whose arithmetic this build's GEMM micro-kernels do.
+    pub fn peak_kernel(self) -> PeakKernel {
+        match self {
+            Variant::O2Fma => PeakKernel::Fused,
+            Variant::O0 | Variant::O2 => PeakKernel::MulAdd,
+        }
+    }
+
+    /// `base` compiled as this build.
+    fn options(self, base: &crate::CompileOptions) -> crate::CompileOptions {
+        crate::CompileOptions {
+            opt_level: self.opt_level(),
+            fma: self.fma(),
+            ..base.clone()
+        }
+    }
+
+    /// The builds `kiln bench` times without flags: `-O0`, `-O2` and, when `target` has
+    /// fused multiply-add vector kernels, `-O2 --fma`.
+    pub fn defaults(target: Target) -> Vec<Variant> {
+        let mut v = vec![Variant::O0, Variant::O2];
+        if fma_support(target).is_ok() {
+            v.push(Variant::O2Fma);
+        }
+        v
+    }
+
+    /// The builds the command line asks for: the `-O` `levels` (none: `-O0` and `-O2`), plus
+    /// `-O2 --fma` if `fma`, which `target` must support; neither flag: [`Variant::defaults`].
+    pub fn select(levels: &[OptLevel], fma: bool, target: Target) -> Result<Vec<Variant>, String> {
+        if levels.is_empty() && !fma {
+            return Ok(Variant::defaults(target));
+        }
+        let mut v: Vec<Variant> = match levels {
+            [] => vec![Variant::O0, Variant::O2],
+            _ => levels
+                .iter()
+                .map(|&l| match l {
+                    OptLevel::O0 => Variant::O0,
+                    OptLevel::O2 => Variant::O2,
+                })
+                .collect(),
+        };
+        if fma {
+            fma_support(target)?;
+            v.push(Variant::O2Fma);
+        }
+        v.sort_unstable();
+        v.dedup();
+        Ok(v)
+    }
+}
+
+/// Whether `target` has the fused multiply-add kernels, or why not: the rule of
+/// [`crate::CompileOptions::kernels`], which also refuses `kiln compile --fma` there.
+pub fn fma_support(target: Target) -> Result<(), String> {
+    let o = crate::CompileOptions {
+        opt_level: OptLevel::O2,
+        fma: true,
+        ..Default::default()
+    };
+    o.kernels(target.resolve())
+        .map(|_| ())
+        .map_err(|e| format!("cannot time -O2 --fma on this machine: {e}"))
+}
+
 /// How to run a benchmark.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -75,8 +180,9 @@ pub struct Options {
     pub rounds: usize,
     /// About how long each contender runs in one round, in seconds.
     pub round_secs: f64,
-    /// The levels to time kiln's code at (at least one); the step profile is of `-O2`.
-    pub levels: Vec<OptLevel>,
+    /// The builds of kiln's code to time (at least one), in the report's order; each `-O2`
+    /// build among them is also profiled step by step (`-O2` if there is none).
+    pub variants: Vec<Variant>,
     pub peers: Vec<Peer>,
     /// The Python interpreter running the peers (`KILN_BENCH_PYTHON`, else `python3`).
     pub python: String,
@@ -89,11 +195,24 @@ impl Default for Options {
         Options {
             rounds: 7,
             round_secs: 0.2,
-            levels: vec![OptLevel::O0, OptLevel::O2],
+            variants: Variant::defaults(Target::Host),
             peers: vec![Peer::Ort, Peer::Tract],
             python: std::env::var("KILN_BENCH_PYTHON").unwrap_or_else(|_| "python3".into()),
             work_dir: PathBuf::from("target/kiln-bench"),
         }
+    }
+}
+
+impl Options {
+    /// The builds whose steps are profiled: the `-O2` ones timed, else `-O2`.
+    pub fn profiled(&self) -> Vec<Variant> {
+        let v: Vec<Variant> = self
+            .variants
+            .iter()
+            .copied()
+            .filter(|v| v.opt_level() == OptLevel::O2)
+            .collect();
+        if v.is_empty() { vec![Variant::O2] } else { v }
     }
 }
 
@@ -241,7 +360,7 @@ impl Machine {
     }
 }
 
-/// One step's share of the `-O2` code's time.
+/// One step's share of an `-O2` build's time.
 #[derive(Clone, Debug)]
 pub struct StepTime {
     pub index: usize,
@@ -261,21 +380,23 @@ pub struct StepTime {
 #[derive(Clone, Debug)]
 pub struct ModelReport {
     pub name: String,
-    /// Multiply-accumulates of one run of the `-O2` program (0 when it did not compile).
+    /// Multiply-accumulates of one run of the `-O2` program (0 when it did not compile);
+    /// `-O2 --fma` runs the same program with other micro-kernels.
     pub macs: u64,
-    pub kiln: Vec<(OptLevel, Result<Duration, String>)>,
+    /// Per build, in [`Options::variants`] order.
+    pub kiln: Vec<(Variant, Result<Duration, String>)>,
     pub peers: Vec<(Peer, Result<Duration, String>)>,
-    /// The `-O2` code's steps, hottest first (all of them).
-    pub steps: Result<Vec<StepTime>, String>,
+    /// Per profiled build ([`Options::profiled`]), its steps, hottest first (all of them).
+    pub steps: Vec<(Variant, Result<Vec<StepTime>, String>)>,
     /// What was done to feed the model (pinned shapes, bound inputs, pattern inputs).
     pub notes: Vec<String>,
 }
 
 impl ModelReport {
-    pub fn kiln_time(&self, level: OptLevel) -> Option<Duration> {
+    pub fn kiln_time(&self, variant: Variant) -> Option<Duration> {
         self.kiln
             .iter()
-            .find(|(l, _)| *l == level)
+            .find(|(v, _)| *v == variant)
             .and_then(|(_, t)| t.as_ref().ok().copied())
     }
 
@@ -286,7 +407,7 @@ impl ModelReport {
             .and_then(|(_, t)| t.as_ref().ok().copied())
     }
 
-    /// Why none of kiln's levels could be timed (the model did not compile, say), if so.
+    /// Why none of kiln's builds could be timed (the model did not compile, say), if so.
     pub fn failure(&self) -> Option<&str> {
         match self.kiln.iter().all(|(_, t)| t.is_err()) {
             true => self
@@ -307,17 +428,37 @@ impl ModelReport {
 #[derive(Clone, Debug)]
 pub struct Report {
     pub machine: Machine,
-    /// The best of the peak measurements at the start and the end of the run.
+    /// The best of the peak measurements (at the start, before each model and at the end)
+    /// with a separate multiply and add: the default code's arithmetic.
     pub peak_gflops: Result<f64, String>,
+    /// The same with fused multiply-add, when the `-O2 --fma` build is timed.
+    pub fma_peak_gflops: Option<Result<f64, String>>,
     pub options: Options,
     pub models: Vec<ModelReport>,
 }
 
+impl Report {
+    /// The peak that `variant`'s GFLOP/s is a share of: the one of its arithmetic.
+    pub fn peak_for(&self, variant: Variant) -> Result<f64, String> {
+        match variant.peak_kernel() {
+            PeakKernel::MulAdd => self.peak_gflops.clone(),
+            PeakKernel::Fused => self
+                .fma_peak_gflops
+                .clone()
+                .unwrap_or_else(|| Err("the FMA peak was not measured".into())),
+        }
+    }
+}
+
+/// A build with the step hook: its case in the runner and the program whose steps it times.
+type ProfiledCase = (usize, Program);
+
 /// A model compiled for the runner: its cases and inputs.
 struct Prepared {
-    /// Case index per level, in `Options::levels` order; `Err` if it did not compile.
-    levels: Vec<Result<usize, String>>,
-    profiled: Result<(usize, Program), String>,
+    /// Case index per build, in `Options::variants` order; `Err` if it did not compile.
+    builds: Vec<Result<usize, String>>,
+    /// Per profiled build, the case and its program.
+    profiled: Vec<(Variant, Result<ProfiledCase, String>)>,
     /// The generated code's arguments.
     args: Vec<Tensor>,
     /// The peers' inputs: every runtime input of the model, as `.npy` files.
@@ -329,8 +470,12 @@ struct Prepared {
 /// Times `models` as `opts` says. Fails only when nothing can be measured at all (the
 /// runner does not build); a model or a peer that fails gets its reason in the report.
 pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
-    if opts.levels.is_empty() {
-        return Err("no optimisation level to time (give -O0 and/or -O2)".into());
+    if opts.variants.is_empty() {
+        return Err("no build of kiln's code to time (give -O0, -O2 and/or --fma)".into());
+    }
+    // The fused build is refused up front, not once per model.
+    if opts.variants.contains(&Variant::O2Fma) {
+        fma_support(Target::Host)?;
     }
     if opts.rounds == 0 || opts.round_secs.is_nan() || opts.round_secs <= 0.0 {
         return Err("--rounds and --round-time must be positive".into());
@@ -376,12 +521,22 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
             )?)
         }
     };
-    let peak = || match &runner {
-        Some(r) => r.peak_gflops(),
-        None => Err("no model compiled, so no runner to measure it".into()),
+    // The peak kernels the timed builds' arithmetic calls for.
+    let kernels: Vec<PeakKernel> = [PeakKernel::MulAdd, PeakKernel::Fused]
+        .into_iter()
+        .filter(|&k| k == PeakKernel::MulAdd || opts.variants.iter().any(|v| v.peak_kernel() == k))
+        .collect();
+    let peak = || -> Vec<Result<f64, String>> {
+        kernels
+            .iter()
+            .map(|&k| match &runner {
+                Some(r) => r.peak_gflops(k),
+                None => Err("no model compiled, so no runner to measure it".into()),
+            })
+            .collect()
     };
-    // The peak, at the start, before each model and at the end: the best of them, since
-    // whatever else runs on the machine only ever lowers it.
+    // The peaks, at the start, before each model and at the end: the best of them, since
+    // whatever else runs on the machine only ever lowers them.
     let mut peaks = vec![peak()];
     let mut reports = Vec::new();
     for (spec, p) in models.iter().zip(prepared) {
@@ -397,13 +552,17 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
                 ModelReport {
                     name: spec.name.clone(),
                     macs: 0,
-                    kiln: opts.levels.iter().map(|&l| (l, Err(e.clone()))).collect(),
+                    kiln: opts.variants.iter().map(|&v| (v, Err(e.clone()))).collect(),
                     peers: opts
                         .peers
                         .iter()
                         .map(|&p| (p, Err("model not compiled".into())))
                         .collect(),
-                    steps: Err(e),
+                    steps: opts
+                        .profiled()
+                        .into_iter()
+                        .map(|v| (v, Err(e.clone())))
+                        .collect(),
                     notes: Vec::new(),
                 }
             }
@@ -412,18 +571,30 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
     }
     peaks.push(peak());
     machine.load.1 = load_average();
-    let best = peaks
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .copied()
-        .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))));
-    let peak_gflops = match best {
-        Some(g) => Ok(g),
-        None => Err(peaks.swap_remove(0).err().unwrap_or_default()),
+    let best = |k: usize| -> Result<f64, String> {
+        let all = peaks.iter().map(|p| &p[k]);
+        let best = all
+            .clone()
+            .filter_map(|p| p.as_ref().ok())
+            .copied()
+            .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))));
+        match best {
+            Some(g) => Ok(g),
+            None => Err(all
+                .filter_map(|p| p.clone().err())
+                .next()
+                .unwrap_or_default()),
+        }
     };
+    let peak_gflops = best(0);
+    let fma_peak_gflops = kernels
+        .iter()
+        .position(|&k| k == PeakKernel::Fused)
+        .map(best);
     Ok(Report {
         machine,
         peak_gflops,
+        fma_peak_gflops,
         options: opts.clone(),
         models: reports,
     })
@@ -445,38 +616,41 @@ fn prepare(
     };
     let data: Vec<Tensor> = data.into_iter().map(|(_, t)| t).collect();
     let copts = compile_options(model, &data, spec.data.as_deref(), &mut notes)?;
-    let mut levels = Vec::new();
+    let mut builds = Vec::new();
     let mut args: Option<Vec<Tensor>> = None;
-    for &level in &opts.levels {
-        let o = crate::CompileOptions {
-            opt_level: level,
-            ..copts.clone()
-        };
-        match crate::compile(model, EmitKind::Module, &o) {
+    for &variant in &opts.variants {
+        match crate::compile(model, EmitKind::Module, &variant.options(&copts)) {
             Ok(c) => {
                 if args.is_none() {
                     args = Some(feed(model, &c, &data)?);
                 }
-                levels.push(Ok(generated.len()));
+                builds.push(Ok(generated.len()));
                 generated.push(c.generated);
             }
-            Err(e) => levels.push(Err(e.to_string())),
+            Err(e) => builds.push(Err(e.to_string())),
         }
     }
-    let o2 = crate::CompileOptions {
-        opt_level: OptLevel::O2,
-        ..copts
-    };
-    let profiled = profiled(model, &o2).map(|(g, program)| {
-        generated.push(g);
-        (generated.len() - 1, program)
-    });
-    let macs = profiled.as_ref().map_or(0, |(_, p)| p.macs());
+    let profiled: Vec<(Variant, Result<ProfiledCase, String>)> = opts
+        .profiled()
+        .into_iter()
+        .map(|v| {
+            let p = profiled(model, &v.options(&copts)).map(|(g, program)| {
+                generated.push(g);
+                (generated.len() - 1, program)
+            });
+            (v, p)
+        })
+        .collect();
+    // The builds differ in their micro-kernels only: one program's MACs are every one's.
+    let macs = profiled
+        .iter()
+        .find_map(|(_, p)| p.as_ref().ok())
+        .map_or(0, |(_, p)| p.macs());
     let args = match args {
         Some(a) => a,
         None => {
-            // No level compiled: nothing of kiln's to time, and the reason is per level.
-            let why = levels.iter().find_map(|l| l.as_ref().err()).cloned();
+            // No build compiled: nothing of kiln's to time, and the reason is per build.
+            let why = builds.iter().find_map(|l| l.as_ref().err()).cloned();
             return Err(why.unwrap_or_else(|| "did not compile".into()));
         }
     };
@@ -489,7 +663,7 @@ fn prepare(
         write_npy_files(inputs_dir, &data)
     };
     Ok(Prepared {
-        levels,
+        builds,
         profiled,
         args,
         peer_inputs,
@@ -577,8 +751,8 @@ fn feed(model: &Path, c: &crate::Compiled, data: &[Tensor]) -> Result<Vec<Tensor
         .collect()
 }
 
-/// The `-O2` code with the step hook, and the program it prints, whose steps the hook
-/// numbers.
+/// The code `opts` asks for (an `-O2` build) with the step hook, and the program it
+/// prints, whose steps the hook numbers.
 fn profiled(
     model: &Path,
     opts: &crate::CompileOptions,
@@ -780,10 +954,10 @@ fn time_model(
             proc_
         }));
     }
-    // Results per contender: kiln's levels, then the peers; `Err` once one fails.
-    let n_kiln = opts.levels.len();
+    // Results per contender: kiln's builds, then the peers; `Err` once one fails.
+    let n_kiln = opts.variants.len();
     let mut results: Vec<Result<Vec<Duration>, String>> = p
-        .levels
+        .builds
         .iter()
         .map(|l| l.as_ref().map(|_| Vec::new()).map_err(Clone::clone))
         .collect();
@@ -793,7 +967,7 @@ fn time_model(
             .map(|r| r.as_ref().map(|_| Vec::new()).map_err(Clone::clone)),
     );
     let mut contenders: Vec<Option<Contender>> = p
-        .levels
+        .builds
         .iter()
         .map(|l| l.as_ref().ok().map(|&case| Contender::Kiln(case)))
         .collect();
@@ -815,12 +989,21 @@ fn time_model(
             Err(e) => results[k] = Err(e),
         }
     }
-    let o2 = opts.levels.iter().position(|&l| l == OptLevel::O2);
-    let profile_iters = o2.map_or(iters[0], |k| iters[k]);
-    let mut step_rounds: Result<Vec<Vec<Duration>>, String> = match &p.profiled {
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => Err(e.clone()),
-    };
+    // Each profiled build runs as often as its timed twin (the first contender's count if
+    // it is not timed).
+    let profile_iters: Vec<usize> = p
+        .profiled
+        .iter()
+        .map(|(v, _)| {
+            let k = opts.variants.iter().position(|u| u == v);
+            k.map_or(iters[0], |k| iters[k])
+        })
+        .collect();
+    let mut step_rounds: Vec<Result<Vec<Vec<Duration>>, String>> = p
+        .profiled
+        .iter()
+        .map(|(_, r)| r.as_ref().map(|_| Vec::new()).map_err(Clone::clone))
+        .collect();
     for _ in 0..opts.rounds {
         for (k, c) in contenders.iter_mut().enumerate() {
             let (Some(c), Ok(times)) = (c, &mut results[k]) else {
@@ -831,10 +1014,13 @@ fn time_model(
                 Err(e) => results[k] = Err(e),
             }
         }
-        if let (Ok((case, _)), Ok(rounds)) = (&p.profiled, &mut step_rounds) {
-            match runner.profile(*case, &p.args, profile_iters) {
+        for (k, (_, prof)) in p.profiled.iter().enumerate() {
+            let (Ok((case, _)), Ok(rounds)) = (prof, &mut step_rounds[k]) else {
+                continue;
+            };
+            match runner.profile(*case, &p.args, profile_iters[k]) {
                 Ok(t) => rounds.push(t),
-                Err(e) => step_rounds = Err(e),
+                Err(e) => step_rounds[k] = Err(e),
             }
         }
     }
@@ -843,15 +1029,23 @@ fn time_model(
         .map(|r| r.map(|mut v| median(&mut v)))
         .collect();
     let peers = medians.split_off(n_kiln);
-    let steps = match (&p.profiled, step_rounds) {
-        (Ok((_, program)), Ok(rounds)) => Ok(step_times(program, &rounds)),
-        (_, Err(e)) => Err(e),
-        (Err(e), _) => Err(e.clone()),
-    };
+    let steps = p
+        .profiled
+        .iter()
+        .zip(step_rounds)
+        .map(|((v, prof), rounds)| {
+            let steps = match (prof, rounds) {
+                (Ok((_, program)), Ok(rounds)) => Ok(step_times(program, &rounds)),
+                (_, Err(e)) => Err(e),
+                (Err(e), Ok(_)) => Err(e.clone()),
+            };
+            (*v, steps)
+        })
+        .collect();
     ModelReport {
         name: spec.name.clone(),
         macs: p.macs,
-        kiln: opts.levels.iter().copied().zip(medians).collect(),
+        kiln: opts.variants.iter().copied().zip(medians).collect(),
         peers: opts.peers.iter().copied().zip(peers).collect(),
         steps,
         notes: p.notes.clone(),
@@ -902,250 +1096,80 @@ fn step_times(program: &Program, rounds: &[Vec<Duration>]) -> Vec<StepTime> {
     steps
 }
 
-/// A latency in milliseconds with about four significant digits.
-pub fn fmt_ms(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    match ms {
-        m if m >= 100.0 => format!("{m:.1}"),
-        m if m >= 10.0 => format!("{m:.2}"),
-        m if m >= 1.0 => format!("{m:.3}"),
-        m => format!("{m:.4}"),
-    }
-}
-
-/// `a / b` to two decimals, or `n/a`.
-fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if !b.is_zero() => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64()),
-        _ => "n/a".into(),
-    }
-}
-
-/// The longest table cell, in characters: exporters' node names can run to hundreds.
-const MAX_CELL: usize = 100;
-
-/// A table cell: `|` and line breaks would break the table.
-fn cell(s: &str) -> String {
-    cell_max(s, MAX_CELL)
-}
-
-/// A table cell of at most `max` characters (and an ellipsis).
-fn cell_max(s: &str, max: usize) -> String {
-    let one_line = s.lines().next().unwrap_or("").replace('|', "\\|");
-    if one_line.chars().count() > max {
-        format!("{}…", one_line.chars().take(max).collect::<String>())
-    } else {
-        one_line
-    }
-}
-
-fn level_name(l: OptLevel) -> &'static str {
-    match l {
-        OptLevel::O0 => "-O0",
-        OptLevel::O2 => "-O2",
-    }
-}
-
-impl Report {
-    /// The report as Markdown: machine, peak, method, the latency table, the hottest steps.
-    pub fn markdown(&self, command: &str) -> String {
-        let mut s = String::new();
-        let m = &self.machine;
-        let o = &self.options;
-        s.push_str("# Benchmarks\n\n");
-        s.push_str(&format!("Written by `{command}`.\n\n"));
-        s.push_str(&format!(
-            "- Machine: {} ({}), {} core{}; measured on one.\n",
-            m.cpu,
-            m.target_cpu,
-            m.cores,
-            if m.cores == 1 { "" } else { "s" }
-        ));
-        if let (Some(a), Some(b)) = m.load {
-            s.push_str(&format!(
-                "- Load average (1 min) at the start and the end of the run: {a:.2}, {b:.2} \
-                 (the benchmark itself adds about 1; more than that means other processes \
-                 shared the CPU).\n"
-            ));
-        }
-        s.push_str(&format!(
-            "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
-             build --release` gives a user on this machine with those flags; see the README for \
-             doing the same in a firmware crate).\n",
-            m.rustc,
-            harness::NATIVE_RUSTFLAGS.join(" ")
-        ));
-        let peers: Vec<String> = o
-            .peers
-            .iter()
-            .map(|p| match m.peers.get(p.name()) {
-                Some(v) => format!("{} {v}", p.name()),
-                None => format!("{} (did not start)", p.name()),
-            })
-            .collect();
-        if !peers.is_empty() {
-            s.push_str(&format!(
-                "- Peers: {} (PyPI, through their Python bindings), one thread; onnxruntime \
-                 with all graph optimisations, sequential; the time includes the bindings' \
-                 per-call overhead (microseconds).\n",
-                peers.join(", ")
-            ));
-        }
-        match &self.peak_gflops {
-            Ok(g) => s.push_str(&format!(
-                "- Single-core peak, the best of its measurements in this run: {g:.1} GFLOP/s f32 (16 independent \
-                 chains of `a = a * x + y` on 16 lanes; a multiply and an add count two flops, \
-                 not fused, as in the generated code).\n"
-            )),
-            Err(e) => s.push_str(&format!("- Single-core peak: not measured ({}).\n", cell(e))),
-        }
-        s.push_str(&format!(
-            "- Method: each round times kiln's code at {} and then each peer, every one for \
-             about {:.2} s of runs on the same inputs in one process, and takes the median run; \
-             the table gives the median over {} round{}. GFLOP/s counts a MAC of the `-O2` \
-             program as two flops.\n\n",
-            o.levels
-                .iter()
-                .map(|&l| level_name(l))
-                .collect::<Vec<_>>()
-                .join(", "),
-            o.round_secs,
-            o.rounds,
-            if o.rounds == 1 { "" } else { "s" }
-        ));
-        s.push_str(
-            "Absolute times are for this machine only, and move with whatever else runs on it; \
-             the ratios, measured in alternation in one run, are the point.\n\n",
-        );
-        s.push_str("## Latency\n\n");
-        s.push_str(&self.latency_table());
-        let notes: Vec<String> = self
-            .models
-            .iter()
-            .filter(|r| !r.notes.is_empty())
-            .map(|r| format!("- {}: {}.", r.name, r.notes.join("; ")))
-            .collect();
-        if !notes.is_empty() {
-            s.push_str("\nInputs: the models' `test_data_set_0`, except as noted:\n\n");
-            s.push_str(&notes.join("\n"));
-            s.push('\n');
-        }
-        s.push_str("\n## Hottest steps (kiln -O2)\n\n");
-        s.push_str(
-            "The five steps of the `-O2` code that take the most time, from a build with a \
-             clock read after each step (`run_profiled`; step numbers as in `kiln inspect \
-             --kernels`): each step's median time, its share of the sum over all steps, and \
-             its GFLOP/s.\n",
-        );
-        for r in &self.models {
-            s.push_str(&format!("\n### {}\n\n", r.name));
-            match &r.steps {
-                Err(e) => s.push_str(&format!("Not profiled: {}.\n", cell(e))),
-                Ok(steps) => {
-                    let total: Duration = steps.iter().map(|s| s.time).sum();
-                    s.push_str(&format!(
-                        "{} steps, {} ms in all.\n\n",
-                        steps.len(),
-                        fmt_ms(total)
-                    ));
-                    s.push_str(
-                        "| step | kernel | op | node | share | time (ms) | MMAC | GFLOP/s |\n",
-                    );
-                    s.push_str("| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n");
-                    for st in steps.iter().take(5) {
-                        let gflops = if st.macs == 0 || st.time.is_zero() {
-                            "-".to_string()
-                        } else {
-                            format!("{:.1}", 2.0 * st.macs as f64 / st.time.as_secs_f64() / 1e9)
-                        };
-                        s.push_str(&format!(
-                            "| {} | {} | {} | {} | {:.1}% | {} | {:.2} | {gflops} |\n",
-                            st.index,
-                            cell(&st.kernel),
-                            cell(&st.op),
-                            cell_max(&st.node, 48),
-                            st.share * 100.0,
-                            fmt_ms(st.time),
-                            st.macs as f64 / 1e6
-                        ));
-                    }
-                }
-            }
-        }
-        s
-    }
-
-    /// The latency table: one row per model.
-    pub fn latency_table(&self) -> String {
-        let o = &self.options;
-        let mut head = vec!["model".to_string(), "MMAC".into()];
-        let mut align = vec!["---", "---:"];
-        for &l in &o.levels {
-            head.push(format!("kiln {} (ms)", level_name(l)));
-            align.push("---:");
-        }
-        for &p in &o.peers {
-            head.push(format!("{} (ms)", p.name()));
-            align.push("---:");
-        }
-        let has = |l| o.levels.contains(&l);
-        if has(OptLevel::O0) && has(OptLevel::O2) {
-            head.push("-O0 / -O2".into());
-            align.push("---:");
-        }
-        if has(OptLevel::O2) {
-            for &p in &o.peers {
-                head.push(format!("-O2 / {}", p.name()));
-                align.push("---:");
-            }
-            head.push("GFLOP/s -O2".into());
-            head.push("% of peak".into());
-            align.extend(["---:", "---:"]);
-        }
-        let mut s = format!("| {} |\n| {} |\n", head.join(" | "), align.join(" | "));
-        for r in &self.models {
-            let mut row = vec![r.name.clone(), format!("{:.2}", r.macs as f64 / 1e6)];
-            for (_, t) in &r.kiln {
-                row.push(match t {
-                    Ok(t) => fmt_ms(*t),
-                    Err(e) => format!("failed: {}", cell(e)),
-                });
-            }
-            for (_, t) in &r.peers {
-                row.push(match t {
-                    Ok(t) => fmt_ms(*t),
-                    Err(e) => format!("not run: {}", cell(e)),
-                });
-            }
-            let o2 = r.kiln_time(OptLevel::O2);
-            if has(OptLevel::O0) && has(OptLevel::O2) {
-                row.push(ratio(r.kiln_time(OptLevel::O0), o2));
-            }
-            if has(OptLevel::O2) {
-                for &p in &o.peers {
-                    row.push(ratio(o2, r.peer_time(p)));
-                }
-                match o2.filter(|_| r.macs > 0) {
-                    Some(t) => {
-                        let g = r.gflops(t);
-                        row.push(format!("{g:.2}"));
-                        row.push(match &self.peak_gflops {
-                            Ok(peak) => format!("{:.1}%", 100.0 * g / peak),
-                            Err(_) => "n/a".into(),
-                        });
-                    }
-                    None => row.extend(["n/a".to_string(), "n/a".to_string()]),
-                }
-            }
-            s.push_str(&format!("| {} |\n", row.join(" | ")));
-        }
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builds_follow_the_flags_and_the_machines_fma_kernels() {
+        use Variant::*;
+        let (o0, o2) = (OptLevel::O0, OptLevel::O2);
+        // No flag: -O0 and -O2, and -O2 --fma where the target has FMA vector kernels
+        // (x86-64-v3 and up, AArch64), not on baseline x86-64.
+        for t in [Target::X86_64V3, Target::X86_64V4, Target::Aarch64] {
+            assert_eq!(
+                Variant::select(&[], false, t),
+                Ok(vec![O0, O2, O2Fma]),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            Variant::select(&[], false, Target::X86_64),
+            Ok(vec![O0, O2])
+        );
+        // -O alone: those levels, no fused build.
+        assert_eq!(
+            Variant::select(&[o2], false, Target::X86_64V4),
+            Ok(vec![O2])
+        );
+        assert_eq!(
+            Variant::select(&[o2, o0], false, Target::X86_64V4),
+            Ok(vec![O0, O2])
+        );
+        // --fma adds -O2 --fma to the levels given, or to both.
+        assert_eq!(
+            Variant::select(&[o2], true, Target::X86_64V3),
+            Ok(vec![O2, O2Fma])
+        );
+        assert_eq!(
+            Variant::select(&[o0], true, Target::Aarch64),
+            Ok(vec![O0, O2Fma])
+        );
+        assert_eq!(
+            Variant::select(&[], true, Target::X86_64V4),
+            Ok(vec![O0, O2, O2Fma])
+        );
+        // Where `kiln compile --fma` is refused, so is `kiln bench --fma`, with the reason:
+        // baseline x86-64 has no FMA; a Cortex-M7 has FMA but no vector kernels.
+        for t in [
+            Target::X86_64,
+            Target::Generic,
+            Target::Thumbv7em { fpu: true },
+        ] {
+            let e = Variant::select(&[], true, t).unwrap_err();
+            assert!(
+                e.contains("cannot time -O2 --fma") && e.contains("--fma: target"),
+                "{t}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_o2_builds_are_profiled() {
+        use Variant::*;
+        let profiled = |variants: Vec<Variant>| {
+            Options {
+                variants,
+                ..Default::default()
+            }
+            .profiled()
+        };
+        assert_eq!(profiled(vec![O0, O2, O2Fma]), [O2, O2Fma]);
+        assert_eq!(profiled(vec![O0, O2]), [O2]);
+        assert_eq!(profiled(vec![O2Fma]), [O2Fma]);
+        // Only -O0 timed: the steps are still the default build's.
+        assert_eq!(profiled(vec![O0]), [O2]);
+    }
 
     #[test]
     fn npy_header_is_padded_to_64_bytes() {
@@ -1167,14 +1191,5 @@ mod tests {
                 .unwrap()
                 .contains("'shape': (4,)")
         );
-    }
-
-    #[test]
-    fn latencies_keep_four_significant_digits() {
-        let ms = |x: f64| fmt_ms(Duration::from_secs_f64(x / 1e3));
-        assert_eq!(ms(0.26496), "0.2650");
-        assert_eq!(ms(1.23456), "1.235");
-        assert_eq!(ms(12.3456), "12.35");
-        assert_eq!(ms(123.456), "123.5");
     }
 }
