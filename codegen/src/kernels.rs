@@ -409,6 +409,8 @@ impl KernelSet {
             GemmFn::Pointwise => add.push(GemmFn::DriverA),
             GemmFn::ConvScratch { nv } => {
                 add.push(GemmFn::TileC { mr: t.mr, nv });
+                // The last block of columns, when it fits one vector.
+                add.push(GemmFn::TileC { mr: t.mr, nv: 1 });
                 add.push(GemmFn::PadSplit);
                 add.push(GemmFn::StoreWide);
             }

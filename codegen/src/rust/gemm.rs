@@ -248,12 +248,27 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
 }
 
 fn conv_split(s: &mut String, t: Tiling, nv: usize) {
-    let (mr, nr) = (t.mr, t.lanes * nv);
+    let (mr, nr, l) = (t.mr, t.lanes * nv, t.lanes);
     // Named as the lowering calls it (`conv::conv_on_split`).
     let name = if nv == t.nv {
         "conv_split"
     } else {
         "conv_split_narrow"
+    };
+    // The last block of the wide output, when it fits one vector, takes the one-vector
+    // tile: an 8x8 map is 80 wide columns, two blocks of 32 and one of 16.
+    let tail = if nv > 1 {
+        format!(
+            "if wide - q <= {l} {{
+                    gemm_tile_c{mr}x{l}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
+                }} else {{
+                    gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
+                }}"
+        )
+    } else {
+        format!(
+            "gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);"
+        )
     };
     let _ = writeln!(
         s,
@@ -273,16 +288,17 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
         let yb = &mut y[n * yn..][..yn];
         let mut q = 0;
         while q < wide {{
+            let cols = (wide - q).min({nr});
             for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
                 let rows = (p.c_out - pi * {mr}).min({mr});
                 let mut init = [0.0f32; {mr}];
                 if let Some(b) = b {{
                     init[..rows].copy_from_slice(&b[pi * {mr}..][..rows]);
                 }}
-                gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
+                {tail}
                 for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
                     let plane = (pi * {mr} + i) * oh * ow;
-                    store_wide(src, q, p, yb, plane, n * yn, &epi);
+                    store_wide(&src[..cols], q, p, yb, plane, n * yn, &epi);
                 }}
             }}
             q += {nr};
