@@ -291,3 +291,34 @@ fn name_is_the_generated_model_name() {
         "{src}"
     );
 }
+
+/// `Build::fma` is the CLI's `--fma`: fused kernels where the target has FMA vector units,
+/// refused (naming the method) where it has none.
+#[test]
+fn fma_takes_the_fused_kernels_or_names_its_method() {
+    let out = tempfile::tempdir().unwrap();
+    let x86 = "x86_64-v3".parse::<kiln::ir::Target>().unwrap();
+    let compiled = kiln::Build::new(resnet8())
+        .fma(true)
+        .target(x86)
+        .emit(out.path())
+        .unwrap();
+    let src = &compiled.generated.files[0].contents;
+    assert!(src.contains(".mul_add(") && src.contains("extern crate std;"));
+    assert!(
+        src.contains("// - .fma(true)\n"),
+        "the header names the method"
+    );
+    let m4 = "thumbv7em-none-eabihf".parse::<kiln::ir::Target>().unwrap();
+    let err = kiln::Build::new(resnet8())
+        .fma(true)
+        .target(m4)
+        .emit(out.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(".fma(true)") && err.contains("thumbv7em+fpu"),
+        "{err}"
+    );
+    assert!(!err.contains("--fma"), "a flag in a build.rs error: {err}");
+}
