@@ -477,33 +477,30 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                 // Columns j * sw + bb of the padded row: those in the input are j0..j1.
                 let j0 = pw.saturating_sub(bb).div_ceil(sw).min(p.wq);
                 let j1 = (pw + w).saturating_sub(bb).div_ceil(sw).clamp(j0, p.wq);
+                // Zeros first, in one call, then each row's run from the input: on small
+                // maps, a fill and a copy call per row cost more than the copy itself.
+                dst.fill(0.0);
+                if j1 == j0 {
+                    continue;
+                }
                 for (i, row) in dst.chunks_exact_mut(p.wq).enumerate() {
                     let r = i * sh + a;
                     if r < ph || r - ph >= h {
-                        row.fill(0.0);
                         continue;
                     }
                     let xr = &xc[(r - ph) * w..][..w];
+                    let from = j0 * sw + bb - pw;
+                    let run = &mut row[j0..j1];
                     if sw == 1 {
-                        row[..pw].fill(0.0);
-                        row[pw..pw + w].copy_from_slice(xr);
-                        row[pw + w..].fill(0.0);
+                        run.copy_from_slice(&xr[from..from + run.len()]);
+                    } else if sw == 2 {
+                        // Stride 2 (the common one) as pairs, which LLVM vectorises.
+                        for (o, v) in run.iter_mut().zip(xr[from..].chunks(2)) {
+                            *o = v[0];
+                        }
                     } else {
-                        // A strided run of xr, in one loop without a branch.
-                        row[..j0].fill(0.0);
-                        row[j1..].fill(0.0);
-                        if j1 > j0 {
-                            let from = j0 * sw + bb - pw;
-                            // Stride 2 (the common one) as pairs, which LLVM vectorises.
-                            if sw == 2 {
-                                for (o, v) in row[j0..j1].iter_mut().zip(xr[from..].chunks(2)) {
-                                    *o = v[0];
-                                }
-                            } else {
-                                for (o, v) in row[j0..j1].iter_mut().zip(xr[from..].iter().step_by(sw)) {
-                                    *o = *v;
-                                }
-                            }
+                        for (o, v) in run.iter_mut().zip(xr[from..].iter().step_by(sw)) {
+                            *o = *v;
                         }
                     }
                 }
