@@ -41,20 +41,31 @@ const MODELS: &[(&str, InputShapes, f64)] = &[
 
 #[test]
 fn corpus_models_match_onnxruntime() {
-    // Each model twice: with -O0 (the graph as imported) and with full optimisation.
-    let levels = [
-        (kiln::passes::OptLevel::O0, "-O0"),
-        (kiln::passes::OptLevel::O2, "-O2"),
+    // Each model twice: with -O0 (the graph as imported) and with full optimisation; and a
+    // third time with fused multiply-add kernels (`--fma`) where this machine has them.
+    let fma_here = kiln::CompileOptions {
+        fma: true,
+        ..Default::default()
+    }
+    .kernels(kiln::ir::Target::Host.resolve());
+    let mut levels = vec![
+        (kiln::passes::OptLevel::O0, "-O0", false),
+        (kiln::passes::OptLevel::O2, "-O2", false),
     ];
+    match fma_here {
+        Ok(_) => levels.push((kiln::passes::OptLevel::O2, "-O2 --fma", true)),
+        Err(e) => eprintln!("the -O2 --fma builds are not tested on this machine: {e}"),
+    }
     let mut compiled = Vec::new();
     for (name, shapes, atol) in MODELS {
         let path = common::corpus_model(name);
         if !common::require_data(&path, &format!("corpus model {name}")) {
             return;
         }
-        for (level, flag) in levels {
+        for &(level, flag, fma) in &levels {
             let opts = kiln::CompileOptions {
                 opt_level: level,
+                fma,
                 input_shapes: shapes
                     .iter()
                     .map(|(n, d)| (n.to_string(), d.to_vec()))
@@ -76,27 +87,47 @@ fn corpus_models_match_onnxruntime() {
             compiled.push((*name, *atol, flag, c));
         }
     }
-    let cases: Vec<Case> = compiled
-        .iter()
-        .map(|(_, _, _, c)| Case {
-            generated: &c.generated,
-        })
-        .collect();
-    let work = common::repo().join("target").join("kiln-corpus-runner");
-    let t = Instant::now();
-    let runner =
-        harness::build_runner(&cases, &work, &common::gen_target(), Profile::Release).unwrap();
-    eprintln!(
-        "generated code for {} models at two levels built in {:.2?}",
-        MODELS.len(),
-        t.elapsed()
-    );
+    // The fused builds in a runner of their own, built for this machine (`-C
+    // target-cpu=native`), where `mul_add` is one instruction and not a library call.
+    // `slot[i]` is (runner, case) of `compiled[i]`.
+    let mut runners = Vec::new();
+    let mut slot = vec![(0, 0); compiled.len()];
+    for (fused, profile, dir) in [
+        (false, Profile::Release, "kiln-corpus-runner"),
+        (true, Profile::Native, "kiln-corpus-runner-fma"),
+    ] {
+        let members: Vec<usize> = (0..compiled.len())
+            .filter(|&i| compiled[i].2.ends_with("--fma") == fused)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let cases: Vec<Case> = members
+            .iter()
+            .map(|&i| Case {
+                generated: &compiled[i].3.generated,
+            })
+            .collect();
+        let work = common::repo().join("target").join(dir);
+        let t = Instant::now();
+        let runner = harness::build_runner(&cases, &work, &common::gen_target(), profile).unwrap();
+        eprintln!(
+            "{} builds ({dir}) built in {:.2?}",
+            cases.len(),
+            t.elapsed()
+        );
+        for (case, &i) in members.iter().enumerate() {
+            slot[i] = (runners.len(), case);
+        }
+        runners.push(runner);
+    }
     let mut failures = Vec::new();
     for (i, (name, atol, flag, c)) in compiled.iter().enumerate() {
         let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
         assert!(!expected.is_empty(), "{name}: no expected outputs");
-        let actual = runner
-            .run(i, &inputs)
+        let (r, case) = slot[i];
+        let actual = runners[r]
+            .run(case, &inputs)
             .unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
         assert_eq!(actual.len(), expected.len(), "{name}: output count");
         for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
@@ -109,9 +140,13 @@ fn corpus_models_match_onnxruntime() {
                 failures.push(format!("{name} {flag} output {k}: {cmp:?}"));
             }
         }
-        // The reference semantics on the (optimised) graph must agree too.
-        let r =
-            kiln::ir::eval::run(&c.graph, &inputs).unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
+        // The reference semantics on the (optimised) graph must agree too (the fused build
+        // has the -O2 graph, checked already).
+        let r = match flag.ends_with("--fma") {
+            true => Vec::new(),
+            false => kiln::ir::eval::run(&c.graph, &inputs)
+                .unwrap_or_else(|e| panic!("{name} {flag}: {e}")),
+        };
         for (k, (a, e)) in r.iter().zip(&expected).enumerate() {
             let cmp = harness::compare(a, e, 1e-4, *atol);
             if !cmp.ok {
