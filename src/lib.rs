@@ -212,7 +212,7 @@ impl CompileOptions {
                 self.option_names.no_optimisation()
             )));
         }
-        if !target.has_fma() || kiln_passes::kernels::Tiling::for_target(target).is_none() {
+        if !target.has_fma() || kiln_passes::kernels::Tiling::for_target(target, true).is_none() {
             return Err(Error::Usage(format!(
                 "{fma}: target {target} has no fused multiply-add vector kernels (they are \
                  for x86_64-v3, x86_64-v4 and aarch64, whose code has `std`); drop {fma}"

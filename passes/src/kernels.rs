@@ -7,37 +7,50 @@ use kiln_ir::ops::ConvAttrs;
 use kiln_ir::{DType, Graph, Node, Op, Target, TensorType};
 
 /// The shape of the register-blocked GEMM micro-kernels for a target: `lanes` f32 per
-/// vector register, tiles of `mr` rows by `nv` vectors. Measured on x86-64 with AVX-512
-/// (packed operands, k = 256, one core): 8x32 ran at 183-190 GFLOP/s, 6x32 at 119-135,
-/// 4x64 at 104-112, against 150-215 for sixteen independent multiply-add chains.
+/// vector register, tiles of `mr` rows by `nv` vectors.
+///
+/// Measured on x86-64 with AVX-512 (AMD Zen 4, packed operands, k = 256, one core, peak
+/// 117 GFLOP/s either way): with a separate multiply and add, tiles one vector wide run at
+/// the peak (8x16 114, 16x16 116 GFLOP/s) and wider ones do not (8x32 82, 4x64 89, 3x64
+/// 92): in a one-vector tile each row's value is used once, so LLVM folds its broadcast
+/// into the multiply's memory operand (`{1to16}`), while a value used by two vectors is
+/// broadcast into a register first, on the vector pipes the adds need. With fused
+/// multiply-adds the adds' pipes are free and every shape reaches the peak; there 8x32
+/// reads the right operand half as often and measured faster on whole models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tiling {
     pub lanes: usize,
     pub mr: usize,
     pub nv: usize,
     /// Whether the micro-kernels multiply and add in one rounding (`f32::mul_add`, which
-    /// only `std` has on stable Rust; see `KernelChoice::FastFused`). Off from
-    /// [`Tiling::for_target`]: the memory plan does not depend on it.
+    /// only `std` has on stable Rust; see `KernelChoice::FastFused`).
     pub fused: bool,
+    /// Columns a tile may read past the end of its operand, the widest tile of either
+    /// variant for these lanes (the scratch sizes use it, so the memory plan is the same
+    /// with and without `fused`).
+    pub room: usize,
 }
 
 impl Tiling {
-    /// The tiling for `target`, or `None` where the compact reference kernels fit better
-    /// (no SIMD: the microcontrollers, `generic`). Accumulators take about half the vector
-    /// registers: 32 on AVX-512 and AArch64, 16 on SSE2 and AVX2.
-    pub fn for_target(target: kiln_ir::Target) -> Option<Tiling> {
-        let (lanes, mr, nv) = match (target.simd_bytes(), target.arch()) {
-            (64, _) => (16, 8, 2),
-            (32, _) => (8, 4, 3),
-            (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3),
-            (16, _) => (4, 4, 3),
+    /// The tiling for `target` with or without fused multiply-adds, or `None` where the
+    /// compact reference kernels fit better (no SIMD: the microcontrollers, `generic`).
+    /// Accumulators take at most half the vector registers: 32 on AVX-512 and AArch64, 16
+    /// on SSE2 and AVX2.
+    pub fn for_target(target: kiln_ir::Target, fused: bool) -> Option<Tiling> {
+        let (lanes, mr, nv, wide) = match (target.simd_bytes(), target.arch()) {
+            (64, _) if fused => (16, 8, 2, 2),
+            (64, _) => (16, 8, 1, 2),
+            (32, _) => (8, 4, 3, 3),
+            (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3, 3),
+            (16, _) => (4, 4, 3, 3),
             _ => return None,
         };
         Some(Tiling {
             lanes,
             mr,
             nv,
-            fused: false,
+            fused,
+            room: lanes * wide,
         })
     }
 
@@ -132,7 +145,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     }
     let channel = sh * sw * hq * wq;
     let sum = if depthwise {
-        output[0] * wq + tiling.nr()
+        output[0] * wq + tiling.room
     } else {
         0
     };
@@ -147,7 +160,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         taps,
         channel,
         depthwise,
-        len: c_in * channel + reach + tiling.nr() + sum,
+        len: c_in * channel + reach + tiling.room + sum,
     })
 }
 
@@ -168,7 +181,7 @@ fn const_conv<'g>(
 
 /// Scratch elements (f32) `node` needs on `target`, if the lowering gives it any.
 pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<usize> {
-    let t = Tiling::for_target(target)?;
+    let t = Tiling::for_target(target, false)?;
     split_conv(g, node, t)
         .map(|s| s.len)
         .or_else(|| pointwise_conv(g, node, t).map(|p| p.scratch))
@@ -199,6 +212,6 @@ pub fn pointwise_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<Pointwis
         c_in: x.shape[1],
         c_out: w.shape[0],
         plane: x.shape[2..].iter().product(),
-        scratch: x.shape[1] * tiling.nr(),
+        scratch: x.shape[1] * tiling.room,
     })
 }

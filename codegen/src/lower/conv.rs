@@ -191,7 +191,7 @@ fn conv_on_split(
             width: t.mr,
         };
         (
-            if nv == 1 {
+            if nv < t.nv {
                 "conv_split_narrow"
             } else {
                 "conv_split"

@@ -82,11 +82,10 @@ pub(crate) fn lower(
 ) -> Result<Program, CodegenError> {
     let g = graph.graph();
     let tiling = match kernels {
-        crate::api::KernelChoice::Fast => crate::kernels::Tiling::for_target(target),
+        crate::api::KernelChoice::Fast => crate::kernels::Tiling::for_target(target, false),
         // Correct on any target, but slow where `mul_add` is a library call: `kiln`'s
         // options refuse it for a target without FMA.
-        crate::api::KernelChoice::FastFused => crate::kernels::Tiling::for_target(target)
-            .map(|t| crate::kernels::Tiling { fused: true, ..t }),
+        crate::api::KernelChoice::FastFused => crate::kernels::Tiling::for_target(target, true),
         crate::api::KernelChoice::Reference => None,
     };
     if plan.schedule != graph.schedule() {
