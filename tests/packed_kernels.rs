@@ -245,6 +245,57 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         )
 }
 
+/// 3x3 convolutions at stride 1 with enough channels for the Winograd path (see
+/// `kiln_passes::kernels::winograd_conv`): odd and even output sizes, narrow maps with
+/// 64 channels or more and wide ones with 32 or more (its rule), any padding, one or two
+/// batch items. Fewer channels go direct, which `split_conv`'s draws cover.
+fn winograd_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        (1usize..3, 0usize..16, 0usize..16, 3usize..12, 0usize..12),
+        proptest::collection::vec(0usize..3, 4),
+        (any::<bool>(), any::<bool>(), tail()),
+    )
+        .prop_flat_map(|((n, ci, co, h, w), pads, (narrow, bias, tail))| {
+            let (ci, co, w) = match narrow {
+                true => (64 + ci, 64 + co, 3 + w),
+                false => (32 + ci, 32 + co, 34 + w),
+            };
+            (
+                f32_tensor(vec![n, ci, h, w]),
+                f32_tensor(vec![co, ci, 3, 3]),
+                f32_tensor(vec![co]),
+                Just((pads, bias, tail)),
+            )
+        })
+        .prop_filter_map(
+            "the kernel must fit the padded input",
+            |(x, w, b, (pads, bias, tail))| {
+                let window = WindowAttrs {
+                    kernel_shape: vec![3, 3],
+                    strides: vec![1, 1],
+                    dilations: vec![1, 1],
+                    pads,
+                    auto_pad: AutoPad::NotSet,
+                    ceil_mode: false,
+                };
+                let mut bd = Builder::new();
+                let x = bd.input(x);
+                let w = bd.constant(w);
+                let bias = bias.then(|| bd.constant(b));
+                let op = Op::Conv(ConvAttrs { window, group: 1 });
+                let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), bias])?;
+                let shape = bd.g.value(y).ty.shape.clone();
+                let n: usize = shape.iter().product();
+                let residual = Tensor::new(
+                    shape,
+                    TensorData::F32((0..n).map(|i| (i % 7) as f32 - 3.0).collect()),
+                )
+                .unwrap();
+                Some(finish_with(bd, y, tail, residual))
+            },
+        )
+}
+
 /// Gemm with constant B, transposed or not, C of every broadcast form.
 fn gemm() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     (
@@ -346,6 +397,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     for (family, drawn) in [
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
         ("conv", draw(&mut runner, split_conv(), 32)),
+        ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
         ("gemm", draw(&mut runner, gemm(), 16)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ] {
@@ -354,6 +406,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         }
     }
     let mut built = Vec::new();
+    let mut winograd = 0;
     // Each tiling with a multiply and an add per term, and, where the target has fused
     // multiply-add (`--fma`), with `f32::mul_add`.
     let builds = TARGETS.iter().flat_map(|t| {
@@ -393,6 +446,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
                 fma,
                 "{label} for {target}: fused multiply-add in the code iff --fma"
             );
+            if text.contains("conv_winograd(x") {
+                winograd += 1;
+            }
             built.push((
                 format!("{label} for {target}"),
                 compiled,
@@ -402,6 +458,12 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             ));
         }
     }
+    // Every Winograd draw meets its rule (12 draws, on every target and with --fma).
+    assert!(
+        winograd >= 12 * TARGETS.len(),
+        "only {winograd} of {} cases ran by Winograd",
+        built.len()
+    );
     let rcases: Vec<Case> = built
         .iter()
         .map(|b| Case {
@@ -422,7 +484,13 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             // enough for a future kernel that reorders the sum. Fused, each term skips the
             // product's rounding: the sums (up to ~600 terms of magnitude up to 4 here) may
             // then differ by the float error bound of a sum that long, about 1e-4.
-            let tol = if *fma { 1e-4 } else { 1e-5 };
+            // Winograd's F(2x2, 3x3) sums transformed terms (each input and weight scaled by
+            // 1/2 or summed in threes and fours first) in another order: the same bound.
+            let tol = if *fma || label.contains("winograd") {
+                1e-4
+            } else {
+                1e-5
+            };
             let c = harness::compare(a, e, tol, tol);
             if !c.ok {
                 failures.push(format!("{label} output {k}: {c:?}"));

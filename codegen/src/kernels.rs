@@ -352,6 +352,8 @@ pub enum GemmFn {
     },
     /// Depthwise convolutions, on the same scratch.
     Depthwise,
+    /// 3x3 convolutions at stride 1 by Winograd's F(2x2, 3x3).
+    Winograd,
     /// Gemm with constant `B`.
     GemmB,
     /// MatMul with a constant 2-D right operand.
@@ -407,6 +409,11 @@ impl KernelSet {
         let mut add = vec![f];
         match f {
             GemmFn::Pointwise => add.push(GemmFn::DriverA),
+            GemmFn::Winograd => {
+                add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });
+                add.push(GemmFn::TileA { mr: t.mr, nv: 1 });
+                add.push(GemmFn::PadSplit);
+            }
             GemmFn::ConvScratch { nv } => {
                 add.push(GemmFn::TileC { mr: t.mr, nv });
                 // The last block of columns, when it fits one vector.

@@ -236,6 +236,14 @@ pub enum Packing {
         cols: usize,
         width: usize,
     },
+    /// 3x3 convolution weights (`rows x cols x 3 x 3`) transformed for Winograd's F(2x2,
+    /// 3x3), `U = G g G^T` per channel pair, then each of the 16 matrices `U[xi]` (`rows x
+    /// cols`) in row panels, one after the other.
+    Winograd {
+        rows: usize,
+        cols: usize,
+        width: usize,
+    },
 }
 
 impl Packing {
@@ -244,6 +252,7 @@ impl Packing {
         match *self {
             Packing::RowPanels { rows, cols, width } => rows.div_ceil(width) * width * cols,
             Packing::ColPanels { rows, cols, width } => cols.div_ceil(width) * width * rows,
+            Packing::Winograd { rows, cols, width } => 16 * rows.div_ceil(width) * width * cols,
         }
     }
 
@@ -255,13 +264,20 @@ impl Packing {
         match self {
             Packing::RowPanels { .. } => "row panels",
             Packing::ColPanels { .. } => "column panels",
+            Packing::Winograd { .. } => "Winograd F(2x2, 3x3) row panels",
         }
     }
 
     /// Where each element of the packed array comes from: an index into the row-major
-    /// matrix, or `None` for padding.
+    /// matrix, or `None` for padding (for `Winograd`, an index into one of the 16
+    /// transformed matrices).
     pub fn source(&self, at: usize) -> Option<usize> {
         match *self {
+            Packing::Winograd { rows, cols, width } => {
+                let block = rows.div_ceil(width) * width * cols;
+                let inner = Packing::RowPanels { rows, cols, width };
+                inner.source(at % block)
+            }
             Packing::RowPanels { rows, cols, width } => {
                 let (p, rest) = (at / (width * cols), at % (width * cols));
                 let (c, r) = (rest / width, rest % width);
@@ -280,12 +296,13 @@ impl Packing {
     /// The packed copy of `t` (whose element count must be `rows * cols`), zeros where
     /// the panels are padded.
     pub fn apply(&self, t: &kiln_ir::Tensor) -> Result<kiln_ir::Tensor, String> {
-        let (rows, cols) = match *self {
+        let (rows, cols, taps) = match *self {
             Packing::RowPanels { rows, cols, .. } | Packing::ColPanels { rows, cols, .. } => {
-                (rows, cols)
+                (rows, cols, 1)
             }
+            Packing::Winograd { rows, cols, .. } => (rows, cols, 9),
         };
-        if t.numel() != rows * cols {
+        if t.numel() != rows * cols * taps {
             return Err(format!(
                 "cannot pack {} elements as a {rows} x {cols} matrix",
                 t.numel()
@@ -294,11 +311,47 @@ impl Packing {
         let TensorData::F32(v) = &t.data else {
             return Err(format!("packing is for f32 weights, not {}", t.dtype()));
         };
-        let out: Vec<f32> = (0..self.len())
-            .map(|i| self.source(i).map_or(0.0, |s| v[s]))
-            .collect();
+        let out: Vec<f32> = match *self {
+            Packing::Winograd { rows, cols, .. } => {
+                let u = winograd_weights(v, rows * cols);
+                let block = self.len() / 16;
+                (0..self.len())
+                    .map(|i| self.source(i).map_or(0.0, |s| u[i / block][s]))
+                    .collect()
+            }
+            _ => (0..self.len())
+                .map(|i| self.source(i).map_or(0.0, |s| v[s]))
+                .collect(),
+        };
         kiln_ir::Tensor::new(vec![out.len()], TensorData::F32(out))
     }
+}
+
+/// `G g G^T` for each of the `pairs` 3x3 kernels in `g` (row-major), in f64 and rounded
+/// once; `out[xi][pair]` with `xi = 4 * a + b` for row `a`, column `b` of the 4x4 result.
+/// `G` is F(2x2, 3x3)'s weight transform (Lavin and Gray, 2016).
+fn winograd_weights(g: &[f32], pairs: usize) -> Vec<Vec<f32>> {
+    const G: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+    let mut out = vec![vec![0.0f32; pairs]; 16];
+    for (p, k) in g.chunks_exact(9).take(pairs).enumerate() {
+        for a in 0..4 {
+            for b in 0..4 {
+                let mut sum = 0.0f64;
+                for i in 0..3 {
+                    for j in 0..3 {
+                        sum += G[a][i] * f64::from(k[i * 3 + j]) * G[b][j];
+                    }
+                }
+                out[a * 4 + b][p] = sum as f32;
+            }
+        }
+    }
+    out
 }
 
 /// A graph output no step writes.

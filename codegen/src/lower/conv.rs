@@ -59,6 +59,12 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     // The paths that need scratch space run only where the memory plan made room (a plan
     // made for the reference kernels has none).
     if let Some(t) = cx.tiling
+        && let Some(wc) = kiln_passes::kernels::winograd_conv(cx.graph, cx.node, t)
+        && cx.scratch_room >= wc.len
+    {
+        return conv_winograd(cx, t, &wc, x);
+    }
+    if let Some(t) = cx.tiling
         && let Some(split) = kiln_passes::kernels::split_conv(cx.graph, cx.node, t)
         && cx.scratch_room >= split.len
     {
@@ -159,6 +165,47 @@ fn conv_pointwise(
     cx.call(
         None,
         "conv_pointwise",
+        vec![xs, ws, bias, ys, scratch, params, epi],
+    );
+    Ok(())
+}
+
+/// A 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3) (see
+/// `kiln_passes::kernels::WinogradConv`), its weights transformed and packed at compile time.
+fn conv_winograd(
+    cx: &mut NodeCx,
+    t: Tiling,
+    wc: &kiln_passes::kernels::WinogradConv,
+    x: &TensorType,
+) -> Result<(), String> {
+    cx.kernels.use_gemm(t, GemmFn::Winograd)?;
+    let bias = cx.arg_opt(2)?;
+    let packing = Packing::Winograd {
+        rows: wc.c_out,
+        cols: wc.c_in,
+        width: t.mr,
+    };
+    let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_packed(1, packing)?, cx.arg_out(0)?);
+    let scratch = cx.arg_scratch();
+    let epi = epilogue(cx, x.dtype)?;
+    let pair = |v: [usize; 2]| Arg::Array(v.to_vec());
+    let params = Arg::Struct {
+        name: "WinogradParams",
+        by_ref: true,
+        fields: vec![
+            ("batch", Arg::Usize(x.shape[0])),
+            ("c_in", Arg::Usize(wc.c_in)),
+            ("c_out", Arg::Usize(wc.c_out)),
+            ("input", pair(wc.input)),
+            ("output", pair(wc.output)),
+            ("pads", pair(wc.pads)),
+            ("tiles", pair(wc.tiles)),
+            ("block_rows", Arg::Usize(wc.block_rows)),
+        ],
+    };
+    cx.call(
+        None,
+        "conv_winograd",
         vec![xs, ws, bias, ys, scratch, params, epi],
     );
     Ok(())

@@ -93,6 +93,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::StoreWide => s.push_str(STORE_WIDE),
             GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
             GemmFn::Depthwise => depthwise(&mut s, t),
+            GemmFn::Winograd => winograd(&mut s, t),
             GemmFn::DriverA => driver_a(&mut s, t),
             GemmFn::DriverB => driver_b(&mut s, t),
             GemmFn::Pointwise => s.push_str(POINTWISE),
@@ -451,6 +452,9 @@ const PAD_SPLIT: &str =
 /// input channel's padded plane is stored as `strides[0] * strides[1]` phase planes of
 /// `hq x wq`, so every tap reads one phase at a fixed offset (`taps`) with unit stride,
 /// and output `(r, col)` is column `r * wq + col` of a wide output.
+// In a module whose only user is `conv_winograd`, which pads and splits its input with
+// `pad_split`, the convolution's own fields are never read.
+#[allow(dead_code)]
 struct SplitConvParams<const T: usize> {
     batch: usize,
     c_in: usize,
@@ -565,6 +569,225 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
                 yb[at..at + ow].copy_from_slice(&src[..ow]);
                 epi(n * yn + at, &mut yb[at..at + ow]);
             }}
+        }}
+    }}
+}}"
+    );
+}
+
+/// Winograd's F(2x2, 3x3) for 3x3 convolutions at stride 1 (see
+/// `kiln_passes::kernels::WinogradConv`). The transforms work on `lanes` consecutive tiles
+/// at once, one `Lanes` variable per element of the 4x4 block, so they vectorise: the
+/// input's even and odd columns are split into planes by `pad_split` (strides 1x2), where
+/// element `(i, j)` of consecutive tiles is one contiguous run.
+fn winograd(s: &mut String, t: Tiling) {
+    let (l, mr, nr, room) = (t.lanes, t.mr, t.nr(), t.room);
+    // The last block of columns, when it fits one vector, takes the one-vector tile.
+    let tile = if t.nv > 1 {
+        format!(
+            "if nc <= {l} {{
+                        gemm_tile_a{mr}x{l}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);
+                    }} else {{
+                        gemm_tile_a{mr}x{nr}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);
+                    }}"
+        )
+    } else {
+        format!(
+            "gemm_tile_a{mr}x{nr}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);"
+        )
+    };
+    let mut loads = String::new();
+    for i in 0..4 {
+        let _ = writeln!(
+            loads,
+            "                        let at = (row + {i}) * sp.wq + t0;
+                        let (d{i}0, d{i}1) = (lanes_load(&even[at..]), lanes_load(&odd[at..]));
+                        let (d{i}2, d{i}3) = (lanes_load(&even[at + 1..]), lanes_load(&odd[at + 1..]));"
+        );
+    }
+    // B^T d B: rows, then columns; x -> [x0 - x2, x1 + x2, x2 - x1, x1 - x3].
+    let mut input = String::new();
+    for i in 0..4 {
+        let _ = writeln!(
+            input,
+            "                        let (u{i}0, u{i}1) = (lanes_sub(d{i}0, d{i}2), lanes_add(d{i}1, d{i}2));
+                        let (u{i}2, u{i}3) = (lanes_sub(d{i}2, d{i}1), lanes_sub(d{i}1, d{i}3));"
+        );
+    }
+    let mut stores = String::new();
+    for k in 0..4 {
+        let v = [
+            format!("lanes_sub(u0{k}, u2{k})"),
+            format!("lanes_add(u1{k}, u2{k})"),
+            format!("lanes_sub(u2{k}, u1{k})"),
+            format!("lanes_sub(u1{k}, u3{k})"),
+        ];
+        for (a, e) in v.iter().enumerate() {
+            let xi = a * 4 + k;
+            let _ = writeln!(
+                stores,
+                "                        v[({xi} * p.c_in + c) * ld + col..][..{l}].copy_from_slice(&{e});"
+            );
+        }
+    }
+    let mut mloads = String::new();
+    for a in 0..4 {
+        for k in 0..4 {
+            let xi = a * 4 + k;
+            let _ = writeln!(
+                mloads,
+                "                    let m{a}{k} = lanes_load(&m[({xi} * p.c_out + co) * ld + col..]);"
+            );
+        }
+    }
+    // A^T m A: rows, then columns; x -> [x0 + x1 + x2, x1 - x2 - x3].
+    let mut output = String::new();
+    for a in 0..4 {
+        let _ = writeln!(
+            output,
+            "                    let w{a}0 = lanes_add(lanes_add(m{a}0, m{a}1), m{a}2);
+                    let w{a}1 = lanes_sub(lanes_sub(m{a}1, m{a}2), m{a}3);"
+        );
+    }
+    for k in 0..2 {
+        let _ = writeln!(
+            output,
+            "                    let y0{k} = lanes_add(lanes_add(w0{k}, w1{k}), w2{k});
+                    let y1{k} = lanes_sub(lanes_sub(w1{k}, w2{k}), w3{k});"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "/// A 3x3 convolution at stride 1 by Winograd's F(2x2, 3x3) (Lavin and Gray): each 2x2
+/// block of outputs is `A^T [U . (B^T d B)] A` for its 4x4 block `d` of the padded input,
+/// `U = G g G^T` the weights transformed at compile time.
+struct WinogradParams {{
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    input: [usize; 2],
+    output: [usize; 2],
+    pads: [usize; 2],
+    /// 2x2 tiles of the output, rows and columns.
+    tiles: [usize; 2],
+    /// Tile rows transformed and multiplied at a time.
+    block_rows: usize,
+}}
+
+#[inline(always)]
+fn lanes_add(a: Lanes, b: Lanes) -> Lanes {{
+    let mut r = a;
+    for i in 0..{l} {{
+        r[i] += b[i];
+    }}
+    r
+}}
+
+#[inline(always)]
+fn lanes_sub(a: Lanes, b: Lanes) -> Lanes {{
+    let mut r = a;
+    for i in 0..{l} {{
+        r[i] -= b[i];
+    }}
+    r
+}}
+
+/// The convolution, per batch item and block of tile rows: the input transform into `v`
+/// (16 matrices, `c_in x cols`), 16 products with the packed transformed weights `w` into
+/// `m` (`c_out x cols` each, by the micro-kernel straight from `v`: the block is in cache
+/// and its rows `ld` apart), and the output transform with the bias into the output rows;
+/// then the fused epilogue `epi(at, run)` on each finished row.
+fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &WinogradParams, epi: impl Fn(usize, &mut [f32])) {{
+    let [oh, ow] = p.output;
+    let [th, tw] = p.tiles;
+    let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
+    // The input padded and split into even and odd columns: planes of `2 th + 2` rows by
+    // `tw + 1`, as the tiles read them.
+    let sp = SplitConvParams::<0> {{
+        batch: 1,
+        c_in: p.c_in,
+        c_out: p.c_out,
+        input: p.input,
+        output: p.output,
+        strides: [1, 2],
+        pads: p.pads,
+        hq: 2 * th + 2,
+        wq: tw + 1,
+        taps: [],
+    }};
+    let plane = sp.hq * sp.wq;
+    // Rows of the transformed input and of the products: a block's columns and a tile's
+    // width of room, which the transforms and the tiles read and write whole (columns
+    // past the block's are never used). The tiles read the transformed input in place.
+    let ld = p.block_rows * tw + {room};
+    let (split, rest) = scratch.split_at_mut(p.c_in * 2 * plane + {l} + 1);
+    let (v, m) = rest.split_at_mut(16 * p.c_in * ld);
+    let ka = w.len() / 16;
+    for n in 0..p.batch {{
+        pad_split(&x[n * xn..][..xn], split, &sp);
+        let yb = &mut y[n * yn..][..yn];
+        let mut r0 = 0;
+        while r0 < th {{
+            let rows = (th - r0).min(p.block_rows);
+            let cols = rows * tw;
+            for c in 0..p.c_in {{
+                let even = &split[c * 2 * plane..];
+                let odd = &split[(c * 2 + 1) * plane..];
+                for r in 0..rows {{
+                    let row = 2 * (r0 + r);
+                    let mut t0 = 0;
+                    while t0 < tw {{
+                        let col = r * tw + t0;
+{loads}{input}{stores}                        t0 += {l};
+                    }}
+                }}
+            }}
+            for (xi, u) in w.chunks_exact(ka).enumerate() {{
+                let (vx, mx) = (&v[xi * p.c_in * ld..], &mut m[xi * p.c_out * ld..]);
+                let mut j = 0;
+                while j < cols {{
+                    let nc = (cols - j).min({nr});
+                    for (pi, panel) in u.chunks_exact(p.c_in * {mr}).enumerate() {{
+                        let rows = (p.c_out - pi * {mr}).min({mr});
+                        {tile}
+                    }}
+                    j += {nr};
+                }}
+            }}
+            for co in 0..p.c_out {{
+                let bias = b.map_or(0.0, |b| b[co]);
+                let py = co * oh * ow;
+                for r in 0..rows {{
+                    let ty = r0 + r;
+                    let mut t0 = 0;
+                    while t0 < tw {{
+                        let nl = (tw - t0).min({l});
+                        let col = r * tw + t0;
+{mloads}{output}                        for (dy, (ya, yb2)) in [(y00, y01), (y10, y11)].iter().enumerate() {{
+                            let oy = 2 * ty + dy;
+                            if oy >= oh {{
+                                break;
+                            }}
+                            let c0 = 2 * t0;
+                            let len = (ow - c0).min(2 * nl);
+                            let out = &mut yb[py + oy * ow + c0..][..len];
+                            for (o, (a, e)) in out.chunks_exact_mut(2).zip(ya.iter().zip(yb2)) {{
+                                o[0] = a + bias;
+                                o[1] = e + bias;
+                            }}
+                            if len % 2 == 1 {{
+                                out[len - 1] = ya[len / 2] + bias;
+                            }}
+                        }}
+                        t0 += {l};
+                    }}
+                    for oy in 2 * ty..(2 * ty + 2).min(oh) {{
+                        let at = py + oy * ow;
+                        epi(n * yn + at, &mut yb[at..at + ow]);
+                    }}
+                }}
+            }}
+            r0 += rows;
         }}
     }}
 }}"
