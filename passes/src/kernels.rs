@@ -191,16 +191,17 @@ pub struct WinogradConv {
     pub len: usize,
 }
 
-/// Fewest input and output channels for the Winograd path. Its products are 16 GEMMs of
-/// depth `c_in`, so with few channels the micro-kernel's calls are short and the
-/// transforms weigh more: measured on this machine (AVX-512), ResNet-8's 16-channel 3x3
-/// layers (32x32) ran at 0.092 ms by Winograd against 0.058 direct, its 32-channel ones
-/// (16x16) 0.063-0.088 against 0.061, its 64-channel one (8x8) 0.048-0.053 against 0.061;
-/// ddddocr_det's 32- to 96-channel layers (52x52 and larger) all gained (the model 1.60 ->
-/// 1.29x onnxruntime). Hence: at least 32 channels, and 64 on maps narrower than 32.
+/// Fewest input and output channels, and narrowest output, for the Winograd path. Its
+/// products are 16 GEMMs of depth `c_in`, so with few channels the micro-kernel's calls
+/// are short and the transforms weigh more; on narrow maps its scratch (the transformed
+/// block, rows padded to a tile) is large for the time it saves. Measured on this machine
+/// (AVX-512): ResNet-8's 16-channel 3x3 layers (32x32) took 0.092 ms by Winograd against
+/// 0.058 direct, its 32-channel ones (16x16) 0.063-0.088 against 0.061, its 64-channel one
+/// (8x8) 0.048-0.053 against 0.061 but with the arena 271,000 -> 468,036 B; ddddocr_det's
+/// 32- to 96-channel layers (52x52 and larger) all gained (the model 1.60 -> 1.29x
+/// onnxruntime) with its arena unchanged.
 pub const WINOGRAD_MIN_CHANNELS: usize = 32;
-const WINOGRAD_MIN_CHANNELS_NARROW: usize = 64;
-const WINOGRAD_NARROW: usize = 32;
+pub const WINOGRAD_MIN_WIDTH: usize = 32;
 
 /// Tile columns a block of tile rows aims at: enough for two tiles of the widest
 /// micro-kernel, few enough that its transformed input and products stay in L2.
@@ -222,15 +223,15 @@ pub fn winograd_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<WinogradC
         return None;
     }
     let (input, output) = ([geo.input[0], geo.input[1]], [geo.output[0], geo.output[1]]);
-    if output.contains(&0)
-        || (output[1] < WINOGRAD_NARROW && c_in.min(c_out) < WINOGRAD_MIN_CHANNELS_NARROW)
-    {
+    if output[0] == 0 || output[1] < WINOGRAD_MIN_WIDTH {
         return None;
     }
     let tiles = [output[0].div_ceil(2), output[1].div_ceil(2)];
     let block_rows = WINOGRAD_BLOCK_COLS.div_ceil(tiles[1]).min(tiles[0]);
-    // Rows of the transformed input and products: the block's columns and a tile's width.
-    let ld = block_rows * tiles[1] + tiling.room;
+    // Rows of the transformed input and products: the block's columns, room for a vector
+    // written whole from the last one, and whole tiles (of either variant) read.
+    let nb = block_rows * tiles[1];
+    let ld = (nb + tiling.lanes).max(nb.next_multiple_of(tiling.room));
     let split = c_in * 2 * (2 * tiles[0] + 2) * (tiles[1] + 1) + tiling.lanes + 1;
     let len = split + 16 * (c_in + c_out) * ld;
     Some(WinogradConv {

@@ -716,10 +716,11 @@ fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch
         taps: [],
     }};
     let plane = sp.hq * sp.wq;
-    // Rows of the transformed input and of the products: a block's columns and a tile's
-    // width of room, which the transforms and the tiles read and write whole (columns
+    // Rows of the transformed input and of the products: a block's columns and room for
+    // the transforms' whole vectors and the tiles' whole width (of either tiling; columns
     // past the block's are never used). The tiles read the transformed input in place.
-    let ld = p.block_rows * tw + {room};
+    let nb = p.block_rows * tw;
+    let ld = (nb + {l}).max(nb.next_multiple_of({room}));
     let (split, rest) = scratch.split_at_mut(p.c_in * 2 * plane + {l} + 1);
     let (v, m) = rest.split_at_mut(16 * p.c_in * ld);
     let ka = w.len() / 16;
