@@ -219,12 +219,19 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
 
 fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
     let nr = l * nv;
+    // The one-row tile (depthwise) does a few multiply-adds a call (one per tap and
+    // lane): inlined into its loop, it skips the call and the setup per 16 outputs.
+    let inline = if mr == 1 {
+        "#[inline(always)]"
+    } else {
+        "#[inline(never)]"
+    };
     let _ = writeln!(
         s,
         "/// Rows `..rows` and columns `..{nr}` of `c` (rows `ldc` apart) = `init[i] + sum over
 /// channels ch and taps t of a[(ch * taps.len() + t) * {mr} + i] * b[ch * channel + taps[t] + j]`:
 /// one row panel of the packed weights times {nr} columns of the wide output.
-#[inline(never)]
+{inline}
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
     );
