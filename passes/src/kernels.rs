@@ -186,7 +186,7 @@ pub struct WinogradConv {
     pub block_rows: usize,
     /// Scratch elements: the split input (two column phases of `2 * tiles[0] + 2` rows by
     /// `tiles[1] + 1`, per input channel, and a vector and one past its end, which the
-    /// transform reads), and the block's transformed input and products (rows of the
+    /// transform reads) and a copy of it one element on, and the block's transformed input and products (rows of the
     /// block's columns and a tile's width).
     pub len: usize,
 }
@@ -195,11 +195,11 @@ pub struct WinogradConv {
 /// products are 16 GEMMs of depth `c_in`, so with few channels the micro-kernel's calls
 /// are short and the transforms weigh more; on narrow maps its scratch (the transformed
 /// block, rows padded to a tile) is large for the time it saves. Measured on this machine
-/// (AVX-512): ResNet-8's 16-channel 3x3 layers (32x32) took 0.092 ms by Winograd against
-/// 0.058 direct, its 32-channel ones (16x16) 0.063-0.088 against 0.061, its 64-channel one
-/// (8x8) 0.048-0.053 against 0.061 but with the arena 271,000 -> 468,036 B; ddddocr_det's
-/// 32- to 96-channel layers (52x52 and larger) all gained (the model 1.60 -> 1.29x
-/// onnxruntime) with its arena unchanged.
+/// (AVX-512, one session): ResNet-8's 16-channel 3x3 layers (32x32) took 0.072 ms by
+/// Winograd against 0.058 direct; its 32-channel ones (16x16) 0.058 against 0.061 and its
+/// 64-channel one (8x8) 0.051 against 0.061, but each raised the arena by 40-70% (271,000
+/// B to 377,988 and 468,036); ddddocr_det's 32- to 96-channel layers (52x52 and larger)
+/// all gained (the model 1.60 -> 1.29x onnxruntime) with its arena unchanged.
 pub const WINOGRAD_MIN_CHANNELS: usize = 32;
 pub const WINOGRAD_MIN_WIDTH: usize = 32;
 
@@ -232,7 +232,9 @@ pub fn winograd_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<WinogradC
     // written whole from the last one, and whole tiles (of either variant) read.
     let nb = block_rows * tiles[1];
     let ld = (nb + tiling.lanes).max(nb.next_multiple_of(tiling.room));
-    let split = c_in * 2 * (2 * tiles[0] + 2) * (tiles[1] + 1) + tiling.lanes + 1;
+    // The split input, and a copy of it one element on (see `conv_winograd`).
+    let planes = c_in * 2 * (2 * tiles[0] + 2) * (tiles[1] + 1);
+    let split = planes + tiling.lanes + 1 + planes + tiling.lanes;
     let len = split + 16 * (c_in + c_out) * ld;
     Some(WinogradConv {
         c_in,

@@ -625,7 +625,7 @@ fn winograd(s: &mut String, t: Tiling) {
             loads,
             "                        let at = (row + {i}) * sp.wq + t0;
                         let (d{i}0, d{i}1) = (lanes_load(&even[at..]), lanes_load(&odd[at..]));
-                        let (d{i}2, d{i}3) = (lanes_load(&even[at + 1..]), lanes_load(&odd[at + 1..]));"
+                        let (d{i}2, d{i}3) = (lanes_load(&even1[at..]), lanes_load(&odd1[at..]));"
         );
     }
     // B^T d B: rows, then columns; x -> [x0 - x2, x1 + x2, x2 - x1, x1 - x3].
@@ -720,6 +720,7 @@ fn lanes_sub(a: Lanes, b: Lanes) -> Lanes {{
 /// `m` (`c_out x cols` each, by the micro-kernel straight from `v`: the block is in cache
 /// and its rows `ld` apart), and the output transform with the bias into the output rows;
 /// then the fused epilogue `epi(at, run)` on each finished row.
+#[inline(never)]
 fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &WinogradParams, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let [th, tw] = p.tiles;
@@ -745,10 +746,16 @@ fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch
     let nb = p.block_rows * tw;
     let ld = (nb + {l}).max(nb.next_multiple_of({room}));
     let (split, rest) = scratch.split_at_mut(p.c_in * 2 * plane + {l} + 1);
+    // The split input again, one element on: column `t + 1` of each plane at `t`. Read
+    // from the same planes at `t + 1`, LLVM rebuilt the overlapping vectors from each
+    // other with shuffles and spilled them; this copy is one memcpy.
+    let (shifted, rest) = rest.split_at_mut(p.c_in * 2 * plane + {l});
     let (v, m) = rest.split_at_mut(16 * p.c_in * ld);
     let ka = w.len() / 16;
     for n in 0..p.batch {{
         pad_split(&x[n * xn..][..xn], split, &sp);
+        let len = shifted.len();
+        shifted.copy_from_slice(&split[1..1 + len]);
         let yb = &mut y[n * yn..][..yn];
         let mut r0 = 0;
         while r0 < th {{
@@ -757,6 +764,8 @@ fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch
             for c in 0..p.c_in {{
                 let even = &split[c * 2 * plane..];
                 let odd = &split[(c * 2 + 1) * plane..];
+                let even1 = &shifted[c * 2 * plane..];
+                let odd1 = &shifted[(c * 2 + 1) * plane..];
                 for r in 0..rows {{
                     let row = 2 * (r0 + r);
                     let mut t0 = 0;
