@@ -117,6 +117,30 @@ enum Tail {
     AddRelu,
 }
 
+/// One Conv of input `x` and constant weights and bias, then `tail` (its residual a
+/// fixed pattern); `None` if the kernel does not fit the padded input.
+fn conv_graph(
+    x: Tensor,
+    w: Tensor,
+    b: Option<Tensor>,
+    attrs: ConvAttrs,
+    tail: Tail,
+) -> Option<(Graph, Vec<Tensor>)> {
+    let mut bd = Builder::new();
+    let x = bd.input(x);
+    let w = bd.constant(w);
+    let bias = b.map(|b| bd.constant(b));
+    let y = bd.try_node(Op::Conv(attrs), "Conv", vec![Some(x), Some(w), bias])?;
+    let shape = bd.g.value(y).ty.shape.clone();
+    let n: usize = shape.iter().product();
+    let residual = Tensor::new(
+        shape,
+        TensorData::F32((0..n).map(|i| (i % 7) as f32 - 3.0).collect()),
+    )
+    .unwrap();
+    Some(finish_with(bd, y, tail, residual))
+}
+
 fn tail() -> impl Strategy<Value = Tail> {
     prop_oneof![Just(Tail::None), Just(Tail::Relu), Just(Tail::AddRelu)]
 }
@@ -227,20 +251,7 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         .prop_filter_map(
             "the kernel must fit the padded input",
             |(x, w, b, (window, group, bias, tail))| {
-                let mut bd = Builder::new();
-                let x = bd.input(x);
-                let w = bd.constant(w);
-                let bias = bias.then(|| bd.constant(b));
-                let op = Op::Conv(ConvAttrs { window, group });
-                let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), bias])?;
-                let shape = bd.g.value(y).ty.shape.clone();
-                let n: usize = shape.iter().product();
-                let residual = Tensor::new(
-                    shape,
-                    TensorData::F32((0..n).map(|i| (i % 7) as f32 - 3.0).collect()),
-                )
-                .unwrap();
-                Some(finish_with(bd, y, tail, residual))
+                conv_graph(x, w, bias.then_some(b), ConvAttrs { window, group }, tail)
             },
         )
 }
@@ -279,20 +290,8 @@ fn winograd_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                     auto_pad: AutoPad::NotSet,
                     ceil_mode: false,
                 };
-                let mut bd = Builder::new();
-                let x = bd.input(x);
-                let w = bd.constant(w);
-                let bias = bias.then(|| bd.constant(b));
-                let op = Op::Conv(ConvAttrs { window, group: 1 });
-                let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), bias])?;
-                let shape = bd.g.value(y).ty.shape.clone();
-                let n: usize = shape.iter().product();
-                let residual = Tensor::new(
-                    shape,
-                    TensorData::F32((0..n).map(|i| (i % 7) as f32 - 3.0).collect()),
-                )
-                .unwrap();
-                Some(finish_with(bd, y, tail, residual))
+                let attrs = ConvAttrs { window, group: 1 };
+                conv_graph(x, w, bias.then_some(b), attrs, tail)
             },
         )
 }
