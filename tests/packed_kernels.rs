@@ -297,15 +297,11 @@ fn winograd_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 }
 
 /// Gemm with constant B, transposed or not, C of every broadcast form.
-fn gemm() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
-    (
-        1usize..20,
-        1usize..24,
-        1usize..70,
-        any::<bool>(),
-        0usize..5,
-        tail(),
-    )
+fn gemm(
+    m: std::ops::Range<usize>,
+    n: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (m, 1usize..24, n, any::<bool>(), 0usize..5, tail())
         .prop_flat_map(|(m, k, n, tb, c_kind, tail)| {
             let bs = if tb { vec![n, k] } else { vec![k, n] };
             let cs = match c_kind {
@@ -398,7 +394,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
         ("conv", draw(&mut runner, split_conv(), 32)),
         ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
-        ("gemm", draw(&mut runner, gemm(), 16)),
+        ("gemm", draw(&mut runner, gemm(1..20, 1..70), 16)),
+        // One or two rows across four column panels and more (`gemm_row_b4x*`).
+        ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 6)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ] {
         for (i, c) in drawn.into_iter().enumerate() {

@@ -338,6 +338,8 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
+    /// One row times four column panels (one-vector tilings).
+    RowB4,
     /// Copies an input padded and split by stride phase into scratch.
     PadSplit,
     /// Scatters a tile of a wide output into the output's rows.
@@ -436,6 +438,9 @@ impl KernelSet {
         if add.contains(&GemmFn::DriverB) {
             add.push(GemmFn::TileB { mr: t.mr, nv: t.nv });
             add.push(GemmFn::TileB { mr: 1, nv: t.nv });
+            if t.nv == 1 {
+                add.push(GemmFn::RowB4);
+            }
         }
         self.gemm.extend(add);
         Ok(())

@@ -25,7 +25,7 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
     let tiles = fns.iter().any(|f| {
         matches!(
             f,
-            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
+            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. } | GemmFn::RowB4
         )
     });
     if t.fused {
@@ -88,6 +88,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         match *f {
             GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
+            GemmFn::RowB4 => row_b4(&mut s, l),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
             GemmFn::StoreWide => s.push_str(STORE_WIDE),
@@ -215,6 +216,36 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
     s.push_str("    }\n");
     store(s, mr, nv);
     s.push_str("}\n");
+}
+
+/// One row times four consecutive column panels, one accumulator each (for one-vector
+/// tilings, where the one-row tile has a single chain of adds).
+fn row_b4(s: &mut String, l: usize) {
+    let _ = writeln!(
+        s,
+        "/// Columns `..cols` (at most {w}) of one row `c` = `sum over q of a[q] * b[p][q * {l} + j]`
+/// for four consecutive column panels `p` of the packed right operand, each summed in order.
+#[inline(never)]
+fn gemm_row_b4x{l}(a: &[f32], b: &[f32], k: usize, c: &mut [f32], cols: usize) {{
+    let (b0, rest) = b.split_at(k * {l});
+    let (b1, rest) = rest.split_at(k * {l});
+    let (b2, rest) = rest.split_at(k * {l});
+    let b3 = &rest[..k * {l}];
+    let mut c0: Lanes = [0.0; {l}];
+    let mut c1: Lanes = [0.0; {l}];
+    let mut c2: Lanes = [0.0; {l}];
+    let mut c3: Lanes = [0.0; {l}];
+    for (q, &x) in a[..k].iter().enumerate() {{
+        let o = q * {l};
+        c0 = lanes_mul_add(c0, x, lanes_load(&b0[o..]));
+        c1 = lanes_mul_add(c1, x, lanes_load(&b1[o..]));
+        c2 = lanes_mul_add(c2, x, lanes_load(&b2[o..]));
+        c3 = lanes_mul_add(c3, x, lanes_load(&b3[o..]));
+    }}
+    lanes_store(c, &[c0, c1, c2, c3], cols);
+}}",
+        w = 4 * l
+    );
 }
 
 fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
@@ -364,6 +395,25 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
 
 fn driver_b(s: &mut String, t: Tiling) {
     let (mr, nr) = (t.mr, t.nr());
+    // With one-vector tiles a lone row has a single accumulator, a chain of dependent
+    // adds: a Gemm of one row (a batch of one) takes four panels at a time instead.
+    let rows4 = if t.nv == 1 {
+        format!(
+            "    let mut first = 0;
+    if m * 4 <= {mr} {{
+        while (first + 4) * {nr} <= n.next_multiple_of({nr}) {{
+            let (j, cols) = (first * {nr}, (n - first * {nr}).min(4 * {nr}));
+            for i in 0..m {{
+                gemm_row_b4x{nr}(&a[i * lda..], &b[first * k * {nr}..], k, &mut c[i * ldc + j..], cols);
+            }}
+            first += 4;
+        }}
+    }}
+"
+        )
+    } else {
+        "    let first = 0;\n".to_string()
+    };
     let _ = writeln!(
         s,
         "/// `c = a b` (`m x n`, rows `ldc` apart) for `a` `m x k` (rows `lda` apart) and `b`
@@ -371,7 +421,7 @@ fn driver_b(s: &mut String, t: Tiling) {
 /// one-row kernel.
 #[allow(clippy::too_many_arguments)]
 fn gemm_b(a: &[f32], lda: usize, b: &[f32], m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize) {{
-    for (p, panel) in b.chunks_exact(k * {nr}).enumerate() {{
+{rows4}    for (p, panel) in b.chunks_exact(k * {nr}).enumerate().skip(first) {{
         let (j, cols) = (p * {nr}, (n - p * {nr}).min({nr}));
         let mut i = 0;
         while i < m {{
