@@ -303,8 +303,9 @@ impl Packing {
             Packing::Winograd { rows, cols, .. } => (rows, cols, 9),
         };
         if t.numel() != rows * cols * taps {
+            let of = if taps == 1 { "" } else { " of 3x3 kernels" };
             return Err(format!(
-                "cannot pack {} elements as a {rows} x {cols} matrix",
+                "cannot pack {} elements as a {rows} x {cols} matrix{of}",
                 t.numel()
             ));
         }

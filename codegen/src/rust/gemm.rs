@@ -655,19 +655,24 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
 /// element `(i, j)` of consecutive tiles is one contiguous run.
 fn winograd(s: &mut String, t: Tiling) {
     let (l, mr, nr, room) = (t.lanes, t.mr, t.nr(), t.room);
+    let call = |width: usize| {
+        format!(
+            "gemm_tile_a{mr}x{width}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);"
+        )
+    };
     // The last block of columns, when it fits one vector, takes the one-vector tile.
     let tile = if t.nv > 1 {
         format!(
             "if nc <= {l} {{
-                        gemm_tile_a{mr}x{l}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);
+                        {}
                     }} else {{
-                        gemm_tile_a{mr}x{nr}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);
-                    }}"
+                        {}
+                    }}",
+            call(l),
+            call(nr)
         )
     } else {
-        format!(
-            "gemm_tile_a{mr}x{nr}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);"
-        )
+        call(nr)
     };
     let mut loads = String::new();
     for i in 0..4 {
