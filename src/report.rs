@@ -169,7 +169,18 @@ pub struct Totals {
 }
 
 pub fn totals(ins: &Inspection, rows: &[NodeRow]) -> Totals {
-    let consts = || ins.graph.values().filter_map(|(_, v)| v.const_tensor());
+    // The constants some step reads (or the caller gets as an output): the statics of
+    // the generated code. Passes leave the weights they replaced unread, not deleted.
+    let read: std::collections::BTreeSet<kiln_ir::ValueId> = ins
+        .graph
+        .node_ids()
+        .flat_map(|n| ins.graph.node(n).inputs.iter().flatten().copied())
+        .chain(ins.graph.outputs.iter().copied())
+        .collect();
+    let consts = || {
+        read.iter()
+            .filter_map(|&v| ins.graph.value(v).const_tensor())
+    };
     let merged: usize = rows.iter().map(|r| r.merged.len()).sum();
     Totals {
         node_count: rows.len(),

@@ -7,10 +7,12 @@
 
 mod common;
 
+use common::builder::Builder;
+
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::ops::*;
-use kiln::ir::{Graph, Node, Op, Target, Tensor, TensorData, ValueKind};
+use kiln::ir::{Graph, Op, Target, Tensor, TensorData};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -22,91 +24,6 @@ fn f32_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
     let n: usize = shape.iter().product();
     proptest::collection::vec(-2.0f32..2.0, n)
         .prop_map(move |v| Tensor::new(shape.clone(), TensorData::F32(v)).unwrap())
-}
-
-/// A graph built node by node: inputs fed at run time, constants stored.
-struct Builder {
-    g: Graph,
-    feed: Vec<Tensor>,
-    count: usize,
-}
-
-impl Builder {
-    fn new() -> Self {
-        Builder {
-            g: Graph::new("case"),
-            feed: Vec::new(),
-            count: 0,
-        }
-    }
-
-    fn input(&mut self, t: Tensor) -> kiln::ir::ValueId {
-        let v = self
-            .g
-            .add_value(format!("x{}", self.feed.len()), t.ty(), ValueKind::Input);
-        self.g.inputs.push(v);
-        self.feed.push(t);
-        v
-    }
-
-    fn constant(&mut self, t: Tensor) -> kiln::ir::ValueId {
-        self.count += 1;
-        let name = format!("c{}", self.count);
-        self.g.add_value(name, t.ty(), ValueKind::Const(t))
-    }
-
-    /// Adds `op` on `inputs`; returns its output.
-    fn node(
-        &mut self,
-        op: Op,
-        onnx: &str,
-        inputs: Vec<Option<kiln::ir::ValueId>>,
-    ) -> kiln::ir::ValueId {
-        self.try_node(op, onnx, inputs).expect("a valid node")
-    }
-
-    /// Adds `op` on `inputs` if its shapes infer; returns its output.
-    fn try_node(
-        &mut self,
-        op: Op,
-        onnx: &str,
-        inputs: Vec<Option<kiln::ir::ValueId>>,
-    ) -> Option<kiln::ir::ValueId> {
-        let infer: Vec<Option<InferInput>> = inputs
-            .iter()
-            .map(|i| {
-                i.map(|v| {
-                    let val = self.g.value(v);
-                    InferInput {
-                        ty: &val.ty,
-                        value: val.const_tensor(),
-                    }
-                })
-            })
-            .collect();
-        let ty = op.infer(&infer).ok()?.remove(0);
-        self.count += 1;
-        let name = format!("n{}", self.count);
-        let y = self
-            .g
-            .add_value(format!("{name}_y"), ty, ValueKind::Activation);
-        self.g.add_node(Node {
-            name,
-            op,
-            inputs,
-            outputs: vec![y],
-            onnx_op: onnx.into(),
-            opset: 17,
-            epilogue: Vec::new(),
-            merged: Vec::new(),
-        });
-        Some(y)
-    }
-
-    fn finish(mut self, y: kiln::ir::ValueId) -> (Graph, Vec<Tensor>) {
-        self.g.outputs.push(y);
-        (self.g, self.feed)
-    }
 }
 
 /// What follows the GEMM-like node: nothing, Relu, or a residual Add then Relu.

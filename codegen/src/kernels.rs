@@ -62,6 +62,8 @@ pub enum Kernel {
     Pad,
     /// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
     Quant,
+    /// kiln's integer kernels (IntConv goes through `Quant`'s `int_conv`).
+    QInt,
     Einsum,
     ReduceMean,
     /// Any reduction, by a closure over each group (and ArgMax/ArgMin).
@@ -210,6 +212,7 @@ impl Kernel {
             | Kernel::Concat
             | Kernel::Pad
             | Kernel::Quant
+            | Kernel::QInt
             | Kernel::Hardmax
             | Kernel::Reduce
             | Kernel::TopK

@@ -640,6 +640,48 @@ pub enum ElemFn {
         #[serde(serialize_with = "ser_dtype")]
         dtype: DType,
     },
+    /// kiln's integer requantization (`ir::ops::qint::Requant`): `|c: i32, m: usize|`
+    /// (`|c: i32|` without `channel`) gives `zero + round_half_even(f32(f32(c + bias[m]) *
+    /// factor[m]))` in integers, clamped to `lo..=hi`, as `dtype`; `factor = mult /
+    /// 2^shift`, one for every `m` or one per output channel.
+    FixedRequant {
+        channel: bool,
+        bias: Option<String>,
+        mult: Vec<i32>,
+        shift: Vec<u32>,
+        zero: i32,
+        lo: i32,
+        hi: i32,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
+    /// IntAdd (`add`) or IntMul of two quantized elements (see
+    /// `ir::ops::qint::IntBinaryKind`).
+    IntBinary {
+        add: bool,
+        a_zero: i32,
+        b_zero: i32,
+        ma: i64,
+        mb: i64,
+        shift: u32,
+        zero: i32,
+        lo: i32,
+        hi: i32,
+        #[serde(serialize_with = "ser_dtype")]
+        a: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        b: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        to: DType,
+    },
+    /// IntLut: `table[v - min(from)]` of an 8-bit element, as `to`.
+    Table {
+        table: Vec<i32>,
+        #[serde(serialize_with = "ser_dtype")]
+        from: DType,
+        #[serde(serialize_with = "ser_dtype")]
+        to: DType,
+    },
     /// QuantizeLinear of `v` with the `k`th `scale` and `zero` point: rounded to even in
     /// f32 and saturated to `lo..=hi` (NaN to 0).
     Quantize {

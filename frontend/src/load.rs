@@ -775,6 +775,11 @@ impl<'a> Builder<'a> {
     ) -> Result<Option<Vec<Tensor>>, FrontendError> {
         /// Results up to this many elements (all outputs together) are folded.
         const MAX_FOLDED: usize = 64 * 1024;
+        // Kept as nodes: the quantize pass turns DequantizeLinear of int8 weights into
+        // integer kernels reading those weights; the passes fold what it leaves.
+        if matches!(op, Op::DequantizeLinear(_)) {
+            return Ok(None);
+        }
         if types.iter().map(TensorType::numel).sum::<usize>() > MAX_FOLDED {
             return Ok(None);
         }

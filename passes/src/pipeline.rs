@@ -2,7 +2,9 @@
 //! that rewrites the graph and returns what it changed.
 //!
 //! Why this order:
-//! 1. `fold-constants` first: weight preprocessing and shape arithmetic exported as nodes
+//! 0. `quantize-qdq` first: it needs the DequantizeLinear nodes of constant int8 weights,
+//!    which `fold-constants` would turn into float weights (the frontend keeps them).
+//! 1. `fold-constants` next: weight preprocessing and shape arithmetic exported as nodes
 //!    become constants, so the folds below see constant weights.
 //! 2. `remove-identities` next: Identity, no-op Reshape/Flatten/Transpose and cancelling
 //!    Transpose pairs sit between the ops the patterns below want adjacent.
@@ -54,6 +56,10 @@ pub struct Pass {
 
 /// The passes, in the order they run (see the module docs for why).
 pub const PIPELINE: &[Pass] = &[
+    Pass {
+        name: "quantize-qdq",
+        run: crate::quantize::quantize_qdq,
+    },
     Pass {
         name: "fold-constants",
         run: cleanup::fold_constants,

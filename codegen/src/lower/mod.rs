@@ -15,6 +15,7 @@ pub(crate) mod module;
 mod norm;
 mod pad;
 mod pool;
+mod qint;
 mod quant;
 mod reduce;
 mod resize;
@@ -34,7 +35,8 @@ mod prelude {
     pub(super) use super::cx::NodeCx;
     pub(super) use super::{
         cast::*, conv::*, einsum::*, elementwise::*, epilogue::*, gather::*, gemm::*, logical::*,
-        norm::*, pad::*, pool::*, quant::*, reduce::*, resize::*, rnn::*, softmax::*, view::*,
+        norm::*, pad::*, pool::*, qint::*, quant::*, reduce::*, resize::*, rnn::*, softmax::*,
+        view::*,
     };
     pub(super) use crate::kernels::{Kernel, MathFn};
     pub(super) use crate::literal;
@@ -153,6 +155,7 @@ pub(crate) fn emit(cx: &mut NodeCx) -> Result<(), String> {
         Op::ConvInteger(a) => int_conv(cx, a, false),
         Op::QLinearConv(a) => int_conv(cx, a, true),
         Op::Einsum(a) => einsum(cx, a),
+        Op::Int(op) => int_op(cx, op),
         Op::GroupNormalization(a) => group_norm(cx, a),
         Op::LpNormalization(a) => lp_norm(cx, a),
         Op::Lrn(a) => lrn(cx, a),

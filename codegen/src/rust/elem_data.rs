@@ -21,6 +21,77 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         ElemFn::IntSum { channel: true } => "|c: i32, _m: usize| c".into(),
         ElemFn::IntSum { channel: false } => "|c: i32| c".into(),
         ElemFn::Requantize { .. } => requantize_fn(f)?,
+        ElemFn::FixedRequant {
+            channel,
+            bias,
+            mult,
+            shift,
+            zero,
+            lo,
+            hi,
+            dtype,
+        } => {
+            let yt = literal::elem(*dtype)?;
+            let b = bias
+                .as_ref()
+                .map_or_else(String::new, |b| format!(" + {b}[m] as i64"));
+            if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
+                format!("|c: i32| requant(c as i64{b}, {m1}, {s1}, {zero}, {lo}, {hi}) as {yt}")
+            } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
+                let m = if bias.is_some() { "m" } else { "_m" };
+                format!(
+                    "|c: i32, {m}: usize| requant(c as i64{b}, {m1}, {s1}, {zero}, {lo}, {hi}) as {yt}"
+                )
+            } else {
+                let n = mult.len();
+                let list = |v: Vec<String>| v.join(", ");
+                format!(
+                    "{{ const MULT: [i32; {n}] = [{}]; const SHIFT: [u32; {n}] = [{}]; \
+                     move |c: i32, m: usize| requant(c as i64{b}, MULT[m], SHIFT[m], {zero}, {lo}, {hi}) as {yt} }}",
+                    list(mult.iter().map(i32::to_string).collect()),
+                    list(shift.iter().map(u32::to_string).collect()),
+                )
+            }
+        }
+        ElemFn::IntBinary {
+            add,
+            a_zero,
+            b_zero,
+            ma,
+            mb,
+            shift,
+            zero,
+            lo,
+            hi,
+            a,
+            b,
+            to,
+        } => {
+            let (at, bt, yt) = (literal::elem(*a)?, literal::elem(*b)?, literal::elem(*to)?);
+            let p = if *add {
+                format!("(x as i64 - {a_zero}) * {ma} + (y as i64 - {b_zero}) * {mb}")
+            } else {
+                format!("(x as i64 - {a_zero}) * (y as i64 - {b_zero}) * {ma}")
+            };
+            format!(
+                "|x: {at}, y: {bt}| (shift_round({p}, {shift}) + {zero}).clamp({lo}, {hi}) as {yt}"
+            )
+        }
+        ElemFn::Table { table, from, to } => {
+            let (xt, yt) = (literal::elem(*from)?, literal::elem(*to)?);
+            // An i8's bits with the sign flipped count from -128 at 0: every index is a u8,
+            // so the lookup needs no bounds check.
+            let index = if *from == DType::I8 {
+                "(v as u8 ^ 0x80) as usize"
+            } else {
+                "v as usize"
+            };
+            let list: Vec<String> = table.iter().map(i32::to_string).collect();
+            format!(
+                "{{ const TABLE: [{yt}; 256] = [{}]; move |v: {xt}| TABLE[{index}] }}",
+                list.join(", ")
+            )
+        }
         ElemFn::Quantize {
             scale,
             zero,

@@ -66,6 +66,7 @@ pub(crate) fn kernel_source(k: Kernel) -> &'static str {
         Kernel::Trilu => include_str!("../../templates/rust/kernels/trilu.rs"),
         Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
         Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
+        Kernel::QInt => include_str!("../../templates/rust/kernels/qint.rs"),
         Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
         Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
         Kernel::Reduce => include_str!("../../templates/rust/kernels/reduce.rs"),
@@ -142,8 +143,9 @@ mod tests {
     use super::*;
     use crate::kernels::{Bound, Cap};
 
-    const ALL: [Kernel; 54] = [
+    const ALL: [Kernel; 55] = [
         Kernel::Map,
+        Kernel::QInt,
         Kernel::Convert,
         Kernel::Half,
         Kernel::Quant,

@@ -17,6 +17,7 @@ pub mod norm;
 pub mod pad;
 pub mod pool;
 mod props;
+pub mod qint;
 pub mod quant;
 pub mod reduce;
 pub mod resize;
@@ -45,6 +46,7 @@ pub use logical::{CompareOp, LogicalOp, PredicateOp};
 pub use norm::{BatchNormAttrs, GroupNormAttrs, LayerNormAttrs, LpNormAttrs, LrnAttrs, MvnAttrs};
 pub use pad::{PadAttrs, PadMode};
 pub use pool::{AveragePoolAttrs, LpPoolAttrs, MaxPoolAttrs};
+pub use qint::IntOp;
 pub use quant::QuantAttrs;
 pub use reduce::{ArgReduceAttrs, ReduceAttrs, ReduceKind};
 pub use resize::ResizeAttrs;
@@ -199,6 +201,8 @@ pub enum Op {
     QLinearConv(ConvAttrs),
     /// Einsum over one or more operands.
     Einsum(EinsumAttrs),
+    /// kiln's integer kernels (not ONNX ops): what the quantize pass makes of QDQ patterns.
+    Int(IntOp),
 }
 
 /// What shape inference knows about one input: its type, and its value when constant.
@@ -286,6 +290,7 @@ impl Op {
             Op::ConvInteger(_) => "ConvInteger",
             Op::QLinearConv(_) => "QLinearConv",
             Op::Einsum(_) => "Einsum",
+            Op::Int(i) => i.name(),
         }
     }
 
@@ -367,6 +372,7 @@ impl Op {
             Op::ConvInteger(a) => quant::infer_conv_integer(a, inputs),
             Op::QLinearConv(a) => quant::infer_qlinear_conv(a, inputs),
             Op::Einsum(a) => einsum::infer(a, inputs),
+            Op::Int(i) => i.infer(inputs),
         }
     }
 
@@ -447,6 +453,7 @@ impl Op {
             Op::ConvInteger(a) => quant::eval_conv_integer(a, inputs),
             Op::QLinearConv(a) => quant::eval_qlinear_conv(a, inputs),
             Op::Einsum(a) => einsum::eval(a, inputs),
+            Op::Int(i) => i.eval(inputs),
         }
     }
 
@@ -547,6 +554,7 @@ impl Op {
                     .collect();
                 einsum::plan(a, &shapes).map_or(0, |p| p.dims.iter().product::<usize>() as u64)
             }
+            Op::Int(i) => i.macs(inputs, outputs),
             Op::Variadic(_) => out * inputs.len().saturating_sub(1).max(1) as u64,
             Op::Reduce(..) | Op::ArgReduce(_) | Op::TopK(_) | Op::GlobalMaxPool => inputs
                 .first()

@@ -87,7 +87,8 @@ impl Op {
             | Op::QLinearMatMul
             | Op::ConvInteger(_)
             | Op::QLinearConv(_)
-            | Op::Einsum(_) => false,
+            | Op::Einsum(_)
+            | Op::Int(_) => false,
         }
     }
 
@@ -169,7 +170,8 @@ impl Op {
             | Op::QLinearMatMul
             | Op::ConvInteger(_)
             | Op::QLinearConv(_)
-            | Op::Einsum(_) => &[],
+            | Op::Einsum(_)
+            | Op::Int(_) => &[],
         }
     }
 
@@ -248,7 +250,8 @@ impl Op {
             | Op::QLinearMatMul
             | Op::ConvInteger(_)
             | Op::QLinearConv(_)
-            | Op::Einsum(_) => None,
+            | Op::Einsum(_)
+            | Op::Int(_) => None,
         }
     }
 }

@@ -1,0 +1,193 @@
+//! Lowering of kiln's integer ops (`ir::ops::qint`): the reference integer kernels, each
+//! with its requantization as an element function.
+
+use super::prelude::*;
+use crate::program::{Arg, ElemFn};
+use kiln_ir::TensorData;
+use kiln_ir::ops::qint::{IntBinaryKind, IntOp, QOut, Requant};
+
+pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
+    match op {
+        IntOp::Conv(a) => int_conv_op(cx, a),
+        IntOp::Gemm(a) => int_gemm_op(cx, a),
+        IntOp::Binary(a) => {
+            let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
+            cx.use_kernel(Kernel::QInt, y.dtype)?;
+            let f = ElemFn::IntBinary {
+                add: a.kind == IntBinaryKind::Add,
+                a_zero: a.a_zero,
+                b_zero: a.b_zero,
+                ma: a.ma,
+                mb: a.mb,
+                shift: a.shift,
+                zero: a.out.zero,
+                lo: a.out.lo,
+                hi: a.out.hi,
+                a: ta.dtype,
+                b: tb.dtype,
+                to: y.dtype,
+            };
+            broadcast_call(cx, &ta.shape, &tb.shape, y, f)
+        }
+        IntOp::AvgPool(a) => {
+            let (x, y) = (cx.in_ty(0, "x")?, cx.out_ty(0)?);
+            let r = x.rank();
+            let (h, w) = (if r == 4 { x.shape[2] } else { 1 }, x.shape[r - 1]);
+            let (oh, ow) = (if r == 4 { y.shape[2] } else { 1 }, y.shape[r - 1]);
+            cx.use_kernel(Kernel::QInt, x.dtype)?;
+            literal::elem(y.dtype)?;
+            let f = ElemFn::FixedRequant {
+                channel: false,
+                bias: None,
+                mult: vec![a.requant.mult],
+                shift: vec![a.requant.shift],
+                zero: a.out.zero,
+                lo: a.out.lo,
+                hi: a.out.hi,
+                dtype: a.out.dtype,
+            };
+            let planes = x.shape[0] * x.shape[1];
+            let [kh, kw] = a.kernel;
+            let [sh, sw] = a.strides;
+            let args = vec![
+                cx.arg_in(0)?,
+                cx.arg_out(0)?,
+                Arg::Int(i128::from(a.x_zero)),
+                Arg::Array(vec![planes, h, w, kh, kw, sh, sw, oh, ow]),
+                Arg::Fn(f),
+            ];
+            cx.call(Some(Kernel::QInt), "int_avg_pool", args);
+            Ok(())
+        }
+        IntOp::MatMul(a) => {
+            let (ta, tb, y) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?, cx.out_ty(0)?);
+            let (batch, m, k, n, batched) =
+                kiln_ir::ops::quant::int_matmul_dims(&ta.shape, &tb.shape)?;
+            cx.use_kernel(Kernel::Quant, ta.dtype)?;
+            cx.use_kernel(Kernel::QInt, ta.dtype)?;
+            literal::elem(y.dtype)?;
+            let f = ElemFn::FixedRequant {
+                channel: false,
+                bias: None,
+                mult: vec![a.requant.mult],
+                shift: vec![a.requant.shift],
+                zero: a.out.zero,
+                lo: a.out.lo,
+                hi: a.out.hi,
+                dtype: a.out.dtype,
+            };
+            let args = vec![
+                cx.arg_in(0)?,
+                cx.arg_in(1)?,
+                zero_slice(ta.dtype, a.a_zero)?,
+                zero_slice(tb.dtype, a.b_zero)?,
+                cx.arg_out(0)?,
+                Arg::Array(vec![batch, m, k, n, usize::from(batched)]),
+                Arg::Fn(f),
+            ];
+            cx.call(Some(Kernel::Quant), "int_matmul", args);
+            Ok(())
+        }
+        IntOp::Lut(a) => {
+            let x = cx.in_ty(0, "x")?;
+            literal::elem(x.dtype)?;
+            literal::elem(a.out)?;
+            cx.use_kernel(Kernel::Convert, x.dtype)?;
+            let args = vec![
+                cx.arg_in(0)?,
+                cx.arg_out(0)?,
+                Arg::Fn(ElemFn::Table {
+                    table: a.table.clone(),
+                    from: x.dtype,
+                    to: a.out,
+                }),
+            ];
+            cx.call(Some(Kernel::Convert), "convert", args);
+            Ok(())
+        }
+    }
+}
+
+/// The requantization closure of an IntConv or IntGemm.
+fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<ElemFn, String> {
+    let bias = match cx.node.inputs.get(2).copied().flatten() {
+        Some(_) => Some(cx.read(2)?),
+        None => None,
+    };
+    literal::elem(out.dtype)?;
+    Ok(ElemFn::FixedRequant {
+        channel: true,
+        bias,
+        mult: requant.iter().map(|r| r.mult).collect(),
+        shift: requant.iter().map(|r| r.shift).collect(),
+        zero: out.zero,
+        lo: out.lo,
+        hi: out.hi,
+        dtype: out.dtype,
+    })
+}
+
+/// One 8-bit zero point as a one-element constant slice of `dtype`.
+fn zero_slice(dtype: DType, z: i32) -> Result<Arg, String> {
+    Ok(Arg::Data(match dtype {
+        DType::U8 => TensorData::U8(vec![z as u8]),
+        DType::I8 => TensorData::I8(vec![z as i8]),
+        other => return Err(format!("kiln's integer kernels take u8 or i8, not {other}")),
+    }))
+}
+
+fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<(), String> {
+    let (x, w) = (cx.in_ty(0, "x")?, cx.in_ty(1, "w")?);
+    let g = a.conv.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    let two = |v: &[usize], fill: usize| -> Result<[usize; 2], String> {
+        match v {
+            [a] => Ok([fill, *a]),
+            [a, b] => Ok([*a, *b]),
+            _ => Err(format!(
+                "{} spatial axes; the integer kernels take 1 or 2",
+                v.len()
+            )),
+        }
+    };
+    let [h, wi] = two(&x.shape[2..], 1)?;
+    let [kh, kw] = two(&g.kernel, 1)?;
+    let [oh, ow] = two(&g.output, 1)?;
+    let [sh, sw] = two(&g.strides, 1)?;
+    let [dh, dw] = two(&g.dilations, 1)?;
+    let [pt, pl] = two(&g.pads_begin, 0)?;
+    let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
+    cx.use_kernel(Kernel::Quant, x.dtype)?;
+    cx.use_kernel(Kernel::QInt, x.dtype)?;
+    let f = fixed_requant(cx, &a.requant, &a.out)?;
+    let args = vec![
+        cx.arg_in(0)?,
+        cx.arg_in(1)?,
+        zero_slice(x.dtype, a.x_zero)?,
+        Arg::ZeroSlice(DType::I8),
+        cx.arg_out(0)?,
+        Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+        Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+        Arg::Fn(f),
+    ];
+    cx.call(Some(Kernel::Quant), "int_conv", args);
+    Ok(())
+}
+
+fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<(), String> {
+    let (x, b) = (cx.in_ty(0, "A")?, cx.in_ty(1, "B")?);
+    let (k, n) = (b.shape[0], b.shape[1]);
+    let rows = x.numel() / k.max(1);
+    literal::elem(x.dtype)?;
+    cx.use_kernel(Kernel::QInt, x.dtype)?;
+    let f = fixed_requant(cx, &a.requant, &a.out)?;
+    let args = vec![
+        cx.arg_in(0)?,
+        cx.arg_in(1)?,
+        Arg::Int(i128::from(a.a_zero)),
+        cx.arg_out(0)?,
+        Arg::Array(vec![rows, k, n]),
+        Arg::Fn(f),
+    ];
+    cx.call(Some(Kernel::QInt), "int_gemm", args);
+    Ok(())
+}

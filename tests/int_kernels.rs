@@ -1,0 +1,715 @@
+//! kiln's integer kernels (`ir::ops::qint`) and the quantize pass that produces them.
+//!
+//! 1. Each integer op, with random shapes, scales (as fixed-point factors) and zero points,
+//!    u8 and i8: the generated code equals the reference semantics exactly (integer
+//!    arithmetic has one right answer).
+//! 2. QDQ graphs as onnxruntime's quantizer writes them (DequantizeLinear → float op →
+//!    QuantizeLinear): after the quantize pass no float Conv, Gemm or MatMul is left, and
+//!    the generated code's integers are within one quantization step of the float QDQ
+//!    graph's reference semantics, rarely off at all (only results within float rounding
+//!    of a half step may round the other way).
+
+mod common;
+
+use common::builder::Builder;
+use kiln::codegen::EmitKind;
+use kiln::harness::{self, Case, Profile};
+use kiln::ir::ops::qint::*;
+use kiln::ir::ops::*;
+use kiln::ir::{DType, Graph, Op, Tensor, TensorData};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+fn q8_type() -> impl Strategy<Value = DType> {
+    prop_oneof![Just(DType::U8), Just(DType::I8)]
+}
+
+/// A tensor of 8-bit values of `dtype`.
+fn q8_tensor(dtype: DType, shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
+    let n: usize = shape.iter().product();
+    proptest::collection::vec(any::<u8>(), n).prop_map(move |v| {
+        let data = match dtype {
+            DType::U8 => TensorData::U8(v),
+            _ => TensorData::I8(v.into_iter().map(|b| b as i8).collect()),
+        };
+        Tensor::new(shape.clone(), data).unwrap()
+    })
+}
+
+fn i8_tensor(shape: Vec<usize>) -> impl Strategy<Value = Tensor> {
+    q8_tensor(DType::I8, shape)
+}
+
+/// A zero point of `dtype`'s range.
+fn zero(dtype: DType) -> impl Strategy<Value = i32> {
+    match dtype {
+        DType::U8 => (0i32..=255).boxed(),
+        _ => (-128i32..=127).boxed(),
+    }
+}
+
+/// The output: its type, zero point, and a clamp range (the full range, or narrowed as a
+/// fused Relu or Clip narrows it).
+fn q_out() -> impl Strategy<Value = QOut> {
+    q8_type().prop_flat_map(|d| {
+        let (lo, hi) = qrange(d).unwrap();
+        (zero(d), lo..=lo + 40, hi - 40..=hi).prop_map(move |(zero, lo, hi)| QOut {
+            dtype: d,
+            zero,
+            lo,
+            hi,
+        })
+    })
+}
+
+/// A factor between about 2^-16 and 4: small enough that sums of a few hundred products
+/// land inside the output range, large enough to move it.
+fn factor() -> impl Strategy<Value = Requant> {
+    (-16i32..2, 1.0f32..2.0).prop_map(|(e, m)| Requant::from_f32(m * 2f32.powi(e)).unwrap())
+}
+
+fn bias(m: usize) -> impl Strategy<Value = Tensor> {
+    proptest::collection::vec(-5000i32..5000, m)
+        .prop_map(move |v| Tensor::new(vec![m], TensorData::I32(v)).unwrap())
+}
+
+fn int_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        1usize..3,     // groups
+        1usize..4,     // channels per group in
+        1usize..5,     // channels per group out
+        2usize..9,     // height
+        2usize..11,    // width
+        1usize..4,     // kernel
+        1usize..3,     // stride
+        0usize..2,     // pad
+        1usize..3,     // dilation
+        any::<bool>(), // one-dimensional
+    )
+        .prop_flat_map(|(d, g, cg, mg, h, w, k, s, p, dil, one_d)| {
+            let (c, m) = (g * cg, g * mg);
+            let h = if one_d { 1 } else { h };
+            let (xs, ws) = if one_d {
+                (vec![1, c, w], vec![m, cg, k])
+            } else {
+                (vec![1, c, h, w], vec![m, cg, k, k])
+            };
+            let rank = xs.len() - 2;
+            let attrs = ConvAttrs {
+                window: WindowAttrs {
+                    auto_pad: AutoPad::NotSet,
+                    kernel_shape: vec![k; rank],
+                    strides: vec![s; rank],
+                    dilations: vec![dil; rank],
+                    pads: vec![p; 2 * rank],
+                    ceil_mode: false,
+                },
+                group: g,
+            };
+            (
+                q8_tensor(d, xs),
+                i8_tensor(ws),
+                proptest::option::of(bias(m)),
+                zero(d),
+                prop_oneof![
+                    factor().prop_map(|f| vec![f]),
+                    proptest::collection::vec(factor(), m)
+                ],
+                q_out(),
+                Just(attrs),
+            )
+        })
+        .prop_filter_map("the window does not fit", |(x, w, b, zx, rq, out, conv)| {
+            let mut bd = Builder::new();
+            let x = bd.input(x);
+            let w = bd.constant(w);
+            let b = b.map(|b| bd.constant(b));
+            let op = Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
+                conv,
+                x_zero: zx,
+                requant: rq,
+                out,
+            })));
+            let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), b])?;
+            Some(bd.finish(y))
+        })
+}
+
+fn int_gemm() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (q8_type(), 1usize..5, 1usize..40, 1usize..20).prop_flat_map(|(d, rows, k, n)| {
+        (
+            q8_tensor(d, vec![rows, k]),
+            i8_tensor(vec![k, n]),
+            proptest::option::of(bias(n)),
+            zero(d),
+            prop_oneof![
+                factor().prop_map(|f| vec![f]),
+                proptest::collection::vec(factor(), n)
+            ],
+            q_out(),
+        )
+            .prop_map(|(a, b, bias, za, rq, out)| {
+                let mut bd = Builder::new();
+                let a = bd.input(a);
+                let b = bd.constant(b);
+                let bias = bias.map(|t| bd.constant(t));
+                let op = Op::Int(IntOp::Gemm(IntGemmAttrs {
+                    a_zero: za,
+                    requant: rq,
+                    out,
+                }));
+                let y = bd.node(op, "Gemm", vec![Some(a), Some(b), bias]);
+                bd.finish(y)
+            })
+    })
+}
+
+fn int_matmul() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        q8_type(),
+        1usize..3,
+        1usize..6,
+        1usize..20,
+        1usize..9,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(da, db, batch, m, k, n, batched)| {
+            let bs = if batched {
+                vec![batch, k, n]
+            } else {
+                vec![k, n]
+            };
+            (
+                q8_tensor(da, vec![batch, m, k]),
+                q8_tensor(db, bs),
+                zero(da),
+                zero(db),
+                factor(),
+                q_out(),
+            )
+                .prop_map(|(a, b, za, zb, rq, out)| {
+                    let mut bd = Builder::new();
+                    let a = bd.input(a);
+                    let b = bd.input(b);
+                    let op = Op::Int(IntOp::MatMul(IntMatMulAttrs {
+                        a_zero: za,
+                        b_zero: zb,
+                        requant: rq,
+                        out,
+                    }));
+                    let y = bd.node(op, "MatMul", vec![Some(a), Some(b)]);
+                    bd.finish(y)
+                })
+        })
+}
+
+fn int_binary() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        q8_type(),
+        any::<bool>(),
+        1usize..4,
+        1usize..9,
+        0usize..3,
+    )
+        .prop_flat_map(|(da, db, add, c, w, bcast)| {
+            let a_shape = vec![1, c, w];
+            // B: the same shape, one value per channel, or one value.
+            let b_shape = match bcast {
+                0 => vec![1, c, w],
+                1 => vec![c, 1],
+                _ => vec![1],
+            };
+            let kind = if add {
+                IntBinaryKind::Add
+            } else {
+                IntBinaryKind::Mul
+            };
+            (
+                q8_tensor(da, a_shape),
+                q8_tensor(db, b_shape),
+                zero(da),
+                zero(db),
+                (0.001f64..0.1, 0.001f64..0.1, 0.001f64..0.5),
+                q_out(),
+            )
+                .prop_map(move |(a, b, za, zb, scales, out)| {
+                    let attrs =
+                        IntBinaryAttrs::new(kind, [za, zb], [scales.0, scales.1, scales.2], out)
+                            .unwrap();
+                    let mut bd = Builder::new();
+                    let a = bd.input(a);
+                    let b = bd.input(b);
+                    let y = bd.node(Op::Int(IntOp::Binary(attrs)), "Add", vec![Some(a), Some(b)]);
+                    bd.finish(y)
+                })
+        })
+}
+
+fn int_lut() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (q8_type(), q8_type(), 1usize..300).prop_flat_map(|(d, out, n)| {
+        let (lo, hi) = qrange(out).unwrap();
+        (
+            q8_tensor(d, vec![n]),
+            proptest::collection::vec(lo..=hi, 256),
+        )
+            .prop_map(move |(x, table)| {
+                let mut bd = Builder::new();
+                let x = bd.input(x);
+                let y = bd.node(
+                    Op::Int(IntOp::Lut(IntLutAttrs { table, out })),
+                    "Sigmoid",
+                    vec![Some(x)],
+                );
+                bd.finish(y)
+            })
+    })
+}
+
+fn int_pool() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        1usize..4,
+        1usize..9,
+        1usize..9,
+        1usize..4,
+        1usize..3,
+    )
+        .prop_flat_map(|(d, c, h, w, k, s)| {
+            let (kh, kw) = (k.min(h), k.min(w));
+            (q8_tensor(d, vec![1, c, h, w]), zero(d), factor(), q_out()).prop_map(
+                move |(x, zx, rq, out)| {
+                    let mut bd = Builder::new();
+                    let x = bd.input(x);
+                    let op = Op::Int(IntOp::AvgPool(IntPoolAttrs {
+                        kernel: [kh, kw],
+                        strides: [s, s],
+                        x_zero: zx,
+                        requant: rq,
+                        out,
+                    }));
+                    let y = bd.node(op, "AveragePool", vec![Some(x)]);
+                    bd.finish(y)
+                },
+            )
+        })
+}
+
+fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
+    runner: &mut TestRunner,
+    s: S,
+    n: usize,
+) -> Vec<(Graph, Vec<Tensor>)> {
+    (0..n)
+        .map(|_| s.new_tree(runner).expect("strategy").current())
+        .collect()
+}
+
+/// Compiles every case at -O2 for the host and runs them in one runner crate; returns
+/// each case's outputs.
+fn run_all(cases: &[(String, (Graph, Vec<Tensor>))], runner_dir: &str) -> Vec<Vec<Tensor>> {
+    let opts = kiln::CompileOptions::default();
+    let compiled: Vec<_> = cases
+        .iter()
+        .map(|(label, (g, _))| {
+            kiln::compile_graph(
+                g.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                &opts,
+            )
+            .unwrap_or_else(|e| panic!("{label}: {e}"))
+        })
+        .collect();
+    let rcases: Vec<Case> = compiled
+        .iter()
+        .map(|c| Case {
+            generated: &c.generated,
+        })
+        .collect();
+    let work = common::repo().join("target").join(runner_dir);
+    let runner =
+        harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, (label, (_, feed)))| {
+            runner
+                .run(i, feed)
+                .unwrap_or_else(|e| panic!("{label}: {e}"))
+        })
+        .collect()
+}
+
+#[test]
+fn integer_kernels_equal_the_reference_semantics() {
+    let mut runner = TestRunner::deterministic();
+    let mut cases = Vec::new();
+    for (family, drawn) in [
+        ("IntConv", draw(&mut runner, int_conv(), 40)),
+        ("IntGemm", draw(&mut runner, int_gemm(), 16)),
+        ("IntMatMul", draw(&mut runner, int_matmul(), 16)),
+        ("IntAdd/IntMul", draw(&mut runner, int_binary(), 24)),
+        ("IntLut", draw(&mut runner, int_lut(), 8)),
+        ("IntAvgPool", draw(&mut runner, int_pool(), 12)),
+    ] {
+        for (i, c) in drawn.into_iter().enumerate() {
+            cases.push((format!("{family} #{i}"), c));
+        }
+    }
+    let outputs = run_all(&cases, "kiln-int-runner");
+    let mut failures = Vec::new();
+    let mut varied = 0;
+    for ((label, (graph, feed)), actual) in cases.iter().zip(&outputs) {
+        let expected = kiln::ir::eval::run(graph, feed)
+            .unwrap_or_else(|e| panic!("{label}: reference failed: {e}"));
+        for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            let c = harness::compare(a, e, 0.0, 0.0);
+            if !c.ok {
+                failures.push(format!("{label} output {k}: {c:?}"));
+            }
+            // A case whose outputs are all clamped to one value would test little.
+            let v = e.data.to_f64_vec();
+            if v.iter().any(|&x| x != v[0]) {
+                varied += 1;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert!(
+        varied * 10 >= cases.len() * 7,
+        "only {varied} of {} cases have outputs that are not all one value",
+        cases.len()
+    );
+}
+
+// --- the quantize pass on QDQ graphs ------------------------------------------------
+
+/// Quantization parameters as constants: a scale and a zero point of `dtype`.
+fn qparams(bd: &mut Builder, scale: f32, zero: i32, dtype: DType) -> [kiln::ir::ValueId; 2] {
+    let s = bd.constant(Tensor::new(vec![], TensorData::F32(vec![scale])).unwrap());
+    let z = bd.constant(
+        Tensor::new(
+            vec![],
+            match dtype {
+                DType::U8 => TensorData::U8(vec![zero as u8]),
+                _ => TensorData::I8(vec![zero as i8]),
+            },
+        )
+        .unwrap(),
+    );
+    [s, z]
+}
+
+fn dq_attrs(axis: i64) -> QuantAttrs {
+    QuantAttrs {
+        axis,
+        block_size: 0,
+        output_dtype: None,
+    }
+}
+
+/// `DequantizeLinear(x)` of a per-tensor quantized value.
+fn dq(bd: &mut Builder, x: kiln::ir::ValueId, p: [kiln::ir::ValueId; 2]) -> kiln::ir::ValueId {
+    bd.node(
+        Op::DequantizeLinear(dq_attrs(1)),
+        "DequantizeLinear",
+        vec![Some(x), Some(p[0]), Some(p[1])],
+    )
+}
+
+fn q(bd: &mut Builder, x: kiln::ir::ValueId, p: [kiln::ir::ValueId; 2]) -> kiln::ir::ValueId {
+    bd.node(
+        Op::QuantizeLinear(dq_attrs(1)),
+        "QuantizeLinear",
+        vec![Some(x), Some(p[0]), Some(p[1])],
+    )
+}
+
+/// Per-channel int8 weights of shape `shape` (channels on axis `axis`) with i32 bias at
+/// the accumulator's scale, each behind its DequantizeLinear.
+fn qdq_weights(
+    bd: &mut Builder,
+    w: Tensor,
+    w_scales: Vec<f32>,
+    axis: i64,
+    bias: Option<(Tensor, f32)>,
+) -> (kiln::ir::ValueId, Option<kiln::ir::ValueId>) {
+    let m = w_scales.len();
+    let wv = bd.constant(w);
+    let ws = bd.constant(Tensor::new(vec![m], TensorData::F32(w_scales.clone())).unwrap());
+    let wz = bd.constant(Tensor::new(vec![m], TensorData::I8(vec![0; m])).unwrap());
+    let wd = bd.node(
+        Op::DequantizeLinear(dq_attrs(axis)),
+        "DequantizeLinear",
+        vec![Some(wv), Some(ws), Some(wz)],
+    );
+    let bd_ = bias.map(|(b, sx)| {
+        let bv = bd.constant(b);
+        let scales: Vec<f32> = w_scales.iter().map(|s| s * sx).collect();
+        let bs = bd.constant(Tensor::new(vec![m], TensorData::F32(scales)).unwrap());
+        let bz = bd.constant(Tensor::new(vec![m], TensorData::I32(vec![0; m])).unwrap());
+        bd.node(
+            Op::DequantizeLinear(dq_attrs(0)),
+            "DequantizeLinear",
+            vec![Some(bv), Some(bs), Some(bz)],
+        )
+    });
+    (wd, bd_)
+}
+
+/// Which float op sits between the DequantizeLinear and QuantizeLinear nodes.
+#[derive(Clone, Copy, Debug)]
+enum Pattern {
+    Conv,
+    Gemm,
+    MatMul,
+    Add,
+    Mul,
+    Sigmoid,
+    HardSwish,
+    GlobalAveragePool,
+    MaxPool,
+    ConcatRequant,
+}
+
+fn pattern() -> impl Strategy<Value = Pattern> {
+    prop_oneof![
+        Just(Pattern::Conv),
+        Just(Pattern::Gemm),
+        Just(Pattern::MatMul),
+        Just(Pattern::Add),
+        Just(Pattern::Mul),
+        Just(Pattern::Sigmoid),
+        Just(Pattern::HardSwish),
+        Just(Pattern::GlobalAveragePool),
+        Just(Pattern::MaxPool),
+        Just(Pattern::ConcatRequant),
+    ]
+}
+
+/// A QDQ graph: a float input quantized (u8, as onnxruntime's quantizer makes
+/// activations), the pattern, and the quantized result as the output.
+fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
+    (
+        pattern(),
+        1usize..9,   // channels
+        2usize..9,   // height
+        2usize..9,   // width
+        1usize..9,   // output channels
+        0.5f32..2.0, // scale multipliers
+        0.5f32..2.0,
+        0i32..=255, // zero points
+        0i32..=255,
+    )
+        .prop_flat_map(|(p, c, h, w, m, ka, kb, za, zy)| {
+            let n = c * h * w;
+            (
+                Just((p, c, h, w, m, ka, kb, za, zy)),
+                proptest::collection::vec(-1.0f32..1.0, n),
+                proptest::collection::vec(-1.0f32..1.0, n),
+                proptest::collection::vec(-127i32..=127, m * c * 9),
+                proptest::collection::vec(-2000i32..2000, m),
+                proptest::collection::vec(0.5f32..2.0, m),
+            )
+        })
+        .prop_map(|((p, c, h, w, m, ka, kb, za, zy), xa, xb, wq, bq, wk)| {
+            let mut bd = Builder::new();
+            let shape = vec![1, c, h, w];
+            let sx = 2.0 / 255.0 * ka;
+            let sy = 2.0 / 255.0 * kb;
+            let pa = qparams(&mut bd, sx, za, DType::U8);
+            let py = qparams(&mut bd, sy, zy, DType::U8);
+            let mut xa_in = bd.input(Tensor::new(shape.clone(), TensorData::F32(xa)).unwrap());
+            if matches!(p, Pattern::Gemm | Pattern::MatMul) {
+                // Flattened to [1, c * h * w] before it is quantized.
+                xa_in = bd.node(
+                    Op::Flatten(FlattenAttrs { axis: 1 }),
+                    "Flatten",
+                    vec![Some(xa_in)],
+                );
+            }
+            let a = q(&mut bd, xa_in, pa);
+            let a = dq(&mut bd, a, pa);
+            let i8s = |v: &[i32], shape: Vec<usize>| {
+                Tensor::new(shape, TensorData::I8(v.iter().map(|&x| x as i8).collect())).unwrap()
+            };
+            let y = match p {
+                Pattern::Conv => {
+                    let fan = (c * 9) as f32;
+                    let ws: Vec<f32> = wk.iter().map(|k| k / (127.0 * fan.sqrt())).collect();
+                    let bias = Tensor::new(vec![m], TensorData::I32(bq)).unwrap();
+                    let (wd, bdq) =
+                        qdq_weights(&mut bd, i8s(&wq, vec![m, c, 3, 3]), ws, 0, Some((bias, sx)));
+                    let attrs = ConvAttrs {
+                        window: WindowAttrs {
+                            auto_pad: AutoPad::NotSet,
+                            kernel_shape: vec![3, 3],
+                            strides: vec![1, 1],
+                            dilations: vec![1, 1],
+                            pads: vec![1, 1, 1, 1],
+                            ceil_mode: false,
+                        },
+                        group: 1,
+                    };
+                    bd.node(Op::Conv(attrs), "Conv", vec![Some(a), Some(wd), bdq])
+                }
+                Pattern::Gemm | Pattern::MatMul => {
+                    // Weights [k, m] (MatMul) or [m, k] (Gemm, transB).
+                    let fl = a;
+                    let k = c * h * w;
+                    let wv: Vec<i32> = (0..k * m).map(|i| wq[i % wq.len()]).collect();
+                    let ws: Vec<f32> = wk.iter().map(|s| s / (127.0 * (k as f32).sqrt())).collect();
+                    if matches!(p, Pattern::Gemm) {
+                        let bias = Tensor::new(vec![m], TensorData::I32(bq)).unwrap();
+                        let (wd, bdq) =
+                            qdq_weights(&mut bd, i8s(&wv, vec![m, k]), ws, 0, Some((bias, sx)));
+                        let attrs = GemmAttrs {
+                            trans_b: true,
+                            ..Default::default()
+                        };
+                        bd.node(Op::Gemm(attrs), "Gemm", vec![Some(fl), Some(wd), bdq])
+                    } else {
+                        let (wd, _) = qdq_weights(&mut bd, i8s(&wv, vec![k, m]), ws, 1, None);
+                        bd.node(Op::MatMul, "MatMul", vec![Some(fl), Some(wd)])
+                    }
+                }
+                Pattern::Add | Pattern::Mul | Pattern::ConcatRequant => {
+                    let pb = qparams(&mut bd, sy * 0.7, 255 - za, DType::U8);
+                    let xb_in = bd.input(Tensor::new(shape.clone(), TensorData::F32(xb)).unwrap());
+                    let b = q(&mut bd, xb_in, pb);
+                    let b = dq(&mut bd, b, pb);
+                    match p {
+                        Pattern::Add => {
+                            bd.node(Op::Binary(BinaryOp::Add), "Add", vec![Some(a), Some(b)])
+                        }
+                        Pattern::Mul => {
+                            bd.node(Op::Binary(BinaryOp::Mul), "Mul", vec![Some(a), Some(b)])
+                        }
+                        _ => bd.node(
+                            Op::Concat(ConcatAttrs { axis: 1 }),
+                            "Concat",
+                            vec![Some(a), Some(b)],
+                        ),
+                    }
+                }
+                Pattern::Sigmoid => bd.node(
+                    Op::Activation(Activation::Swish { alpha: 1.0 }),
+                    "Swish",
+                    vec![Some(a)],
+                ),
+                Pattern::HardSwish => bd.node(
+                    Op::Activation(Activation::HardSwish),
+                    "HardSwish",
+                    vec![Some(a)],
+                ),
+                Pattern::GlobalAveragePool => {
+                    bd.node(Op::GlobalAveragePool, "GlobalAveragePool", vec![Some(a)])
+                }
+                Pattern::MaxPool => {
+                    let attrs = MaxPoolAttrs {
+                        window: WindowAttrs {
+                            auto_pad: AutoPad::NotSet,
+                            kernel_shape: vec![2, 2],
+                            strides: vec![1, 1],
+                            dilations: vec![1, 1],
+                            pads: vec![0, 0, 0, 0],
+                            ceil_mode: false,
+                        },
+                        storage_order: 0,
+                    };
+                    bd.node(Op::MaxPool(attrs), "MaxPool", vec![Some(a)])
+                }
+            };
+            let y = q(&mut bd, y, py);
+            let (g, feed) = bd.finish(y);
+            (p, g, feed)
+        })
+}
+
+#[test]
+fn quantize_pass_makes_qdq_graphs_integer_within_one_step() {
+    let mut runner = TestRunner::deterministic();
+    let drawn: Vec<(Pattern, Graph, Vec<Tensor>)> = (0..60)
+        .map(|_| {
+            qdq_graph()
+                .new_tree(&mut runner)
+                .expect("strategy")
+                .current()
+        })
+        .collect();
+    let mut cases = Vec::new();
+    for (i, (p, g, feed)) in drawn.iter().enumerate() {
+        // The pass must have made the pattern's op integer.
+        let mut planned = g.clone();
+        kiln::passes::quantize::quantize_qdq(&mut planned)
+            .unwrap_or_else(|e| panic!("{p:?} #{i}: {e}"));
+        let float_left: Vec<&str> = planned
+            .node_ids()
+            .map(|n| &planned.node(n).op)
+            .filter(|op| {
+                !matches!(
+                    op,
+                    Op::Int(_)
+                        | Op::QuantizeLinear(_)
+                        | Op::Flatten(_)
+                        | Op::MaxPool(_)
+                        | Op::Concat(_)
+                )
+            })
+            .map(|op| op.name())
+            .collect();
+        assert!(
+            float_left.is_empty(),
+            "{p:?} #{i}: float ops left after the quantize pass: {float_left:?}"
+        );
+        cases.push((format!("{p:?} #{i}"), (g.clone(), feed.clone())));
+    }
+    let outputs = run_all(&cases, "kiln-qdq-runner");
+    let (mut off, mut total, mut varied) = (0usize, 0usize, 0usize);
+    let mut failures = Vec::new();
+    for ((label, (graph, feed)), actual) in cases.iter().zip(&outputs) {
+        // The float QDQ graph, evaluated as imported.
+        let expected = kiln::ir::eval::run(graph, feed)
+            .unwrap_or_else(|e| panic!("{label}: reference failed: {e}"));
+        let (a, e) = (actual[0].data.to_f64_vec(), expected[0].data.to_f64_vec());
+        total += a.len();
+        if e.iter().any(|&v| v != e[0]) {
+            varied += 1;
+        }
+        for (x, y) in a.iter().zip(&e) {
+            if (x - y).abs() > 1.0 {
+                failures.push(format!("{label}: {x} against {y}"));
+            } else if x != y {
+                off += 1;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "off by more than one step:\n{}",
+        failures.join("\n")
+    );
+    // Ties are rare: a result must land within float rounding of a half step.
+    assert!(
+        off * 100 <= total,
+        "{off} of {total} elements differ by one step: more than ties explain"
+    );
+    // Outputs clamped to one value would test little.
+    assert!(
+        varied * 10 >= cases.len() * 7,
+        "only {varied} of {} cases have outputs that are not all one value",
+        cases.len()
+    );
+    eprintln!("quantize pass: {off} of {total} elements one step off the float QDQ graph");
+}
