@@ -298,6 +298,28 @@ fn int_pool() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         })
 }
 
+fn int_softmax() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        1usize..4,
+        1usize..40,
+        0.01f32..0.3,
+        0.001f32..0.01,
+    )
+        .prop_flat_map(|(d, rows, row, sx, sy)| {
+            let out = QOut::new(DType::U8, 0).unwrap();
+            (q8_tensor(d, vec![rows, row]), Just((row, sx, sy, out))).prop_map(
+                |(x, (row, sx, sy, out))| {
+                    let attrs = IntSoftmaxAttrs::new(row, sx, sy, out).unwrap();
+                    let mut bd = Builder::new();
+                    let x = bd.input(x);
+                    let y = bd.node(Op::Int(IntOp::Softmax(attrs)), "Softmax", vec![Some(x)]);
+                    bd.finish(y)
+                },
+            )
+        })
+}
+
 fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
     runner: &mut TestRunner,
     s: S,
@@ -356,6 +378,7 @@ fn integer_kernels_equal_the_reference_semantics() {
         ("IntAdd/IntMul", draw(&mut runner, int_binary(), 24)),
         ("IntLut", draw(&mut runner, int_lut(), 8)),
         ("IntAvgPool", draw(&mut runner, int_pool(), 12)),
+        ("IntSoftmax", draw(&mut runner, int_softmax(), 8)),
     ] {
         for (i, c) in drawn.into_iter().enumerate() {
             cases.push((format!("{family} #{i}"), c));
@@ -481,6 +504,7 @@ enum Pattern {
     GlobalAveragePool,
     MaxPool,
     ConcatRequant,
+    Softmax,
 }
 
 fn pattern() -> impl Strategy<Value = Pattern> {
@@ -495,6 +519,7 @@ fn pattern() -> impl Strategy<Value = Pattern> {
         Just(Pattern::GlobalAveragePool),
         Just(Pattern::MaxPool),
         Just(Pattern::ConcatRequant),
+        Just(Pattern::Softmax),
     ]
 }
 
@@ -611,6 +636,14 @@ fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
                 Pattern::HardSwish => bd.node(
                     Op::Activation(Activation::HardSwish),
                     "HardSwish",
+                    vec![Some(a)],
+                ),
+                Pattern::Softmax => bd.node(
+                    Op::Softmax(SoftmaxAttrs {
+                        axis: -1,
+                        coerce_2d: false,
+                    }),
+                    "Softmax",
                     vec![Some(a)],
                 ),
                 Pattern::GlobalAveragePool => {

@@ -674,6 +674,14 @@ pub enum ElemFn {
         #[serde(serialize_with = "ser_dtype")]
         to: DType,
     },
+    /// `|v: i64|` gives `zero + v` clamped to `lo..=hi`, as `dtype` (IntSoftmax's output).
+    IntOut {
+        zero: i32,
+        lo: i32,
+        hi: i32,
+        #[serde(serialize_with = "ser_dtype")]
+        dtype: DType,
+    },
     /// IntLut: `table[v - min(from)]` of an 8-bit element, as `to`.
     Table {
         table: Vec<i32>,

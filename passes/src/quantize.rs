@@ -20,11 +20,11 @@ use crate::rewrite::{add_const, replace_uses, set_inputs};
 use kiln_ir::graph::Merged;
 use kiln_ir::ops::qint::{
     IntBinaryAttrs, IntBinaryKind, IntConvAttrs, IntGemmAttrs, IntLutAttrs, IntMatMulAttrs, IntOp,
-    IntPoolAttrs, QOut, Requant,
+    IntPoolAttrs, IntSoftmaxAttrs, QOut, Requant,
 };
 use kiln_ir::ops::quant::quantize_one;
 use kiln_ir::ops::resize::ResizeMode;
-use kiln_ir::ops::{AutoPad, BinaryOp, ResizeAttrs};
+use kiln_ir::ops::{AutoPad, BinaryOp, ResizeAttrs, SoftmaxAttrs};
 use kiln_ir::{DType, Graph, Node, NodeId, Op, Tensor, TensorData, ValueId};
 
 /// The constant quantization parameters of a DequantizeLinear or QuantizeLinear.
@@ -293,6 +293,7 @@ fn rewrite(g: &mut Graph, n: NodeId, qy: &QParams, q: NodeId) -> Result<Option<R
                 _ => None,
             }
         }
+        Op::Softmax(a) => softmax(g, n, &a, qy),
         Op::GlobalAveragePool => {
             let x = g.node(n).inputs[0].map(|v| g.value(v).ty.shape.clone());
             match x.as_deref() {
@@ -720,5 +721,25 @@ fn matmul(g: &mut Graph, n: NodeId, qy: &QParams) -> Option<Rewrite> {
         })),
         inputs: vec![Some(xa), Some(xb)],
         merged: vec![merged_dq(g, da), merged_dq(g, db)],
+    })
+}
+
+/// Softmax over contiguous rows (the last axis, or all axes from `axis` on in opsets
+/// before 13), by a table of exponentials of the quantized differences from the row's
+/// maximum.
+fn softmax(g: &mut Graph, n: NodeId, a: &SoftmaxAttrs, qy: &QParams) -> Option<Rewrite> {
+    let (x, qx, dq) = act_input(g, n, 0)?;
+    let shape = g.value(x).ty.shape.clone();
+    let r = shape.len() as i64;
+    let axis = usize::try_from(if a.axis < 0 { a.axis + r } else { a.axis }).ok()?;
+    if axis >= shape.len() || !(a.coerce_2d || axis + 1 == shape.len()) {
+        return None;
+    }
+    let row: usize = shape[axis..].iter().product();
+    let attrs = IntSoftmaxAttrs::new(row, qx.scale[0], qy.scale[0], qy.out().ok()?).ok()?;
+    Some(Rewrite {
+        op: Op::Int(IntOp::Softmax(attrs)),
+        inputs: vec![Some(x)],
+        merged: vec![merged_dq(g, dq)],
     })
 }

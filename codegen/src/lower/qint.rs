@@ -88,6 +88,28 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
             cx.call(Some(Kernel::Quant), "int_matmul", args);
             Ok(())
         }
+        IntOp::Softmax(a) => {
+            let x = cx.in_ty(0, "x")?;
+            literal::elem(x.dtype)?;
+            literal::elem(a.out.dtype)?;
+            cx.use_kernel(Kernel::QInt, x.dtype)?;
+            let (zero, lo, hi) = (a.out.zero, a.out.lo, a.out.hi);
+            let args = vec![
+                cx.arg_in(0)?,
+                cx.arg_out(0)?,
+                Arg::Usize(a.row),
+                Arg::Items(a.table.iter().map(|&t| Arg::Int(i128::from(t))).collect()),
+                Arg::Int(i128::from(a.recip)),
+                Arg::Fn(ElemFn::IntOut {
+                    zero,
+                    lo,
+                    hi,
+                    dtype: a.out.dtype,
+                }),
+            ];
+            cx.call(Some(Kernel::QInt), "int_softmax", args);
+            Ok(())
+        }
         IntOp::Lut(a) => {
             let x = cx.in_ty(0, "x")?;
             literal::elem(x.dtype)?;
@@ -156,20 +178,19 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     let [dh, dw] = two(&g.dilations, 1)?;
     let [pt, pl] = two(&g.pads_begin, 0)?;
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
-    cx.use_kernel(Kernel::Quant, x.dtype)?;
+    literal::elem(x.dtype)?;
     cx.use_kernel(Kernel::QInt, x.dtype)?;
     let f = fixed_requant(cx, &a.requant, &a.out)?;
     let args = vec![
         cx.arg_in(0)?,
         cx.arg_in(1)?,
-        zero_slice(x.dtype, a.x_zero)?,
-        Arg::ZeroSlice(DType::I8),
+        Arg::Int(i128::from(a.x_zero)),
         cx.arg_out(0)?,
         Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
         Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
         Arg::Fn(f),
     ];
-    cx.call(Some(Kernel::Quant), "int_conv", args);
+    cx.call(Some(Kernel::QInt), "int_conv2d", args);
     Ok(())
 }
 

@@ -77,6 +77,15 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                 "|x: {at}, y: {bt}| (shift_round({p}, {shift}) + {zero}).clamp({lo}, {hi}) as {yt}"
             )
         }
+        ElemFn::IntOut {
+            zero,
+            lo,
+            hi,
+            dtype,
+        } => format!(
+            "|v: i64| (v + {zero}).clamp({lo}, {hi}) as {}",
+            literal::elem(*dtype)?
+        ),
         ElemFn::Table { table, from, to } => {
             let (xt, yt) = (literal::elem(*from)?, literal::elem(*to)?);
             // An i8's bits with the sign flipped count from -128 at 0: every index is a u8,

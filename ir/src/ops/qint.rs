@@ -264,6 +264,56 @@ pub struct IntMatMulAttrs {
     pub out: QOut,
 }
 
+/// IntSoftmax over contiguous rows of `row` elements: with `d = max(row) - x` (0..=255),
+/// `y = out.put(round(table[d] * recip / (Σ_row table[d'] * 2^16)))` in integers, where
+/// `table[d] = round(2^24 · exp(-d · x_scale))` and `recip = round(2^16 / y_scale)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntSoftmaxAttrs {
+    pub row: usize,
+    pub table: Vec<u32>,
+    pub recip: u64,
+    pub out: QOut,
+}
+
+impl IntSoftmaxAttrs {
+    /// The attributes for rows of `row` elements quantized with `x_scale`, the output's
+    /// `y_scale` and `out`.
+    pub fn new(row: usize, x_scale: f32, y_scale: f32, out: QOut) -> Result<Self, String> {
+        let recip = (65536.0 / f64::from(y_scale)).round();
+        if !(recip >= 1.0 && recip < 2f64.powi(40)) || row == 0 || row > 1 << 20 {
+            return Err(format!(
+                "a softmax into steps of {y_scale:e} over rows of {row} is out of the integer \
+                 kernel's range"
+            ));
+        }
+        let table = (0..256)
+            .map(|d| ((-f64::from(d) * f64::from(x_scale)).exp() * 16_777_216.0).round() as u32)
+            .collect();
+        Ok(IntSoftmaxAttrs {
+            row,
+            table,
+            recip: recip as u64,
+            out,
+        })
+    }
+
+    /// One row of quantized values to the outputs.
+    pub fn apply(&self, x: &[i32], y: &mut Vec<i32>) {
+        let mx = x.iter().copied().max().unwrap_or(0);
+        let sum: u64 = x
+            .iter()
+            .map(|&v| u64::from(self.table[(mx - v) as usize]))
+            .sum();
+        let den = u128::from(sum) << 16;
+        for &v in x {
+            let num = u128::from(self.table[(mx - v) as usize]) * u128::from(self.recip);
+            // Half up: num / den rounded, den > 0 (the row's maximum contributes 2^24).
+            let q = ((num << 1) + den) / (den << 1);
+            y.push(self.out.put(q as i64));
+        }
+    }
+}
+
 /// The integer ops.
 #[derive(Clone, Debug, PartialEq)]
 pub enum IntOp {
@@ -273,6 +323,7 @@ pub enum IntOp {
     Lut(IntLutAttrs),
     AvgPool(IntPoolAttrs),
     MatMul(IntMatMulAttrs),
+    Softmax(IntSoftmaxAttrs),
 }
 
 impl IntOp {
@@ -287,6 +338,7 @@ impl IntOp {
             IntOp::Lut(_) => "IntLut",
             IntOp::AvgPool(_) => "IntAvgPool",
             IntOp::MatMul(_) => "IntMatMul",
+            IntOp::Softmax(_) => "IntSoftmax",
         }
     }
 
@@ -393,6 +445,13 @@ impl IntOp {
                     shape[2] = (h - kh) / sh + 1;
                 }
                 Ok(vec![TensorType::new(a.out.dtype, shape)])
+            }
+            IntOp::Softmax(a) => {
+                let x = q8(0, "x")?;
+                if a.table.len() != 256 || a.row == 0 || x.numel() % a.row != 0 {
+                    return Err(format!("rows of {} do not divide X {x}", a.row));
+                }
+                Ok(vec![TensorType::new(a.out.dtype, x.shape.clone())])
             }
             IntOp::MatMul(a) => {
                 let (x, y) = (q8(0, "A")?, q8(1, "B")?);
@@ -514,6 +573,14 @@ impl IntOp {
                 }
                 y
             }
+            IntOp::Softmax(a) => {
+                let x = ints(0, "x")?;
+                let mut y = Vec::with_capacity(x.len());
+                for row in x.chunks(a.row) {
+                    a.apply(row, &mut y);
+                }
+                y
+            }
             IntOp::MatMul(a) => {
                 let (x, w) = (ints(0, "A")?, ints(1, "B")?);
                 let (batch, m, k, n, batched) = super::quant::int_matmul_dims(
@@ -567,6 +634,7 @@ impl IntOp {
                 .copied()
                 .flatten()
                 .map_or(0, |t| t.numel() as u64),
+            IntOp::Softmax(_) => out,
             IntOp::Binary(_) | IntOp::Lut(_) => 0,
         }
     }

@@ -87,3 +87,141 @@ fn int_avg_pool<X: Copy + Into<i32>, Y>(
         }
     }
 }
+
+/// The output positions `lo..hi` of `out` whose tap at `off` (tap index times dilation)
+/// reads inside an input axis of `len` padded by `pad` at stride `stride`.
+#[allow(dead_code)]
+fn int_span(out: usize, stride: usize, off: usize, pad: usize, len: usize) -> (usize, usize) {
+    let lo = if pad > off { (pad - off).div_ceil(stride) } else { 0 };
+    let hi = if len + pad > off { ((len + pad - off - 1) / stride + 1).min(out) } else { 0 };
+    (lo, hi.max(lo))
+}
+
+/// Columns of output a block of accumulators covers.
+const INT_COLS: usize = 64;
+
+/// `f(Σ (x - x_zero) * w, m)` per output element of a 2-D convolution (1-D: height 1) with
+/// i8 weights (zero point 0), summed in i32 over the input channels and taps in order.
+/// Weight-stationary, as the float reference kernel: each weight multiplies a run of up
+/// to 64 output columns of up to four output channels at once, held in i32 accumulators
+/// on the stack; the taps that read padding are skipped (they add zero). `d` = [n, c, h,
+/// w, m, group, kh, kw, oh, ow], `s` = [stride h, w, dilation h, w, pad top, left].
+#[allow(dead_code, clippy::needless_range_loop)]
+fn int_conv2d<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, m, group, kh, kw, oh, ow] = d;
+    let [sh, sw, dh, dw, pt, pl] = s;
+    let (cg, mg) = (c / group, m / group);
+    let taps = kh * kw;
+    for b in 0..n {
+        let mut oc = 0;
+        while oc < m {
+            let g = oc / mg;
+            let mb = (mg - oc % mg).min(4);
+            for i in 0..oh {
+                let mut j0 = 0;
+                while j0 < ow {
+                    let len = (ow - j0).min(INT_COLS);
+                    let mut acc = [[0i32; INT_COLS]; 4];
+                    for ic in 0..cg {
+                        let plane = &x[(b * c + g * cg + ic) * h * wi..][..h * wi];
+                        for ki in 0..kh {
+                            let r = i * sh + ki * dh;
+                            if r < pt || r - pt >= h {
+                                continue;
+                            }
+                            let row = &plane[(r - pt) * wi..][..wi];
+                            for kj in 0..kw {
+                                let (lo, hi) = int_span(ow, sw, kj * dw, pl, wi);
+                                let (lo, hi) = (lo.max(j0), hi.min(j0 + len));
+                                if lo >= hi {
+                                    continue;
+                                }
+                                let mut wv = [0i32; 4];
+                                for jj in 0..mb {
+                                    wv[jj] = w[((oc + jj) * cg + ic) * taps + ki * kw + kj] as i32;
+                                }
+                                // Input column of output column `lo`.
+                                let first = lo * sw + kj * dw - pl;
+                                let (a0, a1) = acc.split_at_mut(2);
+                                let (r0, r1) = a0.split_at_mut(1);
+                                let (r2, r3) = a1.split_at_mut(1);
+                                let (r0, r1) = (&mut r0[0][lo - j0..hi - j0], &mut r1[0][lo - j0..hi - j0]);
+                                let (r2, r3) = (&mut r2[0][lo - j0..hi - j0], &mut r3[0][lo - j0..hi - j0]);
+                                let cnt = hi - lo;
+                                if sw == 1 {
+                                    let xr = &row[first..first + cnt];
+                                    for t in 0..cnt {
+                                        let v: i32 = xr[t].into();
+                                        let v = v - x_zero;
+                                        r0[t] += wv[0] * v;
+                                        r1[t] += wv[1] * v;
+                                        r2[t] += wv[2] * v;
+                                        r3[t] += wv[3] * v;
+                                    }
+                                } else {
+                                    let xr = &row[first..first + (cnt - 1) * sw + 1];
+                                    for t in 0..cnt {
+                                        let v: i32 = xr[t * sw].into();
+                                        let v = v - x_zero;
+                                        r0[t] += wv[0] * v;
+                                        r1[t] += wv[1] * v;
+                                        r2[t] += wv[2] * v;
+                                        r3[t] += wv[3] * v;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for jj in 0..mb {
+                        let out = &mut y[((b * m + oc + jj) * oh + i) * ow + j0..][..len];
+                        for (t, o) in out.iter_mut().enumerate() {
+                            *o = f(acc[jj][t], oc + jj);
+                        }
+                    }
+                    j0 += len;
+                }
+            }
+            oc += mb;
+        }
+    }
+}
+
+/// Softmax of quantized rows of `row` elements (see kiln's `IntSoftmaxAttrs`): the row's
+/// exponentials from `table` (2^24 · exp(-d · x_scale) for d = max - x), their sum, then
+/// each output `f(round(table[d] * recip / (sum * 2^16)))`, all in integers.
+#[allow(dead_code)]
+fn int_softmax<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    y: &mut [Y],
+    row: usize,
+    table: [u32; 256],
+    recip: u64,
+    f: impl Fn(i64) -> Y,
+) {
+    for (xr, yr) in x.chunks_exact(row).zip(y.chunks_exact_mut(row)) {
+        let mut mx = i32::MIN;
+        for &v in xr {
+            let v: i32 = v.into();
+            mx = mx.max(v);
+        }
+        let mut sum = 0u64;
+        for &v in xr {
+            let v: i32 = v.into();
+            sum += table[(mx - v) as u8 as usize] as u64;
+        }
+        let den = (sum as u128) << 16;
+        for (o, &v) in yr.iter_mut().zip(xr) {
+            let v: i32 = v.into();
+            let num = table[(mx - v) as u8 as usize] as u128 * recip as u128;
+            *o = f((((num << 1) + den) / (den << 1)) as i64);
+        }
+    }
+}
