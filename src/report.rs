@@ -168,6 +168,45 @@ pub struct Totals {
     pub macs: u64,
 }
 
+/// For a quantized model (integer steps, or QuantizeLinear/DequantizeLinear left): how
+/// many steps compute on integers, and which ops still compute in float between a
+/// DequantizeLinear and a QuantizeLinear (no integer kernel, or a pattern the quantize
+/// pass does not take).
+pub fn quantization_line(g: &Graph) -> Option<String> {
+    use std::collections::BTreeMap;
+    let mut int = 0;
+    let mut float: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut quantized = false;
+    for n in g.node_ids() {
+        let node = g.node(n);
+        match &node.op {
+            kiln_ir::Op::Int(_) => int += 1,
+            kiln_ir::Op::QuantizeLinear(_) | kiln_ir::Op::DequantizeLinear(_) => quantized = true,
+            op => {
+                let reads_float = node.inputs.iter().flatten().any(|&v| {
+                    g.value(v).ty.dtype.is_float()
+                        && !matches!(g.value(v).kind, ValueKind::Const(_))
+                });
+                if reads_float {
+                    *float.entry(op.name()).or_default() += 1;
+                }
+            }
+        }
+    }
+    if int == 0 && !quantized {
+        return None;
+    }
+    let list: Vec<String> = float.iter().map(|(op, k)| format!("{op} x{k}")).collect();
+    Some(format!(
+        "int8: {int} steps on integers; in float: {}",
+        if list.is_empty() {
+            "nothing".to_string()
+        } else {
+            list.join(", ")
+        }
+    ))
+}
+
 pub fn totals(ins: &Inspection, rows: &[NodeRow]) -> Totals {
     // The constants some step reads (or the caller gets as an output): the statics of
     // the generated code. Passes leave the weights they replaced unread, not deleted.
@@ -355,6 +394,9 @@ pub fn inspect_text(ins: &Inspection) -> String {
         human_parts(t.parameter_bytes),
         t.macs
     );
+    if let Some(line) = quantization_line(&ins.graph) {
+        let _ = writeln!(s, "{line}");
+    }
     let _ = writeln!(
         s,
         "arena: {}   lower bound: {}   greedy by size: {}   planner: {}",

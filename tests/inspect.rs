@@ -1099,3 +1099,25 @@ fn inspect_text_layout() {
     let text = String::from_utf8(o.stdout).unwrap();
     insta::assert_snapshot!(text);
 }
+
+/// A QDQ model's report says how much runs on integers and which ops stay float; the
+/// three MLPerf int8 models have an integer kernel for every op, so nothing stays float,
+/// and their fp32 models get no such line.
+#[test]
+fn text_report_says_which_ops_of_a_quantized_model_stay_float() {
+    for name in MODELS {
+        let text =
+            |m: &str| String::from_utf8(kiln(&["inspect", &model_path(m)]).stdout).expect("utf-8");
+        let int8 = text(&format!("{name}.int8.qdq"));
+        let line = int8
+            .lines()
+            .find(|l| l.starts_with("int8: "))
+            .unwrap_or_else(|| panic!("{name}: no int8 line in\n{int8}"));
+        assert!(line.ends_with("in float: nothing"), "{name}: {line}");
+        assert!(
+            int8.contains(" IntConv ") || int8.contains(" IntGemm "),
+            "{name}"
+        );
+        assert!(!text(name).contains("\nint8: "), "{name} fp32");
+    }
+}

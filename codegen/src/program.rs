@@ -309,6 +309,15 @@ impl Packing {
                 t.numel()
             ));
         }
+        if let (TensorData::I8(v), Packing::RowPanels { .. } | Packing::ColPanels { .. }) =
+            (&t.data, self)
+        {
+            // kiln's integer kernels' weights.
+            let out: Vec<i8> = (0..self.len())
+                .map(|i| self.source(i).map_or(0, |s| v[s]))
+                .collect();
+            return kiln_ir::Tensor::new(vec![out.len()], TensorData::I8(out));
+        }
         let TensorData::F32(v) = &t.data else {
             return Err(format!("packing is for f32 weights, not {}", t.dtype()));
         };

@@ -2,7 +2,7 @@
 //! with its requantization as an element function.
 
 use super::prelude::*;
-use crate::program::{Arg, ElemFn};
+use crate::program::{Arg, ElemFn, Packing};
 use kiln_ir::TensorData;
 use kiln_ir::ops::qint::{IntBinaryKind, IntOp, QOut, Requant};
 
@@ -181,16 +181,31 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     literal::elem(x.dtype)?;
     cx.use_kernel(Kernel::QInt, x.dtype)?;
     let f = fixed_requant(cx, &a.requant, &a.out)?;
+    // One group: sixteen output channels at a time, weights packed for it; grouped and
+    // depthwise convolutions by rows of output columns.
+    // Measured on ResNet-8: 1.1 ms in all by panels, 6.1 ms by rows (short rows of 8 and
+    // 16 columns, and strided ones, keep the rows kernel's vectors mostly empty).
+    let panels = a.conv.group == 1;
+    let (func, w) = if panels {
+        let packing = Packing::RowPanels {
+            rows: m,
+            cols: c * kh * kw,
+            width: 16,
+        };
+        ("int_conv_panels", cx.arg_packed(1, packing)?)
+    } else {
+        ("int_conv2d", cx.arg_in(1)?)
+    };
     let args = vec![
         cx.arg_in(0)?,
-        cx.arg_in(1)?,
+        w,
         Arg::Int(i128::from(a.x_zero)),
         cx.arg_out(0)?,
         Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
         Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
         Arg::Fn(f),
     ];
-    cx.call(Some(Kernel::QInt), "int_conv2d", args);
+    cx.call(Some(Kernel::QInt), func, args);
     Ok(())
 }
 

@@ -35,8 +35,9 @@ fn requant(acc: i64, mult: i32, shift: u32, zero: i32, lo: i32, hi: i32) -> i32 
 }
 
 /// `f(Σ_t (a[r, t] - a_zero) * b[t, j], j)` for each row `r` of A (`rows × k`) and column
-/// `j` of B (`k × n`, i8, zero point 0), summed in i32.
-#[allow(dead_code)]
+/// `j` of B (`k × n`, i8, zero point 0), summed in i32 in order of `t`, sixteen columns at
+/// a time (one vector of accumulators).
+#[allow(dead_code, clippy::needless_range_loop)]
 fn int_gemm<A: Copy + Into<i32>, Y>(
     a: &[A],
     b: &[i8],
@@ -48,13 +49,79 @@ fn int_gemm<A: Copy + Into<i32>, Y>(
     let [rows, k, n] = dims;
     for r in 0..rows {
         let ar = &a[r * k..(r + 1) * k];
-        for j in 0..n {
-            let mut acc = 0i32;
+        let mut j0 = 0;
+        while j0 < n {
+            let nb = (n - j0).min(16);
+            let mut acc = [0i32; 16];
             for t in 0..k {
                 let av: i32 = ar[t].into();
-                acc = acc.wrapping_add((av - a_zero).wrapping_mul(b[t * n + j] as i32));
+                let av = av - a_zero;
+                let br = &b[t * n + j0..][..nb];
+                for jj in 0..nb {
+                    acc[jj] += av * br[jj] as i32;
+                }
             }
-            y[r * n + j] = f(acc, j);
+            for jj in 0..nb {
+                y[r * n + j0 + jj] = f(acc[jj], j0 + jj);
+            }
+            j0 += nb;
+        }
+    }
+}
+
+/// A convolution of one group as [`int_conv2d`] computes it, sixteen output channels at a
+/// time: `w` packed in panels of sixteen channels (`w[p][k][16]`, `k` over input channel
+/// and tap, padded with zeros), so each tap's weights for the sixteen channels are one
+/// contiguous run and the sums of one output position sit in one vector. For small maps
+/// and strided convolutions, where rows of output columns are short.
+#[allow(dead_code, clippy::needless_range_loop)]
+fn int_conv_panels<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
+    let [sh, sw, dh, dw, pt, pl] = s;
+    let taps = kh * kw;
+    let k = c * taps;
+    for b in 0..n {
+        let xb = &x[b * c * h * wi..][..c * h * wi];
+        for p in 0..m.div_ceil(16) {
+            let wp = &w[p * 16 * k..][..16 * k];
+            let mb = (m - p * 16).min(16);
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut acc = [0i32; 16];
+                    for ki in 0..kh {
+                        let r = i * sh + ki * dh;
+                        if r < pt || r - pt >= h {
+                            continue;
+                        }
+                        for kj in 0..kw {
+                            let q = j * sw + kj * dw;
+                            if q < pl || q - pl >= wi {
+                                continue;
+                            }
+                            let at = (r - pt) * wi + q - pl;
+                            for ic in 0..c {
+                                let v: i32 = xb[ic * h * wi + at].into();
+                                let v = v - x_zero;
+                                let wr = &wp[(ic * taps + ki * kw + kj) * 16..][..16];
+                                for t in 0..16 {
+                                    acc[t] += v * wr[t] as i32;
+                                }
+                            }
+                        }
+                    }
+                    for t in 0..mb {
+                        y[((b * m + p * 16 + t) * oh + i) * ow + j] = f(acc[t], p * 16 + t);
+                    }
+                }
+            }
         }
     }
 }
@@ -156,7 +223,13 @@ fn int_conv2d<X: Copy + Into<i32>, Y>(
                                 let (r0, r1) = (&mut r0[0][lo - j0..hi - j0], &mut r1[0][lo - j0..hi - j0]);
                                 let (r2, r3) = (&mut r2[0][lo - j0..hi - j0], &mut r3[0][lo - j0..hi - j0]);
                                 let cnt = hi - lo;
-                                if sw == 1 {
+                                if mb == 1 {
+                                    // One channel a group (depthwise): one row of sums.
+                                    for t in 0..cnt {
+                                        let v: i32 = row[first + t * sw].into();
+                                        r0[t] += wv[0] * (v - x_zero);
+                                    }
+                                } else if sw == 1 {
                                     let xr = &row[first..first + cnt];
                                     for t in 0..cnt {
                                         let v: i32 = xr[t].into();
