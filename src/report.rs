@@ -394,7 +394,7 @@ pub fn inspect_text(ins: &Inspection) -> String {
         human_parts(t.parameter_bytes),
         t.macs
     );
-    if let Some(line) = quantization_line(&ins.graph) {
+    if let Some(line) = quantization_line(ins.graph) {
         let _ = writeln!(s, "{line}");
     }
     let _ = writeln!(
