@@ -42,6 +42,17 @@ pub struct Value {
     pub name: String,
     pub ty: TensorType,
     pub kind: ValueKind,
+    /// For 8-bit values that stand for reals (`real = (q - zero_point) * scale`), their
+    /// per-tensor quantization: set by the quantize pass on the values its integer ops
+    /// read and write, since those ops hold only the factors derived from it.
+    pub quant: Option<Quantization>,
+}
+
+/// A per-tensor affine quantization: `real = (q - zero_point) * scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quantization {
+    pub scale: f32,
+    pub zero_point: i32,
 }
 
 impl Value {
@@ -137,6 +148,7 @@ impl Graph {
             name: name.into(),
             ty,
             kind,
+            quant: None,
         });
         id
     }

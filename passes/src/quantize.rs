@@ -17,7 +17,7 @@
 
 use crate::cleanup::eliminate_dead_code;
 use crate::rewrite::{add_const, replace_uses, set_inputs};
-use kiln_ir::graph::Merged;
+use kiln_ir::graph::{Merged, Quantization};
 use kiln_ir::ops::qint::{
     IntBinaryAttrs, IntBinaryKind, IntConvAttrs, IntGemmAttrs, IntLutAttrs, IntMatMulAttrs, IntOp,
     IntPoolAttrs, IntSoftmaxAttrs, QOut, Requant,
@@ -196,6 +196,28 @@ pub fn quantize_qdq(g: &mut Graph) -> Result<Vec<String>, String> {
         done.extend(round);
     }
     if !done.is_empty() {
+        // Each 8-bit value keeps its quantization, which the integer ops reading and
+        // writing it hold only as derived factors (the ports' scale and zero point).
+        let mut marks = Vec::new();
+        for n in g.node_ids() {
+            let node = g.node(n);
+            let v = match node.op {
+                Op::DequantizeLinear(_) => node.inputs[0],
+                Op::QuantizeLinear(_) => Some(node.outputs[0]),
+                _ => None,
+            };
+            if let (Some(v), Some(p)) = (v, params(g, n))
+                && p.per_tensor()
+            {
+                marks.push((v, p));
+            }
+        }
+        for (v, p) in marks {
+            g.value_mut(v).quant = Some(Quantization {
+                scale: p.scale[0],
+                zero_point: p.zero[0],
+            });
+        }
         // The DequantizeLinear nodes of rewritten inputs, and the float values, now unread.
         eliminate_dead_code(g)?;
     }
@@ -247,6 +269,10 @@ fn quantize_round(g: &mut Graph) -> Result<Vec<String>, String> {
         done.push(format!("{} {:?} -> {name}", node.onnx_op, node.name));
         // The float output, now unread, is left without a producer.
         g.set_output(n, 0, outs[0]);
+        g.value_mut(outs[0]).quant = Some(Quantization {
+            scale: qy.scale[0],
+            zero_point: qy.zero[0],
+        });
     }
     Ok(done)
 }

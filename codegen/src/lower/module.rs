@@ -227,6 +227,14 @@ fn signature(g: &Graph) -> Result<Signature, CodegenError> {
     Ok(Signature { inputs, outputs })
 }
 
+/// The quantization the quantize pass recorded on `v` (its integer ops hold only factors).
+fn recorded_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
+    g.value(v).quant.map(|q| QuantParams {
+        scale: q.scale,
+        zero_point: i64::from(q.zero_point),
+    })
+}
+
 /// A per-tensor scale and zero point read from constant operands `scale` and `zero_point`
 /// (absent: 0) of `node`.
 fn quant_at(g: &Graph, node: &Node, scale: usize, zero_point: usize) -> Option<QuantParams> {
@@ -247,6 +255,9 @@ fn quant_at(g: &Graph, node: &Node, scale: usize, zero_point: usize) -> Option<Q
 fn input_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
     if g.value(v).ty.dtype.is_float() {
         return None;
+    }
+    if let Some(q) = recorded_quant(g, v) {
+        return Some(q);
     }
     let mut found = None;
     for n in g.consumers(v) {
@@ -273,6 +284,9 @@ fn input_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
 fn output_quant(g: &Graph, v: ValueId) -> Option<QuantParams> {
     if g.value(v).ty.dtype.is_float() {
         return None;
+    }
+    if let Some(q) = recorded_quant(g, v) {
+        return Some(q);
     }
     let node = g.node(g.producer(v)?);
     if node.outputs.first() != Some(&v) {

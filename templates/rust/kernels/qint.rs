@@ -53,12 +53,24 @@ fn int_gemm<A: Copy + Into<i32>, Y>(
         while j0 < n {
             let nb = (n - j0).min(16);
             let mut acc = [0i32; 16];
-            for t in 0..k {
-                let av: i32 = ar[t].into();
-                let av = av - a_zero;
-                let br = &b[t * n + j0..][..nb];
-                for jj in 0..nb {
-                    acc[jj] += av * br[jj] as i32;
+            if nb == 16 {
+                // A whole vector: fixed-size rows, no bounds tests in the loop.
+                for t in 0..k {
+                    let av: i32 = ar[t].into();
+                    let av = av - a_zero;
+                    let br: &[i8; 16] = b[t * n + j0..][..16].try_into().unwrap();
+                    for jj in 0..16 {
+                        acc[jj] += av * br[jj] as i32;
+                    }
+                }
+            } else {
+                for t in 0..k {
+                    let av: i32 = ar[t].into();
+                    let av = av - a_zero;
+                    let br = &b[t * n + j0..][..nb];
+                    for jj in 0..nb {
+                        acc[jj] += av * br[jj] as i32;
+                    }
                 }
             }
             for jj in 0..nb {
