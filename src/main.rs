@@ -195,6 +195,10 @@ struct BenchArgs {
     /// DIR/inputs/<name>/test_data_set_0 (default: this repository's tests/data).
     #[arg(long, value_name = "DIR", num_args = 0..=1)]
     corpus: Option<Option<PathBuf>>,
+    /// With --corpus: also time each model's int8 QDQ form (models/<name>.int8.qdq.onnx,
+    /// where present) on the same inputs, in the same run.
+    #[arg(long, requires = "corpus")]
+    int8: bool,
     /// Also write the report (Markdown) to FILE, e.g. docs/benchmarks.md.
     #[arg(long, value_name = "FILE")]
     write: Option<PathBuf>,
@@ -599,7 +603,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         .map(|(_, p)| p)
         .collect();
     let models = match (&args.corpus, &args.model) {
-        (Some(dir), _) => bench::corpus(dir.as_deref()),
+        (Some(dir), _) => bench::corpus(dir.as_deref(), args.int8),
         (None, Some(m)) => vec![bench::ModelSpec::new(m, args.data.clone())],
         (None, None) => bail!("give a model or --corpus"),
     };

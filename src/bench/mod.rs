@@ -253,12 +253,16 @@ impl ModelSpec {
 /// The corpus's seven fp32 models: under `dir` (`models/<name>.onnx`,
 /// `inputs/<name>/test_data_set_0`), or, without one, in this repository's test data
 /// (`tests/data/corpus`, and `tests/data/fetched/corpus` after `scripts/fetch-test-data`).
-/// A model that is not there is kept, with the reason, so the report says so.
-pub fn corpus(dir: Option<&Path>) -> Vec<ModelSpec> {
+/// A model that is not there is kept, with the reason, so the report says so. With
+/// `int8`, each model's int8 QDQ form (`<name>.int8.qdq.onnx`) follows it, timed on the
+/// same inputs.
+pub fn corpus(dir: Option<&Path>, int8: bool) -> Vec<ModelSpec> {
+    let forms: &[&str] = if int8 { &["", ".int8.qdq"] } else { &[""] };
     CORPUS
         .iter()
-        .map(|name| {
-            let file = format!("{name}.onnx");
+        .flat_map(|name| forms.iter().map(move |form| (name, form)))
+        .map(|(name, form)| {
+            let file = format!("{name}{form}.onnx");
             let (models, inputs): (Vec<PathBuf>, PathBuf) = match dir {
                 Some(d) => (vec![d.join("models").join(&file)], d.join("inputs")),
                 None => (
@@ -273,12 +277,12 @@ pub fn corpus(dir: Option<&Path>) -> Vec<ModelSpec> {
             let data = data.is_dir().then_some(data);
             match models.iter().find(|p| p.is_file()) {
                 Some(m) => ModelSpec {
-                    name: name.to_string(),
+                    name: format!("{name}{form}"),
                     model: Ok(m.clone()),
                     data,
                 },
                 None => ModelSpec {
-                    name: name.to_string(),
+                    name: format!("{name}{form}"),
                     model: Err(format!(
                         "not present ({}){}",
                         models
