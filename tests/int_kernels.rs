@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::builder::Builder;
+use common::builder::{Builder, draw};
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::ops::qint::*;
@@ -320,16 +320,6 @@ fn int_softmax() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         })
 }
 
-fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
-    runner: &mut TestRunner,
-    s: S,
-    n: usize,
-) -> Vec<(Graph, Vec<Tensor>)> {
-    (0..n)
-        .map(|_| s.new_tree(runner).expect("strategy").current())
-        .collect()
-}
-
 /// Compiles every case at -O2 for the host and runs them in one runner crate; returns
 /// each case's outputs.
 fn run_all(cases: &[(String, (Graph, Vec<Tensor>))], runner_dir: &str) -> Vec<Vec<Tensor>> {
@@ -491,6 +481,18 @@ fn qdq_weights(
     (wd, bd_)
 }
 
+/// A square 2-D window of `k` taps at stride 1, padded by `pad` on every side.
+fn window(k: usize, pad: usize) -> WindowAttrs {
+    WindowAttrs {
+        auto_pad: AutoPad::NotSet,
+        kernel_shape: vec![k, k],
+        strides: vec![1, 1],
+        dilations: vec![1, 1],
+        pads: vec![pad; 4],
+        ceil_mode: false,
+    }
+}
+
 /// Which float op sits between the DequantizeLinear and QuantizeLinear nodes.
 #[derive(Clone, Copy, Debug)]
 enum Pattern {
@@ -577,14 +579,7 @@ fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
                     let (wd, bdq) =
                         qdq_weights(&mut bd, i8s(&wq, vec![m, c, 3, 3]), ws, 0, Some((bias, sx)));
                     let attrs = ConvAttrs {
-                        window: WindowAttrs {
-                            auto_pad: AutoPad::NotSet,
-                            kernel_shape: vec![3, 3],
-                            strides: vec![1, 1],
-                            dilations: vec![1, 1],
-                            pads: vec![1, 1, 1, 1],
-                            ceil_mode: false,
-                        },
+                        window: window(3, 1),
                         group: 1,
                     };
                     bd.node(Op::Conv(attrs), "Conv", vec![Some(a), Some(wd), bdq])
@@ -651,14 +646,7 @@ fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
                 }
                 Pattern::MaxPool => {
                     let attrs = MaxPoolAttrs {
-                        window: WindowAttrs {
-                            auto_pad: AutoPad::NotSet,
-                            kernel_shape: vec![2, 2],
-                            strides: vec![1, 1],
-                            dilations: vec![1, 1],
-                            pads: vec![0, 0, 0, 0],
-                            ceil_mode: false,
-                        },
+                        window: window(2, 0),
                         storage_order: 0,
                     };
                     bd.node(Op::MaxPool(attrs), "MaxPool", vec![Some(a)])

@@ -7,14 +7,13 @@
 
 mod common;
 
-use common::builder::Builder;
+use common::builder::{Builder, draw};
 
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::ops::*;
 use kiln::ir::{Graph, Op, Target, Tensor, TensorData};
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
 /// The targets whose tilings differ (see `Tiling::for_target`).
@@ -291,16 +290,6 @@ fn matmul() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
             let y = b.node(Op::MatMul, "MatMul", vec![Some(a), Some(bm)]);
             finish_with(b, y, tail, residual)
         })
-}
-
-fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
-    runner: &mut TestRunner,
-    s: S,
-    n: usize,
-) -> Vec<(Graph, Vec<Tensor>)> {
-    (0..n)
-        .map(|_| s.new_tree(runner).expect("strategy").current())
-        .collect()
 }
 
 #[test]

@@ -2,6 +2,19 @@
 
 use kiln::ir::ops::InferInput;
 use kiln::ir::{Graph, Node, Op, Tensor, ValueKind};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+
+/// `n` graphs with their inputs, drawn from `s`.
+pub fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
+    runner: &mut TestRunner,
+    s: S,
+    n: usize,
+) -> Vec<(Graph, Vec<Tensor>)> {
+    (0..n)
+        .map(|_| s.new_tree(runner).expect("strategy").current())
+        .collect()
+}
 
 /// A graph built node by node: inputs fed at run time, constants stored.
 pub struct Builder {

@@ -36,16 +36,7 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
             let (oh, ow) = (if r == 4 { y.shape[2] } else { 1 }, y.shape[r - 1]);
             cx.use_kernel(Kernel::QInt, x.dtype)?;
             literal::elem(y.dtype)?;
-            let f = ElemFn::FixedRequant {
-                channel: false,
-                bias: None,
-                mult: vec![a.requant.mult],
-                shift: vec![a.requant.shift],
-                zero: a.out.zero,
-                lo: a.out.lo,
-                hi: a.out.hi,
-                dtype: a.out.dtype,
-            };
+            let f = one_requant(a.requant, &a.out);
             let planes = x.shape[0] * x.shape[1];
             let [kh, kw] = a.kernel;
             let [sh, sw] = a.strides;
@@ -66,16 +57,7 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
             cx.use_kernel(Kernel::Quant, ta.dtype)?;
             cx.use_kernel(Kernel::QInt, ta.dtype)?;
             literal::elem(y.dtype)?;
-            let f = ElemFn::FixedRequant {
-                channel: false,
-                bias: None,
-                mult: vec![a.requant.mult],
-                shift: vec![a.requant.shift],
-                zero: a.out.zero,
-                lo: a.out.lo,
-                hi: a.out.hi,
-                dtype: a.out.dtype,
-            };
+            let f = one_requant(a.requant, &a.out);
             let args = vec![
                 cx.arg_in(0)?,
                 cx.arg_in(1)?,
@@ -149,6 +131,20 @@ fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<Ele
     })
 }
 
+/// The requantization closure of one factor for every output, on the sum alone.
+fn one_requant(r: Requant, out: &QOut) -> ElemFn {
+    ElemFn::FixedRequant {
+        channel: false,
+        bias: None,
+        mult: vec![r.mult],
+        shift: vec![r.shift],
+        zero: out.zero,
+        lo: out.lo,
+        hi: out.hi,
+        dtype: out.dtype,
+    }
+}
+
 /// One 8-bit zero point as a one-element constant slice of `dtype`.
 fn zero_slice(dtype: DType, z: i32) -> Result<Arg, String> {
     Ok(Arg::Data(match dtype {
@@ -160,23 +156,7 @@ fn zero_slice(dtype: DType, z: i32) -> Result<Arg, String> {
 
 fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<(), String> {
     let (x, w) = (cx.in_ty(0, "x")?, cx.in_ty(1, "w")?);
-    let g = a.conv.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
-    let two = |v: &[usize], fill: usize| -> Result<[usize; 2], String> {
-        match v {
-            [a] => Ok([fill, *a]),
-            [a, b] => Ok([*a, *b]),
-            _ => Err(format!(
-                "{} spatial axes; the integer kernels take 1 or 2",
-                v.len()
-            )),
-        }
-    };
-    let [h, wi] = two(&x.shape[2..], 1)?;
-    let [kh, kw] = two(&g.kernel, 1)?;
-    let [oh, ow] = two(&g.output, 1)?;
-    let [sh, sw] = two(&g.strides, 1)?;
-    let [dh, dw] = two(&g.dilations, 1)?;
-    let [pt, pl] = two(&g.pads_begin, 0)?;
+    let [h, wi, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl] = conv2d_geometry(&a.conv, x, w)?;
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
     literal::elem(x.dtype)?;
     cx.use_kernel(Kernel::QInt, x.dtype)?;

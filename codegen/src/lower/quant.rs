@@ -14,24 +14,7 @@ pub(super) fn int_conv(cx: &mut NodeCx, a: &ConvAttrs, requantize: bool) -> Resu
     };
     let (x, w) = (cx.in_ty(slots[0], "x")?, cx.in_ty(slots[2], "w")?);
     let y = cx.out_ty(0)?;
-    let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
-    // A 1-D convolution is a 2-D one of height 1.
-    let two = |v: &[usize], fill: usize| -> Result<[usize; 2], String> {
-        match v {
-            [a] => Ok([fill, *a]),
-            [a, b] => Ok([*a, *b]),
-            _ => Err(format!(
-                "{} spatial axes; the integer kernels take 1 or 2",
-                v.len()
-            )),
-        }
-    };
-    let [h, wi] = two(&x.shape[2..], 1)?;
-    let [kh, kw] = two(&g.kernel, 1)?;
-    let [oh, ow] = two(&g.output, 1)?;
-    let [sh, sw] = two(&g.strides, 1)?;
-    let [dh, dw] = two(&g.dilations, 1)?;
-    let [pt, pl] = two(&g.pads_begin, 0)?;
+    let [h, wi, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl] = conv2d_geometry(a, x, w)?;
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
     cx.use_kernel(Kernel::Quant, x.dtype)?;
     let (zx, zw) = (
@@ -77,6 +60,33 @@ pub(super) fn int_conv(cx: &mut NodeCx, a: &ConvAttrs, requantize: bool) -> Resu
     ];
     cx.call(Some(Kernel::Quant), "int_conv", args);
     Ok(())
+}
+
+/// The integer kernels' 2-D geometry of a 1-D or 2-D convolution of `x` by `w` (1-D: a
+/// height of 1): `[h, w, kh, kw, oh, ow, stride h, w, dilation h, w, pad top, left]`.
+pub(super) fn conv2d_geometry(
+    a: &ConvAttrs,
+    x: &TensorType,
+    w: &TensorType,
+) -> Result<[usize; 12], String> {
+    let g = a.window.geometry(&x.shape[2..], Some(&w.shape[2..]))?;
+    let two = |v: &[usize], fill: usize| -> Result<[usize; 2], String> {
+        match v {
+            [a] => Ok([fill, *a]),
+            [a, b] => Ok([*a, *b]),
+            _ => Err(format!(
+                "{} spatial axes; the integer kernels take 1 or 2",
+                v.len()
+            )),
+        }
+    };
+    let [h, wi] = two(&x.shape[2..], 1)?;
+    let [kh, kw] = two(&g.kernel, 1)?;
+    let [oh, ow] = two(&g.output, 1)?;
+    let [sh, sw] = two(&g.strides, 1)?;
+    let [dh, dw] = two(&g.dilations, 1)?;
+    let [pt, pl] = two(&g.pads_begin, 0)?;
+    Ok([h, wi, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl])
 }
 
 /// An integer kernel's zero-point operand: the input at `slot`, or a single zero of `dtype`
