@@ -507,6 +507,8 @@ enum Pattern {
     MaxPool,
     ConcatRequant,
     Softmax,
+    QLinearConv,
+    QLinearMatMul,
 }
 
 fn pattern() -> impl Strategy<Value = Pattern> {
@@ -522,6 +524,8 @@ fn pattern() -> impl Strategy<Value = Pattern> {
         Just(Pattern::MaxPool),
         Just(Pattern::ConcatRequant),
         Just(Pattern::Softmax),
+        Just(Pattern::QLinearConv),
+        Just(Pattern::QLinearMatMul),
     ]
 }
 
@@ -633,6 +637,66 @@ fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
                     "HardSwish",
                     vec![Some(a)],
                 ),
+                Pattern::QLinearConv | Pattern::QLinearMatMul => {
+                    // The quantized input itself (not its DequantizeLinear), with constant
+                    // scales and zero points.
+                    let xq =
+                        bd.g.node_ids()
+                            .last()
+                            .map(|n| bd.g.node(n).inputs[0])
+                            .unwrap();
+                    let fan = (c * 9) as f32;
+                    let ws: Vec<f32> = wk.iter().map(|k| k / (127.0 * fan.sqrt())).collect();
+                    let f32c = |bd: &mut Builder, v: Vec<f32>, shape: Vec<usize>| {
+                        bd.constant(Tensor::new(shape, TensorData::F32(v)).unwrap())
+                    };
+                    let wsv = f32c(&mut bd, ws, vec![m]);
+                    let wz = bd.constant(Tensor::new(vec![m], TensorData::I8(vec![0; m])).unwrap());
+                    if matches!(p, Pattern::QLinearConv) {
+                        let w = bd.constant(i8s(&wq, vec![m, c, 3, 3]));
+                        let b = bd.constant(Tensor::new(vec![m], TensorData::I32(bq)).unwrap());
+                        let attrs = ConvAttrs {
+                            window: window(3, 1),
+                            group: 1,
+                        };
+                        bd.node(
+                            Op::QLinearConv(attrs),
+                            "QLinearConv",
+                            vec![
+                                xq,
+                                Some(pa[0]),
+                                Some(pa[1]),
+                                Some(w),
+                                Some(wsv),
+                                Some(wz),
+                                Some(py[0]),
+                                Some(py[1]),
+                                Some(b),
+                            ],
+                        )
+                    } else {
+                        // [1, c, h, w] by [w, m]: a stack of matrices by one.
+                        let wv: Vec<i32> = (0..w * m).map(|i| wq[i % wq.len()]).collect();
+                        let wm = bd.constant(i8s(&wv, vec![w, m]));
+                        let one = f32c(&mut bd, vec![0.01], vec![]);
+                        let wz1 =
+                            bd.constant(Tensor::new(vec![], TensorData::I8(vec![0])).unwrap());
+                        bd.node(
+                            Op::QLinearMatMul,
+                            "QLinearMatMul",
+                            vec![
+                                xq,
+                                Some(pa[0]),
+                                Some(pa[1]),
+                                Some(wm),
+                                Some(one),
+                                Some(wz1),
+                                Some(py[0]),
+                                Some(py[1]),
+                            ],
+                        )
+                    }
+                }
                 Pattern::Softmax => bd.node(
                     Op::Softmax(SoftmaxAttrs {
                         axis: -1,
@@ -652,7 +716,11 @@ fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
                     bd.node(Op::MaxPool(attrs), "MaxPool", vec![Some(a)])
                 }
             };
-            let y = q(&mut bd, y, py);
+            // The QOperator ops give their quantized output themselves.
+            let y = match p {
+                Pattern::QLinearConv | Pattern::QLinearMatMul => y,
+                _ => q(&mut bd, y, py),
+            };
             let (g, feed) = bd.finish(y);
             (p, g, feed)
         })

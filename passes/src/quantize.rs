@@ -237,6 +237,19 @@ fn quantize_round(g: &mut Graph) -> Result<Vec<String>, String> {
         ) {
             continue;
         }
+        if let Some((op, inputs)) = qlinear(g, n) {
+            let name = op.name();
+            set_inputs(g, n, &inputs);
+            let keep = inputs.len();
+            for k in keep..g.node(n).inputs.len() {
+                g.set_input(n, k, None);
+            }
+            let node = g.node_mut(n);
+            node.inputs.truncate(keep);
+            node.op = op;
+            done.push(format!("{} {:?} -> {name}", node.onnx_op, node.name));
+            continue;
+        }
         let Some((outs, qs, qy)) = q_output(g, n) else {
             continue;
         };
@@ -768,4 +781,113 @@ fn softmax(g: &mut Graph, n: NodeId, a: &SoftmaxAttrs, qy: &QParams) -> Option<R
         inputs: vec![Some(x)],
         merged: vec![merged_dq(g, dq)],
     })
+}
+
+/// A constant scalar operand of `n` at `slot`, as f64 (absent: `None`).
+fn scalar(g: &Graph, n: NodeId, slot: usize) -> Option<f64> {
+    let v = g.node(n).inputs.get(slot).copied().flatten()?;
+    let t = g.value(v).const_tensor()?;
+    (t.numel() == 1).then(|| t.data.to_f64_vec()[0])
+}
+
+/// QLinearConv and QLinearMatMul with constant scales and zero points (the QOperator
+/// format): the same integer ops, with the factors onnxruntime computes
+/// (`x_scale * w_scale / y_scale` in f32). Int8 weights with zero point 0 (QLinearConv,
+/// and QLinearMatMul by a constant B) become IntConv / IntGemm; a QLinearMatMul of two
+/// run-time tensors IntMatMul.
+fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
+    let node = g.node(n).clone();
+    let conv = match &node.op {
+        Op::QLinearConv(a) => Some(a.clone()),
+        Op::QLinearMatMul => None,
+        _ => return None,
+    };
+    let ins = |k: usize| node.inputs.get(k).copied().flatten();
+    let f32s = |k: usize| -> Option<Vec<f32>> {
+        let t = g.value(ins(k)?).const_tensor()?;
+        (t.dtype() == DType::F32)
+            .then(|| t.data.to_f64_vec().into_iter().map(|v| v as f32).collect())
+    };
+    let (xs, ys) = (*f32s(1)?.first()?, *f32s(6)?.first()?);
+    let (xz, yz) = (scalar(g, n, 2)? as i32, scalar(g, n, 7)? as i32);
+    let ws = f32s(4)?;
+    let out = QOut::new(g.value(node.outputs[0]).ty.dtype, yz).ok()?;
+    // The ports' scale and zero point, which the integer op holds only as factors.
+    let (x, y) = (ins(0)?, node.outputs[0]);
+    g.value_mut(x).quant.get_or_insert(Quantization {
+        scale: xs,
+        zero_point: xz,
+    });
+    g.value_mut(y).quant = Some(Quantization {
+        scale: ys,
+        zero_point: yz,
+    });
+    let w = ins(3)?;
+    let w_const = g.value(w).const_tensor().cloned();
+    let w_zero_free = match ins(5) {
+        Some(z) => g
+            .value(z)
+            .const_tensor()
+            .is_some_and(|t| t.data.to_f64_vec().iter().all(|&v| v == 0.0)),
+        None => true,
+    };
+    let int8_weights = w_const.as_ref().is_some_and(|t| t.dtype() == DType::I8) && w_zero_free;
+    let factors = |count: usize| -> Option<Vec<Requant>> {
+        (0..count)
+            .map(|c| Requant::from_f32(xs * ws[if ws.len() == 1 { 0 } else { c }] / ys).ok())
+            .collect()
+    };
+    match conv {
+        Some(a) => {
+            let wt = w_const?;
+            if !int8_weights || !matches!(wt.shape.len(), 3 | 4) {
+                return None;
+            }
+            let m = wt.shape[0];
+            let requant = factors(if ws.len() == 1 { 1 } else { m })?;
+            Some((
+                Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
+                    conv: a,
+                    x_zero: xz,
+                    requant,
+                    out,
+                }))),
+                vec![ins(0), Some(w), ins(8)],
+            ))
+        }
+        None if int8_weights => {
+            let wt = w_const?;
+            let [_, nn] = wt.shape[..] else {
+                return None;
+            };
+            if g.value(ins(0)?).ty.rank() < 2 {
+                return None;
+            }
+            let requant = factors(if ws.len() == 1 { 1 } else { nn })?;
+            Some((
+                Op::Int(IntOp::Gemm(IntGemmAttrs {
+                    a_zero: xz,
+                    requant,
+                    out,
+                })),
+                vec![ins(0), Some(w)],
+            ))
+        }
+        None => {
+            let bz = scalar(g, n, 5)? as i32;
+            if ws.len() != 1 {
+                return None;
+            }
+            let requant = Requant::from_f32(xs * ws[0] / ys).ok()?;
+            Some((
+                Op::Int(IntOp::MatMul(IntMatMulAttrs {
+                    a_zero: xz,
+                    b_zero: bz,
+                    requant,
+                    out,
+                })),
+                vec![ins(0), Some(w)],
+            ))
+        }
+    }
 }
