@@ -13,10 +13,10 @@
 //!
 //! Everything else stays float between its DequantizeLinear and QuantizeLinear; `kiln
 //! inspect` shows which. The factors are computed as onnxruntime's fused kernels compute
-//! them (`x_scale * w_scale / y_scale` in f32), then held to 31 bits.
+//! them (`x_scale * w_scale / y_scale` in f32) and kept exactly (`qint::Requant`).
 
 use crate::cleanup::eliminate_dead_code;
-use crate::rewrite::{add_const, replace_uses, set_inputs};
+use crate::rewrite::{add_const, replace_inputs, replace_uses};
 use kiln_ir::graph::{Merged, Quantization};
 use kiln_ir::ops::qint::{
     IntBinaryAttrs, IntBinaryKind, IntConvAttrs, IntGemmAttrs, IntLutAttrs, IntMatMulAttrs, IntOp,
@@ -61,6 +61,14 @@ impl QParams {
 
     fn out(&self) -> Result<QOut, String> {
         QOut::new(self.dtype, self.zero[0])
+    }
+
+    /// Its per-tensor form, as recorded on a value.
+    fn quantization(&self) -> Quantization {
+        Quantization {
+            scale: self.scale[0],
+            zero_point: self.zero[0],
+        }
     }
 }
 
@@ -174,8 +182,8 @@ fn q_output(g: &Graph, n: NodeId) -> Option<(Vec<ValueId>, Vec<NodeId>, QParams)
     Some((outs, cons, qp?))
 }
 
-/// What the rewrite of one node produces: the integer op and its inputs, plus IntLut
-/// nodes to insert before it (input value, table, output type).
+/// What the rewrite of one node produces: the integer op, its inputs, and the nodes it
+/// absorbed (its DequantizeLinear inputs).
 struct Rewrite {
     op: Op,
     inputs: Vec<Option<ValueId>>,
@@ -213,10 +221,7 @@ pub fn quantize_qdq(g: &mut Graph) -> Result<Vec<String>, String> {
             }
         }
         for (v, p) in marks {
-            g.value_mut(v).quant = Some(Quantization {
-                scale: p.scale[0],
-                zero_point: p.zero[0],
-            });
+            g.value_mut(v).quant = Some(p.quantization());
         }
         // The DequantizeLinear nodes of rewritten inputs, and the float values, now unread.
         eliminate_dead_code(g)?;
@@ -239,13 +244,8 @@ fn quantize_round(g: &mut Graph) -> Result<Vec<String>, String> {
         }
         if let Some((op, inputs)) = qlinear(g, n) {
             let name = op.name();
-            set_inputs(g, n, &inputs);
-            let keep = inputs.len();
-            for k in keep..g.node(n).inputs.len() {
-                g.set_input(n, k, None);
-            }
+            replace_inputs(g, n, &inputs);
             let node = g.node_mut(n);
-            node.inputs.truncate(keep);
             node.op = op;
             done.push(format!("{} {:?} -> {name}", node.onnx_op, node.name));
             continue;
@@ -269,12 +269,7 @@ fn quantize_round(g: &mut Graph) -> Result<Vec<String>, String> {
             replace_uses(g, v, outs[0]);
         }
         let name = rw.op.name();
-        set_inputs(g, n, &rw.inputs);
-        let keep = rw.inputs.len();
-        for k in keep..g.node(n).inputs.len() {
-            g.set_input(n, k, None);
-        }
-        g.node_mut(n).inputs.truncate(keep);
+        replace_inputs(g, n, &rw.inputs);
         let node = g.node_mut(n);
         node.op = rw.op;
         node.merged.extend(rw.merged);
@@ -282,10 +277,7 @@ fn quantize_round(g: &mut Graph) -> Result<Vec<String>, String> {
         done.push(format!("{} {:?} -> {name}", node.onnx_op, node.name));
         // The float output, now unread, is left without a producer.
         g.set_output(n, 0, outs[0]);
-        g.value_mut(outs[0]).quant = Some(Quantization {
-            scale: qy.scale[0],
-            zero_point: qy.zero[0],
-        });
+        g.value_mut(outs[0]).quant = Some(qy.quantization());
     }
     Ok(done)
 }
@@ -317,8 +309,11 @@ fn rewrite(g: &mut Graph, n: NodeId, qy: &QParams, q: NodeId) -> Result<Option<R
         },
         Op::AveragePool(a) => {
             let w = &a.window;
+            // Every window full: no padding and no partial window at the end (ceil_mode),
+            // which IntAvgPool's output shape assumes.
             let flat = w.pads.iter().all(|&p| p == 0)
                 && w.dilations.iter().all(|&d| d == 1)
+                && !w.ceil_mode
                 && matches!(w.auto_pad, AutoPad::NotSet | AutoPad::Valid);
             let k = &w.kernel_shape;
             let st = if w.strides.is_empty() {
@@ -412,35 +407,35 @@ fn bias_input(
     let Some(v) = g.node(n).inputs.get(slot).copied().flatten() else {
         return Some((None, Vec::new()));
     };
-    let (reals, merged): (Vec<f64>, Vec<Merged>) = match dq_input(g, n, slot) {
+    let pick = |v: &[f64], c: usize| v[if v.len() == 1 { 0 } else { c }];
+    // Reals rounded to the accumulator's steps.
+    let quantize = |reals: &dyn Fn(usize) -> f64| -> Option<Vec<i32>> {
+        (0..m)
+            .map(|c| {
+                let q =
+                    kiln_ir::ops::quant::round_half_even_f64(reals(c) / f64::from(acc_scale(c)));
+                (q.abs() < f64::from(i32::MAX)).then_some(q as i32)
+            })
+            .collect()
+    };
+    let (ints, merged) = match dq_input(g, n, slot) {
         Some((b, qb, dq)) => {
-            let t = g.value(b).const_tensor()?;
-            let raw = t.data.to_f64_vec();
+            let raw = g.value(b).const_tensor()?.data.to_f64_vec();
             if raw.len() != m && raw.len() != 1 {
                 return None;
             }
-            let pick = |v: &[f64], c: usize| v[if v.len() == 1 { 0 } else { c }];
             let zero: Vec<f64> = qb.zero.iter().map(|&z| f64::from(z)).collect();
             let scale: Vec<f64> = qb.scale.iter().map(|&s| f64::from(s)).collect();
             // Exactly the integers when the scales agree (onnxruntime's quantizer makes
-            // them agree); otherwise rescaled below.
+            // them agree); otherwise rescaled.
             let same =
                 (0..m).all(|c| pick(&zero, c) == 0.0 && pick(&scale, c) as f32 == acc_scale(c));
-            if same {
-                let ints: Vec<i32> = (0..m).map(|c| pick(&raw, c) as i32).collect();
-                let id = add_const(
-                    g,
-                    &format!("{}.bias_i32", g.node(n).name),
-                    Tensor::new(vec![m], TensorData::I32(ints)).ok()?,
-                );
-                return Some((Some(id), vec![merged_dq(g, dq)]));
-            }
-            (
-                (0..m)
-                    .map(|c| (pick(&raw, c) - pick(&zero, c)) * pick(&scale, c))
-                    .collect(),
-                vec![merged_dq(g, dq)],
-            )
+            let ints = if same {
+                (0..m).map(|c| pick(&raw, c) as i32).collect()
+            } else {
+                quantize(&|c| (pick(&raw, c) - pick(&zero, c)) * pick(&scale, c))?
+            };
+            (ints, vec![merged_dq(g, dq)])
         }
         None => {
             let t = g.value(v).const_tensor()?;
@@ -448,22 +443,9 @@ fn bias_input(
                 return None;
             }
             let raw = t.data.to_f64_vec();
-            (
-                (0..m)
-                    .map(|c| raw[if raw.len() == 1 { 0 } else { c }])
-                    .collect(),
-                Vec::new(),
-            )
+            (quantize(&|c| pick(&raw, c))?, Vec::new())
         }
     };
-    let mut ints = Vec::with_capacity(m);
-    for (c, r) in reals.into_iter().enumerate() {
-        let q = kiln_ir::ops::quant::round_half_even_f64(r / f64::from(acc_scale(c)));
-        if q.is_nan() || q.abs() >= f64::from(i32::MAX) {
-            return None;
-        }
-        ints.push(q as i32);
-    }
     let id = add_const(
         g,
         &format!("{}.bias_i32", g.node(n).name),
@@ -491,26 +473,24 @@ fn gemm(g: &mut Graph, n: NodeId, trans_b: bool, alpha: f64, qy: &QParams) -> Op
     if g.value(x).ty.shape.last() != Some(&k) {
         return None;
     }
+    let has_bias = g.node(n).inputs.get(2).copied().flatten().is_some();
+    if has_bias && g.value(x).ty.rank() != 2 {
+        return None;
+    }
     let TensorData::I8(raw) = &wt.data else {
         return None;
     };
-    let packed: Vec<i8> = if trans_b {
-        (0..k * nn).map(|e| raw[(e % nn) * k + e / nn]).collect()
+    // IntGemm reads B as [K, N]: a transposed B is stored transposed once.
+    let wk = if trans_b {
+        let t: Vec<i8> = (0..k * nn).map(|e| raw[(e % nn) * k + e / nn]).collect();
+        let name = format!("{}.weights_i8", g.node(n).name);
+        add_const(g, &name, Tensor::new(vec![k, nn], TensorData::I8(t)).ok()?)
     } else {
-        raw.clone()
+        w
     };
-    let name = format!("{}.weights_i8", g.node(n).name);
-    let wk = add_const(
-        g,
-        &name,
-        Tensor::new(vec![k, nn], TensorData::I8(packed)).ok()?,
-    );
     let alpha = alpha as f32;
     let factors = |j: usize| qx.scale[0] * qw.scale[if qw.per_tensor() { 0 } else { j }];
     let (bias, mut merged) = bias_input(g, n, 2, nn, &factors)?;
-    if bias.is_some() && g.value(x).ty.rank() != 2 {
-        return None;
-    }
     let requant = requants(nn, qw.per_tensor(), &|j| alpha * factors(j) / qy.scale[0])?;
     merged.extend([merged_dq(g, dqx), merged_dq(g, dqw)]);
     Some(Rewrite {
@@ -808,20 +788,14 @@ fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
         (t.dtype() == DType::F32)
             .then(|| t.data.to_f64_vec().into_iter().map(|v| v as f32).collect())
     };
-    let (xs, ys) = (*f32s(1)?.first()?, *f32s(6)?.first()?);
+    // Per-tensor input and output (a QLinearMatMul's per-row a_scale is not taken).
+    let (xs, ys) = (f32s(1)?, f32s(6)?);
+    let (&[xs], &[ys]) = (xs.as_slice(), ys.as_slice()) else {
+        return None;
+    };
     let (xz, yz) = (scalar(g, n, 2)? as i32, scalar(g, n, 7)? as i32);
     let ws = f32s(4)?;
     let out = QOut::new(g.value(node.outputs[0]).ty.dtype, yz).ok()?;
-    // The ports' scale and zero point, which the integer op holds only as factors.
-    let (x, y) = (ins(0)?, node.outputs[0]);
-    g.value_mut(x).quant.get_or_insert(Quantization {
-        scale: xs,
-        zero_point: xz,
-    });
-    g.value_mut(y).quant = Some(Quantization {
-        scale: ys,
-        zero_point: yz,
-    });
     let w = ins(3)?;
     let w_const = g.value(w).const_tensor().cloned();
     let w_zero_free = match ins(5) {
@@ -832,19 +806,22 @@ fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
         None => true,
     };
     let int8_weights = w_const.as_ref().is_some_and(|t| t.dtype() == DType::I8) && w_zero_free;
+    // One factor, or one per output channel (`count` of them).
     let factors = |count: usize| -> Option<Vec<Requant>> {
-        (0..count)
-            .map(|c| Requant::from_f32(xs * ws[if ws.len() == 1 { 0 } else { c }] / ys).ok())
+        if ws.len() != 1 && ws.len() != count {
+            return None;
+        }
+        (0..ws.len())
+            .map(|c| Requant::from_f32(xs * ws[c] / ys).ok())
             .collect()
     };
-    match conv {
+    let rewritten = match conv {
         Some(a) => {
             let wt = w_const?;
             if !int8_weights || !matches!(wt.shape.len(), 3 | 4) {
                 return None;
             }
-            let m = wt.shape[0];
-            let requant = factors(if ws.len() == 1 { 1 } else { m })?;
+            let requant = factors(wt.shape[0])?;
             Some((
                 Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
                     conv: a,
@@ -863,7 +840,7 @@ fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
             if g.value(ins(0)?).ty.rank() < 2 {
                 return None;
             }
-            let requant = factors(if ws.len() == 1 { 1 } else { nn })?;
+            let requant = factors(nn)?;
             Some((
                 Op::Int(IntOp::Gemm(IntGemmAttrs {
                     a_zero: xz,
@@ -889,5 +866,18 @@ fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
                 vec![ins(0), Some(w)],
             ))
         }
+    };
+    if rewritten.is_some() {
+        // The ports' scale and zero point, which the integer op holds only as factors.
+        let x = ins(0)?;
+        g.value_mut(x).quant.get_or_insert(Quantization {
+            scale: xs,
+            zero_point: xz,
+        });
+        g.value_mut(node.outputs[0]).quant = Some(Quantization {
+            scale: ys,
+            zero_point: yz,
+        });
     }
+    rewritten
 }

@@ -67,6 +67,15 @@ pub fn record_merge(g: &mut Graph, into: NodeId, n: NodeId, how: &'static str) {
     g.node_mut(into).merged.extend(merged);
 }
 
+/// Sets node `n`'s inputs to exactly `inputs`: those slots set, later ones dropped.
+pub fn replace_inputs(g: &mut Graph, n: NodeId, inputs: &[Option<ValueId>]) {
+    set_inputs(g, n, inputs);
+    for k in inputs.len()..g.node(n).inputs.len() {
+        g.set_input(n, k, None);
+    }
+    g.node_mut(n).inputs.truncate(inputs.len());
+}
+
 /// Sets node `n`'s leading inputs to `inputs`, appending slots as needed.
 pub fn set_inputs(g: &mut Graph, n: NodeId, inputs: &[Option<ValueId>]) {
     let len = g.node(n).inputs.len();
