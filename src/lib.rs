@@ -29,6 +29,8 @@ pub mod bench;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
+pub mod npy;
+pub mod quantization;
 pub mod report;
 mod sha256;
 mod tempdir;
@@ -74,6 +76,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// Post-training quantization failed: unreadable or mismatched calibration data, or a
+    /// sample the reference semantics could not run.
+    #[error("post-training quantization: {0}")]
+    Quantize(String),
     #[error(
         "the model needs an activation arena of {arena} bytes (lower bound {lower_bound}), more \
          than the limit of {limit} bytes; the largest activation is {largest}. Use a smaller \
@@ -128,6 +134,19 @@ pub struct CompileOptions {
     /// How errors and the generated header name options: the CLI's flags (the default) or
     /// [`Build`]'s methods.
     pub option_names: OptionNames,
+    /// kiln's own post-training quantization to int8 (`--quantize int8`), for a float model.
+    pub quantize: Option<Quantize>,
+}
+
+/// Post-training quantization of a float model ([`CompileOptions::quantize`]): calibrated
+/// on sample inputs through the reference semantics, then compiled to integer kernels as a
+/// QDQ model would be (see [`kiln_passes::ptq`]).
+#[derive(Clone, Debug)]
+pub struct Quantize {
+    /// The calibration samples' directory, read when the model is compiled: see
+    /// [`read_samples`].
+    pub calibration: PathBuf,
+    pub options: kiln_passes::ptq::PtqOptions,
 }
 
 /// Default for [`Limits::arena_bytes`]: 4 GiB, more than a 32-bit device can address.
@@ -194,6 +213,24 @@ impl CompileOptions {
         if self.fma {
             v.push(names.fma().into());
         }
+        if let Some(q) = &self.quantize {
+            let o = &q.options;
+            let threshold = o
+                .float_threshold
+                .map_or("off".to_string(), |t| t.to_string());
+            v.push(match names {
+                OptionNames::Cli => format!(
+                    "--quantize int8 --calibration {} --calibration-method {} --float-threshold {threshold}",
+                    q.calibration.display(),
+                    o.method
+                ),
+                OptionNames::Build => format!(
+                    ".quantize_int8({:?}) ({}, float threshold {threshold})",
+                    q.calibration.display().to_string(),
+                    o.method
+                ),
+            });
+        }
         v
     }
 
@@ -236,6 +273,8 @@ pub struct Compiled {
     pub model_sha256: String,
     /// What the generated code may assume.
     pub target: Target,
+    /// What post-training quantization did, when it was asked for.
+    pub quantization: Option<kiln_passes::ptq::PtqReport>,
     /// The external data files the model's tensors were read from (empty for a graph that
     /// did not come from a file).
     pub external_data: Vec<PathBuf>,
@@ -448,7 +487,170 @@ pub fn compile_graph(
     kind: EmitKind,
     opts: &CompileOptions,
 ) -> Result<Compiled, Error> {
-    emit_planned(plan(graph, opts)?, model_file, sha256, kind, opts)
+    let mut graph = graph;
+    let quantization = quantize_graph(&mut graph, opts)?;
+    let mut compiled = emit_planned(plan(graph, opts)?, model_file, sha256, kind, opts)?;
+    compiled.quantization = quantization;
+    Ok(compiled)
+}
+
+/// Runs post-training quantization on an imported float graph when `opts` asks for it
+/// (the step [`compile_graph`] takes before [`plan`]); `None` when it does not.
+pub fn quantize_graph(
+    graph: &mut Graph,
+    opts: &CompileOptions,
+) -> Result<Option<kiln_passes::ptq::PtqReport>, Error> {
+    let Some(q) = &opts.quantize else {
+        return Ok(None);
+    };
+    // Calibration runs the graph, so it must be valid first (as the passes need).
+    kiln_ir::verify(graph).map_err(Error::Verify)?;
+    let samples = read_samples(&q.calibration, graph)?;
+    kiln_passes::ptq::quantize(graph, &samples, &q.options)
+        .map(Some)
+        .map_err(Error::Quantize)
+}
+
+/// Reads calibration samples for `graph` from `dir`, which is one of:
+/// - a directory of sample directories (`test_data_set_0`, `test_data_set_1`... in name
+///   order), each as below;
+/// - one sample: `input_<i>.pb` (TensorProto, as in ONNX test data) or `input_<i>.npy`
+///   files, or `<input name>.npy` / `<input name>.pb` files;
+/// - for a model with one input, `.npy` files, one sample each.
+///
+/// Tensors are matched to the graph's run-time inputs by name when every input's name is
+/// found, else by position. Each must have the input's type and shape.
+pub fn read_samples(dir: &Path, graph: &Graph) -> Result<Vec<Vec<Tensor>>, Error> {
+    let err = |m: String| Error::Quantize(format!("{}: {m}", dir.display()));
+    let entries = |d: &Path| -> Result<Vec<PathBuf>, Error> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| Error::io(d, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let ext = |p: &Path, e: &str| p.extension().is_some_and(|x| x == e);
+    let is_tensor = |p: &Path| ext(p, "pb") || ext(p, "npy");
+    let holds_sample =
+        |d: &Path| -> Result<bool, Error> { Ok(entries(d)?.iter().any(|p| is_tensor(p))) };
+    let all = entries(dir)?;
+    let sub: Vec<PathBuf> = all.iter().filter(|p| p.is_dir()).cloned().collect();
+    let mut samples = Vec::new();
+    if all.iter().any(|p| {
+        p.file_stem()
+            .is_some_and(|s| s.to_string_lossy().starts_with("input_"))
+            && is_tensor(p)
+    }) || graph.inputs.len() > 1 && holds_sample(dir)?
+    {
+        samples.push(read_sample(dir, graph)?);
+    } else if !sub.is_empty() {
+        for d in sub.iter() {
+            if holds_sample(d)? {
+                samples.push(read_sample(d, graph)?);
+            }
+        }
+    } else if graph.inputs.len() == 1 {
+        for p in all.iter().filter(|p| ext(p, "npy")) {
+            let t = npy::read_npy(p).map_err(Error::Quantize)?;
+            samples.push(vec![check_input(graph, 0, t, p)?]);
+        }
+    }
+    if samples.is_empty() {
+        return Err(err(
+            "no calibration samples: expected test_data_set_*/ directories of input_<i>.pb \
+             files, input_<i>.pb or .npy files, or (for a one-input model) one .npy file per \
+             sample"
+                .into(),
+        ));
+    }
+    Ok(samples)
+}
+
+/// One sample: the tensor files of directory `d`, matched to the graph's inputs.
+fn read_sample(d: &Path, graph: &Graph) -> Result<Vec<Tensor>, Error> {
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(d)
+        .map_err(|e| Error::io(d, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pb" || x == "npy"))
+        .filter(|p| {
+            !p.file_stem()
+                .is_some_and(|s| s.to_string_lossy().starts_with("output_"))
+        })
+        .map(|p| {
+            (
+                p.file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                p,
+            )
+        })
+        .collect();
+    // input_<i> by number, not by text (input_10 after input_9).
+    files.sort_by_key(|(stem, _)| {
+        let n = stem
+            .strip_prefix("input_")
+            .and_then(|n| n.parse::<usize>().ok());
+        (n.is_none(), n, stem.clone())
+    });
+    let mut tensors = Vec::new();
+    for (stem, p) in &files {
+        let (name, t) = if p.extension().is_some_and(|x| x == "npy") {
+            (stem.clone(), npy::read_npy(p).map_err(Error::Quantize)?)
+        } else {
+            let (name, t) = kiln_frontend::read_tensor_pb(p).map_err(|e| Error::File {
+                path: p.clone(),
+                source: Box::new(e),
+            })?;
+            (if name.is_empty() { stem.clone() } else { name }, t)
+        };
+        tensors.push((name, t, p.clone()));
+    }
+    let names: Vec<&str> = graph
+        .inputs
+        .iter()
+        .map(|&v| graph.value(v).name.as_str())
+        .collect();
+    let by_name = names
+        .iter()
+        .all(|n| tensors.iter().any(|(tn, _, _)| tn == n));
+    let mut sample = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let found = if by_name {
+            tensors.iter().find(|(tn, _, _)| tn == name)
+        } else if tensors.len() >= names.len() {
+            // Test data lists bound inputs too; positional matching skips none, so it is
+            // only right when the counts agree.
+            (tensors.len() == names.len()).then(|| &tensors[k])
+        } else {
+            None
+        };
+        let Some((_, t, p)) = found else {
+            return Err(Error::Quantize(format!(
+                "{}: no tensor for input {name:?} (found {} tensor files; name them \
+                 input_<i> in input order or after the inputs)",
+                d.display(),
+                tensors.len()
+            )));
+        };
+        sample.push(check_input(graph, k, t.clone(), p)?);
+    }
+    Ok(sample)
+}
+
+fn check_input(graph: &Graph, k: usize, t: Tensor, from: &Path) -> Result<Tensor, Error> {
+    let v = graph.value(graph.inputs[k]);
+    if t.ty() != v.ty {
+        return Err(Error::Quantize(format!(
+            "{}: input {:?} must be {}, the file holds {}",
+            from.display(),
+            v.name,
+            v.ty,
+            t.ty()
+        )));
+    }
+    Ok(t)
 }
 
 /// The back half of [`compile_graph`]: checks the arena against the limit, then lowers the
@@ -495,6 +697,7 @@ pub fn emit_planned(
         generated,
         model_sha256: sha256,
         target: planned.target,
+        quantization: None,
         external_data: Vec::new(),
     })
 }
@@ -841,6 +1044,50 @@ impl Build {
         Ok((opts, read))
     }
 
+    /// Quantizes a float model to int8 with kiln's own post-training quantization (the
+    /// CLI's `--quantize int8 --calibration DIR`): calibrated on the samples in `dir` (see
+    /// [`read_samples`]), with the default calibration method and float threshold unless
+    /// [`Build::calibration_method`] and [`Build::float_threshold`] say otherwise.
+    pub fn quantize_int8(mut self, calibration: impl Into<PathBuf>) -> Self {
+        let options = self
+            .opts
+            .quantize
+            .take()
+            .map(|q| q.options)
+            .unwrap_or_default();
+        self.opts.quantize = Some(Quantize {
+            calibration: calibration.into(),
+            options,
+        });
+        self
+    }
+
+    /// How calibration takes each activation's range (default
+    /// [`kiln_passes::ptq::DEFAULT_METHOD`]); with
+    /// [`Build::quantize_int8`].
+    pub fn calibration_method(mut self, method: kiln_passes::ptq::Method) -> Self {
+        self.ptq_options().method = method;
+        self
+    }
+
+    /// A layer whose own error (relative RMS) passes `threshold` stays float; `None`
+    /// quantizes every layer kiln can. With [`Build::quantize_int8`].
+    pub fn float_threshold(mut self, threshold: Option<f64>) -> Self {
+        self.ptq_options().float_threshold = threshold;
+        self
+    }
+
+    fn ptq_options(&mut self) -> &mut kiln_passes::ptq::PtqOptions {
+        &mut self
+            .opts
+            .quantize
+            .get_or_insert_with(|| Quantize {
+                calibration: PathBuf::new(),
+                options: Default::default(),
+            })
+            .options
+    }
+
     /// Compiles the model and writes `<out_dir>/<file_name>` (a module). Prints
     /// `cargo:rerun-if-changed` for every file the compilation reads (the model, its
     /// external data, bound `.pb` files), so cargo rebuilds when one changes.
@@ -856,9 +1103,21 @@ impl Build {
     }
 
     fn emit_kind(self, kind: EmitKind, out: &Path) -> Result<Compiled, Error> {
+        if let Some(q) = &self.opts.quantize
+            && q.calibration.as_os_str().is_empty()
+        {
+            return Err(Error::Usage(
+                "Build::calibration_method and Build::float_threshold go with \
+                 Build::quantize_int8(CALIBRATION_DIR), which is missing"
+                    .into(),
+            ));
+        }
         // The model first: cargo must rerun a failed build when the model is fixed.
         println!("cargo:rerun-if-changed={}", self.model.display());
         let (opts, bind_files) = self.options()?;
+        if let Some(q) = &opts.quantize {
+            println!("cargo:rerun-if-changed={}", q.calibration.display());
+        }
         for f in &bind_files {
             println!("cargo:rerun-if-changed={}", f.display());
         }

@@ -74,6 +74,51 @@ struct ModelArgs {
     /// firmware.
     #[arg(long)]
     fma: bool,
+    /// Quantize a float model with kiln's own post-training quantization: int8 weights
+    /// (per channel, symmetric) and uint8 activations, calibrated on --calibration.
+    #[arg(long, value_name = "TYPE", value_parser = ["int8"], requires = "calibration")]
+    quantize: Option<String>,
+    /// The calibration samples for --quantize: a directory of test_data_set_* folders of
+    /// input_<i>.pb (or .npy) files, one such folder, or (one-input models) .npy files.
+    #[arg(long, value_name = "DIR")]
+    calibration: Option<PathBuf>,
+    /// How calibration takes each activation's range: minmax, or percentile[=P] (the
+    /// percentile kept at each end; P defaults to 99.999, as does the method).
+    #[arg(long, value_name = "METHOD", default_value = "percentile=99.999", value_parser = parse_method, requires = "calibration")]
+    calibration_method: kiln::passes::ptq::Method,
+    /// A layer whose own quantization error (relative RMS, see `kiln quantize`) passes this
+    /// stays float; `off` quantizes every layer kiln can.
+    #[arg(long, value_name = "X|off", default_value = "0.1", value_parser = parse_threshold, requires = "calibration")]
+    float_threshold: Threshold,
+}
+
+/// A `--float-threshold` value (clap needs a type of its own for an optional number).
+#[derive(Clone, Copy)]
+struct Threshold(Option<f64>);
+
+fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    if s == "off" {
+        return Ok(Threshold(None));
+    }
+    match s.parse::<f64>() {
+        Ok(x) if x >= 0.0 => Ok(Threshold(Some(x))),
+        _ => Err(format!("{s:?}: give a relative error such as 0.1, or off")),
+    }
+}
+
+fn parse_method(s: &str) -> Result<kiln::passes::ptq::Method, String> {
+    use kiln::passes::ptq::Method;
+    match s.split_once('=') {
+        None if s == "minmax" => Ok(Method::MinMax),
+        None if s == "percentile" => Ok(kiln::passes::ptq::DEFAULT_METHOD),
+        Some(("percentile", p)) => match p.parse::<f64>() {
+            Ok(p) if (50.0..=100.0).contains(&p) => Ok(Method::Percentile(p)),
+            _ => Err(format!(
+                "percentile={p}: give a percentile from 50 to 100, e.g. 99.99"
+            )),
+        },
+        _ => Err(format!("{s:?}: use minmax, percentile or percentile=P")),
+    }
 }
 
 /// A size flag's value: see [`kiln::parse_bytes`].
@@ -83,6 +128,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 impl ModelArgs {
     fn options(&self) -> Result<CompileOptions> {
+        if self.calibration.is_some() && self.quantize.is_none() {
+            bail!(
+                "--calibration DIR goes with --quantize int8 (or `kiln quantize`, which reports the accuracy)"
+            );
+        }
         let mut opts = CompileOptions {
             limits: kiln::Limits {
                 file_bytes: self.max_file_bytes,
@@ -98,6 +148,17 @@ impl ModelArgs {
             },
             target: self.target,
             fma: self.fma,
+            quantize: self
+                .calibration
+                .as_ref()
+                .filter(|_| self.quantize.is_some())
+                .map(|dir| kiln::Quantize {
+                    calibration: dir.clone(),
+                    options: kiln::passes::ptq::PtqOptions {
+                        method: self.calibration_method,
+                        float_threshold: self.float_threshold.0,
+                    },
+                }),
             ..Default::default()
         };
         for s in &self.input_shape {
@@ -176,6 +237,18 @@ enum Cmd {
         /// (TensorProto, like the test data), to compare them with another evaluation.
         #[arg(long, value_name = "DIR")]
         save_outputs: Option<PathBuf>,
+    },
+    /// Quantize a float model with kiln's own post-training quantization and report its
+    /// accuracy: per output cosine, max error and top-1 agreement with the float model on
+    /// a data set; per layer the error it adds. Takes --calibration (and the options of
+    /// --quantize); `kiln compile --quantize int8` builds what this measures.
+    Quantize {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The samples to measure on, in --calibration's layouts (default: the calibration
+        /// samples themselves).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
     },
     /// Time the generated code (built for this machine) against onnxruntime and tract in
     /// one run, single thread, same inputs, in alternation; profile its hottest steps.
@@ -295,8 +368,12 @@ fn run(cli: Cli) -> Result<()> {
             // On a terminal, a compile that takes more than a second says what it is doing.
             let progress = progress::Progress::on_stderr(file_name(&model.model));
             progress.stage("load");
-            let (graph, sha) = kiln::load(&model.model, &opts)?;
+            let (mut graph, sha) = kiln::load(&model.model, &opts)?;
             let load_time = t.elapsed();
+            let q = Instant::now();
+            progress.stage("calibrate+quantize");
+            let quantization = kiln::quantize_graph(&mut graph, &opts)?;
+            let quantize_time = q.elapsed();
             let p = Instant::now();
             progress.stage("optimise+plan");
             let planned = kiln::plan(graph, &opts)?;
@@ -314,6 +391,7 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("kiln: {:<22} {:>10}", "stage", "time");
                 for (stage, time) in [
                     ("load", load_time),
+                    ("calibrate+quantize", quantize_time),
                     ("optimise+plan", plan_time),
                     ("lower+print (emit)", emit_time),
                     ("write", write_time),
@@ -338,6 +416,9 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
             }
+            if let Some(r) = &quantization {
+                eprintln!("kiln: {}", kiln::quantization::summary(r));
+            }
             eprintln!(
                 "kiln: wrote {} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",
                 output.display(),
@@ -357,7 +438,8 @@ fn run(cli: Cli) -> Result<()> {
             kernels,
         } => {
             let opts = model.options()?;
-            let (graph, _) = kiln::load(&model.model, &opts)?;
+            let (mut graph, _) = kiln::load(&model.model, &opts)?;
+            kiln::quantize_graph(&mut graph, &opts)?;
             // The report describes what `compile` with the same options would build: the
             // two halves of `kiln::passes::compile`.
             let popts = opts.passes_options();
@@ -404,6 +486,23 @@ fn run(cli: Cli) -> Result<()> {
             atol,
             save_outputs,
         } => verify(&model, data, rtol, atol, save_outputs.as_deref())?,
+        Cmd::Quantize { mut model, data } => {
+            let Some(calibration) = model.calibration.clone() else {
+                bail!("kiln quantize needs --calibration DIR (sample inputs to calibrate on)");
+            };
+            model.quantize = Some("int8".into());
+            let opts = model.options()?;
+            let (graph, _) = kiln::load(&model.model, &opts)?;
+            let progress = progress::Progress::on_stderr(file_name(&model.model));
+            progress.stage("calibrate, quantize and compare");
+            let data = data.as_deref().unwrap_or(&calibration);
+            let acc = kiln::quantization::accuracy(graph, &opts, data)?;
+            drop(progress);
+            out!(
+                "{}",
+                kiln::quantization::accuracy_text(&acc, model.float_threshold.0)
+            );
+        }
         Cmd::Bench(args) => bench(args)?,
     }
     Ok(())

@@ -354,3 +354,111 @@ fn corpus_int8_models_match_onnxruntime() {
     }
     assert!(failures.is_empty(), "int8 corpus:\n{}", failures.join("\n"));
 }
+
+/// onnxruntime's own post-training quantization of the seven fp32 models, calibrated on the
+/// same sample as kiln's below (test_data_set_0): `quantize_static`, QDQ, per channel,
+/// uint8 activations, MinMax. Written by `scripts/ptq-ort`.
+fn ort_ptq_cosines() -> serde_json::Value {
+    let path = common::repo().join("tests/data/ptq_ort.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn cosine(a: &kiln::ir::Tensor, b: &kiln::ir::Tensor) -> f64 {
+    let (a, b) = (a.data.to_f64_vec(), b.data.to_f64_vec());
+    let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    dot / (norm(&a) * norm(&b) + 1e-30)
+}
+
+/// kiln's own post-training quantization (`--quantize int8`, default options) of each fp32
+/// corpus model, calibrated on its test_data_set_0: the generated code's outputs must be at
+/// least as close to the fp32 outputs (cosine) as onnxruntime's quantize_static with the
+/// same calibration data, and no float Conv, Gemm or MatMul may be left but the layers the
+/// report says it kept float.
+#[test]
+fn corpus_ptq_models_match_or_beat_onnxruntime_quantize_static() {
+    let ort = ort_ptq_cosines();
+    let mut compiled = Vec::new();
+    let mut failures = Vec::new();
+    for &(name, shapes, _) in MODELS {
+        let path = common::corpus_model(name);
+        if !common::require_data(&path, &format!("corpus model {name}")) {
+            continue;
+        }
+        let opts = kiln::CompileOptions {
+            input_shapes: shapes
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.to_vec()))
+                .collect(),
+            quantize: Some(kiln::Quantize {
+                calibration: common::corpus_data(name),
+                options: Default::default(),
+            }),
+            ..Default::default()
+        };
+        let c = kiln::compile(&path, EmitKind::Module, &opts)
+            .unwrap_or_else(|e| panic!("{name} --quantize int8: {e}"));
+        let report = c.quantization.as_ref().expect("quantized");
+        let kept: Vec<&str> = report
+            .layers
+            .iter()
+            .filter(|l| l.float)
+            .map(|l| l.name.as_str())
+            .collect();
+        let float: Vec<String> = c
+            .graph
+            .node_ids()
+            .map(|n| c.graph.node(n))
+            .filter(|n| matches!(n.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul))
+            .filter(|n| !kept.contains(&n.name.as_str()))
+            .map(|n| format!("{} {:?}", n.op.name(), n.name))
+            .collect();
+        if !float.is_empty() {
+            failures.push(format!("{name}: float ops left unreported: {float:?}"));
+        }
+        eprintln!("{name}: {}", kiln::quantization::summary(report));
+        compiled.push((name, c));
+    }
+    if compiled.is_empty() {
+        return;
+    }
+    let cases: Vec<Case> = compiled
+        .iter()
+        .map(|c| Case {
+            generated: &c.1.generated,
+        })
+        .collect();
+    let work = common::repo().join("target").join("kiln-corpus-ptq-runner");
+    let runner =
+        harness::build_runner(&cases, &work, &common::gen_target(), Profile::Release).unwrap();
+    for (i, (name, _)) in compiled.iter().enumerate() {
+        let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
+        let actual = runner
+            .run(i, &inputs)
+            .unwrap_or_else(|e| panic!("{name} --quantize int8: {e}"));
+        let theirs = &ort["models"][name]["outputs"];
+        for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            let ours = cosine(a, e);
+            let Some(ort_cos) = theirs[k]["cosine"].as_f64() else {
+                failures.push(format!(
+                    "{name} output {k}: no onnxruntime figure in ptq_ort.json"
+                ));
+                continue;
+            };
+            eprintln!(
+                "{name} output {k}: cosine to fp32 {ours:.8}, onnxruntime quantize_static {ort_cos:.8}"
+            );
+            if ours < ort_cos {
+                failures.push(format!(
+                    "{name} output {k}: cosine {ours:.8} below onnxruntime's {ort_cos:.8}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "kiln PTQ on the corpus:\n{}",
+        failures.join("\n")
+    );
+}

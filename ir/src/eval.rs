@@ -1,12 +1,26 @@
 //! Whole-graph reference evaluation on the op-level semantics in [`crate::ops`].
 
-use crate::graph::{Graph, ValueId, ValueKind};
+use crate::graph::{Graph, NodeId, ValueId, ValueKind};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
 
 /// Runs `graph` on `inputs` (one tensor per graph input, in order) and returns the graph
 /// outputs in order. Errors name the node that failed.
 pub fn run(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
+    run_observed(graph, inputs, &mut |_, _, _| Ok(()))
+}
+
+/// What [`run_observed`] shows its observer after each node: the node, its arguments
+/// (constants included) and its outputs.
+pub type Observer<'a> = dyn FnMut(NodeId, &[Option<&Tensor>], &[Tensor]) -> Result<(), String> + 'a;
+
+/// [`run`], calling `observe` after each node with what the node read and wrote (for
+/// calibration, which needs every intermediate value and the arguments that made it).
+pub fn run_observed(
+    graph: &Graph,
+    inputs: &[Tensor],
+    observe: &mut Observer<'_>,
+) -> Result<Vec<Tensor>, String> {
     if inputs.len() != graph.inputs.len() {
         return Err(format!(
             "the graph has {} inputs but {} were given",
@@ -50,6 +64,7 @@ pub fn run(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
                 node.name, node.onnx_op, node.opset
             )
         })?;
+        observe(n, &args, &outs)?;
         for (&v, t) in node.outputs.iter().zip(outs) {
             env.insert(v, t);
         }

@@ -10,6 +10,7 @@ pub mod kernels;
 pub mod lower;
 pub mod memory;
 pub mod pipeline;
+pub mod ptq;
 pub mod quantize;
 pub mod rewrite;
 pub mod schedule;

@@ -779,56 +779,6 @@ fn profiled(
     Ok((generated, program))
 }
 
-/// numpy's `.npy` type string of an element type.
-fn npy_descr(d: DType) -> Result<&'static str, String> {
-    Ok(match d {
-        DType::F32 => "<f4",
-        DType::F64 => "<f8",
-        DType::F16 => "<f2",
-        DType::I8 => "|i1",
-        DType::I16 => "<i2",
-        DType::I32 => "<i4",
-        DType::I64 => "<i8",
-        DType::U8 => "|u1",
-        DType::U16 => "<u2",
-        DType::U32 => "<u4",
-        DType::U64 => "<u8",
-        DType::Bool => "|b1",
-        DType::BF16 => return Err("numpy has no bfloat16 type for a bf16 input".into()),
-    })
-}
-
-/// `t` as a `.npy` file (format 1.0): a header describing type and shape, then the data.
-pub fn npy_bytes(t: &Tensor) -> Result<Vec<u8>, String> {
-    let shape = match t.shape.len() {
-        0 => "()".to_string(),
-        1 => format!("({},)", t.shape[0]),
-        _ => format!(
-            "({})",
-            t.shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut header = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
-        npy_descr(t.dtype())?
-    );
-    // The magic, version and length take 10 bytes; the header ends in a newline and pads
-    // the whole to a multiple of 64.
-    let pad = (64 - (10 + header.len() + 1) % 64) % 64;
-    header.push_str(&" ".repeat(pad));
-    header.push('\n');
-    let len = u16::try_from(header.len()).map_err(|_| "shape too long for .npy")?;
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&t.data.to_le_bytes());
-    Ok(out)
-}
-
 fn write_npy_files(dir: &Path, tensors: &[Tensor]) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     tensors
@@ -836,7 +786,8 @@ fn write_npy_files(dir: &Path, tensors: &[Tensor]) -> Result<Vec<PathBuf>, Strin
         .enumerate()
         .map(|(k, t)| {
             let p = dir.join(format!("input_{k}.npy"));
-            std::fs::write(&p, npy_bytes(t)?).map_err(|e| format!("{}: {e}", p.display()))?;
+            std::fs::write(&p, crate::npy::npy_bytes(t)?)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
             Ok(p)
         })
         .collect()
@@ -1173,27 +1124,5 @@ mod tests {
         assert_eq!(profiled(vec![O2Fma]), [O2Fma]);
         // Only -O0 timed: the steps are still the default build's.
         assert_eq!(profiled(vec![O0]), [O2]);
-    }
-
-    #[test]
-    fn npy_header_is_padded_to_64_bytes() {
-        let t = Tensor::from_f32(vec![1, 3, 2], vec![0.0; 6]).unwrap();
-        let b = npy_bytes(&t).unwrap();
-        let header_len = u16::from_le_bytes([b[8], b[9]]) as usize;
-        assert_eq!((10 + header_len) % 64, 0);
-        assert_eq!(b.len(), 10 + header_len + 24);
-        let header = std::str::from_utf8(&b[10..10 + header_len]).unwrap();
-        assert!(
-            header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 2), }")
-        );
-        assert!(header.ends_with('\n'));
-        let one = Tensor::from_f32(vec![4], vec![0.0; 4]).unwrap();
-        let b = npy_bytes(&one).unwrap();
-        let l = u16::from_le_bytes([b[8], b[9]]) as usize;
-        assert!(
-            std::str::from_utf8(&b[10..10 + l])
-                .unwrap()
-                .contains("'shape': (4,)")
-        );
     }
 }

@@ -31,6 +31,11 @@ impl Requant {
     /// output scale that much finer than the inputs') are refused: such a model keeps that
     /// op in float. A factor too small to move any i32 sum by half a step is 0.
     pub fn from_f32(factor: f32) -> Result<Requant, String> {
+        // Zero or below 2^-126 (a scale underflowed to a subnormal, e.g. a weight channel
+        // of subnormal values): every i32 sum times it rounds to 0.
+        if factor == 0.0 || factor.is_subnormal() && factor > 0.0 {
+            return Ok(Requant { mult: 0, shift: 0 });
+        }
         if !(factor.is_normal() && factor > 0.0) {
             return Err(format!(
                 "the scale ratio {factor:e} is not a positive normal number"
@@ -651,7 +656,12 @@ mod tests {
             assert!((1 << 23..1 << 24).contains(&q.mult), "{r}: {q:?}");
             assert_eq!(q.real(), f64::from(r), "{r}: {q:?}");
         }
-        assert!(Requant::from_f32(0.0).is_err());
+        for zero in [0.0, 9.3e-43] {
+            let q = Requant::from_f32(zero).unwrap();
+            assert_eq!(q.apply(i64::from(i32::MAX)), 0, "{zero:e}");
+            assert_eq!(q.apply(i64::from(i32::MIN)), 0, "{zero:e}");
+        }
+        assert!(Requant::from_f32(-1.0).is_err());
         assert!(Requant::from_f32(f32::NAN).is_err());
         assert!(Requant::from_f32(2f32.powi(24)).is_err());
         let tiny = Requant::from_f32(1e-30).unwrap();
