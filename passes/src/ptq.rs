@@ -884,3 +884,103 @@ fn insert_qdq(g: &mut Graph, v: ValueId, q: ActQ) {
         g.value_mut(v).name = format!("{name}_float");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_doubling_keeps_every_count_in_place() {
+        let mut h = Histogram::new();
+        let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 100.0).collect();
+        h.add(&xs);
+        assert_eq!(h.range, 8.0);
+        // A value far outside doubles the range twice; the counts below it must not move.
+        h.add(&[20.0]);
+        assert_eq!(h.range, 32.0);
+        assert_eq!(h.bins.iter().sum::<u64>(), 1001);
+        let w = 2.0 * h.range / BINS as f32;
+        for q in [0.1f32, 0.25, 0.5, 0.75, 0.9] {
+            // Uniform on [-5, 5): the q-quantile is -5 + 10q, to one bin.
+            let now = h.quantile(f64::from(q));
+            let want = -5.0 + 10.0 * q;
+            assert!((now - want).abs() <= w + 0.01, "q {q}: {now} vs {want}");
+        }
+        let top = h.quantile(1.0);
+        assert!((20.0..=20.0 + w).contains(&top), "{top}");
+    }
+
+    #[test]
+    fn percentile_ignores_rare_outliers_and_minmax_does_not() {
+        let mut xs: Vec<f32> = (0..100_000).map(|i| (i % 1000) as f32 / 1000.0).collect();
+        xs[7] = 500.0;
+        let mut s = Stats {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            hist: Some(Histogram::new()),
+        };
+        s.min = xs.iter().copied().fold(f32::INFINITY, f32::min);
+        s.max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        s.hist.as_mut().unwrap().add(&xs);
+        assert_eq!(s.range(Method::MinMax), (0.0, 500.0));
+        let (lo, hi) = s.range(Method::Percentile(99.99));
+        assert_eq!(lo, 0.0);
+        // The histogram's bins over [-1024, 1024] are 0.5 wide: the top edge of the bin
+        // holding 0.999.
+        assert!((0.999..=1.5).contains(&hi), "{hi}");
+    }
+
+    #[test]
+    fn activation_quantization_keeps_zero_exact_and_covers_the_range() {
+        for (lo, hi) in [
+            (-1.0f32, 3.0),
+            (0.5, 2.0),
+            (-7.25, -0.5),
+            (0.0, 0.0),
+            (-1e-3, 1e4),
+        ] {
+            let q = ActQ::from_range(lo, hi);
+            let t = Tensor::from_f32(vec![3], vec![0.0, lo, hi]).unwrap();
+            let f = q.fake(&t);
+            let TensorData::F32(v) = &f.data else {
+                panic!()
+            };
+            assert_eq!(v[0], 0.0, "{lo}..{hi}: 0 must be exact");
+            for (x, y) in [(lo, v[1]), (hi, v[2])] {
+                assert!(
+                    (x - y).abs() <= q.scale / 2.0 * 1.0001,
+                    "{lo}..{hi}: {x} -> {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weights_are_symmetric_per_channel_and_within_half_a_step() {
+        // [2 channels, 3]: the second channel all zeros (pruned) borrows the first's scale.
+        let w = Tensor::from_f32(vec![2, 3], vec![0.5, -1.27, 0.01, 0.0, 0.0, 0.0]).unwrap();
+        let q = QWeight::new(&w, 0, &|_| 0.0).unwrap();
+        assert_eq!(q.scales, vec![0.01, 0.01]);
+        assert_eq!(q.q, vec![50, -127, 1, 0, 0, 0]);
+        let neg = Tensor::from_f32(vec![2, 3], vec![-0.5, 1.27, -0.01, 0.0, 0.0, 0.0]).unwrap();
+        let qn = QWeight::new(&neg, 0, &|_| 0.0).unwrap();
+        assert_eq!(qn.q, q.q.iter().map(|x| -x).collect::<Vec<i8>>());
+        let TensorData::F32(back) = q.dequantized().data else {
+            panic!()
+        };
+        let TensorData::F32(orig) = &w.data else {
+            panic!()
+        };
+        for (a, b) in back.iter().zip(orig) {
+            assert!((a - b).abs() <= 0.005 + 1e-7, "{a} vs {b}");
+        }
+        // A bias that would overflow i32 steps widens the scale.
+        let wide = QWeight::new(&w, 0, &|c| if c == 0 { 0.5 } else { 0.0 }).unwrap();
+        assert_eq!(wide.scales[0], 0.5);
+        // Axis 1 (a MatMul's [K, N] weight): one scale per column.
+        let m = Tensor::from_f32(vec![2, 2], vec![1.0, 0.1, -2.0, 0.2]).unwrap();
+        let qm = QWeight::new(&m, 1, &|_| 0.0).unwrap();
+        assert_eq!(qm.scales, vec![2.0 / 127.0, 0.2 / 127.0]);
+        assert_eq!(qm.q, vec![64, 64, -127, 127]);
+    }
+}
