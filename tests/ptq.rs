@@ -18,7 +18,7 @@ use common::builder::Builder;
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::ops::*;
-use kiln::ir::{Graph, Op, Tensor, TensorData};
+use kiln::ir::{Graph, Op, Tensor};
 use kiln::passes::ptq::{PtqOptions, PtqReport};
 
 /// A small deterministic generator (xorshift), so each failure names a reproducible seed.
@@ -301,7 +301,7 @@ fn a_layer_over_the_threshold_stays_float_and_is_reported() {
     let (all, report_off) = quantize(&g, &samples, &off);
     assert!(report_off.layers.iter().all(|l| !l.float));
     let (cm, ca) = (compile(mixed), compile(all));
-    assert_eq!(float_layers(&cm.graph), [first.clone()]);
+    assert_eq!(float_layers(&cm.graph), [first]);
     assert!(float_layers(&ca.graph).is_empty());
     // The float layer is what keeps the model usable.
     for s in &samples {
