@@ -322,3 +322,37 @@ fn fma_takes_the_fused_kernels_or_names_its_method() {
     );
     assert!(!err.contains("--fma"), "a flag in a build.rs error: {err}");
 }
+
+/// `Build::quantize_int8` is `--quantize int8 --calibration DIR`: the report comes back on
+/// `Compiled`, the header names the builder methods, the options without a calibration
+/// directory are an error naming the method to call.
+#[test]
+fn build_quantizes_with_its_own_calibration() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::corpus_data("mlperf_ic_resnet8");
+    let c = kiln::Build::new(resnet8())
+        .quantize_int8(&data)
+        .calibration_method(kiln::passes::ptq::Method::MinMax)
+        .float_threshold(Some(0.2))
+        .emit(dir.path())
+        .unwrap();
+    let r = c.quantization.as_ref().expect("a quantization report");
+    assert_eq!(r.samples, 1);
+    assert!(!r.layers.is_empty() && r.layers.iter().all(|l| !l.float));
+    let src = std::fs::read_to_string(dir.path().join("model.rs")).unwrap();
+    assert!(
+        src.contains(".quantize_int8("),
+        "provenance names the method"
+    );
+    assert!(
+        src.contains("minmax, float threshold 0.2"),
+        "and its options"
+    );
+
+    let e = kiln::Build::new(resnet8())
+        .float_threshold(None)
+        .emit(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Build::quantize_int8(CALIBRATION_DIR)"), "{e}");
+}
