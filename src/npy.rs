@@ -85,23 +85,12 @@ pub fn parse_npy(b: &[u8]) -> Result<Tensor, String> {
         .strip_prefix('\'')
         .and_then(|d| d.split('\'').next())
         .ok_or("an unquoted descr")?;
-    let dtype = [
-        DType::F32,
-        DType::F64,
-        DType::F16,
-        DType::I8,
-        DType::I16,
-        DType::I32,
-        DType::I64,
-        DType::U8,
-        DType::U16,
-        DType::U32,
-        DType::U64,
-        DType::Bool,
-    ]
-    .into_iter()
-    .find(|&d| descr_matches(d, descr))
-    .ok_or_else(|| format!("element type {descr:?} (kiln reads little-endian numbers and bool)"))?;
+    let dtype = DType::ALL
+        .into_iter()
+        .find(|&d| descr_matches(d, descr))
+        .ok_or_else(|| {
+            format!("element type {descr:?} (kiln reads little-endian numbers and bool)")
+        })?;
     if field("fortran_order")?.starts_with("True") {
         return Err("Fortran order (save it with numpy's default C order)".into());
     }

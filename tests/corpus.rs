@@ -447,7 +447,7 @@ fn corpus_ptq_models_match_or_beat_onnxruntime_quantize_static() {
                 continue;
             };
             eprintln!(
-                "{name} output {k}: cosine to fp32 {ours:.8}, onnxruntime quantize_static {ort_cos:.8}"
+                "{name} output {k}: cosine to fp32 {ours:.10}, onnxruntime quantize_static {ort_cos:.10}"
             );
             if ours < ort_cos {
                 failures.push(format!(

@@ -16,10 +16,10 @@
 //!   weights and output rounded to their quantization, against the float layer on the same
 //!   float inputs); a layer above the threshold stays float, and the report says which.
 
+use crate::quantize::DataInputs;
 use crate::rewrite::replace_uses;
 use kiln_ir::ops::quant::{QuantAttrs, quantize_one, round_half_even_f64};
-use kiln_ir::ops::resize::ResizeMode;
-use kiln_ir::ops::{BinaryOp, ResizeAttrs, UnaryOp};
+use kiln_ir::ops::{BinaryOp, UnaryOp};
 use kiln_ir::{DType, Graph, Node, NodeId, Op, Tensor, TensorData, TensorType, ValueId, ValueKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -253,23 +253,16 @@ fn role(g: &Graph, n: NodeId) -> Option<Role> {
         Op::Softmax(_) | Op::AveragePool(_) | Op::GlobalAveragePool if act(0) => {
             Some(Role::Compute)
         }
-        Op::Reshape(_)
-        | Op::Flatten(_)
-        | Op::Squeeze(_)
-        | Op::Unsqueeze(_)
-        | Op::Identity
-        | Op::Transpose(_)
-        | Op::Slice(_)
-        | Op::SpaceToDepth(_)
-        | Op::DepthToSpace(_)
-        | Op::MaxPool(_)
-        | Op::Gather(_)
-        | Op::Resize(ResizeAttrs {
-            mode: ResizeMode::Nearest,
-            ..
-        }) if act(0) => Some(Role::Movement),
-        Op::Concat(_) if (0..node.inputs.len()).all(act) => Some(Role::Movement),
-        _ => None,
+        op => match crate::quantize::data_movement(op) {
+            // Shape operands folded into attributes may linger as constant inputs.
+            Some(DataInputs::All)
+                if act(0) && (0..node.inputs.len()).all(|k| act(k) || const_or_none(k)) =>
+            {
+                Some(Role::Movement)
+            }
+            Some(DataInputs::First) if act(0) => Some(Role::Movement),
+            _ => None,
+        },
     }
 }
 

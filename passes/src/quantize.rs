@@ -290,9 +290,48 @@ fn merged_dq(g: &Graph, dq: NodeId) -> Merged {
     }
 }
 
+/// Which inputs of an op that only moves or selects elements carry the data: such ops
+/// run on the integers themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataInputs {
+    /// Every input (Concat), or the only one.
+    All,
+    /// Input 0 (Gather's indices and Resize's operands are not data).
+    First,
+}
+
+/// Whether `op` only moves or selects elements (Reshape, Transpose, Concat, MaxPool,
+/// nearest Resize...), and which of its inputs are data.
+pub fn data_movement(op: &Op) -> Option<DataInputs> {
+    match op {
+        Op::Reshape(_)
+        | Op::Flatten(_)
+        | Op::Squeeze(_)
+        | Op::Unsqueeze(_)
+        | Op::Identity
+        | Op::Transpose(_)
+        | Op::Slice(_)
+        | Op::SpaceToDepth(_)
+        | Op::DepthToSpace(_)
+        | Op::MaxPool(_)
+        | Op::Concat(_) => Some(DataInputs::All),
+        Op::Gather(_)
+        | Op::Resize(ResizeAttrs {
+            mode: ResizeMode::Nearest,
+            ..
+        }) => Some(DataInputs::First),
+        _ => None,
+    }
+}
+
 /// The integer form of node `n` whose output is quantized with `qy`, if kiln has one.
 fn rewrite(g: &mut Graph, n: NodeId, qy: &QParams, q: NodeId) -> Result<Option<Rewrite>, String> {
     let op = g.node(n).op.clone();
+    match data_movement(&op) {
+        Some(DataInputs::All) => return movement(g, n, qy, q),
+        Some(DataInputs::First) => return movement_slots(g, n, qy, q, &[0]),
+        None => {}
+    }
     Ok(match op {
         Op::Conv(a) => conv(g, n, a, qy),
         Op::Gemm(a) => {
@@ -337,22 +376,6 @@ fn rewrite(g: &mut Graph, n: NodeId, qy: &QParams, q: NodeId) -> Result<Option<R
             }
         }
         Op::Binary(b @ (BinaryOp::Add | BinaryOp::Mul)) if two_acts(g, n) => binary(g, n, b, qy)?,
-        Op::Reshape(_)
-        | Op::Flatten(_)
-        | Op::Squeeze(_)
-        | Op::Unsqueeze(_)
-        | Op::Identity
-        | Op::Transpose(_)
-        | Op::Slice(_)
-        | Op::SpaceToDepth(_)
-        | Op::DepthToSpace(_)
-        | Op::MaxPool(_)
-        | Op::Concat(_) => movement(g, n, qy, q)?,
-        Op::Gather(_) => movement_slots(g, n, qy, q, &[0])?,
-        Op::Resize(ResizeAttrs {
-            mode: ResizeMode::Nearest,
-            ..
-        }) => movement_slots(g, n, qy, q, &[0])?,
         _ => lut(g, n, qy)?,
     })
 }
