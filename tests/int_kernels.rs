@@ -640,11 +640,12 @@ fn qdq_graph() -> impl Strategy<Value = (Pattern, Graph, Vec<Tensor>)> {
                 Pattern::QLinearConv | Pattern::QLinearMatMul => {
                     // The quantized input itself (not its DequantizeLinear), with constant
                     // scales and zero points.
-                    let xq =
-                        bd.g.node_ids()
-                            .last()
-                            .map(|n| bd.g.node(n).inputs[0])
-                            .unwrap();
+                    let xq = bd
+                        .graph()
+                        .node_ids()
+                        .last()
+                        .map(|n| bd.graph().node(n).inputs[0])
+                        .unwrap();
                     let fan = (c * 9) as f32;
                     let ws: Vec<f32> = wk.iter().map(|k| k / (127.0 * fan.sqrt())).collect();
                     let f32c = |bd: &mut Builder, v: Vec<f32>, shape: Vec<usize>| {

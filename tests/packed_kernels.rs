@@ -47,7 +47,7 @@ fn conv_graph(
     let w = bd.constant(w);
     let bias = b.map(|b| bd.constant(b));
     let y = bd.try_node(Op::Conv(attrs), "Conv", vec![Some(x), Some(w), bias])?;
-    let shape = bd.g.value(y).ty.shape.clone();
+    let shape = bd.graph().value(y).ty.shape.clone();
     let n: usize = shape.iter().product();
     let residual = Tensor::new(
         shape,

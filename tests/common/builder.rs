@@ -1,7 +1,6 @@
 //! Graphs built node by node for the kernel tests.
 
-use kiln::ir::ops::InferInput;
-use kiln::ir::{Graph, Node, Op, Tensor, ValueKind};
+use kiln::ir::{Graph, Op, Tensor};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -16,9 +15,10 @@ pub fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
         .collect()
 }
 
-/// A graph built node by node: inputs fed at run time, constants stored.
+/// A graph built node by node: inputs fed at run time, constants stored. A layer over
+/// the IR's own builder (names and shape inference) that also keeps each input's tensor.
 pub struct Builder {
-    pub g: Graph,
+    b: kiln::ir::builder::Builder,
     pub feed: Vec<Tensor>,
     count: usize,
 }
@@ -26,17 +26,19 @@ pub struct Builder {
 impl Builder {
     pub fn new() -> Self {
         Builder {
-            g: Graph::new("case"),
+            b: kiln::ir::builder::Builder::new("case"),
             feed: Vec::new(),
             count: 0,
         }
     }
 
+    pub fn graph(&self) -> &Graph {
+        &self.b.g
+    }
+
     pub fn input(&mut self, t: Tensor) -> kiln::ir::ValueId {
-        let v = self
-            .g
-            .add_value(format!("x{}", self.feed.len()), t.ty(), ValueKind::Input);
-        self.g.inputs.push(v);
+        let name = format!("x{}", self.feed.len());
+        let v = self.b.input(&name, t.dtype(), &t.shape);
         self.feed.push(t);
         v
     }
@@ -44,7 +46,7 @@ impl Builder {
     pub fn constant(&mut self, t: Tensor) -> kiln::ir::ValueId {
         self.count += 1;
         let name = format!("c{}", self.count);
-        self.g.add_value(name, t.ty(), ValueKind::Const(t))
+        self.b.constant(&name, &t.shape, t.data)
     }
 
     /// Adds `op` on `inputs`; returns its output.
@@ -57,46 +59,22 @@ impl Builder {
         self.try_node(op, onnx, inputs).expect("a valid node")
     }
 
-    /// Adds `op` on `inputs` if its shapes infer; returns its output.
+    /// Adds `op` on `inputs` if its shapes infer; returns its output. `onnx` is the op type
+    /// messages name (an integer op stands for the ONNX op it came from).
     pub fn try_node(
         &mut self,
         op: Op,
         onnx: &str,
         inputs: Vec<Option<kiln::ir::ValueId>>,
     ) -> Option<kiln::ir::ValueId> {
-        let infer: Vec<Option<InferInput>> = inputs
-            .iter()
-            .map(|i| {
-                i.map(|v| {
-                    let val = self.g.value(v);
-                    InferInput {
-                        ty: &val.ty,
-                        value: val.const_tensor(),
-                    }
-                })
-            })
-            .collect();
-        let ty = op.infer(&infer).ok()?.remove(0);
-        self.count += 1;
-        let name = format!("n{}", self.count);
-        let y = self
-            .g
-            .add_value(format!("{name}_y"), ty, ValueKind::Activation);
-        self.g.add_node(Node {
-            name,
-            op,
-            inputs,
-            outputs: vec![y],
-            onnx_op: onnx.into(),
-            opset: 17,
-            epilogue: Vec::new(),
-            merged: Vec::new(),
-        });
+        let y = self.b.try_node(op, &inputs, 1).ok()?.pop()?;
+        let n = self.b.g.producer(y).expect("just added");
+        self.b.g.node_mut(n).onnx_op = onnx.into();
         Some(y)
     }
 
     pub fn finish(mut self, y: kiln::ir::ValueId) -> (Graph, Vec<Tensor>) {
-        self.g.outputs.push(y);
-        (self.g, self.feed)
+        self.b.output(y);
+        (self.b.g, self.feed)
     }
 }
