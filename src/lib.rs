@@ -522,36 +522,24 @@ pub fn quantize_graph(
 /// found, else by position. Each must have the input's type and shape.
 pub fn read_samples(dir: &Path, graph: &Graph) -> Result<Vec<Vec<Tensor>>, Error> {
     let err = |m: String| Error::Quantize(format!("{}: {m}", dir.display()));
-    let entries = |d: &Path| -> Result<Vec<PathBuf>, Error> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map_err(|e| Error::io(d, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    let ext = |p: &Path, e: &str| p.extension().is_some_and(|x| x == e);
-    let is_tensor = |p: &Path| ext(p, "pb") || ext(p, "npy");
-    let holds_sample =
-        |d: &Path| -> Result<bool, Error> { Ok(entries(d)?.iter().any(|p| is_tensor(p))) };
-    let all = entries(dir)?;
-    let sub: Vec<PathBuf> = all.iter().filter(|p| p.is_dir()).cloned().collect();
+    let is_npy = |p: &Path| p.extension().is_some_and(|x| x == "npy");
+    let (files, dirs) = sample_files(dir)?;
     let mut samples = Vec::new();
-    if all.iter().any(|p| {
+    let inputs_here = files.iter().any(|p| {
         p.file_stem()
             .is_some_and(|s| s.to_string_lossy().starts_with("input_"))
-            && is_tensor(p)
-    }) || graph.inputs.len() > 1 && holds_sample(dir)?
-    {
-        samples.push(read_sample(dir, graph)?);
-    } else if !sub.is_empty() {
-        for d in sub.iter() {
-            if holds_sample(d)? {
-                samples.push(read_sample(d, graph)?);
+    });
+    if inputs_here || graph.inputs.len() > 1 && !files.is_empty() {
+        samples.push(read_sample(dir, files, graph)?);
+    } else if !dirs.is_empty() {
+        for d in &dirs {
+            let (files, _) = sample_files(d)?;
+            if !files.is_empty() {
+                samples.push(read_sample(d, files, graph)?);
             }
         }
     } else if graph.inputs.len() == 1 {
-        for p in all.iter().filter(|p| ext(p, "npy")) {
+        for p in files.iter().filter(|p| is_npy(p)) {
             let t = npy::read_npy(p).map_err(Error::Quantize)?;
             samples.push(vec![check_input(graph, 0, t, p)?]);
         }
@@ -567,25 +555,31 @@ pub fn read_samples(dir: &Path, graph: &Graph) -> Result<Vec<Vec<Tensor>>, Error
     Ok(samples)
 }
 
-/// One sample: the tensor files of directory `d`, matched to the graph's inputs.
-fn read_sample(d: &Path, graph: &Graph) -> Result<Vec<Tensor>, Error> {
-    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(d)
+/// The tensor files (`.pb`, `.npy`) and the subdirectories of `d`, each in name order.
+fn sample_files(d: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(d)
         .map_err(|e| Error::io(d, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    all.sort();
+    let (dirs, rest): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|p| p.is_dir());
+    let files = rest
+        .into_iter()
         .filter(|p| p.extension().is_some_and(|x| x == "pb" || x == "npy"))
-        .filter(|p| {
-            !p.file_stem()
-                .is_some_and(|s| s.to_string_lossy().starts_with("output_"))
-        })
+        .collect();
+    Ok((files, dirs))
+}
+
+/// One sample: the tensor `files` of directory `d` (expected outputs beside them are
+/// skipped), matched to the graph's inputs.
+fn read_sample(d: &Path, files: Vec<PathBuf>, graph: &Graph) -> Result<Vec<Tensor>, Error> {
+    let mut files: Vec<(String, PathBuf)> = files
+        .into_iter()
         .map(|p| {
-            (
-                p.file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                p,
-            )
+            let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+            (stem.into_owned(), p)
         })
+        .filter(|(stem, _)| !stem.starts_with("output_"))
         .collect();
     // input_<i> by number, not by text (input_10 after input_9).
     files.sort_by_key(|(stem, _)| {
