@@ -123,15 +123,14 @@ pub fn quantize(
         return Err("no calibration samples".into());
     }
     prepare(g)?;
-    let roles: BTreeMap<NodeId, Role> = g
-        .schedule()
-        .map_err(|_| "the graph has a cycle")?
-        .into_iter()
-        .filter_map(|n| role(g, n).map(|r| (n, r)))
+    let order = g.schedule().map_err(|_| "the graph has a cycle")?;
+    let roles: BTreeMap<NodeId, Role> = order
+        .iter()
+        .filter_map(|&n| role(g, n).map(|r| (n, r)))
         .collect();
     let stats = calibrate(g, samples, opts.method)?;
     let mut float_nodes = HashSet::new();
-    let mut plan = choose(g, &roles, &float_nodes, &stats, opts.method)?;
+    let mut plan = choose(g, &order, &roles, &float_nodes, &stats, opts.method);
     let errors = layer_errors(g, samples, &roles, &plan)?;
     if let Some(t) = opts.float_threshold {
         float_nodes = errors
@@ -140,7 +139,7 @@ pub fn quantize(
             .map(|(n, _)| *n)
             .collect();
         if !float_nodes.is_empty() {
-            plan = choose(g, &roles, &float_nodes, &stats, opts.method)?;
+            plan = choose(g, &order, &roles, &float_nodes, &stats, opts.method);
         }
     }
     let layers = roles
@@ -451,17 +450,17 @@ struct Plan {
 
 fn choose(
     g: &Graph,
+    order: &[NodeId],
     roles: &BTreeMap<NodeId, Role>,
     float_nodes: &HashSet<NodeId>,
     stats: &HashMap<ValueId, Stats>,
     method: Method,
-) -> Result<Plan, String> {
-    let method = |v: ValueId| -> Option<ActQ> {
+) -> Plan {
+    let quantization = |v: ValueId| -> Option<ActQ> {
         let (lo, hi) = stats.get(&v)?.range(method);
         Some(ActQ::from_range(lo, hi))
     };
     let mut plan = Plan::default();
-    let order = g.schedule().map_err(|_| "the graph has a cycle")?;
     let live = |n: &NodeId| !float_nodes.contains(n);
     for n in order.iter().filter(|n| live(n)) {
         let node = g.node(*n);
@@ -477,7 +476,7 @@ fn choose(
             _ => continue,
         };
         for v in acts.into_iter().chain([node.outputs[0]]) {
-            if let Some(q) = method(v) {
+            if let Some(q) = quantization(v) {
                 plan.params.insert(v, q);
             }
         }
@@ -496,7 +495,7 @@ fn choose(
                 .iter()
                 .flatten()
                 .all(|v| plan.params.contains_key(v))
-                && let Some(q) = method(y)
+                && let Some(q) = quantization(y)
             {
                 plan.params.insert(y, q);
             }
@@ -529,7 +528,7 @@ fn choose(
             plan.absorbed.insert(r, x);
         }
     }
-    Ok(plan)
+    plan
 }
 
 /// Relu, or Clip with a lower bound of exactly 0 (and any upper bound).
@@ -646,16 +645,15 @@ impl QWeight {
     }
 }
 
-/// Runs the samples through the float graph and, at each quantized layer, the layer again
-/// on its inputs and weights rounded to their quantization; `visit` gets the node, that output before its own quantization and the
-/// float output.
-fn fake_pass(
+/// Each quantized layer's error alone (see [`LayerReport::error`]), by node: the samples
+/// run through the float graph and, at each quantized layer, the layer runs again on its
+/// inputs and weights rounded to their quantization, its output rounded too.
+fn layer_errors(
     g: &Graph,
     samples: &[Vec<Tensor>],
     roles: &BTreeMap<NodeId, Role>,
     plan: &Plan,
-    visit: &mut dyn FnMut(NodeId, &Tensor, &Tensor) -> Result<(), String>,
-) -> Result<(), String> {
+) -> Result<BTreeMap<NodeId, f64>, String> {
     let mut weights: HashMap<NodeId, Tensor> = HashMap::new();
     for (&n, role) in roles {
         if let Role::Weighted { axis } = role
@@ -664,16 +662,24 @@ fn fake_pass(
             weights.insert(n, qw.dequantized());
         }
     }
+    // The dropped Relu after a value: the float reference passes through it.
+    let after: HashMap<ValueId, NodeId> = plan.absorbed.iter().map(|(&r, &x)| (x, r)).collect();
+    let mut sums: BTreeMap<NodeId, (f64, f64)> = BTreeMap::new();
     for (k, sample) in samples.iter().enumerate() {
         kiln_ir::eval::run_observed(g, sample, &mut |n, args, outs| {
             let role = match roles.get(&n) {
                 Some(r @ (Role::Weighted { .. } | Role::Compute)) => *r,
                 _ => return Ok(()),
             };
-            if plan.absorbed.contains_key(&n) || !plan.params.contains_key(&g.node(n).outputs[0]) {
-                return Ok(());
-            }
             let node = g.node(n);
+            let y = node.outputs[0];
+            let Some(qy) = plan
+                .params
+                .get(&y)
+                .filter(|_| !plan.absorbed.contains_key(&n))
+            else {
+                return Ok(());
+            };
             let faked: Vec<Option<Tensor>> = node
                 .inputs
                 .iter()
@@ -692,47 +698,29 @@ fn fake_pass(
                 })
                 .collect();
             let refs: Vec<Option<&Tensor>> = faked.iter().map(Option::as_ref).collect();
-            let got = node.eval(&refs)?.swap_remove(0);
-            visit(n, &got, &outs[0])
+            let got = qy.fake(&node.eval(&refs)?[0]);
+            let want = match after.get(&y) {
+                Some(&r) => {
+                    let rn = g.node(r);
+                    let mut a: Vec<Option<&Tensor>> = vec![Some(&outs[0])];
+                    a.extend(rn.inputs[1..].iter().map(|v| const_of(g, *v)));
+                    rn.eval(&a)?.swap_remove(0)
+                }
+                None => outs[0].clone(),
+            };
+            let (Some(gv), Some(wv)) = (floats(&got), floats(&want)) else {
+                return Ok(());
+            };
+            let s = sums.entry(n).or_default();
+            for (a, b) in gv.iter().zip(wv) {
+                let (a, b) = (f64::from(*a), f64::from(*b));
+                s.0 += (a - b) * (a - b);
+                s.1 += b * b;
+            }
+            Ok(())
         })
         .map_err(|e| format!("calibration sample {k}: {e}"))?;
     }
-    Ok(())
-}
-
-/// Each quantized layer's error alone (see [`LayerReport::error`]), by node.
-fn layer_errors(
-    g: &Graph,
-    samples: &[Vec<Tensor>],
-    roles: &BTreeMap<NodeId, Role>,
-    plan: &Plan,
-) -> Result<BTreeMap<NodeId, f64>, String> {
-    // The dropped Relu after a value: the float reference passes through it.
-    let after: HashMap<ValueId, NodeId> = plan.absorbed.iter().map(|(&r, &x)| (x, r)).collect();
-    let mut sums: BTreeMap<NodeId, (f64, f64)> = BTreeMap::new();
-    fake_pass(g, samples, roles, plan, &mut |n, got, float| {
-        let y = g.node(n).outputs[0];
-        let got = plan.params[&y].fake(got);
-        let want = match after.get(&y) {
-            Some(&r) => {
-                let rn = g.node(r);
-                let mut a: Vec<Option<&Tensor>> = vec![Some(float)];
-                a.extend(rn.inputs[1..].iter().map(|v| const_of(g, *v)));
-                rn.eval(&a)?.swap_remove(0)
-            }
-            None => float.clone(),
-        };
-        let (Some(gv), Some(wv)) = (floats(&got), floats(&want)) else {
-            return Ok(());
-        };
-        let s = sums.entry(n).or_default();
-        for (a, b) in gv.iter().zip(wv) {
-            let (a, b) = (f64::from(*a), f64::from(*b));
-            s.0 += (a - b) * (a - b);
-            s.1 += b * b;
-        }
-        Ok(())
-    })?;
     Ok(sums
         .into_iter()
         .map(|(n, (err, reference))| {
