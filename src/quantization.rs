@@ -1,12 +1,170 @@
-//! The accuracy of kiln's post-training quantization (`kiln quantize`): per output, how
-//! close the int8 model comes to the float model on a data set; per layer, the error it
-//! adds alone, so a user sees which layer hurts.
+//! kiln's post-training quantization from the facade: reading calibration samples,
+//! running the pass ([`kiln_passes::ptq`]) when the options ask for it, and the accuracy
+//! report of `kiln quantize` (per output, how close the int8 model comes to the float
+//! model on a data set; per layer, the error it adds alone, so a user sees which layer
+//! hurts).
 
 use crate::{CompileOptions, Error};
 use kiln_ir::{Graph, Tensor, TensorData};
 use kiln_passes::ptq::PtqReport;
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Runs post-training quantization on an imported float graph when `opts` asks for it
+/// (the step [`crate::compile_graph`] takes before [`crate::plan`]); `None` when it does not.
+pub fn quantize_graph(
+    graph: &mut Graph,
+    opts: &CompileOptions,
+) -> Result<Option<kiln_passes::ptq::PtqReport>, Error> {
+    let Some(q) = &opts.quantize else {
+        return Ok(None);
+    };
+    // Calibration runs the graph, so it must be valid first (as the passes need).
+    kiln_ir::verify(graph).map_err(Error::Verify)?;
+    let samples = read_samples(&q.calibration, graph)?;
+    kiln_passes::ptq::quantize(graph, &samples, &q.options)
+        .map(Some)
+        .map_err(Error::Quantize)
+}
+
+/// Reads calibration samples for `graph` from `dir`, which is one of:
+/// - a directory of sample directories (`test_data_set_0`, `test_data_set_1`... in name
+///   order), each as below;
+/// - one sample: `input_<i>.pb` (TensorProto, as in ONNX test data) or `input_<i>.npy`
+///   files, or `<input name>.npy` / `<input name>.pb` files;
+/// - for a model with one input, `.npy` files, one sample each.
+///
+/// Tensors are matched to the graph's run-time inputs by name when every input's name is
+/// found, else by position. Each must have the input's type and shape.
+pub fn read_samples(dir: &Path, graph: &Graph) -> Result<Vec<Vec<Tensor>>, Error> {
+    let err = |m: String| Error::Quantize(format!("{}: {m}", dir.display()));
+    let is_npy = |p: &Path| p.extension().is_some_and(|x| x == "npy");
+    let (files, dirs) = sample_files(dir)?;
+    let mut samples = Vec::new();
+    let inputs_here = files.iter().any(|p| {
+        p.file_stem()
+            .is_some_and(|s| s.to_string_lossy().starts_with("input_"))
+    });
+    if inputs_here || graph.inputs.len() > 1 && !files.is_empty() {
+        samples.push(read_sample(dir, files, graph)?);
+    } else if !dirs.is_empty() {
+        for d in &dirs {
+            let (files, _) = sample_files(d)?;
+            if !files.is_empty() {
+                samples.push(read_sample(d, files, graph)?);
+            }
+        }
+    } else if graph.inputs.len() == 1 {
+        for p in files.iter().filter(|p| is_npy(p)) {
+            let t = crate::npy::read_npy(p).map_err(Error::Quantize)?;
+            samples.push(vec![check_input(graph, 0, t, p)?]);
+        }
+    }
+    if samples.is_empty() {
+        return Err(err(
+            "no calibration samples: expected test_data_set_*/ directories of input_<i>.pb \
+             files, input_<i>.pb or .npy files, or (for a one-input model) one .npy file per \
+             sample"
+                .into(),
+        ));
+    }
+    Ok(samples)
+}
+
+/// The tensor files (`.pb`, `.npy`) and the subdirectories of `d`, each in name order.
+fn sample_files(d: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(d)
+        .map_err(|e| Error::io(d, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    all.sort();
+    let (dirs, rest): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|p| p.is_dir());
+    let files = rest
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "pb" || x == "npy"))
+        .collect();
+    Ok((files, dirs))
+}
+
+/// One sample: the tensor `files` of directory `d` (expected outputs beside them are
+/// skipped), matched to the graph's inputs.
+fn read_sample(d: &Path, files: Vec<PathBuf>, graph: &Graph) -> Result<Vec<Tensor>, Error> {
+    let mut files: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|p| {
+            let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+            (stem.into_owned(), p)
+        })
+        .filter(|(stem, _)| !stem.starts_with("output_"))
+        .collect();
+    // input_<i> by number, not by text (input_10 after input_9).
+    files.sort_by_key(|(stem, _)| {
+        let n = stem
+            .strip_prefix("input_")
+            .and_then(|n| n.parse::<usize>().ok());
+        (n.is_none(), n, stem.clone())
+    });
+    let mut tensors = Vec::new();
+    for (stem, p) in &files {
+        let (name, t) = if p.extension().is_some_and(|x| x == "npy") {
+            (
+                stem.clone(),
+                crate::npy::read_npy(p).map_err(Error::Quantize)?,
+            )
+        } else {
+            let (name, t) = kiln_frontend::read_tensor_pb(p).map_err(|e| Error::File {
+                path: p.clone(),
+                source: Box::new(e),
+            })?;
+            (if name.is_empty() { stem.clone() } else { name }, t)
+        };
+        tensors.push((name, t, p.clone()));
+    }
+    let names: Vec<&str> = graph
+        .inputs
+        .iter()
+        .map(|&v| graph.value(v).name.as_str())
+        .collect();
+    let by_name = names
+        .iter()
+        .all(|n| tensors.iter().any(|(tn, _, _)| tn == n));
+    let mut sample = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let found = if by_name {
+            tensors.iter().find(|(tn, _, _)| tn == name)
+        } else if tensors.len() >= names.len() {
+            // Test data lists bound inputs too; positional matching skips none, so it is
+            // only right when the counts agree.
+            (tensors.len() == names.len()).then(|| &tensors[k])
+        } else {
+            None
+        };
+        let Some((_, t, p)) = found else {
+            return Err(Error::Quantize(format!(
+                "{}: no tensor for input {name:?} (found {} tensor files; name them \
+                 input_<i> in input order or after the inputs)",
+                d.display(),
+                tensors.len()
+            )));
+        };
+        sample.push(check_input(graph, k, t.clone(), p)?);
+    }
+    Ok(sample)
+}
+
+fn check_input(graph: &Graph, k: usize, t: Tensor, from: &Path) -> Result<Tensor, Error> {
+    let v = graph.value(graph.inputs[k]);
+    if t.ty() != v.ty {
+        return Err(Error::Quantize(format!(
+            "{}: input {:?} must be {}, the file holds {}",
+            from.display(),
+            v.name,
+            v.ty,
+            t.ty()
+        )));
+    }
+    Ok(t)
+}
 
 /// One line on what quantization did, for `kiln compile`.
 pub fn summary(r: &PtqReport) -> String {
@@ -72,9 +230,9 @@ pub struct Accuracy {
 /// semantics on the samples in `data`, and compares their outputs.
 pub fn accuracy(graph: Graph, opts: &CompileOptions, data: &Path) -> Result<Accuracy, Error> {
     kiln_ir::verify(&graph).map_err(Error::Verify)?;
-    let samples = crate::read_samples(data, &graph)?;
+    let samples = read_samples(data, &graph)?;
     let mut quantized = graph.clone();
-    let quantization = crate::quantize_graph(&mut quantized, opts)?
+    let quantization = quantize_graph(&mut quantized, opts)?
         .ok_or_else(|| Error::Usage("kiln quantize needs --calibration DIR".into()))?;
     let optimized = kiln_passes::compile::optimize(quantized, &opts.passes_options())?;
     let q = optimized.graph.graph();
