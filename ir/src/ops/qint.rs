@@ -169,7 +169,7 @@ pub struct IntConvAttrs {
 }
 
 /// IntGemm: `y[.., j] = out.put(requant[j].apply(bias[j] + Σ_k (a[.., k] - a_zero) · b[k,
-/// j]))`. Inputs: A (u8/i8, [.., K]), B (i8, [K, N], zero point 0), bias (i32 [N],
+/// j]))`. Inputs: A (u8/i8, [.., K]), B (i8, [K, N], zero point 0), bias (i32 `[N]`,
 /// optional).
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntGemmAttrs {
