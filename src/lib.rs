@@ -26,6 +26,8 @@
 #![allow(clippy::needless_doctest_main)]
 
 pub mod bench;
+pub mod device;
+pub use device::Device;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
@@ -93,6 +95,15 @@ pub enum Error {
         largest: String,
         names: OptionNames,
     },
+    /// The model does not fit the device profile's RAM or flash budget.
+    #[error("the model does not fit {device}:\n{}\n{advice}", over.iter().map(|o| format!("  - {o}")).collect::<Vec<_>>().join("\n"))]
+    DoesNotFit {
+        device: String,
+        /// One line per budget exceeded, with the excess.
+        over: Vec<String>,
+        /// What would fit.
+        advice: String,
+    },
 }
 
 impl std::fmt::Debug for Error {
@@ -137,6 +148,9 @@ pub struct CompileOptions {
     pub option_names: OptionNames,
     /// kiln's own post-training quantization to int8 (`--quantize int8`), for a float model.
     pub quantize: Option<Quantize>,
+    /// The device profile (`--device`): the compilation fails when the model does not fit
+    /// its RAM and flash budgets. Set [`CompileOptions::target`] to its target too.
+    pub device: Option<Device>,
 }
 
 /// Post-training quantization of a float model ([`CompileOptions::quantize`]): calibrated
@@ -213,6 +227,12 @@ impl CompileOptions {
         }
         if self.fma {
             v.push(names.fma().into());
+        }
+        if let Some(d) = &self.device {
+            v.push(match names {
+                OptionNames::Cli => format!("--device {}", d.name),
+                OptionNames::Build => format!(".device({:?})", d.name),
+            });
         }
         if let Some(q) = &self.quantize {
             let o = &q.options;
@@ -514,6 +534,9 @@ pub fn emit_planned(
             names: opts.option_names,
         });
     }
+    if let Some(device) = &opts.device {
+        check_device(device, &planned, opts)?;
+    }
     let stem = Path::new(model_file)
         .file_stem()
         .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
@@ -541,6 +564,32 @@ pub fn emit_planned(
         target: planned.target,
         quantization: None,
         external_data: Vec::new(),
+    })
+}
+
+/// Fails when the planned model does not fit `device` (see [`Device::check_fit`]). The
+/// weights are counted as the lowering stores them (packed panels included).
+fn check_device(
+    device: &Device,
+    planned: &kiln_passes::Planned,
+    opts: &CompileOptions,
+) -> Result<(), Error> {
+    let program = kiln_codegen::lower(
+        &planned.verified(),
+        &planned.plan,
+        planned.target,
+        opts.kernels(planned.target)?,
+    )?;
+    let float_weights = program
+        .statics
+        .iter()
+        .filter(|s| s.ty.starts_with("f32"))
+        .map(|s| s.bytes as u64)
+        .sum();
+    device.check_fit(&device::Fit {
+        arena: program.arena_bytes as u64,
+        weights: program.weight_bytes() as u64,
+        float_weights,
     })
 }
 
@@ -648,6 +697,8 @@ pub struct Build {
     opts: CompileOptions,
     /// Set by [`Build::target`]; otherwise cargo's target when run from a build script.
     target: Option<Target>,
+    /// Set by [`Build::device`]: a profile name or file, read when the model is compiled.
+    device: Option<String>,
     file_name: String,
     /// Inputs bound to `.pb` files, read when the model is compiled.
     bind_files: Vec<(String, PathBuf)>,
@@ -732,6 +783,7 @@ impl Build {
                 ..Default::default()
             },
             target: None,
+            device: None,
             file_name: "model.rs".into(),
             bind_files: Vec::new(),
             sizes: Vec::new(),
@@ -836,6 +888,15 @@ impl Build {
         self
     }
 
+    /// The device to compile for (the CLI's `--device`): a built-in profile's name
+    /// (`"stm32f446re"`; see [`device::builtins`]) or a profile file (`"board.toml"`). It
+    /// sets the target (unless [`Build::target`] does) and the build fails when the model
+    /// does not fit the device's RAM or flash, saying by how much.
+    pub fn device(mut self, name_or_file: &str) -> Self {
+        self.device = Some(name_or_file.to_string());
+        self
+    }
+
     /// Name of the generated file inside the output directory (default `model.rs`).
     pub fn file_name(mut self, name: &str) -> Self {
         self.file_name = name.to_string();
@@ -873,9 +934,14 @@ impl Build {
             opts.bound_inputs
                 .insert(name.clone(), (t, path.display().to_string()));
         }
+        if let Some(name) = &self.device {
+            opts.device = Some(Device::find(name)?);
+        }
         let env = |k| std::env::var(k).ok();
         let (target, warning) = default_target(
-            self.target,
+            // A device's target comes before cargo's.
+            self.target
+                .or_else(|| opts.device.as_ref().map(|d| d.target)),
             env("TARGET").as_deref(),
             env("CARGO_CFG_TARGET_FEATURE").as_deref(),
         );

@@ -68,6 +68,12 @@ struct ModelArgs {
     /// thumbv7em-none-eabihf.
     #[arg(long, value_name = "NAME", default_value = "host")]
     target: kiln::ir::Target,
+    /// The device to compile for: a built-in profile (`kiln devices` lists them, e.g.
+    /// stm32f446re, rpi4) or a profile file (FILE.toml). It sets --target, and the
+    /// compilation fails when the arena and stack exceed the device's RAM or the weights and
+    /// code its flash, saying by how much and what would fit.
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "target")]
+    device: Option<String>,
     /// Fuse each multiply-add of the micro-kernels into one instruction (`f32::mul_add`):
     /// faster on x86_64-v3/v4 and aarch64, but the generated code then needs `std` (stable
     /// Rust has `mul_add` in `std` only), so it is off by default and not for `no_std`
@@ -161,6 +167,11 @@ impl ModelArgs {
                 }),
             ..Default::default()
         };
+        if let Some(d) = &self.device {
+            let device = kiln::Device::find(d)?;
+            opts.target = device.target;
+            opts.device = Some(device);
+        }
         for s in &self.input_shape {
             let (name, dims) = kiln::parse_input_shape(s)?;
             opts.input_shapes.insert(name, dims);
@@ -250,6 +261,9 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// List the built-in device profiles (`--device NAME`) with their facts: core, target,
+    /// RAM and flash budgets, features and the emulator `kiln verify --device` uses.
+    Devices,
     /// Time the generated code (built for this machine) against onnxruntime and tract in
     /// one run, single thread, same inputs, in alternation; profile its hottest steps.
     Bench(BenchArgs),
@@ -501,6 +515,14 @@ fn run(cli: Cli) -> Result<()> {
             out!(
                 "{}",
                 kiln::quantization::accuracy_text(&acc, model.float_threshold.0)
+            );
+        }
+        Cmd::Devices => {
+            for d in kiln::device::builtins() {
+                out!("{}", d.describe());
+            }
+            outln!(
+                "A profile file (--device FILE.toml) describes another board; see `kiln::Device::from_toml`'s docs for its fields."
             );
         }
         Cmd::Bench(args) => bench(args)?,

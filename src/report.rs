@@ -246,7 +246,7 @@ fn human_parts(bytes: usize) -> String {
 }
 
 /// `bytes` with a binary-prefixed size in parentheses: `196608 B (192.0 KiB)`.
-fn human(bytes: usize) -> String {
+pub(crate) fn human(bytes: usize) -> String {
     match human_parts(bytes).split_once(", ") {
         Some((b, k)) => format!("{b} ({k})"),
         None => format!("{bytes} B"),
