@@ -40,6 +40,8 @@ pub struct Runner {
     pub profiled_steps: Vec<Option<usize>>,
     /// Whether the runner has the peak kernels ([`Profile::Native`]).
     pub has_peak: bool,
+    /// The emulator command that runs the binary (empty: it runs here).
+    pub wrapper: Vec<String>,
 }
 
 fn elem_type(d: DType) -> Result<&'static str, String> {
@@ -300,6 +302,28 @@ pub fn build_runner(
     target_dir: &Path,
     profile: Profile,
 ) -> Result<Runner, String> {
+    build_runner_for(cases, work_dir, target_dir, profile, None)
+}
+
+/// A runner built for another machine and run through an emulator.
+#[derive(Clone, Debug)]
+pub struct Cross {
+    /// The Rust target triple, e.g. `aarch64-unknown-linux-gnu`.
+    pub triple: String,
+    /// The C compiler that links for it, e.g. `aarch64-linux-gnu-gcc`.
+    pub linker: String,
+    /// The command that runs its programs, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`.
+    pub runner: Vec<String>,
+}
+
+/// [`build_runner`], cross-built when `cross` says so.
+pub fn build_runner_for(
+    cases: &[Case],
+    work_dir: &Path,
+    target_dir: &Path,
+    profile: Profile,
+    cross: Option<Cross>,
+) -> Result<Runner, String> {
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     let src = work_dir.join("src");
     std::fs::create_dir_all(&src).map_err(|e| io(&src, e))?;
@@ -340,6 +364,14 @@ pub fn build_runner(
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "--offline", "--quiet"]);
+    if let Some(c) = &cross {
+        cmd.args(["--target", &c.triple]);
+        let var = format!(
+            "CARGO_TARGET_{}_LINKER",
+            c.triple.to_ascii_uppercase().replace('-', "_")
+        );
+        cmd.env(var, &c.linker);
+    }
     if profile == Profile::Native {
         // As a user would set it in `.cargo/config.toml`.
         let flags: Vec<String> = NATIVE_RUSTFLAGS.iter().map(|f| format!("{f:?}")).collect();
@@ -359,8 +391,13 @@ pub fn build_runner(
         let head: String = err.lines().take(80).collect::<Vec<_>>().join("\n");
         return Err(format!("the generated code did not build:\n{head}"));
     }
+    let out_dir = match &cross {
+        Some(c) => target_dir.join(&c.triple),
+        None => target_dir.to_path_buf(),
+    };
     Ok(Runner {
-        binary: target_dir.join("release").join(&bin),
+        binary: out_dir.join("release").join(&bin),
+        wrapper: cross.map(|c| c.runner).unwrap_or_default(),
         signatures: cases
             .iter()
             .map(|c| c.generated.signature.clone())
@@ -486,7 +523,14 @@ impl Runner {
             std::fs::write(&path, t.data.to_le_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = match self.wrapper.split_first() {
+            Some((w, args)) => {
+                let mut c = Command::new(w);
+                c.args(args).arg(&self.binary);
+                c
+            }
+            None => Command::new(&self.binary),
+        };
         cmd.arg(i.to_string()).arg(dir.path());
         cmd.env_remove("KILN_BENCH_ITERS")
             .env_remove("KILN_BENCH_PROFILE");

@@ -26,7 +26,9 @@
 #![allow(clippy::needless_doctest_main)]
 
 pub mod bench;
+pub mod cross;
 pub mod device;
+pub mod elf;
 pub use device::Device;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -248,6 +248,10 @@ enum Cmd {
         /// (TensorProto, like the test data), to compare them with another evaluation.
         #[arg(long, value_name = "DIR")]
         save_outputs: Option<PathBuf>,
+        /// With --device: build in DIR and keep it (the program, its sources and linker
+        /// script; reruns are incremental) instead of a temporary directory.
+        #[arg(long, value_name = "DIR", requires = "device")]
+        work_dir: Option<PathBuf>,
     },
     /// Quantize a float model with kiln's own post-training quantization and report its
     /// accuracy: per output cosine, max error and top-1 agreement with the float model on
@@ -499,7 +503,15 @@ fn run(cli: Cli) -> Result<()> {
             rtol,
             atol,
             save_outputs,
-        } => verify(&model, data, rtol, atol, save_outputs.as_deref())?,
+            work_dir,
+        } => verify(
+            &model,
+            data,
+            rtol,
+            atol,
+            save_outputs.as_deref(),
+            work_dir.as_deref(),
+        )?,
         Cmd::Quantize { mut model, data } => {
             let Some(calibration) = model.calibration.clone() else {
                 bail!("kiln quantize needs --calibration DIR (sample inputs to calibrate on)");
@@ -573,6 +585,7 @@ fn verify(
     rtol: f64,
     atol: f64,
     save_outputs: Option<&Path>,
+    work_dir: Option<&Path>,
 ) -> Result<()> {
     let opts = model.options()?;
     let data = match data {
@@ -659,23 +672,39 @@ fn verify(
         t.elapsed()
     );
     let work = tempfile::tempdir()?;
-    let target = work.path().join("target");
     let t = Instant::now();
-    let runner = harness::build_runner(
-        &[harness::Case {
-            generated: &compiled.generated,
-        }],
-        work.path(),
-        &target,
-        harness::Profile::Release,
-    )
-    .map_err(anyhow::Error::msg)?;
-    eprintln!("kiln: built in {:.2?}; running", t.elapsed());
-    let actual = runner.run(0, &inputs).map_err(anyhow::Error::msg)?;
+    let signature = &compiled.generated.signature;
+    let (actual, on_device) = match &opts.device {
+        Some(device) if device.emulator != Some(kiln::device::Emulator::Native) => {
+            let dir = work_dir.unwrap_or(work.path());
+            let run = kiln::cross::run(device, &compiled.generated, &inputs, dir)
+                .map_err(anyhow::Error::msg)?;
+            eprintln!(
+                "kiln: built and ran on {} in {:.2?}",
+                device.emulator.as_ref().map_or("?", |e| e.name()),
+                t.elapsed()
+            );
+            (run.outputs.clone(), Some(run))
+        }
+        _ => {
+            let target = work.path().join("target");
+            let runner = harness::build_runner(
+                &[harness::Case {
+                    generated: &compiled.generated,
+                }],
+                work.path(),
+                &target,
+                harness::Profile::Release,
+            )
+            .map_err(anyhow::Error::msg)?;
+            eprintln!("kiln: built in {:.2?}; running", t.elapsed());
+            (runner.run(0, &inputs).map_err(anyhow::Error::msg)?, None)
+        }
+    };
     if let Some(dir) = save_outputs {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for (k, a) in actual.iter().enumerate() {
-            let name = &runner.signatures[0].outputs[k].model_name;
+            let name = &signature.outputs[k].model_name;
             let path = dir.join(format!("output_{k}.pb"));
             write_atomically(&path, &kiln::frontend::encode_tensor_pb(name, a))?;
         }
@@ -684,7 +713,7 @@ fn verify(
     let mut all_ok = true;
     for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
         let c = harness::compare(a, e, rtol, atol);
-        let name = &runner.signatures[0].outputs[k].model_name;
+        let name = &signature.outputs[k].model_name;
         outln!(
             "output {k} {name:?}: max abs error {:.3e}, max rel error {:.3e} — {}{}",
             c.max_abs,
@@ -693,6 +722,19 @@ fn verify(
             c.note.map(|n| format!(" ({n})")).unwrap_or_default()
         );
         all_ok &= c.ok;
+    }
+    if let (Some(run), Some(device)) = (&on_device, &opts.device) {
+        out!(
+            "{}",
+            kiln::cross::report(
+                device,
+                run,
+                kiln::report::node_rows(&compiled.graph, &compiled.plan)
+                    .iter()
+                    .map(|r| r.macs)
+                    .sum()
+            )
+        );
     }
     if !all_ok {
         bail!("the generated code does not match the expected outputs (rtol {rtol}, atol {atol})");
