@@ -1,0 +1,249 @@
+//! The corpus on emulated devices (`kiln verify --device`'s engine): the MLPerf Tiny
+//! models built for Cortex-M4F profiles (fp32 on the STM32L4R5, whose 640 KiB of RAM
+//! holds their float arenas; int8 on the STM32F446RE's 128 KiB) and run bare metal under
+//! `qemu-system-arm`, and every corpus model built for the Raspberry Pi 4 profile
+//! (aarch64) under `qemu-aarch64`. Outputs are compared with onnxruntime's, with the
+//! tolerances of `tests/corpus.rs`. Needs `qemu-system-arm`, `qemu-user`,
+//! `gcc-aarch64-linux-gnu` and the rustup targets (`.ci/run` installs them); without them
+//! the suite says so loudly, and fails under `CI=true`.
+
+mod common;
+
+use kiln::codegen::EmitKind;
+use kiln::harness;
+
+type InputShapes = &'static [(&'static str, &'static [usize])];
+
+/// Whether the tools for `device` are here; loud when not, a failure under `CI=true`.
+fn require_tools(tools: &[(&str, &str)]) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<String> = tools
+        .iter()
+        .filter(|(t, _)| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .map(|(t, pkg)| format!("{t} (apt-get install {pkg})"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "\n\n*** device tools NOT FOUND: {} ***\n*** this suite did NOT run ***\n",
+        missing.join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("{msg}");
+    false
+}
+
+struct Model {
+    file: String,
+    /// The inputs' test set, and the expected outputs' (onnxruntime's) when they differ.
+    data: std::path::PathBuf,
+    expected: Option<std::path::PathBuf>,
+    shapes: InputShapes,
+    rtol: f64,
+    atol: f64,
+}
+
+/// Compiles `m` for `device`, runs it there and compares; returns a row of figures or the
+/// failure.
+fn run_on(device: &str, m: &Model) -> Result<String, String> {
+    let dev = kiln::Device::find(device).map_err(|e| e.to_string())?;
+    let opts = kiln::CompileOptions {
+        target: dev.target,
+        device: Some(dev.clone()),
+        input_shapes: m
+            .shapes
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect(),
+        ..Default::default()
+    };
+    let path = common::corpus_model(&m.file);
+    let c = kiln::compile(&path, EmitKind::Module, &opts)
+        .map_err(|e| format!("{} on {device}: {e}", m.file))?;
+    let (inputs, mut expected) = harness::read_test_set(&m.data)?;
+    if let Some(dir) = &m.expected {
+        expected = harness::read_test_set(dir)?.1;
+    }
+    if expected.is_empty() {
+        return Err(format!("{}: no expected outputs", m.file));
+    }
+    let work = common::repo()
+        .join("target")
+        .join("kiln-device")
+        .join(format!("{device}-{}", m.file));
+    let run = kiln::cross::run(&dev, &c.generated, &inputs, &work)
+        .map_err(|e| format!("{} on {device}: {e}", m.file))?;
+    for (k, (a, e)) in run.outputs.iter().zip(&expected).enumerate() {
+        let cmp = harness::compare(a, e, m.rtol, m.atol);
+        if !cmp.ok {
+            return Err(format!(
+                "{} on {device}: output {k}: max abs {:.3e}, max rel {:.3e}",
+                m.file, cmp.max_abs, cmp.max_rel
+            ));
+        }
+    }
+    let macs: u64 = kiln::report::node_rows(&c.graph, &c.plan)
+        .iter()
+        .map(|r| r.macs)
+        .sum();
+    let n = run
+        .instructions
+        .ok_or_else(|| format!("{} on {device}: no instruction count", m.file))?;
+    // A count far below the MACs would mean the measurement is broken, not fast code.
+    if n < macs / 4 {
+        return Err(format!(
+            "{} on {device}: {n} instructions for {macs} MACs cannot be right",
+            m.file
+        ));
+    }
+    let weights: usize = c
+        .graph
+        .node_ids()
+        .flat_map(|id| c.graph.node(id).inputs.iter().flatten().copied())
+        .collect::<std::collections::BTreeSet<_>>()
+        .iter()
+        .filter_map(|&v| c.graph.value(v).const_tensor())
+        .map(|t| t.ty().size_bytes())
+        .sum();
+    Ok(format!(
+        "| {} | {device} | {:.2} | {} | {} | {} | {} |",
+        m.file,
+        n as f64 / macs as f64,
+        run.sizes.text,
+        weights,
+        c.plan.arena_bytes(),
+        run.stack.map_or("-".into(), |s| s.to_string())
+    ))
+}
+
+fn check_all(device: &str, models: &[Model]) {
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for m in models {
+        if !common::require_data(
+            &common::corpus_model(&m.file),
+            &format!("corpus model {}", m.file),
+        ) {
+            return;
+        }
+        match run_on(device, m) {
+            Ok(row) => rows.push(row),
+            Err(e) => failures.push(e),
+        }
+    }
+    eprintln!("| model | device | instructions/MAC | .text | weights | arena | stack |");
+    eprintln!("| --- | --- | --- | --- | --- | --- | --- |");
+    for r in &rows {
+        eprintln!("{r}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn fp32(name: &'static str, shapes: InputShapes, atol: f64) -> Model {
+    Model {
+        file: name.to_string(),
+        data: common::corpus_data(name),
+        expected: None,
+        shapes,
+        rtol: 1e-4,
+        atol,
+    }
+}
+
+/// The int8 QDQ model on the float inputs, and onnxruntime's outputs for it; atol as `tests/corpus.rs`'s
+/// INT8_MODELS (one quantization step of the output for the classifiers).
+fn int8(name: &'static str, atol: f64) -> Model {
+    Model {
+        file: format!("{name}.int8.qdq"),
+        data: common::corpus_data(name),
+        expected: Some(
+            common::corpus_data(name)
+                .parent()
+                .unwrap()
+                .join("int8_test_data_set_0"),
+        ),
+        shapes: &[],
+        rtol: 0.0,
+        atol,
+    }
+}
+
+const ARM: &[(&str, &str)] = &[("qemu-system-arm", "qemu-system-arm")];
+
+#[test]
+fn mlperf_models_pass_bare_metal_on_cortex_m4f_in_rust() {
+    if !require_tools(ARM) {
+        return;
+    }
+    check_all(
+        "stm32l4r5",
+        &[
+            fp32("mlperf_ad_fcae", &[], 1e-6),
+            fp32("mlperf_ic_resnet8", &[], 1e-6),
+            fp32("mlperf_vww_mobilenetv1", &[], 1e-6),
+        ],
+    );
+}
+
+#[test]
+fn mlperf_int8_models_pass_bare_metal_on_a_128k_cortex_m4f_in_rust() {
+    if !require_tools(ARM) {
+        return;
+    }
+    check_all(
+        "stm32f446re",
+        &[
+            int8("mlperf_ad_fcae", 1e-6),
+            int8("mlperf_ic_resnet8", 0.0040),
+            int8("mlperf_vww_mobilenetv1", 0.0040),
+        ],
+    );
+}
+
+#[test]
+fn corpus_models_pass_on_raspberry_pi_4_aarch64() {
+    if !require_tools(&[
+        ("qemu-aarch64", "qemu-user"),
+        ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+    ]) {
+        return;
+    }
+    check_all(
+        "rpi4",
+        &[
+            // tests/corpus.rs explains ddddocr_det's atol.
+            fp32("ddddocr_det", &[], 5e-6),
+            fp32("mlperf_ad_fcae", &[], 1e-6),
+            fp32("mlperf_ic_resnet8", &[], 1e-6),
+            fp32("mlperf_vww_mobilenetv1", &[], 1e-6),
+            fp32("ppocr_cls_mobile_v2", &[("x", &[1, 3, 48, 192])], 1e-6),
+            fp32("ppocrv4_rec", &[("x", &[1, 3, 48, 320])], 1e-6),
+            fp32("silero_vad_16k", &[], 1e-6),
+        ],
+    );
+}
+
+#[test]
+fn a_model_too_big_for_the_device_fails_with_the_excess() {
+    let path = common::corpus_model("mlperf_ic_resnet8");
+    if !common::require_data(&path, "corpus model mlperf_ic_resnet8") {
+        return;
+    }
+    let dev = kiln::Device::find("stm32f446re").unwrap();
+    let opts = kiln::CompileOptions {
+        target: dev.target,
+        device: Some(dev),
+        ..Default::default()
+    };
+    // fp32 ResNet-8's arena is 192 KiB (its lower bound: kiln's plan is tight), the part
+    // has 128 KiB: 192 + 4 (stack reserve) - 128 = 68 KiB over.
+    let e = kiln::compile(&path, EmitKind::Module, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not fit stm32f446re"), "{e}");
+    assert!(e.contains("by 69632 B (68.0 KiB)"), "{e}");
+    assert!(e.contains("int8") && e.contains("which fits"), "{e}");
+}
