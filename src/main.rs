@@ -26,6 +26,8 @@ enum Emit {
     Module,
     /// A complete crate with Cargo.toml and README (`-o` names the directory).
     Crate,
+    /// C99: `<name>.h`, `<name>.c` and README.md (`-o` names the directory).
+    C,
 }
 
 #[derive(clap::Args)]
@@ -381,6 +383,7 @@ fn run(cli: Cli) -> Result<()> {
             let kind = match emit {
                 Emit::Module => EmitKind::Module,
                 Emit::Crate => EmitKind::Crate,
+                Emit::C => EmitKind::C,
             };
             let t = Instant::now();
             // On a terminal, a compile that takes more than a second says what it is doing.

@@ -57,6 +57,10 @@ pub enum EmitKind {
     Module,
     /// A standalone crate: `Cargo.toml`, `src/lib.rs`, `README.md`.
     Crate,
+    /// C99: `<name>.h`, `<name>.c` and `README.md` (`name` is
+    /// [`RustOptions::module_name`] made a C identifier). Lowered with
+    /// [`KernelChoice::Reference`]: the C library has no packed micro-kernels yet.
+    C,
 }
 
 /// One generated file, its path relative to the output location.
@@ -132,7 +136,7 @@ impl fmt::Display for NodeError {
 #[derive(Debug, thiserror::Error)]
 pub enum CodegenError {
     /// Every node that could not be emitted, not just the first.
-    #[error("cannot generate Rust for {} node(s):\n{}", .0.len(), list(.0))]
+    #[error("cannot generate code for {} node(s):\n{}", .0.len(), list(.0))]
     Nodes(Vec<NodeError>),
     /// A graph input or output the generated interface cannot carry.
     #[error("{what} {name:?}: {message}")]

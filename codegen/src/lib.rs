@@ -14,6 +14,7 @@
 
 mod api;
 mod borrow;
+mod c;
 pub mod kernels;
 mod literal;
 mod lower;
@@ -42,8 +43,52 @@ pub fn emit_rust(
     kind: EmitKind,
     opts: &RustOptions,
 ) -> Result<Generated, CodegenError> {
+    if kind == EmitKind::C {
+        return emit_c(graph, plan, opts);
+    }
     let program = lower(graph, plan, opts.target, opts.kernels)?;
     print_rust(graph, &program, kind, opts)
+}
+
+/// Generates C99 for `graph` ([`EmitKind::C`]): lowered with the reference kernels, which
+/// are all the C kernel library has so far, whatever `opts.kernels` says.
+pub fn emit_c(
+    graph: &VerifiedGraph,
+    plan: &MemoryPlan,
+    opts: &RustOptions,
+) -> Result<Generated, CodegenError> {
+    let program = lower(graph, plan, opts.target, KernelChoice::Reference)?;
+    print_c(graph, &program, opts)
+}
+
+/// Prints `program` as C: `<name>.h`, `<name>.c`, `README.md`.
+pub fn print_c(
+    graph: &VerifiedGraph,
+    program: &Program,
+    opts: &RustOptions,
+) -> Result<Generated, CodegenError> {
+    let g = graph.graph();
+    let data = |v: kiln_ir::ValueId| g.value(v).const_tensor().cloned();
+    let name = c::c_name(&opts.module_name);
+    let files = c::print(program, &data, &name, &opts.provenance)?;
+    Ok(Generated {
+        files: vec![
+            GeneratedFile {
+                path: PathBuf::from(format!("{name}.h")),
+                contents: files.header,
+            },
+            GeneratedFile {
+                path: PathBuf::from(format!("{name}.c")),
+                contents: files.source,
+            },
+            GeneratedFile {
+                path: PathBuf::from("README.md"),
+                contents: files.readme,
+            },
+        ],
+        signature: program.signature.clone(),
+        profiled_steps: None,
+    })
 }
 
 /// Lowers `graph` with the storage `plan` assigns into a kernel program for `target`.
@@ -71,6 +116,7 @@ pub fn print_rust(
             path: PathBuf::from("model.rs"),
             contents: rust::templates::render_module_file(&module)?,
         }],
+        EmitKind::C => return print_c(graph, program, opts),
         EmitKind::Crate => {
             let name = namer::crate_name(&opts.module_name);
             vec![

@@ -1,0 +1,126 @@
+//! The C kernel library: each kernel's source (`templates/c/kernels/`, embedded in the
+//! binary), which element types it is written for, and the instantiation of the type
+//! placeholders (`$T`, `$A`, `$B`, `$I`, `$S` for the name suffix) per combination a
+//! program calls. C has no generics, so a kernel generic over its element type in the Rust
+//! library is one C function per element type used, named `<kernel>_<types>`.
+
+use super::lit::{self, ctype, unsupported};
+use kiln_ir::DType;
+
+/// One C kernel: its source, which operands (by position among the call's operand
+/// arguments) give its type placeholders, and the element types it takes.
+pub(super) struct CKernel {
+    pub(super) src: &'static str,
+    pub(super) params: &'static [(&'static str, usize)],
+    /// `true`: every numeric type; `false`: f32 only (the float kernels).
+    pub(super) generic: bool,
+    /// Shared definitions it needs first (`window`, `pool_taps`).
+    pub(super) deps: &'static [&'static str],
+    /// f32 math routines its f32 instance calls.
+    pub(super) math: &'static [&'static str],
+}
+
+macro_rules! src {
+    ($f:literal) => {
+        include_str!(concat!("../../templates/c/kernels/", $f))
+    };
+}
+
+pub(super) const PRELUDE: &str = src!("prelude.c");
+
+/// The kernel a call's `func` names, if the C library has it.
+pub(super) fn kernel(func: &str) -> Option<CKernel> {
+    let t0: &[(&str, usize)] = &[("$T", 0)];
+    let k = |src, params, generic, deps, math| CKernel {
+        src,
+        params,
+        generic,
+        deps,
+        math,
+    };
+    Some(match func {
+        "map" => k(src!("map.c"), t0, true, &[], &[]),
+        "map_in_place" => k(src!("map_in_place.c"), t0, true, &[], &[]),
+        "clip" => k(src!("clip.c"), t0, true, &[], &[]),
+        "broadcast" => k(
+            src!("broadcast.c"),
+            &[("$A", 0), ("$B", 1), ("$T", 2)],
+            true,
+            &[],
+            &[],
+        ),
+        "broadcast_in_place" => k(src!("broadcast_in_place.c"), t0, true, &[], &[]),
+        "conv" => k(src!("conv.c"), t0, false, &["window"], &[]),
+        "gemm" => k(src!("gemm.c"), t0, false, &[], &[]),
+        "matmul" => k(src!("matmul.c"), t0, false, &[], &[]),
+        "softmax" => k(src!("softmax.c"), t0, false, &[], &["exp_f32"]),
+        "layer_norm" => k(src!("layer_norm.c"), t0, false, &[], &["sqrt_f32"]),
+        "batch_norm" => k(src!("batch_norm.c"), t0, false, &[], &["sqrt_f32"]),
+        "global_avg_pool" => k(src!("global_avg_pool.c"), t0, false, &[], &[]),
+        "avg_pool" => k(src!("avg_pool.c"), t0, false, &["window", "pool_taps"], &[]),
+        "max_pool" => k(src!("max_pool.c"), t0, true, &["window", "pool_taps"], &[]),
+        "reduce_mean" => k(src!("reduce_mean.c"), t0, false, &[], &[]),
+        "transpose" => k(src!("transpose.c"), t0, true, &[], &[]),
+        "strided" => k(src!("strided.c"), t0, true, &[], &[]),
+        "concat_part" => k(src!("concat.c"), t0, true, &[], &[]),
+        "gather_rows" => k(src!("gather.c"), &[("$T", 0), ("$I", 1)], true, &[], &[]),
+        "pad" => k(src!("pad.c"), t0, true, &[], &[]),
+        "resize_nearest" => k(src!("resize_nearest.c"), t0, true, &[], &[]),
+        _ => return None,
+    })
+}
+
+/// A shared definition by name.
+pub(super) fn shared(name: &str) -> &'static str {
+    match name {
+        "window" => src!("window.c"),
+        _ => src!("pool_taps.c"),
+    }
+}
+
+/// An f32 math routine's source, and those it calls.
+pub(super) fn math(name: &str) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match name {
+        "exp_f32" => (include_str!("../../templates/c/math/exp_f32.c"), &[]),
+        "sigmoid_f32" => (
+            include_str!("../../templates/c/math/sigmoid_f32.c"),
+            &["exp_f32"],
+        ),
+        "tanh_f32" => (
+            include_str!("../../templates/c/math/tanh_f32.c"),
+            &["exp_f32"],
+        ),
+        "sqrt_f32" => (include_str!("../../templates/c/math/sqrt_f32.c"), &[]),
+        _ => return None,
+    })
+}
+
+pub(super) const BITS: &str = include_str!("../../templates/c/math/bits.c");
+
+/// The instance of `k` for the operand types `types`: its name and its text.
+pub(super) fn instance(
+    func: &str,
+    k: &CKernel,
+    types: &[DType],
+) -> Result<(String, String), String> {
+    let mut bound = Vec::new();
+    for &(ph, at) in k.params {
+        let Some(&dtype) = types.get(at) else {
+            return Err(format!("{func} without the operand that gives its {ph}"));
+        };
+        if !k.generic && dtype != DType::F32 {
+            return Err(unsupported(&format!("{func} on {dtype}")));
+        }
+        bound.push((ph, dtype));
+    }
+    let suffix: Vec<&str> = bound.iter().map(|(_, d)| d.name()).collect();
+    let suffix = suffix.join("_");
+    let mut text = k.src.replace("$S", &suffix);
+    for (ph, dtype) in &bound {
+        text = text.replace(ph, ctype(*dtype)?);
+        if *ph == "$T" && text.contains("$LOWEST") {
+            text = text.replace("$LOWEST", &lit::lowest(*dtype)?);
+        }
+    }
+    Ok((format!("{func}_{suffix}"), text))
+}

@@ -1,0 +1,6 @@
+/* An element function's extra operands (a residual Add's input, say): pointers the
+ * function casts back to their element type. */
+typedef const void *const *kiln_ctx;
+
+/* The odometers below keep one index per merged axis. */
+#define KILN_MAX_RANK 16

@@ -1,0 +1,290 @@
+//! The C backend end to end: every corpus model compiled with `--emit c`, built with a
+//! small C harness by gcc and clang (`-std=c99 -Wall -Wextra -Werror -pedantic`, under
+//! AddressSanitizer and UndefinedBehaviorSanitizer, nothing recovered), run on
+//! `test_data_set_0`, and compared with onnxruntime's outputs at the tolerances of
+//! `tests/corpus.rs` (numpy allclose, rtol 1e-4). The harness reads each input from a raw
+//! little-endian file, hands `<name>_run` buffers of exactly the port's size and an arena of
+//! exactly `<NAME>_ARENA_BYTES` from malloc (so ASan sees any access past them), and writes
+//! each output to a raw file.
+
+mod common;
+
+use kiln::codegen::{EmitKind, Generated, Port};
+use kiln::harness;
+use kiln::ir::{Tensor, TensorData};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `--input-shape` pins: input name and dimensions.
+type InputShapes = &'static [(&'static str, &'static [usize])];
+
+/// The corpus models with their pins and atol, as in `tests/corpus.rs` (which justifies
+/// ddddocr_det's 5e-6).
+const MODELS: &[(&str, InputShapes, f64)] = &[
+    ("ddddocr_det", &[], 5e-6),
+    ("mlperf_ad_fcae", &[], 1e-6),
+    ("mlperf_ic_resnet8", &[], 1e-6),
+    ("mlperf_vww_mobilenetv1", &[], 1e-6),
+    ("ppocr_cls_mobile_v2", &[("x", &[1, 3, 48, 192])], 1e-6),
+    ("ppocrv4_rec", &[("x", &[1, 3, 48, 320])], 1e-6),
+    ("silero_vad_16k", &[], 1e-6),
+];
+
+const FLAGS: &[&str] = &[
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-O1",
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+];
+
+/// The C compilers to test with: `cc` (gcc) always, clang where installed. A missing `cc`
+/// fails under `CI=true` and is reported loudly otherwise (then `None`).
+fn compilers() -> Option<Vec<&'static str>> {
+    let have = |c: &str| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("cc") {
+        let msg = "\n\n*** no C compiler (`cc`) found: the C backend suite did NOT run ***\n";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("{msg}");
+        return None;
+    }
+    let mut cs = vec!["cc"];
+    if have("clang") {
+        cs.push("clang");
+    } else {
+        let msg = "*** clang not found: the C backend is tested with cc only ***";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("{msg}");
+    }
+    Some(cs)
+}
+
+fn c_type(p: &Port) -> &'static str {
+    use kiln::ir::DType::*;
+    match p.dtype {
+        F32 => "float",
+        F64 => "double",
+        I8 => "int8_t",
+        I16 => "int16_t",
+        I32 => "int32_t",
+        I64 => "int64_t",
+        U8 => "uint8_t",
+        U16 => "uint16_t",
+        U32 => "uint32_t",
+        U64 => "uint64_t",
+        Bool => "_Bool",
+        other => panic!("no C type for {other}"),
+    }
+}
+
+/// The parameter name the generated C gives a port (see `codegen/src/c/mod.rs`): read
+/// back from the prototype in the header rather than recomputed.
+fn harness_source(name: &str, header: &str, sig: &kiln::codegen::Signature) -> String {
+    let upper = name.to_ascii_uppercase();
+    let proto_at = header
+        .find(&format!("void {name}_run("))
+        .expect("the header declares run");
+    assert!(header[proto_at..].contains("void *arena);"));
+    let ports: Vec<&Port> = sig.inputs.iter().chain(&sig.outputs).collect();
+    let mut s = format!(
+        "#include \"{name}.h\"\n#include <stdio.h>\n#include <stdlib.h>\n\n\
+         static void *load(const char *path, size_t bytes)\n{{\n    \
+         void *p = malloc(bytes ? bytes : 1);\n    FILE *f = fopen(path, \"rb\");\n    \
+         if (!p || !f || fread(p, 1, bytes, f) != bytes) {{ fprintf(stderr, \"cannot read %s\\n\", path); exit(2); }}\n    \
+         fclose(f);\n    return p;\n}}\n\n\
+         static void save(const char *path, const void *p, size_t bytes)\n{{\n    \
+         FILE *f = fopen(path, \"wb\");\n    \
+         if (!f || fwrite(p, 1, bytes, f) != bytes) {{ fprintf(stderr, \"cannot write %s\\n\", path); exit(2); }}\n    \
+         fclose(f);\n}}\n\n\
+         int main(int argc, char **argv)\n{{\n    void *arena = malloc({upper}_ARENA_BYTES ? {upper}_ARENA_BYTES : 1);\n"
+    );
+    s.push_str(&format!(
+        "    if (argc != {} || !arena) {{ return 2; }}\n",
+        ports.len() + 1
+    ));
+    for (i, p) in ports.iter().enumerate() {
+        let t = c_type(p);
+        let bytes = format!("{} * sizeof({t})", p.len);
+        if i < sig.inputs.len() {
+            s.push_str(&format!(
+                "    {t} *p{i} = ({t} *)load(argv[{}], {bytes});\n",
+                i + 1
+            ));
+        } else {
+            s.push_str(&format!(
+                "    {t} *p{i} = ({t} *)malloc({bytes} ? {bytes} : 1);\n    if (!p{i}) {{ return 2; }}\n"
+            ));
+        }
+    }
+    let args: Vec<String> = (0..ports.len()).map(|i| format!("p{i}")).collect();
+    s.push_str(&format!("    {name}_run({}, arena);\n", args.join(", ")));
+    for (i, p) in ports.iter().enumerate().skip(sig.inputs.len()) {
+        s.push_str(&format!(
+            "    save(argv[{}], p{i}, {} * sizeof({}));\n",
+            i + 1,
+            p.len,
+            c_type(p)
+        ));
+    }
+    for i in 0..ports.len() {
+        s.push_str(&format!("    free(p{i});\n"));
+    }
+    s.push_str("    free(arena);\n    return 0;\n}\n");
+    s
+}
+
+/// Writes the generated files and the harness under `dir`, builds them with `cc`, runs
+/// the program on `inputs` and returns its outputs.
+fn build_and_run(
+    dir: &Path,
+    generated: &Generated,
+    inputs: &[Tensor],
+    cc: &str,
+) -> Result<Vec<Tensor>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let mut c_file = None;
+    let mut header = String::new();
+    for f in &generated.files {
+        std::fs::write(dir.join(&f.path), &f.contents).map_err(|e| e.to_string())?;
+        if f.path.extension().is_some_and(|e| e == "c") {
+            c_file = Some(f.path.clone());
+        }
+        if f.path.extension().is_some_and(|e| e == "h") {
+            header = f.contents.clone();
+        }
+    }
+    let c_file = c_file.ok_or("no .c file generated")?;
+    let name = c_file.file_stem().unwrap().to_string_lossy().into_owned();
+    let sig = &generated.signature;
+    std::fs::write(dir.join("harness.c"), harness_source(&name, &header, sig))
+        .map_err(|e| e.to_string())?;
+    let exe = dir.join(format!("run-{cc}"));
+    let out = Command::new(cc)
+        .args(FLAGS)
+        .arg("-o")
+        .arg(&exe)
+        .arg(dir.join(&c_file))
+        .arg(dir.join("harness.c"))
+        .output()
+        .map_err(|e| format!("{cc}: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("{cc} failed:\n{}", &err[..err.len().min(4000)]));
+    }
+    let mut args: Vec<PathBuf> = Vec::new();
+    if inputs.len() != sig.inputs.len() {
+        return Err(format!(
+            "{} inputs for {} ports",
+            inputs.len(),
+            sig.inputs.len()
+        ));
+    }
+    for (i, t) in inputs.iter().enumerate() {
+        let p = dir.join(format!("input_{i}.bin"));
+        std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| e.to_string())?;
+        args.push(p);
+    }
+    for i in 0..sig.outputs.len() {
+        args.push(dir.join(format!("output_{i}.bin")));
+    }
+    let run = Command::new(&exe)
+        .args(&args)
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !run.status.success() {
+        let err = String::from_utf8_lossy(&run.stderr);
+        return Err(format!(
+            "{cc} build exited with {}:\n{}",
+            run.status,
+            &err[..err.len().min(4000)]
+        ));
+    }
+    sig.outputs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let bytes =
+                std::fs::read(dir.join(format!("output_{i}.bin"))).map_err(|e| e.to_string())?;
+            let data = TensorData::from_le_bytes(p.dtype, &bytes).ok_or("bad output size")?;
+            Tensor::new(p.shape.clone(), data)
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_models_in_c_match_onnxruntime() {
+    let Some(ccs) = compilers() else { return };
+    let mut failures = Vec::new();
+    let work = common::repo().join("target").join("kiln-c-backend");
+    for (name, shapes, atol) in MODELS {
+        let path = common::corpus_model(name);
+        if !common::require_data(&path, &format!("corpus model {name}")) {
+            return;
+        }
+        let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
+        for (level, flag) in [
+            (kiln::passes::OptLevel::O0, "-O0"),
+            (kiln::passes::OptLevel::O2, "-O2"),
+        ] {
+            let opts = kiln::CompileOptions {
+                opt_level: level,
+                input_shapes: shapes
+                    .iter()
+                    .map(|(n, d)| (n.to_string(), d.to_vec()))
+                    .collect(),
+                ..Default::default()
+            };
+            let c = match kiln::compile(&path, EmitKind::C, &opts) {
+                Ok(c) => c,
+                Err(e) => {
+                    failures.push(format!("{name} {flag}: {e}"));
+                    continue;
+                }
+            };
+            for cc in &ccs {
+                let dir = work.join(format!("{name}{flag}"));
+                let t = std::time::Instant::now();
+                let actual = match build_and_run(&dir, &c.generated, &inputs, cc) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        failures.push(format!("{name} {flag} {cc}: {e}"));
+                        continue;
+                    }
+                };
+                assert_eq!(actual.len(), expected.len(), "{name}: output count");
+                for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
+                    let cmp = harness::compare(a, e, 1e-4, *atol);
+                    eprintln!(
+                        "{name} {flag} {cc} output {k}: max abs {:.3e}, max rel {:.3e} ({:.1?})",
+                        cmp.max_abs,
+                        cmp.max_rel,
+                        t.elapsed()
+                    );
+                    if !cmp.ok {
+                        failures.push(format!("{name} {flag} {cc} output {k}: {cmp:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "C backend failures:\n{}",
+        failures.join("\n")
+    );
+}
