@@ -231,7 +231,15 @@ fn corpus_models_in_c_match_onnxruntime() {
     let Some(ccs) = compilers() else { return };
     let mut failures = Vec::new();
     let work = common::repo().join("target").join("kiln-c-backend");
+    // `KILN_C_MODELS=a,b` runs only those models (while working on one).
+    let only = std::env::var("KILN_C_MODELS").ok();
     for (name, shapes, atol) in MODELS {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|m| m == *name))
+        {
+            continue;
+        }
         let path = common::corpus_model(name);
         if !common::require_data(&path, &format!("corpus model {name}")) {
             return;

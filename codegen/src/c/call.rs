@@ -2,7 +2,7 @@
 
 use super::Lib;
 use super::lit::{self, ctype, unsupported};
-use crate::program::{Arg, Call, Operand};
+use crate::program::{Arg, Call, ElemFn, Operand};
 use crate::writer::Writer;
 use kiln_ir::TensorData;
 use std::collections::BTreeMap;
@@ -131,6 +131,28 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
             };
             format!("(const ptrdiff_t[]){{ {items} }}, {}", v.len())
         }
+        // Functions of one element, context-free (the recurrent ops' activations).
+        Arg::List(v) if v.iter().all(|a| matches!(a, Arg::Fn(_))) => {
+            let mut names = Vec::new();
+            let mut dtype = None;
+            for a in v {
+                let Arg::Fn(f) = a else { continue };
+                let ElemFn::RnnAct { dtype: d, .. } = f else {
+                    return Err(unsupported(
+                        "a list of element functions other than activations",
+                    ));
+                };
+                dtype = Some(*d);
+                let r = lib.fns.elem(f)?;
+                names.push(r.name);
+            }
+            let t = dtype.map_or("f32", |d| d.name());
+            format!(
+                "(const kiln_fn1_{t}[]){{ {} }}, {}",
+                names.join(", "),
+                v.len()
+            )
+        }
         Arg::Items(v) => {
             let items: Vec<String> = v
                 .iter()
@@ -163,7 +185,8 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
         }
         Arg::Scratch(dtype, len) => {
             let t = ctype(*dtype)?;
-            let n = "kiln_scratch";
+            let n = format!("kiln_scratch{}", lib.scratch);
+            lib.scratch += 1;
             w.line(format!("{t} {n}[{}] = {{ 0 }};", (*len).max(1)));
             format!("{n}, {len}")
         }

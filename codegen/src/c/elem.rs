@@ -7,6 +7,7 @@ use super::lit::{self, ctype, unsupported};
 use crate::kernels::MathFn;
 use crate::program::{ElemFn, EpilogueSteps};
 use kiln_ir::DType;
+use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::{Activation, BinaryOp, Epilogue, UnaryOp};
 use std::collections::HashMap;
 
@@ -138,6 +139,26 @@ impl Fns {
                     format!("{t} p, {t} q")
                 };
                 (t.to_string(), params, format!("{name}(c, {args})"))
+            }
+            ElemFn::RnnAct { act, dtype } => {
+                let t = ctype(*dtype)?;
+                let l = |v: f32| lit::scalar(*dtype, v as f64);
+                let z = l(0.0)?;
+                let e = match act {
+                    RnnActivation::Sigmoid => {
+                        format!("{}(v)", self.math(MathFn::Sigmoid, *dtype)?)
+                    }
+                    RnnActivation::Tanh => format!("{}(v)", self.math(MathFn::Tanh, *dtype)?),
+                    RnnActivation::Relu => format!("v < {z} ? {z} : v"),
+                    RnnActivation::Affine { alpha, beta } => {
+                        format!("{} * v + {}", l(*alpha)?, l(*beta)?)
+                    }
+                    RnnActivation::LeakyRelu { alpha } => {
+                        format!("v < {z} ? {} * v : v", l(*alpha)?)
+                    }
+                    other => return Err(unsupported(&format!("recurrent activation {other:?}"))),
+                };
+                unary(t, e)
             }
             other => {
                 let kind = format!("{other:?}");

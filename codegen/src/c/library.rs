@@ -66,6 +66,8 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
         "gather_rows" => k(src!("gather.c"), &[("$T", 0), ("$I", 1)], true, &[], &[]),
         "pad" => k(src!("pad.c"), t0, true, &[], &[]),
         "resize_nearest" => k(src!("resize_nearest.c"), t0, true, &[], &[]),
+        // Its operands are fields of its input and output structs: f32 only, no placeholder.
+        "rnn" => k(src!("rnn.c"), &[], false, &[], &[]),
         _ => return None,
     })
 }
@@ -114,7 +116,11 @@ pub(super) fn instance(
         bound.push((ph, dtype));
     }
     let suffix: Vec<&str> = bound.iter().map(|(_, d)| d.name()).collect();
-    let suffix = suffix.join("_");
+    let suffix = if suffix.is_empty() {
+        "f32".to_string()
+    } else {
+        suffix.join("_")
+    };
     let mut text = k.src.replace("$S", &suffix);
     for (ph, dtype) in &bound {
         text = text.replace(ph, ctype(*dtype)?);

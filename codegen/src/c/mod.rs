@@ -50,6 +50,8 @@ struct Lib {
     /// Kernel instances in order of first use: name and text.
     instances: Vec<(String, String)>,
     shared: BTreeSet<&'static str>,
+    /// Scratch arrays declared so far (each gets a name of its own).
+    scratch: usize,
     kernel_math: BTreeSet<&'static str>,
 }
 
@@ -60,7 +62,7 @@ impl Lib {
         let (name, text) = library::instance(func, &k, types)?;
         if !self.instances.iter().any(|(n, _)| *n == name) {
             self.shared.extend(k.deps.iter().copied());
-            if types.first() == Some(&DType::F32) {
+            if types.first().is_none_or(|&t| t == DType::F32) {
                 self.kernel_math.extend(k.math.iter().copied());
             }
             self.instances.push((name.clone(), text));

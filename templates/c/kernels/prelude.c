@@ -4,3 +4,6 @@ typedef const void *const *kiln_ctx;
 
 /* The odometers below keep one index per merged axis. */
 #define KILN_MAX_RANK 16
+
+/* A unary element function of f32 (the recurrent ops' activations). */
+typedef float (*kiln_fn1_f32)(kiln_ctx, float);
