@@ -43,6 +43,9 @@ impl Tiling {
             (32, _) => (8, 4, 3, 3),
             (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3, 3),
             (16, _) => (4, 4, 3, 3),
+            // Cortex-M4F/M7/M33 with an FPU: 32 single-precision registers, no vectors; a
+            // 4x4 tile holds 16 accumulators and the 8 operands of one step.
+            (0, kiln_ir::target::Arch::Thumb) if target.has_fpu() && !fused => (1, 4, 4, 4),
             _ => return None,
         };
         Some(Tiling {
@@ -97,6 +100,11 @@ const MAX_TAPS: usize = 1024;
 /// path: f32, constant weights, 1-D or 2-D, one group (not 1x1 at stride 1 without padding: that
 /// one multiplies the input in place) or depthwise, at most [`MAX_TAPS`] taps.
 pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
+    if tiling.lanes == 1 {
+        // A microcontroller: its copy of the whole padded input costs more RAM than the
+        // direct convolution's few instructions per MAC are worth.
+        return None;
+    }
     let (ConvAttrs { window, group }, x, w) = const_conv(g, node)?;
     if x.dtype != DType::F32
         || !matches!(x.rank(), 3 | 4)
@@ -209,6 +217,10 @@ const WINOGRAD_BLOCK_COLS: usize = 32;
 
 /// How the lowering runs `node` by Winograd's F(2x2, 3x3) on `tiling`, if it qualifies.
 pub fn winograd_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<WinogradConv> {
+    if tiling.lanes == 1 {
+        // As for `split_conv`: its scratch is RAM a microcontroller does not have.
+        return None;
+    }
     let (ConvAttrs { window, group }, x, w) = const_conv(g, node)?;
     if x.dtype != DType::F32 || x.rank() != 4 || w.rank() != 4 || *group != 1 {
         return None;
