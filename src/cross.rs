@@ -249,6 +249,8 @@ pub unsafe extern "C" fn reset() {
     write_volatile(SYST_CVR, 0);
     // Processor clock, interrupt on wrap, enabled.
     write_volatile(SYST_CSR, 0b111);
+    // The counter reads 0 until its first reload.
+    while read_volatile(SYST_CVR) == 0 {}
     main_inner();
     exit(true);
 }
@@ -392,14 +394,26 @@ pub fn run(
     inputs: &[Tensor],
     work_dir: &Path,
 ) -> Result<DeviceRun, String> {
-    match &device.emulator {
-        Some(Emulator::QemuSystemArm { .. }) => run_thumb_rust(device, generated, inputs, work_dir),
-        Some(Emulator::QemuAarch64) => run_aarch64_rust(device, generated, inputs, work_dir),
-        Some(Emulator::Native) => Err(format!(
+    let c = generated
+        .files
+        .iter()
+        .any(|f| f.path.extension().is_some_and(|e| e == "c"));
+    match (&device.emulator, c) {
+        (Some(Emulator::QemuSystemArm { .. }), false) => {
+            run_thumb_rust(device, generated, inputs, work_dir)
+        }
+        (Some(Emulator::QemuSystemArm { .. }), true) => {
+            run_thumb_c(device, generated, inputs, work_dir)
+        }
+        (Some(Emulator::QemuAarch64), false) => {
+            run_aarch64_rust(device, generated, inputs, work_dir)
+        }
+        (Some(Emulator::QemuAarch64), true) => run_aarch64_c(device, generated, inputs, work_dir),
+        (Some(Emulator::Native), _) => Err(format!(
             "{} runs natively: use kiln verify without --device on such a machine",
             device.name
         )),
-        None => Err(format!(
+        (None, _) => Err(format!(
             "{} has no emulator kiln can run (`kiln devices` lists those that do)",
             device.name
         )),
@@ -561,7 +575,21 @@ pub fn run_thumb_rust(
             "the program failed on {machine} (a fault, a panic, or a semihosting error)"
         ));
     }
-    let outputs = read_outputs(generated, &run_dir)?;
+    finish_thumb(generated, inputs, &run_dir, elf, Some(()))
+}
+
+/// Reads a bare-metal run's outputs and measurements (`measure.bin`: ticks of the
+/// calibration loop, ticks of `run`, stack bytes). `panics`: whether to look for Rust's
+/// panic machinery.
+fn finish_thumb(
+    generated: &Generated,
+    inputs: &[Tensor],
+    run_dir: &Path,
+    elf: Elf,
+    panics: Option<()>,
+) -> Result<DeviceRun, String> {
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let outputs = read_outputs(generated, run_dir)?;
     let m = std::fs::read(run_dir.join("measure.bin"))
         .map_err(|e| io(&run_dir.join("measure.bin"), e))?;
     let word = |i: usize| -> u64 {
@@ -588,7 +616,7 @@ pub fn run_thumb_rust(
         sizes: elf.sizes,
         harness_bytes: (in_bytes, in_bytes + out_bytes),
         stack: Some(stack),
-        panic_symbols: Some(elf.panic_symbols()),
+        panic_symbols: panics.map(|()| elf.panic_symbols()),
     })
 }
 
@@ -778,6 +806,21 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
 }
 "#;
 
+/// Builds the instruction-counting plugin in `work_dir` with the host's C compiler; `None`
+/// when there is none.
+fn insn_plugin(work_dir: &Path) -> Option<PathBuf> {
+    let src = work_dir.join("insn-plugin.c");
+    let lib = work_dir.join("libinsn.so");
+    write(&src, INSN_PLUGIN).ok()?;
+    Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success())
+        .then_some(lib)
+}
+
 /// Instructions of one `run` under `qemu-aarch64`: the runner's count with two timed runs
 /// less its count with one (start-up, file reading and the timing code cancel out).
 /// `None` when no host C compiler can build the counting plugin.
@@ -786,18 +829,9 @@ fn count_instructions(
     inputs: &[Tensor],
     work_dir: &Path,
 ) -> Result<Option<u64>, String> {
-    let src = work_dir.join("insn-plugin.c");
-    let lib = work_dir.join("libinsn.so");
-    write(&src, INSN_PLUGIN)?;
-    let built = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&lib)
-        .arg(&src)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !built {
+    let Some(lib) = insn_plugin(work_dir) else {
         return Ok(None);
-    }
+    };
     let plain = runner.wrapper.clone();
     let mut counts = Vec::new();
     for iters in [1, 2] {
@@ -823,4 +857,452 @@ fn count_instructions(
         );
     }
     Ok(Some(counts[1].saturating_sub(counts[0])))
+}
+
+/// The bare-metal C program's fixed part: start-up, semihosting, SysTick, stack painting
+/// (the same protocol as the Rust one). Built with `-std=gnu99` for its inline assembly;
+/// the model's own C is built apart with `-std=c99 -pedantic -Werror`.
+const THUMB_C_PRELUDE: &str = r#"#include <stddef.h>
+#include <stdint.h>
+
+extern uint32_t _sdata, _edata, _sidata, _sbss, _ebss;
+static volatile uint32_t wraps;
+static void harness_main(void);
+void reset(void);
+static void fault(void) { for (;;) { } }
+static void systick(void) { wraps = wraps + 1; }
+
+__attribute__((section(".vector_table.exceptions"), used))
+void (*const exceptions[15])(void) = {
+    reset, fault, fault, fault, fault, fault, 0, 0, 0, 0, fault, fault, 0, fault, systick,
+};
+
+static uintptr_t semihost(uintptr_t op, const void *arg)
+{
+    register uintptr_t r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+static void sys_exit(int ok)
+{
+    /* SYS_EXIT: ADP_Stopped_ApplicationExit (QEMU exits 0) or RunTimeErrorUnknown (1). */
+    semihost(0x18, (const void *)(uintptr_t)(ok ? 0x20026 : 0x20023));
+    for (;;) { }
+}
+
+static size_t length(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+
+static void write_file(const char *name, const void *bytes, size_t len)
+{
+    uintptr_t open[3], h, write[3];
+    open[0] = (uintptr_t)name; open[1] = 5; open[2] = length(name);
+    h = semihost(0x01, open);
+    if (h == (uintptr_t)-1) sys_exit(0);
+    write[0] = h; write[1] = (uintptr_t)bytes; write[2] = len;
+    if (semihost(0x05, write) != 0) sys_exit(0);
+    semihost(0x02, &h);
+}
+
+/* gcc may call these for copies and fills even in freestanding code. */
+void *memcpy(void *d, const void *s, size_t n) { unsigned char *p = d; const unsigned char *q = s; while (n--) *p++ = *q++; return d; }
+void *memmove(void *d, const void *s, size_t n) { unsigned char *p = d; const unsigned char *q = s; if (p < q) { while (n--) *p++ = *q++; } else { while (n--) p[n] = q[n]; } return d; }
+void *memset(void *d, int c, size_t n) { unsigned char *p = d; while (n--) *p++ = (unsigned char)c; return d; }
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+
+static uint64_t ticks(void)
+{
+    for (;;) {
+        uint32_t w = wraps, c = SYST_CVR;
+        if (wraps == w) return (uint64_t)w * 0x1000000u + (0xFFFFFFu - c);
+    }
+}
+
+/* A loop of 2 * n instructions (subs, bne), to calibrate ticks per instruction. */
+static void spin(uint32_t n)
+{
+    __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n) : : "cc");
+}
+
+#define PAINT 0x5A5AA5A5u
+
+__attribute__((noinline)) static uintptr_t paint(void)
+{
+    uintptr_t sp, p = (uintptr_t)&_ebss;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    while (p < sp) { *(volatile uint32_t *)p = PAINT; p += 4; }
+    return sp;
+}
+
+static uintptr_t lowest_touched(uintptr_t top)
+{
+    uintptr_t p = (uintptr_t)&_ebss;
+    while (p < top && *(volatile uint32_t *)p == PAINT) p += 4;
+    return p;
+}
+
+void reset(void)
+{
+    uint32_t *s = &_sidata, *d = &_sdata;
+    while (d < &_edata) *d++ = *s++;
+    for (d = &_sbss; d < &_ebss; d++) *d = 0;
+#if defined(__ARM_FP)
+    /* CPACR: full access to CP10 and CP11 before any float instruction. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n isb");
+#endif
+    SYST_RVR = 0xFFFFFFu;
+    SYST_CVR = 0;
+    SYST_CSR = 7;
+    /* The counter reads 0 until its first reload. */
+    while (SYST_CVR == 0) { }
+    harness_main();
+    sys_exit(1);
+}
+"#;
+
+/// The C type a port is passed as (the C backend's types).
+fn c_elem(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "float",
+        DType::F64 => "double",
+        DType::I8 => "int8_t",
+        DType::I16 => "int16_t",
+        DType::I32 => "int32_t",
+        DType::I64 => "int64_t",
+        DType::U8 => "uint8_t",
+        DType::U16 | DType::F16 | DType::BF16 => "uint16_t",
+        DType::U32 => "uint32_t",
+        DType::U64 => "uint64_t",
+        DType::Bool => "_Bool",
+    }
+}
+
+/// The generated C's header and source, and the model's C name (the files' stem).
+fn c_files(generated: &Generated) -> Result<(String, &str, &str), String> {
+    let find = |ext: &str| {
+        generated
+            .files
+            .iter()
+            .find(|f| f.path.extension().is_some_and(|e| e == ext))
+            .ok_or_else(|| format!("no .{ext} file was generated: compile with EmitKind::C"))
+    };
+    let (h, c) = (find("h")?, find("c")?);
+    let name = h
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .ok_or("the header has no name")?;
+    Ok((name, &h.contents, &c.contents))
+}
+
+/// The bare-metal C program's `main.c`.
+fn thumb_c_main(name: &str, generated: &Generated) -> String {
+    let sig = &generated.signature;
+    let upper = name.to_ascii_uppercase();
+    let mut s = format!("#include \"{name}.h\"\n{THUMB_C_PRELUDE}\n");
+    // The inputs in flash as they are, through the assembler (no hex dump to compile).
+    for k in 0..sig.inputs.len() {
+        let _ = writeln!(
+            s,
+            "__asm__(\".section .rodata.kiln_in_{k}, \\\"a\\\"\\n.balign 16\\n.global kiln_in_{k}\\nkiln_in_{k}:\\n.incbin \\\"input_{k}.bin\\\"\\n.previous\");\nextern const unsigned char kiln_in_{k}[];"
+        );
+    }
+    for (k, p) in sig.outputs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "static {t} out_{k}[{n}] __attribute__((aligned(16)));",
+            t = c_elem(p.dtype),
+            n = p.len.max(1)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "static unsigned char arena[{upper}_ARENA_BYTES ? {upper}_ARENA_BYTES : 1] __attribute__((aligned({upper}_ARENA_ALIGN)));\n"
+    );
+    let mut args = Vec::new();
+    for (k, p) in sig.inputs.iter().enumerate() {
+        args.push(format!("(const {} *)kiln_in_{k}", c_elem(p.dtype)));
+    }
+    for k in 0..sig.outputs.len() {
+        args.push(format!("out_{k}"));
+    }
+    args.push("arena".into());
+    let _ = writeln!(
+        s,
+        "static void harness_main(void)\n{{\n    uint64_t t0, t1, t2, calibration, m[3];\n    uintptr_t top;\n\
+         \x20   t0 = ticks();\n    spin(1000000u);\n    calibration = ticks() - t0;\n    top = paint();\n\
+         \x20   t1 = ticks();\n    {name}_run({});\n    t2 = ticks();\n\
+         \x20   m[0] = calibration; m[1] = t2 - t1; m[2] = top - lowest_touched(top);",
+        args.join(", ")
+    );
+    for (k, p) in sig.outputs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    write_file(\"output_{k}.bin\", out_{k}, {} * sizeof({}));",
+            p.len,
+            c_elem(p.dtype)
+        );
+    }
+    s.push_str("    write_file(\"measure.bin\", m, sizeof m);\n    sys_exit(1);\n}\n");
+    s
+}
+
+/// Flags every C build of generated code gets: the checks the C backend promises.
+const C_STRICT: [&str; 6] = [
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-O2",
+];
+
+/// Builds `generated` (C for the device) with `arm-none-eabi-gcc` into a bare-metal program
+/// for the device's board, runs it under `qemu-system-arm` and reads back its outputs and
+/// figures (as [`run_thumb_rust`]).
+pub fn run_thumb_c(
+    device: &Device,
+    generated: &Generated,
+    inputs: &[Tensor],
+    work_dir: &Path,
+) -> Result<DeviceRun, String> {
+    let Some(Emulator::QemuSystemArm { machine }) = &device.emulator else {
+        return Err(format!("{} has no Cortex-M emulator", device.name));
+    };
+    need(
+        "qemu-system-arm",
+        "apt-get install qemu-system-arm (Debian, Ubuntu)",
+    )?;
+    need(
+        "arm-none-eabi-gcc",
+        "apt-get install gcc-arm-none-eabi (Debian, Ubuntu)",
+    )?;
+    check_inputs(generated, inputs)?;
+    let (name, header, source) = c_files(generated)?;
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(work_dir).map_err(|e| io(work_dir, e))?;
+    write(&work_dir.join(format!("{name}.h")), header)?;
+    write(&work_dir.join(format!("{name}.c")), source)?;
+    write(&work_dir.join("main.c"), &thumb_c_main(&name, generated))?;
+    for (k, t) in inputs.iter().enumerate() {
+        let p = work_dir.join(format!("input_{k}.bin"));
+        std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
+    }
+    let (flash, ram) = memory_map(machine);
+    write(
+        &work_dir.join("link.x"),
+        &LINKER_SCRIPT
+            .replace("@FLASH@", &format!("{flash:#x}"))
+            .replace("@RAM@", &format!("{ram:#x}")),
+    )?;
+    let gcc = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("arm-none-eabi-gcc")
+            .args(&device.c_flags)
+            .args([
+                "-ffreestanding",
+                "-fno-tree-loop-distribute-patterns",
+                "-ffunction-sections",
+                "-fdata-sections",
+            ])
+            .args(args)
+            .current_dir(work_dir)
+            .output()
+            .map_err(|e| format!("could not run arm-none-eabi-gcc: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let head: String = err.lines().take(60).collect::<Vec<_>>().join("\n");
+            Err(format!("arm-none-eabi-gcc {}:\n{head}", args.join(" ")))
+        }
+    };
+    let model_c = format!("{name}.c");
+    let mut model_args: Vec<&str> = C_STRICT.to_vec();
+    model_args.extend(["-c", &model_c, "-o", "model.o"]);
+    gcc(&model_args)?;
+    gcc(&["-std=gnu99", "-O2", "-Wall", "-c", "main.c", "-o", "main.o"])?;
+    gcc(&[
+        "-nostdlib",
+        "-nostartfiles",
+        "-Wl,--gc-sections",
+        "-T",
+        "link.x",
+        "main.o",
+        "model.o",
+        "-lgcc",
+        "-o",
+        "program.elf",
+    ])?;
+    let elf_path = work_dir.join("program.elf");
+    let elf = Elf::parse(&std::fs::read(&elf_path).map_err(|e| io(&elf_path, e))?)?;
+    let run_dir = work_dir.join("run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).map_err(|e| io(&run_dir, e))?;
+    let mut cmd = Command::new("qemu-system-arm");
+    cmd.args([
+        "-M",
+        machine,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+    ])
+    .args(["-semihosting-config", "enable=on,target=native"])
+    .args(["-icount", "shift=0,align=off,sleep=off"])
+    .arg("-kernel")
+    .arg(&elf_path)
+    .current_dir(&run_dir);
+    if !run_with_timeout(cmd, Duration::from_secs(600))? {
+        return Err(format!(
+            "the program failed on {machine} (a fault or a semihosting error)"
+        ));
+    }
+    finish_thumb(generated, inputs, &run_dir, elf, None)
+}
+
+/// The Linux C program: reads `input_<k>.bin` from the directory in `argv[1]`, runs the
+/// model `argv[2]` times, writes `output_<k>.bin` there.
+fn linux_c_main(name: &str, generated: &Generated) -> String {
+    let sig = &generated.signature;
+    let upper = name.to_ascii_uppercase();
+    let mut s = format!(
+        "#include \"{name}.h\"\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n\
+         static void *load(const char *dir, const char *file, size_t bytes)\n{{\n    \
+         char path[4096];\n    void *p = malloc(bytes ? bytes : 1);\n    FILE *f;\n    \
+         snprintf(path, sizeof path, \"%s/%s\", dir, file);\n    f = fopen(path, \"rb\");\n    \
+         if (!p || !f || fread(p, 1, bytes, f) != bytes) {{ fprintf(stderr, \"cannot read %s\\n\", path); exit(2); }}\n    \
+         fclose(f);\n    return p;\n}}\n\n\
+         static void save(const char *dir, const char *file, const void *p, size_t bytes)\n{{\n    \
+         char path[4096];\n    FILE *f;\n    snprintf(path, sizeof path, \"%s/%s\", dir, file);\n    \
+         f = fopen(path, \"wb\");\n    \
+         if (!f || fwrite(p, 1, bytes, f) != bytes) {{ fprintf(stderr, \"cannot write %s\\n\", path); exit(2); }}\n    \
+         fclose(f);\n}}\n\n\
+         static unsigned char arena[{upper}_ARENA_BYTES ? {upper}_ARENA_BYTES : 1] __attribute__((aligned({upper}_ARENA_ALIGN)));\n\n\
+         int main(int argc, char **argv)\n{{\n    int i, n;\n    if (argc != 3) return 2;\n    n = atoi(argv[2]);\n"
+    );
+    let mut args = Vec::new();
+    for (k, p) in sig.inputs.iter().enumerate() {
+        let t = c_elem(p.dtype);
+        let _ = writeln!(
+            s,
+            "    {t} *in_{k} = ({t} *)load(argv[1], \"input_{k}.bin\", {} * sizeof({t}));",
+            p.len
+        );
+        args.push(format!("in_{k}"));
+    }
+    for (k, p) in sig.outputs.iter().enumerate() {
+        let t = c_elem(p.dtype);
+        let _ = writeln!(
+            s,
+            "    {t} *out_{k} = ({t} *)malloc({n} * sizeof({t}) + 1);\n    if (!out_{k}) return 2;",
+            n = p.len
+        );
+        args.push(format!("out_{k}"));
+    }
+    args.push("arena".into());
+    let _ = writeln!(
+        s,
+        "    for (i = 0; i < n; i++) {name}_run({});",
+        args.join(", ")
+    );
+    for (k, p) in sig.outputs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    save(argv[1], \"output_{k}.bin\", out_{k}, {} * sizeof({}));",
+            p.len,
+            c_elem(p.dtype)
+        );
+    }
+    s.push_str("    return 0;\n}\n");
+    s
+}
+
+/// Builds `generated` (C) with the Debian aarch64 cross compiler, statically linked, and runs
+/// it under `qemu-aarch64` user mode; counts the instructions of one run as
+/// [`run_aarch64_rust`] does.
+pub fn run_aarch64_c(
+    device: &Device,
+    generated: &Generated,
+    inputs: &[Tensor],
+    work_dir: &Path,
+) -> Result<DeviceRun, String> {
+    need("qemu-aarch64", "apt-get install qemu-user (Debian, Ubuntu)")?;
+    need(
+        "aarch64-linux-gnu-gcc",
+        "apt-get install gcc-aarch64-linux-gnu (Debian, Ubuntu)",
+    )?;
+    check_inputs(generated, inputs)?;
+    let (name, header, source) = c_files(generated)?;
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(work_dir).map_err(|e| io(work_dir, e))?;
+    write(&work_dir.join(format!("{name}.h")), header)?;
+    write(&work_dir.join(format!("{name}.c")), source)?;
+    write(&work_dir.join("main.c"), &linux_c_main(&name, generated))?;
+    let gcc = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("aarch64-linux-gnu-gcc")
+            .args(&device.c_flags)
+            .args(args)
+            .current_dir(work_dir)
+            .output()
+            .map_err(|e| format!("could not run aarch64-linux-gnu-gcc: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let head: String = err.lines().take(60).collect::<Vec<_>>().join("\n");
+            Err(format!("aarch64-linux-gnu-gcc {}:\n{head}", args.join(" ")))
+        }
+    };
+    let model_c = format!("{name}.c");
+    let mut model_args: Vec<&str> = C_STRICT.to_vec();
+    model_args.extend(["-c", &model_c, "-o", "model.o"]);
+    gcc(&model_args)?;
+    gcc(&["-O2", "-static", "main.c", "model.o", "-o", "program"])?;
+    let run_dir = work_dir.join("run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).map_err(|e| io(&run_dir, e))?;
+    for (k, t) in inputs.iter().enumerate() {
+        let p = run_dir.join(format!("input_{k}.bin"));
+        std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
+    }
+    let program = work_dir.join("program");
+    let plugin = insn_plugin(work_dir);
+    let mut counts = Vec::new();
+    for iters in [1, 2] {
+        let mut cmd = Command::new("qemu-aarch64");
+        let out = work_dir.join(format!("insn-{iters}.txt"));
+        if let Some(lib) = &plugin {
+            cmd.arg("-plugin")
+                .arg(format!("{},out={}", lib.display(), out.display()));
+        }
+        cmd.arg(&program).arg(&run_dir).arg(iters.to_string());
+        if !run_with_timeout(cmd, Duration::from_secs(600))? {
+            return Err("the program failed under qemu-aarch64".into());
+        }
+        if plugin.is_some() {
+            let text =
+                std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            counts.push(
+                text.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("{}: not a count: {text:?}", out.display()))?,
+            );
+        }
+    }
+    let outputs = read_outputs(generated, &run_dir)?;
+    let elf = Elf::parse(&std::fs::read(&program).map_err(|e| io(&program, e))?)?;
+    Ok(DeviceRun {
+        outputs,
+        instructions: (counts.len() == 2).then(|| counts[1].saturating_sub(counts[0])),
+        sizes: elf.sizes,
+        harness_bytes: (0, 0),
+        stack: None,
+        panic_symbols: None,
+    })
 }

@@ -30,6 +30,12 @@ enum Emit {
     C,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Lang {
+    Rust,
+    C,
+}
+
 #[derive(clap::Args)]
 struct ModelArgs {
     /// The ONNX model file.
@@ -254,6 +260,11 @@ enum Cmd {
         /// script; reruns are incremental) instead of a temporary directory.
         #[arg(long, value_name = "DIR", requires = "device")]
         work_dir: Option<PathBuf>,
+        /// With --device: the generated code to run, Rust (built with the profile's rustup
+        /// target) or C (built with the profile's cross gcc, -std=c99 -Wall -Wextra -Werror
+        /// -pedantic).
+        #[arg(long, value_enum, default_value = "rust", requires = "device")]
+        lang: Lang,
     },
     /// Quantize a float model with kiln's own post-training quantization and report its
     /// accuracy: per output cosine, max error and top-1 agreement with the float model on
@@ -507,6 +518,7 @@ fn run(cli: Cli) -> Result<()> {
             atol,
             save_outputs,
             work_dir,
+            lang,
         } => verify(
             &model,
             data,
@@ -514,6 +526,7 @@ fn run(cli: Cli) -> Result<()> {
             atol,
             save_outputs.as_deref(),
             work_dir.as_deref(),
+            lang,
         )?,
         Cmd::Quantize { mut model, data } => {
             let Some(calibration) = model.calibration.clone() else {
@@ -589,8 +602,13 @@ fn verify(
     atol: f64,
     save_outputs: Option<&Path>,
     work_dir: Option<&Path>,
+    lang: Lang,
 ) -> Result<()> {
     let opts = model.options()?;
+    let kind = match lang {
+        Lang::Rust => EmitKind::Module,
+        Lang::C => EmitKind::C,
+    };
     let data = match data {
         Some(d) => d,
         None => model
@@ -628,7 +646,7 @@ fn verify(
         }
     }
     let t = Instant::now();
-    let mut compiled = kiln::compile(&model.model, EmitKind::Module, &opts);
+    let mut compiled = kiln::compile(&model.model, kind, &opts);
     // Values that decide shapes must be known at compile time: bind them from the data.
     let given = opts.bound_inputs.clone();
     for stage in harness::BindStage::ALL {
@@ -645,7 +663,7 @@ fn verify(
                 }
             }
             opts.bound_inputs = bound;
-            compiled = kiln::compile(&model.model, EmitKind::Module, &opts);
+            compiled = kiln::compile(&model.model, kind, &opts);
         }
     }
     let compiled = compiled?;

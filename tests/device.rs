@@ -48,7 +48,7 @@ struct Model {
 
 /// Compiles `m` for `device`, runs it there and compares; returns a row of figures or the
 /// failure.
-fn run_on(device: &str, m: &Model) -> Result<String, String> {
+fn run_on(device: &str, m: &Model, kind: EmitKind) -> Result<String, String> {
     let dev = kiln::Device::find(device).map_err(|e| e.to_string())?;
     let opts = kiln::CompileOptions {
         target: dev.target,
@@ -61,8 +61,9 @@ fn run_on(device: &str, m: &Model) -> Result<String, String> {
         ..Default::default()
     };
     let path = common::corpus_model(&m.file);
-    let c = kiln::compile(&path, EmitKind::Module, &opts)
-        .map_err(|e| format!("{} on {device}: {e}", m.file))?;
+    let c =
+        kiln::compile(&path, kind, &opts).map_err(|e| format!("{} on {device}: {e}", m.file))?;
+    let lang = if kind == EmitKind::C { "c" } else { "rust" };
     let (inputs, mut expected) = harness::read_test_set(&m.data)?;
     if let Some(dir) = &m.expected {
         expected = harness::read_test_set(dir)?.1;
@@ -73,7 +74,7 @@ fn run_on(device: &str, m: &Model) -> Result<String, String> {
     let work = common::repo()
         .join("target")
         .join("kiln-device")
-        .join(format!("{device}-{}", m.file));
+        .join(format!("{device}-{lang}-{}", m.file));
     let run = kiln::cross::run(&dev, &c.generated, &inputs, &work)
         .map_err(|e| format!("{} on {device}: {e}", m.file))?;
     for (k, (a, e)) in run.outputs.iter().zip(&expected).enumerate() {
@@ -109,7 +110,7 @@ fn run_on(device: &str, m: &Model) -> Result<String, String> {
         .map(|t| t.ty().size_bytes())
         .sum();
     Ok(format!(
-        "| {} | {device} | {:.2} | {} | {} | {} | {} |",
+        "| {} | {device} | {lang} | {:.2} | {} | {} | {} | {} |",
         m.file,
         n as f64 / macs as f64,
         run.sizes.text,
@@ -119,7 +120,7 @@ fn run_on(device: &str, m: &Model) -> Result<String, String> {
     ))
 }
 
-fn check_all(device: &str, models: &[Model]) {
+fn check_all(device: &str, models: &[Model], kind: EmitKind) {
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for m in models {
@@ -129,13 +130,13 @@ fn check_all(device: &str, models: &[Model]) {
         ) {
             return;
         }
-        match run_on(device, m) {
+        match run_on(device, m, kind) {
             Ok(row) => rows.push(row),
             Err(e) => failures.push(e),
         }
     }
-    eprintln!("| model | device | instructions/MAC | .text | weights | arena | stack |");
-    eprintln!("| --- | --- | --- | --- | --- | --- | --- |");
+    eprintln!("| model | device | code | instructions/MAC | .text | weights | arena | stack |");
+    eprintln!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in &rows {
         eprintln!("{r}");
     }
@@ -185,7 +186,16 @@ fn mlperf_models_pass_bare_metal_on_cortex_m4f_in_rust() {
             fp32("mlperf_ic_resnet8", &[], 1e-6),
             fp32("mlperf_vww_mobilenetv1", &[], 1e-6),
         ],
+        EmitKind::Module,
     );
+}
+
+fn mlperf_int8() -> [Model; 3] {
+    [
+        int8("mlperf_ad_fcae", 1e-6),
+        int8("mlperf_ic_resnet8", 0.0040),
+        int8("mlperf_vww_mobilenetv1", 0.0040),
+    ]
 }
 
 #[test]
@@ -193,14 +203,36 @@ fn mlperf_int8_models_pass_bare_metal_on_a_128k_cortex_m4f_in_rust() {
     if !require_tools(ARM) {
         return;
     }
+    check_all("stm32f446re", &mlperf_int8(), EmitKind::Module);
+}
+
+const ARM_C: &[(&str, &str)] = &[
+    ("qemu-system-arm", "qemu-system-arm"),
+    ("arm-none-eabi-gcc", "gcc-arm-none-eabi"),
+];
+
+#[test]
+fn mlperf_models_pass_bare_metal_on_cortex_m4f_in_c() {
+    if !require_tools(ARM_C) {
+        return;
+    }
     check_all(
-        "stm32f446re",
+        "stm32l4r5",
         &[
-            int8("mlperf_ad_fcae", 1e-6),
-            int8("mlperf_ic_resnet8", 0.0040),
-            int8("mlperf_vww_mobilenetv1", 0.0040),
+            fp32("mlperf_ad_fcae", &[], 1e-6),
+            fp32("mlperf_ic_resnet8", &[], 1e-6),
+            fp32("mlperf_vww_mobilenetv1", &[], 1e-6),
         ],
+        EmitKind::C,
     );
+}
+
+#[test]
+fn mlperf_int8_models_pass_bare_metal_on_a_128k_cortex_m4f_in_c() {
+    if !require_tools(ARM_C) {
+        return;
+    }
+    check_all("stm32f446re", &mlperf_int8(), EmitKind::C);
 }
 
 #[test]
@@ -223,6 +255,26 @@ fn corpus_models_pass_on_raspberry_pi_4_aarch64() {
             fp32("ppocrv4_rec", &[("x", &[1, 3, 48, 320])], 1e-6),
             fp32("silero_vad_16k", &[], 1e-6),
         ],
+        EmitKind::Module,
+    );
+}
+
+#[test]
+fn mlperf_models_pass_on_raspberry_pi_4_aarch64_in_c() {
+    if !require_tools(&[
+        ("qemu-aarch64", "qemu-user"),
+        ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+    ]) {
+        return;
+    }
+    check_all(
+        "rpi4",
+        &[
+            fp32("mlperf_ad_fcae", &[], 1e-6),
+            fp32("mlperf_ic_resnet8", &[], 1e-6),
+            fp32("mlperf_vww_mobilenetv1", &[], 1e-6),
+        ],
+        EmitKind::C,
     );
 }
 
