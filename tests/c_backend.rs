@@ -226,18 +226,97 @@ fn build_and_run(
         .collect()
 }
 
+/// One model at one level: compiled to C, built and run with each compiler, compared with
+/// `expected` (numpy allclose with `rtol`, `atol`; with `top1`, the largest output must be
+/// the same element as onnxruntime's too). Mismatches go to `failures`.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    label: &str,
+    path: &Path,
+    shapes: InputShapes,
+    level: kiln::passes::OptLevel,
+    inputs: &[Tensor],
+    expected: &[Tensor],
+    (rtol, atol, top1): (f64, f64, bool),
+    ccs: &[&str],
+    failures: &mut Vec<String>,
+) {
+    let opts = kiln::CompileOptions {
+        opt_level: level,
+        input_shapes: shapes
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect(),
+        ..Default::default()
+    };
+    let c = match kiln::compile(path, EmitKind::C, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            failures.push(format!("{label}: {e}"));
+            return;
+        }
+    };
+    let work = common::repo().join("target").join("kiln-c-backend");
+    for cc in ccs {
+        let dir = work.join(label.replace(' ', ""));
+        let t = std::time::Instant::now();
+        let actual = match build_and_run(&dir, &c.generated, inputs, cc) {
+            Ok(a) => a,
+            Err(e) => {
+                failures.push(format!("{label} {cc}: {e}"));
+                continue;
+            }
+        };
+        if actual.len() != expected.len() {
+            failures.push(format!(
+                "{label} {cc}: {} outputs, expected {}",
+                actual.len(),
+                expected.len()
+            ));
+            continue;
+        }
+        for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
+            let cmp = harness::compare(a, e, rtol, atol);
+            eprintln!(
+                "{label} {cc} output {k}: max abs {:.3e}, max rel {:.3e} ({:.1?})",
+                cmp.max_abs,
+                cmp.max_rel,
+                t.elapsed()
+            );
+            if !cmp.ok {
+                failures.push(format!("{label} {cc} output {k}: {cmp:?}"));
+            }
+            let argmax = |t: &Tensor| {
+                let v = t.data.to_f64_vec();
+                (0..v.len()).max_by(|&x, &y| v[x].total_cmp(&v[y]))
+            };
+            if top1 && argmax(a) != argmax(e) {
+                failures.push(format!(
+                    "{label} {cc} output {k}: top-1 {:?}, onnxruntime's {:?}",
+                    argmax(a),
+                    argmax(e)
+                ));
+            }
+        }
+    }
+}
+
+/// Whether `KILN_C_MODELS=a,b` (for work on one model) leaves `name` out.
+fn skipped(name: &str) -> bool {
+    std::env::var("KILN_C_MODELS").is_ok_and(|o| !o.split(',').any(|m| m == name))
+}
+
+const LEVELS: [(kiln::passes::OptLevel, &str); 2] = [
+    (kiln::passes::OptLevel::O0, "-O0"),
+    (kiln::passes::OptLevel::O2, "-O2"),
+];
+
 #[test]
 fn corpus_models_in_c_match_onnxruntime() {
     let Some(ccs) = compilers() else { return };
     let mut failures = Vec::new();
-    let work = common::repo().join("target").join("kiln-c-backend");
-    // `KILN_C_MODELS=a,b` runs only those models (while working on one).
-    let only = std::env::var("KILN_C_MODELS").ok();
     for (name, shapes, atol) in MODELS {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.split(',').any(|m| m == *name))
-        {
+        if skipped(name) {
             continue;
         }
         let path = common::corpus_model(name);
@@ -245,54 +324,85 @@ fn corpus_models_in_c_match_onnxruntime() {
             return;
         }
         let (inputs, expected) = harness::read_test_set(&common::corpus_data(name)).unwrap();
-        for (level, flag) in [
-            (kiln::passes::OptLevel::O0, "-O0"),
-            (kiln::passes::OptLevel::O2, "-O2"),
-        ] {
-            let opts = kiln::CompileOptions {
-                opt_level: level,
-                input_shapes: shapes
-                    .iter()
-                    .map(|(n, d)| (n.to_string(), d.to_vec()))
-                    .collect(),
-                ..Default::default()
-            };
-            let c = match kiln::compile(&path, EmitKind::C, &opts) {
-                Ok(c) => c,
-                Err(e) => {
-                    failures.push(format!("{name} {flag}: {e}"));
-                    continue;
-                }
-            };
-            for cc in &ccs {
-                let dir = work.join(format!("{name}{flag}"));
-                let t = std::time::Instant::now();
-                let actual = match build_and_run(&dir, &c.generated, &inputs, cc) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        failures.push(format!("{name} {flag} {cc}: {e}"));
-                        continue;
-                    }
-                };
-                assert_eq!(actual.len(), expected.len(), "{name}: output count");
-                for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
-                    let cmp = harness::compare(a, e, 1e-4, *atol);
-                    eprintln!(
-                        "{name} {flag} {cc} output {k}: max abs {:.3e}, max rel {:.3e} ({:.1?})",
-                        cmp.max_abs,
-                        cmp.max_rel,
-                        t.elapsed()
-                    );
-                    if !cmp.ok {
-                        failures.push(format!("{name} {flag} {cc} output {k}: {cmp:?}"));
-                    }
-                }
-            }
+        for (level, flag) in LEVELS {
+            let label = format!("{name} {flag}");
+            let tol = (1e-4, *atol, false);
+            check(
+                &label,
+                &path,
+                shapes,
+                level,
+                &inputs,
+                &expected,
+                tol,
+                &ccs,
+                &mut failures,
+            );
         }
     }
     assert!(
         failures.is_empty(),
         "C backend failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The int8 QDQ models with `tests/corpus.rs`'s tolerances against onnxruntime's outputs
+/// (`int8_test_data_set_0`; atol only, 1.5x at -O0, and top-1 for the classifiers; the
+/// reasons are given there).
+const INT8_MODELS: &[(&str, InputShapes, f64, bool)] = &[
+    ("mlperf_ad_fcae", &[], 1e-6, false),
+    ("mlperf_ic_resnet8", &[], 0.0040, true),
+    ("mlperf_vww_mobilenetv1", &[], 0.0040, true),
+    (
+        "ppocr_cls_mobile_v2",
+        &[("x", &[1, 3, 48, 192])],
+        0.0040,
+        true,
+    ),
+    ("silero_vad_16k", &[], 1e-6, false),
+    ("ppocrv4_rec", &[("x", &[1, 3, 48, 320])], 0.21, false),
+    ("ddddocr_det", &[], 0.2, false),
+];
+
+#[test]
+fn corpus_int8_models_in_c_match_onnxruntime() {
+    let Some(ccs) = compilers() else { return };
+    let mut failures = Vec::new();
+    for &(name, shapes, atol, top1) in INT8_MODELS {
+        if skipped(name) {
+            continue;
+        }
+        let path = common::corpus_model(&format!("{name}.int8.qdq"));
+        if !common::require_data(&path, &format!("int8 corpus model {name}")) {
+            return;
+        }
+        let (inputs, _) = harness::read_test_set(&common::corpus_data(name)).unwrap();
+        let int8_set = common::corpus_data(name)
+            .parent()
+            .expect("test set in a model folder")
+            .join("int8_test_data_set_0");
+        let (_, expected) = harness::read_test_set(&int8_set).unwrap();
+        for (level, flag) in LEVELS {
+            let label = format!("{name} int8 {flag}");
+            let atol = if flag == "-O0" { atol * 1.5 } else { atol };
+            let tol = (0.0, atol, top1);
+            check(
+                &label,
+                &path,
+                shapes,
+                level,
+                &inputs,
+                &expected,
+                tol,
+                &ccs,
+                &mut failures,
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "C backend int8 failures:\n{}",
         failures.join("\n")
     );
 }

@@ -80,6 +80,19 @@ fn data(d: &TensorData) -> Result<String, String> {
     Ok(format!("(const {t}[]){{ {} }}", items.join(", ")))
 }
 
+/// An exact integer: beyond the 32-bit range as a 64-bit constant.
+fn int(v: i128) -> Result<String, String> {
+    if let Ok(v) = i32::try_from(v)
+        && v > i32::MIN
+    {
+        return Ok(v.to_string());
+    }
+    match i64::try_from(v) {
+        Ok(v) if v > i64::MIN => Ok(format!("INT64_C({v})")),
+        _ => Err(unsupported(&format!("the integer {v}"))),
+    }
+}
+
 fn sizes(v: &[usize]) -> String {
     if v.is_empty() {
         return "(const size_t[]){ 0 }, 0".into();
@@ -104,7 +117,7 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
         Arg::Range { local, start, len } => format!("{local} + {start}, {len}"),
         Arg::Usize(v) => v.to_string(),
         Arg::Bool(b) => u8::from(*b).to_string(),
-        Arg::Int(v) => v.to_string(),
+        Arg::Int(v) => int(*v)?,
         Arg::Scalar(dtype, v) => lit::scalar(*dtype, *v)?,
         Arg::Const(d) if d.len() == 1 => lit::element(d, 0)?,
         Arg::Sizes(v) | Arg::Array(v) => sizes(v),
@@ -153,6 +166,17 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
                 v.len()
             )
         }
+        // Integer tables (IntSoftmax's exponentials).
+        Arg::Items(v) if !v.is_empty() && v.iter().all(|a| matches!(a, Arg::Int(_))) => {
+            let items: Vec<String> = v
+                .iter()
+                .map(|a| match a {
+                    Arg::Int(i) => int(*i),
+                    _ => Ok(String::new()),
+                })
+                .collect::<Result<_, _>>()?;
+            format!("(const int64_t[]){{ {} }}, {}", items.join(", "), v.len())
+        }
         Arg::Items(v) => {
             let items: Vec<String> = v
                 .iter()
@@ -176,7 +200,11 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
             }
         }
         Arg::Fn(f) => {
-            let r = lib.fns.elem(f)?;
+            let dtype_of = |l: &str| operand(l, ops).map(|o| o.dtype);
+            let r = match lib.fns.data_fn(f, &dtype_of)? {
+                Some(r) => r,
+                None => lib.fns.elem(f)?,
+            };
             format!("{}, {}", r.name, r.ctx)
         }
         Arg::Epilogue(dtype, steps) => {

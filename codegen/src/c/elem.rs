@@ -9,7 +9,7 @@ use crate::program::{ElemFn, EpilogueSteps};
 use kiln_ir::DType;
 use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::{Activation, BinaryOp, Epilogue, UnaryOp};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// The functions a program's calls pass, each defined once (identical definitions shared).
 #[derive(Default)]
@@ -18,6 +18,8 @@ pub(super) struct Fns {
     by_text: HashMap<String, String>,
     /// Math routines the definitions call, as `exp_f32`.
     pub(super) math: Vec<String>,
+    /// Integer helpers they call (`library::HELPERS`), with their dependencies.
+    pub(super) helpers: BTreeSet<&'static str>,
 }
 
 /// A function reference and the context expression its caller passes.
@@ -56,6 +58,197 @@ impl Fns {
             self.math.push(name.clone());
         }
         Ok(name)
+    }
+
+    fn helper(&mut self, name: &'static str) {
+        for (n, _, deps) in super::library::HELPERS {
+            if *n == name {
+                self.helpers.insert(n);
+                self.helpers.extend(deps.iter().copied());
+            }
+        }
+    }
+
+    /// The quantization families' functions, which read operands (scales, zero points,
+    /// biases) through their context; `None` for other functions. `dtype_of` gives an
+    /// operand's element type.
+    pub(super) fn data_fn(
+        &mut self,
+        f: &ElemFn,
+        dtype_of: &dyn Fn(&str) -> Result<DType, String>,
+    ) -> Result<Option<FnRef>, String> {
+        let mut ctx: Vec<String> = Vec::new();
+        let mut body = String::new();
+        // Binds operand `local` as `name` from the context.
+        let mut bind = |local: &str, name: &str, body: &mut String| -> Result<(), String> {
+            let t = ctype(dtype_of(local)?)?;
+            body.push_str(&format!(
+                "    const {t} *{name} = (const {t} *)c[{}];\n",
+                ctx.len()
+            ));
+            ctx.push(local.to_string());
+            Ok(())
+        };
+        let (ret, params) = match f {
+            ElemFn::FixedRequant {
+                channel,
+                bias,
+                mult,
+                shift,
+                zero,
+                lo,
+                hi,
+                dtype,
+            } => {
+                let yt = ctype(*dtype)?;
+                self.helper("requant");
+                if let Some(b) = bias {
+                    bind(b, "bias", &mut body)?;
+                }
+                let (m, s) = if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
+                    (m1.to_string(), format!("{s1}u"))
+                } else {
+                    let list = |v: Vec<String>| v.join(", ");
+                    body.push_str(&format!(
+                        "    static const int32_t mult[{}] = {{ {} }};\n    static const unsigned shift[{}] = {{ {} }};\n",
+                        mult.len(),
+                        list(mult.iter().map(|v| v.to_string()).collect()),
+                        shift.len(),
+                        list(shift.iter().map(|v| format!("{v}u")).collect()),
+                    ));
+                    ("mult[m]".to_string(), "shift[m]".to_string())
+                };
+                let acc = if bias.is_some() {
+                    "(int64_t)acc + bias[m]"
+                } else {
+                    "(int64_t)acc"
+                };
+                body.push_str(&format!(
+                    "    return ({yt})requant({acc}, {m}, {s}, {zero}, {lo}, {hi});\n"
+                ));
+                let uses_m = body.contains("[m]");
+                if *channel && !uses_m {
+                    body.insert_str(0, "    (void)m;\n");
+                }
+                let params = if *channel {
+                    "int32_t acc, size_t m".to_string()
+                } else {
+                    "int32_t acc".to_string()
+                };
+                (yt.to_string(), params)
+            }
+            ElemFn::IntBinary {
+                add,
+                a_zero,
+                b_zero,
+                ma,
+                mb,
+                shift,
+                zero,
+                lo,
+                hi,
+                a,
+                b,
+                to,
+            } => {
+                let (at, bt, yt) = (ctype(*a)?, ctype(*b)?, ctype(*to)?);
+                self.helper("shift_round");
+                let p = if *add {
+                    format!(
+                        "((int64_t)x - {a_zero}) * INT64_C({ma}) + ((int64_t)y - {b_zero}) * INT64_C({mb})"
+                    )
+                } else {
+                    format!("((int64_t)x - {a_zero}) * ((int64_t)y - {b_zero}) * INT64_C({ma})")
+                };
+                body.push_str(&format!(
+                    "    int64_t v = shift_round({p}, {shift}u) + {zero};\n    return ({yt})(v < {lo} ? {lo} : (v > {hi} ? {hi} : v));\n"
+                ));
+                (yt.to_string(), format!("{at} x, {bt} y"))
+            }
+            ElemFn::IntOut {
+                zero,
+                lo,
+                hi,
+                dtype,
+            } => {
+                let yt = ctype(*dtype)?;
+                body.push_str(&format!(
+                    "    v += {zero};\n    return ({yt})(v < {lo} ? {lo} : (v > {hi} ? {hi} : v));\n"
+                ));
+                (yt.to_string(), "int64_t v".to_string())
+            }
+            ElemFn::Table { table, from, to } => {
+                let (xt, yt) = (ctype(*from)?, ctype(*to)?);
+                let index = match from {
+                    DType::I8 => "(uint8_t)((uint8_t)v ^ 0x80u)",
+                    DType::U8 => "v",
+                    other => return Err(unsupported(&format!("a lookup table of {other}"))),
+                };
+                let list: Vec<String> = table.iter().map(i32::to_string).collect();
+                body.push_str(&format!(
+                    "    static const {yt} table[{}] = {{ {} }};\n    return table[{index}];\n",
+                    table.len(),
+                    list.join(", ")
+                ));
+                (yt.to_string(), format!("{xt} v"))
+            }
+            ElemFn::Quantize {
+                scale,
+                zero,
+                lo,
+                hi,
+                from,
+                to,
+            } => {
+                let (xt, yt) = (ctype(*from)?, ctype(*to)?);
+                self.helper("round_even_f32");
+                bind(scale, "scale", &mut body)?;
+                let z = match zero {
+                    Some(z) => {
+                        bind(z, "zero", &mut body)?;
+                        "(float)zero[k]"
+                    }
+                    None => "0.0f",
+                };
+                let (lo, hi) = (lit::f32_lit(*lo as f32)?, lit::f32_lit(*hi as f32)?);
+                // NaN gives 0, as the reference semantics' cast does (and C's is undefined).
+                body.push_str(&format!(
+                    "    float r = round_even_f32((float)v / (float)scale[k]) + {z};\n    if (r != r) {{\n        return 0;\n    }}\n    return ({yt})(r < {lo} ? {lo} : (r > {hi} ? {hi} : r));\n"
+                ));
+                (yt.to_string(), format!("{xt} v, size_t k"))
+            }
+            ElemFn::Dequantize {
+                scale,
+                zero,
+                from,
+                to,
+            } => {
+                let (xt, yt) = (ctype(*from)?, ctype(*to)?);
+                bind(scale, "scale", &mut body)?;
+                let z = match zero {
+                    Some(z) => {
+                        bind(z, "zero", &mut body)?;
+                        " - (int64_t)zero[k]"
+                    }
+                    None => "",
+                };
+                body.push_str(&format!(
+                    "    return ({yt})((float)((int64_t)v{z}) * (float)scale[k]);\n"
+                ));
+                (yt.to_string(), format!("{xt} v, size_t k"))
+            }
+            _ => return Ok(None),
+        };
+        if ctx.is_empty() {
+            body.insert_str(0, "    (void)c;\n");
+        }
+        let name = self.define(&ret, &params, &body);
+        let ctx = if ctx.is_empty() {
+            "NULL".to_string()
+        } else {
+            format!("(const void *const[]){{ {} }}", ctx.join(", "))
+        };
+        Ok(Some(FnRef { name, ctx }))
     }
 
     /// `f` as a function and the context its caller passes (`NULL`: none).

@@ -28,6 +28,34 @@ macro_rules! src {
 
 pub(super) const PRELUDE: &str = src!("prelude.c");
 
+/// Placeholders of the kernels from one element type to another.
+const XY: &[(&str, usize)] = &[("$X", 0), ("$Y", 1)];
+
+/// The integer helpers of the quantized element functions, in emission order, each with
+/// those it calls.
+pub(super) const HELPERS: &[(&str, &str, &[&str])] = &[
+    (
+        "shift_round",
+        include_str!("../../templates/c/math/shift_round.c"),
+        &[],
+    ),
+    (
+        "round_to_f32",
+        include_str!("../../templates/c/math/round_to_f32.c"),
+        &["shift_round"],
+    ),
+    (
+        "requant",
+        include_str!("../../templates/c/math/requant.c"),
+        &["shift_round", "round_to_f32"],
+    ),
+    (
+        "round_even_f32",
+        include_str!("../../templates/c/math/round_even_f32.c"),
+        &[],
+    ),
+];
+
 /// The kernel a call's `func` names, if the C library has it.
 pub(super) fn kernel(func: &str) -> Option<CKernel> {
     let t0: &[(&str, usize)] = &[("$T", 0)];
@@ -66,6 +94,32 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
         "gather_rows" => k(src!("gather.c"), &[("$T", 0), ("$I", 1)], true, &[], &[]),
         "pad" => k(src!("pad.c"), t0, true, &[], &[]),
         "resize_nearest" => k(src!("resize_nearest.c"), t0, true, &[], &[]),
+        "affine_map" => k(src!("affine_map.c"), XY, true, &[], &[]),
+        "convert" => k(src!("convert.c"), XY, true, &[], &[]),
+        "int_gemm" => k(src!("int_gemm.c"), &[("$A", 0), ("$Y", 2)], true, &[], &[]),
+        "int_conv2d" => k(
+            src!("int_conv2d.c"),
+            &[("$X", 0), ("$Y", 2)],
+            true,
+            &[],
+            &[],
+        ),
+        "int_conv_panels" => k(
+            src!("int_conv_panels.c"),
+            &[("$X", 0), ("$Y", 2)],
+            true,
+            &[],
+            &[],
+        ),
+        "int_avg_pool" => k(src!("int_avg_pool.c"), XY, true, &[], &[]),
+        "int_softmax" => k(src!("int_softmax.c"), XY, true, &[], &[]),
+        "int_matmul" => k(
+            src!("int_matmul.c"),
+            &[("$A", 0), ("$B", 1), ("$Y", 2)],
+            true,
+            &[],
+            &[],
+        ),
         // Its operands are fields of its input and output structs: f32 only, no placeholder.
         "rnn" => k(src!("rnn.c"), &[], false, &[], &[]),
         _ => return None,

@@ -240,6 +240,12 @@ pub(crate) fn print(
             src.push('\n');
         }
     }
+    for (n, text, _) in library::HELPERS {
+        if lib.fns.helpers.contains(n) {
+            src.push_str(text);
+            src.push('\n');
+        }
+    }
     for s in ["window", "pool_taps"] {
         if lib.shared.contains(s) {
             src.push_str(library::shared(s));
