@@ -471,6 +471,72 @@ impl Device {
         v.join(" ")
     }
 
+    /// How a compiled model uses the budgets, one line: `kiln compile --device` prints it.
+    pub fn usage(&self, fit: &Fit) -> String {
+        let ram = fit.arena + self.stack_bytes;
+        let flash = match self.flash_bytes {
+            Some(f) => format!(
+                "; flash: weights {} + code reserve {} of {} ({:.0}%)",
+                human(fit.weights),
+                human(self.code_bytes),
+                compact(f),
+                percent(fit.weights + self.code_bytes, f)
+            ),
+            None => format!("; weights {} (loaded into RAM)", human(fit.weights)),
+        };
+        format!(
+            "fits {}: RAM: arena {} + stack reserve {} of {} ({:.0}%){flash}",
+            self.name,
+            human(fit.arena),
+            human(self.stack_bytes),
+            compact(self.ram_bytes),
+            percent(ram, self.ram_bytes)
+        )
+    }
+
+    /// The section `kiln compile --emit crate|c --device` appends to the generated README.
+    pub fn readme_section(&self, fit: &Fit) -> String {
+        let mut s = format!("\n## On {}\n\n{}.\n\n", self.name, self.description);
+        s += "| | this model | budget |\n|-|-:|-:|\n";
+        s += &format!(
+            "| RAM: arena (one static buffer, never the stack) | {} B | |\n",
+            fit.arena
+        );
+        s += &format!(
+            "| RAM: stack reserve for `run` and the firmware | {} B | |\n",
+            self.stack_bytes
+        );
+        s += &format!(
+            "| RAM total | {} B | {} B ({:.0}% used) |\n",
+            fit.arena + self.stack_bytes,
+            self.ram_bytes,
+            percent(fit.arena + self.stack_bytes, self.ram_bytes)
+        );
+        match self.flash_bytes {
+            Some(f) => {
+                s += &format!("| flash: weights (constants) | {} B | |\n", fit.weights);
+                s += &format!("| flash: code reserve | {} B | |\n", self.code_bytes);
+                s += &format!(
+                    "| flash total | {} B | {} B ({:.0}% used) |\n",
+                    fit.weights + self.code_bytes,
+                    f,
+                    percent(fit.weights + self.code_bytes, f)
+                );
+            }
+            None => {
+                s += &format!("| weights, loaded into RAM | {} B | |\n", fit.weights);
+            }
+        }
+        s += &format!(
+            "\nOne run is {} multiply-accumulates. The reserves are the profile's estimates: \
+             `kiln verify --device {}` builds this code for the part, runs it in an emulator \
+             and reports the real code size (`.text`), the stack `run` used and the \
+             instructions per MAC.\n",
+            fit.macs, self.name
+        );
+        s
+    }
+
     /// One line per fact, for `kiln devices`.
     pub fn describe(&self) -> String {
         let human = compact;
@@ -524,6 +590,11 @@ pub struct Fit {
     pub weights: u64,
     /// Of those, f32 weights an int8 build would quantize.
     pub float_weights: u64,
+    pub macs: u64,
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
 }
 
 /// A budget as `128 KiB` or `2 MiB` (exact when it is a whole number of them).
@@ -609,6 +680,7 @@ mod tests {
             arena: 100 * K,
             weights: 400 * K,
             float_weights: 400 * K,
+            macs: 1,
         };
         d.check_fit(&ok).unwrap();
         // Arena 125 KiB + 4 KiB stack = 129 KiB: 1 KiB over 128 KiB.

@@ -298,6 +298,8 @@ pub struct Compiled {
     pub target: Target,
     /// What post-training quantization did, when it was asked for.
     pub quantization: Option<kiln_passes::ptq::PtqReport>,
+    /// With [`CompileOptions::device`], the memory the model needs of the device's budgets.
+    pub device_fit: Option<device::Fit>,
     /// The external data files the model's tensors were read from (empty for a graph that
     /// did not come from a file).
     pub external_data: Vec<PathBuf>,
@@ -536,9 +538,10 @@ pub fn emit_planned(
             names: opts.option_names,
         });
     }
-    if let Some(device) = &opts.device {
-        check_device(device, &planned, opts)?;
-    }
+    let fit = match &opts.device {
+        Some(device) => Some(check_device(device, &planned, opts)?),
+        None => None,
+    };
     let stem = Path::new(model_file)
         .file_stem()
         .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
@@ -554,9 +557,19 @@ pub fn emit_planned(
         target: planned.target,
         kernels: opts.kernels(planned.target)?,
     };
-    let generated = kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
-        .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
+    let mut generated =
+        kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
+            .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
+    if let (Some(device), Some(fit)) = (&opts.device, &fit) {
+        // The generated README gets the device's budgets and how this model uses them.
+        for f in &mut generated.files {
+            if f.path.file_name().is_some_and(|n| n == "README.md") {
+                f.contents.push_str(&device.readme_section(fit));
+            }
+        }
+    }
     Ok(Compiled {
+        device_fit: fit,
         graph: planned.graph.into_graph(),
         nodes_before: planned.nodes_before,
         passes: planned.passes,
@@ -575,7 +588,7 @@ fn check_device(
     device: &Device,
     planned: &kiln_passes::Planned,
     opts: &CompileOptions,
-) -> Result<(), Error> {
+) -> Result<device::Fit, Error> {
     let program = kiln_codegen::lower(
         &planned.verified(),
         &planned.plan,
@@ -588,11 +601,14 @@ fn check_device(
         .filter(|s| s.ty.starts_with("f32"))
         .map(|s| s.bytes as u64)
         .sum();
-    device.check_fit(&device::Fit {
+    let fit = device::Fit {
         arena: program.arena_bytes as u64,
         weights: program.weight_bytes() as u64,
         float_weights,
-    })
+        macs: program.macs(),
+    };
+    device.check_fit(&fit)?;
+    Ok(fit)
 }
 
 /// The biggest activation of a plan, as `"name" (N bytes, output of node "n" (Op))`.

@@ -460,6 +460,9 @@ fn run(cli: Cli) -> Result<()> {
                 compiled.plan.lower_bound_bytes(),
                 t.elapsed()
             );
+            if let (Some(d), Some(fit)) = (&opts.device, &compiled.device_fit) {
+                eprintln!("kiln: {}", d.usage(fit));
+            }
         }
         Cmd::Inspect {
             model,

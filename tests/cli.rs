@@ -748,3 +748,80 @@ fn quantize_reports_accuracy_and_compile_quantize_builds_it() {
         &["post-training quantization", "no calibration samples"],
     );
 }
+
+#[test]
+fn devices_lists_every_profile_and_device_compiles_report_their_fit() {
+    let o = kiln(&["devices"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for d in kiln::device::builtins() {
+        assert!(
+            text.contains(&format!("{}: ", d.name)),
+            "{} missing:\n{text}",
+            d.name
+        );
+    }
+    let model = common::corpus_model("mlperf_ic_resnet8");
+    let model = model.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r8.rs");
+    let o = kiln(&[
+        "compile",
+        model,
+        "-o",
+        out.to_str().unwrap(),
+        "--device",
+        "stm32l4r5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // fp32 ResNet-8: a 196608-byte arena (its lower bound) + 4 KiB stack reserve of 640 KiB.
+    assert!(
+        stderr(&o).contains("fits stm32l4r5: RAM: arena 196608 B") && stderr(&o).contains("(31%)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("--device stm32l4r5")
+    );
+    // Too big: a clean error, the excess, and no output left behind.
+    let small = dir.path().join("small.rs");
+    let o = kiln(&[
+        "compile",
+        model,
+        "-o",
+        small.to_str().unwrap(),
+        "--device",
+        "stm32f446re",
+    ]);
+    assert_clean_error(&o, &["does not fit stm32f446re", "by 69632 B", "int8"]);
+    assert!(!small.exists());
+    // --device sets the target: giving both is a usage error; an unknown name lists the
+    // profiles; a profile file with a bad size names the field.
+    let o = kiln(&[
+        "compile", model, "-o", "x.rs", "--device", "rpi4", "--target", "aarch64",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--target"),
+        "{}",
+        stderr(&o)
+    );
+    let o = kiln(&["compile", model, "-o", "x.rs", "--device", "stm32"]);
+    assert_clean_error(&o, &["unknown device", "stm32f446re", "kiln devices"]);
+    let toml = dir.path().join("board.toml");
+    std::fs::write(
+        &toml,
+        "name = \"b\"\ntarget = \"thumbv7em+fpu\"\nram = \"96Q\"\n",
+    )
+    .unwrap();
+    let o = kiln(&[
+        "compile",
+        model,
+        "-o",
+        "x.rs",
+        "--device",
+        toml.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["board.toml", "ram"]);
+}

@@ -299,3 +299,34 @@ fn a_model_too_big_for_the_device_fails_with_the_excess() {
     assert!(e.contains("by 69632 B (68.0 KiB)"), "{e}");
     assert!(e.contains("int8") && e.contains("which fits"), "{e}");
 }
+
+#[test]
+fn a_crate_for_a_device_documents_its_budgets() {
+    let path = common::corpus_model("mlperf_ic_resnet8.int8.qdq");
+    if !common::require_data(&path, "corpus model mlperf_ic_resnet8.int8.qdq") {
+        return;
+    }
+    let dev = kiln::Device::find("stm32f446re").unwrap();
+    let opts = kiln::CompileOptions {
+        target: dev.target,
+        device: Some(dev.clone()),
+        ..Default::default()
+    };
+    for kind in [EmitKind::Crate, EmitKind::C] {
+        let c = kiln::compile(&path, kind, &opts).unwrap();
+        let readme = c
+            .generated
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("README.md"))
+            .expect("a README");
+        let ram = c.plan.arena_bytes() as u64 + dev.stack_bytes;
+        let text = &readme.contents;
+        assert!(text.contains("## On stm32f446re"), "{text}");
+        assert!(
+            text.contains(&format!("| RAM total | {ram} B | 131072 B")),
+            "{text}"
+        );
+        assert!(text.contains("kiln verify --device stm32f446re"), "{text}");
+    }
+}
