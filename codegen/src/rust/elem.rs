@@ -106,8 +106,17 @@ pub(super) fn epilogue(dtype: DType, e: &EpilogueSteps) -> Result<String, String
     let body = epilogue_body(dtype, &e.steps, &e.operands)?;
     let elem = literal::elem(dtype)?;
     Ok(if e.uses_index() {
+        // Each residual operand's run, taken with `get` (in bounds by construction) so the
+        // loop indexes it without a panic path.
+        let mut locals: Vec<&String> = e.operands.iter().flatten().collect();
+        locals.sort();
+        locals.dedup();
+        let runs: String = locals
+            .iter()
+            .map(|r| format!("let Some({r}) = {r}.get(at..at + ys.len()) else {{ return }}; "))
+            .collect();
         format!(
-            "|at: usize, ys: &mut [{elem}]| {{ for (e, o) in ys.iter_mut().enumerate() {{ let i = at + e; let v = *o; {body} *o = v; }} }}"
+            "|at: usize, ys: &mut [{elem}]| {{ {runs}for (i, o) in ys.iter_mut().enumerate() {{ let v = *o; {body} *o = v; }} }}"
         )
     } else {
         format!(
@@ -153,7 +162,7 @@ fn epilogue_body(
                     .cloned()
                     .flatten()
                     .ok_or("a residual Add without its operand")?;
-                format!("let v = v + {r}[i];")
+                format!("let v = match {r}.get(i) {{ Some(&r) => v + r, None => v }};")
             }
         });
     }

@@ -45,9 +45,12 @@ extern crate std;
 type Lanes = [f32; {l}];
 
 #[inline(always)]
-fn lanes_load(v: &[f32]) -> Lanes {{
+fn lanes_load(v: &[f32], at: usize) -> Lanes {{
     let mut r = [0.0; {l}];
-    r.copy_from_slice(&v[..{l}]);
+    // `get`: in bounds by construction, and no panic path (see conv_rows4).
+    if let Some(v) = v.get(at..at + {l}) {{
+        r.copy_from_slice(v);
+    }}
     r
 }}
 
@@ -70,7 +73,10 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             break;
         }}
         let n = (cols - lo).min({l});
-        c[lo..lo + n].copy_from_slice(&x[..n]);
+        // `get`: in bounds by construction, and no panic path (see conv_rows4).
+        if let Some(d) = c.get_mut(lo..lo + n) {{
+            d.copy_from_slice(&x[..n]);
+        }}
     }}
 }}
 ",
@@ -118,8 +124,14 @@ fn accumulators(s: &mut String, l: usize, mr: usize, nv: usize, init: impl Fn(us
 
 /// The loads of one step's `nv` vectors `b{v}` from the row `bv`.
 fn loads(s: &mut String, l: usize, nv: usize, indent: &str) {
+    // One test of the step's length, after which every load's offset is known in bounds.
+    let _ = writeln!(
+        s,
+        "{indent}let Some(bv) = bv.get(..{}) else {{ break }};",
+        l * nv
+    );
     for v in 0..nv {
-        let _ = writeln!(s, "{indent}let b{v} = lanes_load(&bv[{}..]);", v * l);
+        let _ = writeln!(s, "{indent}let b{v} = lanes_load(bv, {});", v * l);
     }
 }
 
@@ -138,19 +150,18 @@ fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize
 fn store(s: &mut String, mr: usize, nv: usize) {
     for i in 0..mr {
         let row: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
-        let guard = if i == 0 {
-            String::new()
-        } else {
-            format!("if rows > {i} ")
-        };
-        let at = match i {
-            0 => "c".to_string(),
-            1 => "&mut c[ldc..]".to_string(),
-            _ => format!("&mut c[{i} * ldc..]"),
+        // Row `i`'s run, taken with `get` (no panic path), when there is such a row.
+        let target = match i {
+            0 => {
+                let _ = writeln!(s, "    lanes_store(c, &[{}], cols);", row.join(", "));
+                continue;
+            }
+            1 => "ldc".to_string(),
+            _ => format!("{i} * ldc"),
         };
         let _ = writeln!(
             s,
-            "    {guard}{{\n        lanes_store({at}, &[{}], cols);\n    }}",
+            "    if let Some(c) = c.get_mut({target}..).filter(|_| rows > {i}) {{\n        lanes_store(c, &[{}], cols);\n    }}",
             row.join(", ")
         );
     }
@@ -170,7 +181,7 @@ fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
     accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     let _ = writeln!(
         s,
-        "    for (av, bv) in a[..k * {mr}].chunks_exact({mr}).zip(b.chunks(ldb)) {{"
+        "    let Some(ap) = a.get(..k * {mr}) else {{ return }};\n    for (av, bv) in ap.chunks_exact({mr}).zip(b.chunks(ldb.max(1))) {{"
     );
     loads(s, l, nv, "        ");
     mul_adds(s, mr, nv, "        ", |i| format!("av[{i}]"));
@@ -201,17 +212,24 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
         } else {
             format!("{i}.min(rows - 1) * lda")
         };
-        let _ = writeln!(s, "    let a{i} = &a[{at}..][..k];");
+        let _ = writeln!(
+            s,
+            "    let Some(a{i}) = a.get({at}..).and_then(|r| r.get(..k)) else {{ return }};"
+        );
     }
     accumulators(s, l, mr, nv, |_| "0.0".into());
+    // Each row's value rides along the panel's steps (zipped, not indexed: no bounds test).
+    let mut pat = "bv".to_string();
+    let mut zips = String::new();
+    for i in 0..mr {
+        pat = format!("({pat}, &x{i})");
+        zips += &format!(".zip(a{i})");
+    }
     let _ = writeln!(
         s,
-        "    for (q, bv) in b[..k * {nr}].chunks_exact({nr}).enumerate() {{"
+        "    let Some(bp) = b.get(..k * {nr}) else {{ return }};\n    for {pat} in bp.chunks_exact({nr}){zips} {{"
     );
     loads(s, l, nv, "        ");
-    for i in 0..mr {
-        let _ = writeln!(s, "        let x{i} = a{i}[q];");
-    }
     mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
     store(s, mr, nv);
@@ -227,20 +245,20 @@ fn row_b4(s: &mut String, l: usize) {
 /// for four consecutive column panels `p` of the packed right operand, each summed in order.
 #[inline(never)]
 fn gemm_row_b4x{l}(a: &[f32], b: &[f32], k: usize, c: &mut [f32], cols: usize) {{
-    let (b0, rest) = b.split_at(k * {l});
-    let (b1, rest) = rest.split_at(k * {l});
-    let (b2, rest) = rest.split_at(k * {l});
-    let b3 = &rest[..k * {l}];
+    let n = k * {l};
+    let (Some(b0), Some(b1), Some(b2), Some(b3), Some(a)) = (b.get(..n), b.get(n..2 * n), b.get(2 * n..3 * n), b.get(3 * n..4 * n), a.get(..k)) else {{
+        return;
+    }};
     let mut c0: Lanes = [0.0; {l}];
     let mut c1: Lanes = [0.0; {l}];
     let mut c2: Lanes = [0.0; {l}];
     let mut c3: Lanes = [0.0; {l}];
-    for (q, &x) in a[..k].iter().enumerate() {{
+    for (q, &x) in a.iter().enumerate() {{
         let o = q * {l};
-        c0 = lanes_mul_add(c0, x, lanes_load(&b0[o..]));
-        c1 = lanes_mul_add(c1, x, lanes_load(&b1[o..]));
-        c2 = lanes_mul_add(c2, x, lanes_load(&b2[o..]));
-        c3 = lanes_mul_add(c3, x, lanes_load(&b3[o..]));
+        c0 = lanes_mul_add(c0, x, lanes_load(b0, o));
+        c1 = lanes_mul_add(c1, x, lanes_load(b1, o));
+        c2 = lanes_mul_add(c2, x, lanes_load(b2, o));
+        c3 = lanes_mul_add(c3, x, lanes_load(b3, o));
     }}
     lanes_store(c, &[c0, c1, c2, c3], cols);
 }}",
@@ -364,10 +382,15 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
     while j < n {{
         let w = (n - j).min({nr});
         let pw = if w <= {l} {{ {l} }} else {{ {nr} }};
-        let panel = &mut panel[..k * pw];
+        let Some(panel) = panel.get_mut(..k * pw) else {{ return }};
         for (q, dst) in panel.chunks_exact_mut(pw).enumerate() {{
-            dst[..w].copy_from_slice(&b[q * ldb + j..][..w]);
-            dst[w..].fill(0.0);
+            let from = q * ldb + j;
+            if let (Some(d), Some(src)) = (dst.get_mut(..w), b.get(from..from + w)) {{
+                d.copy_from_slice(src);
+            }}
+            if let Some(z) = dst.get_mut(w..) {{
+                z.fill(0.0);
+            }}
         }}
         for (p, ap) in a.chunks_exact(k * {mr}).enumerate() {{
             let mut init = [0.0f32; {mr}];
@@ -377,7 +400,7 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
                 }}
             }}
             let rows = (m - p * {mr}).min({mr});
-            let cp = &mut c[p * {mr} * ldc + j..];
+            let Some(cp) = c.get_mut(p * {mr} * ldc + j..) else {{ return }};
             if pw == {nr} {{
                 gemm_tile_a{mr}x{nr}(ap, panel, {nr}, k, &init, cp, ldc, rows, w);
             }} else {{
@@ -385,7 +408,9 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
             }}
         }}
         for i in 0..m {{
-            epi(c_at + i * ldc + j, &mut c[i * ldc + j..][..w]);
+            if let Some(run) = c.get_mut(i * ldc + j..i * ldc + j + w) {{
+                epi(c_at + i * ldc + j, run);
+            }}
         }}
         j += {nr};
     }}
@@ -404,7 +429,9 @@ fn driver_b(s: &mut String, t: Tiling) {
         while (first + 4) * {nr} <= n.next_multiple_of({nr}) {{
             let (j, cols) = (first * {nr}, (n - first * {nr}).min(4 * {nr}));
             for i in 0..m {{
-                gemm_row_b4x{nr}(&a[i * lda..], &b[first * k * {nr}..], k, &mut c[i * ldc + j..], cols);
+                if let (Some(a), Some(b), Some(c)) = (a.get(i * lda..), b.get(first * k * {nr}..), c.get_mut(i * ldc + j..)) {{
+                    gemm_row_b4x{nr}(a, b, k, c, cols);
+                }}
             }}
             first += 4;
         }}
@@ -426,11 +453,12 @@ fn gemm_b(a: &[f32], lda: usize, b: &[f32], m: usize, n: usize, k: usize, c: &mu
         let mut i = 0;
         while i < m {{
             let rows = (m - i).min({mr});
+            let (Some(ai), Some(ci)) = (a.get(i * lda..), c.get_mut(i * ldc + j..)) else {{ return }};
             if rows * 4 > {mr} {{
-                gemm_tile_b{mr}x{nr}(&a[i * lda..], lda, panel, k, &mut c[i * ldc + j..], ldc, rows, cols);
+                gemm_tile_b{mr}x{nr}(ai, lda, panel, k, ci, ldc, rows, cols);
                 i += rows;
             }} else {{
-                gemm_tile_b1x{nr}(&a[i * lda..], lda, panel, k, &mut c[i * ldc + j..], ldc, 1, cols);
+                gemm_tile_b1x{nr}(ai, lda, panel, k, ci, ldc, 1, cols);
                 i += 1;
             }}
         }}
@@ -454,7 +482,8 @@ struct PointwiseParams {
 fn conv_pointwise(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
     let (xn, yn) = (p.c_in * p.plane, p.c_out * p.plane);
     for n in 0..p.batch {
-        let (x, y) = (&x[n * xn..][..xn], &mut y[n * yn..][..yn]);
+        // `get`: in bounds by construction, and no panic path (see conv_rows4).
+        let (Some(x), Some(y)) = (x.get(n * xn..(n + 1) * xn), y.get_mut(n * yn..(n + 1) * yn)) else { return };
         gemm_a(w, x, p.plane, p.c_out, p.plane, p.c_in, b, y, p.plane, n * yn, &epi, scratch);
     }
 }
@@ -679,8 +708,8 @@ fn winograd(s: &mut String, t: Tiling) {
         let _ = writeln!(
             loads,
             "                        let at = (row + {i}) * sp.wq + t0;
-                        let (d{i}0, d{i}1) = (lanes_load(&even[at..]), lanes_load(&odd[at..]));
-                        let (d{i}2, d{i}3) = (lanes_load(&even1[at..]), lanes_load(&odd1[at..]));"
+                        let (d{i}0, d{i}1) = (lanes_load(even, at), lanes_load(odd, at));
+                        let (d{i}2, d{i}3) = (lanes_load(even1, at), lanes_load(odd1, at));"
         );
     }
     // B^T d B: rows, then columns; x -> [x0 - x2, x1 + x2, x2 - x1, x1 - x3].
@@ -714,7 +743,7 @@ fn winograd(s: &mut String, t: Tiling) {
             let xi = a * 4 + k;
             let _ = writeln!(
                 mloads,
-                "                    let m{a}{k} = lanes_load(&m[({xi} * p.c_out + co) * ld + col..]);"
+                "                    let m{a}{k} = lanes_load(m, ({xi} * p.c_out + co) * ld + col);"
             );
         }
     }

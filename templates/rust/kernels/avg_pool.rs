@@ -16,7 +16,8 @@ fn avg_pool<T: Float>(
     let [o0, o1, o2] = w.output;
     let (in_plane, out_plane) = (i0 * i1 * i2, o0 * o1 * o2);
     for p in 0..planes {
-        let xp = &x[p * in_plane..][..in_plane];
+        // `get`: in bounds by construction, and no panic path (see conv_rows4).
+        let Some(xp) = x.get(p * in_plane..(p + 1) * in_plane) else { return };
         for a in 0..o0 {
             let (l0, h0, n0) = pool_taps(w, 0, a, pads_end[0]);
             for b in 0..o1 {
@@ -28,9 +29,12 @@ fn avg_pool<T: Float>(
                         let q0 = a * w.strides[0] + t0 * w.dilations[0] - w.pads[0];
                         for t1 in l1..h1 {
                             let q1 = b * w.strides[1] + t1 * w.dilations[1] - w.pads[1];
-                            let row = &xp[(q0 * i1 + q1) * i2..][..i2];
+                            let at = (q0 * i1 + q1) * i2;
+                            let Some(row) = xp.get(at..at + i2) else { return };
                             for t2 in l2..h2 {
-                                sum = sum.plus(row[c * w.strides[2] + t2 * w.dilations[2] - w.pads[2]]);
+                                if let Some(&v) = row.get(c * w.strides[2] + t2 * w.dilations[2] - w.pads[2]) {
+                                    sum = sum.plus(v);
+                                }
                             }
                         }
                     }
@@ -39,10 +43,14 @@ fn avg_pool<T: Float>(
                     } else {
                         (h0 - l0) * (h1 - l1) * (h2 - l2)
                     };
-                    y[p * out_plane + (a * o1 + b) * o2 + c] = sum.divide(T::from_count(count));
+                    if let Some(o) = y.get_mut(p * out_plane + (a * o1 + b) * o2 + c) {
+                        *o = sum.divide(T::from_count(count));
+                    }
                 }
             }
         }
-        epi(p * out_plane, &mut y[p * out_plane..][..out_plane]);
+        if let Some(plane) = y.get_mut(p * out_plane..(p + 1) * out_plane) {
+            epi(p * out_plane, plane);
+        }
     }
 }

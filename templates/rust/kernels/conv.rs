@@ -22,13 +22,24 @@ fn conv_span(out: usize, stride: usize, tap_offset: usize, pad: usize, len: usiz
 
 /// `planes[j][at..at + len] += wv[j] * x[i * step]` for four output planes: one input row
 /// feeds four output channels.
+///
+/// The convolution kernels take every range with `get` and leave when it is out of bounds,
+/// which never happens (the lowering sizes every operand); unlike indexing, that leaves no
+/// panic path, so device code carries no panic machinery. Loops then index runs whose
+/// lengths the compiler knows, without bounds tests.
 #[allow(clippy::needless_range_loop)]
 fn conv_rows4<T: Num>(planes: &mut [&mut [T]; 4], at: usize, len: usize, x: &[T], step: usize, wv: [T; 4]) {
     let [p0, p1, p2, p3] = planes;
-    let (r0, r1) = (&mut p0[at..at + len], &mut p1[at..at + len]);
-    let (r2, r3) = (&mut p2[at..at + len], &mut p3[at..at + len]);
+    let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
+        p0.get_mut(at..at + len),
+        p1.get_mut(at..at + len),
+        p2.get_mut(at..at + len),
+        p3.get_mut(at..at + len),
+    ) else {
+        return;
+    };
     if step == 1 {
-        let x = &x[..len];
+        let Some(x) = x.get(..len) else { return };
         for i in 0..len {
             let v = x[i];
             r0[i] = r0[i].plus(wv[0].times(v));
@@ -37,8 +48,7 @@ fn conv_rows4<T: Num>(planes: &mut [&mut [T]; 4], at: usize, len: usize, x: &[T]
             r3[i] = r3[i].plus(wv[3].times(v));
         }
     } else {
-        for i in 0..len {
-            let v = x[i * step];
+        for (i, &v) in x.iter().step_by(step.max(1)).take(len).enumerate() {
             r0[i] = r0[i].plus(wv[0].times(v));
             r1[i] = r1[i].plus(wv[1].times(v));
             r2[i] = r2[i].plus(wv[2].times(v));
@@ -56,11 +66,19 @@ fn conv_row_k3<T: Num>(planes: &mut [&mut [T]; 4], mb: usize, at: usize, len: us
     if step == 1 {
         // Three shifted views of the input row, each as long as the output run, so the
         // loops below index without bounds tests.
-        let (x0, x1, x2) = (&x[..len], &x[dw..dw + len], &x[2 * dw..2 * dw + len]);
+        let (Some(x0), Some(x1), Some(x2)) = (x.get(..len), x.get(dw..dw + len), x.get(2 * dw..2 * dw + len)) else {
+            return;
+        };
         if mb == 4 {
             let [p0, p1, p2, p3] = planes;
-            let (r0, r1) = (&mut p0[at..at + len], &mut p1[at..at + len]);
-            let (r2, r3) = (&mut p2[at..at + len], &mut p3[at..at + len]);
+            let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
+                p0.get_mut(at..at + len),
+                p1.get_mut(at..at + len),
+                p2.get_mut(at..at + len),
+                p3.get_mut(at..at + len),
+            ) else {
+                return;
+            };
             for i in 0..len {
                 let (a, b, c) = (x0[i], x1[i], x2[i]);
                 r0[i] = add3(r0[i], &wv[0], a, b, c);
@@ -70,19 +88,20 @@ fn conv_row_k3<T: Num>(planes: &mut [&mut [T]; 4], mb: usize, at: usize, len: us
             }
         } else {
             for (plane, w) in planes.iter_mut().zip(wv).take(mb) {
-                let r = &mut plane[at..at + len];
+                let Some(r) = plane.get_mut(at..at + len) else { return };
                 for i in 0..len {
                     r[i] = add3(r[i], w, x0[i], x1[i], x2[i]);
                 }
             }
         }
     } else {
-        let x = &x[..(len - 1) * step + 2 * dw + 1];
+        let (Some(x1), Some(x2)) = (x.get(dw..), x.get(2 * dw..)) else { return };
         for (plane, w) in planes.iter_mut().zip(wv).take(mb) {
-            let r = &mut plane[at..at + len];
-            for i in 0..len {
-                let b = i * step;
-                r[i] = add3(r[i], w, x[b], x[b + dw], x[b + 2 * dw]);
+            let Some(r) = plane.get_mut(at..at + len) else { return };
+            let step = step.max(1);
+            let taps = x.iter().step_by(step).zip(x1.iter().step_by(step)).zip(x2.iter().step_by(step));
+            for (o, ((&a, &b), &c)) in r.iter_mut().zip(taps) {
+                *o = add3(*o, w, a, b, c);
             }
         }
     }
@@ -101,7 +120,7 @@ fn conv<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T], p: &ConvParams, 
         let mut m = 0;
         while m < p.c_out {
             let mb = (cg_out - m % cg_out).min(4);
-            let block = &mut yn[m * out_plane..][..mb * out_plane];
+            let Some(block) = yn.get_mut(m * out_plane..m * out_plane + mb * out_plane) else { return };
             conv_block(x, w, b, block, n, m, p);
             epi((n * p.c_out + m) * out_plane, block);
             m += mb;
@@ -135,10 +154,7 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
     // The block's output planes, bias-filled; unused slots stay empty.
     let mut planes: [&mut [T]; 4] = [&mut [], &mut [], &mut [], &mut []];
     for (j, (slot, plane)) in planes.iter_mut().zip(block.chunks_exact_mut(out_plane)).enumerate() {
-        plane.fill(match b {
-            Some(b) => b[m + j],
-            None => T::ZERO,
-        });
+        plane.fill(b.and_then(|b| b.get(m + j).copied()).unwrap_or(T::ZERO));
         *slot = plane;
     }
     // Output columns where all three taps of a 3-wide kernel row read inside the input:
@@ -148,7 +164,8 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
     let k3_hi = spans3.iter().map(|s| s.1).min().unwrap_or(0);
     let fuse_k3 = kw == 3 && k3_hi > k3_lo;
     for ci in 0..cg_in {
-        let xp = &x[(n * p.c_in + grp * cg_in + ci) * in_plane..][..in_plane];
+        let x_at = (n * p.c_in + grp * cg_in + ci) * in_plane;
+        let Some(xp) = x.get(x_at..x_at + in_plane) else { return };
         for a in 0..kd {
             let (d_lo, d_hi) = conv_span(od, sd, a * dd, pd, id);
             for bb in 0..kh {
@@ -158,22 +175,28 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
                     let mut wv = [[T::ZERO; 3]; 4];
                     for (j, v) in wv.iter_mut().enumerate().take(mb) {
                         let at = ((m + j) * cg_in + ci) * taps + tap0;
-                        v.copy_from_slice(&w[at..at + 3]);
+                        let Some(w3) = w.get(at..at + 3) else { return };
+                        v.copy_from_slice(w3);
                     }
                     for zd in d_lo..d_hi {
                         let xd = zd * sd + a * dd - pd;
                         for zh in h_lo..h_hi {
                             let xh = zh * sh + bb * dh - ph;
-                            let xrow = &xp[(xd * ih + xh) * iw..][..iw];
+                            let x_row = (xd * ih + xh) * iw;
+                            let (Some(xrow), Some(x_k3)) = (xp.get(x_row..x_row + iw), xp.get(x_row + k3_lo * sw - pw..x_row + iw)) else {
+                                return;
+                            };
                             let row = (zd * oh + zh) * ow;
-                            conv_row_k3(&mut planes, mb, row + k3_lo, k3_hi - k3_lo, &xrow[k3_lo * sw - pw..], sw, dw, &wv);
+                            conv_row_k3(&mut planes, mb, row + k3_lo, k3_hi - k3_lo, x_k3, sw, dw, &wv);
                             // The columns near the padding, tap by tap in order.
                             for (c, &(w_lo, w_hi)) in spans3.iter().enumerate() {
                                 let left = w_lo..w_hi.min(k3_lo);
                                 for zw in left.chain(w_lo.max(k3_hi)..w_hi) {
-                                    let v = xrow[zw * sw + c * dw - pw];
+                                    let Some(&v) = xrow.get(zw * sw + c * dw - pw) else { return };
                                     for (plane, wj) in planes.iter_mut().zip(&wv).take(mb) {
-                                        plane[row + zw] = plane[row + zw].plus(wj[c].times(v));
+                                        if let Some(o) = plane.get_mut(row + zw) {
+                                            *o = o.plus(wj[c].times(v));
+                                        }
                                     }
                                 }
                             }
@@ -189,7 +212,7 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
                     let tap = (a * kh + bb) * kw + c;
                     let mut wv = [T::ZERO; 4];
                     for (j, v) in wv.iter_mut().enumerate().take(mb) {
-                        *v = w[((m + j) * cg_in + ci) * taps + tap];
+                        *v = w.get(((m + j) * cg_in + ci) * taps + tap).copied().unwrap_or(T::ZERO);
                     }
                     let x_w0 = w_lo * sw + c * dw - pw;
                     // When the tap covers whole rows and rows are as long in the input
@@ -205,15 +228,15 @@ fn conv_block<T: Num>(x: &[T], w: &[T], b: Option<&[T]>, block: &mut [T], n: usi
                         let xd = zd * sd + a * dd - pd;
                         for zh in h_lo..h_lo + rows {
                             let xh = zh * sh + bb * dh - ph;
-                            let xrow = &xp[(xd * ih + xh) * iw + x_w0..];
+                            let Some(xrow) = xp.get((xd * ih + xh) * iw + x_w0..) else { return };
                             let at = (zd * oh + zh) * ow + w_lo;
                             if mb == 4 {
                                 conv_rows4(&mut planes, at, len, xrow, sw, wv);
                                 continue;
                             }
                             for (plane, &wj) in planes.iter_mut().zip(&wv).take(mb) {
-                                let yrow = &mut plane[at..at + len];
-                                for (o, &v) in yrow.iter_mut().zip(xrow.iter().step_by(sw)) {
+                                let Some(yrow) = plane.get_mut(at..at + len) else { return };
+                                for (o, &v) in yrow.iter_mut().zip(xrow.iter().step_by(sw.max(1))) {
                                     *o = o.plus(wj.times(v));
                                 }
                             }
