@@ -37,6 +37,13 @@ pub(super) fn print(w: &mut Writer, c: &Call, ops: &Ops, lib: &mut Lib) -> Resul
         w.close("}");
         return Ok(());
     }
+    // The odometers of these kernels keep KILN_MAX_RANK indices.
+    if ODOMETERS.contains(&c.func) && c.args.iter().any(too_deep) {
+        return Err(unsupported(&format!(
+            "{} over more than {MAX_RANK} axes",
+            c.func
+        )));
+    }
     let mut types = Vec::new();
     for a in &c.args {
         if let Arg::Operand(l) | Arg::Opt(Some(l)) | Arg::Range { local: l, .. } = a {
@@ -50,6 +57,29 @@ pub(super) fn print(w: &mut Writer, c: &Call, ops: &Ops, lib: &mut Lib) -> Resul
     }
     w.line(format!("{name}({});", args.join(", ")));
     Ok(())
+}
+
+/// The kernels that walk an odometer over a shape argument, and its largest rank.
+const ODOMETERS: &[&str] = &[
+    "broadcast",
+    "broadcast_in_place",
+    "transpose",
+    "strided",
+    "reduce_mean",
+    "reduce",
+    "matmul",
+    "pad",
+];
+const MAX_RANK: usize = 16;
+
+/// Whether `a` holds a sequence longer than [`MAX_RANK`].
+fn too_deep(a: &Arg) -> bool {
+    match a {
+        Arg::Sizes(v) | Arg::Array(v) => v.len() > MAX_RANK,
+        Arg::List(v) => v.len() > MAX_RANK,
+        Arg::Struct { fields, .. } => fields.iter().any(|(_, f)| too_deep(f)),
+        _ => false,
+    }
 }
 
 fn operand<'a>(local: &str, ops: &Ops<'a>) -> Result<&'a Operand, String> {
@@ -186,6 +216,14 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
         }
         Arg::Maybe(Some(a)) => format!("1, {}", inline(a, ops, lib, w)?),
         Arg::Maybe(None) => "0, 0".into(),
+        // An optional run-time scalar: its flag and value.
+        Arg::First(l) => {
+            if operand(l, ops)?.len > 0 {
+                format!("1, {l}[0]")
+            } else {
+                "0, 0".into()
+            }
+        }
         Arg::Data(d) => format!("{}, {}", data(d)?, d.len()),
         Arg::Struct {
             name,

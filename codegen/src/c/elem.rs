@@ -8,7 +8,10 @@ use crate::kernels::MathFn;
 use crate::program::{ElemFn, EpilogueSteps};
 use kiln_ir::DType;
 use kiln_ir::ops::rnn::RnnActivation;
-use kiln_ir::ops::{Activation, BinaryOp, Epilogue, UnaryOp};
+use kiln_ir::ops::{
+    Activation, BinaryOp, CompareOp, Epilogue, LogicalOp, PredicateOp, ReduceKind, UnaryOp,
+    VariadicOp,
+};
 use std::collections::{BTreeSet, HashMap};
 
 /// The functions a program's calls pass, each defined once (identical definitions shared).
@@ -48,7 +51,7 @@ impl Fns {
         if dtype != DType::F32
             || !matches!(
                 f,
-                MathFn::Exp | MathFn::Sigmoid | MathFn::Tanh | MathFn::Sqrt
+                MathFn::Exp | MathFn::Sigmoid | MathFn::Tanh | MathFn::Sqrt | MathFn::Log
             )
         {
             return Err(unsupported(&f.name(dtype)));
@@ -316,7 +319,7 @@ impl Fns {
                 let inner = self.elem(f)?.name;
                 let body = self.steps(*dtype, epilogue, &[])?;
                 let (params, call) = if *arity == 1 {
-                    (format!("{t} v"), format!("{inner}(c, v)"))
+                    (format!("{t} x"), format!("{inner}(c, x)"))
                 } else {
                     (format!("{t} a, {t} b"), format!("{inner}(c, a, b)"))
                 };
@@ -332,6 +335,156 @@ impl Fns {
                     format!("{t} p, {t} q")
                 };
                 (t.to_string(), params, format!("{name}(c, {args})"))
+            }
+            ElemFn::Compare { op, dtype } => {
+                let t = ctype(*dtype)?;
+                let sym = match op {
+                    CompareOp::Equal => "==",
+                    CompareOp::Less => "<",
+                    CompareOp::LessOrEqual => "<=",
+                    CompareOp::Greater => ">",
+                    CompareOp::GreaterOrEqual => ">=",
+                };
+                (
+                    "_Bool".into(),
+                    format!("{t} p, {t} q"),
+                    format!("p {sym} q"),
+                )
+            }
+            ElemFn::Logical { op } => {
+                let sym = match op {
+                    LogicalOp::And => "&",
+                    LogicalOp::Or => "|",
+                    LogicalOp::Xor => "^",
+                };
+                (
+                    "_Bool".into(),
+                    "_Bool p, _Bool q".into(),
+                    format!("(_Bool)(p {sym} q)"),
+                )
+            }
+            ElemFn::Not => unary("_Bool", "!v".into()),
+            ElemFn::Predicate { op, dtype } => {
+                let t = ctype(*dtype)?;
+                let (inf, f) = match dtype {
+                    DType::F32 => ("(1.0f / 0.0f)", ""),
+                    DType::F64 => ("(1.0 / 0.0)", ""),
+                    other => return Err(unsupported(&format!("{op:?} of {other}"))),
+                };
+                let _ = f;
+                let e = match op {
+                    PredicateOp::IsNaN => "v != v".to_string(),
+                    PredicateOp::IsInf {
+                        negative: true,
+                        positive: true,
+                    } => format!("v == {inf} || v == -{inf}"),
+                    PredicateOp::IsInf {
+                        negative: false,
+                        positive: true,
+                    } => format!("v == {inf}"),
+                    PredicateOp::IsInf {
+                        negative: true,
+                        positive: false,
+                    } => format!("v == -{inf}"),
+                    PredicateOp::IsInf { .. } => "0 && v != v".to_string(),
+                };
+                ("_Bool".into(), format!("{t} v"), e)
+            }
+            ElemFn::Variadic { op, dtype } => {
+                let t = ctype(*dtype)?;
+                let float = matches!(dtype, DType::F32 | DType::F64);
+                let e = match op {
+                    // NaN propagates, as in numpy's maximum and minimum.
+                    VariadicOp::Max | VariadicOp::Min => {
+                        let cmp = if *op == VariadicOp::Max { ">" } else { "<" };
+                        let nan = if float { " || p != p" } else { "" };
+                        format!("(p {cmp} q{nan}) ? p : q")
+                    }
+                    VariadicOp::Sum | VariadicOp::Mean => binary(BinaryOp::Add, *dtype)?,
+                };
+                (t.to_string(), format!("{t} p, {t} q"), e)
+            }
+            ElemFn::Left { dtype } => {
+                let t = ctype(*dtype)?;
+                (
+                    t.to_string(),
+                    format!("{t} p, {t} q"),
+                    "((void)q, p)".into(),
+                )
+            }
+            ElemFn::DivBy { dtype, divisor } => {
+                let t = ctype(*dtype)?;
+                unary(t, format!("v / {}", lit::scalar(*dtype, *divisor)?))
+            }
+            ElemFn::PRelu { dtype } => {
+                let t = ctype(*dtype)?;
+                let e = if matches!(dtype, DType::F32 | DType::F64) {
+                    "p < 0 ? q * p : p".to_string()
+                } else {
+                    format!("p < 0 ? {} : p", binary(BinaryOp::Mul, *dtype)?)
+                };
+                (t.to_string(), format!("{t} p, {t} q"), e)
+            }
+            ElemFn::Mod { fmod, dtype } if !matches!(dtype, DType::F32 | DType::F64) => {
+                let t = ctype(*dtype)?;
+                // p % -1 is 0, and the only case C leaves undefined (MIN % -1).
+                let e = if !dtype.is_signed() {
+                    format!("q == 0 ? 0 : ({t})(p % q)")
+                } else if *fmod {
+                    format!("q == 0 || q == -1 ? 0 : ({t})(p % q)")
+                } else {
+                    format!(
+                        "q == 0 || q == -1 ? 0 : ({t})((p % q != 0 && ((p % q < 0) != (q < 0))) ? p % q + q : p % q)"
+                    )
+                };
+                (t.to_string(), format!("{t} p, {t} q"), e)
+            }
+            ElemFn::BitShift { left, dtype } => {
+                let t = ctype(*dtype)?;
+                let bits = dtype.size_bytes() * 8;
+                let u = if bits == 64 { "uint64_t" } else { "uint32_t" };
+                let sym = if *left { "<<" } else { ">>" };
+                (
+                    t.to_string(),
+                    format!("{t} p, {t} q"),
+                    format!("q >= {bits} ? 0 : ({t})(({u})p {sym} q)"),
+                )
+            }
+            ElemFn::Cast { from, to } => {
+                let (t, u) = (ctype(*from)?, ctype(*to)?);
+                (u.to_string(), format!("{t} v"), cast(*from, *to)?)
+            }
+            ElemFn::Reduce { kind, dtype } => {
+                let t = ctype(*dtype)?;
+                let body = self.reduce(*kind, *dtype)?;
+                let name = self.define(t, &format!("kiln_group_{} g", dtype.name()), &body);
+                (
+                    t.to_string(),
+                    format!("kiln_group_{} g", dtype.name()),
+                    format!("{name}(c, g)"),
+                )
+            }
+            ElemFn::ArgReduce { max, last, dtype } => {
+                let t = ctype(*dtype)?;
+                let cmp = match (max, last) {
+                    (true, false) => ">",
+                    (true, true) => ">=",
+                    (false, false) => "<",
+                    (false, true) => "<=",
+                };
+                let float = matches!(dtype, DType::F32 | DType::F64);
+                let better = match (float, last) {
+                    (false, _) => format!("v {cmp} b"),
+                    (true, false) => format!("b == b && (v != v || v {cmp} b)"),
+                    (true, true) => format!("v != v || (b == b && v {cmp} b)"),
+                };
+                let g = format!("kiln_group_{} g", dtype.name());
+                let body = format!(
+                    "    int64_t best = 0, j = 0;\n    {t} b = 0, v;\n    (void)c;\n    while (kiln_group_next_{}(&g, &v)) {{\n        if (j == 0 || ({better})) {{\n            best = j;\n            b = v;\n        }}\n        j++;\n    }}\n    return best;\n",
+                    dtype.name()
+                );
+                let name = self.define("int64_t", &g, &body);
+                ("int64_t".to_string(), g, format!("{name}(c, g)"))
             }
             ElemFn::RnnAct { act, dtype } => {
                 let t = ctype(*dtype)?;
@@ -365,6 +518,117 @@ impl Fns {
         })
     }
 
+    /// Floor, Ceil or Round (half to even) of a float, from the truncated value (exact
+    /// below 2^23 or 2^52, from where every float is whole; NaN and the infinities pass
+    /// through); the result keeps the input's sign, so -0.5 gives -0.0 as in numpy.
+    fn rounding(&mut self, op: UnaryOp, dtype: DType) -> Result<String, String> {
+        let (t, int, limit, sign, bits) = match dtype {
+            DType::F32 => ("float", "int32_t", "8388608.0f", "0x80000000u", "f32"),
+            _ => (
+                "double",
+                "int64_t",
+                "4503599627370496.0",
+                "0x8000000000000000u",
+                "f64",
+            ),
+        };
+        let one = lit::scalar(dtype, 1.0)?;
+        let half = lit::scalar(dtype, 0.5)?;
+        let adjust = match op {
+            UnaryOp::Floor => format!("t > v ? t - {one} : t"),
+            UnaryOp::Ceil => format!("t < v ? t + {one} : t"),
+            _ => format!(
+                "(d > {half} || (d == {half} && odd)) ? t + {one} : ((d < -{half} || (d == -{half} && odd)) ? t - {one} : t)"
+            ),
+        };
+        let body = format!(
+            "    {t} t, d, r;\n    int odd;\n    (void)c;\n    if (!(v > -{limit} && v < {limit})) {{\n        return v;\n    }}\n    t = ({t})({int})v;\n    d = v - t;\n    odd = ({int})t % 2 != 0;\n    (void)d;\n    (void)odd;\n    r = {adjust};\n    return kiln_{bits}_from_bits(kiln_{bits}_to_bits(r) | (kiln_{bits}_to_bits(v) & {sign}));\n"
+        );
+        Ok(self.define(t, &format!("{t} v"), &body))
+    }
+
+    /// The body of a reduction's group function over `g`.
+    fn reduce(&mut self, kind: ReduceKind, dtype: DType) -> Result<String, String> {
+        let t = ctype(dtype)?;
+        let float = matches!(dtype, DType::F32 | DType::F64);
+        if dtype == DType::Bool {
+            let (init, op) = match kind {
+                ReduceKind::Max => ("0", "|"),
+                ReduceKind::Min => ("1", "&"),
+                _ => return Err(format!("{} is not defined for bool tensors", kind.name())),
+            };
+            return Ok(format!(
+                "    _Bool a = {init}, v;\n    (void)c;\n    while (kiln_group_next_bool(&g, &v)) {{\n        a = a {op} v;\n    }}\n    return a;\n"
+            ));
+        }
+        let u = if dtype.size_bytes() == 8 {
+            "uint64_t"
+        } else {
+            "uint32_t"
+        };
+        let add = |a: &str, b: &str| {
+            if float {
+                format!("{a} + {b}")
+            } else {
+                format!("({t})(({u}){a} + ({u})({b}))")
+            }
+        };
+        let mul = |a: &str, b: &str| {
+            if float {
+                format!("{a} * {b}")
+            } else {
+                format!("({t})(({u}){a} * ({u}){b})")
+            }
+        };
+        let zero = lit::scalar(dtype, 0.0)?;
+        let one = lit::scalar(dtype, 1.0)?;
+        let next = format!("kiln_group_next_{}(&g, &v)", dtype.name());
+        let fold = |init: &str, step: String, result: &str| {
+            format!(
+                "    {t} a = {init}, v;\n    (void)c;\n    while ({next}) {{\n        a = {step};\n    }}\n    return {result};\n"
+            )
+        };
+        Ok(match kind {
+            ReduceKind::Sum => fold(&zero, add("a", "v"), "a"),
+            ReduceKind::Prod => fold(&one, mul("a", "v"), "a"),
+            ReduceKind::SumSquare => fold(&zero, add("a", &mul("v", "v")), "a"),
+            ReduceKind::L1 => {
+                let abs = if float {
+                    format!("(v < {zero} ? -v : v)")
+                } else if dtype.is_signed() {
+                    format!("(v < 0 ? ({t})(0u - ({u})v) : v)")
+                } else {
+                    "v".into()
+                };
+                fold(&zero, add("a", &abs), "a")
+            }
+            ReduceKind::Max | ReduceKind::Min => {
+                let max = kind == ReduceKind::Max;
+                let cmp = if max { ">" } else { "<" };
+                let init = match (max, dtype) {
+                    (true, DType::F32) => "(-1.0f / 0.0f)".to_string(),
+                    (false, DType::F32) => "(1.0f / 0.0f)".to_string(),
+                    (true, DType::F64) => "(-1.0 / 0.0)".to_string(),
+                    (false, DType::F64) => "(1.0 / 0.0)".to_string(),
+                    (true, _) => lit::lowest(dtype)?,
+                    (false, _) => highest(dtype)?,
+                };
+                // NaN propagates, as in numpy.
+                let nan = if float { " || v != v" } else { "" };
+                fold(&init, format!("(v {cmp} a{nan}) ? v : a"), "a")
+            }
+            ReduceKind::L2 => {
+                let sqrt = self.math(MathFn::Sqrt, dtype)?;
+                fold(&zero, add("a", "v * v"), &format!("{sqrt}(a)"))
+            }
+            ReduceKind::LogSum => {
+                let ln = self.math(MathFn::Log, dtype)?;
+                fold(&zero, add("a", "v"), &format!("{ln}(a)"))
+            }
+            other => return Err(unsupported(&format!("reduction {}", other.name()))),
+        })
+    }
+
     fn unary(&mut self, op: UnaryOp, dtype: DType) -> Result<String, String> {
         let float = matches!(dtype, DType::F32 | DType::F64);
         let z = lit::scalar(dtype, 0.0)?;
@@ -375,7 +639,50 @@ impl Fns {
             UnaryOp::Tanh => format!("{}(v)", self.math(MathFn::Tanh, dtype)?),
             UnaryOp::Sqrt => format!("{}(v)", self.math(MathFn::Sqrt, dtype)?),
             UnaryOp::Exp => format!("{}(v)", self.math(MathFn::Exp, dtype)?),
+            UnaryOp::Log => format!("{}(v)", self.math(MathFn::Log, dtype)?),
             UnaryOp::Neg if float => "-v".into(),
+            UnaryOp::Abs if dtype == DType::F32 => {
+                "kiln_f32_from_bits(kiln_f32_to_bits(v) & 0x7fffffffu)".into()
+            }
+            UnaryOp::Abs if dtype == DType::F64 => {
+                "kiln_f64_from_bits(kiln_f64_to_bits(v) & 0x7fffffffffffffffu)".into()
+            }
+            UnaryOp::Abs | UnaryOp::Relu | UnaryOp::Sign
+                if !float && !dtype.is_signed() && dtype != DType::Bool =>
+            {
+                if op == UnaryOp::Sign {
+                    "v > 0 ? 1 : 0".into()
+                } else {
+                    "v".into()
+                }
+            }
+            UnaryOp::Abs | UnaryOp::Neg if !float && dtype != DType::Bool => {
+                let t = ctype(dtype)?;
+                let u = if dtype.size_bytes() == 8 {
+                    "uint64_t"
+                } else {
+                    "uint32_t"
+                };
+                let neg = format!("({t})(0u - ({u})v)");
+                if op == UnaryOp::Neg {
+                    neg
+                } else {
+                    format!("v < 0 ? {neg} : v")
+                }
+            }
+            UnaryOp::Sign if float => format!(
+                "v > {z} ? {} : (v < {z} ? {} : v)",
+                lit::scalar(dtype, 1.0)?,
+                lit::scalar(dtype, -1.0)?
+            ),
+            UnaryOp::Sign if dtype != DType::Bool => "(v > 0) - (v < 0)".into(),
+            UnaryOp::BitwiseNot if !float && dtype != DType::Bool => {
+                format!("({})~v", ctype(dtype)?)
+            }
+            UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round if float => {
+                let name = self.rounding(op, dtype)?;
+                format!("{name}(c, v)")
+            }
             UnaryOp::Reciprocal if float => format!("{} / v", lit::scalar(dtype, 1.0)?),
             other => return Err(unsupported(&format!("{} on {dtype}", other.name()))),
         })
@@ -467,6 +774,70 @@ impl Fns {
     }
 }
 
+/// The largest value of an integer `dtype` (the identity of min).
+fn highest(dtype: DType) -> Result<String, String> {
+    Ok(match dtype {
+        DType::I8 => "INT8_MAX",
+        DType::I16 => "INT16_MAX",
+        DType::I32 => "INT32_MAX",
+        DType::I64 => "INT64_MAX",
+        DType::U8 => "UINT8_MAX",
+        DType::U16 => "UINT16_MAX",
+        DType::U32 => "UINT32_MAX",
+        DType::U64 => "UINT64_MAX",
+        other => return Err(unsupported(&format!("the highest {other}"))),
+    }
+    .to_string())
+}
+
+/// `ln(1 + e^v)` of an f32 expression as `max(v, 0) + ln(1 + e^-|v|)`, the logarithm of
+/// `1 + e` taken as `ln(u) e / (u - 1)` with `u = 1 + e` (as kiln's Rust spelling).
+fn softplus(v: &str) -> String {
+    format!(
+        "(({v}) > 0.0f ? ({v}) : 0.0f) + kiln_softplus_tail(exp_f32(({v}) > 0.0f ? -({v}) : ({v})))"
+    )
+}
+
+/// A Cast from `from` to `to` (different types), as the reference semantics define it:
+/// float to integer gives x86-64's results (MIN when out of range or NaN), spelled out
+/// because C leaves those conversions undefined.
+fn cast(from: DType, to: DType) -> Result<String, String> {
+    let float = |d: DType| matches!(d, DType::F32 | DType::F64);
+    let u = ctype(to)?;
+    if to == DType::Bool {
+        return Ok("v != 0".into());
+    }
+    if from == DType::Bool || !float(from) || float(to) {
+        return Ok(format!("({u})v"));
+    }
+    let two = |e: i32| lit::scalar(from, 2f64.powi(e));
+    let x86_i32 = format!(
+        "((v >= -{} && v < {}) ? (int32_t)v : INT32_MIN)",
+        two(31)?,
+        two(31)?
+    );
+    let x86_i64 = format!(
+        "((v >= -{} && v < {}) ? (int64_t)v : INT64_MIN)",
+        two(63)?,
+        two(63)?
+    );
+    Ok(match to {
+        DType::I32 => x86_i32,
+        DType::I64 => x86_i64,
+        DType::U32 => format!(
+            "v < {} ? (uint32_t){x86_i32} : (v < {} ? (uint32_t)v : (v != v ? 0x80000000u : 0u))",
+            two(31)?,
+            two(32)?
+        ),
+        DType::U64 => format!(
+            "v < {} ? (uint64_t){x86_i64} : (v < {} ? (uint64_t)v : (v != v ? UINT64_C(0x8000000000000000) : 0u))",
+            two(63)?,
+            two(64)?
+        ),
+        _ => format!("({u}){x86_i32}"),
+    })
+}
+
 fn indent(body: &str) -> String {
     body.lines().map(|l| format!("    {l}\n")).collect()
 }
@@ -525,6 +896,36 @@ fn activation(a: Activation, dtype: DType) -> Result<String, String> {
             "{{ {t} t = v * {} + {}; v = v * ({hard}); }}",
             l(1.0 / 6.0)?,
             l(0.5)?
+        ),
+        _ if dtype != DType::F32 => {
+            return Err(unsupported(&format!("{} on {dtype}", a.name())));
+        }
+        Activation::Elu { alpha } => format!(
+            "if (v < {zero}) {{ v = {} * (exp_f32(v) - {one}); }}",
+            l(alpha as f64)?
+        ),
+        Activation::Selu { alpha, gamma } => format!(
+            "v = {} * (v > {zero} ? v : {} * (exp_f32(v) - {one}));",
+            l(gamma as f64)?,
+            l(alpha as f64)?
+        ),
+        Activation::Celu { alpha } => {
+            let al = l(alpha as f64)?;
+            format!(
+                "if (!(v > {zero})) {{ {t} t = {al} * (exp_f32(v / {al}) - {one}); v = t > {zero} ? {zero} : t; }}"
+            )
+        }
+        Activation::ThresholdedRelu { alpha } => {
+            format!("if (!(v > {})) {{ v = {zero}; }}", l(alpha as f64)?)
+        }
+        Activation::Softsign => format!("v = v / ({one} + (v < {zero} ? -v : v));"),
+        Activation::Softplus => format!("v = {};", softplus("v")),
+        Activation::Mish => format!("v = v * tanh_f32({});", softplus("v")),
+        Activation::Swish { alpha } => format!("v = v * sigmoid_f32({} * v);", l(alpha as f64)?),
+        Activation::Gelu { tanh: true } => format!(
+            "v = 0.5f * v * ({one} + tanh_f32({} * (v + {} * v * v * v)));",
+            l((2.0 / std::f64::consts::PI).sqrt())?,
+            l(0.044715)?
         ),
         other => return Err(unsupported(&format!("activation {}", other.name()))),
     })

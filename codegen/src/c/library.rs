@@ -16,8 +16,6 @@ pub(super) struct CKernel {
     pub(super) generic: bool,
     /// Shared definitions it needs first (`window`, `pool_taps`).
     pub(super) deps: &'static [&'static str],
-    /// f32 math routines its f32 instance calls.
-    pub(super) math: &'static [&'static str],
 }
 
 macro_rules! src {
@@ -59,12 +57,11 @@ pub(super) const HELPERS: &[(&str, &str, &[&str])] = &[
 /// The kernel a call's `func` names, if the C library has it.
 pub(super) fn kernel(func: &str) -> Option<CKernel> {
     let t0: &[(&str, usize)] = &[("$T", 0)];
-    let k = |src, params, generic, deps, math| CKernel {
+    let k = |src, params, generic, deps, _: &[&str]| CKernel {
         src,
         params,
         generic,
         deps,
-        math,
     };
     Some(match func {
         "map" => k(src!("map.c"), t0, true, &[], &[]),
@@ -120,6 +117,8 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
             &[],
             &[],
         ),
+        "reduce_group" => k(src!("reduce_group.c"), t0, true, &[], &[]),
+        "reduce" => k(src!("reduce.c"), XY, true, &[], &[]),
         // Its operands are fields of its input and output structs: f32 only, no placeholder.
         "rnn" => k(src!("rnn.c"), &[], false, &[], &[]),
         _ => return None,
@@ -134,24 +133,49 @@ pub(super) fn shared(name: &str) -> &'static str {
     }
 }
 
-/// An f32 math routine's source, and those it calls.
-pub(super) fn math(name: &str) -> Option<(&'static str, &'static [&'static str])> {
-    Some(match name {
-        "exp_f32" => (include_str!("../../templates/c/math/exp_f32.c"), &[]),
-        "sigmoid_f32" => (
-            include_str!("../../templates/c/math/sigmoid_f32.c"),
-            &["exp_f32"],
-        ),
-        "tanh_f32" => (
-            include_str!("../../templates/c/math/tanh_f32.c"),
-            &["exp_f32"],
-        ),
-        "sqrt_f32" => (include_str!("../../templates/c/math/sqrt_f32.c"), &[]),
-        _ => return None,
-    })
-}
+/// The math routines, in an order where each follows those it calls.
+pub(super) const MATH: &[(&str, &str)] = &[
+    ("exp_f32", include_str!("../../templates/c/math/exp_f32.c")),
+    (
+        "sigmoid_f32",
+        include_str!("../../templates/c/math/sigmoid_f32.c"),
+    ),
+    (
+        "tanh_f32",
+        include_str!("../../templates/c/math/tanh_f32.c"),
+    ),
+    (
+        "sqrt_f32",
+        include_str!("../../templates/c/math/sqrt_f32.c"),
+    ),
+    ("log_f64", include_str!("../../templates/c/math/log_f64.c")),
+    ("log_f32", include_str!("../../templates/c/math/log_f32.c")),
+    (
+        "kiln_softplus_tail",
+        include_str!("../../templates/c/math/softplus_tail.c"),
+    ),
+];
 
-pub(super) const BITS: &str = include_str!("../../templates/c/math/bits.c");
+/// The bit casts, each with the names whose use needs it (the macros of the prelude
+/// expand to `kiln_f32_from_bits`).
+pub(super) const BITS: &[(&str, &[&str])] = &[
+    (
+        include_str!("../../templates/c/math/f32_from_bits.c"),
+        &["kiln_f32_from_bits", "KILN_INF_F32", "KILN_NAN_F32"],
+    ),
+    (
+        include_str!("../../templates/c/math/f32_to_bits.c"),
+        &["kiln_f32_to_bits"],
+    ),
+    (
+        include_str!("../../templates/c/math/f64_from_bits.c"),
+        &["kiln_f64_from_bits"],
+    ),
+    (
+        include_str!("../../templates/c/math/f64_to_bits.c"),
+        &["kiln_f64_to_bits"],
+    ),
+];
 
 /// The instance of `k` for the operand types `types`: its name and its text.
 pub(super) fn instance(
@@ -177,6 +201,8 @@ pub(super) fn instance(
     };
     let mut text = k.src.replace("$S", &suffix);
     for (ph, dtype) in &bound {
+        // `$XNAME`: the element type's name, for the names of per-type definitions.
+        text = text.replace(&format!("{ph}NAME"), dtype.name());
         text = text.replace(ph, ctype(*dtype)?);
         if *ph == "$T" && text.contains("$LOWEST") {
             text = text.replace("$LOWEST", &lit::lowest(*dtype)?);

@@ -26,8 +26,7 @@ pub(super) fn unsupported(what: &str) -> String {
 }
 
 /// A value of `dtype` (converted as the reference semantics convert attributes: floats
-/// rounded, integers truncated and saturated). Non-finite floats have no C99 constant
-/// without <math.h>, so they are refused.
+/// rounded, integers truncated and saturated).
 pub(super) fn scalar(dtype: DType, v: f64) -> Result<String, String> {
     Ok(match dtype {
         DType::F32 => f32_lit(v as f32)?,
@@ -46,19 +45,27 @@ pub(super) fn scalar(dtype: DType, v: f64) -> Result<String, String> {
 }
 
 /// Rust's `{:?}` gives the shortest digits that read back exactly, always with a `.` or an
-/// exponent, so the `f` suffix is valid after it.
+/// exponent, so the `f` suffix is valid after it. C99 has no constant for the infinities
+/// and NaN without <math.h>: they are quotients by zero, which are constant expressions
+/// (also in static initializers) with IEEE results. A NaN's payload is not kept.
 pub(super) fn f32_lit(v: f32) -> Result<String, String> {
-    if !v.is_finite() {
-        return Err(unsupported("non-finite f32 constants"));
-    }
-    Ok(format!("{v:?}f"))
+    Ok(non_finite(v as f64, "f").unwrap_or_else(|| format!("{v:?}f")))
 }
 
 pub(super) fn f64_lit(v: f64) -> Result<String, String> {
-    if !v.is_finite() {
-        return Err(unsupported("non-finite f64 constants"));
+    Ok(non_finite(v, "").unwrap_or_else(|| format!("{v:?}")))
+}
+
+fn non_finite(v: f64, suffix: &str) -> Option<String> {
+    if v.is_nan() {
+        Some(format!("(0.0{suffix} / 0.0{suffix})"))
+    } else if v == f64::INFINITY {
+        Some(format!("(1.0{suffix} / 0.0{suffix})"))
+    } else if v == f64::NEG_INFINITY {
+        Some(format!("(-1.0{suffix} / 0.0{suffix})"))
+    } else {
+        None
     }
-    Ok(format!("{v:?}"))
 }
 
 fn i32_lit(v: i32) -> String {

@@ -52,19 +52,19 @@ struct Lib {
     shared: BTreeSet<&'static str>,
     /// Scratch arrays declared so far (each gets a name of its own).
     scratch: usize,
-    kernel_math: BTreeSet<&'static str>,
 }
 
 impl Lib {
     /// The instance of `func` for these operand types, instantiated on first use.
     fn kernel(&mut self, func: &str, types: &[DType]) -> Result<String, String> {
         let k = library::kernel(func).ok_or_else(|| unsupported(&format!("kernel {func}")))?;
+        // A reduction's groups: a type and its iterator per input element type, first.
+        if func == "reduce" {
+            self.kernel("reduce_group", &types[..types.len().min(1)])?;
+        }
         let (name, text) = library::instance(func, &k, types)?;
         if !self.instances.iter().any(|(n, _)| *n == name) {
             self.shared.extend(k.deps.iter().copied());
-            if types.first().is_none_or(|&t| t == DType::F32) {
-                self.kernel_math.extend(k.math.iter().copied());
-            }
             self.instances.push((name.clone(), text));
         }
         Ok(name)
@@ -203,68 +203,70 @@ pub(crate) fn print(
     ));
     src.push_str(library::PRELUDE);
     src.push('\n');
-    // Math routines: those the kernels and the element functions call, with theirs.
-    let mut math: Vec<String> = lib.fns.math.clone();
-    math.extend(lib.kernel_math.iter().map(|s| s.to_string()));
-    let mut all = BTreeSet::new();
-    let mut stack = math;
-    while let Some(m) = stack.pop() {
-        if all.insert(m.clone()) {
-            let (_, deps) = library::math(&m)
-                .ok_or_else(|| CodegenError::Plan(unsupported(&format!("math routine {m}"))))?;
-            stack.extend(deps.iter().map(|s| s.to_string()));
-        }
-    }
-    let needs_inf = lib
-        .instances
-        .iter()
-        .any(|(_, t)| t.contains("KILN_INF_F32"));
-    if !all.is_empty() || needs_inf {
-        // The bit casts a file uses: reading bits only where a math routine needs it.
-        let (from, to) = library::BITS
-            .split_once("static uint32_t kiln_f32_to_bits")
-            .unwrap_or((library::BITS, ""));
-        let (to, macros) = to.split_once("#define").unwrap_or((to, ""));
-        src.push_str(from);
-        if !all.is_empty() {
-            src.push_str("static uint32_t kiln_f32_to_bits");
-            src.push_str(to);
-        }
-        src.push_str("#define");
-        src.push_str(macros);
-        src.push('\n');
-    }
-    for m in ["exp_f32", "sigmoid_f32", "tanh_f32", "sqrt_f32"] {
-        if all.contains(m) {
-            src.push_str(library::math(m).map(|(s, _)| s).unwrap_or(""));
-            src.push('\n');
-        }
-    }
+    // Everything after the math routines; they and the bit casts are emitted where this
+    // text (or a routine it needs) names them, so the file has no unused function.
+    let mut later = String::new();
     for (n, text, _) in library::HELPERS {
         if lib.fns.helpers.contains(n) {
-            src.push_str(text);
-            src.push('\n');
+            later.push_str(text);
+            later.push('\n');
         }
     }
     for s in ["window", "pool_taps"] {
         if lib.shared.contains(s) {
-            src.push_str(library::shared(s));
-            src.push('\n');
+            later.push_str(library::shared(s));
+            later.push('\n');
         }
     }
     for (_, text) in &lib.instances {
-        src.push_str(text);
-        src.push('\n');
+        later.push_str(text);
+        later.push('\n');
     }
     for f in &lib.fns.defs {
-        src.push_str(f);
-        src.push('\n');
+        later.push_str(f);
+        later.push('\n');
     }
-    src.push_str(&statics(program, data)?);
+    later.push_str(&statics(program, data)?);
+    let mut math = String::new();
+    let mut chosen: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let before = chosen.len();
+        for (name, text) in library::MATH {
+            let used = mentions(&later, name)
+                || chosen.iter().any(|c| {
+                    library::MATH
+                        .iter()
+                        .any(|(n, t)| n == c && mentions(t, name))
+                });
+            if used {
+                chosen.insert(name);
+            }
+            let _ = text;
+        }
+        if chosen.len() == before {
+            break;
+        }
+    }
+    for (name, text) in library::MATH {
+        if chosen.contains(name) {
+            math.push_str(text);
+            math.push('\n');
+        }
+    }
+    let rest = format!("{math}{later}");
+    for (text, triggers) in library::BITS {
+        if triggers.iter().any(|t| mentions(&rest, t)) {
+            src.push_str(text);
+            src.push('\n');
+        }
+    }
+    src.push_str(&rest);
     src.push_str(&format!("{proto}\n{{\n"));
+    let mut arena_used = false;
     for p in &pools {
         let local = format!("pool_{}", p.dtype.name());
-        if body.contains(&local) {
+        if mentions(&body, &local) {
+            arena_used = true;
             let t = ctype(p.dtype).map_err(CodegenError::Plan)?;
             src.push_str(&format!(
                 "    {t} *const {local} = ({t} *)(void *)((unsigned char *)arena + {});\n",
@@ -272,18 +274,18 @@ pub(crate) fn print(
             ));
         }
     }
-    if !body.contains("pool_") {
+    if !arena_used {
         src.push_str("    (void)arena;\n");
     }
     for p in &sig.inputs {
         let prm = param(&p.ident);
-        if !body.contains(&prm) {
+        if !mentions(&body, &prm) {
             src.push_str(&format!("    (void){prm}; /* not read by the model */\n"));
         }
     }
     for p in &sig.outputs {
         let prm = param(&p.ident);
-        if !body.contains(&prm) {
+        if !mentions(&body, &prm) {
             src.push_str(&format!("    (void){prm}; /* empty */\n"));
         }
     }

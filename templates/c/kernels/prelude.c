@@ -2,6 +2,10 @@
  * function casts back to their element type. */
 typedef const void *const *kiln_ctx;
 
+/* IEEE constants by their bits (kiln_f32_from_bits is emitted where these are used). */
+#define KILN_INF_F32 (kiln_f32_from_bits(0x7f800000u))
+#define KILN_NAN_F32 (kiln_f32_from_bits(0x7fc00000u))
+
 /* The odometers below keep one index per merged axis. */
 #define KILN_MAX_RANK 16
 
