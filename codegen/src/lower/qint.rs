@@ -166,11 +166,18 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     // Measured on ResNet-8: 1.1 ms in all by panels, 6.1 ms by rows (short rows of 8 and
     // 16 columns, and strided ones, keep the rows kernel's vectors mostly empty).
     let panels = a.conv.group == 1;
+    // Sixteen channels fill an AVX-512 register; a microcontroller (no vector unit) keeps
+    // eight sums in its general registers (sixteen would spill).
+    let width = if cx.tiling.is_some_and(|t| t.lanes >= 4) {
+        16
+    } else {
+        8
+    };
     let (func, w) = if panels {
         let packing = Packing::RowPanels {
             rows: m,
             cols: c * kh * kw,
-            width: 16,
+            width,
         };
         ("int_conv_panels", cx.arg_packed(1, packing)?)
     } else {
@@ -181,7 +188,11 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         w,
         Arg::Int(i128::from(a.x_zero)),
         cx.arg_out(0)?,
-        Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+        Arg::Array(if panels {
+            vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow, width]
+        } else {
+            vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]
+        }),
         Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
         Arg::Fn(f),
     ];

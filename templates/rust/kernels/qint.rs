@@ -81,34 +81,57 @@ fn int_gemm<A: Copy + Into<i32>, Y>(
     }
 }
 
-/// A convolution of one group as [`int_conv2d`] computes it, sixteen output channels at a
-/// time: `w` packed in panels of sixteen channels (`w[p][k][16]`, `k` over input channel
-/// and tap, padded with zeros), so each tap's weights for the sixteen channels are one
-/// contiguous run and the sums of one output position sit in one vector. (Four
-/// neighbouring positions at once, sharing each run of weights, measured slower on
-/// ResNet-8: 1.30 against 1.05-1.08 ms; the `vpmulld` per sixteen products is the bound.)
-#[allow(dead_code, clippy::needless_range_loop)]
+/// A convolution of one group as [`int_conv2d`] computes it, `d[10]` (16 or 8) output
+/// channels at a time: `w` packed in panels of that many channels (`w[p][k][P]`, `k` over
+/// input channel and tap, padded with zeros), so each tap's weights for the panel's
+/// channels are one contiguous run and the sums of one output position sit in one vector
+/// (16: an AVX-512 register) or in registers (8: a microcontroller's). The dispatch folds
+/// away where the call is inlined, leaving one width in the program.
+#[inline(always)]
+#[allow(dead_code)]
 fn int_conv_panels<X: Copy + Into<i32>, Y>(
     x: &[X],
     w: &[i8],
     x_zero: i32,
     y: &mut [Y],
-    d: [usize; 10],
+    d: [usize; 11],
     s: [usize; 6],
     f: impl Fn(i32, usize) -> Y,
 ) {
-    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
+    if d[10] == 8 {
+        int_conv_panels_of::<X, Y, 8>(x, w, x_zero, y, d, s, f);
+    } else {
+        int_conv_panels_of::<X, Y, 16>(x, w, x_zero, y, d, s, f);
+    }
+}
+
+/// [`int_conv_panels`] for panels of `P` channels. (Four neighbouring positions at once,
+/// sharing each run of weights, measured slower on ResNet-8 with `P` 16: 1.30 against
+/// 1.05-1.08 ms; the `vpmulld` per sixteen products is the bound.) Ranges are taken with
+/// `get`, in bounds by construction, so no panic path is left (see `conv_rows4`).
+#[allow(dead_code, clippy::needless_range_loop)]
+fn int_conv_panels_of<X: Copy + Into<i32>, Y, const P: usize>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    d: [usize; 11],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, m, _group, kh, kw, oh, ow, _] = d;
     let [sh, sw, dh, dw, pt, pl] = s;
     let taps = kh * kw;
     let k = c * taps;
+    let plane = h * wi;
     for b in 0..n {
-        let xb = &x[b * c * h * wi..][..c * h * wi];
-        for p in 0..m.div_ceil(16) {
-            let wp = &w[p * 16 * k..][..16 * k];
-            let mb = (m - p * 16).min(16);
+        let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
+        for p in 0..m.div_ceil(P) {
+            let Some(wp) = w.get(p * P * k..(p + 1) * P * k) else { return };
+            let mb = (m - p * P).min(P);
             for i in 0..oh {
                 for j in 0..ow {
-                    let mut acc = [0i32; 16];
+                    let mut acc = [0i32; P];
                     for ki in 0..kh {
                         let r = i * sh + ki * dh;
                         if r < pt || r - pt >= h {
@@ -119,19 +142,27 @@ fn int_conv_panels<X: Copy + Into<i32>, Y>(
                             if q < pl || q - pl >= wi {
                                 continue;
                             }
-                            let at = (r - pt) * wi + q - pl;
+                            let (Some(xs), Some(ws)) = (xb.get((r - pt) * wi + q - pl..), wp.get((ki * kw + kj) * P..)) else {
+                                return;
+                            };
+                            // Input channel `ic` at xs[ic * plane], its weights at
+                            // ws[ic * taps * P..][..P].
                             for ic in 0..c {
-                                let v: i32 = xb[ic * h * wi + at].into();
+                                let (Some(&v), Some(wr)) = (xs.get(ic * plane), ws.get(ic * taps * P..ic * taps * P + P)) else {
+                                    return;
+                                };
+                                let v: i32 = v.into();
                                 let v = v - x_zero;
-                                let wr = &wp[(ic * taps + ki * kw + kj) * 16..][..16];
-                                for t in 0..16 {
+                                for t in 0..P {
                                     acc[t] += v * wr[t] as i32;
                                 }
                             }
                         }
                     }
-                    for t in 0..mb {
-                        y[((b * m + p * 16 + t) * oh + i) * ow + j] = f(acc[t], p * 16 + t);
+                    for (t, &a) in acc.iter().enumerate().take(mb) {
+                        if let Some(o) = y.get_mut(((b * m + p * P + t) * oh + i) * ow + j) {
+                            *o = f(a, p * P + t);
+                        }
                     }
                 }
             }
