@@ -216,6 +216,17 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
         }
         Arg::Maybe(Some(a)) => format!("1, {}", inline(a, ops, lib, w)?),
         Arg::Maybe(None) => "0, 0".into(),
+        // A math routine passed as a function (`float (*)(float)`).
+        Arg::Math(f, dtype) => {
+            let name = f.name(*dtype);
+            if !matches!(
+                name.as_str(),
+                "exp_f32" | "log_f32" | "sqrt_f32" | "tanh_f32" | "sigmoid_f32"
+            ) {
+                return Err(unsupported(&format!("math routine {name}")));
+            }
+            name
+        }
         // An optional run-time scalar: its flag and value.
         Arg::First(l) => {
             if operand(l, ops)?.len > 0 {

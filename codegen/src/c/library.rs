@@ -119,6 +119,21 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
         ),
         "reduce_group" => k(src!("reduce_group.c"), t0, true, &[], &[]),
         "reduce" => k(src!("reduce.c"), XY, true, &[], &[]),
+        // The condition is operand 0; the values give the type.
+        "select" => k(src!("select.c"), &[("$T", 1)], true, &[], &[]),
+        "log_softmax" => k(src!("log_softmax.c"), t0, false, &[], &[]),
+        "hardmax" => k(src!("hardmax.c"), t0, true, &[], &[]),
+        "trilu" => k(src!("trilu.c"), t0, true, &[], &[]),
+        "cumsum" => k(src!("cumsum.c"), t0, true, &[], &[]),
+        "layer_norm_stats" => k(src!("layer_norm_stats.c"), t0, false, &[], &[]),
+        "gather_elements" => k(
+            src!("gather_elements.c"),
+            &[("$T", 0), ("$I", 1)],
+            true,
+            &[],
+            &[],
+        ),
+        "conv_transpose" => k(src!("conv_transpose.c"), t0, false, &[], &[]),
         // Its operands are fields of its input and output structs: f32 only, no placeholder.
         "rnn" => k(src!("rnn.c"), &[], false, &[], &[]),
         _ => return None,

@@ -25,8 +25,9 @@ use kiln_ir::{DType, Tensor};
 use lit::{ctype, unsupported};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The arena's alignment and that of each pool inside it.
-pub const ARENA_ALIGN: usize = 16;
+/// The arena's alignment and that of each pool inside it: the largest element type's
+/// (`int64_t`, `double`), so every pool's pointer is aligned for its elements.
+pub const ARENA_ALIGN: usize = 8;
 
 /// The printed files.
 pub(crate) struct CFiles {
@@ -233,6 +234,7 @@ pub(crate) fn print(
         let before = chosen.len();
         for (name, text) in library::MATH {
             let used = mentions(&later, name)
+                || mentions(&body, name)
                 || chosen.iter().any(|c| {
                     library::MATH
                         .iter()
@@ -253,14 +255,15 @@ pub(crate) fn print(
             math.push('\n');
         }
     }
-    let rest = format!("{math}{later}");
+    let rest = format!("{math}{later}{body}");
     for (text, triggers) in library::BITS {
         if triggers.iter().any(|t| mentions(&rest, t)) {
             src.push_str(text);
             src.push('\n');
         }
     }
-    src.push_str(&rest);
+    src.push_str(&math);
+    src.push_str(&later);
     src.push_str(&format!("{proto}\n{{\n"));
     let mut arena_used = false;
     for p in &pools {
@@ -626,7 +629,7 @@ fn readme(
          beyond `<stddef.h>` and `<stdint.h>`. Build it with your firmware, e.g. \
          `cc -std=c99 -O2 -c {name}.c`.\n\n## Calling it\n\n```c\n#include \"{name}.h\"\n\n\
          /* The arena: static, not on the stack ({arena} bytes), aligned for every pool. */\n\
-         static union {{ unsigned char bytes[{upper}_ARENA_BYTES]; uint64_t align[2]; }} arena;\n"
+         static union {{ unsigned char bytes[{upper}_ARENA_BYTES]; uint64_t u; double d; }} arena;\n"
     );
     for p in sig.inputs.iter().chain(&sig.outputs) {
         r.push_str(&format!(
@@ -647,9 +650,9 @@ fn readme(
         args.join(", ")
     ));
     r.push_str(&format!(
-        "The arena must be {upper}_ARENA_ALIGN ({ARENA_ALIGN}) byte aligned; the union above \
-         gives 16 bytes on common targets (or use `_Alignas(16)` in C11). `{name}_run` keeps \
-         nothing between calls and cannot fail; it is not reentrant with the same arena.\n\n"
+        "The arena must be {upper}_ARENA_ALIGN ({ARENA_ALIGN}) byte aligned, the alignment of \
+         the largest element type: the union above guarantees it. `{name}_run` keeps nothing \
+         between calls and cannot fail; it is not reentrant with the same arena.\n\n"
     ));
     r.push_str("## Inputs and outputs\n\nAll tensors are row-major (the model's own layout, e.g. NCHW).\n\n| port | model name | type | shape | elements |\n| --- | --- | --- | --- | --- |\n");
     for (what, ports) in [("in", &sig.inputs), ("out", &sig.outputs)] {
@@ -685,4 +688,28 @@ fn readme(
          which sum in the reference order.\n",
     );
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_c_identifiers_that_shadow_nothing() {
+        assert_eq!(c_name("3d-model.v2"), "m_3d_model_v2");
+        assert_eq!(c_name("int"), "m_int");
+        assert_eq!(c_name("resnet8"), "resnet8");
+        assert_eq!(param("x0"), "x0_port");
+        assert_eq!(param("float"), "float_port");
+        assert_eq!(param("pool_f32"), "pool_f32_port");
+        assert_eq!(param("x"), "x");
+        assert_eq!(param("input_1"), "input_1");
+    }
+
+    #[test]
+    fn mentions_whole_identifiers_only() {
+        assert!(mentions("a = exp_f32(v);", "exp_f32"));
+        assert!(!mentions("a = kiln_exp_f32x(v);", "exp_f32"));
+        assert!(!mentions("avg_pool_f32(x0, 3)", "pool_f32"));
+    }
 }
