@@ -460,7 +460,7 @@ fn node_main(cases: &[&NodeCase]) -> String {
          sprintf(path, \"%s/output_%d.bin\", dir, i);\n    f = fopen(path, \"wb\");\n    \
          if (!f || fwrite(p, 1, bytes, f) != bytes) { fprintf(stderr, \"cannot write %s\\n\", path); exit(2); }\n    \
          fclose(f);\n}\n\nint main(int argc, char **argv)\n{\n    int k;\n    const char *dir;\n    \
-         if (argc != 3) { return 2; }\n    k = atoi(argv[1]);\n    dir = argv[2];\n    switch (k) {\n",
+         (void)load;\n    (void)save;\n    if (argc != 3) { return 2; }\n    k = atoi(argv[1]);\n    dir = argv[2];\n    switch (k) {\n",
     );
     for (k, c) in cases.iter().enumerate() {
         let sig = &c.generated.signature;
@@ -757,6 +757,12 @@ fn onnx_node_tests_in_c() {
             Outcome::Fail(m) => format!("{n} ! {}", m.replace('\n', " ")),
         })
         .collect();
+    if only.is_some() {
+        // Working on a few tests: say why each failing one fails.
+        for l in lines.iter().filter(|l| l.contains(" ! ")) {
+            eprintln!("{l}");
+        }
+    }
     let path = common::repo().join("tests/conformance/c-node.txt");
     if only.is_none() && std::env::var("KILN_UPDATE_CONFORMANCE").is_ok_and(|v| v == "1") {
         let head = "# The node tests the generated Rust passes (node.txt), run as C by tests/c_backend.rs\n\

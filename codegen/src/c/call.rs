@@ -174,6 +174,19 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
             };
             format!("(const ptrdiff_t[]){{ {items} }}, {}", v.len())
         }
+        // Constants of one element type (Resize's tap weights); none: a null pointer.
+        Arg::List(v) if v.is_empty() => "NULL, 0".into(),
+        Arg::List(v) if v.iter().all(|a| matches!(a, Arg::Scalar(..))) => {
+            let mut t = "float";
+            let mut items = Vec::new();
+            for a in v {
+                if let Arg::Scalar(dtype, x) = a {
+                    t = ctype(*dtype)?;
+                    items.push(lit::scalar(*dtype, *x)?);
+                }
+            }
+            format!("(const {t}[]){{ {} }}, {}", items.join(", "), v.len())
+        }
         // Functions of one element, context-free (the recurrent ops' activations).
         Arg::List(v) if v.iter().all(|a| matches!(a, Arg::Fn(_))) => {
             let mut names = Vec::new();

@@ -625,7 +625,16 @@ impl Fns {
                 let ln = self.math(MathFn::Log, dtype)?;
                 fold(&zero, add("a", "v"), &format!("{ln}(a)"))
             }
-            other => return Err(unsupported(&format!("reduction {}", other.name()))),
+            // The largest finite element is subtracted first (ONNX's reference does too).
+            ReduceKind::LogSumExp if dtype == DType::F32 => format!(
+                "    kiln_group_f32 h = g;\n    float m = (-1.0f / 0.0f), a = 0.0f, v;\n    (void)c;\n    while (kiln_group_next_f32(&h, &v)) {{\n        if (v > m && v - v == 0.0f) {{\n            m = v;\n        }}\n    }}\n    if (m == (-1.0f / 0.0f)) {{\n        m = 0.0f;\n    }}\n    while ({next}) {{\n        a = a + exp_f32(v - m);\n    }}\n    return log_f32(a) + m;\n"
+            ),
+            other => {
+                return Err(unsupported(&format!(
+                    "reduction {} on {dtype}",
+                    other.name()
+                )));
+            }
         })
     }
 

@@ -90,7 +90,8 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
         "concat_part" => k(src!("concat.c"), t0, true, &[], &[]),
         "gather_rows" => k(src!("gather.c"), &[("$T", 0), ("$I", 1)], true, &[], &[]),
         "pad" => k(src!("pad.c"), t0, true, &[], &[]),
-        "resize_nearest" => k(src!("resize_nearest.c"), t0, true, &[], &[]),
+        "resize_nearest" => k(src!("resize_nearest.c"), t0, true, &["resize_axes"], &[]),
+        "resize_interp" => k(src!("resize_interp.c"), t0, false, &["resize_axes"], &[]),
         "affine_map" => k(src!("affine_map.c"), XY, true, &[], &[]),
         "convert" => k(src!("convert.c"), XY, true, &[], &[]),
         "int_gemm" => k(src!("int_gemm.c"), &[("$A", 0), ("$Y", 2)], true, &[], &[]),
@@ -140,10 +141,14 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
     })
 }
 
+/// The shared definitions, in emission order.
+pub(super) const SHARED: [&str; 3] = ["window", "pool_taps", "resize_axes"];
+
 /// A shared definition by name.
 pub(super) fn shared(name: &str) -> &'static str {
     match name {
         "window" => src!("window.c"),
+        "resize_axes" => src!("resize_axes.c"),
         _ => src!("pool_taps.c"),
     }
 }

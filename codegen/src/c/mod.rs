@@ -213,7 +213,7 @@ pub(crate) fn print(
             later.push('\n');
         }
     }
-    for s in ["window", "pool_taps"] {
+    for s in library::SHARED {
         if lib.shared.contains(s) {
             later.push_str(library::shared(s));
             later.push('\n');
