@@ -41,8 +41,8 @@ struct Model {
     /// The inputs' test set, and the expected outputs' (onnxruntime's) when they differ.
     data: std::path::PathBuf,
     expected: Option<std::path::PathBuf>,
-    /// Its Rust build for a Cortex-M must hold no panic machinery (the float kernels take
-    /// every range with `get`; the integer kernels do not yet).
+    /// Its Rust build for a Cortex-M must hold no panic machinery (the kernels it uses take
+    /// every range with `get`).
     panic_free: bool,
     shapes: InputShapes,
     rtol: f64,
@@ -180,7 +180,7 @@ fn int8(name: &'static str, atol: f64) -> Model {
                 .unwrap()
                 .join("int8_test_data_set_0"),
         ),
-        panic_free: false,
+        panic_free: true,
         shapes: &[],
         rtol: 0.0,
         atol,

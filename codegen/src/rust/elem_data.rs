@@ -32,9 +32,9 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             dtype,
         } => {
             let yt = literal::elem(*dtype)?;
-            let b = bias
-                .as_ref()
-                .map_or_else(String::new, |b| format!(" + {b}[m] as i64"));
+            let b = bias.as_ref().map_or_else(String::new, |b| {
+                format!(" + {b}.get(m).map_or(0, |&v| v as i64)")
+            });
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!("|c: i32| requant(c as i64{b}, {m1}, {s1}, {zero}, {lo}, {hi}) as {yt}")
             } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
@@ -47,7 +47,8 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                 let list = |v: Vec<String>| v.join(", ");
                 format!(
                     "{{ const MULT: [i32; {n}] = [{}]; const SHIFT: [u32; {n}] = [{}]; \
-                     move |c: i32, m: usize| requant(c as i64{b}, MULT[m], SHIFT[m], {zero}, {lo}, {hi}) as {yt} }}",
+                     move |c: i32, m: usize| requant(c as i64{b}, MULT.get(m).copied().unwrap_or(0), \
+                     SHIFT.get(m).copied().unwrap_or(0), {zero}, {lo}, {hi}) as {yt} }}",
                     list(mult.iter().map(i32::to_string).collect()),
                     list(shift.iter().map(u32::to_string).collect()),
                 )
