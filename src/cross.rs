@@ -614,7 +614,11 @@ fn finish_thumb(
         outputs,
         instructions,
         sizes: elf.sizes,
-        harness_bytes: (in_bytes, in_bytes + out_bytes),
+        // The Rust harness copies its inputs into RAM; the C one reads them from flash.
+        harness_bytes: (
+            in_bytes,
+            out_bytes + if panics.is_some() { in_bytes } else { 0 },
+        ),
         stack: Some(stack),
         panic_symbols: panics.map(|()| elf.panic_symbols()),
     })
@@ -925,7 +929,7 @@ static uint64_t ticks(void)
 /* A loop of 2 * n instructions (subs, bne), to calibrate ticks per instruction. */
 static void spin(uint32_t n)
 {
-    __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n) : : "cc");
+    __asm__ volatile(".syntax unified\n1: subs %0, %0, #1\n bne 1b" : "+r"(n) : : "cc");
 }
 
 #define PAINT 0x5A5AA5A5u
