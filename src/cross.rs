@@ -502,13 +502,7 @@ pub fn run_thumb_rust(
         let p = work_dir.join(format!("input_{k}.bin"));
         std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
     }
-    let (flash, ram) = memory_map(machine);
-    write(
-        &work_dir.join("link.x"),
-        &LINKER_SCRIPT
-            .replace("@FLASH@", &format!("{flash:#x}"))
-            .replace("@RAM@", &format!("{ram:#x}")),
-    )?;
+    write_link_script(work_dir, machine)?;
     write(
         &work_dir.join("Cargo.toml"),
         "[package]\nname = \"kiln-device-run\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
@@ -551,30 +545,7 @@ pub fn run_thumb_rust(
         .join("kiln-device-run");
     let elf_bytes = std::fs::read(&elf_path).map_err(|e| io(&elf_path, e))?;
     let elf = Elf::parse(&elf_bytes)?;
-    let run_dir = work_dir.join("run");
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir).map_err(|e| io(&run_dir, e))?;
-    let mut cmd = Command::new("qemu-system-arm");
-    cmd.args([
-        "-M",
-        machine,
-        "-nographic",
-        "-monitor",
-        "none",
-        "-serial",
-        "none",
-    ])
-    .args(["-semihosting-config", "enable=on,target=native"])
-    .args(["-icount", "shift=0,align=off,sleep=off"])
-    .arg("-kernel")
-    .arg(&elf_path)
-    .current_dir(&run_dir);
-    let status = run_with_timeout(cmd, Duration::from_secs(600))?;
-    if !status {
-        return Err(format!(
-            "the program failed on {machine} (a fault, a panic, or a semihosting error)"
-        ));
-    }
+    let run_dir = run_on_board(machine, &elf_path, work_dir)?;
     finish_thumb(generated, inputs, &run_dir, elf, Some(()))
 }
 
@@ -622,6 +593,61 @@ fn finish_thumb(
         stack: Some(stack),
         panic_symbols: panics.map(|()| elf.panic_symbols()),
     })
+}
+
+/// Writes the linker script for `machine`'s memory map into `work_dir`.
+fn write_link_script(work_dir: &Path, machine: &str) -> Result<(), String> {
+    let (flash, ram) = memory_map(machine);
+    write(
+        &work_dir.join("link.x"),
+        &LINKER_SCRIPT
+            .replace("@FLASH@", &format!("{flash:#x}"))
+            .replace("@RAM@", &format!("{ram:#x}")),
+    )
+}
+
+/// Runs the bare-metal program `elf` on the MPS2 board `machine` under `-icount`, in a
+/// fresh `work_dir/run` where it writes its files; returns that directory.
+fn run_on_board(machine: &str, elf: &Path, work_dir: &Path) -> Result<PathBuf, String> {
+    let run_dir = work_dir.join("run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
+    let mut cmd = Command::new("qemu-system-arm");
+    cmd.args([
+        "-M",
+        machine,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+    ])
+    .args(["-semihosting-config", "enable=on,target=native"])
+    .args(["-icount", "shift=0,align=off,sleep=off"])
+    .arg("-kernel")
+    .arg(elf)
+    .current_dir(&run_dir);
+    if !run_with_timeout(cmd, Duration::from_secs(600))? {
+        return Err(format!(
+            "the program failed on {machine} (a fault, a panic, or a semihosting error)"
+        ));
+    }
+    Ok(run_dir)
+}
+
+/// Runs a C compiler in `dir`; its first 60 lines of errors when it fails.
+fn run_gcc(tool: &str, args: &[&str], dir: &Path) -> Result<(), String> {
+    let out = Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("could not run {tool}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let head: String = err.lines().take(60).collect::<Vec<_>>().join("\n");
+    Err(format!("{tool} {}:\n{head}", args.join(" ")))
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), String> {
@@ -1097,33 +1123,20 @@ pub fn run_thumb_c(
         let p = work_dir.join(format!("input_{k}.bin"));
         std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
     }
-    let (flash, ram) = memory_map(machine);
-    write(
-        &work_dir.join("link.x"),
-        &LINKER_SCRIPT
-            .replace("@FLASH@", &format!("{flash:#x}"))
-            .replace("@RAM@", &format!("{ram:#x}")),
-    )?;
-    let gcc = |args: &[&str]| -> Result<(), String> {
-        let out = Command::new("arm-none-eabi-gcc")
-            .args(&device.c_flags)
-            .args([
-                "-ffreestanding",
-                "-fno-tree-loop-distribute-patterns",
-                "-ffunction-sections",
-                "-fdata-sections",
-            ])
-            .args(args)
-            .current_dir(work_dir)
-            .output()
-            .map_err(|e| format!("could not run arm-none-eabi-gcc: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let head: String = err.lines().take(60).collect::<Vec<_>>().join("\n");
-            Err(format!("arm-none-eabi-gcc {}:\n{head}", args.join(" ")))
-        }
+    write_link_script(work_dir, machine)?;
+    let gcc = |args: &[&str]| {
+        let freestanding = [
+            "-ffreestanding",
+            "-fno-tree-loop-distribute-patterns",
+            "-ffunction-sections",
+            "-fdata-sections",
+        ];
+        let flags: Vec<&str> = device.c_flags.iter().map(String::as_str).collect();
+        run_gcc(
+            "arm-none-eabi-gcc",
+            &[&flags, &freestanding[..], args].concat(),
+            work_dir,
+        )
     };
     let model_c = format!("{name}.c");
     let mut model_args: Vec<&str> = C_STRICT.to_vec();
@@ -1144,29 +1157,7 @@ pub fn run_thumb_c(
     ])?;
     let elf_path = work_dir.join("program.elf");
     let elf = Elf::parse(&std::fs::read(&elf_path).map_err(|e| io(&elf_path, e))?)?;
-    let run_dir = work_dir.join("run");
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir).map_err(|e| io(&run_dir, e))?;
-    let mut cmd = Command::new("qemu-system-arm");
-    cmd.args([
-        "-M",
-        machine,
-        "-nographic",
-        "-monitor",
-        "none",
-        "-serial",
-        "none",
-    ])
-    .args(["-semihosting-config", "enable=on,target=native"])
-    .args(["-icount", "shift=0,align=off,sleep=off"])
-    .arg("-kernel")
-    .arg(&elf_path)
-    .current_dir(&run_dir);
-    if !run_with_timeout(cmd, Duration::from_secs(600))? {
-        return Err(format!(
-            "the program failed on {machine} (a fault or a semihosting error)"
-        ));
-    }
+    let run_dir = run_on_board(machine, &elf_path, work_dir)?;
     finish_thumb(generated, inputs, &run_dir, elf, None)
 }
 
@@ -1248,20 +1239,9 @@ pub fn run_aarch64_c(
     write(&work_dir.join(format!("{name}.h")), header)?;
     write(&work_dir.join(format!("{name}.c")), source)?;
     write(&work_dir.join("main.c"), &linux_c_main(&name, generated))?;
-    let gcc = |args: &[&str]| -> Result<(), String> {
-        let out = Command::new("aarch64-linux-gnu-gcc")
-            .args(&device.c_flags)
-            .args(args)
-            .current_dir(work_dir)
-            .output()
-            .map_err(|e| format!("could not run aarch64-linux-gnu-gcc: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let head: String = err.lines().take(60).collect::<Vec<_>>().join("\n");
-            Err(format!("aarch64-linux-gnu-gcc {}:\n{head}", args.join(" ")))
-        }
+    let gcc = |args: &[&str]| {
+        let flags: Vec<&str> = device.c_flags.iter().map(String::as_str).collect();
+        run_gcc("aarch64-linux-gnu-gcc", &[&flags, args].concat(), work_dir)
     };
     let model_c = format!("{name}.c");
     let mut model_args: Vec<&str> = C_STRICT.to_vec();
