@@ -538,10 +538,6 @@ pub fn emit_planned(
             names: opts.option_names,
         });
     }
-    let fit = match &opts.device {
-        Some(device) => Some(check_device(device, &planned, opts)?),
-        None => None,
-    };
     let stem = Path::new(model_file)
         .file_stem()
         .map_or_else(|| "model".into(), |f| f.to_string_lossy().into_owned());
@@ -557,9 +553,21 @@ pub fn emit_planned(
         target: planned.target,
         kernels: opts.kernels(planned.target)?,
     };
-    let mut generated =
-        kiln_codegen::emit_rust(&planned.verified(), &planned.plan, kind, &rust_opts)
-            .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
+    // Lowered once: the device check reads the program that is then printed.
+    let verified = planned.verified();
+    let program = kiln_codegen::lower(
+        &verified,
+        &planned.plan,
+        planned.target,
+        kiln_codegen::kernels_for(kind, &rust_opts),
+    )
+    .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
+    let fit = match &opts.device {
+        Some(device) => Some(check_device(device, &program)?),
+        None => None,
+    };
+    let mut generated = kiln_codegen::print_rust(&verified, &program, kind, &rust_opts)
+        .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
     if let (Some(device), Some(fit)) = (&opts.device, &fit) {
         // The generated README gets the device's budgets and how this model uses them.
         for f in &mut generated.files {
@@ -582,19 +590,9 @@ pub fn emit_planned(
     })
 }
 
-/// Fails when the planned model does not fit `device` (see [`Device::check_fit`]). The
+/// Fails when the lowered `program` does not fit `device` (see [`Device::check_fit`]). The
 /// weights are counted as the lowering stores them (packed panels included).
-fn check_device(
-    device: &Device,
-    planned: &kiln_passes::Planned,
-    opts: &CompileOptions,
-) -> Result<device::Fit, Error> {
-    let program = kiln_codegen::lower(
-        &planned.verified(),
-        &planned.plan,
-        planned.target,
-        opts.kernels(planned.target)?,
-    )?;
+fn check_device(device: &Device, program: &kiln_codegen::Program) -> Result<device::Fit, Error> {
     let float_weights = program
         .statics
         .iter()
@@ -611,7 +609,6 @@ fn check_device(
     Ok(fit)
 }
 
-/// The biggest activation of a plan, as `"name" (N bytes, output of node "n" (Op))`.
 /// The kernels the lowering may pick at `level`: the reference kernels at `-O0`, the
 /// fastest the target has above, with fused multiply-add if `fma` (see
 /// [`CompileOptions::fma`]; [`CompileOptions::kernels`] also checks the target).
@@ -623,6 +620,7 @@ pub fn kernel_choice(level: kiln_passes::OptLevel, fma: bool) -> kiln_codegen::K
     }
 }
 
+/// The biggest activation of a plan, as `"name" (N bytes, output of node "n" (Op))`.
 fn largest_buffer(graph: &Graph, plan: &MemoryPlan) -> String {
     let Some(b) = plan
         .buffers

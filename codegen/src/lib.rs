@@ -43,11 +43,17 @@ pub fn emit_rust(
     kind: EmitKind,
     opts: &RustOptions,
 ) -> Result<Generated, CodegenError> {
-    if kind == EmitKind::C {
-        return emit_c(graph, plan, opts);
-    }
-    let program = lower(graph, plan, opts.target, opts.kernels)?;
+    let program = lower(graph, plan, opts.target, kernels_for(kind, opts))?;
     print_rust(graph, &program, kind, opts)
+}
+
+/// The kernels a program printed as `kind` is lowered with: `opts.kernels`, except for C,
+/// whose kernel library has the reference kernels only so far.
+pub fn kernels_for(kind: EmitKind, opts: &RustOptions) -> KernelChoice {
+    match kind {
+        EmitKind::C => KernelChoice::Reference,
+        EmitKind::Module | EmitKind::Crate => opts.kernels,
+    }
 }
 
 /// Generates C99 for `graph` ([`EmitKind::C`]): lowered with the reference kernels, which
@@ -57,7 +63,7 @@ pub fn emit_c(
     plan: &MemoryPlan,
     opts: &RustOptions,
 ) -> Result<Generated, CodegenError> {
-    let program = lower(graph, plan, opts.target, KernelChoice::Reference)?;
+    let program = lower(graph, plan, opts.target, kernels_for(EmitKind::C, opts))?;
     print_c(graph, &program, opts)
 }
 
