@@ -13,6 +13,7 @@
 
 use crate::device::{Device, Emulator};
 use crate::elf::{Elf, Sizes};
+use crate::harness::{elem_type, write_if_changed};
 use kiln_codegen::Generated;
 use kiln_ir::{DType, Tensor, TensorData};
 use std::fmt::Write as _;
@@ -282,14 +283,6 @@ fn lowest_touched(top: usize) -> usize {
 }
 "#;
 
-/// The Rust element type a port is held in by the harness.
-fn elem(d: DType) -> &'static str {
-    match d {
-        DType::F16 | DType::BF16 => "u16",
-        d => d.name(),
-    }
-}
-
 fn zero(d: DType) -> &'static str {
     match d {
         DType::F32 | DType::F64 => "0.0",
@@ -306,7 +299,7 @@ fn thumb_main(generated: &Generated, fpu: bool) -> String {
         &format!("const FPU: bool = {fpu};\nconst PAINT"),
     );
     for (k, p) in sig.inputs.iter().enumerate() {
-        let t = elem(p.dtype);
+        let t = elem_type(p.dtype);
         let _ = writeln!(
             s,
             "static IN_{k}_BYTES: &[u8] = include_bytes!(\"../input_{k}.bin\");\nstatic mut IN_{k}: [{t}; {n}] = [{z}; {n}];",
@@ -318,7 +311,7 @@ fn thumb_main(generated: &Generated, fpu: bool) -> String {
         let _ = writeln!(
             s,
             "static mut OUT_{k}: [{t}; {n}] = [{z}; {n}];",
-            t = elem(p.dtype),
+            t = elem_type(p.dtype),
             n = p.len,
             z = zero(p.dtype)
         );
@@ -326,7 +319,7 @@ fn thumb_main(generated: &Generated, fpu: bool) -> String {
     s.push_str("static mut ARENA: model::Arena = model::Arena::new();\n\n");
     s.push_str("fn main_inner() {\n    unsafe {\n");
     for (k, p) in sig.inputs.iter().enumerate() {
-        let t = elem(p.dtype);
+        let t = elem_type(p.dtype);
         let size = p.dtype.size_bytes();
         let conv = if p.dtype == DType::Bool {
             "c[0] != 0".to_string()
@@ -492,8 +485,8 @@ pub fn run_thumb_rust(
     let src = work_dir.join("src");
     std::fs::create_dir_all(&src).map_err(|e| io(&src, e))?;
     let module = generated.files.first().ok_or("nothing was generated")?;
-    write(&src.join("model.rs"), &module.contents)?;
-    write(
+    write_if_changed(&src.join("model.rs"), &module.contents)?;
+    write_if_changed(
         &src.join("main.rs"),
         &thumb_main(generated, device.target.has_fpu()),
     )?;
@@ -503,7 +496,7 @@ pub fn run_thumb_rust(
         std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
     }
     write_link_script(work_dir, machine)?;
-    write(
+    write_if_changed(
         &work_dir.join("Cargo.toml"),
         "[package]\nname = \"kiln-device-run\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [workspace]\n\n[dependencies]\n\n\
@@ -598,7 +591,7 @@ fn finish_thumb(
 /// Writes the linker script for `machine`'s memory map into `work_dir`.
 fn write_link_script(work_dir: &Path, machine: &str) -> Result<(), String> {
     let (flash, ram) = memory_map(machine);
-    write(
+    write_if_changed(
         &work_dir.join("link.x"),
         &LINKER_SCRIPT
             .replace("@FLASH@", &format!("{flash:#x}"))
@@ -648,13 +641,6 @@ fn run_gcc(tool: &str, args: &[&str], dir: &Path) -> Result<(), String> {
     let err = String::from_utf8_lossy(&out.stderr);
     let head: String = err.lines().take(60).collect::<Vec<_>>().join("\n");
     Err(format!("{tool} {}:\n{head}", args.join(" ")))
-}
-
-fn write(path: &Path, contents: &str) -> Result<(), String> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
-        return Ok(());
-    }
-    std::fs::write(path, contents).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn check_inputs(generated: &Generated, inputs: &[Tensor]) -> Result<(), String> {
@@ -841,7 +827,7 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
 fn insn_plugin(work_dir: &Path) -> Option<PathBuf> {
     let src = work_dir.join("insn-plugin.c");
     let lib = work_dir.join("libinsn.so");
-    write(&src, INSN_PLUGIN).ok()?;
+    write_if_changed(&src, INSN_PLUGIN).ok()?;
     Command::new("cc")
         .args(["-shared", "-fPIC", "-O2", "-o"])
         .arg(&lib)
@@ -1116,9 +1102,9 @@ pub fn run_thumb_c(
     let (name, header, source) = c_files(generated)?;
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     std::fs::create_dir_all(work_dir).map_err(|e| io(work_dir, e))?;
-    write(&work_dir.join(format!("{name}.h")), header)?;
-    write(&work_dir.join(format!("{name}.c")), source)?;
-    write(&work_dir.join("main.c"), &thumb_c_main(&name, generated))?;
+    write_if_changed(&work_dir.join(format!("{name}.h")), header)?;
+    write_if_changed(&work_dir.join(format!("{name}.c")), source)?;
+    write_if_changed(&work_dir.join("main.c"), &thumb_c_main(&name, generated))?;
     for (k, t) in inputs.iter().enumerate() {
         let p = work_dir.join(format!("input_{k}.bin"));
         std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
@@ -1236,9 +1222,9 @@ pub fn run_aarch64_c(
     let (name, header, source) = c_files(generated)?;
     let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     std::fs::create_dir_all(work_dir).map_err(|e| io(work_dir, e))?;
-    write(&work_dir.join(format!("{name}.h")), header)?;
-    write(&work_dir.join(format!("{name}.c")), source)?;
-    write(&work_dir.join("main.c"), &linux_c_main(&name, generated))?;
+    write_if_changed(&work_dir.join(format!("{name}.h")), header)?;
+    write_if_changed(&work_dir.join(format!("{name}.c")), source)?;
+    write_if_changed(&work_dir.join("main.c"), &linux_c_main(&name, generated))?;
     let gcc = |args: &[&str]| {
         let flags: Vec<&str> = device.c_flags.iter().map(String::as_str).collect();
         run_gcc("aarch64-linux-gnu-gcc", &[&flags, args].concat(), work_dir)

@@ -44,12 +44,13 @@ pub struct Runner {
     pub wrapper: Vec<String>,
 }
 
-fn elem_type(d: DType) -> Result<&'static str, String> {
-    // The IR's short names are the Rust element types, except for the 16-bit floats, which
-    // the generated code takes and returns as their bits.
+/// The Rust element type a runner holds a port in. The IR's short names are the Rust
+/// element types, except for the 16-bit floats, which the generated code takes and returns
+/// as their bits.
+pub(crate) fn elem_type(d: DType) -> &'static str {
     match d {
-        DType::F16 | DType::BF16 => Ok("u16"),
-        _ => Ok(d.name()),
+        DType::F16 | DType::BF16 => "u16",
+        _ => d.name(),
     }
 }
 
@@ -216,7 +217,7 @@ fn runner_main(cases: &[Case], peak: bool) -> Result<String, String> {
             let _ = writeln!(
                 s,
                 "    let in_{k}: Box<[{}; {}]> = read(dir, {k});",
-                elem_type(p.dtype)?,
+                elem_type(p.dtype),
                 p.len
             );
         }
@@ -224,7 +225,7 @@ fn runner_main(cases: &[Case], peak: bool) -> Result<String, String> {
             let _ = writeln!(
                 s,
                 "    let mut out_{k}: Box<[{}; {}]> = zeroed();",
-                elem_type(p.dtype)?,
+                elem_type(p.dtype),
                 p.len
             );
         }
@@ -408,7 +409,7 @@ pub fn build_runner_for(
     })
 }
 
-fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
+pub(crate) fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
     // Unchanged files keep their timestamps, so cargo does not rebuild what it need not.
     if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
         return Ok(());
