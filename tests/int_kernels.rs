@@ -320,10 +320,17 @@ fn int_softmax() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         })
 }
 
-/// Compiles every case at -O2 for the host and runs them in one runner crate; returns
-/// each case's outputs.
-fn run_all(cases: &[(String, (Graph, Vec<Tensor>))], runner_dir: &str) -> Vec<Vec<Tensor>> {
-    let opts = kiln::CompileOptions::default();
+/// Compiles every case at -O2, lowered for `target` (the host's by default), and runs them
+/// on the host in one runner crate; returns each case's outputs.
+fn run_all(
+    cases: &[(String, (Graph, Vec<Tensor>))],
+    runner_dir: &str,
+    target: Option<kiln::ir::Target>,
+) -> Vec<Vec<Tensor>> {
+    let opts = kiln::CompileOptions {
+        target: target.unwrap_or_default(),
+        ..Default::default()
+    };
     let compiled: Vec<_> = cases
         .iter()
         .map(|(label, (g, _))| {
@@ -374,10 +381,34 @@ fn integer_kernels_equal_the_reference_semantics() {
             cases.push((format!("{family} #{i}"), c));
         }
     }
-    let outputs = run_all(&cases, "kiln-int-runner");
+    check_exact(&cases, &run_all(&cases, "kiln-int-runner", None));
+}
+
+/// IntConv and IntGemm lowered for a Cortex-M4 take the SMLAD kernels (weights packed in
+/// quads, the input in 16-bit pairs); built for the host they run the intrinsics' portable
+/// stand-ins, which must give the same exact integers.
+#[test]
+fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
+    let mut runner = TestRunner::deterministic();
+    let mut cases = Vec::new();
+    for (family, drawn) in [
+        ("IntConv", draw(&mut runner, int_conv(), 40)),
+        ("IntGemm", draw(&mut runner, int_gemm(), 16)),
+    ] {
+        for (i, c) in drawn.into_iter().enumerate() {
+            cases.push((format!("{family} #{i}"), c));
+        }
+    }
+    let m4 = kiln::ir::Target::Thumbv7em { fpu: true };
+    let outputs = run_all(&cases, "kiln-int-runner-m4", Some(m4));
+    check_exact(&cases, &outputs);
+}
+
+/// Every case's outputs equal the reference semantics exactly, and most vary.
+fn check_exact(cases: &[(String, (Graph, Vec<Tensor>))], outputs: &[Vec<Tensor>]) {
     let mut failures = Vec::new();
     let mut varied = 0;
-    for ((label, (graph, feed)), actual) in cases.iter().zip(&outputs) {
+    for ((label, (graph, feed)), actual) in cases.iter().zip(outputs) {
         let expected = kiln::ir::eval::run(graph, feed)
             .unwrap_or_else(|e| panic!("{label}: reference failed: {e}"));
         for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
@@ -765,10 +796,10 @@ fn quantize_pass_makes_qdq_graphs_integer_within_one_step() {
         );
         cases.push((format!("{p:?} #{i}"), (g.clone(), feed.clone())));
     }
-    let outputs = run_all(&cases, "kiln-qdq-runner");
+    let outputs = run_all(&cases, "kiln-qdq-runner", None);
     let (mut off, mut total, mut varied) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
-    for ((label, (graph, feed)), actual) in cases.iter().zip(&outputs) {
+    for ((label, (graph, feed)), actual) in cases.iter().zip(outputs) {
         // The float QDQ graph, evaluated as imported.
         let expected = kiln::ir::eval::run(graph, feed)
             .unwrap_or_else(|e| panic!("{label}: reference failed: {e}"));

@@ -244,6 +244,20 @@ pub enum Packing {
         cols: usize,
         width: usize,
     },
+    /// i8 weights for the Arm DSP extension's dual 16-bit multiply-accumulate (SMLAD),
+    /// `rows` outputs by `chans * taps` (a convolution's `[out, chans, kh, kw]`; a Gemm's
+    /// `[chans, rows]` when `transposed`). The reduction axis is reordered tap-major
+    /// (`tap * chans2 + chan`, `chans2` = `chans` rounded up to even, so a pair of
+    /// channels never straddles two taps) and padded to a multiple of 4; then panels of
+    /// four outputs, one 4-byte word per output and quad of the axis, whose bytes are the
+    /// quad's elements 0, 2, 1, 3: `SXTB16` of the word gives the pair (0, 1), of the word
+    /// shifted right by 8 the pair (2, 3).
+    DspQuads {
+        rows: usize,
+        chans: usize,
+        taps: usize,
+        transposed: bool,
+    },
 }
 
 impl Packing {
@@ -253,6 +267,18 @@ impl Packing {
             Packing::RowPanels { rows, cols, width } => rows.div_ceil(width) * width * cols,
             Packing::ColPanels { rows, cols, width } => cols.div_ceil(width) * width * rows,
             Packing::Winograd { rows, cols, width } => 16 * rows.div_ceil(width) * width * cols,
+            Packing::DspQuads { rows, .. } => rows.div_ceil(4) * 4 * self.dsp_cols(),
+        }
+    }
+
+    /// The padded length of a [`Packing::DspQuads`] reduction axis (0 for the others): the
+    /// column of 16-bit activations its kernels build holds half as many words.
+    pub fn dsp_cols(&self) -> usize {
+        match *self {
+            Packing::DspQuads { chans, taps, .. } => {
+                (taps * chans.next_multiple_of(2)).next_multiple_of(4)
+            }
+            _ => 0,
         }
     }
 
@@ -265,6 +291,7 @@ impl Packing {
             Packing::RowPanels { .. } => "row panels",
             Packing::ColPanels { .. } => "column panels",
             Packing::Winograd { .. } => "Winograd F(2x2, 3x3) row panels",
+            Packing::DspQuads { .. } => "SMLAD quads of four-output panels",
         }
     }
 
@@ -290,6 +317,27 @@ impl Packing {
                 let col = p * width + j;
                 (col < cols).then_some(r * cols + col)
             }
+            Packing::DspQuads {
+                rows,
+                chans,
+                taps,
+                transposed,
+            } => {
+                let cols = self.dsp_cols();
+                let (p, rest) = (at / (4 * cols), at % (4 * cols));
+                let (q, t, e) = (rest / 16, rest / 4 % 4, rest % 4);
+                let kk = 4 * q + [0, 2, 1, 3][e];
+                let c2 = chans.next_multiple_of(2);
+                let (tap, chan) = (kk / c2, kk % c2);
+                let row = p * 4 + t;
+                (row < rows && chan < chans && tap < taps).then(|| {
+                    if transposed {
+                        chan * rows + row
+                    } else {
+                        (row * chans + chan) * taps + tap
+                    }
+                })
+            }
         }
     }
 
@@ -301,6 +349,9 @@ impl Packing {
                 (rows, cols, 1)
             }
             Packing::Winograd { rows, cols, .. } => (rows, cols, 9),
+            Packing::DspQuads {
+                rows, chans, taps, ..
+            } => (rows, chans, taps),
         };
         if t.numel() != rows * cols * taps {
             let of = if taps == 1 { "" } else { " of 3x3 kernels" };
@@ -309,14 +360,19 @@ impl Packing {
                 t.numel()
             ));
         }
-        if let (TensorData::I8(v), Packing::RowPanels { .. } | Packing::ColPanels { .. }) =
-            (&t.data, self)
+        if let (
+            TensorData::I8(v),
+            Packing::RowPanels { .. } | Packing::ColPanels { .. } | Packing::DspQuads { .. },
+        ) = (&t.data, self)
         {
             // kiln's integer kernels' weights.
             let out: Vec<i8> = (0..self.len())
                 .map(|i| self.source(i).map_or(0, |s| v[s]))
                 .collect();
             return kiln_ir::Tensor::new(vec![out.len()], TensorData::I8(out));
+        }
+        if matches!(self, Packing::DspQuads { .. }) {
+            return Err(format!("SMLAD quads are for i8 weights, not {}", t.dtype()));
         }
         let TensorData::F32(v) = &t.data else {
             return Err(format!("packing is for f32 weights, not {}", t.dtype()));

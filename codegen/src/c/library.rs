@@ -102,6 +102,20 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
             &[],
             &[],
         ),
+        "int_conv_dsp" => k(
+            src!("int_conv_dsp.c"),
+            &[("$X", 0), ("$Y", 2)],
+            true,
+            &["dsp"],
+            &[],
+        ),
+        "int_gemm_dsp" => k(
+            src!("int_gemm_dsp.c"),
+            &[("$A", 0), ("$Y", 2)],
+            true,
+            &["dsp"],
+            &[],
+        ),
         "int_conv_panels" => k(
             src!("int_conv_panels.c"),
             &[("$X", 0), ("$Y", 2)],
@@ -142,13 +156,14 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
 }
 
 /// The shared definitions, in emission order.
-pub(super) const SHARED: [&str; 3] = ["window", "pool_taps", "resize_axes"];
+pub(super) const SHARED: [&str; 4] = ["window", "pool_taps", "resize_axes", "dsp"];
 
 /// A shared definition by name.
 pub(super) fn shared(name: &str) -> &'static str {
     match name {
         "window" => src!("window.c"),
         "resize_axes" => src!("resize_axes.c"),
+        "dsp" => src!("dsp.c"),
         _ => src!("pool_taps.c"),
     }
 }

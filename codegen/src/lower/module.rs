@@ -65,6 +65,8 @@ struct Lowerer<'g> {
     statics: Statics,
     kernels: KernelSet,
     tiling: Option<crate::kernels::Tiling>,
+    /// Whether the target has the Arm DSP extension (the SMLAD integer kernels).
+    dsp: bool,
     /// The step that produced each value (for operand comments).
     producers: BTreeMap<ValueId, usize>,
     uses_inputs: bool,
@@ -125,6 +127,7 @@ pub(crate) fn lower(
         },
         kernels: KernelSet::default(),
         tiling,
+        dsp: target.has_dsp(),
         producers: BTreeMap::new(),
         uses_inputs: false,
         read_inputs: BTreeSet::new(),
@@ -458,6 +461,7 @@ impl Lowerer<'_> {
             self.tiling,
             self.plan.scratch_placement(id).map_or(0, |p| p.len),
         );
+        cx.dsp = self.dsp;
         if self.plan.in_place.contains(&id) {
             let target = node
                 .outputs

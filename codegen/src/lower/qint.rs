@@ -154,6 +154,10 @@ fn zero_slice(dtype: DType, z: i32) -> Result<Arg, String> {
     }))
 }
 
+/// Most words of the 16-bit column an SMLAD kernel builds on the stack (2 KiB: a reduction
+/// of 1,024, e.g. 3x3 over 113 channels); longer ones take the kernels without it.
+const MAX_DSP_WORDS: usize = 512;
+
 fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<(), String> {
     let (x, w) = (cx.in_ty(0, "x")?, cx.in_ty(1, "w")?);
     let [h, wi, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl] = conv2d_geometry(&a.conv, x, w)?;
@@ -173,6 +177,26 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     } else {
         8
     };
+    let dsp = Packing::DspQuads {
+        rows: m,
+        chans: c,
+        taps: kh * kw,
+        transposed: false,
+    };
+    if panels && cx.dsp && dsp.dsp_cols() / 2 <= MAX_DSP_WORDS {
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, dsp)?,
+            Arg::Int(i128::from(a.x_zero)),
+            cx.arg_out(0)?,
+            Arg::Scratch(DType::U32, dsp.dsp_cols() / 2),
+            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+            Arg::Fn(f),
+        ];
+        cx.call(Some(Kernel::QInt), "int_conv_dsp", args);
+        return Ok(());
+    }
     let (func, w) = if panels {
         let packing = Packing::RowPanels {
             rows: m,
@@ -207,6 +231,25 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     literal::elem(x.dtype)?;
     cx.use_kernel(Kernel::QInt, x.dtype)?;
     let f = fixed_requant(cx, &a.requant, &a.out)?;
+    let dsp = Packing::DspQuads {
+        rows: n,
+        chans: k,
+        taps: 1,
+        transposed: true,
+    };
+    if cx.dsp && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_DSP_WORDS {
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, dsp)?,
+            Arg::Int(i128::from(a.a_zero)),
+            cx.arg_out(0)?,
+            Arg::Scratch(DType::U32, dsp.dsp_cols() / 2),
+            Arg::Array(vec![rows, k, n]),
+            Arg::Fn(f),
+        ];
+        cx.call(Some(Kernel::QInt), "int_gemm_dsp", args);
+        return Ok(());
+    }
     let args = vec![
         cx.arg_in(0)?,
         cx.arg_in(1)?,

@@ -26,12 +26,42 @@ fn round_to_f32(v: i64) -> i64 {
 }
 
 /// `zero + round_half_even(f32(f32(acc) * factor))`, clamped to `lo..=hi`, where
-/// `factor = mult / 2^shift` is an f32: onnxruntime's requantization, in integers.
+/// `factor = mult / 2^shift` is an f32: onnxruntime's requantization, in integers. The f32
+/// product is `m * 2^d` with `m` of 24 bits, so the last shift is of `m`, in 32 bits
+/// (64-bit shifts by a variable count are many instructions on a 32-bit core).
 #[allow(dead_code)]
 #[inline(always)]
 fn requant(acc: i64, mult: i32, shift: u32, zero: i32, lo: i32, hi: i32) -> i32 {
-    let p = round_to_f32(round_to_f32(acc) * mult as i64);
-    (shift_round(p, shift) + zero as i64).clamp(lo as i64, hi as i64) as i32
+    let p = round_to_f32(acc) * mult as i64;
+    let mut mag = p.unsigned_abs();
+    let mut d = 0;
+    if mag >= 1 << 24 {
+        // m rounded to 24 bits (it may carry to 2^24); the remainder in 32 bits when it
+        // fits, as it does for 8-bit models.
+        d = 64 - mag.leading_zeros() - 24;
+        mag = if d < 32 {
+            let m = (mag >> d) as u32;
+            let r = (mag as u32) & ((1 << d) - 1);
+            (m + ((r + (m & 1)) > (1 << (d - 1))) as u32) as u64
+        } else {
+            shift_round(mag as i64, d) as u64
+        };
+    }
+    let m = mag as u32;
+    let v = if d >= shift {
+        // An exact integer; beyond 2^40 it clamps like any other too-large value.
+        if d - shift > 16 { 1 << 40 } else { (m as i64) << (d - shift) }
+    } else {
+        let s = shift - d;
+        if s > 26 {
+            0
+        } else {
+            let q = m >> s;
+            let r = m - (q << s);
+            (q + ((r + (q & 1)) > (1 << (s - 1))) as u32) as i64
+        }
+    };
+    (if p < 0 { -v } else { v } + zero as i64).clamp(lo as i64, hi as i64) as i32
 }
 
 /// `f(Σ_t (a[r, t] - a_zero) * b[t, j], j)` for each row `r` of A (`rows × k`) and column
@@ -166,6 +196,131 @@ fn int_conv_panels_of<X: Copy + Into<i32>, Y, const P: usize>(
                             *o = f(a, p * P + t);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Two signed 16-bit values in one word, the low half first: the operand layout of the
+/// Arm DSP extension's dual multiply-accumulate (SMLAD).
+#[allow(dead_code)]
+fn dsp_pair(lo: i32, hi: i32) -> u32 {
+    (lo as u16 as u32) | ((hi as u16 as u32) << 16)
+}
+
+/// `acc[t] +=` the column `col` (16-bit pairs) times output `t`'s weights, for the four
+/// outputs of one panel of SMLAD quads (`w`: four bytes per output and quad, the quad's
+/// elements 0, 2, 1, 3). In safe Rust, which has no DSP intrinsics on stable: on a
+/// Cortex-M4 LLVM gives one 16x16 multiply-accumulate per product (`smlabb`/`smlabt`).
+#[allow(dead_code)]
+fn dsp_dot4(col: &[u32], w: &[i8], acc: &mut [i32; 4]) {
+    for (a, ws) in col.chunks_exact(2).zip(w.chunks_exact(16)) {
+        let (Some(&c01), Some(&c23)) = (a.first(), a.get(1)) else { return };
+        let (a0, a1) = (c01 as i16 as i32, (c01 >> 16) as i16 as i32);
+        let (a2, a3) = (c23 as i16 as i32, (c23 >> 16) as i16 as i32);
+        for (acc, q) in acc.iter_mut().zip(ws.chunks_exact(4)) {
+            let Some(&[q0, q1, q2, q3]) = q.first_chunk::<4>() else { return };
+            *acc += a0 * q0 as i32 + a1 * q2 as i32 + a2 * q1 as i32 + a3 * q3 as i32;
+        }
+    }
+}
+
+/// [`int_conv_panels`] with `w` in SMLAD quads (see `Packing::DspQuads` in kiln): per
+/// output position, its column of `x - x_zero` over taps and input channels (tap-major,
+/// channels in pairs, zero for padding and past the end) is built in `col` as 16-bit pairs,
+/// then multiplied by four output channels' weights at a time. `d` and `s` as for
+/// [`int_conv2d`] (one group).
+#[allow(dead_code, clippy::too_many_arguments)]
+fn int_conv_dsp<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    col: &mut [u32],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
+    let [sh, sw, dh, dw, pt, pl] = s;
+    let plane = h * wi;
+    let half = c.div_ceil(2);
+    let kcols = (kh * kw * half * 2).next_multiple_of(4);
+    let Some(col) = col.get_mut(..kcols / 2) else { return };
+    for b in 0..n {
+        let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut at = 0;
+                for ki in 0..kh {
+                    let r = i * sh + ki * dh;
+                    for kj in 0..kw {
+                        let q = j * sw + kj * dw;
+                        let Some(dst) = col.get_mut(at..at + half) else { return };
+                        at += half;
+                        let xs = if r < pt || r - pt >= h || q < pl || q - pl >= wi {
+                            None
+                        } else {
+                            xb.get((r - pt) * wi + q - pl..)
+                        };
+                        let Some(xs) = xs else {
+                            dst.fill(0);
+                            continue;
+                        };
+                        let v = |ic: usize| xs.get(ic * plane).map_or(0, |&v| v.into() - x_zero);
+                        for (p, o) in dst.iter_mut().enumerate() {
+                            let hi = if 2 * p + 1 < c { v(2 * p + 1) } else { 0 };
+                            *o = dsp_pair(v(2 * p), hi);
+                        }
+                    }
+                }
+                if let Some(rest) = col.get_mut(at..) {
+                    rest.fill(0);
+                }
+                for p in 0..m.div_ceil(4) {
+                    let Some(wp) = w.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };
+                    let mut acc = [0i32; 4];
+                    dsp_dot4(col, wp, &mut acc);
+                    for (t, &a) in acc.iter().enumerate().take(m - 4 * p) {
+                        if let Some(o) = y.get_mut(((b * m + 4 * p + t) * oh + i) * ow + j) {
+                            *o = f(a, 4 * p + t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`int_gemm`] with `b` in SMLAD quads: each row of `a - a_zero` as 16-bit pairs in `col`
+/// (zero past `k`), times four columns of `b` at a time. `d` = [rows, k, n].
+#[allow(dead_code)]
+fn int_gemm_dsp<A: Copy + Into<i32>, Y>(
+    a: &[A],
+    b: &[i8],
+    a_zero: i32,
+    y: &mut [Y],
+    col: &mut [u32],
+    d: [usize; 3],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [rows, k, n] = d;
+    let kcols = k.next_multiple_of(4);
+    let Some(col) = col.get_mut(..kcols / 2) else { return };
+    for r in 0..rows {
+        let Some(ar) = a.get(r * k..(r + 1) * k) else { return };
+        let v = |t: usize| ar.get(t).map_or(0, |&v| v.into() - a_zero);
+        for (p, o) in col.iter_mut().enumerate() {
+            *o = dsp_pair(v(2 * p), v(2 * p + 1));
+        }
+        for p in 0..n.div_ceil(4) {
+            let Some(bp) = b.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };
+            let mut acc = [0i32; 4];
+            dsp_dot4(col, bp, &mut acc);
+            for (t, &v) in acc.iter().enumerate().take(n - 4 * p) {
+                if let Some(o) = y.get_mut(r * n + 4 * p + t) {
+                    *o = f(v, 4 * p + t);
                 }
             }
         }

@@ -1,0 +1,71 @@
+/* The Arm DSP extension's dual 16-bit multiply-accumulate. A word holds two signed 16-bit
+ * values, the low half first. SMLAD adds lo(a) * lo(b) + hi(a) * hi(b) to acc; SXTB16
+ * sign-extends bytes 0 and 2 of a word into its two halves. Through ACLE where the
+ * compiler has them (Cortex-M4/M7/M33 with DSP), else the same sums in plain C. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define kiln_smlad(a, b, acc) __smlad((int32_t)(a), (int32_t)(b), (acc))
+#define kiln_sxtb16(v) ((uint32_t)__sxtb16((int32_t)(v)))
+/* SXTB16 of v rotated right by 8 (bytes 1 and 3): ACLE has no rotated form, and gcc does
+ * not fold a rotation into __sxtb16 (one instruction more per two products). */
+static uint32_t kiln_sxtb16_hi(uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#else
+static int32_t kiln_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    int32_t lo = (int32_t)(int16_t)(uint16_t)(a & 0xffffu) * (int32_t)(int16_t)(uint16_t)(b & 0xffffu);
+    int32_t hi = (int32_t)(int16_t)(uint16_t)(a >> 16) * (int32_t)(int16_t)(uint16_t)(b >> 16);
+    return acc + lo + hi;
+}
+static uint32_t kiln_sxtb16(uint32_t v)
+{
+    uint32_t lo = (uint32_t)(uint16_t)(int16_t)(int8_t)(uint8_t)(v & 0xffu);
+    uint32_t hi = (uint32_t)(uint16_t)(int16_t)(int8_t)(uint8_t)((v >> 16) & 0xffu);
+    return lo | hi << 16;
+}
+static uint32_t kiln_sxtb16_hi(uint32_t v)
+{
+    return kiln_sxtb16(v >> 8);
+}
+#endif
+
+/* Two signed 16-bit values as one word, lo first. */
+static uint32_t kiln_pair(int32_t lo, int32_t hi)
+{
+    return (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+}
+
+/* The word of four bytes at w, the first lowest. */
+static uint32_t kiln_word(const int8_t *w)
+{
+    return (uint32_t)(uint8_t)w[0] | (uint32_t)(uint8_t)w[1] << 8 | (uint32_t)(uint8_t)w[2] << 16
+        | (uint32_t)(uint8_t)w[3] << 24;
+}
+
+/* acc[t] += the dot product of a column of `words` 16-bit pairs with output t's weights,
+ * for the four outputs of one panel of SMLAD quads (w: one word per output and quad). */
+static void kiln_dot4(const uint32_t *col, size_t words, const int8_t *w, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const uint32_t *end = col + words / 2 * 2;
+    for (; col < end; col += 2, w += 16) {
+        uint32_t c01 = col[0], c23 = col[1], v;
+        v = kiln_word(w);
+        a0 = kiln_smlad(c01, kiln_sxtb16(v), a0);
+        a0 = kiln_smlad(c23, kiln_sxtb16_hi(v), a0);
+        v = kiln_word(w + 4);
+        a1 = kiln_smlad(c01, kiln_sxtb16(v), a1);
+        a1 = kiln_smlad(c23, kiln_sxtb16_hi(v), a1);
+        v = kiln_word(w + 8);
+        a2 = kiln_smlad(c01, kiln_sxtb16(v), a2);
+        a2 = kiln_smlad(c23, kiln_sxtb16_hi(v), a2);
+        v = kiln_word(w + 12);
+        a3 = kiln_smlad(c01, kiln_sxtb16(v), a3);
+        a3 = kiln_smlad(c23, kiln_sxtb16_hi(v), a3);
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
