@@ -245,17 +245,18 @@ pub enum Packing {
         width: usize,
     },
     /// i8 weights for the Arm DSP extension's dual 16-bit multiply-accumulate (SMLAD),
-    /// `rows` outputs by `chans * taps` (a convolution's `[out, chans, kh, kw]`; a Gemm's
-    /// `[chans, rows]` when `transposed`). The reduction axis is reordered tap-major
-    /// (`tap * chans2 + chan`, `chans2` = `chans` rounded up to even, so a pair of
-    /// channels never straddles two taps) and padded to a multiple of 4; then panels of
-    /// four outputs, one 4-byte word per output and quad of the axis, whose bytes are the
-    /// quad's elements 0, 2, 1, 3: `SXTB16` of the word gives the pair (0, 1), of the word
-    /// shifted right by 8 the pair (2, 3).
+    /// `rows` outputs by `chans * kh * kw` (a convolution's `[out, chans, kh, kw]`; a
+    /// Gemm's `[chans, rows]` when `transposed`, with `kh = kw = 1`). The reduction axis is
+    /// reordered kernel row, kernel column, channel (`chans` rounded up to even, so a pair
+    /// of channels never straddles two taps), each kernel row's `kw * chans2` padded to a
+    /// multiple of 4; then panels of four outputs, one 4-byte word per output and quad of
+    /// the axis, whose bytes are the quad's elements 0, 2, 1, 3: `SXTB16` of the word gives
+    /// the pair (0, 1), of the word shifted right by 8 the pair (2, 3).
     DspQuads {
         rows: usize,
         chans: usize,
-        taps: usize,
+        kh: usize,
+        kw: usize,
         transposed: bool,
     },
 }
@@ -271,13 +272,29 @@ impl Packing {
         }
     }
 
+    /// The padded length of one kernel row of a [`Packing::DspQuads`] reduction axis (0
+    /// for the others): a multiple of 4.
+    pub fn dsp_segment(&self) -> usize {
+        match *self {
+            Packing::DspQuads { chans, kw, .. } => {
+                (kw * chans.next_multiple_of(2)).next_multiple_of(4)
+            }
+            _ => 0,
+        }
+    }
+
+    fn dsp_kh(&self) -> usize {
+        match *self {
+            Packing::DspQuads { kh, .. } => kh,
+            _ => 0,
+        }
+    }
+
     /// The padded length of a [`Packing::DspQuads`] reduction axis (0 for the others): the
     /// column of 16-bit activations its kernels build holds half as many words.
     pub fn dsp_cols(&self) -> usize {
         match *self {
-            Packing::DspQuads { chans, taps, .. } => {
-                (taps * chans.next_multiple_of(2)).next_multiple_of(4)
-            }
+            Packing::DspQuads { .. } => self.dsp_segment() * self.dsp_kh(),
             _ => 0,
         }
     }
@@ -320,21 +337,23 @@ impl Packing {
             Packing::DspQuads {
                 rows,
                 chans,
-                taps,
+                kh,
+                kw,
                 transposed,
             } => {
-                let cols = self.dsp_cols();
+                let (cols, seg) = (self.dsp_cols(), self.dsp_segment());
                 let (p, rest) = (at / (4 * cols), at % (4 * cols));
                 let (q, t, e) = (rest / 16, rest / 4 % 4, rest % 4);
                 let kk = 4 * q + [0, 2, 1, 3][e];
                 let c2 = chans.next_multiple_of(2);
-                let (tap, chan) = (kk / c2, kk % c2);
+                let (ki, in_row) = (kk / seg, kk % seg);
+                let (kj, chan) = (in_row / c2, in_row % c2);
                 let row = p * 4 + t;
-                (row < rows && chan < chans && tap < taps).then(|| {
+                (row < rows && chan < chans && kj < kw && ki < kh).then(|| {
                     if transposed {
                         chan * rows + row
                     } else {
-                        (row * chans + chan) * taps + tap
+                        ((row * chans + chan) * kh + ki) * kw + kj
                     }
                 })
             }
@@ -350,8 +369,12 @@ impl Packing {
             }
             Packing::Winograd { rows, cols, .. } => (rows, cols, 9),
             Packing::DspQuads {
-                rows, chans, taps, ..
-            } => (rows, chans, taps),
+                rows,
+                chans,
+                kh,
+                kw,
+                ..
+            } => (rows, chans, kh * kw),
         };
         if t.numel() != rows * cols * taps {
             let of = if taps == 1 { "" } else { " of 3x3 kernels" };
@@ -500,6 +523,10 @@ pub enum Arg {
     Const(#[serde(serialize_with = "ser_data")] TensorData),
     /// A zeroed scratch array of `len` elements on the stack, borrowed mutably.
     Scratch(#[serde(serialize_with = "ser_dtype")] DType, usize),
+    /// [`Arg::Scratch`] for a kernel that writes every element before it reads it: C
+    /// leaves it uninitialized (zeroing it was 2% of an int8 autoencoder on a Cortex-M4);
+    /// Rust zeroes it, as it must.
+    Workspace(#[serde(serialize_with = "ser_dtype")] DType, usize),
 }
 
 /// Epilogue steps with the locals of their extra operands (residual Adds).

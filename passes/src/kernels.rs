@@ -275,13 +275,64 @@ fn const_conv<'g>(
     Some((attrs, x, &g.value(wv).ty))
 }
 
-/// Scratch elements (f32) `node` needs on `target`, if the lowering gives it any.
-pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<usize> {
+/// Scratch elements `node` needs on `target`, and their type (f32 for the float
+/// convolutions, u32 for the SMLAD one), if the lowering gives it any.
+pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<(DType, usize)> {
+    if let Some(d) = dsp_conv(g, node, target) {
+        return Some((DType::U32, d.words));
+    }
     let t = Tiling::for_target(target, false)?;
     winograd_conv(g, node, t)
         .map(|w| w.len)
         .or_else(|| split_conv(g, node, t).map(|s| s.len))
         .or_else(|| pointwise_conv(g, node, t).map(|p| p.scratch))
+        .map(|len| (DType::F32, len))
+}
+
+/// An int8 convolution (one group, 1-D or 2-D, no dilation along the width) on a core with
+/// the Arm DSP extension's SMLAD. Its scratch holds, for one output row, the `kh` input rows
+/// that row reads as 16-bit pairs of input channels (`[ki][x][pair]`, padding zero), `wpad`
+/// columns each, so every output position's operand for one kernel row is `kw * pairs`
+/// consecutive words of it: each input value is converted once per kernel row rather than
+/// once per tap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DspConv {
+    /// Columns of one row: `(ow - 1) * sw + kw`.
+    pub wpad: usize,
+    /// Words: `kh * wpad * pairs`, and two read past the end by a segment of odd length
+    /// (multiplied by zero weights).
+    pub words: usize,
+}
+
+/// The most scratch an SMLAD convolution takes (16 KiB); a wider one runs without it.
+const MAX_DSP_WORDS: usize = 4096;
+
+pub fn dsp_conv(g: &Graph, node: &Node, target: Target) -> Option<DspConv> {
+    if !target.has_dsp() {
+        return None;
+    }
+    let Op::Int(kiln_ir::ops::qint::IntOp::Conv(a)) = &node.op else {
+        return None;
+    };
+    let x = &g.value((*node.inputs.first()?)?).ty;
+    let w = &g.value((*node.inputs.get(1)?)?).ty;
+    if a.conv.group != 1 || !matches!(x.rank(), 3 | 4) || w.rank() != x.rank() || x.numel() == 0 {
+        return None;
+    }
+    let geo = a
+        .conv
+        .window
+        .geometry(&x.shape[2..], Some(&w.shape[2..]))
+        .ok()?;
+    let last = geo.kernel.len() - 1;
+    let (kh, kw) = (if last == 0 { 1 } else { geo.kernel[0] }, geo.kernel[last]);
+    let (ow, sw) = (geo.output[last], geo.strides[last]);
+    if geo.dilations[last] != 1 || ow == 0 {
+        return None;
+    }
+    let wpad = (ow - 1) * sw + kw;
+    let words = kh * wpad * x.shape[1].div_ceil(2) + 2;
+    (words <= MAX_DSP_WORDS).then_some(DspConv { wpad, words })
 }
 
 /// A 1x1 convolution at stride 1 without padding (one group, f32, constant weights): a

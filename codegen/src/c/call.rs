@@ -280,6 +280,13 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
             w.line(format!("{t} {n}[{}] = {{ 0 }};", (*len).max(1)));
             format!("{n}, {len}")
         }
+        Arg::Workspace(dtype, len) => {
+            let t = ctype(*dtype)?;
+            let n = format!("kiln_scratch{}", lib.scratch);
+            lib.scratch += 1;
+            w.line(format!("{t} {n}[{}];", (*len).max(1)));
+            format!("{n}, {len}")
+        }
         other => return Err(unsupported(&format!("argument {}", kind(other)))),
     })
 }

@@ -109,6 +109,13 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
             &["dsp"],
             &[],
         ),
+        "int_conv_dsp_rows" => k(
+            src!("int_conv_dsp_rows.c"),
+            &[("$X", 0), ("$Y", 2)],
+            true,
+            &["dsp", "dsp_2x2"],
+            &[],
+        ),
         "int_gemm_dsp" => k(
             src!("int_gemm_dsp.c"),
             &[("$A", 0), ("$Y", 2)],
@@ -156,7 +163,7 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
 }
 
 /// The shared definitions, in emission order.
-pub(super) const SHARED: [&str; 4] = ["window", "pool_taps", "resize_axes", "dsp"];
+pub(super) const SHARED: [&str; 5] = ["window", "pool_taps", "resize_axes", "dsp", "dsp_2x2"];
 
 /// A shared definition by name.
 pub(super) fn shared(name: &str) -> &'static str {
@@ -164,6 +171,7 @@ pub(super) fn shared(name: &str) -> &'static str {
         "window" => src!("window.c"),
         "resize_axes" => src!("resize_axes.c"),
         "dsp" => src!("dsp.c"),
+        "dsp_2x2" => src!("dsp_2x2.c"),
         _ => src!("pool_taps.c"),
     }
 }

@@ -180,16 +180,35 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     let dsp = Packing::DspQuads {
         rows: m,
         chans: c,
-        taps: kh * kw,
+        kh,
+        kw,
         transposed: false,
     };
+    // The memory plan gives the SMLAD convolution its input rows as scratch at -O2 (see
+    // `kiln_passes::kernels::dsp_conv`); without it, one column per output position on the
+    // stack.
+    let rows_words = kh * ((ow.max(1) - 1) * sw + kw) * c.div_ceil(2) + 2;
+    if panels && cx.dsp && dw == 1 && ow > 0 && cx.scratch_room >= rows_words {
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, dsp)?,
+            Arg::Int(i128::from(a.x_zero)),
+            cx.arg_out(0)?,
+            cx.arg_scratch(),
+            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+            Arg::Fn(f),
+        ];
+        cx.call(Some(Kernel::QInt), "int_conv_dsp_rows", args);
+        return Ok(());
+    }
     if panels && cx.dsp && dsp.dsp_cols() / 2 <= MAX_DSP_WORDS {
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, dsp)?,
             Arg::Int(i128::from(a.x_zero)),
             cx.arg_out(0)?,
-            Arg::Scratch(DType::U32, dsp.dsp_cols() / 2),
+            Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
             Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
             Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
             Arg::Fn(f),
@@ -234,7 +253,8 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     let dsp = Packing::DspQuads {
         rows: n,
         chans: k,
-        taps: 1,
+        kh: 1,
+        kw: 1,
         transposed: true,
     };
     if cx.dsp && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_DSP_WORDS {
@@ -243,7 +263,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
             cx.arg_packed(1, dsp)?,
             Arg::Int(i128::from(a.a_zero)),
             cx.arg_out(0)?,
-            Arg::Scratch(DType::U32, dsp.dsp_cols() / 2),
+            Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
             Arg::Array(vec![rows, k, n]),
             Arg::Fn(f),
         ];

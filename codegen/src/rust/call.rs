@@ -155,7 +155,9 @@ pub(super) fn inline(a: &Arg) -> Result<String, String> {
             format!("&[{}]", items.join(", "))
         }
         Arg::Const(d) => elem_data::first(d)?,
-        Arg::Scratch(dtype, len) => format!("&mut [{}; {len}]", literal::zero(*dtype)),
+        Arg::Scratch(dtype, len) | Arg::Workspace(dtype, len) => {
+            format!("&mut [{}; {len}]", literal::zero(*dtype))
+        }
     })
 }
 

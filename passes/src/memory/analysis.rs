@@ -330,12 +330,12 @@ pub fn analyse(graph: &VerifiedGraph, opts: &PlanOptions) -> Analysis {
         .collect();
     if let Some(target) = opts.scratch {
         for (step, &n) in graph.schedule().iter().enumerate() {
-            if let Some(len) = crate::kernels::scratch_len(g, g.node(n), target) {
+            if let Some((dtype, len)) = crate::kernels::scratch_len(g, g.node(n), target) {
                 let id = scratch_id(n);
                 out.scratch.insert(n, id);
                 out.buffers.push(Buffer {
                     value: id,
-                    dtype: kiln_ir::DType::F32,
+                    dtype,
                     len,
                     first: step,
                     last: step,

@@ -928,7 +928,9 @@ fn scratch_buffers_live_for_their_step_only() {
         c
     });
     for (step, n) in convs.iter().enumerate() {
-        let want = crate::kernels::scratch_len(&b.g, b.g.node(*n), target).unwrap();
+        let want = crate::kernels::scratch_len(&b.g, b.g.node(*n), target)
+            .unwrap()
+            .1;
         // One channel of the padded 12x12 input at least, for each of the 4 channels.
         assert!(want >= 4 * 12 * 12, "{want}");
         let buf = p.buffers.iter().find(|x| x.scratch_of == Some(*n)).unwrap();

@@ -1,5 +1,6 @@
 /* int_conv2d of one group by SMLAD: per output position, its column of (x - x_zero) over
- * taps and input channels (tap-major, channels in pairs, padding and past-the-end zero)
+ * taps and input channels (tap-major, channels in pairs, each kernel row's run padded to
+ * whole quads; padding zero)
  * is built in col as 16-bit pairs, then multiplied by four output channels' weights at a
  * time (w packed in SMLAD quads of four-output panels). d and s as for int_conv2d. */
 static void int_conv_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y, size_t yn,
@@ -8,7 +9,7 @@ static void int_conv_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, 
 {
     size_t n = d[0], c = d[1], h = d[2], wi = d[3], m = d[4], kh = d[6], kw = d[7];
     size_t oh = d[8], ow = d[9], sh = s[0], sw = s[1], dh = s[2], dw = s[3], pt = s[4], pl = s[5];
-    size_t plane = h * wi, half = (c + 1) / 2, kcols = (kh * kw * half * 2 + 3) / 4 * 4;
+    size_t plane = h * wi, half = (c + 1) / 2, kcols = kh * ((kw * half * 2 + 3) / 4 * 4);
     size_t words = kcols / 2, b, i, j, ki, kj, p, t, oc;
     (void)xn; (void)wn; (void)yn; (void)nd; (void)ns;
     if (coln < words) {
@@ -37,6 +38,10 @@ static void int_conv_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, 
                                 *o++ = kiln_pair((int32_t)xs[(c - 1) * plane] - x_zero, 0);
                             }
                         }
+                    }
+                    /* Each kernel row's run is padded to whole quads. */
+                    if (kw * half % 2 == 1) {
+                        *o++ = 0;
                     }
                 }
                 while (o < col + words) {

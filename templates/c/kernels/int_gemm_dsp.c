@@ -12,10 +12,14 @@ static void int_gemm_dsp_$S(const $A *a, size_t an, const int8_t *b, size_t bn, 
     }
     for (r = 0; r < rows; r++) {
         const $A *ar = a + r * k;
-        for (p = 0; p < words; p++) {
-            int32_t lo = 2 * p < k ? (int32_t)ar[2 * p] - a_zero : 0;
-            int32_t hi = 2 * p + 1 < k ? (int32_t)ar[2 * p + 1] - a_zero : 0;
-            col[p] = kiln_pair(lo, hi);
+        for (p = 0; p < k / 2; p++) {
+            col[p] = kiln_pair((int32_t)ar[2 * p] - a_zero, (int32_t)ar[2 * p + 1] - a_zero);
+        }
+        if (k % 2 == 1) {
+            col[p++] = kiln_pair((int32_t)ar[k - 1] - a_zero, 0);
+        }
+        for (; p < words; p++) {
+            col[p] = 0;
         }
         for (j = 0; j < n; j += 4) {
             int32_t acc[4] = { 0, 0, 0, 0 };

@@ -1,25 +1,86 @@
 /* zero + round_half_even(f32(f32(acc) * factor)), clamped to lo..hi, where
- * factor = mult / 2^shift is an f32: onnxruntime's requantization, in integers. The f32
- * product is m * 2^d with m of 24 bits, so the last shift is of m, in 32 bits (64-bit
- * shifts by a variable count are many instructions on a 32-bit core). */
+ * factor = mult / 2^shift is an f32 (mult 0 or of 24 bits): onnxruntime's requantization,
+ * in integers. The f32 product is m * 2^d with m of 24 bits, so the last shift is of m, in
+ * 32 bits. Sums below 2^24 (every 8-bit model's, in practice) take a path of 32-bit
+ * operations and one 32x32 multiply: 64-bit shifts by a variable count are many
+ * instructions on a 32-bit core. */
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
+#define KILN_VFP_REQUANT 1
+/* On a single-precision FPU it is onnxruntime's own arithmetic, about ten instructions:
+ * f32(acc), the product by the f32 factor (built from its bits), both rounded as the FPU
+ * rounds (to nearest, ties to even), then VCVTR to an integer in that mode (saturating).
+ * The conversion is inline assembly: a C cast truncates, and an add of 1.5 * 2^23 could be
+ * fused with the multiply (a single rounding) under -ffp-contract=fast. */
+static int32_t requant_vfp(int32_t acc, int32_t mult, unsigned shift)
+{
+    union {
+        uint32_t u;
+        float f;
+    } k;
+    union {
+        float f;
+        int32_t i;
+    } v;
+    k.u = (uint32_t)(150u - shift) << 23 | ((uint32_t)mult & 0x7fffffu);
+    v.f = (float)acc * k.f;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v.f));
+    return v.i;
+}
+#endif
+
 static int32_t requant(int64_t acc, int32_t mult, unsigned shift, int32_t zero, int32_t lo, int32_t hi)
 {
-    int64_t p = round_to_f32(acc) * (int64_t)mult, v;
-    uint64_t mag = p < 0 ? 0u - (uint64_t)p : (uint64_t)p;
+    int64_t p, v;
+    uint64_t mag;
     uint32_t m, q, r;
     unsigned d = 0, s;
-    if (mag >= ((uint64_t)1 << 24)) {
-        /* The f32 product: m * 2^d, m rounded to 24 bits (it may carry to 2^24); the
-         * remainder in 32 bits when it fits, as it does for 8-bit models. */
-        d = bit_length(mag) - 24;
-        if (d < 32) {
-            m = (uint32_t)(mag >> d);
-            r = (uint32_t)mag & ((1u << d) - 1u);
-            m += (r + (m & 1u)) > (1u << (d - 1)) ? 1u : 0u;
-            mag = m;
-        } else {
-            mag = (uint64_t)shift_round((int64_t)mag, d);
+#if defined(KILN_VFP_REQUANT)
+    if (acc >= INT32_MIN && acc <= INT32_MAX && mult > 0) {
+        v = (int64_t)requant_vfp((int32_t)acc, mult, shift) + zero;
+        return (int32_t)(v < lo ? lo : (v > hi ? hi : v));
+    }
+#endif
+    if (acc > -16777216 && acc < 16777216 && mult >= 0) {
+        uint32_t am = (uint32_t)(acc < 0 ? -acc : acc), ph, pl;
+        uint64_t prod = (uint64_t)am * (uint32_t)mult;
+        int32_t w;
+        ph = (uint32_t)(prod >> 32);
+        pl = (uint32_t)prod;
+        if (ph != 0) {
+            d = 64u - kiln_clz32(ph) - 24u;
+        } else if (pl >= (1u << 24)) {
+            d = 32u - kiln_clz32(pl) - 24u;
         }
+        if (d == 0) {
+            m = pl;
+        } else {
+            m = (pl >> d) | (ph << (32u - d));
+            r = pl & ((1u << d) - 1u);
+            m += (r + (m & 1u)) > (1u << (d - 1u)) ? 1u : 0u;
+        }
+        if (d >= shift) {
+            /* m * 2^6 < 2^31; beyond that it clamps like any other too-large value. */
+            w = d - shift > 6 ? (int32_t)1 << 30 : (int32_t)(m << (d - shift));
+        } else {
+            s = shift - d;
+            if (s > 26) {
+                q = 0;
+            } else {
+                q = m >> s;
+                r = m - (q << s);
+                q += (r + (q & 1u)) > (1u << (s - 1u)) ? 1u : 0u;
+            }
+            w = (int32_t)q;
+        }
+        w = (acc < 0 ? -w : w) + zero;
+        return w < lo ? lo : (w > hi ? hi : w);
+    }
+    p = round_to_f32(acc) * (int64_t)mult;
+    mag = p < 0 ? 0u - (uint64_t)p : (uint64_t)p;
+    if (mag >= ((uint64_t)1 << 24)) {
+        /* The f32 product: m * 2^d, m rounded to 24 bits (it may carry to 2^24). */
+        d = bit_length(mag) - 24;
+        mag = (uint64_t)shift_round((int64_t)mag, d);
     }
     m = (uint32_t)mag;
     if (d >= shift) {
@@ -32,7 +93,7 @@ static int32_t requant(int64_t acc, int32_t mult, unsigned shift, int32_t zero, 
         } else {
             q = m >> s;
             r = m - (q << s);
-            q += (r + (q & 1u)) > (1u << (s - 1)) ? 1u : 0u;
+            q += (r + (q & 1u)) > (1u << (s - 1u)) ? 1u : 0u;
         }
         v = (int64_t)q;
     }

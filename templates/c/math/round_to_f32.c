@@ -17,6 +17,23 @@ static unsigned bit_length(uint64_t v)
 #endif
 }
 
+/* The leading zeros of v (> 0). */
+static unsigned kiln_clz32(uint32_t v)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_clz(v);
+#else
+    unsigned n = 0, s;
+    for (s = 16; s > 0; s >>= 1) {
+        if ((v >> (32u - s)) == 0) {
+            n += s;
+            v <<= s;
+        }
+    }
+    return n;
+#endif
+}
+
 /* v rounded to 24 significant bits, half to even: the integer an f32 holds for it. */
 static int64_t round_to_f32(int64_t v)
 {

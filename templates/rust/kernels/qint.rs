@@ -26,41 +26,58 @@ fn round_to_f32(v: i64) -> i64 {
 }
 
 /// `zero + round_half_even(f32(f32(acc) * factor))`, clamped to `lo..=hi`, where
-/// `factor = mult / 2^shift` is an f32: onnxruntime's requantization, in integers. The f32
-/// product is `m * 2^d` with `m` of 24 bits, so the last shift is of `m`, in 32 bits
-/// (64-bit shifts by a variable count are many instructions on a 32-bit core).
+/// `factor = mult / 2^shift` is an f32 (`mult` 0 or of 24 bits): onnxruntime's
+/// requantization, in integers. The f32 product is `m * 2^d` with `m` of 24 bits, so the
+/// last shift is of `m`, in 32 bits. Sums below 2^24 (every 8-bit model's, in practice)
+/// take a path of 32-bit operations and one 32x32 multiply: 64-bit shifts by a variable
+/// count are many instructions on a 32-bit core.
 #[allow(dead_code)]
 #[inline(always)]
 fn requant(acc: i64, mult: i32, shift: u32, zero: i32, lo: i32, hi: i32) -> i32 {
+    // round_half_even(m / 2^s), or m * 2^-s for s <= 0, as an i64 (large ones clamp).
+    let scale = |m: u32, d: u32| -> i64 {
+        if d >= shift {
+            if d - shift > 16 { 1 << 40 } else { (m as i64) << (d - shift) }
+        } else {
+            let s = shift - d;
+            if s > 26 {
+                0
+            } else {
+                let q = m >> s;
+                let r = m - (q << s);
+                (q + ((r + (q & 1)) > (1 << (s - 1))) as u32) as i64
+            }
+        }
+    };
+    if acc.unsigned_abs() < 1 << 24 && mult >= 0 {
+        let prod = acc.unsigned_abs() as u32 as u64 * mult as u32 as u64;
+        let (ph, pl) = ((prod >> 32) as u32, prod as u32);
+        let d = if ph != 0 {
+            64 - ph.leading_zeros() - 24
+        } else if pl >= 1 << 24 {
+            32 - pl.leading_zeros() - 24
+        } else {
+            0
+        };
+        let m = if d == 0 {
+            pl
+        } else {
+            let m = (pl >> d) | (ph << (32 - d));
+            let r = pl & ((1 << d) - 1);
+            m + ((r + (m & 1)) > (1 << (d - 1))) as u32
+        };
+        let v = scale(m, d);
+        return (if acc < 0 { -v } else { v } + zero as i64).clamp(lo as i64, hi as i64) as i32;
+    }
     let p = round_to_f32(acc) * mult as i64;
     let mut mag = p.unsigned_abs();
     let mut d = 0;
     if mag >= 1 << 24 {
-        // m rounded to 24 bits (it may carry to 2^24); the remainder in 32 bits when it
-        // fits, as it does for 8-bit models.
+        // m rounded to 24 bits (it may carry to 2^24).
         d = 64 - mag.leading_zeros() - 24;
-        mag = if d < 32 {
-            let m = (mag >> d) as u32;
-            let r = (mag as u32) & ((1 << d) - 1);
-            (m + ((r + (m & 1)) > (1 << (d - 1))) as u32) as u64
-        } else {
-            shift_round(mag as i64, d) as u64
-        };
+        mag = shift_round(mag as i64, d) as u64;
     }
-    let m = mag as u32;
-    let v = if d >= shift {
-        // An exact integer; beyond 2^40 it clamps like any other too-large value.
-        if d - shift > 16 { 1 << 40 } else { (m as i64) << (d - shift) }
-    } else {
-        let s = shift - d;
-        if s > 26 {
-            0
-        } else {
-            let q = m >> s;
-            let r = m - (q << s);
-            (q + ((r + (q & 1)) > (1 << (s - 1))) as u32) as i64
-        }
-    };
+    let v = scale(mag as u32, d);
     (if p < 0 { -v } else { v } + zero as i64).clamp(lo as i64, hi as i64) as i32
 }
 
@@ -228,7 +245,8 @@ fn dsp_dot4(col: &[u32], w: &[i8], acc: &mut [i32; 4]) {
 
 /// [`int_conv_panels`] with `w` in SMLAD quads (see `Packing::DspQuads` in kiln): per
 /// output position, its column of `x - x_zero` over taps and input channels (tap-major,
-/// channels in pairs, zero for padding and past the end) is built in `col` as 16-bit pairs,
+/// channels in pairs, each kernel row's run padded to whole quads, zero for padding) is
+/// built in `col` as 16-bit pairs,
 /// then multiplied by four output channels' weights at a time. `d` and `s` as for
 /// [`int_conv2d`] (one group).
 #[allow(dead_code, clippy::too_many_arguments)]
@@ -246,7 +264,7 @@ fn int_conv_dsp<X: Copy + Into<i32>, Y>(
     let [sh, sw, dh, dw, pt, pl] = s;
     let plane = h * wi;
     let half = c.div_ceil(2);
-    let kcols = (kh * kw * half * 2).next_multiple_of(4);
+    let kcols = kh * (kw * half * 2).next_multiple_of(4);
     let Some(col) = col.get_mut(..kcols / 2) else { return };
     for b in 0..n {
         let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
@@ -274,6 +292,13 @@ fn int_conv_dsp<X: Copy + Into<i32>, Y>(
                             *o = dsp_pair(v(2 * p), hi);
                         }
                     }
+                    // Each kernel row's run is padded to whole quads.
+                    if kw * half % 2 == 1 {
+                        if let Some(o) = col.get_mut(at) {
+                            *o = 0;
+                        }
+                        at += 1;
+                    }
                 }
                 if let Some(rest) = col.get_mut(at..) {
                     rest.fill(0);
@@ -285,6 +310,76 @@ fn int_conv_dsp<X: Copy + Into<i32>, Y>(
                     for (t, &a) in acc.iter().enumerate().take(m - 4 * p) {
                         if let Some(o) = y.get_mut(((b * m + 4 * p + t) * oh + i) * ow + j) {
                             *o = f(a, 4 * p + t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`int_conv_dsp`] with the input rows in `rows` (no dilation along the width): for each
+/// output row, the `kh` input rows it reads as 16-bit pairs of channels, `[ki][x][pair]`
+/// over the `wpad = (ow - 1) * sw + kw` columns of the padded row (zero for padding), so
+/// each input value is converted once per kernel row, not once per tap. The operand of
+/// output column `j` for kernel row `ki` is the `kw * pairs` words at `x = j * sw` (padded
+/// to a multiple of two words, where the weights are zero).
+#[allow(dead_code, clippy::too_many_arguments)]
+fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    rows: &mut [u32],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
+    let [sh, sw, dh, _dw, pt, pl] = s;
+    let plane = h * wi;
+    let pairs = c.div_ceil(2);
+    let wpad = if ow > 0 { (ow - 1) * sw + kw } else { 0 };
+    let row = wpad * pairs;
+    let seg = (kw * pairs * 2).next_multiple_of(4);
+    let kcols = kh * seg;
+    for b in 0..n {
+        let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
+        for i in 0..oh {
+            for ki in 0..kh {
+                let r = i * sh + ki * dh;
+                let Some(dst) = rows.get_mut(ki * row..(ki + 1) * row) else { return };
+                for (xx, cell) in dst.chunks_exact_mut(pairs.max(1)).enumerate() {
+                    let xs = if r < pt || r - pt >= h || xx < pl || xx - pl >= wi {
+                        None
+                    } else {
+                        xb.get((r - pt) * wi + xx - pl..)
+                    };
+                    let Some(xs) = xs else {
+                        cell.fill(0);
+                        continue;
+                    };
+                    let v = |ic: usize| xs.get(ic * plane).map_or(0, |&v| v.into() - x_zero);
+                    for (p, o) in cell.iter_mut().enumerate() {
+                        let hi = if 2 * p + 1 < c { v(2 * p + 1) } else { 0 };
+                        *o = dsp_pair(v(2 * p), hi);
+                    }
+                }
+            }
+            for j in 0..ow {
+                for p in 0..m.div_ceil(4) {
+                    let Some(wp) = w.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };
+                    let mut acc = [0i32; 4];
+                    for ki in 0..kh {
+                        let at = ki * row + j * sw * pairs;
+                        let (Some(a), Some(ws)) = (rows.get(at..at + seg / 2), wp.get(ki * seg * 4..(ki + 1) * seg * 4)) else {
+                            return;
+                        };
+                        dsp_dot4(a, ws, &mut acc);
+                    }
+                    for (t, &v) in acc.iter().enumerate().take(m - 4 * p) {
+                        if let Some(o) = y.get_mut(((b * m + 4 * p + t) * oh + i) * ow + j) {
+                            *o = f(v, 4 * p + t);
                         }
                     }
                 }
@@ -310,9 +405,17 @@ fn int_gemm_dsp<A: Copy + Into<i32>, Y>(
     let Some(col) = col.get_mut(..kcols / 2) else { return };
     for r in 0..rows {
         let Some(ar) = a.get(r * k..(r + 1) * k) else { return };
-        let v = |t: usize| ar.get(t).map_or(0, |&v| v.into() - a_zero);
-        for (p, o) in col.iter_mut().enumerate() {
-            *o = dsp_pair(v(2 * p), v(2 * p + 1));
+        let pairs = ar.chunks_exact(2);
+        let rest = pairs.remainder();
+        let (full, tail) = col.split_at_mut((k / 2).min(col.len()));
+        for (o, pair) in full.iter_mut().zip(pairs) {
+            if let [lo, hi] = *pair {
+                *o = dsp_pair(lo.into() - a_zero, hi.into() - a_zero);
+            }
+        }
+        for (t, o) in tail.iter_mut().enumerate() {
+            let lo = rest.get(t).map_or(0, |&v| v.into() - a_zero);
+            *o = dsp_pair(lo, 0);
         }
         for p in 0..n.div_ceil(4) {
             let Some(bp) = b.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };

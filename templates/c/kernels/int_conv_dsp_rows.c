@@ -1,0 +1,78 @@
+/* int_conv_dsp with the input rows in scratch (d[7] = kw, no dilation along the width):
+ * for each output row, the kh input rows it reads as 16-bit pairs of channels,
+ * rows[ki][x][pair] over the wpad = (ow - 1) * sw + kw columns of the padded row (zero for
+ * padding), so each input value is converted once per kernel row, not once per tap. The
+ * operand of output column j for kernel row ki is the kw * pairs words at x = j * sw
+ * (padded to a multiple of two words; the weights there are zero). Two output columns
+ * at a time, two outputs a pass (kiln_dot2x2: all four outputs at once spills the eight
+ * sums under gcc, measured slower on a Cortex-M4). */
+static void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y,
+    size_t yn, uint32_t *rows, size_t rowsn, const size_t *d, size_t nd, const size_t *s, size_t ns,
+    $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc)
+{
+    size_t n = d[0], c = d[1], h = d[2], wi = d[3], m = d[4], kh = d[6], kw = d[7];
+    size_t oh = d[8], ow = d[9], sh = s[0], sw = s[1], dh = s[2], pt = s[4], pl = s[5];
+    size_t plane = h * wi, pairs = (c + 1) / 2, wpad = ow > 0 ? (ow - 1) * sw + kw : 0;
+    size_t seg = (kw * pairs * 2 + 3) / 4 * 4, kcols = kh * seg, b, i, j, ki, xx, p, t, oc;
+    (void)xn; (void)wn; (void)yn; (void)nd; (void)ns;
+    if (rowsn < kh * wpad * pairs + 2) {
+        return;
+    }
+    for (b = 0; b < n; b++) {
+        const $X *xb = x + b * c * plane;
+        for (i = 0; i < oh; i++) {
+            for (ki = 0; ki < kh; ki++) {
+                uint32_t *o = rows + ki * wpad * pairs;
+                size_t r = i * sh + ki * dh;
+                int inside = r >= pt && r - pt < h;
+                for (xx = 0; xx < wpad; xx++) {
+                    const $X *xs;
+                    if (!inside || xx < pl || xx - pl >= wi) {
+                        for (p = 0; p < pairs; p++) {
+                            *o++ = 0;
+                        }
+                        continue;
+                    }
+                    xs = xb + (r - pt) * wi + (xx - pl);
+                    for (p = 0; p < c / 2; p++) {
+                        *o++ = kiln_pair((int32_t)xs[2 * p * plane] - x_zero, (int32_t)xs[(2 * p + 1) * plane] - x_zero);
+                    }
+                    if (c % 2 == 1) {
+                        *o++ = kiln_pair((int32_t)xs[(c - 1) * plane] - x_zero, 0);
+                    }
+                }
+            }
+            for (j = 0; j < ow; j += 2) {
+                const uint32_t *at = rows + j * sw * pairs;
+                for (oc = 0; oc < m; oc += 4) {
+                    /* acc[0..4]: column j; acc[4..8]: column j + 1. */
+                    int32_t acc[8], two[4];
+                    const int8_t *wp = w + oc * kcols;
+                    for (t = 0; t < 8; t++) {
+                        acc[t] = 0;
+                    }
+                    for (ki = 0; ki < kh; ki++) {
+                        const uint32_t *a = at + ki * wpad * pairs;
+                        const int8_t *ws = wp + ki * seg * 4;
+                        if (j + 1 < ow) {
+                            for (t = 0; t < 4; t += 2) {
+                                two[0] = acc[t]; two[1] = acc[t + 1]; two[2] = acc[4 + t]; two[3] = acc[5 + t];
+                                kiln_dot2x2(a, a + sw * pairs, seg / 2, ws + 4 * t, two);
+                                acc[t] = two[0]; acc[t + 1] = two[1]; acc[4 + t] = two[2]; acc[5 + t] = two[3];
+                            }
+                        } else {
+                            kiln_dot4(a, seg / 2, ws, acc);
+                        }
+                    }
+                    for (t = 0; t < 4 && oc + t < m; t++) {
+                        size_t at_y = ((b * m + oc + t) * oh + i) * ow + j;
+                        y[at_y] = f(fc, acc[t], oc + t);
+                        if (j + 1 < ow) {
+                            y[at_y + 1] = f(fc, acc[4 + t], oc + t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
