@@ -1,27 +1,49 @@
-/* Two outputs (w at the first one's word of a four-output panel) times two columns:
- * acc[0..2] for col, acc[2..4] for col2; each weight word serves both columns. Fourteen
- * values live: on a Cortex-M4 gcc 12 keeps all but the loop bound in registers (1.44
- * instructions per MAC against kiln_dot4's 1.6). */
-static void kiln_dot2x2(const uint32_t *col, const uint32_t *col2, size_t words, const int8_t *w, int32_t *acc)
+/* One quad of two outputs' weights (at w, the second's word 4 bytes on) times two
+ * positions' pairs. */
+#define KILN_QUAD2x2(col, col2, w)                      \
+    do {                                                \
+        uint32_t c01 = (col)[0], c23 = (col)[1];        \
+        uint32_t d01 = (col2)[0], d23 = (col2)[1], v, e; \
+        v = kiln_word(w);                               \
+        e = kiln_sxtb16(v);                             \
+        a0 = kiln_smlad(c01, e, a0);                    \
+        b0 = kiln_smlad(d01, e, b0);                    \
+        e = kiln_sxtb16_hi(v);                          \
+        a0 = kiln_smlad(c23, e, a0);                    \
+        b0 = kiln_smlad(d23, e, b0);                    \
+        v = kiln_word((w) + 4);                         \
+        e = kiln_sxtb16(v);                             \
+        a1 = kiln_smlad(c01, e, a1);                    \
+        b1 = kiln_smlad(d01, e, b1);                    \
+        e = kiln_sxtb16_hi(v);                          \
+        a1 = kiln_smlad(c23, e, a1);                    \
+        b1 = kiln_smlad(d23, e, b1);                    \
+    } while (0)
+
+/* Two outputs (w at the first one's word of a four-output panel) times the operands of two
+ * output positions, over the kh kernel rows in one call: acc[0..2] for the first position,
+ * acc2[0..2] for the second; each weight word serves both. Kernel row ki reads the input row in slot (first + ki) % kh of rows (len words each), its first
+ * column at `at` and its second `step` further, and its weights seg_bytes after row ki-1's. The inner loop has
+ * fourteen values live: on a Cortex-M4 gcc 12 keeps all but its bound in registers, 1.44
+ * instructions per MAC against kiln_dot4's 1.6. */
+static void kiln_conv2x2(const uint32_t *rows, size_t len, size_t kh, size_t first, size_t at, size_t step,
+    size_t words, const int8_t *w, size_t seg_bytes, int32_t *acc, int32_t *acc2)
 {
-    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
-    const uint32_t *end = col + words / 2 * 2;
-    for (; col < end; col += 2, col2 += 2, w += 16) {
-        uint32_t c01 = col[0], c23 = col[1], d01 = col2[0], d23 = col2[1], v, e;
-        v = kiln_word(w);
-        e = kiln_sxtb16(v);
-        a0 = kiln_smlad(c01, e, a0);
-        b0 = kiln_smlad(d01, e, b0);
-        e = kiln_sxtb16_hi(v);
-        a0 = kiln_smlad(c23, e, a0);
-        b0 = kiln_smlad(d23, e, b0);
-        v = kiln_word(w + 4);
-        e = kiln_sxtb16(v);
-        a1 = kiln_smlad(c01, e, a1);
-        b1 = kiln_smlad(d01, e, b1);
-        e = kiln_sxtb16_hi(v);
-        a1 = kiln_smlad(c23, e, a1);
-        b1 = kiln_smlad(d23, e, b1);
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc2[0], b1 = acc2[1];
+    size_t ki, sl = first;
+    for (ki = 0; ki < kh; ki++, w += seg_bytes, sl = sl + 1 == kh ? 0 : sl + 1) {
+        const uint32_t *col = rows + sl * len + at, *col2 = col + step, *end = col + words / 8 * 8;
+        const int8_t *v8 = w;
+        size_t q;
+        for (; col < end; col += 8, col2 += 8, v8 += 64) {
+            KILN_QUAD2x2(col, col2, v8);
+            KILN_QUAD2x2(col + 2, col2 + 2, v8 + 16);
+            KILN_QUAD2x2(col + 4, col2 + 4, v8 + 32);
+            KILN_QUAD2x2(col + 6, col2 + 6, v8 + 48);
+        }
+        for (q = words % 8 / 2; q > 0; q--, col += 2, col2 += 2, v8 += 16) {
+            KILN_QUAD2x2(col, col2, v8);
+        }
     }
-    acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
+    acc[0] = a0; acc[1] = a1; acc2[0] = b0; acc2[1] = b1;
 }

@@ -20,11 +20,18 @@ static void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t *w, size_t
     }
     for (b = 0; b < n; b++) {
         const $X *xb = x + b * c * plane;
+        /* Without row dilation, padded input row r lives in slot r % kh, and an output row
+         * builds only the rows the previous ones have not: with stride 1 one row. */
+        size_t next = 0, len = wpad * pairs;
         for (i = 0; i < oh; i++) {
+            size_t first = dh == 1 ? i * sh % kh : 0;
             for (ki = 0; ki < kh; ki++) {
-                uint32_t *o = rows + ki * wpad * pairs;
-                size_t r = i * sh + ki * dh;
+                size_t r = i * sh + ki * dh, sl = dh == 1 ? r % kh : ki;
+                uint32_t *o = rows + sl * len;
                 int inside = r >= pt && r - pt < h;
+                if (dh == 1 && r < next) {
+                    continue;
+                }
                 for (xx = 0; xx < wpad; xx++) {
                     const $X *xs;
                     if (!inside || xx < pl || xx - pl >= wi) {
@@ -42,26 +49,24 @@ static void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t *w, size_t
                     }
                 }
             }
+            next = i * sh + kh;
             for (j = 0; j < ow; j += 2) {
-                const uint32_t *at = rows + j * sw * pairs;
+                size_t at = j * sw * pairs;
                 for (oc = 0; oc < m; oc += 4) {
                     /* acc[0..4]: column j; acc[4..8]: column j + 1. */
-                    int32_t acc[8], two[4];
+                    int32_t acc[8];
                     const int8_t *wp = w + oc * kcols;
+                    /* A loop, not an initializer: gcc makes the initializer a memset call. */
                     for (t = 0; t < 8; t++) {
                         acc[t] = 0;
                     }
-                    for (ki = 0; ki < kh; ki++) {
-                        const uint32_t *a = at + ki * wpad * pairs;
-                        const int8_t *ws = wp + ki * seg * 4;
-                        if (j + 1 < ow) {
-                            for (t = 0; t < 4; t += 2) {
-                                two[0] = acc[t]; two[1] = acc[t + 1]; two[2] = acc[4 + t]; two[3] = acc[5 + t];
-                                kiln_dot2x2(a, a + sw * pairs, seg / 2, ws + 4 * t, two);
-                                acc[t] = two[0]; acc[t + 1] = two[1]; acc[4 + t] = two[2]; acc[5 + t] = two[3];
-                            }
-                        } else {
-                            kiln_dot4(a, seg / 2, ws, acc);
+                    if (j + 1 < ow) {
+                        for (t = 0; t < 4; t += 2) {
+                            kiln_conv2x2(rows, len, kh, first, at, sw * pairs, seg / 2, wp + 4 * t, seg * 4, acc + t, acc + 4 + t);
+                        }
+                    } else {
+                        for (ki = 0; ki < kh; ki++) {
+                            kiln_dot4(rows + (first + ki) % kh * len + at, seg / 2, wp + ki * seg * 4, acc);
                         }
                     }
                     for (t = 0; t < 4 && oc + t < m; t++) {
