@@ -28,16 +28,33 @@ static int32_t requant_vfp(int32_t acc, int32_t mult, unsigned shift)
 }
 #endif
 
+/* round_half_even(m * 2^d / 2^shift) for m <= 2^24; beyond 2^40 (16 doublings) it clamps
+ * like any other too-large value. */
+static int64_t kiln_scale(uint32_t m, unsigned d, unsigned shift)
+{
+    uint32_t q, r;
+    unsigned s;
+    if (d >= shift) {
+        return d - shift > 16 ? (int64_t)1 << 40 : (int64_t)m << (d - shift);
+    }
+    s = shift - d;
+    if (s > 26) {
+        return 0;
+    }
+    q = m >> s;
+    r = m - (q << s);
+    return (int64_t)(q + ((r + (q & 1u)) > (1u << (s - 1u)) ? 1u : 0u));
+}
+
 static int32_t requant_int(int64_t acc, int32_t mult, unsigned shift, int32_t zero, int32_t lo, int32_t hi)
 {
-    int64_t p, v;
-    uint64_t mag;
-    uint32_t m, q, r;
-    unsigned d = 0, s;
+    uint32_t m;
+    unsigned d = 0;
+    int neg;
+    int64_t v;
     if (acc > -16777216 && acc < 16777216 && mult >= 0) {
-        uint32_t am = (uint32_t)(acc < 0 ? -acc : acc), ph, pl;
+        uint32_t am = (uint32_t)(acc < 0 ? -acc : acc), ph, pl, r;
         uint64_t prod = (uint64_t)am * (uint32_t)mult;
-        int32_t w;
         ph = (uint32_t)(prod >> 32);
         pl = (uint32_t)prod;
         if (ph != 0) {
@@ -52,46 +69,20 @@ static int32_t requant_int(int64_t acc, int32_t mult, unsigned shift, int32_t ze
             r = pl & ((1u << d) - 1u);
             m += (r + (m & 1u)) > (1u << (d - 1u)) ? 1u : 0u;
         }
-        if (d >= shift) {
-            /* m * 2^6 < 2^31; beyond that it clamps like any other too-large value. */
-            w = d - shift > 6 ? (int32_t)1 << 30 : (int32_t)(m << (d - shift));
-        } else {
-            s = shift - d;
-            if (s > 26) {
-                q = 0;
-            } else {
-                q = m >> s;
-                r = m - (q << s);
-                q += (r + (q & 1u)) > (1u << (s - 1u)) ? 1u : 0u;
-            }
-            w = (int32_t)q;
-        }
-        w = (acc < 0 ? -w : w) + zero;
-        return w < lo ? lo : (w > hi ? hi : w);
-    }
-    p = round_to_f32(acc) * (int64_t)mult;
-    mag = p < 0 ? 0u - (uint64_t)p : (uint64_t)p;
-    if (mag >= ((uint64_t)1 << 24)) {
-        /* The f32 product: m * 2^d, m rounded to 24 bits (it may carry to 2^24). */
-        d = bit_length(mag) - 24;
-        mag = (uint64_t)shift_round((int64_t)mag, d);
-    }
-    m = (uint32_t)mag;
-    if (d >= shift) {
-        /* An exact integer; beyond 2^40 it clamps like any other too-large value. */
-        v = d - shift > 16 ? (int64_t)1 << 40 : (int64_t)m << (d - shift);
+        neg = acc < 0;
     } else {
-        s = shift - d;
-        if (s > 26) {
-            q = 0;
-        } else {
-            q = m >> s;
-            r = m - (q << s);
-            q += (r + (q & 1u)) > (1u << (s - 1u)) ? 1u : 0u;
+        int64_t p = round_to_f32(acc) * (int64_t)mult;
+        uint64_t mag = p < 0 ? 0u - (uint64_t)p : (uint64_t)p;
+        if (mag >= ((uint64_t)1 << 24)) {
+            /* The f32 product: m * 2^d, m rounded to 24 bits (it may carry to 2^24). */
+            d = bit_length(mag) - 24;
+            mag = (uint64_t)shift_round((int64_t)mag, d);
         }
-        v = (int64_t)q;
+        m = (uint32_t)mag;
+        neg = p < 0;
     }
-    v = (p < 0 ? -v : v) + zero;
+    v = kiln_scale(m, d, shift);
+    v = (neg ? -v : v) + zero;
     return (int32_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 

@@ -226,6 +226,17 @@ fn dsp_pair(lo: i32, hi: i32) -> u32 {
     (lo as u16 as u32) | ((hi as u16 as u32) << 16)
 }
 
+/// `dst[p]` = channels `2p` and `2p + 1` (0 past `c`) less `x_zero` of the input position
+/// at `xs[0]`, channels `plane` apart.
+#[allow(dead_code)]
+fn dsp_channel_pairs<X: Copy + Into<i32>>(xs: &[X], plane: usize, c: usize, x_zero: i32, dst: &mut [u32]) {
+    let v = |ic: usize| xs.get(ic * plane).map_or(0, |&v| v.into() - x_zero);
+    for (p, o) in dst.iter_mut().enumerate() {
+        let hi = if 2 * p + 1 < c { v(2 * p + 1) } else { 0 };
+        *o = dsp_pair(v(2 * p), hi);
+    }
+}
+
 /// `acc[t] +=` the column `col` (16-bit pairs) times output `t`'s weights, for the four
 /// outputs of one panel of SMLAD quads (`w`: four bytes per output and quad, the quad's
 /// elements 0, 2, 1, 3). In safe Rust, which has no DSP intrinsics on stable: on a
@@ -286,11 +297,7 @@ fn int_conv_dsp<X: Copy + Into<i32>, Y>(
                             dst.fill(0);
                             continue;
                         };
-                        let v = |ic: usize| xs.get(ic * plane).map_or(0, |&v| v.into() - x_zero);
-                        for (p, o) in dst.iter_mut().enumerate() {
-                            let hi = if 2 * p + 1 < c { v(2 * p + 1) } else { 0 };
-                            *o = dsp_pair(v(2 * p), hi);
-                        }
+                        dsp_channel_pairs(xs, plane, c, x_zero, dst);
                     }
                     // Each kernel row's run is padded to whole quads.
                     if kw * half % 2 == 1 {
@@ -359,11 +366,7 @@ fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
                         cell.fill(0);
                         continue;
                     };
-                    let v = |ic: usize| xs.get(ic * plane).map_or(0, |&v| v.into() - x_zero);
-                    for (p, o) in cell.iter_mut().enumerate() {
-                        let hi = if 2 * p + 1 < c { v(2 * p + 1) } else { 0 };
-                        *o = dsp_pair(v(2 * p), hi);
-                    }
+                    dsp_channel_pairs(xs, plane, c, x_zero, cell);
                 }
             }
             for j in 0..ow {
