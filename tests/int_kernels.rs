@@ -367,8 +367,7 @@ fn run_all(
 #[test]
 fn integer_kernels_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
-    let mut cases = Vec::new();
-    for (family, drawn) in [
+    let cases = labelled([
         ("IntConv", draw(&mut runner, int_conv(), 40)),
         ("IntGemm", draw(&mut runner, int_gemm(), 16)),
         ("IntMatMul", draw(&mut runner, int_matmul(), 16)),
@@ -376,11 +375,7 @@ fn integer_kernels_equal_the_reference_semantics() {
         ("IntLut", draw(&mut runner, int_lut(), 8)),
         ("IntAvgPool", draw(&mut runner, int_pool(), 12)),
         ("IntSoftmax", draw(&mut runner, int_softmax(), 8)),
-    ] {
-        for (i, c) in drawn.into_iter().enumerate() {
-            cases.push((format!("{family} #{i}"), c));
-        }
-    }
+    ]);
     check_exact(&cases, &run_all(&cases, "kiln-int-runner", None));
 }
 
@@ -390,18 +385,29 @@ fn integer_kernels_equal_the_reference_semantics() {
 #[test]
 fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
-    let mut cases = Vec::new();
-    for (family, drawn) in [
+    let cases = labelled([
         ("IntConv", draw(&mut runner, int_conv(), 40)),
         ("IntGemm", draw(&mut runner, int_gemm(), 16)),
-    ] {
-        for (i, c) in drawn.into_iter().enumerate() {
-            cases.push((format!("{family} #{i}"), c));
-        }
-    }
+    ]);
     let m4 = kiln::ir::Target::Thumbv7em { fpu: true };
     let outputs = run_all(&cases, "kiln-int-runner-m4", Some(m4));
     check_exact(&cases, &outputs);
+}
+
+/// A drawn case: its graph and inputs.
+type Drawn = (Graph, Vec<Tensor>);
+
+/// Each family's drawn cases, labelled `<family> #<i>`.
+fn labelled<const N: usize>(families: [(&str, Vec<Drawn>); N]) -> Vec<(String, Drawn)> {
+    families
+        .into_iter()
+        .flat_map(|(family, drawn)| {
+            drawn
+                .into_iter()
+                .enumerate()
+                .map(move |(i, c)| (format!("{family} #{i}"), c))
+        })
+        .collect()
 }
 
 /// Every case's outputs equal the reference semantics exactly, and most vary.

@@ -283,18 +283,11 @@ impl Packing {
         }
     }
 
-    fn dsp_kh(&self) -> usize {
-        match *self {
-            Packing::DspQuads { kh, .. } => kh,
-            _ => 0,
-        }
-    }
-
     /// The padded length of a [`Packing::DspQuads`] reduction axis (0 for the others): the
     /// column of 16-bit activations its kernels build holds half as many words.
     pub fn dsp_cols(&self) -> usize {
         match *self {
-            Packing::DspQuads { .. } => self.dsp_segment() * self.dsp_kh(),
+            Packing::DspQuads { kh, .. } => self.dsp_segment() * kh,
             _ => 0,
         }
     }

@@ -297,10 +297,8 @@ pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<(DType, usi
 /// once per tap.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DspConv {
-    /// Columns of one row: `(ow - 1) * sw + kw`.
-    pub wpad: usize,
-    /// Words: `kh * wpad * pairs`, and two read past the end by a segment of odd length
-    /// (multiplied by zero weights).
+    /// Words: `kh * wpad * pairs` with `wpad = (ow - 1) * sw + kw` columns a row, and two
+    /// read past the end by a segment of odd length (multiplied by zero weights).
     pub words: usize,
 }
 
@@ -332,7 +330,7 @@ pub fn dsp_conv(g: &Graph, node: &Node, target: Target) -> Option<DspConv> {
     }
     let wpad = (ow - 1) * sw + kw;
     let words = kh * wpad * x.shape[1].div_ceil(2) + 2;
-    (words <= MAX_DSP_WORDS).then_some(DspConv { wpad, words })
+    (words <= MAX_DSP_WORDS).then_some(DspConv { words })
 }
 
 /// A 1x1 convolution at stride 1 without padding (one group, f32, constant weights): a

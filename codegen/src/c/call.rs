@@ -273,18 +273,17 @@ fn inline(a: &Arg, ops: &Ops, lib: &mut Lib, w: &mut Writer) -> Result<String, S
             let r = lib.fns.epilogue(*dtype, steps)?;
             format!("{}, {}", r.name, r.ctx)
         }
-        Arg::Scratch(dtype, len) => {
+        Arg::Scratch(dtype, len) | Arg::Workspace(dtype, len) => {
             let t = ctype(*dtype)?;
             let n = format!("kiln_scratch{}", lib.scratch);
             lib.scratch += 1;
-            w.line(format!("{t} {n}[{}] = {{ 0 }};", (*len).max(1)));
-            format!("{n}, {len}")
-        }
-        Arg::Workspace(dtype, len) => {
-            let t = ctype(*dtype)?;
-            let n = format!("kiln_scratch{}", lib.scratch);
-            lib.scratch += 1;
-            w.line(format!("{t} {n}[{}];", (*len).max(1)));
+            // A workspace is written by its kernel before it is read: no initializer.
+            let init = if matches!(a, Arg::Scratch(..)) {
+                " = { 0 }"
+            } else {
+                ""
+            };
+            w.line(format!("{t} {n}[{}]{init};", (*len).max(1)));
             format!("{n}, {len}")
         }
         other => return Err(unsupported(&format!("argument {}", kind(other)))),

@@ -21,9 +21,9 @@ pub(crate) struct NodeCx<'a> {
     pub(super) calls: Vec<Call>,
     /// The micro-kernel shape for GEMM-like work on this target, if the fast kernels are on.
     pub(super) tiling: Option<Tiling>,
-    /// Whether the integer kernels may use the Arm DSP extension's SMLAD (its target has
-    /// it). Integer sums are exact, so this holds with the reference kernels too.
-    pub(super) dsp: bool,
+    /// The target lowered for (the integer kernels use the Arm DSP extension's SMLAD where
+    /// it has it: integer sums are exact, so with the reference kernels too).
+    pub(super) target: kiln_ir::Target,
     /// Whether the node's kernel uses its scratch space (`s0`).
     scratch: bool,
     /// Elements of scratch space the memory plan gave the node (0: none).
@@ -57,7 +57,7 @@ impl<'a> NodeCx<'a> {
             packed: BTreeMap::new(),
             calls: Vec::new(),
             tiling,
-            dsp: false,
+            target: kiln_ir::Target::default(),
             scratch: false,
             scratch_room,
         }

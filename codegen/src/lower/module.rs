@@ -65,8 +65,7 @@ struct Lowerer<'g> {
     statics: Statics,
     kernels: KernelSet,
     tiling: Option<crate::kernels::Tiling>,
-    /// Whether the target has the Arm DSP extension (the SMLAD integer kernels).
-    dsp: bool,
+    target: kiln_ir::Target,
     /// The step that produced each value (for operand comments).
     producers: BTreeMap<ValueId, usize>,
     uses_inputs: bool,
@@ -127,7 +126,7 @@ pub(crate) fn lower(
         },
         kernels: KernelSet::default(),
         tiling,
-        dsp: target.has_dsp(),
+        target,
         producers: BTreeMap::new(),
         uses_inputs: false,
         read_inputs: BTreeSet::new(),
@@ -461,7 +460,7 @@ impl Lowerer<'_> {
             self.tiling,
             self.plan.scratch_placement(id).map_or(0, |p| p.len),
         );
-        cx.dsp = self.dsp;
+        cx.target = self.target;
         if self.plan.in_place.contains(&id) {
             let target = node
                 .outputs

@@ -156,7 +156,7 @@ fn zero_slice(dtype: DType, z: i32) -> Result<Arg, String> {
 
 /// Most words of the 16-bit column an SMLAD kernel builds on the stack (2 KiB: a reduction
 /// of 1,024, e.g. 3x3 over 113 channels); longer ones take the kernels without it.
-const MAX_DSP_WORDS: usize = 512;
+const MAX_COLUMN_WORDS: usize = 512;
 
 fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<(), String> {
     let (x, w) = (cx.in_ty(0, "x")?, cx.in_ty(1, "w")?);
@@ -187,33 +187,28 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     // The memory plan gives the SMLAD convolution its input rows as scratch at -O2 (see
     // `kiln_passes::kernels::dsp_conv`); without it, one column per output position on the
     // stack.
-    let rows_words = kh * ((ow.max(1) - 1) * sw + kw) * c.div_ceil(2) + 2;
-    if panels && cx.dsp && dw == 1 && ow > 0 && cx.scratch_room >= rows_words {
+    let rows = kiln_passes::kernels::dsp_conv(cx.graph, cx.node, cx.target)
+        .filter(|d| cx.scratch_room >= d.words);
+    let column = panels && cx.target.has_dsp() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS;
+    if rows.is_some() || column {
+        let (func, room) = match rows {
+            Some(_) => ("int_conv_dsp_rows", cx.arg_scratch()),
+            None => (
+                "int_conv_dsp",
+                Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
+            ),
+        };
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, dsp)?,
             Arg::Int(i128::from(a.x_zero)),
             cx.arg_out(0)?,
-            cx.arg_scratch(),
+            room,
             Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
             Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
             Arg::Fn(f),
         ];
-        cx.call(Some(Kernel::QInt), "int_conv_dsp_rows", args);
-        return Ok(());
-    }
-    if panels && cx.dsp && dsp.dsp_cols() / 2 <= MAX_DSP_WORDS {
-        let args = vec![
-            cx.arg_in(0)?,
-            cx.arg_packed(1, dsp)?,
-            Arg::Int(i128::from(a.x_zero)),
-            cx.arg_out(0)?,
-            Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
-            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
-            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
-            Arg::Fn(f),
-        ];
-        cx.call(Some(Kernel::QInt), "int_conv_dsp", args);
+        cx.call(Some(Kernel::QInt), func, args);
         return Ok(());
     }
     let (func, w) = if panels {
@@ -257,7 +252,8 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
         kw: 1,
         transposed: true,
     };
-    if cx.dsp && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_DSP_WORDS {
+    if cx.target.has_dsp() && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS
+    {
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, dsp)?,
