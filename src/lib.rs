@@ -145,6 +145,11 @@ pub struct CompileOptions {
     /// but the generated code then needs `std` (stable Rust's `f32::mul_add` is not in
     /// `core`). Refused for targets without FMA and vector units, and at `-O0`.
     pub fma: bool,
+    /// `core::arch` intrinsics in the kernels that have them (`--intrinsics`; so far the
+    /// int8 convolutions and Gemms on x86 with AVX-512 VNNI), where the generated code is
+    /// compiled for those instructions; the portable kernels elsewhere. The code then
+    /// contains `unsafe` in one module, so it takes `deny(unsafe_code)`, not `forbid`.
+    pub intrinsics: bool,
     /// How errors and the generated header name options: the CLI's flags (the default) or
     /// [`Build`]'s methods.
     pub option_names: OptionNames,
@@ -205,6 +210,7 @@ impl CompileOptions {
             opt_level: self.opt_level,
             target: self.target,
             names: self.option_names,
+            intrinsics: self.intrinsics,
         }
     }
 
@@ -229,6 +235,9 @@ impl CompileOptions {
         }
         if self.fma {
             v.push(names.fma().into());
+        }
+        if self.intrinsics {
+            v.push(names.intrinsics().into());
         }
         if let Some(d) = &self.device {
             v.push(match names {
@@ -257,10 +266,36 @@ impl CompileOptions {
         v
     }
 
+    /// Whether `--intrinsics` means anything for `target` (the resolved one), or why not.
+    fn intrinsics_support(&self, target: Target) -> Result<(), Error> {
+        let flag = self.option_names.intrinsics();
+        if self.opt_level == kiln_passes::OptLevel::O0 {
+            return Err(Error::Usage(format!(
+                "{flag} and {} do not go together: -O0 keeps the reference kernels, which \
+                 use no intrinsics; drop one of them",
+                self.option_names.no_optimisation()
+            )));
+        }
+        let kt = kiln_passes::kernels::KernelTarget {
+            target,
+            intrinsics: true,
+        };
+        if !kiln_passes::kernels::has_intrinsic_kernels(kt) {
+            return Err(Error::Usage(format!(
+                "{flag}: kiln has no intrinsics kernels for target {target} (so far only for \
+                 x86_64-v4: AVX-512 VNNI in the int8 convolutions and Gemms); drop {flag}"
+            )));
+        }
+        Ok(())
+    }
+
     /// The kernels these options ask for (see [`kernel_choice`]), or why they cannot be
     /// had for `target` (the resolved one).
     pub fn kernels(&self, target: Target) -> Result<kiln_codegen::KernelChoice, Error> {
         let choice = kernel_choice(self.opt_level, self.fma);
+        if self.intrinsics {
+            self.intrinsics_support(target)?;
+        }
         if !self.fma {
             return Ok(choice);
         }
@@ -528,6 +563,12 @@ pub fn emit_planned(
     kind: EmitKind,
     opts: &CompileOptions,
 ) -> Result<Compiled, Error> {
+    if kind == EmitKind::C && opts.intrinsics {
+        return Err(Error::Usage(format!(
+            "{}: the C kernels have no intrinsics yet (they are Rust's); drop it for C",
+            opts.option_names.intrinsics()
+        )));
+    }
     let arena = planned.plan.arena_bytes() as u64;
     if arena > opts.limits.arena_bytes {
         return Err(Error::ArenaTooLarge {
@@ -552,6 +593,7 @@ pub fn emit_planned(
         },
         target: planned.target,
         kernels: opts.kernels(planned.target)?,
+        intrinsics: opts.intrinsics,
     };
     // Lowered once: the device check reads the program that is then printed.
     let verified = planned.verified();
@@ -907,6 +949,16 @@ impl Build {
     /// `f32::mul_add` is not in `core`), so not for `no_std` firmware.
     pub fn fma(mut self, on: bool) -> Self {
         self.opts.fma = on;
+        self
+    }
+
+    /// `core::arch` intrinsics in the kernels that have them (the CLI's `--intrinsics`;
+    /// default off): x86's AVX-512 VNNI in the int8 convolutions and Gemms, used where the
+    /// crate is compiled for it (e.g. `-C target-cpu=native` on such a machine). The
+    /// generated code then contains `unsafe` in one module (`kiln_vnni`): include it in a
+    /// module with `#[deny(unsafe_code)]`, not `forbid`.
+    pub fn intrinsics(mut self, on: bool) -> Self {
+        self.opts.intrinsics = on;
         self
     }
 

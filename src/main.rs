@@ -88,6 +88,13 @@ struct ModelArgs {
     /// firmware.
     #[arg(long)]
     fma: bool,
+    /// Use `core::arch` intrinsics where kiln has them (so far x86's AVX-512 VNNI in the
+    /// int8 convolutions and Gemms), in code compiled for those instructions (e.g. with
+    /// `-C target-cpu=native` on such a machine); elsewhere the same code runs its portable
+    /// kernels. The generated code then contains `unsafe` in one module, so it takes
+    /// `deny(unsafe_code)` rather than `forbid`; off by default.
+    #[arg(long)]
+    intrinsics: bool,
     /// Quantize a float model with kiln's own post-training quantization: int8 weights
     /// (per channel, symmetric) and uint8 activations, calibrated on --calibration.
     #[arg(long, value_name = "TYPE", value_parser = ["int8"], requires = "calibration")]
@@ -162,6 +169,7 @@ impl ModelArgs {
             },
             target: self.target,
             fma: self.fma,
+            intrinsics: self.intrinsics,
             quantize: self
                 .calibration
                 .as_ref()
@@ -320,6 +328,10 @@ struct BenchArgs {
     /// on a machine without them).
     #[arg(long)]
     fma: bool,
+    /// Also time -O2 --intrinsics: the same program with `core::arch` intrinsics where
+    /// kiln has them (AVX-512 VNNI in the int8 quad kernels).
+    #[arg(long)]
+    intrinsics: bool,
     /// Peers to time, comma-separated (ort, tract), or none.
     #[arg(long, value_delimiter = ',', default_value = "ort,tract", value_parser = ["ort", "tract", "none"])]
     peers: Vec<String>,
@@ -782,8 +794,9 @@ fn bench(args: BenchArgs) -> Result<()> {
     .filter(|(k, _)| args.opt.iter().any(|o| o == k))
     .map(|(_, l)| l)
     .collect();
-    opts.variants = bench::Variant::select(&levels, args.fma, kiln::ir::Target::Host)
-        .map_err(anyhow::Error::msg)?;
+    opts.variants =
+        bench::Variant::select(&levels, args.fma, args.intrinsics, kiln::ir::Target::Host)
+            .map_err(anyhow::Error::msg)?;
     opts.peers = [("ort", Peer::Ort), ("tract", Peer::Tract)]
         .into_iter()
         .filter(|(k, _)| args.peers.iter().any(|p| p == k))

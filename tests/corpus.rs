@@ -241,13 +241,30 @@ fn weight_bytes(g: &kiln::ir::Graph) -> usize {
 fn corpus_int8_models_match_onnxruntime() {
     let mut compiled = Vec::new();
     let mut failures = Vec::new();
+    // `--intrinsics` (the quad kernels) where kiln has them for this machine: run twice,
+    // built as a user on this machine would (`-C target-cpu=native`: VNNI where the CPU
+    // has it) and for the baseline (their portable tiles).
+    let intrinsics_here = kiln::CompileOptions {
+        intrinsics: true,
+        ..Default::default()
+    }
+    .kernels(kiln::ir::Target::Host.resolve());
+    let mut levels = vec![
+        (kiln::passes::OptLevel::O0, "-O0", false),
+        (kiln::passes::OptLevel::O2, "-O2", false),
+    ];
+    match &intrinsics_here {
+        Ok(_) => levels.push((kiln::passes::OptLevel::O2, "-O2 --intrinsics", true)),
+        Err(e) => eprintln!("the -O2 --intrinsics builds are not tested on this machine: {e}"),
+    }
     for &(name, shapes, atol, top1) in INT8_MODELS {
         let path = common::corpus_model(&format!("{name}.int8.qdq"));
         if !common::require_data(&path, &format!("int8 corpus model {name}")) {
             continue;
         }
-        let opts = |level| kiln::CompileOptions {
+        let opts = |level, intrinsics| kiln::CompileOptions {
             opt_level: level,
+            intrinsics,
             input_shapes: shapes
                 .iter()
                 .map(|(n, d)| (n.to_string(), d.to_vec()))
@@ -257,16 +274,13 @@ fn corpus_int8_models_match_onnxruntime() {
         let fp32 = kiln::compile(
             &common::corpus_model(name),
             EmitKind::Module,
-            &opts(kiln::passes::OptLevel::O2),
+            &opts(kiln::passes::OptLevel::O2, false),
         )
         .unwrap_or_else(|e| panic!("{name} fp32: {e}"));
-        for (level, flag) in [
-            (kiln::passes::OptLevel::O0, "-O0"),
-            (kiln::passes::OptLevel::O2, "-O2"),
-        ] {
-            let c = kiln::compile(&path, EmitKind::Module, &opts(level))
+        for &(level, flag, intrinsics) in &levels {
+            let c = kiln::compile(&path, EmitKind::Module, &opts(level, intrinsics))
                 .unwrap_or_else(|e| panic!("{name} int8 {flag}: {e}"));
-            if level == kiln::passes::OptLevel::O2 {
+            if level == kiln::passes::OptLevel::O2 && !intrinsics {
                 // No float Conv, Gemm or MatMul left: the quantize pass made them integer.
                 let float: Vec<String> = c
                     .graph
@@ -310,12 +324,45 @@ fn corpus_int8_models_match_onnxruntime() {
             generated: &c.4.generated,
         })
         .collect();
-    let work = common::repo()
-        .join("target")
-        .join("kiln-corpus-int8-runner");
-    let runner =
-        harness::build_runner(&cases, &work, &common::gen_target(), Profile::Release).unwrap();
-    for (i, (name, atol, top1, flag, _)) in compiled.iter().enumerate() {
+    let work = common::repo().join("target");
+    let runner = harness::build_runner(
+        &cases,
+        &work.join("kiln-corpus-int8-runner"),
+        &common::gen_target(),
+        Profile::Release,
+    )
+    .unwrap();
+    // The `--intrinsics` cases again, built for this machine (`-C target-cpu=native`): the
+    // VNNI tiles where the CPU has them.
+    let again: Vec<usize> = (0..compiled.len())
+        .filter(|&i| compiled[i].3.ends_with("--intrinsics"))
+        .collect();
+    let native = (!again.is_empty()).then(|| {
+        let cases: Vec<Case> = again
+            .iter()
+            .map(|&i| Case {
+                generated: &compiled[i].4.generated,
+            })
+            .collect();
+        harness::build_runner(
+            &cases,
+            &work.join("kiln-corpus-int8-runner-native"),
+            &common::gen_target(),
+            Profile::Native,
+        )
+        .unwrap()
+    });
+    let portable = compiled
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c, &runner, ""));
+    let natives = again.iter().enumerate().filter_map(|(case, &i)| {
+        native
+            .as_ref()
+            .map(|r| (case, &compiled[i], r, " (native)"))
+    });
+    for (i, (name, atol, top1, flag, _), runner, build) in portable.chain(natives) {
+        let flag = &format!("{flag}{build}");
         let (inputs, _) = harness::read_test_set(&common::corpus_data(name)).unwrap();
         let int8_set = common::corpus_data(name)
             .parent()
@@ -326,7 +373,7 @@ fn corpus_int8_models_match_onnxruntime() {
         let actual = runner
             .run(i, &inputs)
             .unwrap_or_else(|e| panic!("{name} int8 {flag}: {e}"));
-        let atol = match *flag {
+        let atol = match flag.as_str() {
             "-O0" => atol * INT8_O0_FACTOR,
             _ => *atol,
         };

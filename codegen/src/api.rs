@@ -30,6 +30,11 @@ pub struct RustOptions {
     /// header names it.
     pub target: kiln_ir::Target,
     pub kernels: KernelChoice,
+    /// Let the kernels use `core::arch` intrinsics where the code is compiled for the
+    /// instructions (`--intrinsics`; so far x86's AVX-512 VNNI in the int8 quad kernels).
+    /// The code then contains `unsafe` in one module, so its crate must
+    /// `deny(unsafe_code)` rather than `forbid` it. Off by default.
+    pub intrinsics: bool,
 }
 
 /// Which kernels the lowering may choose.
@@ -111,6 +116,9 @@ pub struct Generated {
     /// With [`RustOptions::step_hook`], the number of steps `run_profiled` reports (it
     /// calls `hook(i)` for each `i` below it, in order); `None` otherwise.
     pub profiled_steps: Option<usize>,
+    /// Whether the code contains `unsafe` (`RustOptions::intrinsics`), so whatever
+    /// includes it must `deny(unsafe_code)` rather than `forbid` it.
+    pub has_unsafe: bool,
 }
 
 /// A node the emitter cannot generate code for.

@@ -64,6 +64,9 @@ pub enum Kernel {
     Quant,
     /// kiln's integer kernels (IntConv goes through `Quant`'s `int_conv`).
     QInt,
+    /// The int8 quad kernels (`--intrinsics`), their tile portable or, when printed with
+    /// `RustOptions::intrinsics`, with x86's VNNI intrinsics.
+    Quads,
     Einsum,
     ReduceMean,
     /// Any reduction, by a closure over each group (and ArgMax/ArgMin).
@@ -213,6 +216,7 @@ impl Kernel {
             | Kernel::Pad
             | Kernel::Quant
             | Kernel::QInt
+            | Kernel::Quads
             | Kernel::Hardmax
             | Kernel::Reduce
             | Kernel::TopK
@@ -398,6 +402,13 @@ impl KernelSet {
         }
         self.caps.extend(kernel.caps());
         Ok(())
+    }
+
+    /// Whether the Rust printed with `intrinsics` (`RustOptions::intrinsics`) contains
+    /// `unsafe` (the intrinsics module), so its crate must `deny(unsafe_code)` rather than
+    /// `forbid` it.
+    pub(crate) fn has_unsafe(&self, intrinsics: bool) -> bool {
+        intrinsics && self.kernels.contains(&Kernel::Quads)
     }
 
     /// Whether the kernels need `std` (fused multiply-add: `f32::mul_add`).

@@ -94,6 +94,7 @@ pub fn print_c(
         ],
         signature: program.signature.clone(),
         profiled_steps: None,
+        has_unsafe: false,
     })
 }
 
@@ -145,5 +146,6 @@ pub fn print_rust(
         files,
         signature: module.signature.clone(),
         profiled_steps: opts.step_hook.then_some(program.steps.len()),
+        has_unsafe: module.has_unsafe,
     })
 }

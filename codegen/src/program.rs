@@ -259,6 +259,19 @@ pub enum Packing {
         kw: usize,
         transposed: bool,
     },
+    /// i8 weights for the host's u8-by-i8 quad kernels (x86's VNNI `VPDPBUSD` with
+    /// `--intrinsics`): `rows` outputs by `chans * kh * kw`, shaped as for `DspQuads`. The
+    /// reduction axis is reordered kernel row, kernel column, channel (`chans` rounded up
+    /// to a multiple of 4, so a quad never straddles two taps); then panels of sixteen
+    /// outputs, sixteen 4-byte words per quad of the axis (one per output, the quad's
+    /// elements in order): one 64-byte vector per quad and panel.
+    Quads {
+        rows: usize,
+        chans: usize,
+        kh: usize,
+        kw: usize,
+        transposed: bool,
+    },
 }
 
 impl Packing {
@@ -269,6 +282,7 @@ impl Packing {
             Packing::ColPanels { rows, cols, width } => cols.div_ceil(width) * width * rows,
             Packing::Winograd { rows, cols, width } => 16 * rows.div_ceil(width) * width * cols,
             Packing::DspQuads { rows, .. } => rows.div_ceil(4) * 4 * self.dsp_cols(),
+            Packing::Quads { rows, .. } => rows.div_ceil(16) * 16 * self.quad_cols(),
         }
     }
 
@@ -292,6 +306,15 @@ impl Packing {
         }
     }
 
+    /// The padded length of a [`Packing::Quads`] reduction axis (0 for the others):
+    /// `kh * kw` taps of the channels rounded up to a multiple of 4.
+    pub fn quad_cols(&self) -> usize {
+        match *self {
+            Packing::Quads { chans, kh, kw, .. } => kh * kw * chans.next_multiple_of(4),
+            _ => 0,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -302,6 +325,7 @@ impl Packing {
             Packing::ColPanels { .. } => "column panels",
             Packing::Winograd { .. } => "Winograd F(2x2, 3x3) row panels",
             Packing::DspQuads { .. } => "SMLAD quads of four-output panels",
+            Packing::Quads { .. } => "u8-by-i8 quads of sixteen-output panels",
         }
     }
 
@@ -350,6 +374,30 @@ impl Packing {
                     }
                 })
             }
+            Packing::Quads {
+                rows,
+                chans,
+                kh,
+                kw,
+                transposed,
+            } => {
+                let cols = self.quad_cols();
+                let (p, rest) = (at / (16 * cols), at % (16 * cols));
+                let (q, t, e) = (rest / 64, rest / 4 % 16, rest % 4);
+                let (tap, chan) = (
+                    (4 * q + e) / chans.next_multiple_of(4),
+                    (4 * q + e) % chans.next_multiple_of(4),
+                );
+                let (ki, kj) = (tap / kw, tap % kw);
+                let row = p * 16 + t;
+                (row < rows && chan < chans && ki < kh).then(|| {
+                    if transposed {
+                        chan * rows + row
+                    } else {
+                        ((row * chans + chan) * kh + ki) * kw + kj
+                    }
+                })
+            }
         }
     }
 
@@ -367,6 +415,13 @@ impl Packing {
                 kh,
                 kw,
                 ..
+            }
+            | Packing::Quads {
+                rows,
+                chans,
+                kh,
+                kw,
+                ..
             } => (rows, chans, kh * kw),
         };
         if t.numel() != rows * cols * taps {
@@ -378,7 +433,10 @@ impl Packing {
         }
         if let (
             TensorData::I8(v),
-            Packing::RowPanels { .. } | Packing::ColPanels { .. } | Packing::DspQuads { .. },
+            Packing::RowPanels { .. }
+            | Packing::ColPanels { .. }
+            | Packing::DspQuads { .. }
+            | Packing::Quads { .. },
         ) = (&t.data, self)
         {
             // kiln's integer kernels' weights.
@@ -387,8 +445,8 @@ impl Packing {
                 .collect();
             return kiln_ir::Tensor::new(vec![out.len()], TensorData::I8(out));
         }
-        if matches!(self, Packing::DspQuads { .. }) {
-            return Err(format!("SMLAD quads are for i8 weights, not {}", t.dtype()));
+        if matches!(self, Packing::DspQuads { .. } | Packing::Quads { .. }) {
+            return Err(format!("quads are for i8 weights, not {}", t.dtype()));
         }
         let TensorData::F32(v) = &t.data else {
             return Err(format!("packing is for f32 weights, not {}", t.dtype()));
@@ -728,8 +786,11 @@ pub enum ElemFn {
     /// kiln's integer requantization (`ir::ops::qint::Requant`): `|c: i32, m: usize|`
     /// (`|c: i32|` without `channel`) gives `zero + round_half_even(f32(f32(c + bias[m]) *
     /// factor[m]))` in integers, clamped to `lo..=hi`, as `dtype`; `factor = mult /
-    /// 2^shift`, one for every `m` or one per output channel.
+    /// 2^shift`, one for every `m` or one per output channel. With `fpu` (a target with
+    /// single-precision floating point) the Rust closure computes exactly that in f32, as
+    /// onnxruntime does, which is cheaper there than the integer emulation.
     FixedRequant {
+        fpu: bool,
         channel: bool,
         bias: Option<String>,
         mult: Vec<i32>,

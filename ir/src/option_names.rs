@@ -99,6 +99,14 @@ impl OptionNames {
         }
     }
 
+    /// `core::arch` intrinsics in the kernels (which make the code contain `unsafe`).
+    pub fn intrinsics(self) -> &'static str {
+        match self {
+            OptionNames::Cli => "--intrinsics",
+            OptionNames::Build => ".intrinsics(true)",
+        }
+    }
+
     /// Turning every optimisation off.
     pub fn no_optimisation(self) -> &'static str {
         match self {

@@ -15,6 +15,9 @@ pub struct CompileOptions {
     pub target: Target,
     /// How messages name the option that works around a kiln bug (`-O0`).
     pub names: OptionNames,
+    /// `--intrinsics`: the lowering takes the kernels written with `core::arch`
+    /// intrinsics where the target has them, and the plan gives them their scratch.
+    pub intrinsics: bool,
 }
 
 /// Why the middle of a compilation failed.
@@ -108,7 +111,10 @@ pub fn plan(optimized: Optimized, opts: &CompileOptions) -> Result<Planned, Comp
         views: on,
         in_place: on,
         concat_in_place: on,
-        scratch: on.then_some(opts.target),
+        scratch: on.then_some(crate::kernels::KernelTarget {
+            target: opts.target,
+            intrinsics: opts.intrinsics,
+        }),
     };
     let (graph, plan) = if graph.graph().has_schedule_hint() {
         let plain = graph.without_schedule_hint();

@@ -275,10 +275,31 @@ fn const_conv<'g>(
     Some((attrs, x, &g.value(wv).ty))
 }
 
-/// Scratch elements `node` needs on `target`, and their type (f32 for the float
-/// convolutions, u32 for the SMLAD one), if the lowering gives it any.
-pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<(DType, usize)> {
-    if let Some(d) = dsp_conv(g, node, target) {
+/// What the kernel choice depends on: the target, and whether kernels written with
+/// `core::arch` intrinsics may be taken (`--intrinsics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelTarget {
+    pub target: Target,
+    pub intrinsics: bool,
+}
+
+impl From<Target> for KernelTarget {
+    fn from(target: Target) -> Self {
+        KernelTarget {
+            target,
+            intrinsics: false,
+        }
+    }
+}
+
+/// Scratch elements `node` needs on `kt`'s target, and their type (f32 for the float
+/// convolutions, u32 for the integer ones), if the lowering gives it any.
+pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, usize)> {
+    let target = kt.target;
+    let rows = dsp_conv(g, node, target)
+        .or_else(|| quad_conv(g, node, kt))
+        .or_else(|| quad_gemm(g, node, kt));
+    if let Some(d) = rows {
         return Some((DType::U32, d.words));
     }
     let t = Tiling::for_target(target, false)?;
@@ -295,20 +316,95 @@ pub fn scratch_len(g: &Graph, node: &Node, target: Target) -> Option<(DType, usi
 /// columns each, so every output position's operand for one kernel row is `kw * pairs`
 /// consecutive words of it: each input value is converted once per kernel row rather than
 /// once per tap.
+/// The scratch of a row kernel ([`dsp_conv`], [`quad_conv`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DspConv {
-    /// Words: `kh * wpad * pairs` with `wpad = (ow - 1) * sw + kw` columns a row, and two
-    /// read past the end by a segment of odd length (multiplied by zero weights).
+pub struct RowScratch {
+    /// Words: `kh * wpad * pairs` with `wpad = (ow - 1) * sw + kw` columns a row (pairs
+    /// of channels for SMLAD, and two words read past the end by a segment of odd length,
+    /// multiplied by zero weights; quads of channels for the host kernel).
     pub words: usize,
 }
 
 /// The most scratch an SMLAD convolution takes (16 KiB); a wider one runs without it.
 const MAX_DSP_WORDS: usize = 4096;
 
-pub fn dsp_conv(g: &Graph, node: &Node, target: Target) -> Option<DspConv> {
+pub fn dsp_conv(g: &Graph, node: &Node, target: Target) -> Option<RowScratch> {
     if !target.has_dsp() {
         return None;
     }
+    let [kh, _, wpad, c, _, _] = int_conv_rows(g, node)?;
+    let words = kh * wpad * c.div_ceil(2) + 2;
+    (words <= MAX_DSP_WORDS).then_some(RowScratch { words })
+}
+
+/// An int8 convolution (one group, 1-D or 2-D, no dilation along the width) on the quad
+/// kernels. Its scratch holds, for one output row, the `kh` input rows that row
+/// reads as words of four input channels' bytes (`[ki][x][quad]`; an i8 input offset by
+/// 128 to u8, padding its zero point), `wpad` columns each: the operand of x86's VNNI
+/// `VPDPBUSD` (four u8 by i8 products summed into each i32 lane; taken with
+/// `--intrinsics` only, see [`quads`]). Every output position's operand for one kernel row
+/// is then `kw * quads` consecutive words.
+pub fn quad_conv(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
+    if !quads(kt) {
+        return None;
+    }
+    let [kh, _, wpad, c, ow, sw] = int_conv_rows(g, node)?;
+    let words = if quad_rows(ow) {
+        // Rows split by stride phase, and a tile's vectors read up to 31 words past a
+        // row's end.
+        kh * c.div_ceil(4) * sw * wpad.div_ceil(sw) + 32
+    } else {
+        kh * wpad * c.div_ceil(4)
+    };
+    // The kernels keep one offset per kernel row in a fixed array of 16.
+    (kh <= 16 && words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
+}
+
+/// Whether a quad convolution with output rows of `ow` takes the wide-row kernel
+/// (`int_conv_quad_rows`: sixteen positions of one output in a vector, each output's
+/// values requantized and stored together), else the one with sixteen outputs of one
+/// position in a vector.
+pub fn quad_rows(ow: usize) -> bool {
+    ow >= 16
+}
+
+/// The most scratch a host int8 convolution takes (4 MiB); a wider one runs without it.
+const MAX_QUAD_WORDS: usize = 1 << 20;
+
+/// Whether the quad kernels run on `kt`: with `--intrinsics`, on x86-64 with AVX-512 (whose
+/// VNNI extension they use where the code is compiled for it). Portable Rust on the same
+/// layout measured no faster than the default kernels (about 15 GMAC/s on a 3x3
+/// convolution against 65-90 with `VPDPBUSD`), so without intrinsics they are not taken.
+fn quads(kt: KernelTarget) -> bool {
+    kt.intrinsics && has_intrinsic_kernels(kt)
+}
+
+/// Whether kiln has kernels written with `core::arch` intrinsics for `kt`'s target: x86-64
+/// with AVX-512 (the quad kernels; VNNI is checked where the generated code is compiled).
+pub fn has_intrinsic_kernels(kt: KernelTarget) -> bool {
+    kt.target.simd_bytes() >= 64 && kt.target.arch() == kiln_ir::target::Arch::X86_64
+}
+
+/// An int8 Gemm by a constant B on the quad kernels ([`quads`]): its scratch holds eight
+/// rows of A as words of four bytes (`8 * k.div_ceil(4)` words).
+pub fn quad_gemm(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
+    if !quads(kt) {
+        return None;
+    }
+    let Op::Int(kiln_ir::ops::qint::IntOp::Gemm(_)) = &node.op else {
+        return None;
+    };
+    let b = (*node.inputs.get(1)?)?;
+    g.value(b).const_tensor()?;
+    let k = *g.value(b).ty.shape.first()?;
+    let words = 8 * k.div_ceil(4);
+    (k > 0 && words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
+}
+
+/// `[kh, kw, wpad, channels, ow, sw]` of an IntConv the row kernels can run (one group, 1-D
+/// or 2-D, no dilation along the width), `wpad = (ow - 1) * sw + kw` columns of padded
+/// input per output row.
+fn int_conv_rows(g: &Graph, node: &Node) -> Option<[usize; 6]> {
     let Op::Int(kiln_ir::ops::qint::IntOp::Conv(a)) = &node.op else {
         return None;
     };
@@ -328,9 +424,7 @@ pub fn dsp_conv(g: &Graph, node: &Node, target: Target) -> Option<DspConv> {
     if geo.dilations[last] != 1 || ow == 0 {
         return None;
     }
-    let wpad = (ow - 1) * sw + kw;
-    let words = kh * wpad * x.shape[1].div_ceil(2) + 2;
-    (words <= MAX_DSP_WORDS).then_some(DspConv { words })
+    Some([kh, kw, (ow - 1) * sw + kw, x.shape[1], ow, sw])
 }
 
 /// A 1x1 convolution at stride 1 without padding (one group, f32, constant weights): a

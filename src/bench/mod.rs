@@ -84,6 +84,9 @@ pub enum Variant {
     O2,
     /// `-O2 --fma`: the same program with `f32::mul_add` in the micro-kernels.
     O2Fma,
+    /// `-O2 --intrinsics`: the same program with `core::arch` intrinsics where kiln has
+    /// them (x86's AVX-512 VNNI in the int8 quad kernels).
+    O2Intrinsics,
 }
 
 impl Variant {
@@ -93,13 +96,14 @@ impl Variant {
             Variant::O0 => "-O0",
             Variant::O2 => "-O2",
             Variant::O2Fma => "-O2 --fma",
+            Variant::O2Intrinsics => "-O2 --intrinsics",
         }
     }
 
     pub fn opt_level(self) -> OptLevel {
         match self {
             Variant::O0 => OptLevel::O0,
-            Variant::O2 | Variant::O2Fma => OptLevel::O2,
+            Variant::O2 | Variant::O2Fma | Variant::O2Intrinsics => OptLevel::O2,
         }
     }
 
@@ -111,7 +115,7 @@ impl Variant {
     pub fn peak_kernel(self) -> PeakKernel {
         match self {
             Variant::O2Fma => PeakKernel::Fused,
-            Variant::O0 | Variant::O2 => PeakKernel::MulAdd,
+            Variant::O0 | Variant::O2 | Variant::O2Intrinsics => PeakKernel::MulAdd,
         }
     }
 
@@ -120,6 +124,7 @@ impl Variant {
         crate::CompileOptions {
             opt_level: self.opt_level(),
             fma: self.fma(),
+            intrinsics: self == Variant::O2Intrinsics,
             ..base.clone()
         }
     }
@@ -135,9 +140,15 @@ impl Variant {
     }
 
     /// The builds the command line asks for: the `-O` `levels` (none: `-O0` and `-O2`), plus
-    /// `-O2 --fma` if `fma`, which `target` must support; neither flag: [`Variant::defaults`].
-    pub fn select(levels: &[OptLevel], fma: bool, target: Target) -> Result<Vec<Variant>, String> {
-        if levels.is_empty() && !fma {
+    /// `-O2 --fma` if `fma`, which `target` must support, and `-O2 --intrinsics` if
+    /// `intrinsics`; no flag: [`Variant::defaults`].
+    pub fn select(
+        levels: &[OptLevel],
+        fma: bool,
+        intrinsics: bool,
+        target: Target,
+    ) -> Result<Vec<Variant>, String> {
+        if levels.is_empty() && !fma && !intrinsics {
             return Ok(Variant::defaults(target));
         }
         let mut v: Vec<Variant> = match levels {
@@ -153,6 +164,9 @@ impl Variant {
         if fma {
             fma_support(target)?;
             v.push(Variant::O2Fma);
+        }
+        if intrinsics {
+            v.push(Variant::O2Intrinsics);
         }
         v.sort_unstable();
         v.dedup();
@@ -771,6 +785,7 @@ fn profiled(
         module_name: "profiled".into(),
         target: planned.target,
         kernels,
+        intrinsics: opts.intrinsics,
         ..Default::default()
     };
     let generated =
@@ -1063,35 +1078,35 @@ mod tests {
         // (x86-64-v3 and up, AArch64), not on baseline x86-64.
         for t in [Target::X86_64V3, Target::X86_64V4, Target::Aarch64] {
             assert_eq!(
-                Variant::select(&[], false, t),
+                Variant::select(&[], false, false, t),
                 Ok(vec![O0, O2, O2Fma]),
                 "{t}"
             );
         }
         assert_eq!(
-            Variant::select(&[], false, Target::X86_64),
+            Variant::select(&[], false, false, Target::X86_64),
             Ok(vec![O0, O2])
         );
         // -O alone: those levels, no fused build.
         assert_eq!(
-            Variant::select(&[o2], false, Target::X86_64V4),
+            Variant::select(&[o2], false, false, Target::X86_64V4),
             Ok(vec![O2])
         );
         assert_eq!(
-            Variant::select(&[o2, o0], false, Target::X86_64V4),
+            Variant::select(&[o2, o0], false, false, Target::X86_64V4),
             Ok(vec![O0, O2])
         );
         // --fma adds -O2 --fma to the levels given, or to both.
         assert_eq!(
-            Variant::select(&[o2], true, Target::X86_64V3),
+            Variant::select(&[o2], true, false, Target::X86_64V3),
             Ok(vec![O2, O2Fma])
         );
         assert_eq!(
-            Variant::select(&[o0], true, Target::Aarch64),
+            Variant::select(&[o0], true, false, Target::Aarch64),
             Ok(vec![O0, O2Fma])
         );
         assert_eq!(
-            Variant::select(&[], true, Target::X86_64V4),
+            Variant::select(&[], true, false, Target::X86_64V4),
             Ok(vec![O0, O2, O2Fma])
         );
         // Where `kiln compile --fma` is refused, so is `kiln bench --fma`, with the reason:
@@ -1101,7 +1116,7 @@ mod tests {
             Target::Generic,
             Target::Thumbv7em { fpu: true },
         ] {
-            let e = Variant::select(&[], true, t).unwrap_err();
+            let e = Variant::select(&[], true, false, t).unwrap_err();
             assert!(
                 e.contains("cannot time -O2 --fma") && e.contains("--fma: target"),
                 "{t}: {e}"

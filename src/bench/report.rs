@@ -42,7 +42,7 @@ fn cell_max(s: &str, max: usize) -> String {
 }
 
 /// The `-O2` builds, the ones held against the peers and a peak.
-const O2_BUILDS: [Variant; 2] = [Variant::O2, Variant::O2Fma];
+const O2_BUILDS: [Variant; 3] = [Variant::O2, Variant::O2Fma, Variant::O2Intrinsics];
 
 /// What a peak column or line calls the arithmetic of `k`.
 fn peak_name(k: PeakKernel) -> &'static str {
@@ -119,6 +119,10 @@ impl Report {
                 Variant::O2Fma => "`-O2 --fma` (`kiln compile --fma`: the same program with \
                                    `f32::mul_add` in the GEMM micro-kernels, so the code needs \
                                    `std`; for hosts with FMA units)"
+                    .to_string(),
+                Variant::O2Intrinsics => "`-O2 --intrinsics` (`kiln compile --intrinsics`: the \
+                                          same program with AVX-512 VNNI intrinsics in the int8 \
+                                          quad kernels, so the code has `unsafe` in one module)"
                     .to_string(),
             })
             .collect();
@@ -233,6 +237,9 @@ impl Report {
         if has(Variant::O2) && has(Variant::O2Fma) {
             head.push("-O2 --fma / -O2".into());
         }
+        if has(Variant::O2) && has(Variant::O2Intrinsics) {
+            head.push("-O2 --intrinsics / -O2".into());
+        }
         for &v in &o2s {
             for &p in &o.peers {
                 head.push(format!("{} / {}", v.label(), p.name()));
@@ -266,6 +273,9 @@ impl Report {
             }
             if has(Variant::O2) && has(Variant::O2Fma) {
                 row.push(ratio(time(Variant::O2Fma), time(Variant::O2)));
+            }
+            if has(Variant::O2) && has(Variant::O2Intrinsics) {
+                row.push(ratio(time(Variant::O2Intrinsics), time(Variant::O2)));
             }
             for &v in &o2s {
                 for &p in &o.peers {

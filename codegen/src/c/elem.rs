@@ -94,6 +94,7 @@ impl Fns {
         };
         let (ret, params) = match f {
             ElemFn::FixedRequant {
+                fpu: _,
                 channel,
                 bias,
                 mult,

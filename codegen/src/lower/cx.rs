@@ -63,6 +63,15 @@ impl<'a> NodeCx<'a> {
         }
     }
 
+    /// The target for the kernels that need `--intrinsics`: taken where the memory plan
+    /// (made with or without it) gave them their scratch.
+    pub(super) fn quad_target(&self) -> kiln_passes::kernels::KernelTarget {
+        kiln_passes::kernels::KernelTarget {
+            target: self.target,
+            intrinsics: true,
+        }
+    }
+
     /// The node's scratch space in the arena (the memory plan sized it with
     /// `kiln_passes::kernels::scratch_len`), as an operand.
     pub(super) fn arg_scratch(&mut self) -> Arg {

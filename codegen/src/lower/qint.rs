@@ -36,7 +36,7 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
             let (oh, ow) = (if r == 4 { y.shape[2] } else { 1 }, y.shape[r - 1]);
             cx.use_kernel(Kernel::QInt, x.dtype)?;
             literal::elem(y.dtype)?;
-            let f = one_requant(a.requant, &a.out);
+            let f = one_requant(cx, a.requant, &a.out);
             let planes = x.shape[0] * x.shape[1];
             let [kh, kw] = a.kernel;
             let [sh, sw] = a.strides;
@@ -57,7 +57,7 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
             cx.use_kernel(Kernel::Quant, ta.dtype)?;
             cx.use_kernel(Kernel::QInt, ta.dtype)?;
             literal::elem(y.dtype)?;
-            let f = one_requant(a.requant, &a.out);
+            let f = one_requant(cx, a.requant, &a.out);
             let args = vec![
                 cx.arg_in(0)?,
                 cx.arg_in(1)?,
@@ -120,6 +120,7 @@ fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<Ele
     };
     literal::elem(out.dtype)?;
     Ok(ElemFn::FixedRequant {
+        fpu: cx.target.has_fpu(),
         channel: true,
         bias,
         mult: requant.iter().map(|r| r.mult).collect(),
@@ -132,8 +133,9 @@ fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<Ele
 }
 
 /// The requantization closure of one factor for every output, on the sum alone.
-fn one_requant(r: Requant, out: &QOut) -> ElemFn {
+fn one_requant(cx: &NodeCx, r: Requant, out: &QOut) -> ElemFn {
     ElemFn::FixedRequant {
+        fpu: cx.target.has_fpu(),
         channel: false,
         bias: None,
         mult: vec![r.mult],
@@ -211,6 +213,39 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         cx.call(Some(Kernel::QInt), func, args);
         return Ok(());
     }
+    // `--intrinsics` on x86 with AVX-512: u8-by-i8 quads on input rows in scratch, where
+    // the memory plan gave it (see `kiln_passes::kernels::quad_conv`).
+    if kiln_passes::kernels::quad_conv(cx.graph, cx.node, cx.quad_target())
+        .is_some_and(|d| cx.scratch_room >= d.words)
+    {
+        let quads = Packing::Quads {
+            rows: m,
+            chans: c,
+            kh,
+            kw,
+            transposed: false,
+        };
+        let sums = weight_sums(cx, m, false)?;
+        cx.use_kernel(Kernel::Quads, x.dtype)?;
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, quads)?,
+            sums,
+            zero_bias(x.dtype, a.x_zero),
+            cx.arg_out(0)?,
+            cx.arg_scratch(),
+            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+        ];
+        let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
+        let func = if kiln_passes::kernels::quad_rows(ow) {
+            "int_conv_quad_rows"
+        } else {
+            "int_conv_quads"
+        };
+        cx.call(Some(Kernel::Quads), func, args);
+        return Ok(());
+    }
     let (func, w) = if panels {
         let packing = Packing::RowPanels {
             rows: m,
@@ -266,6 +301,33 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
         cx.call(Some(Kernel::QInt), "int_gemm_dsp", args);
         return Ok(());
     }
+    let quads = Packing::Quads {
+        rows: n,
+        chans: k,
+        kh: 1,
+        kw: 1,
+        transposed: true,
+    };
+    // `--intrinsics` on x86 with AVX-512: eight rows of A at a time as words of four bytes
+    // in scratch, by u8-by-i8 quads (see `kiln_passes::kernels::quad_gemm`).
+    if kiln_passes::kernels::quad_gemm(cx.graph, cx.node, cx.quad_target())
+        .is_some_and(|d| cx.scratch_room >= d.words)
+    {
+        let sums = weight_sums(cx, n, true)?;
+        cx.use_kernel(Kernel::Quads, x.dtype)?;
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, quads)?,
+            sums,
+            zero_bias(x.dtype, a.a_zero),
+            cx.arg_out(0)?,
+            cx.arg_scratch(),
+            Arg::Array(vec![rows, k, n]),
+        ];
+        let args = [args, quad_requant(cx, &a.requant, &a.out, n)?].concat();
+        cx.call(Some(Kernel::Quads), "int_gemm_quads", args);
+        return Ok(());
+    }
     let args = vec![
         cx.arg_in(0)?,
         cx.arg_in(1)?,
@@ -276,4 +338,71 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     ];
     cx.call(Some(Kernel::QInt), "int_gemm", args);
     Ok(())
+}
+
+/// The requantization arguments of the quad kernels: the bias (input 2, or none), each of
+/// the `outs` outputs' factor `mult / 2^shift` as an f32 (exact: `mult` has 24 bits),
+/// `[zero, lo, hi]`, and the cast to the output type.
+fn quad_requant(
+    cx: &mut NodeCx,
+    requant: &[Requant],
+    out: &QOut,
+    outs: usize,
+) -> Result<Vec<Arg>, String> {
+    let bias = if cx.has_input(2) {
+        cx.arg_in(2)?
+    } else {
+        Arg::Data(TensorData::I32(Vec::new()))
+    };
+    let factor = |r: &Requant| (f64::from(r.mult) * (-f64::from(r.shift)).exp2()) as f32;
+    let factors: Vec<f32> = match requant {
+        [one] => vec![factor(one); outs],
+        per => per.iter().map(factor).collect(),
+    };
+    Ok(vec![
+        bias,
+        Arg::Data(TensorData::F32(factors)),
+        Arg::Items(
+            [out.zero, out.lo, out.hi]
+                .iter()
+                .map(|&v| Arg::Int(i128::from(v)))
+                .collect(),
+        ),
+        Arg::Fn(ElemFn::IntOut {
+            zero: 0,
+            lo: out.lo,
+            hi: out.hi,
+            dtype: out.dtype,
+        }),
+    ])
+}
+
+/// `[zero, bias]` for the quad kernels: the activation's zero point, and what makes its
+/// 8-bit values u8 (128 for i8, 0 for u8).
+fn zero_bias(dtype: DType, zero: i32) -> Arg {
+    let bias = if dtype == DType::I8 { 128 } else { 0 };
+    Arg::Items(vec![Arg::Int(i128::from(zero)), Arg::Int(bias)])
+}
+
+/// `Σ w` over each output's weights (the constant input 1: a convolution's `[out, ...]`,
+/// or a Gemm's `[k, out]` when `transposed`), which the quad kernels scale by the zero
+/// point to take it out of their u8 sums.
+fn weight_sums(cx: &NodeCx, outs: usize, transposed: bool) -> Result<Arg, String> {
+    let Some(TensorData::I8(w)) = cx.const_input(1).map(|t| &t.data) else {
+        return Err("the quad kernels take constant i8 weights".into());
+    };
+    let per = w.len() / outs.max(1);
+    let sums: Vec<i32> = (0..outs)
+        .map(|o| {
+            if transposed {
+                (0..per).map(|t| i32::from(w[t * outs + o])).sum()
+            } else {
+                w[o * per..(o + 1) * per]
+                    .iter()
+                    .map(|&v| i32::from(v))
+                    .sum()
+            }
+        })
+        .collect();
+    Ok(Arg::Data(TensorData::I32(sums)))
 }

@@ -22,6 +22,51 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         ElemFn::IntSum { channel: false } => "|c: i32| c".into(),
         ElemFn::Requantize { .. } => requantize_fn(f)?,
         ElemFn::FixedRequant {
+            fpu: true,
+            channel,
+            bias,
+            mult,
+            shift,
+            zero,
+            lo,
+            hi,
+            dtype,
+        } => {
+            let yt = literal::elem(*dtype)?;
+            let b = bias.as_ref().map_or_else(String::new, |b| {
+                format!(" + {b}.get(m).map_or(0, |&v| v as i64)")
+            });
+            // mult (24 bits) times a power of two: exact in f32 (as the lowering made it).
+            let factor =
+                |m: i32, s: u32| format!("{:?}f32", (f64::from(m) * (-f64::from(s)).exp2()) as f32);
+            let m = if bias.is_some() { "m" } else { "_m" };
+            if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
+                format!(
+                    "|c: i32| requant_f32(c as i64{b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    factor(*m1, *s1)
+                )
+            } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
+                format!(
+                    "|c: i32, {m}: usize| requant_f32(c as i64{b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    factor(*m1, *s1)
+                )
+            } else {
+                let n = mult.len();
+                let list: Vec<String> = mult
+                    .iter()
+                    .zip(shift)
+                    .map(|(&m, &s)| factor(m, s))
+                    .collect();
+                format!(
+                    "{{ const FACTOR: [f32; {n}] = [{}]; \
+                     move |c: i32, m: usize| requant_f32(c as i64{b}, FACTOR.get(m).copied().unwrap_or(0.0), \
+                     {zero}, {lo}, {hi}) as {yt} }}",
+                    list.join(", ")
+                )
+            }
+        }
+        ElemFn::FixedRequant {
+            fpu: false,
             channel,
             bias,
             mult,

@@ -67,6 +67,11 @@ pub(crate) fn kernel_source(k: Kernel) -> &'static str {
         Kernel::Pad => include_str!("../../templates/rust/kernels/pad.rs"),
         Kernel::Quant => include_str!("../../templates/rust/kernels/quant.rs"),
         Kernel::QInt => include_str!("../../templates/rust/kernels/qint.rs"),
+        Kernel::Quads => concat!(
+            include_str!("../../templates/rust/kernels/quads.rs"),
+            "\n",
+            include_str!("../../templates/rust/kernels/quad_tile.rs")
+        ),
         Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
         Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
         Kernel::Reduce => include_str!("../../templates/rust/kernels/reduce.rs"),
@@ -115,11 +120,22 @@ pub(crate) fn math_source(f: MathFn, f64: bool) -> &'static str {
 }
 
 /// The kernels, the `Num`/`Float` traits and the math functions, as Rust source.
-pub(crate) fn render(set: &KernelSet) -> Result<String, crate::api::CodegenError> {
+pub(crate) fn render(
+    set: &KernelSet,
+    intrinsics: bool,
+) -> Result<String, crate::api::CodegenError> {
     let mut parts: Vec<String> = set
         .kernels
         .iter()
-        .map(|&k| kernel_source(k).trim_end().to_string())
+        .map(|&k| match k {
+            Kernel::Quads if intrinsics => concat!(
+                include_str!("../../templates/rust/kernels/quads.rs"),
+                "\n",
+                include_str!("../../templates/rust/kernels/quad_tile_vnni.rs")
+            ),
+            k => kernel_source(k),
+        })
+        .map(|src| src.trim_end().to_string())
         .collect();
     if !set.num_types.is_empty() {
         parts.push(super::templates::render_num(set)?.trim().to_string());
@@ -143,9 +159,10 @@ mod tests {
     use super::*;
     use crate::kernels::{Bound, Cap};
 
-    const ALL: [Kernel; 55] = [
+    const ALL: [Kernel; 56] = [
         Kernel::Map,
         Kernel::QInt,
+        Kernel::Quads,
         Kernel::Convert,
         Kernel::Half,
         Kernel::Quant,

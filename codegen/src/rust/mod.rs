@@ -67,7 +67,7 @@ pub(crate) fn print(
         return Err(CodegenError::Nodes(errors));
     }
     run.append(&output_copies(program)?);
-    let kernels = library::render(&program.library)?;
+    let kernels = library::render(&program.library, opts.intrinsics)?;
     let statics = weights::statics(program, data)?;
     let mut module = Module {
         signature: program.signature.clone(),
@@ -82,6 +82,7 @@ pub(crate) fn print(
         model_name: opts.module_name.clone(),
         macs: program.macs(),
         needs_std: program.library.needs_std(),
+        has_unsafe: program.library.has_unsafe(opts.intrinsics),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;
@@ -296,6 +297,13 @@ fn header(m: &Module, program: &Program) -> String {
     if m.needs_std {
         lines.push(
             "Needs std: the fused multiply-add kernels call `f32::mul_add`, which `core` lacks."
+                .into(),
+        );
+    }
+    if m.has_unsafe {
+        lines.push(
+            "Contains unsafe: the intrinsics module of `--intrinsics` (`kiln_vnni`), so this \
+             code takes `deny(unsafe_code)`, not `forbid`."
                 .into(),
         );
     }

@@ -161,6 +161,7 @@ fn file_context(m: &Module) -> Context {
     let mut ctx = Context::new();
     ctx.insert("header", &m.header);
     ctx.insert("body", m.body.trim_end());
+    ctx.insert("has_unsafe", &m.has_unsafe);
     ctx
 }
 
@@ -272,6 +273,9 @@ pub(crate) struct Module {
     pub macs: u64,
     /// Whether the code declares `extern crate std;` (fused multiply-add kernels, `--fma`).
     pub needs_std: bool,
+    /// Whether the code contains `unsafe` (`--intrinsics`): its crate root then has
+    /// `deny(unsafe_code)` instead of `forbid(unsafe_code)`.
+    pub has_unsafe: bool,
 }
 
 /// The context of `num.rs.tera`: capability flags and one entry per element type.

@@ -27,7 +27,7 @@ pub struct PlanOptions {
     /// Scratch space for the kernels the lowering picks on this target that need it (see
     /// [`crate::kernels::scratch_len`]): a buffer live for the node's step only. `None`:
     /// the reference kernels, which need none.
-    pub scratch: Option<kiln_ir::Target>,
+    pub scratch: Option<crate::kernels::KernelTarget>,
 }
 
 impl Default for PlanOptions {

@@ -917,7 +917,7 @@ fn scratch_buffers_live_for_their_step_only() {
     b.output(z);
     let target = kiln_ir::Target::X86_64V4;
     let on = PlanOptions {
-        scratch: Some(target),
+        scratch: Some(target.into()),
         ..PlanOptions::default()
     };
     let p = plan(&b.g, &on);
@@ -928,7 +928,7 @@ fn scratch_buffers_live_for_their_step_only() {
         c
     });
     for (step, n) in convs.iter().enumerate() {
-        let want = crate::kernels::scratch_len(&b.g, b.g.node(*n), target)
+        let want = crate::kernels::scratch_len(&b.g, b.g.node(*n), target.into())
             .unwrap()
             .1;
         // One channel of the padded 12x12 input at least, for each of the 4 channels.

@@ -81,6 +81,24 @@ fn requant(acc: i64, mult: i32, shift: u32, zero: i32, lo: i32, hi: i32) -> i32 
     (if p < 0 { -v } else { v } + zero as i64).clamp(lo as i64, hi as i64) as i32
 }
 
+/// [`requant`] in f32, for cores with single-precision floating point: `acc` to f32, times
+/// `factor` (`mult / 2^shift`, exact in f32), rounded half to even, plus `zero`, clamped:
+/// onnxruntime's own arithmetic, so the same result as [`requant`]'s integer emulation. The
+/// rounding adds 1.5 * 2^23, which leaves `v` rounded to an integer in the low bits while
+/// `|v| < 2^22`; larger values clamp to `lo` or `hi` either way.
+#[allow(dead_code)]
+#[inline(always)]
+fn requant_f32(acc: i64, factor: f32, zero: i32, lo: i32, hi: i32) -> i32 {
+    const ROUND: f32 = 12582912.0;
+    let r = acc as f32 * factor + ROUND;
+    // Clamped while offset, then the integer read from the bits (the offset values are in
+    // [2^23, 2^24), one unit apart): no float-to-int conversion and its NaN handling.
+    let (lo_f, hi_f) = (ROUND + (lo - zero) as f32, ROUND + (hi - zero) as f32);
+    let r = if r < lo_f { lo_f } else { r };
+    let r = if r > hi_f { hi_f } else { r };
+    (r.to_bits() as i32 - ROUND.to_bits() as i32) + zero
+}
+
 /// `f(Σ_t (a[r, t] - a_zero) * b[t, j], j)` for each row `r` of A (`rows × k`) and column
 /// `j` of B (`k × n`, i8, zero point 0), summed in i32 in order of `t`, sixteen columns at
 /// a time (one vector of accumulators).

@@ -1,0 +1,134 @@
+/// One tile of the quad kernels (`kiln compile --intrinsics`): x86's AVX-512 VNNI
+/// (`VPDPBUSD`, sixty-four u8 by i8 products a vector instruction) where the code is
+/// compiled for it (e.g. `-C target-cpu=native` on such a machine), [`quad_tile_safe`]
+/// elsewhere. The same sums either way (wrapping i32).
+#[allow(dead_code)]
+#[inline(always)]
+fn quad_tile<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; QUAD_KH], g: [usize; 5], w: &[i8], acc: &mut [[i32; 16]; 16]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni"))]
+    kiln_vnni::quad_tile::<R, P>(rows, ko, g, w, acc);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni")))]
+    quad_tile_safe::<R, P>(rows, ko, g, w, acc);
+}
+
+/// One tile of the wide-row quad kernel: VNNI where compiled for it, else
+/// [`quad_row_tile_safe`] (see [`quad_tile`]).
+#[allow(dead_code)]
+#[inline(always)]
+fn quad_row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; QUAD_KH], g: [usize; 7], w: &[i8], acc: &mut [[[i32; 16]; 2]; 16]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni"))]
+    kiln_vnni::quad_row_tile::<MR, NV>(rows, ko, g, w, acc);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni")))]
+    quad_row_tile_safe::<MR, NV>(rows, ko, g, w, acc);
+}
+
+/// The only `unsafe` code kiln emits, and only with `--intrinsics`: `core::arch` calls,
+/// whose functions Rust makes `unsafe` to call outside a function with the same target
+/// features, and unaligned vector loads and stores from ranges checked in bounds first.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni"))]
+#[allow(unsafe_code)]
+mod kiln_vnni {
+    use core::arch::x86_64::{__m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512};
+
+    /// [`super::quad_tile_safe`]'s sums, `R x P` accumulator vectors in registers.
+    #[inline(always)]
+    pub(super) fn quad_tile<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 5], w: &[i8], acc: &mut [[i32; 16]; 16]) {
+        // SAFETY: this module is compiled only where the crate's target features include
+        // AVX-512F and VNNI (the `cfg` above), so the CPU running it has them.
+        unsafe { tile::<R, P>(rows, ko, g, w, acc) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    fn tile<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 5], w: &[i8], acc: &mut [[i32; 16]; 16]) {
+        let [at, ps, kh, seg, wstride] = g;
+        if R == 0 || P == 0 || R * P > 16 || kh == 0 || kh > super::QUAD_KH || seg == 0 {
+            return;
+        }
+        // Every read below is inside these bounds: checked once, not per load.
+        let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + at + (R - 1) * ps + seg;
+        let w_end = (P - 1) * wstride + kh * seg * 64;
+        if rows.len() < x_end || w.len() < w_end {
+            return;
+        }
+        let (xp, wp) = (rows.as_ptr(), w.as_ptr());
+        let mut sum = [[_mm512_setzero_si512(); P]; R];
+        for (ki, &off) in ko.iter().enumerate().take(kh) {
+            for s in 0..seg {
+                let mut wv = [_mm512_setzero_si512(); P];
+                for (p, v) in wv.iter_mut().enumerate() {
+                    // SAFETY: p * wstride + (ki * seg + s + 1) * 64 <= w_end <= w.len().
+                    *v = unsafe { _mm512_loadu_si512(wp.add(p * wstride + (ki * seg + s) * 64).cast::<__m512i>()) };
+                }
+                for (r, sr) in sum.iter_mut().enumerate() {
+                    // SAFETY: off + at + r * ps + s < x_end <= rows.len().
+                    let word = unsafe { *xp.add(off + at + r * ps + s) };
+                    let xv = _mm512_set1_epi32(word as i32);
+                    for (a, &v) in sr.iter_mut().zip(&wv) {
+                        *a = _mm512_dpbusd_epi32(*a, xv, v);
+                    }
+                }
+            }
+        }
+        for (r, sr) in sum.iter().enumerate() {
+            for (p, &v) in sr.iter().enumerate() {
+                let out = &mut acc[r * P + p];
+                // SAFETY: `out` is sixteen i32, the 64 bytes stored.
+                unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast::<__m512i>(), v) };
+            }
+        }
+    }
+
+    /// [`super::quad_row_tile_safe`]'s sums, `MR x NV` accumulator vectors in registers.
+    #[inline(always)]
+    pub(super) fn quad_row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 7], w: &[i8], acc: &mut [[[i32; 16]; 2]; 16]) {
+        // SAFETY: as for `quad_tile`.
+        unsafe { row_tile::<MR, NV>(rows, ko, g, w, acc) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    fn row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 7], w: &[i8], acc: &mut [[[i32; 16]; 2]; 16]) {
+        let [j0, sw, wq, kh, kw, quads, t0] = g;
+        if MR == 0 || MR > 16 || NV == 0 || NV > 2 || t0 + MR > 16 || kh == 0 || kh > super::QUAD_KH || kw == 0 || quads == 0 || sw == 0 {
+            return;
+        }
+        // Every read below is inside these bounds: checked once, not per load (the largest
+        // offset of a tap's vector, plus its sixteen words).
+        let tap_max = (0..kw).map(|kj| (kj % sw) * wq + kj / sw).max().unwrap_or(0);
+        let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + (quads - 1) * sw * wq + tap_max + j0 + 16 * NV;
+        let w_end = kh * kw * quads * 64;
+        if rows.len() < x_end || w.len() < w_end {
+            return;
+        }
+        let (xp, wp) = (rows.as_ptr(), w.as_ptr());
+        let mut sum = [[_mm512_setzero_si512(); NV]; MR];
+        for (ki, &off) in ko.iter().enumerate().take(kh) {
+            for kj in 0..kw {
+                let base = off + (kj % sw) * wq + kj / sw + j0;
+                for q in 0..quads {
+                    let at = base + q * sw * wq;
+                    let k4 = (ki * kw + kj) * quads + q;
+                    let mut xv = [_mm512_setzero_si512(); NV];
+                    for (v, x) in xv.iter_mut().enumerate() {
+                        // SAFETY: at + 16 * v + 16 <= x_end <= rows.len().
+                        *x = unsafe { _mm512_loadu_si512(xp.add(at + 16 * v).cast::<__m512i>()) };
+                    }
+                    for (t, st) in sum.iter_mut().enumerate() {
+                        // SAFETY: (k4 * 16 + t0 + t) * 4 + 4 <= k4 * 64 + 64 <= w_end <= w.len().
+                        let word = unsafe { core::ptr::read_unaligned(wp.add((k4 * 16 + t0 + t) * 4).cast::<i32>()) };
+                        let wb = _mm512_set1_epi32(word);
+                        for (a, &x) in st.iter_mut().zip(&xv) {
+                            *a = _mm512_dpbusd_epi32(*a, x, wb);
+                        }
+                    }
+                }
+            }
+        }
+        for (t, st) in sum.iter().enumerate() {
+            for (v, &a) in st.iter().enumerate() {
+                let out = &mut acc[t][v];
+                // SAFETY: `out` is sixteen i32, the 64 bytes stored.
+                unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast::<__m512i>(), a) };
+            }
+        }
+    }
+}
