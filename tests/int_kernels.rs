@@ -137,8 +137,86 @@ fn int_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         })
 }
 
+/// IntConvs of one group shaped for the quad kernels (`--intrinsics`): rows long enough
+/// for the wide-row kernel or not, more than one panel of sixteen outputs, channel counts
+/// off a multiple of four, strides, padding and row dilation, 1-D too.
+fn int_conv_wide() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        1usize..40,    // channels in
+        1usize..40,    // channels out
+        1usize..6,     // height
+        6usize..48,    // width
+        1usize..4,     // kernel
+        1usize..3,     // stride
+        0usize..2,     // pad
+        1usize..3,     // dilation along the height
+        any::<bool>(), // one-dimensional
+    )
+        .prop_flat_map(|(d, c, m, h, w, k, s, p, dil, one_d)| {
+            let h = if one_d { 1 } else { h };
+            let (xs, ws, dils) = if one_d {
+                (vec![1, c, w], vec![m, c, k], vec![1])
+            } else {
+                (vec![1, c, h, w], vec![m, c, k, k], vec![dil, 1])
+            };
+            let rank = xs.len() - 2;
+            let attrs = ConvAttrs {
+                window: WindowAttrs {
+                    auto_pad: AutoPad::NotSet,
+                    kernel_shape: vec![k; rank],
+                    strides: vec![s; rank],
+                    dilations: dils,
+                    pads: vec![p; 2 * rank],
+                    ceil_mode: false,
+                },
+                group: 1,
+            };
+            (
+                q8_tensor(d, xs),
+                i8_tensor(ws),
+                proptest::option::of(bias(m)),
+                zero(d),
+                prop_oneof![
+                    small_factor().prop_map(|f| vec![f]),
+                    proptest::collection::vec(small_factor(), m)
+                ],
+                q_out(),
+                Just(attrs),
+            )
+        })
+        .prop_filter_map("the window does not fit", |(x, w, b, zx, rq, out, conv)| {
+            let mut bd = Builder::new();
+            let x = bd.input(x);
+            let w = bd.constant(w);
+            let b = b.map(|b| bd.constant(b));
+            let op = Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
+                conv,
+                x_zero: zx,
+                requant: rq,
+                out,
+            })));
+            let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), b])?;
+            Some(bd.finish(y))
+        })
+}
+
+/// A factor between about 2^-14 and 2^-8, for sums over hundreds of products.
+fn small_factor() -> impl Strategy<Value = Requant> {
+    (-14i32..-8, 1.0f32..2.0).prop_map(|(e, m)| Requant::from_f32(m * 2f32.powi(e)).unwrap())
+}
+
 fn int_gemm() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
-    (q8_type(), 1usize..5, 1usize..40, 1usize..20).prop_flat_map(|(d, rows, k, n)| {
+    int_gemm_of(1..5, 1..40, 1..20)
+}
+
+/// IntGemms of `rows x k` by `k x n`.
+fn int_gemm_of(
+    rows: std::ops::Range<usize>,
+    k: std::ops::Range<usize>,
+    n: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (q8_type(), rows, k, n).prop_flat_map(|(d, rows, k, n)| {
         (
             q8_tensor(d, vec![rows, k]),
             i8_tensor(vec![k, n]),
@@ -331,6 +409,16 @@ fn run_all(
         target: target.unwrap_or_default(),
         ..Default::default()
     };
+    run_with(cases, runner_dir, &opts, Profile::Fast)
+}
+
+/// [`run_all`] with these options, the runner built with `profile`.
+fn run_with(
+    cases: &[(String, (Graph, Vec<Tensor>))],
+    runner_dir: &str,
+    opts: &kiln::CompileOptions,
+    profile: Profile,
+) -> Vec<Vec<Tensor>> {
     let compiled: Vec<_> = cases
         .iter()
         .map(|(label, (g, _))| {
@@ -339,7 +427,7 @@ fn run_all(
                 "case.onnx",
                 String::new(),
                 EmitKind::Module,
-                &opts,
+                opts,
             )
             .unwrap_or_else(|e| panic!("{label}: {e}"))
         })
@@ -351,8 +439,7 @@ fn run_all(
         })
         .collect();
     let work = common::repo().join("target").join(runner_dir);
-    let runner =
-        harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
+    let runner = harness::build_runner(&rcases, &work, &common::gen_target(), profile).unwrap();
     cases
         .iter()
         .enumerate()
@@ -392,6 +479,76 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
     let m4 = kiln::ir::Target::Thumbv7em { fpu: true };
     let outputs = run_all(&cases, "kiln-int-runner-m4", Some(m4));
     check_exact(&cases, &outputs);
+}
+
+/// IntConv and IntGemm with `--intrinsics` for x86-64 with AVX-512 take the quad kernels
+/// (u8 by i8 in words of four, weights in panels of sixteen outputs, the zero point taken
+/// out by the weights' sums, requantized in f32). Built for the baseline they run the
+/// portable tiles; built for this machine (`-C target-cpu=native`), where it has AVX-512
+/// VNNI, the `VPDPBUSD` ones. Both must give the reference semantics' integers exactly.
+#[test]
+fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
+    let mut runner = TestRunner::deterministic();
+    let cases = labelled([
+        ("IntConv", draw(&mut runner, int_conv_wide(), 48)),
+        ("IntConv (small)", draw(&mut runner, int_conv(), 24)),
+        (
+            "IntGemm",
+            draw(&mut runner, int_gemm_of(1..20, 1..80, 1..50), 24),
+        ),
+    ]);
+    let opts = kiln::CompileOptions {
+        target: kiln::ir::Target::X86_64V4,
+        intrinsics: true,
+        ..Default::default()
+    };
+    // The lowering took the quad kernels (the point of the test).
+    let quads = cases
+        .iter()
+        .filter(|(_, (g, _))| {
+            let c = kiln::compile_graph(
+                g.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                &opts,
+            )
+            .unwrap();
+            let text = &c.generated.files[0].contents;
+            text.contains("int_conv_quad_rows(")
+                || text.contains("int_conv_quads(")
+                || text.contains("int_gemm_quads(")
+        })
+        .count();
+    assert!(
+        quads >= cases.len() * 3 / 4,
+        "only {quads} of {} cases took the quad kernels",
+        cases.len()
+    );
+    let portable = run_with(&cases, "kiln-int-runner-quads", &opts, Profile::Fast);
+    check_exact(&cases, &portable);
+    if host_has_vnni() {
+        let native = run_with(
+            &cases,
+            "kiln-int-runner-quads-native",
+            &opts,
+            Profile::Native,
+        );
+        check_exact(&cases, &native);
+    } else {
+        eprintln!("this machine has no AVX-512 VNNI: the VPDPBUSD tiles are not run here");
+    }
+}
+
+fn host_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// A drawn case: its graph and inputs.

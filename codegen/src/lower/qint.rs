@@ -246,6 +246,28 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         cx.call(Some(Kernel::Quads), func, args);
         return Ok(());
     }
+    // Depthwise on a host with vector registers: runs of output columns summed tap by tap,
+    // requantized together (its row buffer takes strides up to 2 and kernels up to 33
+    // columns wide).
+    let dw_fits = sw <= 2 && (kw - 1) * dw <= 32;
+    if a.conv.group == c
+        && w.shape[1] == 1
+        && dw_fits
+        && cx.tiling.is_some()
+        && cx.target.simd_bytes() >= 16
+    {
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_in(1)?,
+            Arg::Int(i128::from(a.x_zero)),
+            cx.arg_out(0)?,
+            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+        ];
+        let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
+        cx.call(Some(Kernel::QInt), "int_conv_dw", args);
+        return Ok(());
+    }
     let (func, w) = if panels {
         let packing = Packing::RowPanels {
             rows: m,

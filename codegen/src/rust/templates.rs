@@ -232,6 +232,7 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
         .collect();
     ctx.insert("pools", &pools);
     ctx.insert("needs_std", &m.needs_std);
+    ctx.insert("has_unsafe", &m.has_unsafe);
     ctx.insert("arena_bytes", &m.arena_bytes);
     ctx.insert("macs", &m.macs);
     ctx.insert("lower_bound_bytes", &m.lower_bound_bytes);

@@ -492,6 +492,132 @@ fn int_span(out: usize, stride: usize, off: usize, pad: usize, len: usize) -> (u
 /// Columns of output a block of accumulators covers.
 const INT_COLS: usize = 64;
 
+/// How far [`int_conv_dw`]'s kernel columns may reach past a run's first column.
+const DW_REACH: usize = 32;
+
+/// A depthwise convolution (one input channel a group, so output channel `o` reads input
+/// channel `o / (m / c)`, stride at most 2 along the width and `(kw - 1) * dw <= 32`) on a
+/// host with vector registers. For each output channel and row, runs of up to 64 output
+/// columns:
+/// each input row the run reads is first copied, less the zero point and with zeros for
+/// padding, into a row of i32, then every tap adds its weight times that row, at a fixed
+/// offset, to all the run's sums (fixed-length loops the compiler keeps in vector registers; the
+/// columns past the output's are computed and dropped). The sums are then requantized in
+/// f32 together and stored as one run (`to(zero + round_half_even(f32(acc + bias[o]) *
+/// factor[o]))` clamped to `lo..=hi`, `zlh = [zero, lo, hi]`, as [`requant_f32`]). `d` and
+/// `s` as for [`int_conv2d`].
+#[allow(dead_code, clippy::too_many_arguments)]
+fn int_conv_dw<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    d: [usize; 10],
+    s: [usize; 6],
+    bias: &[i32],
+    factor: &[f32],
+    zlh: [i32; 3],
+    to: impl Fn(i64) -> Y,
+) {
+    // Runs as long as the output rows, up to 64 (narrow rows waste less of each run).
+    if d[9] <= 16 {
+        int_conv_dw_of::<X, Y, 16, { 2 * 16 + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
+    } else {
+        int_conv_dw_of::<X, Y, INT_COLS, { 2 * INT_COLS + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
+    }
+}
+
+/// [`int_conv_dw`] with runs of `COLS` output columns and a padded row of `ROW` entries
+/// (`2 * COLS + DW_REACH`).
+#[allow(dead_code, clippy::too_many_arguments)]
+#[inline(always)]
+fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    d: [usize; 10],
+    s: [usize; 6],
+    bias: &[i32],
+    factor: &[f32],
+    zlh: [i32; 3],
+    to: impl Fn(i64) -> Y,
+) {
+    const ROUND: f32 = 12582912.0;
+    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
+    let [sh, sw, dh, dw, pt, pl] = s;
+    let [zero, lo, hi] = zlh;
+    if sw == 0 || sw > 2 || kw == 0 || (kw - 1) * dw > DW_REACH {
+        return;
+    }
+    let (lo_f, hi_f) = (ROUND + (lo - zero) as f32, ROUND + (hi - zero) as f32);
+    let per = (m / c.max(1)).max(1);
+    let taps = kh * kw;
+    for b in 0..n {
+        for o in 0..m {
+            let ic = b * c + o / per;
+            let Some(plane) = x.get(ic * h * wi..(ic + 1) * h * wi) else { return };
+            let Some(wo) = w.get(o * taps..(o + 1) * taps) else { return };
+            let (bo, fo) = (bias.get(o).copied().unwrap_or(0) as i64, factor.get(o).copied().unwrap_or(0.0));
+            for i in 0..oh {
+                let mut j0 = 0;
+                while j0 < ow {
+                    let len = (ow - j0).min(COLS);
+                    let mut acc = [0i32; COLS];
+                    for ki in 0..kh {
+                        let r = i * sh + ki * dh;
+                        if r < pt || r - pt >= h {
+                            continue;
+                        }
+                        let Some(row) = plane.get((r - pt) * wi..(r - pt + 1) * wi) else { return };
+                        // pr[t] = input column j0 * sw - pl + t, less the zero point (0 outside).
+                        let mut pr = [0i32; ROW];
+                        let first = j0 * sw;
+                        let (t_lo, q_lo) = if first >= pl { (0, first - pl) } else { (pl - first, 0) };
+                        if q_lo < wi && t_lo < ROW {
+                            let cnt = (wi - q_lo).min(ROW - t_lo);
+                            if let (Some(dst), Some(src)) = (pr.get_mut(t_lo..t_lo + cnt), row.get(q_lo..q_lo + cnt)) {
+                                for (p, &v) in dst.iter_mut().zip(src) {
+                                    *p = v.into() - x_zero;
+                                }
+                            }
+                        }
+                        for kj in 0..kw {
+                            let wv = wo.get(ki * kw + kj).copied().unwrap_or(0) as i32;
+                            let off = kj * dw;
+                            if sw == 1 {
+                                let Some(src) = pr.get(off..off + COLS) else { return };
+                                for (a, &v) in acc.iter_mut().zip(src) {
+                                    *a += wv * v;
+                                }
+                            } else {
+                                let Some(src) = pr.get(off..off + 2 * COLS) else { return };
+                                for (a, v) in acc.iter_mut().zip(src.chunks_exact(2)) {
+                                    *a += wv * v[0];
+                                }
+                            }
+                        }
+                    }
+                    let mut q = [0i32; COLS];
+                    for (qo, &a) in q.iter_mut().zip(&acc) {
+                        let r = (a as i64 + bo) as f32 * fo + ROUND;
+                        let r = if r < lo_f { lo_f } else { r };
+                        let r = if r > hi_f { hi_f } else { r };
+                        *qo = (r.to_bits() as i32 - ROUND.to_bits() as i32) + zero;
+                    }
+                    let at = ((b * m + o) * oh + i) * ow + j0;
+                    if let Some(out) = y.get_mut(at..at + len) {
+                        for (yo, &v) in out.iter_mut().zip(&q) {
+                            *yo = to(v as i64);
+                        }
+                    }
+                    j0 += len;
+                }
+            }
+        }
+    }
+}
+
 /// `f(Σ (x - x_zero) * w, m)` per output element of a 2-D convolution (1-D: height 1) with
 /// i8 weights (zero point 0), summed in i32 over the input channels and taps in order.
 /// Weight-stationary, as the float reference kernel: each weight multiplies a run of up

@@ -4,6 +4,13 @@
 #[allow(dead_code)] // one file for the quantisation kernels; a model may use one of them
 fn affine_map<X: Copy, Y>(x: &[X], y: &mut [Y], dims: [usize; 4], st: [usize; 3], f: impl Fn(X, usize) -> Y) {
     let [outer, axis, inner, block] = dims;
+    if st == [0, 0, 0] {
+        // Per tensor: one parameter for all, a plain loop the compiler vectorises.
+        for (o, &v) in y.iter_mut().zip(x).take(outer * axis * inner) {
+            *o = f(v, 0);
+        }
+        return;
+    }
     let mut e = 0;
     for o in 0..outer {
         for a in 0..axis {
@@ -19,21 +26,13 @@ fn affine_map<X: Copy, Y>(x: &[X], y: &mut [Y], dims: [usize; 4], st: [usize; 3]
 /// Round half to even (numpy's `rint`) without libm.
 #[allow(dead_code)]
 fn round_even_f32(v: f32) -> f32 {
-    // From 2^23 on every f32 is whole; NaN and the infinities stay as they are.
-    if !(v > -8_388_608.0 && v < 8_388_608.0) {
-        return v;
-    }
-    let t = v as i32;
-    // Exact: both are within 2^23 of each other.
-    let d = v - t as f32;
-    let n = if d > 0.5 || (d == 0.5 && t & 1 == 1) {
-        t + 1
-    } else if d < -0.5 || (d == -0.5 && t & 1 == 1) {
-        t - 1
-    } else {
-        t
-    };
-    n as f32
+    // Below 2^23, adding 2^23 leaves whole numbers one unit apart, so the addition rounds
+    // |v| half to even; from 2^23 on every f32 is whole. NaN and the infinities stay as
+    // they are, and the sign is kept (-0.4 gives -0.0, as numpy's `rint`). No branch, so
+    // it vectorises.
+    let a = v.abs();
+    let r = if a < 8_388_608.0 { (a + 8_388_608.0) - 8_388_608.0 } else { a };
+    r.copysign(v)
 }
 
 /// DynamicQuantizeLinear: the range [min(x, 0), max(x, 0)] mapped onto u8.
