@@ -403,6 +403,42 @@ fn fma_is_refused_where_it_cannot_run() {
     }
 }
 
+/// `--intrinsics` (the only `unsafe` kiln emits) is refused where kiln has no intrinsics
+/// kernels (a target other than x86-64 with AVX-512, -O0's reference kernels, C), with
+/// nothing written; where it is taken but no kernel uses an intrinsic, the code is as
+/// without it (no `unsafe`).
+#[test]
+fn intrinsics_are_refused_where_kiln_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let relu = model(
+        vec![node("Relu", "relu", &["x"], &["y"])],
+        vec![f32_value("x", &[1, 4])],
+        vec![f32_value("y", &[1, 4])],
+    );
+    let relu = write(dir.path(), "relu.onnx", &relu);
+    let out = dir.path().join("m.rs");
+    let o = out.to_string_lossy().into_owned();
+    for (extra, expect) in [
+        (
+            &["--target", "thumbv7em-none-eabihf"][..],
+            &["--intrinsics", "thumbv7em+fpu", "x86_64-v4", "drop --intrinsics"][..],
+        ),
+        (&["--target", "x86_64-v3"][..], &["--intrinsics", "x86_64-v3"][..]),
+        (&["-O0", "--target", "x86_64-v4"][..], &["--intrinsics", "-O0"][..]),
+        (&["--emit", "c", "--target", "x86_64-v4"][..], &["--intrinsics", "C"][..]),
+    ] {
+        let mut args = vec!["compile", &relu, "-o", &o, "--intrinsics"];
+        args.extend(extra);
+        assert_clean_error(&kiln(&args), expect);
+        assert!(!out.exists(), "{args:?} left a file behind");
+    }
+    let ok = kiln(&["compile", &relu, "-o", &o, "--intrinsics", "--target", "x86_64-v4"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("\n// - --intrinsics\n"), "the header lists --intrinsics");
+    assert!(!text.contains("unsafe"), "no intrinsics kernel, no unsafe");
+}
+
 /// Two Relus over 1x4096 floats: the intermediate activation is 16 KiB.
 fn relu_chain(dir: &Path) -> String {
     let m = model(

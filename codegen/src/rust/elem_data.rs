@@ -159,11 +159,19 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             let z = zero
                 .as_ref()
                 .map_or_else(|| "0.0".to_string(), |z| format!("{z}[k] as f32"));
-            // NaN clamps to NaN, which `as` turns into 0, as the reference semantics do.
-            format!(
-                "|v: {xt}, k: usize| (round_even_f32(v as f32 / ({scale}[k] as f32)) + {z})\
-                 .clamp({lo:?}, {hi:?}) as {yt}"
-            )
+            if matches!(to, DType::U8 | DType::I8) {
+                // Branch-free, so a per-tensor QuantizeLinear vectorises (see `quantize_8`).
+                format!(
+                    "|v: {xt}, k: usize| quantize_8(round_even_f32(v as f32 / ({scale}[k] as f32)) + {z}, \
+                     {lo:?}, {hi:?}) as {yt}"
+                )
+            } else {
+                // NaN clamps to NaN, which `as` turns into 0, as the reference semantics do.
+                format!(
+                    "|v: {xt}, k: usize| (round_even_f32(v as f32 / ({scale}[k] as f32)) + {z})\
+                     .clamp({lo:?}, {hi:?}) as {yt}"
+                )
+            }
         }
         ElemFn::Dequantize {
             scale,

@@ -522,6 +522,8 @@ fn int_conv_dw<X: Copy + Into<i32>, Y>(
     // Runs as long as the output rows, up to 64 (narrow rows waste less of each run).
     if d[9] <= 16 {
         int_conv_dw_of::<X, Y, 16, { 2 * 16 + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
+    } else if d[9] <= 32 {
+        int_conv_dw_of::<X, Y, 32, { 2 * 32 + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
     } else {
         int_conv_dw_of::<X, Y, INT_COLS, { 2 * INT_COLS + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
     }

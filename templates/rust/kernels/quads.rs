@@ -342,6 +342,9 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
                 let Some(wp) = w.get(p * wstride..(p + 1) * wstride) else { return };
                 for half in 0..nv {
                     let t0 = half * 16 / nv;
+                    if p * 16 + t0 >= m {
+                        break;
+                    }
                     let mut j0 = 0;
                     while j0 < ow {
                         let mut acc = [[[0i32; 16]; 2]; 16];

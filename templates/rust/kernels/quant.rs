@@ -35,6 +35,21 @@ fn round_even_f32(v: f32) -> f32 {
     r.copysign(v)
 }
 
+/// `v` (a whole number, or NaN) clamped to `lo..=hi` (inside an 8-bit range) as an i32,
+/// NaN giving 0 as `as` would: without a float-to-int conversion, so it vectorises. While
+/// `|v| < 2^22`, `v + 1.5 * 2^23` is in [2^23, 2^24), where floats are one unit apart, so
+/// its bits less those of 1.5 * 2^23 are `v`.
+#[allow(dead_code)]
+#[inline(always)]
+fn quantize_8(v: f32, lo: f32, hi: f32) -> i32 {
+    const OFFSET: f32 = 12_582_912.0;
+    #[allow(clippy::eq_op)]
+    let v = if v == v { v } else { 0.0 };
+    let v = if v < lo { lo } else { v };
+    let v = if v > hi { hi } else { v };
+    ((v + OFFSET).to_bits() as i32) - OFFSET.to_bits() as i32
+}
+
 /// DynamicQuantizeLinear: the range [min(x, 0), max(x, 0)] mapped onto u8.
 #[allow(dead_code)]
 fn dynamic_quantize(x: &[f32], y: &mut [u8], scale: &mut [f32], zero_point: &mut [u8]) {
