@@ -421,22 +421,50 @@ fn intrinsics_are_refused_where_kiln_has_none() {
     for (extra, expect) in [
         (
             &["--target", "thumbv7em-none-eabihf"][..],
-            &["--intrinsics", "thumbv7em+fpu", "x86_64-v4", "drop --intrinsics"][..],
+            &[
+                "--intrinsics",
+                "thumbv7em+fpu",
+                "x86_64-v4",
+                "drop --intrinsics",
+            ][..],
         ),
-        (&["--target", "x86_64-v3"][..], &["--intrinsics", "x86_64-v3"][..]),
-        (&["-O0", "--target", "x86_64-v4"][..], &["--intrinsics", "-O0"][..]),
-        (&["--emit", "c", "--target", "x86_64-v4"][..], &["--intrinsics", "C"][..]),
+        (
+            &["--target", "x86_64-v3"][..],
+            &["--intrinsics", "x86_64-v3"][..],
+        ),
+        (
+            &["-O0", "--target", "x86_64-v4"][..],
+            &["--intrinsics", "-O0"][..],
+        ),
+        (
+            &["--emit", "c", "--target", "x86_64-v4"][..],
+            &["--intrinsics", "C"][..],
+        ),
     ] {
         let mut args = vec!["compile", &relu, "-o", &o, "--intrinsics"];
         args.extend(extra);
         assert_clean_error(&kiln(&args), expect);
         assert!(!out.exists(), "{args:?} left a file behind");
     }
-    let ok = kiln(&["compile", &relu, "-o", &o, "--intrinsics", "--target", "x86_64-v4"]);
+    let ok = kiln(&[
+        "compile",
+        &relu,
+        "-o",
+        &o,
+        "--intrinsics",
+        "--target",
+        "x86_64-v4",
+    ]);
     assert!(ok.status.success(), "{}", stderr(&ok));
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.contains("\n// - --intrinsics\n"), "the header lists --intrinsics");
-    assert!(!text.contains("unsafe"), "no intrinsics kernel, no unsafe");
+    assert!(
+        text.contains("\n// - --intrinsics\n"),
+        "the header lists --intrinsics"
+    );
+    assert!(
+        !text.contains("kiln_vnni") && text.contains("#[forbid(unsafe_code)]"),
+        "no intrinsics kernel, no unsafe"
+    );
 }
 
 /// Two Relus over 1x4096 floats: the intermediate activation is 16 KiB.

@@ -515,9 +515,13 @@ fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
             )
             .unwrap();
             let text = &c.generated.files[0].contents;
-            text.contains("int_conv_quad_rows(")
+            let quads = text.contains("int_conv_quad_rows(")
                 || text.contains("int_conv_quads(")
-                || text.contains("int_gemm_quads(")
+                || text.contains("int_gemm_quads(");
+            // Its usage comment asks for `deny(unsafe_code)` where it has the module.
+            assert_eq!(quads, text.contains("#[deny(unsafe_code)]"));
+            assert_eq!(quads, text.contains("mod kiln_vnni"));
+            quads
         })
         .count();
     assert!(
