@@ -38,6 +38,7 @@ fn emit(g: &Graph, kind: EmitKind) -> Generated {
         },
         target: kiln_ir::Target::Host,
         kernels: kiln_codegen::KernelChoice::Fast,
+        intrinsics: false,
     };
     emit_rust(&verified, &plan, kind, &opts).unwrap_or_else(|e| panic!("{}: {e}", g.name))
 }

@@ -20,6 +20,7 @@ fn options(name: &str) -> RustOptions {
         },
         target: kiln_ir::Target::Host,
         kernels: kiln_codegen::KernelChoice::Reference,
+        intrinsics: false,
     }
 }
 

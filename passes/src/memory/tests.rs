@@ -938,7 +938,7 @@ fn scratch_buffers_live_for_their_step_only() {
         assert_eq!(p.scratch_placement(*n).unwrap().len, want);
     }
     // A target without SIMD or FPU, or no target: the reference kernels need none.
-    for scratch in [None, Some(kiln_ir::Target::Thumbv7em { fpu: false })] {
+    for scratch in [None, Some(kiln_ir::Target::Thumbv7em { fpu: false }.into())] {
         let p = plan(&b.g, &PlanOptions { scratch, ..on });
         assert!(p.scratch.is_empty() && p.buffers.iter().all(|x| x.scratch_of.is_none()));
     }
