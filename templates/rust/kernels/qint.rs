@@ -89,14 +89,33 @@ fn requant(acc: i64, mult: i32, shift: u32, zero: i32, lo: i32, hi: i32) -> i32 
 #[allow(dead_code)]
 #[inline(always)]
 fn requant_f32(acc: i64, factor: f32, zero: i32, lo: i32, hi: i32) -> i32 {
-    const ROUND: f32 = 12582912.0;
-    let r = acc as f32 * factor + ROUND;
-    // Clamped while offset, then the integer read from the bits (the offset values are in
-    // [2^23, 2^24), one unit apart): no float-to-int conversion and its NaN handling.
-    let (lo_f, hi_f) = (ROUND + (lo - zero) as f32, ROUND + (hi - zero) as f32);
-    let r = if r < lo_f { lo_f } else { r };
-    let r = if r > hi_f { hi_f } else { r };
-    (r.to_bits() as i32 - ROUND.to_bits() as i32) + zero
+    let range = offset_range([zero, lo, hi]);
+    from_offset(acc as f32 * factor + ROUND_OFFSET, range, zero)
+}
+
+/// 1.5 * 2^23: `v + ROUND_OFFSET` is `v` rounded half to even, in the low bits of a float
+/// in [2^23, 2^24), where floats are one unit apart (for `|v| < 2^22`).
+#[allow(dead_code)]
+const ROUND_OFFSET: f32 = 12582912.0;
+
+/// The output range `lo..=hi` (`zlh = [zero, lo, hi]`) less `zero`, offset by
+/// [`ROUND_OFFSET`]: where [`from_offset`] clamps.
+#[allow(dead_code)]
+#[inline(always)]
+fn offset_range(zlh: [i32; 3]) -> (f32, f32) {
+    let [zero, lo, hi] = zlh;
+    (ROUND_OFFSET + (lo - zero) as f32, ROUND_OFFSET + (hi - zero) as f32)
+}
+
+/// `zero + v` for `r = v + ROUND_OFFSET`, clamped to `range` (see [`offset_range`]) while
+/// offset, then read from the bits: no float-to-int conversion and its NaN handling, no
+/// branch, so it vectorises.
+#[allow(dead_code)]
+#[inline(always)]
+fn from_offset(r: f32, range: (f32, f32), zero: i32) -> i32 {
+    let r = if r < range.0 { range.0 } else { r };
+    let r = if r > range.1 { range.1 } else { r };
+    (r.to_bits() as i32 - ROUND_OFFSET.to_bits() as i32) + zero
 }
 
 /// `f(Σ_t (a[r, t] - a_zero) * b[t, j], j)` for each row `r` of A (`rows × k`) and column
@@ -545,14 +564,12 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
     zlh: [i32; 3],
     to: impl Fn(i64) -> Y,
 ) {
-    const ROUND: f32 = 12582912.0;
     let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
     let [sh, sw, dh, dw, pt, pl] = s;
-    let [zero, lo, hi] = zlh;
     if sw == 0 || sw > 2 || kw == 0 || (kw - 1) * dw > DW_REACH {
         return;
     }
-    let (lo_f, hi_f) = (ROUND + (lo - zero) as f32, ROUND + (hi - zero) as f32);
+    let range = offset_range(zlh);
     let per = (m / c.max(1)).max(1);
     let taps = kh * kw;
     for b in 0..n {
@@ -602,10 +619,7 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
                     }
                     let mut q = [0i32; COLS];
                     for (qo, &a) in q.iter_mut().zip(&acc) {
-                        let r = (a as i64 + bo) as f32 * fo + ROUND;
-                        let r = if r < lo_f { lo_f } else { r };
-                        let r = if r > hi_f { hi_f } else { r };
-                        *qo = (r.to_bits() as i32 - ROUND.to_bits() as i32) + zero;
+                        *qo = from_offset((a as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
                     }
                     let at = ((b * m + o) * oh + i) * ow + j0;
                     if let Some(out) = y.get_mut(at..at + len) {

@@ -61,12 +61,11 @@ fn quad_tiles(left: usize, panels_left: usize, rows: &[u32], ko: &[usize; QUAD_K
 /// panel at one position at once (the parameters copied in with one bounds test each, so
 /// the compiler vectorises it), stored `stride` apart from `y[0]` for the outputs below
 /// `sums.len()` (one bounds test, not one per store). The rounded value is read from the
-/// bits of `v + 1.5 * 2^23`.
+/// bits of `v + 1.5 * 2^23` ([`from_offset`]).
 #[allow(dead_code, clippy::too_many_arguments)]
 #[inline(always)]
 fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], factor: &[f32], zlh: [i32; 3], to: &impl Fn(i64) -> Y, y: &mut [Y], stride: usize) {
-    const ROUND: f32 = 12582912.0;
-    let [zero, lo, hi] = zlh;
+    let range = offset_range(zlh);
     let load = |src: &[i32], dst: &mut [i32; 16]| {
         let v = src.get(o0..).unwrap_or_default();
         let n = v.len().min(16);
@@ -78,14 +77,10 @@ fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], 
     let v = factor.get(o0..).unwrap_or_default();
     let n = v.len().min(16);
     fa[..n].copy_from_slice(&v[..n]);
-    let (lo_f, hi_f) = (ROUND + (lo - zero) as f32, ROUND + (hi - zero) as f32);
     let mut q = [0i32; 16];
     for t in 0..16 {
         let a = acc[t].wrapping_sub(zu.wrapping_mul(s[t])) as i64 + b[t] as i64;
-        let r = a as f32 * fa[t] + ROUND;
-        let r = if r < lo_f { lo_f } else { r };
-        let r = if r > hi_f { hi_f } else { r };
-        q[t] = (r.to_bits() as i32 - ROUND.to_bits() as i32) + zero;
+        q[t] = from_offset(a as f32 * fa[t] + ROUND_OFFSET, range, zlh[0]);
     }
     let n = sums.len().saturating_sub(o0).min(16);
     if n == 0 {
@@ -96,6 +91,61 @@ fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], 
             *o = to(v as i64);
         }
     }
+}
+
+/// The ring of input rows of the quad convolutions, for output row `i`: the `kh` padded
+/// input rows it reads, `row` words each in `rows` (input row `r` in slot `r % kh` without
+/// row dilation, where the rows the previous output rows converted are kept and `next` is
+/// the first one they did not; else slot `ki`), each column's four channels' `x + bias`
+/// as u8 in one word, at `place(quad, padded column)` in the row, the zero point `zu`
+/// for padding and channels past `c`. Returns each kernel row's slot offset; `None` if
+/// `rows` is short. `g = [c, h, wi, kh, sh, dh, pt, pl, wpad, row]`, `zb = [zu, bias]`.
+#[allow(dead_code, clippy::too_many_arguments)]
+#[inline(always)]
+fn quad_ring<X: Copy + Into<i32>>(
+    xb: &[X],
+    rows: &mut [u32],
+    i: usize,
+    next: &mut usize,
+    g: [usize; 10],
+    zb: [i32; 2],
+    place: impl Fn(usize, usize) -> usize,
+) -> Option<[usize; QUAD_KH]> {
+    let [c, h, wi, kh, sh, dh, pt, pl, wpad, row] = g;
+    let [zu, bias] = zb;
+    let plane = h * wi;
+    let pad = u32::from_le_bytes([zu as u8; 4]);
+    let mut ko = [0usize; QUAD_KH];
+    for (ki, k) in ko.iter_mut().enumerate().take(kh) {
+        let r = i * sh + ki * dh;
+        let slot = if dh == 1 { r % kh } else { ki };
+        *k = slot * row;
+        if dh == 1 && r < *next {
+            continue;
+        }
+        let dst = rows.get_mut(slot * row..(slot + 1) * row)?;
+        dst.fill(pad);
+        if r < pt || r - pt >= h {
+            continue;
+        }
+        // Columns pl..pl + wi of the padded row hold the input row.
+        let cols = wi.min(wpad.saturating_sub(pl));
+        let from = (r - pt) * wi;
+        for q in 0..c.div_ceil(4) {
+            let ch = |e: usize| xb.get((4 * q + e) * plane + from..(4 * q + e) * plane + from + cols).filter(|_| 4 * q + e < c);
+            let chans = [ch(0), ch(1), ch(2), ch(3)];
+            for xx in 0..cols {
+                let byte = |e: usize| chans[e].and_then(|s| s.get(xx)).map_or(zu as u8, |&v| (v.into() + bias) as u8);
+                if let Some(o) = dst.get_mut(place(q, pl + xx)) {
+                    *o = u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)]);
+                }
+            }
+        }
+    }
+    if dh == 1 {
+        *next = i * sh + kh;
+    }
+    Some(ko)
 }
 
 /// A convolution of one group by quads (`w` in `Packing::Quads`, see kiln): the input
@@ -136,44 +186,12 @@ fn int_conv_quads<X: Copy + Into<i32>, Y>(
     let seg = kw * quads;
     let wstride = 64 * kh * seg;
     let zu = x_zero + bias;
-    let pad = u32::from_le_bytes([zu as u8; 4]);
     let panels = m.div_ceil(16);
     for b in 0..n {
         let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
-        // Without row dilation, padded input row r lives in slot r % kh, and an output row
-        // converts only the rows the previous ones have not: one at stride 1.
         let mut next = 0;
         for i in 0..oh {
-            let mut ko = [0usize; QUAD_KH];
-            for ki in 0..kh {
-                let r = i * sh + ki * dh;
-                let slot = if dh == 1 { r % kh } else { ki };
-                ko[ki] = slot * row;
-                if dh == 1 && r < next {
-                    continue;
-                }
-                let Some(dst) = rows.get_mut(slot * row..(slot + 1) * row) else { return };
-                dst.fill(pad);
-                if r < pt || r - pt >= h {
-                    continue;
-                }
-                // Columns pl..pl + wi of the padded row hold the input row.
-                let cols = wi.min(wpad.saturating_sub(pl));
-                let from = (r - pt) * wi;
-                for q in 0..quads {
-                    let ch = |e: usize| xb.get((4 * q + e) * plane + from..(4 * q + e) * plane + from + cols).filter(|_| 4 * q + e < c);
-                    let chans = [ch(0), ch(1), ch(2), ch(3)];
-                    for xx in 0..cols {
-                        let byte = |e: usize| chans[e].and_then(|s| s.get(xx)).map_or(zu as u8, |&v| (v.into() + bias) as u8);
-                        if let Some(o) = dst.get_mut((pl + xx) * quads + q) {
-                            *o = u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)]);
-                        }
-                    }
-                }
-            }
-            if dh == 1 {
-                next = i * sh + kh;
-            }
+            let Some(ko) = quad_ring(xb, rows, i, &mut next, [c, h, wi, kh, sh, dh, pt, pl, wpad, row], [zu, bias], |q, col| col * quads + q) else { return };
             let mut j = 0;
             while j < ow {
                 let mut p = 0;
@@ -283,11 +301,9 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
     zlh: [i32; 3],
     to: impl Fn(i64) -> Y,
 ) {
-    const ROUND: f32 = 12582912.0;
     let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
     let [sh, sw, dh, _dw, pt, pl] = s;
     let [x_zero, bias] = zero_bias;
-    let [zero, lo, hi] = zlh;
     if kh > QUAD_KH || sw == 0 {
         return;
     }
@@ -297,47 +313,17 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
     let wq = wpad.div_ceil(sw);
     let row = quads * sw * wq;
     let zu = x_zero + bias;
-    let pad = u32::from_le_bytes([zu as u8; 4]);
     let wstride = 64 * kh * kw * quads;
     // Two vectors of positions by eight outputs where the row is long enough, else one
     // by sixteen: sixteen accumulators either way.
     let nv = if ow >= 32 { 2 } else { 1 };
-    let (lo_f, hi_f) = (ROUND + (lo - zero) as f32, ROUND + (hi - zero) as f32);
+    let range = offset_range(zlh);
     for b in 0..n {
         let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
         let mut next = 0;
         for i in 0..oh {
-            let mut ko = [0usize; QUAD_KH];
-            for ki in 0..kh {
-                let r = i * sh + ki * dh;
-                let slot = if dh == 1 { r % kh } else { ki };
-                ko[ki] = slot * row;
-                if dh == 1 && r < next {
-                    continue;
-                }
-                let Some(dst) = rows.get_mut(slot * row..(slot + 1) * row) else { return };
-                dst.fill(pad);
-                if r < pt || r - pt >= h {
-                    continue;
-                }
-                let cols = wi.min(wpad.saturating_sub(pl));
-                let from = (r - pt) * wi;
-                for q in 0..quads {
-                    let ch = |e: usize| xb.get((4 * q + e) * plane + from..(4 * q + e) * plane + from + cols).filter(|_| 4 * q + e < c);
-                    let chans = [ch(0), ch(1), ch(2), ch(3)];
-                    let Some(dq) = dst.get_mut(q * sw * wq..(q + 1) * sw * wq) else { return };
-                    for xx in 0..cols {
-                        let byte = |e: usize| chans[e].and_then(|s| s.get(xx)).map_or(zu as u8, |&v| (v.into() + bias) as u8);
-                        let col = pl + xx;
-                        if let Some(o) = dq.get_mut((col % sw) * wq + col / sw) {
-                            *o = u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)]);
-                        }
-                    }
-                }
-            }
-            if dh == 1 {
-                next = i * sh + kh;
-            }
+            let place = |q: usize, col: usize| q * sw * wq + (col % sw) * wq + col / sw;
+            let Some(ko) = quad_ring(xb, rows, i, &mut next, [c, h, wi, kh, sh, dh, pt, pl, wpad, row], [zu, bias], place) else { return };
             for p in 0..m.div_ceil(16) {
                 let Some(wp) = w.get(p * wstride..(p + 1) * wstride) else { return };
                 for half in 0..nv {
@@ -365,11 +351,8 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
                                 }
                                 let cnt = (ow - j).min(16);
                                 let mut vals = [0i32; 16];
-                                for l in 0..16 {
-                                    let r = (a[l].wrapping_sub(zs) as i64 + bo) as f32 * fo + ROUND;
-                                    let r = if r < lo_f { lo_f } else { r };
-                                    let r = if r > hi_f { hi_f } else { r };
-                                    vals[l] = (r.to_bits() as i32 - ROUND.to_bits() as i32) + zero;
+                                for (v, &al) in vals.iter_mut().zip(a) {
+                                    *v = from_offset((al.wrapping_sub(zs) as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
                                 }
                                 let at_y = ((b * m + o) * oh + i) * ow + j;
                                 if let Some(ys) = y.get_mut(at_y..at_y + cnt) {
