@@ -385,8 +385,8 @@ pub fn has_intrinsic_kernels(kt: KernelTarget) -> bool {
     kt.target.simd_bytes() >= 64 && kt.target.arch() == kiln_ir::target::Arch::X86_64
 }
 
-/// An int8 Gemm by a constant B on the quad kernels ([`quads`]): its scratch holds eight
-/// rows of A as words of four bytes (`8 * k.div_ceil(4)` words).
+/// An int8 Gemm by a constant B on the quad kernels ([`quads`]): its scratch holds up to
+/// eight rows of A as words of four bytes (`min(rows, 8) * k.div_ceil(4)` words).
 pub fn quad_gemm(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
     if !quads(kt) {
         return None;
@@ -397,8 +397,10 @@ pub fn quad_gemm(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch>
     let b = (*node.inputs.get(1)?)?;
     g.value(b).const_tensor()?;
     let k = *g.value(b).ty.shape.first()?;
-    let words = 8 * k.div_ceil(4);
-    (k > 0 && words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
+    let a = &g.value((*node.inputs.first()?)?).ty;
+    let rows = a.numel() / k.max(1);
+    let words = rows.min(8) * k.div_ceil(4);
+    (words > 0 && words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
 }
 
 /// `[kh, kw, wpad, channels, ow, sw]` of an IntConv the row kernels can run (one group, 1-D
