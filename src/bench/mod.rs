@@ -166,6 +166,7 @@ impl Variant {
             v.push(Variant::O2Fma);
         }
         if intrinsics {
+            intrinsics_support(target)?;
             v.push(Variant::O2Intrinsics);
         }
         v.sort_unstable();
@@ -185,6 +186,19 @@ pub fn fma_support(target: Target) -> Result<(), String> {
     o.kernels(target.resolve())
         .map(|_| ())
         .map_err(|e| format!("cannot time -O2 --fma on this machine: {e}"))
+}
+
+/// Whether kiln has intrinsics kernels for `target`, or why not: the rule that also refuses
+/// `kiln compile --intrinsics` there.
+pub fn intrinsics_support(target: Target) -> Result<(), String> {
+    let o = crate::CompileOptions {
+        opt_level: OptLevel::O2,
+        intrinsics: true,
+        ..Default::default()
+    };
+    o.kernels(target.resolve())
+        .map(|_| ())
+        .map_err(|e| format!("cannot time -O2 --intrinsics on this machine: {e}"))
 }
 
 /// How to run a benchmark.
@@ -491,9 +505,12 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
     if opts.variants.is_empty() {
         return Err("no build of kiln's code to time (give -O0, -O2 and/or --fma)".into());
     }
-    // The fused build is refused up front, not once per model.
+    // The fused and intrinsics builds are refused up front, not once per model.
     if opts.variants.contains(&Variant::O2Fma) {
         fma_support(Target::Host)?;
+    }
+    if opts.variants.contains(&Variant::O2Intrinsics) {
+        intrinsics_support(Target::Host)?;
     }
     if opts.rounds == 0 || opts.round_secs.is_nan() || opts.round_secs <= 0.0 {
         return Err("--rounds and --round-time must be positive".into());
@@ -1119,6 +1136,22 @@ mod tests {
             let e = Variant::select(&[], true, false, t).unwrap_err();
             assert!(
                 e.contains("cannot time -O2 --fma") && e.contains("--fma: target"),
+                "{t}: {e}"
+            );
+        }
+        // `--intrinsics` the same way: only x86-64 with AVX-512 has such kernels.
+        assert_eq!(
+            Variant::select(&[o2], false, true, Target::X86_64V4),
+            Ok(vec![O2, O2Intrinsics])
+        );
+        for t in [
+            Target::X86_64V3,
+            Target::Aarch64,
+            Target::Thumbv7em { fpu: true },
+        ] {
+            let e = Variant::select(&[o2], false, true, t).unwrap_err();
+            assert!(
+                e.contains("cannot time -O2 --intrinsics") && e.contains("--intrinsics"),
                 "{t}: {e}"
             );
         }
