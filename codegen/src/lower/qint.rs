@@ -376,7 +376,7 @@ fn quad_requant(
     } else {
         Arg::Data(TensorData::I32(Vec::new()))
     };
-    let factor = |r: &Requant| (f64::from(r.mult) * (-f64::from(r.shift)).exp2()) as f32;
+    let factor = |r: &Requant| r.real() as f32;
     let factors: Vec<f32> = match requant {
         [one] => vec![factor(one); outs],
         per => per.iter().map(factor).collect(),

@@ -37,8 +37,12 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                 format!(" + {b}.get(m).map_or(0, |&v| v as i64)")
             });
             // mult (24 bits) times a power of two: exact in f32 (as the lowering made it).
-            let factor =
-                |m: i32, s: u32| format!("{:?}f32", (f64::from(m) * (-f64::from(s)).exp2()) as f32);
+            let factor = |mult: i32, shift: u32| {
+                format!(
+                    "{:?}f32",
+                    kiln_ir::ops::qint::Requant { mult, shift }.real() as f32
+                )
+            };
             let m = if bias.is_some() { "m" } else { "_m" };
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!(
