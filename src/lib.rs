@@ -283,7 +283,8 @@ impl CompileOptions {
         if !kiln_passes::kernels::has_intrinsic_kernels(kt) {
             return Err(Error::Usage(format!(
                 "{flag}: kiln has no intrinsics kernels for target {target} (so far only for \
-                 x86_64-v4: AVX-512 VNNI in the int8 convolutions and Gemms); drop {flag}"
+                 x86_64-v4: AVX-512 VNNI in the int8 convolutions and Gemms, and for \
+                 thumbv7em (Cortex-M4/M7): SMLAD in the int8 ones, in Rust); drop {flag}"
             )));
         }
         Ok(())
@@ -954,9 +955,10 @@ impl Build {
 
     /// `core::arch` intrinsics in the kernels that have them (the CLI's `--intrinsics`;
     /// default off): x86's AVX-512 VNNI in the int8 convolutions and Gemms, used where the
-    /// crate is compiled for it (e.g. `-C target-cpu=native` on such a machine). The
-    /// generated code then contains `unsafe` in one module (`kiln_vnni`): include it in a
-    /// module with `#[deny(unsafe_code)]`, not `forbid`.
+    /// crate is compiled for it (e.g. `-C target-cpu=native` on such a machine), and for
+    /// thumbv7em (Cortex-M4/M7) the DSP extension's `SMLAD` in the int8 ones, by inline
+    /// assembly. The generated code then contains `unsafe` in one module (`kiln_vnni` or
+    /// `kiln_dsp`): include it in a module with `#[deny(unsafe_code)]`, not `forbid`.
     pub fn intrinsics(mut self, on: bool) -> Self {
         self.opts.intrinsics = on;
         self

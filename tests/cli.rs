@@ -404,7 +404,8 @@ fn fma_is_refused_where_it_cannot_run() {
 }
 
 /// `--intrinsics` (the only `unsafe` kiln emits) is refused where kiln has no intrinsics
-/// kernels (a target other than x86-64 with AVX-512, -O0's reference kernels, C), with
+/// kernels (a target other than x86-64 with AVX-512 or thumbv7em, -O0's reference kernels,
+/// C), with
 /// nothing written; where it is taken but no kernel uses an intrinsic, the code is as
 /// without it (no `unsafe`).
 #[test]
@@ -420,11 +421,12 @@ fn intrinsics_are_refused_where_kiln_has_none() {
     let o = out.to_string_lossy().into_owned();
     for (extra, expect) in [
         (
-            &["--target", "thumbv7em-none-eabihf"][..],
+            &["--target", "thumbv6m-none-eabi"][..],
             &[
                 "--intrinsics",
-                "thumbv7em+fpu",
+                "thumbv6m",
                 "x86_64-v4",
+                "thumbv7em",
                 "drop --intrinsics",
             ][..],
         ),
@@ -446,25 +448,27 @@ fn intrinsics_are_refused_where_kiln_has_none() {
         assert_clean_error(&kiln(&args), expect);
         assert!(!out.exists(), "{args:?} left a file behind");
     }
-    let ok = kiln(&[
-        "compile",
-        &relu,
-        "-o",
-        &o,
-        "--intrinsics",
-        "--target",
-        "x86_64-v4",
-    ]);
-    assert!(ok.status.success(), "{}", stderr(&ok));
-    let text = std::fs::read_to_string(&out).unwrap();
-    assert!(
-        text.contains("\n// - --intrinsics\n"),
-        "the header lists --intrinsics"
-    );
-    assert!(
-        !text.contains("kiln_vnni") && text.contains("#[forbid(unsafe_code)]"),
-        "no intrinsics kernel, no unsafe"
-    );
+    for target in ["x86_64-v4", "thumbv7em-none-eabihf"] {
+        let ok = kiln(&[
+            "compile",
+            &relu,
+            "-o",
+            &o,
+            "--intrinsics",
+            "--target",
+            target,
+        ]);
+        assert!(ok.status.success(), "{}", stderr(&ok));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            text.contains("\n// - --intrinsics\n"),
+            "the header lists --intrinsics"
+        );
+        assert!(
+            !text.contains("unsafe {") && text.contains("#[forbid(unsafe_code)]"),
+            "no intrinsics kernel, no unsafe"
+        );
+    }
 }
 
 /// Two Relus over 1x4096 floats: the intermediate activation is 16 KiB.

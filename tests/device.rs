@@ -51,11 +51,12 @@ struct Model {
 
 /// Compiles `m` for `device`, runs it there and compares; returns a row of figures or the
 /// failure.
-fn run_on(device: &str, m: &Model, kind: EmitKind) -> Result<String, String> {
+fn run_on(device: &str, m: &Model, kind: EmitKind, intrinsics: bool) -> Result<String, String> {
     let dev = kiln::Device::find(device).map_err(|e| e.to_string())?;
     let opts = kiln::CompileOptions {
         target: dev.target,
         device: Some(dev.clone()),
+        intrinsics,
         input_shapes: m
             .shapes
             .iter()
@@ -66,7 +67,18 @@ fn run_on(device: &str, m: &Model, kind: EmitKind) -> Result<String, String> {
     let path = common::corpus_model(&m.file);
     let c =
         kiln::compile(&path, kind, &opts).map_err(|e| format!("{} on {device}: {e}", m.file))?;
-    let lang = if kind == EmitKind::C { "c" } else { "rust" };
+    let lang = match (kind, intrinsics) {
+        (EmitKind::C, _) => "c",
+        (_, false) => "rust",
+        (_, true) => "rust --intrinsics",
+    };
+    // The SMLAD kernels' assembly is in (and only then is there `unsafe`).
+    if c.generated.has_unsafe != intrinsics {
+        return Err(format!(
+            "{} on {device}: intrinsics {intrinsics} but unsafe code {}",
+            m.file, c.generated.has_unsafe
+        ));
+    }
     let (inputs, mut expected) = harness::read_test_set(&m.data)?;
     if let Some(dir) = &m.expected {
         expected = harness::read_test_set(dir)?.1;
@@ -77,7 +89,7 @@ fn run_on(device: &str, m: &Model, kind: EmitKind) -> Result<String, String> {
     let work = common::repo()
         .join("target")
         .join("kiln-device")
-        .join(format!("{device}-{lang}-{}", m.file));
+        .join(format!("{device}-{}-{}", lang.replace(" --", "-"), m.file));
     let run = kiln::cross::run(&dev, &c.generated, &inputs, &work)
         .map_err(|e| format!("{} on {device}: {e}", m.file))?;
     for (k, (a, e)) in run.outputs.iter().zip(&expected).enumerate() {
@@ -134,6 +146,10 @@ fn run_on(device: &str, m: &Model, kind: EmitKind) -> Result<String, String> {
 }
 
 fn check_all(device: &str, models: &[Model], kind: EmitKind) {
+    check_all_with(device, models, kind, false);
+}
+
+fn check_all_with(device: &str, models: &[Model], kind: EmitKind, intrinsics: bool) {
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for m in models {
@@ -143,7 +159,7 @@ fn check_all(device: &str, models: &[Model], kind: EmitKind) {
         ) {
             return;
         }
-        match run_on(device, m, kind) {
+        match run_on(device, m, kind, intrinsics) {
             Ok(row) => rows.push(row),
             Err(e) => failures.push(e),
         }
@@ -219,6 +235,16 @@ fn mlperf_int8_models_pass_bare_metal_on_a_128k_cortex_m4f_in_rust() {
         return;
     }
     check_all("stm32f446re", &mlperf_int8(), EmitKind::Module);
+}
+
+/// The same with `--intrinsics`: the SMLAD kernels name `SMLAD`/`SXTB16` by inline
+/// assembly (in one module, `kiln_dsp`), so this runs that assembly.
+#[test]
+fn mlperf_int8_models_pass_bare_metal_on_a_128k_cortex_m4f_in_rust_with_intrinsics() {
+    if !require_tools(ARM) {
+        return;
+    }
+    check_all_with("stm32f446re", &mlperf_int8(), EmitKind::Module, true);
 }
 
 const ARM_C: &[(&str, &str)] = &[

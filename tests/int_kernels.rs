@@ -467,17 +467,59 @@ fn integer_kernels_equal_the_reference_semantics() {
 }
 
 /// IntConv and IntGemm lowered for a Cortex-M4 take the SMLAD kernels (weights packed in
-/// quads, the input in 16-bit pairs); built for the host they run the intrinsics' portable
-/// stand-ins, which must give the same exact integers.
+/// quads, the input in 16-bit pairs), in safe Rust and, with `--intrinsics`, the ones
+/// written for `SMLAD`/`SXTB16` by inline assembly (a ring of input rows, two positions by
+/// two outputs). Built for the host, both run portable arithmetic in place of the
+/// instructions, and must give the reference semantics' integers exactly (the assembly
+/// itself runs in `tests/device.rs`).
 #[test]
 fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
     let cases = labelled([
         ("IntConv", draw(&mut runner, int_conv(), 40)),
+        (
+            "IntConv (one group)",
+            draw(&mut runner, int_conv_wide(), 24),
+        ),
         ("IntGemm", draw(&mut runner, int_gemm(), 16)),
     ]);
     let m4 = kiln::ir::Target::Thumbv7em { fpu: true };
     let outputs = run_all(&cases, "kiln-int-runner-m4", Some(m4));
+    check_exact(&cases, &outputs);
+    let opts = kiln::CompileOptions {
+        target: m4,
+        intrinsics: true,
+        ..Default::default()
+    };
+    let mut rows = 0;
+    let dsp = cases
+        .iter()
+        .filter(|(_, (g, _))| {
+            let c = kiln::compile_graph(
+                g.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                &opts,
+            )
+            .unwrap();
+            let text = &c.generated.files[0].contents;
+            rows += usize::from(text.contains("int_conv_dsp_rows("));
+            let dsp = text.contains("int_conv_dsp_rows(")
+                || text.contains("int_conv_dsp(")
+                || text.contains("int_gemm_dsp(");
+            assert_eq!(dsp, text.contains("#[deny(unsafe_code)]"));
+            assert_eq!(dsp, text.contains("mod kiln_dsp"));
+            dsp
+        })
+        .count();
+    // Grouped convolutions and Gemms by a variable B take other kernels.
+    assert!(
+        dsp >= cases.len() / 2 && rows >= 20,
+        "only {dsp} of {} cases took the SMLAD kernels, {rows} the one on input rows",
+        cases.len()
+    );
+    let outputs = run_with(&cases, "kiln-int-runner-m4-dsp", &opts, Profile::Fast);
     check_exact(&cases, &outputs);
 }
 

@@ -67,6 +67,10 @@ pub enum Kernel {
     /// The int8 quad kernels (`--intrinsics`), their tile portable or, when printed with
     /// `RustOptions::intrinsics`, with x86's VNNI intrinsics.
     Quads,
+    /// The int8 SMLAD kernels for Arm cores with the DSP extension, their inner loops in safe
+    /// arithmetic or, when printed with `RustOptions::intrinsics`, with `SMLAD`/`SXTB16` by
+    /// inline assembly.
+    Dsp,
     Einsum,
     ReduceMean,
     /// Any reduction, by a closure over each group (and ArgMax/ArgMin).
@@ -217,6 +221,7 @@ impl Kernel {
             | Kernel::Quant
             | Kernel::QInt
             | Kernel::Quads
+            | Kernel::Dsp
             | Kernel::Hardmax
             | Kernel::Reduce
             | Kernel::TopK
@@ -408,7 +413,21 @@ impl KernelSet {
     /// `unsafe` (the intrinsics module), so its crate must `deny(unsafe_code)` rather than
     /// `forbid` it.
     pub(crate) fn has_unsafe(&self, intrinsics: bool) -> bool {
-        intrinsics && self.kernels.contains(&Kernel::Quads)
+        self.unsafe_module(intrinsics).is_some()
+    }
+
+    /// The module of the Rust printed with `intrinsics` that holds its `unsafe` code, if any:
+    /// `kiln_vnni` (x86's VNNI, the quad kernels) or `kiln_dsp` (Arm's SMLAD kernels).
+    pub(crate) fn unsafe_module(&self, intrinsics: bool) -> Option<&'static str> {
+        if !intrinsics {
+            None
+        } else if self.kernels.contains(&Kernel::Quads) {
+            Some("kiln_vnni")
+        } else if self.kernels.contains(&Kernel::Dsp) {
+            Some("kiln_dsp")
+        } else {
+            None
+        }
     }
 
     /// Whether the kernels need `std` (fused multiply-add: `f32::mul_add`).

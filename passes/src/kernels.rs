@@ -376,13 +376,19 @@ const MAX_QUAD_WORDS: usize = 1 << 20;
 /// layout measured no faster than the default kernels (about 15 GMAC/s on a 3x3
 /// convolution against 65-90 with `VPDPBUSD`), so without intrinsics they are not taken.
 fn quads(kt: KernelTarget) -> bool {
-    kt.intrinsics && has_intrinsic_kernels(kt)
+    kt.intrinsics
+        && kt.target.simd_bytes() >= 64
+        && kt.target.arch() == kiln_ir::target::Arch::X86_64
 }
 
-/// Whether kiln has kernels written with `core::arch` intrinsics for `kt`'s target: x86-64
-/// with AVX-512 (the quad kernels; VNNI is checked where the generated code is compiled).
+/// Whether kiln has kernels written with intrinsics for `kt`'s target: x86-64 with AVX-512
+/// (the quad kernels; VNNI is checked where the generated code is compiled), and Armv7E-M
+/// (Cortex-M4/M7), whose int8 SMLAD kernels then name `SMLAD`/`SXTB16` by inline assembly.
+/// Not Armv8-M: Rust's `thumbv8m.main` targets do not enable the DSP instructions unless
+/// built with `-C target-feature=+dsp` (unstable), so the assembly would not build.
 pub fn has_intrinsic_kernels(kt: KernelTarget) -> bool {
-    kt.target.simd_bytes() >= 64 && kt.target.arch() == kiln_ir::target::Arch::X86_64
+    (kt.target.simd_bytes() >= 64 && kt.target.arch() == kiln_ir::target::Arch::X86_64)
+        || matches!(kt.target.resolve(), Target::Thumbv7em { .. })
 }
 
 /// An int8 Gemm by a constant B on the quad kernels ([`quads`]): its scratch holds up to

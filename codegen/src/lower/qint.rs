@@ -200,6 +200,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
                 Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
             ),
         };
+        cx.use_kernel(Kernel::Dsp, x.dtype)?;
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, dsp)?,
@@ -210,7 +211,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
             Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
             Arg::Fn(f),
         ];
-        cx.call(Some(Kernel::QInt), func, args);
+        cx.call(Some(Kernel::Dsp), func, args);
         return Ok(());
     }
     // `--intrinsics` on x86 with AVX-512: u8-by-i8 quads on input rows in scratch, where
@@ -311,6 +312,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     };
     if cx.target.has_dsp() && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS
     {
+        cx.use_kernel(Kernel::Dsp, x.dtype)?;
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, dsp)?,
@@ -320,7 +322,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
             Arg::Array(vec![rows, k, n]),
             Arg::Fn(f),
         ];
-        cx.call(Some(Kernel::QInt), "int_gemm_dsp", args);
+        cx.call(Some(Kernel::Dsp), "int_gemm_dsp", args);
         return Ok(());
     }
     let quads = Packing::Quads {

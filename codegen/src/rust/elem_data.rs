@@ -33,9 +33,10 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             dtype,
         } => {
             let yt = literal::elem(*dtype)?;
-            let b = bias.as_ref().map_or_else(String::new, |b| {
-                format!(" + {b}.get(m).map_or(0, |&v| v as i64)")
-            });
+            let b = bias
+                .as_ref()
+                .map_or_else(String::new, |b| format!("{b}.get(m).map_or(0, |&v| v)"));
+            let b = if b.is_empty() { "0".to_string() } else { b };
             // mult (24 bits) times a power of two: exact in f32 (as the lowering made it).
             let factor = |mult: i32, shift: u32| {
                 format!(
@@ -46,12 +47,12 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             let m = if bias.is_some() { "m" } else { "_m" };
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!(
-                    "|c: i32| requant_f32(c as i64{b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    "|c: i32| requant_f32(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
                     factor(*m1, *s1)
                 )
             } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
                 format!(
-                    "|c: i32, {m}: usize| requant_f32(c as i64{b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    "|c: i32, {m}: usize| requant_f32(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
                     factor(*m1, *s1)
                 )
             } else {
@@ -63,7 +64,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                     .collect();
                 format!(
                     "{{ const FACTOR: [f32; {n}] = [{}]; \
-                     move |c: i32, m: usize| requant_f32(c as i64{b}, FACTOR.get(m).copied().unwrap_or(0.0), \
+                     move |c: i32, m: usize| requant_f32(c, {b}, FACTOR.get(m).copied().unwrap_or(0.0), \
                      {zero}, {lo}, {hi}) as {yt} }}",
                     list.join(", ")
                 )
@@ -81,9 +82,10 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             dtype,
         } => {
             let yt = literal::elem(*dtype)?;
-            let b = bias.as_ref().map_or_else(String::new, |b| {
-                format!(" + {b}.get(m).map_or(0, |&v| v as i64)")
-            });
+            let b = bias
+                .as_ref()
+                .map_or_else(String::new, |b| format!("{b}.get(m).map_or(0, |&v| v)"));
+            let b = if b.is_empty() { "0".to_string() } else { b };
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!("|c: i32| requant(c as i64{b}, {m1}, {s1}, {zero}, {lo}, {hi}) as {yt}")
             } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {

@@ -72,6 +72,11 @@ pub(crate) fn kernel_source(k: Kernel) -> &'static str {
             "\n",
             include_str!("../../templates/rust/kernels/quad_tile.rs")
         ),
+        Kernel::Dsp => concat!(
+            include_str!("../../templates/rust/kernels/dsp.rs"),
+            "\n",
+            include_str!("../../templates/rust/kernels/dsp_tile.rs")
+        ),
         Kernel::Einsum => include_str!("../../templates/rust/kernels/einsum.rs"),
         Kernel::ReduceMean => include_str!("../../templates/rust/kernels/reduce_mean.rs"),
         Kernel::Reduce => include_str!("../../templates/rust/kernels/reduce.rs"),
@@ -133,6 +138,11 @@ pub(crate) fn render(
                 "\n",
                 include_str!("../../templates/rust/kernels/quad_tile_vnni.rs")
             ),
+            Kernel::Dsp if intrinsics => concat!(
+                include_str!("../../templates/rust/kernels/dsp.rs"),
+                "\n",
+                include_str!("../../templates/rust/kernels/dsp_tile_arm.rs")
+            ),
             k => kernel_source(k),
         })
         .map(|src| src.trim_end().to_string())
@@ -159,10 +169,11 @@ mod tests {
     use super::*;
     use crate::kernels::{Bound, Cap};
 
-    const ALL: [Kernel; 56] = [
+    const ALL: [Kernel; 57] = [
         Kernel::Map,
         Kernel::QInt,
         Kernel::Quads,
+        Kernel::Dsp,
         Kernel::Convert,
         Kernel::Half,
         Kernel::Quant,

@@ -83,6 +83,7 @@ pub(crate) fn print(
         macs: program.macs(),
         needs_std: program.library.needs_std(),
         has_unsafe: program.library.has_unsafe(opts.intrinsics),
+        unsafe_module: program.library.unsafe_module(opts.intrinsics).unwrap_or(""),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;
@@ -301,11 +302,11 @@ fn header(m: &Module, program: &Program) -> String {
         );
     }
     if m.has_unsafe {
-        lines.push(
-            "Contains unsafe: the intrinsics module of `--intrinsics` (`kiln_vnni`), so this \
-             code takes `deny(unsafe_code)`, not `forbid`."
-                .into(),
-        );
+        lines.push(format!(
+            "Contains unsafe: the intrinsics module of `--intrinsics` (`{}`), so this code \
+             takes `deny(unsafe_code)`, not `forbid`.",
+            m.unsafe_module
+        ));
     }
     lines.push(String::new());
     lines.push(format!(

@@ -162,6 +162,7 @@ fn file_context(m: &Module) -> Context {
     ctx.insert("header", &m.header);
     ctx.insert("body", m.body.trim_end());
     ctx.insert("has_unsafe", &m.has_unsafe);
+    ctx.insert("unsafe_module", &m.unsafe_module);
     ctx
 }
 
@@ -233,6 +234,7 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
     ctx.insert("pools", &pools);
     ctx.insert("needs_std", &m.needs_std);
     ctx.insert("has_unsafe", &m.has_unsafe);
+    ctx.insert("unsafe_module", &m.unsafe_module);
     ctx.insert("arena_bytes", &m.arena_bytes);
     ctx.insert("macs", &m.macs);
     ctx.insert("lower_bound_bytes", &m.lower_bound_bytes);
@@ -277,6 +279,8 @@ pub(crate) struct Module {
     /// Whether the code contains `unsafe` (`--intrinsics`): its crate root then has
     /// `deny(unsafe_code)` instead of `forbid(unsafe_code)`.
     pub has_unsafe: bool,
+    /// The module that holds that `unsafe` code (`kiln_vnni` or `kiln_dsp`; empty without).
+    pub unsafe_module: &'static str,
 }
 
 /// The context of `num.rs.tera`: capability flags and one entry per element type.

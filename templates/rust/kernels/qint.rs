@@ -81,16 +81,23 @@ fn requant(acc: i64, mult: i32, shift: u32, zero: i32, lo: i32, hi: i32) -> i32 
     (if p < 0 { -v } else { v } + zero as i64).clamp(lo as i64, hi as i64) as i32
 }
 
-/// [`requant`] in f32, for cores with single-precision floating point: `acc` to f32, times
+/// [`requant`] in f32, for cores with single-precision floating point: `acc + bias` to f32, times
 /// `factor` (`mult / 2^shift`, exact in f32), rounded half to even, plus `zero`, clamped:
 /// onnxruntime's own arithmetic, so the same result as [`requant`]'s integer emulation. The
 /// rounding adds 1.5 * 2^23, which leaves `v` rounded to an integer in the low bits while
 /// `|v| < 2^22`; larger values clamp to `lo` or `hi` either way.
 #[allow(dead_code)]
 #[inline(always)]
-fn requant_f32(acc: i64, factor: f32, zero: i32, lo: i32, hi: i32) -> i32 {
+fn requant_f32(acc: i32, bias: i32, factor: f32, zero: i32, lo: i32, hi: i32) -> i32 {
     let range = offset_range([zero, lo, hi]);
-    from_offset(acc as f32 * factor + ROUND_OFFSET, range, zero)
+    // The sum in i32 where it fits (onnxruntime's own arithmetic), else exactly in i64:
+    // 32-bit cores convert i64 to f32 by a library call (about 40 instructions on a
+    // Cortex-M4).
+    let v = match acc.checked_add(bias) {
+        Some(s) => s as f32,
+        None => (i64::from(acc) + i64::from(bias)) as f32,
+    };
+    from_offset(v * factor + ROUND_OFFSET, range, zero)
 }
 
 /// 1.5 * 2^23: `v + ROUND_OFFSET` is `v` rounded half to even, in the low bits of a float
@@ -250,220 +257,6 @@ fn int_conv_panels_of<X: Copy + Into<i32>, Y, const P: usize>(
                             *o = f(a, p * P + t);
                         }
                     }
-                }
-            }
-        }
-    }
-}
-
-/// Two signed 16-bit values in one word, the low half first: the operand layout of the
-/// Arm DSP extension's dual multiply-accumulate (SMLAD).
-#[allow(dead_code)]
-fn dsp_pair(lo: i32, hi: i32) -> u32 {
-    (lo as u16 as u32) | ((hi as u16 as u32) << 16)
-}
-
-/// `dst[p]` = channels `2p` and `2p + 1` (0 past `c`) less `x_zero` of the input position
-/// at `xs[0]`, channels `plane` apart.
-#[allow(dead_code)]
-fn dsp_channel_pairs<X: Copy + Into<i32>>(xs: &[X], plane: usize, c: usize, x_zero: i32, dst: &mut [u32]) {
-    let v = |ic: usize| xs.get(ic * plane).map_or(0, |&v| v.into() - x_zero);
-    for (p, o) in dst.iter_mut().enumerate() {
-        let hi = if 2 * p + 1 < c { v(2 * p + 1) } else { 0 };
-        *o = dsp_pair(v(2 * p), hi);
-    }
-}
-
-/// `acc[t] +=` the column `col` (16-bit pairs) times output `t`'s weights, for the four
-/// outputs of one panel of SMLAD quads (`w`: four bytes per output and quad, the quad's
-/// elements 0, 2, 1, 3). In safe Rust, which has no DSP intrinsics on stable: on a
-/// Cortex-M4 LLVM gives one 16x16 multiply-accumulate per product (`smlabb`/`smlabt`).
-#[allow(dead_code)]
-fn dsp_dot4(col: &[u32], w: &[i8], acc: &mut [i32; 4]) {
-    for (a, ws) in col.chunks_exact(2).zip(w.chunks_exact(16)) {
-        let (Some(&c01), Some(&c23)) = (a.first(), a.get(1)) else { return };
-        let (a0, a1) = (c01 as i16 as i32, (c01 >> 16) as i16 as i32);
-        let (a2, a3) = (c23 as i16 as i32, (c23 >> 16) as i16 as i32);
-        for (acc, q) in acc.iter_mut().zip(ws.chunks_exact(4)) {
-            let Some(&[q0, q1, q2, q3]) = q.first_chunk::<4>() else { return };
-            *acc += a0 * q0 as i32 + a1 * q2 as i32 + a2 * q1 as i32 + a3 * q3 as i32;
-        }
-    }
-}
-
-/// [`int_conv_panels`] with `w` in SMLAD quads (see `Packing::DspQuads` in kiln): per
-/// output position, its column of `x - x_zero` over taps and input channels (tap-major,
-/// channels in pairs, each kernel row's run padded to whole quads, zero for padding) is
-/// built in `col` as 16-bit pairs,
-/// then multiplied by four output channels' weights at a time. `d` and `s` as for
-/// [`int_conv2d`] (one group).
-#[allow(dead_code, clippy::too_many_arguments)]
-fn int_conv_dsp<X: Copy + Into<i32>, Y>(
-    x: &[X],
-    w: &[i8],
-    x_zero: i32,
-    y: &mut [Y],
-    col: &mut [u32],
-    d: [usize; 10],
-    s: [usize; 6],
-    f: impl Fn(i32, usize) -> Y,
-) {
-    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
-    let [sh, sw, dh, dw, pt, pl] = s;
-    let plane = h * wi;
-    let half = c.div_ceil(2);
-    let kcols = kh * (kw * half * 2).next_multiple_of(4);
-    let Some(col) = col.get_mut(..kcols / 2) else { return };
-    for b in 0..n {
-        let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
-        for i in 0..oh {
-            for j in 0..ow {
-                let mut at = 0;
-                for ki in 0..kh {
-                    let r = i * sh + ki * dh;
-                    for kj in 0..kw {
-                        let q = j * sw + kj * dw;
-                        let Some(dst) = col.get_mut(at..at + half) else { return };
-                        at += half;
-                        let xs = if r < pt || r - pt >= h || q < pl || q - pl >= wi {
-                            None
-                        } else {
-                            xb.get((r - pt) * wi + q - pl..)
-                        };
-                        let Some(xs) = xs else {
-                            dst.fill(0);
-                            continue;
-                        };
-                        dsp_channel_pairs(xs, plane, c, x_zero, dst);
-                    }
-                    // Each kernel row's run is padded to whole quads.
-                    if kw * half % 2 == 1 {
-                        if let Some(o) = col.get_mut(at) {
-                            *o = 0;
-                        }
-                        at += 1;
-                    }
-                }
-                if let Some(rest) = col.get_mut(at..) {
-                    rest.fill(0);
-                }
-                for p in 0..m.div_ceil(4) {
-                    let Some(wp) = w.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };
-                    let mut acc = [0i32; 4];
-                    dsp_dot4(col, wp, &mut acc);
-                    for (t, &a) in acc.iter().enumerate().take(m - 4 * p) {
-                        if let Some(o) = y.get_mut(((b * m + 4 * p + t) * oh + i) * ow + j) {
-                            *o = f(a, 4 * p + t);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// [`int_conv_dsp`] with the input rows in `rows` (no dilation along the width): for each
-/// output row, the `kh` input rows it reads as 16-bit pairs of channels, `[ki][x][pair]`
-/// over the `wpad = (ow - 1) * sw + kw` columns of the padded row (zero for padding), so
-/// each input value is converted once per kernel row, not once per tap. The operand of
-/// output column `j` for kernel row `ki` is the `kw * pairs` words at `x = j * sw` (padded
-/// to a multiple of two words, where the weights are zero).
-#[allow(dead_code, clippy::too_many_arguments)]
-fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
-    x: &[X],
-    w: &[i8],
-    x_zero: i32,
-    y: &mut [Y],
-    rows: &mut [u32],
-    d: [usize; 10],
-    s: [usize; 6],
-    f: impl Fn(i32, usize) -> Y,
-) {
-    let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
-    let [sh, sw, dh, _dw, pt, pl] = s;
-    let plane = h * wi;
-    let pairs = c.div_ceil(2);
-    let wpad = if ow > 0 { (ow - 1) * sw + kw } else { 0 };
-    let row = wpad * pairs;
-    let seg = (kw * pairs * 2).next_multiple_of(4);
-    let kcols = kh * seg;
-    for b in 0..n {
-        let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
-        for i in 0..oh {
-            for ki in 0..kh {
-                let r = i * sh + ki * dh;
-                let Some(dst) = rows.get_mut(ki * row..(ki + 1) * row) else { return };
-                for (xx, cell) in dst.chunks_exact_mut(pairs.max(1)).enumerate() {
-                    let xs = if r < pt || r - pt >= h || xx < pl || xx - pl >= wi {
-                        None
-                    } else {
-                        xb.get((r - pt) * wi + xx - pl..)
-                    };
-                    let Some(xs) = xs else {
-                        cell.fill(0);
-                        continue;
-                    };
-                    dsp_channel_pairs(xs, plane, c, x_zero, cell);
-                }
-            }
-            for j in 0..ow {
-                for p in 0..m.div_ceil(4) {
-                    let Some(wp) = w.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };
-                    let mut acc = [0i32; 4];
-                    for ki in 0..kh {
-                        let at = ki * row + j * sw * pairs;
-                        let (Some(a), Some(ws)) = (rows.get(at..at + seg / 2), wp.get(ki * seg * 4..(ki + 1) * seg * 4)) else {
-                            return;
-                        };
-                        dsp_dot4(a, ws, &mut acc);
-                    }
-                    for (t, &v) in acc.iter().enumerate().take(m - 4 * p) {
-                        if let Some(o) = y.get_mut(((b * m + 4 * p + t) * oh + i) * ow + j) {
-                            *o = f(v, 4 * p + t);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// [`int_gemm`] with `b` in SMLAD quads: each row of `a - a_zero` as 16-bit pairs in `col`
-/// (zero past `k`), times four columns of `b` at a time. `d` = [rows, k, n].
-#[allow(dead_code)]
-fn int_gemm_dsp<A: Copy + Into<i32>, Y>(
-    a: &[A],
-    b: &[i8],
-    a_zero: i32,
-    y: &mut [Y],
-    col: &mut [u32],
-    d: [usize; 3],
-    f: impl Fn(i32, usize) -> Y,
-) {
-    let [rows, k, n] = d;
-    let kcols = k.next_multiple_of(4);
-    let Some(col) = col.get_mut(..kcols / 2) else { return };
-    for r in 0..rows {
-        let Some(ar) = a.get(r * k..(r + 1) * k) else { return };
-        let pairs = ar.chunks_exact(2);
-        let rest = pairs.remainder();
-        let (full, tail) = col.split_at_mut((k / 2).min(col.len()));
-        for (o, pair) in full.iter_mut().zip(pairs) {
-            if let [lo, hi] = *pair {
-                *o = dsp_pair(lo.into() - a_zero, hi.into() - a_zero);
-            }
-        }
-        for (t, o) in tail.iter_mut().enumerate() {
-            let lo = rest.get(t).map_or(0, |&v| v.into() - a_zero);
-            *o = dsp_pair(lo, 0);
-        }
-        for p in 0..n.div_ceil(4) {
-            let Some(bp) = b.get(p * 4 * kcols..(p + 1) * 4 * kcols) else { return };
-            let mut acc = [0i32; 4];
-            dsp_dot4(col, bp, &mut acc);
-            for (t, &v) in acc.iter().enumerate().take(n - 4 * p) {
-                if let Some(o) = y.get_mut(r * n + 4 * p + t) {
-                    *o = f(v, 4 * p + t);
                 }
             }
         }
