@@ -121,20 +121,98 @@ fn int_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                 Just(attrs),
             )
         })
-        .prop_filter_map("the window does not fit", |(x, w, b, zx, rq, out, conv)| {
-            let mut bd = Builder::new();
-            let x = bd.input(x);
-            let w = bd.constant(w);
-            let b = b.map(|b| bd.constant(b));
-            let op = Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
-                conv,
-                x_zero: zx,
-                requant: rq,
-                out,
-            })));
-            let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), b])?;
-            Some(bd.finish(y))
+        .prop_filter_map("the window does not fit", int_conv_graph)
+}
+
+/// The drawn parts of an IntConv case.
+type ConvParts = (
+    Tensor,
+    Tensor,
+    Option<Tensor>,
+    i32,
+    Vec<Requant>,
+    QOut,
+    ConvAttrs,
+);
+
+/// The graph of one IntConv of constant weights (and bias), or `None` where the window does
+/// not fit the input.
+fn int_conv_graph(parts: ConvParts) -> Option<Drawn> {
+    let (x, w, b, zx, rq, out, conv) = parts;
+    let mut bd = Builder::new();
+    let x = bd.input(x);
+    let w = bd.constant(w);
+    let b = b.map(|b| bd.constant(b));
+    let op = Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
+        conv,
+        x_zero: zx,
+        requant: rq,
+        out,
+    })));
+    let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), b])?;
+    Some(bd.finish(y))
+}
+
+/// Depthwise IntConvs (one input channel per output), mostly with kernels three wide as the
+/// SMLAD depthwise kernel takes them (strides 1 and 2 along the width, any height, uneven
+/// padding), and some it leaves to the others (stride 3, dilation, other widths).
+fn int_conv_dw() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        1usize..12,                              // channels
+        1usize..9,                               // height
+        1usize..30,                              // width
+        1usize..5,                               // kernel height
+        0usize..10,                              // kernel width: 3, else 1 or 5
+        1usize..3,                               // stride along the height
+        0usize..10,                              // along the width: 1 or 2, else 3
+        proptest::collection::vec(0usize..3, 4), // pads
+        0usize..10,                              // dilation: 1, else 2
+        any::<bool>(),                           // one-dimensional
+    )
+        .prop_flat_map(|(d, c, h, w, kh, kw, sh, sw, pads, dil, one_d)| {
+            // Eight in ten draws of each what the SMLAD kernel takes.
+            let kw = if kw < 8 { 3 } else { [1, 5][kw % 2] };
+            let sw = if sw < 8 { 1 + sw % 2 } else { 3 };
+            let dil = if dil < 8 { 1 } else { 2 };
+            let (xs, ws, attrs) = if one_d {
+                let window = WindowAttrs {
+                    auto_pad: AutoPad::NotSet,
+                    kernel_shape: vec![kw],
+                    strides: vec![sw],
+                    dilations: vec![dil],
+                    pads: vec![pads[1], pads[3]],
+                    ceil_mode: false,
+                };
+                (vec![1, c, w], vec![c, 1, kw], window)
+            } else {
+                let window = WindowAttrs {
+                    auto_pad: AutoPad::NotSet,
+                    kernel_shape: vec![kh, kw],
+                    strides: vec![sh, sw],
+                    dilations: vec![dil, dil],
+                    pads,
+                    ceil_mode: false,
+                };
+                (vec![1, c, h, w], vec![c, 1, kh, kw], window)
+            };
+            (
+                q8_tensor(d, xs),
+                i8_tensor(ws),
+                proptest::option::of(bias(c)),
+                zero(d),
+                prop_oneof![
+                    factor().prop_map(|f| vec![f]),
+                    proptest::collection::vec(factor(), c)
+                ],
+                q_out(),
+                Just(ConvAttrs {
+                    window: attrs,
+                    group: c,
+                }),
+            )
         })
+        .prop_filter_map("the window does not fit", int_conv_graph)
 }
 
 /// IntConvs of one group shaped for the quad kernels (`--intrinsics`): rows long enough
@@ -185,20 +263,7 @@ fn int_conv_wide() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                 Just(attrs),
             )
         })
-        .prop_filter_map("the window does not fit", |(x, w, b, zx, rq, out, conv)| {
-            let mut bd = Builder::new();
-            let x = bd.input(x);
-            let w = bd.constant(w);
-            let b = b.map(|b| bd.constant(b));
-            let op = Op::Int(IntOp::Conv(Box::new(IntConvAttrs {
-                conv,
-                x_zero: zx,
-                requant: rq,
-                out,
-            })));
-            let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), b])?;
-            Some(bd.finish(y))
-        })
+        .prop_filter_map("the window does not fit", int_conv_graph)
 }
 
 /// A factor between about 2^-14 and 2^-8, for sums over hundreds of products.
@@ -481,6 +546,7 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
             "IntConv (one group)",
             draw(&mut runner, int_conv_wide(), 24),
         ),
+        ("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 40)),
         ("IntGemm", draw(&mut runner, int_gemm(), 16)),
     ]);
     let m4 = kiln::ir::Target::Thumbv7em { fpu: true };
@@ -491,7 +557,7 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
         intrinsics: true,
         ..Default::default()
     };
-    let mut rows = 0;
+    let (mut rows, mut depthwise) = (0, 0);
     let dsp = cases
         .iter()
         .filter(|(_, (g, _))| {
@@ -505,7 +571,9 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
             .unwrap();
             let text = &c.generated.files[0].contents;
             rows += usize::from(text.contains("int_conv_dsp_rows("));
+            depthwise += usize::from(text.contains("int_conv_dw_dsp("));
             let dsp = text.contains("int_conv_dsp_rows(")
+                || text.contains("int_conv_dw_dsp(")
                 || text.contains("int_conv_dsp(")
                 || text.contains("int_gemm_dsp(");
             assert_eq!(dsp, text.contains("#[deny(unsafe_code)]"));
@@ -515,11 +583,55 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
         .count();
     // Grouped convolutions and Gemms by a variable B take other kernels.
     assert!(
-        dsp >= cases.len() / 2 && rows >= 20,
-        "only {dsp} of {} cases took the SMLAD kernels, {rows} the one on input rows",
+        dsp >= cases.len() / 2 && rows >= 20 && depthwise >= 16,
+        "only {dsp} of {} cases took the SMLAD kernels, {rows} the one on input rows, \
+         {depthwise} the depthwise one",
         cases.len()
     );
     let outputs = run_with(&cases, "kiln-int-runner-m4-dsp", &opts, Profile::Fast);
+    check_exact(&cases, &outputs);
+}
+
+/// The same SMLAD kernels in C (`--emit c` for a Cortex-M4), built for the host with gcc
+/// under AddressSanitizer and UndefinedBehaviorSanitizer, where `dsp.c`'s portable
+/// stand-ins take the place of ACLE's `__smlad`: the reference semantics' integers exactly.
+#[test]
+fn integer_kernels_in_c_for_a_cortex_m4_equal_the_reference_semantics() {
+    let Some(ccs) = common::c::compilers() else {
+        return;
+    };
+    let mut runner = TestRunner::deterministic();
+    let cases = labelled([
+        ("IntConv", draw(&mut runner, int_conv(), 12)),
+        (
+            "IntConv (one group)",
+            draw(&mut runner, int_conv_wide(), 12),
+        ),
+        ("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 32)),
+        ("IntGemm", draw(&mut runner, int_gemm(), 8)),
+    ]);
+    let opts = kiln::CompileOptions {
+        target: kiln::ir::Target::Thumbv7em { fpu: true },
+        ..Default::default()
+    };
+    let work = common::repo().join("target").join("kiln-int-c-m4");
+    let mut depthwise = 0;
+    let outputs: Vec<Vec<Tensor>> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (label, (g, feed)))| {
+            let c = kiln::compile_graph(g.clone(), "case.onnx", String::new(), EmitKind::C, &opts)
+                .unwrap_or_else(|e| panic!("{label}: {e}"));
+            let source = c.generated.files.iter().map(|f| f.contents.as_str());
+            depthwise += usize::from(source.clone().any(|t| t.contains("int_conv_dw_dsp_")));
+            common::c::build_and_run(&work.join(i.to_string()), &c.generated, feed, ccs[0])
+                .unwrap_or_else(|e| panic!("{label}: {e}"))
+        })
+        .collect();
+    assert!(
+        depthwise >= 12,
+        "only {depthwise} cases took the depthwise kernel"
+    );
     check_exact(&cases, &outputs);
 }
 

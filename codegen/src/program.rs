@@ -272,6 +272,12 @@ pub enum Packing {
         kw: usize,
         transposed: bool,
     },
+    /// i8 weights of a depthwise convolution with kernels three wide (`[chans, 1, kh, 3]`)
+    /// for the SMLAD depthwise kernel: per channel and kernel row, eight bytes `w0 w2 w1 0
+    /// w0 w1 0 w2`, so `SXTB16` of the first word gives the pair (w0, w1), of it shifted
+    /// by 8 (w2, 0), and of the second word (w0, 0) and (w1, w2): the weights of two
+    /// neighbouring outputs against pairs of neighbouring inputs.
+    DspDepthwise { chans: usize, kh: usize },
 }
 
 impl Packing {
@@ -283,6 +289,7 @@ impl Packing {
             Packing::Winograd { rows, cols, width } => 16 * rows.div_ceil(width) * width * cols,
             Packing::DspQuads { rows, .. } => rows.div_ceil(4) * 4 * self.dsp_cols(),
             Packing::Quads { rows, .. } => rows.div_ceil(16) * 16 * self.quad_cols(),
+            Packing::DspDepthwise { chans, kh } => chans * kh * 8,
         }
     }
 
@@ -326,6 +333,7 @@ impl Packing {
             Packing::Winograd { .. } => "Winograd F(2x2, 3x3) row panels",
             Packing::DspQuads { .. } => "SMLAD quads of four-output panels",
             Packing::Quads { .. } => "u8-by-i8 quads of sixteen-output panels",
+            Packing::DspDepthwise { .. } => "SMLAD pairs of depthwise kernel rows",
         }
     }
 
@@ -398,6 +406,20 @@ impl Packing {
                     }
                 })
             }
+            Packing::DspDepthwise { chans, kh } => {
+                let (row, e) = (at / 8, at % 8);
+                let kj = [
+                    Some(0),
+                    Some(2),
+                    Some(1),
+                    None,
+                    Some(0),
+                    Some(1),
+                    None,
+                    Some(2),
+                ][e]?;
+                (row < chans * kh).then_some(row * 3 + kj)
+            }
         }
     }
 
@@ -409,6 +431,7 @@ impl Packing {
                 (rows, cols, 1)
             }
             Packing::Winograd { rows, cols, .. } => (rows, cols, 9),
+            Packing::DspDepthwise { chans, kh } => (chans, 1, kh * 3),
             Packing::DspQuads {
                 rows,
                 chans,
@@ -436,7 +459,8 @@ impl Packing {
             Packing::RowPanels { .. }
             | Packing::ColPanels { .. }
             | Packing::DspQuads { .. }
-            | Packing::Quads { .. },
+            | Packing::Quads { .. }
+            | Packing::DspDepthwise { .. },
         ) = (&t.data, self)
         {
             // kiln's integer kernels' weights.
@@ -445,7 +469,10 @@ impl Packing {
                 .collect();
             return kiln_ir::Tensor::new(vec![out.len()], TensorData::I8(out));
         }
-        if matches!(self, Packing::DspQuads { .. } | Packing::Quads { .. }) {
+        if matches!(
+            self,
+            Packing::DspQuads { .. } | Packing::Quads { .. } | Packing::DspDepthwise { .. }
+        ) {
             return Err(format!("quads are for i8 weights, not {}", t.dtype()));
         }
         let TensorData::F32(v) = &t.data else {

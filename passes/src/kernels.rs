@@ -297,6 +297,7 @@ impl From<Target> for KernelTarget {
 pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, usize)> {
     let target = kt.target;
     let rows = dsp_conv(g, node, target)
+        .or_else(|| dsp_depthwise(g, node, target))
         .or_else(|| quad_conv(g, node, kt))
         .or_else(|| quad_gemm(g, node, kt));
     if let Some(d) = rows {
@@ -310,13 +311,7 @@ pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, u
         .map(|len| (DType::F32, len))
 }
 
-/// An int8 convolution (one group, 1-D or 2-D, no dilation along the width) on a core with
-/// the Arm DSP extension's SMLAD. Its scratch holds, for one output row, the `kh` input rows
-/// that row reads as 16-bit pairs of input channels (`[ki][x][pair]`, padding zero), `wpad`
-/// columns each, so every output position's operand for one kernel row is `kw * pairs`
-/// consecutive words of it: each input value is converted once per kernel row rather than
-/// once per tap.
-/// The scratch of a row kernel ([`dsp_conv`], [`quad_conv`]).
+/// The scratch of a row kernel ([`dsp_conv`], [`dsp_depthwise`], [`quad_conv`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowScratch {
     /// Words: `kh * wpad * pairs` with `wpad = (ow - 1) * sw + kw` columns a row (pairs
@@ -328,12 +323,75 @@ pub struct RowScratch {
 /// The most scratch an SMLAD convolution takes (16 KiB); a wider one runs without it.
 const MAX_DSP_WORDS: usize = 4096;
 
+/// An int8 convolution (one group, 1-D or 2-D, no dilation along the width) on a core with
+/// the Arm DSP extension's SMLAD. Its scratch holds, for one output row, the `kh` input rows
+/// that row reads as 16-bit pairs of input channels (`[ki][x][pair]`, padding zero), `wpad`
+/// columns each, so every output position's operand for one kernel row is `kw * pairs`
+/// consecutive words of it: each input value is converted once per kernel row rather than
+/// once per tap.
 pub fn dsp_conv(g: &Graph, node: &Node, target: Target) -> Option<RowScratch> {
     if !target.has_dsp() {
         return None;
     }
     let [kh, _, wpad, c, _, _] = int_conv_rows(g, node)?;
     let words = kh * wpad * c.div_ceil(2) + 2;
+    (words <= MAX_DSP_WORDS).then_some(RowScratch { words })
+}
+
+/// The tallest kernel the SMLAD depthwise kernel takes (it keeps a channel's weights in a
+/// fixed array).
+pub const DSP_DEPTHWISE_KH: usize = 8;
+
+/// An int8 depthwise convolution (one input channel per output, 1-D or 2-D) with kernels
+/// three wide, stride 1 or 2 along the width and no dilation, on a core with the Arm DSP
+/// extension. Its scratch is a ring of `kh` input rows of one channel as 16-bit pairs of
+/// neighbouring columns (padding zero), each converted once: with four outputs a step, at
+/// stride 1 each output reads three words a kernel row (SMLAD and SMLADX pair the taps
+/// with those words as they lie), at stride 2 five words for four outputs. A row holds
+/// the words the last step of four reads: `2 * steps + 1` at stride 1, `4 * steps + 1` at
+/// stride 2.
+pub fn dsp_depthwise(g: &Graph, node: &Node, target: Target) -> Option<RowScratch> {
+    if !target.has_dsp() {
+        return None;
+    }
+    let Op::Int(kiln_ir::ops::qint::IntOp::Conv(a)) = &node.op else {
+        return None;
+    };
+    let x = &g.value((*node.inputs.first()?)?).ty;
+    let w = &g.value((*node.inputs.get(1)?)?).ty;
+    let c = *x.shape.get(1)?;
+    if !matches!(x.rank(), 3 | 4)
+        || w.rank() != x.rank()
+        || a.conv.group != c
+        || w.shape.first() != Some(&c)
+        || w.shape.get(1) != Some(&1)
+        || x.numel() == 0
+    {
+        return None;
+    }
+    let geo = a
+        .conv
+        .window
+        .geometry(&x.shape[2..], Some(&w.shape[2..]))
+        .ok()?;
+    let last = geo.kernel.len() - 1;
+    let kh = if last == 0 { 1 } else { geo.kernel[0] };
+    let (ow, sw) = (geo.output[last], geo.strides[last]);
+    if geo.kernel[last] != 3
+        || !matches!(sw, 1 | 2)
+        || geo.dilations.iter().any(|&d| d != 1)
+        || kh > DSP_DEPTHWISE_KH
+        || ow == 0
+    {
+        return None;
+    }
+    let steps = ow.div_ceil(4);
+    let row = if sw == 1 {
+        2 * steps + 1
+    } else {
+        4 * steps + 1
+    };
+    let words = kh * row;
     (words <= MAX_DSP_WORDS).then_some(RowScratch { words })
 }
 

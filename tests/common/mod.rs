@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod builder;
+pub mod c;
 pub mod onnx;
 pub mod sharing;
 

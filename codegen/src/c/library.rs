@@ -106,21 +106,28 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
             src!("int_conv_dsp.c"),
             &[("$X", 0), ("$Y", 2)],
             true,
-            &["dsp"],
+            &["dsp", "dsp_dot4"],
             &[],
         ),
         "int_conv_dsp_rows" => k(
             src!("int_conv_dsp_rows.c"),
             &[("$X", 0), ("$Y", 2)],
             true,
-            &["dsp", "dsp_2x2"],
+            &["dsp", "dsp_dot4", "dsp_2x2"],
+            &[],
+        ),
+        "int_conv_dw_dsp" => k(
+            src!("int_conv_dw_dsp.c"),
+            &[("$X", 0), ("$Y", 2)],
+            true,
+            &["dsp", "dsp_dw"],
             &[],
         ),
         "int_gemm_dsp" => k(
             src!("int_gemm_dsp.c"),
             &[("$A", 0), ("$Y", 2)],
             true,
-            &["dsp"],
+            &["dsp", "dsp_dot4"],
             &[],
         ),
         "int_conv_panels" => k(
@@ -163,7 +170,15 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
 }
 
 /// The shared definitions, in emission order.
-pub(super) const SHARED: [&str; 5] = ["window", "pool_taps", "resize_axes", "dsp", "dsp_2x2"];
+pub(super) const SHARED: [&str; 7] = [
+    "window",
+    "pool_taps",
+    "resize_axes",
+    "dsp",
+    "dsp_dot4",
+    "dsp_2x2",
+    "dsp_dw",
+];
 
 /// A shared definition by name.
 pub(super) fn shared(name: &str) -> &'static str {
@@ -171,7 +186,9 @@ pub(super) fn shared(name: &str) -> &'static str {
         "window" => src!("window.c"),
         "resize_axes" => src!("resize_axes.c"),
         "dsp" => src!("dsp.c"),
+        "dsp_dot4" => src!("dsp_dot4.c"),
         "dsp_2x2" => src!("dsp_2x2.c"),
+        "dsp_dw" => src!("dsp_dw.c"),
         _ => src!("pool_taps.c"),
     }
 }

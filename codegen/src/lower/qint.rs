@@ -214,6 +214,25 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         cx.call(Some(Kernel::Dsp), func, args);
         return Ok(());
     }
+    // Depthwise with kernels three wide on a DSP core: SMLAD on a ring of one channel's
+    // input rows in scratch (see `kiln_passes::kernels::dsp_depthwise`).
+    if kiln_passes::kernels::dsp_depthwise(cx.graph, cx.node, cx.target)
+        .is_some_and(|d| cx.scratch_room >= d.words)
+    {
+        cx.use_kernel(Kernel::Dsp, x.dtype)?;
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, Packing::DspDepthwise { chans: c, kh })?,
+            Arg::Int(i128::from(a.x_zero)),
+            cx.arg_out(0)?,
+            cx.arg_scratch(),
+            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+            Arg::Fn(f),
+        ];
+        cx.call(Some(Kernel::Dsp), "int_conv_dw_dsp", args);
+        return Ok(());
+    }
     // `--intrinsics` on x86 with AVX-512: u8-by-i8 quads on input rows in scratch, where
     // the memory plan gave it (see `kiln_passes::kernels::quad_conv`).
     if kiln_passes::kernels::quad_conv(cx.graph, cx.node, cx.quad_target())

@@ -128,3 +128,168 @@ fn int_gemm_dsp<A: Copy + Into<i32>, Y>(
         }
     }
 }
+
+/// `acc + lo(a) * lo(b) + hi(a) * hi(b)`, each word two signed 16-bit halves: SMLAD's sum
+/// in plain arithmetic.
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_smlad_safe(a: u32, b: u32, acc: i32) -> i32 {
+    acc.wrapping_add((a as i16 as i32) * (b as i16 as i32))
+        .wrapping_add(((a >> 16) as i16 as i32) * ((b >> 16) as i16 as i32))
+}
+
+/// `acc + lo(a) * hi(b) + hi(a) * lo(b)`: SMLADX's sum (SMLAD with `b`'s halves swapped).
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_smladx_safe(a: u32, b: u32, acc: i32) -> i32 {
+    dsp_smlad_safe(a, b.rotate_left(16), acc)
+}
+
+/// Bytes 0 and 2 of `v` sign-extended into the two halves of a word: SXTB16's result.
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_sxtb16_safe(v: u32) -> u32 {
+    (v as i8 as i16 as u16 as u32) | (((v >> 16) as i8 as i16 as u16 as u32) << 16)
+}
+
+/// The four bytes of `q` from `I` as a word, the first lowest.
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_word_safe<const I: usize, const N: usize>(q: &[i8; N]) -> u32 {
+    u32::from_le_bytes([q[I] as u8, q[I + 1] as u8, q[I + 2] as u8, q[I + 3] as u8])
+}
+
+/// `dst` = one padded input row as 16-bit pairs of neighbouring columns: the value at
+/// padded column `x` is `src[x - pl] - x_zero` inside `src`, zero in the padding (and zero
+/// everywhere for a padding row, `src` absent).
+#[allow(dead_code)]
+fn dsp_row_pairs<X: Copy + Into<i32>>(src: Option<&[X]>, pl: usize, x_zero: i32, dst: &mut [u32]) {
+    dst.fill(0);
+    let Some(src) = src else { return };
+    let v = |x: X| x.into() - x_zero;
+    // With odd padding the first value shares a word with the padding's last zero.
+    let (q, body) = if pl % 2 == 1 {
+        if let (Some(o), Some(&x0)) = (dst.get_mut(pl / 2), src.first()) {
+            *o = dsp_pair(0, v(x0));
+        }
+        (pl / 2 + 1, src.get(1..).unwrap_or(&[]))
+    } else {
+        (pl / 2, src)
+    };
+    let Some(out) = dst.get_mut(q..) else { return };
+    let pairs = body.chunks_exact(2);
+    let rest = pairs.remainder();
+    for (o, p) in out.iter_mut().zip(pairs) {
+        if let [a, b] = *p {
+            *o = dsp_pair(v(a), v(b));
+        }
+    }
+    if let (Some(&r), Some(o)) = (rest.first(), out.get_mut(body.len() / 2)) {
+        *o = dsp_pair(v(r), 0);
+    }
+}
+
+/// A depthwise convolution (`d` and `s` as for [`int_conv2d`], one input channel per
+/// output) with kernels three wide, stride 1 or 2 along the width, no dilation; `w` packed
+/// as `Packing::DspDepthwise` (in kiln). Per channel, its input rows go through a ring of
+/// `kh` slots in `rows` as 16-bit pairs (see `kiln_passes::kernels::dsp_depthwise`), each
+/// converted once, and four outputs of a row are summed at a time with SMLAD/SMLADX on the
+/// words as they lie: at stride 1, with `a = (x0, x1)`, `b = (x2, x3)`, `c = (x4, x5)`,
+/// output 0 is `a.(w0, w1) + b.(w2, 0)`, output 1 `a x (w0, 0) + b.(w1, w2)` (`x`:
+/// halves crossed), outputs 2 and 3 the same one word on; at stride 2 output `k` is
+/// `word k.(w0, w1) + word k+1.(w2, 0)`.
+#[allow(dead_code, clippy::too_many_arguments)]
+fn int_conv_dw_dsp<X: Copy + Into<i32>, Y>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    rows: &mut [u32],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    match s[1] {
+        1 => int_conv_dw_dsp_of::<X, Y, 1>(x, w, x_zero, y, rows, d, s, f),
+        2 => int_conv_dw_dsp_of::<X, Y, 2>(x, w, x_zero, y, rows, d, s, f),
+        _ => {}
+    }
+}
+
+/// The most kernel rows [`int_conv_dw_dsp`] takes (`kiln_passes::kernels::DSP_DEPTHWISE_KH`).
+#[allow(dead_code)]
+const DW_DSP_KH: usize = 8;
+
+/// [`int_conv_dw_dsp`] at stride `S` along the width.
+#[allow(dead_code, clippy::too_many_arguments)]
+fn int_conv_dw_dsp_of<X: Copy + Into<i32>, Y, const S: usize>(
+    x: &[X],
+    w: &[i8],
+    x_zero: i32,
+    y: &mut [Y],
+    rows: &mut [u32],
+    d: [usize; 10],
+    s: [usize; 6],
+    f: impl Fn(i32, usize) -> Y,
+) {
+    let [n, c, h, wi, _m, _group, kh, _kw, oh, ow] = d;
+    let [sh, _sw, _dh, _dw, pt, pl] = s;
+    let plane = h * wi;
+    let steps = ow.div_ceil(4);
+    let len = if S == 1 { 2 * steps + 1 } else { 4 * steps + 1 };
+    if kh == 0 || kh > DW_DSP_KH || rows.len() < kh * len {
+        return;
+    }
+    for b in 0..n {
+        for ch in 0..c {
+            let Some(xc) = x.get((b * c + ch) * plane..(b * c + ch + 1) * plane) else { return };
+            let Some(wc) = w.get(ch * kh * 8..(ch + 1) * kh * 8) else { return };
+            // Per kernel row: (w0, w1), (w2, 0), (w0, 0), (w1, w2).
+            let mut wt = [[0u32; 4]; DW_DSP_KH];
+            for (t, q) in wt.iter_mut().zip(wc.chunks_exact(8)) {
+                let Some(q) = q.first_chunk::<8>() else { return };
+                let (lo, hi) = (dsp_word::<0, 8>(q), dsp_word::<4, 8>(q));
+                *t = [dsp_sxtb16(lo), dsp_sxtb16_hi(lo), dsp_sxtb16(hi), dsp_sxtb16_hi(hi)];
+            }
+            let Some(wt) = wt.get(..kh) else { return };
+            // The padded input rows below `next` are in the ring (row `r` in slot `r % kh`).
+            let mut next = 0;
+            for i in 0..oh {
+                for r in (i * sh).max(next)..i * sh + kh {
+                    let sl = r % kh;
+                    let Some(dst) = rows.get_mut(sl * len..(sl + 1) * len) else { return };
+                    let src = if r >= pt && r - pt < h { xc.get((r - pt) * wi..(r - pt + 1) * wi) } else { None };
+                    dsp_row_pairs(src, pl, x_zero, dst);
+                }
+                next = i * sh + kh;
+                let first = i * sh % kh;
+                let yr = ((b * c + ch) * oh + i) * ow;
+                for t in 0..steps {
+                    let mut acc = [0i32; 4];
+                    let mut sl = first;
+                    for wk in wt {
+                        let o = sl * len + 2 * S * t;
+                        if S == 1 {
+                            let Some(&[a, b, c]) = rows.get(o..o + 3).and_then(|r| r.first_chunk::<3>()) else { return };
+                            acc[0] = dsp_smlad(b, wk[1], dsp_smlad(a, wk[0], acc[0]));
+                            acc[1] = dsp_smlad(b, wk[3], dsp_smladx(a, wk[2], acc[1]));
+                            acc[2] = dsp_smlad(c, wk[1], dsp_smlad(b, wk[0], acc[2]));
+                            acc[3] = dsp_smlad(c, wk[3], dsp_smladx(b, wk[2], acc[3]));
+                        } else {
+                            let Some(&[a, b, c, d, e]) = rows.get(o..o + 5).and_then(|r| r.first_chunk::<5>()) else { return };
+                            acc[0] = dsp_smlad(b, wk[1], dsp_smlad(a, wk[0], acc[0]));
+                            acc[1] = dsp_smlad(c, wk[1], dsp_smlad(b, wk[0], acc[1]));
+                            acc[2] = dsp_smlad(d, wk[1], dsp_smlad(c, wk[0], acc[2]));
+                            acc[3] = dsp_smlad(e, wk[1], dsp_smlad(d, wk[0], acc[3]));
+                        }
+                        sl = if sl + 1 == kh { 0 } else { sl + 1 };
+                    }
+                    let Some(out) = y.get_mut(yr + 4 * t..yr + ow) else { return };
+                    for (o, &v) in out.iter_mut().zip(&acc) {
+                        *o = f(v, ch);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,41 @@
 // The SMLAD kernels' inner loops in safe Rust, as printed without `--intrinsics` (with it,
 // `dsp_tile_arm.rs` takes their place).
 
+/// SMLAD ([`dsp_smlad_safe`]).
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_smlad(a: u32, b: u32, acc: i32) -> i32 {
+    dsp_smlad_safe(a, b, acc)
+}
+
+/// SMLADX ([`dsp_smladx_safe`]).
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_smladx(a: u32, b: u32, acc: i32) -> i32 {
+    dsp_smladx_safe(a, b, acc)
+}
+
+/// SXTB16 ([`dsp_sxtb16_safe`]).
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_sxtb16(v: u32) -> u32 {
+    dsp_sxtb16_safe(v)
+}
+
+/// SXTB16 of `v` rotated by 8.
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_sxtb16_hi(v: u32) -> u32 {
+    dsp_sxtb16_safe(v >> 8)
+}
+
+/// The word of `q` at byte `I` ([`dsp_word_safe`]).
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_word<const I: usize, const N: usize>(q: &[i8; N]) -> u32 {
+    dsp_word_safe::<I, N>(q)
+}
+
 /// `acc[t] +=` the column `col` (16-bit pairs) times output `t`'s weights, for the four
 /// outputs of one panel of SMLAD quads (`w`: four bytes per output and quad, the quad's
 /// elements 0, 2, 1, 3). In safe Rust, which has no DSP intrinsics on stable: on a

@@ -10,9 +10,17 @@ fn dsp_smlad(a: u32, b: u32, acc: i32) -> i32 {
     #[cfg(target_arch = "arm")]
     return kiln_dsp::smlad(a, b, acc);
     #[cfg(not(target_arch = "arm"))]
-    return acc
-        .wrapping_add((a as i16 as i32) * (b as i16 as i32))
-        .wrapping_add(((a >> 16) as i16 as i32) * ((b >> 16) as i16 as i32));
+    return dsp_smlad_safe(a, b, acc);
+}
+
+/// `acc + lo(a) * hi(b) + hi(a) * lo(b)` (`SMLADX`).
+#[allow(dead_code)]
+#[inline(always)]
+fn dsp_smladx(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(target_arch = "arm")]
+    return kiln_dsp::smladx(a, b, acc);
+    #[cfg(not(target_arch = "arm"))]
+    return dsp_smladx_safe(a, b, acc);
 }
 
 /// Bytes 0 and 2 of `v` sign-extended into the two halves of a word (`SXTB16`).
@@ -22,7 +30,7 @@ fn dsp_sxtb16(v: u32) -> u32 {
     #[cfg(target_arch = "arm")]
     return kiln_dsp::sxtb16(v);
     #[cfg(not(target_arch = "arm"))]
-    return (v as i8 as i16 as u16 as u32) | (((v >> 16) as i8 as i16 as u16 as u32) << 16);
+    return dsp_sxtb16_safe(v);
 }
 
 /// Bytes 1 and 3 of `v` sign-extended into the two halves of a word (`SXTB16` of `v`
@@ -33,18 +41,18 @@ fn dsp_sxtb16_hi(v: u32) -> u32 {
     #[cfg(target_arch = "arm")]
     return kiln_dsp::sxtb16_hi(v);
     #[cfg(not(target_arch = "arm"))]
-    return dsp_sxtb16(v >> 8);
+    return dsp_sxtb16_safe(v >> 8);
 }
 
 /// The four bytes of `q` from `I` as a word, the first lowest. LLVM does not merge four byte
 /// loads into one word load here (unknown alignment), so on Arm one unaligned load.
 #[allow(dead_code)]
 #[inline(always)]
-fn dsp_word<const I: usize>(q: &[i8; 16]) -> u32 {
+fn dsp_word<const I: usize, const N: usize>(q: &[i8; N]) -> u32 {
     #[cfg(target_arch = "arm")]
-    return kiln_dsp::word::<I>(q);
+    return kiln_dsp::word::<I, N>(q);
     #[cfg(not(target_arch = "arm"))]
-    return u32::from_le_bytes([q[I] as u8, q[I + 1] as u8, q[I + 2] as u8, q[I + 3] as u8]);
+    return dsp_word_safe::<I, N>(q);
 }
 
 /// One quad of outputs `2T` and `2T + 1` of a four-output panel (`q`) times the pairs of
@@ -52,12 +60,12 @@ fn dsp_word<const I: usize>(q: &[i8; 16]) -> u32 {
 #[allow(dead_code)]
 #[inline(always)]
 fn dsp_quad2x2<const T: usize>(c: [u32; 2], e: [u32; 2], q: &[i8; 16], acc: &mut [i32; 4]) {
-    let v = if T == 0 { dsp_word::<0>(q) } else { dsp_word::<8>(q) };
+    let v = if T == 0 { dsp_word::<0, 16>(q) } else { dsp_word::<8, 16>(q) };
     let lo = dsp_sxtb16(v);
     let hi = dsp_sxtb16_hi(v);
     acc[0] = dsp_smlad(c[1], hi, dsp_smlad(c[0], lo, acc[0]));
     acc[2] = dsp_smlad(e[1], hi, dsp_smlad(e[0], lo, acc[2]));
-    let v = if T == 0 { dsp_word::<4>(q) } else { dsp_word::<12>(q) };
+    let v = if T == 0 { dsp_word::<4, 16>(q) } else { dsp_word::<12, 16>(q) };
     let lo = dsp_sxtb16(v);
     let hi = dsp_sxtb16_hi(v);
     acc[1] = dsp_smlad(c[1], hi, dsp_smlad(c[0], lo, acc[1]));
@@ -103,7 +111,7 @@ fn dsp_dot4(col: &[u32], w: &[i8], acc: &mut [i32; 4]) {
         let (Some(&[c01, c23]), Some(q)) = (c.first_chunk::<2>(), q.first_chunk::<16>()) else {
             return;
         };
-        let v = [dsp_word::<0>(q), dsp_word::<4>(q), dsp_word::<8>(q), dsp_word::<12>(q)];
+        let v = [dsp_word::<0, 16>(q), dsp_word::<4, 16>(q), dsp_word::<8, 16>(q), dsp_word::<12, 16>(q)];
         for (s, v) in s.iter_mut().zip(v) {
             *s = dsp_smlad(c23, dsp_sxtb16_hi(v), dsp_smlad(c01, dsp_sxtb16(v), *s));
         }
@@ -230,6 +238,16 @@ mod kiln_dsp {
     }
 
     #[inline(always)]
+    pub(super) fn smladx(a: u32, b: u32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: as for `smlad`.
+        unsafe {
+            asm!("smladx {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    #[inline(always)]
     pub(super) fn sxtb16(v: u32) -> u32 {
         let r: u32;
         // SAFETY: as for `smlad`.
@@ -250,9 +268,9 @@ mod kiln_dsp {
     }
 
     #[inline(always)]
-    pub(super) fn word<const I: usize>(q: &[i8; 16]) -> u32 {
-        const { assert!(I <= 12) };
-        // SAFETY: bytes I..I + 4 lie inside the 16-byte array (checked above at compile
+    pub(super) fn word<const I: usize, const N: usize>(q: &[i8; N]) -> u32 {
+        const { assert!(I + 4 <= N) };
+        // SAFETY: bytes I..I + 4 lie inside the N-byte array (checked above at compile
         // time); the load is unaligned, which these cores allow.
         unsafe { q.as_ptr().add(I).cast::<u32>().read_unaligned() }
     }

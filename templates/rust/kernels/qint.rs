@@ -106,23 +106,24 @@ fn requant_f32(acc: i32, bias: i32, factor: f32, zero: i32, lo: i32, hi: i32) ->
 const ROUND_OFFSET: f32 = 12582912.0;
 
 /// The output range `lo..=hi` (`zlh = [zero, lo, hi]`) less `zero`, offset by
-/// [`ROUND_OFFSET`]: where [`from_offset`] clamps.
+/// [`ROUND_OFFSET`], as the bits of those floats: where [`from_offset`] clamps.
 #[allow(dead_code)]
 #[inline(always)]
-fn offset_range(zlh: [i32; 3]) -> (f32, f32) {
+fn offset_range(zlh: [i32; 3]) -> (i32, i32) {
     let [zero, lo, hi] = zlh;
-    (ROUND_OFFSET + (lo - zero) as f32, ROUND_OFFSET + (hi - zero) as f32)
+    let bits = |v: i32| (ROUND_OFFSET + v as f32).to_bits() as i32;
+    (bits(lo - zero), bits(hi - zero))
 }
 
 /// `zero + v` for `r = v + ROUND_OFFSET`, clamped to `range` (see [`offset_range`]) while
 /// offset, then read from the bits: no float-to-int conversion and its NaN handling, no
-/// branch, so it vectorises.
+/// branch, so it vectorises. The clamp compares the bits as integers (one instruction each
+/// on a Cortex-M, not a float compare and a flags transfer): positive floats order as their
+/// bits do, and a negative `r` has the sign bit, so reads as below `range.0`.
 #[allow(dead_code)]
 #[inline(always)]
-fn from_offset(r: f32, range: (f32, f32), zero: i32) -> i32 {
-    let r = if r < range.0 { range.0 } else { r };
-    let r = if r > range.1 { range.1 } else { r };
-    (r.to_bits() as i32 - ROUND_OFFSET.to_bits() as i32) + zero
+fn from_offset(r: f32, range: (i32, i32), zero: i32) -> i32 {
+    (r.to_bits() as i32).max(range.0).min(range.1) - ROUND_OFFSET.to_bits() as i32 + zero
 }
 
 /// `f(Σ_t (a[r, t] - a_zero) * b[t, j], j)` for each row `r` of A (`rows × k`) and column
