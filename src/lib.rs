@@ -280,6 +280,14 @@ impl CompileOptions {
             target,
             intrinsics: true,
         };
+        if let Target::Thumbv8mMain { dsp: true, .. } = target.resolve() {
+            return Err(Error::Usage(format!(
+                "{flag}: kiln has no intrinsics kernels for target {target}: Rust's \
+                 thumbv8m.main targets enable the DSP instructions (SMLAD) only with the \
+                 unstable `-C target-feature=+dsp`, without which the assembly does not \
+                 build; drop {flag} (the C output names SMLAD through ACLE on this core)"
+            )));
+        }
         if !kiln_passes::kernels::has_intrinsic_kernels(kt) {
             return Err(Error::Usage(format!(
                 "{flag}: kiln has no intrinsics kernels for target {target} (so far only for \

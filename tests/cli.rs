@@ -435,6 +435,15 @@ fn intrinsics_are_refused_where_kiln_has_none() {
             &["--intrinsics", "x86_64-v3"][..],
         ),
         (
+            &["--device", "stm32u585"][..],
+            &[
+                "--intrinsics",
+                "thumbv8m.main",
+                "target-feature=+dsp",
+                "drop --intrinsics",
+            ][..],
+        ),
+        (
             &["-O0", "--target", "x86_64-v4"][..],
             &["--intrinsics", "-O0"][..],
         ),
