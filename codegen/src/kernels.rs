@@ -366,6 +366,9 @@ pub enum GemmFn {
     },
     /// Depthwise convolutions, on the same scratch.
     Depthwise,
+    /// Convolutions of one group on a microcontroller, one output row at a time on its
+    /// input rows split by stride phase (`kiln_passes::kernels::row_conv`).
+    ConvRows,
     /// 3x3 convolutions at stride 1 by Winograd's F(2x2, 3x3).
     Winograd,
     /// Gemm with constant `B`.
@@ -460,6 +463,7 @@ impl KernelSet {
                 add.push(GemmFn::TileC { mr: 1, nv: t.nv });
                 add.push(GemmFn::PadSplit);
             }
+            GemmFn::ConvRows => add.push(GemmFn::TileC { mr: t.mr, nv: t.nv }),
             GemmFn::GemmB | GemmFn::MatMulB => add.push(GemmFn::DriverB),
             _ => {}
         }

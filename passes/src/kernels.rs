@@ -172,6 +172,89 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     })
 }
 
+/// A convolution of one group on a microcontroller with an FPU (the one-lane tiling), one
+/// output row at a time: for each output row, the `kh` padded input rows it reads are copied
+/// into scratch, each split by stride phase along the width (`[channel][ki][phase][wq]`),
+/// so every tap reads a fixed offset (`taps`) with unit stride and the 4x4 register tile of
+/// the split path (`gemm_tile_c`) runs on it. Its scratch is those rows, not the whole
+/// padded input ([`split_conv`]'s, which a microcontroller's RAM cannot spare): ResNet-8's
+/// largest is 6.6 KiB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowConv {
+    pub c_in: usize,
+    pub input: [usize; 2],
+    pub output: [usize; 2],
+    pub strides: [usize; 2],
+    pub pads: [usize; 2],
+    /// Kernel rows, the rows copied per output row.
+    pub kh: usize,
+    /// Columns of one phase of a padded row.
+    pub wq: usize,
+    /// Per tap, in the weights' order, where it reads in one channel's rows.
+    pub taps: Vec<usize>,
+    /// Scratch elements: every channel's rows, plus the columns the last tile reads past
+    /// the end.
+    pub len: usize,
+}
+
+/// How the lowering runs `node` as a [`RowConv`] on the one-lane tiling: f32, constant
+/// weights, one group, 1-D or 2-D, no dilation along the height, not 1x1 at stride 1
+/// without padding (that one multiplies the input in place), at most [`MAX_TAPS`] taps.
+pub fn row_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<RowConv> {
+    if tiling.lanes != 1 {
+        return None;
+    }
+    let (ConvAttrs { window, group }, x, w) = const_conv(g, node)?;
+    if x.dtype != DType::F32
+        || *group != 1
+        || !matches!(x.rank(), 3 | 4)
+        || w.rank() != x.rank()
+        || x.numel() == 0
+        || w.numel() == 0
+    {
+        return None;
+    }
+    let geo = window.geometry(&x.shape[2..], Some(&w.shape[2..])).ok()?;
+    let two = |v: &[usize], fill: usize| -> [usize; 2] {
+        if v.len() == 1 {
+            [fill, v[0]]
+        } else {
+            [v[0], v[1]]
+        }
+    };
+    let (input, output, kernel) = (two(&geo.input, 1), two(&geo.output, 1), two(&geo.kernel, 1));
+    let (strides, dilations) = (two(&geo.strides, 1), two(&geo.dilations, 1));
+    let (pads, pads_end) = (two(&geo.pads_begin, 0), two(&geo.pads_end, 0));
+    let pointwise = kernel.iter().chain(&strides).all(|&v| v == 1)
+        && pads.iter().chain(&pads_end).all(|&v| v == 0);
+    let [kh, kw] = kernel;
+    if pointwise || output.contains(&0) || dilations[0] != 1 || kh * kw > MAX_TAPS {
+        return None;
+    }
+    let sw = strides[1];
+    let wq = (input[1] + pads[1] + pads_end[1]).div_ceil(sw);
+    let taps = (0..kh)
+        .flat_map(|a| (0..kw).map(move |b| (a, b * dilations[1])))
+        .map(|(a, co)| (a * sw + co % sw) * wq + co / sw)
+        .collect();
+    let len = x.shape[1] * kh * sw * wq + tiling.room;
+    (len <= MAX_ROW_CONV).then_some(RowConv {
+        c_in: x.shape[1],
+        input,
+        output,
+        strides,
+        pads,
+        kh,
+        wq,
+        taps,
+        len,
+    })
+}
+
+/// The most scratch a [`RowConv`] takes (64 KiB of f32); a wider one runs the direct
+/// kernels.
+const MAX_ROW_CONV: usize = 16 * 1024;
+
 /// A 3x3 convolution at stride 1 (one group, f32, constant weights, 2-D) by Winograd's
 /// F(2x2, 3x3): each 2x2 block of outputs from a 4x4 block of the padded input in 16
 /// multiplies per channel pair instead of 36. The input goes padded and split into even
@@ -308,6 +391,7 @@ pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, u
         .map(|w| w.len)
         .or_else(|| split_conv(g, node, t).map(|s| s.len))
         .or_else(|| pointwise_conv(g, node, t).map(|p| p.scratch))
+        .or_else(|| row_conv(g, node, t).map(|r| r.len))
         .map(|len| (DType::F32, len))
 }
 

@@ -76,6 +76,12 @@ pub(super) fn conv(cx: &mut NodeCx, a: &ConvAttrs) -> Result<(), String> {
     {
         return conv_pointwise(cx, t, &p, x);
     }
+    if let Some(t) = cx.tiling
+        && let Some(rc) = kiln_passes::kernels::row_conv(cx.graph, cx.node, t)
+        && cx.scratch_room >= rc.len
+    {
+        return conv_on_rows(cx, t, &rc, x, w);
+    }
     cx.use_kernel(Kernel::Conv, x.dtype)?;
     let bias = cx.arg_opt(2)?;
     let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_in(1)?, cx.arg_out(0)?);
@@ -213,6 +219,52 @@ fn conv_winograd(
 
 /// A convolution of one group, or a depthwise one, on its input padded and split by stride
 /// phase in scratch (see `kiln_passes::kernels::SplitConv`).
+/// A convolution of one group on a microcontroller, one output row at a time on the input
+/// rows it reads, copied into scratch (see `kiln_passes::kernels::RowConv`).
+fn conv_on_rows(
+    cx: &mut NodeCx,
+    t: Tiling,
+    rc: &kiln_passes::kernels::RowConv,
+    x: &TensorType,
+    w: &TensorType,
+) -> Result<(), String> {
+    let c_out = w.shape[0];
+    let bias = cx.arg_opt(2)?;
+    let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
+    cx.kernels.use_gemm(t, GemmFn::ConvRows)?;
+    let packing = Packing::RowPanels {
+        rows: c_out,
+        cols: rc.c_in * rc.taps.len(),
+        width: t.mr,
+    };
+    let ws = cx.arg_packed(1, packing)?;
+    let scratch = cx.arg_scratch();
+    let epi = epilogue(cx, x.dtype)?;
+    let pair = |v: [usize; 2]| Arg::Array(v.to_vec());
+    let params = Arg::Struct {
+        name: "RowConvParams",
+        by_ref: true,
+        fields: vec![
+            ("batch", Arg::Usize(x.shape[0])),
+            ("c_in", Arg::Usize(rc.c_in)),
+            ("c_out", Arg::Usize(c_out)),
+            ("input", pair(rc.input)),
+            ("output", pair(rc.output)),
+            ("strides", pair(rc.strides)),
+            ("pads", pair(rc.pads)),
+            ("kh", Arg::Usize(rc.kh)),
+            ("wq", Arg::Usize(rc.wq)),
+            ("taps", Arg::Array(rc.taps.clone())),
+        ],
+    };
+    cx.call(
+        None,
+        "conv_rows",
+        vec![xs, ws, bias, ys, scratch, params, epi],
+    );
+    Ok(())
+}
+
 fn conv_on_split(
     cx: &mut NodeCx,
     t: Tiling,

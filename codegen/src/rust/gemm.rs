@@ -100,6 +100,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::StoreWide => s.push_str(STORE_WIDE),
             GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
             GemmFn::Depthwise => depthwise(&mut s, t),
+            GemmFn::ConvRows => conv_rows(&mut s, t),
             GemmFn::Winograd => winograd(&mut s, t),
             GemmFn::DriverA => driver_a(&mut s, t),
             GemmFn::DriverB => driver_b(&mut s, t),
@@ -290,14 +291,27 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
         s.push_str("    let _ = (ldc, rows);\n");
     }
     accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
-    let _ = writeln!(
-        s,
-        "    // The taps are a constant count, so LLVM unrolls their loop: no branch per channel.
+    if l == 1 {
+        // A microcontroller's: ranges with `get`, in bounds by construction, so no panic
+        // path is left (see conv_rows4).
+        let _ = writeln!(
+            s,
+            "    let Some(a) = a.get(..c_in * T * {mr}) else {{ return }};
+    for (ch, ap) in a.chunks_exact(T * {mr}).enumerate() {{
+        let Some(bc) = b.get(ch * channel..) else {{ break }};
+        for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
+            let (Some(bv), Some(av)) = (bc.get(t..), av.first_chunk::<{mr}>()) else {{ break }};"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "    // The taps are a constant count, so LLVM unrolls their loop: no branch per channel.
     for (ch, ap) in a[..c_in * T * {mr}].chunks_exact(T * {mr}).enumerate() {{
         let bc = &b[ch * channel..];
         for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
             let bv = &bc[t..];"
-    );
+        );
+    }
     loads(s, l, nv, "            ");
     mul_adds(s, mr, nv, "            ", |i| format!("av[{i}]"));
     let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
@@ -360,6 +374,86 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
                 }}
             }}
             q += {nr};
+        }}
+    }}
+}}"
+    );
+}
+
+fn conv_rows(s: &mut String, t: Tiling) {
+    let (mr, nr) = (t.mr, t.nr());
+    let _ = writeln!(
+        s,
+        "/// A convolution of one group, one output row at a time (`kiln_passes::kernels::RowConv`):
+/// the `kh` padded input rows an output row reads, split by stride phase along the width,
+/// go into `scratch` (`[channel][ki][phase][wq]`, zero where padding), so each tap reads a
+/// fixed offset with unit stride; then the weights (packed in row panels of {mr}) times
+/// {nr} columns of that output row at a time, and the fused epilogue `epi(at, run)` on each
+/// stored run. Every range is taken with `get`: no panic path.
+struct RowConvParams<const T: usize> {{
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    input: [usize; 2],
+    output: [usize; 2],
+    strides: [usize; 2],
+    pads: [usize; 2],
+    kh: usize,
+    wq: usize,
+    taps: [usize; T],
+}}
+
+fn conv_rows<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &RowConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+    let ([h, wi], [oh, ow], [sh, sw], [ph, pw]) = (p.input, p.output, p.strides, p.pads);
+    let (xn, yn) = (p.c_in * h * wi, p.c_out * oh * ow);
+    let channel = p.kh * sw * p.wq;
+    let k = p.c_in * T;
+    let mut tile = [0.0f32; {mr} * {nr}];
+    for n in 0..p.batch {{
+        let (Some(xb), Some(yb)) = (x.get(n * xn..(n + 1) * xn), y.get_mut(n * yn..(n + 1) * yn)) else {{ return }};
+        for i in 0..oh {{
+            // Row ki of channel c, phase bb: padded columns j * sw + bb, in the input for
+            // j in j0..j1.
+            for (c, xc) in xb.chunks_exact(h * wi).enumerate().take(p.c_in) {{
+                for ki in 0..p.kh {{
+                    let r = i * sh + ki;
+                    for bb in 0..sw {{
+                        let at = c * channel + (ki * sw + bb) * p.wq;
+                        let Some(dst) = scratch.get_mut(at..at + p.wq) else {{ return }};
+                        dst.fill(0.0);
+                        if r < ph || r - ph >= h {{
+                            continue;
+                        }}
+                        let j0 = pw.saturating_sub(bb).div_ceil(sw).min(p.wq);
+                        let j1 = (pw + wi).saturating_sub(bb).div_ceil(sw).clamp(j0, p.wq);
+                        let (Some(run), Some(xr)) = (dst.get_mut(j0..j1), xc.get((r - ph) * wi + j0 * sw + bb - pw..)) else {{ continue }};
+                        for (o, v) in run.iter_mut().zip(xr.iter().step_by(sw)) {{
+                            *o = *v;
+                        }}
+                    }}
+                }}
+            }}
+            let mut q = 0;
+            while q < ow {{
+                let cols = (ow - q).min({nr});
+                let Some(bq) = scratch.get(q..) else {{ return }};
+                for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
+                    let rows = (p.c_out - pi * {mr}).min({mr});
+                    let mut init = [0.0f32; {mr}];
+                    if let (Some(d), Some(bs)) = (init.get_mut(..rows), b.and_then(|b| b.get(pi * {mr}..pi * {mr} + rows))) {{
+                        d.copy_from_slice(bs);
+                    }}
+                    gemm_tile_c{mr}x{nr}(panel, bq, channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
+                    for (r, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
+                        let at = ((pi * {mr} + r) * oh + i) * ow + q;
+                        if let (Some(d), Some(src)) = (yb.get_mut(at..at + cols), src.get(..cols)) {{
+                            d.copy_from_slice(src);
+                            epi(n * yn + at, d);
+                        }}
+                    }}
+                }}
+                q += {nr};
+            }}
         }}
     }}
 }}"
