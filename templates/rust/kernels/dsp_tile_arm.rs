@@ -103,8 +103,11 @@ fn dsp_conv2x2<const T: usize>(rows: &[u32], g: [usize; 6], w: &[i8], acc: &mut 
 
 /// `acc[t] +=` the column `col` (16-bit pairs) times output `t`'s weights, for the four
 /// outputs of one panel of SMLAD quads (`w`: four bytes per output and quad, the quad's
-/// elements 0, 2, 1, 3).
+/// elements 0, 2, 1, 3). Not inlined: inlined into a caller's loops, LLVM spilled a
+/// pointer of its loop and addressed the weights from a second base (the autoencoder's
+/// Gemms at 1.75 instructions per MAC in this loop, 1.5 as a call).
 #[allow(dead_code)]
+#[inline(never)]
 fn dsp_dot4(col: &[u32], w: &[i8], acc: &mut [i32; 4]) {
     let mut s = *acc;
     for (c, q) in col.chunks_exact(2).zip(w.chunks_exact(16)) {
