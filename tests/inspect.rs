@@ -487,7 +487,8 @@ fn kernel_program_in_json_matches_the_plan() {
 #[test]
 fn kernels_text_lists_every_step() {
     let path = model_path("mlperf_ic_resnet8");
-    // The device's reference kernels: the same program on every host.
+    // The device's kernels: the same program on every host (its 3x3 convolutions on
+    // `conv_rows`, the microcontroller's register tile on the input rows of one output row).
     let j = inspect_json_with(&path, &DEVICE);
     let n = j["program"]["steps"].as_array().unwrap().len();
     let o = kiln(&["inspect", &path, "--kernels", DEVICE[0], DEVICE[1]]);
@@ -495,7 +496,7 @@ fn kernels_text_lists_every_step() {
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("step ")).collect();
     assert_eq!(lines.len(), n);
     assert!(
-        lines[0].contains(" conv ") && lines[0].contains("NCHW"),
+        lines[0].contains(" conv_rows ") && lines[0].contains("NCHW"),
         "{}",
         lines[0]
     );
