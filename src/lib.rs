@@ -211,6 +211,7 @@ impl CompileOptions {
             target: self.target,
             names: self.option_names,
             intrinsics: self.intrinsics,
+            reference_float: false,
         }
     }
 
@@ -279,6 +280,7 @@ impl CompileOptions {
         let kt = kiln_passes::kernels::KernelTarget {
             target,
             intrinsics: true,
+            reference_float: false,
         };
         if let Target::Thumbv8mMain { dsp: true, .. } = target.resolve() {
             return Err(Error::Usage(format!(
@@ -534,8 +536,19 @@ pub fn compile(model: &Path, kind: EmitKind, opts: &CompileOptions) -> Result<Co
 /// Verifies, lowers, optimises and plans an imported graph ([`kiln_passes::compile()`]):
 /// the middle of [`compile_graph`], also used by `kiln inspect`.
 pub fn plan(graph: Graph, opts: &CompileOptions) -> Result<kiln_passes::Planned, Error> {
-    kiln_passes::compile(graph, &opts.passes_options())
-        .map_err(|e| with_bind_hint(e.into(), opts.option_names))
+    plan_as(graph, opts, EmitKind::Module)
+}
+
+/// [`plan`] for output `kind`: C's float kernels are the reference ones, which take no
+/// scratch, so its plan gives them none.
+pub fn plan_as(
+    graph: Graph,
+    opts: &CompileOptions,
+    kind: EmitKind,
+) -> Result<kiln_passes::Planned, Error> {
+    let mut popts = opts.passes_options();
+    popts.reference_float = kind == EmitKind::C;
+    kiln_passes::compile(graph, &popts).map_err(|e| with_bind_hint(e.into(), opts.option_names))
 }
 
 impl From<kiln_passes::CompileError> for Error {
@@ -558,7 +571,7 @@ pub fn compile_graph(
 ) -> Result<Compiled, Error> {
     let mut graph = graph;
     let quantization = quantize_graph(&mut graph, opts)?;
-    let mut compiled = emit_planned(plan(graph, opts)?, model_file, sha256, kind, opts)?;
+    let mut compiled = emit_planned(plan_as(graph, opts, kind)?, model_file, sha256, kind, opts)?;
     compiled.quantization = quantization;
     Ok(compiled)
 }

@@ -421,7 +421,7 @@ fn run(cli: Cli) -> Result<()> {
             let quantize_time = q.elapsed();
             let p = Instant::now();
             progress.stage("optimise+plan");
-            let planned = kiln::plan(graph, &opts)?;
+            let planned = kiln::plan_as(graph, &opts, kind)?;
             let plan_time = p.elapsed();
             let e = Instant::now();
             progress.stage("lower+print (emit)");

@@ -18,6 +18,9 @@ pub struct CompileOptions {
     /// `--intrinsics`: the lowering takes the kernels written with `core::arch`
     /// intrinsics where the target has them, and the plan gives them their scratch.
     pub intrinsics: bool,
+    /// The float kernels are the reference ones (the C output's, so far): the plan gives
+    /// the tiled float kernels no scratch.
+    pub reference_float: bool,
 }
 
 /// Why the middle of a compilation failed.
@@ -114,6 +117,7 @@ pub fn plan(optimized: Optimized, opts: &CompileOptions) -> Result<Planned, Comp
         scratch: on.then_some(crate::kernels::KernelTarget {
             target: opts.target,
             intrinsics: opts.intrinsics,
+            reference_float: opts.reference_float,
         }),
     };
     let (graph, plan) = if graph.graph().has_schedule_hint() {

@@ -358,12 +358,14 @@ fn const_conv<'g>(
     Some((attrs, x, &g.value(wv).ty))
 }
 
-/// What the kernel choice depends on: the target, and whether kernels written with
-/// `core::arch` intrinsics may be taken (`--intrinsics`).
+/// What the kernel choice depends on: the target, whether kernels written with
+/// `core::arch` intrinsics may be taken (`--intrinsics`), and whether the float kernels are
+/// the reference ones (C's library so far), which take no scratch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelTarget {
     pub target: Target,
     pub intrinsics: bool,
+    pub reference_float: bool,
 }
 
 impl From<Target> for KernelTarget {
@@ -371,6 +373,7 @@ impl From<Target> for KernelTarget {
         KernelTarget {
             target,
             intrinsics: false,
+            reference_float: false,
         }
     }
 }
@@ -385,6 +388,9 @@ pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, u
         .or_else(|| quad_gemm(g, node, kt));
     if let Some(d) = rows {
         return Some((DType::U32, d.words));
+    }
+    if kt.reference_float {
+        return None;
     }
     let t = Tiling::for_target(target, false)?;
     winograd_conv(g, node, t)

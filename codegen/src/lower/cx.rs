@@ -69,6 +69,7 @@ impl<'a> NodeCx<'a> {
         kiln_passes::kernels::KernelTarget {
             target: self.target,
             intrinsics: true,
+            reference_float: false,
         }
     }
 
