@@ -353,12 +353,24 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             if text.contains("conv_winograd(x") {
                 winograd += 1;
             }
+            // Same summation order as the reference (a multiply and an add per term, in
+            // order of k), so only the tolerance of float formatting is needed; kept loose
+            // enough for a future kernel that reorders the sum. Fused, each term skips the
+            // product's rounding: the sums (up to ~600 terms of magnitude up to 4 here) may
+            // then differ by the float error bound of a sum that long, about 1e-4.
+            // Winograd's F(2x2, 3x3) sums transformed terms (each input and weight scaled by
+            // 1/2 or summed in threes and fours first) in another order: the same bound.
+            let tol = if fma || label.contains("winograd") {
+                1e-4
+            } else {
+                1e-5
+            };
             built.push((
                 format!("{label} for {target}"),
                 compiled,
                 feed.clone(),
                 expected,
-                fma,
+                tol,
             ));
         }
     }
@@ -368,34 +380,32 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         "only {winograd} of {} cases ran by Winograd",
         built.len()
     );
+    run_and_compare(&built, "kiln-packed-runner");
+}
+
+/// A compiled case: its label, the code, its inputs, the reference outputs and the
+/// tolerance (absolute and relative) they are compared at.
+type Built = (String, kiln::Compiled, Vec<Tensor>, Vec<Tensor>, f64);
+
+/// Builds every case into one runner crate (`target/<dir>`), runs each on its inputs and
+/// compares with the reference outputs; fails listing every case that differs.
+fn run_and_compare(built: &[Built], dir: &str) {
     let rcases: Vec<Case> = built
         .iter()
         .map(|b| Case {
             generated: &b.1.generated,
         })
         .collect();
-    let work = common::repo().join("target").join("kiln-packed-runner");
+    let work = common::repo().join("target").join(dir);
     let runner =
         harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
     let mut failures = Vec::new();
-    for (i, (label, _, feed, expected, fma)) in built.iter().enumerate() {
+    for (i, (label, _, feed, expected, tol)) in built.iter().enumerate() {
         let actual = runner
             .run(i, feed)
             .unwrap_or_else(|e| panic!("{label}: {e}"));
         for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
-            // Same summation order as the reference (a multiply and an add per term, in
-            // order of k), so only the tolerance of float formatting is needed; kept loose
-            // enough for a future kernel that reorders the sum. Fused, each term skips the
-            // product's rounding: the sums (up to ~600 terms of magnitude up to 4 here) may
-            // then differ by the float error bound of a sum that long, about 1e-4.
-            // Winograd's F(2x2, 3x3) sums transformed terms (each input and weight scaled by
-            // 1/2 or summed in threes and fours first) in another order: the same bound.
-            let tol = if *fma || label.contains("winograd") {
-                1e-4
-            } else {
-                1e-5
-            };
-            let c = harness::compare(a, e, tol, tol);
+            let c = harness::compare(a, e, *tol, *tol);
             if !c.ok {
                 failures.push(format!("{label} output {k}: {c:?}"));
             }
@@ -445,7 +455,12 @@ fn row_convolutions_for_a_microcontroller_agree_with_reference_semantics() {
             )
             .unwrap_or_else(|e| panic!("{label}: {e}"));
             rows += usize::from(compiled.generated.files[0].contents.contains("conv_rows(x"));
-            (label.clone(), compiled, feed.clone(), expected)
+            // A multiply and an add per term, but the bias first and the terms channel by
+            // channel: on the 3x3 draws (288 to 400 terms of magnitude up to 4) that order
+            // differs from the reference's by up to 8e-5, within the float error bound of
+            // such a sum, as for Winograd in the test above.
+            let tol = if label.contains("3x3") { 1e-4 } else { 1e-5 };
+            (label.clone(), compiled, feed.clone(), expected, tol)
         })
         .collect();
     // Depthwise draws, dilation along the height, and 1x1 at stride 1 without padding take
@@ -455,37 +470,5 @@ fn row_convolutions_for_a_microcontroller_agree_with_reference_semantics() {
         "only {rows} of {} cases ran on conv_rows",
         cases.len()
     );
-    let rcases: Vec<Case> = built
-        .iter()
-        .map(|b| Case {
-            generated: &b.1.generated,
-        })
-        .collect();
-    let work = common::repo().join("target").join("kiln-row-conv-runner");
-    let runner =
-        harness::build_runner(&rcases, &work, &common::gen_target(), Profile::Fast).unwrap();
-    let mut failures = Vec::new();
-    for (i, (label, _, feed, expected)) in built.iter().enumerate() {
-        let actual = runner
-            .run(i, feed)
-            .unwrap_or_else(|e| panic!("{label}: {e}"));
-        for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
-            // A multiply and an add per term, but the bias first and the terms channel by
-            // channel: on the 3x3 draws (288 to 400 terms of magnitude up to 4) that order
-            // differs from the reference's by up to 8e-5, within the float error bound of
-            // such a sum, as for Winograd in the test above.
-            let tol = if label.contains("3x3") { 1e-4 } else { 1e-5 };
-            let c = harness::compare(a, e, tol, tol);
-            if !c.ok {
-                failures.push(format!("{label} output {k}: {c:?}"));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        built.len(),
-        failures.join("\n")
-    );
+    run_and_compare(&built, "kiln-row-conv-runner");
 }

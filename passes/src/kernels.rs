@@ -92,6 +92,38 @@ pub struct SplitConv {
     pub len: usize,
 }
 
+/// A 1-D or 2-D window's geometry as two axes: a 1-D convolution is a 2-D one of height 1.
+struct Geometry2 {
+    input: [usize; 2],
+    output: [usize; 2],
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    dilations: [usize; 2],
+    pads: [usize; 2],
+    pads_end: [usize; 2],
+}
+
+impl Geometry2 {
+    fn of(geo: &kiln_ir::ops::WindowGeometry) -> Geometry2 {
+        let two = |v: &[usize], fill: usize| -> [usize; 2] {
+            if v.len() == 1 {
+                [fill, v[0]]
+            } else {
+                [v[0], v[1]]
+            }
+        };
+        Geometry2 {
+            input: two(&geo.input, 1),
+            output: two(&geo.output, 1),
+            kernel: two(&geo.kernel, 1),
+            strides: two(&geo.strides, 1),
+            dilations: two(&geo.dilations, 1),
+            pads: two(&geo.pads_begin, 0),
+            pads_end: two(&geo.pads_end, 0),
+        }
+    }
+}
+
 /// Most taps a kernel may have on the split path: their offsets are an array argument
 /// of the call (a short-time Fourier transform's 1-D kernel of 256 taps fits).
 const MAX_TAPS: usize = 1024;
@@ -115,17 +147,15 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         return None;
     }
     let geo = window.geometry(&x.shape[2..], Some(&w.shape[2..])).ok()?;
-    // A 1-D convolution is a 2-D one of height 1.
-    let two = |v: &[usize], fill: usize| -> [usize; 2] {
-        if v.len() == 1 {
-            [fill, v[0]]
-        } else {
-            [v[0], v[1]]
-        }
-    };
-    let (input, output, kernel) = (two(&geo.input, 1), two(&geo.output, 1), two(&geo.kernel, 1));
-    let (strides, dilations) = (two(&geo.strides, 1), two(&geo.dilations, 1));
-    let (pads, pads_end) = (two(&geo.pads_begin, 0), two(&geo.pads_end, 0));
+    let Geometry2 {
+        input,
+        output,
+        kernel,
+        strides,
+        dilations,
+        pads,
+        pads_end,
+    } = Geometry2::of(&geo);
     let c_in = x.shape[1];
     let depthwise = *group == c_in && w.shape[0] == c_in && w.shape[1] == 1 && c_in > 1;
     let pointwise = kernel.iter().chain(&strides).all(|&v| v == 1)
@@ -215,16 +245,15 @@ pub fn row_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<RowConv> {
         return None;
     }
     let geo = window.geometry(&x.shape[2..], Some(&w.shape[2..])).ok()?;
-    let two = |v: &[usize], fill: usize| -> [usize; 2] {
-        if v.len() == 1 {
-            [fill, v[0]]
-        } else {
-            [v[0], v[1]]
-        }
-    };
-    let (input, output, kernel) = (two(&geo.input, 1), two(&geo.output, 1), two(&geo.kernel, 1));
-    let (strides, dilations) = (two(&geo.strides, 1), two(&geo.dilations, 1));
-    let (pads, pads_end) = (two(&geo.pads_begin, 0), two(&geo.pads_end, 0));
+    let Geometry2 {
+        input,
+        output,
+        kernel,
+        strides,
+        dilations,
+        pads,
+        pads_end,
+    } = Geometry2::of(&geo);
     let pointwise = kernel.iter().chain(&strides).all(|&v| v == 1)
         && pads.iter().chain(&pads_end).all(|&v| v == 0);
     let [kh, kw] = kernel;

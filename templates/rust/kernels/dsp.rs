@@ -16,6 +16,26 @@ fn dsp_channel_pairs<X: Copy + Into<i32>>(xs: &[X], plane: usize, c: usize, x_ze
     }
 }
 
+/// `dst` = padded input row `r` of the batch item `xb` (`c` channels of `h x wi`, padding
+/// `pt` above and `pl` to the left; `g = [r, pt, pl, h, wi, c]`) as 16-bit pairs of
+/// channels less `x_zero`, `[x][pair]`, zero where padding.
+#[allow(dead_code)]
+fn dsp_row_of_pairs<X: Copy + Into<i32>>(xb: &[X], g: [usize; 6], x_zero: i32, dst: &mut [u32]) {
+    let [r, pt, pl, h, wi, c] = g;
+    for (xx, cell) in dst.chunks_exact_mut(c.div_ceil(2).max(1)).enumerate() {
+        let xs = if r < pt || r - pt >= h || xx < pl || xx - pl >= wi {
+            None
+        } else {
+            xb.get((r - pt) * wi + xx - pl..)
+        };
+        let Some(xs) = xs else {
+            cell.fill(0);
+            continue;
+        };
+        dsp_channel_pairs(xs, h * wi, c, x_zero, cell);
+    }
+}
+
 /// [`int_conv_panels`] with `w` in SMLAD quads (see `Packing::DspQuads` in kiln): per
 /// output position, its column of `x - x_zero` over taps and input channels (tap-major,
 /// channels in pairs, each kernel row's run padded to whole quads, zero for padding) is

@@ -165,18 +165,7 @@ fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
                 }
                 let sl = if dh == 1 { r % kh } else { ki };
                 let Some(dst) = rows.get_mut(sl * len..(sl + 1) * len) else { return };
-                for (xx, cell) in dst.chunks_exact_mut(pairs.max(1)).enumerate() {
-                    let xs = if r < pt || r - pt >= h || xx < pl || xx - pl >= wi {
-                        None
-                    } else {
-                        xb.get((r - pt) * wi + xx - pl..)
-                    };
-                    let Some(xs) = xs else {
-                        cell.fill(0);
-                        continue;
-                    };
-                    dsp_channel_pairs(xs, plane, c, x_zero, cell);
-                }
+                dsp_row_of_pairs(xb, [r, pt, pl, h, wi, c], x_zero, dst);
             }
             next = i * sh + kh;
             for j in (0..ow).step_by(2) {
