@@ -222,9 +222,11 @@ mod kiln_dsp {
     pub(super) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
         let r: i32;
         // SAFETY: one register-only instruction of the DSP extension, which every core this
-        // code is generated for has (kiln takes these kernels only for such targets).
+        // code is generated for has (kiln takes these kernels only for such targets). Not
+        // `preserves_flags`: an accumulation that overflows sets the Q flag (the sum
+        // itself wraps, as the portable arithmetic does).
         unsafe {
-            asm!("smlad {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack, preserves_flags));
+            asm!("smlad {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
         }
         r
     }
@@ -234,7 +236,7 @@ mod kiln_dsp {
         let r: i32;
         // SAFETY: as for `smlad`.
         unsafe {
-            asm!("smladx {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack, preserves_flags));
+            asm!("smladx {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
         }
         r
     }
@@ -242,7 +244,7 @@ mod kiln_dsp {
     #[inline(always)]
     pub(super) fn sxtb16(v: u32) -> u32 {
         let r: u32;
-        // SAFETY: as for `smlad`.
+        // SAFETY: as for `smlad`; SXTB16 leaves every flag alone.
         unsafe {
             asm!("sxtb16 {r}, {v}", r = lateout(reg) r, v = in(reg) v, options(pure, nomem, nostack, preserves_flags));
         }
@@ -252,7 +254,7 @@ mod kiln_dsp {
     #[inline(always)]
     pub(super) fn sxtb16_hi(v: u32) -> u32 {
         let r: u32;
-        // SAFETY: as for `smlad`.
+        // SAFETY: as for `smlad`; SXTB16 leaves every flag alone.
         unsafe {
             asm!("sxtb16 {r}, {v}, ror #8", r = lateout(reg) r, v = in(reg) v, options(pure, nomem, nostack, preserves_flags));
         }
