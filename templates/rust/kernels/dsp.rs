@@ -16,23 +16,31 @@ fn dsp_channel_pairs<X: Copy + Into<i32>>(xs: &[X], plane: usize, c: usize, x_ze
     }
 }
 
-/// `dst` = padded input row `r` of the batch item `xb` (`c` channels of `h x wi`, padding
-/// `pt` above and `pl` to the left; `g = [r, pt, pl, h, wi, c]`) as 16-bit pairs of
-/// channels less `x_zero`, `[x][pair]`, zero where padding.
+/// `dst` = the input position at padded row `r`, column `q` of the batch item `xb` (`c`
+/// channels of `h x wi`, padding `pt` above and `pl` to the left; `g = [r, q, pt, pl, h,
+/// wi, c]`) as 16-bit pairs of channels less `x_zero`, zero where padding.
 #[allow(dead_code)]
-fn dsp_row_of_pairs<X: Copy + Into<i32>>(xb: &[X], g: [usize; 6], x_zero: i32, dst: &mut [u32]) {
+#[inline(always)]
+fn dsp_position_pairs<X: Copy + Into<i32>>(xb: &[X], g: [usize; 7], x_zero: i32, dst: &mut [u32]) {
+    let [r, q, pt, pl, h, wi, c] = g;
+    let xs = if r < pt || r - pt >= h || q < pl || q - pl >= wi {
+        None
+    } else {
+        xb.get((r - pt) * wi + q - pl..)
+    };
+    match xs {
+        Some(xs) => dsp_channel_pairs(xs, h * wi, c, x_zero, dst),
+        None => dst.fill(0),
+    }
+}
+
+/// `dst` = padded input row `r` of the batch item `xb` (`g = [r, pt, pl, h, wi, c]`, as for
+/// [`dsp_position_pairs`]) as 16-bit pairs of channels, `[x][pair]`.
+#[allow(dead_code)]
+fn dsp_row_channel_pairs<X: Copy + Into<i32>>(xb: &[X], g: [usize; 6], x_zero: i32, dst: &mut [u32]) {
     let [r, pt, pl, h, wi, c] = g;
-    for (xx, cell) in dst.chunks_exact_mut(c.div_ceil(2).max(1)).enumerate() {
-        let xs = if r < pt || r - pt >= h || xx < pl || xx - pl >= wi {
-            None
-        } else {
-            xb.get((r - pt) * wi + xx - pl..)
-        };
-        let Some(xs) = xs else {
-            cell.fill(0);
-            continue;
-        };
-        dsp_channel_pairs(xs, h * wi, c, x_zero, cell);
+    for (q, cell) in dst.chunks_exact_mut(c.div_ceil(2).max(1)).enumerate() {
+        dsp_position_pairs(xb, [r, q, pt, pl, h, wi, c], x_zero, cell);
     }
 }
 
@@ -70,16 +78,7 @@ fn int_conv_dsp<X: Copy + Into<i32>, Y>(
                         let q = j * sw + kj * dw;
                         let Some(dst) = col.get_mut(at..at + half) else { return };
                         at += half;
-                        let xs = if r < pt || r - pt >= h || q < pl || q - pl >= wi {
-                            None
-                        } else {
-                            xb.get((r - pt) * wi + q - pl..)
-                        };
-                        let Some(xs) = xs else {
-                            dst.fill(0);
-                            continue;
-                        };
-                        dsp_channel_pairs(xs, plane, c, x_zero, dst);
+                        dsp_position_pairs(xb, [r, q, pt, pl, h, wi, c], x_zero, dst);
                     }
                     // Each kernel row's run is padded to whole quads.
                     if kw * half % 2 == 1 {
@@ -183,7 +182,7 @@ fn dsp_word_safe<const I: usize, const N: usize>(q: &[i8; N]) -> u32 {
 /// padded column `x` is `src[x - pl] - x_zero` inside `src`, zero in the padding (and zero
 /// everywhere for a padding row, `src` absent).
 #[allow(dead_code)]
-fn dsp_row_pairs<X: Copy + Into<i32>>(src: Option<&[X]>, pl: usize, x_zero: i32, dst: &mut [u32]) {
+fn dsp_row_column_pairs<X: Copy + Into<i32>>(src: Option<&[X]>, pl: usize, x_zero: i32, dst: &mut [u32]) {
     dst.fill(0);
     let Some(src) = src else { return };
     let v = |x: X| x.into() - x_zero;
@@ -279,7 +278,7 @@ fn int_conv_dw_dsp_of<X: Copy + Into<i32>, Y, const S: usize>(
                     let sl = r % kh;
                     let Some(dst) = rows.get_mut(sl * len..(sl + 1) * len) else { return };
                     let src = if r >= pt && r - pt < h { xc.get((r - pt) * wi..(r - pt + 1) * wi) } else { None };
-                    dsp_row_pairs(src, pl, x_zero, dst);
+                    dsp_row_column_pairs(src, pl, x_zero, dst);
                 }
                 next = i * sh + kh;
                 let first = i * sh % kh;

@@ -84,7 +84,7 @@ fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
             for ki in 0..kh {
                 let r = i * sh + ki * dh;
                 let Some(dst) = rows.get_mut(ki * row..(ki + 1) * row) else { return };
-                dsp_row_of_pairs(xb, [r, pt, pl, h, wi, c], x_zero, dst);
+                dsp_row_channel_pairs(xb, [r, pt, pl, h, wi, c], x_zero, dst);
             }
             for j in 0..ow {
                 for p in 0..m.div_ceil(4) {

@@ -165,7 +165,7 @@ fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
                 }
                 let sl = if dh == 1 { r % kh } else { ki };
                 let Some(dst) = rows.get_mut(sl * len..(sl + 1) * len) else { return };
-                dsp_row_of_pairs(xb, [r, pt, pl, h, wi, c], x_zero, dst);
+                dsp_row_channel_pairs(xb, [r, pt, pl, h, wi, c], x_zero, dst);
             }
             next = i * sh + kh;
             for j in (0..ow).step_by(2) {
