@@ -192,18 +192,28 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     let rows = kiln_passes::kernels::dsp_conv(cx.graph, cx.node, cx.target)
         .filter(|d| cx.scratch_room >= d.words);
     let column = panels && cx.target.has_dsp() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS;
-    if rows.is_some() || column {
-        let (func, room) = match rows {
-            Some(_) => ("int_conv_dsp_rows", cx.arg_scratch()),
-            None => (
-                "int_conv_dsp",
-                Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
-            ),
-        };
+    let dsp_call = match rows {
+        Some(_) => Some(("int_conv_dsp_rows", dsp, cx.arg_scratch())),
+        None if column => Some((
+            "int_conv_dsp",
+            dsp,
+            Arg::Workspace(DType::U32, dsp.dsp_cols() / 2),
+        )),
+        // Depthwise with kernels three wide on a DSP core: SMLAD on a ring of one
+        // channel's input rows in scratch (see `kiln_passes::kernels::dsp_depthwise`).
+        None if kiln_passes::kernels::dsp_depthwise(cx.graph, cx.node, cx.target)
+            .is_some_and(|d| cx.scratch_room >= d.words) =>
+        {
+            let packing = Packing::DspDepthwise { chans: c, kh };
+            Some(("int_conv_dw_dsp", packing, cx.arg_scratch()))
+        }
+        None => None,
+    };
+    if let Some((func, packing, room)) = dsp_call {
         cx.use_kernel(Kernel::Dsp, x.dtype)?;
         let args = vec![
             cx.arg_in(0)?,
-            cx.arg_packed(1, dsp)?,
+            cx.arg_packed(1, packing)?,
             Arg::Int(i128::from(a.x_zero)),
             cx.arg_out(0)?,
             room,
@@ -212,25 +222,6 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
             Arg::Fn(f),
         ];
         cx.call(Some(Kernel::Dsp), func, args);
-        return Ok(());
-    }
-    // Depthwise with kernels three wide on a DSP core: SMLAD on a ring of one channel's
-    // input rows in scratch (see `kiln_passes::kernels::dsp_depthwise`).
-    if kiln_passes::kernels::dsp_depthwise(cx.graph, cx.node, cx.target)
-        .is_some_and(|d| cx.scratch_room >= d.words)
-    {
-        cx.use_kernel(Kernel::Dsp, x.dtype)?;
-        let args = vec![
-            cx.arg_in(0)?,
-            cx.arg_packed(1, Packing::DspDepthwise { chans: c, kh })?,
-            Arg::Int(i128::from(a.x_zero)),
-            cx.arg_out(0)?,
-            cx.arg_scratch(),
-            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
-            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
-            Arg::Fn(f),
-        ];
-        cx.call(Some(Kernel::Dsp), "int_conv_dw_dsp", args);
         return Ok(());
     }
     // `--intrinsics` on x86 with AVX-512: u8-by-i8 quads on input rows in scratch, where
