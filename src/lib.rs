@@ -540,14 +540,16 @@ pub fn plan(graph: Graph, opts: &CompileOptions) -> Result<kiln_passes::Planned,
 }
 
 /// [`plan`] for output `kind`: C's float kernels are the reference ones, which take no
-/// scratch, so its plan gives them none.
+/// scratch, except on a microcontroller with an FPU (`kiln_passes::kernels::c_has_tiled_float`),
+/// so its plan gives them none elsewhere.
 pub fn plan_as(
     graph: Graph,
     opts: &CompileOptions,
     kind: EmitKind,
 ) -> Result<kiln_passes::Planned, Error> {
     let mut popts = opts.passes_options();
-    popts.reference_float = kind == EmitKind::C;
+    popts.reference_float =
+        kind == EmitKind::C && !kiln_passes::kernels::c_has_tiled_float(opts.target);
     kiln_passes::compile(graph, &popts).map_err(|e| with_bind_hint(e.into(), opts.option_names))
 }
 

@@ -64,8 +64,10 @@ pub enum EmitKind {
     /// A standalone crate: `Cargo.toml`, `src/lib.rs`, `README.md`.
     Crate,
     /// C99: `<name>.h`, `<name>.c` and `README.md` (`name` is
-    /// [`RustOptions::module_name`] made a C identifier). Lowered with
-    /// [`KernelChoice::Reference`]: the C library has no packed micro-kernels yet.
+    /// [`RustOptions::module_name`] made a C identifier). Lowered with the same kernels as
+    /// Rust on a microcontroller with an FPU (the one-lane float tiles); elsewhere with
+    /// [`KernelChoice::Reference`]'s float kernels: the C library has no vector
+    /// micro-kernels.
     C,
 }
 

@@ -47,17 +47,20 @@ pub fn emit_rust(
     print_rust(graph, &program, kind, opts)
 }
 
-/// The kernels a program printed as `kind` is lowered with: `opts.kernels`, except for C,
-/// whose kernel library has the reference kernels only so far.
+/// The kernels a program printed as `kind` is lowered with: `opts.kernels`, except for C
+/// on targets where its kernel library has the reference float kernels only (all but the
+/// one-lane tiling of a microcontroller with an FPU, `kiln_passes::kernels::c_has_tiled_float`).
 pub fn kernels_for(kind: EmitKind, opts: &RustOptions) -> KernelChoice {
     match kind {
-        EmitKind::C => KernelChoice::Reference,
-        EmitKind::Module | EmitKind::Crate => opts.kernels,
+        EmitKind::C if !kiln_passes::kernels::c_has_tiled_float(opts.target) => {
+            KernelChoice::Reference
+        }
+        EmitKind::C | EmitKind::Module | EmitKind::Crate => opts.kernels,
     }
 }
 
-/// Generates C99 for `graph` ([`EmitKind::C`]): lowered with the reference kernels, which
-/// are all the C kernel library has so far, whatever `opts.kernels` says.
+/// Generates C99 for `graph` ([`EmitKind::C`]): lowered with the kernels [`kernels_for`]
+/// gives C.
 pub fn emit_c(
     graph: &VerifiedGraph,
     plan: &MemoryPlan,

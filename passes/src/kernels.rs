@@ -63,6 +63,13 @@ impl Tiling {
     }
 }
 
+/// Whether the C kernel library has the tiled float kernels for `target`: so far the
+/// one-lane tiling's (a microcontroller with an FPU), where C runs the same register tiles
+/// as Rust; on vector targets C takes the reference float kernels, which need no scratch.
+pub fn c_has_tiled_float(target: kiln_ir::Target) -> bool {
+    Tiling::for_target(target, false).is_some_and(|t| t.lanes == 1)
+}
+
 /// A convolution on its input padded and split by stride phase into scratch: for stride
 /// `s` (per axis) the padded input's `s x s` phases are stored as planes of `hq x wq`, so
 /// each kernel tap reads one phase at a fixed offset with unit stride, and output `(oh,

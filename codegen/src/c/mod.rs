@@ -14,6 +14,7 @@
 
 mod call;
 mod elem;
+mod gemm;
 mod library;
 mod lit;
 
@@ -58,6 +59,13 @@ struct Lib {
 impl Lib {
     /// The instance of `func` for these operand types, instantiated on first use.
     fn kernel(&mut self, func: &str, types: &[DType]) -> Result<String, String> {
+        // The float micro-kernels' drivers, printed with the program's tiling.
+        if gemm::DRIVERS.contains(&func) {
+            if let Some(d) = types.iter().find(|&&d| d != DType::F32) {
+                return Err(unsupported(&format!("{func} on {d}")));
+            }
+            return Ok(format!("{func}_f32"));
+        }
         let k = library::kernel(func).ok_or_else(|| unsupported(&format!("kernel {func}")))?;
         // A reduction's groups: a type and its iterator per input element type, first.
         if func == "reduce" {
@@ -218,6 +226,10 @@ pub(crate) fn print(
             later.push_str(library::shared(s));
             later.push('\n');
         }
+    }
+    if let Some(t) = program.library.tiling {
+        let fns: Vec<_> = program.library.gemm.iter().copied().collect();
+        later.push_str(&gemm::render(t, &fns).map_err(|m| CodegenError::Plan(unsupported(&m)))?);
     }
     for (_, text) in &lib.instances {
         later.push_str(text);
@@ -683,10 +695,18 @@ fn readme(
             p.dtype, p.offset, p.bytes, p.len
         ));
     }
-    r.push_str(
-        "\nKernels: kiln's reference kernels (the C library has no packed micro-kernels yet), \
-         which sum in the reference order.\n",
-    );
+    r.push_str(&match program.library.tiling {
+        Some(t) => format!(
+            "\nKernels: register-tiled float kernels ({}x{} accumulators in FPU registers, \
+             weights packed in panels at compile time), which sum bias first, then input \
+             channels and taps in order; reference kernels for the rest.\n",
+            t.mr,
+            t.nr()
+        ),
+        None => "\nKernels: kiln's float reference kernels (the C library has no vector \
+                 micro-kernels), which sum in the reference order.\n"
+            .to_string(),
+    });
     Ok(r)
 }
 
