@@ -3,7 +3,7 @@
  * whole quads; padding zero)
  * is built in col as 16-bit pairs, then multiplied by four output channels' weights at a
  * time (w packed in SMLAD quads of four-output panels). d and s as for int_conv2d. */
-static void int_conv_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y, size_t yn,
+KILN_SPECIALISED void int_conv_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y, size_t yn,
     uint32_t *col, size_t coln, const size_t *d, size_t nd, const size_t *s, size_t ns,
     $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc)
 {

@@ -6,7 +6,7 @@
  * (padded to a multiple of two words; the weights there are zero). Two output columns
  * at a time, two outputs a pass (kiln_dot2x2: all four outputs at once spills the eight
  * sums under gcc, measured slower on a Cortex-M4). */
-static void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y,
+KILN_SPECIALISED void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y,
     size_t yn, uint32_t *rows, size_t rowsn, const size_t *d, size_t nd, const size_t *s, size_t ns,
     $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc)
 {

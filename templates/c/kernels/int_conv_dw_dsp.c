@@ -7,7 +7,7 @@
  * At stride 1, with a = (x0, x1), b = (x2, x3), c = (x4, x5): output 0 is a.(w0, w1) +
  * b.(w2, 0), output 1 a x (w0, 0) + b.(w1, w2) (x: halves crossed), outputs 2 and 3 the
  * same a word on; at stride 2 output k is word k.(w0, w1) + word k+1.(w2, 0). */
-static void int_conv_dw_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y,
+KILN_SPECIALISED void int_conv_dw_dsp_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y,
     size_t yn, uint32_t *rows, size_t rowsn, const size_t *d, size_t nd, const size_t *s, size_t ns,
     $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc)
 {

@@ -1,7 +1,7 @@
 /* int_gemm by SMLAD: each row of (A - a_zero) as 16-bit pairs in col (zero past k), times
  * four columns of B at a time (packed in SMLAD quads of four-output panels). dims = [rows,
  * k, n]. */
-static void int_gemm_dsp_$S(const $A *a, size_t an, const int8_t *b, size_t bn, int32_t a_zero, $Y *y, size_t yn,
+KILN_SPECIALISED void int_gemm_dsp_$S(const $A *a, size_t an, const int8_t *b, size_t bn, int32_t a_zero, $Y *y, size_t yn,
     uint32_t *col, size_t coln, const size_t *dims, size_t nd, $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc)
 {
     size_t rows = dims[0], k = dims[1], n = dims[2], kcols = (k + 3) / 4 * 4, words = kcols / 2;

@@ -11,3 +11,12 @@ typedef const void *const *kiln_ctx;
 
 /* A unary element function of f32 (the recurrent ops' activations). */
 typedef float (*kiln_fn1_f32)(kiln_ctx, float);
+
+/* A kernel that calls a per-output function (the requantization): inlined at each call
+ * with GCC and clang, where that function is a constant, so its body is inlined into the
+ * kernel's loop instead of called through a pointer for every output. */
+#if defined(__GNUC__)
+#define KILN_SPECIALISED static __inline__ __attribute__((always_inline))
+#else
+#define KILN_SPECIALISED static
+#endif
