@@ -815,9 +815,12 @@ pub enum ElemFn {
     /// factor[m]))` in integers, clamped to `lo..=hi`, as `dtype`; `factor = mult /
     /// 2^shift`, one for every `m` or one per output channel. With `fpu` (a target with
     /// single-precision floating point) the Rust closure computes exactly that in f32, as
-    /// onnxruntime does, which is cheaper there than the integer emulation.
+    /// onnxruntime does, which is cheaper there than the integer emulation. With `dsp` too
+    /// (the closure of an SMLAD kernel) it calls `requant_dsp`, which the SMLAD kernels'
+    /// tile file defines: with `--intrinsics`, on Arm, rounding by `VCVTR`.
     FixedRequant {
         fpu: bool,
+        dsp: bool,
         channel: bool,
         bias: Option<String>,
         mult: Vec<i32>,

@@ -95,6 +95,7 @@ impl Fns {
         let (ret, params) = match f {
             ElemFn::FixedRequant {
                 fpu: _,
+                dsp: _,
                 channel,
                 bias,
                 mult,

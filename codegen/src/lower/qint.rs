@@ -121,6 +121,7 @@ fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<Ele
     literal::elem(out.dtype)?;
     Ok(ElemFn::FixedRequant {
         fpu: cx.target.has_fpu(),
+        dsp: false,
         channel: true,
         bias,
         mult: requant.iter().map(|r| r.mult).collect(),
@@ -132,10 +133,19 @@ fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<Ele
     })
 }
 
+/// `f` as the closure of an SMLAD kernel (see `ElemFn::FixedRequant`'s `dsp`).
+fn for_dsp(mut f: ElemFn) -> ElemFn {
+    if let ElemFn::FixedRequant { dsp, .. } = &mut f {
+        *dsp = true;
+    }
+    f
+}
+
 /// The requantization closure of one factor for every output, on the sum alone.
 fn one_requant(cx: &NodeCx, r: Requant, out: &QOut) -> ElemFn {
     ElemFn::FixedRequant {
         fpu: cx.target.has_fpu(),
+        dsp: false,
         channel: false,
         bias: None,
         mult: vec![r.mult],
@@ -211,6 +221,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     };
     if let Some((func, packing, room)) = dsp_call {
         cx.use_kernel(Kernel::Dsp, x.dtype)?;
+        let f = for_dsp(f);
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, packing)?,
@@ -323,6 +334,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     if cx.target.has_dsp() && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS
     {
         cx.use_kernel(Kernel::Dsp, x.dtype)?;
+        let f = for_dsp(f);
         let args = vec![
             cx.arg_in(0)?,
             cx.arg_packed(1, dsp)?,

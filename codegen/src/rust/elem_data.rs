@@ -23,6 +23,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         ElemFn::Requantize { .. } => requantize_fn(f)?,
         ElemFn::FixedRequant {
             fpu: true,
+            dsp,
             channel,
             bias,
             mult,
@@ -45,14 +46,15 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                 )
             };
             let m = if bias.is_some() { "m" } else { "_m" };
+            let requant_f32 = if *dsp { "requant_dsp" } else { "requant_f32" };
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!(
-                    "|c: i32| requant_f32(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    "|c: i32| {requant_f32}(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
                     factor(*m1, *s1)
                 )
             } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
                 format!(
-                    "|c: i32, {m}: usize| requant_f32(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    "|c: i32, {m}: usize| {requant_f32}(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
                     factor(*m1, *s1)
                 )
             } else {
@@ -64,7 +66,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                     .collect();
                 format!(
                     "{{ const FACTOR: [f32; {n}] = [{}]; \
-                     move |c: i32, m: usize| requant_f32(c, {b}, FACTOR.get(m).copied().unwrap_or(0.0), \
+                     move |c: i32, m: usize| {requant_f32}(c, {b}, FACTOR.get(m).copied().unwrap_or(0.0), \
                      {zero}, {lo}, {hi}) as {yt} }}",
                     list.join(", ")
                 )
@@ -72,6 +74,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         }
         ElemFn::FixedRequant {
             fpu: false,
+            dsp: _,
             channel,
             bias,
             mult,

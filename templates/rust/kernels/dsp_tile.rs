@@ -107,3 +107,10 @@ fn int_conv_dsp_rows<X: Copy + Into<i32>, Y>(
         }
     }
 }
+
+/// The requantization of the SMLAD kernels' outputs ([`requant_f32`]).
+#[allow(dead_code)]
+#[inline(always)]
+fn requant_dsp(acc: i32, bias: i32, factor: f32, zero: i32, lo: i32, hi: i32) -> i32 {
+    requant_f32(acc, bias, factor, zero, lo, hi)
+}
