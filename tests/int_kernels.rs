@@ -531,6 +531,42 @@ fn integer_kernels_equal_the_reference_semantics() {
     check_exact(&cases, &run_all(&cases, "kiln-int-runner", None));
 }
 
+/// Depthwise IntConvs on a host with vector registers (x86-64 with AVX-512, as the
+/// benchmarks build): at stride 1 along the width the plane kernel (`int_conv_dw_plane`,
+/// the input channel's padded plane in the arena's scratch), else `int_conv_dw`; both
+/// must give the reference semantics' integers exactly.
+#[test]
+fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
+    let mut runner = TestRunner::deterministic();
+    let cases = labelled([("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 48))]);
+    let opts = kiln::CompileOptions {
+        target: kiln::ir::Target::X86_64V4,
+        ..Default::default()
+    };
+    let plane = cases
+        .iter()
+        .filter(|(label, (g, _))| {
+            let c = kiln::compile_graph(
+                g.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                &opts,
+            )
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+            c.generated.files[0].contents.contains("int_conv_dw_plane(")
+        })
+        .count();
+    // Four in ten draws are at stride 1 along the width (see `int_conv_dw`).
+    assert!(
+        plane >= cases.len() / 4,
+        "only {plane} of {} cases took the plane kernel",
+        cases.len()
+    );
+    let outputs = run_with(&cases, "kiln-int-runner-dw", &opts, Profile::Fast);
+    check_exact(&cases, &outputs);
+}
+
 /// IntConv and IntGemm lowered for a Cortex-M4 take the SMLAD kernels (weights packed in
 /// quads, the input in 16-bit pairs), in safe Rust and, with `--intrinsics`, the ones
 /// written for `SMLAD`/`SXTB16` by inline assembly (a ring of input rows, two positions by

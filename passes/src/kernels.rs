@@ -421,7 +421,8 @@ pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, u
     let rows = dsp_conv(g, node, target)
         .or_else(|| dsp_depthwise(g, node, target))
         .or_else(|| quad_conv(g, node, kt))
-        .or_else(|| quad_gemm(g, node, kt));
+        .or_else(|| quad_gemm(g, node, kt))
+        .or_else(|| int_dw_plane(g, node, kt));
     if let Some(d) = rows {
         return Some((DType::U32, d.words));
     }
@@ -591,6 +592,56 @@ pub fn quad_gemm(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch>
     let rows = a.numel() / k.max(1);
     let words = rows.min(8) * k.div_ceil(4);
     (words > 0 && words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
+}
+
+/// The int8 depthwise kernel of a host with vector registers at stride 1 along the width
+/// (`int_conv_dw_plane`): its scratch holds one input channel's padded plane as i32 less
+/// the zero point (`[row][t]`, padded column `t`), so every tap of sixteen outputs reads
+/// sixteen consecutive words. Rows: those the outputs read, `(oh - 1) * sh + (kh - 1) * dh
+/// + 1`; words a row: [`int_dw_row`].
+pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
+    if kt.reference_float || kt.target.simd_bytes() < 16 {
+        return None;
+    }
+    let Op::Int(kiln_ir::ops::qint::IntOp::Conv(a)) = &node.op else {
+        return None;
+    };
+    let x = &g.value((*node.inputs.first()?)?).ty;
+    let w = &g.value((*node.inputs.get(1)?)?).ty;
+    let c = *x.shape.get(1)?;
+    if !matches!(x.rank(), 3 | 4)
+        || w.rank() != x.rank()
+        || a.conv.group != c
+        || w.shape.get(1) != Some(&1)
+        || x.numel() == 0
+        || w.numel() == 0
+    {
+        return None;
+    }
+    let geo = a
+        .conv
+        .window
+        .geometry(&x.shape[2..], Some(&w.shape[2..]))
+        .ok()?;
+    let two = |v: &[usize], fill: usize| match v {
+        [a] => Some([fill, *a]),
+        [a, b] => Some([*a, *b]),
+        _ => None,
+    };
+    let ([kh, kw], [oh, ow]) = (two(&geo.kernel, 1)?, two(&geo.output, 1)?);
+    let ([sh, sw], [dh, dw]) = (two(&geo.strides, 1)?, two(&geo.dilations, 1)?);
+    if sw != 1 || (kw - 1) * dw > 32 || oh == 0 || ow == 0 {
+        return None;
+    }
+    let rows = (oh - 1) * sh + (kh - 1) * dh + 1;
+    let words = rows * int_dw_row(ow, kw, dw);
+    (words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
+}
+
+/// Words a row of [`int_dw_plane`]'s plane: `ow` rounded up to sixteen (the kernel's
+/// block of outputs), plus the kernel's reach.
+pub fn int_dw_row(ow: usize, kw: usize, dw: usize) -> usize {
+    ow.next_multiple_of(16) + (kw - 1) * dw
 }
 
 /// `[kh, kw, wpad, channels, ow, sw]` of an IntConv the row kernels can run (one group, 1-D

@@ -73,6 +73,16 @@ impl<'a> NodeCx<'a> {
         }
     }
 
+    /// The target for kernels the plan gives scratch whatever `--intrinsics` says (the
+    /// C library's float kernels are the reference ones only where no tiling is taken).
+    pub(super) fn plane_target(&self) -> kiln_passes::kernels::KernelTarget {
+        kiln_passes::kernels::KernelTarget {
+            target: self.target,
+            intrinsics: false,
+            reference_float: self.tiling.is_none(),
+        }
+    }
+
     /// The node's scratch space in the arena (the memory plan sized it with
     /// `kiln_passes::kernels::scratch_len`), as an operand.
     pub(super) fn arg_scratch(&mut self) -> Arg {

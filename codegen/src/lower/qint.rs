@@ -272,6 +272,24 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     // requantized together (its row buffer takes strides up to 2 and kernels up to 33
     // columns wide).
     let dw_fits = sw <= 2 && (kw - 1) * dw <= 32;
+    // With its input channel's padded plane in scratch, where the memory plan gave it (see
+    // `kiln_passes::kernels::int_dw_plane`).
+    let plane = kiln_passes::kernels::int_dw_plane(cx.graph, cx.node, cx.plane_target())
+        .is_some_and(|d| cx.scratch_room >= d.words);
+    if plane && cx.tiling.is_some() {
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_in(1)?,
+            Arg::Int(i128::from(a.x_zero)),
+            cx.arg_out(0)?,
+            cx.arg_scratch(),
+            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+        ];
+        let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
+        cx.call(Some(Kernel::QInt), "int_conv_dw_plane", args);
+        return Ok(());
+    }
     if a.conv.group == c
         && w.shape[1] == 1
         && dw_fits
