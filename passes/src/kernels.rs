@@ -481,26 +481,10 @@ pub fn dsp_depthwise(g: &Graph, node: &Node, target: Target) -> Option<RowScratc
     if !target.has_dsp() {
         return None;
     }
-    let Op::Int(kiln_ir::ops::qint::IntOp::Conv(a)) = &node.op else {
-        return None;
-    };
-    let x = &g.value((*node.inputs.first()?)?).ty;
-    let w = &g.value((*node.inputs.get(1)?)?).ty;
-    let c = *x.shape.get(1)?;
-    if !matches!(x.rank(), 3 | 4)
-        || w.rank() != x.rank()
-        || a.conv.group != c
-        || w.shape.first() != Some(&c)
-        || w.shape.get(1) != Some(&1)
-        || x.numel() == 0
-    {
+    let (geo, c, m) = int_depthwise(g, node)?;
+    if m != c {
         return None;
     }
-    let geo = a
-        .conv
-        .window
-        .geometry(&x.shape[2..], Some(&w.shape[2..]))
-        .ok()?;
     let last = geo.kernel.len() - 1;
     let kh = if last == 0 { 1 } else { geo.kernel[0] };
     let (ow, sw) = (geo.output[last], geo.strides[last]);
@@ -594,15 +578,9 @@ pub fn quad_gemm(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch>
     (words > 0 && words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
 }
 
-/// The int8 depthwise kernel of a host with vector registers at stride 1 along the width
-/// (`int_conv_dw_plane`): its scratch holds one input channel's padded plane as i32 less
-/// the zero point (`[row][t]`, padded column `t`), so every tap of sixteen outputs reads
-/// sixteen consecutive words. Rows: those the outputs read, `(oh - 1) * sh + (kh - 1) * dh
-/// + 1`; words a row: [`int_dw_row`].
-pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
-    if kt.reference_float || kt.target.simd_bytes() < 16 {
-        return None;
-    }
+/// The window geometry, input channels and output channels of a depthwise IntConv (one
+/// input channel a group, 1-D or 2-D, not empty).
+fn int_depthwise(g: &Graph, node: &Node) -> Option<(kiln_ir::ops::WindowGeometry, usize, usize)> {
     let Op::Int(kiln_ir::ops::qint::IntOp::Conv(a)) = &node.op else {
         return None;
     };
@@ -623,6 +601,19 @@ pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScrat
         .window
         .geometry(&x.shape[2..], Some(&w.shape[2..]))
         .ok()?;
+    Some((geo, c, w.shape[0]))
+}
+
+/// The int8 depthwise kernel of a host with vector registers at stride 1 along the width
+/// (`int_conv_dw_plane`): its scratch holds one input channel's padded plane as i32 less
+/// the zero point (`[row][t]`, padded column `t`), so every tap of sixteen outputs reads
+/// sixteen consecutive words. Rows: those the outputs read, `(oh - 1) * sh + (kh - 1) * dh
+/// + 1`; words a row: [`int_dw_row`].
+pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
+    if kt.reference_float || kt.target.simd_bytes() < 16 {
+        return None;
+    }
+    let (geo, _, _) = int_depthwise(g, node)?;
     let two = |v: &[usize], fill: usize| match v {
         [a] => Some([fill, *a]),
         [a, b] => Some([*a, *b]),
