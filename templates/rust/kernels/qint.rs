@@ -437,11 +437,12 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
 /// once per input channel to i32 less the zero point (zero for padding), `[row][t]` for
 /// padded column `t`, so each tap of sixteen output columns reads sixteen consecutive
 /// words. Sixteen outputs of a row at a time sum all their taps in registers (in order of
-/// kernel row and column; exact in i32), then are requantized and stored together. On
-/// MobileNet's depthwise layers at stride 1 this ran 2-2.6x as fast as [`int_conv_dw`]
-/// (x86-64 with AVX-512), which converts each input row once per output row that reads it
-/// and keeps its sums in memory across the taps; at stride 2 it was not faster (the
-/// conversion's deinterleaving), so the lowering takes it at stride 1 only.
+/// kernel row and column; exact in i32), then are requantized and stored together.
+/// [`int_conv_dw`] converts each input row once per output row that reads it and keeps its
+/// sums in memory across the taps: with this kernel for MobileNet's depthwise layers at
+/// stride 1, its int8 run took about 5% less time (x86-64 with AVX-512, paired runs of the
+/// two builds). At stride 2 it was not faster (the conversion's deinterleaving), so the
+/// lowering takes it at stride 1 only.
 #[allow(dead_code, clippy::too_many_arguments)]
 fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
     x: &[X],
@@ -494,25 +495,11 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
             let (bo, fo) = (bias.get(o).copied().unwrap_or(0) as i64, factor.get(o).copied().unwrap_or(0.0));
             let at = (b * m + o) * oh * ow;
             let Some(yo) = y.get_mut(at..at + oh * ow) else { return };
-            // |sum| <= taps * 255 * 128: where the bias cannot take the sum past i32, it is
-            // added in i32 (the same integer, converted to f32 in one step).
-            let small = bo.unsigned_abs() + (taps as u64) * 32640 < 1 << 31;
             for (i, yr) in yo.chunks_exact_mut(ow).enumerate() {
                 for (ci, oc) in yr.chunks_mut(16).enumerate() {
                     let mut acc = [0i32; 16];
                     for (ki, wr) in wo.chunks_exact(kw).enumerate() {
                         let base = (i * sh + ki * dh) * wq + ci * 16;
-                        if let (&[w0, w1, w2], Some(src)) = (wr, plane.get(base..base + 16 + 2 * dw)) {
-                            // Three columns (the common kernel) without the loop's own work.
-                            let (w0, w1, w2) = (w0 as i32, w1 as i32, w2 as i32);
-                            for (t, a) in acc.iter_mut().enumerate() {
-                                let (v0, v1, v2) = (src[t] as i32, src[t + dw] as i32, src[t + 2 * dw] as i32);
-                                *a += w0 * v0;
-                                *a += w1 * v1;
-                                *a += w2 * v2;
-                            }
-                            continue;
-                        }
                         for (kj, &wv) in wr.iter().enumerate() {
                             let at = base + kj * dw;
                             let Some(src) = plane.get(at..at + 16) else { return };
@@ -523,15 +510,8 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
                         }
                     }
                     let mut q = [0i32; 16];
-                    if small {
-                        let b32 = bo as i32;
-                        for (qo, &a) in q.iter_mut().zip(&acc) {
-                            *qo = from_offset((a + b32) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
-                        }
-                    } else {
-                        for (qo, &a) in q.iter_mut().zip(&acc) {
-                            *qo = from_offset((a as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
-                        }
+                    for (qo, &a) in q.iter_mut().zip(&acc) {
+                        *qo = from_offset((a as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
                     }
                     // A whole block in one store of known length (vectorised), a last
                     // partial one element by element.
