@@ -614,13 +614,13 @@ pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScrat
         return None;
     }
     let (geo, _, _) = int_depthwise(g, node)?;
-    let two = |v: &[usize], fill: usize| match v {
-        [a] => Some([fill, *a]),
-        [a, b] => Some([*a, *b]),
-        _ => None,
-    };
-    let ([kh, kw], [oh, ow]) = (two(&geo.kernel, 1)?, two(&geo.output, 1)?);
-    let ([sh, sw], [dh, dw]) = (two(&geo.strides, 1)?, two(&geo.dilations, 1)?);
+    let Geometry2 {
+        output: [oh, ow],
+        kernel: [kh, kw],
+        strides: [sh, sw],
+        dilations: [dh, dw],
+        ..
+    } = Geometry2::of(&geo);
     if sw != 1 || (kw - 1) * dw > 32 || oh == 0 || ow == 0 {
         return None;
     }

@@ -63,23 +63,13 @@ impl<'a> NodeCx<'a> {
         }
     }
 
-    /// The target for the kernels that need `--intrinsics`: taken where the memory plan
-    /// (made with or without it) gave them their scratch.
-    pub(super) fn quad_target(&self) -> kiln_passes::kernels::KernelTarget {
+    /// The target for the kernels taken where the memory plan gave them their scratch
+    /// (so those that need `--intrinsics` too: a plan made without it gave them none).
+    pub(super) fn scratch_target(&self) -> kiln_passes::kernels::KernelTarget {
         kiln_passes::kernels::KernelTarget {
             target: self.target,
             intrinsics: true,
             reference_float: false,
-        }
-    }
-
-    /// The target for kernels the plan gives scratch whatever `--intrinsics` says (the
-    /// C library's float kernels are the reference ones only where no tiling is taken).
-    pub(super) fn plane_target(&self) -> kiln_passes::kernels::KernelTarget {
-        kiln_passes::kernels::KernelTarget {
-            target: self.target,
-            intrinsics: false,
-            reference_float: self.tiling.is_none(),
         }
     }
 

@@ -237,7 +237,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     }
     // `--intrinsics` on x86 with AVX-512: u8-by-i8 quads on input rows in scratch, where
     // the memory plan gave it (see `kiln_passes::kernels::quad_conv`).
-    if kiln_passes::kernels::quad_conv(cx.graph, cx.node, cx.quad_target())
+    if kiln_passes::kernels::quad_conv(cx.graph, cx.node, cx.scratch_target())
         .is_some_and(|d| cx.scratch_room >= d.words)
     {
         let quads = Packing::Quads {
@@ -272,40 +272,45 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     // requantized together (its row buffer takes strides up to 2 and kernels up to 33
     // columns wide).
     let dw_fits = sw <= 2 && (kw - 1) * dw <= 32;
-    // With its input channel's padded plane in scratch, where the memory plan gave it (see
-    // `kiln_passes::kernels::int_dw_plane`).
-    let plane = kiln_passes::kernels::int_dw_plane(cx.graph, cx.node, cx.plane_target())
-        .is_some_and(|d| cx.scratch_room >= d.words);
-    if plane && cx.tiling.is_some() {
-        let args = vec![
-            cx.arg_in(0)?,
-            cx.arg_in(1)?,
-            Arg::Int(i128::from(a.x_zero)),
-            cx.arg_out(0)?,
-            cx.arg_scratch(),
-            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
-            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
-        ];
-        let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
-        cx.call(Some(Kernel::QInt), "int_conv_dw_plane", args);
-        return Ok(());
-    }
     if a.conv.group == c
         && w.shape[1] == 1
         && dw_fits
         && cx.tiling.is_some()
         && cx.target.simd_bytes() >= 16
     {
-        let args = vec![
+        // At stride 1 with its input channel's padded plane in scratch, where the memory
+        // plan gave it (see `kiln_passes::kernels::int_dw_plane`).
+        let plane = kiln_passes::kernels::int_dw_plane(cx.graph, cx.node, cx.scratch_target())
+            .is_some_and(|d| cx.scratch_room >= d.words);
+        let mut args = vec![
             cx.arg_in(0)?,
             cx.arg_in(1)?,
             Arg::Int(i128::from(a.x_zero)),
             cx.arg_out(0)?,
-            Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
-            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
         ];
+        if plane {
+            args.push(cx.arg_scratch());
+        }
+        args.push(Arg::Array(vec![
+            n,
+            c,
+            h,
+            wi,
+            m,
+            a.conv.group,
+            kh,
+            kw,
+            oh,
+            ow,
+        ]));
+        args.push(Arg::Array(vec![sh, sw, dh, dw, pt, pl]));
         let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
-        cx.call(Some(Kernel::QInt), "int_conv_dw", args);
+        let func = if plane {
+            "int_conv_dw_plane"
+        } else {
+            "int_conv_dw"
+        };
+        cx.call(Some(Kernel::QInt), func, args);
         return Ok(());
     }
     let (func, w) = if panels {
@@ -374,7 +379,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     };
     // `--intrinsics` on x86 with AVX-512: eight rows of A at a time as words of four bytes
     // in scratch, by u8-by-i8 quads (see `kiln_passes::kernels::quad_gemm`).
-    if kiln_passes::kernels::quad_gemm(cx.graph, cx.node, cx.quad_target())
+    if kiln_passes::kernels::quad_gemm(cx.graph, cx.node, cx.scratch_target())
         .is_some_and(|d| cx.scratch_room >= d.words)
     {
         let sums = weight_sums(cx, n, true)?;

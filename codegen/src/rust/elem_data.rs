@@ -46,15 +46,15 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                 )
             };
             let m = if bias.is_some() { "m" } else { "_m" };
-            let requant_f32 = if *dsp { "requant_dsp" } else { "requant_f32" };
+            let requant = if *dsp { "requant_dsp" } else { "requant_f32" };
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!(
-                    "|c: i32| {requant_f32}(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    "|c: i32| {requant}(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
                     factor(*m1, *s1)
                 )
             } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
                 format!(
-                    "|c: i32, {m}: usize| {requant_f32}(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
+                    "|c: i32, {m}: usize| {requant}(c, {b}, {}, {zero}, {lo}, {hi}) as {yt}",
                     factor(*m1, *s1)
                 )
             } else {
@@ -66,7 +66,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                     .collect();
                 format!(
                     "{{ const FACTOR: [f32; {n}] = [{}]; \
-                     move |c: i32, m: usize| {requant_f32}(c, {b}, FACTOR.get(m).copied().unwrap_or(0.0), \
+                     move |c: i32, m: usize| {requant}(c, {b}, FACTOR.get(m).copied().unwrap_or(0.0), \
                      {zero}, {lo}, {hi}) as {yt} }}",
                     list.join(", ")
                 )
