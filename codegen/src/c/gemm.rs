@@ -3,8 +3,8 @@
 //! (`rust/gemm.rs`): each accumulator a variable of its own, so the compiler keeps the
 //! tile in FPU registers (the M4F's 32 single-precision registers hold a 4x4 tile and the
 //! eight operands of one step). Each output sums its terms in the Rust kernels' order, a
-//! multiply and an add per term (`-std=c99` contracts nothing; the M4F's `vmla.f32` rounds
-//! the product, as a separate multiply does).
+//! multiply and an add per term (`-std=c99` contracts nothing; GCC for the Cortex-M4 emits
+//! `VMUL` then `VADD`, LLVM the same rounding as one `VMLA`).
 //!
 //! Vector tilings (x86-64, aarch64) are not printed in C: their lowering for C takes the
 //! reference float kernels (`kiln_passes::kernels::c_has_tiled_float`).
@@ -15,8 +15,7 @@
 use crate::kernels::{GemmFn, Tiling};
 use std::fmt::Write;
 
-/// The kernels a call names, which `render` prints, and the operands of each the C
-/// library's type check sees: all f32.
+/// The kernels the steps call that `render` prints (f32 operands only), not the library's.
 pub(super) const DRIVERS: [&str; 4] = [
     "conv_rows",
     "conv_pointwise",

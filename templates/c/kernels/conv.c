@@ -23,10 +23,10 @@ static void conv_span(size_t out, size_t stride, size_t tap_offset, size_t pad, 
 /* N-d convolution (up to three spatial axes) with groups, strides, dilations and padding,
  * then the fused epilogue on each output plane. Each output sums bias, then input
  * channels, then kernel taps in order: the reference kernels' order. Weight-stationary,
- * as the Rust reference kernel: output channels of a group go in blocks of up to four,
- * which share every input row they read, and a kernel row three taps wide goes in one pass
- * over the columns where all three read inside the input (each output still adds its
- * three taps in order), the columns near the padding tap by tap. */
+ * as the Rust reference kernel: output channels of a group go in blocks of up to four, so
+ * each input channel is read from cache for all four, and a kernel row three taps wide
+ * goes in one pass over the columns where all three read inside the input (each output
+ * still adds its three taps in order), the columns near the padding tap by tap. */
 static void conv_f32(const float *x, size_t xn, const float *w, size_t wn, const float *b, size_t bn,
     float *y, size_t yn, const ConvParams *p, void (*epi)(kiln_ctx, size_t, float *, size_t), kiln_ctx ec)
 {
