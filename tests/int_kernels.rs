@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::builder::{Builder, draw};
+use common::builder::{Builder, draw, labelled};
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
 use kiln::ir::ops::qint::*;
@@ -747,19 +747,6 @@ fn host_has_vnni() -> bool {
 
 /// A drawn case: its graph and inputs.
 type Drawn = (Graph, Vec<Tensor>);
-
-/// Each family's drawn cases, labelled `<family> #<i>`.
-fn labelled<const N: usize>(families: [(&str, Vec<Drawn>); N]) -> Vec<(String, Drawn)> {
-    families
-        .into_iter()
-        .flat_map(|(family, drawn)| {
-            drawn
-                .into_iter()
-                .enumerate()
-                .map(move |(i, c)| (format!("{family} #{i}"), c))
-        })
-        .collect()
-}
 
 /// Every case's outputs equal the reference semantics exactly, and most vary.
 fn check_exact(cases: &[(String, (Graph, Vec<Tensor>))], outputs: &[Vec<Tensor>]) {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::builder::{Builder, draw};
+use common::builder::{Builder, draw, labelled};
 
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
@@ -295,8 +295,7 @@ fn matmul() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 #[test]
 fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     let mut runner = TestRunner::deterministic();
-    let mut cases = Vec::new();
-    for (family, drawn) in [
+    let cases = labelled([
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
         ("conv", draw(&mut runner, split_conv(), 32)),
         ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
@@ -304,11 +303,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         // One or two rows across four column panels and more (`gemm_row_b4x*`).
         ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 6)),
         ("matmul", draw(&mut runner, matmul(), 12)),
-    ] {
-        for (i, c) in drawn.into_iter().enumerate() {
-            cases.push((format!("{family} #{i}"), c));
-        }
-    }
+    ]);
     let mut built = Vec::new();
     let mut winograd = 0;
     // Each tiling with a multiply and an add per term, and, where the target has fused
@@ -427,15 +422,10 @@ fn run_and_compare(built: &[Built], dir: &str) {
 #[test]
 fn row_convolutions_for_a_microcontroller_agree_with_reference_semantics() {
     let mut runner = TestRunner::deterministic();
-    let mut cases = Vec::new();
-    for (family, drawn) in [
+    let cases = labelled([
         ("conv", draw(&mut runner, split_conv(), 40)),
         ("conv 3x3", draw(&mut runner, winograd_conv(), 6)),
-    ] {
-        for (i, c) in drawn.into_iter().enumerate() {
-            cases.push((format!("{family} #{i}"), c));
-        }
-    }
+    ]);
     let opts = kiln::CompileOptions {
         target: "thumbv7em+fpu".parse::<Target>().unwrap(),
         ..Default::default()
@@ -484,19 +474,14 @@ fn float_kernels_in_c_for_a_microcontroller_agree_with_reference_semantics() {
         return;
     };
     let mut runner = TestRunner::deterministic();
-    let mut cases = Vec::new();
-    for (family, drawn) in [
+    let cases = labelled([
         ("conv 1x1", draw(&mut runner, pointwise(), 10)),
         ("conv", draw(&mut runner, split_conv(), 24)),
         ("conv 3x3", draw(&mut runner, winograd_conv(), 4)),
         ("gemm", draw(&mut runner, gemm(1..20, 1..70), 10)),
         ("gemm lone rows", draw(&mut runner, gemm(1..3, 1..140), 4)),
         ("matmul", draw(&mut runner, matmul(), 8)),
-    ] {
-        for (i, c) in drawn.into_iter().enumerate() {
-            cases.push((format!("{family} #{i}"), c));
-        }
-    }
+    ]);
     let opts = kiln::CompileOptions {
         target: "thumbv7em+fpu".parse::<Target>().unwrap(),
         ..Default::default()

@@ -15,6 +15,19 @@ pub fn draw<S: Strategy<Value = (Graph, Vec<Tensor>)>>(
         .collect()
 }
 
+/// Each family's drawn cases, labelled `<family> #<i>`.
+pub fn labelled<T, const N: usize>(families: [(&str, Vec<T>); N]) -> Vec<(String, T)> {
+    families
+        .into_iter()
+        .flat_map(|(family, drawn)| {
+            drawn
+                .into_iter()
+                .enumerate()
+                .map(move |(i, c)| (format!("{family} #{i}"), c))
+        })
+        .collect()
+}
+
 /// A graph built node by node: inputs fed at run time, constants stored. A layer over
 /// the IR's own builder (names and shape inference) that also keeps each input's tensor.
 pub struct Builder {
