@@ -172,6 +172,50 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         )
 }
 
+/// Depthwise 2-D convolutions on maps of at most 12 x 12 outputs with 16 to 39 channels:
+/// enough for every tiling's lanes, so each takes the kernel with channels in the vector
+/// lanes (`kiln_passes::kernels::lanes_last_pays`), with a last block of channels partly
+/// filled, kernels 1x1 to 3x3, strides and dilations 1 and 2, uneven padding.
+fn depthwise_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        (1usize..3, 16usize..40, 1usize..9, 1usize..9),
+        (
+            1usize..4,
+            1usize..4,
+            1usize..3,
+            1usize..3,
+            1usize..3,
+            1usize..3,
+        ),
+        proptest::collection::vec(0usize..3, 4),
+        (any::<bool>(), tail()),
+    )
+        .prop_flat_map(
+            |((n, c, h, w), (kh, kw, sh, sw, dh, dw), pads, (bias, tail))| {
+                let window = WindowAttrs {
+                    kernel_shape: vec![kh, kw],
+                    strides: vec![sh, sw],
+                    dilations: vec![dh, dw],
+                    pads,
+                    auto_pad: AutoPad::NotSet,
+                    ceil_mode: false,
+                };
+                (
+                    f32_tensor(vec![n, c, h, w]),
+                    f32_tensor(vec![c, 1, kh, kw]),
+                    f32_tensor(vec![c]),
+                    Just((window, c, bias, tail)),
+                )
+            },
+        )
+        .prop_filter_map(
+            "the kernel must fit the padded input",
+            |(x, w, b, (window, group, bias, tail))| {
+                conv_graph(x, w, bias.then_some(b), ConvAttrs { window, group }, tail)
+            },
+        )
+}
+
 /// 3x3 convolutions at stride 1 with enough channels for the Winograd path (see
 /// `kiln_passes::kernels::winograd_conv`): 32 channels or more, outputs 32 to 43 wide
 /// (its rule), odd and even sizes, any padding, one or two batch items. Fewer channels
@@ -299,13 +343,17 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
         ("conv", draw(&mut runner, split_conv(), 32)),
         ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
+        (
+            "conv depthwise lanes",
+            draw(&mut runner, depthwise_lanes(), 12),
+        ),
         ("gemm", draw(&mut runner, gemm(1..20, 1..70), 16)),
         // One or two rows across four column panels and more (`gemm_row_b4x*`).
         ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 6)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ]);
     let mut built = Vec::new();
-    let mut winograd = 0;
+    let (mut winograd, mut lanes) = (0, 0);
     // Each tiling with a multiply and an add per term, and, where the target has fused
     // multiply-add (`--fma`), with `f32::mul_add`.
     let builds = TARGETS.iter().flat_map(|t| {
@@ -348,6 +396,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             if text.contains("conv_winograd(x") {
                 winograd += 1;
             }
+            if text.contains("conv_depthwise_lanes(x") {
+                lanes += 1;
+            }
             // Same summation order as the reference (a multiply and an add per term, in
             // order of k), so only the tolerance of float formatting is needed; kept loose
             // enough for a future kernel that reorders the sum. Fused, each term skips the
@@ -373,6 +424,12 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     assert!(
         winograd >= 12 * TARGETS.len(),
         "only {winograd} of {} cases ran by Winograd",
+        built.len()
+    );
+    // And every depthwise draw on small maps with its channels in the lanes.
+    assert!(
+        lanes >= 12 * TARGETS.len(),
+        "only {lanes} of {} cases ran with channels in the lanes",
         built.len()
     );
     run_and_compare(&built, "kiln-packed-runner");

@@ -352,6 +352,8 @@ pub enum GemmFn {
     },
     /// One row times four column panels (one-vector tilings).
     RowB4,
+    /// The parameters of a convolution on its input in scratch (`SplitConvParams`).
+    SplitParams,
     /// Copies an input padded and split by stride phase into scratch.
     PadSplit,
     /// Scatters a tile of a wide output into the output's rows.
@@ -366,6 +368,8 @@ pub enum GemmFn {
     },
     /// Depthwise convolutions, on the same scratch.
     Depthwise,
+    /// Depthwise convolutions with channels in the vector lanes (small maps).
+    DepthwiseLanes,
     /// Convolutions of one group on a microcontroller, one output row at a time on its
     /// input rows split by stride phase (`kiln_passes::kernels::row_conv`).
     ConvRows,
@@ -463,9 +467,13 @@ impl KernelSet {
                 add.push(GemmFn::TileC { mr: 1, nv: t.nv });
                 add.push(GemmFn::PadSplit);
             }
+            GemmFn::DepthwiseLanes => add.push(GemmFn::SplitParams),
             GemmFn::ConvRows => add.push(GemmFn::TileC { mr: t.mr, nv: t.nv }),
             GemmFn::GemmB | GemmFn::MatMulB => add.push(GemmFn::DriverB),
             _ => {}
+        }
+        if add.contains(&GemmFn::PadSplit) {
+            add.push(GemmFn::SplitParams);
         }
         if add.contains(&GemmFn::DriverA) {
             add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });

@@ -93,6 +93,11 @@ pub struct SplitConv {
     pub channel: usize,
     /// Depthwise (one input channel per output channel), else one group.
     pub depthwise: bool,
+    /// A depthwise one with its channels in the vector lanes ([`lanes_last_pays`]): the
+    /// padded input of one block of `lanes` channels interleaved (`[row][col][lane]`, so
+    /// `hq x wq` is the whole padded map and `taps` are offsets in elements of that
+    /// block), then one output row of the block.
+    pub lanes_last: bool,
     /// Scratch elements: every channel's planes, plus room for the last tile's columns
     /// past the end (read, never stored); for a depthwise one, then one channel's wide
     /// output (`output[0] * wq`, and a tile's columns past it), where its taps are summed.
@@ -188,6 +193,26 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
             taps.push(((ro % sh) * sw + co % sw) * hq * wq + within);
         }
     }
+    if depthwise && lanes_last_pays(c_in, output, tiling) {
+        let l = tiling.lanes;
+        let taps = (0..kh)
+            .flat_map(|a| (0..kw).map(move |b| (a * dilations[0] * wp + b * dilations[1]) * l))
+            .collect();
+        return Some(SplitConv {
+            c_in,
+            input,
+            output,
+            strides,
+            pads,
+            hq: hp,
+            wq: wp,
+            taps,
+            channel: hp * wp * l,
+            depthwise,
+            lanes_last: true,
+            len: (hp * wp + output[1]) * l,
+        });
+    }
     let channel = sh * sw * hq * wq;
     let sum = if depthwise {
         output[0] * wq + tiling.room
@@ -205,8 +230,17 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         taps,
         channel,
         depthwise,
+        lanes_last: false,
         len: c_in * channel + reach + tiling.room + sum,
     })
+}
+
+/// Whether a depthwise convolution runs faster with its channels in the vector lanes than
+/// as runs of one channel's columns: on small maps, where a channel's wide output fills
+/// few vectors and the per-channel work (its split copy, a partly used last tile, a call
+/// per row) outweighs the arithmetic.
+pub fn lanes_last_pays(c_in: usize, output: [usize; 2], tiling: Tiling) -> bool {
+    c_in >= tiling.lanes && output[0] * output[1] <= 144
 }
 
 /// A convolution of one group on a microcontroller with an FPU (the one-lane tiling), one

@@ -276,7 +276,15 @@ fn conv_on_split(
     let taps = split.taps.len();
     let bias = cx.arg_opt(2)?;
     let (xs, ys) = (cx.arg_in(0)?, cx.arg_out(0)?);
-    let (func, ws) = if split.depthwise {
+    let (func, ws) = if split.lanes_last {
+        cx.kernels.use_gemm(t, GemmFn::DepthwiseLanes)?;
+        let packing = Packing::RowPanels {
+            rows: c_out,
+            cols: taps,
+            width: t.lanes,
+        };
+        ("conv_depthwise_lanes", cx.arg_packed(1, packing)?)
+    } else if split.depthwise {
         cx.kernels.use_gemm(t, GemmFn::Depthwise)?;
         ("conv_depthwise", cx.arg_in(1)?)
     } else {

@@ -96,10 +96,12 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
             GemmFn::RowB4 => row_b4(&mut s, l),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
+            GemmFn::SplitParams => s.push_str(SPLIT_PARAMS),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
             GemmFn::StoreWide => s.push_str(STORE_WIDE),
             GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
             GemmFn::Depthwise => depthwise(&mut s, t),
+            GemmFn::DepthwiseLanes => depthwise_lanes(&mut s, t),
             GemmFn::ConvRows => conv_rows(&mut s, t),
             GemmFn::Winograd => winograd(&mut s, t),
             GemmFn::DriverA => driver_a(&mut s, t),
@@ -641,11 +643,13 @@ fn matmul_packed(a: &[f32], b: &[f32], y: &mut [f32], p: &MatMulPackedParams, ep
 }
 ";
 
-const PAD_SPLIT: &str =
+const SPLIT_PARAMS: &str =
     "/// A 2-D convolution on its input padded and split by stride phase in scratch: each
 /// input channel's padded plane is stored as `strides[0] * strides[1]` phase planes of
 /// `hq x wq`, so every tap reads one phase at a fixed offset (`taps`) with unit stride,
-/// and output `(r, col)` is column `r * wq + col` of a wide output.
+/// and output `(r, col)` is column `r * wq + col` of a wide output. (For
+/// `conv_depthwise_lanes`, `hq x wq` is the whole padded map, with a block of channels
+/// interleaved, and `taps` are offsets in that block.)
 // In a module whose only user is `conv_winograd`, which pads and splits its input with
 // `pad_split`, the convolution's own fields are never read.
 #[allow(dead_code)]
@@ -661,8 +665,10 @@ struct SplitConvParams<const T: usize> {
     wq: usize,
     taps: [usize; T],
 }
+";
 
-/// Copies one batch item `x` (`c_in x h x w`) into `s`, padded and split by stride phase
+const PAD_SPLIT: &str =
+    "/// Copies one batch item `x` (`c_in x h x w`) into `s`, padded and split by stride phase
 /// (see `SplitConvParams`); zeros the rest of `s`, which the last tile reads past the end.
 fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     let ([h, w], [sh, sw], [ph, pw]) = (p.input, p.strides, p.pads);
@@ -782,6 +788,121 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
         }}
     }}
 }}"
+    );
+}
+
+/// Output columns a step of [`depthwise_lanes`] computes, each in an accumulator of its
+/// own: a multiply and an add per tap are one dependent chain per column, so four chains
+/// keep both FMA pipes of a core busy.
+const LANES_COLS: usize = 4;
+
+fn depthwise_lanes(s: &mut String, t: Tiling) {
+    let l = t.lanes;
+    let p = LANES_COLS;
+    let mut accs = String::new();
+    let mut steps = String::new();
+    let mut stores = String::new();
+    for j in 0..p {
+        let _ = writeln!(accs, "                    let mut a{j} = init;");
+        let _ = writeln!(
+            steps,
+            "                        a{j} = dw_mul_add(a{j}, wt, dw_at(s, at + {j} * step + o));"
+        );
+        let _ = writeln!(
+            stores,
+            "                    row[(col + {j}) * {l}..][..{l}].copy_from_slice(&a{j});"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "/// `c + a * b`, lane by lane{fused_doc}.
+#[inline(always)]
+fn dw_mul_add(c: [f32; {l}], a: &[f32; {l}], b: &[f32; {l}]) -> [f32; {l}] {{
+    let mut r = c;
+    for i in 0..{l} {{
+        r[i] = {mul_add};
+    }}
+    r
+}}
+
+/// The {l} elements of `s` from `at` (in bounds by construction; zeros otherwise, which
+/// leaves no panic path).
+#[inline(always)]
+fn dw_at(s: &[f32], at: usize) -> &[f32; {l}] {{
+    s.get(at..).and_then(|v| v.first_chunk()).unwrap_or(&[0.0; {l}])
+}}
+
+/// A depthwise convolution with its channels in the vector lanes, for maps too small
+/// for `conv_depthwise`'s runs of one channel's columns. Per block of {l} channels: their
+/// padded input interleaved in scratch (`s[(r * wq + c) * {l} + lane]`, zeros in the
+/// padding), then each output the bias plus each tap's weights (packed `[block][tap][{l}]`)
+/// times one vector of the block, taps in order, {p} output columns at a time; each output
+/// row goes through `row` (`[column][{l}]`) into the block's planes, and the epilogue runs
+/// on each plane once it is done.
+fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+    let ([h, wi], [oh, ow], [sh, sw], [ph, pw]) = (p.input, p.output, p.strides, p.pads);
+    let (xn, yn, out_plane) = (p.c_in * h * wi, p.c_out * oh * ow, oh * ow);
+    let (s, row) = scratch.split_at_mut(p.hq * p.wq * {l});
+    let row = &mut row[..ow * {l}];
+    let step = sw * {l};
+    let (blocks, _) = w.as_chunks::<{l}>();
+    for n in 0..p.batch {{
+        // The padding stays zero: each block writes the same interior.
+        s.fill(0.0);
+        let (xb, yb) = (&x[n * xn..][..xn], &mut y[n * yn..][..yn]);
+        for (blk, wb) in blocks.chunks_exact(T).enumerate() {{
+            let c0 = blk * {l};
+            let nc = (p.c_in - c0).min({l});
+            for (lane, xc) in xb[c0 * h * wi..].chunks_exact(h * wi).take(nc).enumerate() {{
+                for (r, xr) in xc.chunks_exact(wi).enumerate() {{
+                    let d = &mut s[((r + ph) * p.wq + pw) * {l} + lane..];
+                    for (o, &v) in d.iter_mut().step_by({l}).zip(xr) {{
+                        *o = v;
+                    }}
+                }}
+            }}
+            let mut init = [0.0f32; {l}];
+            if let Some(b) = b {{
+                init[..nc].copy_from_slice(&b[c0..c0 + nc]);
+            }}
+            for r in 0..oh {{
+                let base = r * sh * p.wq * {l};
+                let mut col = 0;
+                while col + {p} <= ow {{
+                    let at = base + col * step;
+{accs}                    for (&o, wt) in p.taps.iter().zip(wb) {{
+{steps}                    }}
+{stores}                    col += {p};
+                }}
+                while col < ow {{
+                    let at = base + col * step;
+                    let mut a = init;
+                    for (&o, wt) in p.taps.iter().zip(wb) {{
+                        a = dw_mul_add(a, wt, dw_at(s, at + o));
+                    }}
+                    row[col * {l}..][..{l}].copy_from_slice(&a);
+                    col += 1;
+                }}
+                for lane in 0..nc {{
+                    let yr = &mut yb[(c0 + lane) * out_plane + r * ow..][..ow];
+                    for (o, &v) in yr.iter_mut().zip(row[lane..].iter().step_by({l})) {{
+                        *o = v;
+                    }}
+                }}
+            }}
+            for lane in 0..nc {{
+                let at = (c0 + lane) * out_plane;
+                epi(n * yn + at, &mut yb[at..at + out_plane]);
+            }}
+        }}
+    }}
+}}",
+        fused_doc = if t.fused { ", in one rounding" } else { "" },
+        mul_add = if t.fused {
+            "a[i].mul_add(b[i], c[i])"
+        } else {
+            "c[i] + a[i] * b[i]"
+        },
     );
 }
 
