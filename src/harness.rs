@@ -28,8 +28,20 @@ pub enum Profile {
     Native,
 }
 
-/// The rustflags of [`Profile::Native`].
-pub const NATIVE_RUSTFLAGS: [&str; 2] = ["-C", "target-cpu=native"];
+/// The rustflags of [`Profile::Native`]: `-C target-cpu=native`, and on an x86-64 machine
+/// with AVX-512 `-C target-feature=-prefer-256-bit`. LLVM's tuning for Intel's AVX-512
+/// cores (not AMD's) limits its vectorisers to 256-bit vectors, so the kernels' 16-lane
+/// arrays became pairs of 256-bit operations: measured on a Xeon, MobileNet v1 ran 20% and
+/// ResNet-8 13% faster without that limit. (rustc warns that the feature is unknown to it
+/// and passes it on to LLVM; on a core without the tuning it changes nothing.)
+pub fn native_rustflags() -> Vec<&'static str> {
+    let mut flags = vec!["-C", "target-cpu=native"];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        flags.extend(["-C", "target-feature=-prefer-256-bit"]);
+    }
+    flags
+}
 
 /// A built runner binary.
 pub struct Runner {
@@ -382,7 +394,10 @@ pub fn build_runner_for(
     }
     if profile == Profile::Native {
         // As a user would set it in `.cargo/config.toml`.
-        let flags: Vec<String> = NATIVE_RUSTFLAGS.iter().map(|f| format!("{f:?}")).collect();
+        let flags: Vec<String> = native_rustflags()
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
         cmd.arg("--config")
             .arg(format!("build.rustflags=[{}]", flags.join(", ")));
     }

@@ -4,7 +4,8 @@
 //! Each model is compiled as each requested [`Variant`] (`-O0`, `-O2`, and `-O2 --fma`,
 //! the fused multiply-add kernels that need `std`) and once more per `-O2` build with the
 //! step hook (`run_profiled`), all into one runner crate built as a user on this machine
-//! would build it ([`Profile::Native`]: cargo's release profile, `-C target-cpu=native`).
+//! would build it ([`Profile::Native`]: cargo's release profile, `-C target-cpu=native`,
+//! and `-prefer-256-bit` on AVX-512 x86-64: see [`harness::native_rustflags`]).
 //! The peers run in persistent Python processes (the embedded `scripts/peer-time`),
 //! single-threaded, on the same tensors. Each round times every contender in turn, each for
 //! about `round_secs` of runs in one process (the median of those runs), then profiles the
@@ -545,7 +546,8 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
         true => None,
         false => {
             eprintln!(
-                "kiln bench: building the generated code (release, -C target-cpu=native) in {}",
+                "kiln bench: building the generated code (release, {}) in {}",
+                harness::native_rustflags().join(" "),
                 work.display()
             );
             Some(harness::build_runner(

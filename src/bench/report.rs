@@ -87,9 +87,15 @@ impl Report {
         s.push_str(&format!(
             "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
              build --release` gives a user on this machine with those flags; see the README for \
-             doing the same in a firmware crate).\n",
+             doing the same in a firmware crate){}.\n",
             m.rustc,
-            harness::NATIVE_RUSTFLAGS.join(" ")
+            harness::native_rustflags().join(" "),
+            if harness::native_rustflags().contains(&"target-feature=-prefer-256-bit") {
+                "; `-prefer-256-bit` lifts the 256-bit limit LLVM's tuning puts on its \
+                 vectorisers for Intel's AVX-512 cores"
+            } else {
+                ""
+            }
         ));
         let peers: Vec<String> = o
             .peers
