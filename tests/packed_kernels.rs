@@ -172,6 +172,35 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         )
 }
 
+/// 1x1 convolutions with 96 output channels (whole panels on every tiling) on planes of
+/// 20 positions, which every tiling of 8 or 16 lanes computes with the channels in the
+/// lanes (`kiln_passes::kernels::pointwise_transposed_pays`): blocks of positions and a
+/// half-height last block, or one moved back.
+fn pointwise_transposed() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    let planes = prop_oneof![Just((4, 5)), Just((5, 4)), Just((2, 10)), Just((10, 2))];
+    (1usize..3, 1usize..40, planes, any::<bool>(), tail())
+        .prop_flat_map(|(n, ci, (h, w), bias, tail)| {
+            (
+                f32_tensor(vec![n, ci, h, w]),
+                f32_tensor(vec![96, ci, 1, 1]),
+                f32_tensor(vec![96]),
+                Just((bias, tail)),
+            )
+        })
+        .prop_filter_map("a 1x1 kernel always fits", |(x, w, b, (bias, tail))| {
+            let window = WindowAttrs {
+                kernel_shape: vec![1, 1],
+                strides: vec![1, 1],
+                dilations: vec![1, 1],
+                pads: vec![0; 4],
+                auto_pad: AutoPad::NotSet,
+                ceil_mode: false,
+            };
+            let attrs = ConvAttrs { window, group: 1 };
+            conv_graph(x, w, bias.then_some(b), attrs, tail)
+        })
+}
+
 /// Depthwise 2-D convolutions on maps of at most 12 x 12 outputs with 16 to 39 channels:
 /// enough for every tiling's lanes, so each takes the kernel with channels in the vector
 /// lanes (`kiln_passes::kernels::lanes_last_pays`), with a last block of channels partly
@@ -347,13 +376,17 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             "conv depthwise lanes",
             draw(&mut runner, depthwise_lanes(), 12),
         ),
+        (
+            "conv 1x1 transposed",
+            draw(&mut runner, pointwise_transposed(), 8),
+        ),
         ("gemm", draw(&mut runner, gemm(1..20, 1..70), 16)),
         // One or two rows across four column panels and more (`gemm_row_b4x*`).
         ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 6)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ]);
     let mut built = Vec::new();
-    let (mut winograd, mut lanes) = (0, 0);
+    let (mut winograd, mut lanes, mut transposed) = (0, 0, 0);
     // Each tiling with a multiply and an add per term, and, where the target has fused
     // multiply-add (`--fma`), with `f32::mul_add`.
     let builds = TARGETS.iter().flat_map(|t| {
@@ -399,6 +432,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             if text.contains("conv_depthwise_lanes(x") {
                 lanes += 1;
             }
+            if text.contains("conv_pointwise_t(x") {
+                transposed += 1;
+            }
             // Same summation order as the reference (a multiply and an add per term, in
             // order of k), so only the tolerance of float formatting is needed; kept loose
             // enough for a future kernel that reorders the sum. Fused, each term skips the
@@ -430,6 +466,13 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     assert!(
         lanes >= 12 * TARGETS.len(),
         "only {lanes} of {} cases ran with channels in the lanes",
+        built.len()
+    );
+    // And every 1x1 draw of 96 channels on 20 positions transposed, on each build of 8 or
+    // 16 lanes (x86-64-v3 and -v4, with and without --fma).
+    assert!(
+        transposed >= 8 * 4,
+        "only {transposed} of {} cases ran the transposed 1x1 kernel",
         built.len()
     );
     run_and_compare(&built, "kiln-packed-runner");

@@ -350,6 +350,11 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
+    /// The transposed 1x1 convolution tile: positions as rows, output channels in the lanes.
+    TileT {
+        mr: usize,
+        nv: usize,
+    },
     /// One row times four column panels (one-vector tilings).
     RowB4,
     /// The parameters of a convolution on its input in scratch (`SplitConvParams`).
@@ -362,6 +367,8 @@ pub enum GemmFn {
     DriverB,
     /// 1x1 convolutions.
     Pointwise,
+    /// 1x1 convolutions with the output channels in the lanes (small planes).
+    PointwiseT,
     /// Other convolutions (one group): on the padded, phase-split input in scratch.
     ConvScratch {
         nv: usize,
@@ -451,6 +458,11 @@ impl KernelSet {
         let mut add = vec![f];
         match f {
             GemmFn::Pointwise => add.push(GemmFn::DriverA),
+            GemmFn::PointwiseT => {
+                let mr = kiln_passes::kernels::POINTWISE_T_ROWS;
+                add.push(GemmFn::TileT { mr, nv: 1 });
+                add.push(GemmFn::TileT { mr: mr / 2, nv: 1 });
+            }
             GemmFn::Winograd => {
                 add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });
                 add.push(GemmFn::TileA { mr: t.mr, nv: 1 });

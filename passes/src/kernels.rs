@@ -467,7 +467,11 @@ pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, u
     winograd_conv(g, node, t)
         .map(|w| w.len)
         .or_else(|| split_conv(g, node, t).map(|s| s.len))
-        .or_else(|| pointwise_conv(g, node, t).map(|p| p.scratch))
+        .or_else(|| {
+            pointwise_conv(g, node, t)
+                .filter(|p| !p.transposed)
+                .map(|p| p.scratch)
+        })
         .or_else(|| row_conv(g, node, t).map(|r| r.len))
         .map(|len| (DType::F32, len))
 }
@@ -705,6 +709,9 @@ pub struct PointwiseConv {
     pub c_out: usize,
     /// Positions of one output plane.
     pub plane: usize,
+    /// Output positions as the tile's rows and output channels in its vector lanes
+    /// (`conv_pointwise_t`, no scratch): see [`pointwise_transposed_pays`].
+    pub transposed: bool,
     pub scratch: usize,
 }
 
@@ -716,10 +723,49 @@ pub fn pointwise_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<Pointwis
     let geo = window.geometry(&x.shape[2..], Some(&w.shape[2..])).ok()?;
     let pointwise = geo.kernel.iter().chain(&geo.strides).all(|&v| v == 1)
         && geo.pads_begin.iter().chain(&geo.pads_end).all(|&v| v == 0);
+    let (c_in, c_out) = (x.shape[1], w.shape[0]);
+    let plane = x.shape[2..].iter().product();
+    let transposed = pointwise_transposed_pays(c_out, plane, tiling);
     pointwise.then(|| PointwiseConv {
-        c_in: x.shape[1],
-        c_out: w.shape[0],
-        plane: x.shape[2..].iter().product(),
-        scratch: x.shape[1] * tiling.room,
+        c_in,
+        c_out,
+        plane,
+        transposed,
+        scratch: if transposed { 0 } else { c_in * tiling.room },
     })
+}
+
+/// Positions per tile of the transposed 1x1 kernel (`gemm_tile_t8x*`, one vector of output
+/// channels): eight accumulators, enough independent chains of adds to keep two vector
+/// pipes busy. The same with and without fused multiply-add, so the memory plan (made
+/// before that choice) and the lowering agree.
+pub const POINTWISE_T_ROWS: usize = 8;
+
+/// Whether a 1x1 convolution computes more of its outputs usefully with one vector of
+/// output channels in the lanes and [`POINTWISE_T_ROWS`] positions as the tile's rows (a last
+/// block of at most half that by a half-height tile) than with positions in the lanes: on
+/// planes that are not whole vectors (MobileNet's 6x6 and 3x3 maps are 36 and 9 columns,
+/// computed as 48 and 16), when the output channels fill the lanes better. Planes of 8 to
+/// 256 positions (the input then stays in cache for every panel of channels); targets of 8
+/// and 16 lanes (AVX2, AVX-512: the tile's eight accumulators fit their registers).
+pub fn pointwise_transposed_pays(c_out: usize, plane: usize, tiling: Tiling) -> bool {
+    let (l, mr) = (tiling.lanes, POINTWISE_T_ROWS);
+    if l < 8 || plane > 256 || plane < mr || c_out == 0 {
+        return false;
+    }
+    // Columns computed by `gemm_a`, taken as the plane rounded up to whole vectors (its
+    // tiles are wider, by a factor that differs with `--fma`; the rule must not).
+    let columns = plane.next_multiple_of(l);
+    // Rows computed by the transposed tiles: blocks of mr, a last one of at most mr / 2
+    // by the half-height tile.
+    let rest = plane % mr;
+    let rows = plane - rest
+        + match rest {
+            0 => 0,
+            r if r <= mr / 2 => mr / 2,
+            _ => mr,
+        };
+    let old = plane as f64 / columns as f64;
+    let new = plane as f64 / rows as f64 * c_out as f64 / c_out.next_multiple_of(l) as f64;
+    new > old
 }

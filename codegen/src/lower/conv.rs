@@ -148,15 +148,19 @@ fn conv_pointwise(
     x: &TensorType,
 ) -> Result<(), String> {
     let (c_out, c_in, plane) = (p.c_out, p.c_in, p.plane);
-    cx.kernels.use_gemm(t, GemmFn::Pointwise)?;
+    let (f, width) = match p.transposed {
+        true => (GemmFn::PointwiseT, t.lanes),
+        false => (GemmFn::Pointwise, t.mr),
+    };
+    cx.kernels.use_gemm(t, f)?;
     let bias = cx.arg_opt(2)?;
     let packing = Packing::RowPanels {
         rows: c_out,
         cols: c_in,
-        width: t.mr,
+        width,
     };
     let (xs, ws, ys) = (cx.arg_in(0)?, cx.arg_packed(1, packing)?, cx.arg_out(0)?);
-    let scratch = cx.arg_scratch();
+    let scratch = (!p.transposed).then(|| cx.arg_scratch());
     let epi = epilogue(cx, x.dtype)?;
     let params = Arg::Struct {
         name: "PointwiseParams",
@@ -168,11 +172,14 @@ fn conv_pointwise(
             ("plane", Arg::Usize(plane)),
         ],
     };
-    cx.call(
-        None,
-        "conv_pointwise",
-        vec![xs, ws, bias, ys, scratch, params, epi],
-    );
+    let (func, args) = match scratch {
+        Some(scratch) => (
+            "conv_pointwise",
+            vec![xs, ws, bias, ys, scratch, params, epi],
+        ),
+        None => ("conv_pointwise_t", vec![xs, ws, bias, ys, params, epi]),
+    };
+    cx.call(None, func, args);
     Ok(())
 }
 

@@ -25,7 +25,11 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
     let tiles = fns.iter().any(|f| {
         matches!(
             f,
-            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. } | GemmFn::RowB4
+            GemmFn::TileA { .. }
+                | GemmFn::TileB { .. }
+                | GemmFn::TileC { .. }
+                | GemmFn::TileT { .. }
+                | GemmFn::RowB4
         )
     });
     if t.fused {
@@ -63,7 +67,27 @@ fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
     }}
     r
 }}
-
+",
+            bytes = l * 4,
+            fused_doc = if t.fused { ", in one rounding" } else { "" },
+            mul_add = if t.fused {
+                "a.mul_add(b[i], c[i])"
+            } else {
+                "c[i] + a * b[i]"
+            },
+        );
+    }
+    // The transposed tile stores lane by lane; the others a run of each row.
+    let runs = fns.iter().any(|f| {
+        matches!(
+            f,
+            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. } | GemmFn::RowB4
+        )
+    });
+    if runs {
+        let _ = write!(
+            s,
+            "
 /// Stores the first `cols` lanes of `row` at the start of `c`.
 #[inline(always)]
 fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
@@ -79,14 +103,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         }}
     }}
 }}
-",
-            bytes = l * 4,
-            fused_doc = if t.fused { ", in one rounding" } else { "" },
-            mul_add = if t.fused {
-                "a.mul_add(b[i], c[i])"
-            } else {
-                "c[i] + a * b[i]"
-            },
+"
         );
     }
     for f in fns {
@@ -96,6 +113,8 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
             GemmFn::RowB4 => row_b4(&mut s, l),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
+            GemmFn::TileT { mr, nv } => tile_t(&mut s, l, mr, nv),
+            GemmFn::PointwiseT => pointwise_t(&mut s, t, !fns.contains(&GemmFn::Pointwise)),
             GemmFn::SplitParams => s.push_str(SPLIT_PARAMS),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
             GemmFn::StoreWide => s.push_str(STORE_WIDE),
@@ -106,7 +125,10 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::Winograd => winograd(&mut s, t),
             GemmFn::DriverA => driver_a(&mut s, t),
             GemmFn::DriverB => driver_b(&mut s, t),
-            GemmFn::Pointwise => s.push_str(POINTWISE),
+            GemmFn::Pointwise => {
+                s.push_str(POINTWISE_PARAMS);
+                s.push_str(POINTWISE);
+            }
             GemmFn::GemmB => s.push_str(GEMM_B),
             GemmFn::MatMulB => s.push_str(MATMUL_B),
         }
@@ -319,6 +341,97 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
     let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
     store(s, mr, nv);
     s.push_str("}\n");
+}
+
+fn tile_t(s: &mut String, l: usize, mr: usize, nv: usize) {
+    let nr = l * nv;
+    let _ = writeln!(
+        s,
+        "/// Positions `at..at + {mr}` of the output planes of the first `cols` of {nr} output
+/// channels (planes `plane` apart in `y`) = `init[j] + sum over q of x[q * plane + at + i] *
+/// w[q * {nr} + j]`: {mr} positions of the input (`k x plane`) times one panel of {nr}
+/// output channels of the packed weights, the channels in the lanes.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[f32], k: usize, init: &[f32; {nr}], y: &mut [f32], cols: usize) {{"
+    );
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(
+            s,
+            "    let mut c{i}_{v}: Lanes = lanes_load(init, {});",
+            v * l
+        );
+    }
+    let _ = writeln!(
+        s,
+        "    let Some(wp) = w.get(..k * {nr}) else {{ return }};
+    for (bv, xq) in wp.chunks_exact({nr}).zip(x.chunks_exact(plane.max(1))) {{
+        let Some(xs) = xq.get(at..).and_then(|r| r.first_chunk::<{mr}>()) else {{ break }};"
+    );
+    loads(s, l, nv, "        ");
+    for i in 0..mr {
+        let _ = writeln!(s, "        let x{i} = xs[{i}];");
+    }
+    mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
+    s.push_str("    }\n");
+    // Each lane is one channel's output: a transposed store, element by element.
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(
+            s,
+            "    for (j, &c) in c{i}_{v}.iter().enumerate().take(cols.saturating_sub({lo})) {{
+        if let Some(o) = y.get_mut(({lo} + j) * plane + at + {i}) {{
+            *o = c;
+        }}
+    }}",
+            lo = v * l
+        );
+    }
+    s.push_str("}\n");
+}
+
+fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
+    let mr = kiln_passes::kernels::POINTWISE_T_ROWS;
+    let (nr, half) = (t.lanes, mr / 2);
+    if params {
+        s.push_str(POINTWISE_PARAMS);
+    }
+    let _ = writeln!(
+        s,
+        "/// A 1x1 convolution with the output channels in the vector lanes (for planes that
+/// are not whole vectors): per panel of {nr} output channels (weights packed `[panel][c_in][{nr}]`),
+/// the plane's positions {mr} at a time, a last block of at most {half} by the half-height
+/// tile; a block past the plane's end is moved back to end there (positions computed
+/// twice store the same values twice). Then the epilogue on each channel's plane.
+fn conv_pointwise_t(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {{
+    let (xn, yn, plane) = (p.c_in * p.plane, p.c_out * p.plane, p.plane);
+    for n in 0..p.batch {{
+        let (xb, yb) = (&x[n * xn..][..xn], &mut y[n * yn..][..yn]);
+        for (pi, wp) in w.chunks_exact(p.c_in * {nr}).enumerate() {{
+            let j0 = pi * {nr};
+            let cols = (p.c_out - j0).min({nr});
+            let mut init = [0.0f32; {nr}];
+            if let Some(b) = b {{
+                init[..cols].copy_from_slice(&b[j0..j0 + cols]);
+            }}
+            let yp = &mut yb[j0 * plane..];
+            let mut at = 0;
+            while at < plane {{
+                if plane - at > {half} {{
+                    gemm_tile_t{mr}x{nr}(xb, plane, at.min(plane - {mr}), wp, p.c_in, &init, yp, cols);
+                    at += {mr};
+                }} else {{
+                    gemm_tile_t{half}x{nr}(xb, plane, plane - {half}, wp, p.c_in, &init, yp, cols);
+                    at = plane;
+                }}
+            }}
+            for j in 0..cols {{
+                let at = (j0 + j) * plane;
+                epi(n * yn + at, &mut yb[at..at + plane]);
+            }}
+        }}
+    }}
+}}"
+    );
 }
 
 fn conv_split(s: &mut String, t: Tiling, nv: usize) {
@@ -577,7 +690,8 @@ fn gemm_b(a: &[f32], lda: usize, b: &[f32], m: usize, n: usize, k: usize, c: &mu
     );
 }
 
-const POINTWISE: &str = "/// A 1x1 convolution at stride 1 without padding, as one GEMM per batch item: the
+const POINTWISE_PARAMS: &str =
+    "/// A 1x1 convolution at stride 1 without padding, as one GEMM per batch item: the
 /// weights (`c_out x c_in`, packed in row panels) times the input (`c_in x plane`).
 struct PointwiseParams {
     batch: usize,
@@ -585,7 +699,9 @@ struct PointwiseParams {
     c_out: usize,
     plane: usize,
 }
+";
 
+const POINTWISE: &str = "
 /// The convolution, then the fused epilogue `epi(at, run)` on each finished run of an
 /// output plane (`at`: its flat offset in `y`).
 #[allow(clippy::too_many_arguments)]
