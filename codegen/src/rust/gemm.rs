@@ -814,18 +814,19 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                     if sw == 1 {
                         run.copy_from_slice(&xr[from..from + run.len()]);
                     } else if sw == 2 {
-                        // Stride 2 (the common one) 16 at a time from 31 inputs, a length
-                        // LLVM knows, so it deinterleaves with vector shuffles: as pairs it
-                        // vectorised only runs of 64 and more and copied short rows one
-                        // element at a time.
+                        // Stride 2 (the common one) 16 at a time from 31 inputs, arrays of
+                        // lengths LLVM knows, so it deinterleaves with vector shuffles
+                        // (AVX-512: one two-source permute). As pairs it vectorised only
+                        // runs of 64 and more; as a loop over a slice of 31, with gathers
+                        // or one element at a time.
                         let src = &xr[from..];
                         let mut full = run.chunks_exact_mut(16);
                         let mut k = 0;
                         for o in &mut full {
-                            let v = &src[2 * k..2 * k + 31];
-                            for (l, o) in o.iter_mut().enumerate() {
-                                *o = v[2 * l];
-                            }
+                            let (Some(v), Ok(o)) = (src[2 * k..].first_chunk::<31>(), <&mut [f32; 16]>::try_from(o)) else {
+                                break;
+                            };
+                            *o = core::array::from_fn(|l| v[2 * l]);
                             k += 16;
                         }
                         let rest = full.into_remainder();
