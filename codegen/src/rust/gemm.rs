@@ -462,7 +462,10 @@ fn conv_split(s: &mut String, t: Tiling, nv: usize) {
         "/// A convolution of one group on its input padded and split by stride phase in
 /// `scratch` (see `pad_split`): per batch item, the weights (packed in row panels of {mr})
 /// times the split input, {nr} columns of the wide output at a time, each tile scattered
-/// to the output rows it covers; then the fused epilogue `epi(at, run)` on each run.
+/// to the output rows it covers; then the fused epilogue `epi(at, run)` on each channel's
+/// finished rows, a band of at least 256 outputs at a time. (Run by run, a tile's few
+/// outputs per call, the calls cost MobileNet's first convolution as much as its
+/// arithmetic.)
 fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
@@ -473,7 +476,7 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
     for n in 0..p.batch {{
         pad_split(&x[n * xn..][..xn], scratch, p);
         let yb = &mut y[n * yn..][..yn];
-        let mut q = 0;
+        let (mut q, mut done) = (0, 0);
         while q < wide {{
             let cols = (wide - q).min({nr});
             for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
@@ -485,10 +488,19 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
                 {tail}
                 for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
                     let plane = (pi * {mr} + i) * oh * ow;
-                    store_wide(&src[..cols], q, p, yb, plane, n * yn, &epi);
+                    store_wide(&src[..cols], q, p, yb, plane);
                 }}
             }}
             q += {nr};
+            // Output rows below q / wq are stored in every channel.
+            let finished = (q / p.wq).min(oh);
+            if finished > done && ((finished - done) * ow >= 256 || finished == oh) {{
+                for c in 0..p.c_out {{
+                    let at = (c * oh + done) * ow;
+                    epi(n * yn + at, &mut yb[at..at + (finished - done) * ow]);
+                }}
+                done = finished;
+            }}
         }}
     }}
 }}"
@@ -849,9 +861,8 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
 ";
 
 const STORE_WIDE: &str = "/// Stores a tile's `src`, columns `q..` of one channel's wide output, in that channel's
-/// plane at `y[plane..]`, leaving out the columns past the output's width; then the
-/// epilogue `epi(base + at, run)` on each run stored.
-fn store_wide<const T: usize>(src: &[f32], q: usize, p: &SplitConvParams<T>, y: &mut [f32], plane: usize, base: usize, epi: &impl Fn(usize, &mut [f32])) {
+/// plane at `y[plane..]`, leaving out the columns past the output's width.
+fn store_wide<const T: usize>(src: &[f32], q: usize, p: &SplitConvParams<T>, y: &mut [f32], plane: usize) {
     let [oh, ow] = p.output;
     let wide = oh * p.wq;
     let mut j = 0;
@@ -862,7 +873,6 @@ fn store_wide<const T: usize>(src: &[f32], q: usize, p: &SplitConvParams<T>, y: 
             let len = run.min(ow - col);
             let at = plane + r * ow + col;
             y[at..at + len].copy_from_slice(&src[j..j + len]);
-            epi(base + at, &mut y[at..at + len]);
         }
         j += run;
     }
