@@ -80,14 +80,22 @@ fn finish_with(
 }
 
 /// A 1x1 convolution: up to 19 output channels (panels of 4 and 8 with remainders) over
-/// planes of 1 to 80 positions (tails of every width).
+/// planes of `h x w` positions (1 to 80 by default: tails of every width; wider planes run
+/// their epilogue in bands of columns).
 fn pointwise() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    pointwise_over(1..10, 1..9)
+}
+
+fn pointwise_over(
+    h: std::ops::Range<usize>,
+    w: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     (
         1usize..3,
         1usize..20,
         1usize..20,
-        1usize..10,
-        1usize..9,
+        h,
+        w,
         any::<bool>(),
         tail(),
     )
@@ -370,6 +378,11 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     let mut runner = TestRunner::deterministic();
     let cases = labelled([
         ("conv 1x1", draw(&mut runner, pointwise(), 16)),
+        // Planes of 280 to 598 columns: epilogues on bands of 256 and more.
+        (
+            "conv 1x1 wide",
+            draw(&mut runner, pointwise_over(14..24, 20..27), 4),
+        ),
         ("conv", draw(&mut runner, split_conv(), 32)),
         ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
         (

@@ -615,14 +615,15 @@ fn driver_a(s: &mut String, t: Tiling) {
         s,
         "/// `c = bias + a b` (`m x n`, rows `ldc` apart) for `a` `m x k` packed in row panels of
 /// {mr} and `b` `k x n` (rows `ldb` apart); `bias` is each row's initial value. Then
-/// `epi(c_at + offset, run)` on each finished run of a row. Columns go in blocks of {nr},
+/// `epi(c_at + offset, run)` on each row's finished columns, at least 256 at a time (a call
+/// per block of {nr} cost more than the epilogue itself on wide planes). Columns go in blocks of {nr},
 /// each first copied into `panel` (`k x {nr}`, zeros past the last column) so the
 /// micro-kernel reads it contiguous, from cache, for every row panel of `a`. A last block
 /// of at most {l} columns goes through the one-vector tile instead: on small planes (a 3x3
 /// map is 9 columns) the full tile would mostly multiply zeros.
 #[allow(clippy::too_many_arguments)]
 fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32]), panel: &mut [f32]) {{
-    let mut j = 0;
+    let (mut j, mut done) = (0, 0);
     while j < n {{
         let w = (n - j).min({nr});
         let pw = if w <= {l} {{ {l} }} else {{ {nr} }};
@@ -642,12 +643,16 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
                 gemm_tile_a{mr}x{l}(ap, panel, {l}, k, &init, cp, ldc, rows, w);
             }}
         }}
-        for i in 0..m {{
-            if let Some(run) = c.get_mut(i * ldc + j..i * ldc + j + w) {{
-                epi(c_at + i * ldc + j, run);
-            }}
-        }}
         j += {nr};
+        let end = j.min(n);
+        if end - done >= 256 || end == n {{
+            for i in 0..m {{
+                if let Some(run) = c.get_mut(i * ldc + done..i * ldc + end) {{
+                    epi(c_at + i * ldc + done, run);
+                }}
+            }}
+            done = end;
+        }}
     }}
 }}"
     );
