@@ -113,14 +113,7 @@ fn pointwise_over(
             let x = b.input(x);
             let w = b.constant(w);
             let bias = with_bias.then(|| b.constant(bias));
-            let window = WindowAttrs {
-                kernel_shape: vec![1, 1],
-                strides: vec![1, 1],
-                dilations: vec![1, 1],
-                pads: vec![0; 4],
-                auto_pad: AutoPad::NotSet,
-                ceil_mode: false,
-            };
+            let window = one_by_one();
             let y = b.node(
                 Op::Conv(ConvAttrs { window, group: 1 }),
                 "Conv",
@@ -130,54 +123,68 @@ fn pointwise_over(
         })
 }
 
+/// A Conv of the drawn input, weights and bias with (window, group, with bias, tail), where
+/// the kernel fits the padded input.
+fn conv_case(
+    s: impl Strategy<Value = (Tensor, Tensor, Tensor, (WindowAttrs, usize, bool, Tail))>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    s.prop_filter_map(
+        "the kernel must fit the padded input",
+        |(x, w, b, (window, group, bias, tail))| {
+            conv_graph(x, w, bias.then_some(b), ConvAttrs { window, group }, tail)
+        },
+    )
+}
+
 /// Other 2-D convolutions, one group or depthwise: kernels 1x1 to 4x3, strides 1 to 3,
 /// dilations 1 and 2, uneven padding, planes narrower than one vector and wider than a
 /// tile.
 fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
-    (
-        (1usize..3, 1usize..7, 1usize..14, 2usize..12, 2usize..20),
+    conv_case(
         (
-            1usize..5,
-            1usize..4,
-            1usize..4,
-            1usize..4,
-            1usize..3,
-            1usize..3,
-        ),
-        proptest::collection::vec(0usize..3, 4),
-        (any::<bool>(), any::<bool>(), tail(), 0usize..4),
-    )
-        .prop_flat_map(
-            |((n, ci, co, h, w), (kh, kw, sh, sw, dh, dw), pads, (depthwise, bias, tail, rank))| {
-                let (co, wi) = if depthwise { (ci + 1, 1) } else { (co, ci) };
-                let ci = if depthwise { co } else { ci };
-                // One draw in four is a 1-D convolution (its width and the kernel's).
-                let one_d = rank == 0;
-                let two = |a: usize, b: usize| if one_d { vec![b] } else { vec![a, b] };
-                let pads = if one_d { vec![pads[1], pads[3]] } else { pads };
-                let window = WindowAttrs {
-                    kernel_shape: two(kh, kw),
-                    strides: two(sh, sw),
-                    dilations: two(dh, dw),
+            (1usize..3, 1usize..7, 1usize..14, 2usize..12, 2usize..20),
+            (
+                1usize..5,
+                1usize..4,
+                1usize..4,
+                1usize..4,
+                1usize..3,
+                1usize..3,
+            ),
+            proptest::collection::vec(0usize..3, 4),
+            (any::<bool>(), any::<bool>(), tail(), 0usize..4),
+        )
+            .prop_flat_map(
+                |(
+                    (n, ci, co, h, w),
+                    (kh, kw, sh, sw, dh, dw),
                     pads,
-                    auto_pad: AutoPad::NotSet,
-                    ceil_mode: false,
-                };
-                let group = if depthwise { ci } else { 1 };
-                (
-                    f32_tensor([vec![n, ci], two(h, w)].concat()),
-                    f32_tensor([vec![co, wi], two(kh, kw)].concat()),
-                    f32_tensor(vec![co]),
-                    Just((window, group, bias, tail)),
-                )
-            },
-        )
-        .prop_filter_map(
-            "the kernel must fit the padded input",
-            |(x, w, b, (window, group, bias, tail))| {
-                conv_graph(x, w, bias.then_some(b), ConvAttrs { window, group }, tail)
-            },
-        )
+                    (depthwise, bias, tail, rank),
+                )| {
+                    let (co, wi) = if depthwise { (ci + 1, 1) } else { (co, ci) };
+                    let ci = if depthwise { co } else { ci };
+                    // One draw in four is a 1-D convolution (its width and the kernel's).
+                    let one_d = rank == 0;
+                    let two = |a: usize, b: usize| if one_d { vec![b] } else { vec![a, b] };
+                    let pads = if one_d { vec![pads[1], pads[3]] } else { pads };
+                    let window = WindowAttrs {
+                        kernel_shape: two(kh, kw),
+                        strides: two(sh, sw),
+                        dilations: two(dh, dw),
+                        pads,
+                        auto_pad: AutoPad::NotSet,
+                        ceil_mode: false,
+                    };
+                    let group = if depthwise { ci } else { 1 };
+                    (
+                        f32_tensor([vec![n, ci], two(h, w)].concat()),
+                        f32_tensor([vec![co, wi], two(kh, kw)].concat()),
+                        f32_tensor(vec![co]),
+                        Just((window, group, bias, tail)),
+                    )
+                },
+            ),
+    )
 }
 
 /// 1x1 convolutions with 96 output channels (whole panels on every tiling) on planes of
@@ -186,27 +193,30 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 /// half-height last block, or one moved back.
 fn pointwise_transposed() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     let planes = prop_oneof![Just((4, 5)), Just((5, 4)), Just((2, 10)), Just((10, 2))];
-    (1usize..3, 1usize..40, planes, any::<bool>(), tail())
-        .prop_flat_map(|(n, ci, (h, w), bias, tail)| {
-            (
-                f32_tensor(vec![n, ci, h, w]),
-                f32_tensor(vec![96, ci, 1, 1]),
-                f32_tensor(vec![96]),
-                Just((bias, tail)),
-            )
-        })
-        .prop_filter_map("a 1x1 kernel always fits", |(x, w, b, (bias, tail))| {
-            let window = WindowAttrs {
-                kernel_shape: vec![1, 1],
-                strides: vec![1, 1],
-                dilations: vec![1, 1],
-                pads: vec![0; 4],
-                auto_pad: AutoPad::NotSet,
-                ceil_mode: false,
-            };
-            let attrs = ConvAttrs { window, group: 1 };
-            conv_graph(x, w, bias.then_some(b), attrs, tail)
-        })
+    conv_case(
+        (1usize..3, 1usize..40, planes, any::<bool>(), tail()).prop_flat_map(
+            |(n, ci, (h, w), bias, tail)| {
+                (
+                    f32_tensor(vec![n, ci, h, w]),
+                    f32_tensor(vec![96, ci, 1, 1]),
+                    f32_tensor(vec![96]),
+                    Just((one_by_one(), 1, bias, tail)),
+                )
+            },
+        ),
+    )
+}
+
+/// The window of a 1x1 convolution at stride 1 without padding.
+fn one_by_one() -> WindowAttrs {
+    WindowAttrs {
+        kernel_shape: vec![1, 1],
+        strides: vec![1, 1],
+        dilations: vec![1, 1],
+        pads: vec![0; 4],
+        auto_pad: AutoPad::NotSet,
+        ceil_mode: false,
+    }
 }
 
 /// Depthwise 2-D convolutions on maps of at most 12 x 12 outputs with 16 to 39 channels:
@@ -214,43 +224,39 @@ fn pointwise_transposed() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 /// lanes (`kiln_passes::kernels::lanes_last_pays`), with a last block of channels partly
 /// filled, kernels 1x1 to 3x3, strides and dilations 1 and 2, uneven padding.
 fn depthwise_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
-    (
-        (1usize..3, 16usize..40, 1usize..9, 1usize..9),
+    conv_case(
         (
-            1usize..4,
-            1usize..4,
-            1usize..3,
-            1usize..3,
-            1usize..3,
-            1usize..3,
-        ),
-        proptest::collection::vec(0usize..3, 4),
-        (any::<bool>(), tail()),
+            (1usize..3, 16usize..40, 1usize..9, 1usize..9),
+            (
+                1usize..4,
+                1usize..4,
+                1usize..3,
+                1usize..3,
+                1usize..3,
+                1usize..3,
+            ),
+            proptest::collection::vec(0usize..3, 4),
+            (any::<bool>(), tail()),
+        )
+            .prop_flat_map(
+                |((n, c, h, w), (kh, kw, sh, sw, dh, dw), pads, (bias, tail))| {
+                    let window = WindowAttrs {
+                        kernel_shape: vec![kh, kw],
+                        strides: vec![sh, sw],
+                        dilations: vec![dh, dw],
+                        pads,
+                        auto_pad: AutoPad::NotSet,
+                        ceil_mode: false,
+                    };
+                    (
+                        f32_tensor(vec![n, c, h, w]),
+                        f32_tensor(vec![c, 1, kh, kw]),
+                        f32_tensor(vec![c]),
+                        Just((window, c, bias, tail)),
+                    )
+                },
+            ),
     )
-        .prop_flat_map(
-            |((n, c, h, w), (kh, kw, sh, sw, dh, dw), pads, (bias, tail))| {
-                let window = WindowAttrs {
-                    kernel_shape: vec![kh, kw],
-                    strides: vec![sh, sw],
-                    dilations: vec![dh, dw],
-                    pads,
-                    auto_pad: AutoPad::NotSet,
-                    ceil_mode: false,
-                };
-                (
-                    f32_tensor(vec![n, c, h, w]),
-                    f32_tensor(vec![c, 1, kh, kw]),
-                    f32_tensor(vec![c]),
-                    Just((window, c, bias, tail)),
-                )
-            },
-        )
-        .prop_filter_map(
-            "the kernel must fit the padded input",
-            |(x, w, b, (window, group, bias, tail))| {
-                conv_graph(x, w, bias.then_some(b), ConvAttrs { window, group }, tail)
-            },
-        )
 }
 
 /// 3x3 convolutions at stride 1 with enough channels for the Winograd path (see
