@@ -182,17 +182,6 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     let [sh, sw] = strides;
     let hp = input[0] + pads[0] + pads_end[0];
     let wp = input[1] + pads[1] + pads_end[1];
-    let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
-    let mut taps = Vec::with_capacity(kh * kw);
-    let mut reach = 0;
-    for a in 0..kh {
-        for b in 0..kw {
-            let (ro, co) = (a * dilations[0], b * dilations[1]);
-            let within = (ro / sh) * wq + co / sw;
-            reach = reach.max(within);
-            taps.push(((ro % sh) * sw + co % sw) * hq * wq + within);
-        }
-    }
     if depthwise && lanes_last_pays(c_in, output, tiling) {
         let l = tiling.lanes;
         let taps = (0..kh)
@@ -212,6 +201,17 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
             lanes_last: true,
             len: (hp * wp + output[1]) * l,
         });
+    }
+    let (hq, wq) = (hp.div_ceil(sh), wp.div_ceil(sw));
+    let mut taps = Vec::with_capacity(kh * kw);
+    let mut reach = 0;
+    for a in 0..kh {
+        for b in 0..kw {
+            let (ro, co) = (a * dilations[0], b * dilations[1]);
+            let within = (ro / sh) * wq + co / sw;
+            reach = reach.max(within);
+            taps.push(((ro % sh) * sw + co % sw) * hq * wq + within);
+        }
     }
     let channel = sh * sw * hq * wq;
     let sum = if depthwise {

@@ -84,13 +84,14 @@ impl Report {
                  shared the CPU).\n"
             ));
         }
+        let flags = harness::native_rustflags();
         s.push_str(&format!(
             "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
              build --release` gives a user on this machine with those flags; see the README for \
              doing the same in a firmware crate){}.\n",
             m.rustc,
-            harness::native_rustflags().join(" "),
-            if harness::native_rustflags().contains(&"target-feature=-prefer-256-bit") {
+            flags.join(" "),
+            if flags.contains(&"target-feature=-prefer-256-bit") {
                 "; `-prefer-256-bit` lifts the 256-bit limit LLVM's tuning puts on its \
                  vectorisers for Intel's AVX-512 cores"
             } else {
