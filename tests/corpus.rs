@@ -28,6 +28,16 @@ const ATOL: f64 = 1e-6;
 /// 1e-4.
 const DDDDOCR_DET_ATOL: f64 = 5e-6;
 
+/// ppocrv4_rec's absolute tolerance for its builds with multiplies and adds fused by the
+/// build (`-fp-contract=fast`: "-O2 native", and "-O2 --fma" in the same runner). Its output is 40x6625 softmax
+/// probabilities after 262 steps; onnxruntime's own levels differ from the expected output
+/// (ORT_ENABLE_ALL) by up to 1.5e-5 (ORT_ENABLE_BASIC; ORT_DISABLE_ALL 1.1e-5). Measured on
+/// this test set (2026-12-05), the fused build is within rtol 1e-4 and atol 6.5e-8 of
+/// ORT_DISABLE_ALL and 1.3e-9 of ORT_ENABLE_BASIC, but needs atol 3.1e-6 against the
+/// expected output at rtol 1e-4 (unfused, 3.2e-7): 5e-6 leaves a little room. (Its f64
+/// yardstick, `scripts/compare-f64`, is off by 0.73 on this model, so it cannot decide.)
+const PPOCRV4_REC_CONTRACTED_ATOL: f64 = 5e-6;
+
 /// The models this suite covers, each with the `--input-shape` pins its symbolic inputs
 /// need (those of its test data) and its atol; each must pass.
 const MODELS: &[(&str, InputShapes, f64)] = &[
@@ -42,8 +52,9 @@ const MODELS: &[(&str, InputShapes, f64)] = &[
 
 #[test]
 fn corpus_models_match_onnxruntime() {
-    // Each model twice: with -O0 (the graph as imported) and with full optimisation; and a
-    // third time with fused multiply-add kernels (`--fma`) where this machine has them.
+    // Each model twice: with -O0 (the graph as imported) and with full optimisation; again
+    // at -O2 built as on a host (below); and with fused multiply-add kernels (`--fma`)
+    // where this machine has them.
     let fma_here = kiln::CompileOptions {
         fma: true,
         ..Default::default()
@@ -53,6 +64,12 @@ fn corpus_models_match_onnxruntime() {
         (kiln::passes::OptLevel::O0, "-O0", false),
         (kiln::passes::OptLevel::O2, "-O2", false),
     ];
+    // The -O2 code again, built as `kiln bench` and the README build it on a host (`-C
+    // target-cpu=native`, and where the machine has FMA units `-fp-contract=fast`, which
+    // fuses its multiplies and adds).
+    if harness::native_contracts() {
+        levels.push((kiln::passes::OptLevel::O2, "-O2 native", false));
+    }
     match fma_here {
         Ok(_) => levels.push((kiln::passes::OptLevel::O2, "-O2 --fma", true)),
         Err(e) => eprintln!("the -O2 --fma builds are not tested on this machine: {e}"),
@@ -88,17 +105,18 @@ fn corpus_models_match_onnxruntime() {
             compiled.push((*name, *atol, flag, c));
         }
     }
-    // The fused builds in a runner of their own, built for this machine (`-C
-    // target-cpu=native`), where `mul_add` is one instruction and not a library call.
-    // `slot[i]` is (runner, case) of `compiled[i]`.
+    // The fused and native builds in a runner of their own, built for this machine
+    // (`harness::native_rustflags`), where `mul_add` is one instruction and not a library
+    // call. `slot[i]` is (runner, case) of `compiled[i]`.
+    let native = |flag: &str| flag.ends_with("--fma") || flag.ends_with("native");
     let mut runners = Vec::new();
     let mut slot = vec![(0, 0); compiled.len()];
-    for (fused, profile, dir) in [
+    for (in_native, profile, dir) in [
         (false, Profile::Release, "kiln-corpus-runner"),
         (true, Profile::Native, "kiln-corpus-runner-fma"),
     ] {
         let members: Vec<usize> = (0..compiled.len())
-            .filter(|&i| compiled[i].2.ends_with("--fma") == fused)
+            .filter(|&i| native(compiled[i].2) == in_native)
             .collect();
         if members.is_empty() {
             continue;
@@ -131,8 +149,12 @@ fn corpus_models_match_onnxruntime() {
             .run(case, &inputs)
             .unwrap_or_else(|e| panic!("{name} {flag}: {e}"));
         assert_eq!(actual.len(), expected.len(), "{name}: output count");
+        let atol = match (*name, native(flag)) {
+            ("ppocrv4_rec", true) => PPOCRV4_REC_CONTRACTED_ATOL,
+            _ => *atol,
+        };
         for (k, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            let cmp = harness::compare(a, e, 1e-4, *atol);
+            let cmp = harness::compare(a, e, 1e-4, atol);
             eprintln!(
                 "{name} {flag} output {k}: max abs {:.3e}, max rel {:.3e}",
                 cmp.max_abs, cmp.max_rel
@@ -141,15 +163,15 @@ fn corpus_models_match_onnxruntime() {
                 failures.push(format!("{name} {flag} output {k}: {cmp:?}"));
             }
         }
-        // The reference semantics on the (optimised) graph must agree too (the fused build
-        // has the -O2 graph, checked already).
-        let r = match flag.ends_with("--fma") {
+        // The reference semantics on the (optimised) graph must agree too (the native and
+        // fused builds have the -O2 graph, checked already).
+        let r = match native(flag) {
             true => Vec::new(),
             false => kiln::ir::eval::run(&c.graph, &inputs)
                 .unwrap_or_else(|e| panic!("{name} {flag}: {e}")),
         };
         for (k, (a, e)) in r.iter().zip(&expected).enumerate() {
-            let cmp = harness::compare(a, e, 1e-4, *atol);
+            let cmp = harness::compare(a, e, 1e-4, atol);
             if !cmp.ok {
                 failures.push(format!(
                     "{name} {flag} output {k} (reference semantics): {cmp:?}"

@@ -85,18 +85,30 @@ impl Report {
             ));
         }
         let flags = harness::native_rustflags();
+        let contracted = flags.contains(&"llvm-args=-fp-contract=fast");
         s.push_str(&format!(
             "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
              build --release` gives a user on this machine with those flags; see the README for \
              doing the same in a firmware crate){}.\n",
             m.rustc,
             flags.join(" "),
-            if flags.contains(&"target-feature=-prefer-256-bit") {
-                "; `-prefer-256-bit` lifts the 256-bit limit LLVM's tuning puts on its \
-                 vectorisers for Intel's AVX-512 cores"
-            } else {
-                ""
-            }
+            [
+                (
+                    "target-feature=-prefer-256-bit",
+                    "; `-prefer-256-bit` lifts the 256-bit limit LLVM's tuning puts on its \
+                     vectorisers for Intel's AVX-512 cores"
+                ),
+                (
+                    "llvm-args=-fp-contract=fast",
+                    "; `-fp-contract=fast` lets LLVM fuse each multiply and add the code \
+                     writes into one fused multiply-add (as `-ffp-contract=fast` does in C), \
+                     which stable `no_std` Rust cannot ask for in its source"
+                ),
+            ]
+            .iter()
+            .filter(|(f, _)| flags.contains(f))
+            .map(|(_, why)| *why)
+            .collect::<String>()
         ));
         let peers: Vec<String> = o
             .peers
@@ -119,10 +131,15 @@ impl Report {
             .iter()
             .map(|v| match v {
                 Variant::O0 => "`-O0` (the reference kernels)".to_string(),
-                Variant::O2 => "`-O2` (the default: `no_std` code, a separate multiply and add \
-                                in every kernel, as stable `no_std` Rust has no fused \
-                                multiply-add)"
-                    .to_string(),
+                Variant::O2 => format!(
+                    "`-O2` (the default: `no_std` code, a multiply and an add in every kernel, \
+                     as stable `no_std` Rust has no `mul_add`{})",
+                    if contracted {
+                        "; this build fuses them"
+                    } else {
+                        ""
+                    }
+                ),
                 Variant::O2Fma => "`-O2 --fma` (`kiln compile --fma`: the same program with \
                                    `f32::mul_add` in the GEMM micro-kernels, so the code needs \
                                    `std`; for hosts with FMA units)"
@@ -142,7 +159,13 @@ impl Report {
             let (what, how) = match k {
                 PeakKernel::MulAdd => (
                     "a multiply then an add (the arithmetic of `-O0` and `-O2`)",
-                    "16 independent chains of `a = a * x + y` on 16 lanes, not fused",
+                    if contracted {
+                        "16 independent chains of `a = a * x + y` on 16 lanes, written as a \
+                         multiply and an add and fused by the build's `-fp-contract=fast`, as \
+                         the `-O2` code is"
+                    } else {
+                        "16 independent chains of `a = a * x + y` on 16 lanes, not fused"
+                    },
                 ),
                 PeakKernel::Fused => (
                     "fused multiply-add (the arithmetic of `-O2 --fma`)",

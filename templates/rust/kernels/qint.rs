@@ -101,7 +101,24 @@ fn requant_f32(acc: i32, bias: i32, factor: f32, zero: i32, lo: i32, hi: i32) ->
     };
     #[cfg(not(target_pointer_width = "32"))]
     let v = (i64::from(acc) + i64::from(bias)) as f32;
-    from_offset(v * factor + ROUND_OFFSET, range, zero)
+    from_offset(round_product(v, factor), range, zero)
+}
+
+/// `v * factor + ROUND_OFFSET`: the product rounded to f32, then to an integer half to
+/// even, as onnxruntime rounds. A build that contracts multiplies and adds (`-C
+/// llvm-args=-fp-contract=fast`, which `kiln bench` uses on hosts with FMA units) would
+/// fuse the two into one rounding of the exact product, which differs where the rounded
+/// product is a tie and the exact one is not; on 64-bit targets the select between them
+/// keeps them apart, for one `max` (a product below -2^22 clamps to `lo` either way). On
+/// 32-bit cores the select would be a compare and a flags transfer per output, and their
+/// builds do not contract.
+#[allow(dead_code)]
+#[inline(always)]
+fn round_product(v: f32, factor: f32) -> f32 {
+    let p = v * factor;
+    #[cfg(target_pointer_width = "64")]
+    let p = if p < -4_194_304.0 { -4_194_304.0 } else { p };
+    p + ROUND_OFFSET
 }
 
 /// 1.5 * 2^23: `v + ROUND_OFFSET` is `v` rounded half to even, in the low bits of a float
@@ -417,7 +434,7 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
                     }
                     let mut q = [0i32; COLS];
                     for (qo, &a) in q.iter_mut().zip(&acc) {
-                        *qo = from_offset((a as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
+                        *qo = from_offset(round_product((a as i64 + bo) as f32, fo), range, zlh[0]);
                     }
                     let at = ((b * m + o) * oh + i) * ow + j0;
                     if let Some(out) = y.get_mut(at..at + len) {
@@ -511,7 +528,7 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
                     }
                     let mut q = [0i32; 16];
                     for (qo, &a) in q.iter_mut().zip(&acc) {
-                        *qo = from_offset((a as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
+                        *qo = from_offset(round_product((a as i64 + bo) as f32, fo), range, zlh[0]);
                     }
                     // A whole block in one store of known length (vectorised), a last
                     // partial one element by element.

@@ -80,7 +80,7 @@ fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], 
     let mut q = [0i32; 16];
     for t in 0..16 {
         let a = acc[t].wrapping_sub(zu.wrapping_mul(s[t])) as i64 + b[t] as i64;
-        q[t] = from_offset(a as f32 * fa[t] + ROUND_OFFSET, range, zlh[0]);
+        q[t] = from_offset(round_product(a as f32, fa[t]), range, zlh[0]);
     }
     let n = sums.len().saturating_sub(o0).min(16);
     if n == 0 {
@@ -352,7 +352,7 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
                                 let cnt = (ow - j).min(16);
                                 let mut vals = [0i32; 16];
                                 for (v, &al) in vals.iter_mut().zip(a) {
-                                    *v = from_offset((al.wrapping_sub(zs) as i64 + bo) as f32 * fo + ROUND_OFFSET, range, zlh[0]);
+                                    *v = from_offset(round_product((al.wrapping_sub(zs) as i64 + bo) as f32, fo), range, zlh[0]);
                                 }
                                 let at_y = ((b * m + o) * oh + i) * ow + j;
                                 if let Some(ys) = y.get_mut(at_y..at_y + cnt) {
