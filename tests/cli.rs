@@ -125,6 +125,44 @@ fn resnet8_crate_builds_offline_without_dependencies_or_unsafe() {
     assert!(!stderr(&build).contains("warning"), "{}", stderr(&build));
 }
 
+/// The crate README tells how to build for speed where the float vector kernels write
+/// `c + a * b` for a target with FMA units (x86-64-v3/v4, AArch64), which a build with
+/// `-fp-contract=fast` fuses; not for a target without FMA units (baseline x86-64, a
+/// Cortex-M, which has no vector kernels) nor for `--fma`, whose kernels are fused already.
+#[test]
+fn crate_readme_says_how_to_fuse_where_the_target_can() {
+    let dir = common::repo().join("target").join("kiln-cli-fuse-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    let model = common::repo().join("examples/models/mlperf_ic_resnet8.onnx");
+    let model = model.to_string_lossy().into_owned();
+    for (target, fma, expected) in [
+        ("x86_64-v4", false, true),
+        ("x86_64-v3", false, true),
+        ("aarch64", false, true),
+        ("x86_64-v4", true, false),
+        ("x86_64", false, false),
+        ("thumbv7em-none-eabihf", false, false),
+    ] {
+        let out = dir.join(format!("{target}-{fma}"));
+        let out = out.to_string_lossy().into_owned();
+        let mut args = vec![
+            "compile", &model, "-o", &out, "--emit", "crate", "--target", target,
+        ];
+        if fma {
+            args.push("--fma");
+        }
+        let o = kiln(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let readme = std::fs::read_to_string(Path::new(&out).join("README.md")).unwrap();
+        assert_eq!(
+            readme.contains("## Building for speed")
+                && readme.contains("\"-C\", \"llvm-args=-fp-contract=fast\""),
+            expected,
+            "{target} fma={fma}:\n{readme}"
+        );
+    }
+}
+
 #[test]
 fn inspect_reports_the_plan_and_verify_matches_onnxruntime() {
     let model = common::corpus_model("mlperf_ic_resnet8")

@@ -391,6 +391,62 @@ fn pools() -> impl Strategy<Value = OneOp> {
         })
 }
 
+/// MaxPool in the shape `max_pool`'s separable path takes (no indices, no dilation): one-
+/// and two-dimensional windows up to 7 wide with strides 1-3 and padding, on rows up to
+/// 149 wide (several of its 64-column passes), over values with NaN, -inf and -0.0 among
+/// them, whose NaNs and ties it must treat as the direct loop does.
+fn max_pools_separable() -> impl Strategy<Value = OneOp> {
+    (
+        1usize..3,
+        prop_oneof![Just(None), (1usize..6).prop_map(Some)],
+        3usize..150,
+    )
+        .prop_flat_map(|(c, h, w)| {
+            let spatial: Vec<usize> = h.into_iter().chain([w]).collect();
+            let dims = spatial.len();
+            let kernel: Vec<BoxedStrategy<usize>> = spatial
+                .iter()
+                .map(|&d| (1usize..=d.min(7)).boxed())
+                .collect();
+            (
+                edgy_f32_tensor([vec![1, c], spatial].concat()),
+                kernel,
+                proptest::collection::vec(1usize..4, dims),
+                proptest::collection::vec(0usize..3, 2 * dims),
+                auto_pad(),
+                any::<bool>(),
+            )
+        })
+        .prop_map(|(x, kernel, strides, pads, auto_pad, ceil_mode)| {
+            let dims = kernel.len();
+            // Pads smaller than the window, as the operator requires.
+            let pads = pads
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| p.min(kernel[i % dims] - 1))
+                .collect();
+            OneOp {
+                op: Op::MaxPool(MaxPoolAttrs {
+                    window: WindowAttrs {
+                        auto_pad,
+                        kernel_shape: kernel,
+                        strides,
+                        dilations: vec![1; dims],
+                        pads: if auto_pad == AutoPad::NotSet {
+                            pads
+                        } else {
+                            vec![]
+                        },
+                        ceil_mode,
+                    },
+                    storage_order: 0,
+                }),
+                inputs: vec![Some((x, false))],
+                outputs: 1,
+            }
+        })
+}
+
 fn batchnorm() -> impl Strategy<Value = OneOp> {
     (
         1usize..3,
@@ -902,6 +958,10 @@ fn generated_code_agrees_with_reference_semantics() {
         ("clip", draw(&mut runner, clip(), CASES)),
         ("softmax", draw(&mut runner, softmax(), CASES)),
         ("pool", draw(&mut runner, pools(), 2 * CASES)),
+        (
+            "max pool separable",
+            draw(&mut runner, max_pools_separable(), 3 * CASES),
+        ),
         ("batchnorm", draw(&mut runner, batchnorm(), CASES)),
         (
             "data movement",

@@ -82,6 +82,11 @@ pub(crate) fn print(
         model_name: opts.module_name.clone(),
         macs: program.macs(),
         needs_std: program.library.needs_std(),
+        fuses_at_build: opts.target.has_fma()
+            && program
+                .library
+                .tiling
+                .is_some_and(|t| t.lanes > 1 && !t.fused),
         has_unsafe: program.library.has_unsafe(opts.intrinsics),
         unsafe_module: program.library.unsafe_module(opts.intrinsics).unwrap_or(""),
     };

@@ -233,6 +233,7 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
         .collect();
     ctx.insert("pools", &pools);
     ctx.insert("needs_std", &m.needs_std);
+    ctx.insert("fuses_at_build", &m.fuses_at_build);
     ctx.insert("has_unsafe", &m.has_unsafe);
     ctx.insert("unsafe_module", &m.unsafe_module);
     ctx.insert("arena_bytes", &m.arena_bytes);
@@ -276,6 +277,10 @@ pub(crate) struct Module {
     pub macs: u64,
     /// Whether the code declares `extern crate std;` (fused multiply-add kernels, `--fma`).
     pub needs_std: bool,
+    /// Whether the float vector kernels write `c + a * b` for a target with fused
+    /// multiply-add units, so that a build with `-C llvm-args=-fp-contract=fast` fuses them
+    /// (the crate README says how).
+    pub fuses_at_build: bool,
     /// Whether the code contains `unsafe` (`--intrinsics`): its crate root then has
     /// `deny(unsafe_code)` instead of `forbid(unsafe_code)`.
     pub has_unsafe: bool,
