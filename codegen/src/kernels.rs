@@ -355,8 +355,6 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
-    /// One row times four column panels (one-vector tilings).
-    RowB4,
     /// The parameters of a convolution on its input in scratch (`SplitConvParams`).
     SplitParams,
     /// Copies an input padded and split by stride phase into scratch.
@@ -495,9 +493,6 @@ impl KernelSet {
         if add.contains(&GemmFn::DriverB) {
             add.push(GemmFn::TileB { mr: t.mr, nv: t.nv });
             add.push(GemmFn::TileB { mr: 1, nv: t.nv });
-            if t.nv == 1 {
-                add.push(GemmFn::RowB4);
-            }
         }
         self.gemm.extend(add);
         Ok(())

@@ -9,14 +9,17 @@ use kiln_ir::{DType, Graph, Node, Op, Target, TensorType};
 /// The shape of the register-blocked GEMM micro-kernels for a target: `lanes` f32 per
 /// vector register, tiles of `mr` rows by `nv` vectors.
 ///
-/// Measured on x86-64 with AVX-512 (AMD Zen 4, packed operands, k = 256, one core, peak
-/// 117 GFLOP/s either way): with a separate multiply and add, tiles one vector wide run at
-/// the peak (8x16 114, 16x16 116 GFLOP/s) and wider ones do not (8x32 82, 4x64 89, 3x64
-/// 92): in a one-vector tile each row's value is used once, so LLVM folds its broadcast
-/// into the multiply's memory operand (`{1to16}`), while a value used by two vectors is
-/// broadcast into a register first, on the vector pipes the adds need. With fused
-/// multiply-adds the adds' pipes are free and every shape reaches the peak; there 8x32
-/// reads the right operand half as often and measured faster on whole models.
+/// On AVX-512 the tiles are 8x32 (two vectors). Measured on AMD Zen 4 (packed operands,
+/// k = 256, one core, peak 117 GFLOP/s either way), with a separate multiply and add the
+/// tiles one vector wide ran at the peak (8x16 114 GFLOP/s) and 8x32 did not (82): a row's
+/// value used by two vectors is broadcast into a register first, on the vector pipes the
+/// adds need. With fused multiply-adds every shape reaches the peak, and 8x32 reads the
+/// right operand half as often, with twice the independent chains to hide the FMA's
+/// latency. Since host builds fuse (`-C llvm-args=-fp-contract=fast`, which `kiln bench`
+/// and the README use; every AVX-512 core has FMA units), 8x32 is the tiling there:
+/// measured on an Intel Xeon in paired runs of whole models, ResNet-8 15% faster than with
+/// 8x16 when fused and 7% faster unfused, ppocr_cls 15% faster fused; MobileNet v1, whose
+/// 1x1 convolutions have few input channels, 7% slower either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tiling {
     pub lanes: usize,
@@ -38,8 +41,7 @@ impl Tiling {
     /// on SSE2 and AVX2.
     pub fn for_target(target: kiln_ir::Target, fused: bool) -> Option<Tiling> {
         let (lanes, mr, nv, wide) = match (target.simd_bytes(), target.arch()) {
-            (64, _) if fused => (16, 8, 2, 2),
-            (64, _) => (16, 8, 1, 2),
+            (64, _) => (16, 8, 2, 2),
             (32, _) => (8, 4, 3, 3),
             (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3, 3),
             (16, _) => (4, 4, 3, 3),
@@ -754,7 +756,7 @@ pub fn pointwise_transposed_pays(c_out: usize, plane: usize, tiling: Tiling) -> 
         return false;
     }
     // Columns computed by `gemm_a`, taken as the plane rounded up to whole vectors (its
-    // tiles are wider, by a factor that differs with `--fma`; the rule must not).
+    // tiles are wider; the rule does not depend on their width).
     let columns = plane.next_multiple_of(l);
     // Rows computed by the transposed tiles: blocks of mr, a last one of at most mr / 2
     // by the half-height tile.

@@ -29,7 +29,6 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
                 | GemmFn::TileB { .. }
                 | GemmFn::TileC { .. }
                 | GemmFn::TileT { .. }
-                | GemmFn::RowB4
         )
     });
     if t.fused {
@@ -81,7 +80,7 @@ fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
     let runs = fns.iter().any(|f| {
         matches!(
             f,
-            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. } | GemmFn::RowB4
+            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
         )
     });
     if runs {
@@ -111,7 +110,6 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         match *f {
             GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
-            GemmFn::RowB4 => row_b4(&mut s, l),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::TileT { mr, nv } => tile_t(&mut s, l, mr, nv),
             GemmFn::PointwiseT => pointwise_t(&mut s, t, !fns.contains(&GemmFn::Pointwise)),
@@ -260,36 +258,6 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
     s.push_str("    }\n");
     store(s, mr, nv);
     s.push_str("}\n");
-}
-
-/// One row times four consecutive column panels, one accumulator each (for one-vector
-/// tilings, where the one-row tile has a single chain of adds).
-fn row_b4(s: &mut String, l: usize) {
-    let _ = writeln!(
-        s,
-        "/// Columns `..cols` (at most {w}) of one row `c` = `sum over q of a[q] * b[p][q * {l} + j]`
-/// for four consecutive column panels `p` of the packed right operand, each summed in order.
-#[inline(never)]
-fn gemm_row_b4x{l}(a: &[f32], b: &[f32], k: usize, c: &mut [f32], cols: usize) {{
-    let n = k * {l};
-    let (Some(b0), Some(b1), Some(b2), Some(b3), Some(a)) = (b.get(..n), b.get(n..2 * n), b.get(2 * n..3 * n), b.get(3 * n..4 * n), a.get(..k)) else {{
-        return;
-    }};
-    let mut c0: Lanes = [0.0; {l}];
-    let mut c1: Lanes = [0.0; {l}];
-    let mut c2: Lanes = [0.0; {l}];
-    let mut c3: Lanes = [0.0; {l}];
-    for (q, &x) in a.iter().enumerate() {{
-        let o = q * {l};
-        c0 = lanes_mul_add(c0, x, lanes_load(b0, o));
-        c1 = lanes_mul_add(c1, x, lanes_load(b1, o));
-        c2 = lanes_mul_add(c2, x, lanes_load(b2, o));
-        c3 = lanes_mul_add(c3, x, lanes_load(b3, o));
-    }}
-    lanes_store(c, &[c0, c1, c2, c3], cols);
-}}",
-        w = 4 * l
-    );
 }
 
 fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
@@ -601,7 +569,8 @@ fn driver_a(s: &mut String, t: Tiling) {
     // three times slower on MobileNet's first pointwise convolution (8 input channels) on
     // x86-64, so they index as before.
     let panel_copy = if l == 1 {
-        "        let Some(panel) = panel.get_mut(..k * pw) else { return };
+        String::from(
+            "        let Some(panel) = panel.get_mut(..k * pw) else { return };
         for (q, dst) in panel.chunks_exact_mut(pw).enumerate() {
             let from = q * ldb + j;
             if let (Some(d), Some(src)) = (dst.get_mut(..w), b.get(from..from + w)) {
@@ -610,13 +579,26 @@ fn driver_a(s: &mut String, t: Tiling) {
             if let Some(z) = dst.get_mut(w..) {
                 z.fill(0.0);
             }
-        }"
+        }",
+        )
     } else {
+        // A whole block copies rows of a length the compiler knows (vector moves, not a
+        // `memmove` call per row: with 32-column tiles and few input channels those calls
+        // were a tenth of MobileNet's time).
         "        let panel = &mut panel[..k * pw];
-        for (q, dst) in panel.chunks_exact_mut(pw).enumerate() {
-            dst[..w].copy_from_slice(&b[q * ldb + j..][..w]);
-            dst[w..].fill(0.0);
+        if w == NR {
+            for (q, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                if let (Ok(d), Some(src)) = (<&mut [f32; NR]>::try_from(dst), b[q * ldb + j..].first_chunk::<NR>()) {
+                    *d = *src;
+                }
+            }
+        } else {
+            for (q, dst) in panel.chunks_exact_mut(pw).enumerate() {
+                dst[..w].copy_from_slice(&b[q * ldb + j..][..w]);
+                dst[w..].fill(0.0);
+            }
         }"
+        .replace("NR", &nr.to_string())
     };
     let _ = writeln!(
         s,
@@ -667,27 +649,6 @@ fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: 
 
 fn driver_b(s: &mut String, t: Tiling) {
     let (mr, nr) = (t.mr, t.nr());
-    // With one-vector tiles a lone row has a single accumulator, a chain of dependent
-    // adds: a Gemm of one row (a batch of one) takes four panels at a time instead.
-    let rows4 = if t.nv == 1 {
-        format!(
-            "    let mut first = 0;
-    if m * 4 <= {mr} {{
-        while (first + 4) * {nr} <= n.next_multiple_of({nr}) {{
-            let (j, cols) = (first * {nr}, (n - first * {nr}).min(4 * {nr}));
-            for i in 0..m {{
-                if let (Some(a), Some(b), Some(c)) = (a.get(i * lda..), b.get(first * k * {nr}..), c.get_mut(i * ldc + j..)) {{
-                    gemm_row_b4x{nr}(a, b, k, c, cols);
-                }}
-            }}
-            first += 4;
-        }}
-    }}
-"
-        )
-    } else {
-        "    let first = 0;\n".to_string()
-    };
     let _ = writeln!(
         s,
         "/// `c = a b` (`m x n`, rows `ldc` apart) for `a` `m x k` (rows `lda` apart) and `b`
@@ -695,7 +656,7 @@ fn driver_b(s: &mut String, t: Tiling) {
 /// one-row kernel.
 #[allow(clippy::too_many_arguments)]
 fn gemm_b(a: &[f32], lda: usize, b: &[f32], m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize) {{
-{rows4}    for (p, panel) in b.chunks_exact(k * {nr}).enumerate().skip(first) {{
+    for (p, panel) in b.chunks_exact(k * {nr}).enumerate() {{
         let (j, cols) = (p * {nr}, (n - p * {nr}).min({nr}));
         let mut i = 0;
         while i < m {{
