@@ -85,7 +85,7 @@ impl Report {
             ));
         }
         let flags = harness::native_rustflags();
-        let contracted = flags.contains(&"llvm-args=-fp-contract=fast");
+        let contracted = harness::native_contracts();
         s.push_str(&format!(
             "- kiln's code: built by {} with cargo's release profile and `{}` (what `cargo \
              build --release` gives a user on this machine with those flags; see the README for \

@@ -102,8 +102,8 @@ fn max_pool_separable<T: Num>(x: &[T], y: &mut [T], w: &Window, planes: usize, e
             let mut c0 = 0;
             while c0 < o2 {
                 let c1 = (c0 + cols).min(o2);
-                // Padded columns c0 * s2 .. (c1 - 1) * s2 + k2; those in the input are
-                // lo..hi (input columns), at buf[off..].
+                // Padded columns c0 * s2 .. (c1 - 1) * s2 + k2 (`span`); those in the
+                // input are input columns lo..hi, at span[lo + p2 - start..].
                 let (start, end) = (c0 * s2, (c1 - 1) * s2 + k2);
                 let span = &mut buf[..end - start];
                 span.fill(T::LOWEST);
