@@ -457,9 +457,12 @@ impl KernelSet {
         match f {
             GemmFn::Pointwise => add.push(GemmFn::DriverA),
             GemmFn::PointwiseT => {
-                let mr = kiln_passes::kernels::POINTWISE_T_ROWS;
-                add.push(GemmFn::TileT { mr, nv: 1 });
-                add.push(GemmFn::TileT { mr: mr / 2, nv: 1 });
+                let (mr, nv) = (
+                    kiln_passes::kernels::POINTWISE_T_ROWS,
+                    t.pointwise_t_vectors(),
+                );
+                add.push(GemmFn::TileT { mr, nv });
+                add.push(GemmFn::TileT { mr: mr / 2, nv });
             }
             GemmFn::Winograd => {
                 add.push(GemmFn::TileA { mr: t.mr, nv: t.nv });

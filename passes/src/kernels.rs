@@ -59,6 +59,14 @@ impl Tiling {
         })
     }
 
+    /// Vectors of output channels in a tile of the transposed 1x1 kernel
+    /// (`conv_pointwise_t`): two where the registers hold [`POINTWISE_T_ROWS`] rows of two
+    /// accumulators and their operands (AVX-512's 32), so each broadcast position feeds two
+    /// multiply-adds; else one (AVX2's 16 registers would spill).
+    pub fn pointwise_t_vectors(&self) -> usize {
+        if self.lanes >= 16 { self.nv.min(2) } else { 1 }
+    }
+
     /// Columns of one tile.
     pub fn nr(&self) -> usize {
         self.lanes * self.nv
@@ -752,6 +760,7 @@ pub const POINTWISE_T_ROWS: usize = 8;
 /// and 16 lanes (AVX2, AVX-512: the tile's eight accumulators fit their registers).
 pub fn pointwise_transposed_pays(c_out: usize, plane: usize, tiling: Tiling) -> bool {
     let (l, mr) = (tiling.lanes, POINTWISE_T_ROWS);
+    let width = l * tiling.pointwise_t_vectors();
     if l < 8 || plane > 256 || plane < mr || c_out == 0 {
         return false;
     }
@@ -768,6 +777,6 @@ pub fn pointwise_transposed_pays(c_out: usize, plane: usize, tiling: Tiling) -> 
             _ => mr,
         };
     let old = plane as f64 / columns as f64;
-    let new = plane as f64 / rows as f64 * c_out as f64 / c_out.next_multiple_of(l) as f64;
+    let new = plane as f64 / rows as f64 * c_out as f64 / c_out.next_multiple_of(width) as f64;
     new > old
 }

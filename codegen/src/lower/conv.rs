@@ -149,7 +149,7 @@ fn conv_pointwise(
 ) -> Result<(), String> {
     let (c_out, c_in, plane) = (p.c_out, p.c_in, p.plane);
     let (f, width) = match p.transposed {
-        true => (GemmFn::PointwiseT, t.lanes),
+        true => (GemmFn::PointwiseT, t.lanes * t.pointwise_t_vectors()),
         false => (GemmFn::Pointwise, t.mr),
     };
     cx.kernels.use_gemm(t, f)?;

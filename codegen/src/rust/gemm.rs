@@ -366,7 +366,7 @@ fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[f32], k: usize,
 
 fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
     let mr = kiln_passes::kernels::POINTWISE_T_ROWS;
-    let (nr, half) = (t.lanes, mr / 2);
+    let (nr, half) = (t.lanes * t.pointwise_t_vectors(), mr / 2);
     if params {
         s.push_str(POINTWISE_PARAMS);
     }
