@@ -785,7 +785,10 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                 // Zeros first, in one call, then each row's run from the input: on small
                 // maps, a fill and a copy call per row cost more than the copy itself.
                 dst.fill(0.0);
-                if j1 == j0 {
+                // A phase no tap reads stays zero (a 1x1 kernel at stride 2 reads one of
+                // four); Winograd's split passes no taps and reads every phase.
+                let phase = a * sw + bb;
+                if j1 == j0 || (T > 0 && !p.taps.iter().any(|&t| t / plane == phase)) {
                     continue;
                 }
                 for (i, row) in dst.chunks_exact_mut(p.wq).enumerate() {
