@@ -403,7 +403,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         ),
         ("gemm", draw(&mut runner, gemm(1..20, 1..70), 16)),
         // One or two rows across several column panels (the one-row tile `gemm_tile_b1x*`).
-        ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 6)),
+        ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 8)),
         ("matmul", draw(&mut runner, matmul(), 12)),
     ]);
     let mut built = Vec::new();
