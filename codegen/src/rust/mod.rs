@@ -234,7 +234,7 @@ fn bindings(operands: &[Operand]) -> Result<Vec<String>, String> {
                 lines.push(format!("let {local}: &[{elem}] = inputs.{ident};"));
             }
             Home::Static { name } => {
-                lines.push(format!("let {local}: &[{elem}] = &{name};"));
+                lines.push(format!("let {local}: &[{elem}] = &{name}.0;"));
             }
         }
     }
@@ -261,7 +261,7 @@ fn output_copies(program: &Program) -> Result<String, CodegenError> {
             }
             Home::Output { ident, .. } => format!("&outputs.{ident}[..]"),
             Home::Input { ident } => format!("inputs.{ident}"),
-            Home::Static { name } => format!("&{name}"),
+            Home::Static { name } => format!("&{name}.0"),
             Home::Arena { .. } => {
                 return Err(CodegenError::Plan(format!(
                     "graph output {} is placed in the arena",
