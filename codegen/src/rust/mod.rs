@@ -75,6 +75,7 @@ pub(crate) fn print(
         body: String::new(),
         pools: program.pools.clone(),
         arena_bytes: program.arena_bytes,
+        arena_align: weights::vector_align(program.target),
         lower_bound_bytes: program.lower_bound_bytes,
         weight_bytes: program.weight_bytes(),
         provenance: opts.provenance.clone(),

@@ -146,6 +146,7 @@ pub(crate) fn render_body(
     ctx.insert("model_sha256", &literal::string(&p.model_sha256));
     ctx.insert("macs", &m.macs);
     ctx.insert("arena_bytes", &m.arena_bytes);
+    ctx.insert("arena_align", &m.arena_align);
     ctx.insert("pools", &pools);
     ctx.insert("inputs", &port_maps(&m.signature.inputs));
     ctx.insert("outputs", &port_maps(&m.signature.outputs));
@@ -266,6 +267,9 @@ pub(crate) struct Module {
     pub body: String,
     pub pools: Vec<PoolInfo>,
     pub arena_bytes: usize,
+    /// The arena's alignment on a vector target (its vector width), so the planned offsets
+    /// keep their alignment in memory; `None` leaves the elements' own.
+    pub arena_align: Option<usize>,
     pub lower_bound_bytes: usize,
     pub weight_bytes: usize,
     pub provenance: Provenance,

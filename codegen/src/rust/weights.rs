@@ -130,6 +130,14 @@ pub(super) fn statics(
     Ok(text)
 }
 
+/// The alignment of a vector target's statics and arena: its vector width in bytes; `None`
+/// without vectors (a microcontroller keeps its elements' alignment and spends no RAM or
+/// flash on padding).
+pub(super) fn vector_align(target: kiln_ir::Target) -> Option<usize> {
+    let bytes = target.simd_bytes();
+    (bytes >= 16).then_some(bytes)
+}
+
 /// The wrapper every static is stored in (and read through, as `&NAME.0`): aligned to the
 /// target's vector width, so a vector load of packed weights never straddles two cache
 /// lines. Left to the element's alignment, where each static landed varied from build to
@@ -138,7 +146,7 @@ pub(super) fn statics(
 /// modules of one benchmark binary). Targets without vectors take the element's alignment
 /// (at least 4 bytes), so a microcontroller's flash gains at most three bytes a static.
 fn aligned_struct(target: kiln_ir::Target) -> String {
-    let align = target.simd_bytes().max(4);
+    let align = vector_align(target).unwrap_or(4);
     format!(
         "/// A static's storage, aligned to {align} bytes (the target's vector width, or the
 /// elements' own): vector loads of the weights then never straddle two cache lines.
