@@ -248,6 +248,13 @@ impl Target {
         }
     }
 
+    /// Whether the target computes in f64 in hardware (x86-64, AArch64), so f32 math may
+    /// take an f64 detour cheaply; kiln's Thumb targets assume a single-precision FPU at
+    /// most, where each f64 operation is a library call.
+    pub fn has_f64_unit(self) -> bool {
+        matches!(self.arch(), Arch::X86_64 | Arch::Aarch64)
+    }
+
     /// Whether fused multiply-add is a single instruction (so `mul_add` is cheap).
     pub fn has_fma(self) -> bool {
         match self.resolve() {

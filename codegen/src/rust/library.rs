@@ -94,8 +94,13 @@ pub(crate) fn kernel_source(k: Kernel) -> &'static str {
     }
 }
 
-pub(crate) fn math_source(f: MathFn, f64: bool) -> &'static str {
+/// The source of math function `f` for f64 (else f32); `f64_unit`: the target computes f64
+/// in hardware, so the f32 square root takes its f64 Newton form.
+pub(crate) fn math_source(f: MathFn, f64: bool, f64_unit: bool) -> &'static str {
     match (f, f64) {
+        (MathFn::Sqrt, false) if f64_unit => {
+            include_str!("../../templates/rust/kernels/math/sqrt_f32_newton.rs")
+        }
         (MathFn::Exp, false) => include_str!("../../templates/rust/kernels/math/exp_f32.rs"),
         (MathFn::Exp, true) => include_str!("../../templates/rust/kernels/math/exp_f64.rs"),
         (MathFn::Sigmoid, false) => {
@@ -128,6 +133,7 @@ pub(crate) fn math_source(f: MathFn, f64: bool) -> &'static str {
 pub(crate) fn render(
     set: &KernelSet,
     intrinsics: bool,
+    target: kiln_ir::Target,
 ) -> Result<String, crate::api::CodegenError> {
     let mut parts: Vec<String> = set
         .kernels
@@ -155,7 +161,8 @@ pub(crate) fn render(
         parts.push(super::gemm::render(t, &fns).trim_end().to_string());
     }
     for (t, f) in set.math_fns() {
-        parts.push(math_source(f, t == DType::F64).trim_end().to_string());
+        let source = math_source(f, t == DType::F64, target.has_f64_unit());
+        parts.push(source.trim_end().to_string());
     }
     let mut s = parts.join("\n\n");
     if !s.is_empty() {

@@ -67,7 +67,7 @@ pub(crate) fn print(
         return Err(CodegenError::Nodes(errors));
     }
     run.append(&output_copies(program)?);
-    let kernels = library::render(&program.library, opts.intrinsics)?;
+    let kernels = library::render(&program.library, opts.intrinsics, program.target)?;
     let statics = weights::statics(program, data)?;
     let mut module = Module {
         signature: program.signature.clone(),
