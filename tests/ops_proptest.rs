@@ -9,6 +9,7 @@ mod common;
 
 use kiln::codegen::EmitKind;
 use kiln::harness::{self, Case, Profile};
+use kiln::ir::ops::rnn::{Direction, RnnKind};
 use kiln::ir::ops::*;
 use kiln::ir::{DType, Graph, Node, Op, Tensor, TensorData, TensorType, ValueKind};
 use proptest::prelude::*;
@@ -939,6 +940,61 @@ fn layer_norm() -> impl Strategy<Value = OneOp> {
         })
 }
 
+/// LSTMs and GRUs whose gate rows (4 or 3 times the hidden size, 13 to 39) and inputs (14
+/// to 39 wide) take `rnn_gemv`'s blocks of four rows, its 16-lane steps and the columns
+/// past them; forward or both directions, weights constant or not, one to three steps.
+/// Weights in -0.5..0.5, so the gates are not saturated and an error in a sum shows.
+fn recurrent() -> impl Strategy<Value = OneOp> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        (1usize..4, 1usize..3, 14usize..40, 13usize..40),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(lstm, both, (seq, batch, input, hidden), consts)| {
+            let (g, dirs) = (if lstm { 4 } else { 3 }, if both { 2 } else { 1 });
+            let small = |shape: Vec<usize>| {
+                let n: usize = shape.iter().product();
+                proptest::collection::vec(-0.5f32..0.5, n)
+                    .prop_map(move |v| Tensor::new(shape.clone(), TensorData::F32(v)).unwrap())
+            };
+            (
+                f32_tensor(vec![seq, batch, input]),
+                small(vec![dirs, g * hidden, input]),
+                small(vec![dirs, g * hidden, hidden]),
+                small(vec![dirs, 2 * g * hidden]),
+                Just((lstm, both, hidden, consts)),
+            )
+        })
+        .prop_map(|(x, w, r, b, (lstm, both, hidden, consts))| {
+            let kind = if lstm { RnnKind::Lstm } else { RnnKind::Gru };
+            let direction = if both {
+                Direction::Bidirectional
+            } else {
+                Direction::Forward
+            };
+            OneOp {
+                op: Op::Rnn(RnnAttrs {
+                    kind,
+                    direction,
+                    hidden_size: hidden,
+                    activations: RnnAttrs::default_activations(kind, direction),
+                    clip: None,
+                    input_forget: false,
+                    linear_before_reset: false,
+                    batch_first: false,
+                }),
+                inputs: vec![
+                    Some((x, false)),
+                    Some((w, consts)),
+                    Some((r, consts)),
+                    Some((b, consts)),
+                ],
+                outputs: if lstm { 3 } else { 2 },
+            }
+        })
+}
+
 fn draw<S: Strategy<Value = OneOp>>(runner: &mut TestRunner, s: S, n: usize) -> Vec<OneOp> {
     (0..n)
         .map(|_| s.new_tree(runner).expect("strategy").current())
@@ -981,6 +1037,7 @@ fn generated_code_agrees_with_reference_semantics() {
             "tan and hyperbolic",
             draw(&mut runner, tan_and_hyperbolic(), 4 * CASES),
         ),
+        ("recurrent", draw(&mut runner, recurrent(), CASES)),
     ];
     for (family, ops) in families {
         for (i, op) in ops.into_iter().enumerate() {
