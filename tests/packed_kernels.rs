@@ -187,6 +187,58 @@ fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     )
 }
 
+/// Convolutions of one group on outputs of at most one vector a channel, with 40 or 70
+/// output channels (whole and partly filled panels): each takes the kernel with output
+/// channels in the lanes on 8- and 16-lane builds
+/// (`kiln_passes::kernels::split_transposed_pays`), positions four at a time and the last
+/// repeated. 1-D (as Silero's STFT: a kernel twice its stride) and 2-D (one output row,
+/// kernels 1x2 to 3x4, strides 1 to 3, dilation 1 or 2 along the height), uneven padding;
+/// shaped so the wide output is at most 8 columns, one vector on every such build.
+fn split_transposed() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    conv_case(
+        (
+            (1usize..3, 1usize..20, prop_oneof![Just(40usize), Just(70)]),
+            (1usize..4, 1usize..4, 1usize..4, 1usize..3, 1usize..3),
+            proptest::collection::vec(0usize..2, 4),
+            (any::<bool>(), tail(), any::<bool>(), 1usize..4),
+        )
+            .prop_flat_map(
+                |((n, ci, co), (k, s, out, dh, dw), pads, (bias, tail, one_d, kh))| {
+                    // Inputs just big enough for `out` outputs in one row.
+                    // At least two taps wide: a 1x1 kernel at stride 1 unpadded is the
+                    // pointwise path.
+                    let (kh, kw) = if one_d { (1, 4 * k) } else { (kh, k + 1) };
+                    let (sh, sw) = if one_d { (1, 2 * k) } else { (s, s) };
+                    let (dh, dw) = if one_d { (1, dw) } else { (dh, 1) };
+                    let oh = 1;
+                    let h = (oh - 1) * sh + (kh - 1) * dh + 1;
+                    let w = (out - 1) * sw + (kw - 1) * dw + 1;
+                    let two = |a: usize, b: usize| if one_d { vec![b] } else { vec![a, b] };
+                    // Padding along the width only: rows of padding would add output rows.
+                    let pads = if one_d {
+                        vec![pads[1], pads[3]]
+                    } else {
+                        vec![0, pads[1], 0, pads[3]]
+                    };
+                    let window = WindowAttrs {
+                        kernel_shape: two(kh, kw),
+                        strides: two(sh, sw),
+                        dilations: two(dh, dw),
+                        pads,
+                        auto_pad: AutoPad::NotSet,
+                        ceil_mode: false,
+                    };
+                    (
+                        f32_tensor([vec![n, ci], two(h, w)].concat()),
+                        f32_tensor([vec![co, ci], two(kh, kw)].concat()),
+                        f32_tensor(vec![co]),
+                        Just((window, 1, bias, tail)),
+                    )
+                },
+            ),
+    )
+}
+
 /// 1x1 convolutions with 96 output channels (whole panels on every tiling) or 80 (a
 /// half-filled last panel of AVX-512's two-vector tiles) on planes of 20 positions, which
 /// every tiling of 8 or 16 lanes computes with the channels in the lanes
@@ -394,6 +446,10 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         ("conv", draw(&mut runner, split_conv(), 32)),
         ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
         (
+            "conv small outputs transposed",
+            draw(&mut runner, split_transposed(), 12),
+        ),
+        (
             "conv depthwise lanes",
             draw(&mut runner, depthwise_lanes(), 12),
         ),
@@ -407,7 +463,7 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         ("matmul", draw(&mut runner, matmul(), 12)),
     ]);
     let mut built = Vec::new();
-    let (mut winograd, mut lanes, mut transposed) = (0, 0, 0);
+    let (mut winograd, mut lanes, mut transposed, mut split_t) = (0, 0, 0, 0);
     // Each tiling with a multiply and an add per term, and, where the target has fused
     // multiply-add (`--fma`), with `f32::mul_add`.
     let builds = TARGETS.iter().flat_map(|t| {
@@ -456,6 +512,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             if text.contains("conv_pointwise_t(x") {
                 transposed += 1;
             }
+            if label.contains("small outputs") && text.contains("conv_split_t(x") {
+                split_t += 1;
+            }
             // Same summation order as the reference (a multiply and an add per term, in
             // order of k), so only the tolerance of float formatting is needed, except the
             // one-row tile on vector targets (interleaved partial sums, added at the end:
@@ -492,6 +551,13 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
     );
     // And every 1x1 draw of 80 or 96 channels on 20 positions transposed, on each build of
     // 8 or 16 lanes (x86-64-v3 and -v4, with and without --fma).
+    // And every convolution on small outputs with the channels in the lanes, on each build
+    // of 8 or 16 lanes.
+    assert!(
+        split_t >= 12 * 4,
+        "only {split_t} of {} cases ran the transposed split convolution",
+        built.len()
+    );
     assert!(
         transposed >= 10 * 4,
         "only {transposed} of {} cases ran the transposed 1x1 kernel",

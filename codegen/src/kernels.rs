@@ -355,6 +355,14 @@ pub enum GemmFn {
         mr: usize,
         nv: usize,
     },
+    /// The transposed convolution tile: `SPLIT_T_ROWS` positions of the split input at
+    /// per-tap offsets as rows, output channels in the lanes.
+    TileS {
+        nv: usize,
+    },
+    /// Convolutions (one group) on small outputs with the output channels in the lanes
+    /// (`kiln_passes::kernels::split_transposed_pays`), on the split input in scratch.
+    ConvSplitT,
     /// The parameters of a convolution on its input in scratch (`SplitConvParams`).
     SplitParams,
     /// Copies an input padded and split by stride phase into scratch.
@@ -481,6 +489,12 @@ impl KernelSet {
                 add.push(GemmFn::PadSplit);
             }
             GemmFn::DepthwiseLanes => add.push(GemmFn::SplitParams),
+            GemmFn::ConvSplitT => {
+                add.push(GemmFn::TileS {
+                    nv: t.pointwise_t_vectors(),
+                });
+                add.push(GemmFn::PadSplit);
+            }
             GemmFn::ConvRows => add.push(GemmFn::TileC { mr: t.mr, nv: t.nv }),
             GemmFn::GemmB | GemmFn::MatMulB => add.push(GemmFn::DriverB),
             _ => {}

@@ -745,6 +745,29 @@ pub fn pointwise_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<Pointwis
     })
 }
 
+/// Output positions per tile of the transposed split convolution (`conv_split_t`).
+pub const SPLIT_T_ROWS: usize = 4;
+
+/// Whether a convolution on the split path ([`SplitConv`], not depthwise) computes more of
+/// its outputs usefully with output channels in the lanes and [`SPLIT_T_ROWS`] positions as
+/// the tile's rows than with the wide output's columns in the lanes: where the whole wide
+/// output is at most one vector (Silero's STFT and encoder convolutions have 4, 2 and 1
+/// outputs a channel: a 16-column tile computed 5 of which 4 were kept), and the output
+/// channels fill the lanes better. Targets of 8 and 16 lanes, as the transposed 1x1 kernel.
+pub fn split_transposed_pays(split: &SplitConv, c_out: usize, tiling: Tiling) -> bool {
+    let (l, rows) = (tiling.lanes, SPLIT_T_ROWS);
+    let wide = split.output[0] * split.wq;
+    let plane = split.output[0] * split.output[1];
+    if l < 8 || split.depthwise || split.lanes_last || wide > l || plane == 0 || c_out == 0 {
+        return false;
+    }
+    let width = l * tiling.pointwise_t_vectors();
+    let old = plane as f64 / l as f64;
+    let new = plane as f64 / plane.next_multiple_of(rows) as f64 * c_out as f64
+        / c_out.next_multiple_of(width) as f64;
+    new > old
+}
+
 /// Positions per tile of the transposed 1x1 kernel (`gemm_tile_t8x*`, one vector of output
 /// channels): eight accumulators, enough independent chains of adds to keep two vector
 /// pipes busy. The same with and without fused multiply-add, so the memory plan (made

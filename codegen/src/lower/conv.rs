@@ -294,6 +294,14 @@ fn conv_on_split(
     } else if split.depthwise {
         cx.kernels.use_gemm(t, GemmFn::Depthwise)?;
         ("conv_depthwise", cx.arg_in(1)?)
+    } else if kiln_passes::kernels::split_transposed_pays(split, c_out, t) {
+        cx.kernels.use_gemm(t, GemmFn::ConvSplitT)?;
+        let packing = Packing::RowPanels {
+            rows: c_out,
+            cols: split.c_in * taps,
+            width: t.lanes * t.pointwise_t_vectors(),
+        };
+        ("conv_split_t", cx.arg_packed(1, packing)?)
     } else {
         // A wide output narrower than a tile takes the one-vector tile.
         let wide = split.output[0] * split.wq;

@@ -29,6 +29,7 @@ pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
                 | GemmFn::TileB { .. }
                 | GemmFn::TileC { .. }
                 | GemmFn::TileT { .. }
+                | GemmFn::TileS { .. }
         )
     });
     if t.fused {
@@ -112,6 +113,8 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::TileT { mr, nv } => tile_t(&mut s, l, mr, nv),
+            GemmFn::TileS { nv } => tile_s(&mut s, l, nv),
+            GemmFn::ConvSplitT => conv_split_t(&mut s, t),
             GemmFn::PointwiseT => pointwise_t(&mut s, t, !fns.contains(&GemmFn::Pointwise)),
             GemmFn::SplitParams => s.push_str(SPLIT_PARAMS),
             GemmFn::PadSplit => s.push_str(PAD_SPLIT),
@@ -420,6 +423,111 @@ fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[f32], k: usize,
         );
     }
     s.push_str("}\n");
+}
+
+fn tile_s(s: &mut String, l: usize, nv: usize) {
+    let (mr, nr) = (kiln_passes::kernels::SPLIT_T_ROWS, l * nv);
+    let _ = writeln!(
+        s,
+        "/// Output `out[i]` of the planes (`plane` apart in `y`) of the first `cols` of {nr} output
+/// channels = `init[j] + sum over channels ch and taps t of b[ch * channel + taps[t] + at[i]] *
+/// a[(ch * taps.len() + t) * {nr} + j]`, for {mr} positions `at` of the wide output: one
+/// panel of the packed weights, the output channels in the lanes, times {mr} positions of
+/// the split input.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], at: [usize; {mr}], init: &[f32; {nr}], y: &mut [f32], plane: usize, out: [usize; {mr}], cols: usize) {{"
+    );
+    for (i, v) in accs(mr, nv) {
+        let _ = writeln!(
+            s,
+            "    let mut c{i}_{v}: Lanes = lanes_load(init, {});",
+            v * l
+        );
+    }
+    let _ = writeln!(
+        s,
+        "    let Some(a) = a.get(..c_in * T * {nr}) else {{ return }};
+    for (ch, ap) in a.chunks_exact(T * {nr}).enumerate() {{
+        let Some(bc) = b.get(ch * channel..) else {{ break }};
+        for (&t, bv) in taps.iter().zip(ap.chunks_exact({nr})) {{"
+    );
+    loads(s, l, nv, "            ");
+    for i in 0..mr {
+        let _ = writeln!(
+            s,
+            "            let x{i} = bc.get(t + at[{i}]).copied().unwrap_or(0.0);"
+        );
+    }
+    mul_adds(s, mr, nv, "            ", |i| format!("x{i}"));
+    s.push_str("        }\n    }\n");
+    // Stored whole into an array, then each lane to its channel's plane (see `tile_t`).
+    for v in 0..nv {
+        let row: Vec<String> = (0..mr).map(|i| format!("c{i}_{v}")).collect();
+        let _ = writeln!(
+            s,
+            "    let t: [Lanes; {mr}] = [{}];
+    for j in 0..cols.saturating_sub({lo}).min({l}) {{
+        for (r, &o) in t.iter().zip(&out) {{
+            if let Some(d) = y.get_mut(({lo} + j) * plane + o) {{
+                *d = r[j];
+            }}
+        }}
+    }}",
+            row.join(", "),
+            lo = v * l
+        );
+    }
+    s.push_str("}\n");
+}
+
+fn conv_split_t(s: &mut String, t: Tiling) {
+    let (mr, nr) = (
+        kiln_passes::kernels::SPLIT_T_ROWS,
+        t.lanes * t.pointwise_t_vectors(),
+    );
+    let _ = writeln!(
+        s,
+        "/// A convolution (one group) on its input padded and split by stride phase in scratch
+/// (see `pad_split`), for outputs of at most one vector a channel: per panel of {nr} output
+/// channels (weights packed `[panel][c_in * taps][{nr}]`), the output positions {mr} at a time
+/// (the last repeated past the plane's end: computed twice, stored twice, the same values),
+/// the channels in the lanes; then the epilogue on each channel's plane.
+fn conv_split_t<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+    let [oh, ow] = p.output;
+    let (xn, plane) = (p.c_in * p.input[0] * p.input[1], oh * ow);
+    let yn = p.c_out * plane;
+    let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
+    let k = p.c_in * T;
+    if plane == 0 {{
+        return;
+    }}
+    for n in 0..p.batch {{
+        pad_split(&x[n * xn..][..xn], scratch, p);
+        let yb = &mut y[n * yn..][..yn];
+        for (pi, wp) in w.chunks_exact(k * {nr}).enumerate() {{
+            let j0 = pi * {nr};
+            let cols = (p.c_out - j0).min({nr});
+            let mut init = [0.0f32; {nr}];
+            if let Some(b) = b {{
+                init[..cols].copy_from_slice(&b[j0..j0 + cols]);
+            }}
+            let yp = &mut yb[j0 * plane..];
+            let mut q = 0;
+            while q < plane {{
+                let out: [usize; {mr}] = core::array::from_fn(|i| (q + i).min(plane - 1));
+                let at = out.map(|o| o / ow * p.wq + o % ow);
+                gemm_tile_s{mr}x{nr}(wp, scratch, channel, p.c_in, &p.taps, at, &init, yp, plane, out, cols);
+                q += {mr};
+            }}
+            for j in 0..cols {{
+                let at = (j0 + j) * plane;
+                epi(n * yn + at, &mut yb[at..at + plane]);
+            }}
+        }}
+    }}
+}}"
+    );
 }
 
 fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
