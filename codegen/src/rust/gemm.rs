@@ -403,26 +403,37 @@ fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[f32], k: usize,
     }
     mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
-    // Each lane is one channel's output, its {mr} positions one run: the tile is stored
-    // whole into an array first, then each channel's run gathered from it. (Stored lane by
-    // lane straight from the accumulators, LLVM kept them as scalars when they were fused
-    // multiply-adds: scalar `vfmadd231ss`, MobileNet 3.6x slower with `--fma`.)
+    // Each lane is one channel's output, its {mr} positions one run.
+    store_lanes(s, l, mr, nv, |lo| {
+        format!(
+            "        let run: [f32; {mr}] = core::array::from_fn(|i| t[i][j]);
+        if let Some(o) = y.get_mut(({lo} + j) * plane + at..).and_then(|o| o.first_chunk_mut::<{mr}>()) {{
+            *o = run;
+        }}"
+        )
+    });
+    s.push_str("}\n");
+}
+
+/// The store of a tile with output channels in its lanes: per vector `v`, its `mr` rows
+/// stored whole into an array `t` first, then `store(lo)` for each lane `j` of channels
+/// `lo..` below `cols`. (Stored lane by lane straight from the accumulators, LLVM kept
+/// them as scalars when they were fused multiply-adds: scalar `vfmadd231ss`, MobileNet
+/// 3.6x slower with `--fma`.)
+fn store_lanes(s: &mut String, l: usize, mr: usize, nv: usize, store: impl Fn(usize) -> String) {
     for v in 0..nv {
         let row: Vec<String> = (0..mr).map(|i| format!("c{i}_{v}")).collect();
+        let lo = v * l;
         let _ = writeln!(
             s,
             "    let t: [Lanes; {mr}] = [{}];
     for j in 0..cols.saturating_sub({lo}).min({l}) {{
-        let run: [f32; {mr}] = core::array::from_fn(|i| t[i][j]);
-        if let Some(o) = y.get_mut(({lo} + j) * plane + at..).and_then(|o| o.first_chunk_mut::<{mr}>()) {{
-            *o = run;
-        }}
+{}
     }}",
             row.join(", "),
-            lo = v * l
+            store(lo)
         );
     }
-    s.push_str("}\n");
 }
 
 fn tile_s(s: &mut String, l: usize, nv: usize) {
@@ -461,23 +472,16 @@ fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
     }
     mul_adds(s, mr, nv, "            ", |i| format!("x{i}"));
     s.push_str("        }\n    }\n");
-    // Stored whole into an array, then each lane to its channel's plane (see `tile_t`).
-    for v in 0..nv {
-        let row: Vec<String> = (0..mr).map(|i| format!("c{i}_{v}")).collect();
-        let _ = writeln!(
-            s,
-            "    let t: [Lanes; {mr}] = [{}];
-    for j in 0..cols.saturating_sub({lo}).min({l}) {{
-        for (r, &o) in t.iter().zip(&out) {{
+    // Each lane is one channel's output, its positions scattered over its plane.
+    store_lanes(s, l, mr, nv, |lo| {
+        format!(
+            "        for (r, &o) in t.iter().zip(&out) {{
             if let Some(d) = y.get_mut(({lo} + j) * plane + o) {{
                 *d = r[j];
             }}
-        }}
-    }}",
-            row.join(", "),
-            lo = v * l
-        );
-    }
+        }}"
+        )
+    });
     s.push_str("}\n");
 }
 
