@@ -67,6 +67,12 @@ impl Tiling {
         if self.lanes >= 16 { self.nv.min(2) } else { 1 }
     }
 
+    /// Output channels in a tile of the transposed kernels (`conv_pointwise_t`,
+    /// `conv_split_t`): the width of their weights' panels.
+    pub fn pointwise_t_width(&self) -> usize {
+        self.lanes * self.pointwise_t_vectors()
+    }
+
     /// Columns of one tile.
     pub fn nr(&self) -> usize {
         self.lanes * self.nv
@@ -761,7 +767,7 @@ pub fn split_transposed_pays(split: &SplitConv, c_out: usize, tiling: Tiling) ->
     if l < 8 || split.depthwise || split.lanes_last || wide > l || plane == 0 || c_out == 0 {
         return false;
     }
-    let width = l * tiling.pointwise_t_vectors();
+    let width = tiling.pointwise_t_width();
     let old = plane as f64 / l as f64;
     let new = plane as f64 / plane.next_multiple_of(rows) as f64 * c_out as f64
         / c_out.next_multiple_of(width) as f64;
@@ -783,7 +789,7 @@ pub const POINTWISE_T_ROWS: usize = 8;
 /// and 16 lanes (AVX2, AVX-512: the tile's eight accumulators fit their registers).
 pub fn pointwise_transposed_pays(c_out: usize, plane: usize, tiling: Tiling) -> bool {
     let (l, mr) = (tiling.lanes, POINTWISE_T_ROWS);
-    let width = l * tiling.pointwise_t_vectors();
+    let width = tiling.pointwise_t_width();
     if l < 8 || plane > 256 || plane < mr || c_out == 0 {
         return false;
     }

@@ -149,7 +149,7 @@ fn conv_pointwise(
 ) -> Result<(), String> {
     let (c_out, c_in, plane) = (p.c_out, p.c_in, p.plane);
     let (f, width) = match p.transposed {
-        true => (GemmFn::PointwiseT, t.lanes * t.pointwise_t_vectors()),
+        true => (GemmFn::PointwiseT, t.pointwise_t_width()),
         false => (GemmFn::Pointwise, t.mr),
     };
     cx.kernels.use_gemm(t, f)?;
@@ -299,7 +299,7 @@ fn conv_on_split(
         let packing = Packing::RowPanels {
             rows: c_out,
             cols: split.c_in * taps,
-            width: t.lanes * t.pointwise_t_vectors(),
+            width: t.pointwise_t_width(),
         };
         ("conv_split_t", cx.arg_packed(1, packing)?)
     } else {

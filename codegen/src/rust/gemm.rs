@@ -486,10 +486,7 @@ fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
 }
 
 fn conv_split_t(s: &mut String, t: Tiling) {
-    let (mr, nr) = (
-        kiln_passes::kernels::SPLIT_T_ROWS,
-        t.lanes * t.pointwise_t_vectors(),
-    );
+    let (mr, nr) = (kiln_passes::kernels::SPLIT_T_ROWS, t.pointwise_t_width());
     let _ = writeln!(
         s,
         "/// A convolution (one group) on its input padded and split by stride phase in scratch
@@ -536,7 +533,7 @@ fn conv_split_t<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut
 
 fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
     let mr = kiln_passes::kernels::POINTWISE_T_ROWS;
-    let (nr, half) = (t.lanes * t.pointwise_t_vectors(), mr / 2);
+    let (nr, half) = (t.pointwise_t_width(), mr / 2);
     if params {
         s.push_str(POINTWISE_PARAMS);
     }
