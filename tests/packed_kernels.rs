@@ -140,17 +140,24 @@ fn conv_case(
 /// dilations 1 and 2, uneven padding, planes narrower than one vector and wider than a
 /// tile.
 fn split_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    split_conv_over(2..12, 2..20, 1..4)
+}
+
+/// The same at column stride 2 on rows 32 to 71 wide (even and odd), which `pad_split`
+/// deals into their two column phases a block of 32 at a time.
+fn split_conv_wide_rows() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    split_conv_over(2..6, 32..72, 2..3)
+}
+
+fn split_conv_over(
+    h: std::ops::Range<usize>,
+    w: std::ops::Range<usize>,
+    sw: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     conv_case(
         (
-            (1usize..3, 1usize..7, 1usize..14, 2usize..12, 2usize..20),
-            (
-                1usize..5,
-                1usize..4,
-                1usize..4,
-                1usize..4,
-                1usize..3,
-                1usize..3,
-            ),
+            (1usize..3, 1usize..7, 1usize..14, h, w),
+            (1usize..5, 1usize..4, 1usize..4, sw, 1usize..3, 1usize..3),
             proptest::collection::vec(0usize..3, 4),
             (any::<bool>(), any::<bool>(), tail(), 0usize..4),
         )
@@ -444,6 +451,10 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             draw(&mut runner, pointwise_over(14..24, 20..27), 4),
         ),
         ("conv", draw(&mut runner, split_conv(), 32)),
+        (
+            "conv rows of 32 and more at stride 2",
+            draw(&mut runner, split_conv_wide_rows(), 12),
+        ),
         ("conv 3x3 winograd", draw(&mut runner, winograd_conv(), 12)),
         (
             "conv small outputs transposed",

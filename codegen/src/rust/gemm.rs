@@ -105,6 +105,22 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
 }}
 "
         );
+        if l > 1 {
+            let _ = write!(
+                s,
+                "
+/// Stores `row` whole at the start of `c`: a vector store each, no length to test.
+#[inline(always)]
+fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
+    for (v, x) in row.iter().enumerate() {{
+        if let Some(d) = c.get_mut(v * {l}..).and_then(|d| d.first_chunk_mut::<{l}>()) {{
+            *d = *x;
+        }}
+    }}
+}}
+"
+            );
+        }
     }
     for f in fns {
         s.push('\n');
@@ -117,8 +133,12 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
             GemmFn::ConvSplitT => conv_split_t(&mut s, t),
             GemmFn::PointwiseT => pointwise_t(&mut s, t, !fns.contains(&GemmFn::Pointwise)),
             GemmFn::SplitParams => s.push_str(SPLIT_PARAMS),
-            GemmFn::PadSplit => s.push_str(PAD_SPLIT),
-            GemmFn::StoreWide => s.push_str(STORE_WIDE),
+            GemmFn::PadSplit => {
+                // `copy_run` goes with it: `store_wide` and `conv_depthwise` come with it too.
+                s.push_str(PAD_SPLIT);
+                copy_run(&mut s, l);
+            }
+            GemmFn::StoreWide => store_wide(&mut s, t),
             GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
             GemmFn::Depthwise => depthwise(&mut s, t),
             GemmFn::DepthwiseLanes => depthwise_lanes(&mut s, t),
@@ -174,7 +194,44 @@ fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize
 }
 
 /// The store of the accumulators, row by row, `rows` of them and `cols` columns.
-fn store(s: &mut String, mr: usize, nv: usize) {
+///
+/// On a vector target the whole tile (the common case) is tested once and stored a vector
+/// at a time. Through `lanes_store` alone, each row's run of a length only known at run
+/// time became a `memmove` call, around which LLVM spilled and reloaded the accumulators:
+/// with a short panel (a 1x1 convolution of 8 input channels, 8 steps) that store took
+/// twice the multiply-adds' time.
+fn store(s: &mut String, l: usize, mr: usize, nv: usize) {
+    if l > 1 {
+        let nr = l * nv;
+        let whole = if mr == 1 {
+            format!("cols == {nr}")
+        } else {
+            format!("rows == {mr} && cols == {nr}")
+        };
+        let end = match mr {
+            1 => format!("{nr}"),
+            2 => format!("ldc + {nr}"),
+            _ => format!("{} * ldc + {nr}", mr - 1),
+        };
+        let _ = writeln!(
+            s,
+            "    if let Some(c) = c.get_mut(..{end}).filter(|_| {whole}) {{"
+        );
+        for i in 0..mr {
+            let row: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
+            let at = match i {
+                0 => "0".to_string(),
+                1 => "ldc".to_string(),
+                _ => format!("{i} * ldc"),
+            };
+            let _ = writeln!(
+                s,
+                "        if let Some(c) = c.get_mut({at}..) {{\n            lanes_store_full(c, &[{}]);\n        }}",
+                row.join(", ")
+            );
+        }
+        s.push_str("        return;\n    }\n");
+    }
     for i in 0..mr {
         let row: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
         // Row `i`'s run, taken with `get` (no panic path), when there is such a row.
@@ -213,7 +270,7 @@ fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
     loads(s, l, nv, "        ");
     mul_adds(s, mr, nv, "        ", |i| format!("av[{i}]"));
     s.push_str("    }\n");
-    store(s, mr, nv);
+    store(s, l, mr, nv);
     s.push_str("}\n");
 }
 
@@ -263,7 +320,7 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
     loads(s, l, nv, "        ");
     mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
-    store(s, mr, nv);
+    store(s, l, mr, nv);
     s.push_str("}\n");
 }
 
@@ -317,7 +374,7 @@ fn one_row_split(s: &mut String, l: usize, nv: usize) {
             );
         }
     }
-    store(s, 1, nv);
+    store(s, l, 1, nv);
     s.push_str("}\n");
 }
 
@@ -358,7 +415,7 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
     } else {
         let _ = writeln!(
             s,
-            "    // The taps are a constant count, so LLVM unrolls their loop: no branch per channel.
+            "    // One bounds test per step, for the tap's run (LLVM does not unroll nine taps).
     for (ch, ap) in a[..c_in * T * {mr}].chunks_exact(T * {mr}).enumerate() {{
         let bc = &b[ch * channel..];
         for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
@@ -368,7 +425,7 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
     loads(s, l, nv, "            ");
     mul_adds(s, mr, nv, "            ", |i| format!("av[{i}]"));
     let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
-    store(s, mr, nv);
+    store(s, l, mr, nv);
     s.push_str("}\n");
 }
 
@@ -621,16 +678,21 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
         let (mut q, mut done) = (0, 0);
         while q < wide {{
             let cols = (wide - q).min({nr});
+            let (runs, nruns) = wide_runs(q, cols, p);
+            let runs = &runs[..nruns];
             for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
                 let rows = (p.c_out - pi * {mr}).min({mr});
                 let mut init = [0.0f32; {mr}];
                 if let Some(b) = b {{
-                    init[..rows].copy_from_slice(&b[pi * {mr}..][..rows]);
+                    // By element: a copy of `rows` values was a `memmove` call a tile.
+                    for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
+                        *v = x;
+                    }}
                 }}
                 {tail}
                 for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
                     let plane = (pi * {mr} + i) * oh * ow;
-                    store_wide(&src[..cols], q, p, yb, plane);
+                    store_wide(src, runs, yb, plane);
                 }}
             }}
             q += {nr};
@@ -911,6 +973,42 @@ fn matmul_packed(a: &[f32], b: &[f32], y: &mut [f32], p: &MatMulPackedParams, ep
 }
 ";
 
+/// `copy_run(d, s)`: `d = s` for the runs of a row that `pad_split` and `store_wide` copy.
+fn copy_run(s: &mut String, l: usize) {
+    if l == 1 {
+        s.push_str(
+            "
+/// `d = s`.
+#[inline(always)]
+fn copy_run(d: &mut [f32], s: &[f32]) {
+    d.copy_from_slice(s);
+}
+",
+        );
+        return;
+    }
+    let _ = write!(
+        s,
+        "
+/// `d = s`, for runs of a few vectors: whole vectors by moves of a known size, then the
+/// rest. (`copy_from_slice` of a length known only at run time is a `memmove` call, which
+/// took longer than the copy on rows of tens of elements: 9% of ResNet-8's time.)
+#[inline(always)]
+fn copy_run(d: &mut [f32], s: &[f32]) {{
+    let (mut dv, mut sv) = (d.chunks_exact_mut({l}), s.chunks_exact({l}));
+    for (d, s) in (&mut dv).zip(&mut sv) {{
+        if let (Some(d), Some(s)) = (d.first_chunk_mut::<{l}>(), s.first_chunk::<{l}>()) {{
+            *d = *s;
+        }}
+    }}
+    for (d, s) in dv.into_remainder().iter_mut().zip(sv.remainder()) {{
+        *d = *s;
+    }}
+}}
+"
+    );
+}
+
 const SPLIT_PARAMS: &str =
     "/// A 2-D convolution on its input padded and split by stride phase in scratch: each
 /// input channel's padded plane is stored as `strides[0] * strides[1]` phase planes of
@@ -942,6 +1040,9 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     let ([h, w], [sh, sw], [ph, pw]) = (p.input, p.strides, p.pads);
     let plane = p.hq * p.wq;
     let channel = sh * sw * plane;
+    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p) {
+        return;
+    }
     for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
         for a in 0..sh {
             for bb in 0..sw {
@@ -967,7 +1068,7 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                     let from = j0 * sw + bb - pw;
                     let run = &mut row[j0..j1];
                     if sw == 1 {
-                        run.copy_from_slice(&xr[from..from + run.len()]);
+                        copy_run(run, &xr[from..from + run.len()]);
                     } else if sw == 2 {
                         // Stride 2 (the common one) 16 at a time from 31 inputs, arrays of
                         // lengths LLVM knows, so it deinterleaves with vector shuffles
@@ -984,9 +1085,16 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                             *o = core::array::from_fn(|l| v[2 * l]);
                             k += 16;
                         }
-                        let rest = full.into_remainder();
-                        if !rest.is_empty() {
-                            for (o, v) in rest.iter_mut().zip(src[2 * k..].chunks(2)) {
+                        // The rest: the run's last 16 again when it has 16 (the same
+                        // values twice), else one at a time.
+                        let len = run.len();
+                        if k < len && len >= 16 {
+                            let at = len - 16;
+                            if let (Some(v), Some(o)) = (src.get(2 * at..).and_then(|v| v.first_chunk::<31>()), run.get_mut(at..).and_then(|o| o.first_chunk_mut::<16>())) {
+                                *o = core::array::from_fn(|l| v[2 * l]);
+                            }
+                        } else if k < len {
+                            for (o, v) in run[k..].iter_mut().zip(src[2 * k..].chunks(2)) {
                                 *o = v[0];
                             }
                         }
@@ -1001,26 +1109,106 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     }
     s[p.c_in * channel..].fill(0.0);
 }
-";
 
-const STORE_WIDE: &str = "/// Stores a tile's `src`, columns `q..` of one channel's wide output, in that channel's
-/// plane at `y[plane..]`, leaving out the columns past the output's width.
-fn store_wide<const T: usize>(src: &[f32], q: usize, p: &SplitConvParams<T>, y: &mut [f32], plane: usize) {
-    let [oh, ow] = p.output;
-    let wide = oh * p.wq;
-    let mut j = 0;
-    while j < src.len() && q + j < wide {
-        let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
-        let run = (p.wq - col).min(src.len() - j).min(wide - q - j);
-        if col < ow {
-            let len = run.min(ow - col);
-            let at = plane + r * ow + col;
-            y[at..at + len].copy_from_slice(&src[j..j + len]);
-        }
-        j += run;
+/// `pad_split` at column stride 2 for rows of 32 and more, if each row's two column phases
+/// fit their planes' width (else false, nothing written): each input row is read once, 32
+/// at a time, and dealt into its even and odd columns (two vector permutes on AVX-512),
+/// which go to the two column phases of its row phase. (Phase by phase, each row was read
+/// twice and each run's tail copied one element at a time: a depthwise convolution at
+/// stride 2 spent three quarters of its time here.)
+fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) -> bool {
+    let ([h, w], [sh, _], [ph, pw]) = (p.input, p.strides, p.pads);
+    let (plane, wq) = (p.hq * p.wq, p.wq);
+    let channel = sh * 2 * plane;
+    // Input column `x` is padded column `x + pw` = `2 j + phase`: the even ones go to phase
+    // `pw % 2` from `j = pw / 2`, the odd ones to the other phase from `(pw + 1) / 2`.
+    let (even_phase, even_at, odd_at) = (pw % 2, pw / 2, pw.div_ceil(2));
+    if sh > 4 || even_at + w.div_ceil(2) > wq || odd_at + w / 2 > wq || s.len() < p.c_in * channel {
+        return false;
     }
+    // Which phases (at most eight: row strides up to 4) some tap reads (Winograd passes no taps and reads all),
+    // worked out once: per row, the divisions took a third of the time.
+    let read: [bool; 8] = core::array::from_fn(|phase| T == 0 || p.taps.iter().any(|&t| t / plane == phase));
+    let last = (w - 32) & !1;
+    for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
+        let cs = &mut s[c * channel..][..channel];
+        cs.fill(0.0);
+        for (r, xr) in xc.chunks_exact(w).enumerate() {
+            let (a, i) = ((r + ph) % sh, (r + ph) / sh);
+            if i >= p.hq {
+                break;
+            }
+            let (pe, po) = (a * 2 + even_phase, a * 2 + 1 - even_phase);
+            let (re, ro) = (pe * plane + i * wq + even_at, po * plane + i * wq + odd_at);
+            let (we, wo) = (read.get(pe) != Some(&false), read.get(po) != Some(&false));
+            // Whole blocks of 32, then the last 32 (from an even column) again.
+            let mut m = 0;
+            while m < w {
+                let at = if m + 32 <= w { m } else { last };
+                if let Some(v) = xr.get(at..).and_then(|v| v.first_chunk::<32>()) {
+                    let e: [f32; 16] = core::array::from_fn(|l| v[2 * l]);
+                    let o: [f32; 16] = core::array::from_fn(|l| v[2 * l + 1]);
+                    if let Some(d) = cs.get_mut(re + at / 2..).and_then(|d| d.first_chunk_mut::<16>()).filter(|_| we) {
+                        *d = e;
+                    }
+                    if let Some(d) = cs.get_mut(ro + at / 2..).and_then(|d| d.first_chunk_mut::<16>()).filter(|_| wo) {
+                        *d = o;
+                    }
+                }
+                m += 32;
+            }
+            // An odd width's last column, which the last block (from an even column) misses.
+            if w % 2 == 1 && we {
+                if let (Some(d), Some(&v)) = (cs.get_mut(re + w / 2), xr.last()) {
+                    *d = v;
+                }
+            }
+        }
+    }
+    s[p.c_in * channel..].fill(0.0);
+    true
 }
 ";
+
+/// `wide_runs` and `store_wide`: a tile's columns of the wide output to the output planes.
+fn store_wide(s: &mut String, t: Tiling) {
+    // A run is at least one column: a tile of `nr` columns has at most `nr` of them.
+    let most = t.lanes * t.nv;
+    let _ = write!(
+        s,
+        "/// The runs of columns `q..q + cols` of the wide output that are output columns (not
+/// the padding columns past the output's width): per run its first column in the tile,
+/// its offset in a channel's plane and its length; and how many there are. Worked out
+/// once per block of columns, not per output row of each channel.
+fn wide_runs<const T: usize>(q: usize, cols: usize, p: &SplitConvParams<T>) -> ([(usize, usize, usize); {most}], usize) {{
+    let [oh, ow] = p.output;
+    let wide = oh * p.wq;
+    let mut runs = [(0, 0, 0); {most}];
+    let (mut j, mut n) = (0, 0);
+    while j < cols && q + j < wide && n < {most} {{
+        let (r, col) = ((q + j) / p.wq, (q + j) % p.wq);
+        let run = (p.wq - col).min(cols - j).min(wide - q - j);
+        if col < ow {{
+            runs[n] = (j, r * ow + col, run.min(ow - col));
+            n += 1;
+        }}
+        j += run;
+    }}
+    (runs, n)
+}}
+
+/// Stores a tile's row `src` (one channel's columns of the wide output) by `runs` (see
+/// `wide_runs`) into that channel's plane at `y[plane..]`.
+fn store_wide(src: &[f32], runs: &[(usize, usize, usize)], y: &mut [f32], plane: usize) {{
+    for &(j, at, len) in runs {{
+        if let (Some(d), Some(s)) = (y.get_mut(plane + at..plane + at + len), src.get(j..j + len)) {{
+            copy_run(d, s);
+        }}
+    }}
+}}
+"
+    );
+}
 
 fn depthwise(s: &mut String, t: Tiling) {
     let nr = t.nr();
@@ -1052,7 +1240,7 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
             }}
             for (r, src) in sum.chunks_exact(p.wq).take(oh).enumerate() {{
                 let at = (c * oh + r) * ow;
-                yb[at..at + ow].copy_from_slice(&src[..ow]);
+                copy_run(&mut yb[at..at + ow], &src[..ow]);
                 epi(n * yn + at, &mut yb[at..at + ow]);
             }}
         }}
