@@ -484,10 +484,7 @@ impl KernelSet {
                 add.push(GemmFn::PadSplit);
                 add.push(GemmFn::StoreWide);
             }
-            GemmFn::Depthwise => {
-                add.push(GemmFn::TileC { mr: 1, nv: t.nv });
-                add.push(GemmFn::PadSplit);
-            }
+            GemmFn::Depthwise => add.push(GemmFn::PadSplit),
             GemmFn::DepthwiseLanes => add.push(GemmFn::SplitParams),
             GemmFn::ConvSplitT => {
                 add.push(GemmFn::TileS {
