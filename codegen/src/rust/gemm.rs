@@ -106,7 +106,11 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
 }}
 "
         );
-        if l > 1 {
+        // Used by the GEMM tiles' whole-tile stores (see `store`).
+        let whole = fns
+            .iter()
+            .any(|f| matches!(f, GemmFn::TileA { .. } | GemmFn::TileB { .. }));
+        if l > 1 && !t.fused && whole {
             let _ = write!(
                 s,
                 "
@@ -126,8 +130,8 @@ fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
     for f in fns {
         s.push('\n');
         match *f {
-            GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv),
-            GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv),
+            GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv, !t.fused),
+            GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv, !t.fused),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::TileT { mr, nv } => tile_t(&mut s, l, mr, nv),
             GemmFn::TileS { nv } => tile_s(&mut s, l, nv),
@@ -201,8 +205,13 @@ fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize
 /// time became a `memmove` call, around which LLVM spilled and reloaded the accumulators:
 /// with a short panel (a 1x1 convolution of 8 input channels, 8 steps) that store took
 /// twice the multiply-adds' time.
-fn store(s: &mut String, l: usize, mr: usize, nv: usize) {
-    if l > 1 {
+///
+/// Not for `conv_split`'s tile, which stores into a tile buffer whose rows are whole
+/// vectors already, nor with `--fma`: with `f32::mul_add` and the whole-tile path LLVM
+/// left `conv_split`'s multiply-adds scalar and split the 1x1 convolutions' into half-width
+/// vectors with spills (ppocrv4_rec 2.7x slower).
+fn store(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
+    if l > 1 && whole {
         let nr = l * nv;
         let whole = if mr == 1 {
             format!("cols == {nr}")
@@ -252,7 +261,8 @@ fn store(s: &mut String, l: usize, mr: usize, nv: usize) {
     }
 }
 
-fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize) {
+/// `whole`: see [`store`].
+fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
     let nr = l * nv;
     let _ = writeln!(
         s,
@@ -271,11 +281,12 @@ fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
     loads(s, l, nv, "        ");
     mul_adds(s, mr, nv, "        ", |i| format!("av[{i}]"));
     s.push_str("    }\n");
-    store(s, l, mr, nv);
+    store(s, l, mr, nv, whole);
     s.push_str("}\n");
 }
 
-fn tile_b(s: &mut String, l: usize, mr: usize, nv: usize) {
+/// `whole`: see [`store`].
+fn tile_b(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
     let nr = l * nv;
     let _ = writeln!(
         s,
@@ -290,7 +301,7 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
         // The one-row kernel shares the signature; it has no other rows to step to.
         s.push_str("    let _ = (lda, ldc, rows);\n");
         if l > 1 {
-            one_row_split(s, l, nv);
+            one_row_split(s, l, nv, whole);
             return;
         }
     }
@@ -321,7 +332,7 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
     loads(s, l, nv, "        ");
     mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
-    store(s, l, mr, nv);
+    store(s, l, mr, nv, whole);
     s.push_str("}\n");
 }
 
@@ -338,7 +349,7 @@ fn one_row_sets(nv: usize) -> usize {
 /// The body of the one-row tile on a vector target (see [`one_row_sets`]): the row's steps
 /// go round-robin to the sets `c{set}_{v}`, the steps past a whole round to set 0, and the
 /// sets are added into set 0 in order before the store.
-fn one_row_split(s: &mut String, l: usize, nv: usize) {
+fn one_row_split(s: &mut String, l: usize, nv: usize, whole: bool) {
     let (nr, sets) = (l * nv, one_row_sets(nv));
     s.push_str("    let Some(a0) = a.get(..k) else { return };\n");
     accumulators(s, l, sets, nv, |_| "0.0".into());
@@ -375,7 +386,7 @@ fn one_row_split(s: &mut String, l: usize, nv: usize) {
             );
         }
     }
-    store(s, l, 1, nv);
+    store(s, l, 1, nv, whole);
     s.push_str("}\n");
 }
 
@@ -415,7 +426,7 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
     loads(s, l, nv, "            ");
     mul_adds(s, mr, nv, "            ", |i| format!("av[{i}]"));
     let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
-    store(s, l, mr, nv);
+    store(s, l, mr, nv, false);
     s.push_str("}\n");
 }
 
