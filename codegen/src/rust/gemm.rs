@@ -110,7 +110,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         let whole = fns
             .iter()
             .any(|f| matches!(f, GemmFn::TileA { .. } | GemmFn::TileB { .. }));
-        if l > 1 && !t.fused && whole {
+        if l >= 16 && !t.fused && whole {
             let _ = write!(
                 s,
                 "
@@ -200,8 +200,8 @@ fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize
 
 /// The store of the accumulators, row by row, `rows` of them and `cols` columns.
 ///
-/// On a vector target the whole tile (the common case) is tested once and stored a vector
-/// at a time. Through `lanes_store` alone, each row's run of a length only known at run
+/// On a target of 16 lanes (AVX-512, where it was measured) the whole tile (the common
+/// case) is tested once and stored a vector at a time. Through `lanes_store` alone, each row's run of a length only known at run
 /// time became a `memmove` call, around which LLVM spilled and reloaded the accumulators:
 /// with a short panel (a 1x1 convolution of 8 input channels, 8 steps) that store took
 /// twice the multiply-adds' time.
@@ -211,7 +211,7 @@ fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize
 /// left `conv_split`'s multiply-adds scalar and split the 1x1 convolutions' into half-width
 /// vectors with spills (ppocrv4_rec 2.7x slower).
 fn store(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
-    if l > 1 && whole {
+    if l >= 16 && whole {
         let nr = l * nv;
         let whole = if mr == 1 {
             format!("cols == {nr}")
