@@ -110,7 +110,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
         let whole = fns
             .iter()
             .any(|f| matches!(f, GemmFn::TileA { .. } | GemmFn::TileB { .. }));
-        if l >= 16 && !t.fused && whole {
+        if whole && whole_tile_stores(t) {
             let _ = write!(
                 s,
                 "
@@ -130,8 +130,8 @@ fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
     for f in fns {
         s.push('\n');
         match *f {
-            GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv, !t.fused),
-            GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv, !t.fused),
+            GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv, whole_tile_stores(t)),
+            GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv, whole_tile_stores(t)),
             GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
             GemmFn::TileT { mr, nv } => tile_t(&mut s, l, mr, nv),
             GemmFn::TileS { nv } => tile_s(&mut s, l, nv),
@@ -198,20 +198,34 @@ fn mul_adds(s: &mut String, mr: usize, nv: usize, indent: &str, a: impl Fn(usize
     }
 }
 
-/// The store of the accumulators, row by row, `rows` of them and `cols` columns.
-///
-/// On a target of 16 lanes (AVX-512, where it was measured) the whole tile (the common
-/// case) is tested once and stored a vector at a time. Through `lanes_store` alone, each row's run of a length only known at run
-/// time became a `memmove` call, around which LLVM spilled and reloaded the accumulators:
-/// with a short panel (a 1x1 convolution of 8 input channels, 8 steps) that store took
-/// twice the multiply-adds' time.
-///
-/// Not for `conv_split`'s tile, which stores into a tile buffer whose rows are whole
-/// vectors already, nor with `--fma`: with `f32::mul_add` and the whole-tile path LLVM
-/// left `conv_split`'s multiply-adds scalar and split the 1x1 convolutions' into half-width
-/// vectors with spills (ppocrv4_rec 2.7x slower).
+/// Whether the GEMM tiles (not `conv_split`'s) store a whole tile after one range test, a
+/// vector at a time (see `store`): on 16-lane targets (AVX-512, where it was measured)
+/// without `--fma`. Through `lanes_store` alone, each row's run of a length only known at
+/// run time became a `memmove` call, around which LLVM spilled and reloaded the
+/// accumulators: with a short panel (a 1x1 convolution of 8 input channels, 8 steps) that
+/// store took twice the multiply-adds' time. With `f32::mul_add` LLVM split the 1x1
+/// convolutions' multiply-adds into half-width vectors with spills once the path was there
+/// (ppocrv4_rec 2.7x slower); on AArch64's 8x12 tiles it raised the Raspberry Pi's
+/// instructions per MAC (ddddocr_det 0.94 -> 1.35). `conv_split`'s tile stores into a
+/// tile buffer whose rows are whole vectors already, and with the path its fused
+/// multiply-adds went scalar.
+fn whole_tile_stores(t: Tiling) -> bool {
+    t.lanes >= 16 && !t.fused
+}
+
+/// The offset of row `i` of a tile in `c` (rows `ldc` apart), as code.
+fn row_offset(i: usize) -> String {
+    match i {
+        0 => "0".to_string(),
+        1 => "ldc".to_string(),
+        _ => format!("{i} * ldc"),
+    }
+}
+
+/// The store of the accumulators, row by row, `rows` of them and `cols` columns; first,
+/// if `whole` (see [`whole_tile_stores`]), the whole tile's in one go.
 fn store(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
-    if l >= 16 && whole {
+    if whole {
         let nr = l * nv;
         let whole = if mr == 1 {
             format!("cols == {nr}")
@@ -229,14 +243,10 @@ fn store(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
         );
         for i in 0..mr {
             let row: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
-            let at = match i {
-                0 => "0".to_string(),
-                1 => "ldc".to_string(),
-                _ => format!("{i} * ldc"),
-            };
             let _ = writeln!(
                 s,
-                "        if let Some(c) = c.get_mut({at}..) {{\n            lanes_store_full(c, &[{}]);\n        }}",
+                "        if let Some(c) = c.get_mut({}..) {{\n            lanes_store_full(c, &[{}]);\n        }}",
+                row_offset(i),
                 row.join(", ")
             );
         }
@@ -245,23 +255,20 @@ fn store(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
     for i in 0..mr {
         let row: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
         // Row `i`'s run, taken with `get` (no panic path), when there is such a row.
-        let target = match i {
-            0 => {
-                let _ = writeln!(s, "    lanes_store(c, &[{}], cols);", row.join(", "));
-                continue;
-            }
-            1 => "ldc".to_string(),
-            _ => format!("{i} * ldc"),
-        };
+        if i == 0 {
+            let _ = writeln!(s, "    lanes_store(c, &[{}], cols);", row.join(", "));
+            continue;
+        }
         let _ = writeln!(
             s,
-            "    if let Some(c) = c.get_mut({target}..).filter(|_| rows > {i}) {{\n        lanes_store(c, &[{}], cols);\n    }}",
+            "    if let Some(c) = c.get_mut({}..).filter(|_| rows > {i}) {{\n        lanes_store(c, &[{}], cols);\n    }}",
+            row_offset(i),
             row.join(", ")
         );
     }
 }
 
-/// `whole`: see [`store`].
+/// `whole`: see [`whole_tile_stores`].
 fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
     let nr = l * nv;
     let _ = writeln!(
@@ -285,7 +292,7 @@ fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
     s.push_str("}\n");
 }
 
-/// `whole`: see [`store`].
+/// `whole`: see [`whole_tile_stores`].
 fn tile_b(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool) {
     let nr = l * nv;
     let _ = writeln!(
@@ -1003,7 +1010,7 @@ fn copy_run(d: &mut [f32], s: &[f32]) {{
             *d = *s;
         }}
     }}
-    if n % {l} == 0 {{
+    if n.is_multiple_of({l}) {{
         return;
     }}
     if n >= {l} {{
@@ -1053,7 +1060,12 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     let ([h, w], [sh, sw], [ph, pw]) = (p.input, p.strides, p.pads);
     let plane = p.hq * p.wq;
     let channel = sh * sw * plane;
-    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p) {
+    // Whether some tap reads a phase (Winograd passes no taps and reads all): worked out
+    // once for the first 16 (strides up to 4x4), not per channel and row (per row, the
+    // divisions took a third of the stride-2 split's time).
+    let reads = |phase: usize| T == 0 || p.taps.iter().any(|&t| t / plane == phase);
+    let read: [bool; 16] = core::array::from_fn(reads);
+    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p, &read) {
         return;
     }
     for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
@@ -1069,7 +1081,7 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
                 // A phase no tap reads stays zero (a 1x1 kernel at stride 2 reads one of
                 // four); Winograd's split passes no taps and reads every phase.
                 let phase = a * sw + bb;
-                if j1 == j0 || (T > 0 && !p.taps.iter().any(|&t| t / plane == phase)) {
+                if j1 == j0 || !read.get(phase).copied().unwrap_or_else(|| reads(phase)) {
                     continue;
                 }
                 for (i, row) in dst.chunks_exact_mut(p.wq).enumerate() {
@@ -1129,7 +1141,7 @@ fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
 /// which go to the two column phases of its row phase. (Phase by phase, each row was read
 /// twice and each run's tail copied one element at a time: a depthwise convolution at
 /// stride 2 spent three quarters of its time here.)
-fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) -> bool {
+fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>, read: &[bool; 16]) -> bool {
     let ([h, w], [sh, _], [ph, pw]) = (p.input, p.strides, p.pads);
     let (plane, wq) = (p.hq * p.wq, p.wq);
     let channel = sh * 2 * plane;
@@ -1139,9 +1151,6 @@ fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams
     if sh > 4 || even_at + w.div_ceil(2) > wq || odd_at + w / 2 > wq || s.len() < p.c_in * channel {
         return false;
     }
-    // Which phases (at most eight: row strides up to 4) some tap reads (Winograd passes no taps and reads all),
-    // worked out once: per row, the divisions took a third of the time.
-    let read: [bool; 8] = core::array::from_fn(|phase| T == 0 || p.taps.iter().any(|&t| t / plane == phase));
     let last = (w - 32) & !1;
     for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
         let cs = &mut s[c * channel..][..channel];
@@ -1171,10 +1180,9 @@ fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams
                 m += 32;
             }
             // An odd width's last column, which the last block (from an even column) misses.
-            if w % 2 == 1 && we {
-                if let (Some(d), Some(&v)) = (cs.get_mut(re + w / 2), xr.last()) {
-                    *d = v;
-                }
+            let odd_last = cs.get_mut(re + w / 2).filter(|_| !w.is_multiple_of(2) && we);
+            if let (Some(d), Some(&v)) = (odd_last, xr.last()) {
+                *d = v;
             }
         }
     }
