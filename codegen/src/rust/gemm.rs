@@ -946,7 +946,8 @@ struct GemmPackedParams {
     c_strides: (usize, usize),
 }
 
-/// `Y = alpha * A B' + beta * C`, then the fused epilogue `epi(at, row)` on each row.
+/// `Y = alpha * A B' + beta * C`, then the fused epilogue `epi(at, run)` on all of `Y` (its
+/// rows are contiguous: one call, not one per row).
 #[allow(clippy::too_many_arguments)]
 fn gemm_packed(a: &[f32], b: &[f32], c: Option<&[f32]>, y: &mut [f32], p: &GemmPackedParams, alpha: f32, beta: f32, epi: impl Fn(usize, &mut [f32])) {
     let (m, n, k) = (p.m, p.n, p.k);
@@ -959,7 +960,9 @@ fn gemm_packed(a: &[f32], b: &[f32], c: Option<&[f32]>, y: &mut [f32], p: &GemmP
                 None => v,
             };
         }
-        epi(i * n, row);
+    }
+    if let Some(all) = y.get_mut(..m * n) {
+        epi(0, all);
     }
 }
 ";
@@ -972,11 +975,12 @@ struct MatMulPackedParams {
     k: usize,
 }
 
-/// `Y = A B`, then the fused epilogue `epi(at, row)` on each row.
+/// `Y = A B`, then the fused epilogue `epi(at, run)` on all of `Y` (one call: its rows are
+/// contiguous).
 fn matmul_packed(a: &[f32], b: &[f32], y: &mut [f32], p: &MatMulPackedParams, epi: impl Fn(usize, &mut [f32])) {
     gemm_b(a, p.k, b, p.m, p.n, p.k, y, p.n);
-    for (i, row) in y.chunks_exact_mut(p.n).enumerate().take(p.m) {
-        epi(i * p.n, row);
+    if let Some(all) = y.get_mut(..p.m * p.n) {
+        epi(0, all);
     }
 }
 ";
