@@ -999,11 +999,12 @@ fn copy_run(d: &mut [f32], s: &[f32]) {
         );
         return;
     }
-    // A run shorter than a vector: two moves of the largest power of two that fits, one
-    // from each end (overlapping). As a loop, it became a `memmove` call (7% of ResNet-8's
-    // time, on its 8x8 maps' rows).
+    // A run of at most four vectors: two moves of the largest power of two (of elements)
+    // that fits, one from each end, overlapping. As loops, both the rest after the whole
+    // vectors and the loop over whole vectors themselves became `memcpy` calls (7% of
+    // ResNet-8's time, on its 8x8 and 16x16 maps' rows).
     let mut short = String::new();
-    let mut w = l / 2;
+    let mut w = 2 * l;
     while w >= 1 {
         let _ = writeln!(
             short,
@@ -1019,28 +1020,24 @@ fn copy_run(d: &mut [f32], s: &[f32]) {
         );
         w /= 2;
     }
+    let long = 4 * l;
     let _ = write!(
         s,
         "
-/// `d = s`, for runs of a few vectors: whole vectors by moves of a known size, then the
-/// rest, also by moves of known sizes. (`copy_from_slice` of a length known only at run
-/// time is a `memmove` call, which took longer than the copy on rows of tens of elements:
-/// 9% of ResNet-8's time.)
+/// `d = s`, for runs of a few vectors: by moves of sizes known at compile time.
+/// (`copy_from_slice` of a length known only at run time is a `memmove` call, which took
+/// longer than the copy on rows of tens of elements: 9% of ResNet-8's time.)
 #[inline(always)]
 fn copy_run(d: &mut [f32], s: &[f32]) {{
     let n = d.len().min(s.len());
-    let (mut dv, mut sv) = (d.chunks_exact_mut({l}), s.chunks_exact({l}));
-    for (d, s) in (&mut dv).zip(&mut sv) {{
-        if let (Some(d), Some(s)) = (d.first_chunk_mut::<{l}>(), s.first_chunk::<{l}>()) {{
-            *d = *s;
+    if n > {long} {{
+        let (mut dv, mut sv) = (d.chunks_exact_mut({l}), s.chunks_exact({l}));
+        for (d, s) in (&mut dv).zip(&mut sv) {{
+            if let (Some(d), Some(s)) = (d.first_chunk_mut::<{l}>(), s.first_chunk::<{l}>()) {{
+                *d = *s;
+            }}
         }}
-    }}
-    if n.is_multiple_of({l}) {{
-        return;
-    }}
-    if n >= {l} {{
-        // The last whole vector again, ending at the end: as a loop, the rest became a
-        // `memcpy` call.
+        // The last whole vector again, ending at the end.
         if let (Some(d), Some(s)) = (d.get_mut(n - {l}..).and_then(|d| d.first_chunk_mut::<{l}>()), s.get(n - {l}..).and_then(|s| s.first_chunk::<{l}>())) {{
             *d = *s;
         }}
