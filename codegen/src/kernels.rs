@@ -334,7 +334,7 @@ impl MathFn {
 
 pub use kiln_passes::kernels::Tiling;
 
-/// A function of the generated GEMM library (see `rust/gemm.rs`).
+/// A function of the generated GEMM library (see `rust/gemm/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GemmFn {
     TileA {

@@ -1,6 +1,6 @@
 //! The register-blocked float kernels in C, for the one-lane tiling (a microcontroller with
 //! an FPU: Cortex-M4F/M7/M33), printed for the program's [`Tiling`] as the Rust ones are
-//! (`rust/gemm.rs`): each accumulator a variable of its own, so the compiler keeps the
+//! (`rust/gemm/`): each accumulator a variable of its own, so the compiler keeps the
 //! tile in FPU registers (the M4F's 32 single-precision registers hold a 4x4 tile and the
 //! eight operands of one step). Each output sums its terms in the Rust kernels' order, a
 //! multiply and an add per term (`-std=c99` contracts nothing; GCC for the Cortex-M4 emits

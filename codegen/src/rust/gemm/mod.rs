@@ -1,0 +1,172 @@
+//! The register-blocked GEMM micro-kernels, printed for the program's [`Tiling`].
+//!
+//! They are generated rather than written generically over the tile shape because LLVM
+//! only keeps the accumulators in registers when each one is a variable of its own: with
+//! an accumulator array indexed in loops (even fully unrollable ones), its loop vectoriser
+//! vectorised the reduction loop instead, with gathers, and the kernel ran at 1-2 GFLOP/s
+//! instead of 130-190 (measured on x86-64 with AVX-512, see ARCHITECTURE.md). Each `Lanes`
+//! variable is one vector register; the loop over `k` holds only straight-line code.
+//!
+//! Two operand orders: `gemm_a` reads its left operand (`m x k`, e.g. convolution weights)
+//! packed in row panels and the right one (`k x n`, e.g. an activation) as rows `ldb`
+//! apart; `gemm_b` reads its left operand (an activation) as rows `lda` apart and the
+//! right one (Gemm or MatMul weights) packed in column panels. Both sum each output over
+//! `k` in order, from the row's initial value, with a multiply and an add per term (stable
+//! `no_std` Rust has no fused multiply-add): the reference semantics' order. With
+//! [`Tiling::fused`] (`--fma`) each term is one `f32::mul_add` instead, from `std`.
+
+mod conv;
+mod drivers;
+mod split;
+mod tiles;
+
+use crate::kernels::{GemmFn, Tiling};
+use conv::*;
+use drivers::*;
+use split::*;
+use std::fmt::Write;
+use tiles::*;
+
+/// The Rust text of the micro-kernels and drivers in `fns`, all for `t`.
+pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
+    let l = t.lanes;
+    let mut s = String::new();
+    let tiles = fns.iter().any(|f| {
+        matches!(
+            f,
+            GemmFn::TileA { .. }
+                | GemmFn::TileB { .. }
+                | GemmFn::TileC { .. }
+                | GemmFn::TileT { .. }
+                | GemmFn::TileS { .. }
+                | GemmFn::Depthwise
+        )
+    });
+    if t.fused {
+        s.push_str(
+            "// Fused multiply-add kernels (`--fma`): `f32::mul_add` is in `std`, not `core`.
+extern crate std;
+
+",
+        );
+    }
+    // Depthwise convolutions alone need no micro-kernel, so no `Lanes`.
+    if tiles {
+        let _ = write!(
+            s,
+            "/// The f32 lanes of one vector register of the target ({bytes} bytes): the GEMM
+/// micro-kernels keep each accumulator in a variable of this type, held in one register.
+type Lanes = [f32; {l}];
+
+#[inline(always)]
+fn lanes_load(v: &[f32], at: usize) -> Lanes {{
+    let mut r = [0.0; {l}];
+    // `get`: in bounds by construction, and no panic path (see conv_rows4).
+    if let Some(v) = v.get(at..at + {l}) {{
+        r.copy_from_slice(v);
+    }}
+    r
+}}
+
+/// `c + a * b`, lane by lane{fused_doc}.
+#[inline(always)]
+fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
+    let mut r = c;
+    for i in 0..{l} {{
+        r[i] = {mul_add};
+    }}
+    r
+}}
+",
+            bytes = l * 4,
+            fused_doc = if t.fused { ", in one rounding" } else { "" },
+            mul_add = if t.fused {
+                "a.mul_add(b[i], c[i])"
+            } else {
+                "c[i] + a * b[i]"
+            },
+        );
+    }
+    // The transposed tile stores lane by lane; the others a run of each row.
+    let runs = fns.iter().any(|f| {
+        matches!(
+            f,
+            GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
+        )
+    });
+    if runs {
+        let _ = write!(
+            s,
+            "
+/// Stores the first `cols` lanes of `row` at the start of `c`.
+#[inline(always)]
+fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
+    for (v, x) in row.iter().enumerate() {{
+        let lo = v * {l};
+        if lo >= cols {{
+            break;
+        }}
+        let n = (cols - lo).min({l});
+        // `get`: in bounds by construction, and no panic path (see conv_rows4).
+        if let Some(d) = c.get_mut(lo..lo + n) {{
+            d.copy_from_slice(&x[..n]);
+        }}
+    }}
+}}
+"
+        );
+        // Used by the GEMM tiles' whole-tile stores (see `store`).
+        let whole = fns
+            .iter()
+            .any(|f| matches!(f, GemmFn::TileA { .. } | GemmFn::TileB { .. }));
+        if whole && whole_tile_stores(t) {
+            let _ = write!(
+                s,
+                "
+/// Stores `row` whole at the start of `c`: a vector store each, no length to test.
+#[inline(always)]
+fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
+    for (v, x) in row.iter().enumerate() {{
+        if let Some(d) = c.get_mut(v * {l}..).and_then(|d| d.first_chunk_mut::<{l}>()) {{
+            *d = *x;
+        }}
+    }}
+}}
+"
+            );
+        }
+    }
+    for f in fns {
+        s.push('\n');
+        match *f {
+            GemmFn::TileA { mr, nv } => tile_a(&mut s, l, mr, nv, whole_tile_stores(t)),
+            GemmFn::TileB { mr, nv } => tile_b(&mut s, l, mr, nv, whole_tile_stores(t)),
+            GemmFn::TileC { mr, nv } => tile_c(&mut s, l, mr, nv),
+            GemmFn::TileT { mr, nv } => tile_t(&mut s, l, mr, nv),
+            GemmFn::TileS { nv } => tile_s(&mut s, l, nv),
+            GemmFn::ConvSplitT => conv_split_t(&mut s, t),
+            GemmFn::PointwiseT => pointwise_t(&mut s, t, !fns.contains(&GemmFn::Pointwise)),
+            GemmFn::SplitParams => s.push_str(SPLIT_PARAMS),
+            GemmFn::PadSplit => {
+                // `copy_run` goes with it: `store_wide` and `conv_depthwise` come with it too.
+                s.push_str(PAD_SPLIT);
+                copy_run(&mut s, l);
+            }
+            GemmFn::StoreWide => store_wide(&mut s, t),
+            GemmFn::ConvScratch { nv } => conv_split(&mut s, t, nv),
+            GemmFn::Depthwise => depthwise(&mut s, t),
+            GemmFn::DepthwiseLanes => depthwise_lanes(&mut s, t),
+            GemmFn::ConvRows => conv_rows(&mut s, t),
+            GemmFn::Winograd => winograd(&mut s, t),
+            GemmFn::DriverA => driver_a(&mut s, t),
+            GemmFn::DriverB => driver_b(&mut s, t),
+            GemmFn::Pointwise => {
+                s.push_str(POINTWISE_PARAMS);
+                s.push_str(POINTWISE);
+            }
+            GemmFn::GemmB => s.push_str(GEMM_B),
+            GemmFn::MatMulB => s.push_str(MATMUL_B),
+        }
+    }
+    s
+}
