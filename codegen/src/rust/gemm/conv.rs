@@ -11,7 +11,7 @@ pub(super) fn conv_split_t(s: &mut String, t: Tiling) {
 /// (see `pad_split`), for outputs of at most one vector a channel: per panel of {nr} output
 /// channels (weights packed `[panel][c_in * taps][{nr}]`), the output positions {mr} at a time
 /// (the last repeated past the plane's end: computed twice, stored twice, the same values),
-/// the channels in the lanes; then the epilogue on each channel's plane.
+/// the channels in the lanes; then the epilogue on the panel's planes.
 fn conv_split_t<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, plane) = (p.c_in * p.input[0] * p.input[1], oh * ow);
@@ -39,10 +39,10 @@ fn conv_split_t<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut
                 gemm_tile_s{mr}x{nr}(wp, scratch, channel, p.c_in, &p.taps, at, &init, yp, plane, out, cols);
                 q += {mr};
             }}
-            for j in 0..cols {{
-                let at = (j0 + j) * plane;
-                epi(n * yn + at, &mut yb[at..at + plane]);
-            }}
+            // The panel's planes are contiguous: one call for all of them (a call per
+            // plane, on MobileNet's 6x6 maps, cost more than the epilogue's work).
+            let at = j0 * plane;
+            epi(n * yn + at, &mut yb[at..at + cols * plane]);
         }}
     }}
 }}"
@@ -61,7 +61,7 @@ pub(super) fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
 /// are not whole vectors): per panel of {nr} output channels (weights packed `[panel][c_in][{nr}]`),
 /// the plane's positions {mr} at a time, a last block of at most {half} by the half-height
 /// tile; a block past the plane's end is moved back to end there (positions computed
-/// twice store the same values twice). Then the epilogue on each channel's plane.
+/// twice store the same values twice). Then the epilogue on the panel's planes.
 fn conv_pointwise_t(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {{
     let (xn, yn, plane) = (p.c_in * p.plane, p.c_out * p.plane, p.plane);
     for n in 0..p.batch {{
@@ -84,10 +84,10 @@ fn conv_pointwise_t(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &
                     at = plane;
                 }}
             }}
-            for j in 0..cols {{
-                let at = (j0 + j) * plane;
-                epi(n * yn + at, &mut yb[at..at + plane]);
-            }}
+            // The panel's planes are contiguous: one call for all of them (a call per
+            // plane, on MobileNet's 6x6 maps, cost more than the epilogue's work).
+            let at = j0 * plane;
+            epi(n * yn + at, &mut yb[at..at + cols * plane]);
         }}
     }}
 }}"
@@ -384,7 +384,7 @@ fn dw_at(s: &[f32], at: usize) -> &[f32; {l}] {{
 /// padding), then each output the bias plus each tap's weights (packed `[block][tap][{l}]`)
 /// times one vector of the block, taps in order, {p} output columns at a time; each output
 /// row goes through `row` (`[column][{l}]`) into the block's planes, and the epilogue runs
-/// on each plane once it is done.
+/// on the block's planes once they are done.
 fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let ([h, wi], [oh, ow], [sh, sw], [ph, pw]) = (p.input, p.output, p.strides, p.pads);
     let (xn, yn, out_plane) = (p.c_in * h * wi, p.c_out * oh * ow, oh * ow);
@@ -436,10 +436,9 @@ fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>,
                     }}
                 }}
             }}
-            for lane in 0..nc {{
-                let at = (c0 + lane) * out_plane;
-                epi(n * yn + at, &mut yb[at..at + out_plane]);
-            }}
+            // The block's planes are contiguous: one call for all of them.
+            let at = c0 * out_plane;
+            epi(n * yn + at, &mut yb[at..at + nc * out_plane]);
         }}
     }}
 }}",
