@@ -1,6 +1,6 @@
 //! Fused epilogues through generated code: random Conv/Gemm/MatMul graphs followed by
-//! chains of Relu, Sigmoid, Tanh, Clip, SiLU, LeakyRelu, HardSigmoid, HardSwish, Gelu and
-//! residual Adds are compiled with full
+//! chains of Relu, Sigmoid, Tanh, Clip, SiLU, LeakyRelu, HardSigmoid, HardSwish (also in
+//! parts: Add, Clip, Mul, Div), Gelu and residual Adds are compiled with full
 //! optimisation (the chain must end up fused) and the generated code must compute what the
 //! reference semantics compute on the unoptimised graph.
 
@@ -133,6 +133,31 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
             16 => b.one(Op::Activation(Activation::Softplus), &[y]),
             17 => b.one(Op::Activation(Activation::Softsign), &[y]),
             18 => b.one(Op::Activation(Activation::Mish), &[y]),
+            // HardSwish in parts, `Div(Mul(y, Clip(Add(y, a), lo, hi)), d)`: with bounds
+            // these small outputs cross (19), and as exporters write it, the operands of
+            // the Add and the Mul the other way round (20).
+            19 | 20 => {
+                let (a, lo, hi, d) = if step == 19 {
+                    (0.1, 0.0, 0.4, 0.4)
+                } else {
+                    (3.0, 0.0, 6.0, 6.0)
+                };
+                let k = |b: &mut Builder, name: &str, v: f32| {
+                    b.constant(&format!("{name}{i}"), &[], TensorData::F32(vec![v]))
+                };
+                let (a, lo, hi, d) = (
+                    k(&mut b, "a", a),
+                    k(&mut b, "lo", lo),
+                    k(&mut b, "hi", hi),
+                    k(&mut b, "d", d),
+                );
+                let add = if step == 19 { [y, a] } else { [a, y] };
+                let t = b.one(Op::Binary(BinaryOp::Add), &add);
+                let t = b.one(Op::Clip(ClipAttrs::default()), &[t, lo, hi]);
+                let mul = if step == 19 { [y, t] } else { [t, y] };
+                let m = b.one(Op::Binary(BinaryOp::Mul), &mul);
+                b.one(Op::Binary(BinaryOp::Div), &[m, d])
+            }
             _ => {
                 let r = b.input(&format!("residual{i}"), DType::F32, &shape);
                 b.one(Op::Binary(BinaryOp::Add), &[y, r])
@@ -172,11 +197,24 @@ fn fused_epilogues_in_generated_code_match_the_reference() {
         (5, vec![16, 12], 12),
         (6, vec![17, 13, 14], 13),
     ];
+    // HardSwish in parts (steps 19 and 20), after each kind of producer and with steps
+    // before and after it.
+    let parts = [
+        (0, vec![19], 14),
+        (1, vec![20, 0], 15),
+        (2, vec![9, 19], 16),
+        (3, vec![20], 17),
+        (4, vec![19, 20], 18),
+        (5, vec![20, 3], 19),
+        (6, vec![19], 20),
+        (0, vec![20, 9], 21),
+    ];
     for (producer, chain, seed) in drawn
         .collect::<Vec<_>>()
         .into_iter()
         .chain(gelu)
         .chain(later)
+        .chain(parts)
     {
         let g = graph(producer, &chain, seed);
         let feed: Vec<Tensor> = g

@@ -71,9 +71,127 @@ fn silu_pattern(g: &Graph, y: kiln_ir::ValueId) -> Option<(NodeId, NodeId)> {
     ok.then_some((s, m))
 }
 
+/// The nodes and constants of HardSwish written in parts, `Div(Mul(y, Clip(Add(y, a), lo,
+/// hi)), d)` (either operand order of the Add and the Mul), reading producer output `y`:
+/// the four nodes and the step, when `y` has no other reader, each intermediate feeds only
+/// the next node, all are of `y`'s type and carry no epilogue (the Div may: it follows).
+fn hardswish_parts(g: &Graph, y: kiln_ir::ValueId) -> Option<([NodeId; 4], Epilogue)> {
+    if g.outputs.contains(&y) {
+        return None;
+    }
+    let readers = g.consumers(y);
+    let [r0, r1] = readers[..] else { return None };
+    let is_add = |n: NodeId| g.node(n).op == Op::Binary(BinaryOp::Add);
+    let (add, mul) = if is_add(r0) { (r0, r1) } else { (r1, r0) };
+    let ty = &g.value(y).ty;
+    let plain = |n: NodeId, op: &Op| {
+        let node = g.node(n);
+        (node.op == *op
+            && node.epilogue.is_empty()
+            && node.outputs.len() == 1
+            && g.value(node.outputs[0]).ty == *ty)
+            .then_some(node.outputs[0])
+    };
+    let scalar = |n: NodeId, slot: usize| {
+        let t = crate::rewrite::const_input(g, n, slot)?;
+        (t.numel() == 1)
+            .then(|| t.data.to_f64_vec().first().copied())
+            .flatten()
+    };
+    let ao = plain(add, &Op::Binary(BinaryOp::Add))?;
+    let a = match g.node(add).inputs[..] {
+        [Some(p), Some(_)] if p == y => scalar(add, 1)?,
+        [Some(_), Some(q)] if q == y => scalar(add, 0)?,
+        _ => return None,
+    };
+    let clip = sole_consumer(g, ao)?;
+    let Op::Clip(_) = g.node(clip).op else {
+        return None;
+    };
+    if g.node(clip).inputs.first() != Some(&Some(ao)) {
+        return None;
+    }
+    let co = plain(clip, &g.node(clip).op.clone())?;
+    let Some((Epilogue::Clip { min, max }, None)) = as_epilogue(g, clip, 0) else {
+        return None;
+    };
+    if sole_consumer(g, co) != Some(mul) {
+        return None;
+    }
+    let mo = plain(mul, &Op::Binary(BinaryOp::Mul))?;
+    let mn = g.node(mul);
+    if mn.inputs[..] != [Some(y), Some(co)] && mn.inputs[..] != [Some(co), Some(y)] {
+        return None;
+    }
+    let div = sole_consumer(g, mo)?;
+    let dn = g.node(div);
+    if dn.op != Op::Binary(BinaryOp::Div)
+        || dn.inputs.first() != Some(&Some(mo))
+        || dn.outputs.len() != 1
+        || g.value(dn.outputs[0]).ty != *ty
+    {
+        return None;
+    }
+    let d = scalar(div, 1)?;
+    Some((
+        [add, clip, mul, div],
+        Epilogue::HardSwishParts {
+            add: a,
+            min,
+            max,
+            div: d,
+        },
+    ))
+}
+
+/// HardSwish in parts (see [`hardswish_parts`]) into the node before it, first: the chain
+/// loop below would otherwise fuse the Clip into the Add, and the pattern be gone.
+fn fuse_hardswish_parts(g: &mut Graph, fused: &mut Vec<String>) {
+    // Until none is left: one fused into a node makes that node's output the next one's
+    // input.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        let ids: Vec<NodeId> = g.node_ids().collect();
+        for p in ids {
+            if !g.contains_node(p) || g.node(p).op.epilogue_host().is_none() {
+                continue;
+            }
+            let node = g.node(p);
+            if node.outputs.len() != 1
+                || !matches!(g.value(node.outputs[0]).ty.dtype, DType::F32 | DType::F64)
+            {
+                continue;
+            }
+            let Some(([add, clip, mul, div], step)) = hardswish_parts(g, node.outputs[0]) else {
+                continue;
+            };
+            let label = format!(
+                "HardSwish in parts {:?}, {:?}, {:?}, {:?} into {:?}",
+                g.node(add).name,
+                g.node(clip).name,
+                g.node(mul).name,
+                g.node(div).name,
+                g.node(p).name
+            );
+            let tail = g.node(div).epilogue.clone();
+            g.node_mut(p).epilogue.push(step);
+            g.node_mut(p).epilogue.extend(tail);
+            for n in [add, clip, mul] {
+                crate::rewrite::record_merge(g, p, n, "fused");
+                g.remove_node(n);
+            }
+            absorb(g, p, div, "fused");
+            fused.push(label);
+            changed = true;
+        }
+    }
+}
+
 /// Fuses chains of elementwise ops into the Conv, Gemm and MatMul before them.
 pub fn fuse_epilogues(g: &mut Graph) -> Result<Vec<String>, String> {
     let mut fused = Vec::new();
+    fuse_hardswish_parts(g, &mut fused);
     loop {
         let mut changed = false;
         let ids: Vec<NodeId> = g.node_ids().collect();

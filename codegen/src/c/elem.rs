@@ -768,6 +768,21 @@ impl Fns {
                 Epilogue::Tanh => format!("v = {}(v);", self.math(MathFn::Tanh, dtype)?),
                 Epilogue::Silu => format!("v = v * {}(v);", self.math(MathFn::Sigmoid, dtype)?),
                 Epilogue::Act(a) => activation(*a, dtype)?,
+                Epilogue::HardSwishParts { add, min, max, div } => {
+                    let (a, d) = (lit::scalar(dtype, *add)?, lit::scalar(dtype, *div)?);
+                    let t = ctype(dtype)?;
+                    let mut s = format!("{{ {t} t = v + {a}; ");
+                    if min.is_finite() {
+                        let lo = lit::scalar(dtype, *min)?;
+                        s.push_str(&format!("if (t < {lo}) {{ t = {lo}; }} "));
+                    }
+                    if max.is_finite() {
+                        let hi = lit::scalar(dtype, *max)?;
+                        s.push_str(&format!("if (t > {hi}) {{ t = {hi}; }} "));
+                    }
+                    s.push_str(&format!("v = v * t / {d}; }}"));
+                    s
+                }
                 Epilogue::Add { .. } => {
                     if operands.get(k).cloned().flatten().is_none() {
                         return Err("a residual Add without its operand".into());

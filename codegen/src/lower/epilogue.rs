@@ -75,6 +75,14 @@ fn epilogue_operands(
                 activation_fn(cx, *a, dtype)?;
                 None
             }
+            Epilogue::HardSwishParts { add, min, max, div } => {
+                for v in [add, min, max, div] {
+                    if v.is_finite() {
+                        literal::from_f64(dtype, *v)?;
+                    }
+                }
+                None
+            }
             Epilogue::Add { slot } => Some(cx.read(*slot)?),
         });
     }

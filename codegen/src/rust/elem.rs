@@ -156,6 +156,23 @@ fn epilogue_body(
             Epilogue::Tanh => format!("let v = {}(v);", MathFn::Tanh.name(dtype)),
             Epilogue::Silu => format!("let v = v * {}(v);", MathFn::Sigmoid.name(dtype)),
             Epilogue::Act(a) => format!("let v = ({})(v);", activation_fn(*a, dtype)?),
+            Epilogue::HardSwishParts { add, min, max, div } => {
+                let (a, d) = (
+                    literal::from_f64(dtype, *add)?,
+                    literal::from_f64(dtype, *div)?,
+                );
+                let mut s = format!("let t = v + {a}; ");
+                if min.is_finite() {
+                    let lo = literal::from_f64(dtype, *min)?;
+                    s.push_str(&format!("let t = if t < {lo} {{ {lo} }} else {{ t }}; "));
+                }
+                if max.is_finite() {
+                    let hi = literal::from_f64(dtype, *max)?;
+                    s.push_str(&format!("let t = if t > {hi} {{ {hi} }} else {{ t }}; "));
+                }
+                s.push_str(&format!("let v = v * t / {d};"));
+                s
+            }
             Epilogue::Add { .. } => {
                 let r = operands
                     .get(k)

@@ -20,6 +20,15 @@ pub enum Epilogue {
     Silu,
     /// LeakyRelu, HardSigmoid, HardSwish or Gelu.
     Act(super::Activation),
+    /// `y = y * clip(y + add, min, max) / div`, each operation rounded to y's type as the
+    /// unfused ops round: HardSwish as exporters write it in parts (`add` 3, `min` 0, `max`
+    /// 6, `div` 6), `Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`.
+    HardSwishParts {
+        add: f64,
+        min: f64,
+        max: f64,
+        div: f64,
+    },
     /// `y = y + r`, where `r` is the node input at `slot`, of y's exact type (a residual).
     Add { slot: usize },
 }
@@ -33,6 +42,9 @@ impl fmt::Display for Epilogue {
             Epilogue::Tanh => write!(f, "tanh"),
             Epilogue::Silu => write!(f, "silu"),
             Epilogue::Act(a) => write!(f, "{}", a.name().to_lowercase()),
+            Epilogue::HardSwishParts { add, min, max, div } => {
+                write!(f, "hardswish(x * clip(x + {add}, {min}, {max}) / {div})")
+            }
             Epilogue::Add { slot } => write!(f, "add(in{slot})"),
         }
     }
@@ -72,6 +84,7 @@ trait EpiFloat: Copy + PartialOrd {
     fn tanh(self) -> Self;
     fn add(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
 }
 
 impl EpiFloat for f32 {
@@ -93,6 +106,9 @@ impl EpiFloat for f32 {
     fn mul(self, o: Self) -> Self {
         self * o
     }
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
 }
 
 impl EpiFloat for f64 {
@@ -113,6 +129,9 @@ impl EpiFloat for f64 {
     }
     fn mul(self, o: Self) -> Self {
         self * o
+    }
+    fn div(self, o: Self) -> Self {
+        self / o
     }
 }
 
@@ -147,6 +166,20 @@ fn apply_f<T: EpiFloat>(
             Epilogue::Silu => y.iter_mut().for_each(|v| *v = v.mul(v.sigmoid())),
             // As the unfused op: in f64, rounded once.
             Epilogue::Act(a) => y.iter_mut().for_each(|v| *v = T::of(a.apply(v.wide()))),
+            Epilogue::HardSwishParts { add, min, max, div } => {
+                let (a, lo, hi, d) = (T::of(*add), T::of(*min), T::of(*max), T::of(*div));
+                y.iter_mut().for_each(|v| {
+                    // As Clip: NaN passes through.
+                    let mut t = v.add(a);
+                    if t < lo {
+                        t = lo;
+                    }
+                    if t > hi {
+                        t = hi;
+                    }
+                    *v = v.mul(t).div(d);
+                })
+            }
             Epilogue::Add { .. } => {
                 let r = extra
                     .get(k)
