@@ -472,6 +472,11 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         // One or two rows across several column panels (the one-row tile `gemm_tile_b1x*`).
         ("gemm lone rows", draw(&mut runner, gemm(1..3, 64..140), 8)),
         ("matmul", draw(&mut runner, matmul(), 12)),
+        // Outputs 128 wide and more: `dw_channel`'s blocks of eight vectors.
+        (
+            "conv outputs of 128 and more wide",
+            draw(&mut runner, split_conv_over(1..3, 128..200, 1..2), 8),
+        ),
     ]);
     let mut built = Vec::new();
     let (mut winograd, mut lanes, mut transposed, mut split_t) = (0, 0, 0, 0);

@@ -292,36 +292,57 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
 
 /// `dw_channel`, one channel of `conv_depthwise`'s wide output.
 pub(super) fn dw_channel(s: &mut String, l: usize) {
-    let l4 = 4 * l;
+    // A block of `n` vectors of columns: `n` accumulators, independent chains.
+    let block = |n: usize| {
+        let w = n * l;
+        let accs: Vec<String> = (0..n).map(|v| format!("c{v}")).collect();
+        let mut body = String::new();
+        for v in 0..n {
+            let _ = writeln!(
+                body,
+                "            c{v} = lanes_mul_add(c{v}, wv, lanes_load(v, {}));",
+                v * l
+            );
+        }
+        format!(
+            "    while q < wide && q + reach + {w} <= x.len() && q + {w} <= out.len() {{
+        let ({muts}): ({types}) = ({inits});
+        for (&t, &wv) in taps.iter().zip(w) {{
+            let Some(v) = x.get(q + t..).and_then(|v| v.first_chunk::<{w}>()) else {{ break }};
+{body}        }}
+        if let Some(o) = out.get_mut(q..).and_then(|o| o.first_chunk_mut::<{w}>()) {{
+            for (d, v) in o.chunks_exact_mut({l}).zip([{list}]) {{
+                d.copy_from_slice(&v);
+            }}
+        }}
+        q += {w};
+    }}
+",
+            muts = accs
+                .iter()
+                .map(|a| format!("mut {a}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            types = vec!["Lanes"; n].join(", "),
+            inits = vec![format!("[init; {l}]"); n].join(", "),
+            list = accs.join(", "),
+        )
+    };
+    let (eight, four) = (block(8), block(4));
     let _ = write!(
         s,
         "
 /// One channel of `conv_depthwise`: `out[q] = init + sum over taps t of w[t] * x[q + taps[t]]`
-/// for `q < wide`, {l4} columns at a time in four accumulators (four independent chains of
-/// multiply-adds) while the reads stay in `x`, then {l} at a time. Not inlined: a tile
-/// inlined into the channel loop compiled, next to some epilogues, into half-width
-/// vectors and shuffles (MobileNet's 32-channel 24x24 depthwise step 18 -> 13 us).
+/// for `q < wide`, {l8} columns at a time in eight accumulators (eight independent chains of
+/// multiply-adds: with four, each multiply-add waited on the last, and a 5x5 kernel ran at
+/// half the rate), then {l4} in four, while the reads stay in `x`, then {l} at a time. Not
+/// inlined: a tile inlined into the channel loop compiled, next to some epilogues, into
+/// half-width vectors and shuffles (MobileNet's 32-channel 24x24 depthwise step 18 -> 13 us).
 #[inline(never)]
 fn dw_channel<const T: usize>(w: &[f32], x: &[f32], taps: &[usize; T], init: f32, out: &mut [f32], wide: usize) {{
     let reach = taps.iter().max().copied().unwrap_or(0);
     let mut q = 0;
-    while q < wide && q + reach + {l4} <= x.len() && q + {l4} <= out.len() {{
-        let (mut c0, mut c1, mut c2, mut c3): (Lanes, Lanes, Lanes, Lanes) = ([init; {l}], [init; {l}], [init; {l}], [init; {l}]);
-        for (&t, &wv) in taps.iter().zip(w) {{
-            let Some(v) = x.get(q + t..).and_then(|v| v.first_chunk::<{l4}>()) else {{ break }};
-            c0 = lanes_mul_add(c0, wv, lanes_load(v, 0));
-            c1 = lanes_mul_add(c1, wv, lanes_load(v, {l}));
-            c2 = lanes_mul_add(c2, wv, lanes_load(v, 2 * {l}));
-            c3 = lanes_mul_add(c3, wv, lanes_load(v, 3 * {l}));
-        }}
-        if let Some(o) = out.get_mut(q..).and_then(|o| o.first_chunk_mut::<{l4}>()) {{
-            for (d, v) in o.chunks_exact_mut({l}).zip([c0, c1, c2, c3]) {{
-                d.copy_from_slice(&v);
-            }}
-        }}
-        q += {l4};
-    }}
-    while q < wide {{
+{eight}{four}    while q < wide {{
         let mut c0: Lanes = [init; {l}];
         for (&t, &wv) in taps.iter().zip(w) {{
             let Some(v) = x.get(q + t..).and_then(|v| v.first_chunk::<{l}>()) else {{ break }};
@@ -333,7 +354,9 @@ fn dw_channel<const T: usize>(w: &[f32], x: &[f32], taps: &[usize; T], init: f32
         q += {l};
     }}
 }}
-"
+",
+        l8 = 8 * l,
+        l4 = 4 * l,
     );
 }
 
