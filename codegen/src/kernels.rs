@@ -375,7 +375,8 @@ pub enum GemmFn {
     Pointwise,
     /// 1x1 convolutions with the output channels in the lanes (small planes).
     PointwiseT,
-    /// Other convolutions (one group): on the padded, phase-split input in scratch.
+    /// Other convolutions (one group): on the padded, phase-split input in scratch, by a
+    /// tile `nv` vectors wide (see [`GemmFn::conv_split_name`]).
     ConvScratch {
         nv: usize,
     },
@@ -392,6 +393,33 @@ pub enum GemmFn {
     GemmB,
     /// MatMul with a constant 2-D right operand.
     MatMulB,
+}
+
+impl GemmFn {
+    /// The tile width (in vectors) of `conv_split` for a wide output of `wide` columns: the
+    /// widest tile ([`Tiling::split_vectors`]) where it has a whole block to fill, else the
+    /// GEMM tiles' width, and one vector where even that has none. (On ppocrv4_rec's 1x40
+    /// maps, 42 wide, one 8x48 tile ran 1.3x slower than an 8x32 and an 8x16.)
+    pub(crate) fn conv_split_vectors(t: Tiling, wide: usize) -> usize {
+        if wide >= t.lanes * t.split_vectors() {
+            t.split_vectors()
+        } else if wide >= t.nr() {
+            t.nv
+        } else {
+            1
+        }
+    }
+
+    /// The name of the `conv_split` driver whose tile is `nv` vectors wide.
+    pub(crate) fn conv_split_name(t: Tiling, nv: usize) -> &'static str {
+        if nv == t.split_vectors() {
+            "conv_split"
+        } else if nv == 1 {
+            "conv_split_narrow"
+        } else {
+            "conv_split_mid"
+        }
+    }
 }
 
 /// Everything one generated file needs from the library.
@@ -479,8 +507,10 @@ impl KernelSet {
             }
             GemmFn::ConvScratch { nv } => {
                 add.push(GemmFn::TileC { mr: t.mr, nv });
-                // The last block of columns, when it fits one vector.
-                add.push(GemmFn::TileC { mr: t.mr, nv: 1 });
+                // And the narrower ones for the last block of columns.
+                for nv in t.narrower(nv) {
+                    add.push(GemmFn::TileC { mr: t.mr, nv });
+                }
                 add.push(GemmFn::PadSplit);
                 add.push(GemmFn::StoreWide);
             }

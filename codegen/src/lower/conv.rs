@@ -303,23 +303,14 @@ fn conv_on_split(
         };
         ("conv_split_t", cx.arg_packed(1, packing)?)
     } else {
-        // A wide output narrower than a tile takes the one-vector tile.
-        let wide = split.output[0] * split.wq;
-        let nv = if wide < t.nr() { 1 } else { t.nv };
+        let nv = GemmFn::conv_split_vectors(t, split.output[0] * split.wq);
         cx.kernels.use_gemm(t, GemmFn::ConvScratch { nv })?;
         let packing = Packing::RowPanels {
             rows: c_out,
             cols: split.c_in * taps,
             width: t.mr,
         };
-        (
-            if nv < t.nv {
-                "conv_split_narrow"
-            } else {
-                "conv_split"
-            },
-            cx.arg_packed(1, packing)?,
-        )
+        (GemmFn::conv_split_name(t, nv), cx.arg_packed(1, packing)?)
     };
     let scratch = cx.arg_scratch();
     let epi = epilogue(cx, x.dtype)?;

@@ -97,25 +97,28 @@ fn conv_pointwise_t(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &
 pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
     let (mr, nr, l) = (t.mr, t.lanes * nv, t.lanes);
     // Named as the lowering calls it (`conv::conv_on_split`).
-    let name = if nv == t.nv {
-        "conv_split"
-    } else {
-        "conv_split_narrow"
+    let name = GemmFn::conv_split_name(t, nv);
+    // The last block of the wide output takes the narrowest tile it fits: an 8x8 map is
+    // 80 wide columns, a block of 48 and one of 32.
+    let call = |v: usize| {
+        format!(
+            "gemm_tile_c{mr}x{}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);",
+            v * l
+        )
     };
-    // The last block of the wide output, when it fits one vector, takes the one-vector
-    // tile: an 8x8 map is 80 wide columns, two blocks of 32 and one of 16.
-    let tail = if nv > 1 {
-        format!(
-            "if wide - q <= {l} {{
-                    gemm_tile_c{mr}x{l}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
-                }} else {{
-                    gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);
-                }}"
-        )
+    let mut tail = String::new();
+    for v in t.narrower(nv) {
+        let _ = write!(
+            tail,
+            "if wide - q <= {} {{\n                    {}\n                }} else ",
+            v * l,
+            call(v)
+        );
+    }
+    tail += &if nv > 1 {
+        format!("{{\n                    {}\n                }}", call(nv))
     } else {
-        format!(
-            "gemm_tile_c{mr}x{nr}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);"
-        )
+        call(nv)
     };
     let _ = writeln!(
         s,
@@ -480,7 +483,7 @@ fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>,
 /// input's even and odd columns are split into planes by `pad_split` (strides 1x2), where
 /// element `(i, j)` of consecutive tiles is one contiguous run.
 pub(super) fn winograd(s: &mut String, t: Tiling) {
-    let (l, mr, nr, room) = (t.lanes, t.mr, t.nr(), t.room);
+    let (l, mr, nr) = (t.lanes, t.mr, t.nr());
     let call = |width: usize| {
         format!(
             "gemm_tile_a{mr}x{width}(panel, &vx[j..], ld, p.c_in, &[0.0; {mr}], &mut mx[pi * {mr} * ld + j..], ld, rows, nc);"
@@ -622,10 +625,11 @@ fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch
     }};
     let plane = sp.hq * sp.wq;
     // Rows of the transformed input and of the products: a block's columns and room for
-    // the transforms' whole vectors and the tiles' whole width (of either tiling; columns
-    // past the block's are never used). The tiles read the transformed input in place.
+    // the transforms' whole vectors and the GEMM tiles' whole width (the same with and
+    // without fused multiply-adds; columns past the block's are never used). The tiles
+    // read the transformed input in place.
     let nb = p.block_rows * tw;
-    let ld = (nb + {l}).max(nb.next_multiple_of({room}));
+    let ld = (nb + {l}).max(nb.next_multiple_of({nr}));
     let (split, rest) = scratch.split_at_mut(p.c_in * 2 * plane + {l} + 1);
     // The split input again, one element on: column `t + 1` of each plane at `t`. Read
     // from the same planes at `t + 1`, LLVM rebuilt the overlapping vectors from each
