@@ -28,10 +28,6 @@ pub struct Tiling {
     /// Whether the micro-kernels multiply and add in one rounding (`f32::mul_add`, which
     /// only `std` has on stable Rust; see `KernelChoice::FastFused`).
     pub fused: bool,
-    /// Columns a tile may read past the end of its operand: the widest tile for these
-    /// lanes, `conv_split`'s ([`Tiling::split_vectors`]), the same with and without
-    /// `fused` (the split scratch sizes use it, so the memory plan is too).
-    pub room: usize,
 }
 
 impl Tiling {
@@ -40,14 +36,14 @@ impl Tiling {
     /// Accumulators take at most half the vector registers: 32 on AVX-512 and AArch64, 16
     /// on SSE2 and AVX2.
     pub fn for_target(target: kiln_ir::Target, fused: bool) -> Option<Tiling> {
-        let (lanes, mr, nv, wide) = match (target.simd_bytes(), target.arch()) {
-            (64, _) => (16, 8, 2, 3),
-            (32, _) => (8, 4, 3, 3),
-            (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3, 3),
-            (16, _) => (4, 4, 3, 3),
+        let (lanes, mr, nv) = match (target.simd_bytes(), target.arch()) {
+            (64, _) => (16, 8, 2),
+            (32, _) => (8, 4, 3),
+            (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3),
+            (16, _) => (4, 4, 3),
             // Cortex-M4F/M7/M33 with an FPU: 32 single-precision registers, no vectors; a
             // 4x4 tile holds 16 accumulators and the 8 operands of one step.
-            (0, kiln_ir::target::Arch::Thumb) if target.has_fpu() && !fused => (1, 4, 4, 4),
+            (0, kiln_ir::target::Arch::Thumb) if target.has_fpu() && !fused => (1, 4, 4),
             _ => return None,
         };
         Some(Tiling {
@@ -55,7 +51,6 @@ impl Tiling {
             mr,
             nv,
             fused,
-            room: lanes * wide,
         })
     }
 
@@ -92,6 +87,13 @@ impl Tiling {
         } else {
             (1..nv.min(2)).collect()
         }
+    }
+
+    /// Columns a tile may read past the end of its operand: the widest tile for these
+    /// lanes, `conv_split`'s ([`Tiling::split_vectors`]), the same with and without
+    /// `fused` (the split scratch sizes use it, so the memory plan is too).
+    pub fn room(&self) -> usize {
+        self.lanes * self.split_vectors()
     }
 
     /// Columns of one tile.
@@ -252,7 +254,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
     }
     let channel = sh * sw * hq * wq;
     let sum = if depthwise {
-        output[0] * wq + tiling.room
+        output[0] * wq + tiling.room()
     } else {
         0
     };
@@ -268,7 +270,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         channel,
         depthwise,
         lanes_last: false,
-        len: c_in * channel + reach + tiling.room + sum,
+        len: c_in * channel + reach + tiling.room() + sum,
     })
 }
 
@@ -344,7 +346,7 @@ pub fn row_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<RowConv> {
         .flat_map(|a| (0..kw).map(move |b| (a, b * dilations[1])))
         .map(|(a, co)| (a * sw + co % sw) * wq + co / sw)
         .collect();
-    let len = x.shape[1] * kh * sw * wq + tiling.room;
+    let len = x.shape[1] * kh * sw * wq + tiling.room();
     (len <= MAX_ROW_CONV).then_some(RowConv {
         c_in: x.shape[1],
         input,

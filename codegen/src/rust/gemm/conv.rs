@@ -106,8 +106,9 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
             v * l
         )
     };
+    let narrower = t.narrower(nv);
     let mut tail = String::new();
-    for v in t.narrower(nv) {
+    for &v in &narrower {
         let _ = write!(
             tail,
             "if wide - q <= {} {{\n                    {}\n                }} else ",
@@ -115,10 +116,10 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
             call(v)
         );
     }
-    tail += &if nv > 1 {
-        format!("{{\n                    {}\n                }}", call(nv))
-    } else {
+    tail += &if narrower.is_empty() {
         call(nv)
+    } else {
+        format!("{{\n                    {}\n                }}", call(nv))
     };
     let _ = writeln!(
         s,

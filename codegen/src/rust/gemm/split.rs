@@ -231,7 +231,7 @@ fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams
 /// `wide_runs` and `store_wide`: a tile's columns of the wide output to the output planes.
 pub(super) fn store_wide(s: &mut String, t: Tiling) {
     // A run is at least one column: a tile of `nr` columns has at most `nr` of them.
-    let most = t.lanes * t.nv.max(t.split_vectors());
+    let most = t.room();
     let _ = write!(
         s,
         "/// The runs of columns `q..q + cols` of the wide output that are output columns (not
