@@ -63,6 +63,21 @@ fn q_out() -> impl Strategy<Value = QOut> {
     })
 }
 
+/// The output with, one draw in three, a table fused after it (as `fuse-int-tables` moves
+/// an IntLut into the requantization): 256 values of the output type.
+fn q_out_table() -> impl Strategy<Value = (QOut, Option<Vec<i32>>)> {
+    (q_out(), 0..3).prop_flat_map(|(out, k)| {
+        let (lo, hi) = qrange(out.dtype).unwrap();
+        let table = proptest::collection::vec(lo..=hi, 256);
+        let table = if k == 0 {
+            table.prop_map(Some).boxed()
+        } else {
+            Just(None).boxed()
+        };
+        (Just(out), table)
+    })
+}
+
 /// A factor between about 2^-16 and 4: small enough that sums of a few hundred products
 /// land inside the output range, large enough to move it.
 fn factor() -> impl Strategy<Value = Requant> {
@@ -117,7 +132,7 @@ fn int_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                     factor().prop_map(|f| vec![f]),
                     proptest::collection::vec(factor(), m)
                 ],
-                q_out(),
+                q_out_table(),
                 Just(attrs),
             )
         })
@@ -131,14 +146,14 @@ type ConvParts = (
     Option<Tensor>,
     i32,
     Vec<Requant>,
-    QOut,
+    (QOut, Option<Vec<i32>>),
     ConvAttrs,
 );
 
 /// The graph of one IntConv of constant weights (and bias), or `None` where the window does
 /// not fit the input.
 fn int_conv_graph(parts: ConvParts) -> Option<Drawn> {
-    let (x, w, b, zx, rq, out, conv) = parts;
+    let (x, w, b, zx, rq, (out, table), conv) = parts;
     let mut bd = Builder::new();
     let x = bd.input(x);
     let w = bd.constant(w);
@@ -148,6 +163,7 @@ fn int_conv_graph(parts: ConvParts) -> Option<Drawn> {
         x_zero: zx,
         requant: rq,
         out,
+        table,
     })));
     let y = bd.try_node(op, "Conv", vec![Some(x), Some(w), b])?;
     Some(bd.finish(y))
@@ -205,7 +221,7 @@ fn int_conv_dw() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                     factor().prop_map(|f| vec![f]),
                     proptest::collection::vec(factor(), c)
                 ],
-                q_out(),
+                q_out_table(),
                 Just(ConvAttrs {
                     window: attrs,
                     group: c,
@@ -259,7 +275,7 @@ fn int_conv_wide() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                     small_factor().prop_map(|f| vec![f]),
                     proptest::collection::vec(small_factor(), m)
                 ],
-                q_out(),
+                q_out_table(),
                 Just(attrs),
             )
         })
@@ -291,9 +307,9 @@ fn int_gemm_of(
                 factor().prop_map(|f| vec![f]),
                 proptest::collection::vec(factor(), n)
             ],
-            q_out(),
+            q_out_table(),
         )
-            .prop_map(|(a, b, bias, za, rq, out)| {
+            .prop_map(|(a, b, bias, za, rq, (out, table))| {
                 let mut bd = Builder::new();
                 let a = bd.input(a);
                 let b = bd.constant(b);
@@ -302,6 +318,7 @@ fn int_gemm_of(
                     a_zero: za,
                     requant: rq,
                     out,
+                    table,
                 }));
                 let y = bd.node(op, "Gemm", vec![Some(a), Some(b), bias]);
                 bd.finish(y)
@@ -582,7 +599,7 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
             "IntConv (one group)",
             draw(&mut runner, int_conv_wide(), 24),
         ),
-        ("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 40)),
+        ("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 48)),
         ("IntGemm", draw(&mut runner, int_gemm(), 16)),
     ]);
     let m4 = kiln::ir::Target::Thumbv7em { fpu: true };

@@ -269,6 +269,13 @@ impl Target {
         }
     }
 
+    /// Whether vector gathers of 32-bit words are one instruction (AVX2's and AVX-512's
+    /// VPGATHERDD), so a lookup table of words is read a vector at a time where one of
+    /// bytes takes a load per element.
+    pub fn has_gather(self) -> bool {
+        matches!(self.resolve(), Target::X86_64V3 | Target::X86_64V4)
+    }
+
     /// Bits of a pointer (and `usize`). `generic` assumes the smaller, 32.
     pub fn pointer_width(self) -> u32 {
         match self.resolve() {

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod compile;
 pub mod fold;
 pub mod fuse;
+pub mod fuse_int;
 pub mod kernels;
 pub mod lower;
 pub mod memory;

@@ -25,8 +25,10 @@
 //!    never its weights).
 //! 4. `fold-batchnorm`, then 5. `fold-affine`: scale and shift into Conv/Gemm weights;
 //!    BatchNormalization first because exporters also spell it as Mul+Add.
-//! 6. `fuse-epilogues` after every fold: it needs the final producer of each value, and a
-//!    fused Relu would hide a following Mul from fold-affine.
+//! 6. `fuse-int-tables`, then `fuse-epilogues`, after every fold: they need the final
+//!    producer of each value, and a fused Relu would hide a following Mul from
+//!    fold-affine. The first composes the integer elementwise ops of one 8-bit tensor into
+//!    one table and moves it into the IntConv or IntGemm before it.
 //! 7. `dead-code`: it sweeps up what the others left unread.
 //! 8. `schedule-for-memory` last: it orders the final nodes, so that independent branches
 //!    run in the order that keeps the fewest activation bytes alive.
@@ -95,6 +97,10 @@ pub const PIPELINE: &[Pass] = &[
     Pass {
         name: "fold-affine",
         run: fold::fold_affine,
+    },
+    Pass {
+        name: "fuse-int-tables",
+        run: crate::fuse_int::fuse_int_tables,
     },
     Pass {
         name: "fuse-epilogues",

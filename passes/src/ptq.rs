@@ -176,7 +176,7 @@ fn prepare(g: &mut Graph) -> Result<(), String> {
     for pass in crate::pipeline::PIPELINE {
         if matches!(
             pass.name,
-            "quantize-qdq" | "fuse-epilogues" | "schedule-for-memory"
+            "quantize-qdq" | "fuse-int-tables" | "fuse-epilogues" | "schedule-for-memory"
         ) {
             continue;
         }

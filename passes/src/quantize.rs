@@ -405,6 +405,7 @@ fn conv(g: &mut Graph, n: NodeId, a: kiln_ir::ops::ConvAttrs, qy: &QParams) -> O
             x_zero: qx.zero[0],
             requant,
             out: qy.out().ok()?,
+            table: None,
         }))),
         inputs: vec![Some(x), Some(w), bias],
         merged,
@@ -521,6 +522,7 @@ fn gemm(g: &mut Graph, n: NodeId, trans_b: bool, alpha: f64, qy: &QParams) -> Op
             a_zero: qx.zero[0],
             requant,
             out: qy.out().ok()?,
+            table: None,
         })),
         inputs: vec![Some(x), Some(wk), bias],
         merged,
@@ -851,6 +853,7 @@ fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
                     x_zero: xz,
                     requant,
                     out,
+                    table: None,
                 }))),
                 vec![ins(0), Some(w), ins(8)],
             ))
@@ -869,6 +872,7 @@ fn qlinear(g: &mut Graph, n: NodeId) -> Option<(Op, Vec<Option<ValueId>>)> {
                     a_zero: xz,
                     requant,
                     out,
+                    table: None,
                 })),
                 vec![ins(0), Some(w)],
             ))

@@ -5,7 +5,7 @@
 
 use super::lit::{self, ctype, unsupported};
 use crate::kernels::MathFn;
-use crate::program::{ElemFn, EpilogueSteps};
+use crate::program::{ElemFn, EpilogueSteps, OutTable};
 use kiln_ir::DType;
 use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::ops::{
@@ -104,6 +104,7 @@ impl Fns {
                 lo,
                 hi,
                 dtype,
+                table,
             } => {
                 let yt = ctype(*dtype)?;
                 self.helper("requant");
@@ -128,9 +129,8 @@ impl Fns {
                 } else {
                     "(int64_t)acc"
                 };
-                body.push_str(&format!(
-                    "    return ({yt})requant({acc}, {m}, {s}, {zero}, {lo}, {hi});\n"
-                ));
+                let value = format!("({yt})requant({acc}, {m}, {s}, {zero}, {lo}, {hi})");
+                body.push_str(&through_table(yt, *dtype, &value, table.as_ref())?);
                 let uses_m = body.contains("[m]");
                 if *channel && !uses_m {
                     body.insert_str(0, "    (void)m;\n");
@@ -175,11 +175,12 @@ impl Fns {
                 lo,
                 hi,
                 dtype,
+                table,
             } => {
                 let yt = ctype(*dtype)?;
-                body.push_str(&format!(
-                    "    v += {zero};\n    return ({yt})(v < {lo} ? {lo} : (v > {hi} ? {hi} : v));\n"
-                ));
+                body.push_str(&format!("    v += {zero};\n"));
+                let value = format!("({yt})(v < {lo} ? {lo} : (v > {hi} ? {hi} : v))");
+                body.push_str(&through_table(yt, *dtype, &value, table.as_ref())?);
                 (yt.to_string(), "int64_t v".to_string())
             }
             ElemFn::Table { table, from, to } => {
@@ -955,4 +956,29 @@ fn activation(a: Activation, dtype: DType) -> Result<String, String> {
         ),
         other => return Err(unsupported(&format!("activation {}", other.name()))),
     })
+}
+
+/// The statements returning `value` (of the 8-bit type `dtype`, C type `yt`), through
+/// `table` (256 entries from the type's minimum) where there is one. Its entries are bytes
+/// in C whatever its `words` (GCC forms no gathers from them).
+fn through_table(
+    yt: &str,
+    dtype: DType,
+    value: &str,
+    table: Option<&OutTable>,
+) -> Result<String, String> {
+    let Some(OutTable { entries: table, .. }) = table else {
+        return Ok(format!("    return {value};\n"));
+    };
+    let index = match dtype {
+        DType::I8 => "(uint8_t)((uint8_t)q ^ 0x80u)",
+        DType::U8 => "q",
+        other => return Err(unsupported(&format!("a lookup table of {other}"))),
+    };
+    let list: Vec<String> = table.iter().map(i32::to_string).collect();
+    Ok(format!(
+        "    static const {yt} table[{}] = {{ {} }};\n    {yt} q = {value};\n    return table[{index}];\n",
+        table.len(),
+        list.join(", ")
+    ))
 }

@@ -2,7 +2,7 @@
 //! with its requantization as an element function.
 
 use super::prelude::*;
-use crate::program::{Arg, ElemFn, Packing};
+use crate::program::{Arg, ElemFn, OutTable, Packing};
 use kiln_ir::TensorData;
 use kiln_ir::ops::qint::{IntBinaryKind, IntOp, QOut, Requant};
 
@@ -87,6 +87,7 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
                     lo,
                     hi,
                     dtype: a.out.dtype,
+                    table: None,
                 }),
             ];
             cx.call(Some(Kernel::QInt), "int_softmax", args);
@@ -112,8 +113,13 @@ pub(super) fn int_op(cx: &mut NodeCx, op: &IntOp) -> Result<(), String> {
     }
 }
 
-/// The requantization closure of an IntConv or IntGemm.
-fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<ElemFn, String> {
+/// The requantization closure of an IntConv or IntGemm, then its fused `table`.
+fn fixed_requant(
+    cx: &mut NodeCx,
+    requant: &[Requant],
+    out: &QOut,
+    table: Option<&[i32]>,
+) -> Result<ElemFn, String> {
     let bias = match cx.node.inputs.get(2).copied().flatten() {
         Some(_) => Some(cx.read(2)?),
         None => None,
@@ -130,6 +136,15 @@ fn fixed_requant(cx: &mut NodeCx, requant: &[Requant], out: &QOut) -> Result<Ele
         lo: out.lo,
         hi: out.hi,
         dtype: out.dtype,
+        table: out_table(cx, table),
+    })
+}
+
+/// A fused table as the closures take it: as words where the target gathers them.
+fn out_table(cx: &NodeCx, table: Option<&[i32]>) -> Option<OutTable> {
+    table.map(|t| OutTable {
+        entries: t.to_vec(),
+        words: cx.target.has_gather(),
     })
 }
 
@@ -154,6 +169,7 @@ fn one_requant(cx: &NodeCx, r: Requant, out: &QOut) -> ElemFn {
         lo: out.lo,
         hi: out.hi,
         dtype: out.dtype,
+        table: None,
     }
 }
 
@@ -176,7 +192,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
     let (n, c, m) = (x.shape[0], x.shape[1], w.shape[0]);
     literal::elem(x.dtype)?;
     cx.use_kernel(Kernel::QInt, x.dtype)?;
-    let f = fixed_requant(cx, &a.requant, &a.out)?;
+    let f = fixed_requant(cx, &a.requant, &a.out, a.table.as_deref())?;
     // One group: sixteen output channels at a time, weights packed for it; grouped and
     // depthwise convolutions by rows of output columns.
     // Measured on ResNet-8: 1.1 ms in all by panels, 6.1 ms by rows (short rows of 8 and
@@ -259,7 +275,11 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
             Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
             Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
         ];
-        let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
+        let args = [
+            args,
+            quad_requant(cx, &a.requant, &a.out, a.table.as_deref(), m)?,
+        ]
+        .concat();
         let func = if kiln_passes::kernels::quad_rows(ow) {
             "int_conv_quad_rows"
         } else {
@@ -304,7 +324,11 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
             ow,
         ]));
         args.push(Arg::Array(vec![sh, sw, dh, dw, pt, pl]));
-        let args = [args, quad_requant(cx, &a.requant, &a.out, m)?].concat();
+        let args = [
+            args,
+            quad_requant(cx, &a.requant, &a.out, a.table.as_deref(), m)?,
+        ]
+        .concat();
         let func = if plane {
             "int_conv_dw_plane"
         } else {
@@ -346,7 +370,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
     let rows = x.numel() / k.max(1);
     literal::elem(x.dtype)?;
     cx.use_kernel(Kernel::QInt, x.dtype)?;
-    let f = fixed_requant(cx, &a.requant, &a.out)?;
+    let f = fixed_requant(cx, &a.requant, &a.out, a.table.as_deref())?;
     let dsp = Packing::DspQuads {
         rows: n,
         chans: k,
@@ -393,7 +417,11 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
             cx.arg_scratch(),
             Arg::Array(vec![rows, k, n]),
         ];
-        let args = [args, quad_requant(cx, &a.requant, &a.out, n)?].concat();
+        let args = [
+            args,
+            quad_requant(cx, &a.requant, &a.out, a.table.as_deref(), n)?,
+        ]
+        .concat();
         cx.call(Some(Kernel::Quads), "int_gemm_quads", args);
         return Ok(());
     }
@@ -411,11 +439,12 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
 
 /// The requantization arguments of the quad kernels: the bias (input 2, or none), each of
 /// the `outs` outputs' factor `mult / 2^shift` as an f32 (exact: `mult` has 24 bits),
-/// `[zero, lo, hi]`, and the cast to the output type.
+/// `[zero, lo, hi]`, and the cast to the output type (through the fused `table`).
 fn quad_requant(
     cx: &mut NodeCx,
     requant: &[Requant],
     out: &QOut,
+    table: Option<&[i32]>,
     outs: usize,
 ) -> Result<Vec<Arg>, String> {
     let bias = if cx.has_input(2) {
@@ -442,6 +471,7 @@ fn quad_requant(
             lo: out.lo,
             hi: out.hi,
             dtype: out.dtype,
+            table: out_table(cx, table),
         }),
     ])
 }

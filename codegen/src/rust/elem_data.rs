@@ -4,11 +4,45 @@
 
 use crate::kernels::MathFn;
 use crate::literal;
-use crate::program::ElemFn;
+use crate::program::{ElemFn, OutTable};
 use kiln_ir::ops::ReduceKind;
 use kiln_ir::ops::gather::Reduction;
 use kiln_ir::ops::rnn::RnnActivation;
 use kiln_ir::{DType, TensorData};
+
+/// The index into a table of 256 entries of the 8-bit value `v` of type `from`. An i8's
+/// bits with the sign flipped count from -128 at 0: every index is a u8, so the lookup
+/// needs no bounds check.
+fn table_index(from: DType) -> &'static str {
+    if from == DType::I8 {
+        "(v as u8 ^ 0x80) as usize"
+    } else {
+        "v as usize"
+    }
+}
+
+/// Closure `inner` (of `params`, called with `args`), its 8-bit result of type `dtype`
+/// then looked up in `table` (an IntLut fused into an integer kernel's requantization).
+fn then_table(
+    inner: &str,
+    params: &str,
+    args: &str,
+    table: &OutTable,
+    dtype: DType,
+) -> Result<String, String> {
+    let yt = literal::elem(dtype)?;
+    let (tt, cast) = match (table.words, dtype) {
+        (false, _) => (yt, String::new()),
+        (true, DType::I8) => ("i32", format!(" as {yt}")),
+        (true, _) => ("u32", format!(" as {yt}")),
+    };
+    let list: Vec<String> = table.entries.iter().map(i32::to_string).collect();
+    Ok(format!(
+        "{{ const TABLE: [{tt}; 256] = [{}]; let f = {inner}; move |{params}| {{ let v = f({args}); TABLE[{}]{cast} }} }}",
+        list.join(", "),
+        table_index(dtype)
+    ))
+}
 
 /// `f` as a closure, if it is one of these families' functions.
 pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
@@ -22,6 +56,36 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         ElemFn::IntSum { channel: false } => "|c: i32| c".into(),
         ElemFn::Requantize { .. } => requantize_fn(f)?,
         ElemFn::FixedRequant {
+            table: Some(table),
+            channel,
+            dtype,
+            ..
+        } => {
+            let mut plain = f.clone();
+            if let ElemFn::FixedRequant { table, .. } = &mut plain {
+                *table = None;
+            }
+            let inner = closure(&plain)?.ok_or("a requantization closure")?;
+            let (params, args) = if *channel {
+                ("c: i32, m: usize", "c, m")
+            } else {
+                ("c: i32", "c")
+            };
+            then_table(&inner, params, args, table, *dtype)?
+        }
+        ElemFn::IntOut {
+            table: Some(table),
+            dtype,
+            ..
+        } => {
+            let mut plain = f.clone();
+            if let ElemFn::IntOut { table, .. } = &mut plain {
+                *table = None;
+            }
+            let inner = closure(&plain)?.ok_or("an output closure")?;
+            then_table(&inner, "v: i64", "v", table, *dtype)?
+        }
+        ElemFn::FixedRequant {
             fpu: true,
             dsp,
             channel,
@@ -32,6 +96,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             lo,
             hi,
             dtype,
+            table: None,
         } => {
             let yt = literal::elem(*dtype)?;
             let b = bias
@@ -83,6 +148,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             lo,
             hi,
             dtype,
+            table: None,
         } => {
             let yt = literal::elem(*dtype)?;
             let b = bias
@@ -137,19 +203,14 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             lo,
             hi,
             dtype,
+            table: None,
         } => format!(
             "|v: i64| (v + {zero}).clamp({lo}, {hi}) as {}",
             literal::elem(*dtype)?
         ),
         ElemFn::Table { table, from, to } => {
             let (xt, yt) = (literal::elem(*from)?, literal::elem(*to)?);
-            // An i8's bits with the sign flipped count from -128 at 0: every index is a u8,
-            // so the lookup needs no bounds check.
-            let index = if *from == DType::I8 {
-                "(v as u8 ^ 0x80) as usize"
-            } else {
-                "v as usize"
-            };
+            let index = table_index(*from);
             let list: Vec<String> = table.iter().map(i32::to_string).collect();
             format!(
                 "{{ const TABLE: [{yt}; 256] = [{}]; move |v: {xt}| TABLE[{index}] }}",

@@ -158,7 +158,8 @@ pub fn qrange(d: DType) -> Result<(i32, i32), String> {
 
 /// IntConv: `y = out.put(requant[c].apply(bias[c] + Σ (x - x_zero) · w))` per output
 /// channel `c`, with Conv's geometry. Inputs: x (u8/i8), w (i8, zero point 0: symmetric
-/// weights), bias (i32, optional). Padding reads `x_zero`, a real zero.
+/// weights), bias (i32, optional). Padding reads `x_zero`, a real zero. With a `table`
+/// (an IntLut fused by `fuse-int-tables`), each output is then `table[y - min(out type)]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntConvAttrs {
     pub conv: ConvAttrs,
@@ -166,16 +167,39 @@ pub struct IntConvAttrs {
     /// One factor (per tensor) or one per output channel: `x_scale · w_scale / y_scale`.
     pub requant: Vec<Requant>,
     pub out: QOut,
+    /// 256 entries of the output type, applied after `out` (see the struct's docs).
+    pub table: Option<Vec<i32>>,
 }
 
 /// IntGemm: `y[.., j] = out.put(requant[j].apply(bias[j] + Σ_k (a[.., k] - a_zero) · b[k,
 /// j]))`. Inputs: A (u8/i8, [.., K]), B (i8, [K, N], zero point 0), bias (i32 `[N]`,
-/// optional).
+/// optional). A `table` maps each output as IntConv's does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntGemmAttrs {
     pub a_zero: i32,
     pub requant: Vec<Requant>,
     pub out: QOut,
+    pub table: Option<Vec<i32>>,
+}
+
+/// A fused table has one entry per value of the 8-bit output type.
+fn table_len(table: Option<&[i32]>) -> Result<(), String> {
+    match table {
+        Some(t) if t.len() != 256 => Err(format!("a table of {} entries; 256 needed", t.len())),
+        _ => Ok(()),
+    }
+}
+
+/// `v` (a value of the 8-bit type `out`) through `table` (256 entries from the type's
+/// minimum), or `v` itself without one.
+pub fn through(table: Option<&[i32]>, out: DType, v: i32) -> i32 {
+    match table {
+        Some(t) => {
+            let base = qrange(out).map_or(0, |r| r.0);
+            t.get((v - base) as usize).copied().unwrap_or(v)
+        }
+        None => v,
+    }
 }
 
 /// Which binary op an IntBinary computes.
@@ -397,6 +421,7 @@ impl IntOp {
                 let m = w.shape[0];
                 bias(m)?;
                 per(a.requant.len(), m)?;
+                table_len(a.table.as_deref())?;
                 shape.shrink_to_fit();
                 Ok(vec![TensorType::new(a.out.dtype, shape)])
             }
@@ -411,6 +436,7 @@ impl IntOp {
                 }
                 bias(*n)?;
                 per(a.requant.len(), *n)?;
+                table_len(a.table.as_deref())?;
                 let mut shape = x.shape.clone();
                 *shape.last_mut().expect("rank checked above") = *n;
                 Ok(vec![TensorType::new(a.out.dtype, shape)])
@@ -504,7 +530,11 @@ impl IntOp {
                     .map(|(e, s)| {
                         let c = (e / plane.max(1)) % m;
                         let r = a.requant[if a.requant.len() == 1 { 0 } else { c }];
-                        a.out.put(r.apply(s as i64 + b[c]))
+                        through(
+                            a.table.as_deref(),
+                            a.out.dtype,
+                            a.out.put(r.apply(s as i64 + b[c])),
+                        )
                     })
                     .collect()
             }
@@ -521,7 +551,11 @@ impl IntOp {
                             .map(|t| i64::from(x[row * k + t] - a.a_zero) * i64::from(w[t * n + j]))
                             .sum();
                         let r = a.requant[if a.requant.len() == 1 { 0 } else { j }];
-                        a.out.put(r.apply(s + b[j]))
+                        through(
+                            a.table.as_deref(),
+                            a.out.dtype,
+                            a.out.put(r.apply(s + b[j])),
+                        )
                     })
                     .collect()
             }
