@@ -2,8 +2,9 @@
 //! and a table after an IntConv or IntGemm runs in its requantization.
 //!
 //! An 8-bit tensor has 256 values, so any function of it alone is a table: an IntLut of an
-//! IntLut is one IntLut; an IntAdd or IntMul whose two operands are each `x` or an IntLut of
-//! `x` (SiLU as QDQ exports it: `Mul(x, Sigmoid(x))`) is an IntLut of `x`. The composed
+//! IntLut is one IntLut; an IntAdd or IntMul whose two operands are each `x`, an IntLut of
+//! `x` or a one-element constant (SiLU as QDQ exports it: `Mul(x, Sigmoid(x))`; HardSwish in
+//! parts and the scalar affine steps around it, as PP-LCNet's are) is an IntLut of `x`. The composed
 //! table is the same integer arithmetic done at compile time, so the results are
 //! bit-identical to the ops run one after the other. Then an IntLut that is the only
 //! reader of an IntConv's or IntGemm's output (same 8-bit type) moves into that op's
@@ -28,20 +29,34 @@ fn values(d: DType) -> Option<Vec<i32>> {
     Some((lo..=hi).collect())
 }
 
-/// Operand `v` of a binary node `b` as a function of one 8-bit tensor: `(x, table over x's
-/// values, the IntLut to remove)`. `v` itself is `x` with the identity; an IntLut's output
-/// read only by `b` is its input with its table.
-fn as_function(g: &Graph, b: NodeId, v: ValueId) -> Option<(ValueId, Vec<i32>, Option<NodeId>)> {
-    let ty = &g.value(v).ty;
+/// An operand of a binary node as a function of one 8-bit tensor.
+enum Operand {
+    /// `table[x - min]` (`x` itself: the identity), and the IntLut computing it, to remove.
+    Of(ValueId, Vec<i32>, Option<NodeId>),
+    /// A constant of one element (it broadcasts over any shape).
+    Const(i32),
+}
+
+/// Operand `v` of a binary node `b`: an IntLut's output read only by `b` is its input with
+/// its table; a one-element 8-bit constant is that value; any other 8-bit tensor is itself.
+fn as_function(g: &Graph, b: NodeId, v: ValueId) -> Option<Operand> {
+    let val = g.value(v);
+    if let Some(t) = val.const_tensor() {
+        let [q] = t.data.to_f64_vec()[..] else {
+            return None;
+        };
+        values(val.ty.dtype)?;
+        return Some(Operand::Const(q as i32));
+    }
     if let Some(p) = g.producer(v)
         && let Some(a) = lut_of(g, p)
         && sole_consumer(g, v) == Some(b)
         && g.node(p).epilogue.is_empty()
     {
         let x = g.node(p).inputs.first().copied().flatten()?;
-        return Some((x, a.table.clone(), Some(p)));
+        return Some(Operand::Of(x, a.table.clone(), Some(p)));
     }
-    Some((v, values(ty.dtype)?, None))
+    Some(Operand::Of(v, values(val.ty.dtype)?, None))
 }
 
 /// IntLut of IntLut, and IntAdd / IntMul of two functions of the same tensor, into one
@@ -64,7 +79,7 @@ fn compose(g: &mut Graph, out: &mut Vec<String>) {
                     let Some(Some(v)) = node.inputs.first().copied() else {
                         continue;
                     };
-                    let Some((x, inner, Some(p))) = as_function(g, n, v) else {
+                    let Some(Operand::Of(x, inner, Some(p))) = as_function(g, n, v) else {
                         continue;
                     };
                     let Some(base) = qrange(g.value(v).ty.dtype).ok().map(|r| r.0) else {
@@ -80,23 +95,33 @@ fn compose(g: &mut Graph, out: &mut Vec<String>) {
                     let [Some(va), Some(vb)] = node.inputs[..] else {
                         continue;
                     };
-                    // Only where neither operand broadcasts: the table maps x element by
-                    // element.
-                    let shape = &g.value(y).ty.shape;
-                    if g.value(va).ty.shape != *shape || g.value(vb).ty.shape != *shape {
-                        continue;
-                    }
-                    let (Some((xa, fa, pa)), Some((xb, fb, pb))) =
-                        (as_function(g, n, va), as_function(g, n, vb))
+                    let (Some(fa), Some(fb)) = (as_function(g, n, va), as_function(g, n, vb))
                     else {
                         continue;
                     };
-                    if xa != xb {
+                    let (x, table, gone) = match (fa, fb) {
+                        (Operand::Of(xa, ta, pa), Operand::Of(xb, tb, pb)) if xa == xb => {
+                            let t = ta.iter().zip(&tb).map(|(&a, &c)| b.apply(a, c)).collect();
+                            (xa, t, pa.into_iter().chain(pb).collect::<Vec<_>>())
+                        }
+                        (Operand::Of(x, t, p), Operand::Const(c)) => (
+                            x,
+                            t.iter().map(|&a| b.apply(a, c)).collect(),
+                            p.into_iter().collect(),
+                        ),
+                        (Operand::Const(c), Operand::Of(x, t, p)) => (
+                            x,
+                            t.iter().map(|&a| b.apply(c, a)).collect(),
+                            p.into_iter().collect(),
+                        ),
+                        _ => continue,
+                    };
+                    // Only where the table maps x element by element to the output: x has
+                    // the output's shape (a constant operand has one element).
+                    if g.value(x).ty.shape != g.value(y).ty.shape {
                         continue;
                     }
-                    let table = fa.iter().zip(&fb).map(|(&a, &b2)| b.apply(a, b2)).collect();
-                    let to = g.value(y).ty.dtype;
-                    (xa, table, pa.into_iter().chain(pb).collect(), to)
+                    (x, table, gone, g.value(y).ty.dtype)
                 }
                 _ => continue,
             };
@@ -149,20 +174,17 @@ fn into_requant(g: &mut Graph, out: &mut Vec<String>) {
         if lut.out != g.value(y).ty.dtype || !g.node(c).epilogue.is_empty() {
             continue;
         }
-        let Some(base) = qrange(lut.out).ok().map(|r| r.0) else {
-            continue;
-        };
         let table = lut.table.clone();
-        // A table already there (none today: this runs once) is followed by this one.
         let slot = match &mut g.node_mut(p).op {
             Op::Int(IntOp::Conv(a)) => &mut a.table,
             Op::Int(IntOp::Gemm(a)) => &mut a.table,
             _ => continue,
         };
-        *slot = Some(match slot.take() {
-            Some(first) => first.iter().map(|&q| table[(q - base) as usize]).collect(),
-            None => table,
-        });
+        // One table per op: the composition above leaves at most one IntLut after it.
+        if slot.is_some() {
+            continue;
+        }
+        *slot = Some(table);
         let label = format!(
             "IntLut {:?} into the requantization of {:?}",
             g.node(c).name,

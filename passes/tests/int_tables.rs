@@ -160,6 +160,40 @@ proptest! {
         prop_assert_eq!(ops(&g), vec!["IntLut"]);
     }
 
+    /// PP-LCNet's steps after a convolution, as `quantize-qdq` leaves them: a Mul and an
+    /// Add by one-element constants (either side), HardSwish in parts (`Mul(v, Clip(Add(v,
+    /// 3)))`, its Add and Clip tables of v), a Div table, then the affine pair again. One
+    /// IntConv is left.
+    #[test]
+    fn scalar_constants_and_hardswish_in_parts_become_one_conv(
+        c1 in 0i32..256,
+        c2 in 0i32..256,
+        t in table(DType::U8),
+        zy in 0i32..256,
+        left in any::<bool>(),
+    ) {
+        let mut b = Builder::new("t");
+        let x = b.input("x", DType::U8, &[1, 4, 6, 6]);
+        let u8q = |z| QOut::new(DType::U8, z).unwrap();
+        let y = int_conv(&mut b, x, 7, u8q(zy));
+        let k1 = b.constant("k1", &[1], TensorData::U8(vec![c1 as u8]));
+        let k2 = b.constant("k2", &[1, 1, 1, 1], TensorData::U8(vec![c2 as u8]));
+        let m = if left {
+            binary(&mut b, true, k1, y, [0, zy], u8q(5))
+        } else {
+            binary(&mut b, true, y, k1, [zy, 0], u8q(5))
+        };
+        let a = binary(&mut b, false, m, k2, [5, 9], u8q(12));
+        let shifted = lut(&mut b, a, t, DType::U8);
+        let hs = binary(&mut b, true, a, shifted, [12, 0], u8q(40));
+        let div = lut(&mut b, hs, (0..256).map(|i| i / 2).collect(), DType::U8);
+        let m2 = binary(&mut b, true, div, k1, [0, 3], u8q(1));
+        b.output(m2);
+        let feed = [Tensor::new(vec![1, 4, 6, 6], all_values(DType::U8, 144)).unwrap()];
+        let (g, _) = same_after(b.g, &feed)?;
+        prop_assert_eq!(ops(&g), vec!["IntConv"]);
+    }
+
     /// A table after an IntGemm moves into it.
     #[test]
     fn a_table_after_a_gemm_moves_into_it(t in table(DType::I8), za in -128i32..128) {
@@ -204,6 +238,17 @@ fn tables_stay_apart_where_they_cannot_merge() {
     let mut g = b.g;
     fuse_int_tables(&mut g).unwrap();
     assert_eq!(ops(&g), vec!["IntLut", "IntMul", "IntAdd"]);
+
+    // A constant of one element per channel: not a function of the value alone.
+    let mut b = Builder::new("t");
+    let x = b.input("x", DType::U8, &[1, 4, 6, 6]);
+    let y = int_conv(&mut b, x, 100, u8q(10));
+    let k = b.constant("k", &[1, 3, 1, 1], TensorData::U8(vec![1, 2, 3]));
+    let m = binary(&mut b, true, y, k, [10, 0], u8q(0));
+    b.output(m);
+    let mut g = b.g;
+    fuse_int_tables(&mut g).unwrap();
+    assert_eq!(ops(&g), vec!["IntConv", "IntMul"]);
 
     // A table to i8 after a u8 IntConv.
     let mut b = Builder::new("t");

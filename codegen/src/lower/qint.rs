@@ -275,18 +275,15 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
             Arg::Array(vec![n, c, h, wi, m, a.conv.group, kh, kw, oh, ow]),
             Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
         ];
-        let args = [
-            args,
-            quad_requant(cx, &a.requant, &a.out, a.table.as_deref(), m)?,
-        ]
-        .concat();
+        let (table, pass) = table_after(a.table.as_deref(), &a.out);
+        let args = [args, quad_requant(cx, &a.requant, &a.out, table, m)?].concat();
         let func = if kiln_passes::kernels::quad_rows(ow) {
             "int_conv_quad_rows"
         } else {
             "int_conv_quads"
         };
         cx.call(Some(Kernel::Quads), func, args);
-        return Ok(());
+        return lut_pass(cx, pass);
     }
     // Depthwise on a host with vector registers: runs of output columns summed tap by tap,
     // requantized together (its row buffer takes strides up to 2 and kernels up to 33
@@ -324,18 +321,15 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
             ow,
         ]));
         args.push(Arg::Array(vec![sh, sw, dh, dw, pt, pl]));
-        let args = [
-            args,
-            quad_requant(cx, &a.requant, &a.out, a.table.as_deref(), m)?,
-        ]
-        .concat();
+        let (table, pass) = table_after(a.table.as_deref(), &a.out);
+        let args = [args, quad_requant(cx, &a.requant, &a.out, table, m)?].concat();
         let func = if plane {
             "int_conv_dw_plane"
         } else {
             "int_conv_dw"
         };
         cx.call(Some(Kernel::QInt), func, args);
-        return Ok(());
+        return lut_pass(cx, pass);
     }
     let (func, w) = if panels {
         let packing = Packing::RowPanels {
@@ -417,13 +411,10 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
             cx.arg_scratch(),
             Arg::Array(vec![rows, k, n]),
         ];
-        let args = [
-            args,
-            quad_requant(cx, &a.requant, &a.out, a.table.as_deref(), n)?,
-        ]
-        .concat();
+        let (table, pass) = table_after(a.table.as_deref(), &a.out);
+        let args = [args, quad_requant(cx, &a.requant, &a.out, table, n)?].concat();
         cx.call(Some(Kernel::Quads), "int_gemm_quads", args);
-        return Ok(());
+        return lut_pass(cx, pass);
     }
     let args = vec![
         cx.arg_in(0)?,
@@ -474,6 +465,28 @@ fn quad_requant(
             table: out_table(cx, table),
         }),
     ])
+}
+
+/// Where the quad and host depthwise kernels take a fused table over u8 outputs: in one
+/// pass over their finished output (`quad_lut`: sixty-four lookups a byte permute with
+/// `--intrinsics` on AVX-512 VBMI), not in their closure, where a lookup per element inside
+/// the vector loop cost more (ppocrv4_rec's depthwise steps: twice as long). Returns the
+/// table the closure keeps (i8 outputs keep theirs) and the pass's bytes.
+fn table_after<'a>(table: Option<&'a [i32]>, out: &QOut) -> (Option<&'a [i32]>, Option<Vec<u8>>) {
+    match table {
+        Some(t) if out.dtype == DType::U8 => (None, Some(t.iter().map(|&v| v as u8).collect())),
+        other => (other, None),
+    }
+}
+
+/// The `quad_lut` call of [`table_after`]'s bytes over output 0, if any.
+fn lut_pass(cx: &mut NodeCx, bytes: Option<Vec<u8>>) -> Result<(), String> {
+    if let Some(b) = bytes {
+        cx.use_kernel(Kernel::Quads, DType::U8)?;
+        let args = vec![cx.arg_out(0)?, Arg::Data(TensorData::U8(b))];
+        cx.call(Some(Kernel::Quads), "quad_lut", args);
+    }
+    Ok(())
 }
 
 /// `[zero, bias]` for the quad kernels: the activation's zero point, and what makes its

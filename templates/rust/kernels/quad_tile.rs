@@ -12,3 +12,11 @@ fn quad_tile<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; QUAD_KH]
 fn quad_row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; QUAD_KH], g: [usize; 7], w: &[i8], acc: &mut [[[i32; 16]; 2]; 16]) {
     quad_row_tile_safe::<MR, NV>(rows, ko, g, w, acc);
 }
+
+/// A fused output table over u8 outputs, in place: [`quad_lut_safe`].
+#[allow(dead_code)]
+#[inline(always)]
+fn quad_lut(y: &mut [u8], table: &[u8]) {
+    quad_lut_safe(y, table);
+}
+

@@ -22,6 +22,18 @@ fn quad_row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; QU
     quad_row_tile_safe::<MR, NV>(rows, ko, g, w, acc);
 }
 
+/// A fused output table over u8 outputs, in place: sixty-four lookups by two AVX-512
+/// VBMI byte permutes and a blend where the code is compiled for them, else
+/// [`quad_lut_safe`]. The same bytes either way.
+#[allow(dead_code)]
+#[inline(always)]
+fn quad_lut(y: &mut [u8], table: &[u8]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni", target_feature = "avx512bw", target_feature = "avx512vbmi"))]
+    kiln_vnni::lut(y, table);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512vnni", target_feature = "avx512bw", target_feature = "avx512vbmi")))]
+    quad_lut_safe(y, table);
+}
+
 /// The only `unsafe` code kiln emits, and only with `--intrinsics`: `core::arch` calls,
 /// whose functions Rust makes `unsafe` to call outside a function with the same target
 /// features, and unaligned vector loads and stores from ranges checked in bounds first.
@@ -129,6 +141,41 @@ mod kiln_vnni {
                 // SAFETY: `out` is sixteen i32, the 64 bytes stored.
                 unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast::<__m512i>(), a) };
             }
+        }
+    }
+
+    /// [`super::quad_lut_safe`]'s bytes, sixty-four at a time: entries 0-127 and 128-255
+    /// each by one two-table byte permute (the index's low seven bits), the index's top bit
+    /// choosing between them.
+    #[cfg(all(target_feature = "avx512bw", target_feature = "avx512vbmi"))]
+    #[inline(always)]
+    pub(super) fn lut(y: &mut [u8], table: &[u8]) {
+        let Some(t) = table.first_chunk::<256>() else { return };
+        // SAFETY: this function is compiled only where the crate's target features include
+        // AVX-512F, BW and VBMI (the `cfg`s above), so the CPU running it has them.
+        unsafe { lut_vbmi(y, t) }
+    }
+
+    #[cfg(all(target_feature = "avx512bw", target_feature = "avx512vbmi"))]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn lut_vbmi(y: &mut [u8], t: &[u8; 256]) {
+        use core::arch::x86_64::{_mm512_mask_blend_epi8, _mm512_movepi8_mask, _mm512_permutex2var_epi8};
+        let tp = t.as_ptr().cast::<__m512i>();
+        // SAFETY: `t` is 256 bytes: four vectors of 64.
+        let [t0, t1, t2, t3] = [0, 1, 2, 3].map(|k| unsafe { _mm512_loadu_si512(tp.add(k)) });
+        let mut chunks = y.chunks_exact_mut(64);
+        for c in &mut chunks {
+            let p = c.as_mut_ptr().cast::<__m512i>();
+            // SAFETY: `c` is 64 bytes, loaded and stored whole.
+            let idx = unsafe { _mm512_loadu_si512(p) };
+            let low = _mm512_permutex2var_epi8(t0, idx, t1);
+            let high = _mm512_permutex2var_epi8(t2, idx, t3);
+            let v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high);
+            // SAFETY: as the load.
+            unsafe { _mm512_storeu_si512(p, v) };
+        }
+        for v in chunks.into_remainder() {
+            *v = t[*v as usize];
         }
     }
 }

@@ -400,3 +400,16 @@ fn quad_row_tile_safe<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usiz
         }
     }
 }
+
+/// `y[i] = table[y[i]]` over u8 outputs, in place: the table `fuse-int-tables` moved into
+/// a quad or depthwise convolution, applied to its finished output in one pass (a lookup
+/// per element inside the kernels' vector loops cost more: about 1.7 ns an output on
+/// ppocrv4_rec's depthwise convolutions). Portable; [`quad_lut`] has the byte-permute form.
+#[allow(dead_code)]
+fn quad_lut_safe(y: &mut [u8], table: &[u8]) {
+    let Some(t) = table.first_chunk::<256>() else { return };
+    for v in y.iter_mut() {
+        *v = t[*v as usize];
+    }
+}
+
