@@ -630,7 +630,8 @@ impl EpilogueSteps {
 /// A lookup table after an integer kernel's requantization: 256 entries of the output's
 /// 8-bit type from its minimum. With `words` the Rust table holds them as 32-bit words,
 /// which a target with vector gathers (`Target::has_gather`) reads sixteen at a time
-/// (ddddocr_det's int8 SiLUs: 7% faster than a table of bytes on AVX-512).
+/// (ddddocr_det's int8 form ran 7% faster with words than with bytes on AVX-512, measured
+/// when the quad kernels still looked their tables up in these closures).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OutTable {
     pub entries: Vec<i32>,
