@@ -42,6 +42,8 @@ pub enum Kernel {
     MaxPool,
     AvgPool,
     GlobalAvgPool,
+    /// The sum of a run in sixteen partial lanes (Softmax's rows, GlobalAveragePool's planes).
+    SumLanes,
     BatchNorm,
     BatchNormTrain,
     Transpose,
@@ -174,6 +176,7 @@ impl Kernel {
                 &[Kernel::IndexIn, Kernel::ElementTarget]
             }
             Kernel::GatherNd | Kernel::ScatterNd => &[Kernel::IndexIn, Kernel::NdStart],
+            Kernel::Softmax | Kernel::GlobalAvgPool => &[Kernel::SumLanes],
             _ => &[],
         }
     }
@@ -191,7 +194,9 @@ impl Kernel {
             Kernel::LogSoftmax => &[Zero, Lowest, Plus, Minus, Exp],
             Kernel::CumSum => &[Zero, Plus],
             Kernel::MaxPool => &[Lowest],
-            Kernel::AvgPool | Kernel::GlobalAvgPool => &[Zero, Plus, Divide, FromCount],
+            Kernel::AvgPool => &[Zero, Plus, Divide, FromCount],
+            Kernel::GlobalAvgPool => &[Divide, FromCount],
+            Kernel::SumLanes => &[Zero, Plus],
             Kernel::BatchNorm => &[Plus, Minus, Times, Divide, Sqrt],
             Kernel::ReduceMean => &[Zero, Plus, Divide, FromCount],
             Kernel::LpPool => &[Zero, Plus],
@@ -254,6 +259,7 @@ impl Kernel {
             | Kernel::LogSoftmax
             | Kernel::AvgPool
             | Kernel::GlobalAvgPool
+            | Kernel::SumLanes
             | Kernel::BatchNorm
             | Kernel::BatchNormTrain
             | Kernel::ReduceMean
@@ -438,8 +444,11 @@ pub struct KernelSet {
 impl KernelSet {
     /// Records that `kernel` runs on elements of `dtype`.
     pub(crate) fn use_kernel(&mut self, kernel: Kernel, dtype: DType) -> Result<(), String> {
+        // A kernel calls its dependencies on its own elements: they need their
+        // capabilities of the same type (its bound covers theirs).
         for &dep in kernel.deps() {
             self.kernels.insert(dep);
+            self.caps.extend(dep.caps());
         }
         self.kernels.insert(kernel);
         match kernel.bound() {

@@ -34,6 +34,7 @@ pub(crate) fn kernel_source(k: Kernel) -> &'static str {
         Kernel::ResizeInterp => include_str!("../../templates/rust/kernels/resize_interp.rs"),
         Kernel::Rnn => include_str!("../../templates/rust/kernels/rnn.rs"),
         Kernel::Softmax => include_str!("../../templates/rust/kernels/softmax.rs"),
+        Kernel::SumLanes => include_str!("../../templates/rust/kernels/sum_lanes.rs"),
         Kernel::LogSoftmax => include_str!("../../templates/rust/kernels/log_softmax.rs"),
         Kernel::Hardmax => include_str!("../../templates/rust/kernels/hardmax.rs"),
         Kernel::MaxPool => include_str!("../../templates/rust/kernels/max_pool.rs"),
@@ -176,7 +177,7 @@ mod tests {
     use super::*;
     use crate::kernels::{Bound, Cap};
 
-    const ALL: [Kernel; 57] = [
+    const ALL: [Kernel; 58] = [
         Kernel::Map,
         Kernel::QInt,
         Kernel::Quads,
@@ -207,6 +208,7 @@ mod tests {
         Kernel::MaxPool,
         Kernel::AvgPool,
         Kernel::GlobalAvgPool,
+        Kernel::SumLanes,
         Kernel::BatchNorm,
         Kernel::BatchNormTrain,
         Kernel::Transpose,

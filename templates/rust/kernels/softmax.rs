@@ -36,9 +36,8 @@ fn softmax<T: Float>(x: &[T], y: &mut [T], outer: usize, len: usize, inner: usiz
     }
 }
 
-/// Softmax of one contiguous group. The maximum and the sum are kept in 16 partial lanes
-/// (a float sum in one chain cannot be reordered, so would not vectorise); the sum's order
-/// therefore differs from a plain left-to-right one by float rounding only.
+/// Softmax of one contiguous group. The maximum and the sum ([`sum_lanes`]) are kept in 16
+/// partial lanes, so they vectorise.
 #[inline(always)]
 fn softmax_row<T: Float>(x: &[T], y: &mut [T]) {
     let mut lanes = [T::LOWEST; 16];
@@ -59,17 +58,7 @@ fn softmax_row<T: Float>(x: &[T], y: &mut [T]) {
     for (e, &v) in y.iter_mut().zip(x) {
         *e = v.minus(max).exp();
     }
-    let mut lanes = [T::ZERO; 16];
-    let mut blocks = y.chunks_exact(16);
-    for b in &mut blocks {
-        for (s, &v) in lanes.iter_mut().zip(b) {
-            *s = s.plus(v);
-        }
-    }
-    let mut sum = T::ZERO;
-    for &v in lanes.iter().chain(blocks.remainder()) {
-        sum = sum.plus(v);
-    }
+    let sum = sum_lanes(y);
     for e in y.iter_mut() {
         *e = e.divide(sum);
     }
