@@ -12,7 +12,7 @@
 //! form the SiLUs' Sigmoid and Mul steps took 29% of the time).
 
 use crate::rewrite::{absorb, record_merge, replace_inputs, sole_consumer};
-use kiln_ir::ops::qint::{IntLutAttrs, IntOp, qrange};
+use kiln_ir::ops::qint::{IntLutAttrs, IntOp, qrange, through};
 use kiln_ir::{DType, Graph, NodeId, Op, ValueId};
 
 /// The table of IntLut node `n`, if it is one.
@@ -82,12 +82,10 @@ fn compose(g: &mut Graph, out: &mut Vec<String>) {
                     let Some(Operand::Of(x, inner, Some(p))) = as_function(g, n, v) else {
                         continue;
                     };
-                    let Some(base) = qrange(g.value(v).ty.dtype).ok().map(|r| r.0) else {
-                        continue;
-                    };
+                    let dtype = g.value(v).ty.dtype;
                     let table = inner
                         .iter()
-                        .map(|&q| outer.table[(q - base) as usize])
+                        .map(|&q| through(Some(&outer.table), dtype, q))
                         .collect();
                     (x, table, vec![p], outer.out)
                 }
@@ -126,9 +124,6 @@ fn compose(g: &mut Graph, out: &mut Vec<String>) {
                 _ => continue,
             };
             let (x, table, gone, to) = rewritten;
-            if values(g.value(x).ty.dtype).is_none() {
-                continue;
-            }
             let label = format!(
                 "{} {:?} and {} into one table",
                 g.node(n).op.name(),

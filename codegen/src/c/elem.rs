@@ -185,17 +185,8 @@ impl Fns {
             }
             ElemFn::Table { table, from, to } => {
                 let (xt, yt) = (ctype(*from)?, ctype(*to)?);
-                let index = match from {
-                    DType::I8 => "(uint8_t)((uint8_t)v ^ 0x80u)",
-                    DType::U8 => "v",
-                    other => return Err(unsupported(&format!("a lookup table of {other}"))),
-                };
-                let list: Vec<String> = table.iter().map(i32::to_string).collect();
-                body.push_str(&format!(
-                    "    static const {yt} table[{}] = {{ {} }};\n    return table[{index}];\n",
-                    table.len(),
-                    list.join(", ")
-                ));
+                let (decl, index) = table_decl(yt, *from, "v", table)?;
+                body.push_str(&format!("{decl}    return table[{index}];\n"));
                 (yt.to_string(), format!("{xt} v"))
             }
             ElemFn::Quantize {
@@ -967,18 +958,28 @@ fn through_table(
     value: &str,
     table: Option<&OutTable>,
 ) -> Result<String, String> {
-    let Some(OutTable { entries: table, .. }) = table else {
+    let Some(OutTable { entries, .. }) = table else {
         return Ok(format!("    return {value};\n"));
     };
-    let index = match dtype {
-        DType::I8 => "(uint8_t)((uint8_t)q ^ 0x80u)",
-        DType::U8 => "q",
+    let (decl, index) = table_decl(yt, dtype, "q", entries)?;
+    Ok(format!(
+        "{decl}    {yt} q = {value};\n    return table[{index}];\n"
+    ))
+}
+
+/// The declaration of `table` (entries of C type `yt`, one per value of the 8-bit type
+/// `from` from its minimum) and the index into it of `var`, a value of `from`.
+fn table_decl(yt: &str, from: DType, var: &str, table: &[i32]) -> Result<(String, String), String> {
+    let index = match from {
+        DType::I8 => format!("(uint8_t)((uint8_t){var} ^ 0x80u)"),
+        DType::U8 => var.to_string(),
         other => return Err(unsupported(&format!("a lookup table of {other}"))),
     };
     let list: Vec<String> = table.iter().map(i32::to_string).collect();
-    Ok(format!(
-        "    static const {yt} table[{}] = {{ {} }};\n    {yt} q = {value};\n    return table[{index}];\n",
+    let decl = format!(
+        "    static const {yt} table[{}] = {{ {} }};\n",
         table.len(),
         list.join(", ")
-    ))
+    );
+    Ok((decl, index))
 }

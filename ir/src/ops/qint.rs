@@ -182,7 +182,8 @@ pub struct IntGemmAttrs {
     pub table: Option<Vec<i32>>,
 }
 
-/// A fused table has one entry per value of the 8-bit output type.
+/// A table (IntLut's, or one fused into IntConv or IntGemm) has one entry per value of its
+/// 8-bit input type.
 fn table_len(table: Option<&[i32]>) -> Result<(), String> {
     match table {
         Some(t) if t.len() != 256 => Err(format!("a table of {} entries; 256 needed", t.len())),
@@ -190,12 +191,12 @@ fn table_len(table: Option<&[i32]>) -> Result<(), String> {
     }
 }
 
-/// `v` (a value of the 8-bit type `out`) through `table` (256 entries from the type's
+/// `v` (a value of the 8-bit type `dtype`) through `table` (256 entries from the type's
 /// minimum), or `v` itself without one.
-pub fn through(table: Option<&[i32]>, out: DType, v: i32) -> i32 {
+pub fn through(table: Option<&[i32]>, dtype: DType, v: i32) -> i32 {
     match table {
         Some(t) => {
-            let base = qrange(out).map_or(0, |r| r.0);
+            let base = qrange(dtype).map_or(0, |r| r.0);
             t.get((v - base) as usize).copied().unwrap_or(v)
         }
         None => v,
@@ -449,9 +450,7 @@ impl IntOp {
             }
             IntOp::Lut(a) => {
                 let x = q8(0, "x")?;
-                if a.table.len() != 256 {
-                    return Err(format!("a table of {} entries; 256 needed", a.table.len()));
-                }
+                table_len(Some(&a.table))?;
                 qrange(a.out)?;
                 Ok(vec![TensorType::new(a.out, x.shape.clone())])
             }
@@ -576,10 +575,9 @@ impl IntOp {
             }
             IntOp::Lut(a) => {
                 let x = tensor(inputs, 0, "x")?;
-                let base = qrange(x.dtype())?.0;
                 ints(0, "x")?
                     .into_iter()
-                    .map(|v| a.table[(v - base) as usize])
+                    .map(|v| through(Some(&a.table), x.dtype(), v))
                     .collect()
             }
             IntOp::AvgPool(a) => {
