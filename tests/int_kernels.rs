@@ -231,6 +231,90 @@ fn int_conv_dw() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         .prop_filter_map("the window does not fit", int_conv_graph)
 }
 
+/// Depthwise IntConvs shaped for the host's channels-in-lanes kernel (`int_conv_dw_lanes`:
+/// at least sixteen output channels, small maps): channel counts just under a multiple of sixteen,
+/// channel multipliers of 1 and 2, kernels 1 to 5 wide, strides 1 and 2, uneven padding,
+/// dilation, 1-D too, and now and then biases of 2^30 or more (the kernel's i64 path).
+fn int_conv_dw_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        (1usize..4, 0usize..3), // input channels: 16k less 0 to 2
+        1usize..3,              // channel multiplier
+        1usize..14,             // height
+        1usize..34,             // width
+        1usize..6,              // kernel height
+        1usize..6,              // kernel width
+        1usize..3,              // stride along the height
+        1usize..3,              // along the width
+        proptest::collection::vec(0usize..3, 4), // pads
+        // Dilation 2 when 0; 1-D when 0; biases of 2^30 and more when 0.
+        (0usize..6, 0usize..6, 0usize..5),
+    )
+        .prop_flat_map(
+            |(d, (k, less), mult, h, w, kh, kw, sh, sw, pads, (dil, one_d, wide))| {
+                let c = 16 * k - less;
+                let dil = if dil == 0 { 2 } else { 1 };
+                let m = c * mult;
+                let (xs, ws, attrs) = if one_d == 0 {
+                    let window = WindowAttrs {
+                        auto_pad: AutoPad::NotSet,
+                        kernel_shape: vec![kw],
+                        strides: vec![sw],
+                        dilations: vec![dil],
+                        pads: vec![pads[1], pads[3]],
+                        ceil_mode: false,
+                    };
+                    (vec![1, c, w], vec![m, 1, kw], window)
+                } else {
+                    let window = WindowAttrs {
+                        auto_pad: AutoPad::NotSet,
+                        kernel_shape: vec![kh, kw],
+                        strides: vec![sh, sw],
+                        dilations: vec![dil, dil],
+                        pads,
+                        ceil_mode: false,
+                    };
+                    (vec![1, c, h, w], vec![m, 1, kh, kw], window)
+                };
+                // Biases of 2^30 and more (some within a sum's reach of i32's limits) take
+                // factors near 2^-30, so their outputs are not all clamped.
+                let (bias, factor) = if wide == 0 {
+                    let b = proptest::collection::vec(
+                        prop_oneof![
+                            1i32 << 30..i32::MAX,
+                            i32::MAX - 300_000..=i32::MAX,
+                            i32::MIN..-(1 << 30),
+                            i32::MIN..i32::MIN + 300_000
+                        ],
+                        m,
+                    )
+                    .prop_map(move |v| Tensor::new(vec![m], TensorData::I32(v)).unwrap());
+                    let f = (-31i32..-26, 1.0f32..2.0)
+                        .prop_map(|(e, v)| Requant::from_f32(v * 2f32.powi(e)).unwrap());
+                    (b.boxed(), f.boxed())
+                } else {
+                    (bias(m).boxed(), factor().boxed())
+                };
+                (
+                    q8_tensor(d, xs),
+                    i8_tensor(ws),
+                    proptest::option::of(bias),
+                    zero(d),
+                    prop_oneof![
+                        factor.clone().prop_map(|f| vec![f]),
+                        proptest::collection::vec(factor, m)
+                    ],
+                    q_out_table(),
+                    Just(ConvAttrs {
+                        window: attrs,
+                        group: c,
+                    }),
+                )
+            },
+        )
+        .prop_filter_map("the window does not fit", int_conv_graph)
+}
+
 /// IntConvs of one group shaped for the quad kernels (`--intrinsics`): rows long enough
 /// for the wide-row kernel or not, more than one panel of sixteen outputs, channel counts
 /// off a multiple of four, strides, padding and row dilation, 1-D too.
@@ -560,14 +644,20 @@ fn integer_kernels_equal_the_reference_semantics() {
 #[test]
 fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
-    let cases = labelled([("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 48))]);
+    let cases = labelled([
+        ("IntConv (depthwise)", draw(&mut runner, int_conv_dw(), 48)),
+        (
+            "IntConv (depthwise, lanes)",
+            draw(&mut runner, int_conv_dw_lanes(), 32),
+        ),
+    ]);
     let opts = kiln::CompileOptions {
         target: kiln::ir::Target::X86_64V4,
         ..Default::default()
     };
-    let plane = cases
+    let kernels: Vec<String> = cases
         .iter()
-        .filter(|(label, (g, _))| {
+        .map(|(label, (g, _))| {
             let c = kiln::compile_graph(
                 g.clone(),
                 "case.onnx",
@@ -576,13 +666,26 @@ fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
                 &opts,
             )
             .unwrap_or_else(|e| panic!("{label}: {e}"));
-            c.generated.files[0].contents.contains("int_conv_dw_plane(")
+            c.generated.files[0].contents.clone()
         })
-        .count();
-    // Four in ten draws are at stride 1 along the width (see `int_conv_dw`).
+        .collect();
+    let took = |name: &str| {
+        kernels
+            .iter()
+            .filter(|t| t.contains(&format!("{name}(")))
+            .count()
+    };
+    let (plane, lanes) = (took("int_conv_dw_plane"), took("int_conv_dw_lanes"));
+    // Four in ten of the first family's draws are at stride 1 along the width (see
+    // `int_conv_dw`); most of the second's maps are small enough for the lanes.
     assert!(
-        plane >= cases.len() / 4,
+        plane >= 12,
         "only {plane} of {} cases took the plane kernel",
+        cases.len()
+    );
+    assert!(
+        lanes >= 16,
+        "only {lanes} of {} cases took the lanes kernel",
         cases.len()
     );
     let outputs = run_with(&cases, "kiln-int-runner-dw", &opts, Profile::Fast);

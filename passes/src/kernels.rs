@@ -496,6 +496,7 @@ pub fn scratch_len(g: &Graph, node: &Node, kt: KernelTarget) -> Option<(DType, u
         .or_else(|| dsp_depthwise(g, node, target))
         .or_else(|| quad_conv(g, node, kt))
         .or_else(|| quad_gemm(g, node, kt))
+        .or_else(|| int_dw_lanes(g, node, kt).map(|p| RowScratch { words: p.words }))
         .or_else(|| int_dw_plane(g, node, kt));
     if let Some(d) = rows {
         return Some((DType::U32, d.words));
@@ -682,6 +683,90 @@ fn int_depthwise(g: &Graph, node: &Node) -> Option<(kiln_ir::ops::WindowGeometry
     Some((geo, c, w.shape[0]))
 }
 
+/// The int8 depthwise kernel of a host with vector registers for small maps
+/// (`int_conv_dw_lanes`): channels in the vector lanes, [`int_dw_lanes_width`] of them, so
+/// a map of a few outputs a row still fills every lane. Its scratch holds, for a band of
+/// output rows, a block of channels' padded input as i32 less the zero point
+/// (`[row][column][lane]`: the rows the band reads, `(band - 1) * sh + (kh - 1) * dh + 1`,
+/// and the columns the outputs read, `(ow - 1) * sw + (kw - 1) * dw + 1`) and the band's
+/// requantized outputs (`[position][lane]`). Taken at stride 1 along the width for rows
+/// shorter than 64 and off a multiple of sixteen (maps up to [`INT_DW_LANES_MAP_S1`]
+/// outputs), at stride 2 for maps up to [`INT_DW_LANES_MAP`], with at least as many
+/// channels as lanes, an eighth of them at most unused.
+pub fn int_dw_lanes(g: &Graph, node: &Node, kt: KernelTarget) -> Option<IntDwLanes> {
+    let lanes = int_dw_lanes_width(kt)?;
+    let (geo, c, m) = int_depthwise(g, node)?;
+    // One input channel is one group too, which the quad kernels take with `--intrinsics`:
+    // the lowering tells the kernels apart by the scratch the plan gave, so the two must not
+    // both claim a node.
+    if c < 2 {
+        return None;
+    }
+    let Geometry2 {
+        output: [oh, ow],
+        kernel: [kh, kw],
+        strides: [sh, sw],
+        dilations: [dh, dw],
+        ..
+    } = Geometry2::of(&geo);
+    // At stride 1 the column kernels waste only a run's unused columns: the lanes pay where
+    // rows are short and off a multiple of sixteen (ppocr_cls's 96-wide rows ran slower in
+    // lanes, copied three times over in bands of one row). At stride 2 the copy of an input
+    // four times the map's size outweighs them on all but small maps.
+    let fits = if sw == 1 {
+        ow % 16 != 0 && ow < 64 && oh * ow <= INT_DW_LANES_MAP_S1
+    } else {
+        oh * ow <= INT_DW_LANES_MAP
+    };
+    // A last block mostly empty costs more than the lanes gain (ppocr_cls's 24 channels in
+    // two blocks of 16 ran slower than as runs of columns).
+    let unused = m.next_multiple_of(lanes) - m;
+    if !fits || m < lanes || unused * 8 > m || oh == 0 || ow == 0 {
+        return None;
+    }
+    let wq = (ow - 1) * sw + (kw - 1) * dw + 1;
+    let words = |band: usize| (((band - 1) * sh + (kh - 1) * dh + 1) * wq + band * ow) * lanes;
+    // The most output rows whose scratch fits the budget (one row at least).
+    let band = (1..=oh)
+        .take_while(|&b| b == 1 || words(b) <= INT_DW_LANES_WORDS)
+        .last()?;
+    let words = words(band);
+    (words <= MAX_QUAD_WORDS).then_some(IntDwLanes { words, band, lanes })
+}
+
+/// The plan of a depthwise convolution on `int_conv_dw_lanes` ([`int_dw_lanes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntDwLanes {
+    /// Scratch words.
+    pub words: usize,
+    /// Output rows a band.
+    pub band: usize,
+    /// Channels a block.
+    pub lanes: usize,
+}
+
+/// The scratch `int_conv_dw_lanes` aims at (16 KiB): output rows are taken in bands that
+/// fit it. The whole of MobileNet's 24x24 map at once took 80 KiB, and the int8 arena
+/// more than doubled (65 to 135 KiB).
+const INT_DW_LANES_WORDS: usize = 4096;
+
+/// The most outputs a map [`int_dw_lanes`] takes at strides along the width above 1 (at
+/// 2, the block's copy of an input four times the map's size outweighed the gain on
+/// MobileNet's 24x24 layer: 17.4 against 10.5 us).
+pub const INT_DW_LANES_MAP: usize = 144;
+
+/// The most outputs a map [`int_dw_lanes`] takes at stride 1 along the width.
+pub const INT_DW_LANES_MAP_S1: usize = 1024;
+
+/// Channels a block of `int_conv_dw_lanes` on `kt`: a vector register's i32 lanes. Taken
+/// where it was measured faster, AVX-512's sixteen; the kernel takes 4 and 8 as well, but
+/// the copies into and out of the lanes were not measured against the column kernels on
+/// AArch64's or AVX2's narrower vectors.
+pub fn int_dw_lanes_width(kt: KernelTarget) -> Option<usize> {
+    let lanes = kt.target.simd_bytes() / 4;
+    (!kt.reference_float && lanes >= 16).then_some(16)
+}
+
 /// The int8 depthwise kernel of a host with vector registers at stride 1 along the width
 /// (`int_conv_dw_plane`): its scratch holds one input channel's padded plane as i32 less
 /// the zero point (`[row][t]`, padded column `t`), so every tap of sixteen outputs reads
@@ -691,7 +776,11 @@ pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScrat
     if kt.reference_float || kt.target.simd_bytes() < 16 {
         return None;
     }
-    let (geo, _, _) = int_depthwise(g, node)?;
+    let (geo, c, _) = int_depthwise(g, node)?;
+    // As in `int_dw_lanes`: one input channel is the quad kernels' too.
+    if c < 2 {
+        return None;
+    }
     let Geometry2 {
         output: [oh, ow],
         kernel: [kh, kw],

@@ -285,6 +285,43 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         cx.call(Some(Kernel::Quads), func, args);
         return lut_pass(cx, pass);
     }
+    // Depthwise on a host with vector registers, on a small map: channels in the lanes,
+    // where the memory plan gave it scratch (see `kiln_passes::kernels::int_dw_lanes`).
+    let plan = kiln_passes::kernels::int_dw_lanes(cx.graph, cx.node, cx.scratch_target())
+        .filter(|d| cx.tiling.is_some() && cx.scratch_room >= d.words);
+    if let Some(plan) = plan {
+        let packing = Packing::RowPanels {
+            rows: m,
+            cols: kh * kw,
+            width: plan.lanes,
+        };
+        let args = vec![
+            cx.arg_in(0)?,
+            cx.arg_packed(1, packing)?,
+            Arg::Int(i128::from(a.x_zero)),
+            cx.arg_out(0)?,
+            cx.arg_scratch(),
+            Arg::Array(vec![
+                n,
+                c,
+                h,
+                wi,
+                m,
+                a.conv.group,
+                kh,
+                kw,
+                oh,
+                ow,
+                plan.lanes,
+                plan.band,
+            ]),
+            Arg::Array(vec![sh, sw, dh, dw, pt, pl]),
+        ];
+        let (table, pass) = table_after(a.table.as_deref(), &a.out);
+        let args = [args, quad_requant(cx, &a.requant, &a.out, table, m)?].concat();
+        cx.call(Some(Kernel::QInt), "int_conv_dw_lanes", args);
+        return lut_pass(cx, pass);
+    }
     // Depthwise on a host with vector registers: runs of output columns summed tap by tap,
     // requantized together (its row buffer takes strides up to 2 and kernels up to 33
     // columns wide).
