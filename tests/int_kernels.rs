@@ -570,6 +570,32 @@ fn int_softmax() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         })
 }
 
+/// IntSoftmaxes whose outputs are exact ties: rows of one repeated value with an output
+/// step of `2 / row`, so each output is 0.5 of a step before rounding (half up: 1), rows
+/// short and longer than 256 (the kernel's two paths).
+fn int_softmax_ties() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        1usize..3,
+        prop_oneof![Just(2usize), Just(3), Just(300), Just(512)],
+        any::<u8>(),
+        0.01f32..0.3,
+    )
+        .prop_map(|(d, rows, row, v, sx)| {
+            let out = QOut::new(DType::U8, 0).unwrap();
+            let data = match d {
+                DType::U8 => TensorData::U8(vec![v; rows * row]),
+                _ => TensorData::I8(vec![v as i8; rows * row]),
+            };
+            let x = Tensor::new(vec![rows, row], data).unwrap();
+            let attrs = IntSoftmaxAttrs::new(row, sx, 2.0 / row as f32, out).unwrap();
+            let mut bd = Builder::new();
+            let x = bd.input(x);
+            let y = bd.node(Op::Int(IntOp::Softmax(attrs)), "Softmax", vec![Some(x)]);
+            bd.finish(y)
+        })
+}
+
 /// Compiles every case at -O2, lowered for `target` (the host's by default), and runs them
 /// on the host in one runner crate; returns each case's outputs.
 fn run_all(
@@ -634,6 +660,10 @@ fn integer_kernels_equal_the_reference_semantics() {
         ("IntLut", draw(&mut runner, int_lut(), 8)),
         ("IntAvgPool", draw(&mut runner, int_pool(), 12)),
         ("IntSoftmax", draw(&mut runner, int_softmax(), 8)),
+        (
+            "IntSoftmax (ties)",
+            draw(&mut runner, int_softmax_ties(), 6),
+        ),
     ]);
     check_exact(&cases, &run_all(&cases, "kiln-int-runner", None));
 }

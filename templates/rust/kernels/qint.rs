@@ -889,10 +889,11 @@ fn int_softmax<X: Copy + Into<i32>, Y>(
     f: impl Fn(i64) -> Y,
 ) {
     for (xr, yr) in x.chunks_exact(row).zip(y.chunks_exact_mut(row)) {
-        let mut mx = i32::MIN;
+        let (mut mx, mut mn) = (i32::MIN, i32::MAX);
         for &v in xr {
             let v: i32 = v.into();
             mx = mx.max(v);
+            mn = mn.min(v);
         }
         let mut sum = 0u64;
         for &v in xr {
@@ -905,10 +906,12 @@ fn int_softmax<X: Copy + Into<i32>, Y>(
         let q = |t: u32| (((t as u128 * recip as u128) << 1) + den).checked_div(den << 1).unwrap_or(0) as i64;
         if xr.len() > 256 {
             // An output depends on `max - x` alone: a row longer than the 256 values that
-            // can take divides once per value (a 128-bit division is a library call of
-            // tens of cycles: ppocrv4_rec's rows of 6625 spent 0.8 ms on them).
+            // can take divides once per value present, `0..=max - min` (a 128-bit division
+            // is a library call of tens of cycles: ppocrv4_rec's rows of 6625 spent 0.8 ms
+            // on them).
             let mut outs = [0i64; 256];
-            for (o, &t) in outs.iter_mut().zip(&table) {
+            let span = (mx - mn).clamp(0, 255) as usize;
+            for (o, &t) in outs.iter_mut().zip(&table).take(span + 1) {
                 *o = q(t);
             }
             for (o, &v) in yr.iter_mut().zip(xr) {
