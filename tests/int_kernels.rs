@@ -169,6 +169,38 @@ fn int_conv_graph(parts: ConvParts) -> Option<Drawn> {
     Some(bd.finish(y))
 }
 
+/// The input and weight shapes and the window of a depthwise convolution of `c` input
+/// and `m` output channels (`d = [c, m, h, w, kh, kw, sh, sw, dilation]`), 1-D (the
+/// width's parameters and pads 1 and 3) or 2-D.
+fn depthwise_shapes(
+    one_d: bool,
+    d: [usize; 9],
+    pads: Vec<usize>,
+) -> (Vec<usize>, Vec<usize>, WindowAttrs) {
+    let [c, m, h, w, kh, kw, sh, sw, dil] = d;
+    if one_d {
+        let window = WindowAttrs {
+            auto_pad: AutoPad::NotSet,
+            kernel_shape: vec![kw],
+            strides: vec![sw],
+            dilations: vec![dil],
+            pads: vec![pads[1], pads[3]],
+            ceil_mode: false,
+        };
+        (vec![1, c, w], vec![m, 1, kw], window)
+    } else {
+        let window = WindowAttrs {
+            auto_pad: AutoPad::NotSet,
+            kernel_shape: vec![kh, kw],
+            strides: vec![sh, sw],
+            dilations: vec![dil, dil],
+            pads,
+            ceil_mode: false,
+        };
+        (vec![1, c, h, w], vec![m, 1, kh, kw], window)
+    }
+}
+
 /// Depthwise IntConvs (one input channel per output), mostly with kernels three wide as the
 /// SMLAD depthwise kernel takes them (strides 1 and 2 along the width, any height, uneven
 /// padding), and some it leaves to the others (stride 3, dilation, other widths).
@@ -191,27 +223,7 @@ fn int_conv_dw() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
             let kw = if kw < 8 { 3 } else { [1, 5][kw % 2] };
             let sw = if sw < 8 { 1 + sw % 2 } else { 3 };
             let dil = if dil < 8 { 1 } else { 2 };
-            let (xs, ws, attrs) = if one_d {
-                let window = WindowAttrs {
-                    auto_pad: AutoPad::NotSet,
-                    kernel_shape: vec![kw],
-                    strides: vec![sw],
-                    dilations: vec![dil],
-                    pads: vec![pads[1], pads[3]],
-                    ceil_mode: false,
-                };
-                (vec![1, c, w], vec![c, 1, kw], window)
-            } else {
-                let window = WindowAttrs {
-                    auto_pad: AutoPad::NotSet,
-                    kernel_shape: vec![kh, kw],
-                    strides: vec![sh, sw],
-                    dilations: vec![dil, dil],
-                    pads,
-                    ceil_mode: false,
-                };
-                (vec![1, c, h, w], vec![c, 1, kh, kw], window)
-            };
+            let (xs, ws, attrs) = depthwise_shapes(one_d, [c, c, h, w, kh, kw, sh, sw, dil], pads);
             (
                 q8_tensor(d, xs),
                 i8_tensor(ws),
@@ -255,27 +267,8 @@ fn int_conv_dw_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                 let c = 16 * k - less;
                 let dil = if dil == 0 { 2 } else { 1 };
                 let m = c * mult;
-                let (xs, ws, attrs) = if one_d == 0 {
-                    let window = WindowAttrs {
-                        auto_pad: AutoPad::NotSet,
-                        kernel_shape: vec![kw],
-                        strides: vec![sw],
-                        dilations: vec![dil],
-                        pads: vec![pads[1], pads[3]],
-                        ceil_mode: false,
-                    };
-                    (vec![1, c, w], vec![m, 1, kw], window)
-                } else {
-                    let window = WindowAttrs {
-                        auto_pad: AutoPad::NotSet,
-                        kernel_shape: vec![kh, kw],
-                        strides: vec![sh, sw],
-                        dilations: vec![dil, dil],
-                        pads,
-                        ceil_mode: false,
-                    };
-                    (vec![1, c, h, w], vec![m, 1, kh, kw], window)
-                };
+                let (xs, ws, attrs) =
+                    depthwise_shapes(one_d == 0, [c, m, h, w, kh, kw, sh, sw, dil], pads);
                 // Biases of 2^30 and more (some within a sum's reach of i32's limits) take
                 // factors near 2^-30, so their outputs are not all clamped.
                 let (bias, factor) = if wide == 0 {
