@@ -89,6 +89,24 @@ fn bias(m: usize) -> impl Strategy<Value = Tensor> {
         .prop_map(move |v| Tensor::new(vec![m], TensorData::I32(v)).unwrap())
 }
 
+/// Biases of 2^30 and more, some within a sum's reach of i32's limits: the kernels add
+/// them to the sums in i64 (see `narrow_sums` in the kernels).
+fn wide_bias(m: usize) -> impl Strategy<Value = Tensor> {
+    let one = prop_oneof![
+        1i32 << 30..i32::MAX,
+        i32::MAX - 300_000..=i32::MAX,
+        i32::MIN..-(1 << 30),
+        i32::MIN..i32::MIN + 300_000
+    ];
+    proptest::collection::vec(one, m)
+        .prop_map(move |v| Tensor::new(vec![m], TensorData::I32(v)).unwrap())
+}
+
+/// A factor near 2^-30, for [`wide_bias`]: so that not every output clamps.
+fn tiny_factor() -> impl Strategy<Value = Requant> {
+    (-31i32..-26, 1.0f32..2.0).prop_map(|(e, v)| Requant::from_f32(v * 2f32.powi(e)).unwrap())
+}
+
 fn int_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     (
         q8_type(),
@@ -272,19 +290,7 @@ fn int_conv_dw_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                 // Biases of 2^30 and more (some within a sum's reach of i32's limits) take
                 // factors near 2^-30, so their outputs are not all clamped.
                 let (bias, factor) = if wide == 0 {
-                    let b = proptest::collection::vec(
-                        prop_oneof![
-                            1i32 << 30..i32::MAX,
-                            i32::MAX - 300_000..=i32::MAX,
-                            i32::MIN..-(1 << 30),
-                            i32::MIN..i32::MIN + 300_000
-                        ],
-                        m,
-                    )
-                    .prop_map(move |v| Tensor::new(vec![m], TensorData::I32(v)).unwrap());
-                    let f = (-31i32..-26, 1.0f32..2.0)
-                        .prop_map(|(e, v)| Requant::from_f32(v * 2f32.powi(e)).unwrap());
-                    (b.boxed(), f.boxed())
+                    (wide_bias(m).boxed(), tiny_factor().boxed())
                 } else {
                     (bias(m).boxed(), factor().boxed())
                 };
@@ -312,6 +318,11 @@ fn int_conv_dw_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 /// for the wide-row kernel or not, more than one panel of sixteen outputs, channel counts
 /// off a multiple of four, strides, padding and row dilation, 1-D too.
 fn int_conv_wide() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    int_conv_wide_with(false)
+}
+
+/// [`int_conv_wide`], with [`wide_bias`] biases where `wide`.
+fn int_conv_wide_with(wide: bool) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     (
         q8_type(),
         1usize..40,    // channels in
@@ -324,7 +335,7 @@ fn int_conv_wide() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         1usize..3,     // dilation along the height
         any::<bool>(), // one-dimensional
     )
-        .prop_flat_map(|(d, c, m, h, w, k, s, p, dil, one_d)| {
+        .prop_flat_map(move |(d, c, m, h, w, k, s, p, dil, one_d)| {
             let h = if one_d { 1 } else { h };
             let (xs, ws, dils) = if one_d {
                 (vec![1, c, w], vec![m, c, k], vec![1])
@@ -343,14 +354,22 @@ fn int_conv_wide() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                 },
                 group: 1,
             };
+            let (bias, factor) = if wide {
+                (wide_bias(m).prop_map(Some).boxed(), tiny_factor().boxed())
+            } else {
+                (
+                    proptest::option::of(bias(m)).boxed(),
+                    small_factor().boxed(),
+                )
+            };
             (
                 q8_tensor(d, xs),
                 i8_tensor(ws),
-                proptest::option::of(bias(m)),
+                bias,
                 zero(d),
                 prop_oneof![
-                    small_factor().prop_map(|f| vec![f]),
-                    proptest::collection::vec(small_factor(), m)
+                    factor.clone().prop_map(|f| vec![f]),
+                    proptest::collection::vec(factor, m)
                 ],
                 q_out_table(),
                 Just(attrs),
@@ -831,6 +850,10 @@ fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
     let cases = labelled([
         ("IntConv", draw(&mut runner, int_conv_wide(), 48)),
         ("IntConv (small)", draw(&mut runner, int_conv(), 24)),
+        (
+            "IntConv (wide biases)",
+            draw(&mut runner, int_conv_wide_with(true), 12),
+        ),
         (
             "IntGemm",
             draw(&mut runner, int_gemm_of(1..20, 1..80, 1..50), 24),

@@ -64,7 +64,7 @@ fn quad_tiles(left: usize, panels_left: usize, rows: &[u32], ko: &[usize; QUAD_K
 /// bits of `v + 1.5 * 2^23` ([`from_offset`]).
 #[allow(dead_code, clippy::too_many_arguments)]
 #[inline(always)]
-fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], factor: &[f32], zlh: [i32; 3], to: &impl Fn(i64) -> Y, y: &mut [Y], stride: usize) {
+fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], factor: &[f32], narrow: bool, zlh: [i32; 3], to: &impl Fn(i64) -> Y, y: &mut [Y], stride: usize) {
     let range = offset_range(zlh);
     let load = |src: &[i32], dst: &mut [i32; 16]| {
         let v = src.get(o0..).unwrap_or_default();
@@ -77,11 +77,12 @@ fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], 
     let v = factor.get(o0..).unwrap_or_default();
     let n = v.len().min(16);
     fa[..n].copy_from_slice(&v[..n]);
-    let mut q = [0i32; 16];
+    let mut sum = [0i32; 16];
     for t in 0..16 {
-        let a = acc[t].wrapping_sub(zu.wrapping_mul(s[t])) as i64 + b[t] as i64;
-        q[t] = from_offset(round_product(a as f32, fa[t]), range, zlh[0]);
+        sum[t] = acc[t].wrapping_sub(zu.wrapping_mul(s[t]));
     }
+    let mut q = [0i32; 16];
+    quad_requant(&sum, &b, &fa, narrow, range, zlh[0], &mut q);
     let n = sums.len().saturating_sub(o0).min(16);
     if n == 0 {
         return;
@@ -90,6 +91,27 @@ fn quad_out<Y>(acc: &[i32; 16], zu: i32, o0: usize, sums: &[i32], bias: &[i32], 
         for (o, &v) in ys.iter_mut().step_by(stride).zip(&q) {
             *o = to(v as i64);
         }
+    }
+}
+
+/// `sum + bias` requantized as [`requant_f32`] into `q`, lane by lane: added in i32 where
+/// `narrow` (see [`narrow_sums`]) says that cannot overflow, one vector instruction, else
+/// in i64 (a widening and back, a fifth of the output path's instructions).
+#[allow(dead_code)]
+#[inline(always)]
+fn quad_requant(sum: &[i32; 16], bias: &[i32; 16], factor: &[f32; 16], narrow: bool, range: (i32, i32), zero: i32, q: &mut [i32; 16]) {
+    let mut v = [0f32; 16];
+    if narrow {
+        for t in 0..16 {
+            v[t] = sum[t].wrapping_add(bias[t]) as f32;
+        }
+    } else {
+        for t in 0..16 {
+            v[t] = (sum[t] as i64 + bias[t] as i64) as f32;
+        }
+    }
+    for t in 0..16 {
+        q[t] = from_offset(round_product(v[t], factor[t]), range, zero);
     }
 }
 
@@ -187,6 +209,7 @@ fn int_conv_quads<X: Copy + Into<i32>, Y>(
     let wstride = 64 * kh * seg;
     let zu = x_zero + bias;
     let panels = m.div_ceil(16);
+    let narrow = narrow_sums(kh * kw * c, sum_bias);
     for b in 0..n {
         let Some(xb) = x.get(b * c * plane..(b + 1) * c * plane) else { return };
         let mut next = 0;
@@ -206,7 +229,7 @@ fn int_conv_quads<X: Copy + Into<i32>, Y>(
                             let o0 = (p + pp) * 16;
                             let at = ((b * m + o0) * oh + i) * ow + j + rr;
                             let Some(ys) = y.get_mut(at..) else { return };
-                            quad_out(&acc[rr * pn + pp], zu, o0, sums, sum_bias, factor, zlh, &to, ys, oh * ow);
+                            quad_out(&acc[rr * pn + pp], zu, o0, sums, sum_bias, factor, narrow, zlh, &to, ys, oh * ow);
                         }
                     }
                     p += pn;
@@ -242,6 +265,7 @@ fn int_gemm_quads<A: Copy + Into<i32>, Y>(
     let zu = a_zero + bias;
     let panels = n.div_ceil(16);
     let wstride = 64 * k4;
+    let narrow = narrow_sums(k, sum_bias);
     let ko = [0usize; QUAD_KH];
     let mut r0 = 0;
     while r0 < rows {
@@ -269,7 +293,7 @@ fn int_gemm_quads<A: Copy + Into<i32>, Y>(
                 for pp in 0..pn {
                     let o0 = (p + pp) * 16;
                     let Some(ys) = y.get_mut((r0 + rr) * n + o0..) else { return };
-                    quad_out(&acc[rr * pn + pp], zu, o0, sums, sum_bias, factor, zlh, &to, ys, 1);
+                    quad_out(&acc[rr * pn + pp], zu, o0, sums, sum_bias, factor, narrow, zlh, &to, ys, 1);
                 }
             }
             p += pn;
@@ -314,6 +338,7 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
     let row = quads * sw * wq;
     let zu = x_zero + bias;
     let wstride = 64 * kh * kw * quads;
+    let narrow = narrow_sums(kh * kw * c, sum_bias);
     // Two vectors of positions by eight outputs where the row is long enough, else one
     // by sixteen: sixteen accumulators either way.
     let nv = if ow >= 32 { 2 } else { 1 };
@@ -343,17 +368,19 @@ fn int_conv_quad_rows<X: Copy + Into<i32>, Y>(
                         for (t, at) in acc.iter().enumerate().take(16 / nv) {
                             let o = p * 16 + t0 + t;
                             let (Some(&sum), Some(&fo)) = (sums.get(o), factor.get(o)) else { break };
-                            let (zs, bo) = (zu.wrapping_mul(sum), sum_bias.get(o).copied().unwrap_or(0) as i64);
+                            let (zs, bo) = (zu.wrapping_mul(sum), sum_bias.get(o).copied().unwrap_or(0));
                             for (v, a) in at.iter().enumerate().take(nv) {
                                 let j = j0 + 16 * v;
                                 if j >= ow {
                                     break;
                                 }
                                 let cnt = (ow - j).min(16);
-                                let mut vals = [0i32; 16];
-                                for (v, &al) in vals.iter_mut().zip(a) {
-                                    *v = from_offset(round_product((al.wrapping_sub(zs) as i64 + bo) as f32, fo), range, zlh[0]);
+                                let mut sum = [0i32; 16];
+                                for (v, &al) in sum.iter_mut().zip(a) {
+                                    *v = al.wrapping_sub(zs);
                                 }
+                                let mut vals = [0i32; 16];
+                                quad_requant(&sum, &[bo; 16], &[fo; 16], narrow, range, zlh[0], &mut vals);
                                 let at_y = ((b * m + o) * oh + i) * ow + j;
                                 if let Some(ys) = y.get_mut(at_y..at_y + cnt) {
                                     for (yo, &v) in ys.iter_mut().zip(&vals) {
