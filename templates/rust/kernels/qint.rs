@@ -150,9 +150,10 @@ fn from_offset(r: f32, range: (i32, i32), zero: i32) -> i32 {
 /// Whether sums over `k` products of 9-bit values (an 8-bit value less its zero point) by
 /// i8 weights, plus each of the biases `bias`, add in i32 without overflow: the sums are
 /// under `k * 255 * 128`, so both under 2^30 (every real model's) is enough. Where they do,
-/// the requantizations add in i32, one vector instruction, rather than widening to i64 and
-/// back: a fifth of the quad kernels' output path, and ResNet-8's int8 run 0.123 -> 0.093
-/// ms.
+/// the quad kernels and `int_conv_dw_lanes` add in i32, one vector instruction, rather than
+/// widening to i64 and back: a fifth of the quad kernels' output path, and ResNet-8's int8
+/// run 0.123 -> 0.093 ms. (In `int_conv_dw` and `int_conv_dw_plane` the branch between the
+/// two forms made ppocr_cls's depthwise steps slower: 0.59 -> 1.02 ms for the model.)
 #[allow(dead_code)]
 fn narrow_sums(k: usize, bias: &[i32]) -> bool {
     k.saturating_mul(255 * 128) < 1 << 30 && bias.iter().all(|&b| b.unsigned_abs() < 1 << 30)
@@ -398,7 +399,6 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
     let range = offset_range(zlh);
     let per = (m / c.max(1)).max(1);
     let taps = kh * kw;
-    let narrow = narrow_sums(taps, bias);
     for b in 0..n {
         for o in 0..m {
             let ic = b * c + o / per;
@@ -445,14 +445,8 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
                         }
                     }
                     let mut q = [0i32; COLS];
-                    if narrow {
-                        for (qo, &a) in q.iter_mut().zip(&acc) {
-                            *qo = from_offset(round_product(a.wrapping_add(bo as i32) as f32, fo), range, zlh[0]);
-                        }
-                    } else {
-                        for (qo, &a) in q.iter_mut().zip(&acc) {
-                            *qo = from_offset(round_product((a as i64 + bo) as f32, fo), range, zlh[0]);
-                        }
+                    for (qo, &a) in q.iter_mut().zip(&acc) {
+                        *qo = from_offset(round_product((a as i64 + bo) as f32, fo), range, zlh[0]);
                     }
                     let at = ((b * m + o) * oh + i) * ow + j0;
                     if let Some(out) = y.get_mut(at..at + len) {
@@ -730,7 +724,6 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
     let range = offset_range(zlh);
     let per = (m / c.max(1)).max(1);
     let taps = kh * kw;
-    let narrow = narrow_sums(taps, bias);
     // As kiln_passes::kernels::int_dw_plane sizes it.
     let rows = (oh - 1) * sh + (kh - 1) * dh + 1;
     let wq = ow.next_multiple_of(16) + (kw - 1) * dw;
@@ -772,14 +765,8 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
                         }
                     }
                     let mut q = [0i32; 16];
-                    if narrow {
-                        for (qo, &a) in q.iter_mut().zip(&acc) {
-                            *qo = from_offset(round_product(a.wrapping_add(bo as i32) as f32, fo), range, zlh[0]);
-                        }
-                    } else {
-                        for (qo, &a) in q.iter_mut().zip(&acc) {
-                            *qo = from_offset(round_product((a as i64 + bo) as f32, fo), range, zlh[0]);
-                        }
+                    for (qo, &a) in q.iter_mut().zip(&acc) {
+                        *qo = from_offset(round_product((a as i64 + bo) as f32, fo), range, zlh[0]);
                     }
                     // A whole block in one store of known length (vectorised), a last
                     // partial one element by element.
