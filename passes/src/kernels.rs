@@ -683,6 +683,15 @@ fn int_depthwise(g: &Graph, node: &Node) -> Option<(kiln_ir::ops::WindowGeometry
     Some((geo, c, w.shape[0]))
 }
 
+/// [`int_depthwise`]'s geometry and output channels, for the host depthwise kernels: with
+/// at least two input channels. One input channel is one group too, which the quad kernels
+/// take with `--intrinsics`; the lowering tells the kernels apart by the scratch the plan
+/// gave, so the two must not both claim a node.
+fn host_int_depthwise(g: &Graph, node: &Node) -> Option<(kiln_ir::ops::WindowGeometry, usize)> {
+    let (geo, c, m) = int_depthwise(g, node)?;
+    (c >= 2).then_some((geo, m))
+}
+
 /// The int8 depthwise kernel of a host with vector registers for small maps
 /// (`int_conv_dw_lanes`): channels in the vector lanes, [`int_dw_lanes_width`] of them, so
 /// a map of a few outputs a row still fills every lane. Its scratch holds, for a band of
@@ -695,13 +704,7 @@ fn int_depthwise(g: &Graph, node: &Node) -> Option<(kiln_ir::ops::WindowGeometry
 /// channels as lanes, an eighth of them at most unused.
 pub fn int_dw_lanes(g: &Graph, node: &Node, kt: KernelTarget) -> Option<IntDwLanes> {
     let lanes = int_dw_lanes_width(kt)?;
-    let (geo, c, m) = int_depthwise(g, node)?;
-    // One input channel is one group too, which the quad kernels take with `--intrinsics`:
-    // the lowering tells the kernels apart by the scratch the plan gave, so the two must not
-    // both claim a node.
-    if c < 2 {
-        return None;
-    }
+    let (geo, m) = host_int_depthwise(g, node)?;
     let Geometry2 {
         output: [oh, ow],
         kernel: [kh, kw],
@@ -758,13 +761,12 @@ pub const INT_DW_LANES_MAP: usize = 144;
 /// The most outputs a map [`int_dw_lanes`] takes at stride 1 along the width.
 pub const INT_DW_LANES_MAP_S1: usize = 1024;
 
-/// Channels a block of `int_conv_dw_lanes` on `kt`: a vector register's i32 lanes. Taken
-/// where it was measured faster, AVX-512's sixteen; the kernel takes 4 and 8 as well, but
-/// the copies into and out of the lanes were not measured against the column kernels on
-/// AArch64's or AVX2's narrower vectors.
+/// Channels a block of `int_conv_dw_lanes` on `kt`: AVX-512's sixteen i32 lanes, the one
+/// width kiln takes it at (where it was measured faster; the copies into and out of the
+/// lanes were not measured against the column kernels on AArch64's or AVX2's narrower
+/// vectors).
 pub fn int_dw_lanes_width(kt: KernelTarget) -> Option<usize> {
-    let lanes = kt.target.simd_bytes() / 4;
-    (!kt.reference_float && lanes >= 16).then_some(16)
+    (!kt.reference_float && kt.target.simd_bytes() >= 64).then_some(16)
 }
 
 /// The int8 depthwise kernel of a host with vector registers at stride 1 along the width
@@ -776,11 +778,7 @@ pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScrat
     if kt.reference_float || kt.target.simd_bytes() < 16 {
         return None;
     }
-    let (geo, c, _) = int_depthwise(g, node)?;
-    // As in `int_dw_lanes`: one input channel is the quad kernels' too.
-    if c < 2 {
-        return None;
-    }
+    let (geo, _) = host_int_depthwise(g, node)?;
     let Geometry2 {
         output: [oh, ow],
         kernel: [kh, kw],
