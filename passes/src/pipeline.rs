@@ -25,6 +25,9 @@
 //!    never its weights).
 //! 4. `fold-batchnorm`, then 5. `fold-affine`: scale and shift into Conv/Gemm weights;
 //!    BatchNormalization first because exporters also spell it as Mul+Add.
+//!    `flush-subnormal-weights` then zeroes the subnormal elements of the multiplied weights
+//!    (each one a microcode assist per vector multiply-add on x86): after the folds, which
+//!    make the final weights and can make subnormals of them.
 //! 6. `fuse-int-tables`, then `fuse-epilogues`, after every fold: they need the final
 //!    producer of each value, and a fused Relu would hide a following Mul from
 //!    fold-affine. The first composes the integer elementwise ops of one 8-bit tensor into
@@ -97,6 +100,10 @@ pub const PIPELINE: &[Pass] = &[
     Pass {
         name: "fold-affine",
         run: fold::fold_affine,
+    },
+    Pass {
+        name: "flush-subnormal-weights",
+        run: cleanup::flush_subnormal_weights,
     },
     Pass {
         name: "fuse-int-tables",

@@ -897,3 +897,73 @@ proptest! {
         check(b.g, pass, &[gone, "MatMul"], seed)?;
     }
 }
+
+#[test]
+fn subnormal_weights_of_multiply_adds_are_flushed_and_shared_ones_copied() {
+    let tiny = f32::MIN_POSITIVE / 8.0;
+    let mut b = Builder::new("subnormal");
+    let x = b.input("x", DType::F32, &[1, 2, 3, 3]);
+    // Conv weights with subnormals of both signs among normal ones.
+    let mut wv = values(2 * 2 * 3 * 3, 5, -1.0, 1.0);
+    wv[0] = tiny;
+    wv[7] = -tiny;
+    wv[20] = f32::MIN_POSITIVE; // the smallest normal: kept
+    let w = b.constant("w", &[2, 2, 3, 3], TensorData::F32(wv.clone()));
+    let conv_op = Op::Conv(ConvAttrs {
+        window: window(&[], &[], &[1, 1, 1, 1]),
+        group: 1,
+    });
+    let y = b.one(conv_op, &[x, w]);
+    // A MatMul weight also read by a Div, whose result a flush would change (x / 0).
+    let k = b.constant("k", &[3, 3], TensorData::F32(vec![tiny; 9]));
+    let m = b.one(Op::MatMul, &[y, k]);
+    let d = b.one(Op::Binary(BinaryOp::Div), &[m, k]);
+    b.output(d);
+    b.output(y);
+    let mut g = b.g;
+    let inputs = feed(&g, 11);
+    let before = kiln_ir::eval::run(&g, &inputs).unwrap();
+    let changes = cleanup::flush_subnormal_weights(&mut g).unwrap();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let weight = |g: &Graph, op: &str, slot: usize| -> Vec<f32> {
+        let n = g.node_ids().find(|&n| g.node(n).op.name() == op).unwrap();
+        let v = g.node(n).inputs[slot].unwrap();
+        g.value(v)
+            .const_tensor()
+            .unwrap()
+            .data
+            .to_f64_vec()
+            .iter()
+            .map(|&v| v as f32)
+            .collect()
+    };
+    let flushed = weight(&g, "Conv", 1);
+    for (i, (&a, &e)) in flushed.iter().zip(&wv).enumerate() {
+        if e.is_subnormal() {
+            assert_eq!(
+                (a, a.is_sign_negative()),
+                (0.0, e.is_sign_negative()),
+                "weight {i}"
+            );
+        } else {
+            assert_eq!(a.to_bits(), e.to_bits(), "weight {i}");
+        }
+    }
+    assert_eq!(weight(&g, "MatMul", 1), vec![0.0; 9]);
+    assert_eq!(
+        weight(&g, "Div", 1),
+        vec![tiny; 9],
+        "the Div's operand must stay as it was"
+    );
+    kiln_ir::verify(&g).unwrap();
+    // The Conv's outputs move by at most taps * MIN_POSITIVE * max |x| (the inputs are
+    // under 2 in magnitude): 36 * 2 * MIN_POSITIVE.
+    let after = kiln_ir::eval::run(&g, &inputs).unwrap();
+    let (a, e) = (after[1].data.to_f64_vec(), before[1].data.to_f64_vec());
+    for (a, e) in a.iter().zip(&e) {
+        assert!(
+            (a - e).abs() <= 72.0 * f64::from(f32::MIN_POSITIVE),
+            "{a} vs {e}"
+        );
+    }
+}
