@@ -1,6 +1,7 @@
 //! Fused epilogues through generated code: random Conv/Gemm/MatMul graphs followed by
 //! chains of Relu, Sigmoid, Tanh, Clip, SiLU, LeakyRelu, HardSigmoid, HardSwish (also in
-//! parts: Add, Clip, Mul, Div), Gelu and residual Adds are compiled with full
+//! parts: Add, Clip, Mul, Div), Gelu, residual Adds and Mul, Add or Sub by a one-element
+//! constant (a scale or a shift) are compiled with full
 //! optimisation (the chain must end up fused) and the generated code must compute what the
 //! reference semantics compute on the unoptimised graph.
 
@@ -158,6 +159,21 @@ fn graph(producer: usize, chain: &[usize], seed: u64) -> Graph {
                 let m = b.one(Op::Binary(BinaryOp::Mul), &mul);
                 b.one(Op::Binary(BinaryOp::Div), &[m, d])
             }
+            // A scale or a shift by a one-element constant: Mul with the constant first,
+            // Add with it second and of shape [1], Sub of it.
+            21..=23 => {
+                let (v, shape): (f32, &[usize]) = match step {
+                    21 => (-1.375, &[]),
+                    22 => (0.625, &[1]),
+                    _ => (0.3, &[]),
+                };
+                let k = b.constant(&format!("k{i}"), shape, TensorData::F32(vec![v]));
+                match step {
+                    21 => b.one(Op::Binary(BinaryOp::Mul), &[k, y]),
+                    22 => b.one(Op::Binary(BinaryOp::Add), &[y, k]),
+                    _ => b.one(Op::Binary(BinaryOp::Sub), &[y, k]),
+                }
+            }
             _ => {
                 let r = b.input(&format!("residual{i}"), DType::F32, &shape);
                 b.one(Op::Binary(BinaryOp::Add), &[y, r])
@@ -209,12 +225,26 @@ fn fused_epilogues_in_generated_code_match_the_reference() {
         (6, vec![19], 20),
         (0, vec![20, 9], 21),
     ];
+    // Scales and shifts (steps 21 to 23), after each kind of producer; the last as
+    // PP-LCNetV3 writes its learnable affine step after a HardSwish. (Right after a Conv
+    // or a Gemm, fold-affine moves them into the weights instead: a step comes first.)
+    let affine = [
+        (0, vec![0, 21], 22),
+        (1, vec![3, 22, 0], 23),
+        (2, vec![23, 21], 24),
+        (3, vec![21, 22], 25),
+        (4, vec![22], 26),
+        (5, vec![21, 23], 27),
+        (6, vec![23], 28),
+        (0, vec![8, 21, 22], 29),
+    ];
     for (producer, chain, seed) in drawn
         .collect::<Vec<_>>()
         .into_iter()
         .chain(gelu)
         .chain(later)
         .chain(parts)
+        .chain(affine)
     {
         let g = graph(producer, &chain, seed);
         let feed: Vec<Tensor> = g

@@ -36,6 +36,19 @@ fn as_epilogue(g: &Graph, c: NodeId, slot: usize) -> Option<(Epilogue, Option<ki
             let max = bound(2, a.max, f64::INFINITY)?;
             Some((Epilogue::Clip { min, max }, None))
         }
+        // A one-element constant on the other side: a scale or a shift. Sub only with the
+        // constant second (x - c is exactly x + (-c); c - x is not a shift).
+        Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub))
+            if scalar_operand(g, c, 1 - slot).is_some() =>
+        {
+            let by = scalar_operand(g, c, 1 - slot)?;
+            match op {
+                BinaryOp::Mul => Some((Epilogue::Scale { by }, None)),
+                BinaryOp::Add => Some((Epilogue::Shift { by }, None)),
+                _ if slot == 0 => Some((Epilogue::Shift { by: -by }, None)),
+                _ => None,
+            }
+        }
         Op::Binary(BinaryOp::Add) => {
             let other = node.inputs.get(1 - slot).copied().flatten()?;
             let y = node.inputs.get(slot).copied().flatten()?;
@@ -44,6 +57,15 @@ fn as_epilogue(g: &Graph, c: NodeId, slot: usize) -> Option<(Epilogue, Option<ki
         }
         _ => None,
     }
+}
+
+/// The value of input `slot` of `n` when it is a one-element float constant.
+fn scalar_operand(g: &Graph, n: NodeId, slot: usize) -> Option<f64> {
+    let t = crate::rewrite::const_input(g, n, slot)?;
+    if t.numel() != 1 || !matches!(t.dtype(), DType::F32 | DType::F64) {
+        return None;
+    }
+    t.data.to_f64_vec().first().copied()
 }
 
 /// `Mul(y, Sigmoid(y))` (either operand order) reading producer output `y`: the Sigmoid and

@@ -775,6 +775,8 @@ impl Fns {
                     s.push_str(&format!("v = v * t / {d}; }}"));
                     s
                 }
+                Epilogue::Scale { by } => format!("v = v * {};", lit::scalar(dtype, *by)?),
+                Epilogue::Shift { by } => format!("v = v + {};", lit::scalar(dtype, *by)?),
                 Epilogue::Add { .. } => {
                     if operands.get(k).cloned().flatten().is_none() {
                         return Err("a residual Add without its operand".into());

@@ -83,6 +83,10 @@ fn epilogue_operands(
                 }
                 None
             }
+            Epilogue::Scale { by } | Epilogue::Shift { by } => {
+                literal::from_f64(dtype, *by)?;
+                None
+            }
             Epilogue::Add { slot } => Some(cx.read(*slot)?),
         });
     }

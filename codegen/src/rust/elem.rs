@@ -173,6 +173,8 @@ fn epilogue_body(
                 s.push_str(&format!("let v = v * t / {d};"));
                 s
             }
+            Epilogue::Scale { by } => format!("let v = v * {};", literal::from_f64(dtype, *by)?),
+            Epilogue::Shift { by } => format!("let v = v + {};", literal::from_f64(dtype, *by)?),
             Epilogue::Add { .. } => {
                 let r = operands
                     .get(k)

@@ -31,6 +31,12 @@ pub enum Epilogue {
     },
     /// `y = y + r`, where `r` is the node input at `slot`, of y's exact type (a residual).
     Add { slot: usize },
+    /// `y = y * by`, rounded to y's type: a Mul by a one-element constant (exporters write
+    /// learnable scalar affine steps after activations this way, e.g. PP-LCNetV3).
+    Scale { by: f64 },
+    /// `y = y + by`, rounded to y's type: an Add of (or a Sub of, negated) a one-element
+    /// constant.
+    Shift { by: f64 },
 }
 
 impl fmt::Display for Epilogue {
@@ -46,6 +52,8 @@ impl fmt::Display for Epilogue {
                 write!(f, "hardswish(x * clip(x + {add}, {min}, {max}) / {div})")
             }
             Epilogue::Add { slot } => write!(f, "add(in{slot})"),
+            Epilogue::Scale { by } => write!(f, "mul({by})"),
+            Epilogue::Shift { by } => write!(f, "add({by})"),
         }
     }
 }
@@ -179,6 +187,14 @@ fn apply_f<T: EpiFloat>(
                     }
                     *v = v.mul(t).div(d);
                 })
+            }
+            Epilogue::Scale { by } => {
+                let by = T::of(*by);
+                y.iter_mut().for_each(|v| *v = v.mul(by))
+            }
+            Epilogue::Shift { by } => {
+                let by = T::of(*by);
+                y.iter_mut().for_each(|v| *v = v.add(by))
             }
             Epilogue::Add { .. } => {
                 let r = extra
