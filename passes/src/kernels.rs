@@ -137,9 +137,10 @@ pub struct SplitConv {
     /// `hq x wq` is the whole padded map and `taps` are offsets in elements of that
     /// block), then one output row of the block.
     pub lanes_last: bool,
-    /// Scratch elements: every channel's planes, plus room for the last tile's columns
-    /// past the end (read, never stored); for a depthwise one, then one channel's wide
-    /// output (`output[0] * wq`, and a tile's columns past it), where its taps are summed.
+    /// Scratch elements: every channel's planes (a depthwise one: one channel's, split
+    /// channel by channel), plus room for the last tile's columns past the end (read,
+    /// never stored); for a depthwise one, then one channel's wide output
+    /// (`output[0] * wq`, and a tile's columns past it), where its taps are summed.
     pub len: usize,
 }
 
@@ -253,10 +254,10 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         }
     }
     let channel = sh * sw * hq * wq;
-    let sum = if depthwise {
-        output[0] * wq + tiling.room()
+    let (split_channels, sum) = if depthwise {
+        (1, output[0] * wq + tiling.room())
     } else {
-        0
+        (c_in, 0)
     };
     Some(SplitConv {
         c_in,
@@ -270,7 +271,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         channel,
         depthwise,
         lanes_last: false,
-        len: c_in * channel + reach + tiling.room() + sum,
+        len: split_channels * channel + reach + tiling.room() + sum,
     })
 }
 

@@ -261,26 +261,29 @@ pub(super) fn depthwise(s: &mut String, t: Tiling) {
     let _ = writeln!(
         s,
         "/// A depthwise convolution (one input channel per output channel, weights `c x taps`)
-/// on its input padded and split by stride phase in `scratch` (see `pad_split`): per
-/// channel, by `dw_channel`, the bias plus each tap's weight times a contiguous run of the
-/// split input, taps in order, into the channel's whole wide output (the last
-/// `oh * wq + {nr}` elements of `scratch`); then its rows are copied
-/// out, and the fused epilogue `epi(at, run)` runs on the channel's plane. (Scattering
+/// channel by channel: the channel padded and split by stride phase at the start of
+/// `scratch` (see `pad_split`), then, by `dw_channel`, the bias plus each tap's weight
+/// times a contiguous run of it, taps in order, into the channel's whole wide output (the
+/// last `oh * wq + {nr}` elements of `scratch`); then its rows are copied out, and the
+/// fused epilogue `epi(at, run)` runs on the channel's plane. (Splitting every channel
+/// first, a pass over the whole input into scratch and a second out of it, took more
+/// time than the arithmetic on ppocrv4_rec's 24x160 maps; one channel stays in L1.) (Scattering
 /// each tile straight to the output rows cost more than its arithmetic on small maps, and
 /// so did a call of the epilogue per row: MobileNet's 32-channel 24x24 step 16.8 -> 11.4 us.)
 fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
-    let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
-    let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
+    let hw = p.input[0] * p.input[1];
+    let (xn, yn) = (p.c_in * hw, p.c_out * oh * ow);
     let wide = oh * p.wq;
+    let one = SplitConvParams {{ c_in: 1, ..*p }};
+    let read = split_reads(p);
+    let (split, sum) = scratch.split_at_mut(scratch.len() - wide - {nr});
     for n in 0..p.batch {{
-        pad_split(&x[n * xn..][..xn], scratch, p);
-        let (split, sum) = scratch.split_at_mut(scratch.len() - wide - {nr});
         let yb = &mut y[n * yn..][..yn];
         for (c, wc) in w.chunks_exact(T).enumerate().take(p.c_in) {{
             let init = b.map_or(0.0, |b| b[c]);
-            let xs = &split[c * channel..];
-            dw_channel(wc, xs, &p.taps, init, sum, wide);
+            pad_split_reading(&x[n * xn + c * hw..][..hw], split, &one, &read);
+            dw_channel(wc, split, &p.taps, init, sum, wide);
             for (r, src) in sum.chunks_exact(p.wq).take(oh).enumerate() {{
                 let at = (c * oh + r) * ow;
                 copy_run(&mut yb[at..at + ow], &src[..ow]);

@@ -76,6 +76,7 @@ pub(super) const SPLIT_PARAMS: &str =
 // In a module whose only user is `conv_winograd`, which pads and splits its input with
 // `pad_split`, the convolution's own fields are never read.
 #[allow(dead_code)]
+#[derive(Clone, Copy)]
 struct SplitConvParams<const T: usize> {
     batch: usize,
     c_in: usize,
@@ -91,18 +92,37 @@ struct SplitConvParams<const T: usize> {
 ";
 
 pub(super) const PAD_SPLIT: &str =
-    "/// Copies one batch item `x` (`c_in x h x w`) into `s`, padded and split by stride phase
+    "/// Whether some tap reads each of the first 16 phases (strides up to 4x4; Winograd
+/// passes no taps and reads all), for [`pad_split_reading`]: worked out once per call,
+/// not per channel and row (per row, the divisions took a third of the stride-2 split's
+/// time; per channel, a third of a depthwise step on 3x80 maps).
+fn split_reads<const T: usize>(p: &SplitConvParams<T>) -> [bool; 16] {
+    let plane = p.hq * p.wq;
+    let mut read = [T == 0; 16];
+    for &t in &p.taps {
+        if let Some(r) = read.get_mut(t / plane.max(1)) {
+            *r = true;
+        }
+    }
+    read
+}
+
+/// Copies one batch item `x` (`c_in x h x w`) into `s`, padded and split by stride phase
 /// (see `SplitConvParams`); zeros the rest of `s`, which the last tile reads past the end.
+// `conv_depthwise` calls `pad_split_reading` directly, so alone it leaves this unused.
+#[allow(dead_code)]
 fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
+    pad_split_reading(x, s, p, &split_reads(p));
+}
+
+/// [`pad_split`] with the phases the taps read (`read`, from [`split_reads`]) given.
+fn pad_split_reading<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>, read: &[bool; 16]) {
     let ([h, w], [sh, sw], [ph, pw]) = (p.input, p.strides, p.pads);
     let plane = p.hq * p.wq;
     let channel = sh * sw * plane;
-    // Whether some tap reads a phase (Winograd passes no taps and reads all): worked out
-    // once for the first 16 (strides up to 4x4), not per channel and row (per row, the
-    // divisions took a third of the stride-2 split's time).
+    // Phases past the first 16: worked out when met.
     let reads = |phase: usize| T == 0 || p.taps.iter().any(|&t| t / plane == phase);
-    let read: [bool; 16] = core::array::from_fn(reads);
-    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p, &read) {
+    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p, read) {
         return;
     }
     for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
