@@ -97,6 +97,11 @@ fn max_pool_separable<T: Num>(x: &[T], y: &mut [T], w: &Window, planes: usize, e
     for p in 0..planes {
         let xp = &x[p * i1 * i2..][..i1 * i2];
         let yp = &mut y[p * o1 * o2..][..o1 * o2];
+        // Whether the plane holds a NaN (never, for integers): only then can a window's
+        // first element need taking (below). Tested per output, the test cost as much as
+        // the pooling on ddddocr_det's 13x13 maps.
+        #[allow(clippy::eq_op)]
+        let nan = xp.iter().fold(false, |a, &v| a | (v != v));
         for (b, yr) in yp.chunks_exact_mut(o2).enumerate() {
             let (l1, h1, _) = pool_taps(w, 1, b, 0);
             let mut c0 = 0;
@@ -110,25 +115,29 @@ fn max_pool_separable<T: Num>(x: &[T], y: &mut [T], w: &Window, planes: usize, e
                 let (lo, hi) = (start.max(p2) - p2, end.min(p2 + i2).max(p2) - p2);
                 if lo < hi {
                     let at = &mut span[lo + p2 - start..][..hi - lo];
+                    // Selects, not branches: so the loops vectorise (as `if v > m { m = v }`
+                    // they ran one compare-and-branch an element).
                     for t1 in l1..h1 {
                         let row = &xp[(b * s1 + t1 - p1) * i2..][lo..hi];
                         for (m, &v) in at.iter_mut().zip(row) {
-                            if v > *m {
-                                *m = v;
-                            }
+                            *m = if v > *m { v } else { *m };
                         }
                     }
                 }
                 let out = &mut yr[c0..c1];
                 out.fill(T::LOWEST);
                 for t2 in 0..k2 {
-                    for (o, &v) in out.iter_mut().zip(span[t2..].iter().step_by(s2)) {
-                        if v > *o {
-                            *o = v;
+                    if s2 == 1 {
+                        for (o, &v) in out.iter_mut().zip(&span[t2..]) {
+                            *o = if v > *o { v } else { *o };
+                        }
+                    } else {
+                        for (o, &v) in out.iter_mut().zip(span[t2..].iter().step_by(s2)) {
+                            *o = if v > *o { v } else { *o };
                         }
                     }
                 }
-                if l1 < h1 {
+                if nan && l1 < h1 {
                     for (c, o) in (c0..c1).zip(out.iter_mut()) {
                         let (l2, h2, _) = pool_taps(w, 2, c, 0);
                         if l2 < h2 {
