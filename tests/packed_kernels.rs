@@ -194,6 +194,46 @@ fn split_conv_over(
     )
 }
 
+/// Convolutions of one group whose split input passes `SPLIT_BAND_BYTES` (5 to 7 channels
+/// of 96 to 139 by 96 to 139), so `conv_split` splits and computes them in bands of output
+/// rows: kernels 1x1 to 4x4, strides and dilations 1 to 2, uneven padding, one or two batch
+/// items, the bands' last one shorter.
+fn split_conv_bands() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    conv_case(
+        (
+            (1usize..3, 5usize..8, 1usize..10, 96usize..140, 96usize..140),
+            (
+                1usize..5,
+                1usize..5,
+                1usize..3,
+                1usize..3,
+                1usize..3,
+                1usize..3,
+            ),
+            proptest::collection::vec(0usize..3, 4),
+            (any::<bool>(), tail()),
+        )
+            .prop_flat_map(
+                |((n, ci, co, h, w), (kh, kw, sh, sw, dh, dw), pads, (bias, tail))| {
+                    let window = WindowAttrs {
+                        kernel_shape: vec![kh, kw],
+                        strides: vec![sh, sw],
+                        dilations: vec![dh, dw],
+                        pads,
+                        auto_pad: AutoPad::NotSet,
+                        ceil_mode: false,
+                    };
+                    (
+                        f32_tensor(vec![n, ci, h, w]),
+                        f32_tensor(vec![co, ci, kh, kw]),
+                        f32_tensor(vec![co]),
+                        Just((window, 1, bias, tail)),
+                    )
+                },
+            ),
+    )
+}
+
 /// Convolutions of one group on outputs of at most one vector a channel, with 40 or 70
 /// output channels (whole and partly filled panels): each takes the kernel with output
 /// channels in the lanes on 8- and 16-lane builds
@@ -477,9 +517,10 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             "conv outputs of 128 and more wide",
             draw(&mut runner, split_conv_over(1..3, 128..200, 1..2), 8),
         ),
+        ("conv in bands", draw(&mut runner, split_conv_bands(), 8)),
     ]);
     let mut built = Vec::new();
-    let (mut winograd, mut lanes, mut transposed, mut split_t) = (0, 0, 0, 0);
+    let (mut winograd, mut lanes, mut transposed, mut split_t, mut banded) = (0, 0, 0, 0, 0);
     // Each tiling with a multiply and an add per term, and, where the target has fused
     // multiply-add (`--fma`), with `f32::mul_add`.
     let builds = TARGETS.iter().flat_map(|t| {
@@ -531,6 +572,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
             if label.contains("small outputs") && text.contains("conv_split_t(x") {
                 split_t += 1;
             }
+            if label.contains("bands") && in_bands(text) {
+                banded += 1;
+            }
             // Same summation order as the reference (a multiply and an add per term, in
             // order of k), so only the tolerance of float formatting is needed, except the
             // one-row tile on vector targets (interleaved partial sums, added at the end:
@@ -574,12 +618,32 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         "only {split_t} of {} cases ran the transposed split convolution",
         built.len()
     );
+    // And every draw of a large split in bands (8 draws, each build).
+    assert!(
+        banded >= 8 * TARGETS.len(),
+        "only {banded} of {} cases ran the split convolution in bands",
+        built.len()
+    );
     assert!(
         transposed >= 10 * 4,
         "only {transposed} of {} cases ran the transposed 1x1 kernel",
         built.len()
     );
     run_and_compare(&built, "kiln-packed-runner");
+}
+
+/// Whether generated code calls `conv_split` with bands of fewer rows than its output
+/// (`band: B` below `output: [H, W]` in its parameters).
+fn in_bands(text: &str) -> bool {
+    let field = |name: &str| -> Option<usize> {
+        let at = text.find(name)? + name.len();
+        let digits: String = text[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    matches!((field("band: "), field("output: [")), (Some(b), Some(h)) if b < h)
 }
 
 /// A compiled case: its label, the code, its inputs, the reference outputs and the

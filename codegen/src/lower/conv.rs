@@ -328,6 +328,7 @@ fn conv_on_split(
             ("pads", pair(split.pads)),
             ("hq", Arg::Usize(split.hq)),
             ("wq", Arg::Usize(split.wq)),
+            ("band", Arg::Usize(split.band)),
             ("taps", Arg::Array(split.taps.clone())),
         ],
     };

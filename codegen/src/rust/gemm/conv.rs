@@ -106,12 +106,13 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
             v * l
         )
     };
+    // The tile width by the columns left in the band.
     let narrower = t.narrower(nv);
     let mut tail = String::new();
     for &v in &narrower {
         let _ = write!(
             tail,
-            "if wide - q <= {} {{\n                    {}\n                }} else ",
+            "if bwide - q <= {} {{\n                        {}\n                    }} else ",
             v * l,
             call(v)
         );
@@ -119,57 +120,70 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
     tail += &if narrower.is_empty() {
         call(nv)
     } else {
-        format!("{{\n                    {}\n                }}", call(nv))
+        format!(
+            "{{\n                        {}\n                    }}",
+            call(nv)
+        )
     };
     let _ = writeln!(
         s,
         "/// A convolution of one group on its input padded and split by stride phase in
-/// `scratch` (see `pad_split`): per batch item, the weights (packed in row panels of {mr})
-/// times the split input, {nr} columns of the wide output at a time, each tile scattered
-/// to the output rows it covers; then the fused epilogue `epi(at, run)` on each channel's
-/// finished rows, a band of at least 256 outputs at a time. (Run by run, a tile's few
-/// outputs per call, the calls cost MobileNet's first convolution as much as its
-/// arithmetic.)
+/// `scratch` (see `pad_split`), a band of `p.band` output rows at a time (the input rows
+/// the band reads split into scratch, then the band computed, while they are in cache:
+/// ddddocr_det's first stride-2 convolution split its whole 4 MB input at once, and its
+/// tiles read it back from beyond L2): per batch item and band, the weights (packed in
+/// row panels of {mr}) times the split input, {nr} columns of the band's wide output at a
+/// time, each tile scattered to the output rows it covers; then the fused epilogue
+/// `epi(at, run)` on each channel's finished rows, at least 256 outputs at a time. (Run
+/// by run, a tile's few outputs per call, the calls cost MobileNet's first convolution as
+/// much as its arithmetic.)
 fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
     let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
-    let wide = oh * p.wq;
     let k = p.c_in * T;
+    let read = split_reads(p);
     let mut tile = [0.0f32; {mr} * {nr}];
     for n in 0..p.batch {{
-        pad_split(&x[n * xn..][..xn], scratch, p);
         let yb = &mut y[n * yn..][..yn];
-        let (mut q, mut done) = (0, 0);
-        while q < wide {{
-            let cols = (wide - q).min({nr});
-            let (runs, nruns) = wide_runs(q, cols, p);
-            let runs = &runs[..nruns];
-            for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
-                let rows = (p.c_out - pi * {mr}).min({mr});
-                let mut init = [0.0f32; {mr}];
-                if let Some(b) = b {{
-                    // By element: a copy of `rows` values was a `memmove` call a tile.
-                    for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
-                        *v = x;
+        let (mut r0, mut done) = (0, 0);
+        while r0 < oh {{
+            let r1 = (r0 + p.band.max(1)).min(oh);
+            pad_split_reading(&x[n * xn..][..xn], scratch, p, &read, r0);
+            // The band's wide output: columns `r0 * wq..r1 * wq` of the whole one.
+            let bwide = (r1 - r0) * p.wq;
+            let mut q = 0;
+            while q < bwide {{
+                let cols = (bwide - q).min({nr});
+                let (runs, nruns) = wide_runs(r0 * p.wq + q, cols, p);
+                let runs = &runs[..nruns];
+                for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
+                    let rows = (p.c_out - pi * {mr}).min({mr});
+                    let mut init = [0.0f32; {mr}];
+                    if let Some(b) = b {{
+                        // By element: a copy of `rows` values was a `memmove` call a tile.
+                        for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
+                            *v = x;
+                        }}
+                    }}
+                    {tail}
+                    for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
+                        let plane = (pi * {mr} + i) * oh * ow;
+                        store_wide(src, runs, yb, plane);
                     }}
                 }}
-                {tail}
-                for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
-                    let plane = (pi * {mr} + i) * oh * ow;
-                    store_wide(src, runs, yb, plane);
+                q += {nr};
+                // Output rows below this are stored in every channel.
+                let finished = (r0 + q / p.wq).min(r1);
+                if finished > done && ((finished - done) * ow >= 256 || finished == oh) {{
+                    for c in 0..p.c_out {{
+                        let at = (c * oh + done) * ow;
+                        epi(n * yn + at, &mut yb[at..at + (finished - done) * ow]);
+                    }}
+                    done = finished;
                 }}
             }}
-            q += {nr};
-            // Output rows below q / wq are stored in every channel.
-            let finished = (q / p.wq).min(oh);
-            if finished > done && ((finished - done) * ow >= 256 || finished == oh) {{
-                for c in 0..p.c_out {{
-                    let at = (c * oh + done) * ow;
-                    epi(n * yn + at, &mut yb[at..at + (finished - done) * ow]);
-                }}
-                done = finished;
-            }}
+            r0 = r1;
         }}
     }}
 }}"
@@ -282,7 +296,7 @@ fn conv_depthwise<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &m
         let yb = &mut y[n * yn..][..yn];
         for (c, wc) in w.chunks_exact(T).enumerate().take(p.c_in) {{
             let init = b.map_or(0.0, |b| b[c]);
-            pad_split_reading(&x[n * xn + c * hw..][..hw], split, &one, &read);
+            pad_split_reading(&x[n * xn + c * hw..][..hw], split, &one, &read, 0);
             dw_channel(wc, split, &p.taps, init, sum, wide);
             for (r, src) in sum.chunks_exact(p.wq).take(oh).enumerate() {{
                 let at = (c * oh + r) * ow;
@@ -625,6 +639,7 @@ fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch
         pads: p.pads,
         hq: 2 * th + 2,
         wq: tw + 1,
+        band: oh,
         taps: [],
     }};
     let plane = sp.hq * sp.wq;

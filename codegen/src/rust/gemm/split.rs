@@ -70,7 +70,9 @@ pub(super) const SPLIT_PARAMS: &str =
     "/// A 2-D convolution on its input padded and split by stride phase in scratch: each
 /// input channel's padded plane is stored as `strides[0] * strides[1]` phase planes of
 /// `hq x wq`, so every tap reads one phase at a fixed offset (`taps`) with unit stride,
-/// and output `(r, col)` is column `r * wq + col` of a wide output. (For
+/// and output `(r, col)` is column `r * wq + col` of a wide output. `conv_split` works in
+/// bands of `band` output rows: the phase planes hold the `hq` phase rows one band reads
+/// (`band` is the output's height where the whole input's split fits its scratch). (For
 /// `conv_depthwise_lanes`, `hq x wq` is the whole padded map, with a block of channels
 /// interleaved, and `taps` are offsets in that block.)
 // In a module whose only user is `conv_winograd`, which pads and splits its input with
@@ -87,6 +89,7 @@ struct SplitConvParams<const T: usize> {
     pads: [usize; 2],
     hq: usize,
     wq: usize,
+    band: usize,
     taps: [usize; T],
 }
 ";
@@ -112,17 +115,19 @@ fn split_reads<const T: usize>(p: &SplitConvParams<T>) -> [bool; 16] {
 // `conv_depthwise` calls `pad_split_reading` directly, so alone it leaves this unused.
 #[allow(dead_code)]
 fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
-    pad_split_reading(x, s, p, &split_reads(p));
+    pad_split_reading(x, s, p, &split_reads(p), 0);
 }
 
-/// [`pad_split`] with the phases the taps read (`read`, from [`split_reads`]) given.
-fn pad_split_reading<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>, read: &[bool; 16]) {
+/// [`pad_split`] with the phases the taps read (`read`, from [`split_reads`]) given, from
+/// phase row `row0` (a band's first output row): each phase plane gets phase rows
+/// `row0..row0 + hq`.
+fn pad_split_reading<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>, read: &[bool; 16], row0: usize) {
     let ([h, w], [sh, sw], [ph, pw]) = (p.input, p.strides, p.pads);
     let plane = p.hq * p.wq;
     let channel = sh * sw * plane;
     // Phases past the first 16: worked out when met.
     let reads = |phase: usize| T == 0 || p.taps.iter().any(|&t| t / plane == phase);
-    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p, read) {
+    if sw == 2 && w >= 32 && pad_split_pairs(x, s, p, read, row0) {
         return;
     }
     for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
@@ -142,7 +147,7 @@ fn pad_split_reading<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvPara
                     continue;
                 }
                 for (i, row) in dst.chunks_exact_mut(p.wq).enumerate() {
-                    let r = i * sh + a;
+                    let r = (row0 + i) * sh + a;
                     if r < ph || r - ph >= h {
                         continue;
                     }
@@ -198,7 +203,7 @@ fn pad_split_reading<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvPara
 /// which go to the two column phases of its row phase. (Phase by phase, each row was read
 /// twice and each run's tail copied one element at a time: a depthwise convolution at
 /// stride 2 spent three quarters of its time here.)
-fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>, read: &[bool; 16]) -> bool {
+fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>, read: &[bool; 16], row0: usize) -> bool {
     let ([h, w], [sh, _], [ph, pw]) = (p.input, p.strides, p.pads);
     let (plane, wq) = (p.hq * p.wq, p.wq);
     let channel = sh * 2 * plane;
@@ -212,8 +217,11 @@ fn pad_split_pairs<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams
     for (c, xc) in x.chunks_exact(h * w).enumerate().take(p.c_in) {
         let cs = &mut s[c * channel..][..channel];
         cs.fill(0.0);
-        for (r, xr) in xc.chunks_exact(w).enumerate() {
-            let (a, i) = ((r + ph) % sh, (r + ph) / sh);
+        // Input row `r` is padded row `r + ph`, phase row `(r + ph) / sh`: from the band's
+        // first.
+        let first = (row0 * sh).saturating_sub(ph);
+        for (r, xr) in xc.chunks_exact(w).enumerate().skip(first) {
+            let (a, i) = ((r + ph) % sh, (r + ph) / sh - row0);
             if i >= p.hq {
                 break;
             }
