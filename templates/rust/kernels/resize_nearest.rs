@@ -1,24 +1,58 @@
 /// Nearest-neighbour Resize: each output element copies one input element (one tap per
-/// axis: `p.taps` are all 1), or is `extrapolation` outside the input.
+/// axis: `p.taps` are all 1), or is `extrapolation` outside the input. Row by row of the
+/// last axis: a row that reads the same input row as the one before (an upsampling's
+/// repeated rows) is a copy of it, and a row inside the input on the leading axes reads
+/// its elements with no per-element outside test (ddddocr_det's 2x upsamplings took 1.5
+/// ns an element with the test).
 fn resize_nearest<T: Copy>(x: &[T], y: &mut [T], p: &ResizeAxes, extrapolation: T) {
     let [_, i1, i2, i3] = p.input;
     let [o0, o1, o2, o3] = p.output;
     let [n0, n1, n2, n3] = p.taps;
-    let mut out = y.iter_mut();
+    if o3 == 0 {
+        return;
+    }
+    let inner_outside = !p.outside[3].is_empty();
+    let mut at = 0;
+    // The input row the last output row read, when it read one whole.
+    let mut last: Option<usize> = None;
     for a in 0..o0 {
         let j0 = p.index[0][a * n0];
         for b in 0..o1 {
             let j1 = j0 * i1 + p.index[1][b * n1];
             for c in 0..o2 {
                 let j2 = j1 * i2 + p.index[2][c * n2];
-                for d in 0..o3 {
-                    let Some(v) = out.next() else { return };
-                    *v = if p.is_outside([a, b, c, d]) {
-                        extrapolation
-                    } else {
-                        x[j2 * i3 + p.index[3][d * n3]]
-                    };
+                if at + o3 > y.len() {
+                    return;
                 }
+                if last == Some(j2) && !inner_outside && !p.is_outside([a, b, c, 0]) {
+                    // The same input row as the row before: a copy of that.
+                    y.copy_within(at - o3..at, at);
+                    at += o3;
+                    continue;
+                }
+                let row = &mut y[at..at + o3];
+                at += o3;
+                if p.is_outside([a, b, c, 0]) && !inner_outside {
+                    row.fill(extrapolation);
+                    last = None;
+                    continue;
+                }
+                if inner_outside || p.is_outside([a, b, c, 0]) {
+                    for (d, v) in row.iter_mut().enumerate() {
+                        *v = if p.is_outside([a, b, c, d]) {
+                            extrapolation
+                        } else {
+                            x[j2 * i3 + p.index[3][d * n3]]
+                        };
+                    }
+                    last = None;
+                    continue;
+                }
+                let xr = &x[j2 * i3..][..i3];
+                for (d, v) in row.iter_mut().enumerate() {
+                    *v = xr[p.index[3][d * n3]];
+                }
+                last = Some(j2);
             }
         }
     }
