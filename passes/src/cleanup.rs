@@ -232,3 +232,91 @@ pub fn flush_subnormal_weights(g: &mut Graph) -> Result<Vec<String>, String> {
     }
     Ok(flushed)
 }
+
+/// The (start, step, length) per axis that Slice `a` takes of a tensor of shape `dims`,
+/// if every step is positive.
+fn forward_slice(a: &kiln_ir::ops::SliceAttrs, dims: &[usize]) -> Option<Vec<(i64, i64, usize)>> {
+    let n = a.starts.len();
+    let axes: Vec<i64> = a.axes.clone().unwrap_or_else(|| (0..n as i64).collect());
+    let steps: Vec<i64> = a.steps.clone().unwrap_or_else(|| vec![1; n]);
+    if a.ends.len() != n || axes.len() != n || steps.len() != n {
+        return None;
+    }
+    let mut per: Vec<(i64, i64, usize)> = dims.iter().map(|&d| (0, 1, d)).collect();
+    for i in 0..n {
+        let rank = dims.len() as i64;
+        let ax = if axes[i] < 0 { axes[i] + rank } else { axes[i] };
+        let ax = usize::try_from(ax).ok().filter(|&ax| ax < dims.len())?;
+        let s = kiln_ir::ops::view::slice_axis(dims[ax], a.starts[i], a.ends[i], steps[i]).ok()?;
+        if s.1 <= 0 {
+            return None;
+        }
+        per[ax] = s;
+    }
+    Some(per)
+}
+
+/// A Slice of a Slice's output (its only reader), both with positive steps, becomes one
+/// Slice of the first one's input: start `s1 + s2 * k1`, step `k1 * k2` per axis. One
+/// strided copy instead of two, and no intermediate buffer: YOLOv5's space-to-depth
+/// ("Focus") slices rows, then columns, four times (ddddocr_det: 0.74 ms for 3 MB of
+/// pixels, each written twice).
+pub fn merge_slices(g: &mut Graph) -> Result<Vec<String>, String> {
+    let mut merged = Vec::new();
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for n in ids {
+        if !g.contains_node(n) {
+            continue;
+        }
+        let Op::Slice(second) = &g.node(n).op else {
+            continue;
+        };
+        let Some(Some(mid)) = g.node(n).inputs.first().copied() else {
+            continue;
+        };
+        let Some(p) = g.producer(mid) else { continue };
+        let Op::Slice(first) = &g.node(p).op else {
+            continue;
+        };
+        let Some(Some(x)) = g.node(p).inputs.first().copied() else {
+            continue;
+        };
+        if sole_consumer(g, mid) != Some(n)
+            || !g.node(p).epilogue.is_empty()
+            || !g.node(n).epilogue.is_empty()
+            || g.node(p).outputs.len() != 1
+            || g.node(n).outputs.len() != 1
+        {
+            continue;
+        }
+        let (dx, dm) = (&g.value(x).ty.shape, &g.value(mid).ty.shape);
+        let (Some(a), Some(b)) = (forward_slice(first, dx), forward_slice(second, dm)) else {
+            continue;
+        };
+        if a.len() != b.len() || a.iter().zip(dm).any(|(s, &d)| s.2 != d) {
+            continue;
+        }
+        let (mut starts, mut ends, mut steps) = (Vec::new(), Vec::new(), Vec::new());
+        for (&(s1, k1, _), &(s2, k2, len)) in a.iter().zip(&b) {
+            let (start, step) = (s1 + s2 * k1, k1 * k2);
+            starts.push(start);
+            // One past the last index taken (the start itself when none is).
+            ends.push(if len == 0 {
+                start
+            } else {
+                start + step * (len as i64 - 1) + 1
+            });
+            steps.push(step);
+        }
+        let attrs = kiln_ir::ops::SliceAttrs {
+            axes: Some((0..a.len() as i64).collect()),
+            starts,
+            ends,
+            steps: Some(steps),
+        };
+        merged.push(format!("{:?} into {:?}", g.node(n).name, g.node(p).name));
+        g.node_mut(p).op = Op::Slice(attrs);
+        absorb(g, p, n, "merged");
+    }
+    Ok(merged)
+}

@@ -7,7 +7,8 @@
 //! 1. `fold-constants` next: weight preprocessing and shape arithmetic exported as nodes
 //!    become constants, so the folds below see constant weights.
 //! 2. `remove-identities` next: Identity, no-op Reshape/Flatten/Transpose and cancelling
-//!    Transpose pairs sit between the ops the patterns below want adjacent.
+//!    Transpose pairs sit between the ops the patterns below want adjacent. `merge-slices`
+//!    then makes a Slice of a Slice one (their constants are attributes by now).
 //!    `recognize-hardswish` then turns `x * HardSigmoid(x)` into one op, which fusion can
 //!    move into a Conv. `recognize-layernorm` and `recognize-gelu` likewise turn the
 //!    decomposed LayerNormalization (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then
@@ -72,6 +73,10 @@ pub const PIPELINE: &[Pass] = &[
     Pass {
         name: "remove-identities",
         run: cleanup::remove_identities,
+    },
+    Pass {
+        name: "merge-slices",
+        run: cleanup::merge_slices,
     },
     Pass {
         name: "recognize-hardswish",

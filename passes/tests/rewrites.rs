@@ -967,3 +967,64 @@ fn subnormal_weights_of_multiply_adds_are_flushed_and_shared_ones_copied() {
         );
     }
 }
+
+/// A Slice of `x` along `axis` from (start, end, step).
+fn slice(b: &mut Builder, x: ValueId, axis: i64, (start, end, step): (i64, i64, i64)) -> ValueId {
+    let attrs = kiln_ir::ops::SliceAttrs {
+        starts: vec![start],
+        ends: vec![end],
+        axes: Some(vec![axis]),
+        steps: Some(vec![step]),
+    };
+    b.one(Op::Slice(attrs), &[x])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 80, ..ProptestConfig::default() })]
+
+    /// Two Slices (same or different axes, negative axes, starts and ends past either end,
+    /// positive steps) become one taking the same elements.
+    #[test]
+    fn a_slice_of_a_slice_becomes_one(
+        dims in proptest::collection::vec(1usize..8, 1..4),
+        first in (-4i64..4, (-9i64..9, -9i64..10, 1i64..4)),
+        second in (-4i64..4, (-9i64..9, -9i64..10, 1i64..4)),
+        seed in 0u64..1000,
+    ) {
+        let rank = dims.len() as i64;
+        let mut b = Builder::new("slices");
+        let x = b.input("x", DType::F32, &dims);
+        let m = slice(&mut b, x, first.0 % rank, first.1);
+        let y = slice(&mut b, m, second.0 % rank, second.1);
+        b.output(y);
+        let g = b.g;
+        // Empty results are another matter (nothing to copy).
+        prop_assume!(g.value(y).ty.numel() > 0);
+        check(g.clone(), cleanup::merge_slices, &[], seed)?;
+        let mut merged = g;
+        cleanup::merge_slices(&mut merged).unwrap();
+        prop_assert_eq!(ops(&merged), vec!["Slice"]);
+    }
+}
+
+#[test]
+fn slices_read_twice_or_stepping_back_are_not_merged() {
+    // A reversing second Slice.
+    let mut b = Builder::new("reversed");
+    let x = b.input("x", DType::F32, &[2, 9]);
+    let m = slice(&mut b, x, 1, (1, 8, 2));
+    let y = slice(&mut b, m, 1, (-1, -10, -1));
+    b.output(y);
+    let mut g = b.g;
+    assert!(cleanup::merge_slices(&mut g).unwrap().is_empty());
+    // A first Slice whose output another op reads too.
+    let mut b = Builder::new("shared");
+    let x = b.input("x", DType::F32, &[2, 9]);
+    let m = slice(&mut b, x, 1, (0, 9, 2));
+    let y = slice(&mut b, m, 0, (1, 2, 1));
+    let r = b.one(Op::Unary(UnaryOp::Relu), &[m]);
+    b.output(y);
+    b.output(r);
+    let mut g = b.g;
+    assert!(cleanup::merge_slices(&mut g).unwrap().is_empty());
+}
