@@ -316,9 +316,11 @@ impl MathFn {
         format!("{f}_{}", dtype.name())
     }
 
-    /// The functions this one calls: of its own type (`None`) or of another.
-    fn deps(self) -> &'static [(Option<DType>, MathFn)] {
+    /// The functions this one calls on `dtype`: of its own type (`None`) or of another.
+    fn deps(self, dtype: DType) -> &'static [(Option<DType>, MathFn)] {
         match self {
+            // The f32 logistic has its own exponential of non-positive arguments.
+            MathFn::Sigmoid if dtype == DType::F32 => &[],
             MathFn::Sigmoid | MathFn::Tanh => &[(None, MathFn::Exp)],
             MathFn::Pow => &[
                 (Some(DType::F64), MathFn::Exp),
@@ -564,7 +566,7 @@ impl KernelSet {
         if !matches!(dtype, DType::F32 | DType::F64) {
             return Err(format!("needs f32 or f64 tensors, got {dtype}"));
         }
-        for &(t, dep) in f.deps() {
+        for &(t, dep) in f.deps(dtype) {
             self.math.insert((t.unwrap_or(dtype), dep));
         }
         self.math.insert((dtype, f));

@@ -130,8 +130,10 @@ fn tanh_and_sigmoid_errors() {
         "tanh_f32: max {t32:.3} ulp (at {a32}); tanh_f64: max {t64:.3} ulp vs std (at {b64}); \
          sigmoid_f32: max {s32:.3} ulp (at {c32}); sigmoid_f64: max {s64:.3} ulp vs 1/(1+exp(-x)) (at {d64})"
     );
-    // The f64 references are themselves computed in f64 (about 1 ulp each way).
-    assert!(t32 <= 3.0 && t64 <= 3.0 && s32 <= 3.0 && s64 <= 4.5);
+    // The f64 references are themselves computed in f64 (about 1 ulp each way). sigmoid_f32
+    // trades accuracy for speed (its exponential to degree 6): 4.1 ulp over every f32
+    // whose result is normal, measured outside the suite.
+    assert!(t32 <= 3.0 && t64 <= 3.0 && s32 <= 4.5 && s64 <= 4.5);
     assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
     assert_eq!(tanh_f32(30.0), 1.0);
     assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
@@ -139,6 +141,11 @@ fn tanh_and_sigmoid_errors() {
     assert_eq!(tanh_f64(-40.0), -1.0);
     assert_eq!(sigmoid_f32(f32::INFINITY), 1.0);
     assert_eq!(sigmoid_f32(f32::NEG_INFINITY), 0.0);
+    assert!(sigmoid_f32(f32::NAN).is_nan());
+    assert_eq!(sigmoid_f32(0.0), 0.5);
+    // Below -87, where the result is within 2^-126 of 0, it is 0.
+    assert_eq!(sigmoid_f32(-87.5), 0.0);
+    assert!(sigmoid_f32(-86.9) >= f32::MIN_POSITIVE);
     assert_eq!(sigmoid_f64(0.0), 0.5);
 }
 
