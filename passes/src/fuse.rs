@@ -36,20 +36,21 @@ fn as_epilogue(g: &Graph, c: NodeId, slot: usize) -> Option<(Epilogue, Option<ki
             let max = bound(2, a.max, f64::INFINITY)?;
             Some((Epilogue::Clip { min, max }, None))
         }
-        // A one-element constant on the other side: a scale or a shift. Sub only with the
-        // constant second (x - c is exactly x + (-c); c - x is not a shift).
-        Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub))
-            if scalar_operand(g, c, 1 - slot).is_some() =>
-        {
-            let by = scalar_operand(g, c, 1 - slot)?;
-            match op {
-                BinaryOp::Mul => Some((Epilogue::Scale { by }, None)),
-                BinaryOp::Add => Some((Epilogue::Shift { by }, None)),
-                _ if slot == 0 => Some((Epilogue::Shift { by: -by }, None)),
-                _ => None,
+        Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add | BinaryOp::Sub)) => {
+            // A one-element constant on the other side: a scale or a shift. Sub only with
+            // the constant second (x - c is exactly x + (-c); c - x is not a shift).
+            if let Some(by) = scalar_operand(g, c, 1 - slot) {
+                return match op {
+                    BinaryOp::Mul => Some((Epilogue::Scale { by }, None)),
+                    BinaryOp::Add => Some((Epilogue::Shift { by }, None)),
+                    _ if slot == 0 => Some((Epilogue::Shift { by: -by }, None)),
+                    _ => None,
+                };
             }
-        }
-        Op::Binary(BinaryOp::Add) => {
+            // Otherwise only an Add fuses: a residual.
+            if *op != BinaryOp::Add {
+                return None;
+            }
             let other = node.inputs.get(1 - slot).copied().flatten()?;
             let y = node.inputs.get(slot).copied().flatten()?;
             (other != y && g.value(other).ty == g.value(y).ty)
@@ -114,16 +115,10 @@ fn hardswish_parts(g: &Graph, y: kiln_ir::ValueId) -> Option<([NodeId; 4], Epilo
             && g.value(node.outputs[0]).ty == *ty)
             .then_some(node.outputs[0])
     };
-    let scalar = |n: NodeId, slot: usize| {
-        let t = crate::rewrite::const_input(g, n, slot)?;
-        (t.numel() == 1)
-            .then(|| t.data.to_f64_vec().first().copied())
-            .flatten()
-    };
     let ao = plain(add, &Op::Binary(BinaryOp::Add))?;
     let a = match g.node(add).inputs[..] {
-        [Some(p), Some(_)] if p == y => scalar(add, 1)?,
-        [Some(_), Some(q)] if q == y => scalar(add, 0)?,
+        [Some(p), Some(_)] if p == y => scalar_operand(g, add, 1)?,
+        [Some(_), Some(q)] if q == y => scalar_operand(g, add, 0)?,
         _ => return None,
     };
     let clip = sole_consumer(g, ao)?;
@@ -154,7 +149,7 @@ fn hardswish_parts(g: &Graph, y: kiln_ir::ValueId) -> Option<([NodeId; 4], Epilo
     {
         return None;
     }
-    let d = scalar(div, 1)?;
+    let d = scalar_operand(g, div, 1)?;
     Some((
         [add, clip, mul, div],
         Epilogue::HardSwishParts {
