@@ -24,21 +24,8 @@ fn resize_nearest<T: Copy>(x: &[T], y: &mut [T], p: &ResizeAxes, extrapolation: 
                 if at + o3 > y.len() {
                     return;
                 }
-                if last == Some(j2) && !inner_outside && !p.is_outside([a, b, c, 0]) {
-                    // The same input row as the row before: a copy of that.
-                    y.copy_within(at - o3..at, at);
-                    at += o3;
-                    continue;
-                }
-                let row = &mut y[at..at + o3];
-                at += o3;
-                if p.is_outside([a, b, c, 0]) && !inner_outside {
-                    row.fill(extrapolation);
-                    last = None;
-                    continue;
-                }
-                if inner_outside || p.is_outside([a, b, c, 0]) {
-                    for (d, v) in row.iter_mut().enumerate() {
+                if inner_outside {
+                    for (d, v) in y[at..at + o3].iter_mut().enumerate() {
                         *v = if p.is_outside([a, b, c, d]) {
                             extrapolation
                         } else {
@@ -46,13 +33,20 @@ fn resize_nearest<T: Copy>(x: &[T], y: &mut [T], p: &ResizeAxes, extrapolation: 
                         };
                     }
                     last = None;
-                    continue;
+                } else if p.is_outside([a, b, c, 0]) {
+                    y[at..at + o3].fill(extrapolation);
+                    last = None;
+                } else if last == Some(j2) {
+                    // The same input row as the row before: a copy of that.
+                    y.copy_within(at - o3..at, at);
+                } else {
+                    let xr = &x[j2 * i3..][..i3];
+                    for (d, v) in y[at..at + o3].iter_mut().enumerate() {
+                        *v = xr[p.index[3][d * n3]];
+                    }
+                    last = Some(j2);
                 }
-                let xr = &x[j2 * i3..][..i3];
-                for (d, v) in row.iter_mut().enumerate() {
-                    *v = xr[p.index[3][d * n3]];
-                }
-                last = Some(j2);
+                at += o3;
             }
         }
     }

@@ -112,7 +112,8 @@ fn split_reads<const T: usize>(p: &SplitConvParams<T>) -> [bool; 16] {
 
 /// Copies one batch item `x` (`c_in x h x w`) into `s`, padded and split by stride phase
 /// (see `SplitConvParams`); zeros the rest of `s`, which the last tile reads past the end.
-// `conv_depthwise` calls `pad_split_reading` directly, so alone it leaves this unused.
+// `conv_split` and `conv_depthwise` call `pad_split_reading` directly, so alone they
+// leave this unused.
 #[allow(dead_code)]
 fn pad_split<const T: usize>(x: &[f32], s: &mut [f32], p: &SplitConvParams<T>) {
     pad_split_reading(x, s, p, &split_reads(p), 0);
