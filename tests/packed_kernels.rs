@@ -174,14 +174,7 @@ fn split_conv_over(
                     let one_d = rank == 0;
                     let two = |a: usize, b: usize| if one_d { vec![b] } else { vec![a, b] };
                     let pads = if one_d { vec![pads[1], pads[3]] } else { pads };
-                    let window = WindowAttrs {
-                        kernel_shape: two(kh, kw),
-                        strides: two(sh, sw),
-                        dilations: two(dh, dw),
-                        pads,
-                        auto_pad: AutoPad::NotSet,
-                        ceil_mode: false,
-                    };
+                    let window = explicit_window(two(kh, kw), two(sh, sw), two(dh, dw), pads);
                     let group = if depthwise { ci } else { 1 };
                     (
                         f32_tensor([vec![n, ci], two(h, w)].concat()),
@@ -215,14 +208,7 @@ fn split_conv_bands() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         )
             .prop_flat_map(
                 |((n, ci, co, h, w), (kh, kw, sh, sw, dh, dw), pads, (bias, tail))| {
-                    let window = WindowAttrs {
-                        kernel_shape: vec![kh, kw],
-                        strides: vec![sh, sw],
-                        dilations: vec![dh, dw],
-                        pads,
-                        auto_pad: AutoPad::NotSet,
-                        ceil_mode: false,
-                    };
+                    let window = explicit_window(vec![kh, kw], vec![sh, sw], vec![dh, dw], pads);
                     (
                         f32_tensor(vec![n, ci, h, w]),
                         f32_tensor(vec![co, ci, kh, kw]),
@@ -267,14 +253,7 @@ fn split_transposed() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
                     } else {
                         vec![0, pads[1], 0, pads[3]]
                     };
-                    let window = WindowAttrs {
-                        kernel_shape: two(kh, kw),
-                        strides: two(sh, sw),
-                        dilations: two(dh, dw),
-                        pads,
-                        auto_pad: AutoPad::NotSet,
-                        ceil_mode: false,
-                    };
+                    let window = explicit_window(two(kh, kw), two(sh, sw), two(dh, dw), pads);
                     (
                         f32_tensor([vec![n, ci], two(h, w)].concat()),
                         f32_tensor([vec![co, ci], two(kh, kw)].concat()),
@@ -308,16 +287,26 @@ fn pointwise_transposed() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     )
 }
 
-/// The window of a 1x1 convolution at stride 1 without padding.
-fn one_by_one() -> WindowAttrs {
+/// A window with explicit padding, no ceil mode.
+fn explicit_window(
+    kernel_shape: Vec<usize>,
+    strides: Vec<usize>,
+    dilations: Vec<usize>,
+    pads: Vec<usize>,
+) -> WindowAttrs {
     WindowAttrs {
-        kernel_shape: vec![1, 1],
-        strides: vec![1, 1],
-        dilations: vec![1, 1],
-        pads: vec![0; 4],
+        kernel_shape,
+        strides,
+        dilations,
+        pads,
         auto_pad: AutoPad::NotSet,
         ceil_mode: false,
     }
+}
+
+/// The window of a 1x1 convolution at stride 1 without padding.
+fn one_by_one() -> WindowAttrs {
+    explicit_window(vec![1, 1], vec![1, 1], vec![1, 1], vec![0; 4])
 }
 
 /// Depthwise 2-D convolutions on maps of at most 12 x 12 outputs with 16 to 39 channels:
@@ -341,14 +330,7 @@ fn depthwise_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         )
             .prop_flat_map(
                 |((n, c, h, w), (kh, kw, sh, sw, dh, dw), pads, (bias, tail))| {
-                    let window = WindowAttrs {
-                        kernel_shape: vec![kh, kw],
-                        strides: vec![sh, sw],
-                        dilations: vec![dh, dw],
-                        pads,
-                        auto_pad: AutoPad::NotSet,
-                        ceil_mode: false,
-                    };
+                    let window = explicit_window(vec![kh, kw], vec![sh, sw], vec![dh, dw], pads);
                     (
                         f32_tensor(vec![n, c, h, w]),
                         f32_tensor(vec![c, 1, kh, kw]),
@@ -386,14 +368,7 @@ fn winograd_conv() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         .prop_filter_map(
             "the kernel must fit the padded input",
             |(x, w, b, (pads, bias, tail))| {
-                let window = WindowAttrs {
-                    kernel_shape: vec![3, 3],
-                    strides: vec![1, 1],
-                    dilations: vec![1, 1],
-                    pads,
-                    auto_pad: AutoPad::NotSet,
-                    ceil_mode: false,
-                };
+                let window = explicit_window(vec![3, 3], vec![1, 1], vec![1, 1], pads);
                 let attrs = ConvAttrs { window, group: 1 };
                 conv_graph(x, w, bias.then_some(b), attrs, tail)
             },
