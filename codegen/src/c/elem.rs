@@ -761,7 +761,8 @@ impl Fns {
                 Epilogue::Silu => format!("v = v * {}(v);", self.math(MathFn::Sigmoid, dtype)?),
                 Epilogue::Act(a) => activation(*a, dtype)?,
                 Epilogue::HardSwishParts { add, min, max, div } => {
-                    let (a, d) = (lit::scalar(dtype, *add)?, lit::scalar(dtype, *div)?);
+                    // By the reciprocal, as the Rust printer does (see there).
+                    let (a, d) = (lit::scalar(dtype, *add)?, lit::scalar(dtype, 1.0 / *div)?);
                     let t = ctype(dtype)?;
                     let mut s = format!("{{ {t} t = v + {a}; ");
                     if min.is_finite() {
@@ -772,7 +773,7 @@ impl Fns {
                         let hi = lit::scalar(dtype, *max)?;
                         s.push_str(&format!("if (t > {hi}) {{ t = {hi}; }} "));
                     }
-                    s.push_str(&format!("v = v * t / {d}; }}"));
+                    s.push_str(&format!("v = v * t * {d}; }}"));
                     s
                 }
                 Epilogue::Scale { by } => format!("v = v * {};", lit::scalar(dtype, *by)?),

@@ -22,7 +22,8 @@ pub enum Epilogue {
     Act(super::Activation),
     /// `y = y * clip(y + add, min, max) / div`, each operation rounded to y's type as the
     /// unfused ops round: HardSwish as exporters write it in parts (`add` 3, `min` 0, `max`
-    /// 6, `div` 6), `Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`.
+    /// 6, `div` 6), `Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`. (The reference semantics
+    /// divide; the generated code multiplies by `1 / div`, within an ulp of it.)
     HardSwishParts {
         add: f64,
         min: f64,
