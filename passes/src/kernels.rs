@@ -141,6 +141,12 @@ pub struct SplitConv {
     /// `hq x wq` is the whole padded map and `taps` are offsets in elements of that
     /// block), then one output row of the block.
     pub lanes_last: bool,
+    /// One group, whole input split at once (`band` is the output's height), and weights
+    /// past [`PANELS_OUTER_BYTES`]: `conv_split` takes each panel of output channels over
+    /// all the wide output's columns, reading the split input (in L2) once a panel, rather
+    /// than all the panels for each block of columns, reading the weights (beyond L2) once
+    /// a block.
+    pub panels_outer: bool,
     /// Scratch elements: every channel's planes (a depthwise one: one channel's, split
     /// channel by channel), plus room for the last tile's columns past the end (read,
     /// never stored); for a depthwise one, then one channel's wide output
@@ -244,6 +250,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
             channel: hp * wp * l,
             depthwise,
             lanes_last: true,
+            panels_outer: false,
             len: (hp * wp + output[1]) * l,
         });
     }
@@ -290,6 +297,9 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         channel,
         depthwise,
         lanes_last: false,
+        panels_outer: !depthwise
+            && band >= output[0]
+            && w.shape[0] * c_in * kh * kw * 4 > PANELS_OUTER_BYTES,
         len: split_channels * channel + reach + tiling.room() + sum,
     })
 }
@@ -300,6 +310,13 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
 /// (a 4 MB split) took 3.1 ms whole, 2.4 ms in bands of 512 KiB and 2.3 in bands of
 /// 256 KiB, and its arena fell from 10.5 to 7.0 MB (that split set its peak).
 pub const SPLIT_BAND_BYTES: usize = 256 * 1024;
+
+/// Weight bytes past which a convolution of one group on the split path, its input split
+/// whole, runs panel by panel ([`SplitConv`]'s `panels_outer`). Measured on ddddocr_det
+/// (AVX-512, 2 MiB of L2 a core): its 3x3 convolutions of 192 input channels on 13x13
+/// maps (1.3 and 2.7 MB of weights, 4 blocks of 48 columns) ran 12-15% faster panel by
+/// panel; those with 0.3 MB of weights on 26x26 maps, no faster.
+pub const PANELS_OUTER_BYTES: usize = 1 << 20;
 
 /// Fewest columns of the wide output a band has: its tiles fill, and the rows its kernel
 /// reaches below it (split again for the next band) stay a small share. (ddddocr_det's

@@ -330,6 +330,7 @@ fn conv_on_split(
             ("wq", Arg::Usize(split.wq)),
             ("band", Arg::Usize(split.band)),
             ("taps", Arg::Array(split.taps.clone())),
+            ("panels_outer", Arg::Bool(split.panels_outer)),
         ],
     };
     cx.call(None, func, vec![xs, ws, bias, ys, scratch, params, epi]);

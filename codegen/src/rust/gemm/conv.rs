@@ -136,7 +136,8 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
 /// time, each tile scattered to the output rows it covers; then the fused epilogue
 /// `epi(at, run)` on each channel's finished rows, at least 256 outputs at a time. (Run
 /// by run, a tile's few outputs per call, the calls cost MobileNet's first convolution as
-/// much as its arithmetic.)
+/// much as its arithmetic.) With `p.panels_outer` the loops go the other way round: one
+/// panel over every block of columns, then the next.
 fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
@@ -144,6 +145,36 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
     let k = p.c_in * T;
     let read = split_reads(p);
     let mut tile = [0.0f32; {mr} * {nr}];
+    if p.panels_outer {{
+        // The whole input split once; then panel by panel over every column, each
+        // panel's channels finished (and their epilogue run) before the next panel.
+        let bwide = oh * p.wq;
+        for n in 0..p.batch {{
+            let yb = &mut y[n * yn..][..yn];
+            pad_split_reading(&x[n * xn..][..xn], scratch, p, &read, 0);
+            for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
+                let rows = (p.c_out - pi * {mr}).min({mr});
+                let mut init = [0.0f32; {mr}];
+                if let Some(b) = b {{
+                    for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
+                        *v = x;
+                    }}
+                }}
+                let mut q = 0;
+                while q < bwide {{
+                    let (runs, nruns) = wide_runs(q, (bwide - q).min({nr}), p);
+                    {tail}
+                    for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
+                        store_wide(src, &runs[..nruns], yb, (pi * {mr} + i) * oh * ow);
+                    }}
+                    q += {nr};
+                }}
+                let at = pi * {mr} * oh * ow;
+                epi(n * yn + at, &mut yb[at..at + rows * oh * ow]);
+            }}
+        }}
+        return;
+    }}
     for n in 0..p.batch {{
         let yb = &mut y[n * yn..][..yn];
         let (mut r0, mut done) = (0, 0);
@@ -641,6 +672,7 @@ fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch
         wq: tw + 1,
         band: oh,
         taps: [],
+        panels_outer: false,
     }};
     let plane = sp.hq * sp.wq;
     // Rows of the transformed input and of the products: a block's columns and room for

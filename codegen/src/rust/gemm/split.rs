@@ -91,6 +91,9 @@ struct SplitConvParams<const T: usize> {
     wq: usize,
     band: usize,
     taps: [usize; T],
+    /// `conv_split` runs each panel of output channels over all columns (the whole
+    /// input split at once; weights beyond L2), not all panels for each block of columns.
+    panels_outer: bool,
 }
 ";
 
