@@ -280,6 +280,8 @@ impl Kernel {
 pub enum MathFn {
     Exp,
     Sigmoid,
+    /// `silu_f32` (f32 only: the SiLU epilogue of other types is `v * sigmoid(v)`).
+    Silu,
     Tanh,
     Sqrt,
     Erf,
@@ -303,6 +305,7 @@ impl MathFn {
         let f = match self {
             MathFn::Exp => "exp",
             MathFn::Sigmoid => "sigmoid",
+            MathFn::Silu => "silu",
             MathFn::Tanh => "tanh",
             MathFn::Sqrt => "sqrt",
             MathFn::Erf => "erf",
@@ -335,7 +338,12 @@ impl MathFn {
                 (Some(DType::F64), MathFn::Trig),
                 (Some(DType::F64), MathFn::Cos),
             ],
-            MathFn::Exp | MathFn::Sqrt | MathFn::Erf | MathFn::Trig | MathFn::Atan => &[],
+            MathFn::Exp
+            | MathFn::Silu
+            | MathFn::Sqrt
+            | MathFn::Erf
+            | MathFn::Trig
+            | MathFn::Atan => &[],
         }
     }
 }

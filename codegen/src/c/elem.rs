@@ -51,7 +51,12 @@ impl Fns {
         if dtype != DType::F32
             || !matches!(
                 f,
-                MathFn::Exp | MathFn::Sigmoid | MathFn::Tanh | MathFn::Sqrt | MathFn::Log
+                MathFn::Exp
+                    | MathFn::Sigmoid
+                    | MathFn::Silu
+                    | MathFn::Tanh
+                    | MathFn::Sqrt
+                    | MathFn::Log
             )
         {
             return Err(unsupported(&f.name(dtype)));
@@ -758,6 +763,9 @@ impl Fns {
                 }
                 Epilogue::Sigmoid => format!("v = {}(v);", self.math(MathFn::Sigmoid, dtype)?),
                 Epilogue::Tanh => format!("v = {}(v);", self.math(MathFn::Tanh, dtype)?),
+                Epilogue::Silu if dtype == DType::F32 => {
+                    format!("v = {}(v);", self.math(MathFn::Silu, dtype)?)
+                }
                 Epilogue::Silu => format!("v = v * {}(v);", self.math(MathFn::Sigmoid, dtype)?),
                 Epilogue::Act(a) => activation(*a, dtype)?,
                 Epilogue::HardSwishParts { add, min, max, div } => {

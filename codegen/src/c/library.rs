@@ -201,6 +201,10 @@ pub(super) const MATH: &[(&str, &str)] = &[
         include_str!("../../templates/c/math/sigmoid_f32.c"),
     ),
     (
+        "silu_f32",
+        include_str!("../../templates/c/math/silu_f32.c"),
+    ),
+    (
         "tanh_f32",
         include_str!("../../templates/c/math/tanh_f32.c"),
     ),

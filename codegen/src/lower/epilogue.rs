@@ -63,6 +63,10 @@ fn epilogue_operands(
                 }
                 None
             }
+            Epilogue::Silu if dtype == DType::F32 => {
+                cx.kernels.use_math(MathFn::Silu, dtype)?;
+                None
+            }
             Epilogue::Sigmoid | Epilogue::Silu => {
                 cx.kernels.use_math(MathFn::Sigmoid, dtype)?;
                 None

@@ -154,6 +154,9 @@ fn epilogue_body(
             }
             Epilogue::Sigmoid => format!("let v = {}(v);", MathFn::Sigmoid.name(dtype)),
             Epilogue::Tanh => format!("let v = {}(v);", MathFn::Tanh.name(dtype)),
+            Epilogue::Silu if dtype == DType::F32 => {
+                format!("let v = {}(v);", MathFn::Silu.name(dtype))
+            }
             Epilogue::Silu => format!("let v = v * {}(v);", MathFn::Sigmoid.name(dtype)),
             Epilogue::Act(a) => format!("let v = ({})(v);", activation_fn(*a, dtype)?),
             Epilogue::HardSwishParts { add, min, max, div } => {

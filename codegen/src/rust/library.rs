@@ -110,6 +110,8 @@ pub(crate) fn math_source(f: MathFn, f64: bool, f64_unit: bool) -> &'static str 
         (MathFn::Sigmoid, true) => {
             include_str!("../../templates/rust/kernels/math/sigmoid_f64.rs")
         }
+        // f32 only (see `MathFn::Silu`).
+        (MathFn::Silu, _) => include_str!("../../templates/rust/kernels/math/silu_f32.rs"),
         (MathFn::Tanh, false) => include_str!("../../templates/rust/kernels/math/tanh_f32.rs"),
         (MathFn::Tanh, true) => include_str!("../../templates/rust/kernels/math/tanh_f64.rs"),
         (MathFn::Sqrt, false) => include_str!("../../templates/rust/kernels/math/sqrt_f32.rs"),
