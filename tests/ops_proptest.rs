@@ -995,6 +995,49 @@ fn recurrent() -> impl Strategy<Value = OneOp> {
         })
 }
 
+/// Nearest Resize of 4-D tensors: scales 1 to 3 on the height and 0.5 to 3 on the width (2,
+/// drawn twice as often, is `resize_nearest`'s doubled rows with the modes that read column
+/// d / 2: 8 inputs at a time and then the rest, on rows 2 to 20 wide), four coordinate and
+/// every rounding mode.
+fn resize_nearest() -> impl Strategy<Value = OneOp> {
+    use kiln::ir::ops::resize::{CoordMode, NearestMode, ResizeMode};
+    (
+        (1usize..3, 1usize..4, 1usize..6, 2usize..21),
+        (0usize..3, 0usize..5),
+        prop_oneof![
+            Just(CoordMode::HalfPixel),
+            Just(CoordMode::Asymmetric),
+            Just(CoordMode::AlignCorners),
+            Just(CoordMode::PytorchHalfPixel),
+        ],
+        prop_oneof![
+            Just(NearestMode::RoundPreferFloor),
+            Just(NearestMode::RoundPreferCeil),
+            Just(NearestMode::Floor),
+            Just(NearestMode::Ceil),
+        ],
+    )
+        .prop_flat_map(|((n, c, h, w), (sh, sw), coord, nearest)| {
+            let attrs = ResizeAttrs {
+                mode: ResizeMode::Nearest,
+                coord,
+                nearest,
+                scales: Some(vec![
+                    1.0,
+                    1.0,
+                    [1.0, 2.0, 3.0][sh],
+                    [2.0, 2.0, 0.5, 1.0, 3.0][sw],
+                ]),
+                ..Default::default()
+            };
+            f32_tensor(vec![n, c, h, w]).prop_map(move |x| OneOp {
+                op: Op::Resize(attrs.clone()),
+                inputs: vec![Some((x, false))],
+                outputs: 1,
+            })
+        })
+}
+
 fn draw<S: Strategy<Value = OneOp>>(runner: &mut TestRunner, s: S, n: usize) -> Vec<OneOp> {
     (0..n)
         .map(|_| s.new_tree(runner).expect("strategy").current())
@@ -1024,6 +1067,10 @@ fn generated_code_agrees_with_reference_semantics() {
             draw(&mut runner, data_movement(), 2 * CASES),
         ),
         ("pad", draw(&mut runner, pad(), 2 * CASES)),
+        (
+            "resize nearest",
+            draw(&mut runner, resize_nearest(), 3 * CASES),
+        ),
         ("sqrt erf gelu", draw(&mut runner, sqrt_erf_gelu(), CASES)),
         ("pow", draw(&mut runner, pow(), 3 * CASES)),
         ("more unary", draw(&mut runner, more_unary(), 3 * CASES)),

@@ -12,6 +12,14 @@ fn resize_nearest<T: Copy>(x: &[T], y: &mut [T], p: &ResizeAxes, extrapolation: 
         return;
     }
     let inner_outside = !p.outside[3].is_empty();
+    // Columns doubled (output column d reads input column d / 2: a 2x upsampling): rows
+    // 16 outputs from 8 inputs at a time, arrays of lengths LLVM knows, so it repeats them
+    // with a vector shuffle. (Through the index table, ddddocr_det's two 2x upsamplings
+    // took 0.37 ms.)
+    let doubled = !inner_outside
+        && n3 == 1
+        && o3 == 2 * i3
+        && (0..o3).all(|d| p.index[3].get(d) == Some(&(d / 2)));
     let mut at = 0;
     // The input row the last output row read, when it read one whole.
     let mut last: Option<usize> = None;
@@ -39,6 +47,19 @@ fn resize_nearest<T: Copy>(x: &[T], y: &mut [T], p: &ResizeAxes, extrapolation: 
                 } else if last == Some(j2) {
                     // The same input row as the row before: a copy of that.
                     y.copy_within(at - o3..at, at);
+                } else if doubled {
+                    let (xr, yr) = (&x[j2 * i3..][..i3], &mut y[at..at + o3]);
+                    let mut k = 0;
+                    while k + 8 <= i3 {
+                        if let (Some(v), Some(o)) = (xr[k..].first_chunk::<8>(), yr[2 * k..].first_chunk_mut::<16>()) {
+                            *o = core::array::from_fn(|l| v[l / 2]);
+                        }
+                        k += 8;
+                    }
+                    for (j, o) in yr.iter_mut().enumerate().skip(2 * k) {
+                        *o = xr[j / 2];
+                    }
+                    last = Some(j2);
                 } else {
                     let xr = &x[j2 * i3..][..i3];
                     for (d, v) in y[at..at + o3].iter_mut().enumerate() {
