@@ -125,6 +125,20 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
             call(nv)
         )
     };
+    // The panel's bias, for either loop order (`indent`: that of the line it goes on). By
+    // element: a copy of `rows` values was a `memmove` call a tile.
+    let init = |indent: &str| {
+        format!(
+            "let mut init = [0.0f32; {mr}];
+{indent}if let Some(b) = b {{
+{indent}    for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
+{indent}        *v = x;
+{indent}    }}
+{indent}}}"
+        )
+    };
+    let init_inner = init("                    ");
+    let init = init("                ");
     let _ = writeln!(
         s,
         "/// A convolution of one group on its input padded and split by stride phase in
@@ -154,12 +168,7 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
             pad_split_reading(&x[n * xn..][..xn], scratch, p, &read, 0);
             for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
                 let rows = (p.c_out - pi * {mr}).min({mr});
-                let mut init = [0.0f32; {mr}];
-                if let Some(b) = b {{
-                    for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
-                        *v = x;
-                    }}
-                }}
+                {init}
                 let mut q = 0;
                 while q < bwide {{
                     let (runs, nruns) = wide_runs(q, (bwide - q).min({nr}), p);
@@ -190,13 +199,7 @@ fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]
                 let runs = &runs[..nruns];
                 for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
                     let rows = (p.c_out - pi * {mr}).min({mr});
-                    let mut init = [0.0f32; {mr}];
-                    if let Some(b) = b {{
-                        // By element: a copy of `rows` values was a `memmove` call a tile.
-                        for (v, &x) in init.iter_mut().zip(&b[pi * {mr}..]).take(rows) {{
-                            *v = x;
-                        }}
-                    }}
+                    {init_inner}
                     {tail}
                     for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
                         let plane = (pi * {mr} + i) * oh * ow;
