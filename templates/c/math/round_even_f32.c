@@ -5,7 +5,7 @@
  * (measured on a Cortex-M4: MobileNet's QuantizeLinear of its input, 42 to 32 instructions
  * an element). The general path keeps the rest, and compilers that evaluate in wider
  * types. */
-static float round_even_f32(float v)
+static inline float round_even_f32(float v)
 {
     int32_t t, n;
     float d;
@@ -30,3 +30,20 @@ static float round_even_f32(float v)
     }
     return (float)n;
 }
+
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
+#define KILN_VFP_ROUND 1
+/* round_even_f32 into an int32 on a single-precision FPU: VCVTR, which rounds in the
+ * FPU's mode (to nearest, ties to even) and saturates; one instruction where the
+ * function above takes about ten on a Cortex-M4. The caller handles NaN. */
+static inline int32_t round_even_vfp(float v)
+{
+    union {
+        float f;
+        int32_t i;
+    } r;
+    r.f = v;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(r.f));
+    return r.i;
+}
+#endif
