@@ -1,3 +1,55 @@
+/* One kernel row's taps of int_conv_dw_dsp's four outputs a[0..4]: q the ring row's words
+ * from the first output's, wk the row's weights (see there). */
+KILN_SPECIALISED void int_conv_dw_dsp_taps_$S(const uint32_t *q, const uint32_t *wk, size_t sw, int32_t *a)
+{
+    if (sw == 1) {
+        uint32_t qa = q[0], qb = q[1], qc = q[2];
+        a[0] = kiln_smlad(qb, wk[1], kiln_smlad(qa, wk[0], a[0]));
+        a[1] = kiln_smlad(qb, wk[3], kiln_smladx(qa, wk[2], a[1]));
+        a[2] = kiln_smlad(qc, wk[1], kiln_smlad(qb, wk[0], a[2]));
+        a[3] = kiln_smlad(qc, wk[3], kiln_smladx(qb, wk[2], a[3]));
+    } else {
+        uint32_t qa = q[0], qb = q[1], qc = q[2], qd = q[3], qe = q[4];
+        a[0] = kiln_smlad(qb, wk[1], kiln_smlad(qa, wk[0], a[0]));
+        a[1] = kiln_smlad(qc, wk[1], kiln_smlad(qb, wk[0], a[1]));
+        a[2] = kiln_smlad(qd, wk[1], kiln_smlad(qc, wk[0], a[2]));
+        a[3] = kiln_smlad(qe, wk[1], kiln_smlad(qd, wk[0], a[3]));
+    }
+}
+
+/* int_conv_dw_dsp's outputs of one row, four at a time (see there). Three kernel rows
+ * (every such model's) are written out: gcc -O2 kept the rows' loop, with its pointer
+ * loads, although kh was a constant. */
+KILN_SPECIALISED void int_conv_dw_dsp_row_$S(const uint32_t *const *ring, uint32_t (*wt)[4], size_t kh, size_t sw,
+    size_t steps, size_t ow, $Y *yr, $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc, size_t ch)
+{
+    size_t t, k;
+    for (t = 0; t < steps; t++) {
+        int32_t a[4] = { 0, 0, 0, 0 };
+        size_t at = 2 * sw * t;
+        if (kh == 3) {
+            int_conv_dw_dsp_taps_$S(ring[0] + at, wt[0], sw, a);
+            int_conv_dw_dsp_taps_$S(ring[1] + at, wt[1], sw, a);
+            int_conv_dw_dsp_taps_$S(ring[2] + at, wt[2], sw, a);
+        } else {
+            for (k = 0; k < kh; k++) {
+                int_conv_dw_dsp_taps_$S(ring[k] + at, wt[k], sw, a);
+            }
+        }
+        k = 4 * t;
+        yr[k] = f(fc, a[0], ch);
+        if (k + 1 < ow) {
+            yr[k + 1] = f(fc, a[1], ch);
+        }
+        if (k + 2 < ow) {
+            yr[k + 2] = f(fc, a[2], ch);
+        }
+        if (k + 3 < ow) {
+            yr[k + 3] = f(fc, a[3], ch);
+        }
+    }
+}
+
 /* A depthwise convolution (d and s as for int_conv2d, one input channel per output) with
  * kernels three wide, stride 1 or 2 along the width, no dilation; w packed per channel and
  * kernel row as the bytes w0 w2 w1 0 w0 w1 0 w2 (SXTB16 of the two words gives (w0, w1),
@@ -13,7 +65,7 @@ KILN_SPECIALISED void int_conv_dw_dsp_$S(const $X *x, size_t xn, const int8_t *w
 {
     size_t n = d[0], c = d[1], h = d[2], wi = d[3], kh = d[6], oh = d[8], ow = d[9];
     size_t sh = s[0], sw = s[1], pt = s[4], pl = s[5], plane = h * wi, steps = (ow + 3) / 4;
-    size_t len = sw == 1 ? 2 * steps + 1 : 4 * steps + 1, b, ch, i, r, t, k;
+    size_t len = sw == 1 ? 2 * steps + 1 : 4 * steps + 1, b, ch, i, r, k;
     uint32_t wt[8][4];
     const uint32_t *ring[8];
     (void)xn; (void)wn; (void)yn; (void)nd; (void)ns;
@@ -64,40 +116,7 @@ KILN_SPECIALISED void int_conv_dw_dsp_$S(const $X *x, size_t xn, const int8_t *w
                 for (k = 0; k < kh; k++) {
                     ring[k] = rows + (first + k) % kh * len;
                 }
-                for (t = 0; t < steps; t++) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    size_t at = 2 * sw * t;
-                    if (sw == 1) {
-                        for (k = 0; k < kh; k++) {
-                            const uint32_t *q = ring[k] + at, *wk = wt[k];
-                            uint32_t qa = q[0], qb = q[1], qc = q[2];
-                            a0 = kiln_smlad(qb, wk[1], kiln_smlad(qa, wk[0], a0));
-                            a1 = kiln_smlad(qb, wk[3], kiln_smladx(qa, wk[2], a1));
-                            a2 = kiln_smlad(qc, wk[1], kiln_smlad(qb, wk[0], a2));
-                            a3 = kiln_smlad(qc, wk[3], kiln_smladx(qb, wk[2], a3));
-                        }
-                    } else {
-                        for (k = 0; k < kh; k++) {
-                            const uint32_t *q = ring[k] + at, *wk = wt[k];
-                            uint32_t qa = q[0], qb = q[1], qc = q[2], qd = q[3], qe = q[4];
-                            a0 = kiln_smlad(qb, wk[1], kiln_smlad(qa, wk[0], a0));
-                            a1 = kiln_smlad(qc, wk[1], kiln_smlad(qb, wk[0], a1));
-                            a2 = kiln_smlad(qd, wk[1], kiln_smlad(qc, wk[0], a2));
-                            a3 = kiln_smlad(qe, wk[1], kiln_smlad(qd, wk[0], a3));
-                        }
-                    }
-                    k = 4 * t;
-                    yr[k] = f(fc, a0, ch);
-                    if (k + 1 < ow) {
-                        yr[k + 1] = f(fc, a1, ch);
-                    }
-                    if (k + 2 < ow) {
-                        yr[k + 2] = f(fc, a2, ch);
-                    }
-                    if (k + 3 < ow) {
-                        yr[k + 3] = f(fc, a3, ch);
-                    }
-                }
+                int_conv_dw_dsp_row_$S(ring, wt, kh, sw, steps, ow, yr, f, fc, ch);
             }
         }
     }

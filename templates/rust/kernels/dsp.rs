@@ -239,6 +239,27 @@ fn int_conv_dw_dsp<X: Copy + Into<i32>, Y>(
 #[allow(dead_code)]
 const DW_DSP_KH: usize = 8;
 
+/// One kernel row's taps of [`int_conv_dw_dsp`]'s four outputs `acc`, the ring row's
+/// words from `o` (see there); `None` past the ring (not by construction).
+#[allow(dead_code)]
+#[inline(always)]
+fn dw_dsp_taps<const S: usize>(rows: &[u32], o: usize, wk: &[u32; 4], acc: &mut [i32; 4]) -> Option<()> {
+    if S == 1 {
+        let &[a, b, c] = rows.get(o..)?.first_chunk::<3>()?;
+        acc[0] = dsp_smlad(b, wk[1], dsp_smlad(a, wk[0], acc[0]));
+        acc[1] = dsp_smlad(b, wk[3], dsp_smladx(a, wk[2], acc[1]));
+        acc[2] = dsp_smlad(c, wk[1], dsp_smlad(b, wk[0], acc[2]));
+        acc[3] = dsp_smlad(c, wk[3], dsp_smladx(b, wk[2], acc[3]));
+    } else {
+        let &[a, b, c, d, e] = rows.get(o..)?.first_chunk::<5>()?;
+        acc[0] = dsp_smlad(b, wk[1], dsp_smlad(a, wk[0], acc[0]));
+        acc[1] = dsp_smlad(c, wk[1], dsp_smlad(b, wk[0], acc[1]));
+        acc[2] = dsp_smlad(d, wk[1], dsp_smlad(c, wk[0], acc[2]));
+        acc[3] = dsp_smlad(e, wk[1], dsp_smlad(d, wk[0], acc[3]));
+    }
+    Some(())
+}
+
 /// [`int_conv_dw_dsp`] at stride `S` along the width.
 #[allow(dead_code, clippy::too_many_arguments)]
 fn int_conv_dw_dsp_of<X: Copy + Into<i32>, Y, const S: usize>(
@@ -286,22 +307,23 @@ fn int_conv_dw_dsp_of<X: Copy + Into<i32>, Y, const S: usize>(
                 for t in 0..steps {
                     let mut acc = [0i32; 4];
                     let mut sl = first;
-                    for wk in wt {
-                        let o = sl * len + 2 * S * t;
-                        if S == 1 {
-                            let Some(&[a, b, c]) = rows.get(o..o + 3).and_then(|r| r.first_chunk::<3>()) else { return };
-                            acc[0] = dsp_smlad(b, wk[1], dsp_smlad(a, wk[0], acc[0]));
-                            acc[1] = dsp_smlad(b, wk[3], dsp_smladx(a, wk[2], acc[1]));
-                            acc[2] = dsp_smlad(c, wk[1], dsp_smlad(b, wk[0], acc[2]));
-                            acc[3] = dsp_smlad(c, wk[3], dsp_smladx(b, wk[2], acc[3]));
-                        } else {
-                            let Some(&[a, b, c, d, e]) = rows.get(o..o + 5).and_then(|r| r.first_chunk::<5>()) else { return };
-                            acc[0] = dsp_smlad(b, wk[1], dsp_smlad(a, wk[0], acc[0]));
-                            acc[1] = dsp_smlad(c, wk[1], dsp_smlad(b, wk[0], acc[1]));
-                            acc[2] = dsp_smlad(d, wk[1], dsp_smlad(c, wk[0], acc[2]));
-                            acc[3] = dsp_smlad(e, wk[1], dsp_smlad(d, wk[0], acc[3]));
+                    // Three kernel rows (every such model's) as a fixed-size array, so the
+                    // rows' loop is unrolled (MobileNet v1 on a Cortex-M4: see
+                    // docs/devices.md).
+                    if let Ok(w3) = <&[[u32; 4]; 3]>::try_from(wt) {
+                        for wk in w3 {
+                            if dw_dsp_taps::<S>(rows, sl * len + 2 * S * t, wk, &mut acc).is_none() {
+                                return;
+                            }
+                            sl = if sl + 1 == 3 { 0 } else { sl + 1 };
                         }
-                        sl = if sl + 1 == kh { 0 } else { sl + 1 };
+                    } else {
+                        for wk in wt {
+                            if dw_dsp_taps::<S>(rows, sl * len + 2 * S * t, wk, &mut acc).is_none() {
+                                return;
+                            }
+                            sl = if sl + 1 == kh { 0 } else { sl + 1 };
+                        }
                     }
                     let Some(out) = y.get_mut(yr + 4 * t..yr + ow) else { return };
                     for (o, &v) in out.iter_mut().zip(&acc) {
