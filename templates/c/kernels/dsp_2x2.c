@@ -21,8 +21,8 @@
     } while (0)
 
 /* Two outputs (w at the first one's word of a four-output panel) times the operands of two
- * output positions, over the kh kernel rows in one call: acc[0..2] for the first position,
- * acc2[0..2] for the second; each weight word serves both. Kernel row ki reads the input row in slot (first + ki) % kh of rows (len words each), its first
+ * output positions, over the kh kernel rows in one call: s[0..2] for the first position,
+ * s[2..4] for the second; each weight word serves both. Kernel row ki reads the input row in slot (first + ki) % kh of rows (len words each), its first
  * column at `at` and its second `step` further, and its weights seg_bytes after row ki-1's. The inner loop has
  * fourteen values live: on a Cortex-M4 gcc 12 keeps all but its bound in registers, 1.44
  * instructions per MAC against kiln_dot4's 1.6. Inlined into each convolution (as Rust's
@@ -30,9 +30,9 @@
  * 1x1 convolutions of 8 to 32 channels (MobileNet v1 on a Cortex-M4: 3.21 instructions
  * per MAC as a call, 2.77 inlined; .text 3 KB more). */
 KILN_SPECIALISED void kiln_conv2x2(const uint32_t *rows, size_t len, size_t kh, size_t first, size_t at, size_t step,
-    size_t words, const int8_t *w, size_t seg_bytes, int32_t *acc, int32_t *acc2)
+    size_t words, const int8_t *w, size_t seg_bytes, int32_t *s)
 {
-    int32_t a0 = acc[0], a1 = acc[1], b0 = acc2[0], b1 = acc2[1];
+    int32_t a0 = s[0], a1 = s[1], b0 = s[2], b1 = s[3];
     size_t ki, sl = first;
     for (ki = 0; ki < kh; ki++, w += seg_bytes, sl = sl + 1 == kh ? 0 : sl + 1) {
         const uint32_t *col = rows + sl * len + at, *col2 = col + step, *end = col + words / 8 * 8;
@@ -48,5 +48,5 @@ KILN_SPECIALISED void kiln_conv2x2(const uint32_t *rows, size_t len, size_t kh, 
             KILN_QUAD2x2(col, col2, v8);
         }
     }
-    acc[0] = a0; acc[1] = a1; acc2[0] = b0; acc2[1] = b1;
+    s[0] = a0; s[1] = a1; s[2] = b0; s[3] = b1;
 }

@@ -53,27 +53,32 @@ KILN_SPECIALISED void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t 
             for (j = 0; j < ow; j += 2) {
                 size_t at = j * sw * pairs;
                 for (oc = 0; oc < m; oc += 4) {
-                    /* acc[0..4]: column j; acc[4..8]: column j + 1. */
-                    int32_t acc[8];
                     const int8_t *wp = w + oc * kcols;
-                    /* A loop, not an initializer: gcc makes the initializer a memset call. */
-                    for (t = 0; t < 8; t++) {
-                        acc[t] = 0;
-                    }
                     if (j + 1 < ow) {
-                        for (t = 0; t < 4; t += 2) {
-                            kiln_conv2x2(rows, len, kh, first, at, sw * pairs, seg / 2, wp + 4 * t, seg * 4, acc + t, acc + 4 + t);
+                        /* Each pair of outputs requantized from its sums as they are: a
+                         * four-word local the inlined kiln_conv2x2 keeps in registers
+                         * (an array of all eight took two trips through memory). */
+                        for (t = 0; t < 4 && oc + t < m; t += 2) {
+                            int32_t sums[4];
+                            size_t at_y = ((b * m + oc + t) * oh + i) * ow + j;
+                            /* Not an initializer: gcc may make one a memset call. */
+                            sums[0] = sums[1] = sums[2] = sums[3] = 0;
+                            kiln_conv2x2(rows, len, kh, first, at, sw * pairs, seg / 2, wp + 4 * t, seg * 4, sums);
+                            y[at_y] = f(fc, sums[0], oc + t);
+                            y[at_y + 1] = f(fc, sums[2], oc + t);
+                            if (oc + t + 1 < m) {
+                                y[at_y + oh * ow] = f(fc, sums[1], oc + t + 1);
+                                y[at_y + oh * ow + 1] = f(fc, sums[3], oc + t + 1);
+                            }
                         }
                     } else {
+                        int32_t acc[4];
+                        acc[0] = acc[1] = acc[2] = acc[3] = 0;
                         for (ki = 0; ki < kh; ki++) {
                             kiln_dot4(rows + (first + ki) % kh * len + at, seg / 2, wp + ki * seg * 4, acc);
                         }
-                    }
-                    for (t = 0; t < 4 && oc + t < m; t++) {
-                        size_t at_y = ((b * m + oc + t) * oh + i) * ow + j;
-                        y[at_y] = f(fc, acc[t], oc + t);
-                        if (j + 1 < ow) {
-                            y[at_y + 1] = f(fc, acc[4 + t], oc + t);
+                        for (t = 0; t < 4 && oc + t < m; t++) {
+                            y[((b * m + oc + t) * oh + i) * ow + j] = f(fc, acc[t], oc + t);
                         }
                     }
                 }
