@@ -1064,3 +1064,40 @@ fn requant_factors(mult: &[i32], shift: &[u32]) -> Option<Vec<String>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `requant_factors` gives each factor as the f32 that is exactly `mult / 2^shift` (an
+    /// identity checked in f64, where both sides are exact) or `None`; and `requant_f_wide`'s
+    /// reading of `mult` and `shift` back from the f32's bits recovers them (kiln's `mult`
+    /// has 24 bits).
+    #[test]
+    fn requant_factors_are_the_exact_f32s() {
+        for m in [1 << 23, (1 << 24) - 1, 11_073_441, 8_388_609] {
+            for s in [20u32, 31, 35, 40, 149, 150, 200] {
+                let got = requant_factors(&[m], &[s]);
+                let exact = f64::from(m) * (-f64::from(s)).exp2();
+                let normal = (exact as f32).is_normal() && f64::from(exact as f32) == exact;
+                let Some(lits) = got else {
+                    assert!(!normal, "{m} / 2^{s} is a normal f32 but has no literal");
+                    continue;
+                };
+                assert!(normal, "{m} / 2^{s} is not a normal f32 but got {lits:?}");
+                let v: f32 = lits[0]
+                    .trim_end_matches('f')
+                    .parse()
+                    .expect("a float literal");
+                assert_eq!(f64::from(v), exact, "{m} / 2^{s}");
+                let bits = v.to_bits();
+                assert_eq!((bits & 0x7f_ffff) | 0x80_0000, m as u32);
+                assert_eq!(150 - (bits >> 23), s);
+            }
+        }
+        assert!(requant_factors(&[0], &[31]).is_none());
+        assert!(requant_factors(&[-11_073_441], &[31]).is_none());
+        // One channel without an exact factor keeps the whole closure on `requant`.
+        assert!(requant_factors(&[1 << 23, 1 << 23], &[31, 200]).is_none());
+    }
+}
