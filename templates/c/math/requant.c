@@ -7,24 +7,42 @@
 #if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
 #define KILN_VFP_REQUANT 1
 /* On a single-precision FPU it is onnxruntime's own arithmetic, about ten instructions:
- * f32(acc), the product by the f32 factor (built from its bits), both rounded as the FPU
- * rounds (to nearest, ties to even), then VCVTR to an integer in that mode (saturating).
- * The conversion is inline assembly: a C cast truncates, and an add of 1.5 * 2^23 could be
- * fused with the multiply (a single rounding) under -ffp-contract=fast. */
-static int32_t requant_vfp(int32_t acc, int32_t mult, unsigned shift)
+ * f32(acc), the product by the f32 factor, both rounded as the FPU rounds (to nearest,
+ * ties to even), then VCVTR to an integer in that mode (saturating). The conversion is
+ * inline assembly: a C cast truncates, and an add of 1.5 * 2^23 could be fused with the
+ * multiply (a single rounding) under -ffp-contract=fast. */
+static inline int32_t requant_vfp(int32_t acc, float factor)
+{
+    union {
+        float f;
+        int32_t i;
+    } v;
+    v.f = (float)acc * factor;
+    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v.f));
+    return v.i;
+}
+
+/* The factor mult / 2^shift (mult of 24 bits) as an f32, built from its bits. */
+static inline float requant_vfp_factor(int32_t mult, unsigned shift)
 {
     union {
         uint32_t u;
         float f;
     } k;
-    union {
-        float f;
-        int32_t i;
-    } v;
     k.u = (uint32_t)(150u - shift) << 23 | ((uint32_t)mult & 0x7fffffu);
-    v.f = (float)acc * k.f;
-    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v.f));
-    return v.i;
+    return k.f;
+}
+
+/* requant_vfp's result v clamped to lo..hi less the zero point, then offset by it: in 32
+ * bits when the bounds less the zero point fit (constants where this is inlined, so the
+ * test folds away). */
+static inline int32_t requant_vfp_clamp(int32_t v, int32_t zero, int32_t lo, int32_t hi)
+{
+    int64_t l = (int64_t)lo - zero, u = (int64_t)hi - zero;
+    if (l >= INT32_MIN && u <= INT32_MAX) {
+        return v < (int32_t)l ? lo : (v > (int32_t)u ? hi : v + zero);
+    }
+    return (int32_t)(v < l ? lo : (v > u ? hi : (int64_t)v + zero));
 }
 #endif
 
@@ -109,20 +127,10 @@ static __attribute__((noinline)) int32_t requant_f_wide(int32_t acc, int32_t bia
 static inline int32_t requant_f(int32_t acc, int32_t bias, float factor, int32_t zero, int32_t lo, int32_t hi)
 {
     int32_t sum;
-    union {
-        float f;
-        int32_t i;
-    } v;
-    int64_t l = (int64_t)lo - zero, u = (int64_t)hi - zero;
     if (__builtin_add_overflow(acc, bias, &sum)) {
         return requant_f_wide(acc, bias, factor, zero, lo, hi);
     }
-    v.f = (float)sum * factor;
-    __asm__("vcvtr.s32.f32 %0, %0" : "+t"(v.f));
-    if (l >= INT32_MIN && u <= INT32_MAX) {
-        return v.i < (int32_t)l ? lo : (v.i > (int32_t)u ? hi : v.i + zero);
-    }
-    return (int32_t)(v.i < l ? lo : (v.i > u ? hi : (int64_t)v.i + zero));
+    return requant_vfp_clamp(requant_vfp(sum, factor), zero, lo, hi);
 }
 #endif
 
@@ -132,14 +140,7 @@ static inline int32_t requant(int64_t acc, int32_t mult, unsigned shift, int32_t
 {
 #if defined(KILN_VFP_REQUANT)
     if ((int64_t)(int32_t)acc == acc && mult > 0) {
-        /* Clamped before the zero point is added, in 32 bits when the bounds less the zero
-         * point fit (constants where this is inlined, so the test folds away). */
-        int32_t v = requant_vfp((int32_t)acc, mult, shift);
-        int64_t l = (int64_t)lo - zero, u = (int64_t)hi - zero;
-        if (l >= INT32_MIN && u <= INT32_MAX) {
-            return v < (int32_t)l ? lo : (v > (int32_t)u ? hi : v + zero);
-        }
-        return (int32_t)(v < l ? lo : (v > u ? hi : (int64_t)v + zero));
+        return requant_vfp_clamp(requant_vfp((int32_t)acc, requant_vfp_factor(mult, shift)), zero, lo, hi);
     }
 #endif
     return requant_int(acc, mult, shift, zero, lo, hi);
