@@ -20,3 +20,17 @@ typedef float (*kiln_fn1_f32)(kiln_ctx, float);
 #else
 #define KILN_SPECIALISED static
 #endif
+
+/* acc + a * b for the float micro-kernels. On a 32-bit Arm FPU one VMLA: it rounds the
+ * product and then the sum, so the result is a multiply's then an add's (the Rust kernels',
+ * which LLVM prints as VMLA), in one instruction where GCC at -std=c99 emits two. */
+#if defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
+static __inline__ float kiln_mla(float acc, float a, float b)
+{
+    __asm__("vmla.f32 %0, %1, %2" : "+t"(acc) : "t"(a), "t"(b));
+    return acc;
+}
+#define KILN_MLA(acc, a, b) kiln_mla((acc), (a), (b))
+#else
+#define KILN_MLA(acc, a, b) ((acc) + (a) * (b))
+#endif
