@@ -619,18 +619,34 @@ pub fn emit_planned(
         kernels: opts.kernels(planned.target)?,
         intrinsics: opts.intrinsics,
     };
-    // Lowered once: the device check reads the program that is then printed.
+    // The device check reads the program that is then printed.
     let verified = planned.verified();
-    let program = kiln_codegen::lower(
-        &verified,
-        &planned.plan,
-        planned.target,
-        kiln_codegen::kernels_for(kind, &rust_opts),
-    )
-    .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;
-    let fit = match &opts.device {
-        Some(device) => Some(check_device(device, &program)?),
-        None => None,
+    let kernels = kiln_codegen::kernels_for(kind, &rust_opts);
+    let lower = |pairs| {
+        kiln_codegen::lower(&verified, &planned.plan, planned.target, kernels, pairs)
+            .map_err(|e| with_bind_hint(e.into(), opts.option_names))
+    };
+    let (program, fit) = match &opts.device {
+        Some(device) => {
+            // C on a core with the DSP extension stores the SMLAD row convolutions'
+            // weights as 16-bit pairs when the device's flash holds them (faster, twice
+            // those weights' bytes; see `kiln_codegen::lower`), else as i8.
+            let pairs = if kind == EmitKind::C && planned.target.has_dsp() {
+                let p = lower(true)?;
+                check_device(device, &p).ok().map(|fit| (p, fit))
+            } else {
+                None
+            };
+            match pairs {
+                Some((p, fit)) => (p, Some(fit)),
+                None => {
+                    let p = lower(false)?;
+                    let fit = check_device(device, &p)?;
+                    (p, Some(fit))
+                }
+            }
+        }
+        None => (lower(false)?, None),
     };
     let mut generated = kiln_codegen::print_rust(&verified, &program, kind, &rust_opts)
         .map_err(|e| with_bind_hint(e.into(), opts.option_names))?;

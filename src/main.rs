@@ -500,8 +500,13 @@ fn run(cli: Cli) -> Result<()> {
             let planned =
                 kiln::passes::compile::plan(optimized, &popts).map_err(kiln::Error::from)?;
             let choice = opts.kernels(planned.target)?;
-            let program =
-                kiln::codegen::lower(&planned.verified(), &planned.plan, planned.target, choice)?;
+            let program = kiln::codegen::lower(
+                &planned.verified(),
+                &planned.plan,
+                planned.target,
+                choice,
+                false,
+            )?;
             let model_file = file_name(&model.model);
             let ins = kiln::report::Inspection {
                 model_file: &model_file,

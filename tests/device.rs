@@ -125,15 +125,12 @@ fn run_on(device: &str, m: &Model, kind: EmitKind, intrinsics: bool) -> Result<S
             m.file
         ));
     }
-    let weights: usize = c
-        .graph
-        .node_ids()
-        .flat_map(|id| c.graph.node(id).inputs.iter().flatten().copied())
-        .collect::<std::collections::BTreeSet<_>>()
-        .iter()
-        .filter_map(|&v| c.graph.value(v).const_tensor())
-        .map(|t| t.ty().size_bytes())
-        .sum();
+    // As the program stores them (packed panels included; C on a DSP core may keep the
+    // row convolutions' weights as 16-bit pairs, twice their bytes).
+    let weights = c
+        .device_fit
+        .as_ref()
+        .map_or_else(|| "-".to_string(), |f| f.weights.to_string());
     Ok(format!(
         "| {} | {device} | {lang} | {:.2} | {} | {} | {} | {} |",
         m.file,

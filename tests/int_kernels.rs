@@ -818,23 +818,36 @@ fn integer_kernels_in_c_for_a_cortex_m4_equal_the_reference_semantics() {
         target: kiln::ir::Target::Thumbv7em { fpu: true },
         ..Default::default()
     };
+    // Every other case for a device whose flash holds the row convolutions' weights as
+    // 16-bit pairs (`int_conv_dsp_rows_w`), the others without one (i8 quads).
+    let device = kiln::Device::find("stm32l4r5").unwrap();
+    let on_device = kiln::CompileOptions {
+        target: device.target,
+        device: Some(device),
+        ..Default::default()
+    };
     let work = common::repo().join("target").join("kiln-int-c-m4");
-    let mut depthwise = 0;
+    let (mut depthwise, mut quads, mut pairs) = (0, 0, 0);
     let outputs: Vec<Vec<Tensor>> = cases
         .iter()
         .enumerate()
         .map(|(i, (label, (g, feed)))| {
-            let c = kiln::compile_graph(g.clone(), "case.onnx", String::new(), EmitKind::C, &opts)
+            let opts = if i % 2 == 0 { &on_device } else { &opts };
+            let c = kiln::compile_graph(g.clone(), "case.onnx", String::new(), EmitKind::C, opts)
                 .unwrap_or_else(|e| panic!("{label}: {e}"));
             let source = c.generated.files.iter().map(|f| f.contents.as_str());
             depthwise += usize::from(source.clone().any(|t| t.contains("int_conv_dw_dsp_")));
+            quads += usize::from(source.clone().any(|t| t.contains("int_conv_dsp_rows_u8_")));
+            quads += usize::from(source.clone().any(|t| t.contains("int_conv_dsp_rows_i8_")));
+            pairs += usize::from(source.clone().any(|t| t.contains("int_conv_dsp_rows_w_")));
             common::c::build_and_run(&work.join(i.to_string()), &c.generated, feed, ccs[0])
                 .unwrap_or_else(|e| panic!("{label}: {e}"))
         })
         .collect();
     assert!(
-        depthwise >= 12,
-        "only {depthwise} cases took the depthwise kernel"
+        depthwise >= 12 && quads >= 4 && pairs >= 4,
+        "only {depthwise} cases took the depthwise kernel, {quads} the row convolution on \
+         i8 quads, {pairs} on 16-bit pairs"
     );
     check_exact(&cases, &outputs);
 }

@@ -252,12 +252,17 @@ pub enum Packing {
     /// multiple of 4; then panels of four outputs, one 4-byte word per output and quad of
     /// the axis, whose bytes are the quad's elements 0, 2, 1, 3: `SXTB16` of the word gives
     /// the pair (0, 1), of the word shifted right by 8 the pair (2, 3).
+    ///
+    /// With `pairs`, each such word is stored as the two `u32` words those `SXTB16`s give
+    /// (sign-extended 16-bit pairs): twice the flash, no `SXTB16` in the kernel's loop
+    /// (C on a device whose flash holds them; see `kiln_codegen::lower`).
     DspQuads {
         rows: usize,
         chans: usize,
         kh: usize,
         kw: usize,
         transposed: bool,
+        pairs: bool,
     },
     /// i8 weights for the host's u8-by-i8 quad kernels (x86's VNNI `VPDPBUSD` with
     /// `--intrinsics`): `rows` outputs by `chans * kh * kw`, shaped as for `DspQuads`. The
@@ -287,7 +292,9 @@ impl Packing {
             Packing::RowPanels { rows, cols, width } => rows.div_ceil(width) * width * cols,
             Packing::ColPanels { rows, cols, width } => cols.div_ceil(width) * width * rows,
             Packing::Winograd { rows, cols, width } => 16 * rows.div_ceil(width) * width * cols,
-            Packing::DspQuads { rows, .. } => rows.div_ceil(4) * 4 * self.dsp_cols(),
+            Packing::DspQuads { rows, pairs, .. } => {
+                rows.div_ceil(4) * 4 * self.dsp_cols() / if pairs { 2 } else { 1 }
+            }
             Packing::Quads { rows, .. } => rows.div_ceil(16) * 16 * self.quad_cols(),
             Packing::DspDepthwise { chans, kh } => chans * kh * 8,
         }
@@ -326,12 +333,24 @@ impl Packing {
         self.len() == 0
     }
 
+    /// The element type of the packed array for a tensor of `dtype`: `u32` for SMLAD
+    /// quads stored as 16-bit pairs, else `dtype`.
+    pub fn stored_dtype(&self, dtype: kiln_ir::DType) -> kiln_ir::DType {
+        match self {
+            Packing::DspQuads { pairs: true, .. } => kiln_ir::DType::U32,
+            _ => dtype,
+        }
+    }
+
     pub fn layout(&self) -> &'static str {
         match self {
             Packing::RowPanels { .. } => "row panels",
             Packing::ColPanels { .. } => "column panels",
             Packing::Winograd { .. } => "Winograd F(2x2, 3x3) row panels",
-            Packing::DspQuads { .. } => "SMLAD quads of four-output panels",
+            Packing::DspQuads { pairs: false, .. } => "SMLAD quads of four-output panels",
+            Packing::DspQuads { pairs: true, .. } => {
+                "SMLAD quads of four-output panels, as 16-bit pairs"
+            }
             Packing::Quads { .. } => "u8-by-i8 quads of sixteen-output panels",
             Packing::DspDepthwise { .. } => "SMLAD pairs of depthwise kernel rows",
         }
@@ -365,6 +384,7 @@ impl Packing {
                 kh,
                 kw,
                 transposed,
+                ..
             } => {
                 let (cols, seg) = (self.dsp_cols(), self.dsp_segment());
                 let (p, rest) = (at / (4 * cols), at % (4 * cols));
@@ -464,6 +484,17 @@ impl Packing {
         ) = (&t.data, self)
         {
             // kiln's integer kernels' weights.
+            if let Packing::DspQuads { pairs: true, .. } = *self {
+                // Each word's bytes 0, 1, 2, 3 as SXTB16 gives them: (0, 2), then (1, 3).
+                let byte = |i: usize| self.source(i).map_or(0, |s| v[s]) as i16 as u16 as u32;
+                let out: Vec<u32> = (0..self.len())
+                    .map(|i| {
+                        let (word, hi) = (i / 2 * 4, i % 2);
+                        byte(word + hi) | byte(word + hi + 2) << 16
+                    })
+                    .collect();
+                return kiln_ir::Tensor::new(vec![out.len()], TensorData::U32(out));
+            }
             let out: Vec<i8> = (0..self.len())
                 .map(|i| self.source(i).map_or(0, |s| v[s]))
                 .collect();

@@ -797,8 +797,14 @@ fn profiled(
     let (graph, _) = crate::load(model, opts).map_err(|e| e.to_string())?;
     let planned = crate::plan(graph, opts).map_err(|e| e.to_string())?;
     let kernels = opts.kernels(planned.target).map_err(|e| e.to_string())?;
-    let program = kiln_codegen::lower(&planned.verified(), &planned.plan, planned.target, kernels)
-        .map_err(|e| e.to_string())?;
+    let program = kiln_codegen::lower(
+        &planned.verified(),
+        &planned.plan,
+        planned.target,
+        kernels,
+        false,
+    )
+    .map_err(|e| e.to_string())?;
     let ropts = RustOptions {
         step_hook: true,
         module_name: "profiled".into(),

@@ -116,6 +116,14 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
             &["dsp", "dsp_dot4", "dsp_2x2"],
             &[],
         ),
+        // The same on weights stored as 16-bit pairs (`Packing::DspQuads`'s `pairs`).
+        "int_conv_dsp_rows_w" => k(
+            src!("int_conv_dsp_rows.c"),
+            &[("$X", 0), ("$Y", 2)],
+            true,
+            &["dsp", "dsp_dot4_w", "dsp_2x2_w"],
+            &[],
+        ),
         "int_conv_dw_dsp" => k(
             src!("int_conv_dw_dsp.c"),
             &[("$X", 0), ("$Y", 2)],
@@ -170,27 +178,43 @@ pub(super) fn kernel(func: &str) -> Option<CKernel> {
 }
 
 /// The shared definitions, in emission order.
-pub(super) const SHARED: [&str; 7] = [
+pub(super) const SHARED: [&str; 9] = [
     "window",
     "pool_taps",
     "resize_axes",
     "dsp",
     "dsp_dot4",
+    "dsp_dot4_w",
     "dsp_2x2",
+    "dsp_2x2_w",
     "dsp_dw",
 ];
 
 /// A shared definition by name.
-pub(super) fn shared(name: &str) -> &'static str {
+pub(super) fn shared(name: &str) -> String {
     match name {
-        "window" => src!("window.c"),
-        "resize_axes" => src!("resize_axes.c"),
-        "dsp" => src!("dsp.c"),
-        "dsp_dot4" => src!("dsp_dot4.c"),
-        "dsp_2x2" => src!("dsp_2x2.c"),
-        "dsp_dw" => src!("dsp_dw.c"),
-        _ => src!("pool_taps.c"),
+        "window" => src!("window.c").into(),
+        "resize_axes" => src!("resize_axes.c").into(),
+        "dsp" => src!("dsp.c").into(),
+        "dsp_dot4" => dsp_weights(src!("dsp_dot4.c"), false),
+        "dsp_dot4_w" => dsp_weights(src!("dsp_dot4.c"), true),
+        "dsp_2x2" => dsp_weights(src!("dsp_2x2.c"), false),
+        "dsp_2x2_w" => dsp_weights(src!("dsp_2x2.c"), true),
+        "dsp_dw" => src!("dsp_dw.c").into(),
+        _ => src!("pool_taps.c").into(),
     }
+}
+
+/// An SMLAD kernel's text for its weights: i8 quads (`$WT` `int8_t`, `$WQ` = 4 elements a
+/// quad of weights, names as they are) or 16-bit pairs (`uint32_t`, 2, names with `$V` =
+/// `_w`), where the lowering stored them so (`Packing::DspQuads`'s `pairs`).
+fn dsp_weights(text: &str, pairs: bool) -> String {
+    let (v, wt, wq) = if pairs {
+        ("_w", "uint32_t", "2")
+    } else {
+        ("", "int8_t", "4")
+    };
+    text.replace("$V", v).replace("$WT", wt).replace("$WQ", wq)
 }
 
 /// The math routines, in an order where each follows those it calls.
@@ -263,7 +287,12 @@ pub(super) fn instance(
     } else {
         suffix.join("_")
     };
-    let mut text = k.src.replace("$S", &suffix);
+    let src = if k.src.contains("$WT") {
+        dsp_weights(k.src, func.ends_with("_w"))
+    } else {
+        k.src.to_string()
+    };
+    let mut text = src.replace("$S", &suffix);
     for (ph, dtype) in &bound {
         // `$XNAME`: the element type's name, for the names of per-type definitions.
         text = text.replace(&format!("{ph}NAME"), dtype.name());

@@ -223,7 +223,7 @@ pub(crate) fn print(
     }
     for s in library::SHARED {
         if lib.shared.contains(s) {
-            later.push_str(library::shared(s));
+            later.push_str(&library::shared(s));
             later.push('\n');
         }
     }

@@ -28,6 +28,8 @@ pub(crate) struct NodeCx<'a> {
     scratch: bool,
     /// Elements of scratch space the memory plan gave the node (0: none).
     pub(super) scratch_room: usize,
+    /// Store the SMLAD row convolutions' weights as 16-bit pairs (see `lower`).
+    pub(super) dsp_pairs: bool,
 }
 
 /// What a node's lowering produced: operands to bind (slot, local) and the call.
@@ -60,6 +62,7 @@ impl<'a> NodeCx<'a> {
             target: kiln_ir::Target::default(),
             scratch: false,
             scratch_room,
+            dsp_pairs: false,
         }
     }
 

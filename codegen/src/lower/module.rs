@@ -66,6 +66,7 @@ struct Lowerer<'g> {
     kernels: KernelSet,
     tiling: Option<crate::kernels::Tiling>,
     target: kiln_ir::Target,
+    dsp_pairs: bool,
     /// The step that produced each value (for operand comments).
     producers: BTreeMap<ValueId, usize>,
     uses_inputs: bool,
@@ -80,6 +81,7 @@ pub(crate) fn lower(
     plan: &MemoryPlan,
     target: kiln_ir::Target,
     kernels: crate::api::KernelChoice,
+    dsp_pairs: bool,
 ) -> Result<Program, CodegenError> {
     let g = graph.graph();
     let tiling = match kernels {
@@ -127,6 +129,7 @@ pub(crate) fn lower(
         kernels: KernelSet::default(),
         tiling,
         target,
+        dsp_pairs,
         producers: BTreeMap::new(),
         uses_inputs: false,
         read_inputs: BTreeSet::new(),
@@ -461,6 +464,7 @@ impl Lowerer<'_> {
             self.plan.scratch_placement(id).map_or(0, |p| p.len),
         );
         cx.target = self.target;
+        cx.dsp_pairs = self.dsp_pairs;
         if self.plan.in_place.contains(&id) {
             let target = node
                 .outputs
@@ -541,7 +545,7 @@ impl Lowerer<'_> {
                 access,
                 slot,
                 value: val.name.clone(),
-                dtype: val.ty.dtype,
+                dtype: packing.map_or(val.ty.dtype, |p| p.stored_dtype(val.ty.dtype)),
                 len,
                 home,
                 producer: match access {
@@ -686,7 +690,10 @@ impl Lowerer<'_> {
                     ty: val.ty.to_string(),
                     layout: packing.map_or("row-major", |p| p.layout()),
                     packing,
-                    bytes: numel * t.dtype().size_bytes(),
+                    bytes: numel
+                        * packing
+                            .map_or(t.dtype(), |p| p.stored_dtype(t.dtype()))
+                            .size_bytes(),
                 })
             })
             .collect()

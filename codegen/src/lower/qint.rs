@@ -211,6 +211,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         kh,
         kw,
         transposed: false,
+        pairs: false,
     };
     // The memory plan gives the SMLAD convolution its input rows as scratch at -O2 (see
     // `kiln_passes::kernels::dsp_conv`); without it, one column per output position on the
@@ -219,6 +220,17 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         .filter(|d| cx.scratch_room >= d.words);
     let column = panels && cx.target.has_dsp() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS;
     let dsp_call = match rows {
+        Some(_) if cx.dsp_pairs => {
+            let pairs = Packing::DspQuads {
+                rows: m,
+                chans: c,
+                kh,
+                kw,
+                transposed: false,
+                pairs: true,
+            };
+            Some(("int_conv_dsp_rows_w", pairs, cx.arg_scratch()))
+        }
         Some(_) => Some(("int_conv_dsp_rows", dsp, cx.arg_scratch())),
         None if column => Some((
             "int_conv_dsp",
@@ -408,6 +420,7 @@ fn int_gemm_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntGemmAttrs) -> Result<
         kh: 1,
         kw: 1,
         transposed: true,
+        pairs: false,
     };
     if cx.target.has_dsp() && cx.const_input(1).is_some() && dsp.dsp_cols() / 2 <= MAX_COLUMN_WORDS
     {

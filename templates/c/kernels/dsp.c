@@ -8,26 +8,26 @@
 #define kiln_sxtb16(v) ((uint32_t)__sxtb16((int32_t)(v)))
 /* SXTB16 of v rotated right by 8 (bytes 1 and 3): ACLE has no rotated form, and gcc does
  * not fold a rotation into __sxtb16 (one instruction more per two products). */
-static uint32_t kiln_sxtb16_hi(uint32_t v)
+static inline uint32_t kiln_sxtb16_hi(uint32_t v)
 {
     uint32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
 #else
-static int32_t kiln_smlad(uint32_t a, uint32_t b, int32_t acc)
+static inline int32_t kiln_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
     int32_t lo = (int32_t)(int16_t)(uint16_t)(a & 0xffffu) * (int32_t)(int16_t)(uint16_t)(b & 0xffffu);
     int32_t hi = (int32_t)(int16_t)(uint16_t)(a >> 16) * (int32_t)(int16_t)(uint16_t)(b >> 16);
     return acc + lo + hi;
 }
-static uint32_t kiln_sxtb16(uint32_t v)
+static inline uint32_t kiln_sxtb16(uint32_t v)
 {
     uint32_t lo = (uint32_t)(uint16_t)(int16_t)(int8_t)(uint8_t)(v & 0xffu);
     uint32_t hi = (uint32_t)(uint16_t)(int16_t)(int8_t)(uint8_t)((v >> 16) & 0xffu);
     return lo | hi << 16;
 }
-static uint32_t kiln_sxtb16_hi(uint32_t v)
+static inline uint32_t kiln_sxtb16_hi(uint32_t v)
 {
     return kiln_sxtb16(v >> 8);
 }
@@ -39,9 +39,26 @@ static uint32_t kiln_pair(int32_t lo, int32_t hi)
     return (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
 }
 
-/* The word of four bytes at w, the first lowest. */
-static uint32_t kiln_word(const int8_t *w)
+/* The word of four bytes at w, the first lowest. Inline: a program whose SMLAD kernels all
+ * read 16-bit weight pairs has no call of it. */
+static inline uint32_t kiln_word(const int8_t *w)
 {
     return (uint32_t)(uint8_t)w[0] | (uint32_t)(uint8_t)w[1] << 8 | (uint32_t)(uint8_t)w[2] << 16
         | (uint32_t)(uint8_t)w[3] << 24;
 }
+
+/* The two 16-bit pairs (lo, hi) of a quad of weights at p: from i8 weights (four bytes,
+ * the quad's elements 0, 2, 1, 3) by SXTB16 of the word and of it shifted by 8; from
+ * weights stored as 16-bit pairs (KILN_WPAIRS_w: two words, where the flash holds them)
+ * as they are, two loads and no SXTB16. */
+#define KILN_WPAIRS(p, lo, hi)              \
+    do {                                    \
+        uint32_t wv_ = kiln_word(p);        \
+        (lo) = kiln_sxtb16(wv_);            \
+        (hi) = kiln_sxtb16_hi(wv_);         \
+    } while (0)
+#define KILN_WPAIRS_w(p, lo, hi) \
+    do {                         \
+        (lo) = (p)[0];           \
+        (hi) = (p)[1];           \
+    } while (0)

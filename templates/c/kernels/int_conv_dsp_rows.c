@@ -6,7 +6,7 @@
  * (padded to a multiple of two words; the weights there are zero). Two output columns
  * at a time, two outputs a pass (kiln_dot2x2: all four outputs at once spills the eight
  * sums under gcc, measured slower on a Cortex-M4). */
-KILN_SPECIALISED void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t *w, size_t wn, int32_t x_zero, $Y *y,
+KILN_SPECIALISED void int_conv_dsp_rows$V_$S(const $X *x, size_t xn, const $WT *w, size_t wn, int32_t x_zero, $Y *y,
     size_t yn, uint32_t *rows, size_t rowsn, const size_t *d, size_t nd, const size_t *s, size_t ns,
     $Y (*f)(kiln_ctx, int32_t, size_t), kiln_ctx fc)
 {
@@ -53,7 +53,7 @@ KILN_SPECIALISED void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t 
             for (j = 0; j < ow; j += 2) {
                 size_t at = j * sw * pairs;
                 for (oc = 0; oc < m; oc += 4) {
-                    const int8_t *wp = w + oc * kcols;
+                    const $WT *wp = w + oc * kcols / 4 * $WQ;
                     if (j + 1 < ow) {
                         /* Each pair of outputs requantized from its sums as they are: a
                          * four-word local the inlined kiln_conv2x2 keeps in registers
@@ -63,7 +63,7 @@ KILN_SPECIALISED void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t 
                             size_t at_y = ((b * m + oc + t) * oh + i) * ow + j;
                             /* Not an initializer: gcc may make one a memset call. */
                             sums[0] = sums[1] = sums[2] = sums[3] = 0;
-                            kiln_conv2x2(rows, len, kh, first, at, sw * pairs, seg / 2, wp + 4 * t, seg * 4, sums);
+                            kiln_conv2x2$V(rows, len, kh, first, at, sw * pairs, seg / 2, wp + t * $WQ, seg * $WQ, sums);
                             y[at_y] = f(fc, sums[0], oc + t);
                             y[at_y + 1] = f(fc, sums[2], oc + t);
                             if (oc + t + 1 < m) {
@@ -75,7 +75,7 @@ KILN_SPECIALISED void int_conv_dsp_rows_$S(const $X *x, size_t xn, const int8_t 
                         int32_t acc[4];
                         acc[0] = acc[1] = acc[2] = acc[3] = 0;
                         for (ki = 0; ki < kh; ki++) {
-                            kiln_dot4(rows + (first + ki) % kh * len + at, seg / 2, wp + ki * seg * 4, acc);
+                            kiln_dot4$V(rows + (first + ki) % kh * len + at, seg / 2, wp + ki * seg * $WQ, acc);
                         }
                         for (t = 0; t < 4 && oc + t < m; t++) {
                             y[((b * m + oc + t) * oh + i) * ow + j] = f(fc, acc[t], oc + t);
