@@ -865,6 +865,10 @@ pub enum ElemFn {
         dsp: bool,
         channel: bool,
         bias: Option<String>,
+        /// The sum plus the bias cannot overflow 32 bits (at most 255 * 255 for each of its
+        /// terms, and the bias's largest magnitude, below 2^31), so the C closure adds them
+        /// without a test.
+        sum_fits: bool,
         mult: Vec<i32>,
         shift: Vec<u32>,
         zero: i32,
@@ -921,6 +925,8 @@ pub enum ElemFn {
     Quantize {
         scale: String,
         zero: Option<String>,
+        /// Every zero point is 0 (none given, or a constant of zeros).
+        zero_is_zero: bool,
         lo: f64,
         hi: f64,
         #[serde(serialize_with = "ser_dtype")]

@@ -45,7 +45,7 @@ impl Fns {
         // kernels (MobileNet v1 on a Cortex-M4: 2.79 instructions per MAC; 2.23 with it).
         // Not `always_inline`: GCC fails the build where such a function is called through
         // a pointer it cannot resolve (the pooling kernels).
-        let linkage = if body.contains("requant_f(") {
+        let linkage = if body.contains("requant_f") {
             "static inline"
         } else {
             "static"
@@ -113,6 +113,7 @@ impl Fns {
                 dsp: _,
                 channel,
                 bias,
+                sum_fits,
                 mult,
                 shift,
                 zero,
@@ -165,7 +166,16 @@ impl Fns {
                         } else {
                             String::new()
                         };
-                        let fast = format!("({yt})requant_f(acc, {b}, {f}, {zero}, {lo}, {hi})");
+                        let fast = if *sum_fits {
+                            let sum = if bias.is_some() {
+                                "acc + bias[m]"
+                            } else {
+                                "acc"
+                            };
+                            format!("({yt})requant_f_sum({sum}, {f}, {zero}, {lo}, {hi})")
+                        } else {
+                            format!("({yt})requant_f(acc, {b}, {f}, {zero}, {lo}, {hi})")
+                        };
                         body.push_str(&format!(
                             "#if defined(KILN_VFP_REQUANT)\n{table_decl}{}#else\n{general}#endif\n",
                             through_table(yt, *dtype, &fast, table.as_ref())?
@@ -234,6 +244,7 @@ impl Fns {
             ElemFn::Quantize {
                 scale,
                 zero,
+                zero_is_zero,
                 lo,
                 hi,
                 from,
@@ -259,7 +270,20 @@ impl Fns {
                 // clamped and offset in integers (MobileNet's input QuantizeLinear on a
                 // Cortex-M4: 32 instructions an element before).
                 let narrow = matches!(to, DType::U8 | DType::I8 | DType::U16 | DType::I16);
-                if *from == DType::F32 && narrow {
+                if *from == DType::F32 && narrow && *zero_is_zero {
+                    // Zero points of 0: VCVTR gives 0 for NaN, the reference's result, and
+                    // the clamp, as two statements, is one USAT or SSAT (gcc 12 makes the one
+                    // conditional expression branches): MobileNet's input on a Cortex-M4 takes
+                    // 8 instructions an element, 17 with the NaN test and the offset.
+                    let unused = if zero.is_some() {
+                        "    (void)zero;\n"
+                    } else {
+                        ""
+                    };
+                    body.push_str(&format!(
+                        "#if defined(KILN_VFP_ROUND)\n    int32_t r = round_even_vfp((float)v / (float)scale[k]);\n{unused}    r = r < {lo} ? {lo} : r;\n    r = r > {hi} ? {hi} : r;\n    return ({yt})r;\n#else\n{general}#endif\n"
+                    ));
+                } else if *from == DType::F32 && narrow {
                     let zi = if zero.is_some() {
                         "(int32_t)zero[k]"
                     } else {
@@ -1050,12 +1074,17 @@ fn table_decl(yt: &str, from: DType, var: &str, table: &[i32]) -> Result<(String
 }
 
 /// Each channel's requantization factor `mult / 2^shift` as a C `float` literal, when every
-/// one is a normal f32 exactly (`mult` of 24 bits, as kiln computes them): `requant_f`'s
-/// operands. `None` otherwise (the closure keeps `requant`).
+/// one is a normal f32 exactly (`mult` of 24 bits, as kiln computes them) or 0 (a dead
+/// channel's `mult`; `requant_f_wide` reads it as such): `requant_f`'s operands. `None`
+/// otherwise (the closure keeps `requant`: MobileNet v1's closures with a dead channel took
+/// it, five instructions more an output).
 fn requant_factors(mult: &[i32], shift: &[u32]) -> Option<Vec<String>> {
     mult.iter()
         .zip(shift)
         .map(|(&m, &s)| {
+            if m == 0 {
+                return Some("0.0f".to_string());
+            }
             let exact = f64::from(m) * (-f64::from(s)).exp2();
             let f = exact as f32;
             (m > 0 && f.is_normal() && f64::from(f) == exact)
@@ -1095,7 +1124,7 @@ mod tests {
                 assert_eq!(150 - (bits >> 23), s);
             }
         }
-        assert!(requant_factors(&[0], &[31]).is_none());
+        assert_eq!(requant_factors(&[0], &[31]), Some(vec!["0.0f".to_string()]));
         assert!(requant_factors(&[-11_073_441], &[31]).is_none());
         // One channel without an exact factor keeps the whole closure on `requant`.
         assert!(requant_factors(&[1 << 23, 1 << 23], &[31, 200]).is_none());

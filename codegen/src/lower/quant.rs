@@ -171,9 +171,16 @@ pub(super) fn quantize(cx: &mut NodeCx, a: &QuantAttrs, to_int: bool) -> Result<
     let f = if to_int {
         let (lo, hi) = kiln_ir::ops::quant::int_range(y.dtype)
             .ok_or_else(|| format!("cannot quantise to {}", y.dtype))?;
+        let zero_is_zero = match cx.node.inputs.get(2).copied().flatten() {
+            None => true,
+            Some(_) => cx
+                .const_input(2)
+                .is_some_and(|t| t.data.to_f64_vec().iter().all(|&z| z == 0.0)),
+        };
         ElemFn::Quantize {
             scale,
             zero: zp,
+            zero_is_zero,
             lo,
             hi,
             from,

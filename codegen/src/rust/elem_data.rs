@@ -90,6 +90,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             dsp,
             channel,
             bias,
+            sum_fits: _,
             mult,
             shift,
             zero,
@@ -142,6 +143,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             dsp: _,
             channel,
             bias,
+            sum_fits: _,
             mult,
             shift,
             zero,
@@ -224,6 +226,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             hi,
             from,
             to,
+            ..
         } => {
             let (xt, yt) = (literal::elem(*from)?, literal::elem(*to)?);
             let z = zero

@@ -91,11 +91,19 @@ KILN_SPECIALISED void int_conv_dw_dsp_$S(const $X *x, size_t xn, const int8_t *w
                     uint32_t *o = rows + r % kh * len;
                     const $X *src;
                     size_t q, lo = pl, hi = pl + wi < 2 * len ? pl + wi : 2 * len;
-                    for (q = 0; q < len; q++) {
+                    if (r < pt || r - pt >= h || lo >= hi) {
+                        for (q = 0; q < len; q++) {
+                            o[q] = 0;
+                        }
+                        continue;
+                    }
+                    /* Zeros only in the words the row's values do not fill (a word per
+                     * column pair: the rows are most of the depthwise layers' stores). */
+                    for (q = 0; q < lo / 2; q++) {
                         o[q] = 0;
                     }
-                    if (r < pt || r - pt >= h) {
-                        continue;
+                    for (q = (hi + 1) / 2; q < len; q++) {
+                        o[q] = 0;
                     }
                     src = xc + (r - pt) * wi;
                     /* Padded column xx holds src[xx - pl] - x_zero: an odd first column

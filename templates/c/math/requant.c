@@ -106,8 +106,9 @@ static int32_t requant_int(int64_t acc, int32_t mult, unsigned shift, int32_t ze
 
 #if defined(KILN_VFP_REQUANT)
 /* requant_f's path for a sum beyond 32 bits (never taken by an 8-bit model's sums): the
- * integer requantization, with mult and shift read back from the factor's bits. Out of
- * line, so the closures do not load the tables for it. */
+ * integer requantization, with mult and shift read back from the factor's bits (a factor
+ * of 0, a channel whose mult is 0, gives the zero point). Out of line, so the closures do
+ * not load the tables for it. */
 static __attribute__((noinline)) int32_t requant_f_wide(int32_t acc, int32_t bias, float factor, int32_t zero,
     int32_t lo, int32_t hi)
 {
@@ -116,6 +117,9 @@ static __attribute__((noinline)) int32_t requant_f_wide(int32_t acc, int32_t bia
         uint32_t u;
     } k;
     k.f = factor;
+    if (k.u == 0) {
+        return requant_int(0, 0, 0, zero, lo, hi);
+    }
     return requant_int((int64_t)acc + bias, (int32_t)(k.u & 0x7fffffu) | 0x800000, 150u - (k.u >> 23), zero, lo, hi);
 }
 
@@ -130,6 +134,13 @@ static inline int32_t requant_f(int32_t acc, int32_t bias, float factor, int32_t
     if (__builtin_add_overflow(acc, bias, &sum)) {
         return requant_f_wide(acc, bias, factor, zero, lo, hi);
     }
+    return requant_vfp_clamp(requant_vfp(sum, factor), zero, lo, hi);
+}
+
+/* requant_f of a sum that cannot have overflowed (the closure's bound: see
+ * `ElemFn::FixedRequant`'s `sum_fits`): no test of the add. */
+static inline int32_t requant_f_sum(int32_t sum, float factor, int32_t zero, int32_t lo, int32_t hi)
+{
     return requant_vfp_clamp(requant_vfp(sum, factor), zero, lo, hi);
 }
 #endif
