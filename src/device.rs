@@ -484,8 +484,18 @@ impl Device {
             ),
             None => format!("; weights {} (loaded into RAM)", human(fit.weights)),
         };
+        let pairs = if fit.pair_bytes > 0 {
+            format!(
+                " (of the weights, {} are the int8 convolutions' as 16-bit pairs for the \
+                 SMLAD kernels, which the flash holds; as i8 they would be that much smaller \
+                 and slower)",
+                human(fit.pair_bytes)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "fits {}: RAM: arena {} + stack reserve {} of {} ({:.0}%){flash}",
+            "fits {}: RAM: arena {} + stack reserve {} of {} ({:.0}%){flash}{pairs}",
             self.name,
             human(fit.arena),
             human(self.stack_bytes),
@@ -526,6 +536,15 @@ impl Device {
             None => {
                 s += &format!("| weights, loaded into RAM | {} B | |\n", fit.weights);
             }
+        }
+        if fit.pair_bytes > 0 {
+            s += &format!(
+                "\nOf the weights, {} B are the int8 convolutions' weights a second time: they \
+                 are stored as sign-extended 16-bit pairs, which the SMLAD kernels load without \
+                 sign-extending them (fewer instructions per MAC), because this device's flash \
+                 holds them. A profile with less flash gets them as i8.\n",
+                fit.pair_bytes
+            );
         }
         s += &format!(
             "\nOne run is {} multiply-accumulates. The reserves are the profile's estimates: \
@@ -590,6 +609,9 @@ pub struct Fit {
     pub weights: u64,
     /// Of those, f32 weights an int8 build would quantize.
     pub float_weights: u64,
+    /// Of those, what storing the SMLAD convolutions' i8 weights as 16-bit pairs added (C
+    /// on a DSP core, when the flash holds them: see `kiln_codegen::lower`).
+    pub pair_bytes: u64,
     pub macs: u64,
 }
 
@@ -680,6 +702,7 @@ mod tests {
             arena: 100 * K,
             weights: 400 * K,
             float_weights: 400 * K,
+            pair_bytes: 0,
             macs: 1,
         };
         d.check_fit(&ok).unwrap();

@@ -681,10 +681,23 @@ fn check_device(device: &Device, program: &kiln_codegen::Program) -> Result<devi
         .filter(|s| s.ty.starts_with("f32"))
         .map(|s| s.bytes as u64)
         .sum();
+    // The pairs take twice the bytes of the i8 quads they replace.
+    let pair_bytes = program
+        .statics
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.packing,
+                Some(kiln_codegen::program::Packing::DspQuads { pairs: true, .. })
+            )
+        })
+        .map(|s| s.bytes as u64 / 2)
+        .sum();
     let fit = device::Fit {
         arena: program.arena_bytes as u64,
         weights: program.weight_bytes() as u64,
         float_weights,
+        pair_bytes,
         macs: program.macs(),
     };
     device.check_fit(&fit)?;

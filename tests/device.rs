@@ -371,3 +371,42 @@ fn a_crate_for_a_device_documents_its_budgets() {
         assert!(text.contains("kiln verify --device stm32f446re"), "{text}");
     }
 }
+
+/// C for a DSP core stores the row convolutions' weights as 16-bit pairs when the device's
+/// flash holds them, says so in the README, and keeps them i8 where it does not: MobileNet
+/// int8's weights are 219,090 B as i8 and 434,770 B with pairs, so the stm32f446re (512
+/// KiB of flash, 64 KiB of it reserved for code) takes the pairs and a part with 320 KiB
+/// takes i8, which fits it.
+#[test]
+fn c_for_a_dsp_core_takes_16_bit_weight_pairs_where_the_flash_holds_them() {
+    let path = common::corpus_model("mlperf_vww_mobilenetv1.int8.qdq");
+    if !common::require_data(&path, "corpus model mlperf_vww_mobilenetv1.int8.qdq") {
+        return;
+    }
+    let small = kiln::Device::from_toml(
+        "name = \"m4-320k\"\ntarget = \"thumbv7em+fpu\"\nram = \"128K\"\nflash = \"320K\"\n",
+    )
+    .unwrap();
+    let big = kiln::Device::find("stm32f446re").unwrap();
+    let mut weights = Vec::new();
+    for dev in [big, small] {
+        let opts = kiln::CompileOptions {
+            target: dev.target,
+            device: Some(dev.clone()),
+            ..Default::default()
+        };
+        let c = kiln::compile(&path, EmitKind::C, &opts).unwrap();
+        let fit = c.device_fit.expect("a device fit");
+        let source = &c.generated.files[1].contents;
+        let readme = &c.generated.files[2].contents;
+        let pairs = source.contains("int_conv_dsp_rows_w_u8_u8(x0");
+        let quads = source.contains("int_conv_dsp_rows_u8_u8(x0");
+        assert!(pairs != quads, "{}: pairs {pairs}, quads {quads}", dev.name);
+        assert_eq!(pairs, fit.pair_bytes > 0, "{}", dev.name);
+        assert_eq!(pairs, readme.contains("16-bit pairs"), "{}", dev.name);
+        weights.push((pairs, fit.weights, fit.pair_bytes));
+    }
+    assert!(weights[0].0 && !weights[1].0, "{weights:?}");
+    // The pairs take twice the bytes of the i8 weights they replace.
+    assert_eq!(weights[0].1 - weights[0].2, weights[1].1, "{weights:?}");
+}
