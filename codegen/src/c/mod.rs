@@ -14,6 +14,7 @@
 
 mod call;
 mod elem;
+mod elem_data;
 mod gemm;
 mod library;
 mod lit;
