@@ -3,17 +3,9 @@
 #define KILN_QUAD2x2$V(col, col2, w)                    \
     do {                                                \
         uint32_t c01 = (col)[0], c23 = (col)[1];        \
-        uint32_t d01 = (col2)[0], d23 = (col2)[1], e, g; \
-        KILN_WPAIRS$V(w, e, g);                         \
-        a0 = kiln_smlad(c01, e, a0);                    \
-        b0 = kiln_smlad(d01, e, b0);                    \
-        a0 = kiln_smlad(c23, g, a0);                    \
-        b0 = kiln_smlad(d23, g, b0);                    \
-        KILN_WPAIRS$V((w) + $WQ, e, g);                 \
-        a1 = kiln_smlad(c01, e, a1);                    \
-        b1 = kiln_smlad(d01, e, b1);                    \
-        a1 = kiln_smlad(c23, g, a1);                    \
-        b1 = kiln_smlad(d23, g, b1);                    \
+        uint32_t d01 = (col2)[0], d23 = (col2)[1];      \
+        KILN_WQUAD2$V(c01, c23, d01, d23, w, a0, b0);   \
+        KILN_WQUAD2$V(c01, c23, d01, d23, (w) + $WQ, a1, b1); \
     } while (0)
 
 /* Two outputs (w at the first one's word of a four-output panel) times the operands of two

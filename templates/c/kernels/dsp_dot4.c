@@ -7,19 +7,11 @@ static void kiln_dot4$V(const uint32_t *col, size_t words, const $WT *w, int32_t
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     const uint32_t *end = col + words / 2 * 2;
     for (; col < end; col += 2, w += 4 * $WQ) {
-        uint32_t c01 = col[0], c23 = col[1], e, g;
-        KILN_WPAIRS$V(w, e, g);
-        a0 = kiln_smlad(c01, e, a0);
-        a0 = kiln_smlad(c23, g, a0);
-        KILN_WPAIRS$V(w + 1 * $WQ, e, g);
-        a1 = kiln_smlad(c01, e, a1);
-        a1 = kiln_smlad(c23, g, a1);
-        KILN_WPAIRS$V(w + 2 * $WQ, e, g);
-        a2 = kiln_smlad(c01, e, a2);
-        a2 = kiln_smlad(c23, g, a2);
-        KILN_WPAIRS$V(w + 3 * $WQ, e, g);
-        a3 = kiln_smlad(c01, e, a3);
-        a3 = kiln_smlad(c23, g, a3);
+        uint32_t c01 = col[0], c23 = col[1];
+        KILN_WQUAD1$V(c01, c23, w, a0);
+        KILN_WQUAD1$V(c01, c23, w + 1 * $WQ, a1);
+        KILN_WQUAD1$V(c01, c23, w + 2 * $WQ, a2);
+        KILN_WQUAD1$V(c01, c23, w + 3 * $WQ, a3);
     }
     acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
 }
