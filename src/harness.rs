@@ -164,20 +164,26 @@ impl PeakKernel {
 /// multiply then an add (or of a fused multiply-add) on the widest vector units, with a
 /// separate multiply and add (`madd`) or `f32::mul_add` (`fmadd`). The chains are
 /// separate named variables: LLVM vectorises those well but not chains kept in an array
-/// indexed in a loop. Both count a multiply-add as two flops, as GFLOP/s of a model counts
-/// a MAC.
+/// indexed in a loop (on AVX2 without AVX-512 they are [`AVX2_CHAINS`]). Both count a
+/// multiply-add as two flops, as GFLOP/s of a model counts a MAC.
 fn peak_source() -> String {
     const CHAINS: usize = 16;
-    let mut s = String::from(
-        "\n#[inline(always)]\nfn madd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
+    let mut s = format!(
+        "\n/// Lanes summed over all chains: {CHAINS} chains of 16 lanes.\n\
+         #[cfg(not(all(target_arch = \"x86_64\", target_feature = \"fma\", not(target_feature = \"avx512f\"))))]\n\
+         const CHAIN_LANES: usize = {CHAINS} * 16;\n"
+    );
+    s.push_str(
+        "\n#[allow(dead_code)]\n#[inline(always)]\nfn madd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
          core::array::from_fn(|j| a[j] * x[j] + y[j])\n}\n\n\
-         #[inline(always)]\nfn fmadd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
+         #[allow(dead_code)]\n#[inline(always)]\nfn fmadd(a: [f32; 16], x: [f32; 16], y: [f32; 16]) -> [f32; 16] {\n    \
          core::array::from_fn(|j| a[j].mul_add(x[j], y[j]))\n}\n",
     );
     for op in ["madd", "fmadd"] {
         let _ = writeln!(
             s,
-            "\n#[inline(never)]\nfn chains_{op}(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {{"
+            "\n#[cfg(not(all(target_arch = \"x86_64\", target_feature = \"fma\", not(target_feature = \"avx512f\"))))]\n\
+             #[inline(never)]\nfn chains_{op}(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {{"
         );
         for c in 0..CHAINS {
             // Distinct starting values, so no two chains are the same computation.
@@ -193,11 +199,12 @@ fn peak_source() -> String {
         }
         s.push_str(";\n    }\n    sum\n}\n");
     }
+    s.push_str(AVX2_CHAINS);
     let _ = write!(
         s,
         "\n/// The best of a few ~50 ms runs of `chains`, in GFLOP/s (a multiply-add counts two).\n\
          fn peak(chains: fn(u64, [f32; 16], [f32; 16]) -> f32) {{\n    \
-         let flops_per_iter = ({CHAINS} * 16 * 2) as f64;\n    \
+         let flops_per_iter = (CHAIN_LANES * 2) as f64;\n    \
          let (x, y) = (std::hint::black_box([0.9999f32; 16]), std::hint::black_box([1e-3f32; 16]));\n    \
          let mut n: u64 = 1 << 12;\n    \
          loop {{\n        \
@@ -214,6 +221,55 @@ fn peak_source() -> String {
     );
     s
 }
+
+/// The peak kernels on x86 with AVX2 and FMA but not AVX-512: there the portable chains
+/// need 32 of the 16 vector registers and LLVM's vectorisers spill them (a third of the
+/// peak measured), so the chains are `core::arch` vectors, 12 of 8 lanes (enough for two
+/// FMA pipes of latency 4 to 5). `madd` is a multiply then an add, which the build's
+/// `-fp-contract=fast` fuses as it does the generated code's.
+const AVX2_CHAINS: &str = "
+#[cfg(all(target_arch = \"x86_64\", target_feature = \"fma\", not(target_feature = \"avx512f\")))]
+const CHAIN_LANES: usize = 12 * 8;
+
+#[cfg(all(target_arch = \"x86_64\", target_feature = \"fma\", not(target_feature = \"avx512f\")))]
+#[inline(never)]
+fn chains_madd(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {
+    avx2_chains(n, x[0], y[0], false)
+}
+
+#[cfg(all(target_arch = \"x86_64\", target_feature = \"fma\", not(target_feature = \"avx512f\")))]
+#[inline(never)]
+fn chains_fmadd(n: u64, x: [f32; 16], y: [f32; 16]) -> f32 {
+    avx2_chains(n, x[0], y[0], true)
+}
+
+#[cfg(all(target_arch = \"x86_64\", target_feature = \"fma\", not(target_feature = \"avx512f\")))]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn avx2_chains(n: u64, x: f32, y: f32, fused: bool) -> f32 {
+    use core::arch::x86_64::*;
+    // SAFETY: compiled only where the build's target features include AVX2 and FMA.
+    unsafe {
+        let (x, y) = (_mm256_set1_ps(x), _mm256_set1_ps(y));
+        let mut a = [_mm256_setzero_ps(); 12];
+        for (c, v) in a.iter_mut().enumerate() {
+            *v = _mm256_set1_ps((c + 1) as f32 / 16.0);
+        }
+        for _ in 0..n {
+            for v in a.iter_mut() {
+                *v = if fused { _mm256_fmadd_ps(*v, x, y) } else { _mm256_add_ps(_mm256_mul_ps(*v, x), y) };
+            }
+        }
+        let mut s = _mm256_setzero_ps();
+        for v in a {
+            s = _mm256_add_ps(s, v);
+        }
+        let mut out = [0f32; 8];
+        _mm256_storeu_ps(out.as_mut_ptr(), s);
+        out.iter().sum()
+    }
+}
+";
 
 /// The profile mode of a case generated with the step hook: `KILN_BENCH_PROFILE=N` runs
 /// `run_profiled` N times and writes each step's median time (ns), one line per step. Each
