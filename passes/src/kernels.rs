@@ -34,11 +34,16 @@ impl Tiling {
     /// The tiling for `target` with or without fused multiply-adds, or `None` where the
     /// compact reference kernels fit better (no SIMD: the microcontrollers, `generic`).
     /// Accumulators take at most half the vector registers: 32 on AVX-512 and AArch64, 16
-    /// on SSE2 and AVX2.
+    /// on SSE2 and AVX2 (where the operands of a step must fit in the other half).
     pub fn for_target(target: kiln_ir::Target, fused: bool) -> Option<Tiling> {
         let (lanes, mr, nv) = match (target.simd_bytes(), target.arch()) {
             (64, _) => (16, 8, 2),
-            (32, _) => (8, 4, 3),
+            // AVX2: 4x2 tiles, 8 accumulators. A 4x3 tile's 12 accumulators, 3 loads and
+            // the 4 broadcasts LLVM hoists ahead of the multiply-adds need 19 of the 16
+            // registers: its loops kept one or two accumulators on the stack, and ran at
+            // 40 or 92 GFLOP/s by the luck of the layout (ppocrv4_rec's 1x1 convolutions
+            // 35 -> 80 GFLOP/s of a ~100 peak with 4x2 on a Zen 3 core).
+            (32, _) => (8, 4, 2),
             (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3),
             (16, _) => (4, 4, 3),
             // Cortex-M4F/M7/M33 with an FPU: 32 single-precision registers, no vectors; a
