@@ -26,6 +26,10 @@ pub enum Profile {
     Fast,
     Release,
     Native,
+    /// As [`Profile::Release`] with `-C target-feature=+avx2,+fma` on x86-64: the code a
+    /// machine with AVX2 but not AVX-512 runs, on any AVX2 machine (its `--intrinsics`
+    /// tiles are tested there even where `target-cpu=native` would take AVX-512's).
+    X86Avx2,
 }
 
 /// The rustflags of [`Profile::Native`]: `-C target-cpu=native`; on an x86-64 machine
@@ -431,7 +435,7 @@ pub fn build_runner_for(
         }
         Profile::Release => "opt-level = 3\ncodegen-units = 4",
         // Cargo's defaults: what `cargo build --release` gives a user.
-        Profile::Native => "",
+        Profile::Native | Profile::X86Avx2 => "",
     };
     // Runner crates share a target directory, where cargo only refreshes `release/<bin>` when
     // it rebuilds; a distinct package name per work directory keeps binaries apart.
@@ -478,6 +482,10 @@ pub fn build_runner_for(
             .collect();
         cmd.arg("--config")
             .arg(format!("build.rustflags=[{}]", flags.join(", ")));
+    }
+    if profile == Profile::X86Avx2 {
+        cmd.arg("--config")
+            .arg("build.rustflags=[\"-C\", \"target-feature=+avx2,+fma\"]");
     }
     // Flags from the environment would override (or, for the others, add to) the profile's.
     let out = cmd

@@ -293,7 +293,7 @@ impl CompileOptions {
         if !kiln_passes::kernels::has_intrinsic_kernels(kt) {
             return Err(Error::Usage(format!(
                 "{flag}: kiln has no intrinsics kernels for target {target} (so far only for \
-                 x86_64-v4: AVX-512 VNNI in the int8 convolutions and Gemms, and for \
+                 x86_64-v3 and x86_64-v4: AVX2 or AVX-512 VNNI in the int8 convolutions and Gemms, and for \
                  thumbv7em (Cortex-M4/M7): SMLAD in the int8 ones, in Rust); drop {flag}"
             )));
         }
@@ -1006,8 +1006,8 @@ impl Build {
     }
 
     /// `core::arch` intrinsics in the kernels that have them (the CLI's `--intrinsics`;
-    /// default off): x86's AVX-512 VNNI in the int8 convolutions and Gemms, used where the
-    /// crate is compiled for it (e.g. `-C target-cpu=native` on such a machine), and for
+    /// default off): x86's AVX-512 VNNI (or, without it, AVX2) in the int8 convolutions and
+    /// Gemms, used where the crate is compiled for it (e.g. `-C target-cpu=native` on such a machine), and for
     /// thumbv7em (Cortex-M4/M7) the DSP extension's `SMLAD` in the int8 ones, by inline
     /// assembly. The generated code then contains `unsafe` in one module (`kiln_vnni` or
     /// `kiln_dsp`): include it in a module with `#[deny(unsafe_code)]`, not `forbid`.

@@ -88,9 +88,9 @@ struct ModelArgs {
     /// firmware.
     #[arg(long)]
     fma: bool,
-    /// Use intrinsics where kiln has them (so far x86's AVX-512 VNNI in the int8
-    /// convolutions and Gemms, in code compiled for those instructions, e.g. with `-C
-    /// target-cpu=native` on such a machine; and for thumbv7em, Cortex-M4/M7, the DSP
+    /// Use intrinsics where kiln has them (so far x86's AVX-512 VNNI, or AVX2's VPMADDWD,
+    /// in the int8 convolutions and Gemms, in code compiled for those instructions, e.g.
+    /// with `-C target-cpu=native` on such a machine; and for thumbv7em, Cortex-M4/M7, the DSP
     /// extension's SMLAD in the int8 ones, by inline assembly); elsewhere the same code runs
     /// its portable kernels. The generated code then contains `unsafe` in one module, so it takes
     /// `deny(unsafe_code)` rather than `forbid`; off by default.

@@ -856,7 +856,8 @@ fn integer_kernels_in_c_for_a_cortex_m4_equal_the_reference_semantics() {
 /// (u8 by i8 in words of four, weights in panels of sixteen outputs, the zero point taken
 /// out by the weights' sums, requantized in f32). Built for the baseline they run the
 /// portable tiles; built for this machine (`-C target-cpu=native`), where it has AVX-512
-/// VNNI, the `VPDPBUSD` ones. Both must give the reference semantics' integers exactly.
+/// VNNI, the `VPDPBUSD` ones; built with `+avx2` (no AVX-512), where the machine has AVX2,
+/// the `VPMADDWD` ones. Each must give the reference semantics' integers exactly.
 #[test]
 fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
@@ -918,6 +919,28 @@ fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
         check_exact(&cases, &native);
     } else {
         eprintln!("this machine has no AVX-512 VNNI: the VPDPBUSD tiles are not run here");
+    }
+    if host_has_avx2() {
+        let avx2 = run_with(
+            &cases,
+            "kiln-int-runner-quads-avx2",
+            &opts,
+            Profile::X86Avx2,
+        );
+        check_exact(&cases, &avx2);
+    } else {
+        eprintln!("this machine has no AVX2: the VPMADDWD tiles are not run here");
+    }
+}
+
+fn host_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 

@@ -31,7 +31,7 @@ pub struct RustOptions {
     pub target: kiln_ir::Target,
     pub kernels: KernelChoice,
     /// Let the kernels use `core::arch` intrinsics where the code is compiled for the
-    /// instructions (`--intrinsics`; so far x86's AVX-512 VNNI in the int8 quad kernels, and
+    /// instructions (`--intrinsics`; so far x86's AVX-512 VNNI or AVX2 in the int8 quad kernels, and
     /// Arm's `SMLAD` by inline assembly in the int8 SMLAD kernels).
     /// The code then contains `unsafe` in one module, so its crate must
     /// `deny(unsafe_code)` rather than `forbid` it. Off by default.

@@ -674,22 +674,24 @@ pub fn quad_rows(ow: usize) -> bool {
 const MAX_QUAD_WORDS: usize = 1 << 20;
 
 /// Whether the quad kernels run on `kt`: with `--intrinsics`, on x86-64 with AVX-512 (whose
-/// VNNI extension they use where the code is compiled for it). Portable Rust on the same
-/// layout measured no faster than the default kernels (about 15 GMAC/s on a 3x3
-/// convolution against 65-90 with `VPDPBUSD`), so without intrinsics they are not taken.
+/// VNNI extension they use where the code is compiled for it) or AVX2 (`VPMADDWD`).
+/// Portable Rust on the same layout measured no faster than the default kernels (about 15
+/// GMAC/s on a 3x3 convolution against 65-90 with `VPDPBUSD`), so without intrinsics they
+/// are not taken.
 fn quads(kt: KernelTarget) -> bool {
     kt.intrinsics
-        && kt.target.simd_bytes() >= 64
+        && kt.target.simd_bytes() >= 32
         && kt.target.arch() == kiln_ir::target::Arch::X86_64
 }
 
-/// Whether kiln has kernels written with intrinsics for `kt`'s target: x86-64 with AVX-512
-/// (the quad kernels; VNNI is checked where the generated code is compiled), and Armv7E-M
+/// Whether kiln has kernels written with intrinsics for `kt`'s target: x86-64 with AVX2 or
+/// AVX-512 (the quad kernels; VNNI or AVX2 is checked where the generated code is
+/// compiled), and Armv7E-M
 /// (Cortex-M4/M7), whose int8 SMLAD kernels then name `SMLAD`/`SXTB16` by inline assembly.
 /// Not Armv8-M: Rust's `thumbv8m.main` targets do not enable the DSP instructions unless
 /// built with `-C target-feature=+dsp` (unstable), so the assembly would not build.
 pub fn has_intrinsic_kernels(kt: KernelTarget) -> bool {
-    (kt.target.simd_bytes() >= 64 && kt.target.arch() == kiln_ir::target::Arch::X86_64)
+    (kt.target.simd_bytes() >= 32 && kt.target.arch() == kiln_ir::target::Arch::X86_64)
         || matches!(kt.target.resolve(), Target::Thumbv7em { .. })
 }
 

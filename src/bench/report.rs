@@ -145,8 +145,8 @@ impl Report {
                                    `std`; for hosts with FMA units)"
                     .to_string(),
                 Variant::O2Intrinsics => "`-O2 --intrinsics` (`kiln compile --intrinsics`: the \
-                                          same program with AVX-512 VNNI intrinsics in the int8 \
-                                          quad kernels, so the code has `unsafe` in one module)"
+                                          same program with x86 intrinsics (AVX-512 VNNI, or \
+                                          AVX2) in the int8 quad kernels, so the code has `unsafe` in one module)"
                     .to_string(),
             })
             .collect();
