@@ -682,8 +682,9 @@ fn integer_kernels_equal_the_reference_semantics() {
 
 /// Depthwise IntConvs on a host with vector registers (x86-64 with AVX-512, as the
 /// benchmarks build): at stride 1 along the width the plane kernel (`int_conv_dw_plane`,
-/// the input channel's padded plane in the arena's scratch), else `int_conv_dw`; both
-/// must give the reference semantics' integers exactly.
+/// the input channel's padded plane in the arena's scratch), on small maps the lanes kernel
+/// (sixteen channels a vector; eight for AVX2, run again), else `int_conv_dw`; each must
+/// give the reference semantics' integers exactly.
 #[test]
 fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
@@ -733,6 +734,32 @@ fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
     );
     let outputs = run_with(&cases, "kiln-int-runner-dw", &opts, Profile::Fast);
     check_exact(&cases, &outputs);
+    // AVX2's eight lanes (`x86_64-v3`): the lanes cases again.
+    let v3 = kiln::CompileOptions {
+        target: kiln::ir::Target::X86_64V3,
+        ..Default::default()
+    };
+    let lanes_cases: Vec<_> = cases
+        .iter()
+        .filter(|(label, _)| label.contains("lanes"))
+        .cloned()
+        .collect();
+    let eight = lanes_cases
+        .iter()
+        .filter(|(_, (g, _))| {
+            let c =
+                kiln::compile_graph(g.clone(), "case.onnx", String::new(), EmitKind::Module, &v3)
+                    .unwrap();
+            c.generated.files[0].contents.contains("int_conv_dw_lanes(")
+        })
+        .count();
+    assert!(
+        eight >= 16,
+        "only {eight} of {} cases took the lanes kernel on x86_64-v3",
+        lanes_cases.len()
+    );
+    let outputs = run_with(&lanes_cases, "kiln-int-runner-dw-v3", &v3, Profile::Fast);
+    check_exact(&lanes_cases, &outputs);
 }
 
 /// IntConv and IntGemm lowered for a Cortex-M4 take the SMLAD kernels (weights packed in

@@ -498,10 +498,12 @@ fn int_conv_dw_lanes<X: Copy + Into<i32>, Y>(
     zlh: [i32; 3],
     to: impl Fn(i64) -> Y,
 ) {
-    // Sixteen lanes, AVX-512's, the one width kiln takes it at (see
+    // Sixteen lanes, AVX-512's, or eight, AVX2's: the widths kiln takes it at (see
     // `kiln_passes::kernels::int_dw_lanes_width`).
     if d[10] == 16 {
         int_conv_dw_lanes_of::<X, Y, 16>(x, w, x_zero, y, scratch, d, s, bias, factor, zlh, to);
+    } else if d[10] == 8 {
+        int_conv_dw_lanes_of::<X, Y, 8>(x, w, x_zero, y, scratch, d, s, bias, factor, zlh, to);
     }
 }
 
