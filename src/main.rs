@@ -330,7 +330,7 @@ struct BenchArgs {
     #[arg(long)]
     fma: bool,
     /// Also time -O2 --intrinsics: the same program with `core::arch` intrinsics where
-    /// kiln has them (AVX-512 VNNI in the int8 quad kernels).
+    /// kiln has them (AVX-512 VNNI or AVX2 in the int8 quad kernels).
     #[arg(long)]
     intrinsics: bool,
     /// Peers to time, comma-separated (ort, tract), or none.

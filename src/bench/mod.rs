@@ -86,7 +86,7 @@ pub enum Variant {
     /// `-O2 --fma`: the same program with `f32::mul_add` in the micro-kernels.
     O2Fma,
     /// `-O2 --intrinsics`: the same program with `core::arch` intrinsics where kiln has
-    /// them (x86's AVX-512 VNNI in the int8 quad kernels).
+    /// them (x86's AVX-512 VNNI or AVX2 in the int8 quad kernels).
     O2Intrinsics,
 }
 
