@@ -45,6 +45,33 @@ fn quad_lut(y: &mut [u8], table: &[u8]) {
 #[cfg(all(target_arch = "x86_64", any(target_feature = "avx2", all(target_feature = "avx512f", target_feature = "avx512vnni"))))]
 #[allow(unsafe_code)]
 mod kiln_vnni {
+    /// Whether a quad tile's shape is in range and every read of it (`R` positions by `P`
+    /// panels, `g` as for `quad_tile`) is inside `rows` and `w`: checked once, not per load.
+    #[inline(always)]
+    fn tile_fits<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 5], w: &[i8]) -> bool {
+        let [at, ps, kh, seg, wstride] = g;
+        if R == 0 || P == 0 || R * P > 16 || kh == 0 || kh > super::QUAD_KH || seg == 0 {
+            return false;
+        }
+        let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + at + (R - 1) * ps + seg;
+        let w_end = (P - 1) * wstride + kh * seg * 64;
+        rows.len() >= x_end && w.len() >= w_end
+    }
+
+    /// [`tile_fits`] for a row tile (`MR` outputs by `NV` vectors, `g` as for
+    /// `quad_row_tile`): the largest offset of a tap's vector, plus its sixteen words.
+    #[inline(always)]
+    fn row_tile_fits<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 7], w: &[i8]) -> bool {
+        let [j0, sw, wq, kh, kw, quads, t0] = g;
+        if MR == 0 || MR > 16 || NV == 0 || NV > 2 || t0 + MR > 16 || kh == 0 || kh > super::QUAD_KH || kw == 0 || quads == 0 || sw == 0 {
+            return false;
+        }
+        let tap_max = (0..kw).map(|kj| (kj % sw) * wq + kj / sw).max().unwrap_or(0);
+        let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + (quads - 1) * sw * wq + tap_max + j0 + 16 * NV;
+        let w_end = kh * kw * quads * 64;
+        rows.len() >= x_end && w.len() >= w_end
+    }
+
     #[cfg(all(target_feature = "avx512f", target_feature = "avx512vnni"))]
     use core::arch::x86_64::{__m512i, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512};
 
@@ -60,16 +87,11 @@ mod kiln_vnni {
     #[cfg(all(target_feature = "avx512f", target_feature = "avx512vnni"))]
     #[target_feature(enable = "avx512f,avx512vnni")]
     fn tile<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 5], w: &[i8], acc: &mut [[i32; 16]; 16]) {
+        // Every read below is inside the bounds `tile_fits` checks (its `x_end`, `w_end`).
+        if !tile_fits::<R, P>(rows, ko, g, w) {
+            return;
+        }
         let [at, ps, kh, seg, wstride] = g;
-        if R == 0 || P == 0 || R * P > 16 || kh == 0 || kh > super::QUAD_KH || seg == 0 {
-            return;
-        }
-        // Every read below is inside these bounds: checked once, not per load.
-        let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + at + (R - 1) * ps + seg;
-        let w_end = (P - 1) * wstride + kh * seg * 64;
-        if rows.len() < x_end || w.len() < w_end {
-            return;
-        }
         let (xp, wp) = (rows.as_ptr(), w.as_ptr());
         let mut sum = [[_mm512_setzero_si512(); P]; R];
         for (ki, &off) in ko.iter().enumerate().take(kh) {
@@ -109,18 +131,11 @@ mod kiln_vnni {
     #[cfg(all(target_feature = "avx512f", target_feature = "avx512vnni"))]
     #[target_feature(enable = "avx512f,avx512vnni")]
     fn row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; super::QUAD_KH], g: [usize; 7], w: &[i8], acc: &mut [[[i32; 16]; 2]; 16]) {
+        // Every read below is inside the bounds `row_tile_fits` checks.
+        if !row_tile_fits::<MR, NV>(rows, ko, g, w) {
+            return;
+        }
         let [j0, sw, wq, kh, kw, quads, t0] = g;
-        if MR == 0 || MR > 16 || NV == 0 || NV > 2 || t0 + MR > 16 || kh == 0 || kh > super::QUAD_KH || kw == 0 || quads == 0 || sw == 0 {
-            return;
-        }
-        // Every read below is inside these bounds: checked once, not per load (the largest
-        // offset of a tap's vector, plus its sixteen words).
-        let tap_max = (0..kw).map(|kj| (kj % sw) * wq + kj / sw).max().unwrap_or(0);
-        let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + (quads - 1) * sw * wq + tap_max + j0 + 16 * NV;
-        let w_end = kh * kw * quads * 64;
-        if rows.len() < x_end || w.len() < w_end {
-            return;
-        }
         let (xp, wp) = (rows.as_ptr(), w.as_ptr());
         let mut sum = [[_mm512_setzero_si512(); NV]; MR];
         for (ki, &off) in ko.iter().enumerate().take(kh) {
@@ -211,16 +226,11 @@ mod kiln_vnni {
 
         #[target_feature(enable = "avx2")]
         fn tile<const R: usize, const P: usize>(rows: &[u32], ko: &[usize; super::super::QUAD_KH], g: [usize; 5], w: &[i8], acc: &mut [[i32; 16]; 16]) {
+            // Every read of `positions` is inside the bounds `tile_fits` checks.
+            if !super::tile_fits::<R, P>(rows, ko, g, w) {
+                return;
+            }
             let [at, ps, kh, seg, wstride] = g;
-            if R == 0 || P == 0 || R * P > 16 || kh == 0 || kh > super::super::QUAD_KH || seg == 0 {
-                return;
-            }
-            // Every read below is inside these bounds: checked once, not per load.
-            let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + at + (R - 1) * ps + seg;
-            let w_end = (P - 1) * wstride + kh * seg * 64;
-            if rows.len() < x_end || w.len() < w_end {
-                return;
-            }
             for p in 0..P {
                 let mut r = 0;
                 while r < R {
@@ -294,17 +304,11 @@ mod kiln_vnni {
 
         #[target_feature(enable = "avx2")]
         fn row_tile<const MR: usize, const NV: usize>(rows: &[u32], ko: &[usize; super::super::QUAD_KH], g: [usize; 7], w: &[i8], acc: &mut [[[i32; 16]; 2]; 16]) {
+            // Every read of `outputs` is inside the bounds `row_tile_fits` checks.
+            if !super::row_tile_fits::<MR, NV>(rows, ko, g, w) {
+                return;
+            }
             let [j0, sw, wq, kh, kw, quads, t0] = g;
-            if MR == 0 || MR > 16 || NV == 0 || NV > 2 || t0 + MR > 16 || kh == 0 || kh > super::super::QUAD_KH || kw == 0 || quads == 0 || sw == 0 {
-                return;
-            }
-            // As in the VNNI tile: the largest offset of a tap's vector, plus its words.
-            let tap_max = (0..kw).map(|kj| (kj % sw) * wq + kj / sw).max().unwrap_or(0);
-            let x_end = ko.iter().take(kh).max().copied().unwrap_or(0) + (quads - 1) * sw * wq + tap_max + j0 + 16 * NV;
-            let w_end = kh * kw * quads * 64;
-            if rows.len() < x_end || w.len() < w_end {
-                return;
-            }
             for v in 0..NV {
                 let mut t = 0;
                 while t < MR {
