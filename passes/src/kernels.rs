@@ -45,7 +45,11 @@ impl Tiling {
             // 35 -> 80 GFLOP/s of a ~100 peak with 4x2 on a Zen 3 core).
             (32, _) => (8, 4, 2),
             (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3),
-            (16, _) => (4, 4, 3),
+            // The x86-64 baseline (SSE2, 16 registers, no multiply-add): 4x2 for the same
+            // reason as AVX2, and each product needs a register of its own before its add,
+            // so a 4x3 tile (12 accumulators, 3 operands, a broadcast, a product) spilled
+            // accumulators in `gemm_tile_c`'s inner loop (read in its assembly).
+            (16, _) => (4, 4, 2),
             // Cortex-M4F/M7/M33 with an FPU: 32 single-precision registers, no vectors; a
             // 4x4 tile holds 16 accumulators and the 8 operands of one step.
             (0, kiln_ir::target::Arch::Thumb) if target.has_fpu() && !fused => (1, 4, 4),
