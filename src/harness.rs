@@ -459,7 +459,36 @@ pub fn build_runner_for(
             .files
             .first()
             .ok_or("a case without generated source")?;
-        write_if_changed(&src.join(format!("m{i}.rs")), &file.contents)?;
+        // A module with a weights file is a directory, `m{i}/mod.rs` beside the file its
+        // `include_bytes!` names; without, `m{i}.rs`. Work directories are reused, so the
+        // other form, left by an earlier build, goes (both would be ambiguous).
+        let (flat, dir) = (src.join(format!("m{i}.rs")), src.join(format!("m{i}")));
+        let stale = if case.generated.weights.is_some() {
+            &flat
+        } else {
+            &dir
+        };
+        let gone = if stale.is_dir() {
+            std::fs::remove_dir_all(stale)
+        } else {
+            std::fs::remove_file(stale)
+        };
+        if let Err(e) = gone
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(format!("{}: {e}", stale.display()));
+        }
+        match &case.generated.weights {
+            Some(w) => {
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let wp = dir.join(&w.path);
+                if std::fs::read(&wp).ok().as_deref() != Some(&w.bytes[..]) {
+                    std::fs::write(&wp, &w.bytes).map_err(|e| format!("{}: {e}", wp.display()))?;
+                }
+                write_if_changed(&dir.join("mod.rs"), &file.contents)?;
+            }
+            None => write_if_changed(&flat, &file.contents)?,
+        }
     }
     let peak = profile == Profile::Native;
     write_if_changed(&src.join("main.rs"), &runner_main(cases, peak)?)?;

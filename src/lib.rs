@@ -11,7 +11,7 @@
 //!     kiln::Build::new("model.onnx")
 //!         // .input_shape("input_1", &[1, 3, 32, 32]) // only if the model leaves dimensions symbolic
 //!         // .max_arena_bytes("128K")                 // fail the build if the model needs more RAM
-//!         .emit(&out) // writes $OUT_DIR/model.rs; prints cargo:rerun-if-changed for the files read
+//!         .emit(&out) // writes $OUT_DIR/model.rs (and model.weights); prints cargo:rerun-if-changed for the files read
 //!         .unwrap_or_else(|e| panic!("kiln: {e}"));
 //! }
 //! ```
@@ -158,6 +158,19 @@ pub struct CompileOptions {
     /// The device profile (`--device`): the compilation fails when the model does not fit
     /// its RAM and flash budgets. Set [`CompileOptions::target`] to its target too.
     pub device: Option<Device>,
+    /// The file beside a generated module that holds its packed f32 weights as bytes
+    /// (see [`weights_file_for`]); `None` keeps them in the module's source, as `u128`
+    /// words a `const fn` unpacks (slower to build). A crate always has `src/weights.bin`.
+    pub weights_file: Option<String>,
+}
+
+/// The weights file of the module written at `out`: `<stem>.weights` beside it, so two
+/// modules in one directory do not share one.
+pub fn weights_file_for(out: &Path) -> String {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    format!("{stem}.weights")
 }
 
 /// Post-training quantization of a float model ([`CompileOptions::quantize`]): calibrated
@@ -618,6 +631,7 @@ pub fn emit_planned(
         target: planned.target,
         kernels: opts.kernels(planned.target)?,
         intrinsics: opts.intrinsics,
+        weights_file: opts.weights_file.clone(),
     };
     // The device check reads the program that is then printed.
     let verified = planned.verified();
@@ -755,12 +769,20 @@ pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let tmp = tempdir::TempDir::new_in(&parent, ".kiln-tmp-").map_err(|e| Error::io(&parent, e))?;
-    for f in &generated.files {
-        let p = tmp.path().join(&f.path);
+    let blobs = generated
+        .weights
+        .iter()
+        .map(|w| (&w.path, w.bytes.as_slice()));
+    let texts = generated
+        .files
+        .iter()
+        .map(|f| (&f.path, f.contents.as_bytes()));
+    for (path, contents) in texts.chain(blobs) {
+        let p = tmp.path().join(path);
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
-        std::fs::write(&p, &f.contents).map_err(|e| Error::io(&p, e))?;
+        std::fs::write(&p, contents).map_err(|e| Error::io(&p, e))?;
     }
     match kind {
         EmitKind::Module => {
@@ -768,6 +790,13 @@ pub fn write_output(generated: &Generated, kind: EmitKind, out: &Path) -> Result
                 .files
                 .first()
                 .ok_or_else(|| Error::Usage("the emitter produced no file".into()))?;
+            // The weights file first: a module whose `include_bytes!` names a file not
+            // there yet would be a broken build, not an old one.
+            if let Some(w) = &generated.weights {
+                let dest = parent.join(&w.path);
+                std::fs::rename(tmp.path().join(&w.path), &dest)
+                    .map_err(|e| Error::io(&dest, e))?;
+            }
             let src = tmp.path().join(&file.path);
             std::fs::rename(&src, out).map_err(|e| Error::io(out, e))?;
         }
@@ -1135,8 +1164,9 @@ impl Build {
     /// Compiles the model and writes `<out_dir>/<file_name>` (a module). Prints
     /// `cargo:rerun-if-changed` for every file the compilation reads (the model, its
     /// external data, bound `.pb` files), so cargo rebuilds when one changes.
-    pub fn emit(self, out_dir: impl AsRef<Path>) -> Result<Compiled, Error> {
+    pub fn emit(mut self, out_dir: impl AsRef<Path>) -> Result<Compiled, Error> {
         let out = out_dir.as_ref().join(&self.file_name);
+        self.opts.weights_file = Some(weights_file_for(&out));
         self.emit_kind(EmitKind::Module, &out)
     }
 

@@ -409,6 +409,9 @@ fn run(cli: Cli) -> Result<()> {
                 Emit::Crate => EmitKind::Crate,
                 Emit::C => EmitKind::C,
             };
+            if kind == EmitKind::Module {
+                opts.weights_file = Some(kiln::weights_file_for(&output));
+            }
             let t = Instant::now();
             // On a terminal, a compile that takes more than a second says what it is doing.
             let progress = progress::Progress::on_stderr(file_name(&model.model));
@@ -465,8 +468,15 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("kiln: {}", kiln::quantization::summary(r));
             }
             eprintln!(
-                "kiln: wrote {} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",
+                "kiln: wrote {}{} ({} nodes, {} after optimisation; arena {} B, lower bound {} B) in {:.2?}",
                 output.display(),
+                match (&compiled.generated.weights, kind) {
+                    (Some(w), EmitKind::Module) => format!(
+                        " and its weights {}",
+                        output.with_file_name(&w.path).display()
+                    ),
+                    _ => String::new(),
+                },
                 compiled.nodes_before,
                 compiled.graph.node_count(),
                 compiled.plan.arena_bytes(),

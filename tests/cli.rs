@@ -90,8 +90,14 @@ fn resnet8_crate_builds_offline_without_dependencies_or_unsafe() {
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
+    // On x86-64 and AArch64 hosts the packed weights are a file of bytes beside the source.
+    let bytes_here = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
+    assert_eq!(a.join("src/weights.bin").exists(), bytes_here);
     // Deterministic: byte-identical output for the same input.
-    for f in ["Cargo.toml", "src/lib.rs", "README.md"] {
+    for f in ["Cargo.toml", "src/lib.rs", "README.md"]
+        .into_iter()
+        .chain(bytes_here.then_some("src/weights.bin"))
+    {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),
@@ -123,6 +129,60 @@ fn resnet8_crate_builds_offline_without_dependencies_or_unsafe() {
     // The crate does not deny warnings itself (a newer rustc's lint would break a
     // committed crate), so the test does.
     assert!(!stderr(&build).contains("warning"), "{}", stderr(&build));
+}
+
+/// A module written with `-o DIR/NAME.rs` has its packed weights in `DIR/NAME.weights`
+/// (on x86-64 and AArch64 hosts), which its `include_bytes!` names relative to itself: a
+/// crate that `include!`s the module from another directory builds, and a second module
+/// in the same directory gets a weights file of its own.
+#[test]
+fn a_module_brings_its_weights_file_and_includes_from_anywhere() {
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        eprintln!("skipped: this host keeps packed weights in the source");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::corpus_model("mlperf_ic_resnet8");
+    let gen_dir = dir.path().join("gen");
+    for name in ["net.rs", "other.rs"] {
+        let out = gen_dir.join(name);
+        let o = kiln(&[
+            "compile",
+            &model.to_string_lossy(),
+            "-o",
+            &out.to_string_lossy(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let weights = out.with_extension("weights");
+        assert!(
+            stderr(&o).contains(&format!("and its weights {}", weights.display())),
+            "{}",
+            stderr(&o)
+        );
+        let text = std::fs::read_to_string(&out).unwrap();
+        let file = weights.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(text.contains(&format!("include_bytes!(\"{file}\")")));
+        assert!(std::fs::metadata(&weights).unwrap().len() > 0);
+    }
+    let krate = dir.path().join("user");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"user\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/lib.rs"),
+        "#![no_std]\n#[forbid(unsafe_code)]\npub mod net {\n    include!(\"../../gen/net.rs\");\n}\n",
+    )
+    .unwrap();
+    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--offline"])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", common::gen_target())
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", stderr(&build));
 }
 
 /// The crate README tells how to build for speed where the float vector kernels write
@@ -331,6 +391,11 @@ fn output_is_reproducible_across_directories_and_timestamps() {
     let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
         let mut v: Vec<(String, Vec<u8>)> = ["Cargo.toml", "README.md", "src/lib.rs"]
             .iter()
+            .chain(
+                d.join("src/weights.bin")
+                    .exists()
+                    .then_some(&"src/weights.bin"),
+            )
             .map(|f| (f.to_string(), std::fs::read(d.join(f)).unwrap()))
             .collect();
         v.sort();

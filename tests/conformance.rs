@@ -274,6 +274,8 @@ fn onnx_node_tests() {
         for (level, flag) in LEVELS {
             let opts = kiln::CompileOptions {
                 opt_level: level,
+                // The packed weights in a file, as `kiln compile` writes a module.
+                weights_file: Some("model.weights".into()),
                 ..o0.clone()
             };
             let compiled_once = first.take().filter(|_| level == kiln::passes::OptLevel::O0);

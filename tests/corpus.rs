@@ -84,6 +84,8 @@ fn corpus_models_match_onnxruntime() {
             let opts = kiln::CompileOptions {
                 opt_level: level,
                 fma,
+                // The packed weights as bytes in a file, as `kiln compile` writes them.
+                weights_file: Some("model.weights".into()),
                 input_shapes: shapes
                     .iter()
                     .map(|(n, d)| (n.to_string(), d.to_vec()))
@@ -287,6 +289,7 @@ fn corpus_int8_models_match_onnxruntime() {
         let opts = |level, intrinsics| kiln::CompileOptions {
             opt_level: level,
             intrinsics,
+            weights_file: Some("model.weights".into()),
             input_shapes: shapes
                 .iter()
                 .map(|(n, d)| (n.to_string(), d.to_vec()))

@@ -564,6 +564,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         let opts = kiln::CompileOptions {
             target,
             fma,
+            // As `kiln compile` writes a module: the packed weights as bytes in a file,
+            // read in place by the kernels.
+            weights_file: Some("model.weights".into()),
             ..Default::default()
         };
         let target = match fma {
@@ -591,6 +594,13 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
                 text.contains(".mul_add("),
                 fma,
                 "{label} for {target}: fused multiply-add in the code iff --fma"
+            );
+            // Packed weights are the file's bytes wherever the kernels read them in place.
+            // (Depthwise weights are not packed: they stay a static array.)
+            assert!(
+                !text.contains("fn gemm_tile_")
+                    || compiled.generated.weights.is_some() && text.contains("type Wt = [u8; 4];"),
+                "{label} for {target}: the packed weights are not in the weights file"
             );
             if text.contains("conv_winograd(x") {
                 winograd += 1;

@@ -36,6 +36,14 @@ pub struct RustOptions {
     /// The code then contains `unsafe` in one module, so its crate must
     /// `deny(unsafe_code)` rather than `forbid` it. Off by default.
     pub intrinsics: bool,
+    /// The file, next to the generated module, that holds its packed f32 weights as raw
+    /// little-endian bytes (`include_bytes!`, [`Generated::weights`]); `None` spells them
+    /// in the source as `u128` words unpacked by `const fn`s. rustc reads bytes whole, but
+    /// evaluates the unpacking at about 2 µs an element: ddddocr_det's 5.3 M weights took
+    /// most of its 28 s build. Used where unaligned f32 loads cost nothing (x86-64,
+    /// AArch64), so the kernels read the bytes in place; a crate ([`EmitKind::Crate`])
+    /// always takes `src/weights.bin`.
+    pub weights_file: Option<String>,
 }
 
 /// Which kernels the lowering may choose.
@@ -122,6 +130,17 @@ pub struct Generated {
     /// Whether the code contains `unsafe` (`RustOptions::intrinsics`), so whatever
     /// includes it must `deny(unsafe_code)` rather than `forbid` it.
     pub has_unsafe: bool,
+    /// The weights' bytes, with [`RustOptions::weights_file`] (or a crate) where the target
+    /// reads them in place: to be written at `path`, relative to the module's directory
+    /// (the crate's root for a crate), which the module's `include_bytes!` names.
+    pub weights: Option<WeightsFile>,
+}
+
+/// The packed weights of a generated module, as the bytes its `include_bytes!` reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightsFile {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
 }
 
 /// A node the emitter cannot generate code for.

@@ -28,7 +28,7 @@ mod writer;
 
 pub use api::{
     CodegenError, EmitKind, Generated, GeneratedFile, KernelChoice, NodeError, Port, Provenance,
-    RustOptions, Signature,
+    RustOptions, Signature, WeightsFile,
 };
 use kiln_ir::VerifiedGraph;
 use kiln_passes::MemoryPlan;
@@ -104,6 +104,7 @@ pub fn print_c(
         signature: program.signature.clone(),
         profiled_steps: None,
         has_unsafe: false,
+        weights: None,
     })
 }
 
@@ -134,7 +135,25 @@ pub fn print_rust(
 ) -> Result<Generated, CodegenError> {
     let g = graph.graph();
     let data = |v: kiln_ir::ValueId| g.value(v).const_tensor().cloned();
-    let module = rust::print(program, &data, opts)?;
+    // A crate is a directory of kiln's own: its weights always go beside its source.
+    let crate_opts;
+    let opts = if kind == EmitKind::Crate {
+        crate_opts = RustOptions {
+            weights_file: Some("weights.bin".into()),
+            ..opts.clone()
+        };
+        &crate_opts
+    } else {
+        opts
+    };
+    let mut module = rust::print(program, &data, opts)?;
+    let weights = module.weights.take().map(|bytes| WeightsFile {
+        path: match kind {
+            EmitKind::Crate => PathBuf::from("src/weights.bin"),
+            _ => PathBuf::from(opts.weights_file.clone().unwrap_or_default()),
+        },
+        bytes,
+    });
     let files = match kind {
         EmitKind::Module => vec![GeneratedFile {
             path: PathBuf::from("model.rs"),
@@ -164,5 +183,6 @@ pub fn print_rust(
         signature: module.signature.clone(),
         profiled_steps: opts.step_hook.then_some(program.steps.len()),
         has_unsafe: module.has_unsafe,
+        weights,
     })
 }

@@ -39,6 +39,9 @@ fn emit(g: &Graph, kind: EmitKind) -> Generated {
         target: kiln_ir::Target::Host,
         kernels: kiln_codegen::KernelChoice::Fast,
         intrinsics: false,
+        // The packed weights in the source (`Wt = f32`); the suites of the `kiln` crate
+        // build them as a weights file.
+        weights_file: None,
     };
     emit_rust(&verified, &plan, kind, &opts).unwrap_or_else(|e| panic!("{}: {e}", g.name))
 }
@@ -229,6 +232,13 @@ fn generated_code_builds_and_matches_the_reference() {
             check_text(&f.path.to_string_lossy(), &f.contents);
         }
         write_if_changed(&gen_dir.join(&f.path), &f.contents);
+    }
+    // The crate's packed weights, where the host reads them as bytes.
+    if let Some(w) = &krate.weights {
+        let p = gen_dir.join(&w.path);
+        if std::fs::read(&p).ok().as_deref() != Some(&w.bytes[..]) {
+            std::fs::write(&p, &w.bytes).expect("write the weights file");
+        }
     }
     write_if_changed(
         &dir.join("Cargo.toml"),

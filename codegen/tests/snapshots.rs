@@ -23,6 +23,7 @@ fn options(name: &str) -> RustOptions {
         target: kiln_ir::Target::X86_64V4,
         kernels: kiln_codegen::KernelChoice::Reference,
         intrinsics: false,
+        weights_file: None,
     }
 }
 

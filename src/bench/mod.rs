@@ -126,6 +126,8 @@ impl Variant {
             opt_level: self.opt_level(),
             fma: self.fma(),
             intrinsics: self == Variant::O2Intrinsics,
+            // As `kiln compile` writes a module: its packed weights in a file beside it.
+            weights_file: Some("model.weights".into()),
             ..base.clone()
         }
     }
@@ -811,6 +813,7 @@ fn profiled(
         target: planned.target,
         kernels,
         intrinsics: opts.intrinsics,
+        weights_file: Some("model.weights".into()),
         ..Default::default()
     };
     let generated =

@@ -28,6 +28,7 @@ pub fn compile(g: &Graph, opts: &PlanOptions) -> (MemoryPlan, Generated) {
         target: kiln_ir::Target::Host,
         kernels: kiln::codegen::KernelChoice::Fast,
         intrinsics: false,
+        weights_file: Some("model.weights".into()),
     };
     let generated = kiln::codegen::emit_rust(&vg, &plan, EmitKind::Module, &ropts)
         .unwrap_or_else(|e| panic!("{}: {e}", g.name));

@@ -133,10 +133,13 @@ pub(crate) fn math_source(f: MathFn, f64: bool, f64_unit: bool) -> &'static str 
 }
 
 /// The kernels, the `Num`/`Float` traits and the math functions, as Rust source.
+/// `bytes`: the packed f32 weights are `[u8; 4]` words of the weights file (the GEMM
+/// kernels' `Wt`), not `f32`.
 pub(crate) fn render(
     set: &KernelSet,
     intrinsics: bool,
     target: kiln_ir::Target,
+    bytes: bool,
 ) -> Result<String, crate::api::CodegenError> {
     let mut parts: Vec<String> = set
         .kernels
@@ -161,7 +164,7 @@ pub(crate) fn render(
     }
     if let Some(t) = set.tiling {
         let fns: Vec<_> = set.gemm.iter().copied().collect();
-        parts.push(super::gemm::render(t, &fns).trim_end().to_string());
+        parts.push(super::gemm::render(t, &fns, bytes).trim_end().to_string());
     }
     for (t, f) in set.math_fns() {
         let source = math_source(f, t == DType::F64, target.has_f64_unit());

@@ -20,7 +20,7 @@ use crate::namer::{escape, quote};
 use crate::program::{Access, Home, Operand, Program, Step, StepKind};
 use crate::writer::Writer;
 use kiln_ir::{DType, Tensor};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Prints `program`; `data` gives each static's tensor.
 pub(crate) fn print(
@@ -47,8 +47,9 @@ pub(crate) fn print(
     if opts.step_hook && program.steps.is_empty() {
         run.line("let _ = hook;");
     }
+    let bytes = weights::byte_statics(program, opts.weights_file.as_deref());
     for step in &program.steps {
-        match print_step(step) {
+        match print_step(step, &bytes) {
             Ok(text) => {
                 run.append(&text);
                 if opts.step_hook {
@@ -67,8 +68,14 @@ pub(crate) fn print(
         return Err(CodegenError::Nodes(errors));
     }
     run.append(&output_copies(program)?);
-    let kernels = library::render(&program.library, opts.intrinsics, program.target)?;
-    let statics = weights::statics(program, data)?;
+    let kernels = library::render(
+        &program.library,
+        opts.intrinsics,
+        program.target,
+        !bytes.is_empty(),
+    )?;
+    let (statics, weight_file_bytes) =
+        weights::statics(program, data, opts.weights_file.as_deref())?;
     let mut module = Module {
         signature: program.signature.clone(),
         header: String::new(),
@@ -90,6 +97,8 @@ pub(crate) fn print(
                 .is_some_and(|t| t.lanes > 1 && !t.fused),
         has_unsafe: program.library.has_unsafe(opts.intrinsics),
         unsafe_module: program.library.unsafe_module(opts.intrinsics).unwrap_or(""),
+        weights: weight_file_bytes,
+        weights_file: opts.weights_file.clone(),
     };
     module.header = header(&module, program);
     module.body = templates::render_body(&module, &run.finish(), &kernels, &statics)?;
@@ -135,7 +144,7 @@ fn operand_comment(o: &Operand) -> String {
     format!("// {}: {rw}{} ({what})", o.local, quote(&o.value))
 }
 
-fn print_step(step: &Step) -> Result<String, String> {
+fn print_step(step: &Step, bytes: &BTreeSet<String>) -> Result<String, String> {
     let mut w = Writer::new(1);
     step_comment(&mut w, step);
     let (operands, calls) = match &step.kind {
@@ -161,7 +170,7 @@ fn print_step(step: &Step) -> Result<String, String> {
         w.line(operand_comment(o));
     }
     w.open("{");
-    for line in bindings(operands)? {
+    for line in bindings(operands, bytes)? {
         w.line(line);
     }
     for c in calls {
@@ -172,7 +181,9 @@ fn print_step(step: &Step) -> Result<String, String> {
 }
 
 /// `let` lines giving each operand a slice of its storage.
-fn bindings(operands: &[Operand]) -> Result<Vec<String>, String> {
+/// `bytes`: the statics stored in the weights file (see `weights::byte_statics`), each a
+/// `&[Wt]` already.
+fn bindings(operands: &[Operand], bytes: &BTreeSet<String>) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
     let mut pools: BTreeMap<DType, Vec<Slice>> = BTreeMap::new();
     // Graph outputs' arrays the step uses in pieces, or more than once, are cut like a
@@ -233,6 +244,9 @@ fn bindings(operands: &[Operand]) -> Result<Vec<String>, String> {
             }
             Home::Input { ident } => {
                 lines.push(format!("let {local}: &[{elem}] = inputs.{ident};"));
+            }
+            Home::Static { name } if bytes.contains(name) => {
+                lines.push(format!("let {local}: &[Wt] = {name};"));
             }
             Home::Static { name } => {
                 lines.push(format!("let {local}: &[{elem}] = &{name}.0;"));
@@ -306,6 +320,14 @@ fn header(m: &Module, program: &Program) -> String {
             "Needs std: the fused multiply-add kernels call `f32::mul_add`, which `core` lacks."
                 .into(),
         );
+    }
+    if let (Some(bytes), Some(file)) = (&m.weights, &m.weights_file) {
+        lines.push(format!(
+            "Weights file: {} ({} bytes, the packed f32 weights), read by `include_bytes!` \
+             from beside this file: keep the two together.",
+            quote(file),
+            bytes.len()
+        ));
     }
     if m.has_unsafe {
         lines.push(format!(

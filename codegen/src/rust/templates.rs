@@ -241,6 +241,10 @@ pub(crate) fn render_readme(name: &str, m: &Module) -> Result<String, CodegenErr
     ctx.insert("macs", &m.macs);
     ctx.insert("lower_bound_bytes", &m.lower_bound_bytes);
     ctx.insert("weight_bytes", &m.weight_bytes);
+    ctx.insert(
+        "weights_file_bytes",
+        &m.weights.as_ref().map_or(0, |w| w.len()),
+    );
     ctx.insert("inputs", &port_maps(&m.signature.inputs));
     ctx.insert("outputs", &port_maps(&m.signature.outputs));
     let fields = |ports: &[crate::Port], r: &str| -> String {
@@ -290,6 +294,10 @@ pub(crate) struct Module {
     pub has_unsafe: bool,
     /// The module that holds that `unsafe` code (`kiln_vnni` or `kiln_dsp`; empty without).
     pub unsafe_module: &'static str,
+    /// The weights file's bytes (`RustOptions::weights_file`), if any static is there.
+    pub weights: Option<Vec<u8>>,
+    /// Its name (`RustOptions::weights_file`).
+    pub weights_file: Option<String>,
 }
 
 /// The context of `num.rs.tera`: capability flags and one entry per element type.

@@ -16,7 +16,7 @@
 use crate::api::CodegenError;
 use crate::literal;
 use crate::namer::quote;
-use crate::program::Program;
+use crate::program::{Packing, Program};
 use crate::writer::Writer;
 use kiln_ir::{DType, Tensor};
 use std::collections::BTreeSet;
@@ -36,11 +36,44 @@ const PART: usize = 65536;
 /// separated without spaces: the source stays near twice the weight bytes.
 const WORDS_PER_LINE: usize = 8;
 
-/// The statics as Rust items, preceded by the unpacking functions they use.
+/// The statics stored as bytes in the weights file (`weights_file`): the f32 weights a GEMM
+/// kernel reads packed, on targets whose loads of an f32 from any byte address cost what
+/// an aligned one does (x86-64, AArch64: the kernels read them through `wt`, a
+/// `from_le_bytes` that compiles to the plain load). Microcontrollers keep `[f32; N]`
+/// statics: a Cortex-M's FPU loads need word alignment, which a `[u8; 4]` does not promise.
+pub(super) fn byte_statics(program: &Program, weights_file: Option<&str>) -> BTreeSet<String> {
+    use kiln_ir::target::Arch;
+    if weights_file.is_none() || !matches!(program.target.arch(), Arch::X86_64 | Arch::Aarch64) {
+        return BTreeSet::new();
+    }
+    program
+        .statics
+        .iter()
+        .filter(|s| {
+            s.ty.starts_with("f32")
+                && matches!(
+                    s.packing,
+                    Some(
+                        Packing::RowPanels { .. }
+                            | Packing::ColPanels { .. }
+                            | Packing::Winograd { .. }
+                    )
+                )
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// The statics as Rust items, preceded by the unpacking functions they use, and the
+/// weights file's bytes if any static is stored there (see [`byte_statics`]).
 pub(super) fn statics(
     program: &Program,
     data: &dyn Fn(kiln_ir::ValueId) -> Option<Tensor>,
-) -> Result<String, CodegenError> {
+    weights_file: Option<&str>,
+) -> Result<(String, Option<Vec<u8>>), CodegenError> {
+    let in_bytes = byte_statics(program, weights_file);
+    let align = vector_align(program.target).unwrap_or(4);
+    let mut blob: Vec<u8> = Vec::new();
     let mut w = Writer::new(0);
     // Element types unpacked, by their Rust name; whether any static has parts.
     let mut unpacked: BTreeSet<&'static str> = BTreeSet::new();
@@ -61,8 +94,34 @@ pub(super) fn statics(
         if i > 0 {
             w.line("");
         }
-        w.line(format!("/// Constant {} ({}).", quote(&s.value), s.ty));
         let n = t.numel();
+        if in_bytes.contains(&s.name) {
+            // Each static starts on the target's vector width, as the `Aligned` ones do.
+            blob.resize(blob.len().next_multiple_of(align), 0);
+            let at = blob.len();
+            let kiln_ir::TensorData::F32(values) = &t.data else {
+                return Err(CodegenError::Plan(format!(
+                    "packed weights {:?} are not f32",
+                    s.value
+                )));
+            };
+            for v in values {
+                blob.extend_from_slice(&v.to_le_bytes());
+            }
+            w.line(format!(
+                "/// Constant {} ({}): bytes {at}..{} of the weights file.",
+                quote(&s.value),
+                s.ty,
+                blob.len()
+            ));
+            w.line(format!(
+                "static {}: &[Wt] = KILN_WEIGHTS.0.split_at({at}).1.split_at({}).0.as_chunks::<4>().0;",
+                s.name,
+                4 * n
+            ));
+            continue;
+        }
+        w.line(format!("/// Constant {} ({}).", quote(&s.value), s.ty));
         if n < PACK_MIN {
             if t.dtype().is_float() {
                 // Weights are data: one may happen to be close to pi.
@@ -125,9 +184,25 @@ pub(super) fn statics(
         head.append(JOIN);
         head.line("");
     }
+    let blob = match weights_file {
+        Some(file) if !blob.is_empty() => {
+            head.line(format!(
+                "/// The packed f32 weights: the little-endian bytes of {}, which kiln writes beside
+/// this file (rustc reads them whole; as literals, their conversion took most of a large
+/// model's build).
+static KILN_WEIGHTS: Aligned<[u8; {}]> = Aligned(*include_bytes!({}));
+",
+                quote(file),
+                blob.len(),
+                quote(file)
+            ));
+            Some(blob)
+        }
+        _ => None,
+    };
     let mut text = head.finish();
     text.push_str(&w.finish());
-    Ok(text)
+    Ok((text, blob))
 }
 
 /// The alignment of a vector target's statics and arena: its vector width in bytes; `None`

@@ -3,8 +3,15 @@
 
 use super::*;
 
+/// The generics, parameters (less the epilogue) and their names of the drivers on the
+/// split input.
+const SPLIT_GENERICS: &str = "<const T: usize>";
+const SPLIT_PARAMS: &str = "x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>";
+const SPLIT_ARGS: &str = "x, w, b, y, scratch, p";
+
 pub(super) fn conv_split_t(s: &mut String, t: Tiling) {
     let (mr, nr) = (kiln_passes::kernels::SPLIT_T_ROWS, t.pointwise_t_width());
+    let head = shared_head("conv_split_t", SPLIT_GENERICS, SPLIT_PARAMS, SPLIT_ARGS);
     let _ = writeln!(
         s,
         "/// A convolution (one group) on its input padded and split by stride phase in scratch
@@ -12,7 +19,7 @@ pub(super) fn conv_split_t(s: &mut String, t: Tiling) {
 /// channels (weights packed `[panel][c_in * taps][{nr}]`), the output positions {mr} at a time
 /// (the last repeated past the plane's end: computed twice, stored twice, the same values),
 /// the channels in the lanes; then the epilogue on the panel's planes.
-fn conv_split_t<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+{head}
     let [oh, ow] = p.output;
     let (xn, plane) = (p.c_in * p.input[0] * p.input[1], oh * ow);
     let yn = p.c_out * plane;
@@ -52,6 +59,12 @@ fn conv_split_t<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut
 pub(super) fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
     let mr = kiln_passes::kernels::POINTWISE_T_ROWS;
     let (nr, half) = (t.pointwise_t_width(), mr / 2);
+    let head = shared_head(
+        "conv_pointwise_t",
+        "",
+        "x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], p: &PointwiseParams",
+        "x, w, b, y, p",
+    );
     if params {
         s.push_str(POINTWISE_PARAMS);
     }
@@ -62,7 +75,7 @@ pub(super) fn pointwise_t(s: &mut String, t: Tiling, params: bool) {
 /// the plane's positions {mr} at a time, a last block of at most {half} by the half-height
 /// tile; a block past the plane's end is moved back to end there (positions computed
 /// twice store the same values twice). Then the epilogue on the panel's planes.
-fn conv_pointwise_t(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {{
+{head}
     let (xn, yn, plane) = (p.c_in * p.plane, p.c_out * p.plane, p.plane);
     for n in 0..p.batch {{
         let (xb, yb) = (&x[n * xn..][..xn], &mut y[n * yn..][..yn]);
@@ -98,6 +111,7 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
     let (mr, nr, l) = (t.mr, t.lanes * nv, t.lanes);
     // Named as the lowering calls it (`conv::conv_on_split`).
     let name = GemmFn::conv_split_name(t, nv);
+    let head = shared_head(name, SPLIT_GENERICS, SPLIT_PARAMS, SPLIT_ARGS);
     // The last block of the wide output takes the narrowest tile it fits: an 8x8 map is
     // 80 wide columns, a block of 48 and one of 32.
     let call = |v: usize| {
@@ -152,7 +166,7 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
 /// by run, a tile's few outputs per call, the calls cost MobileNet's first convolution as
 /// much as its arithmetic.) With `p.panels_outer` the loops go the other way round: one
 /// panel over every block of columns, then the next.
-fn {name}<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+{head}
     let [oh, ow] = p.output;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);
     let channel = p.strides[0] * p.strides[1] * p.hq * p.wq;
@@ -247,7 +261,7 @@ struct RowConvParams<const T: usize> {{
     taps: [usize; T],
 }}
 
-fn conv_rows<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &RowConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+fn conv_rows<const T: usize>(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &RowConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let ([h, wi], [oh, ow], [sh, sw], [ph, pw]) = (p.input, p.output, p.strides, p.pads);
     let (xn, yn) = (p.c_in * h * wi, p.c_out * oh * ow);
     let channel = p.kh * sw * p.wq;
@@ -430,7 +444,7 @@ pub(super) fn depthwise_lanes(s: &mut String, t: Tiling) {
         let _ = writeln!(accs, "                    let mut a{j} = init;");
         let _ = writeln!(
             steps,
-            "                        a{j} = dw_mul_add(a{j}, wt, dw_at(s, at + {j} * step + o));"
+            "                        a{j} = dw_mul_add(a{j}, &wk, dw_at(s, at + {j} * step + o));"
         );
         let _ = writeln!(
             stores,
@@ -463,7 +477,7 @@ fn dw_at(s: &[f32], at: usize) -> &[f32; {l}] {{
 /// times one vector of the block, taps in order, {p} output columns at a time; each output
 /// row goes through `row` (`[column][{l}]`) into the block's planes, and the epilogue runs
 /// on the block's planes once they are done.
-fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
+fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &SplitConvParams<T>, epi: impl Fn(usize, &mut [f32])) {{
     let ([h, wi], [oh, ow], [sh, sw], [ph, pw]) = (p.input, p.output, p.strides, p.pads);
     let (xn, yn, out_plane) = (p.c_in * h * wi, p.c_out * oh * ow, oh * ow);
     let (s, row) = scratch.split_at_mut(p.hq * p.wq * {l});
@@ -494,15 +508,16 @@ fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>,
                 let mut col = 0;
                 while col + {p} <= ow {{
                     let at = base + col * step;
-{accs}                    for (&o, wt) in p.taps.iter().zip(wb) {{
+{accs}                    for (&o, wv) in p.taps.iter().zip(wb) {{
+                        let wk = wv.map(wt);
 {steps}                    }}
 {stores}                    col += {p};
                 }}
                 while col < ow {{
                     let at = base + col * step;
                     let mut a = init;
-                    for (&o, wt) in p.taps.iter().zip(wb) {{
-                        a = dw_mul_add(a, wt, dw_at(s, at + o));
+                    for (&o, wv) in p.taps.iter().zip(wb) {{
+                        a = dw_mul_add(a, &wv.map(wt), dw_at(s, at + o));
                     }}
                     row[col * {l}..][..{l}].copy_from_slice(&a);
                     col += 1;
@@ -535,6 +550,12 @@ fn conv_depthwise_lanes<const T: usize>(x: &[f32], w: &[f32], b: Option<&[f32]>,
 /// input's even and odd columns are split into planes by `pad_split` (strides 1x2), where
 /// element `(i, j)` of consecutive tiles is one contiguous run.
 pub(super) fn winograd(s: &mut String, t: Tiling) {
+    let head = shared_head(
+        "conv_winograd",
+        "",
+        "x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &WinogradParams",
+        "x, w, b, y, scratch, p",
+    );
     let (l, mr, nr) = (t.lanes, t.mr, t.nr());
     let call = |width: usize| {
         format!(
@@ -656,8 +677,7 @@ fn lanes_sub(a: Lanes, b: Lanes) -> Lanes {{
 /// `m` (`c_out x cols` each, by the micro-kernel straight from `v`: the block is in cache
 /// and its rows `ld` apart), and the output transform with the bias into the output rows;
 /// then the fused epilogue `epi(at, run)` on each channel's finished rows of the block.
-#[inline(never)]
-fn conv_winograd(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &WinogradParams, epi: impl Fn(usize, &mut [f32])) {{
+{head}
     let [oh, ow] = p.output;
     let [th, tw] = p.tiles;
     let (xn, yn) = (p.c_in * p.input[0] * p.input[1], p.c_out * oh * ow);

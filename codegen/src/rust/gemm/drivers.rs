@@ -52,7 +52,7 @@ pub(super) fn driver_a(s: &mut String, t: Tiling) {
 /// of at most {l} columns goes through the one-vector tile instead: on small planes (a 3x3
 /// map is 9 columns) the full tile would mostly multiply zeros.
 #[allow(clippy::too_many_arguments)]
-fn gemm_a(a: &[f32], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &impl Fn(usize, &mut [f32]), panel: &mut [f32]) {{
+fn gemm_a(a: &[Wt], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &dyn Fn(usize, &mut [f32]), panel: &mut [f32]) {{
     let (mut j, mut done) = (0, 0);
     while j < n {{
         let w = (n - j).min({nr});
@@ -96,7 +96,7 @@ pub(super) fn driver_b(s: &mut String, t: Tiling) {
 /// `k x n` packed in column panels of {nr}: {mr} rows at a time, a lone row or two by the
 /// one-row kernel.
 #[allow(clippy::too_many_arguments)]
-fn gemm_b(a: &[f32], lda: usize, b: &[f32], m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize) {{
+fn gemm_b(a: &[f32], lda: usize, b: &[Wt], m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize) {{
     for (p, panel) in b.chunks_exact(k * {nr}).enumerate() {{
         let (j, cols) = (p * {nr}, (n - p * {nr}).min({nr}));
         let mut i = 0;
@@ -130,13 +130,20 @@ struct PointwiseParams {
 pub(super) const POINTWISE: &str = "
 /// The convolution, then the fused epilogue `epi(at, run)` on each finished run of an
 /// output plane (`at`: its flat offset in `y`).
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn conv_pointwise(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
+fn conv_pointwise(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
+    conv_pointwise_shared(x, w, b, y, scratch, p, &epi)
+}
+
+/// `conv_pointwise`'s body, one copy for all its calls (see `conv_split_shared`).
+#[allow(clippy::too_many_arguments)]
+fn conv_pointwise_shared(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: &dyn Fn(usize, &mut [f32])) {
     let (xn, yn) = (p.c_in * p.plane, p.c_out * p.plane);
     for n in 0..p.batch {
         // `get`: in bounds by construction, and no panic path (see conv_rows4).
         let (Some(x), Some(y)) = (x.get(n * xn..(n + 1) * xn), y.get_mut(n * yn..(n + 1) * yn)) else { return };
-        gemm_a(w, x, p.plane, p.c_out, p.plane, p.c_in, b, y, p.plane, n * yn, &epi, scratch);
+        gemm_a(w, x, p.plane, p.c_out, p.plane, p.c_in, b, y, p.plane, n * yn, epi, scratch);
     }
 }
 ";
@@ -153,7 +160,7 @@ struct GemmPackedParams {
 /// `Y = alpha * A B' + beta * C`, then the fused epilogue `epi(at, run)` on all of `Y` (its
 /// rows are contiguous: one call, not one per row).
 #[allow(clippy::too_many_arguments)]
-fn gemm_packed(a: &[f32], b: &[f32], c: Option<&[f32]>, y: &mut [f32], p: &GemmPackedParams, alpha: f32, beta: f32, epi: impl Fn(usize, &mut [f32])) {
+fn gemm_packed(a: &[f32], b: &[Wt], c: Option<&[f32]>, y: &mut [f32], p: &GemmPackedParams, alpha: f32, beta: f32, epi: impl Fn(usize, &mut [f32])) {
     let (m, n, k) = (p.m, p.n, p.k);
     gemm_b(a, k, b, m, n, k, y, n);
     for (i, row) in y.chunks_exact_mut(n).enumerate().take(m) {
@@ -181,7 +188,7 @@ struct MatMulPackedParams {
 
 /// `Y = A B`, then the fused epilogue `epi(at, run)` on all of `Y` (one call: its rows are
 /// contiguous).
-fn matmul_packed(a: &[f32], b: &[f32], y: &mut [f32], p: &MatMulPackedParams, epi: impl Fn(usize, &mut [f32])) {
+fn matmul_packed(a: &[f32], b: &[Wt], y: &mut [f32], p: &MatMulPackedParams, epi: impl Fn(usize, &mut [f32])) {
     gemm_b(a, p.k, b, p.m, p.n, p.k, y, p.n);
     if let Some(all) = y.get_mut(..p.m * p.n) {
         epi(0, all);

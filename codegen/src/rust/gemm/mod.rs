@@ -28,7 +28,11 @@ use std::fmt::Write;
 use tiles::*;
 
 /// The Rust text of the micro-kernels and drivers in `fns`, all for `t`.
-pub(crate) fn render(t: Tiling, fns: &[GemmFn]) -> String {
+///
+/// `bytes`: the packed weights are the weights file's `[u8; 4]` words (see
+/// `weights::byte_statics`), else `f32`s; the kernels read each through `wt`, which is the
+/// identity or `from_le_bytes` (on x86-64 and AArch64 the same load instruction).
+pub(crate) fn render(t: Tiling, fns: &[GemmFn], bytes: bool) -> String {
     let l = t.lanes;
     let mut s = String::new();
     let tiles = fns.iter().any(|f| {
@@ -50,6 +54,21 @@ extern crate std;
 ",
         );
     }
+    // Every kernel that reads packed weights (all but the one-channel depthwise).
+    if fns.iter().any(|f| {
+        matches!(
+            f,
+            GemmFn::TileA { .. }
+                | GemmFn::TileB { .. }
+                | GemmFn::TileC { .. }
+                | GemmFn::TileT { .. }
+                | GemmFn::TileS { .. }
+                | GemmFn::DepthwiseLanes
+        )
+    }) {
+        s.push_str(weight_type(bytes));
+        s.push_str("\n\n");
+    }
     // Depthwise convolutions alone need no micro-kernel, so no `Lanes`.
     if tiles {
         let _ = write!(
@@ -57,17 +76,7 @@ extern crate std;
             "/// The f32 lanes of one vector register of the target ({bytes} bytes): the GEMM
 /// micro-kernels keep each accumulator in a variable of this type, held in one register.
 type Lanes = [f32; {l}];
-
-#[inline(always)]
-fn lanes_load(v: &[f32], at: usize) -> Lanes {{
-    let mut r = [0.0; {l}];
-    // `get`: in bounds by construction, and no panic path (see conv_rows4).
-    if let Some(v) = v.get(at..at + {l}) {{
-        r.copy_from_slice(v);
-    }}
-    r
-}}
-
+{lanes_load}
 /// `c + a * b`, lane by lane{fused_doc}.
 #[inline(always)]
 fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
@@ -79,12 +88,51 @@ fn lanes_mul_add(c: Lanes, a: f32, b: Lanes) -> Lanes {{
 }}
 ",
             bytes = l * 4,
+            lanes_load = if fns.iter().any(|f| {
+                matches!(
+                    f,
+                    GemmFn::TileA { .. }
+                        | GemmFn::TileC { .. }
+                        | GemmFn::TileT { .. }
+                        | GemmFn::TileS { .. }
+                        | GemmFn::Depthwise
+                        | GemmFn::Winograd
+                )
+            }) {
+                LANES_LOAD.replace("{l}", &l.to_string())
+            } else {
+                String::new()
+            },
             fused_doc = if t.fused { ", in one rounding" } else { "" },
             mul_add = if t.fused {
                 "a.mul_add(b[i], c[i])"
             } else {
                 "c[i] + a * b[i]"
             },
+        );
+    }
+    // The tiles whose vector operand is the weights.
+    if fns.iter().any(|f| {
+        matches!(
+            f,
+            GemmFn::TileB { .. } | GemmFn::TileT { .. } | GemmFn::TileS { .. }
+        )
+    }) {
+        let _ = write!(
+            s,
+            "
+/// `lanes_load` of weights.
+#[inline(always)]
+fn lanes_load_w(v: &[Wt], at: usize) -> Lanes {{
+    let mut r = [0.0; {l}];
+    if let Some(v) = v.get(at..at + {l}) {{
+        for (o, &x) in r.iter_mut().zip(v) {{
+            *o = wt(x);
+        }}
+    }}
+    r
+}}
+"
         );
     }
     // The transposed tile stores lane by lane; the others a run of each row.
@@ -170,3 +218,57 @@ fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
     }
     s
 }
+
+/// The head of a driver whose body is shared by all its calls: `fn {name}` takes the
+/// epilogue as the call site's closure and passes it on as `&dyn Fn` to `fn
+/// {name}_shared`, whose line this returns open (its body follows). Each closure is a type
+/// of its own, so a driver generic over it was a copy per call site: ddddocr_det's 23
+/// `conv_split`, 40 `gemm_a` and 12 `conv_pointwise_t` copies were 40% of its LLVM IR and
+/// of its build time. The arithmetic is in the `#[inline(never)]` tiles either way; the
+/// epilogue costs one indirect call per run of 256 or more outputs.
+fn shared_head(name: &str, generics: &str, params: &str, args: &str) -> String {
+    format!(
+        "#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn {name}{generics}({params}, epi: impl Fn(usize, &mut [f32])) {{
+    {name}_shared({args}, &epi)
+}}
+
+#[allow(clippy::too_many_arguments)]
+fn {name}_shared{generics}({params}, epi: &dyn Fn(usize, &mut [f32])) {{"
+    )
+}
+
+/// The packed weights' element type `Wt` and `wt`, its value as an f32.
+fn weight_type(bytes: bool) -> &'static str {
+    if bytes {
+        "/// A packed weight: the four little-endian bytes of an f32 in the weights file.
+type Wt = [u8; 4];
+
+#[inline(always)]
+fn wt(w: Wt) -> f32 {
+    f32::from_le_bytes(w)
+}"
+    } else {
+        "/// A packed weight (an f32 of a static array).
+type Wt = f32;
+
+#[inline(always)]
+fn wt(w: Wt) -> f32 {
+    w
+}"
+    }
+}
+
+/// A vector of f32 operands: all kernels' but `gemm_tile_b`'s, whose vectors are weights.
+const LANES_LOAD: &str = "
+#[inline(always)]
+fn lanes_load(v: &[f32], at: usize) -> Lanes {
+    let mut r = [0.0; {l}];
+    // `get`: in bounds by construction, and no panic path (see conv_rows4).
+    if let Some(v) = v.get(at..at + {l}) {
+        r.copy_from_slice(v);
+    }
+    r
+}
+";

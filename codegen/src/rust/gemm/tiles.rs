@@ -21,6 +21,15 @@ pub(super) fn accumulators(
 
 /// The loads of one step's `nv` vectors `b{v}` from the row `bv`.
 pub(super) fn loads(s: &mut String, l: usize, nv: usize, indent: &str) {
+    loads_by(s, l, nv, indent, "lanes_load");
+}
+
+/// [`loads`] from a row of the packed weights (`Wt`s).
+pub(super) fn loads_w(s: &mut String, l: usize, nv: usize, indent: &str) {
+    loads_by(s, l, nv, indent, "lanes_load_w");
+}
+
+fn loads_by(s: &mut String, l: usize, nv: usize, indent: &str, load: &str) {
     // One test of the step's length, after which every load's offset is known in bounds.
     // One test of the step's length, after which every load's offset is known in bounds.
     let _ = writeln!(
@@ -29,7 +38,7 @@ pub(super) fn loads(s: &mut String, l: usize, nv: usize, indent: &str) {
         l * nv
     );
     for v in 0..nv {
-        let _ = writeln!(s, "{indent}let b{v} = lanes_load(bv, {});", v * l);
+        let _ = writeln!(s, "{indent}let b{v} = {load}(bv, {});", v * l);
     }
 }
 
@@ -130,7 +139,7 @@ pub(super) fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool
 /// columns of the right one.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
+fn gemm_tile_a{mr}x{nr}(a: &[Wt], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
     );
     accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     let _ = writeln!(
@@ -138,7 +147,7 @@ fn gemm_tile_a{mr}x{nr}(a: &[f32], b: &[f32], ldb: usize, k: usize, init: &[f32;
         "    let Some(ap) = a.get(..k * {mr}) else {{ return }};\n    for (av, bv) in ap.chunks_exact({mr}).zip(b.chunks(ldb.max(1))) {{"
     );
     loads(s, l, nv, "        ");
-    mul_adds(s, mr, nv, "        ", |i| format!("av[{i}]"));
+    mul_adds(s, mr, nv, "        ", |i| format!("wt(av[{i}])"));
     s.push_str("    }\n");
     store(s, l, mr, nv, whole);
     s.push_str("}\n");
@@ -154,7 +163,7 @@ pub(super) fn tile_b(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool
 /// panel of the packed right one.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
+fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[Wt], k: usize, c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
     );
     if mr == 1 {
         // The one-row kernel shares the signature; it has no other rows to step to.
@@ -188,7 +197,7 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[f32], k: usize, c: &mut [f32
         s,
         "    let Some(bp) = b.get(..k * {nr}) else {{ return }};\n    for {pat} in bp.chunks_exact({nr}){zips} {{"
     );
-    loads(s, l, nv, "        ");
+    loads_w(s, l, nv, "        ");
     mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
     store(s, l, mr, nv, whole);
@@ -222,7 +231,7 @@ pub(super) fn one_row_split(s: &mut String, l: usize, nv: usize, whole: bool) {
     );
     for set in 0..sets {
         let _ = writeln!(s, "        let bv = &br[{}..];", set * nr);
-        loads(s, l, nv, "        ");
+        loads_w(s, l, nv, "        ");
         for v in 0..nv {
             let _ = writeln!(
                 s,
@@ -234,7 +243,7 @@ pub(super) fn one_row_split(s: &mut String, l: usize, nv: usize, whole: bool) {
         s,
         "    }}\n    for (bv, &x0) in rest.chunks_exact({nr}).zip(xrest) {{"
     );
-    loads(s, l, nv, "        ");
+    loads_w(s, l, nv, "        ");
     mul_adds(s, 1, nv, "        ", |_| "x0".into());
     s.push_str("    }\n");
     for set in 1..sets {
@@ -258,7 +267,7 @@ pub(super) fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
 /// one row panel of the packed weights times {nr} columns of the wide output.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
+fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
     );
     accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     if l == 1 {
@@ -283,7 +292,7 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
         );
     }
     loads(s, l, nv, "            ");
-    mul_adds(s, mr, nv, "            ", |i| format!("av[{i}]"));
+    mul_adds(s, mr, nv, "            ", |i| format!("wt(av[{i}])"));
     let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
     store(s, l, mr, nv, false);
     s.push_str("}\n");
@@ -299,7 +308,7 @@ pub(super) fn tile_t(s: &mut String, l: usize, mr: usize, nv: usize) {
 /// output channels of the packed weights, the channels in the lanes.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[f32], k: usize, init: &[f32; {nr}], y: &mut [f32], cols: usize) {{"
+fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[Wt], k: usize, init: &[f32; {nr}], y: &mut [f32], cols: usize) {{"
     );
     for (i, v) in accs(mr, nv) {
         let _ = writeln!(
@@ -314,7 +323,7 @@ fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[f32], k: usize,
     for (bv, xq) in wp.chunks_exact({nr}).zip(x.chunks_exact(plane.max(1))) {{
         let Some(xs) = xq.get(at..).and_then(|r| r.first_chunk::<{mr}>()) else {{ break }};"
     );
-    loads(s, l, nv, "        ");
+    loads_w(s, l, nv, "        ");
     for i in 0..mr {
         let _ = writeln!(s, "        let x{i} = xs[{i}];");
     }
@@ -370,7 +379,7 @@ pub(super) fn tile_s(s: &mut String, l: usize, nv: usize) {
 /// the split input.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], at: [usize; {mr}], init: &[f32; {nr}], y: &mut [f32], plane: usize, out: [usize; {mr}], cols: usize) {{"
+fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], at: [usize; {mr}], init: &[f32; {nr}], y: &mut [f32], plane: usize, out: [usize; {mr}], cols: usize) {{"
     );
     for (i, v) in accs(mr, nv) {
         let _ = writeln!(
@@ -386,7 +395,7 @@ fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[f32], b: &[f32], channel: usize, c_
         let Some(bc) = b.get(ch * channel..) else {{ break }};
         for (&t, bv) in taps.iter().zip(ap.chunks_exact({nr})) {{"
     );
-    loads(s, l, nv, "            ");
+    loads_w(s, l, nv, "            ");
     for i in 0..mr {
         let _ = writeln!(
             s,
