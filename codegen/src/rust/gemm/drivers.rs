@@ -52,7 +52,7 @@ pub(super) fn driver_a(s: &mut String, t: Tiling) {
 /// of at most {l} columns goes through the one-vector tile instead: on small planes (a 3x3
 /// map is 9 columns) the full tile would mostly multiply zeros.
 #[allow(clippy::too_many_arguments)]
-fn gemm_a(a: &[Wt], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &dyn Fn(usize, &mut [f32]), panel: &mut [f32]) {{
+fn gemm_a<E: Fn(usize, &mut [f32]) + ?Sized>(a: &[Wt], b: &[f32], ldb: usize, m: usize, n: usize, k: usize, bias: Option<&[f32]>, c: &mut [f32], ldc: usize, c_at: usize, epi: &E, panel: &mut [f32]) {{
     let (mut j, mut done) = (0, 0);
     while j < n {{
         let w = (n - j).min({nr});
@@ -131,14 +131,21 @@ pub(super) const POINTWISE: &str = "
 /// The convolution, then the fused epilogue `epi(at, run)` on each finished run of an
 /// output plane (`at`: its flat offset in `y`).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, dead_code)]
 fn conv_pointwise(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
-    conv_pointwise_shared(x, w, b, y, scratch, p, &epi)
+    conv_pointwise_body(x, w, b, y, scratch, p, &epi)
 }
 
-/// `conv_pointwise`'s body, one copy for all its calls (see `conv_split_shared`).
+/// `conv_pointwise` with its body shared by every call that takes this entry point (see
+/// `conv_split_dyn`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments, dead_code)]
+fn conv_pointwise_dyn(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: impl Fn(usize, &mut [f32])) {
+    conv_pointwise_body::<dyn Fn(usize, &mut [f32])>(x, w, b, y, scratch, p, &epi)
+}
+
 #[allow(clippy::too_many_arguments)]
-fn conv_pointwise_shared(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: &dyn Fn(usize, &mut [f32])) {
+fn conv_pointwise_body<E: Fn(usize, &mut [f32]) + ?Sized>(x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32], p: &PointwiseParams, epi: &E) {
     let (xn, yn) = (p.c_in * p.plane, p.c_out * p.plane);
     for n in 0..p.batch {
         // `get`: in bounds by construction, and no panic path (see conv_rows4).

@@ -219,23 +219,41 @@ fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
     s
 }
 
-/// The head of a driver whose body is shared by all its calls: `fn {name}` takes the
-/// epilogue as the call site's closure and passes it on as `&dyn Fn` to `fn
-/// {name}_shared`, whose line this returns open (its body follows). Each closure is a type
-/// of its own, so a driver generic over it was a copy per call site: ddddocr_det's 23
-/// `conv_split`, 40 `gemm_a` and 12 `conv_pointwise_t` copies were 40% of its LLVM IR and
-/// of its build time. The arithmetic is in the `#[inline(never)]` tiles either way; the
-/// epilogue costs one indirect call per run of 256 or more outputs.
+/// The entry points and the head of a driver's body, which is generic over its epilogue
+/// `E`: `fn {name}` instantiates the body for the call site's closure (constants of the
+/// call propagated into its loops), `fn {name}_dyn` for `dyn Fn`, one copy shared by every
+/// call that takes it. The printer calls `_dyn` for steps of at least
+/// `rust::SHARED_BODY_MACS` (see there). Returns the body's line open (its body follows).
+/// Either entry point may go unused in a program, hence `dead_code` allowed on both.
 fn shared_head(name: &str, generics: &str, params: &str, args: &str) -> String {
+    let consts = generics.trim_start_matches('<').trim_end_matches('>');
+    let (body_generics, dyn_args) = if consts.is_empty() {
+        (
+            "<E: Fn(usize, &mut [f32]) + ?Sized>".to_string(),
+            String::new(),
+        )
+    } else {
+        (
+            format!("<{consts}, E: Fn(usize, &mut [f32]) + ?Sized>"),
+            "T, ".to_string(),
+        )
+    };
     format!(
         "#[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, dead_code)]
 fn {name}{generics}({params}, epi: impl Fn(usize, &mut [f32])) {{
-    {name}_shared({args}, &epi)
+    {name}_body({args}, &epi)
+}}
+
+/// `{name}` with its body shared by every call that takes this entry point.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, dead_code)]
+fn {name}_dyn{generics}({params}, epi: impl Fn(usize, &mut [f32])) {{
+    {name}_body::<{dyn_args}dyn Fn(usize, &mut [f32])>({args}, &epi)
 }}
 
 #[allow(clippy::too_many_arguments)]
-fn {name}_shared{generics}({params}, epi: &dyn Fn(usize, &mut [f32])) {{"
+fn {name}_body{body_generics}({params}, epi: &E) {{"
     )
 }
 
