@@ -1,4 +1,7 @@
-//! How the Rust printer spells the weight statics. Small tensors are array literals
+//! How the Rust printer spells the weight statics. With a weights file
+//! (`RustOptions::weights_file`) on x86-64 or AArch64, the f32 weights the GEMM kernels read
+//! packed are that file's bytes, included whole (see [`byte_statics`]). The others: small
+//! tensors are array literals
 //! (readable, and as fast to compile); from [`PACK_MIN`] elements on, the elements' bit
 //! patterns are packed into `u128` hex words that a `const fn` of the generated module
 //! unpacks at compile time (`unpack_f32` and its siblings), so the static is still a
