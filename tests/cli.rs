@@ -93,6 +93,9 @@ fn resnet8_crate_builds_offline_without_dependencies_or_unsafe() {
     // On x86-64 and AArch64 hosts the packed weights are a file of bytes beside the source.
     let bytes_here = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
     assert_eq!(a.join("src/weights.bin").exists(), bytes_here);
+    // ... and the crate's README says so.
+    let readme = std::fs::read_to_string(a.join("README.md")).unwrap();
+    assert_eq!(readme.contains("are `src/weights.bin`"), bytes_here);
     // Deterministic: byte-identical output for the same input.
     for f in ["Cargo.toml", "src/lib.rs", "README.md"]
         .into_iter()

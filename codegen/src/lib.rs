@@ -146,8 +146,8 @@ pub fn print_rust(
     } else {
         opts
     };
-    let mut module = rust::print(program, &data, opts)?;
-    let weights = module.weights.take().map(|bytes| WeightsFile {
+    let module = rust::print(program, &data, opts)?;
+    let weights = module.weights.clone().map(|bytes| WeightsFile {
         path: match kind {
             EmitKind::Crate => PathBuf::from("src/weights.bin"),
             _ => PathBuf::from(opts.weights_file.clone().unwrap_or_default()),
