@@ -488,7 +488,7 @@ pub fn run_thumb_rust(
     write_if_changed(&src.join("model.rs"), &module.contents)?;
     write_if_changed(
         &src.join("main.rs"),
-        &thumb_main(generated, device.target.has_fpu()),
+        thumb_main(generated, device.target.has_fpu()),
     )?;
     check_inputs(generated, inputs)?;
     for (k, t) in inputs.iter().enumerate() {
@@ -593,7 +593,7 @@ fn write_link_script(work_dir: &Path, machine: &str) -> Result<(), String> {
     let (flash, ram) = memory_map(machine);
     write_if_changed(
         &work_dir.join("link.x"),
-        &LINKER_SCRIPT
+        LINKER_SCRIPT
             .replace("@FLASH@", &format!("{flash:#x}"))
             .replace("@RAM@", &format!("{ram:#x}")),
     )
@@ -1104,7 +1104,7 @@ pub fn run_thumb_c(
     std::fs::create_dir_all(work_dir).map_err(|e| io(work_dir, e))?;
     write_if_changed(&work_dir.join(format!("{name}.h")), header)?;
     write_if_changed(&work_dir.join(format!("{name}.c")), source)?;
-    write_if_changed(&work_dir.join("main.c"), &thumb_c_main(&name, generated))?;
+    write_if_changed(&work_dir.join("main.c"), thumb_c_main(&name, generated))?;
     for (k, t) in inputs.iter().enumerate() {
         let p = work_dir.join(format!("input_{k}.bin"));
         std::fs::write(&p, t.data.to_le_bytes()).map_err(|e| io(&p, e))?;
@@ -1224,7 +1224,7 @@ pub fn run_aarch64_c(
     std::fs::create_dir_all(work_dir).map_err(|e| io(work_dir, e))?;
     write_if_changed(&work_dir.join(format!("{name}.h")), header)?;
     write_if_changed(&work_dir.join(format!("{name}.c")), source)?;
-    write_if_changed(&work_dir.join("main.c"), &linux_c_main(&name, generated))?;
+    write_if_changed(&work_dir.join("main.c"), linux_c_main(&name, generated))?;
     let gcc = |args: &[&str]| {
         let flags: Vec<&str> = device.c_flags.iter().map(String::as_str).collect();
         run_gcc("aarch64-linux-gnu-gcc", &[&flags, args].concat(), work_dir)

@@ -481,10 +481,7 @@ pub fn build_runner_for(
         match &case.generated.weights {
             Some(w) => {
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let wp = dir.join(&w.path);
-                if std::fs::read(&wp).ok().as_deref() != Some(&w.bytes[..]) {
-                    std::fs::write(&wp, &w.bytes).map_err(|e| format!("{}: {e}", wp.display()))?;
-                }
+                write_if_changed(&dir.join(&w.path), &w.bytes)?;
                 write_if_changed(&dir.join("mod.rs"), &file.contents)?;
             }
             None => write_if_changed(&flat, &file.contents)?,
@@ -546,9 +543,10 @@ pub fn build_runner_for(
     })
 }
 
-pub(crate) fn write_if_changed(path: &Path, contents: &str) -> Result<(), String> {
+pub(crate) fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), String> {
+    let contents = contents.as_ref();
     // Unchanged files keep their timestamps, so cargo does not rebuild what it need not.
-    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
         return Ok(());
     }
     std::fs::write(path, contents).map_err(|e| format!("{}: {e}", path.display()))

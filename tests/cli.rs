@@ -34,6 +34,17 @@ fn assert_clean_error(o: &Output, expect: &[&str]) {
     }
 }
 
+/// `cargo build --release --offline` of the crate at `dir`, in the generated crates'
+/// shared target directory.
+fn cargo_build(dir: &Path) -> Output {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--offline"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", common::gen_target())
+        .output()
+        .unwrap()
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -122,12 +133,7 @@ fn resnet8_crate_builds_offline_without_dependencies_or_unsafe() {
         "unsafe in generated code"
     );
     assert!(lib.contains("#![no_std]"));
-    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--offline"])
-        .current_dir(&a)
-        .env("CARGO_TARGET_DIR", common::gen_target())
-        .output()
-        .unwrap();
+    let build = cargo_build(&a);
     assert!(build.status.success(), "{}", stderr(&build));
     // The crate does not deny warnings itself (a newer rustc's lint would break a
     // committed crate), so the test does.
@@ -179,12 +185,7 @@ fn a_module_brings_its_weights_file_and_includes_from_anywhere() {
         "#![no_std]\n#[forbid(unsafe_code)]\npub mod net {\n    include!(\"../../gen/net.rs\");\n}\n",
     )
     .unwrap();
-    let build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--offline"])
-        .current_dir(&krate)
-        .env("CARGO_TARGET_DIR", common::gen_target())
-        .output()
-        .unwrap();
+    let build = cargo_build(&krate);
     assert!(build.status.success(), "{}", stderr(&build));
 }
 

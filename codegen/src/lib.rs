@@ -146,14 +146,7 @@ pub fn print_rust(
     } else {
         opts
     };
-    let module = rust::print(program, &data, opts)?;
-    let weights = module.weights.clone().map(|bytes| WeightsFile {
-        path: match kind {
-            EmitKind::Crate => PathBuf::from("src/weights.bin"),
-            _ => PathBuf::from(opts.weights_file.clone().unwrap_or_default()),
-        },
-        bytes,
-    });
+    let mut module = rust::print(program, &data, opts)?;
     let files = match kind {
         EmitKind::Module => vec![GeneratedFile {
             path: PathBuf::from("model.rs"),
@@ -178,6 +171,19 @@ pub fn print_rust(
             ]
         }
     };
+    // Taken once the files are rendered (their READMEs and headers give its size), not
+    // copied: ddddocr_det's is 21 MB.
+    let weights = module.weights.take().map(|bytes| {
+        let file = PathBuf::from(opts.weights_file.clone().unwrap_or_default());
+        WeightsFile {
+            // A crate's source is in `src/`, beside which its module reads the file.
+            path: match kind {
+                EmitKind::Crate => PathBuf::from("src").join(file),
+                _ => file,
+            },
+            bytes,
+        }
+    });
     Ok(Generated {
         files,
         signature: module.signature.clone(),

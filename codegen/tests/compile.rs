@@ -129,9 +129,10 @@ fn case_fn(
     w.push_str("}\n\n");
 }
 
-fn write_if_changed(path: &Path, contents: &str) {
+fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) {
+    let contents = contents.as_ref();
     // Unchanged files keep their timestamps, so cargo rebuilds only what changed.
-    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
         return;
     }
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dir");
@@ -235,10 +236,7 @@ fn generated_code_builds_and_matches_the_reference() {
     }
     // The crate's packed weights, where the host reads them as bytes.
     if let Some(w) = &krate.weights {
-        let p = gen_dir.join(&w.path);
-        if std::fs::read(&p).ok().as_deref() != Some(&w.bytes[..]) {
-            std::fs::write(&p, &w.bytes).expect("write the weights file");
-        }
+        write_if_changed(&gen_dir.join(&w.path), &w.bytes);
     }
     write_if_changed(
         &dir.join("Cargo.toml"),

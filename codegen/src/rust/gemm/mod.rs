@@ -35,17 +35,21 @@ use tiles::*;
 pub(crate) fn render(t: Tiling, fns: &[GemmFn], bytes: bool) -> String {
     let l = t.lanes;
     let mut s = String::new();
-    let tiles = fns.iter().any(|f| {
-        matches!(
-            f,
-            GemmFn::TileA { .. }
-                | GemmFn::TileB { .. }
-                | GemmFn::TileC { .. }
-                | GemmFn::TileT { .. }
-                | GemmFn::TileS { .. }
-                | GemmFn::Depthwise
-        )
-    });
+    // Whether any of `fns` is a micro-kernel, or `other`.
+    let uses = |other: &dyn Fn(&GemmFn) -> bool| {
+        fns.iter().any(|f| {
+            other(f)
+                || matches!(
+                    f,
+                    GemmFn::TileA { .. }
+                        | GemmFn::TileB { .. }
+                        | GemmFn::TileC { .. }
+                        | GemmFn::TileT { .. }
+                        | GemmFn::TileS { .. }
+                )
+        })
+    };
+    let tiles = uses(&|f| matches!(f, GemmFn::Depthwise));
     if t.fused {
         s.push_str(
             "// Fused multiply-add kernels (`--fma`): `f32::mul_add` is in `std`, not `core`.
@@ -55,17 +59,7 @@ extern crate std;
         );
     }
     // Every kernel that reads packed weights (all but the one-channel depthwise).
-    if fns.iter().any(|f| {
-        matches!(
-            f,
-            GemmFn::TileA { .. }
-                | GemmFn::TileB { .. }
-                | GemmFn::TileC { .. }
-                | GemmFn::TileT { .. }
-                | GemmFn::TileS { .. }
-                | GemmFn::DepthwiseLanes
-        )
-    }) {
+    if uses(&|f| matches!(f, GemmFn::DepthwiseLanes)) {
         s.push_str(weight_type(bytes));
         s.push_str("\n\n");
     }
