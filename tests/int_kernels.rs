@@ -960,6 +960,63 @@ fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
     }
 }
 
+/// Without `--intrinsics`, x86-64 with AVX2 takes the quad kernels' portable tiles (safe
+/// code: the module keeps `forbid(unsafe_code)`, no `kiln_vnni`), faster there than the
+/// default kernels; their integers must equal the reference semantics exactly, built for
+/// AVX2 where the machine has it (the vectorised form a user gets) and else for the
+/// baseline.
+#[test]
+fn avx2_without_intrinsics_takes_the_portable_quad_tiles_exactly() {
+    let mut runner = TestRunner::deterministic();
+    let cases = labelled([
+        ("IntConv", draw(&mut runner, int_conv_wide(), 24)),
+        ("IntConv (small)", draw(&mut runner, int_conv(), 12)),
+        (
+            "IntGemm",
+            draw(&mut runner, int_gemm_of(1..20, 1..80, 1..50), 12),
+        ),
+    ]);
+    let opts = kiln::CompileOptions {
+        target: kiln::ir::Target::X86_64V3,
+        ..Default::default()
+    };
+    let quads = cases
+        .iter()
+        .filter(|(label, (g, _))| {
+            let c = kiln::compile_graph(
+                g.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                &opts,
+            )
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+            let text = &c.generated.files[0].contents;
+            assert!(
+                !text.contains("mod kiln_vnni") && !text.contains("deny(unsafe_code)"),
+                "{label}: the portable build has the intrinsics module"
+            );
+            text.contains("int_conv_quad_rows(")
+                || text.contains("int_conv_quads(")
+                || text.contains("int_gemm_quads(")
+        })
+        .count();
+    // Convolutions of fewer than four input channels keep the default kernels.
+    assert!(
+        quads >= cases.len() / 2,
+        "only {quads} of {} cases took the quad kernels",
+        cases.len()
+    );
+    let profile = if host_has_avx2() {
+        Profile::X86Avx2
+    } else {
+        eprintln!("this machine has no AVX2: the portable quad tiles run as baseline code");
+        Profile::Fast
+    };
+    let outputs = run_with(&cases, "kiln-int-runner-quads-portable", &opts, profile);
+    check_exact(&cases, &outputs);
+}
+
 fn host_has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

@@ -655,6 +655,12 @@ pub fn quad_conv(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch>
         return None;
     }
     let [kh, _, wpad, c, ow, sw] = int_conv_rows(g, node)?;
+    // Fewer than four input channels leave most of each word's bytes padding: the portable
+    // tiles then ran slower than the default kernels (silero_vad's one-channel STFT
+    // convolution, 256 taps: 0.25 ms against 0.06 on a Zen 3 core).
+    if c < 4 && !kt.intrinsics {
+        return None;
+    }
     let words = if quad_rows(ow) {
         // Rows split by stride phase, and a tile's vectors read up to 31 words past a
         // row's end.
@@ -677,15 +683,21 @@ pub fn quad_rows(ow: usize) -> bool {
 /// The most scratch a host int8 convolution takes (4 MiB); a wider one runs without it.
 const MAX_QUAD_WORDS: usize = 1 << 20;
 
-/// Whether the quad kernels run on `kt`: with `--intrinsics`, on x86-64 with AVX-512 (whose
-/// VNNI extension they use where the code is compiled for it) or AVX2 (`VPMADDWD`).
-/// Portable Rust on the same layout measured no faster than the default kernels (about 15
-/// GMAC/s on a 3x3 convolution against 65-90 with `VPDPBUSD`), so without intrinsics they
-/// are not taken.
+/// Whether the quad kernels run on `kt`: on x86-64 with AVX-512 with `--intrinsics` (whose
+/// VNNI extension they use where the code is compiled for it), and on x86-64 with AVX2
+/// (`VPMADDWD` with `--intrinsics`, else the portable tiles). Without intrinsics the
+/// portable tiles measured no faster than the default kernels on AVX-512 (about 15 GMAC/s
+/// on a 3x3 convolution against 65-90 with `VPDPBUSD`), so there they are not taken; on an
+/// AVX2 core (Zen 3) the default kernels' 3x3 convolutions ran at 1.5-3 GMAC/s and the
+/// portable quad tiles at 6.5-13 (ResNet-8 int8 6.2 -> 1.0 ms; with intrinsics 0.35).
+/// C's library has no quad kernels: a plan for C (`reference_float` on x86-64) takes none.
 fn quads(kt: KernelTarget) -> bool {
-    kt.intrinsics
-        && kt.target.simd_bytes() >= 32
+    !kt.reference_float
         && kt.target.arch() == kiln_ir::target::Arch::X86_64
+        && match kt.target.simd_bytes() {
+            32 => true,
+            bytes => kt.intrinsics && bytes > 32,
+        }
 }
 
 /// Whether kiln has kernels written with intrinsics for `kt`'s target: x86-64 with AVX2 or
