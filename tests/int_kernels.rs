@@ -906,29 +906,13 @@ fn integer_kernels_with_intrinsics_equal_the_reference_semantics() {
         ..Default::default()
     };
     // The lowering took the quad kernels (the point of the test).
-    let quads = cases
-        .iter()
-        .filter(|(_, (g, _))| {
-            let c = kiln::compile_graph(
-                g.clone(),
-                "case.onnx",
-                String::new(),
-                EmitKind::Module,
-                &opts,
-            )
-            .unwrap();
-            let text = &c.generated.files[0].contents;
-            let quads = text.contains("int_conv_quad_rows(")
-                || text.contains("int_conv_quads(")
-                || text.contains("int_gemm_quads(");
-            // Its usage comment asks for `deny(unsafe_code)` where it has the module (the
-            // quad kernels', which also holds the table pass after a depthwise one).
-            let vnni = quads || text.contains("quad_lut(");
-            assert_eq!(vnni, text.contains("#[deny(unsafe_code)]"));
-            assert_eq!(vnni, text.contains("mod kiln_vnni"));
-            quads
-        })
-        .count();
+    let quads = count_quads(&cases, &opts, |_, text, quads| {
+        // Its usage comment asks for `deny(unsafe_code)` where it has the module (the
+        // quad kernels', which also holds the table pass after a depthwise one).
+        let vnni = quads || text.contains("quad_lut(");
+        assert_eq!(vnni, text.contains("#[deny(unsafe_code)]"));
+        assert_eq!(vnni, text.contains("mod kiln_vnni"));
+    });
     assert!(
         quads >= cases.len() * 3 / 4,
         "only {quads} of {} cases took the quad kernels",
@@ -980,27 +964,12 @@ fn avx2_without_intrinsics_takes_the_portable_quad_tiles_exactly() {
         target: kiln::ir::Target::X86_64V3,
         ..Default::default()
     };
-    let quads = cases
-        .iter()
-        .filter(|(label, (g, _))| {
-            let c = kiln::compile_graph(
-                g.clone(),
-                "case.onnx",
-                String::new(),
-                EmitKind::Module,
-                &opts,
-            )
-            .unwrap_or_else(|e| panic!("{label}: {e}"));
-            let text = &c.generated.files[0].contents;
-            assert!(
-                !text.contains("mod kiln_vnni") && !text.contains("deny(unsafe_code)"),
-                "{label}: the portable build has the intrinsics module"
-            );
-            text.contains("int_conv_quad_rows(")
-                || text.contains("int_conv_quads(")
-                || text.contains("int_gemm_quads(")
-        })
-        .count();
+    let quads = count_quads(&cases, &opts, |label, text, _| {
+        assert!(
+            !text.contains("mod kiln_vnni") && !text.contains("deny(unsafe_code)"),
+            "{label}: the portable build has the intrinsics module"
+        );
+    });
     // Convolutions of fewer than four input channels keep the default kernels.
     assert!(
         quads >= cases.len() / 2,
@@ -1015,6 +984,34 @@ fn avx2_without_intrinsics_takes_the_portable_quad_tiles_exactly() {
     };
     let outputs = run_with(&cases, "kiln-int-runner-quads-portable", &opts, profile);
     check_exact(&cases, &outputs);
+}
+
+/// How many of `cases` the lowering under `opts` gave a quad kernel, after `check(label,
+/// module text, whether it took one)` on each.
+fn count_quads(
+    cases: &[(String, Drawn)],
+    opts: &kiln::CompileOptions,
+    check: impl Fn(&str, &str, bool),
+) -> usize {
+    cases
+        .iter()
+        .filter(|(label, (g, _))| {
+            let c = kiln::compile_graph(
+                g.clone(),
+                "case.onnx",
+                String::new(),
+                EmitKind::Module,
+                opts,
+            )
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+            let text = &c.generated.files[0].contents;
+            let quads = text.contains("int_conv_quad_rows(")
+                || text.contains("int_conv_quads(")
+                || text.contains("int_gemm_quads(");
+            check(label, text, quads);
+            quads
+        })
+        .count()
 }
 
 fn host_has_avx2() -> bool {
