@@ -81,9 +81,14 @@ impl Tiling {
     /// tile whose 24 accumulators, three operand vectors and one broadcast weight take 28 of
     /// its 32 registers, so each broadcast weight feeds three multiply-adds, not two (measured
     /// on an Intel Xeon against 8x32, paired, fused: a 96-channel 3x3 convolution on 26x26
-    /// 8% faster, ddddocr_det's stride-2 Conv_44 5%, ResNet-8 7%); else `nv`.
+    /// 8% faster, ddddocr_det's stride-2 Conv_44 5%, ResNet-8 7%). Three on AVX2 too, a
+    /// 4x24 tile: 12 accumulators, three operands and one broadcast fill the 16 registers
+    /// (the tile's rows form keeps LLVM from holding all four broadcasts at once), and a
+    /// step loads 7 values for 12 multiply-adds, not 6 for 8: on a Zen 3 core sharing its
+    /// load ports, a ResNet-8 3x3 tile's median ran at 70 GFLOP/s against 4x16's 47 (both
+    /// ~90 alone), and in paired runs ResNet-8 was 9% faster, ddddocr_det 6%. Else `nv`.
     pub fn split_vectors(&self) -> usize {
-        if self.lanes >= 16 { 3 } else { self.nv }
+        if self.lanes >= 8 { 3 } else { self.nv }
     }
 
     /// The narrower tiles (in vectors, ascending) that take the last block of columns of a
