@@ -38,16 +38,18 @@ impl Tiling {
     pub fn for_target(target: kiln_ir::Target, fused: bool) -> Option<Tiling> {
         let (lanes, mr, nv) = match (target.simd_bytes(), target.arch()) {
             (64, _) => (16, 8, 2),
-            // AVX2: 4x2 tiles, 8 accumulators. A 4x3 tile's 12 accumulators, 3 loads and
-            // the 4 broadcasts LLVM hoists ahead of the multiply-adds need 19 of the 16
-            // registers: its loops kept one or two accumulators on the stack, and ran at
-            // 40 or 92 GFLOP/s by the luck of the layout (ppocrv4_rec's 1x1 convolutions
-            // 35 -> 80 GFLOP/s of a ~100 peak with 4x2 on a Zen 3 core).
-            (32, _) => (8, 4, 2),
+            // AVX2: 4x3 tiles, 12 accumulators, 3 operands and a broadcast in the 16
+            // registers, 7 loads per 12 multiply-adds (4x2: 6 per 8). Written as separate
+            // variables, a 4x3 tile kept one or two accumulators on the stack (LLVM held
+            // all four broadcasts at once) and ran at 40 or 92 GFLOP/s by the luck of the
+            // layout, so this was 4x2; with the tiles' accumulators as an array of rows
+            // (see the Rust GEMM tiles' `row_mul_adds`) none spills, and against 4x2 in
+            // paired runs on a Zen 3 core ppocr_cls 14%, ddddocr_det 5.5% and ppocrv4_rec
+            // 2% were faster, MobileNet v1 1.6% and the autoencoder 3.7% slower.
+            (32, _) => (8, 4, 3),
             (16, kiln_ir::target::Arch::Aarch64) => (4, 8, 3),
-            // The x86-64 baseline (SSE2, 16 registers, no multiply-add): 4x2 for the same
-            // reason as AVX2, and each product needs a register of its own before its add,
-            // so a 4x3 tile (12 accumulators, 3 operands, a broadcast, a product) spilled
+            // The x86-64 baseline (SSE2, 16 registers, no multiply-add): 4x2, as each
+            // product needs a register of its own before its add, so a 4x3 tile (12 accumulators, 3 operands, a broadcast, a product) spilled
             // accumulators in `gemm_tile_c`'s inner loop (read in its assembly).
             (16, _) => (4, 4, 2),
             // Cortex-M4F/M7/M33 with an FPU: 32 single-precision registers, no vectors; a
@@ -81,14 +83,12 @@ impl Tiling {
     /// tile whose 24 accumulators, three operand vectors and one broadcast weight take 28 of
     /// its 32 registers, so each broadcast weight feeds three multiply-adds, not two (measured
     /// on an Intel Xeon against 8x32, paired, fused: a 96-channel 3x3 convolution on 26x26
-    /// 8% faster, ddddocr_det's stride-2 Conv_44 5%, ResNet-8 7%). Three on AVX2 too, a
-    /// 4x24 tile: 12 accumulators, three operands and one broadcast fill the 16 registers
-    /// (the tile's rows form keeps LLVM from holding all four broadcasts at once), and a
-    /// step loads 7 values for 12 multiply-adds, not 6 for 8: on a Zen 3 core sharing its
-    /// load ports, a ResNet-8 3x3 tile's median ran at 70 GFLOP/s against 4x16's 47 (both
-    /// ~90 alone), and in paired runs ResNet-8 was 9% faster, ddddocr_det 6%. Else `nv`.
+    /// 8% faster, ddddocr_det's stride-2 Conv_44 5%, ResNet-8 7%); else `nv` (three on
+    /// AVX2: there a 4x24 tile's median in a ResNet-8 3x3 convolution on a Zen 3 core
+    /// sharing its load ports ran at 70 GFLOP/s against 4x16's 47, both ~90 alone, and in
+    /// paired runs ResNet-8 was 9% faster, ddddocr_det 6%).
     pub fn split_vectors(&self) -> usize {
-        if self.lanes >= 8 { 3 } else { self.nv }
+        if self.lanes >= 16 { 3 } else { self.nv }
     }
 
     /// The narrower tiles (in vectors, ascending) that take the last block of columns of a

@@ -142,14 +142,25 @@ pub(super) fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_a{mr}x{nr}(a: &[Wt], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
     );
-    accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
+    let rows = row_tiles(l);
+    if rows {
+        row_accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
+    } else {
+        accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
+    }
     let _ = writeln!(
         s,
         "    let Some(ap) = a.get(..k * {mr}) else {{ return }};\n    for (av, bv) in ap.chunks_exact({mr}).zip(b.chunks(ldb.max(1))) {{"
     );
     loads(s, l, nv, "        ");
-    mul_adds(s, mr, nv, "        ", |i| format!("wt(av[{i}])"));
-    s.push_str("    }\n");
+    if rows {
+        row_mul_adds(s, nv, "        ", "av", "wt(w)");
+        s.push_str("    }\n");
+        unpack_rows(s, mr, nv);
+    } else {
+        mul_adds(s, mr, nv, "        ", |i| format!("wt(av[{i}])"));
+        s.push_str("    }\n");
+    }
     store(s, l, mr, nv, whole);
     s.push_str("}\n");
 }
@@ -186,7 +197,12 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[Wt], k: usize, c: &mut [f32]
             "    let Some(a{i}) = a.get({at}..).and_then(|r| r.get(..k)) else {{ return }};"
         );
     }
-    accumulators(s, l, mr, nv, |_| "0.0".into());
+    let rows = row_tiles(l);
+    if rows {
+        row_accumulators(s, l, mr, nv, |_| "0.0".into());
+    } else {
+        accumulators(s, l, mr, nv, |_| "0.0".into());
+    }
     // Each row's value rides along the panel's steps (zipped, not indexed: no bounds test).
     let mut pat = "bv".to_string();
     let mut zips = String::new();
@@ -199,8 +215,16 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[Wt], k: usize, c: &mut [f32]
         "    let Some(bp) = b.get(..k * {nr}) else {{ return }};\n    for {pat} in bp.chunks_exact({nr}){zips} {{"
     );
     loads_w(s, l, nv, "        ");
-    mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
-    s.push_str("    }\n");
+    if rows {
+        let xs: Vec<String> = (0..mr).map(|i| format!("x{i}")).collect();
+        let values = format!("&[{}]", xs.join(", "));
+        row_mul_adds(s, nv, "        ", &values, "w");
+        s.push_str("    }\n");
+        unpack_rows(s, mr, nv);
+    } else {
+        mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
+        s.push_str("    }\n");
+    }
     store(s, l, mr, nv, whole);
     s.push_str("}\n");
 }
@@ -270,7 +294,7 @@ pub(super) fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
     );
-    if l > 1 {
+    if row_tiles(l) {
         tile_c_rows(s, l, mr, nv);
         return;
     }
@@ -303,51 +327,82 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_i
     s.push_str("}\n");
 }
 
-/// The body of [`tile_c`] on a vector target: the accumulators one array of rows, each
-/// step's multiply-adds a loop over the rows, each row's weight broadcast once and used by
-/// its `nv` multiply-adds. Written as `nv * mr` separate variables (as the other tiles
-/// are), LLVM's SLP vectoriser rebuilt the step column by column, all `mr` broadcasts live
-/// at once: with AVX2's 4x3 tile that is 12 accumulators, 4 broadcasts and an operand, 17
-/// of the 16 registers, and ddddocr_det's 3x3 convolutions kept two accumulators on the
-/// stack (27-30 GFLOP/s, from 40-90); as rows, no module spilled.
-fn tile_c_rows(s: &mut String, l: usize, mr: usize, nv: usize) {
-    let init: Vec<String> = (0..mr)
-        .map(|i| format!("[[init[{i}]; {l}]; {nv}]"))
+/// Whether the tiles for `l` lanes keep their accumulators as an array of rows
+/// ([`row_mul_adds`]): AVX2's 4x3 tiles, where it was measured. Elsewhere they are
+/// separate variables, as measured on AVX-512, AArch64 and the microcontrollers (see
+/// ARCHITECTURE.md: written as arrays, other shapes had their `k` loops vectorised with
+/// gathers).
+fn row_tiles(l: usize) -> bool {
+    l == 8
+}
+
+/// The accumulators as one array `acc` of `mr` rows of `nv` vectors, row `i` starting at
+/// `init(i)` (see [`row_mul_adds`]).
+fn row_accumulators(
+    s: &mut String,
+    l: usize,
+    mr: usize,
+    nv: usize,
+    init: impl Fn(usize) -> String,
+) {
+    let rows: Vec<String> = (0..mr)
+        .map(|i| format!("[[{}; {l}]; {nv}]", init(i)))
         .collect();
     let _ = writeln!(
         s,
-        "    let mut acc: [[Lanes; {nv}]; {mr}] = [{}];
-    // One bounds test per step, for the tap's run (LLVM does not unroll nine taps).
-    for (ch, ap) in a[..c_in * T * {mr}].chunks_exact(T * {mr}).enumerate() {{
-        let bc = &b[ch * channel..];
-        for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
-            let bv = &bc[t..];",
-        init.join(", ")
+        "    let mut acc: [[Lanes; {nv}]; {mr}] = [{}];",
+        rows.join(", ")
     );
-    loads(s, l, nv, "            ");
+}
+
+/// One step's multiply-adds on [`row_accumulators`]: a loop over the rows zipped with the
+/// rows' values `values` (each converted by `value`), each value broadcast once and used
+/// by its row's `nv` multiply-adds. Written as `mr * nv` separate variables (as
+/// [`mul_adds`] does), LLVM's SLP vectoriser rebuilt the step column by column with all
+/// `mr` broadcasts live at once: with AVX2's 4x3 tiles, 12 accumulators, 4 broadcasts and
+/// an operand, 17 of the 16 registers, and ddddocr_det's 3x3 convolution tile kept two
+/// accumulators on the stack (27-30 GFLOP/s, from 40-90); as rows, none spilled.
+fn row_mul_adds(s: &mut String, nv: usize, indent: &str, values: &str, value: &str) {
     let _ = writeln!(
         s,
-        "            for (row, &w) in acc.iter_mut().zip(av) {{
-                let w = wt(w);"
+        "{indent}for (row, &w) in acc.iter_mut().zip({values}) {{\n{indent}    let w = {value};"
     );
     for v in 0..nv {
         let _ = writeln!(
             s,
-            "                row[{v}] = lanes_mul_add(row[{v}], w, b{v});"
+            "{indent}    row[{v}] = lanes_mul_add(row[{v}], w, b{v});"
         );
     }
+    let _ = writeln!(s, "{indent}}}");
+}
+
+/// The accumulators of [`row_accumulators`] as the variables `c{i}_{v}` [`store`] takes.
+fn unpack_rows(s: &mut String, mr: usize, nv: usize) {
     let rows: Vec<String> = (0..mr)
         .map(|i| {
             let r: Vec<String> = (0..nv).map(|v| format!("c{i}_{v}")).collect();
             format!("[{}]", r.join(", "))
         })
         .collect();
+    let _ = writeln!(s, "    let [{}] = acc;", rows.join(", "));
+}
+
+/// The body of [`tile_c`] on a vector target, its accumulators in rows ([`row_mul_adds`]).
+fn tile_c_rows(s: &mut String, l: usize, mr: usize, nv: usize) {
+    row_accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     let _ = writeln!(
         s,
-        "            }}\n        }}\n    }}\n    let [{}] = acc;\n    let cols = {};",
-        rows.join(", "),
-        l * nv
+        "    // One bounds test per step, for the tap's run (LLVM does not unroll nine taps).
+    for (ch, ap) in a[..c_in * T * {mr}].chunks_exact(T * {mr}).enumerate() {{
+        let bc = &b[ch * channel..];
+        for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
+            let bv = &bc[t..];"
     );
+    loads(s, l, nv, "            ");
+    row_mul_adds(s, nv, "            ", "av", "wt(w)");
+    s.push_str("        }\n    }\n");
+    unpack_rows(s, mr, nv);
+    let _ = writeln!(s, "    let cols = {};", l * nv);
     store(s, l, mr, nv, false);
     s.push_str("}\n");
 }
