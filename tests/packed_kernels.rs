@@ -250,12 +250,16 @@ fn split_conv_bands() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 
 /// Convolutions of one group with more than `PANELS_OUTER_BYTES` (1 MiB) of weights on
 /// small maps (58 to 74 output channels, the last panel partly filled, of 512 to 559
-/// input channels, 3x3, 3 to 7 square, strides 1 and 2, uneven padding, one or two batch
-/// items), so `conv_split` runs panel by panel over the whole split input.
-fn split_conv_panels_outer() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+/// input channels, 3x3, `hw` square, strides 1 and 2, uneven padding, one or two batch
+/// items), so `conv_split` runs panel by panel over the whole split input. On maps of 12
+/// and more its split planes (at least 144 values a channel) pass `SPLIT_BLOCK_BYTES`
+/// (256 KiB), so it takes the input channels in blocks, adding each block's sums.
+fn split_conv_panels_outer(
+    hw: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     conv_case(
         (
-            (1usize..3, 512usize..560, 58usize..75, 3usize..8),
+            (1usize..3, 512usize..560, 58usize..75, hw),
             (1usize..3, 1usize..3),
             proptest::collection::vec(0usize..2, 4),
             (any::<bool>(), tail()),
@@ -547,7 +551,11 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         ("conv in bands", draw(&mut runner, split_conv_bands(), 8)),
         (
             "conv panels outer",
-            draw(&mut runner, split_conv_panels_outer(), 2),
+            draw(&mut runner, split_conv_panels_outer(3..8), 2),
+        ),
+        (
+            "conv panels outer in channel blocks",
+            draw(&mut runner, split_conv_panels_outer(12..16), 1),
         ),
     ]);
     let mut built = Vec::new();
@@ -674,9 +682,9 @@ fn packed_gemm_kernels_agree_with_reference_semantics_on_every_tiling() {
         "only {banded} of {} cases ran the split convolution in bands",
         built.len()
     );
-    // And every draw of weights past 1 MiB panel by panel (2 draws, each build).
+    // And every draw of weights past 1 MiB panel by panel (3 draws, each build).
     assert!(
-        outer >= 2 * TARGETS.len(),
+        outer >= 3 * TARGETS.len(),
         "only {outer} of {} cases ran the split convolution panel by panel",
         built.len()
     );

@@ -114,31 +114,34 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
     let head = shared_head(name, SPLIT_GENERICS, SPLIT_PARAMS, SPLIT_ARGS);
     // The last block of the wide output takes the narrowest tile it fits: an 8x8 map is
     // 80 wide columns, a block of 48 and one of 32.
-    let call = |v: usize| {
+    // `x`, `c_in`: the tile's split input and its channels.
+    let call = |v: usize, x: &str, c_in: &str| {
         format!(
-            "gemm_tile_c{mr}x{}(panel, &scratch[q..], channel, p.c_in, &p.taps, &init, &mut tile, {nr}, rows);",
+            "gemm_tile_c{mr}x{}(panel, &{x}[q..], channel, {c_in}, &p.taps, &init, &mut tile, {nr}, rows);",
             v * l
         )
     };
     // The tile width by the columns left in the band.
     let narrower = t.narrower(nv);
-    let mut tail = String::new();
-    for &v in &narrower {
-        let _ = write!(
-            tail,
-            "if bwide - q <= {} {{\n                        {}\n                    }} else ",
-            v * l,
-            call(v)
-        );
-    }
-    tail += &if narrower.is_empty() {
-        call(nv)
-    } else {
-        format!(
-            "{{\n                        {}\n                    }}",
-            call(nv)
-        )
+    let tail = |x: &str, c_in: &str, indent: &str| {
+        let mut tail = String::new();
+        for &v in &narrower {
+            let _ = write!(
+                tail,
+                "if bwide - q <= {} {{\n{indent}    {}\n{indent}}} else ",
+                v * l,
+                call(v, x, c_in)
+            );
+        }
+        tail += &if narrower.is_empty() {
+            call(nv, x, c_in)
+        } else {
+            format!("{{\n{indent}    {}\n{indent}}}", call(nv, x, c_in))
+        };
+        tail
     };
+    let tail_blocks = tail("xs", "cn", "                        ");
+    let tail = tail("scratch", "p.c_in", "                    ");
     // The panel's bias, for either loop order (`indent`: that of the line it goes on). By
     // element: a copy of `rows` values was a `memmove` call a tile.
     let init = |indent: &str| {
@@ -152,7 +155,9 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
         )
     };
     let init_inner = init("                    ");
-    let init = init("                ");
+    let init = init("                    ");
+    let block_floats = kiln_passes::kernels::SPLIT_BLOCK_BYTES / 4;
+    let block_kib = kiln_passes::kernels::SPLIT_BLOCK_BYTES / 1024;
     let _ = writeln!(
         s,
         "/// A convolution of one group on its input padded and split by stride phase in
@@ -174,26 +179,50 @@ pub(super) fn conv_split(s: &mut String, t: Tiling, nv: usize) {
     let read = split_reads(p);
     let mut tile = [0.0f32; {mr} * {nr}];
     if p.panels_outer {{
-        // The whole input split once; then panel by panel over every column, each
-        // panel's channels finished (and their epilogue run) before the next panel.
+        // The whole input split once; then its channels in blocks whose split planes fit
+        // {block_kib} KiB (so every panel's tiles read them from L2), each block panel by
+        // panel over every column: the first block stores its sums, the others add theirs,
+        // and the last runs each panel's epilogue.
         let bwide = oh * p.wq;
+        let kb = ({block_floats} / channel.max(1)).max(1);
         for n in 0..p.batch {{
             let yb = &mut y[n * yn..][..yn];
             pad_split_reading(&x[n * xn..][..xn], scratch, p, &read, 0);
-            for (pi, panel) in w.chunks_exact(k * {mr}).enumerate() {{
-                let rows = (p.c_out - pi * {mr}).min({mr});
-                {init}
-                let mut q = 0;
-                while q < bwide {{
-                    let (runs, nruns) = wide_runs(q, (bwide - q).min({nr}), p);
-                    {tail}
-                    for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
-                        store_wide(src, &runs[..nruns], yb, (pi * {mr} + i) * oh * ow);
+            let mut c0 = 0;
+            loop {{
+                let cn = kb.min(p.c_in - c0);
+                let last = c0 + cn >= p.c_in;
+                let xs = &scratch[c0 * channel..];
+                for (pi, whole) in w.chunks_exact(k * {mr}).enumerate() {{
+                    let rows = (p.c_out - pi * {mr}).min({mr});
+                    {init}
+                    if c0 > 0 {{
+                        init = [0.0; {mr}];
                     }}
-                    q += {nr};
+                    let panel = &whole[c0 * T * {mr}..(c0 + cn) * T * {mr}];
+                    let mut q = 0;
+                    while q < bwide {{
+                        let (runs, nruns) = wide_runs(q, (bwide - q).min({nr}), p);
+                        {tail_blocks}
+                        for (i, src) in tile.chunks_exact({nr}).enumerate().take(rows) {{
+                            let plane = (pi * {mr} + i) * oh * ow;
+                            if c0 == 0 {{
+                                store_wide(src, &runs[..nruns], yb, plane);
+                            }} else {{
+                                add_wide(src, &runs[..nruns], yb, plane);
+                            }}
+                        }}
+                        q += {nr};
+                    }}
+                    if last {{
+                        let at = pi * {mr} * oh * ow;
+                        epi(n * yn + at, &mut yb[at..at + rows * oh * ow]);
+                    }}
                 }}
-                let at = pi * {mr} * oh * ow;
-                epi(n * yn + at, &mut yb[at..at + rows * oh * ow]);
+                c0 += cn;
+                if last {{
+                    break;
+                }}
             }}
         }}
         return;

@@ -296,6 +296,18 @@ fn store_wide(src: &[f32], runs: &[(usize, usize, usize)], y: &mut [f32], plane:
         }}
     }}
 }}
+
+/// `store_wide`, adding the tile's row to what the plane holds (a later block of input
+/// channels' sums, see `conv_split`'s `panels_outer`).
+fn add_wide(src: &[f32], runs: &[(usize, usize, usize)], y: &mut [f32], plane: usize) {{
+    for &(j, at, len) in runs {{
+        if let (Some(d), Some(s)) = (y.get_mut(plane + at..plane + at + len), src.get(j..j + len)) {{
+            for (d, &s) in d.iter_mut().zip(s) {{
+                *d += s;
+            }}
+        }}
+    }}
+}}
 "
     );
 }
