@@ -365,8 +365,11 @@ fn row_accumulators(
 fn row_mul_adds(s: &mut String, nv: usize, indent: &str, values: &str, value: &str) {
     let _ = writeln!(
         s,
-        "{indent}for (row, &w) in acc.iter_mut().zip({values}) {{\n{indent}    let w = {value};"
+        "{indent}for (row, &w) in acc.iter_mut().zip({values}) {{"
     );
+    if value != "w" {
+        let _ = writeln!(s, "{indent}    let w = {value};");
+    }
     for v in 0..nv {
         let _ = writeln!(
             s,
