@@ -142,25 +142,17 @@ pub(super) fn tile_a(s: &mut String, l: usize, mr: usize, nv: usize, whole: bool
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_a{mr}x{nr}(a: &[Wt], b: &[f32], ldb: usize, k: usize, init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize, cols: usize) {{"
     );
-    let rows = row_tiles(l);
-    if rows {
-        row_accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
-    } else {
-        accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
-    }
+    tile_accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     let _ = writeln!(
         s,
         "    let Some(ap) = a.get(..k * {mr}) else {{ return }};\n    for (av, bv) in ap.chunks_exact({mr}).zip(b.chunks(ldb.max(1))) {{"
     );
     loads(s, l, nv, "        ");
-    if rows {
-        row_mul_adds(s, nv, "        ", "av", "wt(w)");
-        s.push_str("    }\n");
-        unpack_rows(s, mr, nv);
-    } else {
-        mul_adds(s, mr, nv, "        ", |i| format!("wt(av[{i}])"));
-        s.push_str("    }\n");
-    }
+    step_mul_adds(s, l, mr, nv, "        ", ("av", "wt(w)"), |i| {
+        format!("wt(av[{i}])")
+    });
+    s.push_str("    }\n");
+    end_accumulators(s, l, mr, nv);
     store(s, l, mr, nv, whole);
     s.push_str("}\n");
 }
@@ -197,12 +189,7 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[Wt], k: usize, c: &mut [f32]
             "    let Some(a{i}) = a.get({at}..).and_then(|r| r.get(..k)) else {{ return }};"
         );
     }
-    let rows = row_tiles(l);
-    if rows {
-        row_accumulators(s, l, mr, nv, |_| "0.0".into());
-    } else {
-        accumulators(s, l, mr, nv, |_| "0.0".into());
-    }
+    tile_accumulators(s, l, mr, nv, |_| "0.0".into());
     // Each row's value rides along the panel's steps (zipped, not indexed: no bounds test).
     let mut pat = "bv".to_string();
     let mut zips = String::new();
@@ -215,16 +202,13 @@ fn gemm_tile_b{mr}x{nr}(a: &[f32], lda: usize, b: &[Wt], k: usize, c: &mut [f32]
         "    let Some(bp) = b.get(..k * {nr}) else {{ return }};\n    for {pat} in bp.chunks_exact({nr}){zips} {{"
     );
     loads_w(s, l, nv, "        ");
-    if rows {
-        let xs: Vec<String> = (0..mr).map(|i| format!("x{i}")).collect();
-        let values = format!("&[{}]", xs.join(", "));
-        row_mul_adds(s, nv, "        ", &values, "w");
-        s.push_str("    }\n");
-        unpack_rows(s, mr, nv);
-    } else {
-        mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
-        s.push_str("    }\n");
-    }
+    let xs: Vec<String> = (0..mr).map(|i| format!("x{i}")).collect();
+    let values = format!("&[{}]", xs.join(", "));
+    step_mul_adds(s, l, mr, nv, "        ", (&values, "w"), |i| {
+        format!("x{i}")
+    });
+    s.push_str("    }\n");
+    end_accumulators(s, l, mr, nv);
     store(s, l, mr, nv, whole);
     s.push_str("}\n");
 }
@@ -294,11 +278,7 @@ pub(super) fn tile_c(s: &mut String, l: usize, mr: usize, nv: usize) {
 #[allow(clippy::too_many_arguments)]
 fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], init: &[f32; {mr}], c: &mut [f32], ldc: usize, rows: usize) {{"
     );
-    if row_tiles(l) {
-        tile_c_rows(s, l, mr, nv);
-        return;
-    }
-    accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
+    tile_accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
     if l == 1 {
         // A microcontroller's: ranges with `get`, in bounds by construction, so no panic
         // path is left (see conv_rows4).
@@ -321,8 +301,12 @@ fn gemm_tile_c{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_i
         );
     }
     loads(s, l, nv, "            ");
-    mul_adds(s, mr, nv, "            ", |i| format!("wt(av[{i}])"));
-    let _ = writeln!(s, "        }}\n    }}\n    let cols = {nr};");
+    step_mul_adds(s, l, mr, nv, "            ", ("av", "wt(w)"), |i| {
+        format!("wt(av[{i}])")
+    });
+    s.push_str("        }\n    }\n");
+    end_accumulators(s, l, mr, nv);
+    let _ = writeln!(s, "    let cols = {nr};");
     store(s, l, mr, nv, false);
     s.push_str("}\n");
 }
@@ -390,24 +374,44 @@ fn unpack_rows(s: &mut String, mr: usize, nv: usize) {
     let _ = writeln!(s, "    let [{}] = acc;", rows.join(", "));
 }
 
-/// The body of [`tile_c`] on a vector target, its accumulators in rows ([`row_mul_adds`]).
-fn tile_c_rows(s: &mut String, l: usize, mr: usize, nv: usize) {
-    row_accumulators(s, l, mr, nv, |i| format!("init[{i}]"));
-    let _ = writeln!(
-        s,
-        "    // One bounds test per step, for the tap's run (LLVM does not unroll nine taps).
-    for (ch, ap) in a[..c_in * T * {mr}].chunks_exact(T * {mr}).enumerate() {{
-        let bc = &b[ch * channel..];
-        for (&t, av) in taps.iter().zip(ap.chunks_exact({mr})) {{
-            let bv = &bc[t..];"
-    );
-    loads(s, l, nv, "            ");
-    row_mul_adds(s, nv, "            ", "av", "wt(w)");
-    s.push_str("        }\n    }\n");
-    unpack_rows(s, mr, nv);
-    let _ = writeln!(s, "    let cols = {};", l * nv);
-    store(s, l, mr, nv, false);
-    s.push_str("}\n");
+/// A tile's accumulators: as rows where [`row_tiles`], else as separate variables.
+fn tile_accumulators(
+    s: &mut String,
+    l: usize,
+    mr: usize,
+    nv: usize,
+    init: impl Fn(usize) -> String,
+) {
+    if row_tiles(l) {
+        row_accumulators(s, l, mr, nv, init);
+    } else {
+        accumulators(s, l, mr, nv, init);
+    }
+}
+
+/// One step's multiply-adds on [`tile_accumulators`]: as rows, [`row_mul_adds`] over
+/// `rows.0` (each converted by `rows.1`); else [`mul_adds`], row `i`'s value `a(i)`.
+fn step_mul_adds(
+    s: &mut String,
+    l: usize,
+    mr: usize,
+    nv: usize,
+    indent: &str,
+    rows: (&str, &str),
+    a: impl Fn(usize) -> String,
+) {
+    if row_tiles(l) {
+        row_mul_adds(s, nv, indent, rows.0, rows.1);
+    } else {
+        mul_adds(s, mr, nv, indent, a);
+    }
+}
+
+/// After the steps' loops: accumulators kept as rows become the variables [`store`] takes.
+fn end_accumulators(s: &mut String, l: usize, mr: usize, nv: usize) {
+    if row_tiles(l) {
+        unpack_rows(s, mr, nv);
+    }
 }
 
 pub(super) fn tile_t(s: &mut String, l: usize, mr: usize, nv: usize) {
