@@ -276,7 +276,8 @@ fn avx2_chains(n: u64, x: f32, y: f32, fused: bool) -> f32 {
 ";
 
 /// The profile mode of a case generated with the step hook: `KILN_BENCH_PROFILE=N` runs
-/// `run_profiled` N times and writes each step's median time (ns), one line per step. Each
+/// `run_profiled` N times and writes each step's median and fastest time (ns), one line
+/// per step. Each
 /// step's vector is allocated up front, so no push reallocates between clock reads.
 fn profile_source(module: &str, ins: &str, outs: &str) -> String {
     format!(
@@ -291,7 +292,7 @@ fn profile_source(module: &str, ins: &str, outs: &str) -> String {
          let mut text = String::new();\n        \
          for mut v in per {{\n            \
          v.sort_unstable();\n            \
-         text.push_str(&format!(\"{{}}\\n\", v.get(v.len() / 2).copied().unwrap_or(0)));\n        }}\n        \
+         text.push_str(&format!(\"{{}} {{}}\\n\", v.get(v.len() / 2).copied().unwrap_or(0), v.first().copied().unwrap_or(0)));\n        }}\n        \
          std::fs::write(dir.join(\"steps_ns.txt\"), text).expect(\"write profile\");\n    }}\n"
     )
 }
@@ -360,10 +361,10 @@ fn runner_main(cases: &[Case], peak: bool) -> Result<String, String> {
                 &outs.join(", "),
             ));
         }
-        // Timing mode (Runner::time): run again N times, record the median.
+        // Timing mode (Runner::time): run again N times, record the median and the fastest.
         let _ = writeln!(
             s,
-            "    if let Some(n) = std::env::var(\"KILN_BENCH_ITERS\").ok().and_then(|v| v.parse::<usize>().ok()) {{\n        let mut ts: Vec<u128> = Vec::with_capacity(n);\n        for _ in 0..n.max(1) {{\n            let t = std::time::Instant::now();\n            {call}\n            ts.push(t.elapsed().as_nanos());\n        }}\n        ts.sort_unstable();\n        std::fs::write(dir.join(\"median_ns.txt\"), ts[ts.len() / 2].to_string()).expect(\"write timing\");\n    }}"
+            "    if let Some(n) = std::env::var(\"KILN_BENCH_ITERS\").ok().and_then(|v| v.parse::<usize>().ok()) {{\n        let mut ts: Vec<u128> = Vec::with_capacity(n);\n        for _ in 0..n.max(1) {{\n            let t = std::time::Instant::now();\n            {call}\n            ts.push(t.elapsed().as_nanos());\n        }}\n        ts.sort_unstable();\n        std::fs::write(dir.join(\"median_ns.txt\"), format!(\"{{}} {{}}\", ts[ts.len() / 2], ts[0])).expect(\"write timing\");\n    }}"
         );
         for k in 0..sig.outputs.len() {
             let _ = writeln!(s, "    write(dir, {k}, &out_{k}[..]);");
@@ -556,10 +557,29 @@ pub(crate) fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> Resul
 #[derive(Clone, Copy)]
 enum Mode {
     Run,
-    /// Run again N times and record the median.
+    /// Run again N times and record the median and the fastest run.
     Time(usize),
-    /// Run `run_profiled` N times and record each step's median.
+    /// Run `run_profiled` N times and record each step's median and fastest time.
     Profile(usize),
+}
+
+/// Times over several runs in one process: the median run and the fastest. On a shared
+/// machine interference only ever adds time, so the fastest run is the code's time with the
+/// least of it, and the median is what a run usually takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spread {
+    pub median: std::time::Duration,
+    pub best: std::time::Duration,
+}
+
+impl Spread {
+    /// From a timing line's numbers: the median, then the fastest (the median alone when
+    /// the line has one).
+    fn of(line: &[std::time::Duration]) -> Option<Spread> {
+        let median = *line.first()?;
+        let best = line.get(1).copied().unwrap_or(median);
+        Some(Spread { median, best })
+    }
 }
 
 impl Runner {
@@ -576,20 +596,25 @@ impl Runner {
         inputs: &[Tensor],
         iters: usize,
     ) -> Result<std::time::Duration, String> {
+        self.time_spread(i, inputs, iters).map(|t| t.median)
+    }
+
+    /// [`Runner::time`] with the fastest of the runs too.
+    pub fn time_spread(&self, i: usize, inputs: &[Tensor], iters: usize) -> Result<Spread, String> {
         let (_, t) = self.run_mode(i, inputs, Mode::Time(iters))?;
-        t.into_iter()
-            .next()
+        t.first()
+            .and_then(|l| Spread::of(l))
             .ok_or_else(|| "the runner wrote no timing".into())
     }
 
-    /// Each step's median time over `iters` runs of `run_profiled` in one process (after a
-    /// first, untimed `run`), for a case generated with the step hook.
+    /// Each step's median and fastest time over `iters` runs of `run_profiled` in one
+    /// process (after a first, untimed `run`), for a case generated with the step hook.
     pub fn profile(
         &self,
         i: usize,
         inputs: &[Tensor],
         iters: usize,
-    ) -> Result<Vec<std::time::Duration>, String> {
+    ) -> Result<Vec<Spread>, String> {
         let steps = self
             .profiled_steps
             .get(i)
@@ -603,7 +628,9 @@ impl Runner {
                 t.len()
             ));
         }
-        Ok(t)
+        t.iter()
+            .map(|l| Spread::of(l).ok_or_else(|| "the runner wrote an empty step line".into()))
+            .collect()
     }
 
     /// The machine's single-core peak in GFLOP/s with `kernel`'s arithmetic (a
@@ -634,7 +661,7 @@ impl Runner {
         i: usize,
         inputs: &[Tensor],
         mode: Mode,
-    ) -> Result<(Vec<Tensor>, Vec<std::time::Duration>), String> {
+    ) -> Result<(Vec<Tensor>, Vec<Vec<std::time::Duration>>), String> {
         let sig = self.signatures.get(i).ok_or("no such case")?;
         if inputs.len() != sig.inputs.len() {
             return Err(format!(
@@ -704,14 +731,18 @@ impl Runner {
             None => Vec::new(),
             Some(name) => {
                 let p = dir.path().join(name);
+                // A line per timing (per step when profiling): numbers in ns, space apart.
                 std::fs::read_to_string(&p)
                     .map_err(|e| format!("{}: {e}", p.display()))?
                     .lines()
                     .map(|l| {
-                        l.trim()
-                            .parse()
-                            .map(std::time::Duration::from_nanos)
-                            .map_err(|_| format!("{}: bad timing {l:?}", p.display()))
+                        l.split_whitespace()
+                            .map(|n| {
+                                n.parse()
+                                    .map(std::time::Duration::from_nanos)
+                                    .map_err(|_| format!("{}: bad timing {l:?}", p.display()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
                     })
                     .collect::<Result<Vec<_>, _>>()?
             }

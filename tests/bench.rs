@@ -124,7 +124,10 @@ fn check_steps(text: &str, heading: &str) {
             "share",
             "time (ms)",
             "MMAC",
-            "GFLOP/s"
+            "GFLOP/s",
+            "fastest (ms)",
+            "GFLOP/s at fastest",
+            "% of peak at fastest"
         ]
     );
     assert_eq!(steps.len(), 6, "{heading}: {text}");
@@ -133,6 +136,22 @@ fn check_steps(text: &str, heading: &str) {
         times.windows(2).all(|w| w[0] >= w[1]),
         "{heading}: {times:?}"
     );
+    // A step's fastest time is one of the runs its median is taken over, so it is no
+    // slower (the cells round to four digits); its GFLOP/s is 2 * MMAC / ms.
+    for r in &steps[1..] {
+        let (median, fastest) = (num(&r[5]), num(&r[8]));
+        assert!(
+            fastest > 0.0 && fastest <= median * 1.001,
+            "{heading}: {r:?}"
+        );
+        if r[9] != "-" {
+            let expected = 2.0 * num(&r[6]) / fastest;
+            assert!(
+                (num(&r[9]) - expected).abs() <= 0.05 + 0.002 * expected,
+                "{heading}: {r:?}"
+            );
+        }
+    }
     let shares: f64 = steps[1..].iter().map(|r| num(&r[4])).sum();
     assert!(shares > 0.0 && shares <= 100.5, "{heading}: {shares}");
     assert!(steps[1..].iter().any(|r| r[2] == "Conv"), "{steps:?}");
@@ -238,6 +257,35 @@ fn bench_reports_latencies_ratios_and_hottest_steps() {
         builds.len(),
         "{text}"
     );
+    // The fastest-runs table: the same columns, each time no slower than its median (the
+    // fastest run is among those the median is taken over), ratios of those times.
+    let fastest = table(&text, "## Fastest runs");
+    assert_eq!(fastest[0], rows[0], "{text}");
+    assert_eq!(fastest.len(), 2, "{text}");
+    let frow = &fastest[1];
+    let fcol = |name: &str| frow[head.iter().position(|h| *h == name).unwrap()].as_str();
+    for (k, name) in head.iter().enumerate() {
+        if name.ends_with("(ms)") && !row[k].starts_with("not run") {
+            assert!(
+                num(&frow[k]) > 0.0 && num(&frow[k]) <= num(&row[k]) * 1.001,
+                "{name}: {} vs {}",
+                frow[k],
+                row[k]
+            );
+        }
+    }
+    assert_ratio(
+        fcol("-O0 / -O2"),
+        fcol("kiln -O0 (ms)"),
+        fcol("kiln -O2 (ms)"),
+    );
+    if python_has("onnxruntime") {
+        assert_ratio(
+            fcol("-O2 / onnxruntime"),
+            fcol("kiln -O2 (ms)"),
+            fcol("onnxruntime (ms)"),
+        );
+    }
     // The method says which builds ran, and that the fused one needs std.
     assert!(
         text.contains(if fma {

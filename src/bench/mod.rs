@@ -19,7 +19,7 @@ mod report;
 
 pub use report::fmt_ms;
 
-use crate::harness::{self, Case, PeakKernel, Profile, Runner};
+use crate::harness::{self, Case, PeakKernel, Profile, Runner, Spread};
 use kiln_codegen::{EmitKind, RustOptions, program::Program};
 use kiln_ir::{DType, Target, Tensor};
 use kiln_passes::OptLevel;
@@ -407,6 +407,8 @@ pub struct StepTime {
     pub macs: u64,
     /// Median over rounds of the step's median time.
     pub time: Duration,
+    /// Its fastest time in any round.
+    pub best: Duration,
     /// Its part of the sum of all steps' times.
     pub share: f64,
 }
@@ -418,9 +420,13 @@ pub struct ModelReport {
     /// Multiply-accumulates of one run of the `-O2` program (0 when it did not compile);
     /// `-O2 --fma` runs the same program with other micro-kernels.
     pub macs: u64,
-    /// Per build, in [`Options::variants`] order.
+    /// Per build, in [`Options::variants`] order: the median over rounds of each round's
+    /// median run.
     pub kiln: Vec<(Variant, Result<Duration, String>)>,
     pub peers: Vec<(Peer, Result<Duration, String>)>,
+    /// The fastest run of each build and peer in any round (`None` where it failed).
+    pub kiln_best: Vec<(Variant, Option<Duration>)>,
+    pub peers_best: Vec<(Peer, Option<Duration>)>,
     /// Per profiled build ([`Options::profiled`]), its steps, hottest first (all of them).
     pub steps: Vec<(Variant, Result<Vec<StepTime>, String>)>,
     /// What was done to feed the model (pinned shapes, bound inputs, pattern inputs).
@@ -440,6 +446,22 @@ impl ModelReport {
             .iter()
             .find(|(p, _)| *p == peer)
             .and_then(|(_, t)| t.as_ref().ok().copied())
+    }
+
+    /// The fastest run of `variant` (see [`ModelReport::kiln_best`]).
+    pub fn kiln_best_time(&self, variant: Variant) -> Option<Duration> {
+        self.kiln_best
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .and_then(|(_, t)| *t)
+    }
+
+    /// The fastest run of `peer`.
+    pub fn peer_best_time(&self, peer: Peer) -> Option<Duration> {
+        self.peers_best
+            .iter()
+            .find(|(p, _)| *p == peer)
+            .and_then(|(_, t)| *t)
     }
 
     /// Why none of kiln's builds could be timed (the model did not compile, say), if so.
@@ -597,6 +619,8 @@ pub fn run(models: &[ModelSpec], opts: &Options) -> Result<Report, String> {
                         .iter()
                         .map(|&p| (p, Err("model not compiled".into())))
                         .collect(),
+                    kiln_best: opts.variants.iter().map(|&v| (v, None)).collect(),
+                    peers_best: opts.peers.iter().map(|&p| (p, None)).collect(),
                     steps: opts
                         .profiled()
                         .into_iter()
@@ -895,7 +919,8 @@ impl PeerProcess {
         }
     }
 
-    fn time(&mut self, iters: usize) -> Result<Duration, String> {
+    /// The median and the fastest of `iters` runs (the script answers both, in ns).
+    fn time(&mut self, iters: usize) -> Result<Spread, String> {
         let sent = match self.child.stdin.as_mut() {
             Some(stdin) => writeln!(stdin, "{iters}").and_then(|()| stdin.flush()),
             None => return Err("the peer process has stopped".into()),
@@ -904,9 +929,13 @@ impl PeerProcess {
         if sent.is_err() || self.out.read_line(&mut line).is_err() {
             return Err(self.failure());
         }
-        match line.trim().parse::<u64>() {
-            Ok(ns) => Ok(Duration::from_nanos(ns)),
-            Err(_) => Err(self.failure()),
+        let ns: Result<Vec<u64>, _> = line.split_whitespace().map(str::parse).collect();
+        match ns.as_deref() {
+            Ok(&[median, best]) => Ok(Spread {
+                median: Duration::from_nanos(median),
+                best: Duration::from_nanos(best),
+            }),
+            _ => Err(self.failure()),
         }
     }
 }
@@ -954,7 +983,7 @@ fn time_model(
     }
     // Results per contender: kiln's builds, then the peers; `Err` once one fails.
     let n_kiln = opts.variants.len();
-    let mut results: Vec<Result<Vec<Duration>, String>> = p
+    let mut results: Vec<Result<Vec<Spread>, String>> = p
         .builds
         .iter()
         .map(|l| l.as_ref().map(|_| Vec::new()).map_err(Clone::clone))
@@ -975,7 +1004,7 @@ fn time_model(
             .map(|r| r.as_mut().ok().map(Contender::Peer)),
     );
     let measure = |c: &mut Contender, iters: usize| match c {
-        Contender::Kiln(case) => runner.time(*case, &p.args, iters),
+        Contender::Kiln(case) => runner.time_spread(*case, &p.args, iters),
         Contender::Peer(proc_) => proc_.time(iters),
     };
     // Enough runs for about `round_secs` each, from one short run of each.
@@ -983,7 +1012,7 @@ fn time_model(
     for (k, c) in contenders.iter_mut().enumerate() {
         let Some(c) = c else { continue };
         match measure(c, 3) {
-            Ok(t) => iters[k] = runs_for(opts.round_secs, t),
+            Ok(t) => iters[k] = runs_for(opts.round_secs, t.median),
             Err(e) => results[k] = Err(e),
         }
     }
@@ -997,7 +1026,7 @@ fn time_model(
             k.map_or(iters[0], |k| iters[k])
         })
         .collect();
-    let mut step_rounds: Vec<Result<Vec<Vec<Duration>>, String>> = p
+    let mut step_rounds: Vec<Result<Vec<Vec<Spread>>, String>> = p
         .profiled
         .iter()
         .map(|(_, r)| r.as_ref().map(|_| Vec::new()).map_err(Clone::clone))
@@ -1022,9 +1051,14 @@ fn time_model(
             }
         }
     }
+    let mut bests: Vec<Option<Duration>> = results
+        .iter()
+        .map(|r| r.as_ref().ok().and_then(|v| v.iter().map(|t| t.best).min()))
+        .collect();
+    let peers_best = bests.split_off(n_kiln);
     let mut medians: Vec<Result<Duration, String>> = results
         .into_iter()
-        .map(|r| r.map(|mut v| median(&mut v)))
+        .map(|r| r.map(|v| median(&mut v.iter().map(|t| t.median).collect::<Vec<_>>())))
         .collect();
     let peers = medians.split_off(n_kiln);
     let steps = p
@@ -1045,6 +1079,8 @@ fn time_model(
         macs: p.macs,
         kiln: opts.variants.iter().copied().zip(medians).collect(),
         peers: opts.peers.iter().copied().zip(peers).collect(),
+        kiln_best: opts.variants.iter().copied().zip(bests).collect(),
+        peers_best: opts.peers.iter().copied().zip(peers_best).collect(),
         steps,
         notes: p.notes.clone(),
     }
@@ -1060,17 +1096,19 @@ fn median(v: &mut [Duration]) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-/// Each step's median over rounds, hottest first, with its share of the total.
-fn step_times(program: &Program, rounds: &[Vec<Duration>]) -> Vec<StepTime> {
+/// Each step's median over rounds (and its fastest time), hottest first, with its share
+/// of the total.
+fn step_times(program: &Program, rounds: &[Vec<Spread>]) -> Vec<StepTime> {
     let mut steps: Vec<StepTime> = program
         .steps
         .iter()
         .map(|s| {
-            let mut t: Vec<Duration> = rounds
+            let per: Vec<Spread> = rounds
                 .iter()
                 .filter_map(|r| r.get(s.index))
                 .copied()
                 .collect();
+            let mut t: Vec<Duration> = per.iter().map(|t| t.median).collect();
             StepTime {
                 index: s.index,
                 kernel: s.kernel_name().to_string(),
@@ -1078,6 +1116,7 @@ fn step_times(program: &Program, rounds: &[Vec<Duration>]) -> Vec<StepTime> {
                 node: s.node.clone(),
                 macs: s.macs,
                 time: median(&mut t),
+                best: per.iter().map(|t| t.best).min().unwrap_or_default(),
                 share: 0.0,
             }
         })

@@ -225,6 +225,14 @@ impl Report {
             s.push_str(&notes.join("\n"));
             s.push('\n');
         }
+        s.push_str("\n## Fastest runs\n\n");
+        s.push_str(
+            "The same columns from each contender's fastest run in any round rather than the \
+             median: on a shared machine interference only ever adds time, so these compare \
+             the code with the least of it, while the table above says what a run usually \
+             takes.\n\n",
+        );
+        s.push_str(&self.fastest_table());
         let profiled: Vec<String> = self
             .options
             .profiled()
@@ -236,7 +244,9 @@ impl Report {
             "The five steps of the {} code that take the most time, from a build with a \
              clock read after each step (`run_profiled`; step numbers as in `kiln inspect \
              --kernels`): each step's median time, its share of the sum over all steps, and \
-             its GFLOP/s.\n",
+             its GFLOP/s; then its fastest time in any round, the GFLOP/s of that, and their \
+             share of the peak of the build's arithmetic (both the best of their \
+             measurements).\n",
             and_list(&profiled)
         ));
         for r in &self.models {
@@ -244,7 +254,7 @@ impl Report {
                 s.push_str(&format!("\n### {} ({})\n\n", r.name, v.label()));
                 match steps {
                     Err(e) => s.push_str(&format!("Not profiled: {}.\n", cell(e))),
-                    Ok(steps) => s.push_str(&steps_table(steps)),
+                    Ok(steps) => s.push_str(&steps_table(steps, self.peak_for(*v).ok())),
                 }
             }
         }
@@ -253,6 +263,16 @@ impl Report {
 
     /// The latency table: one row per model.
     pub fn latency_table(&self) -> String {
+        self.table_of(false)
+    }
+
+    /// The latency table's twin with each contender's fastest run in any round.
+    pub fn fastest_table(&self) -> String {
+        self.table_of(true)
+    }
+
+    /// The latency table from the medians, or (`best`) from the fastest runs.
+    fn table_of(&self, best: bool) -> String {
         let o = &self.options;
         let has = |v| o.variants.contains(&v);
         let o2s: Vec<Variant> = O2_BUILDS.into_iter().filter(|&v| has(v)).collect();
@@ -287,19 +307,28 @@ impl Report {
         let mut s = format!("| {} |\n| {} |\n", head.join(" | "), align.join(" | "));
         for r in &self.models {
             let mut row = vec![r.name.clone(), format!("{:.2}", r.macs as f64 / 1e6)];
-            for (_, t) in &r.kiln {
-                row.push(match t {
-                    Ok(t) => fmt_ms(*t),
-                    Err(e) => format!("failed: {}", cell(e)),
+            for (v, t) in &r.kiln {
+                row.push(match (t, best) {
+                    (Ok(t), false) => fmt_ms(*t),
+                    (Ok(_), true) => r.kiln_best_time(*v).map_or("n/a".into(), fmt_ms),
+                    (Err(e), _) => format!("failed: {}", cell(e)),
                 });
             }
-            for (_, t) in &r.peers {
-                row.push(match t {
-                    Ok(t) => fmt_ms(*t),
-                    Err(e) => format!("not run: {}", cell(e)),
+            for (p, t) in &r.peers {
+                row.push(match (t, best) {
+                    (Ok(t), false) => fmt_ms(*t),
+                    (Ok(_), true) => r.peer_best_time(*p).map_or("n/a".into(), fmt_ms),
+                    (Err(e), _) => format!("not run: {}", cell(e)),
                 });
             }
-            let time = |v| r.kiln_time(v);
+            let time = |v| match best {
+                false => r.kiln_time(v),
+                true => r.kiln_best_time(v),
+            };
+            let peer_time = |p| match best {
+                false => r.peer_time(p),
+                true => r.peer_best_time(p),
+            };
             if has(Variant::O0) && has(Variant::O2) {
                 row.push(ratio(time(Variant::O0), time(Variant::O2)));
             }
@@ -311,7 +340,7 @@ impl Report {
             }
             for &v in &o2s {
                 for &p in &o.peers {
-                    row.push(ratio(time(v), r.peer_time(p)));
+                    row.push(ratio(time(v), peer_time(p)));
                 }
             }
             for &v in &o2s {
@@ -333,27 +362,38 @@ impl Report {
     }
 }
 
-/// One build's five hottest steps, after a line with their number and total time.
-fn steps_table(steps: &[super::StepTime]) -> String {
+/// One build's five hottest steps, after a line with their number and total time; `peak`
+/// is the GFLOP/s of the build's arithmetic.
+fn steps_table(steps: &[super::StepTime], peak: Option<f64>) -> String {
     let total: Duration = steps.iter().map(|s| s.time).sum();
     let mut s = format!("{} steps, {} ms in all.\n\n", steps.len(), fmt_ms(total));
-    s.push_str("| step | kernel | op | node | share | time (ms) | MMAC | GFLOP/s |\n");
-    s.push_str("| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n");
+    s.push_str(
+        "| step | kernel | op | node | share | time (ms) | MMAC | GFLOP/s | fastest (ms) | \
+         GFLOP/s at fastest | % of peak at fastest |\n",
+    );
+    s.push_str("| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    let gflops = |macs: u64, t: Duration| {
+        (macs > 0 && !t.is_zero()).then(|| 2.0 * macs as f64 / t.as_secs_f64() / 1e9)
+    };
     for st in steps.iter().take(5) {
-        let gflops = if st.macs == 0 || st.time.is_zero() {
-            "-".to_string()
-        } else {
-            format!("{:.1}", 2.0 * st.macs as f64 / st.time.as_secs_f64() / 1e9)
+        let at = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:.1}"));
+        let best = gflops(st.macs, st.best);
+        let share = match (best, peak) {
+            (Some(g), Some(p)) if p > 0.0 => format!("{:.1}%", 100.0 * g / p),
+            _ => "-".into(),
         };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.1}% | {} | {:.2} | {gflops} |\n",
+            "| {} | {} | {} | {} | {:.1}% | {} | {:.2} | {} | {} | {} | {share} |\n",
             st.index,
             cell(&st.kernel),
             cell(&st.op),
             cell_max(&st.node, 48),
             st.share * 100.0,
             fmt_ms(st.time),
-            st.macs as f64 / 1e6
+            st.macs as f64 / 1e6,
+            at(gflops(st.macs, st.time)),
+            fmt_ms(st.best),
+            at(best),
         ));
     }
     s
