@@ -314,6 +314,58 @@ fn int_conv_dw_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
         .prop_filter_map("the window does not fit", int_conv_graph)
 }
 
+/// Depthwise IntConvs for AVX2's eight lanes at stride 2 along the width on maps past
+/// AVX-512's limit for it (`INT_DW_LANES_MAP`, 144 outputs): channel counts just under a
+/// multiple of eight, several bands of output rows; otherwise as [`int_conv_dw_lanes`].
+fn int_conv_dw_lanes8_s2() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    (
+        q8_type(),
+        (1usize..4, 0usize..2), // input channels: 8k less 0 or 1
+        1usize..3,              // channel multiplier
+        24usize..48,            // height
+        34usize..64,            // width
+        1usize..6,              // kernel height
+        1usize..6,              // kernel width
+        1usize..3,              // stride along the height
+        2usize..3,              // along the width
+        proptest::collection::vec(0usize..3, 4), // pads
+        // Dilation 2 when 0; 1-D when 0; biases of 2^30 and more when 0.
+        (0usize..6, 0usize..6, 0usize..5),
+    )
+        .prop_flat_map(
+            |(d, (k, less), mult, h, w, kh, kw, sh, sw, pads, (dil, one_d, wide))| {
+                let c = 8 * k - less;
+                let dil = if dil == 0 { 2 } else { 1 };
+                let m = c * mult;
+                let (xs, ws, attrs) =
+                    depthwise_shapes(one_d == 0, [c, m, h, w, kh, kw, sh, sw, dil], pads);
+                // Biases of 2^30 and more (some within a sum's reach of i32's limits) take
+                // factors near 2^-30, so their outputs are not all clamped.
+                let (bias, factor) = if wide == 0 {
+                    (wide_bias(m).boxed(), tiny_factor().boxed())
+                } else {
+                    (bias(m).boxed(), factor().boxed())
+                };
+                (
+                    q8_tensor(d, xs),
+                    i8_tensor(ws),
+                    proptest::option::of(bias),
+                    zero(d),
+                    prop_oneof![
+                        factor.clone().prop_map(|f| vec![f]),
+                        proptest::collection::vec(factor, m)
+                    ],
+                    q_out_table(),
+                    Just(ConvAttrs {
+                        window: attrs,
+                        group: c,
+                    }),
+                )
+            },
+        )
+        .prop_filter_map("the window does not fit", int_conv_graph)
+}
+
 /// IntConvs of one group shaped for the quad kernels (`--intrinsics`): rows long enough
 /// for the wide-row kernel or not, more than one panel of sixteen outputs, channel counts
 /// off a multiple of four, strides, padding and row dilation, 1-D too.
@@ -683,8 +735,9 @@ fn integer_kernels_equal_the_reference_semantics() {
 /// Depthwise IntConvs on a host with vector registers (x86-64 with AVX-512, as the
 /// benchmarks build): at stride 1 along the width the plane kernel (`int_conv_dw_plane`,
 /// the input channel's padded plane in the arena's scratch), on small maps the lanes kernel
-/// (sixteen channels a vector; eight for AVX2, run again), else `int_conv_dw`; each must
-/// give the reference semantics' integers exactly.
+/// (sixteen channels a vector; eight for AVX2, every case run again, as AVX2 takes larger
+/// maps at stride 2 in lanes), else `int_conv_dw`; each must give the reference semantics'
+/// integers exactly.
 #[test]
 fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
@@ -734,32 +787,47 @@ fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
     );
     let outputs = run_with(&cases, "kiln-int-runner-dw", &opts, Profile::Fast);
     check_exact(&cases, &outputs);
-    // AVX2's eight lanes (`x86_64-v3`): the lanes cases again.
+    // AVX2's eight lanes (`x86_64-v3`): every case again, and maps at stride 2 past
+    // AVX-512's limit, which eight lanes take too.
+    let cases: Vec<_> = cases
+        .into_iter()
+        .chain(labelled([(
+            "IntConv (depthwise, eight lanes, stride 2)",
+            draw(&mut runner, int_conv_dw_lanes8_s2(), 12),
+        )]))
+        .collect();
     let v3 = kiln::CompileOptions {
         target: kiln::ir::Target::X86_64V3,
         ..Default::default()
     };
-    let lanes_cases: Vec<_> = cases
-        .iter()
-        .filter(|(label, _)| label.contains("lanes"))
-        .cloned()
-        .collect();
-    let eight = lanes_cases
-        .iter()
-        .filter(|(_, (g, _))| {
-            let c =
-                kiln::compile_graph(g.clone(), "case.onnx", String::new(), EmitKind::Module, &v3)
-                    .unwrap();
-            c.generated.files[0].contents.contains("int_conv_dw_lanes(")
-        })
-        .count();
-    assert!(
-        eight >= 16,
-        "only {eight} of {} cases took the lanes kernel on x86_64-v3",
-        lanes_cases.len()
+    let eight = |family: &str| {
+        cases
+            .iter()
+            .filter(|(label, (g, _))| {
+                let c = kiln::compile_graph(
+                    g.clone(),
+                    "case.onnx",
+                    String::new(),
+                    EmitKind::Module,
+                    &v3,
+                )
+                .unwrap();
+                label.starts_with(&format!("{family} #"))
+                    && c.generated.files[0].contents.contains("int_conv_dw_lanes(")
+            })
+            .count()
+    };
+    let (lanes_family, stride_2) = (
+        eight("IntConv (depthwise, lanes)"),
+        eight("IntConv (depthwise, eight lanes, stride 2)"),
     );
-    let outputs = run_with(&lanes_cases, "kiln-int-runner-dw-v3", &v3, Profile::Fast);
-    check_exact(&lanes_cases, &outputs);
+    assert!(
+        lanes_family >= 16 && stride_2 >= 6,
+        "only {lanes_family} of the lanes family's cases and {stride_2} of the stride-2 \
+         family's took the lanes kernel on x86_64-v3"
+    );
+    let outputs = run_with(&cases, "kiln-int-runner-dw-v3", &v3, Profile::Fast);
+    check_exact(&cases, &outputs);
 }
 
 /// IntConv and IntGemm lowered for a Cortex-M4 take the SMLAD kernels (weights packed in

@@ -788,8 +788,9 @@ fn host_int_depthwise(g: &Graph, node: &Node) -> Option<(kiln_ir::ops::WindowGeo
 /// and the columns the outputs read, `(ow - 1) * sw + (kw - 1) * dw + 1`) and the band's
 /// requantized outputs (`[position][lane]`). Taken at stride 1 along the width for rows
 /// shorter than 64 and off a multiple of sixteen (maps up to [`INT_DW_LANES_MAP_S1`]
-/// outputs), at stride 2 for maps up to [`INT_DW_LANES_MAP`], with at least as many
-/// channels as lanes, an eighth of them at most unused.
+/// outputs), at stride 2 for maps up to [`INT_DW_LANES_MAP`] with sixteen lanes and up to
+/// [`INT_DW_LANES_MAP_S1`] with eight, with at least as many channels as lanes, an eighth
+/// of them at most unused.
 pub fn int_dw_lanes(g: &Graph, node: &Node, kt: KernelTarget) -> Option<IntDwLanes> {
     let lanes = int_dw_lanes_width(kt)?;
     let (geo, m) = host_int_depthwise(g, node)?;
@@ -807,7 +808,12 @@ pub fn int_dw_lanes(g: &Graph, node: &Node, kt: KernelTarget) -> Option<IntDwLan
     let fits = if sw == 1 {
         ow % 16 != 0 && ow < 64 && oh * ow <= INT_DW_LANES_MAP_S1
     } else {
-        oh * ow <= INT_DW_LANES_MAP
+        oh * ow
+            <= if lanes == 8 {
+                INT_DW_LANES_MAP_S1
+            } else {
+                INT_DW_LANES_MAP
+            }
     };
     // A last block mostly empty costs more than the lanes gain (ppocr_cls's 24 channels in
     // two blocks of 16 ran slower than as runs of columns).
@@ -841,9 +847,13 @@ pub struct IntDwLanes {
 /// more than doubled (65 to 135 KiB).
 const INT_DW_LANES_WORDS: usize = 4096;
 
-/// The most outputs a map [`int_dw_lanes`] takes at strides along the width above 1 (at
-/// 2, the block's copy of an input four times the map's size outweighed the gain on
-/// MobileNet's 24x24 layer: 17.4 against 10.5 us).
+/// The most outputs a map [`int_dw_lanes`] takes at strides along the width above 1 with
+/// AVX-512's sixteen lanes (at 2, the block's copy of an input four times the map's size
+/// outweighed the gain on MobileNet's 24x24 layer: 17.4 against 10.5 us). With AVX2's
+/// eight the column kernel there is scalar and the lanes win on larger maps too: on a Zen 3
+/// core that layer (16 channels) took 20 us against 59 (fastest of 500 runs each), the
+/// model 0.94x the time, paired, and ppocrv4_rec's 12x80 one left the model within noise
+/// (0.97x); so eight lanes take maps up to [`INT_DW_LANES_MAP_S1`] at any stride.
 pub const INT_DW_LANES_MAP: usize = 144;
 
 /// The most outputs a map [`int_dw_lanes`] takes at stride 1 along the width.
