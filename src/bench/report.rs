@@ -246,7 +246,8 @@ impl Report {
              --kernels`): each step's median time, its share of the sum over all steps, and \
              its GFLOP/s; then its fastest time in any round, the GFLOP/s of that, and their \
              share of the peak of the build's arithmetic (both the best of their \
-             measurements).\n",
+             measurements). A step's flops are its direct convolution's, so a Winograd step \
+             (`conv_winograd`, F(2x2, 3x3): 2.25x fewer multiplies) can pass the peak.\n",
             and_list(&profiled)
         ));
         for r in &self.models {
