@@ -573,12 +573,13 @@ pub struct Spread {
 }
 
 impl Spread {
-    /// From a timing line's numbers: the median, then the fastest (the median alone when
-    /// the line has one).
-    fn of(line: &[std::time::Duration]) -> Option<Spread> {
-        let median = *line.first()?;
-        let best = line.get(1).copied().unwrap_or(median);
-        Some(Spread { median, best })
+    /// From a timing line's numbers: the median, then the fastest (as the runner writes
+    /// them and the peer script answers).
+    pub(crate) fn of(line: &[std::time::Duration]) -> Option<Spread> {
+        match *line {
+            [median, best] => Some(Spread { median, best }),
+            _ => None,
+        }
     }
 }
 
@@ -629,7 +630,7 @@ impl Runner {
             ));
         }
         t.iter()
-            .map(|l| Spread::of(l).ok_or_else(|| "the runner wrote an empty step line".into()))
+            .map(|l| Spread::of(l).ok_or_else(|| format!("the runner wrote step line {l:?}")))
             .collect()
     }
 

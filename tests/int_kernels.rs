@@ -266,75 +266,42 @@ fn int_conv_dw() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
 /// channel multipliers of 1 and 2, kernels 1 to 5 wide, strides 1 and 2, uneven padding,
 /// dilation, 1-D too, and now and then biases of 2^30 or more (the kernel's i64 path).
 fn int_conv_dw_lanes() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
-    (
-        q8_type(),
-        (1usize..4, 0usize..3), // input channels: 16k less 0 to 2
-        1usize..3,              // channel multiplier
-        1usize..14,             // height
-        1usize..34,             // width
-        1usize..6,              // kernel height
-        1usize..6,              // kernel width
-        1usize..3,              // stride along the height
-        1usize..3,              // along the width
-        proptest::collection::vec(0usize..3, 4), // pads
-        // Dilation 2 when 0; 1-D when 0; biases of 2^30 and more when 0.
-        (0usize..6, 0usize..6, 0usize..5),
-    )
-        .prop_flat_map(
-            |(d, (k, less), mult, h, w, kh, kw, sh, sw, pads, (dil, one_d, wide))| {
-                let c = 16 * k - less;
-                let dil = if dil == 0 { 2 } else { 1 };
-                let m = c * mult;
-                let (xs, ws, attrs) =
-                    depthwise_shapes(one_d == 0, [c, m, h, w, kh, kw, sh, sw, dil], pads);
-                // Biases of 2^30 and more (some within a sum's reach of i32's limits) take
-                // factors near 2^-30, so their outputs are not all clamped.
-                let (bias, factor) = if wide == 0 {
-                    (wide_bias(m).boxed(), tiny_factor().boxed())
-                } else {
-                    (bias(m).boxed(), factor().boxed())
-                };
-                (
-                    q8_tensor(d, xs),
-                    i8_tensor(ws),
-                    proptest::option::of(bias),
-                    zero(d),
-                    prop_oneof![
-                        factor.clone().prop_map(|f| vec![f]),
-                        proptest::collection::vec(factor, m)
-                    ],
-                    q_out_table(),
-                    Just(ConvAttrs {
-                        window: attrs,
-                        group: c,
-                    }),
-                )
-            },
-        )
-        .prop_filter_map("the window does not fit", int_conv_graph)
+    dw_lanes_cases(16, 0..3, 1..14, 1..34, 1..3)
 }
 
 /// Depthwise IntConvs for AVX2's eight lanes at stride 2 along the width on maps past
 /// AVX-512's limit for it (`INT_DW_LANES_MAP`, 144 outputs): channel counts just under a
 /// multiple of eight, several bands of output rows; otherwise as [`int_conv_dw_lanes`].
 fn int_conv_dw_lanes8_s2() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    dw_lanes_cases(8, 0..2, 24..48, 34..64, 2..3)
+}
+
+/// The lanes families: `lanes * k - less` input channels (k of 1 to 3), heights, widths and
+/// strides along the width as given, the rest drawn alike.
+fn dw_lanes_cases(
+    lanes: usize,
+    less: std::ops::Range<usize>,
+    heights: std::ops::Range<usize>,
+    widths: std::ops::Range<usize>,
+    sws: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     (
         q8_type(),
-        (1usize..4, 0usize..2), // input channels: 8k less 0 or 1
-        1usize..3,              // channel multiplier
-        24usize..48,            // height
-        34usize..64,            // width
-        1usize..6,              // kernel height
-        1usize..6,              // kernel width
-        1usize..3,              // stride along the height
-        2usize..3,              // along the width
+        (1usize..4, less), // input channels: lanes * k less some
+        1usize..3,         // channel multiplier
+        heights,
+        widths,
+        1usize..6,                               // kernel height
+        1usize..6,                               // kernel width
+        1usize..3,                               // stride along the height
+        sws,                                     // along the width
         proptest::collection::vec(0usize..3, 4), // pads
         // Dilation 2 when 0; 1-D when 0; biases of 2^30 and more when 0.
         (0usize..6, 0usize..6, 0usize..5),
     )
         .prop_flat_map(
-            |(d, (k, less), mult, h, w, kh, kw, sh, sw, pads, (dil, one_d, wide))| {
-                let c = 8 * k - less;
+            move |(d, (k, less), mult, h, w, kh, kw, sh, sw, pads, (dil, one_d, wide))| {
+                let c = lanes * k - less;
                 let dil = if dil == 0 { 2 } else { 1 };
                 let m = c * mult;
                 let (xs, ws, attrs) =

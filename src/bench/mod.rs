@@ -929,13 +929,13 @@ impl PeerProcess {
         if sent.is_err() || self.out.read_line(&mut line).is_err() {
             return Err(self.failure());
         }
-        let ns: Result<Vec<u64>, _> = line.split_whitespace().map(str::parse).collect();
-        match ns.as_deref() {
-            Ok(&[median, best]) => Ok(Spread {
-                median: Duration::from_nanos(median),
-                best: Duration::from_nanos(best),
-            }),
-            _ => Err(self.failure()),
+        let ns: Result<Vec<Duration>, _> = line
+            .split_whitespace()
+            .map(|n| n.parse().map(Duration::from_nanos))
+            .collect();
+        match ns.ok().as_deref().and_then(Spread::of) {
+            Some(t) => Ok(t),
+            None => Err(self.failure()),
         }
     }
 }

@@ -376,8 +376,8 @@ fn steps_table(steps: &[super::StepTime], peak: Option<f64>) -> String {
     let gflops = |macs: u64, t: Duration| {
         (macs > 0 && !t.is_zero()).then(|| 2.0 * macs as f64 / t.as_secs_f64() / 1e9)
     };
+    let at = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:.1}"));
     for st in steps.iter().take(5) {
-        let at = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:.1}"));
         let best = gflops(st.macs, st.best);
         let share = match (best, peak) {
             (Some(g), Some(p)) if p > 0.0 => format!("{:.1}%", 100.0 * g / p),
