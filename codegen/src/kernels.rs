@@ -537,7 +537,7 @@ impl KernelSet {
             GemmFn::DepthwiseLanes => add.push(GemmFn::SplitParams),
             GemmFn::ConvSplitT => {
                 add.push(GemmFn::TileS {
-                    nv: t.pointwise_t_vectors(),
+                    nv: t.split_t_vectors(),
                 });
                 add.push(GemmFn::PadSplit);
             }

@@ -73,10 +73,23 @@ impl Tiling {
         if self.lanes >= 16 { self.nv.min(2) } else { 1 }
     }
 
-    /// Output channels in a tile of the transposed kernels (`conv_pointwise_t`,
-    /// `conv_split_t`): the width of their weights' panels.
+    /// Output channels in a tile of `conv_pointwise_t`: the width of its weights' panels.
     pub fn pointwise_t_width(&self) -> usize {
         self.lanes * self.pointwise_t_vectors()
+    }
+
+    /// Vectors of output channels in a tile of the transposed split convolution
+    /// (`conv_split_t`): two, so its [`SPLIT_T_ROWS`] positions make eight independent
+    /// accumulators (with one vector, four chains of multiply-adds, each waiting on the
+    /// last, kept one of two vector pipes busy: Silero's STFT at 24% of the peak), which
+    /// with two weight vectors and a broadcast fit even AVX2's 16 registers.
+    pub fn split_t_vectors(&self) -> usize {
+        self.nv.min(2)
+    }
+
+    /// Output channels in a tile of `conv_split_t`: the width of its weights' panels.
+    pub fn split_t_width(&self) -> usize {
+        self.lanes * self.split_t_vectors()
     }
 
     /// Vectors of columns in `conv_split`'s tile (`gemm_tile_c`): three on AVX-512, an 8x48
@@ -992,7 +1005,7 @@ pub fn split_transposed_pays(split: &SplitConv, c_out: usize, tiling: Tiling) ->
     {
         return false;
     }
-    let width = tiling.pointwise_t_width();
+    let width = tiling.split_t_width();
     let old = plane as f64 / l as f64;
     let new = plane as f64 / plane.next_multiple_of(rows) as f64 * c_out as f64
         / c_out.next_multiple_of(width) as f64;

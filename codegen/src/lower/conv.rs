@@ -299,7 +299,7 @@ fn conv_on_split(
         let packing = Packing::RowPanels {
             rows: c_out,
             cols: split.c_in * taps,
-            width: t.pointwise_t_width(),
+            width: t.split_t_width(),
         };
         ("conv_split_t", cx.arg_packed(1, packing)?)
     } else {

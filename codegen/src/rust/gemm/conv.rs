@@ -10,7 +10,7 @@ const SPLIT_PARAMS: &str = "x: &[f32], w: &[Wt], b: Option<&[f32]>, y: &mut [f32
 const SPLIT_ARGS: &str = "x, w, b, y, scratch, p";
 
 pub(super) fn conv_split_t(s: &mut String, t: Tiling) {
-    let (mr, nr) = (kiln_passes::kernels::SPLIT_T_ROWS, t.pointwise_t_width());
+    let (mr, nr) = (kiln_passes::kernels::SPLIT_T_ROWS, t.split_t_width());
     let head = shared_head("conv_split_t", SPLIT_GENERICS, SPLIT_PARAMS, SPLIT_ARGS);
     let _ = writeln!(
         s,
