@@ -480,15 +480,20 @@ pub struct WinogradConv {
 
 /// Fewest input and output channels, and narrowest output, for the Winograd path. Its
 /// products are 16 GEMMs of depth `c_in`, so with few channels the micro-kernel's calls
-/// are short and the transforms weigh more; on narrow maps its scratch (the transformed
-/// block, rows padded to a tile) is large for the time it saves. Measured on this machine
-/// (AVX-512, one session): ResNet-8's 16-channel 3x3 layers (32x32) took 0.072 ms by
-/// Winograd against 0.058 direct; its 32-channel ones (16x16) 0.058 against 0.061 and its
-/// 64-channel one (8x8) 0.051 against 0.061, but each raised the arena by 40-70% (271,000
-/// B to 377,988 and 468,036); ddddocr_det's 32- to 96-channel layers (52x52 and larger)
-/// all gained (the model 1.60 -> 1.29x onnxruntime) with its arena unchanged.
+/// are short and the transforms weigh more. Measured on an AVX-512 machine: ResNet-8's
+/// 16-channel 3x3 layers (32x32) took 0.072 ms by Winograd against 0.058 direct; its
+/// 32-channel ones (16x16) 0.058 against 0.061 and its 64-channel one (8x8) 0.051 against
+/// 0.061; ddddocr_det's 32- to 96-channel layers (52x52 and larger) all gained (the model
+/// 1.60 -> 1.29x onnxruntime). Narrow maps went direct there for memory: the transformed
+/// block (rows padded to a tile) raised ResNet-8's arena by 40-70%. On a Zen 3 core (AVX2)
+/// the direct kernel loses more on them (an 8-wide map is 10 wide columns a row, 80 for
+/// 64 outputs): with narrow maps from 8 wide, ResNet-8's 64-channel 8x8 layer took 0.055
+/// ms against 0.071 and the model 0.945x the time, ddddocr_det's four 96-channel 13x13
+/// layers made it 0.94-0.97x (paired, medians and fastest runs), so speed wins: ResNet-8's
+/// arena 270,968 -> 377,924 B on hosts (microcontrollers do not take this path),
+/// ddddocr_det's unchanged. Maps under 8 wide (two tiles of 2x2 a row) stay direct.
 pub const WINOGRAD_MIN_CHANNELS: usize = 32;
-pub const WINOGRAD_MIN_WIDTH: usize = 32;
+pub const WINOGRAD_MIN_WIDTH: usize = 8;
 
 /// Tile columns a block of tile rows aims at: enough for two tiles of the widest
 /// micro-kernel, few enough that its transformed input and products stay in L2.
@@ -515,6 +520,13 @@ pub fn winograd_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<WinogradC
     }
     let (input, output) = ([geo.input[0], geo.input[1]], [geo.output[0], geo.output[1]]);
     if output[0] == 0 || output[1] < WINOGRAD_MIN_WIDTH {
+        return None;
+    }
+    // Under 32 wide, one block of tile rows is most of the map, so the scratch holds about
+    // 16 (c_in + c_out) x (the map's tiles): for weights past `PANELS_OUTER_BYTES` (deep
+    // layers, 512 channels on 14x14 would take ~1 MB) the direct kernel panel by panel,
+    // whose scratch is the split input. (Not measured for speed: none in the corpus.)
+    if output[1] < 32 && c_in * c_out * 9 * 4 > PANELS_OUTER_BYTES {
         return None;
     }
     let tiles = [output[0].div_ceil(2), output[1].div_ceil(2)];
