@@ -6,7 +6,8 @@ mod model {
     include!(concat!(env!("OUT_DIR"), "/model.rs"));
 }
 
-/// The arena (`model::ARENA_BYTES`, 192 KiB) lives in a zero-initialised static, not on the
+/// The arena (`model::ARENA_BYTES`: 192 KiB of activations, plus on a host the scratch of
+/// its fast convolutions; the build prints it) lives in a zero-initialised static, not on the
 /// stack: `Arena::new()` is `const`. With std a lock makes it safe to share; on no_std
 /// firmware `static_cell::ConstStaticCell` hands it out once as `&'static mut`.
 static ARENA: std::sync::Mutex<model::Arena> = std::sync::Mutex::new(model::Arena::new());
@@ -20,15 +21,28 @@ fn main() {
     let mut probs = [0f32; model::IDENTITY_ELEMENTS];
     model::run(
         &model::Inputs { input_1: &input },
-        &mut model::Outputs { identity: &mut probs },
+        &mut model::Outputs {
+            identity: &mut probs,
+        },
         &mut ARENA.lock().unwrap(),
     );
-    let (top, p) = probs
-        .iter()
-        .enumerate()
-        .fold((0, f32::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best });
-    const CLASSES: [&str; 10] =
-        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+    let (top, p) =
+        probs.iter().enumerate().fold(
+            (0, f32::MIN),
+            |best, (i, &p)| if p > best.1 { (i, p) } else { best },
+        );
+    const CLASSES: [&str; 10] = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ];
     println!(
         "{} ({} MACs), sha256 {}",
         model::MODEL_FILE,
@@ -36,5 +50,8 @@ fn main() {
         model::MODEL_SHA256
     );
     println!("arena: {} bytes", model::ARENA_BYTES);
-    println!("top class: {top} ({}) with probability {p:.4}", CLASSES[top]);
+    println!(
+        "top class: {top} ({}) with probability {p:.4}",
+        CLASSES[top]
+    );
 }
