@@ -605,11 +605,23 @@ pub(super) fn winograd(s: &mut String, t: Tiling) {
     } else {
         call(nr)
     };
+    // Written without `+ 0`, `0 *` and `1 *` (clippy's identity and erasing lints, in a
+    // user's crate that runs clippy on what it includes).
+    let plus = |i: usize| match i {
+        0 => "row".to_string(),
+        _ => format!("(row + {i})"),
+    };
+    let times = |xi: usize, n: &str, c: &str| match xi {
+        0 => c.to_string(),
+        1 => format!("({n} + {c})"),
+        _ => format!("({xi} * {n} + {c})"),
+    };
     let mut loads = String::new();
     for i in 0..4 {
+        let row = plus(i);
         let _ = writeln!(
             loads,
-            "                        let at = (row + {i}) * sp.wq + t0;
+            "                        let at = {row} * sp.wq + t0;
                         let (d{i}0, d{i}1) = (lanes_load(even, at), lanes_load(odd, at));
                         let (d{i}2, d{i}3) = (lanes_load(even1, at), lanes_load(odd1, at));"
         );
@@ -632,20 +644,20 @@ pub(super) fn winograd(s: &mut String, t: Tiling) {
             format!("lanes_sub(u1{k}, u3{k})"),
         ];
         for (a, e) in v.iter().enumerate() {
-            let xi = a * 4 + k;
+            let at = times(a * 4 + k, "p.c_in", "c");
             let _ = writeln!(
                 stores,
-                "                        v[({xi} * p.c_in + c) * ld + col..][..{l}].copy_from_slice(&{e});"
+                "                        v[{at} * ld + col..][..{l}].copy_from_slice(&{e});"
             );
         }
     }
     let mut mloads = String::new();
     for a in 0..4 {
         for k in 0..4 {
-            let xi = a * 4 + k;
+            let at = times(a * 4 + k, "p.c_out", "co");
             let _ = writeln!(
                 mloads,
-                "                    let m{a}{k} = lanes_load(m, ({xi} * p.c_out + co) * ld + col);"
+                "                    let m{a}{k} = lanes_load(m, {at} * ld + col);"
             );
         }
     }
