@@ -326,7 +326,7 @@ pub fn split_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<SplitConv> {
         lanes_last: false,
         panels_outer: !depthwise
             && band >= output[0]
-            && w.shape[0] * c_in * kh * kw * 4 > PANELS_OUTER_BYTES,
+            && weights_past_panels_outer(w.shape[0], c_in, kh * kw),
         len: split_channels * channel + reach + tiling.room() + sum,
     })
 }
@@ -344,6 +344,11 @@ pub const SPLIT_BAND_BYTES: usize = 256 * 1024;
 /// maps (1.3 and 2.7 MB of weights, 4 blocks of 48 columns) ran 12-15% faster panel by
 /// panel; those with 0.3 MB of weights on 26x26 maps, no faster.
 pub const PANELS_OUTER_BYTES: usize = 1 << 20;
+
+/// Whether a convolution's f32 weights (`c_out x c_in x taps`) pass [`PANELS_OUTER_BYTES`].
+fn weights_past_panels_outer(c_out: usize, c_in: usize, taps: usize) -> bool {
+    c_out * c_in * taps * 4 > PANELS_OUTER_BYTES
+}
 
 /// Most bytes of split input channels a convolution run panel by panel
 /// ([`SplitConv`]'s `panels_outer`) reads per pass: past it, its input channels go in
@@ -526,7 +531,7 @@ pub fn winograd_conv(g: &Graph, node: &Node, tiling: Tiling) -> Option<WinogradC
     // 16 (c_in + c_out) x (the map's tiles): for weights past `PANELS_OUTER_BYTES` (deep
     // layers, 512 channels on 14x14 would take ~1 MB) the direct kernel panel by panel,
     // whose scratch is the split input. (Not measured for speed: none in the corpus.)
-    if output[1] < 32 && c_in * c_out * 9 * 4 > PANELS_OUTER_BYTES {
+    if output[1] < 32 && weights_past_panels_outer(c_out, c_in, 9) {
         return None;
     }
     let tiles = [output[0].div_ceil(2), output[1].div_ceil(2)];
