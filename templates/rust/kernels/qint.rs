@@ -365,21 +365,25 @@ fn int_conv_dw<X: Copy + Into<i32>, Y>(
     zlh: [i32; 3],
     to: impl Fn(i64) -> Y,
 ) {
-    // Runs as long as the output rows, up to 64 (narrow rows waste less of each run).
+    // Runs as long as the output rows, up to 64 (narrow rows waste less of each run). Runs
+    // of 16 on ppocrv4_rec's 80-wide stride-2 rows, which waste none, took 1.24x the time
+    // of 64 and 16 (a padded row built per run and kernel row costs more than the columns).
     if d[9] <= 16 {
-        int_conv_dw_of::<X, Y, 16, { 2 * 16 + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
+        int_conv_dw_of::<X, Y, 16, { 2 * 16 + DW_REACH }, { 16 + DW_REACH / 2 }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
     } else if d[9] <= 32 {
-        int_conv_dw_of::<X, Y, 32, { 2 * 32 + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
+        int_conv_dw_of::<X, Y, 32, { 2 * 32 + DW_REACH }, { 32 + DW_REACH / 2 }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
     } else {
-        int_conv_dw_of::<X, Y, INT_COLS, { 2 * INT_COLS + DW_REACH }>(x, w, x_zero, y, d, s, bias, factor, zlh, to);
+        int_conv_dw_of::<X, Y, INT_COLS, { 2 * INT_COLS + DW_REACH }, { INT_COLS + DW_REACH / 2 }>(
+            x, w, x_zero, y, d, s, bias, factor, zlh, to,
+        );
     }
 }
 
-/// [`int_conv_dw`] with runs of `COLS` output columns and a padded row of `ROW` entries
-/// (`2 * COLS + DW_REACH`).
+/// [`int_conv_dw`] with runs of `COLS` output columns, a padded row of `ROW` entries
+/// (`2 * COLS + DW_REACH`) and, at stride 2, its even and odd columns in `HALF` each.
 #[allow(dead_code, clippy::too_many_arguments)]
 #[inline(always)]
-fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
+fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize, const HALF: usize>(
     x: &[X],
     w: &[i8],
     x_zero: i32,
@@ -435,23 +439,24 @@ fn int_conv_dw_of<X: Copy + Into<i32>, Y, const COLS: usize, const ROW: usize>(
                         // LLVM turns into shuffles; written as one store a column
                         // (`ph[t % 2][t / 2]`), MobileNet's int8 24x24 stride-2 step took
                         // 31.9 us on a Zen 5 core against 10.5 us so (profiled medians).
-                        let mut ph = [[0i32; ROW]; 2];
-                        if sw == 2 {
+                        if sw == 1 {
+                            for kj in 0..kw {
+                                let wv = wo.get(ki * kw + kj).copied().unwrap_or(0) as i32;
+                                let Some(src) = pr.get(kj * dw..kj * dw + COLS) else { return };
+                                for (a, &v) in acc.iter_mut().zip(src) {
+                                    *a += wv * v;
+                                }
+                            }
+                        } else {
+                            let mut ph = [[0i32; HALF]; 2];
                             let [even, odd] = &mut ph;
                             for ((e, o), p) in even.iter_mut().zip(odd.iter_mut()).zip(pr.chunks_exact(2)) {
                                 *e = p[0];
                                 *o = p[1];
                             }
-                        }
-                        for kj in 0..kw {
-                            let wv = wo.get(ki * kw + kj).copied().unwrap_or(0) as i32;
-                            let off = kj * dw;
-                            if sw == 1 {
-                                let Some(src) = pr.get(off..off + COLS) else { return };
-                                for (a, &v) in acc.iter_mut().zip(src) {
-                                    *a += wv * v;
-                                }
-                            } else {
+                            for kj in 0..kw {
+                                let wv = wo.get(ki * kw + kj).copied().unwrap_or(0) as i32;
+                                let off = kj * dw;
                                 let Some(src) = ph[off % 2].get(off / 2..off / 2 + COLS) else { return };
                                 for (a, &v) in acc.iter_mut().zip(src) {
                                     *a += wv * v;
