@@ -223,9 +223,16 @@ fn depthwise_shapes(
 /// SMLAD depthwise kernel takes them (strides 1 and 2 along the width, any height, uneven
 /// padding), and some it leaves to the others (stride 3, dilation, other widths).
 fn int_conv_dw() -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
+    int_conv_dw_channels(1..12)
+}
+
+/// [`int_conv_dw`] with `channels` drawn from the range given.
+fn int_conv_dw_channels(
+    channels: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Graph, Vec<Tensor>)> {
     (
         q8_type(),
-        1usize..12,                              // channels
+        channels,
         1usize..9,                               // height
         1usize..30,                              // width
         1usize..5,                               // kernel height
@@ -700,11 +707,11 @@ fn integer_kernels_equal_the_reference_semantics() {
 }
 
 /// Depthwise IntConvs on a host with vector registers (x86-64 with AVX-512, as the
-/// benchmarks build): at stride 1 along the width the plane kernel (`int_conv_dw_plane`,
-/// the input channel's padded plane in the arena's scratch), on small maps the lanes kernel
-/// (sixteen channels a vector; eight for AVX2, every case run again, as AVX2 takes larger
-/// maps at stride 2 in lanes), else `int_conv_dw`; each must give the reference semantics'
-/// integers exactly.
+/// benchmarks build): at strides 1 and 2 along the width the plane kernel
+/// (`int_conv_dw_plane`, the input channel's padded plane in the arena's scratch), on small
+/// maps the lanes kernel (sixteen channels a vector; eight for AVX2, every case run again,
+/// as AVX2 takes larger maps at stride 2 in lanes), with one channel `int_conv_dw`; each
+/// must give the reference semantics' integers exactly.
 #[test]
 fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
@@ -713,6 +720,11 @@ fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
         (
             "IntConv (depthwise, lanes)",
             draw(&mut runner, int_conv_dw_lanes(), 32),
+        ),
+        // One channel: no plane or lanes (those need two), so `int_conv_dw`.
+        (
+            "IntConv (depthwise, one channel)",
+            draw(&mut runner, int_conv_dw_channels(1..2), 24),
         ),
     ]);
     let opts = kiln::CompileOptions {
@@ -739,17 +751,28 @@ fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
             .filter(|t| t.contains(&format!("{name}(")))
             .count()
     };
-    let (plane, lanes) = (took("int_conv_dw_plane"), took("int_conv_dw_lanes"));
-    // Four in ten of the first family's draws are at stride 1 along the width (see
-    // `int_conv_dw`); most of the second's maps are small enough for the lanes.
+    let (plane, lanes, runs) = (
+        took("int_conv_dw_plane"),
+        took("int_conv_dw_lanes"),
+        took("int_conv_dw"),
+    );
+    // Eight in ten of the first family's draws are at strides 1 or 2 along the width (see
+    // `int_conv_dw`), most with two channels or more; most of the second's maps are small
+    // enough for the lanes.
     assert!(
-        plane >= 12,
+        plane >= 24,
         "only {plane} of {} cases took the plane kernel",
         cases.len()
     );
     assert!(
         lanes >= 16,
         "only {lanes} of {} cases took the lanes kernel",
+        cases.len()
+    );
+    // Eight in ten of the one-channel family's draws are at strides 1 or 2 along the width.
+    assert!(
+        runs >= 12,
+        "only {runs} of {} cases took int_conv_dw",
         cases.len()
     );
     let outputs = run_with(&cases, "kiln-int-runner-dw", &opts, Profile::Fast);

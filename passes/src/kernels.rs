@@ -904,11 +904,12 @@ pub fn int_dw_lanes_width(kt: KernelTarget) -> Option<usize> {
     }
 }
 
-/// The int8 depthwise kernel of a host with vector registers at stride 1 along the width
-/// (`int_conv_dw_plane`): its scratch holds one input channel's padded plane as i32 less
-/// the zero point (`[row][t]`, padded column `t`), so every tap of sixteen outputs reads
-/// sixteen consecutive words. Rows: those the outputs read, `(oh - 1) * sh + (kh - 1) * dh
-/// + 1`; words a row: [`int_dw_row`].
+/// The int8 depthwise kernel of a host with vector registers at stride 1 or 2 along the
+/// width (`int_conv_dw_plane`): its scratch holds one input channel's padded plane as i32
+/// less the zero point, so every tap of sixteen outputs reads sixteen consecutive words
+/// (`[row][t]` for padded column `t` at stride 1; at stride 2 each row's even columns and
+/// then its odd ones). Rows: those the outputs read, `(oh - 1) * sh + (kh - 1) * dh + 1`;
+/// words a row: [`int_dw_row`].
 pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScratch> {
     if kt.reference_float || kt.target.simd_bytes() < 16 {
         return None;
@@ -921,18 +922,23 @@ pub fn int_dw_plane(g: &Graph, node: &Node, kt: KernelTarget) -> Option<RowScrat
         dilations: [dh, dw],
         ..
     } = Geometry2::of(&geo);
-    if sw != 1 || (kw - 1) * dw > 32 || oh == 0 || ow == 0 {
+    if !(1..=2).contains(&sw) || (kw - 1) * dw > 32 || oh == 0 || ow == 0 {
         return None;
     }
     let rows = (oh - 1) * sh + (kh - 1) * dh + 1;
-    let words = rows * int_dw_row(ow, kw, dw);
+    let words = rows * int_dw_row(ow, kw, dw, sw);
     (words <= MAX_QUAD_WORDS).then_some(RowScratch { words })
 }
 
-/// Words a row of [`int_dw_plane`]'s plane: `ow` rounded up to sixteen (the kernel's
-/// block of outputs), plus the kernel's reach.
-pub fn int_dw_row(ow: usize, kw: usize, dw: usize) -> usize {
-    ow.next_multiple_of(16) + (kw - 1) * dw
+/// Words a row of [`int_dw_plane`]'s plane: at stride 1, `ow` rounded up to sixteen (the
+/// kernel's block of outputs) plus the kernel's reach; at stride 2, twice (the even and
+/// the odd columns) that rounded `ow` plus half the reach.
+pub fn int_dw_row(ow: usize, kw: usize, dw: usize, sw: usize) -> usize {
+    if sw == 1 {
+        ow.next_multiple_of(16) + (kw - 1) * dw
+    } else {
+        2 * (ow.next_multiple_of(16) + (kw - 1) * dw / 2)
+    }
 }
 
 /// `[kh, kw, wpad, channels, ow, sw]` of an IntConv the row kernels can run (one group, 1-D

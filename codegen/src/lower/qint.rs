@@ -361,7 +361,7 @@ fn int_conv_op(cx: &mut NodeCx, a: &kiln_ir::ops::qint::IntConvAttrs) -> Result<
         && cx.tiling.is_some()
         && cx.target.simd_bytes() >= 16
     {
-        // At stride 1 with its input channel's padded plane in scratch, where the memory
+        // At strides 1 and 2 with its input channel's padded plane in scratch, where the memory
         // plan gave it (see `kiln_passes::kernels::int_dw_plane`).
         let plane = kiln_passes::kernels::int_dw_plane(cx.graph, cx.node, cx.scratch_target())
             .is_some_and(|d| cx.scratch_room >= d.words);

@@ -713,17 +713,21 @@ fn int_conv_dw_lanes_of<X: Copy + Into<i32>, Y, const L: usize>(
     }
 }
 
-/// [`int_conv_dw`] at stride 1 along the width with one input channel's padded plane in
-/// `plane` (the memory plan's scratch, `kiln_passes::kernels::int_dw_plane`): converted
+/// [`int_conv_dw`] at stride 1 or 2 along the width with one input channel's padded plane
+/// in `plane` (the memory plan's scratch, `kiln_passes::kernels::int_dw_plane`): converted
 /// once per input channel to i32 less the zero point (zero for padding), `[row][t]` for
-/// padded column `t`, so each tap of sixteen output columns reads sixteen consecutive
-/// words. Sixteen outputs of a row at a time sum all their taps in registers (in order of
+/// padded column `t` at stride 1, and at stride 2 each row's even columns and then its odd
+/// ones (`[row][t % 2][t / 2]`), so each tap of sixteen output columns reads sixteen
+/// consecutive words. Sixteen outputs of a row at a time sum all their taps in registers (in order of
 /// kernel row and column; exact in i32), then are requantized and stored together.
 /// [`int_conv_dw`] converts each input row once per output row that reads it and keeps its
 /// sums in memory across the taps: with this kernel for MobileNet's depthwise layers at
 /// stride 1, its int8 run took about 5% less time (x86-64 with AVX-512, paired runs of the
-/// two builds). At stride 2 it was not faster (the conversion's deinterleaving), so the
-/// lowering takes it at stride 1 only.
+/// two builds). At stride 2, where [`int_conv_dw`] splits each padded row again for every
+/// run and output row that reads it, this kernel splits it once per channel: on a Zen 5
+/// core MobileNet's int8 24x24 stride-2 step took 7.9 us against 10.5, ppocrv4_rec's 12x80
+/// one 0.071 ms against 0.213 (profiled medians), with the scratch inside the arenas the
+/// plans had.
 #[allow(dead_code, clippy::too_many_arguments)]
 fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
     x: &[X],
@@ -740,15 +744,17 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
 ) {
     let [n, c, h, wi, m, _group, kh, kw, oh, ow] = d;
     let [sh, sw, dh, dw, pt, pl] = s;
-    if sw != 1 || kw == 0 || kh == 0 || oh == 0 || ow == 0 {
+    if !(1..=2).contains(&sw) || kw == 0 || kh == 0 || oh == 0 || ow == 0 {
         return;
     }
     let range = offset_range(zlh);
     let per = (m / c.max(1)).max(1);
     let taps = kh * kw;
-    // As kiln_passes::kernels::int_dw_plane sizes it.
+    // As kiln_passes::kernels::int_dw_plane sizes it: at stride 2 a row is two halves of
+    // `wh` words, the even padded columns and the odd.
     let rows = (oh - 1) * sh + (kh - 1) * dh + 1;
-    let wq = ow.next_multiple_of(16) + (kw - 1) * dw;
+    let wh = ow.next_multiple_of(16) + (kw - 1) * dw / 2;
+    let wq = if sw == 1 { ow.next_multiple_of(16) + (kw - 1) * dw } else { 2 * wh };
     let Some(plane) = plane.get_mut(..rows * wq) else { return };
     // Padded column t is input column t - pl, for t in t0..t1.
     let (t0, t1) = (pl.min(wq), (pl + wi).clamp(pl.min(wq), wq));
@@ -762,9 +768,35 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
             if o % per == 0 {
                 let Some(xc) = x.get(ic * h * wi..(ic + 1) * h * wi) else { return };
                 for (pr, src) in plane.chunks_exact_mut(wq).skip(pt).zip(xc.chunks_exact(wi.max(1))) {
-                    let Some(run) = pr.get_mut(t0..t1) else { return };
-                    for (q, &v) in run.iter_mut().zip(src) {
-                        *q = (v.into() - x_zero) as u32;
+                    if sw == 1 {
+                        let Some(run) = pr.get_mut(t0..t1) else { return };
+                        for (q, &v) in run.iter_mut().zip(src) {
+                            *q = (v.into() - x_zero) as u32;
+                        }
+                        continue;
+                    }
+                    // Stride 2: input column q is padded column t0 + q. Read in pairs from
+                    // the first even t (a pair's first entry even, its second odd) and
+                    // written as two runs, which LLVM turns into shuffles.
+                    let (even, odd) = pr.split_at_mut(wh);
+                    let Some(src) = src.get(..t1 - t0) else { return };
+                    let (src, e0) = match src.split_first() {
+                        Some((&v, rest)) if t0 % 2 == 1 => {
+                            let Some(q) = odd.get_mut(t0 / 2) else { return };
+                            *q = (v.into() - x_zero) as u32;
+                            (rest, t0 / 2 + 1)
+                        }
+                        _ => (src, t0 / 2),
+                    };
+                    let (Some(ev), Some(od)) = (even.get_mut(e0..), odd.get_mut(e0..)) else { return };
+                    let pairs = src.chunks_exact(2);
+                    let last = pairs.remainder();
+                    for ((e, o), p) in ev.iter_mut().zip(od.iter_mut()).zip(pairs) {
+                        *e = (p[0].into() - x_zero) as u32;
+                        *o = (p[1].into() - x_zero) as u32;
+                    }
+                    if let (Some(&v), Some(e)) = (last.first(), ev.get_mut(src.len() / 2)) {
+                        *e = (v.into() - x_zero) as u32;
                     }
                 }
             }
@@ -778,7 +810,10 @@ fn int_conv_dw_plane<X: Copy + Into<i32>, Y>(
                     for (ki, wr) in wo.chunks_exact(kw).enumerate() {
                         let base = (i * sh + ki * dh) * wq + ci * 16;
                         for (kj, &wv) in wr.iter().enumerate() {
-                            let at = base + kj * dw;
+                            // Output column j reads padded column j * sw + kj * dw: at stride
+                            // 2, the half of that offset's parity, half the offset on.
+                            let off = kj * dw;
+                            let at = base + if sw == 1 { off } else { off % 2 * wh + off / 2 };
                             let Some(src) = plane.get(at..at + 16) else { return };
                             let wv = wv as i32;
                             for (a, &v) in acc.iter_mut().zip(src) {
