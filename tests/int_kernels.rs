@@ -825,7 +825,8 @@ fn depthwise_integer_kernels_on_a_host_equal_the_reference_semantics() {
 /// written for `SMLAD`/`SXTB16` by inline assembly (a ring of input rows, two positions by
 /// two outputs). Built for the host, both run portable arithmetic in place of the
 /// instructions, and must give the reference semantics' integers exactly (the assembly
-/// itself runs in `tests/device.rs`).
+/// itself runs in `tests/device.rs`); so must the safe kernels for a Cortex-M4 without an
+/// FPU, which requantize in integers.
 #[test]
 fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
     let mut runner = TestRunner::deterministic();
@@ -840,6 +841,13 @@ fn integer_kernels_for_a_cortex_m4_equal_the_reference_semantics() {
     ]);
     let m4 = kiln::ir::Target::Thumbv7em { fpu: true };
     let outputs = run_all(&cases, "kiln-int-runner-m4", Some(m4));
+    check_exact(&cases, &outputs);
+    // A Cortex-M4 without an FPU: the requantization in integers (`requant`) instead.
+    let outputs = run_all(
+        &cases,
+        "kiln-int-runner-m4-nofpu",
+        Some(kiln::ir::Target::Thumbv7em { fpu: false }),
+    );
     check_exact(&cases, &outputs);
     let opts = kiln::CompileOptions {
         target: m4,

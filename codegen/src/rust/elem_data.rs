@@ -153,10 +153,10 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             table: None,
         } => {
             let yt = literal::elem(*dtype)?;
-            let b = bias
-                .as_ref()
-                .map_or_else(String::new, |b| format!("{b}.get(m).map_or(0, |&v| v)"));
-            let b = if b.is_empty() { "0".to_string() } else { b };
+            // The bias added to the sum in i64 (`requant` takes one accumulator).
+            let b = bias.as_ref().map_or_else(String::new, |b| {
+                format!(" + {b}.get(m).map_or(0, |&v| v as i64)")
+            });
             if let ([m1], [s1], false) = (mult.as_slice(), shift.as_slice(), channel) {
                 format!("|c: i32| requant(c as i64{b}, {m1}, {s1}, {zero}, {lo}, {hi}) as {yt}")
             } else if let ([m1], [s1]) = (mult.as_slice(), shift.as_slice()) {
