@@ -924,6 +924,9 @@ pub enum ElemFn {
     /// f32 and saturated to `lo..=hi` (NaN to 0).
     Quantize {
         scale: String,
+        /// The scale's element type (f32 needs no conversion).
+        #[serde(serialize_with = "ser_dtype")]
+        scale_dtype: DType,
         zero: Option<String>,
         /// Every zero point is 0 (none given, or a constant of zeros).
         zero_is_zero: bool,
@@ -938,6 +941,9 @@ pub enum ElemFn {
     /// the `k`th `scale` in f32.
     Dequantize {
         scale: String,
+        /// The scale's element type.
+        #[serde(serialize_with = "ser_dtype")]
+        scale_dtype: DType,
         zero: Option<String>,
         #[serde(serialize_with = "ser_dtype")]
         from: DType,

@@ -172,6 +172,7 @@ impl Fns {
                 hi,
                 from,
                 to,
+                ..
             } => {
                 let (xt, yt) = (ctype(*from)?, ctype(*to)?);
                 self.helper("round_even_f32");
@@ -225,6 +226,7 @@ impl Fns {
                 zero,
                 from,
                 to,
+                ..
             } => {
                 let (xt, yt) = (ctype(*from)?, ctype(*to)?);
                 bind(scale, "scale", &mut body)?;

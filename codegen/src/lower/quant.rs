@@ -179,6 +179,7 @@ pub(super) fn quantize(cx: &mut NodeCx, a: &QuantAttrs, to_int: bool) -> Result<
         };
         ElemFn::Quantize {
             scale,
+            scale_dtype: s.dtype,
             zero: zp,
             zero_is_zero,
             lo,
@@ -189,6 +190,7 @@ pub(super) fn quantize(cx: &mut NodeCx, a: &QuantAttrs, to_int: bool) -> Result<
     } else {
         ElemFn::Dequantize {
             scale,
+            scale_dtype: s.dtype,
             zero: zp,
             from,
             to,

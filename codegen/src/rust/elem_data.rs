@@ -130,8 +130,10 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
                     .zip(shift)
                     .map(|(&m, &s)| factor(m, s))
                     .collect();
+                // A static, not a const: clippy's large_const_arrays, and a const array
+                // may be copied where it is read.
                 format!(
-                    "{{ const FACTOR: [f32; {n}] = [{}]; \
+                    "{{ static FACTOR: [f32; {n}] = [{}]; \
                      move |c: i32, m: usize| {requant}(c, {b}, FACTOR.get(m).copied().unwrap_or(0.0), \
                      {zero}, {lo}, {hi}) as {yt} }}",
                     list.join(", ")
@@ -191,14 +193,27 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             to,
         } => {
             let (at, bt, yt) = (literal::elem(*a)?, literal::elem(*b)?, literal::elem(*to)?);
-            let p = if *add {
-                format!("(x as i64 - {a_zero}) * {ma} + (y as i64 - {b_zero}) * {mb}")
-            } else {
-                format!("(x as i64 - {a_zero}) * (y as i64 - {b_zero}) * {ma}")
+            // No `- 0` or `+ 0` (clippy's identity_op in a user's crate).
+            let less = |v: &str, z: &dyn std::fmt::Display| {
+                let z = z.to_string();
+                if z == "0" {
+                    format!("({v} as i64)")
+                } else {
+                    format!("({v} as i64 - {z})")
+                }
             };
-            format!(
-                "|x: {at}, y: {bt}| (shift_round({p}, {shift}) + {zero}).clamp({lo}, {hi}) as {yt}"
-            )
+            let (xa, yb) = (less("x", a_zero), less("y", b_zero));
+            let p = if *add {
+                format!("{xa} * {ma} + {yb} * {mb}")
+            } else {
+                format!("{xa} * {yb} * {ma}")
+            };
+            let sum = if zero.to_string() == "0" {
+                format!("shift_round({p}, {shift})")
+            } else {
+                format!("(shift_round({p}, {shift}) + {zero})")
+            };
+            format!("|x: {at}, y: {bt}| {sum}.clamp({lo}, {hi}) as {yt}")
         }
         ElemFn::IntOut {
             zero,
@@ -206,10 +221,18 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             hi,
             dtype,
             table: None,
-        } => format!(
-            "|v: i64| (v + {zero}).clamp({lo}, {hi}) as {}",
-            literal::elem(*dtype)?
-        ),
+        } => {
+            // No `+ 0` (clippy's identity_op in a user's crate).
+            let v = if *zero == 0 {
+                "v".to_string()
+            } else {
+                format!("(v + {zero})")
+            };
+            format!(
+                "|v: i64| {v}.clamp({lo}, {hi}) as {}",
+                literal::elem(*dtype)?
+            )
+        }
         ElemFn::Table { table, from, to } => {
             let (xt, yt) = (literal::elem(*from)?, literal::elem(*to)?);
             let index = table_index(*from);
@@ -221,6 +244,7 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         }
         ElemFn::Quantize {
             scale,
+            scale_dtype,
             zero,
             lo,
             hi,
@@ -229,25 +253,30 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             ..
         } => {
             let (xt, yt) = (literal::elem(*from)?, literal::elem(*to)?);
+            // Conversions to f32 only where the type is not f32 already (clippy's
+            // unnecessary_cast in a user's crate).
+            let v = f32_of("v", *from);
+            let s = f32_of(&format!("{scale}[k]"), *scale_dtype);
             let z = zero
                 .as_ref()
                 .map_or_else(|| "0.0".to_string(), |z| format!("{z}[k] as f32"));
             if matches!(to, DType::U8 | DType::I8) {
                 // Branch-free, so a per-tensor QuantizeLinear vectorises (see `quantize_8`).
                 format!(
-                    "|v: {xt}, k: usize| quantize_8(round_even_f32(v as f32 / ({scale}[k] as f32)) + {z}, \
+                    "|v: {xt}, k: usize| quantize_8(round_even_f32({v} / {s}) + {z}, \
                      {lo:?}, {hi:?}) as {yt}"
                 )
             } else {
                 // NaN clamps to NaN, which `as` turns into 0, as the reference semantics do.
                 format!(
-                    "|v: {xt}, k: usize| (round_even_f32(v as f32 / ({scale}[k] as f32)) + {z})\
+                    "|v: {xt}, k: usize| (round_even_f32({v} / {s}) + {z})\
                      .clamp({lo:?}, {hi:?}) as {yt}"
                 )
             }
         }
         ElemFn::Dequantize {
             scale,
+            scale_dtype,
             zero,
             from,
             to,
@@ -257,7 +286,13 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
             let z = zero
                 .as_ref()
                 .map_or_else(String::new, |z| format!(" - {z}[k] as i64"));
-            format!("|v: {xt}, k: usize| ((v as i64{z}) as f32 * ({scale}[k] as f32)) as {yt}")
+            let s = f32_of(&format!("{scale}[k]"), *scale_dtype);
+            let product = format!("(v as i64{z}) as f32 * {s}");
+            if *to == DType::F32 {
+                format!("|v: {xt}, k: usize| {product}")
+            } else {
+                format!("|v: {xt}, k: usize| ({product}) as {yt}")
+            }
         }
         _ => return Ok(None),
     }))
@@ -470,4 +505,14 @@ pub(super) fn first(d: &TensorData) -> Result<String, String> {
         return Err("a constant without elements".into());
     }
     Ok(literal::element(d, 0))
+}
+
+/// `e` (of element type `dtype`) as an f32 expression: `e` itself when it is one, else
+/// `(e as f32)`.
+fn f32_of(e: &str, dtype: DType) -> String {
+    if dtype == DType::F32 {
+        e.to_string()
+    } else {
+        format!("({e} as f32)")
+    }
 }

@@ -344,6 +344,9 @@ fn header(m: &Module, program: &Program) -> String {
     } else {
         lines.push("Options:".into());
         lines.extend(p.options.iter().map(|o| format!("- {}", escape(o))));
+        // A blank line ends the list (else, as `//!` docs, the next line continues its
+        // last item: clippy's doc_lazy_continuation in a user's crate).
+        lines.push(String::new());
     }
     lines.push(format!("Target: {}", program.target));
     if m.needs_std {

@@ -59,8 +59,8 @@ fn pad<T: Copy, const R: usize>(x: &[T], y: &mut [T], a: &PadAxes<R>, mode: u8, 
     for row in y.chunks_exact_mut(a.out[last]) {
         // The row's input offset over the other axes; `None` inside constant padding.
         let mut base = Some(0usize);
-        for d in 0..last {
-            base = match (base, pad_source(a, d, idx[d], mode)) {
+        for (d, &i) in idx.iter().enumerate().take(last) {
+            base = match (base, pad_source(a, d, i, mode)) {
                 (Some(b), Some(s)) => Some(b + s * a.stride[d]),
                 _ => None,
             };

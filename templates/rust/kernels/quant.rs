@@ -122,7 +122,7 @@ fn round_even_f64(v: f64) -> f64 {
 /// unit height), accumulated in i32; padding reads the zero point, so it adds nothing.
 /// `d` = [n, c, h, w, m, group, kh, kw, oh, ow], `s` = [stride h, w, dilation h, w, pad
 /// top, left]; `w_zp` is one value or one per output channel.
-#[allow(dead_code)]
+#[allow(dead_code, clippy::too_many_arguments)]
 fn int_conv<X: Copy + Into<i32>, W: Copy + Into<i32>, Y>(
     x: &[X],
     w: &[W],

@@ -470,14 +470,21 @@ pub(super) fn depthwise_lanes(s: &mut String, t: Tiling) {
     let mut steps = String::new();
     let mut stores = String::new();
     for j in 0..p {
+        // Written without `0 *`, `1 *` and `+ 0` (clippy's identity and erasing lints in a
+        // user's crate).
+        let (step, col) = match j {
+            0 => (String::new(), "col".to_string()),
+            1 => (" + step".to_string(), "(col + 1)".to_string()),
+            _ => (format!(" + {j} * step"), format!("(col + {j})")),
+        };
         let _ = writeln!(accs, "                    let mut a{j} = init;");
         let _ = writeln!(
             steps,
-            "                        a{j} = dw_mul_add(a{j}, &wk, dw_at(s, at + {j} * step + o));"
+            "                        a{j} = dw_mul_add(a{j}, &wk, dw_at(s, at{step} + o));"
         );
         let _ = writeln!(
             stores,
-            "                    row[(col + {j}) * {l}..][..{l}].copy_from_slice(&a{j});"
+            "                    row[{col} * {l}..][..{l}].copy_from_slice(&a{j});"
         );
     }
     let _ = writeln!(

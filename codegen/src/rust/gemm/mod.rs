@@ -136,6 +136,12 @@ fn lanes_load_w(v: &[Wt], at: usize) -> Lanes {{
             GemmFn::TileA { .. } | GemmFn::TileB { .. } | GemmFn::TileC { .. }
         )
     });
+    // `v * 1` is clippy's identity_op in a user's crate (one lane: a Cortex-M's scalar).
+    let at_v = if l == 1 {
+        "v".to_string()
+    } else {
+        format!("v * {l}")
+    };
     if runs {
         let _ = write!(
             s,
@@ -144,7 +150,7 @@ fn lanes_load_w(v: &[Wt], at: usize) -> Lanes {{
 #[inline(always)]
 fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
     for (v, x) in row.iter().enumerate() {{
-        let lo = v * {l};
+        let lo = {at_v};
         if lo >= cols {{
             break;
         }}
@@ -169,7 +175,7 @@ fn lanes_store<const N: usize>(c: &mut [f32], row: &[Lanes; N], cols: usize) {{
 #[inline(always)]
 fn lanes_store_full<const N: usize>(c: &mut [f32], row: &[Lanes; N]) {{
     for (v, x) in row.iter().enumerate() {{
-        if let Some(d) = c.get_mut(v * {l}..).and_then(|d| d.first_chunk_mut::<{l}>()) {{
+        if let Some(d) = c.get_mut({at_v}..).and_then(|d| d.first_chunk_mut::<{l}>()) {{
             *d = *x;
         }}
     }}

@@ -423,7 +423,7 @@ pub(super) fn tile_t(s: &mut String, l: usize, mr: usize, nv: usize) {
 /// w[q * {nr} + j]`: {mr} positions of the input (`k x plane`) times one panel of {nr}
 /// output channels of the packed weights, the channels in the lanes.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[Wt], k: usize, init: &[f32; {nr}], y: &mut [f32], cols: usize) {{"
     );
     for (i, v) in accs(mr, nv) {
@@ -446,10 +446,10 @@ fn gemm_tile_t{mr}x{nr}(x: &[f32], plane: usize, at: usize, w: &[Wt], k: usize, 
     mul_adds(s, mr, nv, "        ", |i| format!("x{i}"));
     s.push_str("    }\n");
     // Each lane is one channel's output, its {mr} positions one run.
-    store_lanes(s, l, mr, nv, |lo| {
+    store_lanes(s, l, mr, nv, |channel| {
         format!(
             "        let run: [f32; {mr}] = core::array::from_fn(|i| t[i][j]);
-        if let Some(o) = y.get_mut(({lo} + j) * plane + at..).and_then(|o| o.first_chunk_mut::<{mr}>()) {{
+        if let Some(o) = y.get_mut({channel} * plane + at..).and_then(|o| o.first_chunk_mut::<{mr}>()) {{
             *o = run;
         }}"
         )
@@ -467,19 +467,24 @@ pub(super) fn store_lanes(
     l: usize,
     mr: usize,
     nv: usize,
-    store: impl Fn(usize) -> String,
+    store: impl Fn(&str) -> String,
 ) {
     for v in 0..nv {
         let row: Vec<String> = (0..mr).map(|i| format!("c{i}_{v}")).collect();
         let lo = v * l;
+        // Written without `- 0` and `0 + j` (clippy's identity_op in a user's crate).
+        let (left, channel) = match lo {
+            0 => ("cols".to_string(), "j".to_string()),
+            _ => (format!("cols.saturating_sub({lo})"), format!("({lo} + j)")),
+        };
         let _ = writeln!(
             s,
             "    let t: [Lanes; {mr}] = [{}];
-    for j in 0..cols.saturating_sub({lo}).min({l}) {{
+    for j in 0..{left}.min({l}) {{
 {}
     }}",
             row.join(", "),
-            store(lo)
+            store(&channel)
         );
     }
 }
@@ -494,7 +499,7 @@ pub(super) fn tile_s(s: &mut String, l: usize, nv: usize) {
 /// panel of the packed weights, the output channels in the lanes, times {mr} positions of
 /// the split input.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_in: usize, taps: &[usize; T], at: [usize; {mr}], init: &[f32; {nr}], y: &mut [f32], plane: usize, out: [usize; {mr}], cols: usize) {{"
     );
     for (i, v) in accs(mr, nv) {
@@ -521,10 +526,10 @@ fn gemm_tile_s{mr}x{nr}<const T: usize>(a: &[Wt], b: &[f32], channel: usize, c_i
     mul_adds(s, mr, nv, "            ", |i| format!("x{i}"));
     s.push_str("        }\n    }\n");
     // Each lane is one channel's output, its positions scattered over its plane.
-    store_lanes(s, l, mr, nv, |lo| {
+    store_lanes(s, l, mr, nv, |channel| {
         format!(
             "        for (r, &o) in t.iter().zip(&out) {{
-            if let Some(d) = y.get_mut(({lo} + j) * plane + o) {{
+            if let Some(d) = y.get_mut({channel} * plane + o) {{
                 *d = r[j];
             }}
         }}"
