@@ -1,6 +1,7 @@
 //! The corpus on emulated devices (`kiln verify --device`'s engine): the MLPerf Tiny
 //! models built for Cortex-M4F profiles (fp32 on the STM32L4R5, whose 640 KiB of RAM
-//! holds their float arenas; int8 on the STM32F446RE's 128 KiB) and run bare metal under
+//! holds their float arenas; int8 on the STM32F446RE's 128 KiB, and on the RP2040's
+//! Cortex-M0+, which has no FPU) and run bare metal under
 //! `qemu-system-arm`, and every corpus model built for the Raspberry Pi 4 profile
 //! (aarch64) under `qemu-aarch64`. Outputs are compared with onnxruntime's, with the
 //! tolerances of `tests/corpus.rs`. Needs `qemu-system-arm`, `qemu-user`,
@@ -232,6 +233,17 @@ fn mlperf_int8_models_pass_bare_metal_on_a_128k_cortex_m4f_in_rust() {
         return;
     }
     check_all("stm32f446re", &mlperf_int8(), EmitKind::Module);
+}
+
+/// On a core without an FPU (the RP2040's Cortex-M0+, emulated as the MPS2-AN385's
+/// Cortex-M3, which runs the same Thumb code): the requantization in integers (`requant`),
+/// the compact kernels. Within one step of onnxruntime's outputs, as on the M4F.
+#[test]
+fn mlperf_int8_models_pass_bare_metal_on_a_cortex_m0plus_without_an_fpu_in_rust() {
+    if !require_tools(ARM) {
+        return;
+    }
+    check_all("rp2040", &mlperf_int8(), EmitKind::Module);
 }
 
 /// The same with `--intrinsics`: the SMLAD kernels name `SMLAD`/`SXTB16` by inline
