@@ -413,11 +413,12 @@ pub enum GemmFn {
 
 impl GemmFn {
     /// The tile width (in vectors) of `conv_split` for a wide output of `wide` columns: the
-    /// widest tile ([`Tiling::split_vectors`]) where it has a whole block to fill, else the
-    /// GEMM tiles' width, and one vector where even that has none. (On ppocrv4_rec's 1x40
-    /// maps, 42 wide, one 8x48 tile ran 1.3x slower than an 8x32 and an 8x16.)
-    pub(crate) fn conv_split_vectors(t: Tiling, wide: usize) -> usize {
-        if wide >= t.lanes * t.split_vectors() {
+    /// widest tile ([`Tiling::split_vectors`]) where it has a whole block to fill and the
+    /// operands do not stream (`streams`, see `kiln_passes::kernels::split_streams`), else
+    /// the GEMM tiles' width, and one vector where even that has none. (On ppocrv4_rec's
+    /// 1x40 maps, 42 wide, one 8x48 tile ran 1.3x slower than an 8x32 and an 8x16.)
+    pub(crate) fn conv_split_vectors(t: Tiling, wide: usize, streams: bool) -> usize {
+        if wide >= t.lanes * t.split_vectors() && !streams {
             t.split_vectors()
         } else if wide >= t.nr() {
             t.nv

@@ -303,7 +303,8 @@ fn conv_on_split(
         };
         ("conv_split_t", cx.arg_packed(1, packing)?)
     } else {
-        let nv = GemmFn::conv_split_vectors(t, split.output[0] * split.wq);
+        let streams = kiln_passes::kernels::split_streams(split, c_out);
+        let nv = GemmFn::conv_split_vectors(t, split.output[0] * split.wq, streams);
         cx.kernels.use_gemm(t, GemmFn::ConvScratch { nv })?;
         let packing = Packing::RowPanels {
             rows: c_out,
