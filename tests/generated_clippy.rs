@@ -20,16 +20,6 @@ fn shapes(model: &str) -> &'static [&'static str] {
     }
 }
 
-const MODELS: &[&str] = &[
-    "mlperf_ad_fcae",
-    "mlperf_ic_resnet8",
-    "mlperf_vww_mobilenetv1",
-    "silero_vad_16k",
-    "ppocr_cls_mobile_v2",
-    "ppocrv4_rec",
-    "ddddocr_det",
-];
-
 /// Whether `cargo clippy` runs here; under `CI=true` it must.
 fn has_clippy() -> bool {
     let ok = Command::new(cargo())
@@ -108,7 +98,7 @@ fn generated_corpus_crates_are_clippy_clean() {
     }
     let mut failures = Vec::new();
     let mut linted = 0;
-    for name in MODELS {
+    for name in kiln::bench::CORPUS {
         let fp32 = common::corpus_model(name);
         let int8 = fp32.with_file_name(format!("{name}.int8.qdq.onnx"));
         if !common::require_data(&fp32, &format!("corpus model {name}"))

@@ -194,21 +194,20 @@ pub(super) fn closure(f: &ElemFn) -> Result<Option<String>, String> {
         } => {
             let (at, bt, yt) = (literal::elem(*a)?, literal::elem(*b)?, literal::elem(*to)?);
             // No `- 0` or `+ 0` (clippy's identity_op in a user's crate).
-            let less = |v: &str, z: &dyn std::fmt::Display| {
-                let z = z.to_string();
-                if z == "0" {
+            let less = |v: &str, z: i32| {
+                if z == 0 {
                     format!("({v} as i64)")
                 } else {
                     format!("({v} as i64 - {z})")
                 }
             };
-            let (xa, yb) = (less("x", a_zero), less("y", b_zero));
+            let (xa, yb) = (less("x", *a_zero), less("y", *b_zero));
             let p = if *add {
                 format!("{xa} * {ma} + {yb} * {mb}")
             } else {
                 format!("{xa} * {yb} * {ma}")
             };
-            let sum = if zero.to_string() == "0" {
+            let sum = if *zero == 0 {
                 format!("shift_round({p}, {shift})")
             } else {
                 format!("(shift_round({p}, {shift}) + {zero})")
